@@ -1,0 +1,78 @@
+import { ErrorCode, TaskforgeError } from './errors.js';
+
+/** What was being done when a system call failed, for the error message. */
+export interface SystemErrorContext {
+  readonly operation: string;
+  readonly path: string;
+}
+
+const CODE_BY_ERRNO: Readonly<Record<string, ErrorCode>> = {
+  ENOENT: ErrorCode.NOT_FOUND,
+  EEXIST: ErrorCode.ALREADY_EXISTS,
+  EISDIR: ErrorCode.IS_A_DIRECTORY,
+  ENOTDIR: ErrorCode.NOT_A_DIRECTORY,
+  ENOTEMPTY: ErrorCode.IS_A_DIRECTORY,
+  EACCES: ErrorCode.PERMISSION_DENIED,
+  EPERM: ErrorCode.PERMISSION_DENIED,
+  EROFS: ErrorCode.PERMISSION_DENIED,
+  ENOSPC: ErrorCode.NO_SPACE,
+  EDQUOT: ErrorCode.NO_SPACE,
+  EFBIG: ErrorCode.NO_SPACE,
+  ENAMETOOLONG: ErrorCode.VALIDATION_ERROR,
+  ELOOP: ErrorCode.PATH_OUTSIDE_ROOT,
+  // Transient: the same call may well succeed a moment later.
+  EAGAIN: ErrorCode.BACKEND_UNAVAILABLE,
+  EBUSY: ErrorCode.BACKEND_UNAVAILABLE,
+  EMFILE: ErrorCode.BACKEND_UNAVAILABLE,
+  ENFILE: ErrorCode.BACKEND_UNAVAILABLE,
+  EINTR: ErrorCode.BACKEND_UNAVAILABLE,
+  ETIMEDOUT: ErrorCode.BACKEND_UNAVAILABLE,
+  ECONNRESET: ErrorCode.BACKEND_UNAVAILABLE,
+  ECONNREFUSED: ErrorCode.BACKEND_UNAVAILABLE,
+  EPIPE: ErrorCode.BACKEND_UNAVAILABLE,
+  EIO: ErrorCode.IO_ERROR,
+};
+
+const DESCRIPTION_BY_CODE: Partial<Record<ErrorCode, string>> = {
+  [ErrorCode.NOT_FOUND]: 'no such object or directory',
+  [ErrorCode.ALREADY_EXISTS]: 'it already exists',
+  [ErrorCode.IS_A_DIRECTORY]: 'it is a directory',
+  [ErrorCode.NOT_A_DIRECTORY]: 'a parent of it is a file, not a directory',
+  [ErrorCode.PERMISSION_DENIED]: 'permission denied',
+  [ErrorCode.NO_SPACE]: 'no space left on the device',
+  [ErrorCode.VALIDATION_ERROR]: 'a path segment is too long',
+  [ErrorCode.PATH_OUTSIDE_ROOT]: 'too many levels of symbolic links',
+  [ErrorCode.BACKEND_UNAVAILABLE]: 'the system is temporarily busy',
+  [ErrorCode.IO_ERROR]: 'an I/O error occurred',
+};
+
+/** The errno string of a Node system error, if `error` is one. */
+export function errnoOf(error: unknown): string | undefined {
+  if (error instanceof Error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}
+
+/**
+ * Maps a Node system error to a coded {@link TaskforgeError}, naming the
+ * operation and the storage path (never the host path, which would leak the
+ * root's location to API clients). Errors that already carry a code pass through.
+ */
+export function fromSystemError(error: unknown, context: SystemErrorContext): TaskforgeError {
+  if (error instanceof TaskforgeError) return error;
+  const errno = errnoOf(error);
+  const code = errno === undefined ? undefined : CODE_BY_ERRNO[errno];
+  if (errno === undefined || code === undefined) {
+    const message = error instanceof Error ? error.message : String(error);
+    return new TaskforgeError(ErrorCode.INTERNAL, `${context.operation} of '${context.path}' failed: ${message}`, {
+      cause: error,
+    });
+  }
+  const reason = DESCRIPTION_BY_CODE[code] ?? errno;
+  return new TaskforgeError(code, `${context.operation} of '${context.path}' failed: ${reason} (${errno})`, {
+    cause: error,
+    details: { path: context.path, errno },
+  });
+}

@@ -1,0 +1,51 @@
+/**
+ * taskforge: typed tasks with one lifecycle, and a StorageTask that reads,
+ * writes, deletes and lists objects on a storage backend.
+ */
+export { ErrorCode, TaskforgeError, isTaskforgeError } from './core/errors.js';
+export type { TaskErrorInfo, TaskforgeErrorOptions } from './core/errors.js';
+export type { FieldProblem } from './core/validation.js';
+export type { Logger, LogFn } from './core/logger.js';
+export type { RetryPolicy } from './core/backoff.js';
+
+export { TaskType, TASK_TYPE_PATTERN } from './tasks/task-type.js';
+export type { BuiltInTaskType, TaskTypeName } from './tasks/task-type.js';
+export { TaskStatus } from './tasks/task-status.js';
+export type { FinalTaskStatus } from './tasks/task-status.js';
+export { taskConfigSchema, attemptOptionsSchema } from './tasks/task-config.js';
+export type { TaskConfig, AttemptOptions } from './tasks/task-config.js';
+export {
+  storageTaskConfigSchema,
+  storageMetadataSchema,
+  storageOptionsSchema,
+  StorageOperation,
+  ReadForm,
+  DEFAULT_LIST_LIMIT,
+  MAX_LIST_LIMIT,
+} from './tasks/storage-task-config.js';
+export type { StorageTaskConfig, StorageMetadata, StorageOptions, ValidStorageTaskConfig } from './tasks/storage-task-config.js';
+export type { TaskResult } from './tasks/task-result.js';
+export type {
+  TaskEvents,
+  TaskEventBase,
+  TaskStartEvent,
+  TaskErrorEvent,
+  TaskCancelEvent,
+  TaskCleanupEvent,
+  TaskRetryEvent,
+  TaskProgressEvent,
+} from './tasks/task-events.js';
+export { BaseTask } from './tasks/base-task.js';
+export type { TaskContext, AttemptContext } from './tasks/base-task.js';
+export { StorageTask } from './tasks/storage-task.js';
+export type { StorageTaskContext, StorageResultData, WriteResultData, DeleteResultData, ListResultData } from './tasks/storage-task.js';
+export { validateTaskConfig, validateStorageTaskConfig } from './tasks/validate.js';
+export type { ValidationResult } from './tasks/validate.js';
+
+export type { StorageBackend, ObjectInfo, ObjectMetadata, OpenedObject, ListEntry, ListPage, ListOptions, WriteOptions, EntryType } from './storage/backend.js';
+export { FileSystemBackend } from './storage/backends/filesystem.js';
+export type { FileSystemBackendOptions } from './storage/backends/filesystem.js';
+export { MemoryBackend } from './storage/backends/memory.js';
+export type { MemoryBackendOptions } from './storage/backends/memory.js';
+export { defaultBackend, DEFAULT_STORAGE_ROOT } from './storage/default-backend.js';
+export { parseStoragePath } from './storage/storage-path.js';

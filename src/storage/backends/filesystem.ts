@@ -1,0 +1,294 @@
+import { randomBytes } from 'node:crypto';
+import type { BigIntStats, Dir } from 'node:fs';
+import { constants } from 'node:fs';
+import { link, lstat, open, opendir, realpath, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { abortable, throwIfAborted } from '../../core/abort.js';
+import { ErrorCode, TaskforgeError } from '../../core/errors.js';
+import { KeyedMutex } from '../../core/keyed-mutex.js';
+import { errnoOf } from '../../core/system-errors.js';
+import type { EntryType, ListEntry, ListOptions, ListPage, ObjectInfo, ObjectMetadata, OpenedObject, StorageBackend, WriteOptions } from '../backend.js';
+import { encodeCursor, PageCollector } from '../list-pager.js';
+import { childPath, RESERVED_PREFIX, ROOT_PATH } from '../storage-path.js';
+import { FileSystemRoot } from './filesystem-root.js';
+import { fileIdentity, readSidecar, removeSidecar, writeSidecar } from './filesystem-sidecar.js';
+
+/** Options of {@link FileSystemBackend}. */
+export interface FileSystemBackendOptions {
+  /** The directory that holds every object; created on the first write. */
+  readonly root: string;
+}
+
+/** Read streams move 64 KiB at a time: few syscalls, bounded memory. */
+const READ_CHUNK_BYTES = 64 * 1024;
+/** Stats run this many at a time when a list page is filled in. */
+const STAT_BATCH = 64;
+
+interface Candidate {
+  readonly path: string;
+  readonly name: string;
+  readonly hostPath: string;
+}
+
+/**
+ * Objects as files under a root directory. Writes are atomic and durable: a
+ * temporary file in the same directory, fsync, rename, fsync of the
+ * directory, so a reader or a crash sees the old object or the new one,
+ * whole. Symlinks that lead out of the root are refused; taskforge's own
+ * temporary and metadata files (`.taskforge-*`) never show in a listing.
+ */
+export class FileSystemBackend implements StorageBackend {
+  readonly name: string;
+  readonly #root: FileSystemRoot;
+  /** Writes and deletes of one path through this backend go one at a time, so their metadata stays paired. */
+  readonly #pathLocks = new KeyedMutex();
+
+  constructor(options: FileSystemBackendOptions) {
+    this.#root = new FileSystemRoot(options.root);
+    this.name = `fs:${this.#root.directory}`;
+  }
+
+  /** The absolute root directory. */
+  get root(): string {
+    return this.#root.directory;
+  }
+
+  async stat(path: string): Promise<ObjectInfo | undefined> {
+    let hostPath: string;
+    let stats: BigIntStats;
+    try {
+      hostPath = await this.#root.target(path);
+      stats = await stat(hostPath, { bigint: true });
+    } catch (error) {
+      if (errnoOf(error) === 'ENOENT') return undefined;
+      throw error;
+    }
+    if (stats.isDirectory()) throw isDirectory('stat', path);
+    return infoOf(stats, await readSidecar(hostPath, fileIdentity(stats)));
+  }
+
+  async read(path: string): Promise<OpenedObject> {
+    const hostPath = await this.#root.target(path);
+    // O_NOFOLLOW: the path was resolved to its real target just above; a link
+    // swapped in since then is refused rather than followed.
+    const handle = await open(hostPath, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      const stats = await handle.stat({ bigint: true });
+      if (stats.isDirectory()) throw isDirectory('read', path);
+      const metadata = await readSidecar(hostPath, fileIdentity(stats));
+      const body = handle.createReadStream({ highWaterMark: READ_CHUNK_BYTES, autoClose: true });
+      return { info: infoOf(stats, metadata), body };
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+  }
+
+  write(path: string, body: AsyncIterable<Uint8Array>, options: WriteOptions): Promise<ObjectInfo> {
+    if (path === ROOT_PATH) return Promise.reject(isDirectory('write', path));
+    return this.#pathLocks.run(path, () => this.#write(path, body, options));
+  }
+
+  delete(path: string, options: { readonly signal: AbortSignal; readonly recursive: boolean }): Promise<{ deleted: boolean }> {
+    return this.#pathLocks.run(path, () => this.#delete(path, options));
+  }
+
+  async list(path: string, options: ListOptions): Promise<ListPage> {
+    const root = await this.#root.real(false);
+    if (root === undefined && path === ROOT_PATH) return { entries: [] };
+    const hostPath = await this.#root.target(path);
+    if (!(await stat(hostPath)).isDirectory()) {
+      throw new TaskforgeError(ErrorCode.NOT_A_DIRECTORY, `list of '${path}' failed: it is a file, not a directory`, { details: { path } });
+    }
+    const collector = new PageCollector<Candidate>(options.limit, options.after);
+    await this.#walk(root ?? hostPath, hostPath, path, collector, options);
+    const { items, hasMore } = collector.finish();
+    const entries = await describeEntries(items, options.signal);
+    const last = items.at(-1);
+    return hasMore && last !== undefined ? { entries, cursor: encodeCursor(last.path) } : { entries };
+  }
+
+  async #write(path: string, body: AsyncIterable<Uint8Array>, options: WriteOptions): Promise<ObjectInfo> {
+    const hostPath = await this.#root.entry(path, true);
+    const current = await lstatOrUndefined(hostPath);
+    if (current?.isDirectory() === true) throw isDirectory('write', path);
+    if (current !== undefined && !options.overwrite) throw alreadyExists(path);
+    const directory = dirname(hostPath);
+    const temporary = join(directory, `${RESERVED_PREFIX}tmp-${randomBytes(8).toString('hex')}`);
+    let committed = false;
+    try {
+      const stats = await writeSynced(temporary, body, options);
+      throwIfAborted(options.signal);
+      const hasMetadata = Object.keys(options.metadata).length > 0;
+      const currentIdentity = current?.isFile() === true ? fileIdentity(current) : undefined;
+      if (hasMetadata) await writeSidecar(hostPath, fileIdentity(stats), options.metadata, currentIdentity);
+      if (options.overwrite) {
+        await rename(temporary, hostPath);
+      } else {
+        // link() fails if the name exists, which makes the check and the
+        // commit one atomic step even against other processes.
+        await link(temporary, hostPath).catch((error: unknown) => {
+          throw errnoOf(error) === 'EEXIST' ? alreadyExists(path) : error;
+        });
+        await unlink(temporary);
+      }
+      committed = true;
+      if (!hasMetadata) await removeSidecar(hostPath);
+      await syncDirectory(directory);
+      return infoOf(stats, options.metadata);
+    } finally {
+      if (!committed) await unlink(temporary).catch(() => undefined);
+    }
+  }
+
+  async #delete(path: string, options: { readonly signal: AbortSignal; readonly recursive: boolean }): Promise<{ deleted: boolean }> {
+    throwIfAborted(options.signal);
+    let hostPath: string;
+    try {
+      hostPath = await this.#root.entry(path, false);
+    } catch (error) {
+      if (errnoOf(error) === 'ENOENT') return { deleted: false };
+      throw error;
+    }
+    const stats = await lstatOrUndefined(hostPath);
+    if (stats === undefined) return { deleted: false };
+    if (stats.isDirectory()) {
+      if (!options.recursive) throw isDirectory('delete', path, ' (use recursive to remove it)');
+      // rm removes symlinks found inside rather than following them.
+      await rm(hostPath, { recursive: true });
+    } else {
+      await unlink(hostPath);
+      await removeSidecar(hostPath);
+    }
+    await syncDirectory(dirname(hostPath));
+    return { deleted: true };
+  }
+
+  async #walk(root: string, hostDirectory: string, directoryPath: string, collector: PageCollector<Candidate>, options: ListOptions): Promise<void> {
+    let directory: Dir;
+    try {
+      directory = await opendir(hostDirectory, { bufferSize: 256 });
+    } catch (error) {
+      // A subdirectory removed while the walk was under way is simply gone.
+      if (errnoOf(error) === 'ENOENT' && directoryPath !== ROOT_PATH) return;
+      throw error;
+    }
+    for await (const dirent of directory) {
+      throwIfAborted(options.signal);
+      if (dirent.name.startsWith(RESERVED_PREFIX)) continue;
+      const path = childPath(directoryPath, dirent.name);
+      const hostPath = join(hostDirectory, dirent.name);
+      let type: EntryType | undefined;
+      if (dirent.isDirectory()) type = 'directory';
+      else if (dirent.isFile()) type = 'file';
+      else if (dirent.isSymbolicLink()) {
+        if (!collector.wants(path)) continue;
+        type = await symlinkTargetType(root, hostPath, this.#root);
+      }
+      if (type === undefined) continue;
+      collector.add({ path, name: dirent.name, hostPath });
+      // Symlinked directories are listed but not entered: a link to an
+      // ancestor would otherwise loop for ever.
+      if (type === 'directory' && dirent.isDirectory() && options.recursive && collector.wantsDescendantsOf(path)) {
+        await this.#walk(root, hostPath, path, collector, options);
+      }
+    }
+  }
+}
+
+/** Writes `body` to a new file, syncs it, and returns its final stats. */
+async function writeSynced(temporary: string, body: AsyncIterable<Uint8Array>, options: WriteOptions): Promise<BigIntStats> {
+  const handle = await open(temporary, 'wx');
+  try {
+    let bytesDone = 0;
+    for await (const chunk of abortable(body, options.signal)) {
+      await writeFully(handle, chunk);
+      bytesDone += chunk.byteLength;
+      options.onProgress?.(bytesDone);
+    }
+    throwIfAborted(options.signal);
+    await handle.sync();
+    return await handle.stat({ bigint: true });
+  } finally {
+    await handle.close();
+  }
+}
+
+async function writeFully(handle: FileHandle, chunk: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < chunk.byteLength) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
+    offset += bytesWritten;
+  }
+}
+
+/** Makes a rename or unlink in `directory` durable. */
+async function syncDirectory(directory: string): Promise<void> {
+  const handle = await open(directory, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function lstatOrUndefined(hostPath: string): Promise<BigIntStats | undefined> {
+  try {
+    return await lstat(hostPath, { bigint: true });
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/** The type a symlink leads to, or undefined when it leads out of the root or nowhere. */
+async function symlinkTargetType(root: string, hostPath: string, fsRoot: FileSystemRoot): Promise<EntryType | undefined> {
+  try {
+    const real = await realpath(hostPath);
+    if (!fsRoot.contains(root, real)) return undefined;
+    const stats = await stat(real);
+    return stats.isDirectory() ? 'directory' : stats.isFile() ? 'file' : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function describeEntries(items: readonly Candidate[], signal: AbortSignal): Promise<ListEntry[]> {
+  const entries: ListEntry[] = [];
+  for (let start = 0; start < items.length; start += STAT_BATCH) {
+    throwIfAborted(signal);
+    const batch = items.slice(start, start + STAT_BATCH);
+    const described = await Promise.all(
+      batch.map(async (item): Promise<ListEntry | undefined> => {
+        try {
+          // stat follows a symlink, which the walk has checked stays inside the root.
+          const stats = await stat(item.hostPath);
+          const type: EntryType = stats.isDirectory() ? 'directory' : 'file';
+          return { name: item.name, path: item.path, type, size: type === 'file' ? stats.size : 0, modifiedAt: stats.mtime.toISOString() };
+        } catch (error) {
+          if (errnoOf(error) === 'ENOENT') return undefined; // deleted since the walk saw it
+          throw error;
+        }
+      }),
+    );
+    for (const entry of described) if (entry !== undefined) entries.push(entry);
+  }
+  return entries;
+}
+
+function infoOf(stats: BigIntStats, metadata: ObjectMetadata): ObjectInfo {
+  return {
+    size: Number(stats.size),
+    modifiedAt: new Date(Number(stats.mtimeMs)),
+    version: fileIdentity(stats),
+    metadata,
+  };
+}
+
+function isDirectory(operation: string, path: string, hint = ''): TaskforgeError {
+  return new TaskforgeError(ErrorCode.IS_A_DIRECTORY, `${operation} of '${path}' failed: it is a directory${hint}`, { details: { path } });
+}
+
+function alreadyExists(path: string): TaskforgeError {
+  return new TaskforgeError(ErrorCode.ALREADY_EXISTS, `write of '${path}' failed: it already exists and overwrite is false`, { details: { path } });
+}

@@ -1,0 +1,139 @@
+import { Readable } from 'node:stream';
+import { abortable } from '../core/abort.js';
+import { ErrorCode, TaskforgeError } from '../core/errors.js';
+import type { ObjectMetadata, OpenedObject } from './backend.js';
+
+/** What was written, so a read can give back the same form. */
+export type ContentKind = 'bytes' | 'text' | 'json';
+
+/** The metadata key that records the content kind of a plain object. */
+export const CONTENT_KIND_KEY = 'content-kind';
+
+/** The forms a read can return. */
+export type ReadForm = 'buffer' | 'text' | 'json' | 'stream';
+
+/** Data to write, turned into bytes once and replayable when it came from memory. */
+export interface ByteSource {
+  readonly kind: ContentKind;
+  readonly body: AsyncIterable<Uint8Array>;
+  /** Total bytes, when known before writing. */
+  readonly size?: number;
+  /** True for a stream, which a retry cannot replay once reading began. */
+  readonly oneShot: boolean;
+  /** Whether a one-shot source has been read from. */
+  readonly started: () => boolean;
+  /** Destroys an underlying Readable after a failed write, so it does not hang on, stalled, for ever. */
+  readonly discard: (reason: Error) => void;
+}
+
+/** In-memory data is written in slices of this size, so progress moves and syscalls stay bounded. */
+const SLICE_BYTES = 1024 * 1024;
+
+/**
+ * Turns write data into bytes: a string (UTF-8, kind text), bytes, a JSON
+ * value (its JSON text, kind json), or a Readable / async iterable of bytes
+ * or strings (kind bytes). The config schema has already refused anything else.
+ */
+export function toByteSource(data: unknown): ByteSource {
+  if (typeof data === 'string') return fromBuffer(Buffer.from(data, 'utf8'), 'text');
+  if (data instanceof Uint8Array) return fromBuffer(Buffer.from(data.buffer, data.byteOffset, data.byteLength), 'bytes');
+  if (data instanceof Readable || isAsyncIterable(data)) return fromStream(data as AsyncIterable<unknown>);
+  return fromBuffer(Buffer.from(JSON.stringify(data), 'utf8'), 'json');
+}
+
+/** The metadata a plain object of `kind` is stored with. */
+export function metadataFor(kind: ContentKind): ObjectMetadata {
+  return kind === 'bytes' ? {} : { [CONTENT_KIND_KEY]: kind };
+}
+
+/** The kind recorded for a stored object; bytes when none is. */
+export function kindOf(metadata: ObjectMetadata): ContentKind {
+  const kind = metadata[CONTENT_KIND_KEY];
+  return kind === 'text' || kind === 'json' ? kind : 'bytes';
+}
+
+/**
+ * Gives back an opened object in the asked form, or, by default, in the form
+ * it was written: JSON as the value, text as a string, bytes as a Buffer.
+ * `stream` hands over the open stream; the caller must consume or destroy it.
+ */
+export async function decodeObject(
+  opened: OpenedObject,
+  path: string,
+  form: ReadForm | undefined,
+  signal: AbortSignal,
+  onProgress: (bytesDone: number, bytesTotal: number) => void,
+): Promise<unknown> {
+  const kind = kindOf(opened.info.metadata);
+  const chosen = form ?? (kind === 'json' ? 'json' : kind === 'text' ? 'text' : 'buffer');
+  if (chosen === 'stream') return opened.body;
+  const chunks: Buffer[] = [];
+  let bytesDone = 0;
+  for await (const chunk of abortable(opened.body as AsyncIterable<Buffer>, signal)) {
+    chunks.push(chunk);
+    bytesDone += chunk.byteLength;
+    onProgress(bytesDone, opened.info.size);
+  }
+  const bytes = Buffer.concat(chunks, bytesDone);
+  if (chosen === 'buffer') return bytes;
+  const text = decodeUtf8(bytes, path);
+  if (chosen === 'text') return text;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new TaskforgeError(ErrorCode.INVALID_CONTENT, `read of '${path}' as json failed: the object is not valid JSON`, { cause: error, details: { path } });
+  }
+}
+
+function decodeUtf8(bytes: Buffer, path: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch (error) {
+    throw new TaskforgeError(ErrorCode.INVALID_CONTENT, `read of '${path}' as text failed: the object is not valid UTF-8`, { cause: error, details: { path } });
+  }
+}
+
+function fromBuffer(bytes: Buffer, kind: ContentKind): ByteSource {
+  const slices: Uint8Array[] = [];
+  for (let offset = 0; offset < bytes.byteLength; offset += SLICE_BYTES) slices.push(bytes.subarray(offset, offset + SLICE_BYTES));
+  // Replayable: every iteration starts again from the first slice, so a retry writes it all.
+  const body: AsyncIterable<Uint8Array> = { [Symbol.asyncIterator]: () => replay(slices) };
+  return { kind, body, size: bytes.byteLength, oneShot: false, started: () => false, discard: () => undefined };
+}
+
+function replay(slices: readonly Uint8Array[]): AsyncIterator<Uint8Array> {
+  let index = 0;
+  return {
+    next: () => {
+      const value = slices[index];
+      index += 1;
+      return Promise.resolve(value === undefined ? { done: true, value: undefined } : { done: false, value });
+    },
+  };
+}
+
+function fromStream(stream: AsyncIterable<unknown>): ByteSource {
+  let started = false;
+  const body: AsyncIterable<Uint8Array> = {
+    async *[Symbol.asyncIterator]() {
+      started = true;
+      for await (const chunk of stream) {
+        if (chunk instanceof Uint8Array) yield chunk;
+        else if (typeof chunk === 'string') yield Buffer.from(chunk, 'utf8');
+        else {
+          throw new TaskforgeError(ErrorCode.VALIDATION_ERROR, `invalid storage task: metadata.data: the stream yielded a ${typeof chunk}, expected bytes or strings`, {
+            retryable: false,
+          });
+        }
+      }
+    },
+  };
+  const discard = (reason: Error): void => {
+    if (stream instanceof Readable) stream.destroy(reason);
+  };
+  return { kind: 'bytes', body, oneShot: true, started: () => started, discard };
+}
+
+function isAsyncIterable(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && Symbol.asyncIterator in value;
+}

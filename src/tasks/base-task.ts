@@ -1,0 +1,330 @@
+import { abortError, sleep, throwIfAborted } from '../core/abort.js';
+import { backoffDelay, DEFAULT_RETRY_POLICY, type RetryPolicy } from '../core/backoff.js';
+import { ErrorCode, TaskforgeError, toErrorInfo } from '../core/errors.js';
+import { newTaskId } from '../core/ids.js';
+import { getDefaultLogger, type Logger } from '../core/logger.js';
+import { fromSystemError } from '../core/system-errors.js';
+import { TypedEmitter, type Listener } from '../core/typed-emitter.js';
+import { parseOrThrow } from '../core/validation.js';
+import { attemptOptionsOf, taskConfigSchema, type AttemptOptions, type TaskConfig } from './task-config.js';
+import type { TaskEvents } from './task-events.js';
+import type { TaskResult } from './task-result.js';
+import { assertTransition, isFinalStatus, TaskStatus } from './task-status.js';
+
+/** What a task is given besides its config; the orchestrator fills it for the tasks it runs. */
+export interface TaskContext {
+  /** Where the task logs. Default: pino at `TASKFORGE_LOG_LEVEL`, silent when unset. */
+  readonly logger?: Logger;
+  /** Backoff between retries. Default: 100 ms base, 10 s cap, full jitter. */
+  readonly retryPolicy?: Partial<RetryPolicy>;
+}
+
+/** What one attempt is told about itself. */
+export interface AttemptContext<TConfig> {
+  /** 1 for the first attempt, 2 for the first retry, and so on. */
+  readonly attempt: number;
+  /** The validated config. */
+  readonly config: TConfig;
+}
+
+/** The fewest milliseconds between two `progress` events of one task. */
+const PROGRESS_INTERVAL_MS = 100;
+
+/**
+ * The lifecycle every task shares: PENDING -> RUNNING -> COMPLETED | FAILED,
+ * with events, validation, per-attempt timeout, retries, cancellation and
+ * cleanup, all decided here. A task type implements `executeTask(signal)` and,
+ * if it holds resources, `cancelTask()` and `cleanupTask()`; it never sets the
+ * status or emits lifecycle events itself.
+ *
+ * @typeParam TData what a successful attempt returns (the result's `data`).
+ * @typeParam TConfig the validated config the attempts are given.
+ */
+export abstract class BaseTask<TData = unknown, TConfig extends object = TaskConfig> {
+  readonly id: string;
+  readonly type: string;
+  readonly priority: number;
+  /** The config exactly as given; validated when execute() runs. */
+  protected readonly rawConfig: unknown;
+  protected readonly logger: Logger;
+
+  readonly #retryPolicy: RetryPolicy;
+  readonly #events: TypedEmitter<TaskEvents>;
+  /** Fires on cancel(); every attempt's signal follows it. */
+  readonly #cancellation = new AbortController();
+  #status: TaskStatus = TaskStatus.PENDING;
+  #execution: Promise<TaskResult<TData>> | undefined;
+  #result: TaskResult<TData> | undefined;
+  #cleanup: Promise<void> | undefined;
+  #lastProgressAt = Number.NEGATIVE_INFINITY;
+
+  /**
+   * Accepts any input: a config that is wrong becomes a FAILED result with
+   * VALIDATION_ERROR when execute() runs, never a throw here, so a bad config
+   * read from a file cannot crash the program that runs it.
+   */
+  constructor(config: TaskConfig, context: TaskContext = {}) {
+    const raw: unknown = config;
+    const fields = raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
+    this.rawConfig = raw;
+    this.id = typeof fields['id'] === 'string' && fields['id'].length > 0 ? fields['id'] : newTaskId();
+    this.type = typeof fields['type'] === 'string' ? fields['type'] : 'unknown';
+    const priority = fields['priority'];
+    this.priority = typeof priority === 'number' && Number.isFinite(priority) ? priority : 0;
+    this.logger = context.logger ?? getDefaultLogger();
+    this.#retryPolicy = { ...DEFAULT_RETRY_POLICY, ...context.retryPolicy };
+    this.#events = new TypedEmitter<TaskEvents>((error, event) => {
+      this.logger.error({ taskId: this.id, event, err: describeError(error) }, 'a task event listener threw');
+    });
+  }
+
+  /** The current status. */
+  get status(): TaskStatus {
+    return this.#status;
+  }
+
+  /** The result, once the task has ended. */
+  get result(): TaskResult<TData> | undefined {
+    return this.#result;
+  }
+
+  /** Listens to one of the task's events; see {@link TaskEvents} for the payloads. */
+  on<K extends keyof TaskEvents>(event: K, listener: Listener<TaskEvents, K>): this {
+    this.#events.on(event, listener);
+    return this;
+  }
+
+  once<K extends keyof TaskEvents>(event: K, listener: Listener<TaskEvents, K>): this {
+    this.#events.once(event, listener);
+    return this;
+  }
+
+  off<K extends keyof TaskEvents>(event: K, listener: Listener<TaskEvents, K>): this {
+    this.#events.off(event, listener);
+    return this;
+  }
+
+  /**
+   * Runs the task: validates the config, then makes up to `1 + retries`
+   * attempts. Resolves with the result whether the task succeeded or failed;
+   * it never rejects for a task failure. Calling it again returns the same
+   * promise.
+   */
+  execute(): Promise<TaskResult<TData>> {
+    this.#execution ??= this.#run();
+    return this.#execution;
+  }
+
+  /**
+   * Cancels a pending or running task. A running attempt's signal is aborted
+   * and this resolves once the attempt has really stopped and the task has
+   * ended FAILED with CANCELLED (or COMPLETED, if the work had already
+   * committed). A finished task cannot be cancelled: INVALID_STATE.
+   */
+  async cancel(reason?: string): Promise<void> {
+    const previousStatus = this.#status;
+    if (isFinalStatus(previousStatus)) {
+      throw new TaskforgeError(ErrorCode.INVALID_STATE, `task '${this.id}' cannot be cancelled: it is already ${previousStatus}`, {
+        details: { taskId: this.id, status: previousStatus },
+      });
+    }
+    if (!this.#cancellation.signal.aborted) {
+      const because = reason === undefined ? '' : `: ${reason}`;
+      const error = new TaskforgeError(ErrorCode.CANCELLED, `task '${this.id}' was cancelled${because}`);
+      this.#cancellation.abort(error);
+      this.#events.emit('cancel', { id: this.id, type: this.type, previousStatus, ...(reason === undefined ? {} : { reason }) });
+      if (previousStatus === TaskStatus.PENDING) {
+        const now = new Date();
+        this.#execution = Promise.resolve(this.#fail(now, 0, error));
+      } else {
+        await this.#runHook('cancelTask', () => this.cancelTask());
+      }
+    }
+    await this.#execution;
+  }
+
+  /**
+   * Releases what the task holds, once: later calls return the same promise.
+   * Only a finished task can be cleaned up; otherwise INVALID_STATE.
+   */
+  cleanup(): Promise<void> {
+    if (!isFinalStatus(this.#status)) {
+      return Promise.reject(
+        new TaskforgeError(ErrorCode.INVALID_STATE, `task '${this.id}' cannot be cleaned up while ${this.#status}; cancel it or wait for it to end`, {
+          details: { taskId: this.id, status: this.#status },
+        }),
+      );
+    }
+    this.#cleanup ??= (async () => {
+      await this.#runHook('cleanupTask', () => this.cleanupTask());
+      this.#events.emit('cleanup', { id: this.id, type: this.type });
+    })();
+    return this.#cleanup;
+  }
+
+  /** One attempt of the task's work. It must stop promptly when `signal` aborts. */
+  protected abstract executeTask(signal: AbortSignal, context: AttemptContext<TConfig>): Promise<TData>;
+
+  /** Extra work on cancel(), beside the abort of the signal. Default: nothing. */
+  protected cancelTask(): Promise<void> | void {
+    return undefined;
+  }
+
+  /** Releases resources after the task ended. Default: nothing. */
+  protected cleanupTask(): Promise<void> | void {
+    return undefined;
+  }
+
+  /** Validates the raw config; throws VALIDATION_ERROR. Task types override it with their schema. */
+  protected validateConfig(raw: unknown): TConfig {
+    return parseOrThrow(taskConfigSchema, raw, `task '${this.id}'`) as TConfig;
+  }
+
+  /** The timeout and retries of a validated config. Default: `metadata.options`. */
+  protected attemptOptions(config: TConfig): AttemptOptions {
+    return attemptOptionsOf(config);
+  }
+
+  /** Reports bytes moved; throttled to one event per 100 ms, plus the last one. */
+  protected reportProgress(bytesDone: number, bytesTotal?: number): void {
+    if (this.#events.listenerCount('progress') === 0) return;
+    const now = performance.now();
+    const finished = bytesTotal !== undefined && bytesDone >= bytesTotal;
+    if (!finished && now - this.#lastProgressAt < PROGRESS_INTERVAL_MS) return;
+    this.#lastProgressAt = now;
+    this.#events.emit('progress', {
+      id: this.id,
+      type: this.type,
+      bytesDone,
+      ...(bytesTotal === undefined ? {} : { bytesTotal }),
+    });
+  }
+
+  /** Turns anything an attempt threw into a coded error. Task types may refine it. */
+  protected toTaskError(error: unknown): TaskforgeError {
+    if (error instanceof TaskforgeError) return error;
+    if (error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string') {
+      return fromSystemError(error, { operation: `task ${this.type}`, path: this.id });
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    return new TaskforgeError(ErrorCode.TASK_FAILED, `task '${this.id}' failed: ${message}`, { cause: error, retryable: false });
+  }
+
+  async #run(): Promise<TaskResult<TData>> {
+    const startedAt = new Date();
+    this.#setStatus(TaskStatus.RUNNING);
+    this.#events.emit('start', { id: this.id, type: this.type, startedAt: startedAt.toISOString() });
+    let attempts = 0;
+    try {
+      const config = this.validateConfig(this.rawConfig);
+      const { timeout, retries = 0 } = this.attemptOptions(config);
+      for (;;) {
+        throwIfAborted(this.#cancellation.signal);
+        attempts += 1;
+        try {
+          const data = await this.#attempt(attempts, config, timeout);
+          return this.#complete(startedAt, attempts, data);
+        } catch (thrown) {
+          const error = this.#classify(thrown);
+          if (!error.retryable || attempts > retries) throw error;
+          await this.#waitBeforeRetry(attempts, error);
+        }
+      }
+    } catch (thrown) {
+      return this.#fail(startedAt, attempts, this.#classify(thrown));
+    }
+  }
+
+  /** Runs one attempt under its own signal, which the timeout and cancel() abort. */
+  async #attempt(attempt: number, config: TConfig, timeoutMs: number | undefined): Promise<TData> {
+    const controller = new AbortController();
+    const cancellation = this.#cancellation.signal;
+    const onCancel = (): void => {
+      controller.abort(cancellation.reason);
+    };
+    cancellation.addEventListener('abort', onCancel, { once: true });
+    const timer =
+      timeoutMs === undefined || timeoutMs === 0
+        ? undefined
+        : setTimeout(() => {
+            const message = `attempt ${attempt} of task '${this.id}' timed out after ${timeoutMs} ms`;
+            controller.abort(new TaskforgeError(ErrorCode.TIMEOUT, message, { details: { taskId: this.id, timeoutMs, attempt } }));
+          }, timeoutMs);
+    try {
+      // Awaited to the end even after an abort: the next attempt or the
+      // task's end must not overlap work that is still running.
+      return await this.executeTask(controller.signal, { attempt, config });
+    } catch (thrown) {
+      // Whatever the work threw on the way out (AbortError, EBADF), the
+      // reason it stopped is the abort's.
+      if (controller.signal.aborted) throw abortError(controller.signal);
+      throw thrown;
+    } finally {
+      clearTimeout(timer);
+      cancellation.removeEventListener('abort', onCancel);
+    }
+  }
+
+  async #waitBeforeRetry(attempt: number, error: TaskforgeError): Promise<void> {
+    const delayMs = backoffDelay(attempt, this.#retryPolicy);
+    const info = toErrorInfo(error);
+    this.logger.warn({ taskId: this.id, taskType: this.type, attempt, delayMs, code: error.code }, 'task attempt failed; retrying');
+    this.#events.emit('retry', { id: this.id, type: this.type, attempt, nextAttempt: attempt + 1, delayMs, error: info });
+    await sleep(delayMs, this.#cancellation.signal);
+  }
+
+  #classify(thrown: unknown): TaskforgeError {
+    if (this.#cancellation.signal.aborted) return abortError(this.#cancellation.signal);
+    return this.toTaskError(thrown);
+  }
+
+  #complete(startedAt: Date, attempts: number, data: TData): TaskResult<TData> {
+    this.#setStatus(TaskStatus.COMPLETED);
+    const result: TaskResult<TData> = { ...this.#timing(startedAt, attempts), status: TaskStatus.COMPLETED, success: true, data };
+    this.#result = result;
+    this.logger.debug({ taskId: this.id, taskType: this.type, attempts, durationMs: result.durationMs }, 'task completed');
+    this.#events.emit('complete', result);
+    return result;
+  }
+
+  /** The spec's error flow: log, set FAILED, emit `error`, return the result. */
+  #fail(startedAt: Date, attempts: number, error: TaskforgeError): TaskResult<TData> {
+    const info = toErrorInfo(error);
+    this.logger.error({ taskId: this.id, taskType: this.type, attempts, code: info.code, err: info.message }, 'task failed');
+    this.#setStatus(TaskStatus.FAILED);
+    const result: TaskResult<TData> = { ...this.#timing(startedAt, attempts), status: TaskStatus.FAILED, success: false, error: info };
+    this.#result = result;
+    this.#events.emit('error', { id: this.id, type: this.type, error: info, result });
+    return result;
+  }
+
+  #timing(startedAt: Date, attempts: number): Pick<TaskResult, 'id' | 'type' | 'attempts' | 'startedAt' | 'finishedAt' | 'durationMs'> {
+    const finishedAt = new Date();
+    return {
+      id: this.id,
+      type: this.type,
+      attempts,
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      durationMs: finishedAt.getTime() - startedAt.getTime(),
+    };
+  }
+
+  #setStatus(next: TaskStatus): void {
+    assertTransition(this.id, this.#status, next);
+    this.#status = next;
+  }
+
+  async #runHook(name: string, hook: () => Promise<void> | void): Promise<void> {
+    try {
+      await hook();
+    } catch (error) {
+      this.logger.error({ taskId: this.id, hook: name, err: describeError(error) }, 'task hook threw');
+      throw this.toTaskError(error);
+    }
+  }
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

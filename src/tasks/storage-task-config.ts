@@ -1,0 +1,131 @@
+import { Readable } from 'node:stream';
+import { z } from 'zod';
+import { findJsonProblem } from '../core/json-value.js';
+import { attemptOptionsSchema, taskConfigSchema } from './task-config.js';
+import { TaskType } from './task-type.js';
+
+/** The four storage operations. */
+export const StorageOperation = {
+  READ: 'read',
+  WRITE: 'write',
+  DELETE: 'delete',
+  LIST: 'list',
+} as const;
+
+export type StorageOperation = (typeof StorageOperation)[keyof typeof StorageOperation];
+
+/** The forms a read can return. */
+export const ReadForm = {
+  BUFFER: 'buffer',
+  TEXT: 'text',
+  JSON: 'json',
+  STREAM: 'stream',
+} as const;
+
+export type ReadForm = (typeof ReadForm)[keyof typeof ReadForm];
+
+/** The largest page a `list` returns. */
+export const MAX_LIST_LIMIT = 100_000;
+/** The page size of a `list` that gives no `limit`. */
+export const DEFAULT_LIST_LIMIT = 1_000;
+
+/**
+ * `metadata.options`: the spec's five, then the per-operation options. Each
+ * applies only to the operations named on it; using it elsewhere is an error.
+ */
+export const storageOptionsSchema = attemptOptionsSchema.extend({
+  /** Compress before storing (all operations that touch data). Default false. */
+  compression: z.boolean().optional(),
+  /** Encrypt before storing; on read, refuse plain objects. Default false. */
+  encryption: z.boolean().optional(),
+  /** Serve reads from the in-process cache. Default false. */
+  cache: z.boolean().optional(),
+  /** read: the form of the result. Default: the form that was written. */
+  as: z.enum(ReadForm).optional(),
+  /** write: replace an existing object. Default true; false gives ALREADY_EXISTS. */
+  overwrite: z.boolean().optional(),
+  /** delete: remove a directory and all below it; list: walk subdirectories. Default false. */
+  recursive: z.boolean().optional(),
+  /** list: entries per page, 1 to 100,000. Default 1,000. */
+  limit: z.int().min(1).max(MAX_LIST_LIMIT).optional(),
+  /** list: the `cursor` of the previous page, to get the next one. */
+  cursor: z.string().min(1).optional(),
+}).strict();
+
+const OPTION_OPERATIONS: Readonly<Partial<Record<keyof StorageOptions, readonly StorageOperation[]>>> = {
+  as: ['read'],
+  overwrite: ['write'],
+  recursive: ['delete', 'list'],
+  limit: ['list'],
+  cursor: ['list'],
+  cache: ['read'],
+};
+
+/** `metadata` of a storage task. */
+export const storageMetadataSchema = z
+  .strictObject({
+    /** What to do. */
+    operation: z.enum(StorageOperation),
+    /** A virtual POSIX path under the backend's root, e.g. `/data/file.txt`. */
+    path: z.string().min(1, 'expected a non-empty path').max(4096),
+    /** write: a string, bytes, a JSON value, a Node Readable or an async iterable of bytes. */
+    data: z.unknown().optional(),
+    /** How to do it. */
+    options: storageOptionsSchema.optional(),
+  })
+  .superRefine((metadata, context) => {
+    if (metadata.operation === 'write') {
+      if (metadata.data === undefined) {
+        context.addIssue({ code: 'custom', path: ['data'], message: 'a write needs data' });
+      } else {
+        const problem = dataProblem(metadata.data);
+        if (problem !== undefined) context.addIssue({ code: 'custom', path: ['data', ...problem.path], message: problem.message, input: problem.value });
+      }
+    } else if (metadata.data !== undefined) {
+      context.addIssue({ code: 'custom', path: ['data'], message: `data is only for write, not ${metadata.operation}` });
+    }
+    for (const [key, operations] of Object.entries(OPTION_OPERATIONS)) {
+      const value = metadata.options?.[key as keyof StorageOptions];
+      if (value !== undefined && !operations.includes(metadata.operation)) {
+        context.addIssue({
+          code: 'custom',
+          path: ['options', key],
+          message: `${key} applies to ${operations.join(' and ')}, not ${metadata.operation}`,
+          input: value,
+        });
+      }
+    }
+  });
+
+/** The config of a storage task: the spec's shape. */
+export const storageTaskConfigSchema = taskConfigSchema.extend({
+  type: z.literal(TaskType.STORAGE),
+  metadata: storageMetadataSchema,
+});
+
+export type StorageOptions = z.input<typeof storageOptionsSchema>;
+export type StorageMetadata = z.input<typeof storageMetadataSchema>;
+export type StorageTaskConfig = z.input<typeof storageTaskConfigSchema>;
+/** A storage config after validation. */
+export type ValidStorageTaskConfig = z.output<typeof storageTaskConfigSchema>;
+
+interface DataProblem {
+  readonly path: (string | number)[];
+  readonly message: string;
+  readonly value: unknown;
+}
+
+function dataProblem(data: unknown): DataProblem | undefined {
+  if (typeof data === 'string' || data instanceof Uint8Array || data instanceof Readable) return undefined;
+  if (isAsyncIterable(data)) return undefined;
+  return findJsonProblem(data);
+}
+
+/** True for async iterables (streams and async generators) that are not plain JSON values. */
+export function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
+  );
+}

@@ -1,0 +1,141 @@
+import { TaskforgeError } from '../core/errors.js';
+import { fromSystemError } from '../core/system-errors.js';
+import type { ListPage, StorageBackend } from '../storage/backend.js';
+import { decodeObject, metadataFor, toByteSource } from '../storage/content.js';
+import { defaultBackend } from '../storage/default-backend.js';
+import { BaseTask, type AttemptContext, type TaskContext } from './base-task.js';
+import type { AttemptOptions } from './task-config.js';
+import { DEFAULT_LIST_LIMIT, type StorageTaskConfig } from './storage-task-config.js';
+import { prepareStorageTask, type PreparedStorageTask } from './storage-task-prepare.js';
+
+/** What a storage task is given besides its config. */
+export interface StorageTaskContext extends TaskContext {
+  /** Where objects live. Default: the filesystem under `TASKFORGE_STORAGE_ROOT` or `./taskforge-data`. */
+  readonly backend?: StorageBackend;
+}
+
+/** `data` of a completed write. */
+export interface WriteResultData {
+  readonly path: string;
+  /** Bytes stored. */
+  readonly size: number;
+  readonly modifiedAt: string;
+  /** The stored object's version (changes with every write). */
+  readonly version: string;
+}
+
+/** `data` of a completed delete. */
+export interface DeleteResultData {
+  readonly path: string;
+  /** False when nothing was there (delete is idempotent). */
+  readonly deleted: boolean;
+}
+
+/** `data` of a completed list: one page. */
+export type ListResultData = ListPage;
+
+/**
+ * `data` of a completed storage task: for a read, the value in the form
+ * written or asked (`Buffer`, `string`, a JSON value, or a `Readable`); for
+ * the others, {@link WriteResultData}, {@link DeleteResultData} or
+ * {@link ListResultData}.
+ */
+export type StorageResultData = unknown;
+
+/**
+ * The spec's storage task: read, write, delete or list one path on a
+ * storage backend, with the lifecycle of {@link BaseTask}.
+ */
+export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask> {
+  readonly #backend: StorageBackend;
+
+  constructor(config: StorageTaskConfig, context: StorageTaskContext = {}) {
+    super(config, context);
+    this.#backend = context.backend ?? defaultBackend();
+  }
+
+  /** The backend this task works on. */
+  get backend(): StorageBackend {
+    return this.#backend;
+  }
+
+  protected override validateConfig(raw: unknown): PreparedStorageTask {
+    return prepareStorageTask(raw, this.id);
+  }
+
+  protected override attemptOptions(prepared: PreparedStorageTask): AttemptOptions {
+    const { timeout, retries } = prepared.config.metadata.options ?? {};
+    return { ...(timeout === undefined ? {} : { timeout }), ...(retries === undefined ? {} : { retries }) };
+  }
+
+  protected override async executeTask(signal: AbortSignal, { config: prepared }: AttemptContext<PreparedStorageTask>): Promise<StorageResultData> {
+    const { path } = prepared;
+    const { operation, options = {} } = prepared.config.metadata;
+    switch (operation) {
+      case 'read': {
+        const opened = await this.#call('read', path, () => this.#backend.read(path, { signal }));
+        return this.#call('read', path, () =>
+          decodeObject(opened, path, options.as, signal, (done, total) => {
+            this.reportProgress(done, total);
+          }),
+        );
+      }
+      case 'write':
+        return this.#write(prepared, signal);
+      case 'delete': {
+        const { deleted } = await this.#call('delete', path, () => this.#backend.delete(path, { signal, recursive: options.recursive ?? false }));
+        return { path, deleted } satisfies DeleteResultData;
+      }
+      case 'list':
+        return this.#call('list', path, () =>
+          this.#backend.list(path, {
+            signal,
+            recursive: options.recursive ?? false,
+            limit: options.limit ?? DEFAULT_LIST_LIMIT,
+            ...(prepared.after === undefined ? {} : { after: prepared.after }),
+          }),
+        );
+    }
+  }
+
+  async #write(prepared: PreparedStorageTask, signal: AbortSignal): Promise<WriteResultData> {
+    const { path } = prepared;
+    const source = prepared.source ?? toByteSource(prepared.config.metadata.data);
+    try {
+      const info = await this.#call('write', path, () =>
+        this.#backend.write(path, source.body, {
+          signal,
+          overwrite: prepared.config.metadata.options?.overwrite ?? true,
+          metadata: metadataFor(source.kind),
+          onProgress: (done) => {
+            this.reportProgress(done, source.size);
+          },
+        }),
+      );
+      return { path, size: info.size, modifiedAt: info.modifiedAt.toISOString(), version: info.version };
+    } catch (error) {
+      const coded = signal.aborted ? error : this.toTaskError(error);
+      if (source.oneShot && source.started()) {
+        // A stream cannot be read twice: whatever went wrong, there is no retry.
+        source.discard(coded instanceof Error ? coded : new Error(String(coded)));
+        if (coded instanceof TaskforgeError && coded.retryable) {
+          throw new TaskforgeError(coded.code, `${coded.message} (not retried: the data stream was already read)`, {
+            retryable: false,
+            cause: coded.cause,
+            ...(coded.details === undefined ? {} : { details: coded.details }),
+          });
+        }
+      }
+      throw coded;
+    }
+  }
+
+  /** Every backend call goes through here, so system errors become coded errors naming the path. */
+  async #call<T>(operation: string, path: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      throw fromSystemError(error, { operation, path });
+    }
+  }
+}

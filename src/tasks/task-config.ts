@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { TASK_TYPE_PATTERN } from './task-type.js';
+
+/** Options every task type understands, under `metadata.options`. */
+export const attemptOptionsSchema = z.object({
+  /** Milliseconds one attempt may run before it is aborted with TIMEOUT; 0 or absent: no limit. */
+  timeout: z.int().min(0).max(2_147_483_647).optional(),
+  /** Extra attempts after a transient failure (0 to 100). Default 0. */
+  retries: z.int().min(0).max(100).optional(),
+});
+
+/**
+ * The config every task has. Unknown top-level fields are refused, so a typo
+ * such as `priorty` is an error rather than a silently ignored field.
+ */
+export const taskConfigSchema = z.strictObject({
+  /** Unique id; generated when absent. */
+  id: z.string().min(1).max(256).optional(),
+  /** The task type: `'storage'` or a registered custom type. */
+  type: z.string().regex(TASK_TYPE_PATTERN, 'expected a lowercase type name such as "storage"'),
+  /** Larger runs first; equal priorities run in submission order. Default 0. */
+  priority: z.number().refine(Number.isFinite, 'expected a finite number').optional(),
+  /** Type-specific settings. */
+  metadata: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** The config of any task, as written by a user. */
+export type TaskConfig = z.input<typeof taskConfigSchema>;
+
+/** `metadata.options` as far as the lifecycle reads it. */
+export type AttemptOptions = z.output<typeof attemptOptionsSchema>;
+
+/**
+ * Reads the lifecycle options (timeout, retries) of an already validated
+ * config; the type's own schema has checked their values.
+ */
+export function attemptOptionsOf(config: { readonly metadata?: unknown }): AttemptOptions {
+  const metadata = config.metadata;
+  if (metadata === null || typeof metadata !== 'object') return {};
+  const options = (metadata as { options?: unknown }).options;
+  const parsed = attemptOptionsSchema.safeParse(options ?? {});
+  return parsed.success ? parsed.data : {};
+}

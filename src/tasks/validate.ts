@@ -1,0 +1,42 @@
+import { TaskforgeError, toErrorInfo, type TaskErrorInfo } from '../core/errors.js';
+import { parseOrThrow } from '../core/validation.js';
+import { prepareStorageTask } from './storage-task-prepare.js';
+import { taskConfigSchema, type TaskConfig } from './task-config.js';
+import type { ValidStorageTaskConfig } from './storage-task-config.js';
+import { TaskType } from './task-type.js';
+
+/** The outcome of validating a config without running it. */
+export type ValidationResult<T> = { readonly ok: true; readonly config: T } | { readonly ok: false; readonly error: TaskErrorInfo };
+
+/**
+ * Checks a storage task config exactly as execute() would, without touching
+ * storage: `{ ok: true, config }` or `{ ok: false, error }` with the code
+ * (VALIDATION_ERROR, PATH_OUTSIDE_ROOT, UNSUPPORTED_OPTION) and every bad field.
+ */
+export function validateStorageTaskConfig(config: unknown): ValidationResult<ValidStorageTaskConfig> {
+  return attempt(() => prepareStorageTask(config, idOf(config)).config);
+}
+
+/**
+ * Checks any task config: storage configs in full, other types against the
+ * fields every task has (their own metadata is their task class's to check).
+ */
+export function validateTaskConfig(config: unknown): ValidationResult<TaskConfig> {
+  const type = config !== null && typeof config === 'object' ? (config as { type?: unknown }).type : undefined;
+  if (type === TaskType.STORAGE) return validateStorageTaskConfig(config);
+  return attempt(() => parseOrThrow(taskConfigSchema, config, `task '${idOf(config)}'`));
+}
+
+function attempt<T>(validate: () => T): ValidationResult<T> {
+  try {
+    return { ok: true, config: validate() };
+  } catch (error) {
+    if (error instanceof TaskforgeError) return { ok: false, error: toErrorInfo(error) };
+    throw error;
+  }
+}
+
+function idOf(config: unknown): string {
+  const id = config !== null && typeof config === 'object' ? (config as { id?: unknown }).id : undefined;
+  return typeof id === 'string' ? id : '(no id)';
+}

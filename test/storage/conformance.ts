@@ -1,0 +1,379 @@
+import { Readable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ListEntry, ListPage, StorageBackend } from '../../src/storage/backend.js';
+import { StorageTask } from '../../src/tasks/storage-task.js';
+import { TaskType } from '../../src/tasks/task-type.js';
+import { expectCode, expectData, runStorage } from '../helpers/storage.js';
+
+/** A backend under test and how to dispose of it. */
+export interface BackendFixture {
+  readonly backend: StorageBackend;
+  readonly dispose: () => Promise<void>;
+}
+
+/**
+ * The behaviour every storage backend shares, through StorageTask: each
+ * operation, each data form, pagination, path attacks, idempotent delete,
+ * concurrent writers. Every backend runs this same suite.
+ */
+export function describeBackendConformance(name: string, makeFixture: () => Promise<BackendFixture>): void {
+  describe(`storage conformance: ${name}`, () => {
+    let fixture: BackendFixture;
+    let backend: StorageBackend;
+
+    beforeEach(async () => {
+      fixture = await makeFixture();
+      backend = fixture.backend;
+    });
+
+    afterEach(async () => {
+      await fixture.dispose();
+    });
+
+    const write = (path: string, data: unknown, options = {}) => expectData(backend, { operation: 'write', path, data, options });
+    const read = (path: string, options = {}) => expectData(backend, { operation: 'read', path, options });
+    const list = (path: string, options = {}) => expectData(backend, { operation: 'list', path, options }) as Promise<ListPage>;
+
+    describe('data forms come back as written', () => {
+      it('a string reads back as the same string', async () => {
+        await write('/forms/text.txt', 'Hello, wörld ✓');
+        expect(await read('/forms/text.txt')).toBe('Hello, wörld ✓');
+      });
+
+      it('a JSON value reads back as an equal value', async () => {
+        const value = { content: 'Hello World', n: 3, list: [1, null, { deep: true }] };
+        await write('/forms/value.json', value);
+        expect(await read('/forms/value.json')).toEqual(value);
+      });
+
+      it('JSON scalars and arrays read back as themselves', async () => {
+        for (const value of [42, true, null, [1, 'two'], 'a string is text, not JSON']) {
+          await write('/forms/scalar', value);
+          expect(await read('/forms/scalar')).toEqual(value);
+        }
+      });
+
+      it('a Buffer reads back as an equal Buffer', async () => {
+        const bytes = Buffer.from([0, 1, 2, 255, 254, 0]);
+        await write('/forms/bytes.bin', bytes);
+        const back = await read('/forms/bytes.bin');
+        expect(Buffer.isBuffer(back)).toBe(true);
+        expect(back).toEqual(bytes);
+      });
+
+      it('a Uint8Array view writes only its own bytes', async () => {
+        const whole = new Uint8Array([9, 9, 1, 2, 3, 9]);
+        await write('/forms/view.bin', whole.subarray(2, 5));
+        expect(await read('/forms/view.bin')).toEqual(Buffer.from([1, 2, 3]));
+      });
+
+      it('a Node Readable is streamed in and reads back as its bytes', async () => {
+        const chunks = Array.from({ length: 50 }, (_, index) => Buffer.alloc(10_000, index));
+        await write('/forms/stream.bin', Readable.from(chunks));
+        expect(await read('/forms/stream.bin')).toEqual(Buffer.concat(chunks));
+      });
+
+      it('an async iterable of bytes and strings is streamed in', async () => {
+        async function* generate(): AsyncGenerator<Uint8Array | string> {
+          await Promise.resolve();
+          yield 'head:';
+          yield new Uint8Array([65, 66]);
+          yield ':tail';
+        }
+        await write('/forms/generated.txt', generate());
+        expect(await read('/forms/generated.txt', { as: 'text' })).toBe('head:AB:tail');
+      });
+
+      it('an empty string is stored as an empty object', async () => {
+        const data = (await write('/forms/empty.txt', '')) as { size: number };
+        expect(data.size).toBe(0);
+        expect(await read('/forms/empty.txt')).toBe('');
+      });
+
+      it('the write result names the path and the stored size', async () => {
+        const data = (await write('forms/sized.txt', 'abc')) as { path: string; size: number; version: string; modifiedAt: string };
+        expect(data).toMatchObject({ path: '/forms/sized.txt', size: 3 });
+        expect(typeof data.version).toBe('string');
+        expect(Number.isNaN(Date.parse(data.modifiedAt))).toBe(false);
+      });
+    });
+
+    describe('read forms', () => {
+      beforeEach(async () => {
+        await write('/read/value.json', { a: 1 });
+      });
+
+      it('as: text gives the JSON text', async () => {
+        expect(await read('/read/value.json', { as: 'text' })).toBe('{"a":1}');
+      });
+
+      it('as: buffer gives the bytes', async () => {
+        expect(await read('/read/value.json', { as: 'buffer' })).toEqual(Buffer.from('{"a":1}'));
+      });
+
+      it('as: stream gives a Readable of the bytes', async () => {
+        const stream = (await read('/read/value.json', { as: 'stream' })) as Readable;
+        expect(stream).toBeInstanceOf(Readable);
+        const chunks: Buffer[] = [];
+        for await (const chunk of stream) chunks.push(chunk as Buffer);
+        expect(Buffer.concat(chunks).toString()).toBe('{"a":1}');
+      });
+
+      it('as: json parses text that was written as a string', async () => {
+        await write('/read/text.json', '[1,2,3]');
+        expect(await read('/read/text.json', { as: 'json' })).toEqual([1, 2, 3]);
+      });
+
+      it('as: json of bytes that are not JSON fails with INVALID_CONTENT', async () => {
+        await write('/read/not.json', 'not json');
+        expect(await expectCode(backend, { operation: 'read', path: '/read/not.json', options: { as: 'json' } })).toBe('INVALID_CONTENT');
+      });
+
+      it('as: text of bytes that are not UTF-8 fails with INVALID_CONTENT', async () => {
+        await write('/read/latin1.bin', Buffer.from([0xff, 0xfe, 0xfd]));
+        expect(await expectCode(backend, { operation: 'read', path: '/read/latin1.bin', options: { as: 'text' } })).toBe('INVALID_CONTENT');
+      });
+    });
+
+    describe('write', () => {
+      it('overwrites an existing object by default', async () => {
+        await write('/w/file', 'old');
+        await write('/w/file', 'new');
+        expect(await read('/w/file')).toBe('new');
+      });
+
+      it('with overwrite: false refuses an existing object with ALREADY_EXISTS and keeps it', async () => {
+        await write('/w/keep', 'original');
+        const code = await expectCode(backend, { operation: 'write', path: '/w/keep', data: 'replacement', options: { overwrite: false } });
+        expect(code).toBe('ALREADY_EXISTS');
+        expect(await read('/w/keep')).toBe('original');
+      });
+
+      it('with overwrite: false creates a new object', async () => {
+        await write('/w/fresh', 'first', { overwrite: false });
+        expect(await read('/w/fresh')).toBe('first');
+      });
+
+      it('under a path whose parent is a file fails with NOT_A_DIRECTORY and keeps the file', async () => {
+        await write('/w/parent', 'i am a file');
+        expect(await expectCode(backend, { operation: 'write', path: '/w/parent/child', data: 'x' })).toBe('NOT_A_DIRECTORY');
+        expect(await read('/w/parent')).toBe('i am a file');
+      });
+
+      it('onto a directory fails with IS_A_DIRECTORY and keeps what is inside', async () => {
+        await write('/w/dir/inner', 'inside');
+        expect(await expectCode(backend, { operation: 'write', path: '/w/dir', data: 'x' })).toBe('IS_A_DIRECTORY');
+        expect(await read('/w/dir/inner')).toBe('inside');
+      });
+
+      it('onto the root fails with IS_A_DIRECTORY', async () => {
+        expect(await expectCode(backend, { operation: 'write', path: '/', data: 'x' })).toBe('IS_A_DIRECTORY');
+      });
+
+      it('concurrent writers to one path: the last writer wins whole, never a mix', async () => {
+        const size = 256 * 1024;
+        const writers = Array.from({ length: 12 }, (_, index) => write('/w/contended.bin', Buffer.alloc(size, index + 1)));
+        await Promise.all(writers);
+        const back = (await read('/w/contended.bin')) as Buffer;
+        expect(back.length).toBe(size);
+        const first = back[0];
+        expect(first).toBeGreaterThan(0);
+        expect(back.every((byte) => byte === first)).toBe(true);
+      });
+
+      it('a reader during a rewrite sees the old object or the new one, whole', async () => {
+        const size = 512 * 1024;
+        await write('/w/flip.bin', Buffer.alloc(size, 1));
+        const reads: Promise<unknown>[] = [];
+        const writes: Promise<unknown>[] = [];
+        for (let round = 2; round < 8; round += 1) {
+          writes.push(write('/w/flip.bin', Buffer.alloc(size, round)));
+          reads.push(read('/w/flip.bin'));
+        }
+        await Promise.all(writes);
+        for (const back of (await Promise.all(reads)) as Buffer[]) {
+          expect(back.length).toBe(size);
+          const first = back[0];
+          expect(back.every((byte) => byte === first)).toBe(true);
+        }
+      });
+
+      it('reports progress while writing a large object', async () => {
+        const task = new StorageTask(
+          { type: TaskType.STORAGE, metadata: { operation: 'write', path: '/w/large.bin', data: Buffer.alloc(8 * 1024 * 1024, 7) } },
+          { backend },
+        );
+        const seen: { bytesDone: number; bytesTotal?: number }[] = [];
+        task.on('progress', (event) => seen.push(event));
+        expect((await task.execute()).success).toBe(true);
+        expect(seen.length).toBeGreaterThan(0);
+        expect(seen.at(-1)).toMatchObject({ bytesDone: 8 * 1024 * 1024, bytesTotal: 8 * 1024 * 1024 });
+      });
+    });
+
+    describe('read', () => {
+      it('of a missing path fails with NOT_FOUND', async () => {
+        expect(await expectCode(backend, { operation: 'read', path: '/nothing/here' })).toBe('NOT_FOUND');
+      });
+
+      it('of a directory fails with IS_A_DIRECTORY', async () => {
+        await write('/r/dir/file', 'x');
+        expect(await expectCode(backend, { operation: 'read', path: '/r/dir' })).toBe('IS_A_DIRECTORY');
+      });
+
+      it('through a file as if it were a directory fails with NOT_A_DIRECTORY', async () => {
+        await write('/r/file', 'x');
+        expect(await expectCode(backend, { operation: 'read', path: '/r/file/below' })).toBe('NOT_A_DIRECTORY');
+      });
+
+      it('reports progress with the total size', async () => {
+        await write('/r/big.bin', Buffer.alloc(3 * 1024 * 1024, 1));
+        const task = new StorageTask({ type: TaskType.STORAGE, metadata: { operation: 'read', path: '/r/big.bin' } }, { backend });
+        const seen: { bytesDone: number; bytesTotal?: number }[] = [];
+        task.on('progress', (event) => seen.push(event));
+        await task.execute();
+        expect(seen.at(-1)).toEqual({ id: task.id, type: 'storage', bytesDone: 3 * 1024 * 1024, bytesTotal: 3 * 1024 * 1024 });
+      });
+    });
+
+    describe('delete', () => {
+      it('removes a file and says so; a second delete says nothing was there', async () => {
+        await write('/d/file', 'x');
+        expect(await expectData(backend, { operation: 'delete', path: '/d/file' })).toEqual({ path: '/d/file', deleted: true });
+        expect(await expectData(backend, { operation: 'delete', path: '/d/file' })).toEqual({ path: '/d/file', deleted: false });
+        expect(await expectCode(backend, { operation: 'read', path: '/d/file' })).toBe('NOT_FOUND');
+      });
+
+      it('of a path under a missing directory is a no-op', async () => {
+        expect(await expectData(backend, { operation: 'delete', path: '/no/such/dir/file' })).toEqual({ path: '/no/such/dir/file', deleted: false });
+      });
+
+      it('of a directory without recursive fails with IS_A_DIRECTORY and removes nothing', async () => {
+        await write('/d/tree/a', 'a');
+        expect(await expectCode(backend, { operation: 'delete', path: '/d/tree' })).toBe('IS_A_DIRECTORY');
+        expect(await read('/d/tree/a')).toBe('a');
+      });
+
+      it('of a directory with recursive removes it and all below it', async () => {
+        await write('/d/tree/a', 'a');
+        await write('/d/tree/sub/b', 'b');
+        await write('/d/other', 'kept');
+        expect(await expectData(backend, { operation: 'delete', path: '/d/tree', options: { recursive: true } })).toEqual({ path: '/d/tree', deleted: true });
+        expect(await expectCode(backend, { operation: 'read', path: '/d/tree/sub/b' })).toBe('NOT_FOUND');
+        expect(await read('/d/other')).toBe('kept');
+      });
+
+      it('of the root is refused with VALIDATION_ERROR', async () => {
+        await write('/d/survivor', 'x');
+        expect(await expectCode(backend, { operation: 'delete', path: '/', options: { recursive: true } })).toBe('VALIDATION_ERROR');
+        expect(await read('/d/survivor')).toBe('x');
+      });
+    });
+
+    describe('list', () => {
+      it('of an empty store is an empty page', async () => {
+        expect(await list('/')).toEqual({ entries: [] });
+      });
+
+      it('gives entries sorted by name with type, size and time', async () => {
+        await write('/l/b.txt', 'bb');
+        await write('/l/a.txt', 'a');
+        await write('/l/c/inner.txt', 'ccc');
+        const page = await list('/l');
+        expect(page.cursor).toBeUndefined();
+        expect(page.entries.map((entry) => [entry.name, entry.path, entry.type, entry.size])).toEqual([
+          ['a.txt', '/l/a.txt', 'file', 1],
+          ['b.txt', '/l/b.txt', 'file', 2],
+          ['c', '/l/c', 'directory', 0],
+        ]);
+        for (const entry of page.entries) expect(Number.isNaN(Date.parse(entry.modifiedAt))).toBe(false);
+      });
+
+      it('with recursive walks subdirectories in path order', async () => {
+        await write('/l/a/x', '1');
+        await write('/l/a/y/z', '2');
+        await write('/l/b', '3');
+        const page = await list('/l/', { recursive: true });
+        expect(page.entries.map((entry: ListEntry) => entry.path)).toEqual(['/l/a', '/l/a/x', '/l/a/y', '/l/a/y/z', '/l/b']);
+      });
+
+      it('pages with limit and cursor cover every entry exactly once, in order', async () => {
+        const names = Array.from({ length: 57 }, (_, index) => `item-${String(index).padStart(3, '0')}`);
+        for (const name of [...names].reverse()) await write(`/p/${name}`, name);
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        let pages = 0;
+        do {
+          const page = await list('/p', { limit: 10, ...(cursor === undefined ? {} : { cursor }) });
+          expect(page.entries.length).toBeLessThanOrEqual(10);
+          seen.push(...page.entries.map((entry) => entry.name));
+          cursor = page.cursor;
+          pages += 1;
+        } while (cursor !== undefined);
+        expect(pages).toBe(6);
+        expect(seen).toEqual(names);
+      });
+
+      it('recursive pages with a cursor resume after the last entry, across directories', async () => {
+        for (const path of ['/q/a/1', '/q/a/2', '/q/b/1', '/q/b/2/x', '/q/c']) await write(path, path);
+        const all = (await list('/q', { recursive: true })).entries.map((entry) => entry.path);
+        const paged: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await list('/q', { recursive: true, limit: 2, ...(cursor === undefined ? {} : { cursor }) });
+          paged.push(...page.entries.map((entry) => entry.path));
+          cursor = page.cursor;
+        } while (cursor !== undefined);
+        expect(paged).toEqual(all);
+        expect(all).toHaveLength(8);
+      });
+
+      it('of a file fails with NOT_A_DIRECTORY', async () => {
+        await write('/l/file', 'x');
+        expect(await expectCode(backend, { operation: 'list', path: '/l/file' })).toBe('NOT_A_DIRECTORY');
+      });
+
+      it('of a missing directory fails with NOT_FOUND', async () => {
+        expect(await expectCode(backend, { operation: 'list', path: '/missing' })).toBe('NOT_FOUND');
+      });
+
+      it('with a cursor it did not make fails with VALIDATION_ERROR', async () => {
+        expect(await expectCode(backend, { operation: 'list', path: '/', options: { cursor: 'not-a-cursor' } })).toBe('VALIDATION_ERROR');
+      });
+
+      it('names with unicode and spaces round-trip', async () => {
+        await write('/u/naïve file ✓.txt', 'ok');
+        expect((await list('/u')).entries.map((entry) => entry.name)).toEqual(['naïve file ✓.txt']);
+        expect(await read('/u/naïve file ✓.txt')).toBe('ok');
+      });
+    });
+
+    describe('path attacks are refused for every operation and touch nothing', () => {
+      const attacks: [string, string][] = [
+        ['/../escape.txt', 'PATH_OUTSIDE_ROOT'],
+        ['/data/../../escape.txt', 'PATH_OUTSIDE_ROOT'],
+        ['..', 'PATH_OUTSIDE_ROOT'],
+        ['/data/nul\0byte', 'PATH_OUTSIDE_ROOT'],
+        ['/data//double', 'PATH_OUTSIDE_ROOT'],
+        ['/data/./dot', 'PATH_OUTSIDE_ROOT'],
+        ['/data/.taskforge-tmp-x', 'VALIDATION_ERROR'],
+      ];
+      for (const [path, code] of attacks) {
+        it(`${JSON.stringify(path)} gives ${code}`, async () => {
+          expect(await expectCode(backend, { operation: 'write', path, data: 'x' })).toBe(code);
+          expect(await expectCode(backend, { operation: 'read', path })).toBe(code);
+          expect(await expectCode(backend, { operation: 'delete', path, options: { recursive: true } })).toBe(code);
+          expect(await expectCode(backend, { operation: 'list', path })).toBe(code);
+          expect(await list('/')).toEqual({ entries: [] });
+        });
+      }
+    });
+
+    it('a failed task leaves the backend as it was', async () => {
+      await write('/keep/me', 'safe');
+      const result = await runStorage(backend, { operation: 'write', path: '/keep/me/child', data: 'x' });
+      expect(result.success).toBe(false);
+      expect((await list('/', { recursive: true })).entries.map((entry) => entry.path)).toEqual(['/keep', '/keep/me']);
+    });
+  });
+}
