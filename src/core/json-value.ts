@@ -2,7 +2,6 @@
 export interface JsonProblem {
   readonly path: (string | number)[];
   readonly message: string;
-  readonly value: unknown;
 }
 
 /**
@@ -18,16 +17,16 @@ export function findJsonProblem(value: unknown): JsonProblem | undefined {
 function walk(value: unknown, path: (string | number)[], ancestors: Set<object>): JsonProblem | undefined {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return undefined;
   if (typeof value === 'number') {
-    return Number.isFinite(value) ? undefined : { path, message: 'expected a JSON value: a finite number', value };
+    return Number.isFinite(value) ? undefined : { path, message: 'expected a JSON value: a finite number' };
   }
   if (typeof value !== 'object') {
-    return { path, message: 'expected a string, bytes, a stream or a JSON value', value };
+    return { path, message: 'expected a string, bytes, a stream or a JSON value' };
   }
-  if (ancestors.has(value)) return { path, message: 'expected a JSON value: it refers to itself', value };
+  if (ancestors.has(value)) return { path, message: 'expected a JSON value: it refers to itself' };
   const isArray = Array.isArray(value);
   const prototype: unknown = Object.getPrototypeOf(value);
   if (!isArray && prototype !== Object.prototype && prototype !== null) {
-    return { path, message: 'expected a string, bytes, a stream or a plain JSON object', value };
+    return { path, message: 'expected a string, bytes, a stream or a plain JSON object' };
   }
   ancestors.add(value);
   try {

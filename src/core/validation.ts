@@ -18,7 +18,7 @@ export interface FieldProblem {
  * @param subject what is being validated, for the message ("storage task 'x'").
  */
 export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, subject: string): z.output<S> {
-  const parsed = schema.safeParse(input, { reportInput: true });
+  const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.flatMap((issue) => toProblems(issue, input));
   throw validationError(subject, problems);
@@ -40,8 +40,9 @@ function toProblems(issue: z.core.$ZodIssue, root: unknown): FieldProblem[] {
       received: describeValue(valueAt(root, [...issue.path, key])),
     }));
   }
-  const received = 'input' in issue ? describeValue(issue.input) : describeValue(valueAt(root, issue.path));
-  return [{ field: joinPath(issue.path), message: issue.message, received }];
+  // Read the value from the input itself: a refinement's issue carries the
+  // whole refined object as its input, not the field it names.
+  return [{ field: joinPath(issue.path), message: issue.message, received: describeValue(valueAt(root, issue.path)) }];
 }
 
 function joinPath(path: readonly PropertyKey[]): string {

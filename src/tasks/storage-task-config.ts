@@ -79,7 +79,7 @@ export const storageMetadataSchema = z
         context.addIssue({ code: 'custom', path: ['data'], message: 'a write needs data' });
       } else {
         const problem = dataProblem(metadata.data);
-        if (problem !== undefined) context.addIssue({ code: 'custom', path: ['data', ...problem.path], message: problem.message, input: problem.value });
+        if (problem !== undefined) context.addIssue({ code: 'custom', path: ['data', ...problem.path], message: problem.message });
       }
     } else if (metadata.data !== undefined) {
       context.addIssue({ code: 'custom', path: ['data'], message: `data is only for write, not ${metadata.operation}` });
@@ -91,7 +91,6 @@ export const storageMetadataSchema = z
           code: 'custom',
           path: ['options', key],
           message: `${key} applies to ${operations.join(' and ')}, not ${metadata.operation}`,
-          input: value,
         });
       }
     }
@@ -112,7 +111,6 @@ export type ValidStorageTaskConfig = z.output<typeof storageTaskConfigSchema>;
 interface DataProblem {
   readonly path: (string | number)[];
   readonly message: string;
-  readonly value: unknown;
 }
 
 function dataProblem(data: unknown): DataProblem | undefined {

@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryBackend } from '../../src/storage/backends/memory.js';
+import { StorageTask } from '../../src/tasks/storage-task.js';
+import { TaskType } from '../../src/tasks/task-type.js';
+import { validateStorageTaskConfig, validateTaskConfig } from '../../src/tasks/validate.js';
+import type { FieldProblem } from '../../src/core/validation.js';
+
+/** Runs a raw (possibly wrong) config on an empty memory backend. */
+async function runRaw(config: unknown): Promise<{ code?: string; message?: string; fields: FieldProblem[]; backend: MemoryBackend; attempts: number }> {
+  const backend = new MemoryBackend();
+  const task = new StorageTask(config as never, { backend });
+  const result = await task.execute();
+  const fields = (result.error?.details?.['fields'] ?? []) as FieldProblem[];
+  return { ...(result.error === undefined ? {} : { code: result.error.code, message: result.error.message }), fields, backend, attempts: result.attempts };
+}
+
+const valid = { id: 'v-1', type: TaskType.STORAGE, metadata: { operation: 'write', path: '/a.txt', data: 'x' } };
+
+describe('validation before anything runs', () => {
+  const cases: [string, unknown, string, string][] = [
+    ['an unknown operation', { ...valid, metadata: { operation: 'move', path: '/a' } }, 'metadata.operation', 'string "move"'],
+    ['a missing path', { ...valid, metadata: { operation: 'read' } }, 'metadata.path', 'nothing'],
+    ['a non-string path', { ...valid, metadata: { operation: 'read', path: 42 } }, 'metadata.path', 'number 42'],
+    ['an empty path', { ...valid, metadata: { operation: 'read', path: '' } }, 'metadata.path', 'string ""'],
+    ['a write without data', { ...valid, metadata: { operation: 'write', path: '/a' } }, 'metadata.data', 'nothing'],
+    ['a negative timeout', { ...valid, metadata: { ...valid.metadata, options: { timeout: -5 } } }, 'metadata.options.timeout', 'number -5'],
+    ['a non-integer timeout', { ...valid, metadata: { ...valid.metadata, options: { timeout: 1.5 } } }, 'metadata.options.timeout', 'number 1.5'],
+    ['a negative retries', { ...valid, metadata: { ...valid.metadata, options: { retries: -1 } } }, 'metadata.options.retries', 'number -1'],
+    ['a non-integer retries', { ...valid, metadata: { ...valid.metadata, options: { retries: 2.5 } } }, 'metadata.options.retries', 'number 2.5'],
+    ['a string retries', { ...valid, metadata: { ...valid.metadata, options: { retries: '3' } } }, 'metadata.options.retries', 'string "3"'],
+    ['an unknown option', { ...valid, metadata: { ...valid.metadata, options: { compresion: true } } }, 'metadata.options.compresion', 'boolean true'],
+    ['a non-boolean compression', { ...valid, metadata: { ...valid.metadata, options: { compression: 'yes' } } }, 'metadata.options.compression', 'string "yes"'],
+    ['an unknown top-level field', { ...valid, priorty: 3 }, 'priorty', 'number 3'],
+    ['an unknown metadata field', { ...valid, metadata: { ...valid.metadata, extra: 1 } }, 'metadata.extra', 'number 1'],
+    ['a wrong type', { ...valid, type: 'Storage' }, 'type', 'string "Storage"'],
+    ['a non-number priority', { ...valid, priority: 'high' }, 'priority', 'string "high"'],
+    ['an infinite priority', { ...valid, priority: Infinity }, 'priority', 'number Infinity'],
+    ['a non-string id', { ...valid, id: 7 }, 'id', 'number 7'],
+    ['data that is a function', { ...valid, metadata: { ...valid.metadata, data: () => 1 } }, 'metadata.data', 'function'],
+    ['data with a bigint inside', { ...valid, metadata: { ...valid.metadata, data: { n: 1n } } }, 'metadata.data.n', 'bigint 1'],
+    ['data with a Date inside', { ...valid, metadata: { ...valid.metadata, data: { when: new Date(0) } } }, 'metadata.data.when', 'Date object'],
+    ['data with NaN inside', { ...valid, metadata: { ...valid.metadata, data: [1, Number.NaN] } }, 'metadata.data[1]', 'number NaN'],
+    ['data on a read', { ...valid, metadata: { operation: 'read', path: '/a', data: 'x' } }, 'metadata.data', 'string "x"'],
+    ['a list limit of 0', { ...valid, metadata: { operation: 'list', path: '/', options: { limit: 0 } } }, 'metadata.options.limit', 'number 0'],
+    ['`as` on a write', { ...valid, metadata: { ...valid.metadata, options: { as: 'text' } } }, 'metadata.options.as', 'string "text"'],
+    ['an unknown read form', { ...valid, metadata: { operation: 'read', path: '/a', options: { as: 'xml' } } }, 'metadata.options.as', 'string "xml"'],
+    ['`overwrite` on a delete', { ...valid, metadata: { operation: 'delete', path: '/a', options: { overwrite: false } } }, 'metadata.options.overwrite', 'boolean false'],
+  ];
+
+  for (const [what, config, field, received] of cases) {
+    it(`${what} fails with VALIDATION_ERROR naming ${field} and what was given`, async () => {
+      const outcome = await runRaw(config);
+      expect(outcome.code).toBe('VALIDATION_ERROR');
+      expect(outcome.attempts).toBe(0);
+      const problem = outcome.fields.find((entry) => entry.field === field);
+      expect(problem, `fields were ${JSON.stringify(outcome.fields)}`).toBeDefined();
+      expect(problem?.received).toBe(received);
+      expect(outcome.message).toContain(field);
+    });
+  }
+
+  it('names every bad field at once, each with what was expected', async () => {
+    const outcome = await runRaw({ type: 'storage', metadata: { operation: 'copy', path: 1, options: { timeout: -1, retries: 'x', bogus: true } } });
+    expect(outcome.fields.map((problem) => problem.field).sort()).toEqual(
+      ['metadata.operation', 'metadata.options.bogus', 'metadata.options.retries', 'metadata.options.timeout', 'metadata.path'].sort(),
+    );
+    expect(outcome.fields.find((problem) => problem.field === 'metadata.options.timeout')?.message).toMatch(/>=\s*0/);
+    expect(outcome.fields.find((problem) => problem.field === 'metadata.operation')?.message).toContain('read');
+  });
+
+  it('a config that is not even an object becomes a FAILED result, not a throw', async () => {
+    for (const config of [null, undefined, 'storage', 42, []]) {
+      const outcome = await runRaw(config);
+      expect(outcome.code).toBe('VALIDATION_ERROR');
+    }
+  });
+
+  it('an invalid config touches nothing in storage', async () => {
+    const outcome = await runRaw({ ...valid, metadata: { ...valid.metadata, options: { retries: -1 } } });
+    expect(outcome.code).toBe('VALIDATION_ERROR');
+    const listing = await new StorageTask({ type: 'storage', metadata: { operation: 'list', path: '/', options: { recursive: true } } }, { backend: outcome.backend }).execute();
+    expect(listing.data).toEqual({ entries: [] });
+  });
+
+  for (const option of ['compression', 'encryption', 'cache'] as const) {
+    it(`${option}: true is refused with UNSUPPORTED_OPTION in this release, and nothing is stored`, async () => {
+      const metadata = option === 'cache' ? { operation: 'read', path: '/a.txt', options: { cache: true } } : { ...valid.metadata, options: { [option]: true } };
+      const outcome = await runRaw({ ...valid, metadata });
+      expect(outcome.code).toBe('UNSUPPORTED_OPTION');
+      expect(outcome.message).toContain(option);
+      const listing = await new StorageTask({ type: 'storage', metadata: { operation: 'list', path: '/' } }, { backend: outcome.backend }).execute();
+      expect(listing.data).toEqual({ entries: [] });
+    });
+  }
+});
+
+describe('validating a config without running it', () => {
+  it('validateStorageTaskConfig accepts a valid config', () => {
+    const outcome = validateStorageTaskConfig(valid);
+    expect(outcome.ok).toBe(true);
+  });
+
+  it('validateStorageTaskConfig reports the code and every field of an invalid one', () => {
+    const outcome = validateStorageTaskConfig({ type: 'storage', metadata: { operation: 'read', path: 1, options: { retries: -2 } } });
+    expect(outcome.ok).toBe(false);
+    if (outcome.ok) return;
+    expect(outcome.error.code).toBe('VALIDATION_ERROR');
+    expect((outcome.error.details?.['fields'] as FieldProblem[]).map((problem) => problem.field)).toEqual(['metadata.path', 'metadata.options.retries']);
+  });
+
+  it('validateStorageTaskConfig reports path attacks with PATH_OUTSIDE_ROOT', () => {
+    const outcome = validateStorageTaskConfig({ type: 'storage', metadata: { operation: 'read', path: '/a/../../etc/passwd' } });
+    expect(outcome).toMatchObject({ ok: false, error: { code: 'PATH_OUTSIDE_ROOT' } });
+  });
+
+  it('validateTaskConfig checks the common fields of a custom type', () => {
+    expect(validateTaskConfig({ type: 'email', priority: 2, metadata: { to: 'x' } }).ok).toBe(true);
+    expect(validateTaskConfig({ type: 'Email!', priority: 'x' })).toMatchObject({ ok: false, error: { code: 'VALIDATION_ERROR' } });
+  });
+
+  it('validateTaskConfig routes storage configs to the storage checks', () => {
+    expect(validateTaskConfig({ type: 'storage', metadata: { operation: 'write', path: '/a' } })).toMatchObject({ ok: false, error: { code: 'VALIDATION_ERROR' } });
+  });
+});
