@@ -37,7 +37,7 @@ const SLICE_BYTES = 1024 * 1024;
 export function toByteSource(data: unknown): ByteSource {
   if (typeof data === 'string') return fromBuffer(Buffer.from(data, 'utf8'), 'text');
   if (data instanceof Uint8Array) return fromBuffer(Buffer.from(data.buffer, data.byteOffset, data.byteLength), 'bytes');
-  if (data instanceof Readable || isAsyncIterable(data)) return fromStream(data as AsyncIterable<unknown>);
+  if (isAsyncIterable(data)) return fromStream(data);
   return fromBuffer(Buffer.from(JSON.stringify(data), 'utf8'), 'json');
 }
 
@@ -134,6 +134,7 @@ function fromStream(stream: AsyncIterable<unknown>): ByteSource {
   return { kind: 'bytes', body, oneShot: true, started: () => started, discard };
 }
 
-function isAsyncIterable(value: unknown): boolean {
+/** True for async iterables (streams, async generators): data that is streamed, not JSON. */
+export function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   return value !== null && typeof value === 'object' && Symbol.asyncIterator in value;
 }

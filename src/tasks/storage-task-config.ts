@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { z } from 'zod';
-import { findJsonProblem } from '../core/json-value.js';
+import { findJsonProblem, type JsonProblem } from '../core/json-value.js';
+import { isAsyncIterable } from '../storage/content.js';
 import { attemptOptionsSchema, taskConfigSchema } from './task-config.js';
 import { TaskType } from './task-type.js';
 
@@ -108,22 +109,8 @@ export type StorageTaskConfig = z.input<typeof storageTaskConfigSchema>;
 /** A storage config after validation. */
 export type ValidStorageTaskConfig = z.output<typeof storageTaskConfigSchema>;
 
-interface DataProblem {
-  readonly path: (string | number)[];
-  readonly message: string;
-}
-
-function dataProblem(data: unknown): DataProblem | undefined {
+function dataProblem(data: unknown): JsonProblem | undefined {
   if (typeof data === 'string' || data instanceof Uint8Array || data instanceof Readable) return undefined;
   if (isAsyncIterable(data)) return undefined;
   return findJsonProblem(data);
-}
-
-/** True for async iterables (streams and async generators) that are not plain JSON values. */
-export function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
-  );
 }

@@ -17,10 +17,11 @@ function statusLogger(statusOf: () => string): { logger: Logger; lines: { level:
 describe('error handling (the spec error diagram)', () => {
   it('on error: logs it, then sets FAILED, then emits error, then returns the error result', async () => {
     const order: string[] = [];
-    let task: ScriptedTask | undefined;
-    const { logger, lines } = statusLogger(() => task?.status ?? 'none');
-    task = new ScriptedTask(scriptedConfig(), () => Promise.reject(new Error('disk on fire')), { logger });
-    task.on('error', () => order.push(`error event while ${task?.status ?? '?'}`));
+    const holder: { task?: ScriptedTask } = {};
+    const { logger, lines } = statusLogger(() => holder.task?.status ?? 'none');
+    const task = new ScriptedTask(scriptedConfig(), () => Promise.reject(new Error('disk on fire')), { logger });
+    holder.task = task;
+    task.on('error', () => order.push(`error event while ${task.status}`));
     const result = await task.execute();
     order.push('result returned');
     const errorLine = lines.find((line) => line.level === 'error');
@@ -30,9 +31,8 @@ describe('error handling (the spec error diagram)', () => {
   });
 
   it('on success: returns the success result and logs no error', async () => {
-    let task: ScriptedTask | undefined;
-    const { logger, lines } = statusLogger(() => task?.status ?? 'none');
-    task = new ScriptedTask(scriptedConfig(), () => Promise.resolve('ok'), { logger });
+    const { logger, lines } = statusLogger(() => 'not tracked');
+    const task = new ScriptedTask(scriptedConfig(), () => Promise.resolve('ok'), { logger });
     const result = await task.execute();
     expect(result).toMatchObject({ success: true, data: 'ok' });
     expect(lines.filter((line) => line.level === 'error')).toEqual([]);
