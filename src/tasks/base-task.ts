@@ -256,8 +256,12 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = TaskCon
       return await this.executeTask(controller.signal, { attempt, config });
     } catch (thrown) {
       // Whatever the work threw on the way out (AbortError, EBADF), the
-      // reason it stopped is the abort's.
-      if (controller.signal.aborted) throw abortError(controller.signal);
+      // reason it stopped is the abort's; the work's own error is kept when
+      // it already says so (it may know more, such as "not retryable").
+      if (controller.signal.aborted) {
+        const reason = abortError(controller.signal);
+        throw thrown instanceof TaskforgeError && thrown.code === reason.code ? thrown : reason;
+      }
       throw thrown;
     } finally {
       clearTimeout(timer);

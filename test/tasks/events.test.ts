@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { repoModule, runScript } from '../helpers/child.js';
 import { describe, expect, it } from 'vitest';
 import type { TaskEvents } from '../../src/tasks/task-events.js';
 import { ScriptedTask, scriptedConfig, NO_WAIT, systemError, workFor } from '../helpers/scripted-task.js';
@@ -108,12 +108,12 @@ describe('task events', () => {
   it('a failing task with no error listener does not crash the process', () => {
     // In a child process, so an uncaught throw would show as its exit code.
     const script = `
-      import { ScriptedTask, scriptedConfig } from './test/helpers/scripted-task.ts';
+      import { ScriptedTask, scriptedConfig } from '${repoModule('test/helpers/scripted-task.ts')}';
       const task = new ScriptedTask(scriptedConfig(), () => Promise.reject(new Error('unheard')));
       const result = await task.execute();
       console.log(JSON.stringify({ status: result.status, code: result.error.code }));
     `;
-    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '--eval', script], { encoding: 'utf8', cwd: process.cwd() });
+    const child = runScript(script);
     expect(child.stderr).toBe('');
     expect(child.status).toBe(0);
     expect(JSON.parse(child.stdout.trim())).toEqual({ status: 'failed', code: 'TASK_FAILED' });

@@ -1,0 +1,149 @@
+import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ListPage } from '../../src/storage/backend.js';
+import { FileSystemBackend } from '../../src/storage/backends/filesystem.js';
+import { expectCode, expectData } from '../helpers/storage.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+describe('filesystem backend: nothing outside the root is touched', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  let root: string;
+  let outside: string;
+  let backend: FileSystemBackend;
+
+  beforeEach(async () => {
+    dir = await makeTempDir();
+    root = join(dir.path, 'root');
+    outside = join(dir.path, 'outside');
+    await mkdir(root, { recursive: true });
+    await mkdir(outside, { recursive: true });
+    await writeFile(join(outside, 'secret.txt'), 'top secret');
+    backend = new FileSystemBackend({ root });
+  });
+
+  afterEach(async () => {
+    await dir.remove();
+  });
+
+  it('a write through a symlinked directory that leads outside is refused, and nothing is written there', async () => {
+    await symlink(outside, join(root, 'escape'));
+    expect(await expectCode(backend, { operation: 'write', path: '/escape/new.txt', data: 'x' })).toBe('PATH_OUTSIDE_ROOT');
+    expect(await expectCode(backend, { operation: 'write', path: '/escape/deeper/new.txt', data: 'x' })).toBe('PATH_OUTSIDE_ROOT');
+    expect((await readdir(outside)).sort()).toEqual(['secret.txt']);
+  });
+
+  it('a read of a symlink that leads outside is refused', async () => {
+    await symlink(join(outside, 'secret.txt'), join(root, 'link.txt'));
+    expect(await expectCode(backend, { operation: 'read', path: '/link.txt' })).toBe('PATH_OUTSIDE_ROOT');
+    await symlink(outside, join(root, 'dirlink'));
+    expect(await expectCode(backend, { operation: 'read', path: '/dirlink/secret.txt' })).toBe('PATH_OUTSIDE_ROOT');
+  });
+
+  it('a list of a symlinked directory that leads outside is refused, and the link is not listed', async () => {
+    await symlink(outside, join(root, 'dirlink'));
+    await symlink(join(outside, 'secret.txt'), join(root, 'filelink'));
+    await writeFile(join(root, 'inside.txt'), 'in');
+    expect(await expectCode(backend, { operation: 'list', path: '/dirlink' })).toBe('PATH_OUTSIDE_ROOT');
+    const page = (await expectData(backend, { operation: 'list', path: '/', options: { recursive: true } })) as ListPage;
+    expect(page.entries.map((entry) => entry.path)).toEqual(['/inside.txt']);
+  });
+
+  it('a delete of a symlink removes the link itself, never what it leads to', async () => {
+    await symlink(join(outside, 'secret.txt'), join(root, 'link.txt'));
+    expect(await expectData(backend, { operation: 'delete', path: '/link.txt' })).toEqual({ path: '/link.txt', deleted: true });
+    expect(await readFile(join(outside, 'secret.txt'), 'utf8')).toBe('top secret');
+  });
+
+  it('a recursive delete through a symlinked directory that leads outside is refused', async () => {
+    await symlink(outside, join(root, 'dirlink'));
+    expect(await expectCode(backend, { operation: 'delete', path: '/dirlink/secret.txt' })).toBe('PATH_OUTSIDE_ROOT');
+    expect(await readFile(join(outside, 'secret.txt'), 'utf8')).toBe('top secret');
+  });
+
+  it('a write onto a symlink replaces the link and leaves its target alone', async () => {
+    await symlink(join(outside, 'secret.txt'), join(root, 'link.txt'));
+    await expectData(backend, { operation: 'write', path: '/link.txt', data: 'replaced' });
+    expect(await readFile(join(outside, 'secret.txt'), 'utf8')).toBe('top secret');
+    expect(await expectData(backend, { operation: 'read', path: '/link.txt' })).toBe('replaced');
+  });
+
+  it('symlinks that stay inside the root are followed for reads and listed with their target type', async () => {
+    await expectData(backend, { operation: 'write', path: '/real/file.txt', data: 'real' });
+    await symlink(join(root, 'real', 'file.txt'), join(root, 'alias.txt'));
+    await symlink(join(root, 'real'), join(root, 'alias-dir'));
+    expect(await expectData(backend, { operation: 'read', path: '/alias.txt', options: { as: 'text' } })).toBe('real');
+    const page = (await expectData(backend, { operation: 'list', path: '/' })) as ListPage;
+    expect(page.entries.map((entry) => [entry.path, entry.type])).toEqual([
+      ['/alias-dir', 'directory'],
+      ['/alias.txt', 'file'],
+      ['/real', 'directory'],
+    ]);
+  });
+
+  it('a symlink loop is refused rather than followed', async () => {
+    await symlink(join(root, 'b'), join(root, 'a'));
+    await symlink(join(root, 'a'), join(root, 'b'));
+    expect(await expectCode(backend, { operation: 'read', path: '/a' })).toBe('PATH_OUTSIDE_ROOT');
+  });
+});
+
+describe("filesystem backend: taskforge's own files", () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  let root: string;
+  let backend: FileSystemBackend;
+
+  beforeEach(async () => {
+    dir = await makeTempDir();
+    root = join(dir.path, 'root');
+    backend = new FileSystemBackend({ root });
+  });
+
+  afterEach(async () => {
+    await dir.remove();
+  });
+
+  it('temporary and metadata files never show in a listing', async () => {
+    await expectData(backend, { operation: 'write', path: '/d/value.json', data: { a: 1 } });
+    // A temporary file a crashed writer left behind.
+    await writeFile(join(root, 'd', '.taskforge-tmp-deadbeef'), 'half written');
+    const onDisk = (await readdir(join(root, 'd'))).sort();
+    expect(onDisk).toEqual(['.taskforge-meta-value.json', '.taskforge-tmp-deadbeef', 'value.json']);
+    const page = (await expectData(backend, { operation: 'list', path: '/d', options: { recursive: true } })) as ListPage;
+    expect(page.entries.map((entry) => entry.name)).toEqual(['value.json']);
+  });
+
+  it('a delete removes the metadata file with the object', async () => {
+    await expectData(backend, { operation: 'write', path: '/d/value.json', data: { a: 1 } });
+    await expectData(backend, { operation: 'delete', path: '/d/value.json' });
+    expect(await readdir(join(root, 'd'))).toEqual([]);
+  });
+
+  it('a plain bytes write over a JSON object drops the old metadata', async () => {
+    await expectData(backend, { operation: 'write', path: '/d/x', data: { a: 1 } });
+    await expectData(backend, { operation: 'write', path: '/d/x', data: Buffer.from('raw') });
+    expect(await readdir(join(root, 'd'))).toEqual(['x']);
+    expect(await expectData(backend, { operation: 'read', path: '/d/x' })).toEqual(Buffer.from('raw'));
+  });
+
+  it('metadata of names too long to prefix is kept under a hashed name', async () => {
+    const name = 'n'.repeat(240);
+    await expectData(backend, { operation: 'write', path: `/long/${name}`, data: { long: true } });
+    expect(await expectData(backend, { operation: 'read', path: `/long/${name}` })).toEqual({ long: true });
+  });
+
+  it('a damaged metadata file costs only the content kind, never the bytes', async () => {
+    await expectData(backend, { operation: 'write', path: '/d/v.json', data: { a: 1 } });
+    await writeFile(join(root, 'd', '.taskforge-meta-v.json'), '{not json');
+    expect(await expectData(backend, { operation: 'read', path: '/d/v.json' })).toEqual(Buffer.from('{"a":1}'));
+  });
+
+  it('a list of the root before anything was written is empty, and creates nothing', async () => {
+    expect(await expectData(backend, { operation: 'list', path: '/' })).toEqual({ entries: [] });
+    await expect(readdir(root)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('a path segment too long for the filesystem fails with VALIDATION_ERROR', async () => {
+    expect(await expectCode(backend, { operation: 'write', path: `/${'x'.repeat(300)}`, data: 'x' })).toBe('VALIDATION_ERROR');
+  });
+});
