@@ -45,6 +45,7 @@ export type { ValidationResult } from './tasks/validate.js';
 export type { StorageBackend, ObjectInfo, ObjectMetadata, OpenedObject, ListEntry, ListPage, ListOptions, WriteOptions, EntryType } from './storage/backend.js';
 export { FileSystemBackend } from './storage/backends/filesystem.js';
 export type { FileSystemBackendOptions } from './storage/backends/filesystem.js';
+export type { SweepReport } from './storage/backends/filesystem-sweep.js';
 export { MemoryBackend } from './storage/backends/memory.js';
 export type { MemoryBackendOptions } from './storage/backends/memory.js';
 export { defaultBackend, DEFAULT_STORAGE_ROOT } from './storage/default-backend.js';

@@ -12,6 +12,7 @@ import { encodeCursor, PageCollector } from '../list-pager.js';
 import { childPath, RESERVED_PREFIX, ROOT_PATH } from '../storage-path.js';
 import { FileSystemRoot } from './filesystem-root.js';
 import { fileIdentity, readSidecar, removeSidecar, writeSidecar } from './filesystem-sidecar.js';
+import { sweepLeftovers, type SweepReport } from './filesystem-sweep.js';
 
 /** Options of {@link FileSystemBackend}. */
 export interface FileSystemBackendOptions {
@@ -21,6 +22,8 @@ export interface FileSystemBackendOptions {
 
 /** Read streams move 64 KiB at a time: few syscalls, bounded memory. */
 const READ_CHUNK_BYTES = 64 * 1024;
+/** A temporary file untouched this long belongs to a writer that is gone. */
+const DEFAULT_SWEEP_AGE_MS = 15 * 60 * 1000;
 /** Stats run this many at a time when a list page is filled in. */
 const STAT_BATCH = 64;
 
@@ -51,6 +54,17 @@ export class FileSystemBackend implements StorageBackend {
   /** The absolute root directory. */
   get root(): string {
     return this.#root.directory;
+  }
+
+  /**
+   * Removes temporary files that crashed or killed writers left behind (not
+   * modified for `olderThanMs`, default 15 minutes) and metadata files whose
+   * object is gone. They never show in a listing, but they take disk space.
+   */
+  async sweepLeftovers(options: { readonly olderThanMs?: number } = {}): Promise<SweepReport> {
+    const root = await this.#root.real(false);
+    if (root === undefined) return { temporaryFiles: 0, orphanedMetadata: 0 };
+    return sweepLeftovers(root, options.olderThanMs ?? DEFAULT_SWEEP_AGE_MS);
   }
 
   async stat(path: string): Promise<ObjectInfo | undefined> {

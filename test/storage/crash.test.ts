@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto';
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ListPage } from '../../src/storage/backend.js';
+import { FileSystemBackend } from '../../src/storage/backends/filesystem.js';
+import { startScriptFile } from '../helpers/child.js';
+import { expectData } from '../helpers/storage.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+const ROUNDS = 20;
+const OLD_SIZE = 4 * 1024 * 1024;
+const NEW_SIZE = 32 * 1024 * 1024;
+
+function sha256(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Starts the slow overwrite in a child and kills it with SIGKILL once bytes flow, after a random pause. */
+async function killMidWrite(root: string, path: string): Promise<void> {
+  const child = startScriptFile('test/fixtures/slow-overwrite.ts', [root, path, String(NEW_SIZE)]);
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => {
+    resolve(signal);
+  }));
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (data: Buffer) => {
+      output += data.toString();
+      if (output.includes('writing')) resolve();
+    });
+    child.once('exit', () => {
+      reject(new Error(`the writer exited before writing: ${output}`));
+    });
+  });
+  await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 40)));
+  child.kill('SIGKILL');
+  expect(await exited).toBe('SIGKILL');
+  expect(output).not.toContain('completed');
+}
+
+describe('crash safety', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  let root: string;
+  let backend: FileSystemBackend;
+
+  beforeAll(async () => {
+    dir = await makeTempDir();
+    root = join(dir.path, 'root');
+    backend = new FileSystemBackend({ root });
+  });
+
+  afterAll(async () => {
+    await dir.remove();
+  });
+
+  it(`a writer killed with SIGKILL mid-overwrite leaves the old object intact, ${ROUNDS} times in a row`, async () => {
+    for (let round = 1; round <= ROUNDS; round += 1) {
+      const old = Buffer.alloc(OLD_SIZE, round);
+      await expectData(backend, { operation: 'write', path: '/crash/object.bin', data: old });
+      await killMidWrite(root, '/crash/object.bin');
+      const back = (await expectData(backend, { operation: 'read', path: '/crash/object.bin' })) as Buffer;
+      expect(sha256(back), `round ${round}`).toBe(sha256(old));
+      const page = (await expectData(backend, { operation: 'list', path: '/crash' })) as ListPage;
+      expect(page.entries.map((entry) => [entry.name, entry.size])).toEqual([['object.bin', OLD_SIZE]]);
+    }
+    // The killed writers' temporary files are on disk, hidden from every listing.
+    const leftovers = (await readdir(join(root, 'crash'))).filter((name) => name.startsWith('.taskforge-tmp-'));
+    expect(leftovers.length).toBeGreaterThan(0);
+    // A recent leftover might be a live write: the default sweep keeps it.
+    expect(await backend.sweepLeftovers()).toEqual({ temporaryFiles: 0, orphanedMetadata: 0 });
+    expect(await backend.sweepLeftovers({ olderThanMs: 0 })).toEqual({ temporaryFiles: leftovers.length, orphanedMetadata: 0 });
+    expect(await readdir(join(root, 'crash'))).toEqual(['object.bin']);
+  });
+
+  it('a sweep removes metadata whose object another program deleted, and keeps the rest', async () => {
+    await expectData(backend, { operation: 'write', path: '/sweep/kept.json', data: { kept: true } });
+    await expectData(backend, { operation: 'write', path: '/sweep/gone.json', data: { gone: true } });
+    await rm(join(root, 'sweep', 'gone.json'));
+    expect(await backend.sweepLeftovers({ olderThanMs: 0 })).toEqual({ temporaryFiles: 0, orphanedMetadata: 1 });
+    expect((await readdir(join(root, 'sweep'))).sort()).toEqual(['.taskforge-meta-kept.json', 'kept.json']);
+    expect(await expectData(backend, { operation: 'read', path: '/sweep/kept.json' })).toEqual({ kept: true });
+  });
+});
