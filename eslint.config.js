@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'taskforge-data/', 'scripts/*.mjs', 'eslint.config.js'] },
+  { ignores: ['dist/', 'dist-bench/', 'node_modules/', 'coverage/', 'taskforge-data/', 'scripts/*.mjs', 'eslint.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   ...tseslint.configs.stylisticTypeChecked,

@@ -13,7 +13,7 @@ export type { BuiltInTaskType, TaskTypeName } from './tasks/task-type.js';
 export { TaskStatus } from './tasks/task-status.js';
 export type { FinalTaskStatus } from './tasks/task-status.js';
 export { taskConfigSchema, attemptOptionsSchema } from './tasks/task-config.js';
-export type { TaskConfig, AttemptOptions } from './tasks/task-config.js';
+export type { TaskConfig, ValidTaskConfig, AttemptOptions } from './tasks/task-config.js';
 export {
   storageTaskConfigSchema,
   storageMetadataSchema,

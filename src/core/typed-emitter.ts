@@ -45,8 +45,8 @@ export class TypedEmitter<E extends EventMap<E>> {
 
   /** Calls every listener of `event` in order; returns whether there was any. */
   emit<K extends keyof E & string>(event: K, payload: E[K]): boolean {
+    if (this.#emitter.listenerCount(event) === 0) return false;
     const listeners = this.#emitter.rawListeners(event) as ((payload: E[K]) => void)[];
-    if (listeners.length === 0) return false;
     for (const listener of listeners) {
       // rawListeners gives once-wrappers, which remove themselves when called.
       try {

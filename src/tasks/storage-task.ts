@@ -4,7 +4,7 @@ import type { ListPage, StorageBackend } from '../storage/backend.js';
 import { decodeObject, metadataFor, toByteSource } from '../storage/content.js';
 import { defaultBackend } from '../storage/default-backend.js';
 import { BaseTask, type AttemptContext, type TaskContext } from './base-task.js';
-import type { AttemptOptions } from './task-config.js';
+import { attemptOptionsOf, type AttemptOptions } from './task-config.js';
 import { DEFAULT_LIST_LIMIT, type StorageTaskConfig } from './storage-task-config.js';
 import { prepareStorageTask, type PreparedStorageTask } from './storage-task-prepare.js';
 
@@ -64,8 +64,7 @@ export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask
   }
 
   protected override attemptOptions(prepared: PreparedStorageTask): AttemptOptions {
-    const { timeout, retries } = prepared.config.metadata.options ?? {};
-    return { ...(timeout === undefined ? {} : { timeout }), ...(retries === undefined ? {} : { retries }) };
+    return attemptOptionsOf(prepared.config);
   }
 
   protected override async executeTask(signal: AbortSignal, { config: prepared }: AttemptContext<PreparedStorageTask>): Promise<StorageResultData> {

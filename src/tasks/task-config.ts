@@ -20,8 +20,11 @@ export const taskConfigSchema = z.strictObject({
   type: z.string().regex(TASK_TYPE_PATTERN, 'expected a lowercase type name such as "storage"'),
   /** Larger runs first; equal priorities run in submission order. Default 0. */
   priority: z.number().refine(Number.isFinite, 'expected a finite number').optional(),
-  /** Type-specific settings. */
-  metadata: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * Type-specific settings. Every type may set `options.timeout` and
+   * `options.retries`; the rest is the type's own to define and check.
+   */
+  metadata: z.looseObject({ options: attemptOptionsSchema.loose().optional() }).optional(),
 });
 
 /** The config of any task, as written by a user. */
@@ -30,14 +33,13 @@ export type TaskConfig = z.input<typeof taskConfigSchema>;
 /** `metadata.options` as far as the lifecycle reads it. */
 export type AttemptOptions = z.output<typeof attemptOptionsSchema>;
 
-/**
- * Reads the lifecycle options (timeout, retries) of an already validated
- * config; the type's own schema has checked their values.
- */
-export function attemptOptionsOf(config: { readonly metadata?: unknown }): AttemptOptions {
-  const metadata = config.metadata;
-  if (metadata === null || typeof metadata !== 'object') return {};
-  const options = (metadata as { options?: unknown }).options;
-  const parsed = attemptOptionsSchema.safeParse(options ?? {});
-  return parsed.success ? parsed.data : {};
+/** A config after validation against {@link taskConfigSchema}. */
+export type ValidTaskConfig = z.output<typeof taskConfigSchema>;
+
+/** The lifecycle options (timeout, retries) of a validated config. */
+export function attemptOptionsOf(config: ValidTaskConfig): AttemptOptions {
+  const options = config.metadata?.options;
+  if (options === undefined) return {};
+  const { timeout, retries } = options;
+  return { ...(timeout === undefined ? {} : { timeout }), ...(retries === undefined ? {} : { retries }) };
 }

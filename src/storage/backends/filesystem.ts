@@ -124,7 +124,10 @@ export class FileSystemBackend implements StorageBackend {
 
   async #write(path: string, body: AsyncIterable<Uint8Array>, options: WriteOptions): Promise<ObjectInfo> {
     const hostPath = await this.#root.entry(path, true);
-    const current = await lstatOrUndefined(hostPath);
+    const hasMetadata = Object.keys(options.metadata).length > 0;
+    // A plain overwrite needs nothing from what is there now (rename onto a
+    // directory fails by itself), and every syscall counts for small writes.
+    const current = options.overwrite && !hasMetadata ? undefined : await lstatOrUndefined(hostPath);
     if (current?.isDirectory() === true) throw isDirectory('write', path);
     if (current !== undefined && !options.overwrite) throw alreadyExists(path);
     const directory = dirname(hostPath);
@@ -133,7 +136,6 @@ export class FileSystemBackend implements StorageBackend {
     try {
       const stats = await writeSynced(temporary, body, options);
       throwIfAborted(options.signal);
-      const hasMetadata = Object.keys(options.metadata).length > 0;
       const currentIdentity = current?.isFile() === true ? fileIdentity(current) : undefined;
       if (hasMetadata) await writeSidecar(hostPath, fileIdentity(stats), options.metadata, currentIdentity);
       if (options.overwrite) {

@@ -1,0 +1,132 @@
+// `npm run bench`: taskforge side by side with what a user would write instead,
+// in one run, interleaved round by round (the shared disk is noisy, and file
+// creation slows after mass deletes, so nothing is deleted until the end).
+// Each measurement runs in its own child process, so its peak RSS is its own.
+// Options: --rounds N (default 5), --small-count N (default 10000), --skip-gib.
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Measurement, ScenarioName } from './scenarios.js';
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '5' },
+    'small-count': { type: 'string', default: '10000' },
+    'noop-count': { type: 'string', default: '200000' },
+    'skip-gib': { type: 'boolean', default: false },
+    out: { type: 'string', default: 'bench/results/latest.json' },
+  },
+});
+const rounds = Number(values.rounds);
+const smallCount = Number(values['small-count']);
+const noopCount = Number(values['noop-count']);
+
+interface Sample extends Measurement {
+  readonly peakRssMiB: number;
+}
+
+const workDir = await mkdtemp(join(process.env['TASKFORGE_BENCH_DIR'] ?? tmpdir(), 'taskforge-bench-'));
+let runIndex = 0;
+
+function runChild(scenario: ScenarioName, directory: string, count = 0): Sample {
+  // Compiled JavaScript, not tsx, so that a loader's memory is not in the RSS figures.
+  const child = spawnSync(process.execPath, [fileURLToPath(new URL('child.js', import.meta.url)), scenario, directory, String(count)], { encoding: 'utf8' });
+  if (child.status !== 0) throw new Error(`${scenario} failed: ${child.stderr}`);
+  return JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as Sample;
+}
+
+function median(numbers: readonly number[]): number {
+  const sorted = [...numbers].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+}
+
+/** Runs each contender once per round, rotating the order so none always goes first. */
+function compare(title: string, contenders: readonly { label: string; run: (round: number) => Sample }[]): { title: string; rows: Row[] } {
+  const samples = new Map<string, Sample[]>(contenders.map((contender) => [contender.label, []]));
+  for (let round = 0; round < rounds; round += 1) {
+    for (let offset = 0; offset < contenders.length; offset += 1) {
+      const contender = contenders[(round + offset) % contenders.length];
+      if (contender === undefined) continue;
+      const sample = contender.run(round);
+      samples.get(contender.label)?.push(sample);
+      process.stderr.write(`  ${title} / ${contender.label} round ${round + 1}: ${sample.perSecond.toFixed(1)} ${sample.unit}, ${sample.peakRssMiB.toFixed(0)} MiB\n`);
+    }
+  }
+  const rows = contenders.map(({ label }) => {
+    const list = samples.get(label) ?? [];
+    return {
+      label,
+      unit: list[0]?.unit ?? 'ops/s',
+      median: median(list.map((sample) => sample.perSecond)),
+      runs: list.map((sample) => Number(sample.perSecond.toFixed(1))),
+      peakRssMiB: median(list.map((sample) => sample.peakRssMiB)),
+    };
+  });
+  return { title, rows };
+}
+
+interface Row {
+  readonly label: string;
+  readonly unit: string;
+  readonly median: number;
+  readonly runs: number[];
+  readonly peakRssMiB: number;
+}
+
+function freshDir(label: string): string {
+  runIndex += 1;
+  return join(workDir, `${String(runIndex).padStart(3, '0')}-${label}`);
+}
+
+const sections: { title: string; rows: Row[] }[] = [];
+try {
+  process.stderr.write(`taskforge bench: ${rounds} rounds, work dir ${workDir}\n`);
+  sections.push(
+    compare(`${smallCount} sequential 4 KiB writes`, [
+      { label: 'StorageTask (atomic + durable)', run: () => runChild('storageTaskSmallWrites', freshDir('st'), smallCount) },
+      { label: 'fs.promises.writeFile (no fsync)', run: () => runChild('writeFileSmallWrites', freshDir('wf'), smallCount) },
+      { label: 'hand-written temp+fsync+rename', run: () => runChild('rawDurableSmallWrites', freshDir('raw'), smallCount) },
+    ]),
+  );
+  if (!values['skip-gib']) {
+    const gibDirs: string[] = [];
+    sections.push(
+      compare('1 GiB streamed write', [
+        { label: 'StorageTask write', run: (round) => runChild('storageTaskGibWrite', (gibDirs[round] = freshDir('gib'))) },
+        { label: 'raw fs stream pipeline + fsync', run: () => runChild('rawGibWrite', freshDir('gib-raw')) },
+      ]),
+    );
+    sections.push(
+      compare('1 GiB streamed read (page cache warm)', [
+        { label: 'StorageTask read (as: stream)', run: (round) => runChild('storageTaskGibRead', gibDirs[round] ?? '') },
+        { label: 'raw fs.createReadStream', run: (round) => runChild('rawGibRead', gibDirs[round] ?? '') },
+      ]),
+    );
+  }
+  sections.push(
+    compare(`${noopCount} no-op executions`, [
+      { label: 'no-op task execute()', run: () => runChild('noopTaskExecute', workDir, noopCount) },
+      { label: 'bare async call', run: () => runChild('bareAsyncCall', workDir, noopCount) },
+    ]),
+  );
+} finally {
+  await rm(workDir, { recursive: true, force: true });
+}
+
+console.log(`\ntaskforge benchmarks: medians of ${rounds} interleaved rounds, Node ${process.version}\n`);
+for (const section of sections) {
+  console.log(`## ${section.title}`);
+  const baseline = section.rows[0];
+  for (const row of section.rows) {
+    // For ns/op lower is better; for the others higher is better. Ratio is always "row vs first row" in throughput terms.
+    const ratio = baseline === undefined ? 1 : row.unit === 'ns/op' ? baseline.median / row.median : row.median / baseline.median;
+    console.log(`  ${row.label.padEnd(36)} ${row.median.toFixed(1).padStart(10)} ${row.unit.padEnd(6)} x${ratio.toFixed(2)} speed of first row peak RSS ${row.peakRssMiB.toFixed(0)} MiB   runs ${row.runs.join(', ')}`);
+  }
+  console.log('');
+}
+await writeFile(values.out, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds, sections }, null, 2)}\n`);
+console.log(`written to ${values.out}`);

@@ -1,0 +1,172 @@
+// One benchmark scenario per function. Each runs in a fresh child process
+// (bench/child.ts), so that its peak RSS is its own.
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { FileSystemBackend } from '../src/storage/backends/filesystem.js';
+import { BaseTask } from '../src/tasks/base-task.js';
+import { StorageTask } from '../src/tasks/storage-task.js';
+
+/** What a scenario measured. */
+export interface Measurement {
+  /** Operations (or bytes, for throughput scenarios) per second. */
+  readonly perSecond: number;
+  readonly unit: 'ops/s' | 'MB/s' | 'ns/op';
+  readonly elapsedMs: number;
+}
+
+const SMALL = Buffer.alloc(4096, 0x61);
+const GIB = 1024 * 1024 * 1024;
+const CHUNK = 1024 * 1024;
+
+/** 1 GiB of bytes as a stream of 1 MiB chunks, made on the fly so the source itself holds ~1 MiB. */
+function gibibyteSource(): Readable {
+  const chunk = Buffer.alloc(CHUNK);
+  for (let index = 0; index < CHUNK; index += 1) chunk[index] = (index * 2_654_435_761) >>> 24;
+  let sent = 0;
+  return new Readable({
+    highWaterMark: CHUNK,
+    read() {
+      if (sent >= GIB) {
+        this.push(null);
+        return;
+      }
+      sent += CHUNK;
+      this.push(chunk);
+    },
+  });
+}
+
+async function timed(run: () => Promise<void>): Promise<number> {
+  const started = performance.now();
+  await run();
+  return performance.now() - started;
+}
+
+/** `count` sequential 4 KiB writes through StorageTask: temp file, fsync, rename, fsync of the directory. */
+export async function storageTaskSmallWrites(directory: string, count: number): Promise<Measurement> {
+  const backend = new FileSystemBackend({ root: directory });
+  const elapsedMs = await timed(async () => {
+    for (let index = 0; index < count; index += 1) {
+      const result = await new StorageTask({ type: 'storage', metadata: { operation: 'write', path: `/f${index}`, data: SMALL } }, { backend }).execute();
+      if (!result.success) throw new Error(`write failed: ${result.error?.message ?? '?'}`);
+    }
+  });
+  return { perSecond: (count / elapsedMs) * 1000, unit: 'ops/s', elapsedMs };
+}
+
+/** `count` sequential `fs.promises.writeFile` calls: no fsync, not atomic. */
+export async function writeFileSmallWrites(directory: string, count: number): Promise<Measurement> {
+  await mkdir(directory, { recursive: true });
+  const elapsedMs = await timed(async () => {
+    for (let index = 0; index < count; index += 1) await writeFile(join(directory, `f${index}`), SMALL);
+  });
+  return { perSecond: (count / elapsedMs) * 1000, unit: 'ops/s', elapsedMs };
+}
+
+/** `count` sequential hand-written atomic, durable writes: what StorageTask does, with nothing around it. */
+export async function rawDurableSmallWrites(directory: string, count: number): Promise<Measurement> {
+  await mkdir(directory, { recursive: true });
+  const elapsedMs = await timed(async () => {
+    for (let index = 0; index < count; index += 1) {
+      const temporary = join(directory, `.tmp-${index}`);
+      const handle = await open(temporary, 'wx');
+      await handle.write(SMALL);
+      await handle.sync();
+      await handle.close();
+      await rename(temporary, join(directory, `f${index}`));
+      const dir = await open(directory, 'r');
+      await dir.sync();
+      await dir.close();
+    }
+  });
+  return { perSecond: (count / elapsedMs) * 1000, unit: 'ops/s', elapsedMs };
+}
+
+/** A 1 GiB streamed write through StorageTask. */
+export async function storageTaskGibWrite(directory: string): Promise<Measurement> {
+  const backend = new FileSystemBackend({ root: directory });
+  const elapsedMs = await timed(async () => {
+    const result = await new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/big.bin', data: gibibyteSource() } }, { backend }).execute();
+    if (!result.success) throw new Error(`write failed: ${result.error?.message ?? '?'}`);
+  });
+  return { perSecond: GIB / 1e6 / (elapsedMs / 1000), unit: 'MB/s', elapsedMs };
+}
+
+/** A 1 GiB raw pipeline: source -> fs.createWriteStream, then fsync (the same durability). */
+export async function rawGibWrite(directory: string): Promise<Measurement> {
+  await mkdir(directory, { recursive: true });
+  const target = join(directory, 'big.bin');
+  const elapsedMs = await timed(async () => {
+    await pipeline(gibibyteSource(), createWriteStream(target));
+    const handle = await open(target, 'r+');
+    await handle.sync();
+    await handle.close();
+  });
+  return { perSecond: GIB / 1e6 / (elapsedMs / 1000), unit: 'MB/s', elapsedMs };
+}
+
+/** A 1 GiB streamed read through StorageTask (as: 'stream'), consumed to the end. */
+export async function storageTaskGibRead(directory: string): Promise<Measurement> {
+  const backend = new FileSystemBackend({ root: directory });
+  const elapsedMs = await timed(async () => {
+    const result = await new StorageTask({ type: 'storage', metadata: { operation: 'read', path: '/big.bin', options: { as: 'stream' } } }, { backend }).execute();
+    if (!result.success) throw new Error(`read failed: ${result.error?.message ?? '?'}`);
+    let bytes = 0;
+    for await (const chunk of result.data as Readable) bytes += (chunk as Buffer).length;
+    if (bytes !== GIB) throw new Error(`read ${bytes} bytes`);
+  });
+  return { perSecond: GIB / 1e6 / (elapsedMs / 1000), unit: 'MB/s', elapsedMs };
+}
+
+/** A 1 GiB raw fs.createReadStream, consumed to the end. */
+export async function rawGibRead(directory: string): Promise<Measurement> {
+  const elapsedMs = await timed(async () => {
+    let bytes = 0;
+    for await (const chunk of createReadStream(join(directory, 'big.bin'), { highWaterMark: 64 * 1024 })) bytes += (chunk as Buffer).length;
+    if (bytes !== GIB) throw new Error(`read ${bytes} bytes`);
+  });
+  return { perSecond: GIB / 1e6 / (elapsedMs / 1000), unit: 'MB/s', elapsedMs };
+}
+
+class NoopTask extends BaseTask<number> {
+  protected override executeTask(): Promise<number> {
+    return Promise.resolve(1);
+  }
+}
+
+async function bareCall(): Promise<number> {
+  return Promise.resolve(1);
+}
+
+/** `count` no-op custom tasks, each constructed and executed: the lifecycle's own cost. */
+export async function noopTaskExecute(_directory: string, count: number): Promise<Measurement> {
+  const elapsedMs = await timed(async () => {
+    for (let index = 0; index < count; index += 1) await new NoopTask({ type: 'noop', metadata: {} }).execute();
+  });
+  return { perSecond: (elapsedMs * 1e6) / count, unit: 'ns/op', elapsedMs };
+}
+
+/** `count` bare async calls: the floor. */
+export async function bareAsyncCall(_directory: string, count: number): Promise<Measurement> {
+  const elapsedMs = await timed(async () => {
+    for (let index = 0; index < count; index += 1) await bareCall();
+  });
+  return { perSecond: (elapsedMs * 1e6) / count, unit: 'ns/op', elapsedMs };
+}
+
+export const scenarios = {
+  storageTaskSmallWrites,
+  writeFileSmallWrites,
+  rawDurableSmallWrites,
+  storageTaskGibWrite,
+  rawGibWrite,
+  storageTaskGibRead,
+  rawGibRead,
+  noopTaskExecute,
+  bareAsyncCall,
+} as const;
+
+export type ScenarioName = keyof typeof scenarios;

@@ -1,0 +1,26 @@
+// The main job on the embedded default: a StorageTask on the filesystem under
+// TASKFORGE_STORAGE_ROOT (default ./taskforge-data) writes, reads, lists and
+// deletes, and prints what each task reported. Run it with `npm run demo`.
+import { StorageTask, TaskType, type StorageMetadata, type TaskResult } from '../src/index.js';
+
+async function run(metadata: StorageMetadata, id: string): Promise<TaskResult> {
+  const task = new StorageTask({ id, type: TaskType.STORAGE, priority: 1, metadata });
+  task.on('start', ({ id: taskId }) => {
+    console.log(`> ${taskId}: ${metadata.operation} ${metadata.path}`);
+  });
+  task.on('error', ({ error }) => {
+    console.log(`  failed: ${error.code}: ${error.message}`);
+  });
+  const result = await task.execute();
+  await task.cleanup();
+  if (result.success) console.log(`  ${result.status} in ${result.durationMs} ms:`, result.data);
+  return result;
+}
+
+await run({ operation: 'write', path: '/demo/hello.json', data: { content: 'Hello World' } }, 'demo-write-json');
+await run({ operation: 'write', path: '/demo/notes.txt', data: 'plain text, stored as its bytes' }, 'demo-write-text');
+await run({ operation: 'read', path: '/demo/hello.json' }, 'demo-read');
+await run({ operation: 'list', path: '/demo' }, 'demo-list');
+await run({ operation: 'read', path: '/../etc/passwd' }, 'demo-refused-path');
+await run({ operation: 'delete', path: '/demo', options: { recursive: true } }, 'demo-delete');
+await run({ operation: 'list', path: '/' }, 'demo-list-after');
