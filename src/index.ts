@@ -4,6 +4,7 @@
  */
 export { ErrorCode, TaskforgeError, isTaskforgeError } from './core/errors.js';
 export type { TaskErrorInfo, TaskforgeErrorOptions } from './core/errors.js';
+export { parseOrThrow } from './core/validation.js';
 export type { FieldProblem } from './core/validation.js';
 export type { Logger, LogFn } from './core/logger.js';
 export type { RetryPolicy } from './core/backoff.js';

@@ -6,7 +6,7 @@ import { makeTempDir } from '../helpers/temp-dir.js';
 
 const TSX_LOADER = join(process.cwd(), 'node_modules', 'tsx', 'dist', 'loader.mjs');
 const OPS = join(process.cwd(), 'test', 'fixtures', 'storage-ops.ts');
-const NOBODY = 65534;
+const DROPPED_CAPS = '-dac_override,-dac_read_search,-fowner';
 const isRoot = process.getuid?.() === 0;
 
 interface OpOutcome {
@@ -24,14 +24,11 @@ function parseOutcomes(stdout: string): OpOutcome[] {
     .map((line) => JSON.parse(line) as OpOutcome);
 }
 
-/** Runs storage operations in a child; as another user when `uid` is given. */
-function runOps(root: string, operations: unknown[], options: { uid?: number; wrap?: string[] } = {}): OpOutcome[] {
+/** Runs storage operations in a child, inside the `wrap` command when given. */
+function runOps(root: string, operations: unknown[], options: { wrap?: string[] } = {}): OpOutcome[] {
   const node = [process.execPath, '--import', TSX_LOADER, OPS, root, JSON.stringify(operations)];
   const [command, ...args] = options.wrap === undefined ? node : [...options.wrap, ...node];
-  const child = spawnSync(command ?? process.execPath, args, {
-    encoding: 'utf8',
-    ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.uid, env: { ...process.env, HOME: '/tmp' } }),
-  });
+  const child = spawnSync(command ?? process.execPath, args, { encoding: 'utf8' });
   if (child.status !== 0) throw new Error(`child failed (${String(child.status)}): ${child.stderr}`);
   return parseOutcomes(child.stdout);
 }
@@ -55,30 +52,20 @@ describe('filesystem backend: the operating system says no', () => {
 
   it('EACCES on write, read and delete gives PERMISSION_DENIED, and the old content stays intact', async () => {
     await chmod(join(root, 'private.txt'), 0o000);
-    let outcomes: OpOutcome[];
-    if (isRoot) {
-      // Root ignores permission bits: run the operations as 'nobody' instead.
-      await chmod(dir.path, 0o755);
-      await chmod(join(root, 'locked'), 0o755);
-      outcomes = runOps(
-        root,
-        [
-          { operation: 'write', path: '/locked/old.txt', data: 'new content' },
-          { operation: 'write', path: '/locked/new.txt', data: 'x' },
-          { operation: 'read', path: '/private.txt' },
-          { operation: 'delete', path: '/locked/old.txt' },
-        ],
-        { uid: NOBODY },
-      );
-    } else {
-      await chmod(join(root, 'locked'), 0o555);
-      outcomes = runOps(root, [
+    await chmod(join(root, 'locked'), 0o555);
+    // Root ignores permission bits: run the operations as root without the
+    // capabilities that let it (the files are root's, so the bits apply).
+    const wrap = isRoot ? ['setpriv', `--inh-caps=${DROPPED_CAPS}`, `--bounding-set=${DROPPED_CAPS}`] : undefined;
+    const outcomes = runOps(
+      root,
+      [
         { operation: 'write', path: '/locked/old.txt', data: 'new content' },
         { operation: 'write', path: '/locked/new.txt', data: 'x' },
         { operation: 'read', path: '/private.txt' },
         { operation: 'delete', path: '/locked/old.txt' },
-      ]);
-    }
+      ],
+      wrap === undefined ? {} : { wrap },
+    );
     expect(outcomes.map((outcome) => outcome.code)).toEqual(['PERMISSION_DENIED', 'PERMISSION_DENIED', 'PERMISSION_DENIED', 'PERMISSION_DENIED']);
     await chmod(join(root, 'locked'), 0o755);
     expect(await readFile(join(root, 'locked', 'old.txt'), 'utf8')).toBe('old content');

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { fromSystemError } from '../../src/core/system-errors.js';
+import { TaskforgeError } from '../../src/core/errors.js';
+
+function errno(code: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${code}: from the OS, open '/host/path/x'`), { code });
+}
+
+describe('system errors become coded errors', () => {
+  it.each([
+    ['ENOENT', 'NOT_FOUND', false],
+    ['EEXIST', 'ALREADY_EXISTS', false],
+    ['EISDIR', 'IS_A_DIRECTORY', false],
+    ['ENOTDIR', 'NOT_A_DIRECTORY', false],
+    ['EACCES', 'PERMISSION_DENIED', false],
+    ['EPERM', 'PERMISSION_DENIED', false],
+    ['EROFS', 'PERMISSION_DENIED', false],
+    ['ENOSPC', 'NO_SPACE', false],
+    ['EDQUOT', 'NO_SPACE', false],
+    ['EIO', 'IO_ERROR', false],
+    ['ELOOP', 'PATH_OUTSIDE_ROOT', false],
+    ['ENAMETOOLONG', 'VALIDATION_ERROR', false],
+    ['EAGAIN', 'BACKEND_UNAVAILABLE', true],
+    ['EBUSY', 'BACKEND_UNAVAILABLE', true],
+    ['EMFILE', 'BACKEND_UNAVAILABLE', true],
+    ['ENFILE', 'BACKEND_UNAVAILABLE', true],
+    ['ECONNRESET', 'BACKEND_UNAVAILABLE', true],
+    ['ETIMEDOUT', 'BACKEND_UNAVAILABLE', true],
+  ])('%s gives %s (retryable: %s)', (code, expected, retryable) => {
+    const error = fromSystemError(errno(code), { operation: 'write', path: '/data/x' });
+    expect(error).toMatchObject({ code: expected, retryable, details: { path: '/data/x', errno: code } });
+    expect(error.message).toContain("write of '/data/x' failed");
+    // The storage path is named; the host path stays in the cause only.
+    expect(error.message).not.toContain('/host/path');
+  });
+
+  it('an errno taskforge does not know, or no errno at all, gives INTERNAL with the cause kept', () => {
+    const unknown = fromSystemError(errno('EWHATEVER'), { operation: 'read', path: '/a' });
+    expect(unknown).toMatchObject({ code: 'INTERNAL', retryable: false });
+    expect(unknown.cause).toBeInstanceOf(Error);
+    expect(fromSystemError(new Error('plain'), { operation: 'read', path: '/a' }).code).toBe('INTERNAL');
+    expect(fromSystemError('a string', { operation: 'read', path: '/a' }).message).toContain('a string');
+  });
+
+  it('an error that already has a code passes through unchanged', () => {
+    const coded = new TaskforgeError('TIMEOUT', 'slow');
+    expect(fromSystemError(coded, { operation: 'read', path: '/a' })).toBe(coded);
+  });
+});
