@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ListPage } from '../../src/storage/backend.js';
-import { FileSystemBackend } from '../../src/storage/backends/filesystem.js';
 import { startScriptFile } from '../helpers/child.js';
 import { expectData } from '../helpers/storage.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { useFileSystemFixture } from '../helpers/fs-fixture.js';
 
 const ROUNDS = 20;
 const OLD_SIZE = 4 * 1024 * 1024;
@@ -39,45 +38,33 @@ async function killMidWrite(root: string, path: string): Promise<void> {
 }
 
 describe('crash safety', () => {
-  let dir: { path: string; remove: () => Promise<void> };
-  let root: string;
-  let backend: FileSystemBackend;
-
-  beforeAll(async () => {
-    dir = await makeTempDir();
-    root = join(dir.path, 'root');
-    backend = new FileSystemBackend({ root });
-  });
-
-  afterAll(async () => {
-    await dir.remove();
-  });
+  const fixture = useFileSystemFixture('suite');
 
   it(`a writer killed with SIGKILL mid-overwrite leaves the old object intact, ${ROUNDS} times in a row`, async () => {
     for (let round = 1; round <= ROUNDS; round += 1) {
       const old = Buffer.alloc(OLD_SIZE, round);
-      await expectData(backend, { operation: 'write', path: '/crash/object.bin', data: old });
-      await killMidWrite(root, '/crash/object.bin');
-      const back = (await expectData(backend, { operation: 'read', path: '/crash/object.bin' })) as Buffer;
+      await expectData(fixture.backend, { operation: 'write', path: '/crash/object.bin', data: old });
+      await killMidWrite(fixture.root, '/crash/object.bin');
+      const back = (await expectData(fixture.backend, { operation: 'read', path: '/crash/object.bin' })) as Buffer;
       expect(sha256(back), `round ${round}`).toBe(sha256(old));
-      const page = (await expectData(backend, { operation: 'list', path: '/crash' })) as ListPage;
+      const page = (await expectData(fixture.backend, { operation: 'list', path: '/crash' })) as ListPage;
       expect(page.entries.map((entry) => [entry.name, entry.size])).toEqual([['object.bin', OLD_SIZE]]);
     }
     // The killed writers' temporary files are on disk, hidden from every listing.
-    const leftovers = (await readdir(join(root, 'crash'))).filter((name) => name.startsWith('.taskforge-tmp-'));
+    const leftovers = (await readdir(join(fixture.root, 'crash'))).filter((name) => name.startsWith('.taskforge-tmp-'));
     expect(leftovers.length).toBeGreaterThan(0);
     // A recent leftover might be a live write: the default sweep keeps it.
-    expect(await backend.sweepLeftovers()).toEqual({ temporaryFiles: 0, orphanedMetadata: 0 });
-    expect(await backend.sweepLeftovers({ olderThanMs: 0 })).toEqual({ temporaryFiles: leftovers.length, orphanedMetadata: 0 });
-    expect(await readdir(join(root, 'crash'))).toEqual(['object.bin']);
+    expect(await fixture.backend.sweepLeftovers()).toEqual({ temporaryFiles: 0, orphanedMetadata: 0 });
+    expect(await fixture.backend.sweepLeftovers({ olderThanMs: 0 })).toEqual({ temporaryFiles: leftovers.length, orphanedMetadata: 0 });
+    expect(await readdir(join(fixture.root, 'crash'))).toEqual(['object.bin']);
   });
 
   it('a sweep removes metadata whose object another program deleted, and keeps the rest', async () => {
-    await expectData(backend, { operation: 'write', path: '/sweep/kept.json', data: { kept: true } });
-    await expectData(backend, { operation: 'write', path: '/sweep/gone.json', data: { gone: true } });
-    await rm(join(root, 'sweep', 'gone.json'));
-    expect(await backend.sweepLeftovers({ olderThanMs: 0 })).toEqual({ temporaryFiles: 0, orphanedMetadata: 1 });
-    expect((await readdir(join(root, 'sweep'))).sort()).toEqual(['.taskforge-meta-kept.json', 'kept.json']);
-    expect(await expectData(backend, { operation: 'read', path: '/sweep/kept.json' })).toEqual({ kept: true });
+    await expectData(fixture.backend, { operation: 'write', path: '/sweep/kept.json', data: { kept: true } });
+    await expectData(fixture.backend, { operation: 'write', path: '/sweep/gone.json', data: { gone: true } });
+    await rm(join(fixture.root, 'sweep', 'gone.json'));
+    expect(await fixture.backend.sweepLeftovers({ olderThanMs: 0 })).toEqual({ temporaryFiles: 0, orphanedMetadata: 1 });
+    expect((await readdir(join(fixture.root, 'sweep'))).sort()).toEqual(['.taskforge-meta-kept.json', 'kept.json']);
+    expect(await expectData(fixture.backend, { operation: 'read', path: '/sweep/kept.json' })).toEqual({ kept: true });
   });
 });

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ListPage } from '../../src/storage/backend.js';
 import { FileSystemBackend } from '../../src/storage/backends/filesystem.js';
 import { expectCode, expectData } from '../helpers/storage.js';
+import { useFileSystemFixture } from '../helpers/fs-fixture.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 describe('filesystem backend: nothing outside the root is touched', () => {
@@ -89,61 +90,49 @@ describe('filesystem backend: nothing outside the root is touched', () => {
 });
 
 describe("filesystem backend: taskforge's own files", () => {
-  let dir: { path: string; remove: () => Promise<void> };
-  let root: string;
-  let backend: FileSystemBackend;
-
-  beforeEach(async () => {
-    dir = await makeTempDir();
-    root = join(dir.path, 'root');
-    backend = new FileSystemBackend({ root });
-  });
-
-  afterEach(async () => {
-    await dir.remove();
-  });
+  const fixture = useFileSystemFixture();
 
   it('temporary and metadata files never show in a listing', async () => {
-    await expectData(backend, { operation: 'write', path: '/d/value.json', data: { a: 1 } });
+    await expectData(fixture.backend, { operation: 'write', path: '/d/value.json', data: { a: 1 } });
     // A temporary file a crashed writer left behind.
-    await writeFile(join(root, 'd', '.taskforge-tmp-deadbeef'), 'half written');
-    const onDisk = (await readdir(join(root, 'd'))).sort();
+    await writeFile(join(fixture.root, 'd', '.taskforge-tmp-deadbeef'), 'half written');
+    const onDisk = (await readdir(join(fixture.root, 'd'))).sort();
     expect(onDisk).toEqual(['.taskforge-meta-value.json', '.taskforge-tmp-deadbeef', 'value.json']);
-    const page = (await expectData(backend, { operation: 'list', path: '/d', options: { recursive: true } })) as ListPage;
+    const page = (await expectData(fixture.backend, { operation: 'list', path: '/d', options: { recursive: true } })) as ListPage;
     expect(page.entries.map((entry) => entry.name)).toEqual(['value.json']);
   });
 
   it('a delete removes the metadata file with the object', async () => {
-    await expectData(backend, { operation: 'write', path: '/d/value.json', data: { a: 1 } });
-    await expectData(backend, { operation: 'delete', path: '/d/value.json' });
-    expect(await readdir(join(root, 'd'))).toEqual([]);
+    await expectData(fixture.backend, { operation: 'write', path: '/d/value.json', data: { a: 1 } });
+    await expectData(fixture.backend, { operation: 'delete', path: '/d/value.json' });
+    expect(await readdir(join(fixture.root, 'd'))).toEqual([]);
   });
 
   it('a plain bytes write over a JSON object drops the old metadata', async () => {
-    await expectData(backend, { operation: 'write', path: '/d/x', data: { a: 1 } });
-    await expectData(backend, { operation: 'write', path: '/d/x', data: Buffer.from('raw') });
-    expect(await readdir(join(root, 'd'))).toEqual(['x']);
-    expect(await expectData(backend, { operation: 'read', path: '/d/x' })).toEqual(Buffer.from('raw'));
+    await expectData(fixture.backend, { operation: 'write', path: '/d/x', data: { a: 1 } });
+    await expectData(fixture.backend, { operation: 'write', path: '/d/x', data: Buffer.from('raw') });
+    expect(await readdir(join(fixture.root, 'd'))).toEqual(['x']);
+    expect(await expectData(fixture.backend, { operation: 'read', path: '/d/x' })).toEqual(Buffer.from('raw'));
   });
 
   it('metadata of names too long to prefix is kept under a hashed name', async () => {
     const name = 'n'.repeat(240);
-    await expectData(backend, { operation: 'write', path: `/long/${name}`, data: { long: true } });
-    expect(await expectData(backend, { operation: 'read', path: `/long/${name}` })).toEqual({ long: true });
+    await expectData(fixture.backend, { operation: 'write', path: `/long/${name}`, data: { long: true } });
+    expect(await expectData(fixture.backend, { operation: 'read', path: `/long/${name}` })).toEqual({ long: true });
   });
 
   it('a damaged metadata file costs only the content kind, never the bytes', async () => {
-    await expectData(backend, { operation: 'write', path: '/d/v.json', data: { a: 1 } });
-    await writeFile(join(root, 'd', '.taskforge-meta-v.json'), '{not json');
-    expect(await expectData(backend, { operation: 'read', path: '/d/v.json' })).toEqual(Buffer.from('{"a":1}'));
+    await expectData(fixture.backend, { operation: 'write', path: '/d/v.json', data: { a: 1 } });
+    await writeFile(join(fixture.root, 'd', '.taskforge-meta-v.json'), '{not json');
+    expect(await expectData(fixture.backend, { operation: 'read', path: '/d/v.json' })).toEqual(Buffer.from('{"a":1}'));
   });
 
   it('a list of the root before anything was written is empty, and creates nothing', async () => {
-    expect(await expectData(backend, { operation: 'list', path: '/' })).toEqual({ entries: [] });
-    await expect(readdir(root)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await expectData(fixture.backend, { operation: 'list', path: '/' })).toEqual({ entries: [] });
+    await expect(readdir(fixture.root)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('a path segment too long for the filesystem fails with VALIDATION_ERROR', async () => {
-    expect(await expectCode(backend, { operation: 'write', path: `/${'x'.repeat(300)}`, data: 'x' })).toBe('VALIDATION_ERROR');
+    expect(await expectCode(fixture.backend, { operation: 'write', path: `/${'x'.repeat(300)}`, data: 'x' })).toBe('VALIDATION_ERROR');
   });
 });

@@ -1,8 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FileSystemBackend } from '../../src/storage/backends/filesystem.js';
+import { describe, expect, it } from 'vitest';
 import { MemoryBackend } from '../../src/storage/backends/memory.js';
 import { StorageTask } from '../../src/tasks/storage-task.js';
 import { TaskType } from '../../src/tasks/task-type.js';
@@ -10,6 +9,7 @@ import { repoModule, runScript } from '../helpers/child.js';
 import { FlakyWrites } from '../helpers/flaky-backend.js';
 import { NO_WAIT } from '../helpers/scripted-task.js';
 import { expectData } from '../helpers/storage.js';
+import { useFileSystemFixture } from '../helpers/fs-fixture.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 /** Every name in a directory, hidden ones included. */
@@ -22,30 +22,18 @@ async function allNames(directory: string): Promise<string[]> {
 }
 
 describe('StorageTask on the filesystem', () => {
-  let dir: { path: string; remove: () => Promise<void> };
-  let root: string;
-  let backend: FileSystemBackend;
-
-  beforeEach(async () => {
-    dir = await makeTempDir();
-    root = join(dir.path, 'root');
-    backend = new FileSystemBackend({ root });
-  });
-
-  afterEach(async () => {
-    await dir.remove();
-  });
+  const fixture = useFileSystemFixture();
 
   it('a write from a stream that stalls times out, leaving no file and no temporary file', async () => {
     const stalled = new PassThrough();
     stalled.write(Buffer.alloc(1024, 1)); // some bytes arrive, then nothing more
     const task = new StorageTask(
       { type: TaskType.STORAGE, metadata: { operation: 'write', path: '/stall/file.bin', data: stalled, options: { timeout: 100 } } },
-      { backend },
+      { backend: fixture.backend },
     );
     const result = await task.execute();
     expect(result.error).toMatchObject({ code: 'TIMEOUT' });
-    expect(await allNames(join(root, 'stall'))).toEqual([]);
+    expect(await allNames(join(fixture.root, 'stall'))).toEqual([]);
     expect(stalled.destroyed).toBe(true);
   });
 
@@ -54,7 +42,7 @@ describe('StorageTask on the filesystem', () => {
     stalled.write('partial');
     const task = new StorageTask(
       { type: TaskType.STORAGE, metadata: { operation: 'write', path: '/stall/again.bin', data: stalled, options: { timeout: 50, retries: 3 } } },
-      { backend, ...NO_WAIT },
+      { backend: fixture.backend, ...NO_WAIT },
     );
     const result = await task.execute();
     expect(result).toMatchObject({ attempts: 1, error: { code: 'TIMEOUT', retryable: false } });
@@ -64,57 +52,57 @@ describe('StorageTask on the filesystem', () => {
   it('cancelling a running stream write stops it, with no file and no temporary file left', async () => {
     const slow = new PassThrough();
     slow.write(Buffer.alloc(4096));
-    const task = new StorageTask({ type: TaskType.STORAGE, metadata: { operation: 'write', path: '/c/file.bin', data: slow } }, { backend });
+    const task = new StorageTask({ type: TaskType.STORAGE, metadata: { operation: 'write', path: '/c/file.bin', data: slow } }, { backend: fixture.backend });
     const running = task.execute();
     await new Promise((resolve) => setTimeout(resolve, 30));
     await task.cancel();
     expect((await running).error).toMatchObject({ code: 'CANCELLED' });
-    expect(await allNames(join(root, 'c'))).toEqual([]);
+    expect(await allNames(join(fixture.root, 'c'))).toEqual([]);
   });
 
   it('a stream that fails half-way fails the write and keeps the old object', async () => {
-    await expectData(backend, { operation: 'write', path: '/s/file', data: 'old content' });
+    await expectData(fixture.backend, { operation: 'write', path: '/s/file', data: 'old content' });
     async function* broken(): AsyncGenerator<Buffer> {
       yield Buffer.from('new conte');
       await Promise.resolve();
       throw new Error('producer crashed');
     }
-    const result = await new StorageTask({ type: TaskType.STORAGE, metadata: { operation: 'write', path: '/s/file', data: broken() } }, { backend }).execute();
+    const result = await new StorageTask({ type: TaskType.STORAGE, metadata: { operation: 'write', path: '/s/file', data: broken() } }, { backend: fixture.backend }).execute();
     expect(result.success).toBe(false);
-    expect(await readFile(join(root, 's', 'file'), 'utf8')).toBe('old content');
-    expect((await allNames(join(root, 's'))).filter((name) => name.includes('tmp'))).toEqual([]);
+    expect(await readFile(join(fixture.root, 's', 'file'), 'utf8')).toBe('old content');
+    expect((await allNames(join(fixture.root, 's'))).filter((name) => name.includes('tmp'))).toEqual([]);
   });
 
   it('a stream yielding something other than bytes fails with VALIDATION_ERROR', async () => {
     const result = await new StorageTask(
       { type: TaskType.STORAGE, metadata: { operation: 'write', path: '/s/odd', data: Readable.from([1, 2, 3]) } },
-      { backend },
+      { backend: fixture.backend },
     ).execute();
     expect(result.error).toMatchObject({ code: 'VALIDATION_ERROR' });
-    expect(await allNames(join(root, 's'))).toEqual([]);
+    expect(await allNames(join(fixture.root, 's'))).toEqual([]);
   });
 
   it('plain objects are stored as their exact bytes, usable by any tool', async () => {
-    await expectData(backend, { operation: 'write', path: '/plain/text.txt', data: 'Hello World' });
-    await expectData(backend, { operation: 'write', path: '/plain/value.json', data: { content: 'Hello World' } });
-    await expectData(backend, { operation: 'write', path: '/plain/bytes.bin', data: Buffer.from([1, 2, 3]) });
-    expect(await readFile(join(root, 'plain', 'text.txt'), 'utf8')).toBe('Hello World');
-    expect(JSON.parse(await readFile(join(root, 'plain', 'value.json'), 'utf8'))).toEqual({ content: 'Hello World' });
-    expect(await readFile(join(root, 'plain', 'bytes.bin'))).toEqual(Buffer.from([1, 2, 3]));
+    await expectData(fixture.backend, { operation: 'write', path: '/plain/text.txt', data: 'Hello World' });
+    await expectData(fixture.backend, { operation: 'write', path: '/plain/value.json', data: { content: 'Hello World' } });
+    await expectData(fixture.backend, { operation: 'write', path: '/plain/bytes.bin', data: Buffer.from([1, 2, 3]) });
+    expect(await readFile(join(fixture.root, 'plain', 'text.txt'), 'utf8')).toBe('Hello World');
+    expect(JSON.parse(await readFile(join(fixture.root, 'plain', 'value.json'), 'utf8'))).toEqual({ content: 'Hello World' });
+    expect(await readFile(join(fixture.root, 'plain', 'bytes.bin'))).toEqual(Buffer.from([1, 2, 3]));
   });
 
   it('a file replaced by another program reads back as its bytes, never with the old kind', async () => {
-    await expectData(backend, { operation: 'write', path: '/foreign/value.json', data: { a: 1 } });
+    await expectData(fixture.backend, { operation: 'write', path: '/foreign/value.json', data: { a: 1 } });
     const { writeFile, rename } = await import('node:fs/promises');
-    await writeFile(join(root, 'foreign', 'replacement'), '{"b":2}');
-    await rename(join(root, 'foreign', 'replacement'), join(root, 'foreign', 'value.json'));
-    const back = await expectData(backend, { operation: 'read', path: '/foreign/value.json' });
+    await writeFile(join(fixture.root, 'foreign', 'replacement'), '{"b":2}');
+    await rename(join(fixture.root, 'foreign', 'replacement'), join(fixture.root, 'foreign', 'value.json'));
+    const back = await expectData(fixture.backend, { operation: 'read', path: '/foreign/value.json' });
     expect(back).toEqual(Buffer.from('{"b":2}'));
   });
 
   it('a read in stream form hands over an open stream that outlives the task', async () => {
-    await expectData(backend, { operation: 'write', path: '/st/big.bin', data: Buffer.alloc(1024 * 1024, 3) });
-    const stream = (await expectData(backend, { operation: 'read', path: '/st/big.bin', options: { as: 'stream' } })) as Readable;
+    await expectData(fixture.backend, { operation: 'write', path: '/st/big.bin', data: Buffer.alloc(1024 * 1024, 3) });
+    const stream = (await expectData(fixture.backend, { operation: 'read', path: '/st/big.bin', options: { as: 'stream' } })) as Readable;
     let total = 0;
     for await (const chunk of stream) total += (chunk as Buffer).length;
     expect(total).toBe(1024 * 1024);
