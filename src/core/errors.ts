@@ -31,6 +31,8 @@ export const ErrorCode = {
   ENCRYPTION_REQUIRED: 'ENCRYPTION_REQUIRED',
   /** The stored bytes are not what the read asked for (`as: 'json'` of non-JSON, `as: 'text'` of non-UTF-8). */
   INVALID_CONTENT: 'INVALID_CONTENT',
+  /** An object decodes to more bytes than the read allows (`maxBytes`): a "zip bomb" is stopped here. */
+  LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
   /** An option this build or backend cannot honour was asked for; nothing was done. */
   UNSUPPORTED_OPTION: 'UNSUPPORTED_OPTION',
   /** A transient condition (EAGAIN, EBUSY, EMFILE, connection reset, HTTP 5xx/429). Retryable. */

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { abortable } from '../core/abort.js';
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
-import type { ObjectMetadata, OpenedObject } from './backend.js';
+import type { ObjectMetadata } from './backend.js';
 
 /** What was written, so a read can give back the same form. */
 export type ContentKind = 'bytes' | 'text' | 'json';
@@ -53,26 +53,23 @@ export function kindOf(metadata: ObjectMetadata): ContentKind {
 }
 
 /**
- * Gives back an opened object in the asked form, or, by default, in the form
- * it was written: JSON as the value, text as a string, bytes as a Buffer.
- * `stream` hands over the open stream; the caller must consume or destroy it.
+ * Gives back an object's bytes in the asked form, or, by default, in the
+ * form they were written: JSON as the value, text as a string, bytes as a
+ * Buffer. `stream` hands over a Readable; the caller must consume or destroy it.
  */
 export async function decodeObject(
-  opened: OpenedObject,
+  object: { readonly kind: ContentKind; readonly body: AsyncIterable<Buffer> },
   path: string,
   form: ReadForm | undefined,
   signal: AbortSignal,
-  onProgress: (bytesDone: number, bytesTotal: number) => void,
 ): Promise<unknown> {
-  const kind = kindOf(opened.info.metadata);
-  const chosen = form ?? (kind === 'json' ? 'json' : kind === 'text' ? 'text' : 'buffer');
-  if (chosen === 'stream') return opened.body;
+  const chosen = form ?? (object.kind === 'json' ? 'json' : object.kind === 'text' ? 'text' : 'buffer');
+  if (chosen === 'stream') return Readable.from(object.body, { objectMode: false });
   const chunks: Buffer[] = [];
   let bytesDone = 0;
-  for await (const chunk of abortable(opened.body as AsyncIterable<Buffer>, signal)) {
+  for await (const chunk of abortable(object.body, signal)) {
     chunks.push(chunk);
     bytesDone += chunk.byteLength;
-    onProgress(bytesDone, opened.info.size);
   }
   const bytes = Buffer.concat(chunks, bytesDone);
   if (chosen === 'buffer') return bytes;

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { findJsonProblem, type JsonProblem } from '../core/json-value.js';
+import { COMPRESSION_LEVELS } from '../storage/codec/chunk-compression.js';
 import { isAsyncIterable } from '../storage/content.js';
 import { attemptOptionsSchema, taskConfigSchema } from './task-config.js';
 import { TaskType } from './task-type.js';
@@ -35,10 +36,23 @@ export const DEFAULT_LIST_LIMIT = 1_000;
  * applies only to the operations named on it; using it elsewhere is an error.
  */
 export const storageOptionsSchema = attemptOptionsSchema.extend({
-  /** Compress before storing (all operations that touch data). Default false. */
-  compression: z.boolean().optional(),
-  /** Encrypt before storing; on read, refuse plain objects. Default false. */
+  /**
+   * write: compress before storing. `true` picks the default (gzip level 1),
+   * or name the algorithm and level. Reads decompress whatever they find.
+   */
+  compression: z
+    .union([
+      z.boolean(),
+      z.strictObject({
+        algorithm: z.enum(['gzip', 'brotli', 'zstd']),
+        level: z.int().optional(),
+      }),
+    ])
+    .optional(),
+  /** write: encrypt with the keyring's active key; read: refuse a plain object. Default false. */
   encryption: z.boolean().optional(),
+  /** read: fail with LIMIT_EXCEEDED past this many decoded bytes. Default: no limit. */
+  maxBytes: z.int().min(1).optional(),
   /** Serve reads from the in-process cache. Default false. */
   cache: z.boolean().optional(),
   /** read: the form of the result. Default: the form that was written. */
@@ -54,6 +68,9 @@ export const storageOptionsSchema = attemptOptionsSchema.extend({
 }).strict();
 
 const OPTION_OPERATIONS: Readonly<Partial<Record<keyof StorageOptions, readonly StorageOperation[]>>> = {
+  compression: ['write'],
+  encryption: ['read', 'write'],
+  maxBytes: ['read'],
   as: ['read'],
   overwrite: ['write'],
   recursive: ['delete', 'list'],
@@ -84,6 +101,13 @@ export const storageMetadataSchema = z
       }
     } else if (metadata.data !== undefined) {
       context.addIssue({ code: 'custom', path: ['data'], message: `data is only for write, not ${metadata.operation}` });
+    }
+    const compression = metadata.options?.compression;
+    if (typeof compression === 'object' && compression.level !== undefined) {
+      const { min, max } = COMPRESSION_LEVELS[compression.algorithm];
+      if (compression.level < min || compression.level > max) {
+        context.addIssue({ code: 'custom', path: ['options', 'compression', 'level'], message: `${compression.algorithm} levels run from ${min} to ${max}` });
+      }
     }
     for (const [key, operations] of Object.entries(OPTION_OPERATIONS)) {
       const value = metadata.options?.[key as keyof StorageOptions];

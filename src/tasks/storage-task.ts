@@ -1,6 +1,10 @@
 import { TaskforgeError } from '../core/errors.js';
 import { fromSystemError } from '../core/system-errors.js';
 import type { ListPage, StorageBackend } from '../storage/backend.js';
+import { defaultKeyring } from '../storage/codec/default-keyring.js';
+import { encodeContainer } from '../storage/codec/encoder.js';
+import type { Keyring } from '../storage/codec/keyring.js';
+import { decodeStoredObject } from '../storage/object-reader.js';
 import { decodeObject, metadataFor, toByteSource } from '../storage/content.js';
 import { defaultBackend } from '../storage/default-backend.js';
 import { BaseTask, type AttemptContext, type TaskContext } from './base-task.js';
@@ -12,6 +16,8 @@ import { prepareStorageTask, type PreparedStorageTask } from './storage-task-pre
 export interface StorageTaskContext extends TaskContext {
   /** Where objects live. Default: the filesystem under `TASKFORGE_STORAGE_ROOT` or `./taskforge-data`. */
   readonly backend?: StorageBackend;
+  /** The encryption keys. Default: from `TASKFORGE_KEYRING` or `TASKFORGE_ENCRYPTION_KEY`, read when needed. */
+  readonly keyring?: Keyring;
 }
 
 /** `data` of a completed write. */
@@ -48,10 +54,13 @@ export type StorageResultData = unknown;
  */
 export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask> {
   readonly #backend: StorageBackend;
+  readonly #keyring: () => Keyring | undefined;
 
   constructor(config: StorageTaskConfig, context: StorageTaskContext = {}) {
     super(config, context);
     this.#backend = context.backend ?? defaultBackend();
+    const given = context.keyring;
+    this.#keyring = given === undefined ? defaultKeyring : () => given;
   }
 
   /** The backend this task works on. */
@@ -60,7 +69,7 @@ export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask
   }
 
   protected override validateConfig(raw: unknown): PreparedStorageTask {
-    return prepareStorageTask(raw, this.id);
+    return prepareStorageTask(raw, this.id, { keyring: this.#keyring });
   }
 
   protected override attemptOptions(prepared: PreparedStorageTask): AttemptOptions {
@@ -71,14 +80,24 @@ export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask
     const { path } = prepared;
     const { operation, options = {} } = prepared.config.metadata;
     switch (operation) {
-      case 'read': {
-        const opened = await this.#call('read', path, () => this.#backend.read(path, { signal }));
-        return this.#call('read', path, () =>
-          decodeObject(opened, path, options.as, signal, (done, total) => {
+      case 'read':
+        return this.#call('read', path, async () => {
+          const opened = await this.#backend.read(path, { signal });
+          const total = opened.info.size;
+          const stored = counted(opened.body as AsyncIterable<Buffer>, (done) => {
             this.reportProgress(done, total);
-          }),
-        );
-      }
+          });
+          const decoded = await decodeStoredObject(
+            { metadata: opened.info.metadata, body: stored },
+            {
+              path,
+              keyring: this.#keyring,
+              requireEncryption: options.encryption === true,
+              ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
+            },
+          );
+          return decodeObject(decoded, path, options.as, signal);
+        });
       case 'write':
         return this.#write(prepared, signal);
       case 'delete': {
@@ -100,15 +119,18 @@ export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask
   async #write(prepared: PreparedStorageTask, signal: AbortSignal): Promise<WriteResultData> {
     const { path } = prepared;
     const source = prepared.source ?? toByteSource(prepared.config.metadata.data);
+    const data = counted(source.body, (done) => {
+      this.reportProgress(done, source.size);
+    });
+    const encoding = prepared.encoding;
+    // A container records the content kind in its header; a plain object, beside it.
+    const body = encoding === undefined ? data : encodeContainer(data, { kind: source.kind, path, ...encoding });
     try {
       const info = await this.#call('write', path, () =>
-        this.#backend.write(path, source.body, {
+        this.#backend.write(path, body, {
           signal,
           overwrite: prepared.config.metadata.options?.overwrite ?? true,
-          metadata: metadataFor(source.kind),
-          onProgress: (done) => {
-            this.reportProgress(done, source.size);
-          },
+          metadata: encoding === undefined ? metadataFor(source.kind) : {},
         }),
       );
       return { path, size: info.size, modifiedAt: info.modifiedAt.toISOString(), version: info.version };
@@ -136,5 +158,15 @@ export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask
     } catch (error) {
       throw fromSystemError(error, { operation, path });
     }
+  }
+}
+
+/** Passes chunks through, telling `onBytes` the running total. */
+async function* counted<T extends Uint8Array>(source: AsyncIterable<T>, onBytes: (bytesDone: number) => void): AsyncGenerator<T, void, undefined> {
+  let bytesDone = 0;
+  for await (const chunk of source) {
+    bytesDone += chunk.byteLength;
+    onBytes(bytesDone);
+    yield chunk;
   }
 }

@@ -82,16 +82,30 @@ describe('validation before anything runs', () => {
     expect(listing.data).toEqual({ entries: [] });
   });
 
-  for (const option of ['compression', 'encryption', 'cache'] as const) {
-    it(`${option}: true is refused with UNSUPPORTED_OPTION in this release, and nothing is stored`, async () => {
-      const metadata = option === 'cache' ? { operation: 'read', path: '/a.txt', options: { cache: true } } : { ...valid.metadata, options: { [option]: true } };
-      const outcome = await runRaw({ ...valid, metadata });
-      expect(outcome.code).toBe('UNSUPPORTED_OPTION');
-      expect(outcome.message).toContain(option);
-      const listing = await new StorageTask({ type: 'storage', metadata: { operation: 'list', path: '/' } }, { backend: outcome.backend }).execute();
-      expect(listing.data).toEqual({ entries: [] });
-    });
-  }
+  it('cache: true is refused with UNSUPPORTED_OPTION in this release', async () => {
+    const outcome = await runRaw({ ...valid, metadata: { operation: 'read', path: '/a.txt', options: { cache: true } } });
+    expect(outcome.code).toBe('UNSUPPORTED_OPTION');
+    expect(outcome.message).toContain('cache');
+  });
+
+  it('compression zstd is refused with UNSUPPORTED_OPTION in this build, and nothing is stored', async () => {
+    const outcome = await runRaw({ ...valid, metadata: { ...valid.metadata, options: { compression: { algorithm: 'zstd' } } } });
+    expect(outcome.code).toBe('UNSUPPORTED_OPTION');
+    const listing = await new StorageTask({ type: 'storage', metadata: { operation: 'list', path: '/' } }, { backend: outcome.backend }).execute();
+    expect(listing.data).toEqual({ entries: [] });
+  });
+
+  it('a compression level outside the algorithm range names the range', async () => {
+    const outcome = await runRaw({ ...valid, metadata: { ...valid.metadata, options: { compression: { algorithm: 'gzip', level: 12 } } } });
+    expect(outcome.code).toBe('VALIDATION_ERROR');
+    expect(outcome.fields[0]).toMatchObject({ field: 'metadata.options.compression.level', message: 'gzip levels run from 1 to 9', received: 'number 12' });
+  });
+
+  it('an unknown compression algorithm is a VALIDATION_ERROR', async () => {
+    const outcome = await runRaw({ ...valid, metadata: { ...valid.metadata, options: { compression: { algorithm: 'lz4' } } } });
+    expect(outcome.code).toBe('VALIDATION_ERROR');
+    expect(outcome.message).toContain('metadata.options.compression');
+  });
 });
 
 describe('validating a config without running it', () => {

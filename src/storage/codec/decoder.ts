@@ -1,0 +1,142 @@
+import { ErrorCode, TaskforgeError } from '../../core/errors.js';
+import type { ByteReader } from './byte-reader.js';
+import { chunkCompressor, type ChunkCompressor } from './chunk-compression.js';
+import {
+  FIXED_HEADER_BYTES,
+  FRAME_FINAL,
+  FRAME_HEADER_BYTES,
+  FRAME_STORED,
+  malformed,
+  parseCipherPrefix,
+  parseFixedHeader,
+  SALT_BYTES,
+  TAG_BYTES,
+  truncated,
+  type ContainerHeader,
+} from './container-format.js';
+import { FrameCipher } from './frame-cipher.js';
+import type { Keyring } from './keyring.js';
+import { orderedMap } from './ordered-map.js';
+
+/** How to decode one object. */
+export interface DecodeOptions {
+  /** The storage path, which encrypted frames are bound to. */
+  readonly path: string;
+  /** The keys, asked for only when the object is encrypted. */
+  readonly keyring?: () => Keyring | undefined;
+  /** Refuse a container that is not encrypted (ENCRYPTION_REQUIRED). */
+  readonly requireEncryption: boolean;
+  /** Frames decompressed at once. Default 4. */
+  readonly parallelism?: number;
+}
+
+/** An opened container: what its header says, and its decoded bytes. */
+export interface OpenedContainer {
+  readonly header: ContainerHeader;
+  readonly body: AsyncGenerator<Buffer, void, undefined>;
+}
+
+interface Frame {
+  readonly index: number;
+  readonly flags: number;
+  readonly payload: Buffer;
+}
+
+/**
+ * Reads a container's header from `reader` (positioned at its start) and
+ * returns its decoded body. Every malformation, truncation, reordering or
+ * tampering surfaces as INTEGRITY_ERROR, an unknown key as KEY_NOT_FOUND; no
+ * frame's plaintext is released before its tag checks out.
+ */
+export async function openContainer(reader: ByteReader, options: DecodeOptions): Promise<OpenedContainer> {
+  try {
+    return await readHeader(reader, options);
+  } catch (error) {
+    await reader.close();
+    throw error;
+  }
+}
+
+async function readHeader(reader: ByteReader, options: DecodeOptions): Promise<OpenedContainer> {
+  const { path } = options;
+  const fixed = await reader.read(FIXED_HEADER_BYTES);
+  if (fixed.byteLength < FIXED_HEADER_BYTES) throw truncated(path);
+  const { header: base, encrypted } = parseFixedHeader(fixed, path);
+  if (!encrypted && options.requireEncryption) {
+    throw new TaskforgeError(ErrorCode.ENCRYPTION_REQUIRED, `read of '${path}' failed: encryption was required and the object is not encrypted`, { details: { path } });
+  }
+  let header: ContainerHeader = base;
+  let cipher: FrameCipher | undefined;
+  if (encrypted) {
+    const prefix = await reader.read(2);
+    const { keyIdLength } = parseCipherPrefix(prefix, path);
+    const rest = await reader.read(keyIdLength + SALT_BYTES);
+    if (rest.byteLength < keyIdLength + SALT_BYTES) throw truncated(path);
+    const keyId = rest.subarray(0, keyIdLength).toString('latin1');
+    const salt = Buffer.from(rest.subarray(keyIdLength));
+    const headerBytes = Buffer.concat([fixed, prefix, rest]);
+    const keyring = options.keyring?.();
+    if (keyring === undefined) {
+      throw new TaskforgeError(ErrorCode.KEY_NOT_FOUND, `read of '${path}' failed: it is encrypted under key '${printable(keyId)}' and no keyring is configured (set TASKFORGE_ENCRYPTION_KEY or TASKFORGE_KEYRING)`, {
+        details: { path, keyId: printable(keyId) },
+      });
+    }
+    const key = keyring.key(printable(keyId), path);
+    header = { ...base, encryption: { keyId, salt } };
+    cipher = new FrameCipher(key, salt, headerBytes, path);
+  }
+  const compressor = header.compression === 'none' ? undefined : chunkCompressor(header.compression);
+  const frames = readFrames(reader, header, cipher, path);
+  const body = decodeFrames(frames, header, compressor, options);
+  return { header, body };
+}
+
+/** Reads, checks and decrypts frames in order; stops at the final one, which must end the stream. */
+async function* readFrames(reader: ByteReader, header: ContainerHeader, cipher: FrameCipher | undefined, path: string): AsyncGenerator<Frame, void, undefined> {
+  try {
+    for (let index = 0; ; index += 1) {
+      const frameHeader = await reader.read(FRAME_HEADER_BYTES);
+      if (frameHeader.byteLength < FRAME_HEADER_BYTES) throw truncated(path);
+      const flags = frameHeader.readUInt8(0);
+      if ((flags & ~(FRAME_FINAL | FRAME_STORED)) !== 0) throw malformed(path, `chunk ${index} has unknown flags 0x${flags.toString(16)}`);
+      const length = frameHeader.readUInt32BE(1);
+      // A payload is never larger than a chunk: a chunk that does not shrink is stored as it is.
+      if (length > header.chunkSize) throw malformed(path, `chunk ${index} claims ${length} bytes, more than the chunk size ${header.chunkSize}`);
+      const body = await reader.read(length + (cipher === undefined ? 0 : TAG_BYTES));
+      if (body.byteLength < length + (cipher === undefined ? 0 : TAG_BYTES)) throw truncated(path);
+      const payload = cipher === undefined ? body : cipher.open(index, flags, body.subarray(0, length), body.subarray(length), path);
+      yield { index, flags, payload };
+      if ((flags & FRAME_FINAL) !== 0) {
+        if (!(await reader.atEnd())) throw malformed(path, 'bytes follow its last chunk');
+        return;
+      }
+    }
+  } finally {
+    await reader.close();
+  }
+}
+
+async function* decodeFrames(
+  frames: AsyncIterable<Frame>,
+  header: ContainerHeader,
+  compressor: ChunkCompressor | undefined,
+  options: DecodeOptions,
+): AsyncGenerator<Buffer, void, undefined> {
+  const { path } = options;
+  const inflate = async (frame: Frame): Promise<{ frame: Frame; bytes: Buffer }> => {
+    const stored = compressor === undefined || (frame.flags & FRAME_STORED) !== 0;
+    const bytes = stored ? frame.payload : await compressor.decompress(frame.payload, header.chunkSize, path);
+    return { frame, bytes };
+  };
+  for await (const { frame, bytes } of orderedMap(frames, inflate, options.parallelism ?? 4)) {
+    const final = (frame.flags & FRAME_FINAL) !== 0;
+    // Every chunk but the last is full: anything else means frames were cut or joined.
+    if (!final && bytes.byteLength !== header.chunkSize) throw malformed(path, `chunk ${frame.index} holds ${bytes.byteLength} bytes instead of ${header.chunkSize}`);
+    if (bytes.byteLength > 0) yield bytes;
+  }
+}
+
+/** Key ids from a header are shown in messages only as printable ASCII. */
+function printable(keyId: string): string {
+  return keyId.replace(/[^\x20-\x7e]/g, '?');
+}

@@ -1,0 +1,67 @@
+import { ErrorCode, TaskforgeError } from '../core/errors.js';
+import type { ObjectMetadata } from './backend.js';
+import { ByteReader } from './codec/byte-reader.js';
+import { CONTAINER_MAGIC, looksLikeContainer } from './codec/container-format.js';
+import { openContainer } from './codec/decoder.js';
+import type { Keyring } from './codec/keyring.js';
+import { kindOf, type ContentKind } from './content.js';
+
+/** How to read one object. */
+export interface ReadPlan {
+  readonly path: string;
+  /** The keys, asked for only when the object is encrypted. */
+  readonly keyring?: () => Keyring | undefined;
+  /** The read asked for encryption: a plain object is refused, never served (no downgrade). */
+  readonly requireEncryption: boolean;
+  /** Fail with LIMIT_EXCEEDED past this many (decoded) bytes. */
+  readonly maxBytes?: number;
+}
+
+/** An object's bytes as written, whatever the stored form. */
+export interface DecodedObject {
+  readonly kind: ContentKind;
+  readonly body: AsyncGenerator<Buffer, void, undefined>;
+  readonly encrypted: boolean;
+}
+
+/**
+ * Turns an opened object into the bytes that were written: a container
+ * (recognised by its magic bytes) is checked, decrypted and decompressed as
+ * it streams; a plain object passes through, with the kind its metadata
+ * records.
+ */
+export async function decodeStoredObject(opened: { readonly metadata: ObjectMetadata; readonly body: AsyncIterable<Uint8Array> }, plan: ReadPlan): Promise<DecodedObject> {
+  const reader = new ByteReader(opened.body);
+  const head = await reader.peek(CONTAINER_MAGIC.length);
+  if (looksLikeContainer(head)) {
+    const container = await openContainer(reader, {
+      path: plan.path,
+      requireEncryption: plan.requireEncryption,
+      ...(plan.keyring === undefined ? {} : { keyring: plan.keyring }),
+    });
+    // The limit counts decoded bytes: a small "zip bomb" object stops here, not in memory.
+    return { kind: container.header.kind, body: limit(container.body, plan), encrypted: container.header.encryption !== undefined };
+  }
+  if (plan.requireEncryption) {
+    await reader.close();
+    throw new TaskforgeError(ErrorCode.ENCRYPTION_REQUIRED, `read of '${plan.path}' failed: encryption was required and the stored object is plain`, {
+      details: { path: plan.path },
+    });
+  }
+  return { kind: kindOf(opened.metadata), body: limit(reader.remaining(), plan), encrypted: false };
+}
+
+function limit(source: AsyncGenerator<Buffer, void, undefined>, plan: ReadPlan): AsyncGenerator<Buffer, void, undefined> {
+  return plan.maxBytes === undefined ? source : limited(source, plan.maxBytes, plan.path);
+}
+
+async function* limited(source: AsyncIterable<Buffer>, maxBytes: number, path: string): AsyncGenerator<Buffer, void, undefined> {
+  let total = 0;
+  for await (const chunk of source) {
+    total += chunk.byteLength;
+    if (total > maxBytes) {
+      throw new TaskforgeError(ErrorCode.LIMIT_EXCEEDED, `read of '${path}' failed: it is larger than the ${maxBytes}-byte limit (maxBytes)`, { details: { path, maxBytes } });
+    }
+    yield chunk;
+  }
+}
