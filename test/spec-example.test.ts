@@ -17,7 +17,7 @@ describe("the spec's usage example", () => {
   afterEach(async () => {
     for (const name of ['TASKFORGE_STORAGE_ROOT', 'TASKFORGE_ENCRYPTION_KEY', 'TASKFORGE_KEYRING']) {
       const value = saved[name];
-      if (value === undefined) delete process.env[name];
+      if (value === undefined) Reflect.deleteProperty(process.env, name);
       else process.env[name] = value;
     }
     await dir.remove();
