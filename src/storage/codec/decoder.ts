@@ -85,9 +85,8 @@ async function readHeader(reader: ByteReader, options: DecodeOptions): Promise<O
     header = { ...base, encryption: { keyId, salt } };
     cipher = new FrameCipher(key, salt, headerBytes, path);
   }
-  const compressor = header.compression === 'none' ? undefined : chunkCompressor(header.compression);
   const frames = readFrames(reader, header, cipher, path);
-  const body = decodeFrames(frames, header, compressor, options);
+  const body = decodeFrames(frames, header, options);
   return { header, body };
 }
 
@@ -116,17 +115,15 @@ async function* readFrames(reader: ByteReader, header: ContainerHeader, cipher: 
   }
 }
 
-async function* decodeFrames(
-  frames: AsyncIterable<Frame>,
-  header: ContainerHeader,
-  compressor: ChunkCompressor | undefined,
-  options: DecodeOptions,
-): AsyncGenerator<Buffer, void, undefined> {
+async function* decodeFrames(frames: AsyncIterable<Frame>, header: ContainerHeader, options: DecodeOptions): AsyncGenerator<Buffer, void, undefined> {
   const { path } = options;
+  // Made at the first compressed frame, after that frame's tag checked out:
+  // a tampered compression byte is an integrity error, not a missing codec.
+  let compressor: ChunkCompressor | undefined;
   const inflate = async (frame: Frame): Promise<{ frame: Frame; bytes: Buffer }> => {
-    const stored = compressor === undefined || (frame.flags & FRAME_STORED) !== 0;
-    const bytes = stored ? frame.payload : await compressor.decompress(frame.payload, header.chunkSize, path);
-    return { frame, bytes };
+    if (header.compression === 'none' || (frame.flags & FRAME_STORED) !== 0) return { frame, bytes: frame.payload };
+    compressor ??= chunkCompressor(header.compression);
+    return { frame, bytes: await compressor.decompress(frame.payload, header.chunkSize, path) };
   };
   for await (const { frame, bytes } of orderedMap(frames, inflate, options.parallelism ?? 4)) {
     const final = (frame.flags & FRAME_FINAL) !== 0;
