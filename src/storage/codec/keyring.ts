@@ -100,8 +100,12 @@ export class Keyring {
     return { activeKeyId: this.activeKeyId, keyIds: this.keyIds };
   }
 
-  [inspect.custom](): string {
+  toString(): string {
     return `Keyring { active: '${this.activeKeyId}', keys: [${this.keyIds.map((id) => `'${id}'`).join(', ')}] }`;
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
   }
 }
 
