@@ -17,7 +17,7 @@ function mixed(size: number): Buffer {
 
 describe('container round trip', () => {
   const sizes = [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK, 10 * CHUNK + 17];
-  for (const compression of [undefined, 'gzip', 'brotli'] as const) {
+  for (const compression of [undefined, 'gzip', 'brotli', 'zstd'] as const) {
     for (const encrypted of [false, true]) {
       it(`${compression ?? 'no compression'}, ${encrypted ? 'encrypted' : 'not encrypted'}: every size comes back byte for byte`, async () => {
         for (const size of sizes) {

@@ -111,6 +111,18 @@ describe('containers that are not encrypted', () => {
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(8 * 1024 * 1024);
   });
 
+  it('a zstd chunk that inflates past the chunk size is refused, its output capped at one chunk', async () => {
+    const chunkSize = 64 * 1024;
+    const { zstdCompress } = await import('../../src/storage/codec/zstd.js');
+    const bomb = await zstdCompress(Buffer.alloc(16 * 1024 * 1024), 19);
+    expect(bomb.length).toBeLessThan(chunkSize);
+    const frame = Buffer.alloc(5);
+    frame.writeUInt8(FRAME_FINAL, 0);
+    frame.writeUInt32BE(bomb.length, 1);
+    const header = encodeHeader({ compression: 'zstd', kind: 'bytes', chunkSize });
+    expect(await failureCode(decodeBytes(Buffer.concat([header, frame, bomb])))).toBe('INTEGRITY_ERROR');
+  });
+
   it('a frame that claims more bytes than a chunk is refused before they are read', async () => {
     const header = encodeHeader({ compression: 'none', kind: 'bytes', chunkSize: 1024 });
     const frame = Buffer.alloc(5);

@@ -47,7 +47,7 @@ describe('StorageTask with encryption and compression', () => {
 
   it('compression alone shrinks text and reads back transparently', async () => {
     const text = 'a line of a log file that repeats\n'.repeat(10_000);
-    for (const compression of [true, { algorithm: 'gzip', level: 6 }, { algorithm: 'brotli', level: 4 }] as const) {
+    for (const compression of [true, { algorithm: 'gzip', level: 6 }, { algorithm: 'brotli', level: 4 }, { algorithm: 'zstd', level: 3 }] as const) {
       const written = await run(fixture.backend, undefined, { operation: 'write', path: '/c/log.txt', data: text, options: { compression } });
       expect((written.data as { size: number }).size).toBeLessThan(text.length / 10);
       expect((await run(fixture.backend, undefined, { operation: 'read', path: '/c/log.txt' })).data).toBe(text);

@@ -88,9 +88,10 @@ describe('validation before anything runs', () => {
     expect(outcome.message).toContain('cache');
   });
 
-  it('compression zstd is refused with UNSUPPORTED_OPTION in this build, and nothing is stored', async () => {
-    const outcome = await runRaw({ ...valid, metadata: { ...valid.metadata, options: { compression: { algorithm: 'zstd' } } } });
-    expect(outcome.code).toBe('UNSUPPORTED_OPTION');
+  it('a zstd level outside 1 to 19 is refused before anything is stored', async () => {
+    const outcome = await runRaw({ ...valid, metadata: { ...valid.metadata, options: { compression: { algorithm: 'zstd', level: 22 } } } });
+    expect(outcome.code).toBe('VALIDATION_ERROR');
+    expect(outcome.fields[0]?.message).toBe('zstd levels run from 1 to 19');
     const listing = await new StorageTask({ type: 'storage', metadata: { operation: 'list', path: '/' } }, { backend: outcome.backend }).execute();
     expect(listing.data).toEqual({ entries: [] });
   });

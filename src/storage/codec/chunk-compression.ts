@@ -1,8 +1,9 @@
 import { promisify } from 'node:util';
 import { brotliCompress, brotliDecompress, constants, gunzip, gzip } from 'node:zlib';
-import { ErrorCode, TaskforgeError } from '../../core/errors.js';
+import { TaskforgeError } from '../../core/errors.js';
 import type { CompressionAlgorithm } from './container-format.js';
 import { malformed } from './container-format.js';
+import { zstdCompress, zstdDecompress } from './zstd.js';
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
@@ -28,7 +29,8 @@ export const COMPRESSION_LEVELS: Readonly<Record<CompressionAlgorithm, { readonl
 /**
  * The compressor for an algorithm. gzip and brotli come from node:zlib and
  * run on libuv's thread pool, so chunks compress on every core while the
- * event loop stays free.
+ * event loop stays free; zstd comes from the optional zstd-napi package,
+ * loaded at the first zstd chunk, and runs on the calling thread.
  */
 export function chunkCompressor(algorithm: CompressionAlgorithm, level?: number): ChunkCompressor {
   const chosen = level ?? COMPRESSION_LEVELS[algorithm].fallback;
@@ -51,7 +53,12 @@ export function chunkCompressor(algorithm: CompressionAlgorithm, level?: number)
         decompress: (payload, maxOutputBytes, path) => guard(brotliDecompressAsync(payload, { maxOutputLength: maxOutputBytes }), path, algorithm, maxOutputBytes),
       };
     case 'zstd':
-      throw new TaskforgeError(ErrorCode.UNSUPPORTED_OPTION, 'compression algorithm zstd is not available in this build yet; use gzip or brotli');
+      return {
+        algorithm,
+        level: chosen,
+        compress: (chunk) => zstdCompress(chunk, chosen),
+        decompress: (payload, maxOutputBytes, path) => guard(zstdDecompress(payload, maxOutputBytes), path, algorithm, maxOutputBytes),
+      };
   }
 }
 
@@ -59,8 +66,10 @@ async function guard(work: Promise<Buffer>, path: string, algorithm: string, max
   try {
     return await work;
   } catch (error) {
+    if (error instanceof TaskforgeError) throw error; // zstd not installed: UNSUPPORTED_OPTION
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ERR_BUFFER_TOO_LARGE') throw malformed(path, `a ${algorithm} chunk inflates past its ${maxOutputBytes}-byte chunk size`);
+    const tooLarge = code === 'ERR_BUFFER_TOO_LARGE' || (error instanceof Error && error.message.includes('Destination buffer is too small'));
+    if (tooLarge) throw malformed(path, `a ${algorithm} chunk inflates past its ${maxOutputBytes}-byte chunk size`);
     throw malformed(path, `a ${algorithm} chunk does not decompress`);
   }
 }
