@@ -1,8 +1,15 @@
 // Runs one scenario and prints its measurement and this process's peak RSS as JSON.
-import { scenarios, type ScenarioName } from './scenarios.js';
+// Usage: child SCENARIO DIR ARG, where ARG is a count or a JSON codec spec.
+import { storageTaskCodecRead, storageTaskCodecWrite, rawCodecRead, rawCodecWrite, type CodecSpec } from './codec-scenarios.js';
+import { scenarios, type Measurement } from './scenarios.js';
 
-const [name, directory, countText] = process.argv.slice(2);
-if (name === undefined || directory === undefined || !(name in scenarios)) throw new Error(`usage: child SCENARIO DIR [COUNT]; scenarios: ${Object.keys(scenarios).join(', ')}`);
-const measurement = await scenarios[name as ScenarioName](directory, Number(countText ?? 0));
+const codecScenarios = { storageTaskCodecRead, storageTaskCodecWrite, rawCodecRead, rawCodecWrite } as const;
+
+const [name, directory, argument = '0'] = process.argv.slice(2);
+if (name === undefined || directory === undefined) throw new Error('usage: child SCENARIO DIR [ARG]');
+let measurement: Measurement;
+if (name in scenarios) measurement = await scenarios[name as keyof typeof scenarios](directory, Number(argument));
+else if (name in codecScenarios) measurement = await codecScenarios[name as keyof typeof codecScenarios](directory, JSON.parse(argument) as CodecSpec);
+else throw new Error(`unknown scenario ${name}; known: ${[...Object.keys(scenarios), ...Object.keys(codecScenarios)].join(', ')}`);
 const peakRssMiB = process.resourceUsage().maxRSS / 1024;
 process.stdout.write(`${JSON.stringify({ ...measurement, peakRssMiB })}\n`);

@@ -9,7 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { CodecSpec } from './codec-scenarios.js';
 import type { Measurement, ScenarioName } from './scenarios.js';
+
+type CodecScenarioName = 'storageTaskCodecWrite' | 'storageTaskCodecRead' | 'rawCodecWrite' | 'rawCodecRead';
 
 const { values } = parseArgs({
   options: {
@@ -17,12 +20,17 @@ const { values } = parseArgs({
     'small-count': { type: 'string', default: '10000' },
     'noop-count': { type: 'string', default: '200000' },
     'skip-gib': { type: 'boolean', default: false },
+    suite: { type: 'string', default: 'all' },
+    'codec-mib': { type: 'string', default: '1024' },
+    'codec-filter': { type: 'string', default: '' },
     out: { type: 'string', default: 'bench/results/latest.json' },
   },
 });
 const rounds = Number(values.rounds);
 const smallCount = Number(values['small-count']);
 const noopCount = Number(values['noop-count']);
+const suite = values.suite;
+const codecMiB = Number(values['codec-mib']);
 
 interface Sample extends Measurement {
   readonly peakRssMiB: number;
@@ -31,9 +39,10 @@ interface Sample extends Measurement {
 const workDir = await mkdtemp(join(process.env['TASKFORGE_BENCH_DIR'] ?? tmpdir(), 'taskforge-bench-'));
 let runIndex = 0;
 
-function runChild(scenario: ScenarioName, directory: string, count = 0): Sample {
+function runChild(scenario: ScenarioName | CodecScenarioName, directory: string, argument: number | CodecSpec = 0): Sample {
   // Compiled JavaScript, not tsx, so that a loader's memory is not in the RSS figures.
-  const child = spawnSync(process.execPath, [fileURLToPath(new URL('child.js', import.meta.url)), scenario, directory, String(count)], { encoding: 'utf8' });
+  const arg = typeof argument === 'number' ? String(argument) : JSON.stringify(argument);
+  const child = spawnSync(process.execPath, [fileURLToPath(new URL('child.js', import.meta.url)), scenario, directory, arg], { encoding: 'utf8' });
   if (child.status !== 0) throw new Error(`${scenario} failed: ${child.stderr}`);
   return JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as Sample;
 }
@@ -53,7 +62,8 @@ function compare(title: string, contenders: readonly { label: string; run: (roun
       if (contender === undefined) continue;
       const sample = contender.run(round);
       samples.get(contender.label)?.push(sample);
-      process.stderr.write(`  ${title} / ${contender.label} round ${round + 1}: ${sample.perSecond.toFixed(1)} ${sample.unit}, ${sample.peakRssMiB.toFixed(0)} MiB\n`);
+      const extra = `${sample.ratio === undefined ? '' : `, ratio ${sample.ratio.toFixed(3)}`}${sample.loopP99Ms === undefined ? '' : `, loop p99 ${sample.loopP99Ms.toFixed(1)} ms`}`;
+      process.stderr.write(`  ${title} / ${contender.label} round ${round + 1}: ${sample.perSecond.toFixed(1)} ${sample.unit}, ${sample.peakRssMiB.toFixed(0)} MiB${extra}\n`);
     }
   }
   const rows = contenders.map(({ label }) => {
@@ -64,6 +74,8 @@ function compare(title: string, contenders: readonly { label: string; run: (roun
       median: median(list.map((sample) => sample.perSecond)),
       runs: list.map((sample) => Number(sample.perSecond.toFixed(1))),
       peakRssMiB: median(list.map((sample) => sample.peakRssMiB)),
+      ...(list[0]?.ratio === undefined ? {} : { ratio: median(list.map((sample) => sample.ratio ?? 0)) }),
+      ...(list[0]?.loopP99Ms === undefined ? {} : { loopP99Ms: median(list.map((sample) => sample.loopP99Ms ?? 0)) }),
     };
   });
   return { title, rows };
@@ -75,6 +87,8 @@ interface Row {
   readonly median: number;
   readonly runs: number[];
   readonly peakRssMiB: number;
+  readonly ratio?: number;
+  readonly loopP99Ms?: number;
 }
 
 function freshDir(label: string): string {
@@ -85,6 +99,13 @@ function freshDir(label: string): string {
 const sections: { title: string; rows: Row[] }[] = [];
 try {
   process.stderr.write(`taskforge bench: ${rounds} rounds, work dir ${workDir}\n`);
+  if (suite === 'all' || suite === 'codec') sections.push(...codecSections());
+  if (suite === 'all' || suite === 'core') coreSections();
+} finally {
+  await rm(workDir, { recursive: true, force: true });
+}
+
+function coreSections(): void {
   sections.push(
     compare(`${smallCount} sequential 4 KiB writes`, [
       { label: 'StorageTask (atomic + durable)', run: () => runChild('storageTaskSmallWrites', freshDir('st'), smallCount) },
@@ -113,8 +134,40 @@ try {
       { label: 'bare async call', run: () => runChild('bareAsyncCall', workDir, noopCount) },
     ]),
   );
-} finally {
-  await rm(workDir, { recursive: true, force: true });
+}
+
+/** Each codec setting: StorageTask against the raw node pipeline of the same algorithm, writing then reading. */
+function codecSections(): { title: string; rows: Row[] }[] {
+  const specs: { name: string; spec: CodecSpec }[] = [
+    { name: 'encryption only', spec: { encrypt: true, sizeMiB: codecMiB } },
+    { name: 'gzip-1', spec: { algorithm: 'gzip', level: 1, encrypt: false, sizeMiB: codecMiB } },
+    { name: 'gzip-1 + encryption', spec: { algorithm: 'gzip', level: 1, encrypt: true, sizeMiB: codecMiB } },
+    { name: 'zstd-1', spec: { algorithm: 'zstd', level: 1, encrypt: false, sizeMiB: codecMiB } },
+    { name: 'zstd-1 + encryption', spec: { algorithm: 'zstd', level: 1, encrypt: true, sizeMiB: codecMiB } },
+    { name: 'zstd-3', spec: { algorithm: 'zstd', level: 3, encrypt: false, sizeMiB: codecMiB } },
+    { name: 'zstd-3 + encryption', spec: { algorithm: 'zstd', level: 3, encrypt: true, sizeMiB: codecMiB } },
+    { name: 'brotli-4', spec: { algorithm: 'brotli', level: 4, encrypt: false, sizeMiB: codecMiB } },
+    { name: 'brotli-4 + encryption', spec: { algorithm: 'brotli', level: 4, encrypt: true, sizeMiB: codecMiB } },
+  ];
+  const result: { title: string; rows: Row[] }[] = [];
+  const wanted = values['codec-filter'] === '' ? undefined : new Set(values['codec-filter'].split(','));
+  for (const { name, spec } of specs) {
+    if (wanted !== undefined && !wanted.has(name)) continue;
+    const dirs: { task: string; raw: string }[] = [];
+    result.push(
+      compare(`${codecMiB} MiB mixed data, ${name}: write`, [
+        { label: 'StorageTask write', run: (round) => runChild('storageTaskCodecWrite', (dirs[round] = { task: freshDir('codec'), raw: freshDir('codec-raw') }).task, spec) },
+        { label: 'raw node pipeline', run: (round) => runChild('rawCodecWrite', dirs[round]?.raw ?? freshDir('codec-raw'), spec) },
+      ]),
+    );
+    result.push(
+      compare(`${codecMiB} MiB mixed data, ${name}: read`, [
+        { label: 'StorageTask read (as: stream)', run: (round) => runChild('storageTaskCodecRead', dirs[round]?.task ?? '', spec) },
+        { label: 'raw node pipeline', run: (round) => runChild('rawCodecRead', dirs[round]?.raw ?? '', spec) },
+      ]),
+    );
+  }
+  return result;
 }
 
 console.log(`\ntaskforge benchmarks: medians of ${rounds} interleaved rounds, Node ${process.version}\n`);
@@ -124,7 +177,8 @@ for (const section of sections) {
   for (const row of section.rows) {
     // For ns/op lower is better; for the others higher is better. Ratio is always "row vs first row" in throughput terms.
     const ratio = baseline === undefined ? 1 : row.unit === 'ns/op' ? baseline.median / row.median : row.median / baseline.median;
-    console.log(`  ${row.label.padEnd(36)} ${row.median.toFixed(1).padStart(10)} ${row.unit.padEnd(6)} x${ratio.toFixed(2)} speed of first row peak RSS ${row.peakRssMiB.toFixed(0)} MiB   runs ${row.runs.join(', ')}`);
+    const extra = `${row.ratio === undefined ? '' : `   stored/data ${row.ratio.toFixed(3)}`}${row.loopP99Ms === undefined ? '' : `   loop p99 ${row.loopP99Ms.toFixed(1)} ms`}`;
+    console.log(`  ${row.label.padEnd(36)} ${row.median.toFixed(1).padStart(10)} ${row.unit.padEnd(6)} x${ratio.toFixed(2)} speed of first row   peak RSS ${row.peakRssMiB.toFixed(0)} MiB${extra}   runs ${row.runs.join(', ')}`);
   }
   console.log('');
 }

@@ -15,6 +15,10 @@ export interface Measurement {
   readonly perSecond: number;
   readonly unit: 'ops/s' | 'MB/s' | 'ns/op';
   readonly elapsedMs: number;
+  /** Stored bytes / data bytes, for compression scenarios. */
+  readonly ratio?: number;
+  /** The event loop's 99th-percentile delay during the run, in ms. */
+  readonly loopP99Ms?: number;
 }
 
 const SMALL = Buffer.alloc(4096, 0x61);

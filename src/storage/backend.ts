@@ -45,8 +45,6 @@ export interface WriteOptions {
   readonly overwrite: boolean;
   /** Stored with the object; empty for a plain object. */
   readonly metadata: ObjectMetadata;
-  /** Called with the bytes written so far. */
-  readonly onProgress?: (bytesDone: number) => void;
 }
 
 /** Options of {@link StorageBackend.list}. */

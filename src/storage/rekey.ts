@@ -2,7 +2,7 @@ import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import { fromSystemError } from '../core/system-errors.js';
 import type { StorageBackend } from './backend.js';
 import { ByteReader } from './codec/byte-reader.js';
-import { chunkCompressor } from './codec/chunk-compression.js';
+import { compressionChoice } from './codec/chunk-compression.js';
 import { CONTAINER_MAGIC, looksLikeContainer } from './codec/container-format.js';
 import { openContainer } from './codec/decoder.js';
 import { encodeContainer } from './codec/encoder.js';
@@ -59,7 +59,7 @@ export async function rekeyObject(options: RekeyOptions): Promise<RekeyResult> {
       path,
       chunkSize,
       encryption: { keyId: active.id, key: active.key },
-      ...(compression === 'none' ? {} : { compression: chunkCompressor(compression) }),
+      ...(compression === 'none' ? {} : { compression: compressionChoice(compression) }),
     });
     await options.backend.write(path, encoded, { signal, overwrite: true, metadata: {} });
     return { path, rekeyed: true, fromKeyId, toKeyId: active.id };

@@ -3,7 +3,7 @@ import { parseOrThrow } from '../core/validation.js';
 import { toByteSource, type ByteSource } from '../storage/content.js';
 import { decodeCursor } from '../storage/list-pager.js';
 import { parseStoragePath, ROOT_PATH } from '../storage/storage-path.js';
-import { chunkCompressor, type ChunkCompressor } from '../storage/codec/chunk-compression.js';
+import { compressionChoice, type CompressionChoice } from '../storage/codec/chunk-compression.js';
 import type { Keyring } from '../storage/codec/keyring.js';
 import { storageTaskConfigSchema, type StorageOptions, type ValidStorageTaskConfig } from './storage-task-config.js';
 
@@ -22,7 +22,7 @@ export interface PreparedStorageTask {
 
 /** How a write encodes its object into a container. */
 export interface EncodingPlan {
-  readonly compression?: ChunkCompressor;
+  readonly compression?: CompressionChoice;
   readonly encryption?: { readonly keyId: string; readonly key: Buffer };
 }
 
@@ -94,7 +94,7 @@ function encodingPlan(options: StorageOptions, path: string, context: PrepareCon
     encryption = { keyId: active.id, key: active.key };
   }
   return {
-    ...(compression === undefined ? {} : { compression: chunkCompressor(compression.algorithm, compression.level) }),
+    ...(compression === undefined ? {} : { compression: compressionChoice(compression.algorithm, compression.level) }),
     ...(encryption === undefined ? {} : { encryption }),
   };
 }

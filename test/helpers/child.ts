@@ -16,6 +16,8 @@ export function runScript(script: string, options: { cwd?: string; env?: NodeJS.
     encoding: 'utf8',
     cwd: options.cwd ?? process.cwd(),
     env: options.env ?? process.env,
+    // spawnSync blocks the test runner's own timers: a hung child must end itself.
+    timeout: 60_000,
   });
 }
 

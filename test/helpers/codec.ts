@@ -1,5 +1,5 @@
 import { ByteReader } from '../../src/storage/codec/byte-reader.js';
-import { chunkCompressor } from '../../src/storage/codec/chunk-compression.js';
+import { compressionChoice } from '../../src/storage/codec/chunk-compression.js';
 import type { CompressionAlgorithm } from '../../src/storage/codec/container-format.js';
 import { openContainer } from '../../src/storage/codec/decoder.js';
 import { encodeContainer } from '../../src/storage/codec/encoder.js';
@@ -22,7 +22,7 @@ export async function encodeBytes(
   for await (const part of encodeContainer(pieces(bytes), {
     kind: options.kind ?? 'bytes',
     path: options.path ?? '/object',
-    ...(options.compression === undefined ? {} : { compression: chunkCompressor(options.compression) }),
+    ...(options.compression === undefined ? {} : { compression: compressionChoice(options.compression) }),
     ...(active === undefined ? {} : { encryption: { keyId: active.id, key: active.key, ...(options.salt === undefined ? {} : { salt: options.salt }) } }),
     ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize }),
   })) {

@@ -65,7 +65,6 @@ export class MemoryBackend implements StorageBackend {
     for await (const chunk of abortable(body, options.signal)) {
       chunks.push(Buffer.from(chunk));
       size += chunk.byteLength;
-      options.onProgress?.(size);
     }
     // Nothing is visible until here, and from here on nothing can fail half-way.
     throwIfAborted(options.signal);

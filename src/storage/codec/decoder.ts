@@ -1,6 +1,5 @@
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
 import type { ByteReader } from './byte-reader.js';
-import { chunkCompressor, type ChunkCompressor } from './chunk-compression.js';
 import {
   FIXED_HEADER_BYTES,
   FRAME_FINAL,
@@ -14,7 +13,8 @@ import {
   truncated,
   type ContainerHeader,
 } from './container-format.js';
-import { FrameCipher } from './frame-cipher.js';
+import { objectSecrets, type ObjectSecrets } from './frame-cipher.js';
+import { FrameProcessor } from './frame-processor.js';
 import type { Keyring } from './keyring.js';
 import { orderedMap } from './ordered-map.js';
 
@@ -26,7 +26,7 @@ export interface DecodeOptions {
   readonly keyring?: () => Keyring | undefined;
   /** Refuse a container that is not encrypted (ENCRYPTION_REQUIRED). */
   readonly requireEncryption: boolean;
-  /** Frames decompressed at once. Default 4. */
+  /** Frames decoded at once. Default 8. */
   readonly parallelism?: number;
 }
 
@@ -40,6 +40,7 @@ interface Frame {
   readonly index: number;
   readonly flags: number;
   readonly payload: Buffer;
+  readonly tag: Buffer | undefined;
 }
 
 /**
@@ -66,7 +67,7 @@ async function readHeader(reader: ByteReader, options: DecodeOptions): Promise<O
     throw new TaskforgeError(ErrorCode.ENCRYPTION_REQUIRED, `read of '${path}' failed: encryption was required and the object is not encrypted`, { details: { path } });
   }
   let header: ContainerHeader = base;
-  let cipher: FrameCipher | undefined;
+  let secrets: ObjectSecrets | undefined;
   if (encrypted) {
     const prefix = await reader.read(2);
     const { keyIdLength } = parseCipherPrefix(prefix, path);
@@ -83,15 +84,19 @@ async function readHeader(reader: ByteReader, options: DecodeOptions): Promise<O
     }
     const key = keyring.key(printable(keyId), path);
     header = { ...base, encryption: { keyId, salt } };
-    cipher = new FrameCipher(key, salt, headerBytes, path);
+    secrets = objectSecrets(key, salt, headerBytes, path);
   }
-  const frames = readFrames(reader, header, cipher, path);
-  const body = decodeFrames(frames, header, options);
+  const processor = new FrameProcessor(
+    { algorithm: header.compression, level: 0, chunkSize: header.chunkSize, ...(secrets === undefined ? {} : { secrets }) },
+    path,
+  );
+  const frames = readFrames(reader, header, secrets !== undefined, path);
+  const body = decodeFrames(frames, header, processor, options);
   return { header, body };
 }
 
-/** Reads, checks and decrypts frames in order; stops at the final one, which must end the stream. */
-async function* readFrames(reader: ByteReader, header: ContainerHeader, cipher: FrameCipher | undefined, path: string): AsyncGenerator<Frame, void, undefined> {
+/** Reads frames in order, checking their framing; stops at the final one, which must end the stream. */
+async function* readFrames(reader: ByteReader, header: ContainerHeader, encrypted: boolean, path: string): AsyncGenerator<Frame, void, undefined> {
   try {
     for (let index = 0; ; index += 1) {
       const frameHeader = await reader.read(FRAME_HEADER_BYTES);
@@ -101,10 +106,10 @@ async function* readFrames(reader: ByteReader, header: ContainerHeader, cipher: 
       const length = frameHeader.readUInt32BE(1);
       // A payload is never larger than a chunk: a chunk that does not shrink is stored as it is.
       if (length > header.chunkSize) throw malformed(path, `chunk ${index} claims ${length} bytes, more than the chunk size ${header.chunkSize}`);
-      const body = await reader.read(length + (cipher === undefined ? 0 : TAG_BYTES));
-      if (body.byteLength < length + (cipher === undefined ? 0 : TAG_BYTES)) throw truncated(path);
-      const payload = cipher === undefined ? body : cipher.open(index, flags, body.subarray(0, length), body.subarray(length), path);
-      yield { index, flags, payload };
+      const tagBytes = encrypted ? TAG_BYTES : 0;
+      const body = await reader.read(length + tagBytes);
+      if (body.byteLength < length + tagBytes) throw truncated(path);
+      yield { index, flags, payload: body.subarray(0, length), tag: encrypted ? body.subarray(length) : undefined };
       if ((flags & FRAME_FINAL) !== 0) {
         if (!(await reader.atEnd())) throw malformed(path, 'bytes follow its last chunk');
         return;
@@ -115,17 +120,16 @@ async function* readFrames(reader: ByteReader, header: ContainerHeader, cipher: 
   }
 }
 
-async function* decodeFrames(frames: AsyncIterable<Frame>, header: ContainerHeader, options: DecodeOptions): AsyncGenerator<Buffer, void, undefined> {
+async function* decodeFrames(frames: AsyncIterable<Frame>, header: ContainerHeader, processor: FrameProcessor, options: DecodeOptions): AsyncGenerator<Buffer, void, undefined> {
   const { path } = options;
-  // Made at the first compressed frame, after that frame's tag checked out:
-  // a tampered compression byte is an integrity error, not a missing codec.
-  let compressor: ChunkCompressor | undefined;
-  const inflate = async (frame: Frame): Promise<{ frame: Frame; bytes: Buffer }> => {
-    if (header.compression === 'none' || (frame.flags & FRAME_STORED) !== 0) return { frame, bytes: frame.payload };
-    compressor ??= chunkCompressor(header.compression);
-    return { frame, bytes: await compressor.decompress(frame.payload, header.chunkSize, path) };
+  // Authentication comes first in the processor: a tampered compression byte
+  // is an integrity error, not a missing codec, and no plaintext of a frame
+  // leaves it before its tag checked out.
+  const decode = async (frame: Frame): Promise<{ frame: Frame; bytes: Buffer }> => {
+    const final = (frame.flags & FRAME_FINAL) !== 0;
+    return { frame, bytes: await processor.decode(frame.index, frame.flags, final, frame.payload, frame.tag) };
   };
-  for await (const { frame, bytes } of orderedMap(frames, inflate, options.parallelism ?? 4)) {
+  for await (const { frame, bytes } of orderedMap(frames, decode, options.parallelism ?? 8)) {
     const final = (frame.flags & FRAME_FINAL) !== 0;
     // Every chunk but the last is full: anything else means frames were cut or joined.
     if (!final && bytes.byteLength !== header.chunkSize) throw malformed(path, `chunk ${frame.index} holds ${bytes.byteLength} bytes instead of ${header.chunkSize}`);

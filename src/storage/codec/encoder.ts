@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { ContentKind } from '../content.js';
-import type { ChunkCompressor } from './chunk-compression.js';
-import { DEFAULT_CHUNK_BYTES, encodeHeader, FRAME_FINAL, FRAME_HEADER_BYTES, FRAME_STORED, SALT_BYTES, type ContainerHeader } from './container-format.js';
-import { FrameCipher } from './frame-cipher.js';
+import type { CompressionChoice } from './chunk-compression.js';
+import { DEFAULT_CHUNK_BYTES, encodeHeader, FRAME_HEADER_BYTES, SALT_BYTES, type ContainerHeader } from './container-format.js';
+import { objectSecrets } from './frame-cipher.js';
+import { FrameProcessor } from './frame-processor.js';
 import { orderedMap } from './ordered-map.js';
 
 /** How to encode one object. */
@@ -10,16 +11,16 @@ export interface EncodeOptions {
   readonly kind: ContentKind;
   /** The storage path, bound into every encrypted frame. */
   readonly path: string;
-  readonly compression?: ChunkCompressor;
+  readonly compression?: CompressionChoice;
   readonly encryption?: {
     readonly keyId: string;
     readonly key: Buffer;
     /** Fixed salt, for test vectors only; otherwise 32 random bytes per object. */
     readonly salt?: Buffer;
   };
-  /** Plaintext bytes per frame. Default 64 KiB. */
+  /** Plaintext bytes per frame. Default 256 KiB. */
   readonly chunkSize?: number;
-  /** Frames compressed at once (on the thread pool). Default 4. */
+  /** Frames in flight at once. Default 8. */
   readonly parallelism?: number;
 }
 
@@ -30,40 +31,40 @@ interface Chunk {
 }
 
 /**
- * Encodes a stream of bytes as a taskforge container (docs/format.md):
- * the header, then one frame per chunk, each compressed (kept as is when
- * that does not make it smaller) and then encrypted. Holds about
- * `parallelism` chunks in memory whatever the object's size.
+ * Encodes a stream of bytes as a taskforge container (docs/format.md): the
+ * header, then one frame per chunk, each compressed (kept as is when that
+ * does not make it smaller) and then encrypted, several at once on the
+ * frame workers. Holds about `parallelism` chunks whatever the object's size.
  */
 export async function* encodeContainer(source: AsyncIterable<Uint8Array>, options: EncodeOptions): AsyncGenerator<Buffer, void, undefined> {
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_BYTES;
-  const encryption = options.encryption === undefined ? undefined : { keyId: options.encryption.keyId, salt: options.encryption.salt ?? randomBytes(SALT_BYTES) };
+  const encryption = options.encryption === undefined ? undefined : { ...options.encryption, salt: options.encryption.salt ?? randomBytes(SALT_BYTES) };
   const header: ContainerHeader = {
     compression: options.compression?.algorithm ?? 'none',
     kind: options.kind,
     chunkSize,
-    ...(encryption === undefined ? {} : { encryption }),
+    ...(encryption === undefined ? {} : { encryption: { keyId: encryption.keyId, salt: encryption.salt } }),
   };
   const headerBytes = encodeHeader(header);
-  const cipher = options.encryption === undefined || encryption === undefined ? undefined : new FrameCipher(options.encryption.key, encryption.salt, headerBytes, options.path);
+  const processor = new FrameProcessor(
+    {
+      algorithm: options.compression?.algorithm ?? 'none',
+      level: options.compression?.level ?? 0,
+      chunkSize,
+      ...(encryption === undefined ? {} : { secrets: objectSecrets(encryption.key, encryption.salt, headerBytes, options.path) }),
+    },
+    options.path,
+  );
   yield headerBytes;
-  const encodeFrame = async ({ index, bytes, final }: Chunk): Promise<Buffer> => {
-    let flags = final ? FRAME_FINAL : 0;
-    let payload = bytes;
-    if (options.compression !== undefined) {
-      const compressed = await options.compression.compress(bytes);
-      // Random or already compressed data: store the chunk as it is, and say so.
-      if (compressed.byteLength < bytes.byteLength) payload = compressed;
-      else flags |= FRAME_STORED;
-    }
+  // A frame is yielded as its parts (header, payload, tag), never joined: no copy of the data.
+  const encodeFrame = async ({ index, bytes, final }: Chunk): Promise<Buffer[]> => {
+    const frame = await processor.encode(index, final, bytes);
     const frameHeader = Buffer.alloc(FRAME_HEADER_BYTES);
-    frameHeader.writeUInt8(flags, 0);
-    frameHeader.writeUInt32BE(payload.byteLength, 1);
-    if (cipher === undefined) return Buffer.concat([frameHeader, payload]);
-    const { ciphertext, tag } = cipher.seal(index, flags, payload);
-    return Buffer.concat([frameHeader, ciphertext, tag]);
+    frameHeader.writeUInt8(frame.flags, 0);
+    frameHeader.writeUInt32BE(frame.payload.byteLength, 1);
+    return frame.tag === undefined ? [frameHeader, frame.payload] : [frameHeader, frame.payload, frame.tag];
   };
-  yield* orderedMap(rechunk(source, chunkSize), encodeFrame, options.parallelism ?? 4);
+  for await (const parts of orderedMap(rechunk(source, chunkSize), encodeFrame, options.parallelism ?? 8)) yield* parts;
 }
 
 /** Cuts a stream into chunks of exactly `size` bytes (the last may be shorter, or empty for an empty stream), marking the last. */
@@ -82,6 +83,7 @@ async function* rechunk(source: AsyncIterable<Uint8Array>, size: number): AsyncG
       if (partsBytes === size) {
         // One chunk is held back: only the next one tells whether it is the last.
         if (held !== undefined) yield { index: index++, bytes: held, final: false };
+        // A copy: the source may reuse its buffers once it has handed them over.
         held = Buffer.concat(parts, partsBytes);
         parts = [];
         partsBytes = 0;
