@@ -10,7 +10,8 @@ import { defaultBackend } from '../storage/default-backend.js';
 import { BaseTask, type AttemptContext, type TaskContext } from './base-task.js';
 import { attemptOptionsOf, type AttemptOptions } from './task-config.js';
 import { DEFAULT_LIST_LIMIT, type StorageTaskConfig } from './storage-task-config.js';
-import { prepareStorageTask, type PreparedStorageTask } from './storage-task-prepare.js';
+import { prepareStorageTask, type EncodingPlan, type PreparedStorageTask } from './storage-task-prepare.js';
+import { zstdAvailable } from '../storage/codec/zstd.js';
 
 /** What a storage task is given besides its config. */
 export interface StorageTaskContext extends TaskContext {
@@ -122,7 +123,7 @@ export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask
     const data = counted(source.body, (done) => {
       this.reportProgress(done, source.size);
     });
-    const encoding = prepared.encoding;
+    const encoding = prepared.encoding === undefined ? undefined : await withAvailableCompression(prepared.encoding);
     // A container records the content kind in its header; a plain object, beside it.
     const body = encoding === undefined ? data : encodeContainer(data, { kind: source.kind, path, ...encoding });
     try {
@@ -159,6 +160,13 @@ export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask
       throw fromSystemError(error, { operation, path });
     }
   }
+}
+
+/** The plan, with the default compression swapped for its fallback when zstd is not installed. */
+async function withAvailableCompression(plan: EncodingPlan): Promise<EncodingPlan> {
+  const { compressionFallback, ...rest } = plan;
+  if (compressionFallback === undefined || rest.compression?.algorithm !== 'zstd' || (await zstdAvailable())) return rest;
+  return { ...rest, compression: compressionFallback };
 }
 
 /** Passes chunks through, telling `onBytes` the running total. */

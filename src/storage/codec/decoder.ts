@@ -26,7 +26,7 @@ export interface DecodeOptions {
   readonly keyring?: () => Keyring | undefined;
   /** Refuse a container that is not encrypted (ENCRYPTION_REQUIRED). */
   readonly requireEncryption: boolean;
-  /** Frames decoded at once. Default 8. */
+  /** Frames decoded at once. Default: what the frame processor can use. */
   readonly parallelism?: number;
 }
 
@@ -129,7 +129,7 @@ async function* decodeFrames(frames: AsyncIterable<Frame>, header: ContainerHead
     const final = (frame.flags & FRAME_FINAL) !== 0;
     return { frame, bytes: await processor.decode(frame.index, frame.flags, final, frame.payload, frame.tag) };
   };
-  for await (const { frame, bytes } of orderedMap(frames, decode, options.parallelism ?? 8)) {
+  for await (const { frame, bytes } of orderedMap(frames, decode, options.parallelism ?? processor.parallelism)) {
     const final = (frame.flags & FRAME_FINAL) !== 0;
     // Every chunk but the last is full: anything else means frames were cut or joined.
     if (!final && bytes.byteLength !== header.chunkSize) throw malformed(path, `chunk ${frame.index} holds ${bytes.byteLength} bytes instead of ${header.chunkSize}`);

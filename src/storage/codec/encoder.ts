@@ -20,7 +20,7 @@ export interface EncodeOptions {
   };
   /** Plaintext bytes per frame. Default 256 KiB. */
   readonly chunkSize?: number;
-  /** Frames in flight at once. Default 8. */
+  /** Frames in flight at once. Default: what the frame processor can use. */
   readonly parallelism?: number;
 }
 
@@ -64,7 +64,7 @@ export async function* encodeContainer(source: AsyncIterable<Uint8Array>, option
     frameHeader.writeUInt32BE(frame.payload.byteLength, 1);
     return frame.tag === undefined ? [frameHeader, frame.payload] : [frameHeader, frame.payload, frame.tag];
   };
-  for await (const parts of orderedMap(rechunk(source, chunkSize), encodeFrame, options.parallelism ?? 8)) yield* parts;
+  for await (const parts of orderedMap(rechunk(source, chunkSize), encodeFrame, options.parallelism ?? processor.parallelism)) yield* parts;
 }
 
 /** Cuts a stream into chunks of exactly `size` bytes (the last may be shorter, or empty for an empty stream), marking the last. */

@@ -26,8 +26,10 @@ export function objectSecrets(masterKey: Buffer, salt: Buffer, headerBytes: Buff
 export function sealPayload(secrets: ObjectSecrets, index: number, flags: number, plaintext: Uint8Array): { ciphertext: Buffer; tag: Buffer } {
   const cipher = createCipheriv('aes-256-gcm', secrets.key, nonce(index), { authTagLength: TAG_BYTES });
   cipher.setAAD(associatedData(secrets, flags));
-  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-  return { ciphertext, tag: cipher.getAuthTag() };
+  const ciphertext = cipher.update(plaintext);
+  // GCM is a stream mode: final() adds nothing, so the update's output is the whole ciphertext (no second copy).
+  const rest = cipher.final();
+  return { ciphertext: rest.byteLength === 0 ? ciphertext : Buffer.concat([ciphertext, rest]), tag: cipher.getAuthTag() };
 }
 
 /**

@@ -7,12 +7,12 @@ import { FrameWorkerPool } from './frame-worker-pool.js';
 import { loadZstd, type ZstdContexts } from './zstd.js';
 
 /**
- * Encodes and decodes the frames of one object. Compression, and the
- * decompression of gzip and brotli, run on the worker pool when there is one
- * (every core busy, the event loop free); AES-GCM alone and zstd
- * decompression are faster than a round trip to a worker, and run here,
- * yielding to the event loop between frames. An object of one frame is
- * always done here.
+ * Encodes and decodes the frames of one object. gzip and brotli, slow per
+ * byte, run on the worker pool when there is one (every core busy, the event
+ * loop free); zstd and AES-GCM are faster than a round trip to a worker
+ * (measured: zstd-1 with AES-GCM at 285 MB/s here against 240 MB/s through
+ * workers) and run on this thread, yielding to the event loop between
+ * frames (about 1 ms of work each). An object of one frame is always done here.
  */
 export class FrameProcessor {
   readonly #settings: FrameSettings;
@@ -31,9 +31,19 @@ export class FrameProcessor {
     };
   }
 
+  /** Frames worth having in flight at once: enough to keep the workers busy, or two to overlap I/O here. */
+  get parallelism(): number {
+    const pool = this.#slow ? FrameWorkerPool.shared() : undefined;
+    return pool === undefined ? 2 : 2 * pool.stats.workers;
+  }
+
+  /** gzip and brotli: worth sending to a worker. */
+  get #slow(): boolean {
+    return this.#settings.algorithm === 'gzip' || this.#settings.algorithm === 'brotli';
+  }
+
   async encode(index: number, final: boolean, chunk: Buffer): Promise<EncodedFrame> {
-    const worthAWorker = this.#settings.algorithm !== 'none' && !(index === 0 && final);
-    const pool = worthAWorker ? FrameWorkerPool.shared() : undefined;
+    const pool = this.#slow && !(index === 0 && final) ? FrameWorkerPool.shared() : undefined;
     if (pool !== undefined) {
       // Copied, not transferred: if the worker fails, this thread still has the chunk to do it itself.
       const response = await this.#onWorker(() => pool.run({ op: 'encode', settings: this.#wire, index, final, chunk }));
@@ -48,8 +58,7 @@ export class FrameProcessor {
 
   /** Authenticates and decodes one frame; INTEGRITY_ERROR naming the frame when it does not check out. */
   async decode(index: number, flags: number, final: boolean, payload: Buffer, tag: Buffer | undefined): Promise<Buffer> {
-    const slowToInflate = this.#settings.algorithm === 'gzip' || this.#settings.algorithm === 'brotli';
-    const pool = slowToInflate && !(index === 0 && final) ? FrameWorkerPool.shared() : undefined;
+    const pool = this.#slow && !(index === 0 && final) ? FrameWorkerPool.shared() : undefined;
     if (pool !== undefined) {
       const response = await this.#onWorker(() =>
         pool.run({ op: 'decode', settings: this.#wire, index, flags, payload, ...(tag === undefined ? {} : { tag }) }),

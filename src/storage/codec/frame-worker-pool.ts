@@ -104,8 +104,15 @@ export class FrameWorkerPool {
  * tsx registered inside the worker first.
  */
 function startWorker(): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./frame-worker.js', import.meta.url));
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./frame-worker.js', import.meta.url), { resourceLimits: WORKER_LIMITS });
   const entry = new URL('./frame-worker.ts', import.meta.url).href;
   const bootstrap = `import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(bootstrap, { eval: true });
+  return new Worker(bootstrap, { eval: true, resourceLimits: WORKER_LIMITS });
 }
+
+/**
+ * A worker holds a frame or two at a time: a small young generation makes
+ * it collect often instead of growing, which keeps the process's memory
+ * bounded (each worker otherwise settles at tens of MiB).
+ */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 };

@@ -38,3 +38,13 @@ export function loadZstd(): Promise<ZstdContexts> {
   );
   return loading;
 }
+
+/** Whether zstd can be used here (the optional package is installed and built). */
+export async function zstdAvailable(): Promise<boolean> {
+  try {
+    await loadZstd();
+    return true;
+  } catch {
+    return false;
+  }
+}
