@@ -54,6 +54,8 @@ export { parseStoragePath } from './storage/storage-path.js';
 export { Keyring, fingerprint as keyFingerprint, KEY_BYTES } from './storage/codec/keyring.js';
 export type { KeyringOptions } from './storage/codec/keyring.js';
 export { rekeyObject } from './storage/rekey.js';
+export { ReadCache, defaultReadCache, DEFAULT_CACHE_BYTES } from './storage/read-cache.js';
+export type { ReadCacheOptions, ReadCacheStats, CachedObject } from './storage/read-cache.js';
 export type { RekeyOptions, RekeyResult } from './storage/rekey.js';
 export { DEFAULT_COMPRESSION } from './tasks/storage-task-prepare.js';
 export type { CompressionAlgorithm } from './storage/codec/container-format.js';

@@ -63,16 +63,31 @@ export async function decodeObject(
   form: ReadForm | undefined,
   signal: AbortSignal,
 ): Promise<unknown> {
-  const chosen = form ?? (object.kind === 'json' ? 'json' : object.kind === 'text' ? 'text' : 'buffer');
-  if (chosen === 'stream') return Readable.from(object.body, { objectMode: false });
+  if (chosenForm(object.kind, form) === 'stream') return Readable.from(object.body, { objectMode: false });
+  return bytesToForm(await collectBytes(object.body, signal), object.kind, path, form);
+}
+
+/** The form a read returns: the one asked for, else the one written. */
+export function chosenForm(kind: ContentKind, form: ReadForm | undefined): ReadForm {
+  return form ?? (kind === 'json' ? 'json' : kind === 'text' ? 'text' : 'buffer');
+}
+
+/** All of a body's bytes, stopping at once when `signal` aborts. */
+export async function collectBytes(body: AsyncIterable<Buffer>, signal: AbortSignal): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let bytesDone = 0;
-  for await (const chunk of abortable(object.body, signal)) {
+  for await (const chunk of abortable(body, signal)) {
     chunks.push(chunk);
     bytesDone += chunk.byteLength;
   }
-  const bytes = Buffer.concat(chunks, bytesDone);
+  return Buffer.concat(chunks, bytesDone);
+}
+
+/** Bytes in the asked (or written) form; `bytes` may be handed over as they are for the buffer form. */
+export function bytesToForm(bytes: Buffer, kind: ContentKind, path: string, form: ReadForm | undefined): unknown {
+  const chosen = chosenForm(kind, form);
   if (chosen === 'buffer') return bytes;
+  if (chosen === 'stream') return Readable.from([bytes], { objectMode: false });
   const text = decodeUtf8(bytes, path);
   if (chosen === 'text') return text;
   try {

@@ -1,5 +1,6 @@
 import { abortError, sleep } from '../core/abort.js';
 import { backoffDelay, DEFAULT_RETRY_POLICY, type RetryPolicy } from '../core/backoff.js';
+import { isoTime } from '../core/clock.js';
 import { ErrorCode, TaskforgeError, toErrorInfo } from '../core/errors.js';
 import { newTaskId } from '../core/ids.js';
 import { getDefaultLogger, type Logger } from '../core/logger.js';
@@ -63,6 +64,7 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
   #result: TaskResult<TData> | undefined;
   #cleanup: Promise<void> | undefined;
   #lastProgressAt = Number.NEGATIVE_INFINITY;
+  #details: Readonly<Record<string, unknown>> | undefined;
 
   /**
    * Accepts any input: a config that is wrong becomes a FAILED result with
@@ -141,8 +143,7 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
       this.#inFlight?.abort(error);
       this.#events.emit('cancel', { id: this.id, type: this.type, previousStatus, ...(reason === undefined ? {} : { reason }) });
       if (previousStatus === TaskStatus.PENDING) {
-        const now = new Date();
-        this.#execution = Promise.resolve(this.#fail(now, 0, error));
+        this.#execution = Promise.resolve(this.#fail(Date.now(), 0, error));
       } else {
         await this.#runHook('cancelTask', () => this.cancelTask());
       }
@@ -180,6 +181,20 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
   /** Releases resources after the task ended. Default: nothing. */
   protected cleanupTask(): Promise<void> | void {
     return undefined;
+  }
+
+  /**
+   * A result known without doing any work (a read served from memory):
+   * returned, the task completes in one attempt with no signal or timer set
+   * up. Default: none.
+   */
+  protected completeSynchronously(_config: TConfig): { readonly data: TData } | undefined {
+    return undefined;
+  }
+
+  /** Facts for the result's `details` (how the work was done); the last call wins. */
+  protected setResultDetails(details: Readonly<Record<string, unknown>>): void {
+    this.#details = details;
   }
 
   /** Validates the raw config; throws VALIDATION_ERROR. Task types override it with their schema. */
@@ -222,15 +237,16 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
   }
 
   async #run(): Promise<TaskResult<TData>> {
-    const startedAt = new Date();
+    const startedAt = Date.now();
     this.#setStatus(TaskStatus.RUNNING);
     if (this.#events.listenerCount('start') > 0) {
-      // Built only when heard: the payload's date formatting is a measurable part of a no-op task.
-      this.#events.emit('start', { id: this.id, type: this.type, startedAt: startedAt.toISOString() });
+      this.#events.emit('start', { id: this.id, type: this.type, startedAt: isoTime(startedAt) });
     }
     let attempts = 0;
     try {
       const config = this.validateConfig(this.rawConfig);
+      const immediate = this.completeSynchronously(config);
+      if (immediate !== undefined) return this.#complete(startedAt, 1, immediate.data);
       const { timeout, retries = 0 } = this.attemptOptions(config);
       for (;;) {
         if (this.#cancelReason !== undefined) throw this.#cancelReason;
@@ -298,7 +314,7 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
     return this.toTaskError(thrown);
   }
 
-  #complete(startedAt: Date, attempts: number, data: TData): TaskResult<TData> {
+  #complete(startedAt: number, attempts: number, data: TData): TaskResult<TData> {
     this.#setStatus(TaskStatus.COMPLETED);
     const result: TaskResult<TData> = { ...this.#timing(startedAt, attempts), status: TaskStatus.COMPLETED, success: true, data };
     this.#result = result;
@@ -308,7 +324,7 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
   }
 
   /** The spec's error flow: log, set FAILED, emit `error`, return the result. */
-  #fail(startedAt: Date, attempts: number, error: TaskforgeError): TaskResult<TData> {
+  #fail(startedAt: number, attempts: number, error: TaskforgeError): TaskResult<TData> {
     const info = toErrorInfo(error);
     this.logger.error({ taskId: this.id, taskType: this.type, attempts, code: info.code, err: info.message }, 'task failed');
     this.#setStatus(TaskStatus.FAILED);
@@ -318,15 +334,16 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
     return result;
   }
 
-  #timing(startedAt: Date, attempts: number): Pick<TaskResult, 'id' | 'type' | 'attempts' | 'startedAt' | 'finishedAt' | 'durationMs'> {
-    const finishedAt = new Date();
+  #timing(startedAt: number, attempts: number): Pick<TaskResult, 'id' | 'type' | 'attempts' | 'startedAt' | 'finishedAt' | 'durationMs' | 'details'> {
+    const finishedAt = Date.now();
     return {
       id: this.id,
       type: this.type,
       attempts,
-      startedAt: startedAt.toISOString(),
-      finishedAt: finishedAt.toISOString(),
-      durationMs: finishedAt.getTime() - startedAt.getTime(),
+      startedAt: isoTime(startedAt),
+      finishedAt: isoTime(finishedAt),
+      durationMs: finishedAt - startedAt,
+      ...(this.#details === undefined ? {} : { details: this.#details }),
     };
   }
 

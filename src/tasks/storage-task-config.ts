@@ -53,8 +53,13 @@ export const storageOptionsSchema = attemptOptionsSchema.extend({
   encryption: z.boolean().optional(),
   /** read: fail with LIMIT_EXCEEDED past this many decoded bytes. Default: no limit. */
   maxBytes: z.int().min(1).optional(),
-  /** Serve reads from the in-process cache. Default false. */
-  cache: z.boolean().optional(),
+  /**
+   * read: serve from the in-process cache. `true` checks the object's version
+   * with the backend on every read (a change by anyone is seen at once);
+   * `{ ttlMs }` trusts an entry for that long after it was last checked.
+   * Writes and deletes through this process always invalidate at once.
+   */
+  cache: z.union([z.boolean(), z.strictObject({ ttlMs: z.int().min(0).max(86_400_000) })]).optional(),
   /** read: the form of the result. Default: the form that was written. */
   as: z.enum(ReadForm).optional(),
   /** write: replace an existing object. Default true; false gives ALREADY_EXISTS. */

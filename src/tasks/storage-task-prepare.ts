@@ -47,8 +47,6 @@ export interface PrepareContext {
 export const DEFAULT_COMPRESSION = { algorithm: 'zstd', level: 1 } as const;
 const FALLBACK_COMPRESSION = { algorithm: 'gzip', level: 1 } as const;
 
-/** Options of the spec that this release refuses rather than ignores. */
-const UNSUPPORTED_OPTIONS = ['cache'] as const;
 
 /**
  * Validates a storage task config before anything touches storage: the
@@ -59,15 +57,6 @@ const UNSUPPORTED_OPTIONS = ['cache'] as const;
 export function prepareStorageTask(raw: unknown, taskId: string, context: PrepareContext = {}): PreparedStorageTask {
   const config = parseOrThrow(storageTaskConfigSchema, raw, `storage task '${taskId}'`);
   const { operation, options = {} } = config.metadata;
-  for (const option of UNSUPPORTED_OPTIONS) {
-    if (options[option] === true) {
-      throw new TaskforgeError(
-        ErrorCode.UNSUPPORTED_OPTION,
-        `storage task '${taskId}': metadata.options.${option} is not available in this version of taskforge; nothing was done`,
-        { details: { option } },
-      );
-    }
-  }
   const path = parseStoragePath(config.metadata.path);
   if (operation === 'delete' && path === ROOT_PATH) {
     const field = { field: 'metadata.path', message: 'refusing to delete the storage root', received: `string ${JSON.stringify(config.metadata.path)}` };

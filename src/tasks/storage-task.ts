@@ -5,7 +5,8 @@ import { defaultKeyring } from '../storage/codec/default-keyring.js';
 import { encodeContainer } from '../storage/codec/encoder.js';
 import type { Keyring } from '../storage/codec/keyring.js';
 import { decodeStoredObject } from '../storage/object-reader.js';
-import { decodeObject, metadataFor, toByteSource } from '../storage/content.js';
+import { bytesToForm, chosenForm, collectBytes, decodeObject, metadataFor, toByteSource } from '../storage/content.js';
+import { defaultReadCache, type CachedObject, type ReadCache } from '../storage/read-cache.js';
 import { defaultBackend } from '../storage/default-backend.js';
 import { BaseTask, type AttemptContext, type TaskContext } from './base-task.js';
 import { attemptOptionsOf, type AttemptOptions } from './task-config.js';
@@ -19,6 +20,8 @@ export interface StorageTaskContext extends TaskContext {
   readonly backend?: StorageBackend;
   /** The encryption keys. Default: from `TASKFORGE_KEYRING` or `TASKFORGE_ENCRYPTION_KEY`, read when needed. */
   readonly keyring?: Keyring;
+  /** The read cache, which writes and deletes invalidate. Default: the process-wide one (`TASKFORGE_CACHE_BYTES`, 64 MiB). */
+  readonly cache?: ReadCache;
 }
 
 /** `data` of a completed write. */
@@ -56,12 +59,14 @@ export type StorageResultData = unknown;
 export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask> {
   readonly #backend: StorageBackend;
   readonly #keyring: () => Keyring | undefined;
+  readonly #cache: ReadCache;
 
   constructor(config: StorageTaskConfig, context: StorageTaskContext = {}) {
     super(config, context);
     this.#backend = context.backend ?? defaultBackend();
     const given = context.keyring;
     this.#keyring = given === undefined ? defaultKeyring : () => given;
+    this.#cache = context.cache ?? defaultReadCache();
   }
 
   /** The backend this task works on. */
@@ -82,28 +87,18 @@ export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask
     const { operation, options = {} } = prepared.config.metadata;
     switch (operation) {
       case 'read':
-        return this.#call('read', path, async () => {
-          const opened = await this.#backend.read(path, { signal });
-          const total = opened.info.size;
-          const stored = counted(opened.body as AsyncIterable<Buffer>, (done) => {
-            this.reportProgress(done, total);
-          });
-          const decoded = await decodeStoredObject(
-            { metadata: opened.info.metadata, body: stored },
-            {
-              path,
-              keyring: this.#keyring,
-              requireEncryption: options.encryption === true,
-              ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
-            },
-          );
-          return decodeObject(decoded, path, options.as, signal);
-        });
+        return this.#call('read', path, () => this.#read(prepared, signal));
       case 'write':
         return this.#write(prepared, signal);
       case 'delete': {
-        const { deleted } = await this.#call('delete', path, () => this.#backend.delete(path, { signal, recursive: options.recursive ?? false }));
-        return { path, deleted } satisfies DeleteResultData;
+        const recursive = options.recursive ?? false;
+        try {
+          const { deleted } = await this.#call('delete', path, () => this.#backend.delete(path, { signal, recursive }));
+          return { path, deleted } satisfies DeleteResultData;
+        } finally {
+          // Even a failed delete may have removed part of a tree.
+          this.#cache.invalidate(this.#backend.name, path, recursive);
+        }
       }
       case 'list':
         return this.#call('list', path, () =>
@@ -134,6 +129,7 @@ export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask
           metadata: encoding === undefined ? metadataFor(source.kind) : {},
         }),
       );
+      this.#cache.invalidate(this.#backend.name, path);
       return { path, size: info.size, modifiedAt: info.modifiedAt.toISOString(), version: info.version };
     } catch (error) {
       const coded = signal.aborted ? error : this.toTaskError(error);
@@ -150,6 +146,75 @@ export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask
       }
       throw coded;
     }
+  }
+
+  /**
+   * A read served from memory without any I/O: `cache: { ttlMs }` and an
+   * entry checked less than ttlMs ago. It completes without an attempt's
+   * signal and timer, so that a hot cached read costs microseconds.
+   */
+  protected override completeSynchronously(prepared: PreparedStorageTask): { readonly data: StorageResultData } | undefined {
+    const { operation, options = {} } = prepared.config.metadata;
+    if (operation !== 'read' || typeof options.cache !== 'object') return undefined;
+    const entry = this.#usableEntry(prepared);
+    if (entry === undefined || Date.now() - entry.validatedAt >= options.cache.ttlMs) return undefined;
+    return { data: this.#serveFromCache(entry, prepared) };
+  }
+
+  async #read(prepared: PreparedStorageTask, signal: AbortSignal): Promise<unknown> {
+    const { path } = prepared;
+    const options = prepared.config.metadata.options ?? {};
+    const useCache = options.cache !== undefined && options.cache !== false;
+    if (useCache) {
+      const entry = this.#usableEntry(prepared);
+      if (entry !== undefined) {
+        const ttlMs = typeof options.cache === 'object' ? options.cache.ttlMs : 0;
+        const fresh = Date.now() - entry.validatedAt < ttlMs || (await this.#backend.stat(path, { signal }))?.version === entry.version;
+        if (fresh) {
+          entry.validatedAt = Date.now();
+          return this.#serveFromCache(entry, prepared);
+        }
+      }
+      this.#cache.recordMiss();
+      this.setResultDetails({ cache: 'miss' });
+    }
+    const opened = await this.#backend.read(path, { signal });
+    const total = opened.info.size;
+    const stored = counted(opened.body as AsyncIterable<Buffer>, (done) => {
+      this.reportProgress(done, total);
+    });
+    const decoded = await decodeStoredObject(
+      { metadata: opened.info.metadata, body: stored },
+      {
+        path,
+        keyring: this.#keyring,
+        requireEncryption: options.encryption === true,
+        ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
+      },
+    );
+    // A stream is handed over as it flows; only reads that hold the whole object fill the cache.
+    if (!useCache || chosenForm(decoded.kind, options.as) === 'stream') return decodeObject(decoded, path, options.as, signal);
+    const bytes = await collectBytes(decoded.body, signal);
+    this.#cache.set(this.#backend.name, path, { version: opened.info.version, kind: decoded.kind, bytes, encrypted: decoded.encrypted, validatedAt: Date.now() });
+    // The caller gets its own copy: changing it must not change what the next read is served.
+    return bytesToForm(Buffer.from(bytes), decoded.kind, path, options.as);
+  }
+
+  /** The cached entry for this read, if it may serve it (encryption and size rules included). */
+  #usableEntry(prepared: PreparedStorageTask): CachedObject | undefined {
+    const options = prepared.config.metadata.options ?? {};
+    const entry = this.#cache.peek(this.#backend.name, prepared.path);
+    if (entry === undefined) return undefined;
+    // A read that requires encryption goes to the backend for a plain entry, and is refused there.
+    if (options.encryption === true && !entry.encrypted) return undefined;
+    if (options.maxBytes !== undefined && entry.bytes.byteLength > options.maxBytes) return undefined;
+    return entry;
+  }
+
+  #serveFromCache(entry: CachedObject, prepared: PreparedStorageTask): unknown {
+    this.#cache.recordHit();
+    this.setResultDetails({ cache: 'hit' });
+    return bytesToForm(Buffer.from(entry.bytes), entry.kind, prepared.path, prepared.config.metadata.options?.as);
   }
 
   /** Every backend call goes through here, so system errors become coded errors naming the path. */

@@ -21,4 +21,6 @@ export interface TaskResult<TData = unknown> {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly durationMs: number;
+  /** Facts a task type reports about how it ran (a storage read: `{ cache: 'hit' | 'miss' }`). */
+  readonly details?: Readonly<Record<string, unknown>>;
 }

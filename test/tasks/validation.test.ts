@@ -82,10 +82,10 @@ describe('validation before anything runs', () => {
     expect(listing.data).toEqual({ entries: [] });
   });
 
-  it('cache: true is refused with UNSUPPORTED_OPTION in this release', async () => {
-    const outcome = await runRaw({ ...valid, metadata: { operation: 'read', path: '/a.txt', options: { cache: true } } });
-    expect(outcome.code).toBe('UNSUPPORTED_OPTION');
-    expect(outcome.message).toContain('cache');
+  it('cache on a write, or a negative ttlMs, is a VALIDATION_ERROR', async () => {
+    expect((await runRaw({ ...valid, metadata: { ...valid.metadata, options: { cache: true } } })).fields[0]).toMatchObject({ field: 'metadata.options.cache' });
+    const negative = await runRaw({ ...valid, metadata: { operation: 'read', path: '/a.txt', options: { cache: { ttlMs: -1 } } } });
+    expect(negative.fields[0]).toMatchObject({ field: 'metadata.options.cache.ttlMs', received: 'number -1' });
   });
 
   it('a zstd level outside 1 to 19 is refused before anything is stored', async () => {
