@@ -129,6 +129,12 @@ function coreSections(): void {
     );
   }
   sections.push(
+    compare(`${noopCount} cached 4 KiB reads`, [
+      { label: 'StorageTask read, cache hit', run: () => runChild('cachedTaskReads', freshDir('cache'), noopCount) },
+      { label: 'bare lru-cache get', run: () => runChild('bareLruGets', workDir, noopCount) },
+    ]),
+  );
+  sections.push(
     compare(`${noopCount} no-op executions`, [
       { label: 'no-op task execute()', run: () => runChild('noopTaskExecute', workDir, noopCount) },
       { label: 'bare async call', run: () => runChild('bareAsyncCall', workDir, noopCount) },

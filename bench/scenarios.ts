@@ -8,6 +8,8 @@ import { pipeline } from 'node:stream/promises';
 import { FileSystemBackend } from '../src/storage/backends/filesystem.js';
 import { BaseTask } from '../src/tasks/base-task.js';
 import { StorageTask } from '../src/tasks/storage-task.js';
+import { ReadCache } from '../src/storage/read-cache.js';
+import { LRUCache } from 'lru-cache';
 
 /** What a scenario measured. */
 export interface Measurement {
@@ -161,6 +163,38 @@ export async function bareAsyncCall(_directory: string, count: number): Promise<
   return { perSecond: (elapsedMs * 1e6) / count, unit: 'ns/op', elapsedMs };
 }
 
+/** `count` cached 4 KiB reads through StorageTask.execute() (cache: { ttlMs }), each a new task. */
+export async function cachedTaskReads(directory: string, count: number): Promise<Measurement> {
+  const backend = new FileSystemBackend({ root: directory });
+  const cache = new ReadCache();
+  await new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/hot.bin', data: SMALL } }, { backend, cache }).execute();
+  const config = { type: 'storage', metadata: { operation: 'read', path: '/hot.bin', options: { cache: { ttlMs: 3_600_000 } } } } as const;
+  await new StorageTask(config, { backend, cache }).execute();
+  const elapsedMs = await timed(async () => {
+    for (let index = 0; index < count; index += 1) {
+      const result = await new StorageTask(config, { backend, cache }).execute();
+      if (result.details?.['cache'] !== 'hit') throw new Error('expected a cache hit');
+    }
+  });
+  return { perSecond: (count / elapsedMs) * 1000, unit: 'ops/s', elapsedMs };
+}
+
+/** `count` gets of a 4 KiB Buffer from a bare lru-cache: the floor. */
+export async function bareLruGets(_directory: string, count: number): Promise<Measurement> {
+  const lru = new LRUCache<string, Buffer>({ maxSize: 64 * 1024 * 1024, sizeCalculation: (value) => value.length });
+  lru.set('fs:/root\0/hot.bin', SMALL);
+  let found = 0;
+  const elapsedMs = await timed(async () => {
+    for (let index = 0; index < count; index += 1) {
+      if (lru.get('fs:/root\0/hot.bin') !== undefined) found += 1;
+      // Awaited like a task, so that the comparison is of the same shape.
+      await Promise.resolve();
+    }
+  });
+  if (found !== count) throw new Error('lru-cache lost the entry');
+  return { perSecond: (count / elapsedMs) * 1000, unit: 'ops/s', elapsedMs };
+}
+
 export const scenarios = {
   storageTaskSmallWrites,
   writeFileSmallWrites,
@@ -171,6 +205,8 @@ export const scenarios = {
   rawGibRead,
   noopTaskExecute,
   bareAsyncCall,
+  cachedTaskReads,
+  bareLruGets,
 } as const;
 
 export type ScenarioName = keyof typeof scenarios;

@@ -15,37 +15,36 @@ export type Listener<E extends EventMap<E>, K extends keyof E> = (payload: E[K])
  * instead of unwinding into the code that emitted (the task lifecycle).
  */
 export class TypedEmitter<E extends EventMap<E>> {
-  readonly #emitter = new EventEmitter({ captureRejections: false });
+  /** Made at the first listener: most tasks are never listened to, and tasks are made by the hundred thousand. */
+  #emitter: EventEmitter | undefined;
   readonly #onListenerError: (error: unknown, event: string) => void;
 
   constructor(onListenerError: (error: unknown, event: string) => void) {
     this.#onListenerError = onListenerError;
-    // Orchestrators attach one listener per task they watch; do not warn about it.
-    this.#emitter.setMaxListeners(0);
   }
 
   on<K extends keyof E & string>(event: K, listener: Listener<E, K>): this {
-    this.#emitter.on(event, listener as (payload: unknown) => void);
+    this.#listeners().on(event, listener as (payload: unknown) => void);
     return this;
   }
 
   once<K extends keyof E & string>(event: K, listener: Listener<E, K>): this {
-    this.#emitter.once(event, listener as (payload: unknown) => void);
+    this.#listeners().once(event, listener as (payload: unknown) => void);
     return this;
   }
 
   off<K extends keyof E & string>(event: K, listener: Listener<E, K>): this {
-    this.#emitter.off(event, listener as (payload: unknown) => void);
+    this.#emitter?.off(event, listener as (payload: unknown) => void);
     return this;
   }
 
   listenerCount(event: keyof E & string): number {
-    return this.#emitter.listenerCount(event);
+    return this.#emitter?.listenerCount(event) ?? 0;
   }
 
   /** Calls every listener of `event` in order; returns whether there was any. */
   emit<K extends keyof E & string>(event: K, payload: E[K]): boolean {
-    if (this.#emitter.listenerCount(event) === 0) return false;
+    if (this.#emitter === undefined || this.#emitter.listenerCount(event) === 0) return false;
     const listeners = this.#emitter.rawListeners(event) as ((payload: E[K]) => void)[];
     for (const listener of listeners) {
       // rawListeners gives once-wrappers, which remove themselves when called.
@@ -56,5 +55,14 @@ export class TypedEmitter<E extends EventMap<E>> {
       }
     }
     return true;
+  }
+
+  #listeners(): EventEmitter {
+    if (this.#emitter === undefined) {
+      this.#emitter = new EventEmitter({ captureRejections: false });
+      // Orchestrators attach one listener per task they watch; do not warn about it.
+      this.#emitter.setMaxListeners(0);
+    }
+    return this.#emitter;
   }
 }

@@ -15,6 +15,19 @@ export const ROOT_PATH = '/';
  * reserved prefix with VALIDATION_ERROR.
  */
 export function parseStoragePath(raw: string): string {
+  const known = recentPaths.get(raw);
+  if (known !== undefined) return known;
+  const parsed = normalise(raw);
+  // Hot paths are parsed again and again (cached reads): remember the last few hundred.
+  if (recentPaths.size >= RECENT_PATHS) recentPaths.clear();
+  recentPaths.set(raw, parsed);
+  return parsed;
+}
+
+const RECENT_PATHS = 512;
+const recentPaths = new Map<string, string>();
+
+function normalise(raw: string): string {
   if (raw.includes('\0')) throw outside(raw, 'it contains a NUL byte');
   const trimmed = raw.startsWith('/') ? raw.slice(1) : raw;
   const body = trimmed.endsWith('/') ? trimmed.slice(0, -1) : trimmed;

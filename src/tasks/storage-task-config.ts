@@ -84,6 +84,8 @@ const OPTION_OPERATIONS: Readonly<Partial<Record<keyof StorageOptions, readonly 
   cache: ['read'],
 };
 
+const OPTION_RULES = Object.entries(OPTION_OPERATIONS) as [keyof StorageOptions, readonly StorageOperation[]][];
+
 /** `metadata` of a storage task. */
 export const storageMetadataSchema = z
   .strictObject({
@@ -114,8 +116,9 @@ export const storageMetadataSchema = z
         context.addIssue({ code: 'custom', path: ['options', 'compression', 'level'], message: `${compression.algorithm} levels run from ${min} to ${max}` });
       }
     }
-    for (const [key, operations] of Object.entries(OPTION_OPERATIONS)) {
-      const value = metadata.options?.[key as keyof StorageOptions];
+    if (metadata.options === undefined) return;
+    for (const [key, operations] of OPTION_RULES) {
+      const value = metadata.options[key];
       if (value !== undefined && !operations.includes(metadata.operation)) {
         context.addIssue({
           code: 'custom',

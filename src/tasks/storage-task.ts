@@ -1,4 +1,5 @@
 import { TaskforgeError } from '../core/errors.js';
+import { privateCopy } from '../core/small-copies.js';
 import { fromSystemError } from '../core/system-errors.js';
 import type { ListPage, StorageBackend } from '../storage/backend.js';
 import { defaultKeyring } from '../storage/codec/default-keyring.js';
@@ -214,7 +215,7 @@ export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask
   #serveFromCache(entry: CachedObject, prepared: PreparedStorageTask): unknown {
     this.#cache.recordHit();
     this.setResultDetails({ cache: 'hit' });
-    return bytesToForm(Buffer.from(entry.bytes), entry.kind, prepared.path, prepared.config.metadata.options?.as);
+    return bytesToForm(privateCopy(entry.bytes), entry.kind, prepared.path, prepared.config.metadata.options?.as);
   }
 
   /** Every backend call goes through here, so system errors become coded errors naming the path. */
