@@ -126,8 +126,7 @@ async function* decodeFrames(frames: AsyncIterable<Frame>, header: ContainerHead
   // is an integrity error, not a missing codec, and no plaintext of a frame
   // leaves it before its tag checked out.
   const decode = async (frame: Frame): Promise<{ frame: Frame; bytes: Buffer }> => {
-    const final = (frame.flags & FRAME_FINAL) !== 0;
-    return { frame, bytes: await processor.decode(frame.index, frame.flags, final, frame.payload, frame.tag) };
+    return { frame, bytes: await processor.decode(frame.index, frame.flags, frame.payload, frame.tag) };
   };
   for await (const { frame, bytes } of orderedMap(frames, decode, options.parallelism ?? processor.parallelism)) {
     const final = (frame.flags & FRAME_FINAL) !== 0;

@@ -1,7 +1,16 @@
-import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync, gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { brotliCompress, brotliCompressSync, brotliDecompress, brotliDecompressSync, constants, gunzip, gunzipSync, gzip, gzipSync } from 'node:zlib';
 import { FRAME_FINAL, FRAME_STORED, type CompressionAlgorithm } from './container-format.js';
 import { openPayload, sealPayload, type ObjectSecrets } from './frame-cipher.js';
 import type { ZstdContexts } from './zstd.js';
+
+/** Reused by zstd compression, which is synchronous: one chunk at a time on this thread. */
+let scratch = Buffer.alloc(0);
+
+const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
+const brotliCompressAsync = promisify(brotliCompress);
+const brotliDecompressAsync = promisify(brotliDecompress);
 
 /** How the frames of one object are encoded; the same for every frame. */
 export interface FrameSettings {
@@ -27,10 +36,36 @@ export type FrameFailure = 'authentication' | 'too-large' | 'corrupt';
  * small objects.
  */
 export function encodeFrameSync(settings: FrameSettings, zstd: ZstdContexts | undefined, index: number, final: boolean, chunk: Buffer): EncodedFrame {
+  return sealFrame(settings, index, final, chunk, settings.algorithm === 'none' ? undefined : compressSync(settings, zstd, chunk));
+}
+
+/** The same as {@link encodeFrameSync} for gzip and brotli, compressing on libuv's thread pool. */
+export async function encodeFrameOnThreadPool(settings: FrameSettings, index: number, final: boolean, chunk: Buffer): Promise<EncodedFrame> {
+  const compressed =
+    settings.algorithm === 'gzip'
+      ? await gzipAsync(chunk, { level: settings.level })
+      : await brotliCompressAsync(chunk, { params: { [constants.BROTLI_PARAM_QUALITY]: settings.level, [constants.BROTLI_PARAM_SIZE_HINT]: chunk.byteLength } });
+  return sealFrame(settings, index, final, chunk, compressed);
+}
+
+/** The same as {@link decodeFrameSync} for gzip and brotli, inflating on libuv's thread pool after the tag checked out. */
+export async function decodeFrameOnThreadPool(settings: FrameSettings, index: number, flags: number, payload: Buffer, tag: Buffer | undefined): Promise<Buffer | FrameFailure> {
+  const opened = openFrame(settings, index, flags, payload, tag);
+  if (typeof opened === 'string' || (flags & FRAME_STORED) !== 0) return opened;
+  try {
+    return settings.algorithm === 'gzip'
+      ? await gunzipAsync(opened, { maxOutputLength: settings.chunkSize })
+      : await brotliDecompressAsync(opened, { maxOutputLength: settings.chunkSize });
+  } catch (error) {
+    return failureOf(error);
+  }
+}
+
+/** Keeps the compressed form when it is smaller (else flags the chunk as stored), then encrypts. */
+function sealFrame(settings: FrameSettings, index: number, final: boolean, chunk: Buffer, compressed: Buffer | undefined): EncodedFrame {
   let flags = final ? FRAME_FINAL : 0;
   let payload = chunk;
-  if (settings.algorithm !== 'none') {
-    const compressed = compressSync(settings, zstd, chunk);
+  if (compressed !== undefined) {
     if (compressed.byteLength < chunk.byteLength) payload = compressed;
     else flags |= FRAME_STORED;
   }
@@ -48,19 +83,25 @@ export function decodeFrameSync(
   payload: Buffer,
   tag: Buffer | undefined,
 ): Buffer | FrameFailure {
-  let plain = payload;
-  if (settings.secrets !== undefined) {
-    const opened = tag === undefined ? undefined : openPayload(settings.secrets, index, flags, payload, tag);
-    if (opened === undefined) return 'authentication';
-    plain = opened;
-  }
-  if (settings.algorithm === 'none' || (flags & FRAME_STORED) !== 0) return plain;
+  const plain = openFrame(settings, index, flags, payload, tag);
+  if (typeof plain === 'string' || settings.algorithm === 'none' || (flags & FRAME_STORED) !== 0) return plain;
   try {
     return decompressSync(settings, zstd, plain);
   } catch (error) {
-    const tooLarge = (error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || (error instanceof Error && error.message.includes('Destination buffer is too small'));
-    return tooLarge ? 'too-large' : 'corrupt';
+    return failureOf(error);
   }
+}
+
+/** Decrypts and authenticates a frame's payload (a no-op without encryption). */
+function openFrame(settings: FrameSettings, index: number, flags: number, payload: Buffer, tag: Buffer | undefined): Buffer | FrameFailure {
+  if (settings.secrets === undefined) return payload;
+  const opened = tag === undefined ? undefined : openPayload(settings.secrets, index, flags, payload, tag);
+  return opened ?? 'authentication';
+}
+
+function failureOf(error: unknown): FrameFailure {
+  const tooLarge = (error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || (error instanceof Error && error.message.includes('Destination buffer is too small'));
+  return tooLarge ? 'too-large' : 'corrupt';
 }
 
 function compressSync(settings: FrameSettings, zstd: ZstdContexts | undefined, chunk: Buffer): Buffer {
@@ -71,8 +112,11 @@ function compressSync(settings: FrameSettings, zstd: ZstdContexts | undefined, c
       return brotliCompressSync(chunk, { params: { [constants.BROTLI_PARAM_QUALITY]: settings.level, [constants.BROTLI_PARAM_SIZE_HINT]: chunk.byteLength } });
     case 'zstd': {
       if (zstd === undefined) throw new Error('zstd is not loaded');
-      const destination = Buffer.allocUnsafe(zstd.binding.compressBound(chunk.byteLength));
-      return destination.subarray(0, zstd.compressor.compress(destination, chunk, settings.level));
+      // One scratch buffer for every chunk; only a result smaller than the chunk is worth a copy of its own.
+      const bound = zstd.binding.compressBound(chunk.byteLength);
+      if (scratch.byteLength < bound) scratch = Buffer.allocUnsafe(bound);
+      const written = zstd.compressor.compress(scratch, chunk, settings.level);
+      return written < chunk.byteLength ? Buffer.from(scratch.subarray(0, written)) : chunk;
     }
     case 'none':
       return chunk;
