@@ -1,15 +1,18 @@
 // Runs one scenario and prints its measurement and this process's peak RSS as JSON.
 // Usage: child SCENARIO DIR ARG, where ARG is a count or a JSON codec spec.
 import { storageTaskCodecRead, storageTaskCodecWrite, rawCodecRead, rawCodecWrite, type CodecSpec } from './codec-scenarios.js';
+import { rcloneCryptCopy, resticBackup, storageTaskFromFile, type PeerSpec } from './peer-scenarios.js';
 import { scenarios, type Measurement } from './scenarios.js';
 
 const codecScenarios = { storageTaskCodecRead, storageTaskCodecWrite, rawCodecRead, rawCodecWrite } as const;
+const peerScenarios = { storageTaskFromFile, resticBackup, rcloneCryptCopy } as const;
 
 const [name, directory, argument = '0'] = process.argv.slice(2);
 if (name === undefined || directory === undefined) throw new Error('usage: child SCENARIO DIR [ARG]');
 let measurement: Measurement;
 if (name in scenarios) measurement = await scenarios[name as keyof typeof scenarios](directory, Number(argument));
 else if (name in codecScenarios) measurement = await codecScenarios[name as keyof typeof codecScenarios](directory, JSON.parse(argument) as CodecSpec);
-else throw new Error(`unknown scenario ${name}; known: ${[...Object.keys(scenarios), ...Object.keys(codecScenarios)].join(', ')}`);
+else if (name in peerScenarios) measurement = await peerScenarios[name as keyof typeof peerScenarios](directory, JSON.parse(argument) as PeerSpec);
+else throw new Error(`unknown scenario ${name}; known: ${[...Object.keys(scenarios), ...Object.keys(codecScenarios), ...Object.keys(peerScenarios)].join(', ')}`);
 const peakRssMiB = process.resourceUsage().maxRSS / 1024;
 process.stdout.write(`${JSON.stringify({ ...measurement, peakRssMiB })}\n`);

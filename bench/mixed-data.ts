@@ -20,9 +20,10 @@ function textBlock(): Buffer {
 
 /**
  * `sizeMiB` of mixed data, half random and half text, alternating 1 MiB
- * blocks, made on the fly from 4 prepared blocks so the source holds ~4 MiB.
+ * blocks, made on the fly from 4 prepared blocks so the source holds ~4 MiB
+ * and costs no CPU; with `unique`, every block is made fresh instead.
  */
-export function mixedSource(sizeMiB: number): Readable {
+export function mixedSource(sizeMiB: number, unique = false): Readable {
   const randoms = Array.from({ length: 2 }, () => randomBytes(BLOCK));
   const texts = Array.from({ length: 2 }, () => textBlock());
   let index = 0;
@@ -33,8 +34,13 @@ export function mixedSource(sizeMiB: number): Readable {
         this.push(null);
         return;
       }
-      const pool = index % 2 === 0 ? randoms : texts;
-      this.push(pool[Math.floor(index / 2) % pool.length]);
+      if (unique) {
+        // Every block new: a deduplicating tool (restic) must not find repeats to skip.
+        this.push(index % 2 === 0 ? randomBytes(BLOCK) : textBlock());
+      } else {
+        const pool = index % 2 === 0 ? randoms : texts;
+        this.push(pool[Math.floor(index / 2) % pool.length]);
+      }
       index += 1;
     },
   });

@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { CodecSpec } from './codec-scenarios.js';
+import { hasTool, type PeerSpec } from './peer-scenarios.js';
 import type { Measurement, ScenarioName } from './scenarios.js';
 
-type CodecScenarioName = 'storageTaskCodecWrite' | 'storageTaskCodecRead' | 'rawCodecWrite' | 'rawCodecRead';
+type CodecScenarioName = 'storageTaskCodecWrite' | 'storageTaskCodecRead' | 'rawCodecWrite' | 'rawCodecRead' | 'storageTaskFromFile' | 'resticBackup' | 'rcloneCryptCopy';
 
 const { values } = parseArgs({
   options: {
@@ -39,7 +40,7 @@ interface Sample extends Measurement {
 const workDir = await mkdtemp(join(process.env['TASKFORGE_BENCH_DIR'] ?? tmpdir(), 'taskforge-bench-'));
 let runIndex = 0;
 
-function runChild(scenario: ScenarioName | CodecScenarioName, directory: string, argument: number | CodecSpec = 0): Sample {
+function runChild(scenario: ScenarioName | CodecScenarioName, directory: string, argument: number | CodecSpec | PeerSpec = 0): Sample {
   // Compiled JavaScript, not tsx, so that a loader's memory is not in the RSS figures.
   const arg = typeof argument === 'number' ? String(argument) : JSON.stringify(argument);
   const child = spawnSync(process.execPath, [fileURLToPath(new URL('child.js', import.meta.url)), scenario, directory, arg], { encoding: 'utf8' });
@@ -100,6 +101,7 @@ const sections: { title: string; rows: Row[] }[] = [];
 try {
   process.stderr.write(`taskforge bench: ${rounds} rounds, work dir ${workDir}\n`);
   if (suite === 'all' || suite === 'codec') sections.push(...codecSections());
+  if (suite === 'all' || suite === 'codec' || suite === 'peers') sections.push(...peerSections());
   if (suite === 'all' || suite === 'core') coreSections();
 } finally {
   await rm(workDir, { recursive: true, force: true });
@@ -140,6 +142,34 @@ function coreSections(): void {
       { label: 'bare async call', run: () => runChild('bareAsyncCall', workDir, noopCount) },
     ]),
   );
+}
+
+/** StorageTask against restic (compressed + encrypted) and rclone crypt (encrypted), all reading one mixed file. */
+function peerSections(): { title: string; rows: Row[] }[] {
+  const result: { title: string; rows: Row[] }[] = [];
+  const compressed: PeerSpec = { sizeMiB: codecMiB, compress: true };
+  const encryptedOnly: PeerSpec = { sizeMiB: codecMiB, compress: false };
+  if (hasTool('restic')) {
+    result.push(
+      compare(`${codecMiB} MiB mixed file, compressed + encrypted`, [
+        { label: 'StorageTask (default compression)', run: () => runChild('storageTaskFromFile', freshDir('peer-st'), compressed) },
+        { label: 'restic backup --compression auto', run: () => runChild('resticBackup', freshDir('peer-restic'), compressed) },
+      ]),
+    );
+  } else {
+    process.stderr.write('  skipped: StorageTask vs restic: restic is not installed (apt-get install restic)\n');
+  }
+  if (hasTool('rclone')) {
+    result.push(
+      compare(`${codecMiB} MiB mixed file, encrypted only`, [
+        { label: 'StorageTask (encryption only)', run: () => runChild('storageTaskFromFile', freshDir('peer-st'), encryptedOnly) },
+        { label: 'rclone copy to a crypt remote', run: () => runChild('rcloneCryptCopy', freshDir('peer-rclone'), encryptedOnly) },
+      ]),
+    );
+  } else {
+    process.stderr.write('  skipped: StorageTask vs rclone: rclone is not installed (apt-get install rclone)\n');
+  }
+  return result;
 }
 
 /** Each codec setting: StorageTask against the raw node pipeline of the same algorithm, writing then reading. */
