@@ -2,17 +2,11 @@ import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import type { ObjectMetadata } from './backend.js';
 import { ByteReader } from './codec/byte-reader.js';
 import { CONTAINER_MAGIC, looksLikeContainer } from './codec/container-format.js';
-import { openContainer } from './codec/decoder.js';
-import type { Keyring } from './codec/keyring.js';
+import { openContainer, type DecodeOptions } from './codec/decoder.js';
 import { kindOf, type ContentKind } from './content.js';
 
-/** How to read one object. */
-export interface ReadPlan {
-  readonly path: string;
-  /** The keys, asked for only when the object is encrypted. */
-  readonly keyring?: () => Keyring | undefined;
-  /** The read asked for encryption: a plain object is refused, never served (no downgrade). */
-  readonly requireEncryption: boolean;
+/** How to read one object: a container's decode options (`requireEncryption` refuses plain objects too), and a size limit. */
+export interface ReadPlan extends Omit<DecodeOptions, 'parallelism'> {
   /** Fail with LIMIT_EXCEEDED past this many (decoded) bytes. */
   readonly maxBytes?: number;
 }
