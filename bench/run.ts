@@ -116,10 +116,10 @@ function coreSections(): void {
     ]),
   );
   if (!values['skip-gib']) {
-    const gibDirs: string[] = [];
+    const gibDirs = Array.from({ length: rounds }, () => freshDir('gib'));
     sections.push(
       compare('1 GiB streamed write', [
-        { label: 'StorageTask write', run: (round) => runChild('storageTaskGibWrite', (gibDirs[round] = freshDir('gib'))) },
+        { label: 'StorageTask write', run: (round) => runChild('storageTaskGibWrite', gibDirs[round] ?? '') },
         { label: 'raw fs stream pipeline + fsync', run: () => runChild('rawGibWrite', freshDir('gib-raw')) },
       ]),
     );
@@ -189,11 +189,12 @@ function codecSections(): { title: string; rows: Row[] }[] {
   const wanted = values['codec-filter'] === '' ? undefined : new Set(values['codec-filter'].split(','));
   for (const { name, spec } of specs) {
     if (wanted !== undefined && !wanted.has(name)) continue;
-    const dirs: { task: string; raw: string }[] = [];
+    // Made up front: the contenders' order rotates, and each read needs the file its own write made.
+    const dirs = Array.from({ length: rounds }, () => ({ task: freshDir('codec'), raw: freshDir('codec-raw') }));
     result.push(
       compare(`${codecMiB} MiB mixed data, ${name}: write`, [
-        { label: 'StorageTask write', run: (round) => runChild('storageTaskCodecWrite', (dirs[round] = { task: freshDir('codec'), raw: freshDir('codec-raw') }).task, spec) },
-        { label: 'raw node pipeline', run: (round) => runChild('rawCodecWrite', dirs[round]?.raw ?? freshDir('codec-raw'), spec) },
+        { label: 'StorageTask write', run: (round) => runChild('storageTaskCodecWrite', dirs[round]?.task ?? '', spec) },
+        { label: 'raw node pipeline', run: (round) => runChild('rawCodecWrite', dirs[round]?.raw ?? '', spec) },
       ]),
     );
     result.push(
