@@ -175,6 +175,8 @@ export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask
           entry.validatedAt = Date.now();
           return this.#serveFromCache(entry, prepared);
         }
+        // Changed or gone: the entry must not outlive the object it described.
+        this.#cache.invalidate(this.#backend.name, path);
       }
       this.#cache.recordMiss();
       this.setResultDetails({ cache: 'miss' });

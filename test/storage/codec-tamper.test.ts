@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeHeader, FRAME_FINAL } from '../../src/storage/codec/container-format.js';
 import { Keyring } from '../../src/storage/codec/keyring.js';
 import { decodeBytes, encodeBytes, failureCode } from '../helpers/codec.js';
+import { zstdHere } from '../helpers/zstd.js';
 
 const CHUNK = 1024;
 const keyring = new Keyring({ keys: { 'key-a': randomBytes(32) } });
@@ -111,7 +112,7 @@ describe('containers that are not encrypted', () => {
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(8 * 1024 * 1024);
   });
 
-  it('a zstd chunk that inflates past the chunk size is refused, its output capped at one chunk', async () => {
+  it.skipIf(!zstdHere)('a zstd chunk that inflates past the chunk size is refused, its output capped at one chunk', async () => {
     const chunkSize = 64 * 1024;
     const { loadZstd } = await import('../../src/storage/codec/zstd.js');
     const zstd = await loadZstd();

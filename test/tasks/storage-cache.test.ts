@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { rename, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -69,6 +69,16 @@ describe('the read cache', () => {
     await writeFile(join(fixture.root, 'ext.new'), 'theirs!');
     await rename(join(fixture.root, 'ext.new'), join(fixture.root, 'ext.txt'));
     expect(await run({ operation: 'read', path: '/ext.txt', options: { cache: true, as: 'text' } })).toMatchObject({ data: 'theirs!', details: { cache: 'miss' } });
+  });
+
+  it('an object deleted by another program is not served from the cache, and its entry is dropped', async () => {
+    const cache = new ReadCache();
+    const run = runner(() => fixture.backend, cache);
+    await run({ operation: 'write', path: '/gone.txt', data: 'here' });
+    await run({ operation: 'read', path: '/gone.txt', options: { cache: true } });
+    await rm(join(fixture.root, 'gone.txt'));
+    expect((await run({ operation: 'read', path: '/gone.txt', options: { cache: true } })).error?.code).toBe('NOT_FOUND');
+    expect(cache.stats().entries).toBe(0);
   });
 
   it('with ttlMs, an entry is trusted that long after its last check, then checked again', async () => {

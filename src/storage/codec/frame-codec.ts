@@ -1,5 +1,5 @@
 import { promisify } from 'node:util';
-import { brotliCompress, brotliCompressSync, brotliDecompress, brotliDecompressSync, constants, gunzip, gunzipSync, gzip, gzipSync } from 'node:zlib';
+import { brotliCompress, brotliDecompress, constants, gunzip, gzip, type BrotliOptions } from 'node:zlib';
 import { FRAME_FINAL, FRAME_STORED, type CompressionAlgorithm } from './container-format.js';
 import { openPayload, sealPayload, type ObjectSecrets } from './frame-cipher.js';
 import type { ZstdContexts } from './zstd.js';
@@ -31,12 +31,12 @@ export interface EncodedFrame {
 export type FrameFailure = 'authentication' | 'too-large' | 'corrupt';
 
 /**
- * Compresses (keeping the chunk as it is when that does not shrink it) and
- * encrypts one chunk, synchronously: run on a worker thread, or inline for
- * small objects.
+ * Compresses with zstd, if asked (keeping the chunk as it is when that does
+ * not shrink it), and encrypts one chunk, synchronously, on this thread.
+ * gzip and brotli go through {@link encodeFrameOnThreadPool} instead.
  */
 export function encodeFrameSync(settings: FrameSettings, zstd: ZstdContexts | undefined, index: number, final: boolean, chunk: Buffer): EncodedFrame {
-  return sealFrame(settings, index, final, chunk, settings.algorithm === 'none' ? undefined : compressSync(settings, zstd, chunk));
+  return sealFrame(settings, index, final, chunk, settings.algorithm === 'zstd' ? zstdCompress(zstd, chunk, settings.level) : undefined);
 }
 
 /** The same as {@link encodeFrameSync} for gzip and brotli, compressing on libuv's thread pool. */
@@ -44,7 +44,7 @@ export async function encodeFrameOnThreadPool(settings: FrameSettings, index: nu
   const compressed =
     settings.algorithm === 'gzip'
       ? await gzipAsync(chunk, { level: settings.level })
-      : await brotliCompressAsync(chunk, { params: { [constants.BROTLI_PARAM_QUALITY]: settings.level, [constants.BROTLI_PARAM_SIZE_HINT]: chunk.byteLength } });
+      : await brotliCompressAsync(chunk, brotliOptions(settings, chunk.byteLength));
   return sealFrame(settings, index, final, chunk, compressed);
 }
 
@@ -74,7 +74,10 @@ function sealFrame(settings: FrameSettings, index: number, final: boolean, chunk
   return { flags, payload: ciphertext, tag };
 }
 
-/** Authenticates, decrypts and decompresses one frame, synchronously; a failure is returned, not thrown. */
+/**
+ * Authenticates, decrypts and (zstd) decompresses one frame, synchronously;
+ * a failure is returned, not thrown. gzip and brotli: {@link decodeFrameOnThreadPool}.
+ */
 export function decodeFrameSync(
   settings: FrameSettings,
   zstd: ZstdContexts | undefined,
@@ -86,7 +89,7 @@ export function decodeFrameSync(
   const plain = openFrame(settings, index, flags, payload, tag);
   if (typeof plain === 'string' || settings.algorithm === 'none' || (flags & FRAME_STORED) !== 0) return plain;
   try {
-    return decompressSync(settings, zstd, plain);
+    return zstdDecompress(zstd, plain, settings.chunkSize);
   } catch (error) {
     return failureOf(error);
   }
@@ -104,38 +107,33 @@ function failureOf(error: unknown): FrameFailure {
   return tooLarge ? 'too-large' : 'corrupt';
 }
 
-function compressSync(settings: FrameSettings, zstd: ZstdContexts | undefined, chunk: Buffer): Buffer {
-  switch (settings.algorithm) {
-    case 'gzip':
-      return gzipSync(chunk, { level: settings.level });
-    case 'brotli':
-      return brotliCompressSync(chunk, { params: { [constants.BROTLI_PARAM_QUALITY]: settings.level, [constants.BROTLI_PARAM_SIZE_HINT]: chunk.byteLength } });
-    case 'zstd': {
-      if (zstd === undefined) throw new Error('zstd is not loaded');
-      // One scratch buffer for every chunk; only a result smaller than the chunk is worth a copy of its own.
-      const bound = zstd.binding.compressBound(chunk.byteLength);
-      if (scratch.byteLength < bound) scratch = Buffer.allocUnsafe(bound);
-      const written = zstd.compressor.compress(scratch, chunk, settings.level);
-      return written < chunk.byteLength ? Buffer.from(scratch.subarray(0, written)) : chunk;
-    }
-    case 'none':
-      return chunk;
-  }
+/** zstd into one reused scratch buffer; only a result smaller than the chunk gets memory of its own. */
+function zstdCompress(zstd: ZstdContexts | undefined, chunk: Buffer, level: number): Buffer {
+  if (zstd === undefined) throw new Error('zstd is not loaded');
+  const bound = zstd.binding.compressBound(chunk.byteLength);
+  if (scratch.byteLength < bound) scratch = Buffer.allocUnsafe(bound);
+  const written = zstd.compressor.compress(scratch, chunk, level);
+  return written < chunk.byteLength ? Buffer.from(scratch.subarray(0, written)) : chunk;
 }
 
-/** Decompresses into at most one chunk: a payload that inflates further fails instead of growing. */
-function decompressSync(settings: FrameSettings, zstd: ZstdContexts | undefined, payload: Buffer): Buffer {
-  switch (settings.algorithm) {
-    case 'gzip':
-      return gunzipSync(payload, { maxOutputLength: settings.chunkSize });
-    case 'brotli':
-      return brotliDecompressSync(payload, { maxOutputLength: settings.chunkSize });
-    case 'zstd': {
-      if (zstd === undefined) throw new Error('zstd is not loaded');
-      const destination = Buffer.allocUnsafe(settings.chunkSize);
-      return destination.subarray(0, zstd.decompressor.decompress(destination, payload));
-    }
-    case 'none':
-      return payload;
-  }
+/** zstd into a buffer of exactly one chunk: zstd itself refuses to write past it. */
+function zstdDecompress(zstd: ZstdContexts | undefined, payload: Buffer, chunkSize: number): Buffer {
+  if (zstd === undefined) throw new Error('zstd is not loaded');
+  const destination = Buffer.allocUnsafe(chunkSize);
+  return destination.subarray(0, zstd.decompressor.decompress(destination, payload));
+}
+
+/**
+ * brotli tuned to one chunk: a window as large as the chunk (a larger one
+ * finds nothing more in 256 KiB, and costs memory for every chunk in flight).
+ */
+function brotliOptions(settings: FrameSettings, chunkBytes: number): BrotliOptions {
+  const window = Math.min(24, Math.max(16, Math.ceil(Math.log2(Math.max(chunkBytes, 1)))));
+  return {
+    params: {
+      [constants.BROTLI_PARAM_QUALITY]: settings.level,
+      [constants.BROTLI_PARAM_SIZE_HINT]: chunkBytes,
+      [constants.BROTLI_PARAM_LGWIN]: window,
+    },
+  };
 }
