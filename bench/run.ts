@@ -24,7 +24,7 @@ const { values } = parseArgs({
     suite: { type: 'string', default: 'all' },
     'codec-mib': { type: 'string', default: '1024' },
     'codec-filter': { type: 'string', default: '' },
-    out: { type: 'string', default: 'bench/results/latest.json' },
+    out: { type: 'string', default: 'bench/results/latest.json' }, // raw figures of the last run, not committed
   },
 });
 const rounds = Number(values.rounds);

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { malformed } from './container-format.js';
 import {
@@ -30,9 +31,13 @@ export class FrameProcessor {
     this.#path = path;
   }
 
-  /** Frames worth having in flight: one per thread-pool thread for gzip and brotli, two (to overlap I/O) otherwise. */
+  /**
+   * Frames worth having in flight: for gzip and brotli, one per core (at most
+   * the thread pool's four threads; more only holds more memory), two (to
+   * overlap I/O) otherwise.
+   */
   get parallelism(): number {
-    return this.#onThreadPool ? 4 : 2;
+    return this.#onThreadPool ? Math.max(2, Math.min(4, availableParallelism())) : 2;
   }
 
   get #onThreadPool(): boolean {
