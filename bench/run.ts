@@ -101,7 +101,7 @@ const sections: { title: string; rows: Row[] }[] = [];
 try {
   process.stderr.write(`taskforge bench: ${rounds} rounds, work dir ${workDir}\n`);
   if (suite === 'all' || suite === 'codec') sections.push(...codecSections());
-  if (suite === 'all' || suite === 'codec' || suite === 'peers') sections.push(...peerSections());
+  if (suite === 'all' || suite === 'peers') sections.push(...peerSections());
   if (suite === 'all' || suite === 'core') coreSections();
 } finally {
   await rm(workDir, { recursive: true, force: true });
