@@ -1,10 +1,14 @@
 // The main job on the embedded default: a StorageTask on the filesystem under
 // TASKFORGE_STORAGE_ROOT (default ./taskforge-data) writes, reads, lists and
 // deletes, and prints what each task reported. Run it with `npm run demo`.
-import { StorageTask, TaskType, type StorageMetadata, type TaskResult } from '../src/index.js';
+import { randomBytes } from 'node:crypto';
+import { Keyring, StorageTask, TaskType, type StorageMetadata, type TaskResult } from '../src/index.js';
+
+// A throwaway key for the demo; in real use, TASKFORGE_ENCRYPTION_KEY or TASKFORGE_KEYRING.
+const keyring = Keyring.fromKey(randomBytes(32));
 
 async function run(metadata: StorageMetadata, id: string): Promise<TaskResult> {
-  const task = new StorageTask({ id, type: TaskType.STORAGE, priority: 1, metadata });
+  const task = new StorageTask({ id, type: TaskType.STORAGE, priority: 1, metadata }, { keyring });
   task.on('start', ({ id: taskId }) => {
     console.log(`> ${taskId}: ${metadata.operation} ${metadata.path}`);
   });
@@ -20,6 +24,8 @@ async function run(metadata: StorageMetadata, id: string): Promise<TaskResult> {
 await run({ operation: 'write', path: '/demo/hello.json', data: { content: 'Hello World' } }, 'demo-write-json');
 await run({ operation: 'write', path: '/demo/notes.txt', data: 'plain text, stored as its bytes' }, 'demo-write-text');
 await run({ operation: 'read', path: '/demo/hello.json' }, 'demo-read');
+await run({ operation: 'write', path: '/demo/secret.json', data: { content: 'Hello World' }, options: { compression: true, encryption: true } }, 'demo-write-encrypted');
+await run({ operation: 'read', path: '/demo/secret.json', options: { encryption: true } }, 'demo-read-encrypted');
 await run({ operation: 'list', path: '/demo' }, 'demo-list');
 await run({ operation: 'read', path: '/../etc/passwd' }, 'demo-refused-path');
 await run({ operation: 'delete', path: '/demo', options: { recursive: true } }, 'demo-delete');
