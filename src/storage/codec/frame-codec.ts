@@ -1,5 +1,5 @@
 import { promisify } from 'node:util';
-import { brotliCompress, brotliDecompress, constants, gunzip, gzip, type BrotliOptions } from 'node:zlib';
+import { brotliCompressSync, brotliDecompressSync, constants, gunzip, gzip, type BrotliOptions } from 'node:zlib';
 import { FRAME_FINAL, FRAME_STORED, type CompressionAlgorithm } from './container-format.js';
 import { openPayload, sealPayload, type ObjectSecrets } from './frame-cipher.js';
 import type { ZstdContexts } from './zstd.js';
@@ -9,8 +9,6 @@ let scratch = Buffer.alloc(0);
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
-const brotliCompressAsync = promisify(brotliCompress);
-const brotliDecompressAsync = promisify(brotliDecompress);
 
 /** How the frames of one object are encoded; the same for every frame. */
 export interface FrameSettings {
@@ -31,31 +29,28 @@ export interface EncodedFrame {
 export type FrameFailure = 'authentication' | 'too-large' | 'corrupt';
 
 /**
- * Compresses with zstd, if asked (keeping the chunk as it is when that does
- * not shrink it), and encrypts one chunk, synchronously, on this thread.
- * gzip and brotli go through {@link encodeFrameOnThreadPool} instead.
+ * Compresses with zstd or brotli, if asked (keeping the chunk as it is when
+ * that does not shrink it), and encrypts one chunk, synchronously, on this
+ * thread. gzip goes through {@link encodeFrameOnThreadPool} instead.
  */
 export function encodeFrameSync(settings: FrameSettings, zstd: ZstdContexts | undefined, index: number, final: boolean, chunk: Buffer): EncodedFrame {
-  return sealFrame(settings, index, final, chunk, settings.algorithm === 'zstd' ? zstdCompress(zstd, chunk, settings.level) : undefined);
-}
-
-/** The same as {@link encodeFrameSync} for gzip and brotli, compressing on libuv's thread pool. */
-export async function encodeFrameOnThreadPool(settings: FrameSettings, index: number, final: boolean, chunk: Buffer): Promise<EncodedFrame> {
-  const compressed =
-    settings.algorithm === 'gzip'
-      ? await gzipAsync(chunk, { level: settings.level })
-      : await brotliCompressAsync(chunk, brotliOptions(settings, chunk.byteLength));
+  let compressed: Buffer | undefined;
+  if (settings.algorithm === 'zstd') compressed = zstdCompress(zstd, chunk, settings.level);
+  else if (settings.algorithm === 'brotli') compressed = brotliCompressSync(chunk, brotliOptions(settings, chunk.byteLength));
   return sealFrame(settings, index, final, chunk, compressed);
 }
 
-/** The same as {@link decodeFrameSync} for gzip and brotli, inflating on libuv's thread pool after the tag checked out. */
+/** The same as {@link encodeFrameSync} for gzip, compressing on libuv's thread pool. */
+export async function encodeFrameOnThreadPool(settings: FrameSettings, index: number, final: boolean, chunk: Buffer): Promise<EncodedFrame> {
+  return sealFrame(settings, index, final, chunk, await gzipAsync(chunk, { level: settings.level }));
+}
+
+/** The same as {@link decodeFrameSync} for gzip, inflating on libuv's thread pool after the tag checked out. */
 export async function decodeFrameOnThreadPool(settings: FrameSettings, index: number, flags: number, payload: Buffer, tag: Buffer | undefined): Promise<Buffer | FrameFailure> {
   const opened = openFrame(settings, index, flags, payload, tag);
   if (typeof opened === 'string' || (flags & FRAME_STORED) !== 0) return opened;
   try {
-    return settings.algorithm === 'gzip'
-      ? await gunzipAsync(opened, { maxOutputLength: settings.chunkSize })
-      : await brotliDecompressAsync(opened, { maxOutputLength: settings.chunkSize });
+    return await gunzipAsync(opened, { maxOutputLength: settings.chunkSize });
   } catch (error) {
     return failureOf(error);
   }
@@ -75,8 +70,8 @@ function sealFrame(settings: FrameSettings, index: number, final: boolean, chunk
 }
 
 /**
- * Authenticates, decrypts and (zstd) decompresses one frame, synchronously;
- * a failure is returned, not thrown. gzip and brotli: {@link decodeFrameOnThreadPool}.
+ * Authenticates, decrypts and (zstd, brotli) decompresses one frame,
+ * synchronously; a failure is returned, not thrown. gzip: {@link decodeFrameOnThreadPool}.
  */
 export function decodeFrameSync(
   settings: FrameSettings,
@@ -89,7 +84,9 @@ export function decodeFrameSync(
   const plain = openFrame(settings, index, flags, payload, tag);
   if (typeof plain === 'string' || settings.algorithm === 'none' || (flags & FRAME_STORED) !== 0) return plain;
   try {
-    return zstdDecompress(zstd, plain, settings.chunkSize);
+    return settings.algorithm === 'brotli'
+      ? brotliDecompressSync(plain, { maxOutputLength: settings.chunkSize })
+      : zstdDecompress(zstd, plain, settings.chunkSize);
   } catch (error) {
     return failureOf(error);
   }

@@ -13,13 +13,13 @@ import {
 import { loadZstd, type ZstdContexts } from './zstd.js';
 
 /**
- * Encodes and decodes the frames of one object. gzip and brotli, slow per
- * byte, compress and inflate on libuv's thread pool (four threads: every
- * core busy, the event loop free). zstd and AES-GCM run on this thread,
- * which is faster than any hand-off (zstd-1 with AES-GCM: about 285 MB/s
- * here), yielding to the event loop between frames (about 1 ms of work
- * each). Worker threads were tried and measured: 30% more gzip throughput
- * for 80 MiB more memory, and slower zstd; not worth it.
+ * Encodes and decodes the frames of one object. gzip, slow per byte,
+ * compresses and inflates on libuv's thread pool (every core busy, the event
+ * loop free). zstd, brotli and AES-GCM run on this thread, which measured
+ * faster than any hand-off (zstd-1 with AES-GCM about 250 MB/s, brotli-4
+ * about 110 MB/s against 75 on the thread pool), yielding to the event loop
+ * between frames (a few ms of work at most). Worker threads were tried too:
+ * 30% more gzip throughput for 80 MiB more memory, and slower zstd.
  */
 export class FrameProcessor {
   readonly #settings: FrameSettings;
@@ -32,20 +32,20 @@ export class FrameProcessor {
   }
 
   /**
-   * Frames worth having in flight: for gzip and brotli, one per core (at most
-   * the thread pool's four threads; more only holds more memory), two (to
+   * Frames worth having in flight: for gzip, one per core (at most the
+   * thread pool's four threads; more only holds more memory), two (to
    * overlap I/O) otherwise.
    */
   get parallelism(): number {
-    // brotli holds the most memory per chunk in flight: one at a time keeps a
-    // 1 GiB write near the others' peak RSS (measured 123-129 MiB, against
-    // 133-135 with two), at about the same speed.
+    // brotli takes a few ms a chunk on this thread: one chunk at a time keeps
+    // the event loop's p99 delay near 6 ms (two gave 12 ms) and its memory
+    // at the others' level.
     if (this.#settings.algorithm === 'brotli') return 1;
     return this.#onThreadPool ? Math.max(2, Math.min(4, availableParallelism())) : 2;
   }
 
   get #onThreadPool(): boolean {
-    return this.#settings.algorithm === 'gzip' || this.#settings.algorithm === 'brotli';
+    return this.#settings.algorithm === 'gzip';
   }
 
   async encode(index: number, final: boolean, chunk: Buffer): Promise<EncodedFrame> {
