@@ -24,6 +24,8 @@ export const SALT_BYTES = 32;
 export const MIN_CHUNK_BYTES = 1024;
 export const MAX_CHUNK_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_CHUNK_BYTES = 256 * 1024;
+/** brotli objects use smaller chunks: its memory per chunk in flight is the largest. */
+export const BROTLI_CHUNK_BYTES = 64 * 1024;
 /** Key ids: short, printable, safe in a header and a message. */
 export const KEY_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
