@@ -26,21 +26,27 @@ function textBlock(): Buffer {
 export function mixedSource(sizeMiB: number, unique = false): Readable {
   const randoms = Array.from({ length: 2 }, () => randomBytes(BLOCK));
   const texts = Array.from({ length: 2 }, () => textBlock());
+  return blockSource(sizeMiB, (index) => {
+    // With `unique`, every block is new: a deduplicating tool (restic) must not find repeats to skip.
+    if (unique) return index % 2 === 0 ? randomBytes(BLOCK) : textBlock();
+    const pool = index % 2 === 0 ? randoms : texts;
+    return pool[Math.floor(index / 2) % pool.length] ?? BLOCK_OF_ZEROS;
+  });
+}
+
+const BLOCK_OF_ZEROS = Buffer.alloc(BLOCK);
+
+/** A stream of `count` 1 MiB blocks, the index-th made by `blockAt(index)` when it is read. */
+export function blockSource(count: number, blockAt: (index: number) => Buffer): Readable {
   let index = 0;
   return new Readable({
     highWaterMark: BLOCK,
     read() {
-      if (index >= sizeMiB) {
+      if (index >= count) {
         this.push(null);
         return;
       }
-      if (unique) {
-        // Every block new: a deduplicating tool (restic) must not find repeats to skip.
-        this.push(index % 2 === 0 ? randomBytes(BLOCK) : textBlock());
-      } else {
-        const pool = index % 2 === 0 ? randoms : texts;
-        this.push(pool[Math.floor(index / 2) % pool.length]);
-      }
+      this.push(blockAt(index));
       index += 1;
     },
   });

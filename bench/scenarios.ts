@@ -3,13 +3,14 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FileSystemBackend } from '../src/storage/backends/filesystem.js';
 import { BaseTask } from '../src/tasks/base-task.js';
 import { StorageTask } from '../src/tasks/storage-task.js';
 import { ReadCache } from '../src/storage/read-cache.js';
 import { LRUCache } from 'lru-cache';
+import { blockSource } from './mixed-data.js';
 
 /** What a scenario measured. */
 export interface Measurement {
@@ -31,18 +32,7 @@ const CHUNK = 1024 * 1024;
 function gibibyteSource(): Readable {
   const chunk = Buffer.alloc(CHUNK);
   for (let index = 0; index < CHUNK; index += 1) chunk[index] = (index * 2_654_435_761) >>> 24;
-  let sent = 0;
-  return new Readable({
-    highWaterMark: CHUNK,
-    read() {
-      if (sent >= GIB) {
-        this.push(null);
-        return;
-      }
-      sent += CHUNK;
-      this.push(chunk);
-    },
-  });
+  return blockSource(GIB / CHUNK, () => chunk);
 }
 
 async function timed(run: () => Promise<void>): Promise<number> {
