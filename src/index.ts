@@ -59,3 +59,16 @@ export type { ReadCacheOptions, ReadCacheStats, CachedObject } from './storage/r
 export type { RekeyOptions, RekeyResult } from './storage/rekey.js';
 export { DEFAULT_COMPRESSION } from './tasks/storage-task-prepare.js';
 export type { CompressionAlgorithm } from './storage/codec/container-format.js';
+
+export { Orchestrator, DEFAULT_CONCURRENCY, DEFAULT_SHUTDOWN_TIMEOUT_MS, DEFAULT_MAX_INTERRUPTIONS } from './orchestrator/orchestrator.js';
+export type { OrchestratorOptions, TaskView, ShutdownOptions } from './orchestrator/orchestrator.js';
+export { TaskHandle } from './orchestrator/live-task.js';
+export type { OrchestratorEvents, TaskSubmitEvent } from './orchestrator/orchestrator-events.js';
+export type { SubmitOptions } from './orchestrator/submission.js';
+export type { TaskClass, RunnableTask } from './orchestrator/task-registry.js';
+export type { TaskQueue, QueuedTask, UnfinishedTask, FinishedTask, RetentionOptions } from './orchestrator/task-queue.js';
+export { MemoryQueue, DEFAULT_MEMORY_RETENTION } from './orchestrator/queues/memory-queue.js';
+export type { MemoryQueueOptions } from './orchestrator/queues/memory-queue.js';
+export { OrchestratorMetrics } from './orchestrator/metrics.js';
+export type { OrchestratorMetricsOptions } from './orchestrator/metrics.js';
+export { MAX_RETAINED_DATA_BYTES } from './orchestrator/retained-result.js';

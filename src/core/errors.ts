@@ -43,6 +43,8 @@ export const ErrorCode = {
   INVALID_STATE: 'INVALID_STATE',
   /** A task this one depends on did not complete. */
   DEPENDENCY_FAILED: 'DEPENDENCY_FAILED',
+  /** A durable queue's task was cut off by its process dying while it ran, more times than allowed. */
+  INTERRUPTED: 'INTERRUPTED',
   /** A custom task's own code threw an error that carries no taskforge code. */
   TASK_FAILED: 'TASK_FAILED',
   /** A bug in taskforge itself. Please report it. */

@@ -3,14 +3,38 @@
  * first; equal priorities run in submission order. Every queue (memory,
  * SQLite, Redis) must produce this order; this in-memory one is the
  * reference the others are tested against.
+ *
+ * Aging (against starvation) adds one priority point per `agingMs` waited.
+ * A waiting entry's effective priority at time `now` is then
+ * `priority + (now - enqueuedAt) / agingMs`, and since `now` is the same for
+ * every entry, comparing two entries only needs `priority - enqueuedAt /
+ * agingMs`: a rank fixed at push time. So the order stays a plain heap order
+ * (O(log n) push and pop) with aging on, and a durable queue can store the
+ * rank in an indexed column.
  */
 export interface QueueEntry<T> {
   readonly value: T;
-  readonly priority: number;
+  /** Larger runs first: the priority, less the aging credit of a later arrival. */
+  readonly rank: number;
   /** Submission order, from 0: ties run lowest first. */
   readonly sequence: number;
-  /** When it was queued (ms), for aging. */
-  readonly enqueuedAt: number;
+}
+
+/** The rank of an entry of `priority` queued at `enqueuedAt` (ms since `origin`). */
+export function rankOf(priority: number, enqueuedAt: number, agingMs: number | undefined): number {
+  return agingMs === undefined ? priority : priority - enqueuedAt / agingMs;
+}
+
+/** Throws RangeError unless `agingMs` is absent or a positive number. */
+export function checkAgingMs(agingMs: number | undefined): void {
+  if (agingMs !== undefined && !(agingMs > 0 && Number.isFinite(agingMs))) {
+    throw new RangeError(`agingMs must be a positive number of ms (got ${String(agingMs)})`);
+  }
+}
+
+/** True when `a` runs before `b`. */
+export function runsBefore(a: { rank: number; sequence: number }, b: { rank: number; sequence: number }): boolean {
+  return a.rank !== b.rank ? a.rank > b.rank : a.sequence < b.sequence;
 }
 
 /** Options of {@link PriorityQueue}. */
@@ -21,27 +45,11 @@ export interface PriorityQueueOptions {
    * hold a low-priority entry back for ever. Default: off.
    */
   readonly agingMs?: number;
-  /** The clock, in ms; replaceable for tests. Default: Date.now. */
+  /** The clock, in ms; replaceable for tests. Default: performance.now. */
   readonly now?: () => number;
 }
 
-/** True when `a` runs before `b`, at time `now`. */
-export function runsBefore<T>(a: QueueEntry<T>, b: QueueEntry<T>, agingMs: number | undefined, now: number): boolean {
-  const pa = effectivePriority(a, agingMs, now);
-  const pb = effectivePriority(b, agingMs, now);
-  return pa !== pb ? pa > pb : a.sequence < b.sequence;
-}
-
-function effectivePriority<T>(entry: QueueEntry<T>, agingMs: number | undefined, now: number): number {
-  return agingMs === undefined ? entry.priority : entry.priority + Math.floor((now - entry.enqueuedAt) / agingMs);
-}
-
-/**
- * A binary heap in taskforge's order. Without aging, push and pop are
- * O(log n). With aging, effective priorities change as time passes, which a
- * heap cannot track; pop then scans (O(n)), which is fine for the queue
- * lengths one process holds and keeps the order exact.
- */
+/** A binary heap in taskforge's order: push and pop are O(log n), aging or not. */
 export class PriorityQueue<T> {
   readonly #heap: QueueEntry<T>[] = [];
   readonly #agingMs: number | undefined;
@@ -49,9 +57,9 @@ export class PriorityQueue<T> {
   #sequence = 0;
 
   constructor(options: PriorityQueueOptions = {}) {
-    if (options.agingMs !== undefined && !(options.agingMs > 0)) throw new RangeError(`agingMs must be a positive number of ms (got ${String(options.agingMs)})`);
+    checkAgingMs(options.agingMs);
     this.#agingMs = options.agingMs;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (() => performance.now());
   }
 
   get size(): number {
@@ -59,16 +67,15 @@ export class PriorityQueue<T> {
   }
 
   push(value: T, priority = 0): QueueEntry<T> {
-    const entry: QueueEntry<T> = { value, priority, sequence: this.#sequence++, enqueuedAt: this.#now() };
+    const rank = this.#agingMs === undefined ? priority : rankOf(priority, this.#now(), this.#agingMs);
+    const entry: QueueEntry<T> = { value, rank, sequence: this.#sequence++ };
     this.#heap.push(entry);
-    if (this.#agingMs === undefined) this.#siftUp(this.#heap.length - 1);
+    this.#siftUp(this.#heap.length - 1);
     return entry;
   }
 
   /** The next entry to run, removed; undefined when empty. */
   pop(): QueueEntry<T> | undefined {
-    if (this.#heap.length === 0) return undefined;
-    if (this.#agingMs !== undefined) return this.#popScanning(this.#agingMs);
     const top = this.#heap[0];
     const last = this.#heap.pop();
     if (this.#heap.length > 0 && last !== undefined) {
@@ -78,68 +85,55 @@ export class PriorityQueue<T> {
     return top;
   }
 
-  /** Removes the first entry whose value matches; true when one was removed. */
+  /** Removes the first entry whose value matches (O(n)); true when one was removed. */
   remove(matches: (value: T) => boolean): boolean {
     const index = this.#heap.findIndex((entry) => matches(entry.value));
     if (index === -1) return false;
     const last = this.#heap.pop();
     if (index < this.#heap.length && last !== undefined) {
       this.#heap[index] = last;
-      if (this.#agingMs === undefined) {
-        this.#siftDown(index);
-        this.#siftUp(index);
-      }
+      this.#siftDown(index);
+      this.#siftUp(index);
     }
     return true;
   }
 
-  #popScanning(agingMs: number): QueueEntry<T> | undefined {
-    const now = this.#now();
-    let best = 0;
-    for (let index = 1; index < this.#heap.length; index += 1) {
-      const candidate = this.#heap[index];
-      const current = this.#heap[best];
-      if (candidate !== undefined && current !== undefined && runsBefore(candidate, current, agingMs, now)) best = index;
-    }
-    const [chosen] = this.#heap.splice(best, 1);
-    return chosen;
-  }
-
   #siftUp(start: number): void {
+    const heap = this.#heap;
+    const entry = heap[start];
+    if (entry === undefined) return;
     let index = start;
     while (index > 0) {
-      const parent = (index - 1) >> 1;
-      if (!this.#before(index, parent)) return;
-      this.#swap(index, parent);
-      index = parent;
+      const parentIndex = (index - 1) >> 1;
+      const parent = heap[parentIndex];
+      if (parent === undefined || !runsBefore(entry, parent)) break;
+      heap[index] = parent;
+      index = parentIndex;
     }
+    heap[index] = entry;
   }
 
   #siftDown(start: number): void {
+    const heap = this.#heap;
+    const entry = heap[start];
+    if (entry === undefined) return;
+    const length = heap.length;
     let index = start;
     for (;;) {
-      const left = 2 * index + 1;
-      const right = left + 1;
-      let first = index;
-      if (left < this.#heap.length && this.#before(left, first)) first = left;
-      if (right < this.#heap.length && this.#before(right, first)) first = right;
-      if (first === index) return;
-      this.#swap(index, first);
-      index = first;
+      const leftIndex = 2 * index + 1;
+      if (leftIndex >= length) break;
+      let childIndex = leftIndex;
+      let child = heap[leftIndex];
+      const right = heap[leftIndex + 1];
+      if (child === undefined) break;
+      if (right !== undefined && runsBefore(right, child)) {
+        childIndex = leftIndex + 1;
+        child = right;
+      }
+      if (!runsBefore(child, entry)) break;
+      heap[index] = child;
+      index = childIndex;
     }
-  }
-
-  #before(a: number, b: number): boolean {
-    const left = this.#heap[a];
-    const right = this.#heap[b];
-    return left !== undefined && right !== undefined && runsBefore(left, right, undefined, 0);
-  }
-
-  #swap(a: number, b: number): void {
-    const left = this.#heap[a];
-    const right = this.#heap[b];
-    if (left === undefined || right === undefined) return;
-    this.#heap[a] = right;
-    this.#heap[b] = left;
+    heap[index] = entry;
   }
 }

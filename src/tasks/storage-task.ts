@@ -131,6 +131,7 @@ export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask
         }),
       );
       this.#cache.invalidate(this.#backend.name, path);
+      this.setResultDetails({ bytesWritten: info.size });
       return { path, size: info.size, modifiedAt: info.modifiedAt.toISOString(), version: info.version };
     } catch (error) {
       const coded = signal.aborted ? error : this.toTaskError(error);
@@ -179,10 +180,10 @@ export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask
         this.#cache.invalidate(this.#backend.name, path);
       }
       this.#cache.recordMiss();
-      this.setResultDetails({ cache: 'miss' });
     }
     const opened = await this.#backend.read(path, { signal });
     const total = opened.info.size;
+    this.setResultDetails(useCache ? { cache: 'miss', bytesRead: total } : { bytesRead: total });
     const stored = counted(opened.body as AsyncIterable<Buffer>, (done) => {
       this.reportProgress(done, total);
     });

@@ -20,6 +20,8 @@ export const taskConfigSchema = z.strictObject({
   type: z.string().regex(TASK_TYPE_PATTERN, 'expected a lowercase type name such as "storage"'),
   /** Larger runs first; equal priorities run in submission order. Default 0. */
   priority: z.number().refine(Number.isFinite, 'expected a finite number').optional(),
+  /** Ids of tasks that must complete before this one runs (read by the orchestrator). */
+  dependsOn: z.array(z.string().min(1).max(256)).max(10_000).optional(),
   /**
    * Type-specific settings. Every type may set `options.timeout` and
    * `options.retries`; the rest is the type's own to define and check.

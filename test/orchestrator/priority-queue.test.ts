@@ -87,7 +87,32 @@ describe('the priority order (DESIGN.md: larger first, submission order among eq
     expect(order).not.toContain('old-low');
   });
 
+  it('with aging, every pop is the entry with the highest priority plus waited time / agingMs at that moment', () => {
+    let now = 0;
+    let seed = 11;
+    const random = (): number => {
+      seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0;
+      return seed / 4_294_967_296;
+    };
+    const agingMs = 50;
+    const queue = new PriorityQueue<number>({ agingMs, now: () => now });
+    const waiting: { id: number; priority: number; at: number }[] = [];
+    const effective = (entry: { priority: number; at: number }): number => entry.priority + (now - entry.at) / agingMs;
+    for (let id = 0; id < 1000; id += 1) {
+      now += Math.floor(random() * 40);
+      const priority = Math.floor(random() * 10);
+      queue.push(id, priority);
+      waiting.push({ id, priority, at: now });
+      if (random() < 0.5) {
+        const expected = [...waiting].sort((a, b) => effective(b) - effective(a) || a.id - b.id)[0];
+        expect(queue.pop()?.value).toBe(expected?.id);
+        waiting.splice(waiting.findIndex((entry) => entry.id === expected?.id), 1);
+      }
+    }
+  });
+
   it('refuses a non-positive aging interval', () => {
     expect(() => new PriorityQueue({ agingMs: 0 })).toThrow(RangeError);
+    expect(() => new PriorityQueue({ agingMs: Number.NaN })).toThrow(/agingMs must be a positive number/);
   });
 });

@@ -35,7 +35,7 @@ describe('the read cache', () => {
     const run = runner(() => fixture.backend, cache);
     await run({ operation: 'write', path: '/c/b', data: 'x' });
     const plain = await run({ operation: 'read', path: '/c/b' });
-    expect(plain.details).toBeUndefined();
+    expect(plain.details).toEqual({ bytesRead: 1 });
     expect(cache.stats()).toMatchObject({ hits: 0, misses: 0, entries: 0 });
   });
 
@@ -129,7 +129,7 @@ describe('the read cache', () => {
     expect(cache.stats().bytes).toBeLessThanOrEqual(64 * 1024);
     expect(cache.stats().entries).toBeLessThan(10);
     expect((await run({ operation: 'read', path: '/s9', options: { cache: true } })).details).toEqual({ cache: 'hit' });
-    expect((await run({ operation: 'read', path: '/s0', options: { cache: true } })).details).toEqual({ cache: 'miss' });
+    expect((await run({ operation: 'read', path: '/s0', options: { cache: true } })).details).toEqual({ cache: 'miss', bytesRead: 10240 });
   });
 
   it('a hit still obeys maxBytes and the asked form, stream included', async () => {

@@ -1,0 +1,123 @@
+import { ErrorCode, TaskforgeError } from '../core/errors.js';
+import { newTaskId } from '../core/ids.js';
+import { findJsonProblem } from '../core/json-value.js';
+import type { FieldProblem } from '../core/validation.js';
+import { BaseTask } from '../tasks/base-task.js';
+import type { TaskConfig } from '../tasks/task-config.js';
+
+/** What the orchestrator reads from a submitted config or task before it queues it. */
+export interface Submission {
+  readonly id: string;
+  readonly type: string;
+  readonly priority: number;
+  readonly config: TaskConfig | BaseTask;
+  readonly dependsOn: readonly string[] | undefined;
+}
+
+/** Options of a submit beside the config. */
+export interface SubmitOptions {
+  /** Dependencies of a submitted task instance (a config names them in `dependsOn`). */
+  readonly dependsOn?: readonly string[];
+}
+
+/**
+ * Reads the orchestration fields of one submission (id, type, priority,
+ * dependsOn) and refuses what the orchestrator cannot queue; the rest of
+ * the config is the task type's to validate when the task runs. `where`
+ * prefixes field names in messages (`[3].` in a batch).
+ */
+export function readSubmission(input: unknown, options: SubmitOptions, durable: boolean, where = ''): Submission {
+  if (input instanceof BaseTask) {
+    if (durable) invalid(where, 'config', 'a durable queue stores task configs, not task objects: submit the config instead');
+    return { id: input.id, type: input.type, priority: input.priority, config: input, dependsOn: readDependsOn(options.dependsOn, where) };
+  }
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    invalid(where, 'config', `expected a task config object (got ${describe(input)})`);
+  }
+  const config = input as Record<string, unknown>;
+  const type = config['type'];
+  if (typeof type !== 'string' || type.length === 0) invalid(where, 'type', `expected a task type name such as "storage" (got ${describe(type)})`);
+  const rawId = config['id'];
+  if (rawId !== undefined && (typeof rawId !== 'string' || rawId.length === 0 || rawId.length > 256)) {
+    invalid(where, 'id', `expected a string of 1 to 256 characters (got ${describe(rawId)})`);
+  }
+  const rawPriority = config['priority'];
+  if (rawPriority !== undefined && (typeof rawPriority !== 'number' || !Number.isFinite(rawPriority))) {
+    invalid(where, 'priority', `expected a finite number (got ${describe(rawPriority)})`);
+  }
+  if (durable) {
+    const problem = findJsonProblem(config);
+    if (problem !== undefined) {
+      invalid(where, problem.path.join('.'), `${problem.message}; a durable queue stores configs as JSON, so give data as a string or a JSON value`);
+    }
+  }
+  return {
+    id: rawId ?? newTaskId(),
+    type,
+    priority: rawPriority ?? 0,
+    config: config as TaskConfig,
+    dependsOn: readDependsOn(config['dependsOn'] ?? options.dependsOn, where),
+  };
+}
+
+function readDependsOn(value: unknown, where: string): readonly string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value)) invalid(where, 'dependsOn', `expected an array of task ids (got ${describe(value)})`);
+  value.forEach((id: unknown, index) => {
+    if (typeof id !== 'string' || id.length === 0) invalid(where, `dependsOn[${String(index)}]`, `expected a task id (got ${describe(id)})`);
+  });
+  return value.length === 0 ? undefined : (value as string[]);
+}
+
+/**
+ * Refuses dependency cycles within a batch: `a -> b -> a`. A single submit
+ * cannot make one (it can only name tasks that exist already, which cannot
+ * name it), except by naming itself.
+ */
+export function assertNoCycle(batch: readonly Submission[], where: (index: number) => string): void {
+  const indexById = new Map(batch.map((submission, index) => [submission.id, index]));
+  const state = new Uint8Array(batch.length); // 0 new, 1 on the current path, 2 done
+  for (let root = 0; root < batch.length; root += 1) {
+    if (state[root] !== 0) continue;
+    const path: number[] = [root];
+    const next: number[] = [0];
+    state[root] = 1;
+    while (path.length > 0) {
+      const top = path.length - 1;
+      const node = path[top] ?? 0;
+      const edges = batch[node]?.dependsOn ?? [];
+      const edgeIndex = next[top] ?? 0;
+      if (edgeIndex >= edges.length) {
+        state[node] = 2;
+        path.pop();
+        next.pop();
+        continue;
+      }
+      next[top] = edgeIndex + 1;
+      const target = indexById.get(edges[edgeIndex] ?? '');
+      if (target === undefined || state[target] === 2) continue;
+      if (state[target] === 1) {
+        const cycle = [...path.slice(path.indexOf(target)), target].map((index) => batch[index]?.id ?? '');
+        invalid(where(node), 'dependsOn', `a dependency cycle: ${cycle.join(' -> ')}`);
+      }
+      state[target] = 1;
+      path.push(target);
+      next.push(0);
+    }
+  }
+}
+
+export function invalid(where: string, field: string, message: string): never {
+  const name = `${where}${field}`;
+  const problem: FieldProblem = { field: name, message, received: '' };
+  throw new TaskforgeError(ErrorCode.VALIDATION_ERROR, `${name}: ${message}`, { details: { fields: [problem] } });
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  return typeof value === 'number' || typeof value === 'boolean' ? String(value) : `a ${typeof value}`;
+}
