@@ -72,3 +72,6 @@ export type { MemoryQueueOptions } from './orchestrator/queues/memory-queue.js';
 export { OrchestratorMetrics } from './orchestrator/metrics.js';
 export type { OrchestratorMetricsOptions } from './orchestrator/metrics.js';
 export { MAX_RETAINED_DATA_BYTES } from './orchestrator/retained-result.js';
+export { SqliteQueue, DEFAULT_SQLITE_RETENTION, DEFAULT_SQLITE_RETENTION_MS } from './orchestrator/queues/sqlite-queue.js';
+export type { SqliteQueueOptions } from './orchestrator/queues/sqlite-queue.js';
+export { PriorityQueue, runsBefore } from './orchestrator/priority-queue.js';

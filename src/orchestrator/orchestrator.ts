@@ -232,7 +232,6 @@ export class Orchestrator {
       throw new TaskforgeError(ErrorCode.NOT_FOUND, `no task with id '${id}' is known to this orchestrator`, { details: { taskId: id } });
     }
     if (live.status === TaskStatus.PENDING && live.outcome === undefined) {
-      this.#queue.remove(id);
       this.#emitCancel(live, reason);
       const because = reason === undefined ? '' : `: ${reason}`;
       this.#settleAll(live, live.failedWithoutRunning(new TaskforgeError(ErrorCode.CANCELLED, `task '${id}' was cancelled before it ran${because}`)));
@@ -277,7 +276,6 @@ export class Orchestrator {
         this.#live.delete(live.id);
         live.settle({ ...live.failedWithoutRunning(error), details: { requeued: true } });
       } else {
-        this.#queue.remove(live.id);
         this.#settleAll(live, live.failedWithoutRunning(error));
       }
     }
@@ -306,7 +304,7 @@ export class Orchestrator {
       invalid(where, 'type', `no task type '${submission.type}' is registered (registered: ${this.#registry.types.join(', ')})`);
     }
     const { id, dependsOn } = submission;
-    if (this.#live.has(id) || this.#queue.finished(id) !== undefined) {
+    if (!submission.generatedId && (this.#live.has(id) || this.#queue.finished(id) !== undefined)) {
       const where_ = where === '' ? '' : ` (${where.slice(0, -1)})`;
       throw new TaskforgeError(ErrorCode.ALREADY_EXISTS, `a task with id '${id}' already exists${where_}`, { details: { field: `${where}id`, taskId: id } });
     }
@@ -333,7 +331,6 @@ export class Orchestrator {
     }
     this.#metrics?.submitted(live.type);
     if (failedDependency !== undefined) {
-      this.#queue.remove(live.id);
       this.#settleAll(live, live.failedWithoutRunning(dependencyFailed(live.id, failedDependency)));
       return;
     }
@@ -479,7 +476,6 @@ export class Orchestrator {
             this.#schedulePump();
           }
         } else {
-          this.#queue.remove(dependent.id);
           work.push([dependent, dependent.failedWithoutRunning(dependencyFailed(dependent.id, { id: live.id, code: result.error?.code ?? 'FAILED' }))]);
         }
       }
@@ -515,7 +511,6 @@ export class Orchestrator {
     let ready = 0;
     for (const live of lives) {
       if (live.interruptions > this.#maxInterruptions) {
-        this.#queue.remove(live.id);
         const error = new TaskforgeError(ErrorCode.INTERRUPTED, `task '${live.id}' was cut off by a crash ${String(live.interruptions)} times; it is not run again`, {
           details: { interruptions: live.interruptions },
         });
@@ -525,7 +520,6 @@ export class Orchestrator {
       if (live.outcome !== undefined) continue;
       const failedDependency = this.#linkDependencies(live);
       if (failedDependency !== undefined) {
-        this.#queue.remove(live.id);
         this.#settleAll(live, live.failedWithoutRunning(dependencyFailed(live.id, failedDependency)));
       } else if (live.unmet === 0) {
         this.#queue.release(live.id);

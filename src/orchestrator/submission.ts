@@ -12,6 +12,8 @@ export interface Submission {
   readonly priority: number;
   readonly config: TaskConfig | BaseTask;
   readonly dependsOn: readonly string[] | undefined;
+  /** True when the id was made here (a UUID: no need to check it is unused). */
+  readonly generatedId: boolean;
 }
 
 /** Options of a submit beside the config. */
@@ -29,7 +31,7 @@ export interface SubmitOptions {
 export function readSubmission(input: unknown, options: SubmitOptions, durable: boolean, where = ''): Submission {
   if (input instanceof BaseTask) {
     if (durable) invalid(where, 'config', 'a durable queue stores task configs, not task objects: submit the config instead');
-    return { id: input.id, type: input.type, priority: input.priority, config: input, dependsOn: readDependsOn(options.dependsOn, where) };
+    return { id: input.id, type: input.type, priority: input.priority, config: input, dependsOn: readDependsOn(options.dependsOn, where), generatedId: false };
   }
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     invalid(where, 'config', `expected a task config object (got ${describe(input)})`);
@@ -57,6 +59,7 @@ export function readSubmission(input: unknown, options: SubmitOptions, durable: 
     priority: rawPriority ?? 0,
     config: config as TaskConfig,
     dependsOn: readDependsOn(config['dependsOn'] ?? options.dependsOn, where),
+    generatedId: rawId === undefined,
   };
 }
 

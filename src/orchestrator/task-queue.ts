@@ -63,9 +63,10 @@ export interface TaskQueue {
   release(id: string): void;
   /** The next ready task in priority order, marked running; undefined when none is ready. */
   take(): QueuedTask | undefined;
-  /** Removes a waiting (ready or blocked) task; false when it is not waiting. */
-  remove(id: string): boolean;
-  /** Records how a task ended, whether it ran or not. */
+  /**
+   * Records how a task ended, whether it ran or not: a waiting task that
+   * ends without running (cancelled, a dependency failed) leaves the queue.
+   */
   finish(id: string, result: TaskResult): void;
   /** A finished task, while the queue's retention keeps it. */
   finished(id: string): FinishedTask | undefined;

@@ -11,15 +11,15 @@ export interface MemoryQueueOptions extends PriorityQueueOptions, RetentionOptio
 
 /**
  * The default queue: a heap in taskforge's order, in this process only.
- * Cancelled tasks leave the heap lazily (skipped when they come up), so
- * cancelling one of a million queued tasks is O(1).
+ * Tasks that end while waiting leave the heap lazily (skipped when they
+ * come up), so cancelling one of a million queued tasks is O(1).
  */
 export class MemoryQueue implements TaskQueue {
   readonly name = 'memory';
   readonly durable = false;
   readonly #ready: PriorityQueue<QueuedTask>;
   readonly #blocked = new Map<string, QueuedTask>();
-  /** The heap's tasks that still wait, by id; one removed by remove() is skipped by take(). */
+  /** The heap's tasks that still wait, by id; one that ended while waiting is skipped by take(). */
   readonly #readyById = new Map<string, QueuedTask>();
   readonly #running = new Map<string, QueuedTask>();
   readonly #finished = new Map<string, FinishedTask>();
@@ -63,13 +63,10 @@ export class MemoryQueue implements TaskQueue {
     return undefined;
   }
 
-  remove(id: string): boolean {
-    return this.#readyById.delete(id) || this.#blocked.delete(id);
-  }
-
   finish(id: string, result: TaskResult): void {
-    const task = this.#running.get(id);
-    this.#running.delete(id);
+    const task = this.#running.get(id) ?? this.#readyById.get(id) ?? this.#blocked.get(id);
+    // A waiting task's heap entry stays, skipped by take(): O(1) here, however long the queue.
+    if (!this.#running.delete(id) && !this.#readyById.delete(id)) this.#blocked.delete(id);
     this.#finishedOrder.push(id);
     this.#finished.set(id, {
       id,

@@ -1,0 +1,86 @@
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import type BetterSqlite3 from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Orchestrator } from '../../src/orchestrator/orchestrator.js';
+import { SqliteQueue } from '../../src/orchestrator/queues/sqlite-queue.js';
+import { MemoryBackend } from '../../src/storage/backends/memory.js';
+import { Journal, ProbeTask, probe } from '../helpers/probe-task.js';
+import { ScriptedTask } from '../helpers/scripted-task.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+
+let dir = '';
+let removeDir: () => Promise<void> = () => Promise.resolve();
+const running: Orchestrator[] = [];
+
+beforeEach(async () => {
+  ({ path: dir, remove: removeDir } = await makeTempDir('durable-'));
+});
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((orchestrator) => orchestrator.shutdown({ timeoutMs: 0 })));
+  await removeDir();
+});
+
+function open(file: string, journal: Journal, options: { maxInterruptions?: number; concurrency?: number } = {}): Orchestrator {
+  const orchestrator = new Orchestrator({ concurrency: 1, ...options, queue: new SqliteQueue(file), taskTypes: { probe: ProbeTask }, context: { journal } });
+  running.push(orchestrator);
+  return orchestrator;
+}
+
+describe('Orchestrator on a SQLite queue', () => {
+  it('results stay queryable after a restart, and a finished id cannot be reused', async () => {
+    const file = join(dir, 'q.db');
+    const first = open(file, new Journal());
+    const ok = await first.submit(probe('kept', 2)).result;
+    expect(ok.status).toBe('completed');
+    await first.shutdown();
+    const second = open(file, new Journal());
+    expect(second.get('kept')).toMatchObject({ id: 'kept', type: 'probe', priority: 2, status: 'completed', attempts: 1, result: { data: 'done:kept' } });
+    expect(() => second.submit(probe('kept'))).toThrow(expect.objectContaining({ code: 'ALREADY_EXISTS' }));
+    // A dependency on a task finished in an earlier run is satisfied.
+    expect((await second.submit(probe('later', 0, {}, { dependsOn: ['kept'] })).result).status).toBe('completed');
+  });
+
+  it('shutdown leaves waiting tasks in the store, and the next orchestrator runs them', async () => {
+    const file = join(dir, 'q.db');
+    const journal = new Journal();
+    const first = open(file, journal);
+    first.submit(probe('running', 9, { ms: 30 }));
+    const waiting = first.submit(probe('waiting', 1));
+    first.submit(probe('blocked', 5, {}, { dependsOn: ['waiting'] }));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await first.shutdown();
+    expect(await waiting.result).toMatchObject({ status: 'failed', error: { code: 'CANCELLED', details: { requeued: true } }, details: { requeued: true } });
+    const second = open(file, journal);
+    expect(second.get('waiting')?.status).toBe('pending');
+    await second.onIdle();
+    expect(second.get('waiting')?.status).toBe('completed');
+    expect(second.get('blocked')?.status).toBe('completed');
+    expect(journal.startOrder).toEqual(['running', 'waiting', 'blocked']);
+  });
+
+  it('a task cut off by crashes more than maxInterruptions times ends INTERRUPTED', async () => {
+    const file = join(dir, 'q.db');
+    const first = open(file, new Journal());
+    first.submit(probe('poison'));
+    await first.shutdown();
+    // Mark it running with two interruptions already, as two crashes would have left it.
+    const db = new Database(file);
+    db.prepare("UPDATE tasks SET state = 'running', interruptions = 2, attempts = 2 WHERE id = 'poison'").run();
+    db.close();
+    const second = open(file, new Journal(), { maxInterruptions: 2 });
+    await second.onIdle();
+    expect(second.get('poison')).toMatchObject({ status: 'failed', attempts: 3, result: { error: { code: 'INTERRUPTED', details: { interruptions: 3 } } } });
+  });
+
+  it('refuses what it cannot store as JSON, naming the field, and task objects', () => {
+    const orchestrator = new Orchestrator({ queue: new SqliteQueue(join(dir, 'q.db')), context: { backend: new MemoryBackend() } });
+    running.push(orchestrator);
+    expect(() => orchestrator.submit({ type: 'storage', metadata: { operation: 'write', path: '/a', data: Buffer.from('x') } })).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_ERROR', message: expect.stringMatching(/^metadata\.data: .*a durable queue stores configs as JSON/) as string }),
+    );
+    expect(() => orchestrator.submit(new ScriptedTask({ type: 'scripted' }, () => Promise.resolve(1)))).toThrow(/a durable queue stores task configs, not task objects/);
+  });
+});
