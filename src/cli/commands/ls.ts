@@ -1,0 +1,48 @@
+import type { ListEntry, ListPage } from '../../storage/backend.js';
+import { MAX_LIST_LIMIT } from '../../tasks/storage-task-config.js';
+import { backendFor, formatBytes, printJson, type CliStreams, type CommonOptions } from '../cli-context.js';
+import { ExitCode } from '../exit-codes.js';
+import { runOne } from '../run-one.js';
+
+/** Options of `taskforge ls`. */
+export interface LsCommandOptions extends CommonOptions {
+  readonly recursive?: boolean;
+  readonly limit?: number;
+}
+
+/** Lists the entries under `path`, every page unless --limit stops it. */
+export async function lsCommand(path: string, options: LsCommandOptions, streams: CliStreams): Promise<ExitCode> {
+  const backend = backendFor(options, streams.env);
+  let remaining = options.limit ?? Number.POSITIVE_INFINITY;
+  let cursor: string | undefined;
+  do {
+    const { result, exitCode } = await runOne(
+      {
+        type: 'storage',
+        metadata: {
+          operation: 'list',
+          path,
+          options: { recursive: options.recursive === true, limit: Math.min(remaining, MAX_LIST_LIMIT), ...(cursor === undefined ? {} : { cursor }) },
+        },
+      },
+      backend,
+      streams,
+      `listing ${path}`,
+    );
+    if (!result.success) return exitCode;
+    const page = result.data as ListPage;
+    for (const entry of page.entries) print(entry, options, streams);
+    remaining -= page.entries.length;
+    cursor = page.cursor;
+  } while (cursor !== undefined && remaining > 0);
+  return ExitCode.OK;
+}
+
+function print(entry: ListEntry, options: LsCommandOptions, streams: CliStreams): void {
+  if (options.json === true) {
+    printJson(streams, entry);
+    return;
+  }
+  const size = entry.type === 'directory' ? '-' : formatBytes(entry.size);
+  streams.stdout.write(`${entry.type === 'directory' ? 'd' : '-'}  ${size.padStart(10)}  ${entry.modifiedAt}  ${entry.path}${entry.type === 'directory' ? '/' : ''}\n`);
+}

@@ -1,0 +1,162 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { TaskforgeError } from '../core/errors.js';
+import type { CliStreams } from './cli-context.js';
+import { keygenCommand } from './commands/keygen.js';
+import { lsCommand } from './commands/ls.js';
+import { readCommand } from './commands/read.js';
+import { rmCommand } from './commands/rm.js';
+import { runCommand } from './commands/run.js';
+import { writeCommand } from './commands/write.js';
+import { ExitCode, UsageError } from './exit-codes.js';
+import { DEFAULT_CONCURRENCY } from '../orchestrator/orchestrator.js';
+
+const VERSION = '0.1.0';
+
+/**
+ * Runs the taskforge command line with `argv` (without node and the script)
+ * and resolves with the exit code: 0 when every task succeeded, 1 when a
+ * task failed, 2 for a usage or config error (its message on stderr).
+ */
+export async function main(argv: readonly string[], streams: CliStreams): Promise<ExitCode> {
+  let exitCode: ExitCode = ExitCode.OK;
+  const program = buildProgram(streams, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
+    if (error instanceof UsageError) {
+      streams.stderr.write(`taskforge: ${error.message}\n`);
+      return ExitCode.USAGE;
+    }
+    if (error instanceof TaskforgeError) {
+      streams.stderr.write(`taskforge: ${error.code}: ${error.message}\n`);
+      return ExitCode.TASK_FAILED;
+    }
+    throw error;
+  }
+}
+
+function buildProgram(streams: CliStreams, exit: (code: ExitCode) => void): Command {
+  const program = new Command('taskforge')
+    .description('Store, read, list and delete data, and run batches of tasks by priority.')
+    .version(VERSION)
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({
+      writeOut: (text) => streams.stdout.write(text),
+      writeErr: (text) => streams.stderr.write(text),
+    })
+    .addHelpText(
+      'after',
+      `
+Storage root: --root DIR, else TASKFORGE_STORAGE_ROOT, else ./taskforge-data.
+Encryption key: TASKFORGE_ENCRYPTION_KEY (base64, from 'taskforge keygen') or TASKFORGE_KEYRING.
+Exit codes: 0 every task succeeded, 1 a task failed, 2 a usage or config error.
+
+Example:
+  $ echo '{"hello":"world"}' | taskforge write /greetings/hello.json --compress
+  $ taskforge read /greetings/hello.json`,
+    );
+
+  common(program.command('write'))
+    .description('Store data at PATH: from --file, --data, or stdin. Atomic: readers see the old object or the new one.')
+    .argument('<path>', 'storage path, e.g. /data/file.txt')
+    .option('-f, --file <file>', 'read the data from a file')
+    .option('-d, --data <text>', 'the data, as text')
+    .option('--compress [algorithm]', 'compress: zstd (the default), gzip or brotli')
+    .option('--level <n>', 'compression level', integer)
+    .option('--encrypt', 'encrypt (AES-256-GCM) with the key from TASKFORGE_ENCRYPTION_KEY or TASKFORGE_KEYRING')
+    .option('--no-overwrite', 'fail with ALREADY_EXISTS when PATH exists')
+    .option('--timeout <ms>', 'abort an attempt after this many ms', integer)
+    .option('--retries <n>', 'extra attempts after a transient failure', integer)
+    .addHelpText('after', example('taskforge write /backups/db.sql --file ./db.sql --compress --encrypt', 'cat report.csv | taskforge write /reports/2026.csv --no-overwrite'))
+    .action(async (path: string, options: Parameters<typeof writeCommand>[1]) => {
+      exit(await writeCommand(path, options, streams));
+    });
+
+  common(program.command('read'))
+    .description('Write the object at PATH to stdout, or to a file with -o (replaced whole, never half-written).')
+    .argument('<path>', 'storage path')
+    .option('-o, --output <file>', 'write to this file instead of stdout')
+    .option('--encrypted', 'refuse the object unless it is encrypted (ENCRYPTION_REQUIRED)')
+    .option('--max-bytes <n>', 'fail with LIMIT_EXCEEDED past this many bytes', integer)
+    .option('--timeout <ms>', 'abort after this many ms', integer)
+    .addHelpText('after', example('taskforge read /backups/db.sql -o ./db.sql', 'taskforge read /greetings/hello.json | jq .'))
+    .action(async (path: string, options: Parameters<typeof readCommand>[1]) => {
+      exit(await readCommand(path, options, streams));
+    });
+
+  common(program.command('ls'))
+    .description('List the entries under PATH (default /).')
+    .argument('[path]', 'storage directory', '/')
+    .option('-r, --recursive', 'list the whole tree')
+    .option('--limit <n>', 'stop after this many entries', integer)
+    .addHelpText('after', example('taskforge ls /backups', 'taskforge ls / --recursive --json | jq -r .path'))
+    .action(async (path: string, options: Parameters<typeof lsCommand>[1]) => {
+      exit(await lsCommand(path, options, streams));
+    });
+
+  common(program.command('rm'))
+    .description('Delete the object at PATH; deleting nothing is not an error.')
+    .argument('<path>', 'storage path')
+    .option('-r, --recursive', 'delete a directory and everything under it')
+    .addHelpText('after', example('taskforge rm /tmp/scratch.bin', 'taskforge rm /old-reports --recursive'))
+    .action(async (path: string, options: Parameters<typeof rmCommand>[1]) => {
+      exit(await rmCommand(path, options, streams));
+    });
+
+  common(program.command('run'))
+    .description('Run a batch of task configs (a JSON array or NDJSON, with dependsOn) by priority through the orchestrator.')
+    .argument('<file>', "the batch file, or '-' for stdin")
+    .option('-c, --concurrency <n>', 'tasks that run at once', positiveInteger, DEFAULT_CONCURRENCY)
+    .option('-q, --queue <queue>', "'memory', or 'sqlite:FILE' to survive a crash (run the same command again to finish)", 'memory')
+    .option('--aging <ms>', 'a waiting task gains one priority point per this many ms (no starvation)', positiveInteger)
+    .addHelpText(
+      'after',
+      example(
+        'taskforge run batch.json --concurrency 16',
+        'taskforge run batch.ndjson --queue sqlite:./queue.db --json > results.ndjson',
+        `echo '{"id":"w","type":"storage","priority":2,"metadata":{"operation":"write","path":"/a.txt","data":"hi"}}' | taskforge run -`,
+      ),
+    )
+    .action(async (file: string, options: Parameters<typeof runCommand>[1]) => {
+      exit(await runCommand(file, options, streams));
+    });
+
+  program
+    .command('keygen')
+    .description('Print a new random 256-bit key, base64, for TASKFORGE_ENCRYPTION_KEY.')
+    .option('--json', 'print {"key": ...}')
+    .addHelpText('after', example('taskforge keygen', 'export TASKFORGE_ENCRYPTION_KEY="$(taskforge keygen)"'))
+    .action((options: Parameters<typeof keygenCommand>[0]) => {
+      exit(keygenCommand(options, streams));
+    });
+
+  return program;
+}
+
+/** The options every storage command takes. */
+function common(command: Command): Command {
+  return command
+    .addOption(new Option('--root <dir>', 'storage root directory').env('TASKFORGE_STORAGE_ROOT').default(undefined, './taskforge-data'))
+    .option('--json', 'machine-readable output: one JSON object per line');
+}
+
+function example(...lines: string[]): string {
+  return `\nExample${lines.length > 1 ? 's' : ''}:\n${lines.map((line) => `  $ ${line}`).join('\n')}`;
+}
+
+function integer(value: string): number {
+  const parsed = Number(value);
+  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed)) throw new InvalidArgumentError(`expected a whole number (got '${value}')`);
+  return parsed;
+}
+
+function positiveInteger(value: string): number {
+  const parsed = integer(value);
+  if (parsed < 1) throw new InvalidArgumentError(`expected 1 or more (got '${value}')`);
+  return parsed;
+}

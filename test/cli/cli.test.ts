@@ -1,0 +1,284 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+/** The real bin, as npm installs it (`bin.taskforge` in package.json), built by `npm run build`. */
+const BIN = resolve('dist/src/cli/bin.js');
+const KEY = Buffer.alloc(32, 7).toString('base64');
+
+let base = '';
+let removeBase: () => Promise<void> = () => Promise.resolve();
+let cwd = '';
+let round = 0;
+
+beforeAll(async () => {
+  const packageJson = JSON.parse(readFileSync('package.json', 'utf8')) as { bin: Record<string, string> };
+  expect(resolve(packageJson.bin['taskforge'] ?? '')).toBe(BIN);
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run npm run build first (npm test does)`);
+  ({ path: base, remove: removeBase } = await makeTempDir('cli-'));
+});
+afterAll(() => removeBase());
+beforeEach(() => {
+  round += 1;
+  cwd = join(base, `case-${String(round)}`);
+  mkdirSync(cwd);
+});
+
+interface Ran {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `taskforge ARGS` in the case's directory, with a clean environment plus `env`. */
+function taskforge(args: readonly string[], options: { input?: string | Buffer; env?: Record<string, string> } = {}): Ran {
+  const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: process.env['HOME'], ...options.env };
+  const ran = spawnSync(process.execPath, [BIN, ...args], { cwd, env, input: options.input ?? '', encoding: 'utf8', timeout: 60_000 });
+  return { code: ran.status, stdout: ran.stdout, stderr: ran.stderr };
+}
+
+function stored(path: string, root = join(cwd, 'taskforge-data')): Buffer {
+  return readFileSync(join(root, path));
+}
+
+describe('taskforge --help', () => {
+  it.each(['write', 'read', 'ls', 'rm', 'run', 'keygen'])('%s --help explains the command with an example, exit 0', (command) => {
+    const ran = taskforge([command, '--help']);
+    expect(ran.code).toBe(0);
+    expect(ran.stdout).toContain(`Usage: taskforge ${command}`);
+    expect(ran.stdout).toMatch(/Examples?:\n {2}\$ taskforge /);
+  });
+
+  it('the top-level help lists every command and the exit codes', () => {
+    const ran = taskforge(['--help']);
+    expect(ran.code).toBe(0);
+    for (const command of ['write', 'read', 'ls', 'rm', 'run', 'keygen']) expect(ran.stdout).toContain(`  ${command} `);
+    expect(ran.stdout).toContain('Exit codes: 0 every task succeeded, 1 a task failed, 2 a usage or config error.');
+  });
+
+  it('an unknown command or option is a usage error: exit 2, message on stderr', () => {
+    const unknown = taskforge(['frob']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("error: unknown command 'frob'");
+    const option = taskforge(['ls', '--frobnicate']);
+    expect(option.code).toBe(2);
+    expect(option.stderr).toContain("error: unknown option '--frobnicate'");
+  });
+});
+
+describe('taskforge write / read', () => {
+  it('writes --data under ./taskforge-data by default and reads it back to stdout', () => {
+    const wrote = taskforge(['write', '/notes/a.txt', '--data', 'hello there']);
+    expect(wrote).toMatchObject({ code: 0, stdout: 'wrote /notes/a.txt (11 B stored)\n', stderr: '' });
+    expect(stored('notes/a.txt').toString()).toBe('hello there');
+    expect(taskforge(['read', '/notes/a.txt'])).toMatchObject({ code: 0, stdout: 'hello there', stderr: '' });
+  });
+
+  it('writes from --file and from stdin, byte for byte', () => {
+    const bytes = Buffer.from(Array.from({ length: 70_000 }, (_, index) => (index * 31) % 256));
+    writeFileSync(join(cwd, 'input.bin'), bytes);
+    expect(taskforge(['write', '/bin/from-file', '--file', 'input.bin']).code).toBe(0);
+    expect(taskforge(['write', '/bin/from-stdin'], { input: bytes }).code).toBe(0);
+    expect(stored('bin/from-file').equals(bytes)).toBe(true);
+    expect(stored('bin/from-stdin').equals(bytes)).toBe(true);
+  });
+
+  it('--root, else TASKFORGE_STORAGE_ROOT, picks the root', () => {
+    const env = { TASKFORGE_STORAGE_ROOT: join(cwd, 'from-env') };
+    expect(taskforge(['write', '/x', '--data', 'env'], { env }).code).toBe(0);
+    expect(taskforge(['write', '/x', '--data', 'flag', '--root', 'from-flag'], { env }).code).toBe(0);
+    expect(stored('x', join(cwd, 'from-env')).toString()).toBe('env');
+    expect(stored('x', join(cwd, 'from-flag')).toString()).toBe('flag');
+  });
+
+  it('--compress and --encrypt store a container with no plaintext; read decodes it; --json prints the result', () => {
+    const env = { TASKFORGE_ENCRYPTION_KEY: KEY };
+    const wrote = taskforge(['write', '/secret.txt', '--data', 'the plaintext secret', '--compress=gzip', '--encrypt', '--json'], { env });
+    expect(wrote.code).toBe(0);
+    expect(JSON.parse(wrote.stdout)).toMatchObject({ path: '/secret.txt', size: expect.any(Number) as number, version: expect.any(String) as string });
+    const raw = stored('secret.txt');
+    expect(raw.subarray(0, 4).toString('latin1')).toBe('\u0089TFC');
+    expect(raw.includes(Buffer.from('plaintext'))).toBe(false);
+    expect(taskforge(['read', '/secret.txt', '--encrypted'], { env })).toMatchObject({ code: 0, stdout: 'the plaintext secret' });
+  });
+
+  it('read -o writes a file; --json then prints what was read', () => {
+    taskforge(['write', '/r.txt', '--data', 'to a file']);
+    const ran = taskforge(['read', '/r.txt', '-o', 'out.txt', '--json']);
+    expect(ran.code).toBe(0);
+    expect(JSON.parse(ran.stdout)).toEqual({ path: '/r.txt', file: 'out.txt', bytes: 9 });
+    expect(readFileSync(join(cwd, 'out.txt'), 'utf8')).toBe('to a file');
+  });
+
+  it('a missing object is a task failure: exit 1, NOT_FOUND on stderr, and -o leaves no file', () => {
+    const ran = taskforge(['read', '/nope.txt', '-o', 'out.txt']);
+    expect(ran.code).toBe(1);
+    expect(ran.stderr).toBe("taskforge: NOT_FOUND: read of '/nope.txt' failed: no such object or directory (ENOENT)\n");
+    expect(existsSync(join(cwd, 'out.txt'))).toBe(false);
+  });
+
+  it('--no-overwrite refuses an existing object: exit 1, ALREADY_EXISTS, the old data kept', () => {
+    taskforge(['write', '/once', '--data', 'first']);
+    const ran = taskforge(['write', '/once', '--data', 'second', '--no-overwrite']);
+    expect(ran.code).toBe(1);
+    expect(ran.stderr).toMatch(/^taskforge: ALREADY_EXISTS: /);
+    expect(stored('once').toString()).toBe('first');
+  });
+
+  it('a path outside the root is a usage error: exit 2, PATH_OUTSIDE_ROOT, nothing written', () => {
+    const ran = taskforge(['write', '../escape.txt', '--data', 'x']);
+    expect(ran.code).toBe(2);
+    expect(ran.stderr).toBe("taskforge: PATH_OUTSIDE_ROOT: path '../escape.txt' is refused: it has a '..' segment\n");
+    expect(existsSync(join(cwd, 'escape.txt'))).toBe(false);
+    expect(taskforge(['read', '/a/../../etc/passwd']).code).toBe(2);
+  });
+
+  it('bad input to write is a usage error naming the option: exit 2', () => {
+    expect(taskforge(['write', '/x', '--file', 'missing.bin'])).toMatchObject({ code: 2, stderr: "taskforge: --file: no such file 'missing.bin'\n" });
+    expect(taskforge(['write', '/x', '--file', 'a', '--data', 'b'])).toMatchObject({ code: 2, stderr: 'taskforge: give the data once: --file or --data, not both\n' });
+    expect(taskforge(['write', '/x', '--data', 'b', '--compress=lz4'])).toMatchObject({ code: 2, stderr: "taskforge: --compress: expected gzip, brotli or zstd (got 'lz4')\n" });
+    expect(taskforge(['write', '/x', '--data', 'b', '--timeout', 'soon']).stderr).toContain("option '--timeout <ms>' argument 'soon' is invalid. expected a whole number (got 'soon')");
+    expect(taskforge(['write']).stderr).toContain("error: missing required argument 'path'");
+  });
+
+  it('--encrypt without a key is a config error: exit 2, nothing stored', () => {
+    const ran = taskforge(['write', '/k', '--data', 'x', '--encrypt']);
+    expect(ran.code).toBe(2);
+    expect(ran.stderr).toMatch(/^taskforge: KEY_NOT_FOUND: .*no key is configured \(set TASKFORGE_ENCRYPTION_KEY or TASKFORGE_KEYRING/);
+    expect(existsSync(join(cwd, 'taskforge-data', 'k'))).toBe(false);
+  });
+
+  it('read --json without -o is a usage error', () => {
+    expect(taskforge(['read', '/x', '--json'])).toMatchObject({ code: 2, stderr: 'taskforge: read --json needs -o FILE: the object itself goes to stdout otherwise\n' });
+  });
+});
+
+describe('taskforge ls / rm', () => {
+  it('lists a tree for people and, with --json, one entry per line', () => {
+    taskforge(['write', '/docs/a.txt', '--data', 'aa']);
+    taskforge(['write', '/docs/sub/b.txt', '--data', 'bbb']);
+    const human = taskforge(['ls', '/docs']);
+    expect(human.code).toBe(0);
+    expect(human.stdout.trim().split('\n').map((line) => line.split(/\s+/).at(-1))).toEqual(['/docs/a.txt', '/docs/sub/']);
+    const json = taskforge(['ls', '/docs', '--recursive', '--json']);
+    expect(json.stdout.trim().split('\n').map((line) => JSON.parse(line) as { path: string; type: string; size: number })).toEqual([
+      expect.objectContaining({ path: '/docs/a.txt', type: 'file', size: 2 }),
+      expect.objectContaining({ path: '/docs/sub', type: 'directory' }),
+      expect.objectContaining({ path: '/docs/sub/b.txt', type: 'file', size: 3 }),
+    ]);
+    expect(taskforge(['ls', '/docs', '--recursive', '--limit', '2', '--json']).stdout.trim().split('\n')).toHaveLength(2);
+  });
+
+  it('ls of a missing directory fails with NOT_FOUND (exit 1); outside the root, exit 2', () => {
+    expect(taskforge(['ls', '/missing'])).toMatchObject({ code: 1, stderr: "taskforge: NOT_FOUND: list of '/missing' failed: no such object or directory (ENOENT)\n" });
+    expect(taskforge(['ls', '/../..']).code).toBe(2);
+  });
+
+  it('rm deletes an object, says when there was nothing, and deletes a tree with --recursive', () => {
+    taskforge(['write', '/t/one', '--data', '1']);
+    taskforge(['write', '/t/two', '--data', '2']);
+    expect(taskforge(['rm', '/t/one'])).toMatchObject({ code: 0, stdout: 'deleted /t/one\n' });
+    expect(taskforge(['rm', '/t/one', '--json'])).toMatchObject({ code: 0, stdout: '{"path":"/t/one","deleted":false}\n' });
+    expect(taskforge(['rm', '/t']).code).toBe(1);
+    expect(taskforge(['rm', '/t', '--recursive']).stdout).toBe('deleted /t\n');
+    expect(existsSync(join(cwd, 'taskforge-data', 't'))).toBe(false);
+    expect(taskforge(['rm', '../../etc']).code).toBe(2);
+  });
+});
+
+describe('taskforge keygen', () => {
+  it('prints a fresh 256-bit base64 key, and {"key"} with --json', () => {
+    const first = taskforge(['keygen']);
+    const second = taskforge(['keygen', '--json']);
+    expect(first.code).toBe(0);
+    expect(Buffer.from(first.stdout.trim(), 'base64')).toHaveLength(32);
+    const { key } = JSON.parse(second.stdout) as { key: string };
+    expect(Buffer.from(key, 'base64')).toHaveLength(32);
+    expect(key).not.toBe(first.stdout.trim());
+    expect(taskforge(['keygen', 'extra']).code).toBe(2);
+  });
+});
+
+describe('taskforge run', () => {
+  const batch = [
+    { id: 'w1', type: 'storage', priority: 1, metadata: { operation: 'write', path: '/a.txt', data: 'alpha' } },
+    { id: 'w2', type: 'storage', priority: 5, metadata: { operation: 'write', path: '/b.json', data: { n: 2 }, options: { compression: true } } },
+    { id: 'r1', type: 'storage', priority: 9, dependsOn: ['w1'], metadata: { operation: 'read', path: '/a.txt' } },
+  ];
+
+  it('runs a JSON array by priority and dependencies; --json prints one line per finished task and nothing else', () => {
+    writeFileSync(join(cwd, 'batch.json'), JSON.stringify(batch));
+    const ran = taskforge(['run', 'batch.json', '--json', '--concurrency', '1']);
+    expect(ran.code).toBe(0);
+    const lines = ran.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.map((line) => line['id'])).toEqual(['w2', 'w1', 'r1']);
+    for (const line of lines) {
+      expect(Object.keys(line)).toEqual(expect.arrayContaining(['id', 'type', 'status', 'success', 'attempts', 'priority', 'startedAt', 'finishedAt', 'durationMs']));
+      expect(line).toMatchObject({ type: 'storage', status: 'completed', success: true, attempts: 1 });
+    }
+    expect(lines[0]).toMatchObject({ id: 'w2', priority: 5, operation: 'write', path: '/b.json' });
+    expect(stored('a.txt').toString()).toBe('alpha');
+  });
+
+  it('reads NDJSON from stdin; a failed task gives exit 1 and error {code, message}; its dependents fail too', () => {
+    const ndjson = [
+      JSON.stringify({ id: 'missing', type: 'storage', metadata: { operation: 'read', path: '/none' } }),
+      '',
+      JSON.stringify({ id: 'after', type: 'storage', dependsOn: ['missing'], metadata: { operation: 'delete', path: '/x' } }),
+    ].join('\n');
+    const ran = taskforge(['run', '-', '--json'], { input: ndjson });
+    expect(ran.code).toBe(1);
+    const lines = ran.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines).toEqual([
+      expect.objectContaining({ id: 'missing', status: 'failed', success: false, error: { code: 'NOT_FOUND', message: "read of '/none' failed: no such object or directory (ENOENT)" } }),
+      expect.objectContaining({ id: 'after', status: 'failed', attempts: 0, error: expect.objectContaining({ code: 'DEPENDENCY_FAILED' }) as unknown }),
+    ]);
+  });
+
+  it('prints a summary table for people', () => {
+    writeFileSync(join(cwd, 'batch.json'), JSON.stringify(batch));
+    const ran = taskforge(['run', 'batch.json']);
+    expect(ran.code).toBe(0);
+    expect(ran.stdout).toMatch(/^id\s+type\s+status\s+attempts\s+duration\s+error\n/);
+    expect(ran.stdout).toMatch(/\nr1\s+storage\s+completed\s+1\s+\d+ ms\n/);
+    expect(ran.stdout).toMatch(/\n3 completed · 0 failed · \d+ B moved · [\d.]+ s · \d+ tasks\/s\n$/);
+  });
+
+  it('with --queue sqlite:FILE, results are kept and running the same batch again submits nothing twice', () => {
+    writeFileSync(join(cwd, 'batch.json'), JSON.stringify(batch));
+    expect(taskforge(['run', 'batch.json', '--queue', 'sqlite:state/q.db', '--json']).code).toBe(0);
+    expect(existsSync(join(cwd, 'state', 'q.db'))).toBe(true);
+    const again = taskforge(['run', 'batch.json', '--queue', 'sqlite:state/q.db', '--json']);
+    expect(again).toMatchObject({ code: 0, stdout: '' });
+    expect(again.stderr).toContain('taskforge: 3 tasks are already in sqlite:');
+  });
+
+  it('refuses bad input before running anything: exit 2 with the file, line or field named', () => {
+    writeFileSync(join(cwd, 'broken.json'), '[{"type": "storage",');
+    expect(taskforge(['run', 'broken.json']).stderr).toMatch(/^taskforge: broken\.json: bad JSON: /);
+    expect(taskforge(['run', 'broken.json']).code).toBe(2);
+    expect(taskforge(['run', '-'], { input: '{"type":"storage","metadata":{"operation":"list","path":"/"}}\n{oops}\n' })).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/^taskforge: stdin: line 2: bad JSON: /) as string,
+    });
+    expect(taskforge(['run', 'absent.json'])).toMatchObject({ code: 2, stderr: "taskforge: no such file 'absent.json'\n" });
+    const unknownOperation = taskforge(['run', '-'], { input: JSON.stringify([batch[0], { id: 'cp', type: 'storage', metadata: { operation: 'copy', path: '/x' } }]) });
+    expect(unknownOperation.code).toBe(2);
+    expect(unknownOperation.stderr).toContain("taskforge: task [1] (id 'cp'): VALIDATION_ERROR: invalid storage task 'cp': metadata.operation: ");
+    expect(existsSync(join(cwd, 'taskforge-data', 'a.txt'))).toBe(false);
+    const outside = taskforge(['run', '-'], { input: JSON.stringify([{ id: 'out', type: 'storage', metadata: { operation: 'read', path: '/../../etc/passwd' } }]) });
+    expect(outside).toMatchObject({ code: 2, stderr: expect.stringContaining("task [0] (id 'out'): PATH_OUTSIDE_ROOT:") as string });
+    const cycle = taskforge(['run', '-'], {
+      input: JSON.stringify([
+        { id: 'p', type: 'storage', dependsOn: ['q'], metadata: { operation: 'list', path: '/' } },
+        { id: 'q', type: 'storage', dependsOn: ['p'], metadata: { operation: 'list', path: '/' } },
+      ]),
+    });
+    expect(cycle).toMatchObject({ code: 2, stderr: expect.stringContaining('dependsOn: a dependency cycle: p -> q -> p') as string });
+    expect(taskforge(['run', '-'], { input: '[{"type":"email","metadata":{}}]' }).stderr).toContain("task [0]: type: the command line runs 'storage' tasks (got \"email\")");
+    expect(taskforge(['run', 'x.json', '--queue', 'redis://h:1']).stderr).toBe("taskforge: --queue: expected 'memory' or 'sqlite:FILE' (got 'redis://h:1')\n");
+    expect(taskforge(['run', 'x.json', '--concurrency', '0']).stderr).toContain("option '-c, --concurrency <n>' argument '0' is invalid. expected 1 or more (got '0')");
+  });
+});

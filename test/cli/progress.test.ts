@@ -1,0 +1,85 @@
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { bar, batchLines, LiveBlock } from '../../src/cli/progress.js';
+import { summaryTable } from '../../src/cli/summary.js';
+import type { TaskResult } from '../../src/tasks/task-result.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+function result(id: string, status: 'completed' | 'failed', bytesWritten = 0): TaskResult {
+  return {
+    id,
+    type: 'storage',
+    status,
+    success: status === 'completed',
+    ...(status === 'failed' ? { error: { code: 'NOT_FOUND' as const, message: 'gone', retryable: false } } : {}),
+    attempts: 1,
+    startedAt: '',
+    finishedAt: '',
+    durationMs: 3,
+    details: { bytesWritten },
+  };
+}
+
+describe('the run view', () => {
+  it('draws a bar with its percentage', () => {
+    expect(bar(0, 10)).toBe('[..........]   0%');
+    expect(bar(0.5, 10)).toBe('[#####.....]  50%');
+    expect(bar(2, 10)).toBe('[##########] 100%');
+  });
+
+  it('shows counts by status, bytes, and a bar for each of the longest transfers', () => {
+    const lines = batchLines({ total: 10, pending: 4, running: 2, completed: 3, failed: 1, bytes: 3 * 1024 * 1024 }, [
+      { id: 'big', done: 1024 * 1024, total: 4 * 1024 * 1024 },
+      { id: 'small', done: 10, total: 100 },
+    ], 2000);
+    expect(lines[0]).toBe(`${bar(0.4)}  4/10 tasks  2/s`);
+    expect(lines[1]).toBe('pending 4 · running 2 · completed 3 · failed 1 · 3.0 MiB moved');
+    expect(lines[2]).toContain('big');
+    expect(lines[2]).toContain('1.0 MiB / 4.0 MiB');
+    expect(lines).toHaveLength(3);
+  });
+
+  it('redraws its block in place', () => {
+    let written = '';
+    const out = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        written += chunk.toString();
+        done();
+      },
+    });
+    const block = new LiveBlock(out);
+    block.draw(['one', 'two']);
+    block.draw(['three', 'four']);
+    block.clear();
+    expect(written).toBe('\r\u001b[2Kone\n\u001b[2Ktwo\n\r\u001b[2A\u001b[2Kthree\n\u001b[2Kfour\n\r\u001b[2A\u001b[J');
+  });
+
+  it('the summary lists every task of a small batch, only the failed ones of a large one', () => {
+    const small = summaryTable([result('a', 'completed', 2048), result('b', 'failed')], 1000);
+    expect(small.split('\n')).toEqual(['id  type     status     attempts  duration  error', 'a   storage  completed  1         3 ms', 'b   storage  failed     1         3 ms      NOT_FOUND', '1 completed · 1 failed · 2.0 KiB moved · 1.00 s · 2 tasks/s', '']);
+    const many = Array.from({ length: 60 }, (_, index) => result(`t${String(index)}`, index === 7 ? 'failed' : 'completed'));
+    const large = summaryTable(many, 2000).split('\n');
+    expect(large).toHaveLength(4);
+    expect(large[1]).toMatch(/^t7 /);
+  });
+
+  it('on a real terminal, taskforge run redraws live progress on stderr', async () => {
+    const { path: dir, remove } = await makeTempDir('tty-');
+    try {
+      const batch = Array.from({ length: 150 }, (_, index) => ({ type: 'storage', metadata: { operation: 'write', path: `/p/${String(index)}`, data: 'x'.repeat(1000) } }));
+      writeFileSync(join(dir, 'batch.json'), JSON.stringify(batch));
+      const command = `${process.execPath} ${resolve('dist/src/cli/bin.js')} run batch.json --concurrency 1`;
+      // script(1) gives the command a pseudo-terminal, as a person's shell would.
+      const ran = spawnSync('script', ['-qefc', command, '/dev/null'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+      expect(ran.status).toBe(0);
+      expect(ran.stdout).toMatch(/pending \d+ · running \d+ · completed \d+ · failed 0 · [\d.]+ \w+ moved/);
+      expect(ran.stdout).toContain('\u001b[2K');
+      expect(ran.stdout).toMatch(/150 completed · 0 failed/);
+    } finally {
+      await remove();
+    }
+  });
+});
