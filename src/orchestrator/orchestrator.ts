@@ -404,6 +404,7 @@ export class Orchestrator {
     }
     live.task = task;
     this.#forwardEvents(task);
+    this.#logger.debug({ taskId: live.id, taskType: live.type, priority: live.priority, running: this.#running }, 'task started');
     if (this.#events.listenerCount('start') > 0) this.#events.emit('start', { id: live.id, type: live.type, startedAt: isoTime(Date.now()) });
     this.#metrics?.started(live.type);
     task.execute().then(
