@@ -3,6 +3,7 @@
 import { storageTaskCodecRead, storageTaskCodecWrite, rawCodecRead, rawCodecWrite, type CodecSpec } from './codec-scenarios.js';
 import { rcloneCryptCopy, resticBackup, storageTaskFromFile, type PeerSpec } from './peer-scenarios.js';
 import { scenarios, type Measurement } from './scenarios.js';
+import { orchestratorScenarios, type QueueSpec } from './orchestrator-scenarios.js';
 
 const codecScenarios = { storageTaskCodecRead, storageTaskCodecWrite, rawCodecRead, rawCodecWrite } as const;
 const peerScenarios = { storageTaskFromFile, resticBackup, rcloneCryptCopy } as const;
@@ -13,6 +14,7 @@ let measurement: Measurement;
 if (name in scenarios) measurement = await scenarios[name as keyof typeof scenarios](directory, Number(argument));
 else if (name in codecScenarios) measurement = await codecScenarios[name as keyof typeof codecScenarios](directory, JSON.parse(argument) as CodecSpec);
 else if (name in peerScenarios) measurement = await peerScenarios[name as keyof typeof peerScenarios](directory, JSON.parse(argument) as PeerSpec);
+else if (name in orchestratorScenarios) measurement = await orchestratorScenarios[name as keyof typeof orchestratorScenarios](directory, JSON.parse(argument) as QueueSpec);
 else throw new Error(`unknown scenario ${name}; known: ${[...Object.keys(scenarios), ...Object.keys(codecScenarios), ...Object.keys(peerScenarios)].join(', ')}`);
 const peakRssMiB = process.resourceUsage().maxRSS / 1024;
 process.stdout.write(`${JSON.stringify({ ...measurement, peakRssMiB })}\n`);

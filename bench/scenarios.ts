@@ -22,6 +22,8 @@ export interface Measurement {
   readonly ratio?: number;
   /** The event loop's 99th-percentile delay during the run, in ms. */
   readonly loopP99Ms?: number;
+  /** Heap bytes each queued task holds while it waits. */
+  readonly bytesPerQueuedTask?: number;
 }
 
 const SMALL = Buffer.alloc(4096, 0x61);

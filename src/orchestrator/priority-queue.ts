@@ -1,3 +1,5 @@
+import { BucketQueue } from './bucket-queue.js';
+
 /**
  * taskforge's one scheduling order, written once: a larger `priority` runs
  * first; equal priorities run in submission order. Every queue (memory,
@@ -45,47 +47,77 @@ export interface PriorityQueueOptions {
    * hold a low-priority entry back for ever. Default: off.
    */
   readonly agingMs?: number;
-  /** The clock, in ms; replaceable for tests. Default: performance.now. */
+  /** The clock, in ms, for aging; replaceable for tests. Default: performance.now. */
   readonly now?: () => number;
 }
 
-/** A binary heap in taskforge's order: push and pop are O(log n), aging or not. */
+/**
+ * A queue in taskforge's order. Without aging it is a {@link BucketQueue}
+ * (O(1) for one priority); with aging every entry has its own rank, so it is
+ * a binary heap of ranked entries (O(log n)).
+ */
 export class PriorityQueue<T> {
-  readonly #heap: QueueEntry<T>[] = [];
-  readonly #agingMs: number | undefined;
-  readonly #now: () => number;
-  #sequence = 0;
+  readonly #buckets: BucketQueue<T> | undefined;
+  readonly #heap: RankHeap<T> | undefined;
 
   constructor(options: PriorityQueueOptions = {}) {
     checkAgingMs(options.agingMs);
-    this.#agingMs = options.agingMs;
-    this.#now = options.now ?? (() => performance.now());
+    if (options.agingMs === undefined) this.#buckets = new BucketQueue();
+    else this.#heap = new RankHeap(options.agingMs, options.now ?? (() => performance.now()));
+  }
+
+  get size(): number {
+    return this.#buckets?.size ?? this.#heap?.size ?? 0;
+  }
+
+  push(value: T, priority = 0): void {
+    if (this.#buckets !== undefined) this.#buckets.push(value, priority);
+    else this.#heap?.push(value, priority);
+  }
+
+  /** The next value to run, removed; undefined when empty. */
+  pop(): T | undefined {
+    return this.#buckets !== undefined ? this.#buckets.pop() : this.#heap?.pop();
+  }
+
+  /** Removes the first value that matches (O(n)); true when one was removed. */
+  remove(matches: (value: T) => boolean): boolean {
+    return this.#buckets?.remove(matches) ?? this.#heap?.remove(matches) ?? false;
+  }
+}
+
+/** A binary heap of ranked entries: the order with aging. */
+class RankHeap<T> {
+  readonly #heap: QueueEntry<T>[] = [];
+  readonly #agingMs: number;
+  readonly #now: () => number;
+  #sequence = 0;
+
+  constructor(agingMs: number, now: () => number) {
+    this.#agingMs = agingMs;
+    this.#now = now;
   }
 
   get size(): number {
     return this.#heap.length;
   }
 
-  push(value: T, priority = 0): QueueEntry<T> {
-    const rank = this.#agingMs === undefined ? priority : rankOf(priority, this.#now(), this.#agingMs);
-    const entry: QueueEntry<T> = { value, rank, sequence: this.#sequence++ };
+  push(value: T, priority: number): void {
+    const entry: QueueEntry<T> = { value, rank: rankOf(priority, this.#now(), this.#agingMs), sequence: this.#sequence++ };
     this.#heap.push(entry);
     this.#siftUp(this.#heap.length - 1);
-    return entry;
   }
 
-  /** The next entry to run, removed; undefined when empty. */
-  pop(): QueueEntry<T> | undefined {
+  pop(): T | undefined {
     const top = this.#heap[0];
     const last = this.#heap.pop();
     if (this.#heap.length > 0 && last !== undefined) {
       this.#heap[0] = last;
       this.#siftDown(0);
     }
-    return top;
+    return top?.value;
   }
 
-  /** Removes the first entry whose value matches (O(n)); true when one was removed. */
   remove(matches: (value: T) => boolean): boolean {
     const index = this.#heap.findIndex((entry) => matches(entry.value));
     if (index === -1) return false;

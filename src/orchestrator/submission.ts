@@ -12,7 +12,7 @@ export interface Submission {
   readonly priority: number;
   readonly config: TaskConfig | BaseTask;
   readonly dependsOn: readonly string[] | undefined;
-  /** True when the id was made here (a UUID: no need to check it is unused). */
+  /** True when the id was made here (unique by construction: no need to look it up). */
   readonly generatedId: boolean;
 }
 

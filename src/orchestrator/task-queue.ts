@@ -64,10 +64,11 @@ export interface TaskQueue {
   /** The next ready task in priority order, marked running; undefined when none is ready. */
   take(): QueuedTask | undefined;
   /**
-   * Records how a task ended, whether it ran or not: a waiting task that
-   * ends without running (cancelled, a dependency failed) leaves the queue.
+   * Records how a task (as it was added) ended, whether it ran or not: a
+   * waiting task that ends without running (cancelled, a dependency
+   * failed) leaves the queue.
    */
-  finish(id: string, result: TaskResult): void;
+  finish(task: QueuedTask, result: TaskResult): void;
   /** A finished task, while the queue's retention keeps it. */
   finished(id: string): FinishedTask | undefined;
   /**

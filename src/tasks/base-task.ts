@@ -28,6 +28,9 @@ export interface AttemptContext<TConfig> {
   readonly config: TConfig;
 }
 
+/** The cleanup of a task type with nothing to release: one settled promise for all. */
+const CLEANED: Promise<void> = Promise.resolve();
+
 /** The fewest milliseconds between two `progress` events of one task. */
 const PROGRESS_INTERVAL_MS = 100;
 
@@ -163,7 +166,14 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
         }),
       );
     }
-    this.#cleanup ??= (async () => {
+    if (this.#cleanup !== undefined) return this.#cleanup;
+    if (this.cleanupTask === BaseTask.prototype.cleanupTask) {
+      // Nothing to release: no hook to await, so no promise chain per task.
+      this.#cleanup = CLEANED;
+      if (this.#events.listenerCount('cleanup') > 0) this.#events.emit('cleanup', { id: this.id, type: this.type });
+      return CLEANED;
+    }
+    this.#cleanup = (async () => {
       await this.#runHook('cleanupTask', () => this.cleanupTask());
       this.#events.emit('cleanup', { id: this.id, type: this.type });
     })();

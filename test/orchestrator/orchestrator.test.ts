@@ -44,7 +44,7 @@ describe('Orchestrator: order and concurrency', () => {
   it('generates an id when the config has none', async () => {
     const run = orchestrator(new Journal());
     const handle = run.submit({ type: 'probe' });
-    expect(handle.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(handle.id).toMatch(/^t[0-9a-f]{16}-[0-9a-z]+$/);
     expect((await handle.result).id).toBe(handle.id);
   });
 

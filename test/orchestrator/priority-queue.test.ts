@@ -3,7 +3,7 @@ import { PriorityQueue } from '../../src/orchestrator/priority-queue.js';
 
 function drain<T>(queue: PriorityQueue<T>): T[] {
   const out: T[] = [];
-  for (let entry = queue.pop(); entry !== undefined; entry = queue.pop()) out.push(entry.value);
+  for (let value = queue.pop(); value !== undefined; value = queue.pop()) out.push(value);
   return out;
 }
 
@@ -39,14 +39,14 @@ describe('the priority order (DESIGN.md: larger first, submission order among eq
       waiting.push({ id, priority });
       while (random() < 0.4 && waiting.length > 0) {
         const expected = first();
-        expect(queue.pop()?.value).toBe(expected);
+        expect(queue.pop()).toBe(expected);
         waiting.splice(waiting.findIndex((entry) => entry.id === expected), 1);
         pops += 1;
       }
     }
     while (waiting.length > 0) {
       const expected = first();
-      expect(queue.pop()?.value).toBe(expected);
+      expect(queue.pop()).toBe(expected);
       waiting.splice(waiting.findIndex((entry) => entry.id === expected), 1);
       pops += 1;
     }
@@ -70,7 +70,7 @@ describe('the priority order (DESIGN.md: larger first, submission order among eq
     for (let step = 0; step < 10; step += 1) {
       queue.push(`high-${step}`, 3);
       now += 100;
-      order.push(queue.pop()?.value ?? '');
+      order.push(queue.pop() ?? '');
     }
     expect(order).toContain('old-low');
     expect(order.indexOf('old-low')).toBeLessThan(5);
@@ -82,7 +82,7 @@ describe('the priority order (DESIGN.md: larger first, submission order among eq
     const order: string[] = [];
     for (let step = 0; step < 10; step += 1) {
       queue.push(`high-${step}`, 3);
-      order.push(queue.pop()?.value ?? '');
+      order.push(queue.pop() ?? '');
     }
     expect(order).not.toContain('old-low');
   });
@@ -105,10 +105,24 @@ describe('the priority order (DESIGN.md: larger first, submission order among eq
       waiting.push({ id, priority, at: now });
       if (random() < 0.5) {
         const expected = [...waiting].sort((a, b) => effective(b) - effective(a) || a.id - b.id)[0];
-        expect(queue.pop()?.value).toBe(expected?.id);
+        expect(queue.pop()).toBe(expected?.id);
         waiting.splice(waiting.findIndex((entry) => entry.id === expected?.id), 1);
       }
     }
+  });
+
+  it('keeps FIFO order across the compaction of a long bucket, and across buckets emptied by remove()', () => {
+    const queue = new PriorityQueue<number>();
+    for (let index = 0; index < 5000; index += 1) queue.push(index, 1);
+    for (let index = 0; index < 3000; index += 1) expect(queue.pop()).toBe(index);
+    for (let index = 5000; index < 5010; index += 1) queue.push(index, 1);
+    queue.push(-1, 2);
+    expect(queue.remove((value) => value === -1)).toBe(true);
+    queue.push(-2, 2);
+    expect(queue.size).toBe(2011);
+    const rest = drain(queue);
+    expect(rest[0]).toBe(-2);
+    expect(rest.slice(1)).toEqual(Array.from({ length: 2010 }, (_, index) => 3000 + index));
   });
 
   it('refuses a non-positive aging interval', () => {

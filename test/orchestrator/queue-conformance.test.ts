@@ -95,11 +95,12 @@ describe.each(kinds)('queue conformance: $name', (kind) => {
 
   it('a task that finishes while waiting leaves the queue', () => {
     const queue = kind.open();
-    queue.add(task('stays'), true);
-    queue.add(task('cancelled'), true);
-    queue.add(task('blocked-cancelled'), false);
-    queue.finish('cancelled', result('cancelled', 'failed', undefined, 0));
-    queue.finish('blocked-cancelled', result('blocked-cancelled', 'failed', undefined, 0));
+    const tasks = { stays: task('stays'), cancelled: task('cancelled'), blockedCancelled: task('blocked-cancelled') };
+    queue.add(tasks.stays, true);
+    queue.add(tasks.cancelled, true);
+    queue.add(tasks.blockedCancelled, false);
+    queue.finish(tasks.cancelled, result('cancelled', 'failed', undefined, 0));
+    queue.finish(tasks.blockedCancelled, result('blocked-cancelled', 'failed', undefined, 0));
     expect(queue.waiting).toBe(1);
     expect(takeAll(queue)).toEqual(['stays']);
     expect(queue.finished('cancelled')).toMatchObject({ status: 'failed', attempts: 0 });
@@ -107,13 +108,12 @@ describe.each(kinds)('queue conformance: $name', (kind) => {
 
   it('keeps finished tasks queryable: status, attempts, priority, result; small JSON data kept, bytes dropped', () => {
     const queue = kind.open();
-    queue.add(task('ok', 3, { dependsOn: ['zero'] }), true);
-    queue.add(task('bytes'), true);
-    queue.add(task('bad'), true);
+    const tasks = { ok: task('ok', 3, { dependsOn: ['zero'] }), bytes: task('bytes'), bad: task('bad') };
+    for (const added of Object.values(tasks)) queue.add(added, true);
     takeAll(queue);
-    queue.finish('ok', result('ok', 'completed', { path: '/a', size: 3 }, 2));
-    queue.finish('bytes', result('bytes', 'completed', Buffer.from('payload')));
-    queue.finish('bad', result('bad', 'failed'));
+    queue.finish(tasks.ok, result('ok', 'completed', { path: '/a', size: 3 }, 2));
+    queue.finish(tasks.bytes, result('bytes', 'completed', Buffer.from('payload')));
+    queue.finish(tasks.bad, result('bad', 'failed'));
     expect(queue.finished('ok')).toMatchObject({ id: 'ok', type: 'probe', priority: 3, status: 'completed', attempts: 2, dependsOn: ['zero'], result: { data: { path: '/a', size: 3 } } });
     const bytes = queue.finished('bytes');
     expect(bytes?.result.data).toBeUndefined();
@@ -126,9 +126,10 @@ describe.each(kinds)('queue conformance: $name', (kind) => {
   it('keeps at most maxFinished finished tasks, dropping the oldest', () => {
     const queue = kind.open({ maxFinished: 3 });
     for (let index = 0; index < 5; index += 1) {
-      queue.add(task(`t${String(index)}`), true);
+      const added = task(`t${String(index)}`);
+      queue.add(added, true);
       queue.take();
-      queue.finish(`t${String(index)}`, result(`t${String(index)}`));
+      queue.finish(added, result(added.id));
     }
     // A durable queue sweeps in batches: reopening runs a sweep.
     const checked = kind.durable ? reopen(kind, queue, { maxFinished: 3 }) : queue;
@@ -164,13 +165,14 @@ describe.each(kinds)('queue conformance: $name', (kind) => {
 
   it(kind.durable ? 'after a crash, hands back waiting tasks, and running ones as ready with the cut-off attempt counted' : 'has nothing to recover', () => {
     const queue = kind.open();
+    const waiting = task('waiting', 1);
     queue.add(task('ran'), true);
     queue.add(task('running', 5), true);
-    queue.add(task('waiting', 1), true);
+    queue.add(waiting, true);
     queue.add(task('blocked', 1, { dependsOn: ['running'] }), false);
     expect(queue.take()?.id).toBe('running');
     expect(queue.take()?.id).toBe('waiting');
-    queue.finish('waiting', result('waiting'));
+    queue.finish(waiting, result('waiting'));
     expect(queue.take()?.id).toBe('ran');
     if (!kind.durable) {
       expect(queue.recover()).toEqual([]);

@@ -137,7 +137,8 @@ describe('task lifecycle (the spec state diagram)', () => {
 
   it('a config without an id gets a generated one; priority defaults to 0', async () => {
     const task = new ScriptedTask({ type: 'scripted' }, () => Promise.resolve());
-    expect(task.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(task.id).toMatch(/^t[0-9a-f]{16}-[0-9a-z]+$/);
+    expect(new ScriptedTask({ type: 'scripted' }, () => Promise.resolve()).id).not.toBe(task.id);
     expect(task.priority).toBe(0);
     expect((await task.execute()).id).toBe(task.id);
   });

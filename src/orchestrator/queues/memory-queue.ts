@@ -18,10 +18,16 @@ export class MemoryQueue implements TaskQueue {
   readonly name = 'memory';
   readonly durable = false;
   readonly #ready: PriorityQueue<QueuedTask>;
+  #readyCount = 0;
+  /**
+   * Ids of ready tasks that ended while waiting: their entries stay in the
+   * heap and take() skips them, so ending one of a million waiting tasks is
+   * O(1). Each id here stands for exactly one such entry.
+   */
+  readonly #endedWhileReady = new Set<string>();
   readonly #blocked = new Map<string, QueuedTask>();
-  /** The heap's tasks that still wait, by id; one that ended while waiting is skipped by take(). */
-  readonly #readyById = new Map<string, QueuedTask>();
-  readonly #running = new Map<string, QueuedTask>();
+  /** Small (at most the concurrency), so cheap to keep. */
+  readonly #running = new Set<string>();
   readonly #finished = new Map<string, FinishedTask>();
   /** Finished ids, oldest first, from #finishedHead on. */
   readonly #finishedOrder: string[] = [];
@@ -36,7 +42,7 @@ export class MemoryQueue implements TaskQueue {
   }
 
   get waiting(): number {
-    return this.#readyById.size + this.#blocked.size;
+    return this.#readyCount + this.#blocked.size;
   }
 
   add(task: QueuedTask, ready: boolean): void {
@@ -52,32 +58,24 @@ export class MemoryQueue implements TaskQueue {
   }
 
   take(): QueuedTask | undefined {
-    for (let entry = this.#ready.pop(); entry !== undefined; entry = this.#ready.pop()) {
-      const task = entry.value;
-      if (this.#readyById.get(task.id) === task) {
-        this.#readyById.delete(task.id);
-        this.#running.set(task.id, task);
-        return task;
-      }
+    for (let task = this.#ready.pop(); task !== undefined; task = this.#ready.pop()) {
+      if (this.#endedWhileReady.size > 0 && this.#endedWhileReady.delete(task.id)) continue;
+      this.#readyCount -= 1;
+      this.#running.add(task.id);
+      return task;
     }
     return undefined;
   }
 
-  finish(id: string, result: TaskResult): void {
-    const task = this.#running.get(id) ?? this.#readyById.get(id) ?? this.#blocked.get(id);
-    // A waiting task's heap entry stays, skipped by take(): O(1) here, however long the queue.
-    if (!this.#running.delete(id) && !this.#readyById.delete(id)) this.#blocked.delete(id);
+  finish(task: QueuedTask, result: TaskResult): void {
+    const { id } = task;
+    if (!this.#running.delete(id) && !this.#blocked.delete(id)) {
+      // Neither running nor blocked: it ends while it waits in the heap.
+      this.#endedWhileReady.add(id);
+      this.#readyCount -= 1;
+    }
     this.#finishedOrder.push(id);
-    this.#finished.set(id, {
-      id,
-      type: result.type,
-      priority: task?.priority ?? 0,
-      status: result.status,
-      attempts: result.attempts,
-      dependsOn: task?.dependsOn,
-      submittedAt: task?.submittedAt ?? Date.parse(result.startedAt),
-      result: retainedResult(result),
-    });
+    this.#finished.set(id, new FinishedRecord(task.priority, task.dependsOn, task.submittedAt, retainedResult(result)));
     this.#evict();
   }
 
@@ -91,12 +89,12 @@ export class MemoryQueue implements TaskQueue {
 
   close(): void {
     this.#blocked.clear();
-    this.#readyById.clear();
+    this.#endedWhileReady.clear();
     this.#running.clear();
   }
 
   #push(task: QueuedTask): void {
-    this.#readyById.set(task.id, task);
+    this.#readyCount += 1;
     this.#ready.push(task, task.priority);
   }
 
@@ -108,11 +106,13 @@ export class MemoryQueue implements TaskQueue {
   #evict(): void {
     const cutoff = this.#maxAgeMs === undefined ? undefined : Date.now() - this.#maxAgeMs;
     while (this.#finishedHead < this.#finishedOrder.length) {
-      const id = this.#finishedOrder[this.#finishedHead] ?? '';
-      const finished = this.#finished.get(id);
       const tooMany = this.#finished.size > this.#maxFinished;
-      const tooOld = cutoff !== undefined && finished !== undefined && Date.parse(finished.result.finishedAt) < cutoff;
-      if (finished !== undefined && !tooMany && !tooOld) break;
+      const id = this.#finishedOrder[this.#finishedHead] ?? '';
+      if (!tooMany) {
+        if (cutoff === undefined) break;
+        const finished = this.#finished.get(id);
+        if (finished !== undefined && Date.parse(finished.result.finishedAt) >= cutoff) break;
+      }
       this.#finished.delete(id);
       this.#finishedHead += 1;
     }
@@ -120,6 +120,35 @@ export class MemoryQueue implements TaskQueue {
       this.#finishedOrder.splice(0, this.#finishedHead);
       this.#finishedHead = 0;
     }
+  }
+}
+
+/**
+ * A finished task: its result and the three facts the result lacks. Not the
+ * queued task itself, which may hold a large config (a write's data).
+ */
+class FinishedRecord implements FinishedTask {
+  constructor(
+    readonly priority: number,
+    readonly dependsOn: readonly string[] | undefined,
+    readonly submittedAt: number,
+    readonly result: TaskResult,
+  ) {}
+
+  get id(): string {
+    return this.result.id;
+  }
+
+  get type(): string {
+    return this.result.type;
+  }
+
+  get status(): FinishedTask['status'] {
+    return this.result.status;
+  }
+
+  get attempts(): number {
+    return this.result.attempts;
   }
 }
 

@@ -114,7 +114,8 @@ export class SqliteQueue implements TaskQueue {
     return toQueuedTask(row);
   }
 
-  finish(id: string, result: TaskResult): void {
+  finish(task: QueuedTask, result: TaskResult): void {
+    const { id } = task;
     const kept = retainedResult(result);
     this.#statements.finish.run({ id, state: result.status, attempts: result.attempts, finished_at: Date.now(), result: stringifyResult(kept) });
     this.#waiting.delete(id);
