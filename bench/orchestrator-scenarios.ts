@@ -3,6 +3,7 @@
 // writes through the `taskforge run` command.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdir, open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import PQueue from 'p-queue';
@@ -111,4 +112,40 @@ export function cliRunWrites(directory: string, spec: QueueSpec): Promise<Measur
   return Promise.resolve({ perSecond: (spec.count / elapsedMs) * 1000, unit: 'ops/s', elapsedMs });
 }
 
-export const orchestratorScenarios = { orchestratorNoop, pQueueNoop, sqliteQueueNoop, cliRunWrites } as const;
+/**
+ * The same writes as `cliRunWrites`, hand-written: p-queue at the same
+ * concurrency running temp file, write, fsync, rename, fsync of the
+ * directory for each (what StorageTask does for a durable atomic write).
+ */
+export async function handWrittenWrites(directory: string, spec: QueueSpec): Promise<Measurement> {
+  const data = Buffer.from('x'.repeat(4096));
+  const root = join(directory, 'root');
+  const started = performance.now();
+  const queue = new PQueue({ concurrency: spec.concurrency });
+  for (let index = 0; index < spec.count; index += 1) {
+    void queue.add(async () => {
+      const folder = join(root, 'w', String(index % 100));
+      await mkdir(folder, { recursive: true });
+      const temporary = join(folder, `.${String(index)}.tmp`);
+      const handle = await open(temporary, 'wx');
+      try {
+        await handle.write(data);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temporary, join(folder, `${String(index)}.txt`));
+      const dir = await open(folder, 'r');
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+    });
+  }
+  await queue.onIdle();
+  const elapsedMs = performance.now() - started;
+  return { perSecond: (spec.count / elapsedMs) * 1000, unit: 'ops/s', elapsedMs };
+}
+
+export const orchestratorScenarios = { orchestratorNoop, pQueueNoop, sqliteQueueNoop, cliRunWrites, handWrittenWrites } as const;

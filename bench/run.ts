@@ -2,7 +2,8 @@
 // in one run, interleaved round by round (the shared disk is noisy, and file
 // creation slows after mass deletes, so nothing is deleted until the end).
 // Each measurement runs in its own child process, so its peak RSS is its own.
-// Options: --rounds N (default 5), --small-count N (default 10000), --skip-gib.
+// Options: --rounds N (default 5), --suite core|codec|peers|orchestrator|all, --small-count N (default 10000),
+// --skip-gib, --queue-count N (1000000), --random-count N (200000), --sqlite-count N (50000), --cli-count N (10000).
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,9 @@ import { parseArgs } from 'node:util';
 import type { CodecSpec } from './codec-scenarios.js';
 import { hasTool, type PeerSpec } from './peer-scenarios.js';
 import type { Measurement, ScenarioName } from './scenarios.js';
+import type { QueueSpec } from './orchestrator-scenarios.js';
 
+type OrchestratorScenarioName = 'orchestratorNoop' | 'pQueueNoop' | 'sqliteQueueNoop' | 'cliRunWrites' | 'handWrittenWrites';
 type CodecScenarioName = 'storageTaskCodecWrite' | 'storageTaskCodecRead' | 'rawCodecWrite' | 'rawCodecRead' | 'storageTaskFromFile' | 'resticBackup' | 'rcloneCryptCopy';
 
 const { values } = parseArgs({
@@ -21,6 +24,10 @@ const { values } = parseArgs({
     'small-count': { type: 'string', default: '10000' },
     'noop-count': { type: 'string', default: '200000' },
     'skip-gib': { type: 'boolean', default: false },
+    'queue-count': { type: 'string', default: '1000000' },
+    'random-count': { type: 'string', default: '200000' },
+    'sqlite-count': { type: 'string', default: '50000' },
+    'cli-count': { type: 'string', default: '10000' },
     suite: { type: 'string', default: 'all' },
     'codec-mib': { type: 'string', default: '1024' },
     'codec-filter': { type: 'string', default: '' },
@@ -32,6 +39,10 @@ const smallCount = Number(values['small-count']);
 const noopCount = Number(values['noop-count']);
 const suite = values.suite;
 const codecMiB = Number(values['codec-mib']);
+const queueCount = Number(values['queue-count']);
+const randomCount = Number(values['random-count']);
+const sqliteCount = Number(values['sqlite-count']);
+const cliCount = Number(values['cli-count']);
 
 interface Sample extends Measurement {
   readonly peakRssMiB: number;
@@ -40,10 +51,11 @@ interface Sample extends Measurement {
 const workDir = await mkdtemp(join(process.env['TASKFORGE_BENCH_DIR'] ?? tmpdir(), 'taskforge-bench-'));
 let runIndex = 0;
 
-function runChild(scenario: ScenarioName | CodecScenarioName, directory: string, argument: number | CodecSpec | PeerSpec = 0): Sample {
+function runChild(scenario: ScenarioName | CodecScenarioName | OrchestratorScenarioName, directory: string, argument: number | CodecSpec | PeerSpec | QueueSpec = 0): Sample {
   // Compiled JavaScript, not tsx, so that a loader's memory is not in the RSS figures.
   const arg = typeof argument === 'number' ? String(argument) : JSON.stringify(argument);
-  const child = spawnSync(process.execPath, [fileURLToPath(new URL('child.js', import.meta.url)), scenario, directory, arg], { encoding: 'utf8' });
+  // --expose-gc: the orchestrator scenarios weigh the heap of a queued task after a full collection.
+  const child = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(new URL('child.js', import.meta.url)), scenario, directory, arg], { encoding: 'utf8', maxBuffer: 1 << 26 });
   if (child.status !== 0) throw new Error(`${scenario} failed: ${child.stderr}`);
   return JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as Sample;
 }
@@ -55,15 +67,15 @@ function median(numbers: readonly number[]): number {
 }
 
 /** Runs each contender once per round, rotating the order so none always goes first. */
-function compare(title: string, contenders: readonly { label: string; run: (round: number) => Sample }[]): { title: string; rows: Row[] } {
+function compare(title: string, contenders: readonly { label: string; run: (round: number) => Sample }[], roundCount = rounds): { title: string; rows: Row[] } {
   const samples = new Map<string, Sample[]>(contenders.map((contender) => [contender.label, []]));
-  for (let round = 0; round < rounds; round += 1) {
+  for (let round = 0; round < roundCount; round += 1) {
     for (let offset = 0; offset < contenders.length; offset += 1) {
       const contender = contenders[(round + offset) % contenders.length];
       if (contender === undefined) continue;
       const sample = contender.run(round);
       samples.get(contender.label)?.push(sample);
-      const extra = `${sample.ratio === undefined ? '' : `, ratio ${sample.ratio.toFixed(3)}`}${sample.loopP99Ms === undefined ? '' : `, loop p99 ${sample.loopP99Ms.toFixed(1)} ms`}`;
+      const extra = `${sample.ratio === undefined ? '' : `, ratio ${sample.ratio.toFixed(3)}`}${sample.loopP99Ms === undefined ? '' : `, loop p99 ${sample.loopP99Ms.toFixed(1)} ms`}${sample.bytesPerQueuedTask === undefined ? '' : `, ${sample.bytesPerQueuedTask.toFixed(0)} B per queued task`}`;
       process.stderr.write(`  ${title} / ${contender.label} round ${round + 1}: ${sample.perSecond.toFixed(1)} ${sample.unit}, ${sample.peakRssMiB.toFixed(0)} MiB${extra}\n`);
     }
   }
@@ -77,6 +89,7 @@ function compare(title: string, contenders: readonly { label: string; run: (roun
       peakRssMiB: median(list.map((sample) => sample.peakRssMiB)),
       ...(list[0]?.ratio === undefined ? {} : { ratio: median(list.map((sample) => sample.ratio ?? 0)) }),
       ...(list[0]?.loopP99Ms === undefined ? {} : { loopP99Ms: median(list.map((sample) => sample.loopP99Ms ?? 0)) }),
+      ...(list[0]?.bytesPerQueuedTask === undefined ? {} : { bytesPerQueuedTask: median(list.map((sample) => sample.bytesPerQueuedTask ?? 0)) }),
     };
   });
   return { title, rows };
@@ -90,6 +103,7 @@ interface Row {
   readonly peakRssMiB: number;
   readonly ratio?: number;
   readonly loopP99Ms?: number;
+  readonly bytesPerQueuedTask?: number;
 }
 
 function freshDir(label: string): string {
@@ -103,6 +117,7 @@ try {
   if (suite === 'all' || suite === 'codec') sections.push(...codecSections());
   if (suite === 'all' || suite === 'peers') sections.push(...peerSections());
   if (suite === 'all' || suite === 'core') coreSections();
+  if (suite === 'all' || suite === 'orchestrator') orchestratorSections();
 } finally {
   await rm(workDir, { recursive: true, force: true });
 }
@@ -140,6 +155,43 @@ function coreSections(): void {
     compare(`${noopCount} no-op executions`, [
       { label: 'no-op task execute()', run: () => runChild('noopTaskExecute', workDir, noopCount) },
       { label: 'bare async call', run: () => runChild('bareAsyncCall', workDir, noopCount) },
+    ]),
+  );
+}
+
+/** The orchestrator against p-queue doing the same work; the SQLite queue; small writes through `taskforge run`. */
+function orchestratorSections(): void {
+  const noop = (label: string, count: number, concurrency: number, priorities: QueueSpec['priorities'], roundCount = rounds): void => {
+    const spec: QueueSpec = { count, concurrency, priorities };
+    sections.push(
+      compare(
+        `${String(count)} no-op tasks queued up front, ${priorities === 'same' ? 'one priority' : 'random priorities'}, concurrency ${String(concurrency)}${label}`,
+        [
+          { label: 'taskforge Orchestrator (memory queue)', run: () => runChild('orchestratorNoop', workDir, spec) },
+          { label: 'p-queue, same tasks', run: () => runChild('pQueueNoop', workDir, spec) },
+        ],
+        roundCount,
+      ),
+    );
+  };
+  for (const concurrency of [1, 100]) noop('', queueCount, concurrency, 'same');
+  for (const concurrency of [1, 100]) noop('', randomCount, concurrency, 'random');
+  // p-queue inserts with a sorted splice: a million random priorities take it minutes a run, so one round.
+  if (randomCount < queueCount) for (const concurrency of [1, 100]) noop(' (one round)', queueCount, concurrency, 'random', 1);
+  for (const concurrency of [1, 100]) {
+    const spec: QueueSpec = { count: sqliteCount, concurrency, priorities: 'random' };
+    sections.push(
+      compare(`${String(sqliteCount)} no-op tasks, random priorities, concurrency ${String(concurrency)}: durable SQLite queue`, [
+        { label: 'taskforge Orchestrator (SQLite queue)', run: () => runChild('sqliteQueueNoop', freshDir('sqlite'), spec) },
+        { label: 'taskforge Orchestrator (memory queue)', run: () => runChild('orchestratorNoop', workDir, spec) },
+      ]),
+    );
+  }
+  const writes: QueueSpec = { count: cliCount, concurrency: 8, priorities: 'same' };
+  sections.push(
+    compare(`${String(cliCount)} small (4 KiB) durable writes, concurrency 8`, [
+      { label: 'taskforge run (CLI, process start incl.)', run: () => runChild('cliRunWrites', freshDir('cli'), writes) },
+      { label: 'hand-written p-queue + fsync + rename', run: () => runChild('handWrittenWrites', freshDir('hand'), writes) },
     ]),
   );
 }
@@ -214,7 +266,7 @@ for (const section of sections) {
   for (const row of section.rows) {
     // For ns/op lower is better; for the others higher is better. Ratio is always "row vs first row" in throughput terms.
     const ratio = baseline === undefined ? 1 : row.unit === 'ns/op' ? baseline.median / row.median : row.median / baseline.median;
-    const extra = `${row.ratio === undefined ? '' : `   stored/data ${row.ratio.toFixed(3)}`}${row.loopP99Ms === undefined ? '' : `   loop p99 ${row.loopP99Ms.toFixed(1)} ms`}`;
+    const extra = `${row.ratio === undefined ? '' : `   stored/data ${row.ratio.toFixed(3)}`}${row.loopP99Ms === undefined ? '' : `   loop p99 ${row.loopP99Ms.toFixed(1)} ms`}${row.bytesPerQueuedTask === undefined ? '' : `   ${row.bytesPerQueuedTask.toFixed(0)} B/queued task`}`;
     console.log(`  ${row.label.padEnd(36)} ${row.median.toFixed(1).padStart(10)} ${row.unit.padEnd(6)} x${ratio.toFixed(2)} speed of first row   peak RSS ${row.peakRssMiB.toFixed(0)} MiB${extra}   runs ${row.runs.join(', ')}`);
   }
   console.log('');

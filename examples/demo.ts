@@ -2,7 +2,7 @@
 // TASKFORGE_STORAGE_ROOT (default ./taskforge-data) writes, reads, lists and
 // deletes, and prints what each task reported. Run it with `npm run demo`.
 import { randomBytes } from 'node:crypto';
-import { Keyring, StorageTask, TaskType, type StorageMetadata, type TaskResult } from '../src/index.js';
+import { Keyring, Orchestrator, StorageTask, TaskType, type StorageMetadata, type TaskResult } from '../src/index.js';
 
 // A throwaway key for the demo; in real use, TASKFORGE_ENCRYPTION_KEY or TASKFORGE_KEYRING.
 const keyring = Keyring.fromKey(randomBytes(32));
@@ -30,3 +30,20 @@ await run({ operation: 'list', path: '/demo' }, 'demo-list');
 await run({ operation: 'read', path: '/../etc/passwd' }, 'demo-refused-path');
 await run({ operation: 'delete', path: '/demo', options: { recursive: true } }, 'demo-delete');
 await run({ operation: 'list', path: '/' }, 'demo-list-after');
+
+// The same configs through the orchestrator: by priority, with a dependency.
+const orchestrator = new Orchestrator({ concurrency: 2, context: { keyring } });
+orchestrator.on('complete', (result) => {
+  console.log(`> orchestrator: ${result.id} completed in ${result.durationMs} ms (priority order, dependencies honoured)`);
+});
+orchestrator.on('error', ({ id, error }) => {
+  console.log(`> orchestrator: ${id} failed: ${error.code}`);
+});
+orchestrator.submitAll([
+  { id: 'batch-read', type: 'storage', priority: 9, dependsOn: ['batch-write'], metadata: { operation: 'read', path: '/demo/batch.json' } },
+  { id: 'batch-write', type: 'storage', priority: 1, metadata: { operation: 'write', path: '/demo/batch.json', data: { from: 'the orchestrator' } } },
+  { id: 'batch-cleanup', type: 'storage', priority: 0, dependsOn: ['batch-read'], metadata: { operation: 'delete', path: '/demo', options: { recursive: true } } },
+]);
+await orchestrator.onIdle();
+console.log('  batch-read got:', orchestrator.get('batch-read')?.result?.data);
+await orchestrator.shutdown();

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -253,6 +253,26 @@ describe('taskforge run', () => {
     const again = taskforge(['run', 'batch.json', '--queue', 'sqlite:state/q.db', '--json']);
     expect(again).toMatchObject({ code: 0, stdout: '' });
     expect(again.stderr).toContain('taskforge: 3 tasks are already in sqlite:');
+  });
+
+  it('Ctrl-C (SIGINT) cancels the waiting tasks, lets the running ones finish, prints their results and exits 1', async () => {
+    const many = Array.from({ length: 3000 }, (_, index) => JSON.stringify({ id: `s${String(index)}`, type: 'storage', metadata: { operation: 'write', path: `/s/${String(index)}`, data: 'x' } }));
+    writeFileSync(join(cwd, 'many.ndjson'), many.join('\n'));
+    const child = spawn(process.execPath, [BIN, 'run', 'many.ndjson', '--json', '--concurrency', '1'], { cwd, env: { PATH: process.env['PATH'] } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((done) => child.once('exit', (code) => { done(code); }));
+    while (!stdout.includes('"completed"')) await new Promise((done) => setTimeout(done, 10));
+    child.kill('SIGINT');
+    expect(await exited).toBe(1);
+    expect(stderr).toContain('taskforge: interrupted; waiting tasks are cancelled, running ones get 10 s to finish');
+    const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as { status: string; error?: { code: string } });
+    expect(lines).toHaveLength(3000);
+    const cancelled = lines.filter((line) => line.error?.code === 'CANCELLED').length;
+    expect(cancelled).toBeGreaterThan(0);
+    expect(lines.filter((line) => line.status === 'completed').length + cancelled).toBe(3000);
   });
 
   it('refuses bad input before running anything: exit 2 with the file, line or field named', () => {

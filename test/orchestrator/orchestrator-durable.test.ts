@@ -7,9 +7,40 @@ import { SqliteQueue } from '../../src/orchestrator/queues/sqlite-queue.js';
 import { MemoryBackend } from '../../src/storage/backends/memory.js';
 import { Journal, ProbeTask, probe } from '../helpers/probe-task.js';
 import { ScriptedTask } from '../helpers/scripted-task.js';
+import type { QueuedTask, TaskQueue } from '../../src/orchestrator/task-queue.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+
+/** The real SQLite queue, with a store failure injected for one task id (as a full disk would). */
+function failingOn(queue: SqliteQueue, id: string): TaskQueue {
+  return {
+    name: queue.name,
+    durable: queue.durable,
+    get waiting() {
+      return queue.waiting;
+    },
+    add(task: QueuedTask, ready: boolean): void {
+      if (task.id === id) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+      queue.add(task, ready);
+    },
+    release: (releasedId) => {
+      queue.release(releasedId);
+    },
+    take: () => queue.take(),
+    finish: (task, result) => {
+      queue.finish(task, result);
+    },
+    finished: (finishedId) => queue.finished(finishedId),
+    recover: () => queue.recover(),
+    transaction: (work) => {
+      queue.transaction(work);
+    },
+    close: () => {
+      queue.close();
+    },
+  };
+}
 
 let dir = '';
 let removeDir: () => Promise<void> = () => Promise.resolve();
@@ -73,6 +104,24 @@ describe('Orchestrator on a SQLite queue', () => {
     const second = open(file, new Journal(), { maxInterruptions: 2 });
     await second.onIdle();
     expect(second.get('poison')).toMatchObject({ status: 'failed', attempts: 3, result: { error: { code: 'INTERRUPTED', details: { interruptions: 3 } } } });
+  });
+
+  it('a submit the store refuses leaves no trace: the batch is rolled back whole, and the ids stay free', async () => {
+    const file = join(dir, 'q.db');
+    const sqlite = new SqliteQueue(file);
+    const orchestrator = new Orchestrator({ concurrency: 1, queue: failingOn(sqlite, 'bad'), taskTypes: { probe: ProbeTask }, context: { journal: new Journal() } });
+    running.push(orchestrator);
+    const parent = orchestrator.submit(probe('parent', 0, { ms: 20 }));
+    expect(() => orchestrator.submitAll([probe('first', 0, {}, { dependsOn: ['parent'] }), probe('bad', 0, {}, { dependsOn: ['parent'] })])).toThrow('database or disk is full');
+    expect(() => orchestrator.submit(probe('bad', 0, {}, { dependsOn: ['parent'] }))).toThrow('database or disk is full');
+    expect(orchestrator.get('first')).toBeUndefined();
+    expect(orchestrator.get('bad')).toBeUndefined();
+    expect(orchestrator.waiting).toBe(1);
+    const again = orchestrator.submit(probe('first', 0, {}, { dependsOn: ['parent'] }));
+    expect((await parent.result).status).toBe('completed');
+    expect((await again.result).status).toBe('completed');
+    await orchestrator.onIdle();
+    expect(orchestrator.waiting).toBe(0);
   });
 
   it('refuses what it cannot store as JSON, naming the field, and task objects', () => {

@@ -150,7 +150,14 @@ export class SqliteQueue implements TaskQueue {
   }
 
   transaction(work: () => void): void {
-    this.#db.transaction(work)();
+    try {
+      this.#db.transaction(work)();
+    } catch (error) {
+      // Rolled back: what this process counts as waiting must be what the file says.
+      this.#waiting.clear();
+      for (const row of this.#statements.waitingIds.all() as { id: string }[]) this.#waiting.add(row.id);
+      throw error;
+    }
   }
 
   close(): void {
@@ -248,6 +255,7 @@ function prepare(db: BetterSqlite3.Database) {
     pruneMany: db.prepare(
       `DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE finished_at IS NOT NULL ORDER BY finished_at DESC, seq DESC LIMIT -1 OFFSET ?)`,
     ),
+    waitingIds: db.prepare(`SELECT id FROM tasks WHERE state IN ('ready', 'blocked')`),
     getMeta: db.prepare(`SELECT value FROM meta WHERE key = ?`),
     setMeta: db.prepare(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`),
   };
