@@ -37,7 +37,7 @@ export const DEFAULT_LIST_LIMIT = 1_000;
  */
 export const storageOptionsSchema = attemptOptionsSchema.extend({
   /**
-   * write: compress before storing. `true` picks the default (gzip level 1),
+   * write: compress before storing. `true` picks the default (zstd level 1, or gzip level 1 where zstd is not built),
    * or name the algorithm and level. Reads decompress whatever they find.
    */
   compression: z
