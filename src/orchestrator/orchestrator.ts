@@ -30,7 +30,7 @@ export interface OrchestratorOptions {
   readonly concurrency?: number;
   /** Where tasks wait and finished ones are kept. Default: a new {@link MemoryQueue}. */
   readonly queue?: TaskQueue;
-  /** Aging against starvation for the default memory queue (see MemoryQueue). Default: off. */
+  /** Aging against starvation for the default memory queue; a queue given in `queue` takes its own. Default: off. */
   readonly agingMs?: number;
   /** Custom task types by name, registered before recovered tasks start. */
   readonly taskTypes?: Readonly<Record<string, TaskClass>>;
@@ -95,6 +95,9 @@ export class Orchestrator {
     const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
     if (!Number.isInteger(concurrency) || concurrency < 1) invalid('', 'concurrency', `expected a whole number of 1 or more (got ${String(concurrency)})`);
     this.#concurrency = concurrency;
+    if (options.queue !== undefined && options.agingMs !== undefined) {
+      invalid('', 'agingMs', `applies to the default memory queue; give it to the queue instead (new SqliteQueue(file, { agingMs: ${String(options.agingMs)} }))`);
+    }
     this.#queue = options.queue ?? new MemoryQueue(options.agingMs === undefined ? {} : { agingMs: options.agingMs });
     this.#logger = options.logger ?? getDefaultLogger();
     this.#context = { logger: this.#logger, ...options.context };

@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Orchestrator, type OrchestratorOptions } from '../../src/orchestrator/orchestrator.js';
 import { MemoryBackend } from '../../src/storage/backends/memory.js';
+import { MemoryQueue } from '../../src/orchestrator/queues/memory-queue.js';
 import { TaskStatus } from '../../src/tasks/task-status.js';
 import { Journal, ProbeTask, probe } from '../helpers/probe-task.js';
 import { ScriptedTask } from '../helpers/scripted-task.js';
@@ -113,6 +114,12 @@ describe('Orchestrator: validation at submit', () => {
     expect(() => run.register('plain', Map as never)).toThrow(/expected a class that extends BaseTask/);
     expect(() => run.register('Bad Name', ProbeTask)).toThrow(expect.objectContaining({ code: 'VALIDATION_ERROR' }));
     expect(() => run.register('probe', ProbeTask)).toThrow(expect.objectContaining({ code: 'ALREADY_EXISTS' }));
+  });
+
+  it('refuses agingMs beside a queue of its own, which takes the option itself', () => {
+    expect(() => new Orchestrator({ queue: new MemoryQueue(), agingMs: 10 })).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_ERROR', message: expect.stringMatching(/^agingMs: applies to the default memory queue; give it to the queue instead/) as string }),
+    );
   });
 
   it('refuses a concurrency that is not a whole number of 1 or more', () => {
