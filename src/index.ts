@@ -75,3 +75,6 @@ export { MAX_RETAINED_DATA_BYTES } from './orchestrator/retained-result.js';
 export { SqliteQueue, DEFAULT_SQLITE_RETENTION, DEFAULT_SQLITE_RETENTION_MS } from './orchestrator/queues/sqlite-queue.js';
 export type { SqliteQueueOptions } from './orchestrator/queues/sqlite-queue.js';
 export { PriorityQueue, runsBefore } from './orchestrator/priority-queue.js';
+export { S3Backend } from './storage/backends/s3.js';
+export type { S3BackendOptions } from './storage/backends/s3.js';
+export { backendFromUrl } from './storage/storage-url.js';

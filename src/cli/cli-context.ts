@@ -1,6 +1,9 @@
 import { resolve } from 'node:path';
 import { DEFAULT_STORAGE_ROOT } from '../storage/default-backend.js';
+import type { StorageBackend } from '../storage/backend.js';
 import { FileSystemBackend } from '../storage/backends/filesystem.js';
+import { backendFromUrl } from '../storage/storage-url.js';
+import { UsageError } from './exit-codes.js';
 
 /** Options every command takes. */
 export interface CommonOptions {
@@ -21,8 +24,20 @@ export function storageRoot(options: CommonOptions, env: NodeJS.ProcessEnv): str
   return resolve(options.root ?? env['TASKFORGE_STORAGE_ROOT'] ?? DEFAULT_STORAGE_ROOT);
 }
 
-/** The filesystem backend under the command's root. */
-export function backendFor(options: CommonOptions, env: NodeJS.ProcessEnv): FileSystemBackend {
+/**
+ * The command's backend: the filesystem under `--root`; else what
+ * `TASKFORGE_STORAGE` names (`s3://bucket/prefix?endpoint=...`); else the
+ * filesystem under `TASKFORGE_STORAGE_ROOT` or `./taskforge-data`.
+ */
+export function backendFor(options: CommonOptions, env: NodeJS.ProcessEnv): StorageBackend {
+  const url = env['TASKFORGE_STORAGE'];
+  if (options.root === undefined && url !== undefined && url !== '') {
+    try {
+      return backendFromUrl(url);
+    } catch (error) {
+      throw new UsageError(error instanceof Error ? error.message : String(error));
+    }
+  }
   return new FileSystemBackend({ root: storageRoot(options, env) });
 }
 

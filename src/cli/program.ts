@@ -1,4 +1,4 @@
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { TaskforgeError } from '../core/errors.js';
 import type { CliStreams } from './cli-context.js';
 import { keygenCommand } from './commands/keygen.js';
@@ -52,7 +52,7 @@ function buildProgram(streams: CliStreams, exit: (code: ExitCode) => void): Comm
     .addHelpText(
       'after',
       `
-Storage root: --root DIR, else TASKFORGE_STORAGE_ROOT, else ./taskforge-data.
+Storage: --root DIR; else TASKFORGE_STORAGE (s3://bucket/prefix?endpoint=URL&region=R); else TASKFORGE_STORAGE_ROOT; else ./taskforge-data.
 Encryption key: TASKFORGE_ENCRYPTION_KEY (base64, from 'taskforge keygen') or TASKFORGE_KEYRING.
 Exit codes: 0 every task succeeded, 1 a task failed, 2 a usage or config error.
 
@@ -141,7 +141,7 @@ Example:
 /** The options every storage command takes. */
 function common(command: Command): Command {
   return command
-    .addOption(new Option('--root <dir>', 'storage root directory').env('TASKFORGE_STORAGE_ROOT').default(undefined, './taskforge-data'))
+    .option('--root <dir>', 'storage root directory (else TASKFORGE_STORAGE, e.g. s3://bucket/prefix; else TASKFORGE_STORAGE_ROOT; else ./taskforge-data)')
     .option('--json', 'machine-readable output: one JSON object per line');
 }
 

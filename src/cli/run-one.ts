@@ -1,4 +1,4 @@
-import type { FileSystemBackend } from '../storage/backends/filesystem.js';
+import type { StorageBackend } from '../storage/backend.js';
 import type { StorageTaskConfig } from '../tasks/storage-task-config.js';
 import { StorageTask } from '../tasks/storage-task.js';
 import type { TaskResult } from '../tasks/task-result.js';
@@ -10,7 +10,7 @@ import { TransferBar } from './progress.js';
 /** Runs one StorageTask for a command, with a progress bar on a terminal; reports a failure on stderr. */
 export async function runOne(
   config: StorageTaskConfig,
-  backend: FileSystemBackend,
+  backend: StorageBackend,
   streams: CliStreams,
   label: string,
 ): Promise<{ result: TaskResult; exitCode: ExitCode }> {

@@ -46,6 +46,18 @@ export class PageCollector<T extends { readonly path: string }> {
     if (this.#candidates.length >= 2 * (this.#limit + 1)) this.#trim();
   }
 
+  /**
+   * True once the page is decided, given that nothing still to come sorts
+   * below `lowerBound`: the page and the one entry that says more follow
+   * are all below it. A source in another order (S3's key order) reads on
+   * until this holds.
+   */
+  settledBelow(lowerBound: string): boolean {
+    this.#trim();
+    const marker = this.#candidates[this.#limit];
+    return marker !== undefined && lowerBound >= marker.path;
+  }
+
   /** The page's candidates in order, and whether more follow. */
   finish(): { readonly items: T[]; readonly hasMore: boolean } {
     this.#trim();

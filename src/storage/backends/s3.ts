@@ -1,0 +1,329 @@
+import { createRequire } from 'node:module';
+import { Readable } from 'node:stream';
+import type * as S3Sdk from '@aws-sdk/client-s3';
+import type * as S3Storage from '@aws-sdk/lib-storage';
+import { abortable, throwIfAborted } from '../../core/abort.js';
+import { ErrorCode, TaskforgeError } from '../../core/errors.js';
+import { KeyedMutex } from '../../core/keyed-mutex.js';
+import type { ListEntry, ListOptions, ListPage, ObjectInfo, OpenedObject, StorageBackend, WriteOptions } from '../backend.js';
+import { encodeCursor, PageCollector } from '../list-pager.js';
+import { ROOT_PATH, pathSegments } from '../storage-path.js';
+import { s3Error, statusOf } from './s3-errors.js';
+
+/** Options of {@link S3Backend}. */
+export interface S3BackendOptions {
+  readonly bucket: string;
+  /** Keys start with this (`team-a/`); storage paths live below it. Default: none. */
+  readonly prefix?: string;
+  /** A client of your own; else one is made from `clientConfig`. */
+  readonly client?: S3Sdk.S3Client;
+  /** For the client made here: endpoint, region, credentials, forcePathStyle for local servers. */
+  readonly clientConfig?: S3Sdk.S3ClientConfig;
+  /** Multipart part size for large objects. Default 8 MiB (S3's minimum is 5). */
+  readonly partSize?: number;
+}
+
+const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+
+let sdk: { readonly s3: typeof S3Sdk; readonly storage: typeof S3Storage } | undefined;
+
+/** The AWS SDK, loaded when the first S3 backend is made: a program that never uses S3 never pays for it. */
+function awsSdk(): { readonly s3: typeof S3Sdk; readonly storage: typeof S3Storage } {
+  if (sdk === undefined) {
+    const require = createRequire(import.meta.url);
+    sdk = { s3: require('@aws-sdk/client-s3') as typeof S3Sdk, storage: require('@aws-sdk/lib-storage') as typeof S3Storage };
+  }
+  return sdk;
+}
+/** Keys one ListObjectsV2 call returns at most. */
+const LIST_BATCH = 1000;
+
+/**
+ * Objects in an S3 bucket (any S3-compatible server), with the tree
+ * semantics of the other backends: a directory exists while a key lies below
+ * it, a file cannot have children, a write never lands under a file or onto
+ * a directory. Writes are one PUT or one completed multipart upload, so a
+ * reader sees the old object or the new one. Metadata (the content kind of a
+ * plain object) is the object's own user metadata.
+ */
+export class S3Backend implements StorageBackend {
+  readonly name: string;
+  readonly #client: S3Sdk.S3Client;
+  readonly #sdk = awsSdk();
+  readonly #bucket: string;
+  readonly #prefix: string;
+  readonly #partSize: number;
+  /** overwrite: false is a check then a PUT: one at a time per path in this process. */
+  readonly #pathLocks = new KeyedMutex();
+
+  constructor(options: S3BackendOptions) {
+    this.#bucket = options.bucket;
+    const prefix = options.prefix ?? '';
+    this.#prefix = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+    this.#client = options.client ?? new this.#sdk.s3.S3Client(options.clientConfig ?? {});
+    this.#partSize = options.partSize ?? DEFAULT_PART_SIZE;
+    this.name = `s3:${this.#bucket}/${this.#prefix}`;
+  }
+
+  async stat(path: string, options: { readonly signal: AbortSignal }): Promise<ObjectInfo | undefined> {
+    if (path === ROOT_PATH) throw isDirectory('stat', path);
+    const info = await this.#head(path, options.signal, 'stat');
+    if (info !== undefined) return info;
+    await this.#explainMissing(path, options.signal, 'stat');
+    return undefined;
+  }
+
+  async read(path: string, options: { readonly signal: AbortSignal }): Promise<OpenedObject> {
+    if (path === ROOT_PATH) throw isDirectory('read', path);
+    try {
+      const response = await this.#client.send(new this.#sdk.s3.GetObjectCommand({ Bucket: this.#bucket, Key: this.#key(path) }), { abortSignal: options.signal });
+      const body = response.Body;
+      if (!(body instanceof Readable)) throw new TaskforgeError(ErrorCode.INTERNAL, `read of '${path}' failed: the S3 client gave no stream`);
+      return {
+        info: {
+          size: response.ContentLength ?? 0,
+          modifiedAt: response.LastModified ?? new Date(0),
+          version: response.ETag ?? '',
+          metadata: { ...response.Metadata },
+        },
+        body,
+      };
+    } catch (error) {
+      if (statusOf(error) !== 404) throw s3Error('read', path, error);
+    }
+    await this.#explainMissing(path, options.signal, 'read');
+    throw notFound('read', path);
+  }
+
+  write(path: string, body: AsyncIterable<Uint8Array>, options: WriteOptions): Promise<ObjectInfo> {
+    if (path === ROOT_PATH) return Promise.reject(isDirectory('write', path));
+    return options.overwrite ? this.#write(path, body, options) : this.#pathLocks.run(path, () => this.#write(path, body, options));
+  }
+
+  async delete(path: string, options: { readonly signal: AbortSignal; readonly recursive: boolean }): Promise<{ deleted: boolean }> {
+    throwIfAborted(options.signal);
+    if (path !== ROOT_PATH && (await this.#head(path, options.signal, 'delete')) !== undefined) {
+      await this.#call('delete', path, options.signal, (abortSignal) => this.#client.send(new this.#sdk.s3.DeleteObjectCommand({ Bucket: this.#bucket, Key: this.#key(path) }), { abortSignal }));
+      return { deleted: true };
+    }
+    if (!(await this.#hasChildren(path, options.signal, 'delete'))) return { deleted: false };
+    if (!options.recursive) throw isDirectory('delete', path, ' (use recursive to remove it)');
+    await this.#deleteTree(path, options.signal);
+    return { deleted: true };
+  }
+
+  async list(path: string, options: ListOptions): Promise<ListPage> {
+    throwIfAborted(options.signal);
+    if (path !== ROOT_PATH && !(await this.#hasChildren(path, options.signal, 'list'))) {
+      if ((await this.#head(path, options.signal, 'list')) !== undefined) {
+        throw new TaskforgeError(ErrorCode.NOT_A_DIRECTORY, `list of '${path}' failed: it is a file, not a directory`, { details: { path } });
+      }
+      throw notFound('list', path);
+    }
+    const collector = new PageCollector<ListEntry>(options.limit, options.after);
+    const directoryKey = this.#directoryKey(path);
+    const emittedDirectories = new Set<string>();
+    let token: string | undefined;
+    // S3 lists in byte order of keys, where a directory `d/` sorts after `d-x` and `d.txt`;
+    // taskforge's order puts `d` first. Keys are read past the page until no later key can
+    // still bring in an entry that belongs on it (see lowestPathFrom).
+    const startAfter = options.after === undefined ? undefined : this.#key(options.after);
+    do {
+      const continuation = token;
+      const response: S3Sdk.ListObjectsV2CommandOutput = await this.#call('list', path, options.signal, (abortSignal) =>
+        this.#client.send(new this.#sdk.s3.ListObjectsV2Command({
+          Bucket: this.#bucket,
+          Prefix: directoryKey,
+          MaxKeys: LIST_BATCH,
+          ...(options.recursive ? {} : { Delimiter: '/' }),
+          ...(continuation === undefined && startAfter !== undefined && startAfter > directoryKey ? { StartAfter: startAfter } : {}),
+          ...(continuation === undefined ? {} : { ContinuationToken: continuation }),
+        }), { abortSignal }),
+      );
+      let lastKey: string | undefined;
+      for (const common of response.CommonPrefixes ?? []) {
+        const key = common.Prefix;
+        if (key === undefined) continue;
+        const entryPath = this.#pathOf(key.slice(0, -1));
+        collector.add(directoryEntry(entryPath, new Date(0)));
+        if (lastKey === undefined || key > lastKey) lastKey = key;
+      }
+      for (const object of response.Contents ?? []) {
+        const key = object.Key;
+        if (key === undefined) continue;
+        const entryPath = this.#pathOf(key);
+        if (options.recursive) {
+          // A key brings in every directory between the listed one and it.
+          for (const directory of ancestorsBelow(entryPath, path)) {
+            if (emittedDirectories.has(directory)) continue;
+            emittedDirectories.add(directory);
+            collector.add(directoryEntry(directory, object.LastModified ?? new Date(0)));
+          }
+        }
+        collector.add({ name: baseNameOf(entryPath), path: entryPath, type: 'file', size: object.Size ?? 0, modifiedAt: (object.LastModified ?? new Date(0)).toISOString() });
+        if (lastKey === undefined || key > lastKey) lastKey = key;
+      }
+      token = response.IsTruncated === true ? response.NextContinuationToken : undefined;
+      if (token !== undefined && lastKey !== undefined && collector.settledBelow(this.#pathOf(directoryKey + lowestPathFrom(lastKey.slice(directoryKey.length))))) break;
+    } while (token !== undefined);
+    const { items, hasMore } = collector.finish();
+    const last = items.at(-1);
+    return hasMore && last !== undefined ? { entries: items, cursor: encodeCursor(last.path) } : { entries: items };
+  }
+
+  async #write(path: string, body: AsyncIterable<Uint8Array>, options: WriteOptions): Promise<ObjectInfo> {
+    await this.#assertWritable(path, options);
+    let size = 0;
+    const counted = async function* (): AsyncGenerator<Uint8Array> {
+      for await (const chunk of abortable(body, options.signal)) {
+        size += chunk.byteLength;
+        yield chunk;
+      }
+    };
+    const upload = new this.#sdk.storage.Upload({
+      client: this.#client,
+      params: { Bucket: this.#bucket, Key: this.#key(path), Body: Readable.from(counted()), Metadata: { ...options.metadata } },
+      partSize: this.#partSize,
+      queueSize: 2,
+      leavePartsOnError: false,
+    });
+    const abort = (): void => {
+      void upload.abort();
+    };
+    options.signal.addEventListener('abort', abort, { once: true });
+    try {
+      await upload.done();
+    } catch (error) {
+      throwIfAborted(options.signal);
+      throw s3Error('write', path, error);
+    } finally {
+      options.signal.removeEventListener('abort', abort);
+    }
+    const info = await this.#head(path, options.signal, 'write');
+    if (info === undefined) throw new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `write of '${path}' failed: the object was not there after its upload`);
+    return { ...info, size: info.size === 0 ? size : info.size };
+  }
+
+  /** Refuses a write under a file, onto a directory, or (overwrite: false) onto an object. */
+  async #assertWritable(path: string, options: WriteOptions): Promise<void> {
+    const [children, existing, ancestorFile] = await Promise.all([
+      this.#hasChildren(path, options.signal, 'write'),
+      options.overwrite ? Promise.resolve(undefined) : this.#head(path, options.signal, 'write'),
+      this.#fileAncestor(path, options.signal, 'write'),
+    ]);
+    if (ancestorFile !== undefined) throw notADirectory('write', path);
+    if (children) throw isDirectory('write', path);
+    if (existing !== undefined) {
+      throw new TaskforgeError(ErrorCode.ALREADY_EXISTS, `write of '${path}' failed: it already exists and overwrite is false`, { details: { path } });
+    }
+  }
+
+  /** After a miss: IS_A_DIRECTORY or NOT_A_DIRECTORY when that is why; otherwise returns. */
+  async #explainMissing(path: string, signal: AbortSignal, operation: string): Promise<void> {
+    if (await this.#hasChildren(path, signal, operation)) throw isDirectory(operation, path);
+    if ((await this.#fileAncestor(path, signal, operation)) !== undefined) throw notADirectory(operation, path);
+  }
+
+  /** The first ancestor of `path` that is an object (a file), if any. */
+  async #fileAncestor(path: string, signal: AbortSignal, operation: string): Promise<string | undefined> {
+    const segments = pathSegments(path);
+    const ancestors = segments.slice(0, -1).map((_, index) => `/${segments.slice(0, index + 1).join('/')}`);
+    const found = await Promise.all(ancestors.map((ancestor) => this.#head(ancestor, signal, operation)));
+    const index = found.findIndex((info) => info !== undefined);
+    return index === -1 ? undefined : ancestors[index];
+  }
+
+  /** True when a key lies below `path`: it is a directory. */
+  async #hasChildren(path: string, signal: AbortSignal, operation: string): Promise<boolean> {
+    const response = await this.#call(operation, path, signal, (abortSignal) =>
+      this.#client.send(new this.#sdk.s3.ListObjectsV2Command({ Bucket: this.#bucket, Prefix: this.#directoryKey(path), MaxKeys: 1 }), { abortSignal }),
+    );
+    return (response.KeyCount ?? response.Contents?.length ?? 0) > 0;
+  }
+
+  async #head(path: string, signal: AbortSignal, operation: string): Promise<ObjectInfo | undefined> {
+    try {
+      const response = await this.#client.send(new this.#sdk.s3.HeadObjectCommand({ Bucket: this.#bucket, Key: this.#key(path) }), { abortSignal: signal });
+      return { size: response.ContentLength ?? 0, modifiedAt: response.LastModified ?? new Date(0), version: response.ETag ?? '', metadata: { ...response.Metadata } };
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw s3Error(operation, path, error);
+    }
+  }
+
+  async #deleteTree(path: string, signal: AbortSignal): Promise<void> {
+    for (;;) {
+      const response = await this.#call('delete', path, signal, (abortSignal) =>
+        this.#client.send(new this.#sdk.s3.ListObjectsV2Command({ Bucket: this.#bucket, Prefix: this.#directoryKey(path), MaxKeys: LIST_BATCH }), { abortSignal }),
+      );
+      const keys = (response.Contents ?? []).flatMap((object) => (object.Key === undefined ? [] : [{ Key: object.Key }]));
+      if (keys.length === 0) return;
+      await this.#call('delete', path, signal, (abortSignal) =>
+        this.#client.send(new this.#sdk.s3.DeleteObjectsCommand({ Bucket: this.#bucket, Delete: { Objects: keys, Quiet: true } }), { abortSignal }),
+      );
+    }
+  }
+
+  async #call<T>(operation: string, path: string, signal: AbortSignal, run: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+    try {
+      return await run(signal);
+    } catch (error) {
+      throwIfAborted(signal);
+      throw s3Error(operation, path, error);
+    }
+  }
+
+  #key(path: string): string {
+    return `${this.#prefix}${path.slice(1)}`;
+  }
+
+  /** The key prefix of everything below `path`. */
+  #directoryKey(path: string): string {
+    return path === ROOT_PATH ? this.#prefix : `${this.#key(path)}/`;
+  }
+
+  #pathOf(key: string): string {
+    return `/${key.slice(this.#prefix.length)}`;
+  }
+}
+
+/**
+ * The smallest key-derived path any key at or after `key` can still add: a
+ * later key `P/...` adds directory `P`, which sorts before `key` only when
+ * `key` starts with `P` followed by a character below '/' (`d-x`, `d.txt`).
+ */
+function lowestPathFrom(key: string): string {
+  for (let index = 0; index < key.length; index += 1) {
+    if (key.charCodeAt(index) < 0x2f) return key.slice(0, index);
+  }
+  return key;
+}
+
+/** The directories strictly between `listed` and `path`. */
+function ancestorsBelow(path: string, listed: string): string[] {
+  const segments = pathSegments(path);
+  const depth = pathSegments(listed).length;
+  const directories: string[] = [];
+  for (let end = depth + 1; end < segments.length; end += 1) directories.push(`/${segments.slice(0, end).join('/')}`);
+  return directories;
+}
+
+function directoryEntry(path: string, modifiedAt: Date): ListEntry {
+  return { name: baseNameOf(path), path, type: 'directory', size: 0, modifiedAt: modifiedAt.toISOString() };
+}
+
+function baseNameOf(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+function notFound(operation: string, path: string): TaskforgeError {
+  return new TaskforgeError(ErrorCode.NOT_FOUND, `${operation} of '${path}' failed: no such object or directory`, { details: { path } });
+}
+
+function isDirectory(operation: string, path: string, hint = ''): TaskforgeError {
+  return new TaskforgeError(ErrorCode.IS_A_DIRECTORY, `${operation} of '${path}' failed: it is a directory${hint}`, { details: { path } });
+}
+
+function notADirectory(operation: string, path: string): TaskforgeError {
+  return new TaskforgeError(ErrorCode.NOT_A_DIRECTORY, `${operation} of '${path}' failed: a parent of it is a file, not a directory`, { details: { path } });
+}
