@@ -32,6 +32,19 @@ describe('S3Backend errors', () => {
     expect(await expectCode(backend, { operation: 'list', path: '/' })).toBe('NOT_FOUND');
   });
 
+  it('a write cut off by its timeout mid-stream leaves nothing at the path', async () => {
+    if (server === undefined) throw new Error('no server');
+    const backend = backendAt(server.endpoint, 'errors');
+    async function* slow(): AsyncGenerator<Buffer> {
+      for (let index = 0; index < 100; index += 1) {
+        yield Buffer.alloc(64 * 1024, index);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+    expect(await expectCode(backend, { operation: 'write', path: '/slow.bin', data: slow(), options: { timeout: 150 } })).toBe('TIMEOUT');
+    expect(await expectCode(backend, { operation: 'read', path: '/slow.bin' })).toBe('NOT_FOUND');
+  });
+
   it('names the backend by bucket and prefix, and keeps a prefix apart from the rest of the bucket', async () => {
     if (server === undefined) throw new Error('no server');
     const client = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3RVER_CREDENTIALS });

@@ -173,16 +173,9 @@ export class S3Backend implements StorageBackend {
 
   async #write(path: string, body: AsyncIterable<Uint8Array>, options: WriteOptions): Promise<ObjectInfo> {
     await this.#assertWritable(path, options);
-    let size = 0;
-    const counted = async function* (): AsyncGenerator<Uint8Array> {
-      for await (const chunk of abortable(body, options.signal)) {
-        size += chunk.byteLength;
-        yield chunk;
-      }
-    };
     const upload = new this.#sdk.storage.Upload({
       client: this.#client,
-      params: { Bucket: this.#bucket, Key: this.#key(path), Body: Readable.from(counted()), Metadata: { ...options.metadata } },
+      params: { Bucket: this.#bucket, Key: this.#key(path), Body: Readable.from(abortable(body, options.signal)), Metadata: { ...options.metadata } },
       partSize: this.#partSize,
       queueSize: 2,
       leavePartsOnError: false,
@@ -201,7 +194,7 @@ export class S3Backend implements StorageBackend {
     }
     const info = await this.#head(path, options.signal, 'write');
     if (info === undefined) throw new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `write of '${path}' failed: the object was not there after its upload`);
-    return { ...info, size: info.size === 0 ? size : info.size };
+    return info;
   }
 
   /** Refuses a write under a file, onto a directory, or (overwrite: false) onto an object. */
