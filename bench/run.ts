@@ -2,8 +2,8 @@
 // in one run, interleaved round by round (the shared disk is noisy, and file
 // creation slows after mass deletes, so nothing is deleted until the end).
 // Each measurement runs in its own child process, so its peak RSS is its own.
-// Options: --rounds N (default 5), --suite core|codec|peers|orchestrator|all, --small-count N (default 10000),
-// --skip-gib, --queue-count N (1000000), --random-count N (200000), --sqlite-count N (50000), --cli-count N (10000).
+// Options: --rounds N (default 5), --suite core|codec|peers|orchestrator|s3|all, --small-count N (default 10000),
+// --skip-gib, --queue-count N (1000000), --random-count N (200000), --sqlite-count N (50000), --cli-count N (10000), --s3-mib N (64).
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,8 +14,10 @@ import type { CodecSpec } from './codec-scenarios.js';
 import { hasTool, type PeerSpec } from './peer-scenarios.js';
 import type { Measurement, ScenarioName } from './scenarios.js';
 import type { QueueSpec } from './orchestrator-scenarios.js';
+import type { S3Spec } from './s3-scenarios.js';
+import { startS3Server } from '../test/helpers/s3-server.js';
 
-type OrchestratorScenarioName = 'orchestratorNoop' | 'pQueueNoop' | 'sqliteQueueNoop' | 'cliRunWrites' | 'handWrittenWrites';
+type OrchestratorScenarioName = 's3TaskWrite' | 'bareS3Upload' | 'orchestratorNoop' | 'pQueueNoop' | 'sqliteQueueNoop' | 'cliRunWrites' | 'handWrittenWrites';
 type CodecScenarioName = 'storageTaskCodecWrite' | 'storageTaskCodecRead' | 'rawCodecWrite' | 'rawCodecRead' | 'storageTaskFromFile' | 'resticBackup' | 'rcloneCryptCopy';
 
 const { values } = parseArgs({
@@ -28,6 +30,7 @@ const { values } = parseArgs({
     'random-count': { type: 'string', default: '200000' },
     'sqlite-count': { type: 'string', default: '50000' },
     'cli-count': { type: 'string', default: '10000' },
+    's3-mib': { type: 'string', default: '64' },
     suite: { type: 'string', default: 'all' },
     'codec-mib': { type: 'string', default: '1024' },
     'codec-filter': { type: 'string', default: '' },
@@ -51,7 +54,7 @@ interface Sample extends Measurement {
 const workDir = await mkdtemp(join(process.env['TASKFORGE_BENCH_DIR'] ?? tmpdir(), 'taskforge-bench-'));
 let runIndex = 0;
 
-function runChild(scenario: ScenarioName | CodecScenarioName | OrchestratorScenarioName, directory: string, argument: number | CodecSpec | PeerSpec | QueueSpec = 0): Sample {
+function runChild(scenario: ScenarioName | CodecScenarioName | OrchestratorScenarioName, directory: string, argument: number | CodecSpec | PeerSpec | QueueSpec | S3Spec = 0): Sample {
   // Compiled JavaScript, not tsx, so that a loader's memory is not in the RSS figures.
   const arg = typeof argument === 'number' ? String(argument) : JSON.stringify(argument);
   // --expose-gc: the orchestrator scenarios weigh the heap of a queued task after a full collection.
@@ -118,6 +121,7 @@ try {
   if (suite === 'all' || suite === 'peers') sections.push(...peerSections());
   if (suite === 'all' || suite === 'core') coreSections();
   if (suite === 'all' || suite === 'orchestrator') orchestratorSections();
+  if (suite === 'all' || suite === 's3') await s3Sections();
 } finally {
   await rm(workDir, { recursive: true, force: true });
 }
@@ -194,6 +198,22 @@ function orchestratorSections(): void {
       { label: 'hand-written p-queue + fsync + rename', run: () => runChild('handWrittenWrites', freshDir('hand'), writes) },
     ]),
   );
+}
+
+/** StorageTask writes to an S3-protocol server (s3rver, started here) against bare lib-storage uploads. */
+async function s3Sections(): Promise<void> {
+  const server = await startS3Server('bench');
+  try {
+    const spec: S3Spec = { endpoint: server.endpoint, bucket: server.bucket, sizeMiB: Number(values['s3-mib']), count: 3 };
+    sections.push(
+      compare(`3 x ${String(spec.sizeMiB)} MiB streamed writes to s3rver (multipart, 8 MiB parts)`, [
+        { label: 'StorageTask write (S3Backend)', run: () => runChild('s3TaskWrite', freshDir('s3'), spec) },
+        { label: 'bare @aws-sdk/lib-storage Upload', run: () => runChild('bareS3Upload', freshDir('s3-bare'), spec) },
+      ]),
+    );
+  } finally {
+    await server.stop();
+  }
 }
 
 /** StorageTask against restic (compressed + encrypted) and rclone crypt (encrypted), all reading one mixed file. */
