@@ -1,6 +1,6 @@
 // S3 scenarios: a StorageTask write to an S3-protocol server against a bare
 // @aws-sdk/lib-storage upload of the same bytes to the same server.
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { S3Backend } from '../src/storage/backends/s3.js';
