@@ -1,4 +1,8 @@
-import { S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { ListPage } from '../../src/storage/backend.js';
+import { MemoryBackend } from '../../src/storage/backends/memory.js';
+import { ReadCache } from '../../src/storage/read-cache.js';
+import { StorageTask } from '../../src/tasks/storage-task.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Backend } from '../../src/storage/backends/s3.js';
 import { S3RVER_CREDENTIALS, startS3Server, type S3Server } from '../helpers/s3-server.js';
@@ -54,5 +58,54 @@ describe('S3Backend errors', () => {
     await expectData(teamA, { operation: 'write', path: '/shared-name.txt', data: 'a' });
     expect(await expectCode(teamB, { operation: 'read', path: '/shared-name.txt' })).toBe('NOT_FOUND');
     expect(await expectData(teamB, { operation: 'list', path: '/' })).toEqual({ entries: [] });
+  });
+});
+
+describe('S3Backend listing and cache', () => {
+  it('lists in path order: one level where S3 byte order differs (d/ after d-x and d.txt), and recursively across many small S3 pages', async () => {
+    if (server === undefined) throw new Error('no server');
+    const client = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3RVER_CREDENTIALS });
+    // s3rver 3.7.1 is not S3 here in two ways, so each case avoids one: it sorts keys segment
+    // by segment (d/inner before d-x) and its continuation tokens then repeat and skip keys,
+    // and it gives no common prefix for a directory whose keys all lie two levels down. So the
+    // byte-order case is one level deep and read in one S3 page; the many-pages case is
+    // recursive, over names where both orders agree.
+    const cases = [
+      { prefix: 'order-one-level', recursive: false, batch: undefined, files: ['/o/d/inner', '/o/d-x', '/o/d.txt', '/o/a b', '/o/e/h', '/o/e-1', '/o/z'] },
+      { prefix: 'order-recursive', recursive: true, batch: 3, files: ['/o/a/1', '/o/a/2/x', '/o/b', '/o/c/d/e/f', '/o/c/g', '/o/h', '/o/i/j', '/o/k'] },
+    ];
+    for (const { prefix, recursive, batch, files } of cases) {
+      const backend = new S3Backend({ bucket: 'errors', prefix, client, ...(batch === undefined ? {} : { listBatch: batch }) });
+      const reference = new MemoryBackend();
+      for (const path of files) {
+        await expectData(backend, { operation: 'write', path, data: path });
+        await expectData(reference, { operation: 'write', path, data: path });
+      }
+      const expected = ((await expectData(reference, { operation: 'list', path: '/o', options: { recursive, limit: 1000 } })) as ListPage).entries.map((entry) => entry.path);
+      for (const limit of [1, 2, 3, 1000]) {
+        const paged: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = (await expectData(backend, { operation: 'list', path: '/o', options: { recursive, limit, ...(cursor === undefined ? {} : { cursor }) } })) as ListPage;
+          paged.push(...page.entries.map((entry) => entry.path));
+          cursor = page.cursor;
+        } while (cursor !== undefined);
+        expect(paged, `${prefix}, limit ${String(limit)}`).toEqual(expected);
+      }
+    }
+  });
+
+  it('a cached read is revalidated by ETag: a change by another client is seen at once', async () => {
+    if (server === undefined) throw new Error('no server');
+    const client = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3RVER_CREDENTIALS });
+    const backend = new S3Backend({ bucket: 'errors', prefix: 'cache', client });
+    const cache = new ReadCache();
+    const read = async (): Promise<unknown> => (await new StorageTask({ type: 'storage', metadata: { operation: 'read', path: '/v.txt', options: { cache: true, as: 'text' } } }, { backend, cache }).execute()).data;
+    await expectData(backend, { operation: 'write', path: '/v.txt', data: 'one' });
+    expect(await read()).toBe('one');
+    expect(await read()).toBe('one');
+    expect(cache.stats().hits).toBe(1);
+    await client.send(new PutObjectCommand({ Bucket: 'errors', Key: 'cache/v.txt', Body: 'two' }));
+    expect(await read()).toBe('two');
   });
 });

@@ -21,6 +21,8 @@ export interface S3BackendOptions {
   readonly clientConfig?: S3Sdk.S3ClientConfig;
   /** Multipart part size for large objects. Default 8 MiB (S3's minimum is 5). */
   readonly partSize?: number;
+  /** Keys one ListObjectsV2 call asks for. Default 1,000 (S3's most). */
+  readonly listBatch?: number;
 }
 
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
@@ -53,6 +55,7 @@ export class S3Backend implements StorageBackend {
   readonly #bucket: string;
   readonly #prefix: string;
   readonly #partSize: number;
+  readonly #listBatch: number;
   /** overwrite: false is a check then a PUT: one at a time per path in this process. */
   readonly #pathLocks = new KeyedMutex();
 
@@ -62,6 +65,7 @@ export class S3Backend implements StorageBackend {
     this.#prefix = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
     this.#client = options.client ?? new this.#sdk.s3.S3Client(options.clientConfig ?? {});
     this.#partSize = options.partSize ?? DEFAULT_PART_SIZE;
+    this.#listBatch = options.listBatch ?? LIST_BATCH;
     this.name = `s3:${this.#bucket}/${this.#prefix}`;
   }
 
@@ -134,7 +138,7 @@ export class S3Backend implements StorageBackend {
         this.#client.send(new this.#sdk.s3.ListObjectsV2Command({
           Bucket: this.#bucket,
           Prefix: directoryKey,
-          MaxKeys: LIST_BATCH,
+          MaxKeys: this.#listBatch,
           ...(options.recursive ? {} : { Delimiter: '/' }),
           ...(continuation === undefined && startAfter !== undefined && startAfter > directoryKey ? { StartAfter: startAfter } : {}),
           ...(continuation === undefined ? {} : { ContinuationToken: continuation }),
