@@ -93,6 +93,7 @@ export class S3Backend implements StorageBackend {
         body,
       };
     } catch (error) {
+      throwIfAborted(options.signal);
       if (statusOf(error) !== 404) throw s3Error('read', path, error);
     }
     await this.#explainMissing(path, options.signal, 'read');
@@ -243,6 +244,7 @@ export class S3Backend implements StorageBackend {
       const response = await this.#client.send(new this.#sdk.s3.HeadObjectCommand({ Bucket: this.#bucket, Key: this.#key(path) }), { abortSignal: signal });
       return { size: response.ContentLength ?? 0, modifiedAt: response.LastModified ?? new Date(0), version: response.ETag ?? '', metadata: { ...response.Metadata } };
     } catch (error) {
+      throwIfAborted(signal);
       if (statusOf(error) === 404) return undefined;
       throw s3Error(operation, path, error);
     }
