@@ -180,7 +180,15 @@ export class S3Backend implements StorageBackend {
     await this.#assertWritable(path, options);
     const upload = new this.#sdk.storage.Upload({
       client: this.#client,
-      params: { Bucket: this.#bucket, Key: this.#key(path), Body: Readable.from(abortable(body, options.signal)), Metadata: { ...options.metadata } },
+      params: {
+        Bucket: this.#bucket,
+        Key: this.#key(path),
+        Body: Readable.from(abortable(body, options.signal)),
+        Metadata: { ...options.metadata },
+        // S3 refuses the PUT (or the multipart completion) when the key exists: the check
+        // above is then not the only guard, and another process cannot slip in between.
+        ...(options.overwrite ? {} : { IfNoneMatch: '*' }),
+      },
       partSize: this.#partSize,
       queueSize: 2,
       leavePartsOnError: false,
@@ -193,6 +201,7 @@ export class S3Backend implements StorageBackend {
       await upload.done();
     } catch (error) {
       throwIfAborted(options.signal);
+      if (statusOf(error) === 412) throw alreadyExists(path);
       throw s3Error('write', path, error);
     } finally {
       options.signal.removeEventListener('abort', abort);
@@ -211,9 +220,7 @@ export class S3Backend implements StorageBackend {
     ]);
     if (ancestorFile !== undefined) throw notADirectory('write', path);
     if (children) throw isDirectory('write', path);
-    if (existing !== undefined) {
-      throw new TaskforgeError(ErrorCode.ALREADY_EXISTS, `write of '${path}' failed: it already exists and overwrite is false`, { details: { path } });
-    }
+    if (existing !== undefined) throw alreadyExists(path);
   }
 
   /** After a miss: IS_A_DIRECTORY or NOT_A_DIRECTORY when that is why; otherwise returns. */
@@ -313,6 +320,10 @@ function directoryEntry(path: string, modifiedAt: Date): ListEntry {
 
 function baseNameOf(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
+}
+
+function alreadyExists(path: string): TaskforgeError {
+  return new TaskforgeError(ErrorCode.ALREADY_EXISTS, `write of '${path}' failed: it already exists and overwrite is false`, { details: { path } });
 }
 
 function notFound(operation: string, path: string): TaskforgeError {
