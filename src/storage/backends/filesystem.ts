@@ -13,6 +13,7 @@ import { encodeCursor, PageCollector } from '../list-pager.js';
 import { childPath, RESERVED_PREFIX, ROOT_PATH } from '../storage-path.js';
 import { FileSystemRoot } from './filesystem-root.js';
 import { fileIdentity, readSidecar, removeSidecar, writeSidecar } from './filesystem-sidecar.js';
+import { alreadyExists, isDirectory } from './tree-errors.js';
 import { sweepLeftovers, type SweepReport } from './filesystem-sweep.js';
 
 /** Options of {@link FileSystemBackend}. */
@@ -325,12 +326,4 @@ function infoOf(stats: BigIntStats, metadata: ObjectMetadata): ObjectInfo {
     version: fileIdentity(stats),
     metadata,
   };
-}
-
-function isDirectory(operation: string, path: string, hint = ''): TaskforgeError {
-  return new TaskforgeError(ErrorCode.IS_A_DIRECTORY, `${operation} of '${path}' failed: it is a directory${hint}`, { details: { path } });
-}
-
-function alreadyExists(path: string): TaskforgeError {
-  return new TaskforgeError(ErrorCode.ALREADY_EXISTS, `write of '${path}' failed: it already exists and overwrite is false`, { details: { path } });
 }

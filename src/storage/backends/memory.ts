@@ -4,6 +4,7 @@ import { ErrorCode, TaskforgeError } from '../../core/errors.js';
 import type { ListEntry, ListOptions, ListPage, ObjectInfo, ObjectMetadata, OpenedObject, StorageBackend, WriteOptions } from '../backend.js';
 import { encodeCursor, PageCollector } from '../list-pager.js';
 import { baseName, childPath, pathSegments, ROOT_PATH } from '../storage-path.js';
+import { alreadyExists, isDirectory, notADirectory, notFound } from './tree-errors.js';
 
 /** Options of {@link MemoryBackend}. */
 export interface MemoryBackendOptions {
@@ -73,7 +74,7 @@ export class MemoryBackend implements StorageBackend {
     const existing = parent.children.get(name);
     if (existing?.kind === 'directory') throw isDirectory('write', path);
     if (existing !== undefined && !options.overwrite) {
-      throw new TaskforgeError(ErrorCode.ALREADY_EXISTS, `write of '${path}' failed: it already exists and overwrite is false`, { details: { path } });
+      throw alreadyExists(path);
     }
     this.#versions += 1;
     const file: FileNode = {
@@ -163,16 +164,4 @@ function entryOf(name: string, path: string, node: Node): ListEntry {
 function requireFile(node: Node, path: string, operation: string): FileNode {
   if (node.kind === 'directory') throw isDirectory(operation, path);
   return node;
-}
-
-function notFound(operation: string, path: string): TaskforgeError {
-  return new TaskforgeError(ErrorCode.NOT_FOUND, `${operation} of '${path}' failed: no such object or directory`, { details: { path } });
-}
-
-function isDirectory(operation: string, path: string, hint = ''): TaskforgeError {
-  return new TaskforgeError(ErrorCode.IS_A_DIRECTORY, `${operation} of '${path}' failed: it is a directory${hint}`, { details: { path } });
-}
-
-function notADirectory(operation: string, path: string): TaskforgeError {
-  return new TaskforgeError(ErrorCode.NOT_A_DIRECTORY, `${operation} of '${path}' failed: a parent of it is a file, not a directory`, { details: { path } });
 }

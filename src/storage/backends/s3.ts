@@ -9,6 +9,7 @@ import type { ListEntry, ListOptions, ListPage, ObjectInfo, OpenedObject, Storag
 import { encodeCursor, PageCollector } from '../list-pager.js';
 import { ROOT_PATH, pathSegments } from '../storage-path.js';
 import { s3Error, statusOf } from './s3-errors.js';
+import { alreadyExists, isDirectory, notADirectory, notFound } from './tree-errors.js';
 
 /** Options of {@link S3Backend}. */
 export interface S3BackendOptions {
@@ -320,20 +321,4 @@ function directoryEntry(path: string, modifiedAt: Date): ListEntry {
 
 function baseNameOf(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
-}
-
-function alreadyExists(path: string): TaskforgeError {
-  return new TaskforgeError(ErrorCode.ALREADY_EXISTS, `write of '${path}' failed: it already exists and overwrite is false`, { details: { path } });
-}
-
-function notFound(operation: string, path: string): TaskforgeError {
-  return new TaskforgeError(ErrorCode.NOT_FOUND, `${operation} of '${path}' failed: no such object or directory`, { details: { path } });
-}
-
-function isDirectory(operation: string, path: string, hint = ''): TaskforgeError {
-  return new TaskforgeError(ErrorCode.IS_A_DIRECTORY, `${operation} of '${path}' failed: it is a directory${hint}`, { details: { path } });
-}
-
-function notADirectory(operation: string, path: string): TaskforgeError {
-  return new TaskforgeError(ErrorCode.NOT_A_DIRECTORY, `${operation} of '${path}' failed: a parent of it is a file, not a directory`, { details: { path } });
 }
