@@ -1,39 +1,90 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { RedisQueue } from '../../src/distributed/redis-queue.js';
 import { MemoryQueue } from '../../src/orchestrator/queues/memory-queue.js';
 import { SqliteQueue } from '../../src/orchestrator/queues/sqlite-queue.js';
-import type { QueuedTask, TaskQueue } from '../../src/orchestrator/task-queue.js';
+import type { FinishedTask, QueuedTask, UnfinishedTask } from '../../src/orchestrator/task-queue.js';
 import type { TaskResult } from '../../src/tasks/task-result.js';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { serviceAvailable } from '../helpers/services.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
-/** How to make a queue of one kind; `reopen` gives a new queue on the same store (durable queues only). */
+type Awaitable<T> = T | Promise<T>;
+
+/** What the suite asks of a queue: TaskQueue's contract, answered at once (memory, SQLite) or over the network (Redis). */
+interface AnyQueue {
+  readonly waiting: Awaitable<number>;
+  add(task: QueuedTask, ready: boolean): Awaitable<void>;
+  release(id: string): Awaitable<void>;
+  take(): Awaitable<QueuedTask | undefined>;
+  finish(task: QueuedTask, result: TaskResult): Awaitable<void>;
+  finished(id: string): Awaitable<FinishedTask | undefined>;
+  recover(): UnfinishedTask[];
+  close(): Awaitable<void>;
+  /** Synchronous queues: several adds as one unit. */
+  transaction?(work: () => void): void;
+  /** The Redis queue: several adds as one unit. */
+  addAll?(entries: readonly { task: QueuedTask; ready: boolean }[]): Promise<void>;
+  /** The Redis queue: drop the connection as a killed process would. */
+  abandon?(): void;
+}
+
+/** How to make a queue of one kind; a durable kind's next open() reaches the same store. */
 interface QueueKind {
   readonly name: string;
   readonly durable: boolean;
-  open(options?: { agingMs?: number; maxFinished?: number }): TaskQueue;
+  /** False where the queue has no aging (BullMQ's priorities are fixed). */
+  readonly aging: boolean;
+  open(options?: { agingMs?: number; maxFinished?: number }): Promise<AnyQueue>;
 }
 
+const haveRedis = serviceAvailable('Redis', 'redis-server', 'apt-get install -y redis-server');
+let redis: RedisServer | undefined;
 let dir = '';
 let removeDir: () => Promise<void> = () => Promise.resolve();
-const opened: TaskQueue[] = [];
+/** A fresh Redis queue name per test, so tests do not see each other's tasks. */
+let redisName = '';
+let testNumber = 0;
+const opened: AnyQueue[] = [];
+
+beforeAll(async () => {
+  if (haveRedis) redis = await startRedisServer();
+}, 20_000);
+
+afterAll(async () => {
+  await redis?.stop();
+});
 
 beforeEach(async () => {
   ({ path: dir, remove: removeDir } = await makeTempDir('queue-'));
+  testNumber += 1;
+  redisName = `conformance-${String(testNumber)}`;
 });
 
 afterEach(async () => {
-  for (const queue of opened.splice(0)) queue.close();
+  for (const queue of opened.splice(0)) await queue.close();
   await removeDir();
 });
 
 const kinds: QueueKind[] = [
-  { name: 'memory', durable: false, open: (options = {}) => track(new MemoryQueue(options)) },
-  { name: 'sqlite', durable: true, open: (options = {}) => track(new SqliteQueue(join(dir, 'queue.db'), options)) },
+  { name: 'memory', durable: false, aging: true, open: (options = {}) => Promise.resolve(track(new MemoryQueue(options))) },
+  { name: 'sqlite', durable: true, aging: true, open: (options = {}) => Promise.resolve(track(new SqliteQueue(join(dir, 'queue.db'), options))) },
+  ...(haveRedis
+    ? [
+        {
+          name: 'redis',
+          durable: true,
+          aging: false,
+          open: async (options: { maxFinished?: number } = {}) =>
+            track(await RedisQueue.open({ url: redis?.url ?? '', name: redisName, ...options, lockDurationMs: 400, stalledIntervalMs: 200 })),
+        },
+      ]
+    : []),
 ];
 
-function track(queue: TaskQueue): TaskQueue {
+function track<Q extends AnyQueue>(queue: Q): Q {
   opened.push(queue);
   return queue;
 }
@@ -58,128 +109,154 @@ function result(id: string, status: 'completed' | 'failed' = 'completed', data?:
   };
 }
 
-function takeAll(queue: TaskQueue): string[] {
+async function takeAll(queue: AnyQueue): Promise<string[]> {
   const ids: string[] = [];
-  for (let next = queue.take(); next !== undefined; next = queue.take()) ids.push(next.id);
+  for (let next = await queue.take(); next !== undefined; next = await queue.take()) ids.push(next.id);
   return ids;
 }
 
 describe.each(kinds)('queue conformance: $name', (kind) => {
-  it('hands out ready tasks by priority, larger first, then in submission order', () => {
-    const queue = kind.open();
-    expect(queue.take()).toBeUndefined();
-    for (const [id, priority] of [['a', 1], ['b', 5], ['c', 1], ['d', -3], ['e', 5], ['f', 2.5]] as const) queue.add(task(id, priority), true);
-    expect(queue.waiting).toBe(6);
-    expect(takeAll(queue)).toEqual(['b', 'e', 'f', 'a', 'c', 'd']);
-    expect(queue.waiting).toBe(0);
+  it('hands out ready tasks by priority, larger first, then in submission order', async () => {
+    const queue = await kind.open();
+    expect(await queue.take()).toBeUndefined();
+    for (const [id, priority] of [['a', 1], ['b', 5], ['c', 1], ['d', -3], ['e', 5], ['f', 2]] as const) await queue.add(task(id, priority), true);
+    expect(await queue.waiting).toBe(6);
+    expect(await takeAll(queue)).toEqual(['b', 'e', 'f', 'a', 'c', 'd']);
+    expect(await queue.waiting).toBe(0);
   });
 
-  it('gives back what was queued: id, type, priority, config, dependencies, attempts', () => {
-    const queue = kind.open();
+  it('gives back what was queued: id, type, priority, config, dependencies, attempts', async () => {
+    const queue = await kind.open();
     const original = task('full', 7, { dependsOn: ['x', 'y'], attempts: 2 });
-    queue.add(original, true);
-    const taken = queue.take();
+    await queue.add(original, true);
+    const taken = await queue.take();
     expect(taken).toMatchObject({ id: 'full', type: 'probe', priority: 7, config: original.config, dependsOn: ['x', 'y'], attempts: 2, submittedAt: original.submittedAt });
   });
 
-  it('holds a blocked task back until it is released', () => {
-    const queue = kind.open();
-    queue.add(task('blocked', 9), false);
-    queue.add(task('ready', 0), true);
-    expect(queue.waiting).toBe(2);
-    expect(takeAll(queue)).toEqual(['ready']);
-    queue.release('blocked');
-    queue.release('ready'); // not blocked: nothing happens
-    expect(takeAll(queue)).toEqual(['blocked']);
+  it('holds a blocked task back until it is released', async () => {
+    const queue = await kind.open();
+    await queue.add(task('blocked', 9), false);
+    await queue.add(task('ready', 0), true);
+    expect(await queue.waiting).toBe(2);
+    expect(await takeAll(queue)).toEqual(['ready']);
+    await queue.release('blocked');
+    await queue.release('ready'); // not blocked: nothing happens
+    expect(await takeAll(queue)).toEqual(['blocked']);
   });
 
-  it('a task that finishes while waiting leaves the queue', () => {
-    const queue = kind.open();
+  it('a task that finishes while waiting leaves the queue', async () => {
+    const queue = await kind.open();
     const tasks = { stays: task('stays'), cancelled: task('cancelled'), blockedCancelled: task('blocked-cancelled') };
-    queue.add(tasks.stays, true);
-    queue.add(tasks.cancelled, true);
-    queue.add(tasks.blockedCancelled, false);
-    queue.finish(tasks.cancelled, result('cancelled', 'failed', undefined, 0));
-    queue.finish(tasks.blockedCancelled, result('blocked-cancelled', 'failed', undefined, 0));
-    expect(queue.waiting).toBe(1);
-    expect(takeAll(queue)).toEqual(['stays']);
-    expect(queue.finished('cancelled')).toMatchObject({ status: 'failed', attempts: 0 });
+    await queue.add(tasks.stays, true);
+    await queue.add(tasks.cancelled, true);
+    await queue.add(tasks.blockedCancelled, false);
+    await queue.finish(tasks.cancelled, result('cancelled', 'failed', undefined, 0));
+    await queue.finish(tasks.blockedCancelled, result('blocked-cancelled', 'failed', undefined, 0));
+    expect(await queue.waiting).toBe(1);
+    expect(await takeAll(queue)).toEqual(['stays']);
+    expect(await queue.finished('cancelled')).toMatchObject({ status: 'failed', attempts: 0 });
   });
 
-  it('keeps finished tasks queryable: status, attempts, priority, result; small JSON data kept, bytes dropped', () => {
-    const queue = kind.open();
+  it('keeps finished tasks queryable: status, attempts, priority, result; small JSON data kept, bytes dropped', async () => {
+    const queue = await kind.open();
     const tasks = { ok: task('ok', 3, { dependsOn: ['zero'] }), bytes: task('bytes'), bad: task('bad') };
-    for (const added of Object.values(tasks)) queue.add(added, true);
-    takeAll(queue);
-    queue.finish(tasks.ok, result('ok', 'completed', { path: '/a', size: 3 }, 2));
-    queue.finish(tasks.bytes, result('bytes', 'completed', Buffer.from('payload')));
-    queue.finish(tasks.bad, result('bad', 'failed'));
-    expect(queue.finished('ok')).toMatchObject({ id: 'ok', type: 'probe', priority: 3, status: 'completed', attempts: 2, dependsOn: ['zero'], result: { data: { path: '/a', size: 3 } } });
-    const bytes = queue.finished('bytes');
+    for (const added of Object.values(tasks)) await queue.add(added, true);
+    await takeAll(queue);
+    await queue.finish(tasks.ok, result('ok', 'completed', { path: '/a', size: 3 }, 2));
+    await queue.finish(tasks.bytes, result('bytes', 'completed', Buffer.from('payload')));
+    await queue.finish(tasks.bad, result('bad', 'failed'));
+    expect(await queue.finished('ok')).toMatchObject({ id: 'ok', type: 'probe', priority: 3, status: 'completed', attempts: 2, dependsOn: ['zero'], result: { data: { path: '/a', size: 3 } } });
+    const bytes = await queue.finished('bytes');
     expect(bytes?.result.data).toBeUndefined();
     expect(bytes?.result.details).toEqual({ dataRetained: false });
-    expect(queue.finished('bad')?.result.error).toEqual({ code: 'IO_ERROR', message: 'disk said no', retryable: false });
-    expect(queue.finished('never')).toBeUndefined();
-    expect(queue.finished('ok')?.result.success).toBe(true);
+    expect((await queue.finished('bad'))?.result.error).toEqual({ code: 'IO_ERROR', message: 'disk said no', retryable: false });
+    expect(await queue.finished('never')).toBeUndefined();
+    expect((await queue.finished('ok'))?.result.success).toBe(true);
   });
 
-  it('keeps at most maxFinished finished tasks, dropping the oldest', () => {
-    const queue = kind.open({ maxFinished: 3 });
+  it('keeps at most maxFinished finished tasks, dropping the oldest', async () => {
+    const queue = await kind.open({ maxFinished: 3 });
     for (let index = 0; index < 5; index += 1) {
       const added = task(`t${String(index)}`);
-      queue.add(added, true);
-      queue.take();
-      queue.finish(added, result(added.id));
+      await queue.add(added, true);
+      await queue.take();
+      await queue.finish(added, result(added.id));
+      // Finish times are kept to the millisecond: keep them apart.
+      await delay(2);
     }
-    // A durable queue sweeps in batches: reopening runs a sweep.
-    const checked = kind.durable ? reopen(kind, queue, { maxFinished: 3 }) : queue;
-    expect(['t0', 't1', 't2', 't3', 't4'].map((id) => checked.finished(id) !== undefined)).toEqual([false, false, true, true, true]);
+    // A durable queue may sweep in batches: reopening runs a sweep.
+    const checked = kind.durable ? await reopen(kind, queue, { maxFinished: 3 }) : queue;
+    const kept = await Promise.all(['t0', 't1', 't2', 't3', 't4'].map(async (id) => (await checked.finished(id)) !== undefined));
+    expect(kept).toEqual([false, false, true, true, true]);
   });
 
-  it('with aging, a task that waited long enough overtakes a later higher-priority one', async () => {
-    const queue = kind.open({ agingMs: 1 });
-    queue.add(task('old-low', 0), true);
+  it.runIf(kind.aging)('with aging, a task that waited long enough overtakes a later higher-priority one', async () => {
+    const queue = await kind.open({ agingMs: 1 });
+    await queue.add(task('old-low', 0), true);
     await delay(40);
-    queue.add(task('new-high', 10), true);
-    expect(takeAll(queue)).toEqual(['old-low', 'new-high']);
+    await queue.add(task('new-high', 10), true);
+    expect(await takeAll(queue)).toEqual(['old-low', 'new-high']);
   });
 
-  it('a batch in a transaction is stored whole or not at all', () => {
-    const queue = kind.open();
-    if (queue.transaction === undefined) return;
-    queue.transaction(() => {
-      queue.add(task('t1'), true);
-      queue.add(task('t2'), true);
-    });
-    expect(queue.waiting).toBe(2);
-    if (kind.durable) {
-      expect(() => {
-        queue.transaction?.(() => {
-          queue.add(task('t3'), true);
-          queue.add(task('t1'), true); // a duplicate id: the store refuses it
+  it('a batch is stored whole or not at all', async () => {
+    const queue = await kind.open();
+    const addBatch = async (tasks: QueuedTask[]): Promise<void> => {
+      if (queue.addAll !== undefined) {
+        await queue.addAll(tasks.map((added) => ({ task: added, ready: true })));
+      } else if (queue.transaction !== undefined) {
+        queue.transaction(() => {
+          for (const added of tasks) void queue.add(added, true);
         });
-      }).toThrow();
-      expect(takeAll(reopen(kind, queue))).toEqual(['t1', 't2']);
+      } else {
+        for (const added of tasks) await queue.add(added, true);
+      }
+    };
+    await addBatch([task('t1'), task('t2')]);
+    expect(await queue.waiting).toBe(2);
+    if (kind.durable) {
+      // A duplicate id: the store refuses it, and t3 with it.
+      await expect(addBatch([task('t3'), task('t1')])).rejects.toThrow();
+      expect(await takeAll(await reopen(kind, queue))).toEqual(['t1', 't2']);
     }
   });
 
-  it(kind.durable ? 'after a crash, hands back waiting tasks, and running ones as ready with the cut-off attempt counted' : 'has nothing to recover', () => {
-    const queue = kind.open();
+  it(kind.durable ? 'after a crash, hands back waiting tasks, and running ones as ready with the cut-off attempt counted' : 'has nothing to recover', async () => {
+    const queue = await kind.open();
     const waiting = task('waiting', 1);
-    queue.add(task('ran'), true);
-    queue.add(task('running', 5), true);
-    queue.add(waiting, true);
-    queue.add(task('blocked', 1, { dependsOn: ['running'] }), false);
-    expect(queue.take()?.id).toBe('running');
-    expect(queue.take()?.id).toBe('waiting');
-    queue.finish(waiting, result('waiting'));
-    expect(queue.take()?.id).toBe('ran');
+    await queue.add(task('ran'), true);
+    await queue.add(task('running', 5), true);
+    await queue.add(waiting, true);
+    await queue.add(task('blocked', 1, { dependsOn: ['running'] }), false);
+    expect((await queue.take())?.id).toBe('running');
+    expect((await queue.take())?.id).toBe('waiting');
+    await queue.finish(waiting, result('waiting'));
+    expect((await queue.take())?.id).toBe('ran');
     if (!kind.durable) {
       expect(queue.recover()).toEqual([]);
       return;
     }
+    if (queue.abandon !== undefined) {
+      // A shared queue: the dead process's tasks come back to any taker once their lock expires.
+      queue.abandon();
+      const next = await kind.open();
+      // Still locked by the dead process: nothing to take yet.
+      expect(await next.take()).toBeUndefined();
+      // Both back (and the blocked one still held), then taken in priority order.
+      for (let waited = 0; (await next.waiting) < 3 && waited < 10_000; waited += 50) await delay(50);
+      const back = (await Promise.all([next.take(), next.take()])) as UnfinishedTask[];
+      expect(back.map((entry) => [entry.id, entry.ready, entry.attempts, entry.interruptions])).toEqual([
+        ['running', true, 1, 1],
+        ['ran', true, 1, 1],
+      ]);
+      expect(await next.waiting).toBe(1);
+      expect(await next.take()).toBeUndefined();
+      expect(await next.finished('waiting')).toMatchObject({ status: 'completed' });
+      await next.release('blocked');
+      expect((await next.take())?.dependsOn).toEqual(['running']);
+      return;
+    }
     // Not closed: the process "died" holding it; the next one opens the same file.
-    const next = reopen(kind, queue);
+    const next = await reopen(kind, queue);
     const unfinished = next.recover();
     expect(unfinished.map((entry) => [entry.id, entry.ready, entry.attempts, entry.interruptions])).toEqual([
       ['ran', true, 1, 1],
@@ -187,15 +264,15 @@ describe.each(kinds)('queue conformance: $name', (kind) => {
       ['blocked', false, 0, 0],
     ]);
     expect(unfinished[2]?.dependsOn).toEqual(['running']);
-    expect(next.waiting).toBe(3);
-    expect(next.finished('waiting')).toMatchObject({ status: 'completed' });
-    expect(takeAll(next)).toEqual(['running', 'ran']);
-  });
+    expect(await next.waiting).toBe(3);
+    expect(await next.finished('waiting')).toMatchObject({ status: 'completed' });
+    expect(await takeAll(next)).toEqual(['running', 'ran']);
+  }, 15_000);
 });
 
-/** Closes a durable queue and opens a new one on the same file, as a restarted process would. */
-function reopen(kind: QueueKind, queue: TaskQueue, options: { maxFinished?: number } = {}): TaskQueue {
-  queue.close();
+/** Closes a durable queue and opens a new one on the same store, as a restarted process would. */
+async function reopen(kind: QueueKind, queue: AnyQueue, options: { maxFinished?: number } = {}): Promise<AnyQueue> {
+  await queue.close();
   return kind.open(options);
 }
 

@@ -1,0 +1,30 @@
+import type { Queue, WaitingError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { ErrorCode, TaskforgeError } from '../core/errors.js';
+
+/** The parts of bullmq and ioredis the Redis queue uses. */
+export interface BullMqModules {
+  readonly Queue: typeof Queue;
+  readonly Worker: typeof Worker;
+  readonly WaitingError: typeof WaitingError;
+  readonly Redis: typeof Redis;
+}
+
+let loading: Promise<BullMqModules> | undefined;
+
+/**
+ * Loads bullmq and ioredis on first use, so that a program that never
+ * opens a Redis queue does not pay for them (they take ~150 ms to load).
+ */
+export function loadBullMq(): Promise<BullMqModules> {
+  loading ??= (async () => {
+    try {
+      const [bullmq, ioredis] = await Promise.all([import('bullmq'), import('ioredis')]);
+      return { Queue: bullmq.Queue, Worker: bullmq.Worker, WaitingError: bullmq.WaitingError, Redis: ioredis.Redis };
+    } catch (error) {
+      loading = undefined;
+      throw new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `the Redis queue needs the packages bullmq and ioredis: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  })();
+  return loading;
+}

@@ -1,0 +1,445 @@
+import { randomBytes } from 'node:crypto';
+import type { Job, JobsOptions, Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { isoTime } from '../core/clock.js';
+import { ErrorCode, TaskforgeError } from '../core/errors.js';
+import type { TaskResult } from '../tasks/task-result.js';
+import { TaskStatus } from '../tasks/task-status.js';
+import { invalid } from '../orchestrator/submission.js';
+import { retainedResult } from '../orchestrator/retained-result.js';
+import { checkedLimit } from '../orchestrator/queues/memory-queue.js';
+import { toBullMqPriority } from '../orchestrator/queues/bullmq-priority.js';
+import type { FinishedTask, QueuedTask, RetentionOptions, UnfinishedTask } from '../orchestrator/task-queue.js';
+import { CANCEL_SCRIPT, FINISH_SCRIPT, RELEASE_SCRIPT, SCRIPT_KEYS, STRANDED_SCRIPT, SUBMIT_SCRIPT } from './redis-scripts.js';
+import { checkQueueName, DEFAULT_REDIS_QUEUE_NAME, parseRedisUrl } from './redis-url.js';
+import { loadBullMq, type BullMqModules } from './load-bullmq.js';
+
+/** Finished tasks a Redis queue keeps by default. */
+export const DEFAULT_REDIS_RETENTION = 100_000;
+/** How long a Redis queue keeps finished tasks by default: 7 days. */
+export const DEFAULT_REDIS_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+/** How long a running task's lock lasts unless renewed (BullMQ's default). */
+export const DEFAULT_LOCK_DURATION_MS = 30_000;
+/** Events kept in the stream for readers that fall behind. */
+const DEFAULT_EVENTS_MAX_LEN = 10_000;
+/** Ready tasks not handed to BullMQ after this long are handed again (their releaser died). */
+const STRANDED_AFTER_MS = 30_000;
+/** The key prefix of everything a taskforge queue keeps. */
+const KEY_PREFIX = 'taskforge';
+
+/** Options of {@link RedisQueue.open}. */
+export interface RedisQueueOptions extends RetentionOptions {
+  /** `redis://HOST:PORT[/DB][?name=QUEUE]`. Default `redis://127.0.0.1:6379`. */
+  readonly url?: string;
+  /** The queue's name (overrides `?name=`). Default `tasks`. */
+  readonly name?: string;
+  /** How long a running task's lock lasts; workers renew it at half that. Default 30 s. */
+  readonly lockDurationMs?: number;
+  /** How often workers look for tasks whose worker died. Default: the lock duration. */
+  readonly stalledIntervalMs?: number;
+}
+
+/** What a submit did with one task. */
+export type SubmitOutcome = 'ready' | 'blocked' | TaskResult;
+
+/** A task's state as the queue sees it. */
+export type RemoteState = { readonly status: typeof TaskStatus.PENDING | typeof TaskStatus.RUNNING; readonly task: TaskMeta } | { readonly status: 'finished'; readonly finished: FinishedTask };
+
+/** What the queue keeps of every unfinished task. */
+export interface TaskMeta {
+  readonly id: string;
+  readonly type: string;
+  readonly priority: number;
+  readonly dependsOn?: readonly string[];
+  readonly submittedAt: number;
+  readonly attempts: number;
+}
+
+/** A task BullMQ handed out: the job (with its lock token) and the task it carries. */
+export interface TakenJob {
+  readonly job: Job<QueuedTask>;
+  readonly token: string;
+  readonly task: UnfinishedTask;
+}
+
+/** A task event as it travels through the queue's event stream. */
+export interface StreamEvent {
+  readonly kind: string;
+  readonly id: string;
+  readonly body: string;
+}
+
+/**
+ * The tasks of one named queue on a Redis server, shared by every process
+ * that opens it: submitters, and workers on any machine. BullMQ holds the
+ * ready tasks (ordered by taskforge's priority, locked while they run,
+ * handed back when a worker dies); Lua scripts (redis-scripts.ts) hold the
+ * rest atomically: dependencies, finished tasks, cancellations and the
+ * event stream. bullmq and ioredis are loaded on the first open().
+ */
+export class RedisQueue {
+  readonly name: string;
+  readonly durable = true;
+  readonly location: { readonly url: string; readonly name: string };
+  readonly lockDurationMs: number;
+  readonly stalledIntervalMs: number;
+  readonly #modules: BullMqModules;
+  readonly #redis: Redis;
+  readonly #bull: Queue<QueuedTask>;
+  readonly #keys: readonly string[];
+  readonly #prefix: string;
+  readonly #maxFinished: number;
+  readonly #maxAgeMs: number;
+  #taker: Worker<QueuedTask> | undefined;
+  readonly #taken = new Map<string, TakenJob>();
+  #closed = false;
+
+  private constructor(modules: BullMqModules, url: string, name: string, options: RedisQueueOptions) {
+    this.#modules = modules;
+    this.location = { url, name };
+    this.name = `${url.replace(/\/\/[^@/]*@/, '//***@').replace(/\/$/, '')}?name=${name}`;
+    this.lockDurationMs = positive('lockDurationMs', options.lockDurationMs) ?? DEFAULT_LOCK_DURATION_MS;
+    this.stalledIntervalMs = positive('stalledIntervalMs', options.stalledIntervalMs) ?? this.lockDurationMs;
+    this.#maxFinished = checkedLimit('maxFinished', options.maxFinished) ?? DEFAULT_REDIS_RETENTION;
+    this.#maxAgeMs = checkedLimit('maxAgeMs', options.maxAgeMs) ?? DEFAULT_REDIS_RETENTION_MS;
+    this.#prefix = `${KEY_PREFIX}:${name}`;
+    this.#keys = SCRIPT_KEYS.map((key) => `${this.#prefix}:${key}`);
+    this.#redis = this.newConnection();
+    for (const [command, lua] of Object.entries(SCRIPTS)) this.#redis.defineCommand(command, { numberOfKeys: SCRIPT_KEYS.length, lua });
+    this.#bull = new modules.Queue<QueuedTask>(name, { connection: this.newConnection(), prefix: `${KEY_PREFIX}:bull` });
+  }
+
+  /** Connects to the queue (loading bullmq and ioredis on first use); BACKEND_UNAVAILABLE when Redis does not answer. */
+  static async open(options: RedisQueueOptions = {}): Promise<RedisQueue> {
+    const parsed = parseRedisUrl(options.url ?? 'redis://127.0.0.1:6379', 'url');
+    const name = options.name ?? parsed.name;
+    checkQueueName(name);
+    const queue = new RedisQueue(await loadBullMq(), parsed.url, name, options);
+    try {
+      await queue.#redis.ping();
+    } catch (error) {
+      await queue.close();
+      throw new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `cannot reach Redis for the queue ${queue.name}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    return queue;
+  }
+
+  /** A new ioredis connection to this queue's server (BullMQ's settings: commands wait for reconnects). */
+  newConnection(): Redis {
+    const connection = new this.#modules.Redis(this.location.url, { maxRetriesPerRequest: null, lazyConnect: false });
+    // ioredis retries on its own; the error event only needs a listener so that it is not thrown.
+    connection.on('error', () => undefined);
+    return connection;
+  }
+
+  /** The BullMQ queue under this one (same Redis, same name). */
+  get bull(): Queue<QueuedTask> {
+    return this.#bull;
+  }
+
+  get modules(): BullMqModules {
+    return this.#modules;
+  }
+
+  /** The key of the channel cancellations are published on, and of the event stream. */
+  get channels(): { readonly cancel: string; readonly events: string } {
+    return { cancel: `${this.#prefix}:cancel`, events: this.#keys[6] ?? '' };
+  }
+
+  /** Tasks waiting: blocked by dependencies, or ready in BullMQ. */
+  get waiting(): Promise<number> {
+    return (async () => {
+      const [blocked, counts] = await Promise.all([this.#redis.hlen(this.#keys[1] ?? ''), this.#bull.getJobCounts('wait', 'prioritized')]);
+      return blocked + Object.values(counts).reduce((sum, count) => sum + count, 0);
+    })();
+  }
+
+  /**
+   * Stores a batch of tasks, all or none, with readiness from their
+   * dependencies: a task whose dependencies all completed is ready, one
+   * with a failed dependency ends DEPENDENCY_FAILED at once, the others wait
+   * in Redis until their last dependency completes (whichever process
+   * finishes it). ALREADY_EXISTS for an id in use; VALIDATION_ERROR for a
+   * dependency the queue does not know.
+   */
+  async submit(tasks: readonly QueuedTask[], where: (index: number) => string = () => ''): Promise<SubmitOutcome[]> {
+    return this.#store(tasks, 'link', where);
+  }
+
+  /** Stores one task as the caller says: ready, or held until release(id). */
+  async add(task: QueuedTask, ready: boolean): Promise<void> {
+    await this.#store([task], 'given', () => '', [ready]);
+  }
+
+  /** Stores several tasks as add() does, all or none. */
+  async addAll(entries: readonly { task: QueuedTask; ready: boolean }[]): Promise<void> {
+    await this.#store(
+      entries.map((entry) => entry.task),
+      'given',
+      (index) => `[${String(index)}].`,
+      entries.map((entry) => entry.ready),
+    );
+  }
+
+  async #store(tasks: readonly QueuedTask[], mode: 'link' | 'given', where: (index: number) => string, ready: readonly boolean[] = []): Promise<SubmitOutcome[]> {
+    if (tasks.length === 0) return [];
+    const args: string[] = [mode, String(tasks.length)];
+    tasks.forEach((task, index) => {
+      toBullMqPriority(task.priority);
+      args.push(task.id, JSON.stringify(metaOf(task)), JSON.stringify(specOf(task)), ready[index] === true ? '1' : '0');
+    });
+    const reply = (await this.#run('tfSubmit', args)) as [string, ...unknown[]];
+    if (reply[0] === 'ALREADY_EXISTS') {
+      const index = Number(reply[1]);
+      const task = tasks[index];
+      const at = where(index);
+      throw new TaskforgeError(ErrorCode.ALREADY_EXISTS, `a task with id '${task?.id ?? ''}' already exists${at === '' ? '' : ` (${at.slice(0, -1)})`}`, {
+        details: { field: `${at}id`, taskId: task?.id },
+      });
+    }
+    if (reply[0] === 'UNKNOWN_DEPENDENCY') {
+      const index = Number(reply[1]);
+      const depIndex = Number(reply[2]);
+      const dependency = tasks[index]?.dependsOn?.[depIndex] ?? '';
+      invalid(where(index), `dependsOn[${String(depIndex)}]`, `no task with id '${dependency}' is known (it was never submitted, or it finished longer ago than the queue keeps)`);
+    }
+    const [, outcomes, released] = reply as [string, string[], string[]];
+    await this.handOver(released);
+    return outcomes.map((outcome) => (outcome === 'ready' || outcome === 'blocked' ? outcome : (JSON.parse(outcome) as TaskResult)));
+  }
+
+  /** Makes a task held by add(task, false) ready. */
+  async release(id: string): Promise<void> {
+    await this.handOver((await this.#run('tfRelease', [id])) as string[]);
+  }
+
+  /** Gives ready tasks to BullMQ (idempotent: a job id already there is left alone), then forgets them as "releasing". */
+  async handOver(specs: readonly string[]): Promise<void> {
+    if (specs.length === 0) return;
+    const tasks = specs.map((spec) => JSON.parse(spec) as QueuedTask);
+    for (let start = 0; start < tasks.length; start += 1000) {
+      const chunk = tasks.slice(start, start + 1000);
+      await this.#bull.addBulk(chunk.map((task) => ({ name: task.type, data: task, opts: this.jobOptions(task) })));
+      await this.#redis.hdel(this.#keys[5] ?? '', ...chunk.map((task) => task.id));
+    }
+  }
+
+  /** Hands to BullMQ the ready tasks a dead process stored but did not hand over. */
+  async handOverStranded(): Promise<number> {
+    const specs = (await this.#run('tfStranded', [String(STRANDED_AFTER_MS)])) as string[];
+    await this.handOver(specs);
+    return specs.length;
+  }
+
+  jobOptions(task: QueuedTask): JobsOptions {
+    return {
+      jobId: jobIdOf(task.id),
+      priority: toBullMqPriority(task.priority),
+      // taskforge keeps results itself; a finished job's id stays a while so a late second hand-over is a no-op.
+      removeOnComplete: { age: 3600, count: 100_000 },
+      removeOnFail: { age: 24 * 3600 },
+    };
+  }
+
+  /**
+   * The next ready task in priority order, locked for this process (for
+   * code that fetches tasks itself; RedisWorker runs them). Undefined when
+   * none is ready. The lock is not renewed: finish within lockDurationMs.
+   */
+  async take(): Promise<QueuedTask | undefined> {
+    this.#taker ??= this.#newTaker();
+    const token = randomBytes(8).toString('hex');
+    const job = (await this.#taker.getNextJob(token, { block: false })) as Job<QueuedTask> | undefined;
+    if (job === undefined) return undefined;
+    const taken = takenJob(job, token);
+    this.#taken.set(taken.task.id, taken);
+    return taken.task;
+  }
+
+  #newTaker(): Worker<QueuedTask> {
+    const taker = new this.#modules.Worker<QueuedTask>(this.location.name, null, {
+      connection: this.newConnection(),
+      prefix: `${KEY_PREFIX}:bull`,
+      autorun: false,
+      lockDuration: this.lockDurationMs,
+      stalledInterval: this.stalledIntervalMs,
+      maxStalledCount: Number.MAX_SAFE_INTEGER,
+    });
+    taker.on('error', () => undefined);
+    void taker.startStalledCheckTimer();
+    return taker;
+  }
+
+  /**
+   * Records how a task ended (ran, or ended while waiting) and hands out
+   * the dependents that became ready; a task that was taken here leaves
+   * BullMQ, one still waiting there is removed.
+   */
+  async finish(task: QueuedTask, result: TaskResult): Promise<void> {
+    await this.settle(task.id, result);
+    const taken = this.#taken.get(task.id);
+    this.#taken.delete(task.id);
+    if (taken !== undefined) await taken.job.moveToCompleted(undefined, taken.token, false);
+    else await this.#bull.remove(jobIdOf(task.id));
+  }
+
+  /** Records a task's end (once) and hands over the dependents it released. False when it had ended already. */
+  async settle(id: string, result: TaskResult): Promise<boolean> {
+    const kept = retainedResult(result);
+    const [fresh, released] = (await this.#run('tfFinish', [id, JSON.stringify(kept), result.success ? '1' : '0', result.error?.code ?? ''])) as [number, string[]];
+    await this.handOver(released);
+    return fresh === 1;
+  }
+
+  /**
+   * Asks for a task's cancellation: a task blocked by dependencies ends at
+   * once; for one in BullMQ the workers are told (the one running it
+   * cancels it) and the id is marked.
+   */
+  async requestCancel(id: string, messageIfWaiting: string, eventBody: string): Promise<['finished', FinishedTask] | ['cancelled', TaskResult] | ['signalled', TaskMeta] | ['unknown']> {
+    const reply = (await this.#run('tfCancel', [id, messageIfWaiting, eventBody])) as [string, string?];
+    switch (reply[0]) {
+      case 'finished':
+        return ['finished', finishedOf(reply[1] ?? '')];
+      case 'cancelled':
+        return ['cancelled', JSON.parse(reply[1] ?? '') as TaskResult];
+      case 'signalled':
+        return ['signalled', JSON.parse(reply[1] ?? '') as TaskMeta];
+      default:
+        return ['unknown'];
+    }
+  }
+
+  /** Removes a task's job while it waits in BullMQ; false when it is running (locked) or not there. */
+  async removeWaiting(id: string): Promise<boolean> {
+    return (await this.#bull.remove(jobIdOf(id))) === 1;
+  }
+
+  /** Whether a cancellation of this task was asked for. */
+  async cancelRequested(id: string): Promise<boolean> {
+    return (await this.#redis.sismember(this.#keys[7] ?? '', id)) === 1;
+  }
+
+  /** A finished task, while the queue's retention keeps it. */
+  async finished(id: string): Promise<FinishedTask | undefined> {
+    const record = await this.#redis.hget(this.#keys[3] ?? '', id);
+    return record === null ? undefined : finishedOf(record);
+  }
+
+  /** Finished records of many ids at once (undefined where not finished). */
+  async finishedMany(ids: readonly string[]): Promise<(FinishedTask | undefined)[]> {
+    if (ids.length === 0) return [];
+    const records = await this.#redis.hmget(this.#keys[3] ?? '', ...ids);
+    return records.map((record) => (record === null ? undefined : finishedOf(record)));
+  }
+
+  /** A task's state: pending (blocked or waiting in BullMQ), running, or finished; undefined when unknown. */
+  async state(id: string): Promise<RemoteState | undefined> {
+    const [meta, record] = await Promise.all([this.#redis.hget(this.#keys[0] ?? '', id), this.#redis.hget(this.#keys[3] ?? '', id)]);
+    if (record !== null) return { status: 'finished', finished: finishedOf(record) };
+    if (meta === null) return undefined;
+    const jobState = await this.#bull.getJobState(jobIdOf(id));
+    return { status: jobState === 'active' ? TaskStatus.RUNNING : TaskStatus.PENDING, task: JSON.parse(meta) as TaskMeta };
+  }
+
+  /** Adds an event to the stream (not waited for: events are best effort, ends go through settle). */
+  publishEvent(kind: string, id: string, body: unknown): void {
+    void this.#redis.xadd(this.#keys[6] ?? '', 'MAXLEN', '~', String(DEFAULT_EVENTS_MAX_LEN), '*', 'kind', kind, 'id', id, 'body', JSON.stringify(body)).catch(() => undefined);
+  }
+
+  /** The id of the stream's newest event ('0-0' when empty): read events after it. */
+  async lastEventId(): Promise<string> {
+    const newest = await this.#redis.xrevrange(this.#keys[6] ?? '', '+', '-', 'COUNT', 1);
+    return newest[0]?.[0] ?? '0-0';
+  }
+
+  /** A shared queue has no per-process recovery: BullMQ hands back a dead worker's tasks once their lock expires. */
+  recover(): UnfinishedTask[] {
+    return [];
+  }
+
+  /** Closes this process's connections; tasks stay in Redis. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.allSettled([this.#taker?.close(true), this.#bull.close()]);
+    this.#redis.disconnect();
+  }
+
+  /**
+   * Disconnects without handing anything back, as a killed process would
+   * (tests): taken tasks keep their lock until it expires.
+   */
+  abandon(): void {
+    this.#closed = true;
+    void this.#taker?.disconnect();
+    void this.#bull.disconnect();
+    this.#redis.disconnect();
+  }
+
+  async #run(command: keyof typeof SCRIPTS, args: readonly string[]): Promise<unknown> {
+    if (this.#closed) throw new TaskforgeError(ErrorCode.INVALID_STATE, `the Redis queue ${this.name} is closed`);
+    const now = Date.now();
+    const common = [this.#prefix, String(now), isoTime(now), String(this.#maxFinished), String(this.#maxAgeMs), String(DEFAULT_EVENTS_MAX_LEN)];
+    const call = (this.#redis as unknown as Record<string, (...values: string[]) => Promise<unknown>>)[command];
+    if (call === undefined) throw new Error(`script ${command} is not defined`);
+    try {
+      return await call.call(this.#redis, ...this.#keys, ...common, ...args);
+    } catch (error) {
+      throw new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `the Redis queue ${this.name} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  }
+}
+
+const SCRIPTS = { tfSubmit: SUBMIT_SCRIPT, tfFinish: FINISH_SCRIPT, tfRelease: RELEASE_SCRIPT, tfCancel: CANCEL_SCRIPT, tfStranded: STRANDED_SCRIPT } as const;
+
+/** BullMQ job ids may not be integers or hold ':'; encodeURIComponent is one-to-one, so ids stay distinct. */
+export function jobIdOf(id: string): string {
+  return `t_${encodeURIComponent(id)}`;
+}
+
+/** The task a job carries, with the attempts and interruptions BullMQ counted. */
+export function takenJob(job: Job<QueuedTask>, token: string): TakenJob {
+  const started = Math.max(1, job.attemptsStarted);
+  return {
+    job,
+    token,
+    task: { ...job.data, attempts: job.data.attempts + started - 1, ready: true, interruptions: job.stalledCounter },
+  };
+}
+
+function metaOf(task: QueuedTask): TaskMeta {
+  return {
+    id: task.id,
+    type: task.type,
+    priority: task.priority,
+    ...(task.dependsOn === undefined ? {} : { dependsOn: task.dependsOn }),
+    submittedAt: task.submittedAt,
+    attempts: task.attempts,
+  };
+}
+
+function specOf(task: QueuedTask): QueuedTask {
+  return { id: task.id, type: task.type, priority: task.priority, config: task.config, dependsOn: task.dependsOn, attempts: task.attempts, submittedAt: task.submittedAt };
+}
+
+function finishedOf(record: string): FinishedTask {
+  const { task, result } = JSON.parse(record) as { task: TaskMeta; result: TaskResult };
+  return {
+    id: task.id,
+    type: task.type,
+    priority: task.priority,
+    status: result.status === TaskStatus.COMPLETED ? TaskStatus.COMPLETED : TaskStatus.FAILED,
+    attempts: result.attempts,
+    dependsOn: task.dependsOn,
+    submittedAt: task.submittedAt,
+    result,
+  };
+}
+
+function positive(name: string, value: number | undefined): number | undefined {
+  if (value !== undefined && !(Number.isInteger(value) && value > 0)) throw new RangeError(`${name} must be a positive whole number of ms (got ${String(value)})`);
+  return value;
+}
+
+export { DEFAULT_REDIS_QUEUE_NAME };

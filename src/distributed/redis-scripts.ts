@@ -1,0 +1,251 @@
+/**
+ * The Lua scripts that keep taskforge's own state in Redis beside BullMQ's.
+ * BullMQ holds the tasks that are ready (ordered, locked while they run,
+ * returned when a worker dies); these scripts hold the rest, each change
+ * in one atomic step, so that no process sees half of it:
+ *
+ * - `tasks`     hash id → meta JSON, for every task not yet finished
+ * - `blocked`   hash id → job spec, tasks waiting for dependencies
+ * - `unmet`     hash id → count of dependencies not yet completed
+ * - `deps:ID`   set of the tasks that wait for ID
+ * - `releasing` hash id → "ms spec": ready, handed to BullMQ by the caller;
+ *               swept and handed again if that caller died first
+ * - `results`   hash id → finished record JSON; `finished` zset id → ms (retention)
+ * - `events`    stream of task events (start, retry, progress, cancel, end)
+ * - `cancels`   set of ids whose cancellation was asked for
+ *
+ * Every script gets the same KEYS and the first ARGV (see `commonArguments`).
+ */
+
+/** The keys every script is given, in this order. */
+export const SCRIPT_KEYS = ['tasks', 'blocked', 'unmet', 'results', 'finished', 'releasing', 'events', 'cancels'] as const;
+
+const PRELUDE = `
+local K = { tasks = KEYS[1], blocked = KEYS[2], unmet = KEYS[3], results = KEYS[4], finished = KEYS[5], releasing = KEYS[6], events = KEYS[7], cancels = KEYS[8] }
+local P, now, nowIso, maxFinished, maxAge, eventsMax = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+local released = {}
+
+local function emit(kind, id, body)
+  redis.call('XADD', K.events, 'MAXLEN', '~', eventsMax, '*', 'kind', kind, 'id', id, 'body', body)
+end
+
+local function metaOf(id)
+  local meta = redis.call('HGET', K.tasks, id)
+  if meta then return cjson.decode(meta) end
+  return nil
+end
+
+-- The result of a task that ends without running (TaskResult's shape).
+local function failedWithoutRunning(id, code, message, details)
+  local meta = metaOf(id)
+  local err = { code = code, message = message, retryable = false }
+  if details then err.details = details end
+  return cjson.encode({ id = id, type = meta and meta.type or 'unknown', status = 'failed', success = false, error = err,
+    attempts = meta and meta.attempts or 0, startedAt = nowIso, finishedAt = nowIso, durationMs = 0 })
+end
+
+local function release(id)
+  local spec = redis.call('HGET', K.blocked, id)
+  if not spec then return end
+  redis.call('HDEL', K.blocked, id)
+  redis.call('HDEL', K.unmet, id)
+  redis.call('HSET', K.releasing, id, now .. ' ' .. spec)
+  table.insert(released, spec)
+end
+
+local function trim()
+  local excess = redis.call('ZCARD', K.finished) - maxFinished
+  if excess > 0 then
+    local old = redis.call('ZPOPMIN', K.finished, math.min(excess, 1000))
+    for i = 1, #old, 2 do redis.call('HDEL', K.results, old[i]) end
+  end
+  if maxAge > 0 then
+    local old = redis.call('ZRANGEBYSCORE', K.finished, '-inf', now - maxAge, 'LIMIT', 0, 1000)
+    for _, id in ipairs(old) do
+      redis.call('HDEL', K.results, id)
+      redis.call('ZREM', K.finished, id)
+    end
+  end
+end
+
+-- Records a task's end (once: a second end of the same task is ignored) and
+-- releases its dependents, or fails them, transitively, when it did not complete.
+local function finish(id, resultJson, completed, code)
+  local work = { { id, resultJson, completed, code } }
+  while #work > 0 do
+    local item = table.remove(work)
+    local tid, json, ok, tcode = item[1], item[2], item[3], item[4]
+    local meta = redis.call('HGET', K.tasks, tid)
+    if meta and redis.call('HEXISTS', K.results, tid) == 0 then
+      redis.call('HSET', K.results, tid, '{"task":' .. meta .. ',"result":' .. json .. '}')
+      redis.call('ZADD', K.finished, now, tid)
+      redis.call('HDEL', K.tasks, tid)
+      redis.call('HDEL', K.blocked, tid)
+      redis.call('HDEL', K.unmet, tid)
+      redis.call('HDEL', K.releasing, tid)
+      redis.call('SREM', K.cancels, tid)
+      emit('end', tid, json)
+      local depsKey = P .. ':deps:' .. tid
+      local children = redis.call('SMEMBERS', depsKey)
+      redis.call('DEL', depsKey)
+      for _, child in ipairs(children) do
+        if redis.call('HEXISTS', K.blocked, child) == 1 then
+          if ok then
+            if redis.call('HINCRBY', K.unmet, child, -1) <= 0 then release(child) end
+          else
+            local message = "task '" .. child .. "' did not run: its dependency '" .. tid .. "' did not complete (" .. tcode .. ")"
+            local failed = failedWithoutRunning(child, 'DEPENDENCY_FAILED', message, { dependency = tid, dependencyCode = tcode })
+            table.insert(work, { child, failed, false, 'DEPENDENCY_FAILED' })
+          end
+        end
+      end
+    end
+  end
+  trim()
+end
+`;
+
+/**
+ * Stores a batch, all or nothing. ARGV[7] = mode (`link`: readiness from
+ * each task's dependencies; `given`: from the flag), ARGV[8] = count, then
+ * per task: id, meta JSON, job spec, ready flag (`given` mode).
+ * Returns {'ALREADY_EXISTS', index} | {'UNKNOWN_DEPENDENCY', index, depIndex}
+ * | {'OK', outcomes, released specs}: an outcome is `ready`, `blocked`, or
+ * the result of a task failed at once by a failed dependency.
+ */
+export const SUBMIT_SCRIPT = `${PRELUDE}
+local mode, n = ARGV[7], tonumber(ARGV[8])
+local ids, metas, specs, flags, inBatch = {}, {}, {}, {}, {}
+for i = 1, n do
+  local at = 8 + (i - 1) * 4
+  ids[i], metas[i], specs[i], flags[i] = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4]
+end
+for i = 1, n do
+  if inBatch[ids[i]] or redis.call('HEXISTS', K.tasks, ids[i]) == 1 or redis.call('HEXISTS', K.results, ids[i]) == 1 then
+    return { 'ALREADY_EXISTS', i - 1 }
+  end
+  inBatch[ids[i]] = true
+end
+local dependsOn = {}
+for i = 1, n do
+  local deps = cjson.decode(metas[i]).dependsOn
+  if type(deps) ~= 'table' then deps = {} end
+  dependsOn[i] = deps
+  if mode == 'link' then
+    for j, dep in ipairs(deps) do
+      if not inBatch[dep] and redis.call('HEXISTS', K.tasks, dep) == 0 and redis.call('HEXISTS', K.results, dep) == 0 then
+        return { 'UNKNOWN_DEPENDENCY', i - 1, j - 1 }
+      end
+    end
+  end
+end
+for i = 1, n do redis.call('HSET', K.tasks, ids[i], metas[i]) end
+local outcomes = {}
+for i = 1, n do
+  local id = ids[i]
+  if redis.call('HEXISTS', K.results, id) == 1 then
+    -- failed already, by a dependency earlier in this batch
+    outcomes[i] = cjson.encode(cjson.decode(redis.call('HGET', K.results, id)).result)
+  elseif mode == 'given' then
+    if flags[i] == '1' then
+      redis.call('HSET', K.releasing, id, now .. ' ' .. specs[i])
+      table.insert(released, specs[i])
+      outcomes[i] = 'ready'
+    else
+      redis.call('HSET', K.blocked, id, specs[i])
+      redis.call('HSET', K.unmet, id, 0)
+      outcomes[i] = 'blocked'
+    end
+  else
+    local unmet, failedDep, failedCode = 0, nil, nil
+    for _, dep in ipairs(dependsOn[i]) do
+      local record = redis.call('HGET', K.results, dep)
+      if record then
+        local result = cjson.decode(record).result
+        if result.status ~= 'completed' then
+          failedDep, failedCode = dep, (type(result.error) == 'table' and result.error.code) or 'FAILED'
+          break
+        end
+      else
+        unmet = unmet + 1
+        redis.call('SADD', P .. ':deps:' .. dep, id)
+      end
+    end
+    if failedDep then
+      local message = "task '" .. id .. "' did not run: its dependency '" .. failedDep .. "' did not complete (" .. failedCode .. ")"
+      local failed = failedWithoutRunning(id, 'DEPENDENCY_FAILED', message, { dependency = failedDep, dependencyCode = failedCode })
+      finish(id, failed, false, 'DEPENDENCY_FAILED')
+      outcomes[i] = failed
+    elseif unmet > 0 then
+      redis.call('HSET', K.blocked, id, specs[i])
+      redis.call('HSET', K.unmet, id, unmet)
+      outcomes[i] = 'blocked'
+    else
+      redis.call('HSET', K.releasing, id, now .. ' ' .. specs[i])
+      table.insert(released, specs[i])
+      outcomes[i] = 'ready'
+    end
+  end
+end
+return { 'OK', outcomes, released }
+`;
+
+/**
+ * Records a task's end. ARGV[7] = id, ARGV[8] = result JSON, ARGV[9] = '1'
+ * when it completed, ARGV[10] = its error code. Returns {1 when recorded now
+ * (0: it had ended already, or is unknown), released specs}.
+ */
+export const FINISH_SCRIPT = `${PRELUDE}
+local id = ARGV[7]
+local fresh = redis.call('HEXISTS', K.tasks, id) == 1 and redis.call('HEXISTS', K.results, id) == 0
+finish(id, ARGV[8], ARGV[9] == '1', ARGV[10])
+return { fresh and 1 or 0, released }
+`;
+
+/** Makes a blocked task ready. ARGV[7] = id. Returns the released specs. */
+export const RELEASE_SCRIPT = `${PRELUDE}
+release(ARGV[7])
+return released
+`;
+
+/**
+ * Asks for a task's cancellation. ARGV[7] = id, ARGV[8] = the message of a
+ * task cancelled before it ran, ARGV[9] = the cancel event's body.
+ * Returns {'finished', record} | {'cancelled', result} (it was blocked: ended
+ * now) | {'signalled', meta} (published to the workers; it may be waiting
+ * in BullMQ or running) | {'unknown'}.
+ */
+export const CANCEL_SCRIPT = `${PRELUDE}
+local id = ARGV[7]
+local record = redis.call('HGET', K.results, id)
+if record then return { 'finished', record } end
+if redis.call('HEXISTS', K.blocked, id) == 1 then
+  emit('cancel', id, ARGV[9])
+  local failed = failedWithoutRunning(id, 'CANCELLED', ARGV[8], nil)
+  finish(id, failed, false, 'CANCELLED')
+  return { 'cancelled', failed }
+end
+local meta = redis.call('HGET', K.tasks, id)
+if meta then
+  redis.call('SADD', K.cancels, id)
+  redis.call('PUBLISH', P .. ':cancel', id)
+  return { 'signalled', meta }
+end
+return { 'unknown' }
+`;
+
+/**
+ * The ready tasks whose handing to BullMQ was not confirmed within ARGV[7]
+ * ms (their submitter or releaser died in between). Returns their specs.
+ */
+export const STRANDED_SCRIPT = `${PRELUDE}
+local olderThan = now - tonumber(ARGV[7])
+local entries = redis.call('HGETALL', K.releasing)
+local stranded = {}
+for i = 1, #entries, 2 do
+  local value = entries[i + 1]
+  local space = string.find(value, ' ', 1, true)
+  if tonumber(string.sub(value, 1, space - 1)) < olderThan then table.insert(stranded, string.sub(value, space + 1)) end
+end
+return stranded
+`;
