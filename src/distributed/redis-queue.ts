@@ -20,6 +20,8 @@ export const DEFAULT_REDIS_RETENTION = 100_000;
 export const DEFAULT_REDIS_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 /** How long a running task's lock lasts unless renewed (BullMQ's default). */
 export const DEFAULT_LOCK_DURATION_MS = 30_000;
+/** How long open() waits for Redis to answer. */
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** Events kept in the stream for readers that fall behind. */
 const DEFAULT_EVENTS_MAX_LEN = 10_000;
 /** Ready tasks not handed to BullMQ after this long are handed again (their releaser died). */
@@ -37,6 +39,8 @@ export interface RedisQueueOptions extends RetentionOptions {
   readonly lockDurationMs?: number;
   /** How often workers look for tasks whose worker died. Default: the lock duration. */
   readonly stalledIntervalMs?: number;
+  /** How long open() waits for Redis to answer. Default 10 s. */
+  readonly connectTimeoutMs?: number;
 }
 
 /** What a submit did with one task. */
@@ -107,6 +111,8 @@ export class RedisQueue {
     this.#redis = this.newConnection();
     for (const [command, lua] of Object.entries(SCRIPTS)) this.#redis.defineCommand(command, { numberOfKeys: SCRIPT_KEYS.length, lua });
     this.#bull = new modules.Queue<QueuedTask>(name, { connection: this.newConnection(), prefix: `${KEY_PREFIX}:bull` });
+    // Connection errors surface as failed calls; the event needs a listener so that it is not thrown.
+    this.#bull.on('error', () => undefined);
   }
 
   /** Connects to the queue (loading bullmq and ioredis on first use); BACKEND_UNAVAILABLE when Redis does not answer. */
@@ -114,12 +120,22 @@ export class RedisQueue {
     const parsed = parseRedisUrl(options.url ?? 'redis://127.0.0.1:6379', 'url');
     const name = options.name ?? parsed.name;
     checkQueueName(name);
+    const connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs) ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const queue = new RedisQueue(await loadBullMq(), parsed.url, name, options);
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await queue.#redis.ping();
+      // ioredis retries a refused connection for ever (as BullMQ wants): bound the first contact.
+      const timeout = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => {
+          reject(new Error(`no answer within ${String(connectTimeoutMs)} ms`));
+        }, connectTimeoutMs);
+      });
+      await Promise.race([queue.#redis.ping(), timeout]);
     } catch (error) {
-      await queue.close();
+      queue.abandon();
       throw new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `cannot reach Redis for the queue ${queue.name}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    } finally {
+      clearTimeout(timer);
     }
     return queue;
   }

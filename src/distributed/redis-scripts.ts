@@ -210,7 +210,8 @@ return released
 
 /**
  * Asks for a task's cancellation. ARGV[7] = id, ARGV[8] = the message of a
- * task cancelled before it ran, ARGV[9] = the cancel event's body.
+ * task cancelled before it ran, ARGV[9] = the cancel event's body (JSON
+ * with the id and reason), also what the workers are sent.
  * Returns {'finished', record} | {'cancelled', result} (it was blocked: ended
  * now) | {'signalled', meta} (published to the workers; it may be waiting
  * in BullMQ or running) | {'unknown'}.
@@ -220,7 +221,10 @@ local id = ARGV[7]
 local record = redis.call('HGET', K.results, id)
 if record then return { 'finished', record } end
 if redis.call('HEXISTS', K.blocked, id) == 1 then
-  emit('cancel', id, ARGV[9])
+  local event = cjson.decode(ARGV[9])
+  event.type = metaOf(id).type
+  event.previousStatus = 'pending'
+  emit('cancel', id, cjson.encode(event))
   local failed = failedWithoutRunning(id, 'CANCELLED', ARGV[8], nil)
   finish(id, failed, false, 'CANCELLED')
   return { 'cancelled', failed }
@@ -228,7 +232,7 @@ end
 local meta = redis.call('HGET', K.tasks, id)
 if meta then
   redis.call('SADD', K.cancels, id)
-  redis.call('PUBLISH', P .. ':cancel', id)
+  redis.call('PUBLISH', P .. ':cancel', ARGV[9])
   return { 'signalled', meta }
 end
 return { 'unknown' }

@@ -1,0 +1,357 @@
+import type { Redis } from 'ioredis';
+import { isoTime } from '../core/clock.js';
+import { ErrorCode, TaskforgeError } from '../core/errors.js';
+import { getDefaultLogger, type Logger } from '../core/logger.js';
+import { TypedEmitter, type Listener } from '../core/typed-emitter.js';
+import { LiveTask, TaskHandle } from '../orchestrator/live-task.js';
+import type { TaskView } from '../orchestrator/orchestrator.js';
+import type { OrchestratorEvents } from '../orchestrator/orchestrator-events.js';
+import { assertNoCycle, invalid, readSubmission, type Submission } from '../orchestrator/submission.js';
+import { TaskRegistry, type TaskClass } from '../orchestrator/task-registry.js';
+import type { TaskConfig } from '../tasks/task-config.js';
+import type { TaskResult } from '../tasks/task-result.js';
+import { TaskStatus } from '../tasks/task-status.js';
+import { RedisQueue, type RedisQueueOptions, type TaskMeta } from './redis-queue.js';
+
+/** How long one blocking read of the event stream waits. */
+const READ_BLOCK_MS = 1000;
+/** How often results of watched tasks are looked up directly, in case their end event was missed. */
+const RESULT_CHECK_MS = 5000;
+/** How often cancel() asks again while the task has not ended. */
+const CANCEL_RETRY_MS = 1000;
+
+/** Options of {@link RedisOrchestrator.connect}. */
+export interface RedisOrchestratorOptions extends RedisQueueOptions {
+  /** Custom task types this client may submit (their workers must know them too). `storage` is built in. */
+  readonly taskTypes?: Readonly<Record<string, TaskClass>>;
+  /** Report events of every task in the queue, not only of those this client submitted or watches. Default false. */
+  readonly allEvents?: boolean;
+  readonly logger?: Logger;
+}
+
+/**
+ * The submitting side of a Redis queue: submits tasks, hears their events
+ * and results from whichever worker runs them, cancels tasks anywhere, and
+ * looks tasks up. Workers ({@link RedisWorker}) run the tasks; a process
+ * may have both. Its methods mirror {@link Orchestrator}'s, made async
+ * where they must ask Redis.
+ */
+export class RedisOrchestrator {
+  readonly queue: RedisQueue;
+  readonly #registry = new TaskRegistry();
+  readonly #events: TypedEmitter<OrchestratorEvents>;
+  readonly #logger: Logger;
+  readonly #allEvents: boolean;
+  /** Tasks whose end this client waits for, by id. */
+  readonly #watched = new Map<string, LiveTask>();
+  readonly #reader: Redis;
+  /** Ids whose cancel event this client emitted itself: the stream's copy is skipped. */
+  readonly #emittedHere = new Set<string>();
+  #lastEventId: string;
+  #reading: Promise<void> | undefined;
+  #idleWaiters: (() => void)[] = [];
+  #resultCheck: NodeJS.Timeout;
+  #closed = false;
+
+  private constructor(queue: RedisQueue, lastEventId: string, options: RedisOrchestratorOptions) {
+    this.queue = queue;
+    this.#lastEventId = lastEventId;
+    this.#allEvents = options.allEvents ?? false;
+    this.#logger = options.logger ?? getDefaultLogger();
+    this.#events = new TypedEmitter<OrchestratorEvents>((error, event) => {
+      this.#logger.error({ event, err: error instanceof Error ? error.message : String(error) }, 'an orchestrator event listener threw');
+    });
+    for (const [type, taskClass] of Object.entries(options.taskTypes ?? {})) this.#registry.register(type, taskClass);
+    this.#reader = queue.newConnection();
+    this.#reading = this.#readEvents();
+    this.#resultCheck = setInterval(() => void this.#checkResults(), RESULT_CHECK_MS);
+    this.#resultCheck.unref();
+  }
+
+  /** Connects to the queue; BACKEND_UNAVAILABLE when Redis does not answer. */
+  static async connect(options: RedisOrchestratorOptions = {}): Promise<RedisOrchestrator> {
+    const queue = await RedisQueue.open(options);
+    try {
+      return new RedisOrchestrator(queue, await queue.lastEventId(), options);
+    } catch (error) {
+      await queue.close();
+      throw error;
+    }
+  }
+
+  get queueName(): string {
+    return this.queue.name;
+  }
+
+  on<K extends keyof OrchestratorEvents>(event: K, listener: Listener<OrchestratorEvents, K>): this {
+    this.#events.on(event, listener);
+    return this;
+  }
+
+  off<K extends keyof OrchestratorEvents>(event: K, listener: Listener<OrchestratorEvents, K>): this {
+    this.#events.off(event, listener);
+    return this;
+  }
+
+  /** Submits one task config; see submitAll(). */
+  async submit(config: TaskConfig): Promise<TaskHandle> {
+    const [handle] = await this.#submit([config], () => '');
+    if (handle === undefined) throw new Error('unreachable: a batch of one gave no handle');
+    return handle;
+  }
+
+  /**
+   * Submits a batch whose tasks may depend on each other and on tasks
+   * already in the queue; all are stored or none. Refuses (before anything
+   * is stored) what the in-process orchestrator refuses: VALIDATION_ERROR
+   * for a bad config, an unknown type or dependency, a cycle, a priority
+   * the Redis queue cannot order; ALREADY_EXISTS for an id in use.
+   */
+  async submitAll(configs: readonly TaskConfig[]): Promise<TaskHandle[]> {
+    return this.#submit(configs, (index) => `[${String(index)}].`);
+  }
+
+  async #submit(configs: readonly TaskConfig[], where: (index: number) => string): Promise<TaskHandle[]> {
+    this.#assertOpen();
+    const submissions = configs.map((config, index) => this.#read(config, where(index)));
+    assertNoCycle(submissions, where);
+    const now = Date.now();
+    const lives = submissions.map((submission) => new LiveTask(submission.id, submission.type, submission.priority, submission.config, submission.dependsOn, 0, now));
+    // Watched before they are stored: a fast worker's end event must find them.
+    for (const live of lives) this.#watched.set(live.id, live);
+    let outcomes;
+    try {
+      outcomes = await this.queue.submit(lives, where);
+    } catch (error) {
+      for (const live of lives) this.#watched.delete(live.id);
+      throw error;
+    }
+    lives.forEach((live, index) => {
+      this.#events.emit('submit', { id: live.id, type: live.type, priority: live.priority, ...(live.dependsOn === undefined ? {} : { dependsOn: live.dependsOn }) });
+      const outcome = outcomes[index];
+      if (outcome !== undefined && typeof outcome !== 'string') this.#ended(outcome, false);
+    });
+    return lives.map((live) => new TaskHandle(live));
+  }
+
+  #read(config: TaskConfig, where: string): Submission {
+    const submission = readSubmission(config, {}, true, where);
+    if (!this.#registry.has(submission.type)) {
+      invalid(where, 'type', `no task type '${submission.type}' is registered (registered: ${this.#registry.types.join(', ')})`);
+    }
+    submission.dependsOn?.forEach((dependency, index) => {
+      if (dependency === submission.id) invalid(where, `dependsOn[${String(index)}]`, `a dependency cycle: task '${submission.id}' depends on itself`);
+    });
+    return submission;
+  }
+
+  /** A task by id, wherever it runs: pending, running, or finished while the queue keeps it. */
+  async get(id: string): Promise<TaskView | undefined> {
+    const state = await this.queue.state(id);
+    if (state === undefined) return undefined;
+    if (state.status === 'finished') {
+      const { finished } = state;
+      return {
+        id,
+        type: finished.type,
+        priority: finished.priority,
+        status: finished.status,
+        attempts: finished.attempts,
+        ...(finished.dependsOn === undefined ? {} : { dependsOn: finished.dependsOn }),
+        submittedAt: isoTime(finished.submittedAt),
+        result: finished.result,
+      };
+    }
+    const { task } = state;
+    return {
+      id,
+      type: task.type,
+      priority: task.priority,
+      status: state.status,
+      attempts: task.attempts,
+      ...(task.dependsOn === undefined ? {} : { dependsOn: task.dependsOn }),
+      submittedAt: isoTime(task.submittedAt),
+    };
+  }
+
+  /** The promise of a task's result, for a task submitted elsewhere (or here). NOT_FOUND for an unknown id. */
+  async result(id: string): Promise<TaskResult> {
+    const watched = this.#watched.get(id);
+    if (watched !== undefined) return watched.result();
+    const state = await this.queue.state(id);
+    if (state === undefined) throw new TaskforgeError(ErrorCode.NOT_FOUND, `no task with id '${id}' is known to the queue ${this.queue.name}`, { details: { taskId: id } });
+    if (state.status === 'finished') return state.finished.result;
+    return this.#watch(state.task).result();
+  }
+
+  /**
+   * Cancels a task wherever it is: one waiting ends at once; for one
+   * running, the worker that runs it is told and its AbortSignal fires
+   * there. Resolves with the task's result once it has ended: FAILED with
+   * CANCELLED, or COMPLETED when its work had already committed. Tasks that
+   * depend on it end DEPENDENCY_FAILED. NOT_FOUND for an unknown id,
+   * INVALID_STATE for a finished task.
+   */
+  async cancel(id: string, reason?: string): Promise<TaskResult> {
+    this.#assertOpen();
+    const because = reason === undefined ? '' : `: ${reason}`;
+    const message = `task '${id}' was cancelled before it ran${because}`;
+    const body = JSON.stringify({ id, ...(reason === undefined ? {} : { reason }) });
+    for (;;) {
+      const [state, value] = await this.queue.requestCancel(id, message, body);
+      if (state === 'unknown') throw new TaskforgeError(ErrorCode.NOT_FOUND, `no task with id '${id}' is known to the queue ${this.queue.name}`, { details: { taskId: id } });
+      if (state === 'finished') {
+        if (this.#watched.has(id)) {
+          this.#ended(value.result, false);
+          return value.result;
+        }
+        throw new TaskforgeError(ErrorCode.INVALID_STATE, `task '${id}' cannot be cancelled: it is already ${value.status}`, { details: { taskId: id, status: value.status } });
+      }
+      if (state === 'cancelled') {
+        this.#emitLocally('cancel', { id, type: value.type, previousStatus: TaskStatus.PENDING, ...(reason === undefined ? {} : { reason }) });
+        this.#ended(value, false);
+        return value;
+      }
+      const live = this.#watch(value);
+      if (await this.queue.removeWaiting(id)) {
+        // It was still waiting in BullMQ: it ends here, without running.
+        const event = { id, type: value.type, previousStatus: TaskStatus.PENDING, ...(reason === undefined ? {} : { reason }) };
+        this.queue.publishEvent('cancel', id, event);
+        this.#emitLocally('cancel', event);
+        const result = live.failedWithoutRunning(new TaskforgeError(ErrorCode.CANCELLED, message));
+        if (await this.queue.settle(id, result)) this.#ended(result, false);
+        return live.result();
+      }
+      // Running (the worker heard it), or between states: wait for its end, and ask again if it does not come.
+      const ended = await Promise.race([live.result(), new Promise<undefined>((resolve) => setTimeout(resolve, CANCEL_RETRY_MS, undefined))]);
+      if (ended !== undefined) return ended;
+    }
+  }
+
+  /** Resolves when every task this client submitted or watches has ended. */
+  onIdle(): Promise<void> {
+    if (this.#watched.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /**
+   * Disconnects. Tasks go on in the queue; handles of tasks not yet ended
+   * resolve FAILED with CANCELLED and `details.detached: true` (a local
+   * view: the queue still runs them).
+   */
+  async shutdown(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#resultCheck);
+    this.#reader.disconnect();
+    await this.#reading;
+    for (const live of [...this.#watched.values()]) {
+      const error = new TaskforgeError(ErrorCode.CANCELLED, `task '${live.id}' is no longer watched: this client shut down (the task goes on in the queue)`, { details: { detached: true } });
+      this.#watched.delete(live.id);
+      live.settle({ ...live.failedWithoutRunning(error), details: { detached: true } });
+    }
+    this.#resolveIdle();
+    await this.queue.close();
+  }
+
+  #watch(meta: TaskMeta): LiveTask {
+    let live = this.#watched.get(meta.id);
+    if (live === undefined) {
+      live = new LiveTask(meta.id, meta.type, meta.priority, { id: meta.id, type: meta.type }, meta.dependsOn, meta.attempts, meta.submittedAt);
+      this.#watched.set(meta.id, live);
+    }
+    return live;
+  }
+
+  /** Reads the event stream until shutdown. */
+  async #readEvents(): Promise<void> {
+    while (this.#isOpen()) {
+      let reply: [string, [string, string[]][]][] | null;
+      try {
+        reply = await this.#reader.xread('COUNT', 1000, 'BLOCK', READ_BLOCK_MS, 'STREAMS', this.queue.channels.events, this.#lastEventId);
+      } catch (error) {
+        if (!this.#isOpen()) return;
+        this.#logger.warn({ queue: this.queue.name, err: error instanceof Error ? error.message : String(error) }, 'reading task events failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        continue;
+      }
+      for (const [, entries] of reply ?? []) {
+        for (const [entryId, fields] of entries) {
+          this.#lastEventId = entryId;
+          this.#dispatch(fields);
+        }
+      }
+    }
+  }
+
+  #dispatch(fields: readonly string[]): void {
+    const kind = fields[1] ?? '';
+    const id = fields[3] ?? '';
+    const body = fields[5] ?? '{}';
+    if (kind === 'end') {
+      this.#ended(JSON.parse(body) as TaskResult, true);
+      return;
+    }
+    if (kind === 'cancel' && this.#emittedHere.delete(id)) return;
+    if (!this.#allEvents && !this.#watched.has(id)) return;
+    if (kind === 'start' || kind === 'retry' || kind === 'progress' || kind === 'cancel') {
+      this.#events.emit(kind, JSON.parse(body) as never);
+    }
+  }
+
+  /**
+   * An event this client caused and knows of before the stream brings it.
+   * A client of every event hears it from the stream; one of its own tasks
+   * only, here (the stream's copy comes after the task is no longer watched).
+   */
+  #emitLocally(kind: 'cancel', event: OrchestratorEvents['cancel']): void {
+    if (this.#allEvents) return;
+    this.#emittedHere.add(event.id);
+    this.#events.emit(kind, event);
+  }
+
+  /**
+   * A task's end, from the stream or from a reply: resolves its handle
+   * (once) and tells the listeners once, whichever way came first.
+   */
+  #ended(result: TaskResult, fromStream: boolean): void {
+    const live = this.#watched.get(result.id);
+    if (live !== undefined) {
+      this.#watched.delete(result.id);
+      live.settle(result);
+    }
+    const tell = this.#allEvents ? fromStream : live !== undefined;
+    if (tell) {
+      if (result.success) this.#events.emit('complete', result);
+      else if (result.error !== undefined) this.#events.emit('error', { id: result.id, type: result.type, error: result.error, result });
+    }
+    if (live !== undefined && this.#watched.size === 0) this.#resolveIdle();
+  }
+
+  /** Looks up the results of watched tasks directly: an end event may have been trimmed or missed in a reconnect. */
+  async #checkResults(): Promise<void> {
+    const ids = [...this.#watched.keys()];
+    for (let start = 0; start < ids.length && !this.#closed; start += 1000) {
+      try {
+        const records = await this.queue.finishedMany(ids.slice(start, start + 1000));
+        for (const record of records) if (record !== undefined) this.#ended(record.result, false);
+      } catch {
+        return;
+      }
+    }
+  }
+
+  #isOpen(): boolean {
+    return !this.#closed;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new TaskforgeError(ErrorCode.INVALID_STATE, 'this Redis orchestrator client is shut down');
+  }
+
+  #resolveIdle(): void {
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

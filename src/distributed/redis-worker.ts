@@ -1,0 +1,262 @@
+import { randomBytes } from 'node:crypto';
+import type { Job, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { ErrorCode, TaskforgeError } from '../core/errors.js';
+import { getDefaultLogger, type Logger } from '../core/logger.js';
+import { LiveTask } from '../orchestrator/live-task.js';
+import type { OrchestratorMetrics } from '../orchestrator/metrics.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_MAX_INTERRUPTIONS, DEFAULT_SHUTDOWN_TIMEOUT_MS, Orchestrator } from '../orchestrator/orchestrator.js';
+import type { QueuedTask, UnfinishedTask } from '../orchestrator/task-queue.js';
+import type { TaskClass } from '../orchestrator/task-registry.js';
+import { invalid } from '../orchestrator/submission.js';
+import type { StorageTaskContext } from '../tasks/storage-task.js';
+import type { TaskConfig } from '../tasks/task-config.js';
+import type { TaskResult } from '../tasks/task-result.js';
+import type { RedisQueue } from './redis-queue.js';
+import { takenJob } from './redis-queue.js';
+
+/** How often a worker hands to BullMQ the ready tasks a dead submitter left behind. */
+const STRANDED_SWEEP_MS = 15_000;
+/** Progress events go to the stream at most this often per task. */
+const PROGRESS_EVERY_MS = 250;
+/** How long a cancellation heard for a task not held here is remembered (it may arrive before the task). */
+const CANCEL_MEMORY_MS = 10 * 60_000;
+
+/** Options of {@link RedisWorker}. */
+export interface RedisWorkerOptions {
+  /** Tasks run at once in this process. Default 8. */
+  readonly concurrency?: number;
+  /** Custom task types by name (`storage` is built in). */
+  readonly taskTypes?: Readonly<Record<string, TaskClass>>;
+  /** Given to every task (storage backend, keyring, cache, retry policy). */
+  readonly context?: StorageTaskContext & Readonly<Record<string, unknown>>;
+  readonly logger?: Logger;
+  readonly metrics?: OrchestratorMetrics;
+  /** Times a task may be cut off by a dead worker before it ends INTERRUPTED. Default 3. */
+  readonly maxInterruptions?: number;
+}
+
+/** Options of {@link RedisWorker.shutdown}. */
+export interface WorkerShutdownOptions {
+  /** How long running tasks may go on; then they are stopped and handed back to the queue. Default 30 s. */
+  readonly timeoutMs?: number;
+}
+
+/** A task this worker holds: its job and lock token, and whether shutdown is handing it back. */
+interface HeldTask {
+  readonly job: Job<QueuedTask>;
+  readonly token: string;
+  handingBack: boolean;
+}
+
+/**
+ * Runs tasks from a {@link RedisQueue} in this process, beside any number
+ * of workers on other machines. BullMQ's worker fetches the tasks in
+ * priority order and renews their locks while they run (so a long task is
+ * not taken for dead); a local Orchestrator runs them, so a task behaves
+ * exactly as in one process (retries, timeout, cleanup, events). Around
+ * that: cancellations from any process reach the task here, its events
+ * go to the queue's stream, and its end is recorded (releasing its
+ * dependents) before BullMQ marks the job done.
+ */
+export class RedisWorker {
+  readonly id = `w${randomBytes(4).toString('hex')}`;
+  readonly #queue: RedisQueue;
+  readonly #local: Orchestrator;
+  readonly #worker: Worker<QueuedTask>;
+  readonly #subscriber: Redis;
+  readonly #logger: Logger;
+  readonly #maxInterruptions: number;
+  readonly #held = new Map<string, HeldTask>();
+  /** Cancellations heard for tasks not (yet) held here, by id → when. */
+  readonly #cancelsHeard = new Map<string, number>();
+  readonly #lastProgress = new Map<string, number>();
+  readonly #sweeper: NodeJS.Timeout;
+  #shutdown: Promise<void> | undefined;
+
+  constructor(queue: RedisQueue, options: RedisWorkerOptions = {}) {
+    const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+    if (!Number.isInteger(concurrency) || concurrency < 1) invalid('', 'concurrency', `expected a whole number of 1 or more (got ${String(concurrency)})`);
+    this.#queue = queue;
+    this.#logger = options.logger ?? getDefaultLogger();
+    this.#maxInterruptions = options.maxInterruptions ?? DEFAULT_MAX_INTERRUPTIONS;
+    this.#local = new Orchestrator({
+      concurrency,
+      ...(options.taskTypes === undefined ? {} : { taskTypes: options.taskTypes }),
+      ...(options.context === undefined ? {} : { context: options.context }),
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+      logger: this.#logger,
+    });
+    this.#forwardEvents();
+    this.#subscriber = this.#listenForCancels();
+    this.#worker = new queue.modules.Worker<QueuedTask>(queue.location.name, (job, token) => this.#process(job, token ?? ''), {
+      connection: queue.newConnection(),
+      prefix: 'taskforge:bull',
+      concurrency,
+      lockDuration: queue.lockDurationMs,
+      stalledInterval: queue.stalledIntervalMs,
+      // taskforge counts interruptions itself (maxInterruptions), so that a
+      // task cut off too often still gets a result its submitter hears of.
+      maxStalledCount: Number.MAX_SAFE_INTEGER,
+    });
+    this.#worker.on('error', (error) => {
+      this.#logger.warn({ worker: this.id, err: error.message }, 'Redis worker error');
+    });
+    this.#worker.on('failed', (job, error) => {
+      // Only a bug in #process gets here (a task's own failure is a result): say so, and record it.
+      if (job === undefined || error.name === 'WaitingError') return;
+      this.#logger.error({ worker: this.id, taskId: job.data.id, err: error.message }, 'a task could not be processed');
+      const failure = new TaskforgeError(ErrorCode.INTERNAL, `task '${job.data.id}' could not be processed by worker ${this.id}: ${error.message}`);
+      void this.#queue.settle(job.data.id, liveOf(takenJob(job, '').task).failedWithoutRunning(failure)).catch(() => undefined);
+    });
+    this.#sweeper = setInterval(() => void this.#sweepStranded(), STRANDED_SWEEP_MS);
+    this.#sweeper.unref();
+    void this.#sweepStranded();
+    this.#logger.info({ worker: this.id, queue: queue.name, concurrency }, 'Redis worker started');
+  }
+
+  /** Tasks running in this worker now. */
+  get running(): number {
+    return this.#held.size;
+  }
+
+  /**
+   * Stops taking tasks; lets running ones finish for up to `timeoutMs`,
+   * then stops them and hands them back to the queue (another worker runs
+   * them again, their cut-off attempt counted); then disconnects.
+   */
+  shutdown(options: WorkerShutdownOptions = {}): Promise<void> {
+    this.#shutdown ??= this.#stop(options.timeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS);
+    return this.#shutdown;
+  }
+
+  async #stop(timeoutMs: number): Promise<void> {
+    this.#logger.info({ worker: this.id, running: this.#held.size, timeoutMs }, 'Redis worker shutting down');
+    clearInterval(this.#sweeper);
+    const handBack = setTimeout(() => {
+      for (const [id, held] of this.#held) {
+        held.handingBack = true;
+        void this.#local.cancel(id, 'the worker is shutting down; the task goes back to the queue').catch(() => undefined);
+      }
+    }, timeoutMs);
+    // BullMQ's close stops fetching and waits for the jobs in hand.
+    await this.#worker.close();
+    clearTimeout(handBack);
+    await this.#local.shutdown({ timeoutMs: 0 });
+    this.#subscriber.disconnect();
+    this.#logger.info({ worker: this.id }, 'Redis worker stopped');
+  }
+
+  /** Runs one job's task to its end and records the end. */
+  async #process(job: Job<QueuedTask>, token: string): Promise<void> {
+    const { task } = takenJob(job, token);
+    const live = liveOf(task);
+    const restarted = task.attempts > job.data.attempts;
+    if (task.interruptions > this.#maxInterruptions) {
+      const error = new TaskforgeError(ErrorCode.INTERRUPTED, `task '${task.id}' was cut off by a dead worker ${String(task.interruptions)} times; it is not run again`, {
+        details: { interruptions: task.interruptions },
+      });
+      await this.#queue.settle(task.id, live.failedWithoutRunning(error));
+      return;
+    }
+    // A task run again after its worker died may have ended already (the worker died after recording its end).
+    if (restarted && (await this.#queue.finished(task.id)) !== undefined) return;
+    if (this.#cancelsHeard.has(task.id) || (restarted && (await this.#queue.cancelRequested(task.id)))) {
+      this.#queue.publishEvent('cancel', task.id, { id: task.id, type: task.type, previousStatus: 'pending' });
+      await this.#queue.settle(task.id, live.failedWithoutRunning(new TaskforgeError(ErrorCode.CANCELLED, `task '${task.id}' was cancelled before it ran`)));
+      return;
+    }
+    const held: HeldTask = { job, token, handingBack: false };
+    this.#held.set(task.id, held);
+    let result: TaskResult;
+    try {
+      result = await this.#local.submit(configOf(task)).result;
+    } finally {
+      this.#held.delete(task.id);
+      this.#lastProgress.delete(task.id);
+    }
+    if (held.handingBack) {
+      await job.moveToWait(token);
+      throw new this.#queue.modules.WaitingError();
+    }
+    const prior = task.attempts;
+    await this.#queue.settle(task.id, prior === 0 ? result : { ...result, attempts: result.attempts + prior });
+  }
+
+  #forwardEvents(): void {
+    this.#local.on('start', (event) => {
+      this.#queue.publishEvent('start', event.id, { ...event, worker: this.id });
+    });
+    this.#local.on('retry', (event) => {
+      this.#queue.publishEvent('retry', event.id, event);
+    });
+    this.#local.on('cancel', (event) => {
+      this.#queue.publishEvent('cancel', event.id, event);
+    });
+    this.#local.on('progress', (event) => {
+      const now = Date.now();
+      if (now - (this.#lastProgress.get(event.id) ?? 0) < PROGRESS_EVERY_MS) return;
+      this.#lastProgress.set(event.id, now);
+      this.#queue.publishEvent('progress', event.id, event);
+    });
+  }
+
+  /** Subscribes to the queue's cancel channel; a cancellation for a task held here cancels it. */
+  #listenForCancels(): Redis {
+    const subscriber = this.#queue.newConnection();
+    void subscriber.subscribe(this.#queue.channels.cancel).catch((error: unknown) => {
+      this.#logger.error({ worker: this.id, err: error instanceof Error ? error.message : String(error) }, 'cannot subscribe to cancellations');
+    });
+    subscriber.on('message', (_channel: string, message: string) => {
+      const { id, reason } = JSON.parse(message) as { id: string; reason?: string };
+      this.#cancelHeard(id, reason);
+    });
+    // Messages sent while the connection was down are lost: ask the queue about the tasks held here.
+    let connections = 0;
+    subscriber.on('ready', () => {
+      connections += 1;
+      if (connections > 1) void this.#recheckCancels();
+    });
+    return subscriber;
+  }
+
+  #cancelHeard(id: string, reason: string | undefined): void {
+    if (this.#held.has(id)) {
+      void this.#local.cancel(id, reason).catch(() => undefined);
+      return;
+    }
+    const now = Date.now();
+    this.#cancelsHeard.set(id, now);
+    if (this.#cancelsHeard.size > 1000) {
+      for (const [heardId, at] of this.#cancelsHeard) if (now - at > CANCEL_MEMORY_MS) this.#cancelsHeard.delete(heardId);
+    }
+  }
+
+  async #recheckCancels(): Promise<void> {
+    for (const id of this.#held.keys()) {
+      if (await this.#queue.cancelRequested(id)) this.#cancelHeard(id, undefined);
+    }
+  }
+
+  async #sweepStranded(): Promise<void> {
+    try {
+      const handed = await this.#queue.handOverStranded();
+      if (handed > 0) this.#logger.warn({ worker: this.id, tasks: handed }, 'handed to BullMQ ready tasks a dead process left behind');
+    } catch (error) {
+      this.#logger.warn({ worker: this.id, err: error instanceof Error ? error.message : String(error) }, 'sweep of stranded tasks failed');
+    }
+  }
+}
+
+/** The config a task runs with here: its dependencies are the queue's business, met already. */
+function configOf(task: QueuedTask): TaskConfig {
+  const config = task.config as TaskConfig;
+  if (config.dependsOn === undefined && config.id === task.id) return config;
+  const copy: TaskConfig = { ...config, id: task.id };
+  delete copy.dependsOn;
+  return copy;
+}
+
+function liveOf(task: UnfinishedTask): LiveTask {
+  return new LiveTask(task.id, task.type, task.priority, task.config, task.dependsOn, task.attempts, task.submittedAt, task.interruptions);
+}

@@ -1,0 +1,210 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { RedisOrchestrator } from '../../src/distributed/redis-orchestrator.js';
+import { RedisQueue } from '../../src/distributed/redis-queue.js';
+import { RedisWorker } from '../../src/distributed/redis-worker.js';
+import { ErrorCode, TaskforgeError } from '../../src/core/errors.js';
+import { PriorityQueue } from '../../src/orchestrator/priority-queue.js';
+import { BaseTask, type AttemptContext } from '../../src/tasks/base-task.js';
+import type { TaskConfig, ValidTaskConfig } from '../../src/tasks/task-config.js';
+import type { TaskResult } from '../../src/tasks/task-result.js';
+import { Journal, probe, ProbeTask } from '../helpers/probe-task.js';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { serviceAvailable } from '../helpers/services.js';
+import { freePort } from '../helpers/free-port.js';
+
+const haveRedis = serviceAvailable('Redis', 'redis-server', 'apt-get install -y redis-server');
+
+/** Fails with a retryable error until its attempt number passes `metadata.failTimes`. */
+class FlakyTask extends BaseTask<string> {
+  protected override executeTask(_signal: AbortSignal, { attempt, config }: AttemptContext<ValidTaskConfig>): Promise<string> {
+    const failTimes = (config.metadata as { failTimes?: number } | undefined)?.failTimes ?? 0;
+    if (attempt <= failTimes) throw new TaskforgeError(ErrorCode.IO_ERROR, `flaky '${this.id}' attempt ${String(attempt)}`, { retryable: true });
+    return Promise.resolve(`ok after ${String(attempt)}`);
+  }
+}
+
+const taskTypes = { probe: ProbeTask, flaky: FlakyTask };
+
+describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)', () => {
+  let server: RedisServer | undefined;
+  let name = '';
+  let count = 0;
+  let journal = new Journal();
+  const cleanups: (() => Promise<void>)[] = [];
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+  }, 20_000);
+  afterAll(async () => {
+    await server?.stop();
+  });
+  beforeEach(() => {
+    count += 1;
+    name = `orch-${String(count)}`;
+    journal = new Journal();
+  });
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function client(): Promise<RedisOrchestrator> {
+    const made = await RedisOrchestrator.connect({ url: server?.url ?? '', name, taskTypes });
+    cleanups.push(() => made.shutdown());
+    return made;
+  }
+
+  async function worker(concurrency = 4, options: { lockDurationMs?: number } = {}): Promise<RedisWorker> {
+    const queue = await RedisQueue.open({ url: server?.url ?? '', name, ...options });
+    const made = new RedisWorker(queue, { concurrency, taskTypes, context: { journal } });
+    cleanups.push(async () => {
+      await made.shutdown({ timeoutMs: 1000 });
+      await queue.close();
+    });
+    return made;
+  }
+
+  it('runs tasks in taskforge order across the queue: larger priority first, FIFO among equals (200 random)', async () => {
+    const orchestrator = await client();
+    const reference = new PriorityQueue<string>();
+    const configs: TaskConfig[] = [];
+    for (let index = 0; index < 200; index += 1) {
+      const priority = Math.floor(Math.random() * 7) - 3;
+      configs.push(probe(`p${String(index)}`, priority));
+      reference.push(`p${String(index)}`, priority);
+    }
+    const handles = await orchestrator.submitAll(configs);
+    await worker(1);
+    const results = await Promise.all(handles.map((handle) => handle.result));
+    expect(results.every((result) => result.status === 'completed')).toBe(true);
+    const expected: string[] = [];
+    for (let next = reference.pop(); next !== undefined; next = reference.pop()) expected.push(next);
+    expect(journal.startOrder).toEqual(expected);
+  });
+
+  it('hands each result and event to the submitter: data, attempts, start, retry and complete events', async () => {
+    const orchestrator = await client();
+    const seen: string[] = [];
+    orchestrator.on('start', (event) => seen.push(`start:${event.id}`));
+    orchestrator.on('retry', (event) => seen.push(`retry:${event.id}:${String(event.attempt)}`));
+    orchestrator.on('complete', (result) => seen.push(`complete:${result.id}`));
+    await worker();
+    const handle = await orchestrator.submit({ id: 'flaky', type: 'flaky', metadata: { failTimes: 2, options: { retries: 3 } } });
+    const result = await handle.result;
+    expect(result).toMatchObject({ id: 'flaky', status: 'completed', success: true, data: 'ok after 3', attempts: 3 });
+    expect(seen).toEqual(['start:flaky', 'retry:flaky:1', 'retry:flaky:2', 'complete:flaky']);
+    expect(await orchestrator.get('flaky')).toMatchObject({ status: 'completed', attempts: 3, result: { data: 'ok after 3' } });
+  });
+
+  it('times a task out as in one process: FAILED with TIMEOUT, and the error event carries it', async () => {
+    const orchestrator = await client();
+    const errors: string[] = [];
+    orchestrator.on('error', (event) => errors.push(`${event.id}:${event.error.code}`));
+    await worker();
+    const handle = await orchestrator.submit({ ...probe('slow'), metadata: { ms: 2000, options: { timeout: 100 } } });
+    expect(await handle.result).toMatchObject({ status: 'failed', error: { code: 'TIMEOUT' } });
+    expect(errors).toEqual(['slow:TIMEOUT']);
+  });
+
+  it('runs dependents only after their dependencies complete, whichever worker finishes them', async () => {
+    const orchestrator = await client();
+    await worker(2);
+    await worker(2);
+    const handles = await orchestrator.submitAll([
+      probe('c', 9, {}, { dependsOn: ['b'] }),
+      probe('b', 5, { ms: 30 }, { dependsOn: ['a'] }),
+      probe('a', 0, { ms: 30 }),
+      probe('free', 1),
+    ]);
+    const results = await Promise.all(handles.map((handle) => handle.result));
+    expect(results.map((result) => result.status)).toEqual(['completed', 'completed', 'completed', 'completed']);
+    const order = journal.lines.filter((line) => /^(start|end):[abc]$/.test(line));
+    expect(order).toEqual(['start:a', 'end:a', 'start:b', 'end:b', 'start:c', 'end:c']);
+    // A later task may depend on a finished one.
+    const later = await orchestrator.submit(probe('d', 0, {}, { dependsOn: ['c'] }));
+    expect((await later.result).status).toBe('completed');
+  });
+
+  it('fails dependents of a failed task transitively, without running them; at submit too', async () => {
+    const orchestrator = await client();
+    await worker();
+    const handles = await orchestrator.submitAll([probe('bad', 0, { ms: 20, fail: 'IO_ERROR' }), probe('child', 0, {}, { dependsOn: ['bad'] }), probe('grandchild', 0, {}, { dependsOn: ['child'] })]);
+    const [bad, child, grandchild] = await Promise.all(handles.map((handle) => handle.result));
+    expect(bad).toMatchObject({ status: 'failed', error: { code: 'IO_ERROR' } });
+    expect(child).toMatchObject({ status: 'failed', attempts: 0, error: { code: 'DEPENDENCY_FAILED', message: "task 'child' did not run: its dependency 'bad' did not complete (IO_ERROR)", details: { dependency: 'bad', dependencyCode: 'IO_ERROR' } } });
+    expect(grandchild).toMatchObject({ status: 'failed', error: { code: 'DEPENDENCY_FAILED', details: { dependency: 'child', dependencyCode: 'DEPENDENCY_FAILED' } } });
+    expect(journal.startOrder).toEqual(['bad']);
+    const late = await orchestrator.submit(probe('late', 0, {}, { dependsOn: ['bad'] }));
+    expect(await late.result).toMatchObject({ status: 'failed', error: { code: 'DEPENDENCY_FAILED' } });
+  });
+
+  it('refuses at submit what it cannot queue, storing nothing: unknown dependency, cycle, duplicate id, priority out of range, unknown type', async () => {
+    const orchestrator = await client();
+    await expect(orchestrator.submit(probe('x', 0, {}, { dependsOn: ['ghost'] }))).rejects.toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringMatching(/^dependsOn\[0\]: no task with id 'ghost' is known/) as string });
+    await expect(orchestrator.submitAll([probe('a', 0, {}, { dependsOn: ['b'] }), probe('b', 0, {}, { dependsOn: ['a'] })])).rejects.toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringContaining('a dependency cycle: a -> b -> a') as string });
+    await orchestrator.submit(probe('taken'));
+    await expect(orchestrator.submitAll([probe('fresh'), probe('taken')])).rejects.toMatchObject({ code: 'ALREADY_EXISTS', message: "a task with id 'taken' already exists ([1])" });
+    await expect(orchestrator.submit(probe('half', 1.5))).rejects.toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringMatching(/^priority: the Redis queue orders whole numbers/) as string });
+    await expect(orchestrator.submit({ id: 'odd', type: 'nosuch' })).rejects.toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringMatching(/^type: no task type 'nosuch' is registered/) as string });
+    for (const id of ['x', 'a', 'b', 'fresh', 'half', 'odd']) expect(await orchestrator.get(id)).toBeUndefined();
+    expect(await orchestrator.get('taken')).toMatchObject({ status: 'pending' });
+  });
+
+  it('cancels a waiting task, a blocked one (failing its dependent) and a running one (its signal fires on the worker)', async () => {
+    const orchestrator = await client();
+    const cancels: string[] = [];
+    orchestrator.on('cancel', (event) => cancels.push(`${event.id}:${event.previousStatus}`));
+    const [waiting, blocker, blocked, dependent] = await orchestrator.submitAll([
+      probe('waiting'),
+      probe('blocker', -5, { ms: 5000 }),
+      probe('blocked', 0, {}, { dependsOn: ['blocker'] }),
+      probe('dependent', 0, {}, { dependsOn: ['blocked'] }),
+    ]);
+    expect(await orchestrator.cancel('waiting', 'not needed')).toMatchObject({ status: 'failed', attempts: 0, error: { code: 'CANCELLED', message: "task 'waiting' was cancelled before it ran: not needed" } });
+    expect(await waiting?.result).toMatchObject({ error: { code: 'CANCELLED' } });
+    expect(await orchestrator.cancel('blocked')).toMatchObject({ status: 'failed', error: { code: 'CANCELLED' } });
+    expect(await dependent?.result).toMatchObject({ error: { code: 'DEPENDENCY_FAILED' } });
+    await worker(1);
+    for (let waited = 0; !journal.signals.has('blocker') && waited < 5000; waited += 10) await delay(10);
+    const cancelled = await orchestrator.cancel('blocker', 'enough');
+    expect(cancelled).toMatchObject({ status: 'failed', error: { code: 'CANCELLED' } });
+    expect(journal.signals.get('blocker')?.aborted).toBe(true);
+    expect(await blocker?.result).toEqual(cancelled);
+    expect(await blocked?.result).toMatchObject({ error: { code: 'CANCELLED' } });
+    expect(journal.startOrder).toEqual(['blocker']);
+    expect(cancels).toEqual(['waiting:pending', 'blocked:pending', 'blocker:running']);
+    await expect(orchestrator.cancel('blocker')).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    await expect(orchestrator.cancel('nobody')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('reports a task as pending, running, then finished; and hands the result to a client that did not submit it', async () => {
+    const submitter = await client();
+    const observer = await client();
+    await submitter.submit(probe('watched', 0, { ms: 300 }));
+    expect(await observer.get('watched')).toMatchObject({ id: 'watched', type: 'probe', status: 'pending', attempts: 0 });
+    const later = observer.result('watched');
+    await worker();
+    for (let waited = 0; !journal.signals.has('watched') && waited < 5000; waited += 10) await delay(10);
+    expect(await observer.get('watched')).toMatchObject({ status: 'running' });
+    expect(await later).toMatchObject({ id: 'watched', status: 'completed', data: 'done:watched' });
+    expect(await observer.get('watched')).toMatchObject({ status: 'completed', result: { data: 'done:watched' } });
+    await expect(observer.result('nobody')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('refuses a bad URL or queue name, and says when Redis does not answer', async () => {
+    await expect(RedisOrchestrator.connect({ url: 'http://localhost:6379' })).rejects.toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringContaining('expected redis:// or rediss://') as string });
+    await expect(RedisOrchestrator.connect({ url: 'redis://u:secret@localhost:6379/x' })).rejects.toMatchObject({ message: expect.not.stringContaining('secret') as string });
+    await expect(RedisOrchestrator.connect({ url: server?.url ?? '', name: 'a:b' })).rejects.toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringContaining('a Redis queue name is') as string });
+    const deadPort = await freePort();
+    const started = Date.now();
+    await expect(RedisQueue.open({ url: `redis://127.0.0.1:${String(deadPort)}`, connectTimeoutMs: 500 })).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE', message: expect.stringContaining('cannot reach Redis') as string });
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('a result is what in-process would give: the same fields for the same task', async () => {
+    const orchestrator = await client();
+    await worker();
+    const result: TaskResult = await (await orchestrator.submit(probe('same', 3))).result;
+    expect(Object.keys(result).sort()).toEqual(['attempts', 'data', 'durationMs', 'finishedAt', 'id', 'startedAt', 'status', 'success', 'type']);
+  });
+});
