@@ -6,6 +6,7 @@ import { lsCommand } from './commands/ls.js';
 import { readCommand } from './commands/read.js';
 import { rmCommand } from './commands/rm.js';
 import { runCommand } from './commands/run.js';
+import { workerCommand } from './commands/worker.js';
 import { writeCommand } from './commands/write.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import { DEFAULT_CONCURRENCY } from '../orchestrator/orchestrator.js';
@@ -112,18 +113,35 @@ Example:
     .description('Run a batch of task configs (a JSON array or NDJSON, with dependsOn) by priority through the orchestrator.')
     .argument('<file>', "the batch file, or '-' for stdin")
     .option('-c, --concurrency <n>', 'tasks that run at once', positiveInteger, DEFAULT_CONCURRENCY)
-    .option('-q, --queue <queue>', "'memory', or 'sqlite:FILE' to survive a crash (run the same command again to finish)", 'memory')
+    .option('-q, --queue <queue>', "'memory'; 'sqlite:FILE' to survive a crash (run the same command again to finish); or 'redis://HOST:PORT[?name=Q]' for workers anywhere ('taskforge worker')", 'memory')
     .option('--aging <ms>', 'a waiting task gains one priority point per this many ms (no starvation)', positiveInteger)
     .addHelpText(
       'after',
       example(
         'taskforge run batch.json --concurrency 16',
         'taskforge run batch.ndjson --queue sqlite:./queue.db --json > results.ndjson',
+        'taskforge run batch.json --queue redis://127.0.0.1:6379   # run by taskforge worker processes',
         `echo '{"id":"w","type":"storage","priority":2,"metadata":{"operation":"write","path":"/a.txt","data":"hi"}}' | taskforge run -`,
       ),
     )
     .action(async (file: string, options: Parameters<typeof runCommand>[1]) => {
       exit(await runCommand(file, options, streams));
+    });
+
+  common(program.command('worker'))
+    .description('Run tasks from a Redis queue (beside any number of other workers) until SIGTERM or Ctrl-C.')
+    .requiredOption('-q, --queue <url>', 'the Redis queue: redis://HOST:PORT[/DB][?name=QUEUE]')
+    .option('-c, --concurrency <n>', 'tasks that run at once in this worker', positiveInteger, DEFAULT_CONCURRENCY)
+    .option('--shutdown-timeout <ms>', 'on SIGTERM, how long running tasks may finish before they go back to the queue', integer, 30_000)
+    .addHelpText(
+      'after',
+      example(
+        'taskforge worker --queue redis://127.0.0.1:6379 --concurrency 16',
+        'TASKFORGE_STORAGE=s3://bucket/data taskforge worker --queue redis://redis.internal:6379?name=backups --json',
+      ),
+    )
+    .action(async (options: Parameters<typeof workerCommand>[0]) => {
+      exit(await workerCommand(options, streams));
     });
 
   program

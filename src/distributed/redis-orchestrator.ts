@@ -45,8 +45,8 @@ export class RedisOrchestrator {
   /** Tasks whose end this client waits for, by id. */
   readonly #watched = new Map<string, LiveTask>();
   readonly #reader: Redis;
-  /** Ids whose cancel event this client emitted itself: the stream's copy is skipped. */
-  readonly #emittedHere = new Set<string>();
+  /** Watched tasks whose cancel event was told (once: it may come from a reply and from the stream). */
+  readonly #cancelTold = new Set<string>();
   #lastEventId: string;
   #reading: Promise<void> | undefined;
   #idleWaiters: (() => void)[] = [];
@@ -292,9 +292,13 @@ export class RedisOrchestrator {
       this.#ended(JSON.parse(body) as TaskResult, true);
       return;
     }
-    if (kind === 'cancel' && this.#emittedHere.delete(id)) return;
     if (!this.#allEvents && !this.#watched.has(id)) return;
-    if (kind === 'start' || kind === 'retry' || kind === 'progress' || kind === 'cancel') {
+    if (kind === 'cancel') {
+      if (this.#allEvents) this.#events.emit('cancel', JSON.parse(body) as OrchestratorEvents['cancel']);
+      else this.#emitCancelOnce(JSON.parse(body) as OrchestratorEvents['cancel']);
+      return;
+    }
+    if (kind === 'start' || kind === 'retry' || kind === 'progress') {
       this.#events.emit(kind, JSON.parse(body) as never);
     }
   }
@@ -305,9 +309,14 @@ export class RedisOrchestrator {
    * only, here (the stream's copy comes after the task is no longer watched).
    */
   #emitLocally(kind: 'cancel', event: OrchestratorEvents['cancel']): void {
-    if (this.#allEvents) return;
-    this.#emittedHere.add(event.id);
-    this.#events.emit(kind, event);
+    if (!this.#allEvents) this.#emitCancelOnce(event);
+  }
+
+  /** A cancel event this client may hear twice (its own reply and the stream): the first one is told. */
+  #emitCancelOnce(event: OrchestratorEvents['cancel']): void {
+    if (this.#cancelTold.has(event.id)) return;
+    this.#cancelTold.add(event.id);
+    this.#events.emit('cancel', event);
   }
 
   /**
@@ -318,6 +327,7 @@ export class RedisOrchestrator {
     const live = this.#watched.get(result.id);
     if (live !== undefined) {
       this.#watched.delete(result.id);
+      this.#cancelTold.delete(result.id);
       live.settle(result);
     }
     const tell = this.#allEvents ? fromStream : live !== undefined;

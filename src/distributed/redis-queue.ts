@@ -96,6 +96,8 @@ export class RedisQueue {
   readonly #maxAgeMs: number;
   #taker: Worker<QueuedTask> | undefined;
   readonly #taken = new Map<string, TakenJob>();
+  /** Every connection made for this queue and its users (workers, clients), ended by close(). */
+  readonly #connections: Redis[] = [];
   #closed = false;
 
   private constructor(modules: BullMqModules, url: string, name: string, options: RedisQueueOptions) {
@@ -124,13 +126,15 @@ export class RedisQueue {
     const queue = new RedisQueue(await loadBullMq(), parsed.url, name, options);
     let timer: NodeJS.Timeout | undefined;
     try {
-      // ioredis retries a refused connection for ever (as BullMQ wants): bound the first contact.
-      const timeout = new Promise<never>((_resolve, reject) => {
+      // ioredis retries a refused connection for ever (as BullMQ wants): the
+      // first contact fails on its first error, or after connectTimeoutMs.
+      const failed = new Promise<never>((_resolve, reject) => {
         timer = setTimeout(() => {
           reject(new Error(`no answer within ${String(connectTimeoutMs)} ms`));
         }, connectTimeoutMs);
+        queue.#redis.once('error', reject);
       });
-      await Promise.race([queue.#redis.ping(), timeout]);
+      await Promise.race([queue.#redis.ping(), failed]);
     } catch (error) {
       queue.abandon();
       throw new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `cannot reach Redis for the queue ${queue.name}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
@@ -142,9 +146,12 @@ export class RedisQueue {
 
   /** A new ioredis connection to this queue's server (BullMQ's settings: commands wait for reconnects). */
   newConnection(): Redis {
-    const connection = new this.#modules.Redis(this.location.url, { maxRetriesPerRequest: null, lazyConnect: false });
+    const connection = new this.#modules.Redis(this.location.url, { maxRetriesPerRequest: null, lazyConnect: false, disconnectTimeout: 100 });
     // ioredis retries on its own; the error event only needs a listener so that it is not thrown.
     connection.on('error', () => undefined);
+    // BullMQ leaves a connection it was given open: close() ends them all.
+    // (disconnectTimeout: ioredis otherwise holds the process for 2 s after a disconnect.)
+    this.#connections.push(connection);
     return connection;
   }
 
@@ -282,8 +289,24 @@ export class RedisQueue {
       maxStalledCount: Number.MAX_SAFE_INTEGER,
     });
     taker.on('error', () => undefined);
+    taker.on('stalled', (jobId) => void this.restorePriority(jobId));
     void taker.startStalledCheckTimer();
     return taker;
+  }
+
+  /**
+   * Puts a job BullMQ handed back from a dead worker in its place again.
+   * BullMQ returns such a job to its plain wait list, which runs before
+   * every prioritized job; taskforge keeps its priority, ahead of the tasks
+   * of that priority that still wait (it was taken before them).
+   */
+  async restorePriority(jobId: string): Promise<void> {
+    try {
+      const job = await this.#bull.getJob(jobId);
+      if (job?.opts.priority !== undefined) await job.changePriority({ priority: job.opts.priority, lifo: true });
+    } catch {
+      // Taken again meanwhile, or gone: nothing to put back.
+    }
   }
 
   /**
@@ -379,7 +402,7 @@ export class RedisQueue {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.allSettled([this.#taker?.close(true), this.#bull.close()]);
-    this.#redis.disconnect();
+    for (const connection of this.#connections) connection.disconnect();
   }
 
   /**
@@ -390,7 +413,7 @@ export class RedisQueue {
     this.#closed = true;
     void this.#taker?.disconnect();
     void this.#bull.disconnect();
-    this.#redis.disconnect();
+    for (const connection of this.#connections) connection.disconnect();
   }
 
   async #run(command: keyof typeof SCRIPTS, args: readonly string[]): Promise<unknown> {

@@ -3,7 +3,9 @@ import type { Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import { getDefaultLogger, type Logger } from '../core/logger.js';
+import type { Listener } from '../core/typed-emitter.js';
 import { LiveTask } from '../orchestrator/live-task.js';
+import type { OrchestratorEvents } from '../orchestrator/orchestrator-events.js';
 import type { OrchestratorMetrics } from '../orchestrator/metrics.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_MAX_INTERRUPTIONS, DEFAULT_SHUTDOWN_TIMEOUT_MS, Orchestrator } from '../orchestrator/orchestrator.js';
 import type { QueuedTask, UnfinishedTask } from '../orchestrator/task-queue.js';
@@ -102,6 +104,7 @@ export class RedisWorker {
     this.#worker.on('error', (error) => {
       this.#logger.warn({ worker: this.id, err: error.message }, 'Redis worker error');
     });
+    this.#worker.on('stalled', (jobId) => void this.#queue.restorePriority(jobId));
     this.#worker.on('failed', (job, error) => {
       // Only a bug in #process gets here (a task's own failure is a result): say so, and record it.
       if (job === undefined || error.name === 'WaitingError') return;
@@ -113,6 +116,12 @@ export class RedisWorker {
     this.#sweeper.unref();
     void this.#sweepStranded();
     this.#logger.info({ worker: this.id, queue: queue.name, concurrency }, 'Redis worker started');
+  }
+
+  /** Listens to the tasks this worker runs (their results as this worker saw them: a cut-off earlier attempt is not counted). */
+  on<K extends keyof OrchestratorEvents>(event: K, listener: Listener<OrchestratorEvents, K>): this {
+    this.#local.on(event, listener);
+    return this;
   }
 
   /** Tasks running in this worker now. */

@@ -44,7 +44,7 @@ function stored(path: string, root = join(cwd, 'taskforge-data')): Buffer {
 }
 
 describe('taskforge --help', () => {
-  it.each(['write', 'read', 'ls', 'rm', 'run', 'keygen'])('%s --help explains the command with an example, exit 0', (command) => {
+  it.each(['write', 'read', 'ls', 'rm', 'run', 'worker', 'keygen'])('%s --help explains the command with an example, exit 0', (command) => {
     const ran = taskforge([command, '--help']);
     expect(ran.code).toBe(0);
     expect(ran.stdout).toContain(`Usage: taskforge ${command}`);
@@ -54,7 +54,7 @@ describe('taskforge --help', () => {
   it('the top-level help lists every command and the exit codes', () => {
     const ran = taskforge(['--help']);
     expect(ran.code).toBe(0);
-    for (const command of ['write', 'read', 'ls', 'rm', 'run', 'keygen']) expect(ran.stdout).toContain(`  ${command} `);
+    for (const command of ['write', 'read', 'ls', 'rm', 'run', 'worker', 'keygen']) expect(ran.stdout).toContain(`  ${command} `);
     expect(ran.stdout).toContain('Exit codes: 0 every task succeeded, 1 a task failed, 2 a usage or config error.');
   });
 
@@ -298,7 +298,7 @@ describe('taskforge run', () => {
     });
     expect(cycle).toMatchObject({ code: 2, stderr: expect.stringContaining('dependsOn: a dependency cycle: p -> q -> p') as string });
     expect(taskforge(['run', '-'], { input: '[{"type":"email","metadata":{}}]' }).stderr).toContain("task [0]: type: the command line runs 'storage' tasks (got \"email\")");
-    expect(taskforge(['run', 'x.json', '--queue', 'redis://h:1']).stderr).toBe("taskforge: --queue: expected 'memory' or 'sqlite:FILE' (got 'redis://h:1')\n");
+    expect(taskforge(['run', 'x.json', '--queue', 'postgres://h:1']).stderr).toBe("taskforge: --queue: expected 'memory', 'sqlite:FILE' or 'redis://HOST:PORT' (got 'postgres://h:1')\n");
     expect(taskforge(['run', 'x.json', '--concurrency', '0']).stderr).toContain("option '-c, --concurrency <n>' argument '0' is invalid. expected 1 or more (got '0')");
   });
 });

@@ -5,14 +5,15 @@ import { MemoryQueue } from '../../orchestrator/queues/memory-queue.js';
 import { SqliteQueue } from '../../orchestrator/queues/sqlite-queue.js';
 import type { TaskQueue } from '../../orchestrator/task-queue.js';
 import type { TaskConfig } from '../../tasks/task-config.js';
-import type { TaskResult } from '../../tasks/task-result.js';
 import { TaskType } from '../../tasks/task-type.js';
 import { validateTaskConfig } from '../../tasks/validate.js';
 import { parseBatch } from '../batch-file.js';
-import { backendFor, printJson, type CliStreams, type CommonOptions } from '../cli-context.js';
+import { newTaskId } from '../../core/ids.js';
+import { RedisOrchestrator } from '../../distributed/redis-orchestrator.js';
+import { parseRedisUrl, type RedisLocation } from '../../distributed/redis-url.js';
+import { BatchView } from '../batch-view.js';
+import { backendFor, type CliStreams, type CommonOptions } from '../cli-context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
-import { batchLines, bytesOf, LiveBlock, type BatchCounts, type Transfer } from '../progress.js';
-import { summaryTable } from '../summary.js';
 
 /** Options of `taskforge run`. */
 export interface RunCommandOptions extends CommonOptions {
@@ -21,17 +22,19 @@ export interface RunCommandOptions extends CommonOptions {
   readonly aging?: number;
 }
 
-/** How often the live view redraws. */
-const REDRAW_MS = 100;
-
 /** Runs a batch of task configs through the orchestrator; prints each result as it finishes (--json) or a summary. */
 export async function runCommand(file: string, options: RunCommandOptions, streams: CliStreams): Promise<ExitCode> {
   const source = file === '-' ? 'stdin' : file;
-  const openQueue = queueOpener(options);
+  const redis = isRedisQueue(options.queue) ? redisLocation(options) : undefined;
+  const openQueue = redis === undefined ? queueOpener(options) : undefined;
   const configs = parseBatch(await readInput(file, streams), source);
   configs.forEach((config, index) => {
     checkConfig(config, index);
   });
+  // Every task gets its id here, so that its line can name its operation and path whatever runs it.
+  const batch = (configs as TaskConfig[]).map((config) => (config.id === undefined ? { id: newTaskId(), ...config } : config));
+  if (redis !== undefined) return runOnRedis(redis, batch, source, options, streams);
+  if (openQueue === undefined) throw new Error('unreachable: no queue');
   const queue = openQueue();
   let orchestrator: Orchestrator;
   try {
@@ -40,10 +43,10 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
     queue.close();
     throw error;
   }
-  const view = new BatchView(orchestrator, configs as TaskConfig[], options, streams);
+  const view = new BatchView(orchestrator, batch, options, streams);
   // A durable queue may hold this batch from an interrupted run: what it knows is not submitted again.
-  const fresh = (configs as TaskConfig[]).filter((config) => config.id === undefined || orchestrator.get(config.id) === undefined);
-  if (fresh.length < configs.length) streams.stderr.write(`taskforge: ${String(configs.length - fresh.length)} tasks are already in ${queue.name}; not submitted again\n`);
+  const fresh = batch.filter((config) => orchestrator.get(config.id ?? '') === undefined);
+  if (fresh.length < batch.length) streams.stderr.write(`taskforge: ${String(batch.length - fresh.length)} tasks are already in ${queue.name}; not submitted again\n`);
   try {
     orchestrator.submitAll(fresh);
   } catch (error) {
@@ -62,6 +65,46 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
     await orchestrator.shutdown();
   } finally {
     process.off('SIGINT', stopOnSignal);
+    view.stop();
+  }
+  return view.failed > 0 ? ExitCode.TASK_FAILED : ExitCode.OK;
+}
+
+/**
+ * Submits the batch to a Redis queue and waits for every result, whichever
+ * worker runs it (`taskforge worker`). Tasks the queue knows already (an
+ * earlier run of the same batch) are not submitted again: their results are
+ * awaited instead. Ctrl-C stops waiting; the tasks go on in the queue.
+ */
+async function runOnRedis(location: RedisLocation, batch: readonly TaskConfig[], source: string, options: RunCommandOptions, streams: CliStreams): Promise<ExitCode> {
+  const orchestrator = await connectRedis(location);
+  const view = new BatchView(orchestrator, batch, options, streams);
+  const stopOnSignal = (): void => {
+    streams.stderr.write('\ntaskforge: interrupted; the tasks go on in the queue (run the same command again to wait for them)\n');
+    void orchestrator.shutdown();
+  };
+  process.once('SIGINT', stopOnSignal);
+  try {
+    const known = await Promise.all(batch.map((config) => orchestrator.get(config.id ?? '')));
+    const fresh = batch.filter((_config, index) => known[index] === undefined);
+    if (fresh.length < batch.length) streams.stderr.write(`taskforge: ${String(batch.length - fresh.length)} tasks are already in ${orchestrator.queueName}; not submitted again\n`);
+    view.start(batch.length);
+    try {
+      await orchestrator.submitAll(fresh);
+    } catch (error) {
+      if (isTaskforgeError(error)) throw new UsageError(`${source}: ${error.code}: ${error.message}`);
+      throw error;
+    }
+    for (const [index, task] of known.entries()) {
+      if (task === undefined) continue;
+      // Ended already: count it now. Else its end comes through the same events as the others'.
+      if (task.result !== undefined) view.record(task.result);
+      else void orchestrator.result(batch[index]?.id ?? '').catch(() => undefined);
+    }
+    await orchestrator.onIdle();
+  } finally {
+    process.off('SIGINT', stopOnSignal);
+    await orchestrator.shutdown();
     view.stop();
   }
   return view.failed > 0 ? ExitCode.TASK_FAILED : ExitCode.OK;
@@ -111,103 +154,30 @@ function queueOpener(options: RunCommandOptions): () => TaskQueue {
       }
     };
   }
-  throw new UsageError(`--queue: expected 'memory' or 'sqlite:FILE' (got '${options.queue}')`);
+  throw new UsageError(`--queue: expected 'memory', 'sqlite:FILE' or 'redis://HOST:PORT' (got '${options.queue}')`);
 }
 
-/** What `run` shows while and after the batch runs. */
-class BatchView {
-  failed = 0;
-  readonly #orchestrator: Orchestrator;
-  readonly #options: RunCommandOptions;
-  readonly #streams: CliStreams;
-  readonly #results: TaskResult[] = [];
-  readonly #transfers = new Map<string, Transfer>();
-  readonly #started = new Set<string>();
-  readonly #meta = new Map<string, { priority: number; operation?: string; path?: string }>();
-  readonly #counts: BatchCounts = { total: 0, pending: 0, running: 0, completed: 0, failed: 0, bytes: 0 };
-  #live: LiveBlock | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #startedAt = 0;
 
-  constructor(orchestrator: Orchestrator, configs: readonly TaskConfig[], options: RunCommandOptions, streams: CliStreams) {
-    this.#orchestrator = orchestrator;
-    this.#options = options;
-    this.#streams = streams;
-    for (const config of configs) {
-      const metadata = (config.metadata ?? {}) as { operation?: unknown; path?: unknown };
-      if (config.id === undefined) continue;
-      this.#meta.set(config.id, {
-        priority: config.priority ?? 0,
-        ...(typeof metadata.operation === 'string' ? { operation: metadata.operation } : {}),
-        ...(typeof metadata.path === 'string' ? { path: metadata.path } : {}),
-      });
-    }
-    orchestrator.on('start', (event) => {
-      this.#started.add(event.id);
-      this.#counts.pending -= 1;
-      this.#counts.running += 1;
-    });
-    orchestrator.on('complete', (result) => {
-      this.#finished(result);
-    });
-    orchestrator.on('error', (event) => {
-      this.#finished(event.result);
-    });
+function isRedisQueue(queue: string): boolean {
+  return queue.startsWith('redis://') || queue.startsWith('rediss://');
+}
+
+/** Checks a `--queue redis://...` at once. */
+function redisLocation(options: RunCommandOptions): RedisLocation {
+  if (options.aging !== undefined) throw new UsageError('--aging: the Redis queue has no aging (BullMQ priorities are fixed)');
+  try {
+    return parseRedisUrl(options.queue, '--queue');
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
   }
+}
 
-  start(waiting: number): void {
-    this.#startedAt = performance.now();
-    this.#counts.pending = waiting;
-    this.#counts.total = waiting;
-    if (this.#streams.stderr.isTTY !== true) return;
-    const live = new LiveBlock(this.#streams.stderr);
-    this.#live = live;
-    this.#orchestrator.on('progress', (event) => {
-      const transfer = this.#transfers.get(event.id);
-      if (transfer === undefined) this.#transfers.set(event.id, { id: event.id, done: event.bytesDone, total: event.bytesTotal });
-      else transfer.done = event.bytesDone;
-    });
-    this.#timer = setInterval(() => {
-      live.draw(batchLines(this.#counts, [...this.#transfers.values()], performance.now() - this.#startedAt, this.#streams.stderr.columns));
-    }, REDRAW_MS);
-    this.#timer.unref();
-  }
-
-  stop(): void {
-    clearInterval(this.#timer);
-    this.#live?.clear();
-    if (this.#options.json !== true) this.#streams.stdout.write(summaryTable(this.#results, performance.now() - this.#startedAt));
-  }
-
-  #finished(result: TaskResult): void {
-    this.#results.push(result);
-    this.#transfers.delete(result.id);
-    if (this.#started.delete(result.id)) this.#counts.running -= 1;
-    else this.#counts.pending -= 1;
-    if (result.success) this.#counts.completed += 1;
-    else {
-      this.#counts.failed += 1;
-      this.failed += 1;
-    }
-    this.#counts.bytes += bytesOf(result);
-    if (this.#options.json === true) printJson(this.#streams, this.#line(result));
-  }
-
-  #line(result: TaskResult): Record<string, unknown> {
-    const meta = this.#meta.get(result.id);
-    return {
-      id: result.id,
-      type: result.type,
-      ...(meta?.operation === undefined ? {} : { operation: meta.operation }),
-      ...(meta?.path === undefined ? {} : { path: meta.path }),
-      status: result.status,
-      success: result.success,
-      attempts: result.attempts,
-      priority: meta?.priority ?? this.#orchestrator.get(result.id)?.priority ?? 0,
-      startedAt: result.startedAt,
-      finishedAt: result.finishedAt,
-      durationMs: result.durationMs,
-      ...(result.error === undefined ? {} : { error: { code: result.error.code, message: result.error.message } }),
-    };
+/** Connects to a Redis queue; Redis not answering is a usage error (exit 2): nothing ran. */
+export async function connectRedis(location: RedisLocation): Promise<RedisOrchestrator> {
+  try {
+    return await RedisOrchestrator.connect({ url: location.url, name: location.name, connectTimeoutMs: 5000 });
+  } catch (error) {
+    if (isTaskforgeError(error)) throw new UsageError(`--queue: ${error.message}`);
+    throw error;
   }
 }

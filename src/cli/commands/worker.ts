@@ -1,0 +1,66 @@
+import { isTaskforgeError } from '../../core/errors.js';
+import { RedisQueue } from '../../distributed/redis-queue.js';
+import { RedisWorker } from '../../distributed/redis-worker.js';
+import { parseRedisUrl, type RedisLocation } from '../../distributed/redis-url.js';
+import type { TaskResult } from '../../tasks/task-result.js';
+import { backendFor, printJson, type CliStreams, type CommonOptions } from '../cli-context.js';
+import { ExitCode, UsageError } from '../exit-codes.js';
+
+/** Options of `taskforge worker`. */
+export interface WorkerCommandOptions extends CommonOptions {
+  readonly queue: string;
+  readonly concurrency: number;
+  /** How long running tasks may finish after SIGTERM before they go back to the queue. */
+  readonly shutdownTimeout: number;
+}
+
+/**
+ * Runs storage tasks from a Redis queue until SIGTERM or SIGINT, then lets
+ * the running ones finish (for up to --shutdown-timeout ms; the rest go back
+ * to the queue for another worker) and exits 0. With --json, one line per
+ * task this worker ended.
+ */
+export async function workerCommand(options: WorkerCommandOptions, streams: CliStreams): Promise<ExitCode> {
+  const location = redisLocationOf(options.queue);
+  const backend = backendFor(options, streams.env);
+  let queue: RedisQueue;
+  try {
+    queue = await RedisQueue.open({ url: location.url, name: location.name, connectTimeoutMs: 5000 });
+  } catch (error) {
+    if (isTaskforgeError(error)) throw new UsageError(`--queue: ${error.message}`);
+    throw error;
+  }
+  const worker = new RedisWorker(queue, { concurrency: options.concurrency, context: { backend } });
+  if (options.json === true) {
+    const line = (result: TaskResult): void => {
+      printJson(streams, { id: result.id, type: result.type, status: result.status, attempts: result.attempts, durationMs: result.durationMs, worker: worker.id, ...(result.error === undefined ? {} : { error: { code: result.error.code, message: result.error.message } }) });
+    };
+    worker.on('complete', line);
+    worker.on('error', (event) => {
+      line(event.result);
+    });
+  }
+  streams.stderr.write(`taskforge worker ${worker.id}: running tasks from ${queue.name}, ${String(options.concurrency)} at a time (SIGTERM or Ctrl-C stops)\n`);
+  const stopped = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => {
+      resolve('SIGTERM');
+    });
+    process.once('SIGINT', () => {
+      resolve('SIGINT');
+    });
+  });
+  const signal = await stopped;
+  streams.stderr.write(`taskforge worker ${worker.id}: ${signal}: finishing ${String(worker.running)} running tasks (up to ${String(options.shutdownTimeout)} ms), then stopping\n`);
+  await worker.shutdown({ timeoutMs: options.shutdownTimeout });
+  await queue.close();
+  streams.stderr.write(`taskforge worker ${worker.id}: stopped\n`);
+  return ExitCode.OK;
+}
+
+function redisLocationOf(queue: string): RedisLocation {
+  try {
+    return parseRedisUrl(queue, '--queue');
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}

@@ -1,0 +1,170 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/free-port.js';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { serviceAvailable } from '../helpers/services.js';
+import { stopChild } from '../helpers/stop-child.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+/** The real bin, built by `npm run build` (npm test does). */
+const BIN = resolve('dist/src/cli/bin.js');
+const haveRedis = serviceAvailable('Redis', 'redis-server', 'apt-get install -y redis-server');
+
+interface Ran {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** A `taskforge worker` process and what it printed so far. */
+interface WorkerProcess {
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+  output(): { stdout: string; stderr: string };
+}
+
+describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
+  let server: RedisServer | undefined;
+  let dir = '';
+  let removeDir: () => Promise<void> = () => Promise.resolve();
+  let queueNumber = 0;
+  const workers: WorkerProcess[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run npm run build first (npm test does)`);
+    server = await startRedisServer();
+    ({ path: dir, remove: removeDir } = await makeTempDir('cli-redis-'));
+  }, 20_000);
+  afterEach(async () => {
+    for (const worker of workers.splice(0)) await stopChild(worker.child);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await removeDir();
+  });
+
+  function queueUrl(): string {
+    queueNumber += 1;
+    return `${server?.url ?? ''}?name=cli-${String(queueNumber)}`;
+  }
+
+  function env(logLevel = 'warn'): NodeJS.ProcessEnv {
+    return { PATH: process.env['PATH'], HOME: process.env['HOME'], TASKFORGE_LOG_LEVEL: logLevel };
+  }
+
+  function taskforge(args: readonly string[], input = ''): Ran {
+    const ran = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, env: env(), input, encoding: 'utf8', timeout: 60_000 });
+    return { code: ran.status, stdout: ran.stdout, stderr: ran.stderr };
+  }
+
+  /** Starts `taskforge worker` and resolves once it says it runs. */
+  async function startWorker(queue: string, extra: readonly string[] = [], logLevel = 'warn'): Promise<WorkerProcess> {
+    const child = spawn(process.execPath, [BIN, 'worker', '--queue', queue, '--root', join(dir, 'data'), '--json', ...extra], { cwd: dir, env: env(logLevel) });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((done) => child.once('exit', (code) => { done(code); }));
+    const worker: WorkerProcess = { child, exited, output: () => ({ stdout, stderr }) };
+    workers.push(worker);
+    for (let waited = 0; !stderr.includes('running tasks from'); waited += 20) {
+      if (child.exitCode !== null || waited > 15_000) throw new Error(`the worker did not start: ${stderr}`);
+      await new Promise((done) => setTimeout(done, 20));
+    }
+    return worker;
+  }
+
+  function write(id: string, path: string, data: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+    return { id, type: 'storage', metadata: { operation: 'write', path, data }, ...extra };
+  }
+
+  it('run submits, two workers run the tasks, and run prints the same --json lines as in-process', async () => {
+    const queue = queueUrl();
+    const first = await startWorker(queue);
+    const second = await startWorker(queue, ['--concurrency', '2']);
+    const batch = [
+      ...Array.from({ length: 20 }, (_, index) => write(`w${String(index)}`, `/r/${String(index)}.txt`, `payload ${String(index)}`, { priority: index % 3 })),
+      { id: 'list', type: 'storage', dependsOn: Array.from({ length: 20 }, (_, index) => `w${String(index)}`), metadata: { operation: 'list', path: '/r' } },
+    ];
+    writeFileSync(join(dir, 'batch.json'), JSON.stringify(batch));
+    const ran = taskforge(['run', 'batch.json', '--queue', queue, '--json']);
+    expect(ran.stderr).toBe('');
+    expect(ran.code).toBe(0);
+    const lines = ran.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines).toHaveLength(21);
+    expect(lines.at(-1)).toMatchObject({ id: 'list', operation: 'list', path: '/r', status: 'completed' });
+    expect(lines.find((line) => line['id'] === 'w4')).toEqual({
+      id: 'w4',
+      type: 'storage',
+      operation: 'write',
+      path: '/r/4.txt',
+      status: 'completed',
+      success: true,
+      attempts: 1,
+      priority: 1,
+      startedAt: expect.any(String) as unknown,
+      finishedAt: expect.any(String) as unknown,
+      durationMs: expect.any(Number) as unknown,
+    });
+    for (let index = 0; index < 20; index += 1) expect(readFileSync(join(dir, 'data', 'r', `${String(index)}.txt`), 'utf8')).toBe(`payload ${String(index)}`);
+    // Both workers took part; each task ran once.
+    const ranBy = (): number[] => [first, second].map((worker) => worker.output().stdout.trim().split('\n').filter(Boolean).length);
+    // spawnSync held this process's event loop: let the workers' output in.
+    for (let waited = 0; (ranBy()[0] ?? 0) + (ranBy()[1] ?? 0) < 21 && waited < 5000; waited += 20) await new Promise((done) => setTimeout(done, 20));
+    expect(ranBy().reduce((sum, count) => sum + count)).toBe(21);
+    expect(Math.min(...ranBy())).toBeGreaterThan(0);
+    // Running the same batch again submits nothing, and reports the kept results.
+    const again = taskforge(['run', 'batch.json', '--queue', queue, '--json']);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toContain('taskforge: 21 tasks are already in redis://127.0.0.1:');
+    expect(again.stdout.trim().split('\n')).toHaveLength(21);
+  });
+
+  it('a failed task makes run exit 1, and its dependents end DEPENDENCY_FAILED', async () => {
+    const queue = queueUrl();
+    await startWorker(queue);
+    const ran = taskforge(['run', '-', '--queue', queue, '--json'], [JSON.stringify({ id: 'missing', type: 'storage', metadata: { operation: 'read', path: '/none' } }), JSON.stringify({ id: 'after', type: 'storage', dependsOn: ['missing'], metadata: { operation: 'list', path: '/' } })].join('\n'));
+    expect(ran.code).toBe(1);
+    const lines = ran.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines).toEqual([
+      expect.objectContaining({ id: 'missing', status: 'failed', error: expect.objectContaining({ code: 'NOT_FOUND' }) as unknown }),
+      expect.objectContaining({ id: 'after', status: 'failed', attempts: 0, error: expect.objectContaining({ code: 'DEPENDENCY_FAILED' }) as unknown }),
+    ]);
+  });
+
+  it('SIGTERM lets a worker finish its running task, then it exits 0', async () => {
+    const queue = queueUrl();
+    const worker = await startWorker(queue, ['--concurrency', '1'], 'debug');
+    // A write of 8 MiB of base64 text takes a moment: it is running when the signal comes.
+    const big = Buffer.alloc(6 * 1024 * 1024, 1).toString('base64');
+    const submitter = spawn(process.execPath, [BIN, 'run', '-', '--queue', queue, '--json'], { cwd: dir, env: env() });
+    let submitted = '';
+    submitter.stdout.on('data', (chunk: Buffer) => (submitted += chunk.toString()));
+    const submitterExited = new Promise<number | null>((done) => submitter.once('exit', (code) => { done(code); }));
+    submitter.stdin.end(JSON.stringify(write('big', '/big.bin', big)));
+    // The worker logs at debug level: 'task started' says the write is under way.
+    for (let waited = 0; !worker.output().stderr.includes('"msg":"task started"'); waited += 20) {
+      if (waited > 30_000) throw new Error(`the task did not start: ${worker.output().stderr}`);
+      await new Promise((done) => setTimeout(done, 20));
+    }
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    expect(worker.output().stderr).toContain('SIGTERM: finishing 1 running tasks');
+    expect(await submitterExited).toBe(0);
+    expect(JSON.parse(submitted.trim())).toMatchObject({ id: 'big', status: 'completed' });
+    expect(readFileSync(join(dir, 'data', 'big.bin'), 'utf8')).toBe(big);
+  }, 60_000);
+
+  it('refuses a bad or unreachable queue with exit 2, naming it', async () => {
+    writeFileSync(join(dir, 'one.json'), JSON.stringify([write('one', '/one.txt', 'x')]));
+    expect(taskforge(['run', 'one.json', '--queue', 'redis://'])).toMatchObject({ code: 2, stderr: expect.stringContaining("taskforge: --queue: 'redis://' is not a Redis queue URL") as string });
+    expect(taskforge(['run', 'one.json', '--queue', `${server?.url ?? ''}?name=a:b`])).toMatchObject({ code: 2, stderr: expect.stringContaining('a Redis queue name is 1 to 100 letters') as string });
+    expect(taskforge(['run', 'one.json', '--queue', server?.url ?? '', '--aging', '10'])).toMatchObject({ code: 2, stderr: 'taskforge: --aging: the Redis queue has no aging (BullMQ priorities are fixed)\n' });
+    const dead = `redis://127.0.0.1:${String(await freePort())}`;
+    expect(taskforge(['run', 'one.json', '--queue', dead])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^taskforge: --queue: cannot reach Redis for the queue redis:\/\/127\.0\.0\.1:\d+\?name=tasks: /) as string });
+    expect(taskforge(['worker', '--queue', dead])).toMatchObject({ code: 2, stderr: expect.stringContaining('taskforge: --queue: cannot reach Redis') as string });
+    expect(taskforge(['worker'])).toMatchObject({ code: 2, stderr: expect.stringContaining("required option '-q, --queue <url>' not specified") as string });
+  }, 30_000);
+});
