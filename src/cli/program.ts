@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { TaskforgeError } from '../core/errors.js';
 import type { CliStreams } from './cli-context.js';
+import { cancelCommand } from './commands/cancel.js';
 import { keygenCommand } from './commands/keygen.js';
 import { lsCommand } from './commands/ls.js';
 import { readCommand } from './commands/read.js';
@@ -142,6 +143,18 @@ Example:
     )
     .action(async (options: Parameters<typeof workerCommand>[0]) => {
       exit(await workerCommand(options, streams));
+    });
+
+  program
+    .command('cancel')
+    .description('Cancel a task in a Redis queue, wherever it runs (its AbortSignal fires on that worker), and wait for its end.')
+    .argument('<id>', 'the task id')
+    .requiredOption('-q, --queue <url>', 'the Redis queue: redis://HOST:PORT[/DB][?name=QUEUE]')
+    .option('--reason <text>', 'why, recorded in the cancel event')
+    .option('--json', 'print the task result as JSON')
+    .addHelpText('after', example('taskforge cancel nightly-backup --queue redis://127.0.0.1:6379 --reason "disk full"'))
+    .action(async (id: string, options: Parameters<typeof cancelCommand>[1]) => {
+      exit(await cancelCommand(id, options, streams));
     });
 
   program

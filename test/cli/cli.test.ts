@@ -44,7 +44,7 @@ function stored(path: string, root = join(cwd, 'taskforge-data')): Buffer {
 }
 
 describe('taskforge --help', () => {
-  it.each(['write', 'read', 'ls', 'rm', 'run', 'worker', 'keygen'])('%s --help explains the command with an example, exit 0', (command) => {
+  it.each(['write', 'read', 'ls', 'rm', 'run', 'worker', 'cancel', 'keygen'])('%s --help explains the command with an example, exit 0', (command) => {
     const ran = taskforge([command, '--help']);
     expect(ran.code).toBe(0);
     expect(ran.stdout).toContain(`Usage: taskforge ${command}`);
@@ -54,7 +54,7 @@ describe('taskforge --help', () => {
   it('the top-level help lists every command and the exit codes', () => {
     const ran = taskforge(['--help']);
     expect(ran.code).toBe(0);
-    for (const command of ['write', 'read', 'ls', 'rm', 'run', 'worker', 'keygen']) expect(ran.stdout).toContain(`  ${command} `);
+    for (const command of ['write', 'read', 'ls', 'rm', 'run', 'worker', 'cancel', 'keygen']) expect(ran.stdout).toContain(`  ${command} `);
     expect(ran.stdout).toContain('Exit codes: 0 every task succeeded, 1 a task failed, 2 a usage or config error.');
   });
 

@@ -84,7 +84,9 @@ describe('the SQLite queue survives SIGKILL mid-run', () => {
       }
       for (const dependency of config.dependsOn ?? []) {
         const lastStart = lines.map((line) => line.startsWith(`start ${id} `)).lastIndexOf(true);
-        expect(lines.lastIndexOf(`done ${dependency}`), `${id} ran before its dependency ${dependency} was done`).toBeLessThan(lastStart === -1 ? Number.POSITIVE_INFINITY : lastStart);
+        const dependencyDone = lines.findLastIndex((line) => line.startsWith(`done ${dependency} `));
+        expect(dependencyDone, `${dependency} never finished`).toBeGreaterThanOrEqual(0);
+        expect(dependencyDone, `${id} ran before its dependency ${dependency} was done`).toBeLessThan(lastStart === -1 ? Number.POSITIVE_INFINITY : lastStart);
       }
     }
     await resumed.shutdown();

@@ -25,7 +25,8 @@ export interface RunCommandOptions extends CommonOptions {
 /** Runs a batch of task configs through the orchestrator; prints each result as it finishes (--json) or a summary. */
 export async function runCommand(file: string, options: RunCommandOptions, streams: CliStreams): Promise<ExitCode> {
   const source = file === '-' ? 'stdin' : file;
-  const redis = isRedisQueue(options.queue) ? redisLocation(options) : undefined;
+  if (options.aging !== undefined && isRedisQueue(options.queue)) throw new UsageError('--aging: the Redis queue has no aging (BullMQ priorities are fixed)');
+  const redis = isRedisQueue(options.queue) ? redisLocation(options.queue) : undefined;
   const openQueue = redis === undefined ? queueOpener(options) : undefined;
   const configs = parseBatch(await readInput(file, streams), source);
   configs.forEach((config, index) => {
@@ -163,10 +164,9 @@ function isRedisQueue(queue: string): boolean {
 }
 
 /** Checks a `--queue redis://...` at once. */
-function redisLocation(options: RunCommandOptions): RedisLocation {
-  if (options.aging !== undefined) throw new UsageError('--aging: the Redis queue has no aging (BullMQ priorities are fixed)');
+export function redisLocation(queue: string): RedisLocation {
   try {
-    return parseRedisUrl(options.queue, '--queue');
+    return parseRedisUrl(queue, '--queue');
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }

@@ -1,10 +1,10 @@
 import { isTaskforgeError } from '../../core/errors.js';
 import { RedisQueue } from '../../distributed/redis-queue.js';
 import { RedisWorker } from '../../distributed/redis-worker.js';
-import { parseRedisUrl, type RedisLocation } from '../../distributed/redis-url.js';
 import type { TaskResult } from '../../tasks/task-result.js';
 import { backendFor, printJson, type CliStreams, type CommonOptions } from '../cli-context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
+import { redisLocation } from './run.js';
 
 /** Options of `taskforge worker`. */
 export interface WorkerCommandOptions extends CommonOptions {
@@ -21,7 +21,7 @@ export interface WorkerCommandOptions extends CommonOptions {
  * task this worker ended.
  */
 export async function workerCommand(options: WorkerCommandOptions, streams: CliStreams): Promise<ExitCode> {
-  const location = redisLocationOf(options.queue);
+  const location = redisLocation(options.queue);
   const backend = backendFor(options, streams.env);
   let queue: RedisQueue;
   try {
@@ -55,12 +55,4 @@ export async function workerCommand(options: WorkerCommandOptions, streams: CliS
   await queue.close();
   streams.stderr.write(`taskforge worker ${worker.id}: stopped\n`);
   return ExitCode.OK;
-}
-
-function redisLocationOf(queue: string): RedisLocation {
-  try {
-    return parseRedisUrl(queue, '--queue');
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
 }

@@ -1,0 +1,27 @@
+import { printJson, type CliStreams, type CommonOptions } from '../cli-context.js';
+import { ExitCode } from '../exit-codes.js';
+import { connectRedis, redisLocation } from './run.js';
+
+/** Options of `taskforge cancel`. */
+export interface CancelCommandOptions extends CommonOptions {
+  readonly queue: string;
+  readonly reason?: string;
+}
+
+/**
+ * Cancels a task in a Redis queue, wherever it runs, and waits for its end.
+ * Exit 0 when it ended cancelled; 1 when it had finished, finished anyway
+ * (its work committed first), or is unknown.
+ */
+export async function cancelCommand(id: string, options: CancelCommandOptions, streams: CliStreams): Promise<ExitCode> {
+  const orchestrator = await connectRedis(redisLocation(options.queue));
+  try {
+    const result = await orchestrator.cancel(id, options.reason);
+    const cancelled = result.error?.code === 'CANCELLED';
+    if (options.json === true) printJson(streams, result);
+    else streams.stdout.write(cancelled ? `${id}: cancelled\n` : `${id}: ${result.status}${result.error === undefined ? '' : ` (${result.error.code})`}: it ended before the cancellation took\n`);
+    return cancelled ? ExitCode.OK : ExitCode.TASK_FAILED;
+  } finally {
+    await orchestrator.shutdown();
+  }
+}
