@@ -134,6 +134,7 @@ Example:
     .requiredOption('-q, --queue <url>', 'the Redis queue: redis://HOST:PORT[/DB][?name=QUEUE]')
     .option('-c, --concurrency <n>', 'tasks that run at once in this worker', positiveInteger, DEFAULT_CONCURRENCY)
     .option('--shutdown-timeout <ms>', 'on SIGTERM, how long running tasks may finish before they go back to the queue', integer, 30_000)
+    .option('--lock-duration <ms>', "how long a running task's lock lasts (renewed at half that); a dead worker's tasks run again after it", positiveInteger, 30_000)
     .addHelpText(
       'after',
       example(

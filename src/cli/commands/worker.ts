@@ -12,6 +12,8 @@ export interface WorkerCommandOptions extends CommonOptions {
   readonly concurrency: number;
   /** How long running tasks may finish after SIGTERM before they go back to the queue. */
   readonly shutdownTimeout: number;
+  /** How long a running task's lock lasts (renewed at half that): a dead worker's tasks come back after it. */
+  readonly lockDuration: number;
 }
 
 /**
@@ -25,7 +27,7 @@ export async function workerCommand(options: WorkerCommandOptions, streams: CliS
   const backend = backendFor(options, streams.env);
   let queue: RedisQueue;
   try {
-    queue = await RedisQueue.open({ url: location.url, name: location.name, connectTimeoutMs: 5000 });
+    queue = await RedisQueue.open({ url: location.url, name: location.name, connectTimeoutMs: 5000, lockDurationMs: options.lockDuration });
   } catch (error) {
     if (isTaskforgeError(error)) throw new UsageError(`--queue: ${error.message}`);
     throw error;
