@@ -3,7 +3,8 @@
 // creation slows after mass deletes, so nothing is deleted until the end).
 // Each measurement runs in its own child process, so its peak RSS is its own.
 // Options: --rounds N (default 5), --suite core|codec|peers|orchestrator|s3|all, --small-count N (default 10000),
-// --skip-gib, --queue-count N (1000000), --random-count N (200000), --sqlite-count N (50000), --cli-count N (10000), --s3-mib N (64).
+// --skip-gib, --queue-count N (1000000), --random-count N (200000), --sqlite-count N (50000), --cli-count N (10000), --s3-mib N (64),
+// --redis-count N (20000); suite redis also.
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,8 +17,10 @@ import type { Measurement, ScenarioName } from './scenarios.js';
 import type { QueueSpec } from './orchestrator-scenarios.js';
 import type { S3Spec } from './s3-scenarios.js';
 import { startS3Server } from '../test/helpers/s3-server.js';
+import { startRedisServer } from '../test/helpers/redis-server.js';
+import type { RedisSpec } from './redis-scenarios.js';
 
-type OrchestratorScenarioName = 's3TaskWrite' | 'bareS3Upload' | 'orchestratorNoop' | 'pQueueNoop' | 'sqliteQueueNoop' | 'cliRunWrites' | 'handWrittenWrites';
+type OrchestratorScenarioName = 'redisNoop' | 's3TaskWrite' | 'bareS3Upload' | 'orchestratorNoop' | 'pQueueNoop' | 'sqliteQueueNoop' | 'cliRunWrites' | 'handWrittenWrites';
 type CodecScenarioName = 'storageTaskCodecWrite' | 'storageTaskCodecRead' | 'rawCodecWrite' | 'rawCodecRead' | 'storageTaskFromFile' | 'resticBackup' | 'rcloneCryptCopy';
 
 const { values } = parseArgs({
@@ -31,6 +34,7 @@ const { values } = parseArgs({
     'sqlite-count': { type: 'string', default: '50000' },
     'cli-count': { type: 'string', default: '10000' },
     's3-mib': { type: 'string', default: '64' },
+    'redis-count': { type: 'string', default: '20000' },
     suite: { type: 'string', default: 'all' },
     'codec-mib': { type: 'string', default: '1024' },
     'codec-filter': { type: 'string', default: '' },
@@ -54,7 +58,7 @@ interface Sample extends Measurement {
 const workDir = await mkdtemp(join(process.env['TASKFORGE_BENCH_DIR'] ?? tmpdir(), 'taskforge-bench-'));
 let runIndex = 0;
 
-function runChild(scenario: ScenarioName | CodecScenarioName | OrchestratorScenarioName, directory: string, argument: number | CodecSpec | PeerSpec | QueueSpec | S3Spec = 0): Sample {
+function runChild(scenario: ScenarioName | CodecScenarioName | OrchestratorScenarioName, directory: string, argument: number | CodecSpec | PeerSpec | QueueSpec | S3Spec | RedisSpec = 0): Sample {
   // Compiled JavaScript, not tsx, so that a loader's memory is not in the RSS figures.
   const arg = typeof argument === 'number' ? String(argument) : JSON.stringify(argument);
   // --expose-gc: the orchestrator scenarios weigh the heap of a queued task after a full collection.
@@ -78,7 +82,7 @@ function compare(title: string, contenders: readonly { label: string; run: (roun
       if (contender === undefined) continue;
       const sample = contender.run(round);
       samples.get(contender.label)?.push(sample);
-      const extra = `${sample.ratio === undefined ? '' : `, ratio ${sample.ratio.toFixed(3)}`}${sample.loopP99Ms === undefined ? '' : `, loop p99 ${sample.loopP99Ms.toFixed(1)} ms`}${sample.bytesPerQueuedTask === undefined ? '' : `, ${sample.bytesPerQueuedTask.toFixed(0)} B per queued task`}`;
+      const extra = `${sample.ratio === undefined ? '' : `, ratio ${sample.ratio.toFixed(3)}`}${sample.loopP99Ms === undefined ? '' : `, loop p99 ${sample.loopP99Ms.toFixed(1)} ms`}${sample.bytesPerQueuedTask === undefined ? '' : `, ${sample.bytesPerQueuedTask.toFixed(0)} B per queued task`}${sample.workerPeakRssMiB === undefined ? '' : `, workers ${sample.workerPeakRssMiB.toFixed(0)} MiB`}`;
       process.stderr.write(`  ${title} / ${contender.label} round ${round + 1}: ${sample.perSecond.toFixed(1)} ${sample.unit}, ${sample.peakRssMiB.toFixed(0)} MiB${extra}\n`);
     }
   }
@@ -93,6 +97,7 @@ function compare(title: string, contenders: readonly { label: string; run: (roun
       ...(list[0]?.ratio === undefined ? {} : { ratio: median(list.map((sample) => sample.ratio ?? 0)) }),
       ...(list[0]?.loopP99Ms === undefined ? {} : { loopP99Ms: median(list.map((sample) => sample.loopP99Ms ?? 0)) }),
       ...(list[0]?.bytesPerQueuedTask === undefined ? {} : { bytesPerQueuedTask: median(list.map((sample) => sample.bytesPerQueuedTask ?? 0)) }),
+      ...(list[0]?.workerPeakRssMiB === undefined ? {} : { workerPeakRssMiB: median(list.map((sample) => sample.workerPeakRssMiB ?? 0)) }),
     };
   });
   return { title, rows };
@@ -107,6 +112,7 @@ interface Row {
   readonly ratio?: number;
   readonly loopP99Ms?: number;
   readonly bytesPerQueuedTask?: number;
+  readonly workerPeakRssMiB?: number;
 }
 
 function freshDir(label: string): string {
@@ -122,6 +128,7 @@ try {
   if (suite === 'all' || suite === 'core') coreSections();
   if (suite === 'all' || suite === 'orchestrator') orchestratorSections();
   if (suite === 'all' || suite === 's3') await s3Sections();
+  if (suite === 'all' || suite === 'redis') await redisSections();
 } finally {
   await rm(workDir, { recursive: true, force: true });
 }
@@ -198,6 +205,26 @@ function orchestratorSections(): void {
       { label: 'hand-written p-queue + fsync + rename', run: () => runChild('handWrittenWrites', freshDir('hand'), writes) },
     ]),
   );
+}
+
+/** No-op tasks through taskforge's Redis queue against bare BullMQ, on one redis-server started here, with 1, 2 and 4 worker processes. */
+async function redisSections(): Promise<void> {
+  const server = await startRedisServer();
+  try {
+    const count = Number(values['redis-count']);
+    for (const workers of [1, 2, 4]) {
+      const spec = (kind: RedisSpec['kind']): RedisSpec => ({ url: server.url, count, workers, concurrency: 8, kind });
+      sections.push(
+        compare(`${String(count)} no-op tasks through Redis, ${String(workers)} worker process${workers === 1 ? '' : 'es'} x concurrency 8`, [
+          { label: 'taskforge RedisWorker', run: () => runChild('redisNoop', freshDir('redis'), spec('taskforge')) },
+          { label: 'bare BullMQ Worker', run: () => runChild('redisNoop', freshDir('bullmq'), spec('bullmq')) },
+          { label: 'bare BullMQ Worker, prioritized', run: () => runChild('redisNoop', freshDir('bullmq-p'), spec('bullmq-priority')) },
+        ]),
+      );
+    }
+  } finally {
+    await server.stop();
+  }
 }
 
 /** StorageTask writes to an S3-protocol server (s3rver, started here) against bare lib-storage uploads. */
@@ -286,7 +313,7 @@ for (const section of sections) {
   for (const row of section.rows) {
     // For ns/op lower is better; for the others higher is better. Ratio is always "row vs first row" in throughput terms.
     const ratio = baseline === undefined ? 1 : row.unit === 'ns/op' ? baseline.median / row.median : row.median / baseline.median;
-    const extra = `${row.ratio === undefined ? '' : `   stored/data ${row.ratio.toFixed(3)}`}${row.loopP99Ms === undefined ? '' : `   loop p99 ${row.loopP99Ms.toFixed(1)} ms`}${row.bytesPerQueuedTask === undefined ? '' : `   ${row.bytesPerQueuedTask.toFixed(0)} B/queued task`}`;
+    const extra = `${row.ratio === undefined ? '' : `   stored/data ${row.ratio.toFixed(3)}`}${row.loopP99Ms === undefined ? '' : `   loop p99 ${row.loopP99Ms.toFixed(1)} ms`}${row.bytesPerQueuedTask === undefined ? '' : `   ${row.bytesPerQueuedTask.toFixed(0)} B/queued task`}${row.workerPeakRssMiB === undefined ? '' : `   worker peak RSS ${row.workerPeakRssMiB.toFixed(0)} MiB`}`;
     console.log(`  ${row.label.padEnd(36)} ${row.median.toFixed(1).padStart(10)} ${row.unit.padEnd(6)} x${ratio.toFixed(2)} speed of first row   peak RSS ${row.peakRssMiB.toFixed(0)} MiB${extra}   runs ${row.runs.join(', ')}`);
   }
   console.log('');

@@ -24,6 +24,8 @@ export interface Measurement {
   readonly loopP99Ms?: number;
   /** Heap bytes each queued task holds while it waits. */
   readonly bytesPerQueuedTask?: number;
+  /** The largest peak RSS of the worker processes a scenario started. */
+  readonly workerPeakRssMiB?: number;
 }
 
 const SMALL = Buffer.alloc(4096, 0x61);

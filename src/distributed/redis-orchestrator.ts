@@ -20,6 +20,13 @@ const RESULT_CHECK_MS = 5000;
 /** How often cancel() asks again while the task has not ended. */
 const CANCEL_RETRY_MS = 1000;
 
+/** Events workers publish only for tasks whose submitter listens (or for every task while an allEvents client is connected). */
+const PROGRESS_EVENTS = ['start', 'retry', 'progress', 'cancel'] as const;
+/** Cancel events told, remembered so that their second copy is not told again. */
+const CANCELS_REMEMBERED = 10_000;
+/** How long an allEvents client's announcement lasts; it is renewed at a third of that. */
+const LISTENER_TTL_MS = 15_000;
+
 /** Options of {@link RedisOrchestrator.connect}. */
 export interface RedisOrchestratorOptions extends RedisQueueOptions {
   /** Custom task types this client may submit (their workers must know them too). `storage` is built in. */
@@ -51,6 +58,7 @@ export class RedisOrchestrator {
   #reading: Promise<void> | undefined;
   #idleWaiters: (() => void)[] = [];
   #resultCheck: NodeJS.Timeout;
+  #announcer: NodeJS.Timeout | undefined;
   #closed = false;
 
   private constructor(queue: RedisQueue, lastEventId: string, options: RedisOrchestratorOptions) {
@@ -66,6 +74,12 @@ export class RedisOrchestrator {
     this.#reading = this.#readEvents();
     this.#resultCheck = setInterval(() => void this.#checkResults(), RESULT_CHECK_MS);
     this.#resultCheck.unref();
+    if (this.#allEvents) {
+      const announce = (): void => void queue.announceListener(LISTENER_TTL_MS).catch(() => undefined);
+      announce();
+      this.#announcer = setInterval(announce, LISTENER_TTL_MS / 3);
+      this.#announcer.unref();
+    }
   }
 
   /** Connects to the queue; BACKEND_UNAVAILABLE when Redis does not answer. */
@@ -121,7 +135,7 @@ export class RedisOrchestrator {
     for (const live of lives) this.#watched.set(live.id, live);
     let outcomes;
     try {
-      outcomes = await this.queue.submit(lives, where);
+      outcomes = await this.queue.submit(lives, where, { events: this.#wantsProgressEvents() });
     } catch (error) {
       for (const live of lives) this.#watched.delete(live.id);
       throw error;
@@ -243,6 +257,7 @@ export class RedisOrchestrator {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#resultCheck);
+    clearInterval(this.#announcer);
     this.#reader.disconnect();
     await this.#reading;
     for (const live of [...this.#watched.values()]) {
@@ -315,7 +330,14 @@ export class RedisOrchestrator {
   /** A cancel event this client may hear twice (its own reply and the stream): the first one is told. */
   #emitCancelOnce(event: OrchestratorEvents['cancel']): void {
     if (this.#cancelTold.has(event.id)) return;
+    // Kept past the task's end (the reply may come after the stream's end event); the oldest go first.
     this.#cancelTold.add(event.id);
+    if (this.#cancelTold.size > CANCELS_REMEMBERED) {
+      for (const old of this.#cancelTold) {
+        this.#cancelTold.delete(old);
+        break;
+      }
+    }
     this.#events.emit('cancel', event);
   }
 
@@ -327,7 +349,6 @@ export class RedisOrchestrator {
     const live = this.#watched.get(result.id);
     if (live !== undefined) {
       this.#watched.delete(result.id);
-      this.#cancelTold.delete(result.id);
       live.settle(result);
     }
     const tell = this.#allEvents ? fromStream : live !== undefined;
@@ -349,6 +370,11 @@ export class RedisOrchestrator {
         return;
       }
     }
+  }
+
+  /** Whether anyone here listens to start, retry, progress or cancel events (workers publish them only then: they cost a write per task). */
+  #wantsProgressEvents(): boolean {
+    return this.#allEvents || PROGRESS_EVENTS.some((event) => this.#events.listenerCount(event) > 0);
   }
 
   #isOpen(): boolean {

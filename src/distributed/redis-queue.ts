@@ -43,6 +43,18 @@ export interface RedisQueueOptions extends RetentionOptions {
   readonly connectTimeoutMs?: number;
 }
 
+/** What a BullMQ job carries: the task, and whether its submitter listens to its progress events. */
+export interface JobData extends QueuedTask {
+  /** Publish start, retry and progress events of this task (its submitter listens). Its end is always published. */
+  readonly events?: boolean;
+}
+
+/** Options of {@link RedisQueue.submit}. */
+export interface SubmitQueueOptions {
+  /** The submitter listens to start, retry and progress events: workers publish them for these tasks. */
+  readonly events?: boolean;
+}
+
 /** What a submit did with one task. */
 export type SubmitOutcome = 'ready' | 'blocked' | TaskResult;
 
@@ -110,8 +122,7 @@ export class RedisQueue {
     this.#maxAgeMs = checkedLimit('maxAgeMs', options.maxAgeMs) ?? DEFAULT_REDIS_RETENTION_MS;
     this.#prefix = `${KEY_PREFIX}:${name}`;
     this.#keys = SCRIPT_KEYS.map((key) => `${this.#prefix}:${key}`);
-    this.#redis = this.newConnection();
-    for (const [command, lua] of Object.entries(SCRIPTS)) this.#redis.defineCommand(command, { numberOfKeys: SCRIPT_KEYS.length, lua });
+    this.#redis = this.newConnection({ autoPipelining: true });
     this.#bull = new modules.Queue<QueuedTask>(name, { connection: this.newConnection(), prefix: `${KEY_PREFIX}:bull` });
     // Connection errors surface as failed calls; the event needs a listener so that it is not thrown.
     this.#bull.on('error', () => undefined);
@@ -145,8 +156,16 @@ export class RedisQueue {
   }
 
   /** A new ioredis connection to this queue's server (BullMQ's settings: commands wait for reconnects). */
-  newConnection(): Redis {
-    const connection = new this.#modules.Redis(this.location.url, { maxRetriesPerRequest: null, lazyConnect: false, disconnectTimeout: 100 });
+  newConnection(options: { readonly autoPipelining?: boolean } = {}): Redis {
+    const connection = new this.#modules.Redis(this.location.url, {
+      maxRetriesPerRequest: null,
+      lazyConnect: false,
+      disconnectTimeout: 100,
+      // Commands issued in one tick go out in one write: a syscall each costs more than Redis's work on it.
+      enableAutoPipelining: options.autoPipelining ?? false,
+    });
+    // Every connection can run the scripts: a worker records an end on the connection BullMQ then completes the job on, so the two stay in order.
+    for (const [command, lua] of Object.entries(SCRIPTS)) connection.defineCommand(command, { numberOfKeys: SCRIPT_KEYS.length, lua });
     // ioredis retries on its own; the error event only needs a listener so that it is not thrown.
     connection.on('error', () => undefined);
     // BullMQ leaves a connection it was given open: close() ends them all.
@@ -165,8 +184,18 @@ export class RedisQueue {
   }
 
   /** The key of the channel cancellations are published on, and of the event stream. */
-  get channels(): { readonly cancel: string; readonly events: string } {
-    return { cancel: `${this.#prefix}:cancel`, events: this.#keys[6] ?? '' };
+  get channels(): { readonly cancel: string; readonly events: string; readonly listening: string } {
+    return { cancel: `${this.#prefix}:cancel`, events: this.#keys[6] ?? '', listening: `${this.#prefix}:listening` };
+  }
+
+  /** Says that a client wants every task's events (a dashboard), for the next `ms`; refresh before it lapses. */
+  async announceListener(ms: number): Promise<void> {
+    await this.#redis.set(this.channels.listening, '1', 'PX', ms);
+  }
+
+  /** Whether a client wants every task's events. */
+  async listenerAnnounced(): Promise<boolean> {
+    return (await this.#redis.exists(this.channels.listening)) === 1;
   }
 
   /** Tasks waiting: blocked by dependencies, or ready in BullMQ. */
@@ -185,8 +214,8 @@ export class RedisQueue {
    * finishes it). ALREADY_EXISTS for an id in use; VALIDATION_ERROR for a
    * dependency the queue does not know.
    */
-  async submit(tasks: readonly QueuedTask[], where: (index: number) => string = () => ''): Promise<SubmitOutcome[]> {
-    return this.#store(tasks, 'link', where);
+  async submit(tasks: readonly QueuedTask[], where: (index: number) => string = () => '', options: SubmitQueueOptions = {}): Promise<SubmitOutcome[]> {
+    return this.#store(tasks, 'link', where, [], options.events === true);
   }
 
   /** Stores one task as the caller says: ready, or held until release(id). */
@@ -204,12 +233,12 @@ export class RedisQueue {
     );
   }
 
-  async #store(tasks: readonly QueuedTask[], mode: 'link' | 'given', where: (index: number) => string, ready: readonly boolean[] = []): Promise<SubmitOutcome[]> {
+  async #store(tasks: readonly QueuedTask[], mode: 'link' | 'given', where: (index: number) => string, ready: readonly boolean[] = [], events = false): Promise<SubmitOutcome[]> {
     if (tasks.length === 0) return [];
     const args: string[] = [mode, String(tasks.length)];
     tasks.forEach((task, index) => {
       toBullMqPriority(task.priority);
-      args.push(task.id, JSON.stringify(metaOf(task)), JSON.stringify(specOf(task)), ready[index] === true ? '1' : '0');
+      args.push(task.id, JSON.stringify(metaOf(task)), JSON.stringify(specOf(task, events)), ready[index] === true ? '1' : '0');
     });
     const reply = (await this.#run('tfSubmit', args)) as [string, ...unknown[]];
     if (reply[0] === 'ALREADY_EXISTS') {
@@ -322,10 +351,14 @@ export class RedisQueue {
     else await this.#bull.remove(jobIdOf(task.id));
   }
 
-  /** Records a task's end (once) and hands over the dependents it released. False when it had ended already. */
-  async settle(id: string, result: TaskResult): Promise<boolean> {
+  /**
+   * Records a task's end (once) and hands over the dependents it released.
+   * False when it had ended already. `via`: the connection to send it on
+   * (one made by newConnection()); commands on one connection run in order.
+   */
+  async settle(id: string, result: TaskResult, via?: Redis): Promise<boolean> {
     const kept = retainedResult(result);
-    const [fresh, released] = (await this.#run('tfFinish', [id, JSON.stringify(kept), result.success ? '1' : '0', result.error?.code ?? ''])) as [number, string[]];
+    const [fresh, released] = (await this.#run('tfFinish', [id, JSON.stringify(kept), result.success ? '1' : '0', result.error?.code ?? ''], via)) as [number, string[]];
     await this.handOver(released);
     return fresh === 1;
   }
@@ -381,9 +414,13 @@ export class RedisQueue {
     return { status: jobState === 'active' ? TaskStatus.RUNNING : TaskStatus.PENDING, task: JSON.parse(meta) as TaskMeta };
   }
 
-  /** Adds an event to the stream (not waited for: events are best effort, ends go through settle). */
-  publishEvent(kind: string, id: string, body: unknown): void {
-    void this.#redis.xadd(this.#keys[6] ?? '', 'MAXLEN', '~', String(DEFAULT_EVENTS_MAX_LEN), '*', 'kind', kind, 'id', id, 'body', JSON.stringify(body)).catch(() => undefined);
+  /**
+   * Adds an event to the stream (not waited for: events are best effort,
+   * ends go through settle). `via`: the connection a task's end will go on,
+   * so that readers see its events before its end.
+   */
+  publishEvent(kind: string, id: string, body: unknown, via: Redis = this.#redis): void {
+    void via.xadd(this.#keys[6] ?? '', 'MAXLEN', '~', String(DEFAULT_EVENTS_MAX_LEN), '*', 'kind', kind, 'id', id, 'body', JSON.stringify(body)).catch(() => undefined);
   }
 
   /** The id of the stream's newest event ('0-0' when empty): read events after it. */
@@ -416,14 +453,14 @@ export class RedisQueue {
     for (const connection of this.#connections) connection.disconnect();
   }
 
-  async #run(command: keyof typeof SCRIPTS, args: readonly string[]): Promise<unknown> {
+  async #run(command: keyof typeof SCRIPTS, args: readonly string[], via: Redis = this.#redis): Promise<unknown> {
     if (this.#closed) throw new TaskforgeError(ErrorCode.INVALID_STATE, `the Redis queue ${this.name} is closed`);
     const now = Date.now();
     const common = [this.#prefix, String(now), isoTime(now), String(this.#maxFinished), String(this.#maxAgeMs), String(DEFAULT_EVENTS_MAX_LEN)];
-    const call = (this.#redis as unknown as Record<string, (...values: string[]) => Promise<unknown>>)[command];
-    if (call === undefined) throw new Error(`script ${command} is not defined`);
+    const call = (via as unknown as Record<string, (...values: string[]) => Promise<unknown>>)[command];
+    if (call === undefined) throw new Error(`script ${command} is not defined on this connection`);
     try {
-      return await call.call(this.#redis, ...this.#keys, ...common, ...args);
+      return await call.call(via, ...this.#keys, ...common, ...args);
     } catch (error) {
       throw new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `the Redis queue ${this.name} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
@@ -458,8 +495,8 @@ function metaOf(task: QueuedTask): TaskMeta {
   };
 }
 
-function specOf(task: QueuedTask): QueuedTask {
-  return { id: task.id, type: task.type, priority: task.priority, config: task.config, dependsOn: task.dependsOn, attempts: task.attempts, submittedAt: task.submittedAt };
+function specOf(task: QueuedTask, events: boolean): JobData {
+  return { id: task.id, type: task.type, priority: task.priority, config: task.config, dependsOn: task.dependsOn, attempts: task.attempts, submittedAt: task.submittedAt, ...(events ? { events } : {}) };
 }
 
 function finishedOf(record: string): FinishedTask {

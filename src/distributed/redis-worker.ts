@@ -14,11 +14,13 @@ import { invalid } from '../orchestrator/submission.js';
 import type { StorageTaskContext } from '../tasks/storage-task.js';
 import type { TaskConfig } from '../tasks/task-config.js';
 import type { TaskResult } from '../tasks/task-result.js';
-import type { RedisQueue } from './redis-queue.js';
+import type { JobData, RedisQueue } from './redis-queue.js';
 import { takenJob } from './redis-queue.js';
 
 /** How often a worker hands to BullMQ the ready tasks a dead submitter left behind. */
 const STRANDED_SWEEP_MS = 15_000;
+/** How often a worker asks whether a client wants every task's events. */
+const LISTENER_CHECK_MS = 2000;
 /** Progress events go to the stream at most this often per task. */
 const PROGRESS_EVERY_MS = 250;
 /** How long a cancellation heard for a task not held here is remembered (it may arrive before the task). */
@@ -46,7 +48,7 @@ export interface WorkerShutdownOptions {
 
 /** A task this worker holds: its job and lock token, and whether shutdown is handing it back. */
 interface HeldTask {
-  readonly job: Job<QueuedTask>;
+  readonly job: Job<JobData>;
   readonly token: string;
   handingBack: boolean;
 }
@@ -66,6 +68,10 @@ export class RedisWorker {
   readonly #queue: RedisQueue;
   readonly #local: Orchestrator;
   readonly #worker: Worker<QueuedTask>;
+  /** BullMQ's connection for this worker's jobs: an end is recorded on it just before BullMQ completes the job. */
+  readonly #client: Redis;
+  /** Ends sent but not yet confirmed (shutdown waits for them). */
+  readonly #settling = new Set<Promise<void>>();
   readonly #subscriber: Redis;
   readonly #logger: Logger;
   readonly #maxInterruptions: number;
@@ -74,6 +80,9 @@ export class RedisWorker {
   readonly #cancelsHeard = new Map<string, number>();
   readonly #lastProgress = new Map<string, number>();
   readonly #sweeper: NodeJS.Timeout;
+  readonly #listenerCheck: NodeJS.Timeout;
+  /** A client wants every task's events (refreshed every LISTENER_CHECK_MS). */
+  #anyoneListening = false;
   #shutdown: Promise<void> | undefined;
 
   constructor(queue: RedisQueue, options: RedisWorkerOptions = {}) {
@@ -91,8 +100,9 @@ export class RedisWorker {
     });
     this.#forwardEvents();
     this.#subscriber = this.#listenForCancels();
+    this.#client = queue.newConnection();
     this.#worker = new queue.modules.Worker<QueuedTask>(queue.location.name, (job, token) => this.#process(job, token ?? ''), {
-      connection: queue.newConnection(),
+      connection: this.#client,
       prefix: 'taskforge:bull',
       concurrency,
       lockDuration: queue.lockDurationMs,
@@ -112,6 +122,9 @@ export class RedisWorker {
       const failure = new TaskforgeError(ErrorCode.INTERNAL, `task '${job.data.id}' could not be processed by worker ${this.id}: ${error.message}`);
       void this.#queue.settle(job.data.id, liveOf(takenJob(job, '').task).failedWithoutRunning(failure)).catch(() => undefined);
     });
+    this.#listenerCheck = setInterval(() => void this.#checkListeners(), LISTENER_CHECK_MS);
+    this.#listenerCheck.unref();
+    void this.#checkListeners();
     this.#sweeper = setInterval(() => void this.#sweepStranded(), STRANDED_SWEEP_MS);
     this.#sweeper.unref();
     void this.#sweepStranded();
@@ -142,6 +155,7 @@ export class RedisWorker {
   async #stop(timeoutMs: number): Promise<void> {
     this.#logger.info({ worker: this.id, running: this.#held.size, timeoutMs }, 'Redis worker shutting down');
     clearInterval(this.#sweeper);
+    clearInterval(this.#listenerCheck);
     const handBack = setTimeout(() => {
       for (const [id, held] of this.#held) {
         held.handingBack = true;
@@ -151,13 +165,14 @@ export class RedisWorker {
     // BullMQ's close stops fetching and waits for the jobs in hand.
     await this.#worker.close();
     clearTimeout(handBack);
+    await Promise.all(this.#settling);
     await this.#local.shutdown({ timeoutMs: 0 });
     this.#subscriber.disconnect();
     this.#logger.info({ worker: this.id }, 'Redis worker stopped');
   }
 
   /** Runs one job's task to its end and records the end. */
-  async #process(job: Job<QueuedTask>, token: string): Promise<void> {
+  async #process(job: Job<JobData>, token: string): Promise<void> {
     const { task } = takenJob(job, token);
     const live = liveOf(task);
     const restarted = task.attempts > job.data.attempts;
@@ -171,8 +186,8 @@ export class RedisWorker {
     // A task run again after its worker died may have ended already (the worker died after recording its end).
     if (restarted && (await this.#queue.finished(task.id)) !== undefined) return;
     if (this.#cancelsHeard.has(task.id) || (restarted && (await this.#queue.cancelRequested(task.id)))) {
-      this.#queue.publishEvent('cancel', task.id, { id: task.id, type: task.type, previousStatus: 'pending' });
-      await this.#queue.settle(task.id, live.failedWithoutRunning(new TaskforgeError(ErrorCode.CANCELLED, `task '${task.id}' was cancelled before it ran`)));
+      this.#queue.publishEvent('cancel', task.id, { id: task.id, type: task.type, previousStatus: 'pending' }, this.#client);
+      await this.#queue.settle(task.id, live.failedWithoutRunning(new TaskforgeError(ErrorCode.CANCELLED, `task '${task.id}' was cancelled before it ran`)), this.#client);
       return;
     }
     const held: HeldTask = { job, token, handingBack: false };
@@ -189,25 +204,66 @@ export class RedisWorker {
       throw new this.#queue.modules.WaitingError();
     }
     const prior = task.attempts;
-    await this.#queue.settle(task.id, prior === 0 ? result : { ...result, attempts: result.attempts + prior });
+    this.#settle(task.id, prior === 0 ? result : { ...result, attempts: result.attempts + prior });
+  }
+
+  /**
+   * Records a task's end without waiting for the reply: it goes out on
+   * BullMQ's connection for this worker, so Redis runs it before the job's
+   * completion that BullMQ sends next (one round trip per task, not two).
+   * Should the recording fail, it is retried on the queue's own connection
+   * (it is idempotent) while the job completes.
+   */
+  #settle(id: string, result: TaskResult): void {
+    const settling = this.#queue.settle(id, result, this.#client).then(
+      () => undefined,
+      async (error: unknown) => {
+        this.#logger.error({ worker: this.id, taskId: id, err: error instanceof Error ? error.message : String(error) }, 'recording a task end failed; retrying');
+        for (let attempt = 1; attempt <= 5; attempt += 1) {
+          try {
+            await this.#queue.settle(id, result);
+            return;
+          } catch {
+            await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+          }
+        }
+        this.#logger.error({ worker: this.id, taskId: id }, 'the end of a task could not be recorded');
+      },
+    );
+    this.#settling.add(settling);
+    void settling.finally(() => this.#settling.delete(settling));
   }
 
   #forwardEvents(): void {
     this.#local.on('start', (event) => {
-      this.#queue.publishEvent('start', event.id, { ...event, worker: this.id });
+      if (this.#publishesFor(event.id)) this.#queue.publishEvent('start', event.id, { ...event, worker: this.id }, this.#client);
     });
     this.#local.on('retry', (event) => {
-      this.#queue.publishEvent('retry', event.id, event);
+      if (this.#publishesFor(event.id)) this.#queue.publishEvent('retry', event.id, event, this.#client);
     });
     this.#local.on('cancel', (event) => {
-      this.#queue.publishEvent('cancel', event.id, event);
+      this.#queue.publishEvent('cancel', event.id, event, this.#client);
     });
     this.#local.on('progress', (event) => {
+      if (!this.#publishesFor(event.id)) return;
       const now = Date.now();
       if (now - (this.#lastProgress.get(event.id) ?? 0) < PROGRESS_EVERY_MS) return;
       this.#lastProgress.set(event.id, now);
-      this.#queue.publishEvent('progress', event.id, event);
+      this.#queue.publishEvent('progress', event.id, event, this.#client);
     });
+  }
+
+  /** Start, retry and progress events cost a write each: published when the task's submitter listens, or a dashboard does. */
+  #publishesFor(id: string): boolean {
+    return this.#anyoneListening || this.#held.get(id)?.job.data.events === true;
+  }
+
+  async #checkListeners(): Promise<void> {
+    try {
+      this.#anyoneListening = await this.#queue.listenerAnnounced();
+    } catch {
+      // Keep the last answer: events are best effort.
+    }
   }
 
   /** Subscribes to the queue's cancel channel; a cancellation for a task held here cancels it. */

@@ -1,0 +1,103 @@
+// Redis scenarios: no-op tasks through taskforge's Redis queue (RedisOrchestrator
+// submits, RedisWorker processes run them) against bare BullMQ (Queue.addBulk,
+// Worker processes with an empty processor) on the same Redis server, with the
+// same number of worker processes and the same concurrency in each.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { RedisOrchestrator } from '../src/distributed/redis-orchestrator.js';
+import { NoopTask } from './noop-task.js';
+import type { Measurement } from './scenarios.js';
+
+/** What to run. */
+export interface RedisSpec {
+  readonly url: string;
+  readonly count: number;
+  readonly workers: number;
+  /** Tasks each worker process runs at once. */
+  readonly concurrency: number;
+  /** `taskforge`; `bullmq` (no priority, BullMQ's fastest path); `bullmq-priority` (every job prioritized, as taskforge does). */
+  readonly kind: 'taskforge' | 'bullmq' | 'bullmq-priority';
+}
+
+const CHUNK = 1000;
+
+/**
+ * Queues `count` tasks while the queue is paused, starts the worker
+ * processes, then times from resume until every task has ended: the
+ * processing throughput of the queue, submission not included.
+ */
+export async function redisNoop(_directory: string, spec: RedisSpec): Promise<Measurement> {
+  const name = `bench-${randomBytes(4).toString('hex')}`;
+  const parsed = new URL(spec.url);
+  const connection = { host: parsed.hostname, port: Number(parsed.port), maxRetriesPerRequest: null };
+  // The BullMQ queue under either side: taskforge's lives under the prefix taskforge:bull.
+  const bull = new Queue(name, { connection, ...(spec.kind === 'taskforge' ? { prefix: 'taskforge:bull' } : {}) });
+  await bull.pause();
+  let orchestrator: RedisOrchestrator | undefined;
+  if (spec.kind === 'taskforge') {
+    orchestrator = await RedisOrchestrator.connect({ url: spec.url, name, taskTypes: { noop: NoopTask } });
+    for (let start = 0; start < spec.count; start += CHUNK) {
+      await orchestrator.submitAll(Array.from({ length: Math.min(CHUNK, spec.count - start) }, () => ({ type: 'noop' })));
+    }
+  } else {
+    for (let start = 0; start < spec.count; start += CHUNK) {
+      const jobs = Array.from({ length: Math.min(CHUNK, spec.count - start) }, () => ({ name: 'noop', data: {}, ...(spec.kind === 'bullmq-priority' ? { opts: { priority: 1 } } : {}) }));
+      await bull.addBulk(jobs);
+    }
+  }
+  const workers = await Promise.all(Array.from({ length: spec.workers }, () => startWorker(spec, name)));
+  const started = performance.now();
+  await bull.resume();
+  const client = new Redis(spec.url, { maxRetriesPerRequest: null });
+  const resultsKey = `taskforge:${name}:results`;
+  for (;;) {
+    const done = spec.kind === 'taskforge' ? await client.hlen(resultsKey) : (await bull.getJobCounts('completed'))['completed'] ?? 0;
+    if (done >= spec.count) break;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  const elapsedMs = performance.now() - started;
+  const rss = await Promise.all(workers.map((worker) => worker.stop()));
+  client.disconnect();
+  await orchestrator?.shutdown();
+  await bull.obliterate({ force: true });
+  await bull.close();
+  return { perSecond: spec.count / (elapsedMs / 1000), unit: 'ops/s', elapsedMs, workerPeakRssMiB: Math.max(...rss) };
+}
+
+interface BenchWorker {
+  stop(): Promise<number>;
+}
+
+function startWorker(spec: RedisSpec, name: string): Promise<BenchWorker> {
+  const script = fileURLToPath(new URL('redis-worker.js', import.meta.url));
+  const child = spawn(process.execPath, [script, spec.kind === 'taskforge' ? 'taskforge' : 'bullmq', spec.url, name, String(spec.concurrency)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, TASKFORGE_LOG_LEVEL: 'warn' },
+  });
+  let stdout = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
+  return new Promise((resolve, reject) => {
+    const poll = setInterval(() => {
+      if (stdout.includes('ready')) {
+        clearInterval(poll);
+        resolve({
+          stop: async () => {
+            child.kill('SIGTERM');
+            await exited;
+            const last = stdout.trim().split('\n').at(-1) ?? '{}';
+            return (JSON.parse(last.startsWith('{') ? last : '{}') as { peakRssMiB?: number }).peakRssMiB ?? 0;
+          },
+        });
+      } else if (child.exitCode !== null) {
+        clearInterval(poll);
+        reject(new Error('a benchmark worker died on start'));
+      }
+    }, 10);
+  });
+}
+
+export const redisScenarios = { redisNoop } as const;

@@ -1,0 +1,32 @@
+// A worker process of the Redis benchmark: taskforge's RedisWorker or a bare
+// BullMQ Worker with an empty processor, on the same Redis. Prints `ready`,
+// runs until SIGTERM, then prints its peak RSS as JSON.
+// Usage: redis-worker taskforge|bullmq URL QUEUE CONCURRENCY
+import { Worker } from 'bullmq';
+import { RedisQueue } from '../src/distributed/redis-queue.js';
+import { RedisWorker } from '../src/distributed/redis-worker.js';
+import { NoopTask } from './noop-task.js';
+
+const [kind, url, name, concurrencyText] = process.argv.slice(2);
+if (url === undefined || name === undefined) throw new Error('usage: redis-worker KIND URL QUEUE CONCURRENCY');
+const concurrency = Number(concurrencyText ?? 8);
+let stop: () => Promise<void>;
+if (kind === 'taskforge') {
+  const queue = await RedisQueue.open({ url, name });
+  const worker = new RedisWorker(queue, { concurrency, taskTypes: { noop: NoopTask } });
+  stop = async () => {
+    await worker.shutdown({ timeoutMs: 1000 });
+    await queue.close();
+  };
+} else {
+  const parsed = new URL(url);
+  const worker = new Worker(name, () => Promise.resolve(), { connection: { host: parsed.hostname, port: Number(parsed.port), maxRetriesPerRequest: null }, concurrency });
+  stop = () => worker.close();
+}
+process.once('SIGTERM', () => {
+  void stop().then(() => {
+    process.stdout.write(`${JSON.stringify({ peakRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`);
+    process.exit(0);
+  });
+});
+process.stdout.write('ready\n');
