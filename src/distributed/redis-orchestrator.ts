@@ -1,10 +1,9 @@
 import type { Redis } from 'ioredis';
-import { isoTime } from '../core/clock.js';
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import { getDefaultLogger, type Logger } from '../core/logger.js';
 import { TypedEmitter, type Listener } from '../core/typed-emitter.js';
 import { LiveTask, TaskHandle } from '../orchestrator/live-task.js';
-import type { TaskView } from '../orchestrator/orchestrator.js';
+import { taskView, type TaskView } from '../orchestrator/task-view.js';
 import type { OrchestratorEvents } from '../orchestrator/orchestrator-events.js';
 import { assertNoCycle, invalid, readSubmission, type Submission } from '../orchestrator/submission.js';
 import { TaskRegistry, type TaskClass } from '../orchestrator/task-registry.js';
@@ -163,29 +162,8 @@ export class RedisOrchestrator {
   async get(id: string): Promise<TaskView | undefined> {
     const state = await this.queue.state(id);
     if (state === undefined) return undefined;
-    if (state.status === 'finished') {
-      const { finished } = state;
-      return {
-        id,
-        type: finished.type,
-        priority: finished.priority,
-        status: finished.status,
-        attempts: finished.attempts,
-        ...(finished.dependsOn === undefined ? {} : { dependsOn: finished.dependsOn }),
-        submittedAt: isoTime(finished.submittedAt),
-        result: finished.result,
-      };
-    }
-    const { task } = state;
-    return {
-      id,
-      type: task.type,
-      priority: task.priority,
-      status: state.status,
-      attempts: task.attempts,
-      ...(task.dependsOn === undefined ? {} : { dependsOn: task.dependsOn }),
-      submittedAt: isoTime(task.submittedAt),
-    };
+    if (state.status === 'finished') return taskView(state.finished, state.finished.status, state.finished.attempts, state.finished.result);
+    return taskView(state.task, state.status, state.task.attempts);
   }
 
   /** The promise of a task's result, for a task submitted elsewhere (or here). NOT_FOUND for an unknown id. */

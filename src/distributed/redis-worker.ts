@@ -6,12 +6,9 @@ import { getDefaultLogger, type Logger } from '../core/logger.js';
 import type { Listener } from '../core/typed-emitter.js';
 import { LiveTask } from '../orchestrator/live-task.js';
 import type { OrchestratorEvents } from '../orchestrator/orchestrator-events.js';
-import type { OrchestratorMetrics } from '../orchestrator/metrics.js';
-import { DEFAULT_CONCURRENCY, DEFAULT_MAX_INTERRUPTIONS, DEFAULT_SHUTDOWN_TIMEOUT_MS, Orchestrator } from '../orchestrator/orchestrator.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_MAX_INTERRUPTIONS, DEFAULT_SHUTDOWN_TIMEOUT_MS, Orchestrator, type OrchestratorOptions } from '../orchestrator/orchestrator.js';
 import type { QueuedTask, UnfinishedTask } from '../orchestrator/task-queue.js';
-import type { TaskClass } from '../orchestrator/task-registry.js';
 import { invalid } from '../orchestrator/submission.js';
-import type { StorageTaskContext } from '../tasks/storage-task.js';
 import type { TaskConfig } from '../tasks/task-config.js';
 import type { TaskResult } from '../tasks/task-result.js';
 import type { JobData, RedisQueue } from './redis-queue.js';
@@ -26,19 +23,12 @@ const PROGRESS_EVERY_MS = 250;
 /** How long a cancellation heard for a task not held here is remembered (it may arrive before the task). */
 const CANCEL_MEMORY_MS = 10 * 60_000;
 
-/** Options of {@link RedisWorker}. */
-export interface RedisWorkerOptions {
-  /** Tasks run at once in this process. Default 8. */
-  readonly concurrency?: number;
-  /** Custom task types by name (`storage` is built in). */
-  readonly taskTypes?: Readonly<Record<string, TaskClass>>;
-  /** Given to every task (storage backend, keyring, cache, retry policy). */
-  readonly context?: StorageTaskContext & Readonly<Record<string, unknown>>;
-  readonly logger?: Logger;
-  readonly metrics?: OrchestratorMetrics;
-  /** Times a task may be cut off by a dead worker before it ends INTERRUPTED. Default 3. */
-  readonly maxInterruptions?: number;
-}
+/**
+ * Options of {@link RedisWorker}: those of the local Orchestrator that runs
+ * its tasks (concurrency: tasks at once in this process; maxInterruptions:
+ * times a task may be cut off by a dead worker before it ends INTERRUPTED).
+ */
+export type RedisWorkerOptions = Pick<OrchestratorOptions, 'concurrency' | 'taskTypes' | 'context' | 'logger' | 'metrics' | 'maxInterruptions'>;
 
 /** Options of {@link RedisWorker.shutdown}. */
 export interface WorkerShutdownOptions {

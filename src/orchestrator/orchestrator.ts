@@ -14,6 +14,9 @@ import { assertNoCycle, invalid, readSubmission, type Submission, type SubmitOpt
 import type { TaskQueue, UnfinishedTask } from './task-queue.js';
 import { TaskRegistry, type RunnableTask, type TaskClass } from './task-registry.js';
 import type { OrchestratorMetrics } from './metrics.js';
+import { taskView, type TaskView } from './task-view.js';
+
+export type { TaskView } from './task-view.js';
 
 /** The default number of tasks that run at once. */
 export const DEFAULT_CONCURRENCY = 8;
@@ -42,20 +45,6 @@ export interface OrchestratorOptions {
   readonly metrics?: OrchestratorMetrics;
   /** Crash cut-offs a durable task survives before it ends INTERRUPTED. Default 3. */
   readonly maxInterruptions?: number;
-}
-
-/** A task as `get(id)` reports it. */
-export interface TaskView {
-  readonly id: string;
-  readonly type: string;
-  readonly priority: number;
-  readonly status: TaskStatus;
-  /** Attempts made so far (the result's, once finished). */
-  readonly attempts: number;
-  readonly dependsOn?: readonly string[];
-  readonly submittedAt: string;
-  /** The result, once finished (its `data` as the queue keeps it). */
-  readonly result?: TaskResult;
 }
 
 /** Options of {@link Orchestrator.shutdown}. */
@@ -201,30 +190,9 @@ export class Orchestrator {
   /** A task by id: waiting, running, or finished while the queue keeps it. */
   get(id: string): TaskView | undefined {
     const live = this.#live.get(id);
-    if (live !== undefined) {
-      return {
-        id,
-        type: live.type,
-        priority: live.priority,
-        status: live.outcome?.status ?? live.status,
-        attempts: live.outcome?.attempts ?? live.attempts,
-        ...(live.dependsOn === undefined ? {} : { dependsOn: live.dependsOn }),
-        submittedAt: isoTime(live.submittedAt),
-        ...(live.outcome === undefined ? {} : { result: live.outcome }),
-      };
-    }
+    if (live !== undefined) return taskView(live, live.outcome?.status ?? live.status, live.outcome?.attempts ?? live.attempts, live.outcome);
     const finished = this.#queue.finished(id);
-    if (finished === undefined) return undefined;
-    return {
-      id,
-      type: finished.type,
-      priority: finished.priority,
-      status: finished.status,
-      attempts: finished.attempts,
-      ...(finished.dependsOn === undefined ? {} : { dependsOn: finished.dependsOn }),
-      submittedAt: isoTime(finished.submittedAt),
-      result: finished.result,
-    };
+    return finished === undefined ? undefined : taskView(finished, finished.status, finished.attempts, finished.result);
   }
 
   /**
