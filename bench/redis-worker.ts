@@ -25,7 +25,9 @@ if (kind === 'taskforge') {
 }
 process.once('SIGTERM', () => {
   void stop().then(() => {
-    process.stdout.write(`${JSON.stringify({ peakRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`);
+    const cpu = process.cpuUsage();
+    process.stdout.write(`${JSON.stringify({ peakRssMiB: process.resourceUsage().maxRSS / 1024, cpuMs: (cpu.user + cpu.system) / 1000 })}\n`);
+    if (process.env["TF_CPU"] === "1") process.stderr.write(`worker cpu ms ${((cpu.user + cpu.system) / 1000).toFixed(0)}\n`);
     process.exit(0);
   });
 });

@@ -20,6 +20,8 @@ export const DEFAULT_REDIS_RETENTION = 100_000;
 export const DEFAULT_REDIS_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 /** How long a running task's lock lasts unless renewed (BullMQ's default). */
 export const DEFAULT_LOCK_DURATION_MS = 30_000;
+/** How long BullMQ keeps a completed job (and the result it holds). */
+export const COMPLETED_JOBS_KEPT_MS = 3_600_000;
 /** How long open() waits for Redis to answer. */
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** Events kept in the stream for readers that fall behind. */
@@ -287,8 +289,9 @@ export class RedisQueue {
     return {
       jobId: jobIdOf(task.id),
       priority: toBullMqPriority(task.priority),
-      // taskforge keeps results itself; a finished job's id stays a while so a late second hand-over is a no-op.
-      removeOnComplete: { age: 3600, count: 100_000 },
+      // A completed job stays a while: a late second hand-over of its id is then a no-op, and its
+      // return value (the result) lets recordCompletedJobs() record an end its worker died before recording.
+      removeOnComplete: { age: COMPLETED_JOBS_KEPT_MS / 1000, count: 100_000 },
       removeOnFail: { age: 24 * 3600 },
     };
   }
@@ -357,10 +360,46 @@ export class RedisQueue {
    * (one made by newConnection()); commands on one connection run in order.
    */
   async settle(id: string, result: TaskResult, via?: Redis): Promise<boolean> {
-    const kept = retainedResult(result);
-    const [fresh, released] = (await this.#run('tfFinish', [id, JSON.stringify(kept), result.success ? '1' : '0', result.error?.code ?? ''], via)) as [number, string[]];
+    const [fresh] = await this.settleMany([{ id, result }], via);
+    return fresh ?? false;
+  }
+
+  /** Records the ends of several tasks in one script call; one flag per task as settle() gives. */
+  async settleMany(ends: readonly { readonly id: string; readonly result: TaskResult }[], via?: Redis): Promise<boolean[]> {
+    if (ends.length === 0) return [];
+    const args = [String(ends.length)];
+    for (const { id, result } of ends) args.push(id, JSON.stringify(retainedResult(result)), result.success ? '1' : '0', result.error?.code ?? '');
+    const [fresh, released] = (await this.#run('tfFinish', args, via)) as [number[], string[]];
     await this.handOver(released);
-    return fresh === 1;
+    return fresh.map((flag) => flag === 1);
+  }
+
+  /**
+   * Records the ends of tasks whose job BullMQ completed (with the result as
+   * its return value) but whose end was never recorded: their worker died
+   * in between. Looks at jobs completed in the last `withinMs`. Returns how
+   * many it recorded.
+   */
+  async recordCompletedJobs(withinMs: number): Promise<number> {
+    const prefix = `${KEY_PREFIX}:bull:${this.location.name}`;
+    const jobIds = await this.#redis.zrangebyscore(`${prefix}:completed`, Date.now() - withinMs, '+inf');
+    let recorded = 0;
+    for (let start = 0; start < jobIds.length; start += 1000) {
+      const chunk = jobIds.slice(start, start + 1000).filter((jobId) => jobId.startsWith('t_'));
+      const ids = chunk.map((jobId) => decodeURIComponent(jobId.slice(2)));
+      if (ids.length === 0) continue;
+      const [known, results] = await Promise.all([this.#redis.hmget(this.#keys[0] ?? '', ...ids), this.#redis.hmget(this.#keys[3] ?? '', ...ids)]);
+      const missing = chunk.filter((_jobId, index) => known[index] !== null && results[index] === null);
+      const ends: { id: string; result: TaskResult }[] = [];
+      for (const jobId of missing) {
+        const value = await this.#redis.hget(`${prefix}:${jobId}`, 'returnvalue');
+        const result = value === null ? undefined : (JSON.parse(value) as TaskResult | null);
+        if (result !== undefined && result !== null && typeof result.id === 'string') ends.push({ id: result.id, result });
+      }
+      const fresh = await this.settleMany(ends);
+      recorded += fresh.filter(Boolean).length;
+    }
+    return recorded;
   }
 
   /**

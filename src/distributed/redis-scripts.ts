@@ -191,15 +191,21 @@ return { 'OK', outcomes, released }
 `;
 
 /**
- * Records a task's end. ARGV[7] = id, ARGV[8] = result JSON, ARGV[9] = '1'
- * when it completed, ARGV[10] = its error code. Returns {1 when recorded now
- * (0: it had ended already, or is unknown), released specs}.
+ * Records the ends of a batch of tasks. ARGV[7] = count, then per task: id,
+ * result JSON, '1' when it completed, its error code. Returns {one flag per
+ * task: 1 when recorded now (0: it had ended already, or is unknown),
+ * released specs}.
  */
 export const FINISH_SCRIPT = `${PRELUDE}
-local id = ARGV[7]
-local fresh = redis.call('HEXISTS', K.tasks, id) == 1 and redis.call('HEXISTS', K.results, id) == 0
-finish(id, ARGV[8], ARGV[9] == '1', ARGV[10])
-return { fresh and 1 or 0, released }
+local n = tonumber(ARGV[7])
+local fresh = {}
+for i = 1, n do
+  local at = 7 + (i - 1) * 4
+  local id = ARGV[at + 1]
+  fresh[i] = (redis.call('HEXISTS', K.tasks, id) == 1 and redis.call('HEXISTS', K.results, id) == 0) and 1 or 0
+  finish(id, ARGV[at + 2], ARGV[at + 3] == '1', ARGV[at + 4])
+end
+return { fresh, released }
 `;
 
 /** Makes a blocked task ready. ARGV[7] = id. Returns the released specs. */

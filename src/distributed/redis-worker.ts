@@ -11,11 +11,14 @@ import type { QueuedTask, UnfinishedTask } from '../orchestrator/task-queue.js';
 import { invalid } from '../orchestrator/submission.js';
 import type { TaskConfig } from '../tasks/task-config.js';
 import type { TaskResult } from '../tasks/task-result.js';
-import type { JobData, RedisQueue } from './redis-queue.js';
+import { retainedResult } from '../orchestrator/retained-result.js';
+import { COMPLETED_JOBS_KEPT_MS, type JobData, type RedisQueue } from './redis-queue.js';
 import { takenJob } from './redis-queue.js';
 
-/** How often a worker hands to BullMQ the ready tasks a dead submitter left behind. */
-const STRANDED_SWEEP_MS = 15_000;
+/** How often a worker repairs what a dead process left half done. */
+const STRANDED_SWEEP_MS = 5_000;
+/** How far back a periodic sweep looks for completed jobs whose end was not recorded. */
+const RECENT_COMPLETIONS_MS = 120_000;
 /** How often a worker asks whether a client wants every task's events. */
 const LISTENER_CHECK_MS = 2000;
 /** Progress events go to the stream at most this often per task. */
@@ -62,6 +65,8 @@ export class RedisWorker {
   readonly #client: Redis;
   /** Ends sent but not yet confirmed (shutdown waits for them). */
   readonly #settling = new Set<Promise<void>>();
+  /** Ends waiting for the next batch. */
+  #ends: { id: string; result: TaskResult }[] = [];
   readonly #subscriber: Redis;
   readonly #logger: Logger;
   readonly #maxInterruptions: number;
@@ -117,7 +122,8 @@ export class RedisWorker {
     void this.#checkListeners();
     this.#sweeper = setInterval(() => void this.#sweepStranded(), STRANDED_SWEEP_MS);
     this.#sweeper.unref();
-    void this.#sweepStranded();
+    // At start, every completion BullMQ still keeps: a worker may have died long ago.
+    void this.#sweepStranded(COMPLETED_JOBS_KEPT_MS);
     this.#logger.info({ worker: this.id, queue: queue.name, concurrency }, 'Redis worker started');
   }
 
@@ -155,6 +161,7 @@ export class RedisWorker {
     // BullMQ's close stops fetching and waits for the jobs in hand.
     await this.#worker.close();
     clearTimeout(handBack);
+    if (this.#ends.length > 0) this.#flushEnds();
     await Promise.all(this.#settling);
     await this.#local.shutdown({ timeoutMs: 0 });
     this.#subscriber.disconnect();
@@ -162,7 +169,7 @@ export class RedisWorker {
   }
 
   /** Runs one job's task to its end and records the end. */
-  async #process(job: Job<JobData>, token: string): Promise<void> {
+  async #process(job: Job<JobData>, token: string): Promise<TaskResult | undefined> {
     const { task } = takenJob(job, token);
     const live = liveOf(task);
     const restarted = task.attempts > job.data.attempts;
@@ -194,35 +201,45 @@ export class RedisWorker {
       throw new this.#queue.modules.WaitingError();
     }
     const prior = task.attempts;
-    this.#settle(task.id, prior === 0 ? result : { ...result, attempts: result.attempts + prior });
+    const final = prior === 0 ? result : { ...result, attempts: result.attempts + prior };
+    this.#recordEnd(task.id, final);
+    // BullMQ keeps the result with the completed job: should this process die
+    // before the batch of ends goes out, another worker records it from there.
+    return retainedResult(final);
   }
 
   /**
-   * Records a task's end without waiting for the reply: it goes out on
-   * BullMQ's connection for this worker, so Redis runs it before the job's
-   * completion that BullMQ sends next (one round trip per task, not two).
-   * Should the recording fail, it is retried on the queue's own connection
-   * (it is idempotent) while the job completes.
+   * Queues a task's end for the next batch: the ends of every task that
+   * finished within one turn of the event loop are recorded in one script
+   * call (one write, one Lua run), not one each.
    */
-  #settle(id: string, result: TaskResult): void {
-    const settling = this.#queue.settle(id, result, this.#client).then(
+  #recordEnd(id: string, result: TaskResult): void {
+    this.#ends.push({ id, result });
+    if (this.#ends.length === 1) setImmediate(this.#flushEnds);
+  }
+
+  readonly #flushEnds = (): void => {
+    const ends = this.#ends;
+    this.#ends = [];
+    const recording = this.#queue.settleMany(ends, this.#client).then(
       () => undefined,
       async (error: unknown) => {
-        this.#logger.error({ worker: this.id, taskId: id, err: error instanceof Error ? error.message : String(error) }, 'recording a task end failed; retrying');
+        this.#logger.error({ worker: this.id, tasks: ends.length, err: error instanceof Error ? error.message : String(error) }, 'recording task ends failed; retrying');
         for (let attempt = 1; attempt <= 5; attempt += 1) {
           try {
-            await this.#queue.settle(id, result);
+            await this.#queue.settleMany(ends);
             return;
           } catch {
             await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
           }
         }
-        this.#logger.error({ worker: this.id, taskId: id }, 'the end of a task could not be recorded');
+        // Their jobs hold the results: a sweep records them later (recordCompletedJobs).
+        this.#logger.error({ worker: this.id, tasks: ends.length }, 'task ends could not be recorded now; a later sweep will');
       },
     );
-    this.#settling.add(settling);
-    void settling.finally(() => this.#settling.delete(settling));
-  }
+    this.#settling.add(recording);
+    void recording.finally(() => this.#settling.delete(recording));
+  };
 
   #forwardEvents(): void {
     this.#local.on('start', (event) => {
@@ -293,10 +310,13 @@ export class RedisWorker {
     }
   }
 
-  async #sweepStranded(): Promise<void> {
+  /** Repairs what a dead process left half done: ready tasks not handed to BullMQ, ends not recorded. */
+  async #sweepStranded(withinMs = RECENT_COMPLETIONS_MS): Promise<void> {
     try {
       const handed = await this.#queue.handOverStranded();
       if (handed > 0) this.#logger.warn({ worker: this.id, tasks: handed }, 'handed to BullMQ ready tasks a dead process left behind');
+      const recorded = await this.#queue.recordCompletedJobs(withinMs);
+      if (recorded > 0) this.#logger.warn({ worker: this.id, tasks: recorded }, 'recorded the ends of tasks a dead worker completed');
     } catch (error) {
       this.#logger.warn({ worker: this.id, err: error instanceof Error ? error.message : String(error) }, 'sweep of stranded tasks failed');
     }

@@ -201,6 +201,28 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
+  it('records the end of a task whose worker died after BullMQ completed its job but before the end was recorded', async () => {
+    const orchestrator = await client();
+    const handle = await orchestrator.submit(probe('orphan'));
+    // A worker that takes the job and completes it in BullMQ with the result, then "dies" before recording the end.
+    const { Worker } = await import('bullmq');
+    const port = Number(new URL(server?.url ?? '').port);
+    const manual = new Worker(name, null, { connection: { host: '127.0.0.1', port, maxRetriesPerRequest: null }, prefix: 'taskforge:bull' });
+    const token = 'dying-worker';
+    const job = (await manual.getNextJob(token, { block: false })) as { moveToCompleted(value: unknown, token: string, fetchNext: boolean): Promise<unknown> } | undefined;
+    if (job === undefined) throw new Error('no job');
+    const at = new Date().toISOString();
+    const result = { id: 'orphan', type: 'probe', status: 'completed', success: true, data: 'done elsewhere', attempts: 1, startedAt: at, finishedAt: at, durationMs: 1 };
+    await job.moveToCompleted(result, token, false);
+    await manual.close();
+    expect(await orchestrator.get('orphan')).toMatchObject({ status: 'pending' });
+    // The next worker's first sweep finds it and records the end: its submitter hears it.
+    await worker();
+    expect(await handle.result).toEqual(result);
+    expect(await orchestrator.get('orphan')).toMatchObject({ status: 'completed', result: { data: 'done elsewhere' } });
+    expect(journal.startOrder).toEqual([]);
+  });
+
   it('a result is what in-process would give: the same fields for the same task', async () => {
     const orchestrator = await client();
     await worker();
