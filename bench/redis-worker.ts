@@ -27,7 +27,6 @@ process.once('SIGTERM', () => {
   void stop().then(() => {
     const cpu = process.cpuUsage();
     process.stdout.write(`${JSON.stringify({ peakRssMiB: process.resourceUsage().maxRSS / 1024, cpuMs: (cpu.user + cpu.system) / 1000 })}\n`);
-    if (process.env["TF_CPU"] === "1") process.stderr.write(`worker cpu ms ${((cpu.user + cpu.system) / 1000).toFixed(0)}\n`);
     process.exit(0);
   });
 });

@@ -6,7 +6,10 @@ import { getDefaultLogger, type Logger } from '../core/logger.js';
 import type { Listener } from '../core/typed-emitter.js';
 import { LiveTask } from '../orchestrator/live-task.js';
 import type { OrchestratorEvents } from '../orchestrator/orchestrator-events.js';
-import { DEFAULT_CONCURRENCY, DEFAULT_MAX_INTERRUPTIONS, DEFAULT_SHUTDOWN_TIMEOUT_MS, Orchestrator, type OrchestratorOptions } from '../orchestrator/orchestrator.js';
+import { TypedEmitter } from '../core/typed-emitter.js';
+import type { OrchestratorMetrics } from '../orchestrator/metrics.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_MAX_INTERRUPTIONS, DEFAULT_SHUTDOWN_TIMEOUT_MS, type OrchestratorOptions } from '../orchestrator/orchestrator.js';
+import { hasCleanupHook, TaskRegistry, type RunnableTask } from '../orchestrator/task-registry.js';
 import type { QueuedTask, UnfinishedTask } from '../orchestrator/task-queue.js';
 import { invalid } from '../orchestrator/submission.js';
 import type { TaskConfig } from '../tasks/task-config.js';
@@ -43,6 +46,8 @@ export interface WorkerShutdownOptions {
 interface HeldTask {
   readonly job: Job<JobData>;
   readonly token: string;
+  /** The task object, once made. */
+  task: RunnableTask | undefined;
   handingBack: boolean;
 }
 
@@ -59,7 +64,11 @@ interface HeldTask {
 export class RedisWorker {
   readonly id = `w${randomBytes(4).toString('hex')}`;
   readonly #queue: RedisQueue;
-  readonly #local: Orchestrator;
+  readonly #registry = new TaskRegistry();
+  readonly #context: Readonly<Record<string, unknown>>;
+  readonly #metrics: OrchestratorMetrics | undefined;
+  /** This process's listeners (the CLI's --json lines): results as this worker saw them. */
+  readonly #events: TypedEmitter<OrchestratorEvents>;
   readonly #worker: Worker<QueuedTask>;
   /** BullMQ's connection for this worker's jobs: an end is recorded on it just before BullMQ completes the job. */
   readonly #client: Redis;
@@ -70,6 +79,7 @@ export class RedisWorker {
   readonly #subscriber: Redis;
   readonly #logger: Logger;
   readonly #maxInterruptions: number;
+  readonly #debugEnabled: boolean;
   readonly #held = new Map<string, HeldTask>();
   /** Cancellations heard for tasks not (yet) held here, by id → when. */
   readonly #cancelsHeard = new Map<string, number>();
@@ -86,14 +96,15 @@ export class RedisWorker {
     this.#queue = queue;
     this.#logger = options.logger ?? getDefaultLogger();
     this.#maxInterruptions = options.maxInterruptions ?? DEFAULT_MAX_INTERRUPTIONS;
-    this.#local = new Orchestrator({
-      concurrency,
-      ...(options.taskTypes === undefined ? {} : { taskTypes: options.taskTypes }),
-      ...(options.context === undefined ? {} : { context: options.context }),
-      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
-      logger: this.#logger,
+    // Asked of pino once: a silent logger then costs no field objects per task.
+    const { isLevelEnabled } = this.#logger as { isLevelEnabled?: (level: string) => boolean };
+    this.#debugEnabled = isLevelEnabled === undefined || isLevelEnabled.call(this.#logger, 'debug');
+    for (const [type, taskClass] of Object.entries(options.taskTypes ?? {})) this.#registry.register(type, taskClass);
+    this.#context = { logger: this.#logger, ...options.context };
+    this.#metrics = options.metrics;
+    this.#events = new TypedEmitter<OrchestratorEvents>((error, event) => {
+      this.#logger.error({ event, err: error instanceof Error ? error.message : String(error) }, 'a worker event listener threw');
     });
-    this.#forwardEvents();
     this.#subscriber = this.#listenForCancels();
     this.#client = queue.newConnection();
     this.#worker = new queue.modules.Worker<QueuedTask>(queue.location.name, (job, token) => this.#process(job, token ?? ''), {
@@ -129,7 +140,7 @@ export class RedisWorker {
 
   /** Listens to the tasks this worker runs (their results as this worker saw them: a cut-off earlier attempt is not counted). */
   on<K extends keyof OrchestratorEvents>(event: K, listener: Listener<OrchestratorEvents, K>): this {
-    this.#local.on(event, listener);
+    this.#events.on(event, listener);
     return this;
   }
 
@@ -153,9 +164,9 @@ export class RedisWorker {
     clearInterval(this.#sweeper);
     clearInterval(this.#listenerCheck);
     const handBack = setTimeout(() => {
-      for (const [id, held] of this.#held) {
+      for (const held of this.#held.values()) {
         held.handingBack = true;
-        void this.#local.cancel(id, 'the worker is shutting down; the task goes back to the queue').catch(() => undefined);
+        void held.task?.cancel('the worker is shutting down; the task goes back to the queue');
       }
     }, timeoutMs);
     // BullMQ's close stops fetching and waits for the jobs in hand.
@@ -163,7 +174,6 @@ export class RedisWorker {
     clearTimeout(handBack);
     if (this.#ends.length > 0) this.#flushEnds();
     await Promise.all(this.#settling);
-    await this.#local.shutdown({ timeoutMs: 0 });
     this.#subscriber.disconnect();
     this.#logger.info({ worker: this.id }, 'Redis worker stopped');
   }
@@ -187,11 +197,11 @@ export class RedisWorker {
       await this.#queue.settle(task.id, live.failedWithoutRunning(new TaskforgeError(ErrorCode.CANCELLED, `task '${task.id}' was cancelled before it ran`)), this.#client);
       return;
     }
-    const held: HeldTask = { job, token, handingBack: false };
+    const held: HeldTask = { job, token, task: undefined, handingBack: false };
     this.#held.set(task.id, held);
     let result: TaskResult;
     try {
-      result = await this.#local.submit(configOf(task)).result;
+      result = await this.#run(task, held, live);
     } finally {
       this.#held.delete(task.id);
       this.#lastProgress.delete(task.id);
@@ -206,6 +216,42 @@ export class RedisWorker {
     // BullMQ keeps the result with the completed job: should this process die
     // before the batch of ends goes out, another worker records it from there.
     return retainedResult(final);
+  }
+
+  /**
+   * Runs one task as the Orchestrator runs each of its tasks (BullMQ's
+   * concurrency is the limit here): made from its config, executed, cleaned
+   * up before its slot is free; a task that cannot be made, or that
+   * rejects, ends FAILED.
+   */
+  async #run(queued: UnfinishedTask, held: HeldTask, live: LiveTask): Promise<TaskResult> {
+    let task: RunnableTask;
+    try {
+      task = this.#registry.make(queued.type, configOf(queued), queued.id, this.#context);
+    } catch (error) {
+      return live.failedWithoutRunning(new TaskforgeError(ErrorCode.TASK_FAILED, `task '${queued.id}' could not be made: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
+    }
+    held.task = task;
+    this.#watchEvents(task);
+    this.#metrics?.started(queued.type);
+    if (this.#debugEnabled) this.#logger.debug({ worker: this.id, taskId: queued.id, taskType: queued.type, priority: queued.priority, attempts: queued.attempts }, 'task started');
+    let result: TaskResult;
+    try {
+      result = await task.execute();
+    } catch (error) {
+      result = live.failedWithoutRunning(new TaskforgeError(ErrorCode.INTERNAL, `task '${queued.id}' rejected instead of resolving: ${String(error)}`, { cause: error }));
+    }
+    if (hasCleanupHook(task)) {
+      await task.cleanup().catch((error: unknown) => {
+        this.#logger.error({ taskId: queued.id, taskType: queued.type, err: error instanceof Error ? error.message : String(error) }, 'task cleanup failed');
+      });
+    } else {
+      void task.cleanup();
+    }
+    this.#metrics?.finished(result);
+    if (result.success) this.#events.emit('complete', result);
+    else if (result.error !== undefined) this.#events.emit('error', { id: result.id, type: result.type, error: result.error, result });
+    return result;
   }
 
   /**
@@ -241,23 +287,30 @@ export class RedisWorker {
     void recording.finally(() => this.#settling.delete(recording));
   };
 
-  #forwardEvents(): void {
-    this.#local.on('start', (event) => {
-      if (this.#publishesFor(event.id)) this.#queue.publishEvent('start', event.id, { ...event, worker: this.id }, this.#client);
-    });
-    this.#local.on('retry', (event) => {
-      if (this.#publishesFor(event.id)) this.#queue.publishEvent('retry', event.id, event, this.#client);
-    });
-    this.#local.on('cancel', (event) => {
-      this.#queue.publishEvent('cancel', event.id, event, this.#client);
-    });
-    this.#local.on('progress', (event) => {
-      if (!this.#publishesFor(event.id)) return;
-      const now = Date.now();
-      if (now - (this.#lastProgress.get(event.id) ?? 0) < PROGRESS_EVERY_MS) return;
-      this.#lastProgress.set(event.id, now);
-      this.#queue.publishEvent('progress', event.id, event, this.#client);
-    });
+  /** Sends the task's start, retry and progress events to the stream when someone listens; tells this process's listeners. */
+  #watchEvents(task: RunnableTask): void {
+    const publish = this.#publishesFor(task.id);
+    if (publish || this.#events.listenerCount('start') > 0) {
+      task.on('start', (event) => {
+        this.#events.emit('start', event);
+        if (publish) this.#queue.publishEvent('start', event.id, { ...event, worker: this.id }, this.#client);
+      });
+    }
+    if (publish || this.#events.listenerCount('retry') > 0) {
+      task.on('retry', (event) => {
+        this.#events.emit('retry', event);
+        if (publish) this.#queue.publishEvent('retry', event.id, event, this.#client);
+      });
+    }
+    if (publish || this.#events.listenerCount('progress') > 0) {
+      task.on('progress', (event) => {
+        this.#events.emit('progress', event);
+        const now = Date.now();
+        if (!publish || now - (this.#lastProgress.get(event.id) ?? 0) < PROGRESS_EVERY_MS) return;
+        this.#lastProgress.set(event.id, now);
+        this.#queue.publishEvent('progress', event.id, event, this.#client);
+      });
+    }
   }
 
   /** Start, retry and progress events cost a write each: published when the task's submitter listens, or a dashboard does. */
@@ -293,8 +346,13 @@ export class RedisWorker {
   }
 
   #cancelHeard(id: string, reason: string | undefined): void {
-    if (this.#held.has(id)) {
-      void this.#local.cancel(id, reason).catch(() => undefined);
+    const task = this.#held.get(id)?.task;
+    if (task !== undefined) {
+      const event = { id, type: task.type, previousStatus: task.status, ...(reason === undefined ? {} : { reason }) };
+      this.#logger.info({ worker: this.id, taskId: id, taskType: task.type }, 'task cancelled');
+      this.#events.emit('cancel', event);
+      this.#queue.publishEvent('cancel', id, event, this.#client);
+      void task.cancel(reason);
       return;
     }
     const now = Date.now();

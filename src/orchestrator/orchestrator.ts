@@ -6,13 +6,13 @@ import type { StorageTaskContext } from '../tasks/storage-task.js';
 import type { TaskConfig } from '../tasks/task-config.js';
 import type { TaskResult } from '../tasks/task-result.js';
 import { TaskStatus } from '../tasks/task-status.js';
-import { BaseTask } from '../tasks/base-task.js';
+import type { BaseTask } from '../tasks/base-task.js';
 import { LiveTask, TaskHandle } from './live-task.js';
 import type { OrchestratorEvents } from './orchestrator-events.js';
 import { MemoryQueue } from './queues/memory-queue.js';
 import { assertNoCycle, invalid, readSubmission, type Submission, type SubmitOptions } from './submission.js';
 import type { TaskQueue, UnfinishedTask } from './task-queue.js';
-import { TaskRegistry, type RunnableTask, type TaskClass } from './task-registry.js';
+import { hasCleanupHook, TaskRegistry, type RunnableTask, type TaskClass } from './task-registry.js';
 import type { OrchestratorMetrics } from './metrics.js';
 import { taskView, type TaskView } from './task-view.js';
 
@@ -425,14 +425,7 @@ export class Orchestrator {
 
   #makeTask(live: LiveTask): RunnableTask {
     const { config } = live;
-    if (isTaskObject(config)) return config;
-    const taskClass = this.#registry.get(live.type);
-    if (taskClass === undefined) throw new Error(`no task type '${live.type}' is registered`);
-    // A generated id goes into the config, so the task reports the id the
-    // handle has. Written first: V8 copies `{ id, ...config }` in tens of ns,
-    // and `{ ...config, id }` takes a slow path of near a microsecond.
-    const withId = config.id !== undefined ? config : 'id' in config ? { ...config, id: live.id } : { id: live.id, ...config };
-    return new taskClass(withId as never, this.#context as never);
+    return isTaskObject(config) ? config : this.#registry.make(live.type, config, live.id, this.#context);
   }
 
   #forwardEvents(task: RunnableTask): void {
@@ -601,13 +594,6 @@ function dependencyFailed(id: string, dependency: { id: string; code: string }):
     details: { dependency: dependency.id, dependencyCode: dependency.code },
   });
 }
-
-/** False for a BaseTask subclass that does not override cleanupTask() (most do not). */
-function hasCleanupHook(task: RunnableTask): boolean {
-  return !(task instanceof BaseTask) || (task as unknown as { cleanupTask: unknown }).cleanupTask !== BASE_CLEANUP;
-}
-
-const BASE_CLEANUP: unknown = (BaseTask.prototype as unknown as { cleanupTask: unknown }).cleanupTask;
 
 function isTaskObject(config: TaskConfig | BaseTask): config is BaseTask {
   return typeof (config as Partial<BaseTask>).execute === 'function';

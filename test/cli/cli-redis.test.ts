@@ -137,17 +137,17 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
   it('SIGTERM lets a worker finish its running task, then it exits 0', async () => {
     const queue = queueUrl();
     const worker = await startWorker(queue, ['--concurrency', '1'], 'debug');
-    // A write of 8 MiB of base64 text takes a moment: it is running when the signal comes.
-    const big = Buffer.alloc(6 * 1024 * 1024, 1).toString('base64');
+    // A write of 21 MiB of base64 text takes a moment: it is running when the signal comes.
+    const big = Buffer.alloc(16 * 1024 * 1024, 1).toString('base64');
     const submitter = spawn(process.execPath, [BIN, 'run', '-', '--queue', queue, '--json'], { cwd: dir, env: env() });
     let submitted = '';
     submitter.stdout.on('data', (chunk: Buffer) => (submitted += chunk.toString()));
     const submitterExited = new Promise<number | null>((done) => submitter.once('exit', (code) => { done(code); }));
     submitter.stdin.end(JSON.stringify(write('big', '/big.bin', big)));
     // The worker logs at debug level: 'task started' says the write is under way.
-    for (let waited = 0; !worker.output().stderr.includes('"msg":"task started"'); waited += 20) {
+    for (let waited = 0; !worker.output().stderr.includes('"msg":"task started"'); waited += 2) {
       if (waited > 30_000) throw new Error(`the task did not start: ${worker.output().stderr}`);
-      await new Promise((done) => setTimeout(done, 20));
+      await new Promise((done) => setTimeout(done, 2));
     }
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);

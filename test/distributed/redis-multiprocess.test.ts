@@ -49,8 +49,8 @@ describe.runIf(haveRedis)('workers in separate processes', () => {
     return { name: `multi-${String(queueNumber)}`, journal: join(dir, `journal-${String(queueNumber)}.txt`) };
   }
 
-  async function startWorker(name: string, journal: string, concurrency: number, lockMs: number): Promise<WorkerProcess> {
-    const child = startScriptFile('test/fixtures/redis-worker-process.ts', [server?.url ?? '', name, journal, String(concurrency), String(lockMs)]);
+  async function startWorker(name: string, journal: string, concurrency: number, lockMs: number, shutdownMs = 5000): Promise<WorkerProcess> {
+    const child = startScriptFile('test/fixtures/redis-worker-process.ts', [server?.url ?? '', name, journal, String(concurrency), String(lockMs), String(shutdownMs)]);
     children.push(child);
     let stdout = '';
     let stderr = '';
@@ -164,6 +164,33 @@ describe.runIf(haveRedis)('workers in separate processes', () => {
     expect(again).toMatchObject({ status: 1, stderr: "taskforge: INVALID_STATE: task 'endless' cannot be cancelled: it is already failed\n" });
     const unknown = spawnSync(process.execPath, [BIN, 'cancel', 'nobody', '--queue', `${server?.url ?? ''}?name=${name}`], { encoding: 'utf8', timeout: 30_000 });
     expect(unknown).toMatchObject({ status: 1, stderr: expect.stringContaining("taskforge: NOT_FOUND: no task with id 'nobody' is known to the queue") as string });
+  }, 60_000);
+
+  it('SIGTERM: a worker lets a short task finish, hands a long one back when its shutdown time is up, and exits 0; another worker completes it', async () => {
+    const { name, journal } = nextQueue();
+    const orchestrator = await client(name);
+    const first = await startWorker(name, journal, 2, 30_000, 500);
+    const [short, long] = await orchestrator.submitAll([
+      { id: 'short', type: 'journal', priority: 1, metadata: { ms: 200 } },
+      { id: 'long', type: 'journal', metadata: { ms: 5000 } },
+    ]);
+    for (let waited = 0; journalLines(journal).filter((line) => line[0] === 'start').length < 2; waited += 5) {
+      if (waited > 10_000) throw new Error('the tasks never started');
+      await delay(5);
+    }
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    expect(await short?.result).toMatchObject({ status: 'completed', attempts: 1 });
+    // Handed back, not failed: it waits in the queue for the next worker.
+    expect(await orchestrator.get('long')).toMatchObject({ status: 'pending' });
+    const second = await startWorker(name, journal, 2, 30_000);
+    expect(await long?.result).toMatchObject({ status: 'completed', attempts: 2 });
+    expect(journalLines(journal).filter((line) => line[1] === 'long')).toEqual([
+      ['start', 'long', '1', String(first.pid)],
+      ['aborted', 'long', String(first.pid)],
+      ['start', 'long', '1', String(second.pid)],
+      ['done', 'long', String(second.pid)],
+    ]);
   }, 60_000);
 
   it('a task cut off more than maxInterruptions times ends INTERRUPTED, and its submitter hears it', async () => {
