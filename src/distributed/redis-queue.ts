@@ -302,6 +302,7 @@ export class RedisQueue {
    * none is ready. The lock is not renewed: finish within lockDurationMs.
    */
   async take(): Promise<QueuedTask | undefined> {
+    this.#assertOpen();
     this.#taker ??= this.#newTaker();
     const token = randomBytes(8).toString('hex');
     const job = (await this.#taker.getNextJob(token, { block: false })) as Job<QueuedTask> | undefined;
@@ -423,22 +424,26 @@ export class RedisQueue {
 
   /** Removes a task's job while it waits in BullMQ; false when it is running (locked) or not there. */
   async removeWaiting(id: string): Promise<boolean> {
+    this.#assertOpen();
     return (await this.#bull.remove(jobIdOf(id))) === 1;
   }
 
   /** Whether a cancellation of this task was asked for. */
   async cancelRequested(id: string): Promise<boolean> {
+    this.#assertOpen();
     return (await this.#redis.sismember(this.#keys[7] ?? '', id)) === 1;
   }
 
   /** A finished task, while the queue's retention keeps it. */
   async finished(id: string): Promise<FinishedTask | undefined> {
+    this.#assertOpen();
     const record = await this.#redis.hget(this.#keys[3] ?? '', id);
     return record === null ? undefined : finishedOf(record);
   }
 
   /** Finished records of many ids at once (undefined where not finished). */
   async finishedMany(ids: readonly string[]): Promise<(FinishedTask | undefined)[]> {
+    this.#assertOpen();
     if (ids.length === 0) return [];
     const records = await this.#redis.hmget(this.#keys[3] ?? '', ...ids);
     return records.map((record) => (record === null ? undefined : finishedOf(record)));
@@ -446,6 +451,7 @@ export class RedisQueue {
 
   /** A task's state: pending (blocked or waiting in BullMQ), running, or finished; undefined when unknown. */
   async state(id: string): Promise<RemoteState | undefined> {
+    this.#assertOpen();
     const [meta, record] = await Promise.all([this.#redis.hget(this.#keys[0] ?? '', id), this.#redis.hget(this.#keys[3] ?? '', id)]);
     if (record !== null) return { status: 'finished', finished: finishedOf(record) };
     if (meta === null) return undefined;
@@ -492,8 +498,12 @@ export class RedisQueue {
     for (const connection of this.#connections) connection.disconnect();
   }
 
-  async #run(command: keyof typeof SCRIPTS, args: readonly string[], via: Redis = this.#redis): Promise<unknown> {
+  #assertOpen(): void {
     if (this.#closed) throw new TaskforgeError(ErrorCode.INVALID_STATE, `the Redis queue ${this.name} is closed`);
+  }
+
+  async #run(command: keyof typeof SCRIPTS, args: readonly string[], via: Redis = this.#redis): Promise<unknown> {
+    this.#assertOpen();
     const now = Date.now();
     const common = [this.#prefix, String(now), isoTime(now), String(this.#maxFinished), String(this.#maxAgeMs), String(DEFAULT_EVENTS_MAX_LEN)];
     const call = (via as unknown as Record<string, (...values: string[]) => Promise<unknown>>)[command];

@@ -223,6 +223,20 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     expect(journal.startOrder).toEqual([]);
   });
 
+  it('refuses use after shutdown or close with INVALID_STATE, and bad timing options with a RangeError', async () => {
+    const orchestrator = await RedisOrchestrator.connect({ url: server?.url ?? '', name });
+    await orchestrator.shutdown();
+    await expect(orchestrator.submit(probe('late'))).rejects.toMatchObject({ code: 'INVALID_STATE', message: 'this Redis orchestrator client is shut down' });
+    await expect(orchestrator.cancel('late')).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    const queue = await RedisQueue.open({ url: server?.url ?? '', name });
+    await queue.close();
+    await expect(queue.finished('x')).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    await expect(queue.take()).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    await expect(queue.add({ id: 'x', type: 'probe', priority: 0, config: probe('x'), dependsOn: undefined, attempts: 0, submittedAt: Date.now() }, true)).rejects.toMatchObject({ code: 'INVALID_STATE', message: expect.stringContaining('is closed') as string });
+    await expect(RedisQueue.open({ url: server?.url ?? '', name, lockDurationMs: 0 })).rejects.toThrow(/lockDurationMs must be a positive whole number of ms/);
+    await expect(RedisQueue.open({ url: server?.url ?? '', name, maxFinished: -1 })).rejects.toThrow(/maxFinished must be a non-negative integer/);
+  });
+
   it('a result is what in-process would give: the same fields for the same task', async () => {
     const orchestrator = await client();
     await worker();
