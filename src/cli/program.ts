@@ -113,7 +113,7 @@ Example:
   common(program.command('run'))
     .description('Run a batch of task configs (a JSON array or NDJSON, with dependsOn) by priority through the orchestrator.')
     .argument('<file>', "the batch file, or '-' for stdin")
-    .option('-c, --concurrency <n>', 'tasks that run at once', positiveInteger, DEFAULT_CONCURRENCY)
+    .option('-c, --concurrency <n>', 'tasks that run at once (with a redis:// queue, each worker has its own)', positiveInteger, DEFAULT_CONCURRENCY)
     .option('-q, --queue <queue>', "'memory'; 'sqlite:FILE' to survive a crash (run the same command again to finish); or 'redis://HOST:PORT[?name=Q]' for workers anywhere ('taskforge worker')", 'memory')
     .option('--aging <ms>', 'a waiting task gains one priority point per this many ms (no starvation)', positiveInteger)
     .addHelpText(
