@@ -140,6 +140,8 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     // A write of 21 MiB of base64 text takes a moment: it is running when the signal comes.
     const big = Buffer.alloc(16 * 1024 * 1024, 1).toString('base64');
     const submitter = spawn(process.execPath, [BIN, 'run', '-', '--queue', queue, '--json'], { cwd: dir, env: env() });
+    // Stopped by afterEach too, should the test fail before it ends.
+    workers.push({ child: submitter, exited: Promise.resolve(null), output: () => ({ stdout: '', stderr: '' }) });
     let submitted = '';
     submitter.stdout.on('data', (chunk: Buffer) => (submitted += chunk.toString()));
     const submitterExited = new Promise<number | null>((done) => submitter.once('exit', (code) => { done(code); }));
