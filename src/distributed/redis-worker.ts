@@ -30,8 +30,8 @@ const PROGRESS_EVERY_MS = 250;
 const CANCEL_MEMORY_MS = 10 * 60_000;
 
 /**
- * Options of {@link RedisWorker}: those of the local Orchestrator that runs
- * its tasks (concurrency: tasks at once in this process; maxInterruptions:
+ * Options of {@link RedisWorker}: the Orchestrator's that apply to running
+ * tasks (concurrency: tasks at once in this process; maxInterruptions:
  * times a task may be cut off by a dead worker before it ends INTERRUPTED).
  */
 export type RedisWorkerOptions = Pick<OrchestratorOptions, 'concurrency' | 'taskTypes' | 'context' | 'logger' | 'metrics' | 'maxInterruptions'>;
@@ -55,11 +55,12 @@ interface HeldTask {
  * Runs tasks from a {@link RedisQueue} in this process, beside any number
  * of workers on other machines. BullMQ's worker fetches the tasks in
  * priority order and renews their locks while they run (so a long task is
- * not taken for dead); a local Orchestrator runs them, so a task behaves
- * exactly as in one process (retries, timeout, cleanup, events). Around
- * that: cancellations from any process reach the task here, its events
- * go to the queue's stream, and its end is recorded (releasing its
- * dependents) before BullMQ marks the job done.
+ * not taken for dead); each task runs as the Orchestrator runs it, so it
+ * behaves exactly as in one process (retries, timeout, cleanup, events).
+ * Around that: cancellations from any process reach the task here, its
+ * events go to the queue's stream, and its end is recorded (releasing its
+ * dependents) in a batch per event-loop turn, its result also kept on the
+ * completed job so that a sweep can record it should this process die first.
  */
 export class RedisWorker {
   readonly id = `w${randomBytes(4).toString('hex')}`;
@@ -70,7 +71,7 @@ export class RedisWorker {
   /** This process's listeners (the CLI's --json lines): results as this worker saw them. */
   readonly #events: TypedEmitter<OrchestratorEvents>;
   readonly #worker: Worker<QueuedTask>;
-  /** BullMQ's connection for this worker's jobs: an end is recorded on it just before BullMQ completes the job. */
+  /** BullMQ's connection for this worker's jobs; events and ends go on it too, so readers see a task's events before its end. */
   readonly #client: Redis;
   /** Ends sent but not yet confirmed (shutdown waits for them). */
   readonly #settling = new Set<Promise<void>>();
