@@ -525,12 +525,12 @@ export function jobIdOf(id: string): string {
 
 /** The task a job carries, with the attempts and interruptions BullMQ counted. */
 export function takenJob(job: Job<QueuedTask>, token: string): TakenJob {
-  const started = Math.max(1, job.attemptsStarted);
-  return {
-    job,
-    token,
-    task: { ...job.data, attempts: job.data.attempts + started - 1, ready: true, interruptions: job.stalledCounter },
-  };
+  return { job, token, task: { ...job.data, ...countsOf(job), ready: true } };
+}
+
+/** Attempts made before this run (a cut-off or handed-back run counts) and times a dead worker cut the task off. */
+export function countsOf(job: Job<QueuedTask>): { attempts: number; interruptions: number } {
+  return { attempts: job.data.attempts + Math.max(1, job.attemptsStarted) - 1, interruptions: job.stalledCounter };
 }
 
 function metaOf(task: QueuedTask): TaskMeta {

@@ -4,19 +4,19 @@ import type { Redis } from 'ioredis';
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import { getDefaultLogger, type Logger } from '../core/logger.js';
 import type { Listener } from '../core/typed-emitter.js';
-import { LiveTask } from '../orchestrator/live-task.js';
+import { failedWithoutRunning } from '../orchestrator/live-task.js';
 import type { OrchestratorEvents } from '../orchestrator/orchestrator-events.js';
 import { TypedEmitter } from '../core/typed-emitter.js';
 import type { OrchestratorMetrics } from '../orchestrator/metrics.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_MAX_INTERRUPTIONS, DEFAULT_SHUTDOWN_TIMEOUT_MS, type OrchestratorOptions } from '../orchestrator/orchestrator.js';
 import { hasCleanupHook, TaskRegistry, type RunnableTask } from '../orchestrator/task-registry.js';
-import type { QueuedTask, UnfinishedTask } from '../orchestrator/task-queue.js';
+import type { QueuedTask } from '../orchestrator/task-queue.js';
 import { invalid } from '../orchestrator/submission.js';
 import type { TaskConfig } from '../tasks/task-config.js';
 import type { TaskResult } from '../tasks/task-result.js';
 import { retainedResult } from '../orchestrator/retained-result.js';
 import { COMPLETED_JOBS_KEPT_MS, type JobData, type RedisQueue } from './redis-queue.js';
-import { takenJob } from './redis-queue.js';
+import { countsOf } from './redis-queue.js';
 
 /** How often a worker repairs what a dead process left half done. */
 const STRANDED_SWEEP_MS = 5_000;
@@ -127,7 +127,7 @@ export class RedisWorker {
       if (job === undefined || error.name === 'WaitingError') return;
       this.#logger.error({ worker: this.id, taskId: job.data.id, err: error.message }, 'a task could not be processed');
       const failure = new TaskforgeError(ErrorCode.INTERNAL, `task '${job.data.id}' could not be processed by worker ${this.id}: ${error.message}`);
-      void this.#queue.settle(job.data.id, liveOf(takenJob(job, '').task).failedWithoutRunning(failure)).catch(() => undefined);
+      void this.#queue.settle(job.data.id, failedWithoutRunning(job.data, countsOf(job).attempts, failure)).catch(() => undefined);
     });
     this.#listenerCheck = setInterval(() => void this.#checkListeners(), LISTENER_CHECK_MS);
     this.#listenerCheck.unref();
@@ -181,28 +181,29 @@ export class RedisWorker {
 
   /** Runs one job's task to its end and records the end. */
   async #process(job: Job<JobData>, token: string): Promise<TaskResult | undefined> {
-    const { task } = takenJob(job, token);
-    const live = liveOf(task);
-    const restarted = task.attempts > job.data.attempts;
-    if (task.interruptions > this.#maxInterruptions) {
-      const error = new TaskforgeError(ErrorCode.INTERRUPTED, `task '${task.id}' was cut off by a dead worker ${String(task.interruptions)} times; it is not run again`, {
-        details: { interruptions: task.interruptions },
+    // The job's data is used as it is (no copy per task): a hot path.
+    const task = job.data;
+    const { attempts, interruptions } = countsOf(job);
+    if (interruptions > this.#maxInterruptions) {
+      const error = new TaskforgeError(ErrorCode.INTERRUPTED, `task '${task.id}' was cut off by a dead worker ${String(interruptions)} times; it is not run again`, {
+        details: { interruptions },
       });
-      await this.#queue.settle(task.id, live.failedWithoutRunning(error));
+      await this.#queue.settle(task.id, failedWithoutRunning(task, attempts, error));
       return;
     }
+    const restarted = attempts > task.attempts;
     // A task run again after its worker died may have ended already (the worker died after recording its end).
     if (restarted && (await this.#queue.finished(task.id)) !== undefined) return;
     if (this.#cancelsHeard.has(task.id) || (restarted && (await this.#queue.cancelRequested(task.id)))) {
       this.#queue.publishEvent('cancel', task.id, { id: task.id, type: task.type, previousStatus: 'pending' }, this.#client);
-      await this.#queue.settle(task.id, live.failedWithoutRunning(new TaskforgeError(ErrorCode.CANCELLED, `task '${task.id}' was cancelled before it ran`)), this.#client);
+      await this.#queue.settle(task.id, failedWithoutRunning(task, attempts, new TaskforgeError(ErrorCode.CANCELLED, `task '${task.id}' was cancelled before it ran`)), this.#client);
       return;
     }
     const held: HeldTask = { job, token, task: undefined, handingBack: false };
     this.#held.set(task.id, held);
     let result: TaskResult;
     try {
-      result = await this.#run(task, held, live);
+      result = await this.#run(task, attempts, held);
     } finally {
       this.#held.delete(task.id);
       this.#lastProgress.delete(task.id);
@@ -211,8 +212,7 @@ export class RedisWorker {
       await job.moveToWait(token);
       throw new this.#queue.modules.WaitingError();
     }
-    const prior = task.attempts;
-    const final = prior === 0 ? result : { ...result, attempts: result.attempts + prior };
+    const final = attempts === 0 ? result : { ...result, attempts: result.attempts + attempts };
     this.#recordEnd(task.id, final);
     // BullMQ keeps the result with the completed job: should this process die
     // before the batch of ends goes out, another worker records it from there.
@@ -223,24 +223,24 @@ export class RedisWorker {
    * Runs one task as the Orchestrator runs each of its tasks (BullMQ's
    * concurrency is the limit here): made from its config, executed, cleaned
    * up before its slot is free; a task that cannot be made, or that
-   * rejects, ends FAILED.
+   * rejects, ends FAILED. `attempts`: those made before this run.
    */
-  async #run(queued: UnfinishedTask, held: HeldTask, live: LiveTask): Promise<TaskResult> {
+  async #run(queued: JobData, attempts: number, held: HeldTask): Promise<TaskResult> {
     let task: RunnableTask;
     try {
       task = this.#registry.make(queued.type, configOf(queued), queued.id, this.#context);
     } catch (error) {
-      return live.failedWithoutRunning(new TaskforgeError(ErrorCode.TASK_FAILED, `task '${queued.id}' could not be made: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
+      return failedWithoutRunning(queued, 0, new TaskforgeError(ErrorCode.TASK_FAILED, `task '${queued.id}' could not be made: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
     }
     held.task = task;
     this.#watchEvents(task);
     this.#metrics?.started(queued.type);
-    if (this.#debugEnabled) this.#logger.debug({ worker: this.id, taskId: queued.id, taskType: queued.type, priority: queued.priority, attempts: queued.attempts }, 'task started');
+    if (this.#debugEnabled) this.#logger.debug({ worker: this.id, taskId: queued.id, taskType: queued.type, priority: queued.priority, attempts }, 'task started');
     let result: TaskResult;
     try {
       result = await task.execute();
     } catch (error) {
-      result = live.failedWithoutRunning(new TaskforgeError(ErrorCode.INTERNAL, `task '${queued.id}' rejected instead of resolving: ${String(error)}`, { cause: error }));
+      result = failedWithoutRunning(queued, 0, new TaskforgeError(ErrorCode.INTERNAL, `task '${queued.id}' rejected instead of resolving: ${String(error)}`, { cause: error }));
     }
     if (hasCleanupHook(task)) {
       await task.cleanup().catch((error: unknown) => {
@@ -391,6 +391,3 @@ function configOf(task: QueuedTask): TaskConfig {
   return copy;
 }
 
-function liveOf(task: UnfinishedTask): LiveTask {
-  return new LiveTask(task.id, task.type, task.priority, task.config, task.dependsOn, task.attempts, task.submittedAt, task.interruptions);
-}

@@ -60,19 +60,24 @@ export class LiveTask implements QueuedTask {
 
   /** A FAILED result for a task that ends without running (cancelled while pending, a dependency failed). */
   failedWithoutRunning(error: TaskforgeError, now = Date.now()): TaskResult {
-    const at = isoTime(now);
-    return {
-      id: this.id,
-      type: this.type,
-      status: TaskStatus.FAILED,
-      success: false,
-      error: toErrorInfo(error),
-      attempts: this.attempts,
-      startedAt: at,
-      finishedAt: at,
-      durationMs: 0,
-    };
+    return failedWithoutRunning(this, this.attempts, error, now);
   }
+}
+
+/** A FAILED result for a task that ends without running (or without a result of its own), after `attempts` attempts. */
+export function failedWithoutRunning(task: { readonly id: string; readonly type: string }, attempts: number, error: TaskforgeError, now = Date.now()): TaskResult {
+  const at = isoTime(now);
+  return {
+    id: task.id,
+    type: task.type,
+    status: TaskStatus.FAILED,
+    success: false,
+    error: toErrorInfo(error),
+    attempts,
+    startedAt: at,
+    finishedAt: at,
+    durationMs: 0,
+  };
 }
 
 /** What `submit()` returns: the task's id and the promise of its result. */
