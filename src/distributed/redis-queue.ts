@@ -11,7 +11,7 @@ import { checkedLimit } from '../orchestrator/queues/memory-queue.js';
 import { toBullMqPriority } from '../orchestrator/queues/bullmq-priority.js';
 import type { FinishedTask, QueuedTask, RetentionOptions, UnfinishedTask } from '../orchestrator/task-queue.js';
 import { CANCEL_SCRIPT, FINISH_SCRIPT, RELEASE_SCRIPT, SCRIPT_KEYS, STRANDED_SCRIPT, SUBMIT_SCRIPT } from './redis-scripts.js';
-import { checkQueueName, DEFAULT_REDIS_QUEUE_NAME, parseRedisUrl } from './redis-url.js';
+import { checkQueueName, parseRedisUrl } from './redis-url.js';
 import { loadBullMq, type BullMqModules } from './load-bullmq.js';
 
 /** Finished tasks a Redis queue keeps by default. */
@@ -524,7 +524,7 @@ export function jobIdOf(id: string): string {
 }
 
 /** The task a job carries, with the attempts and interruptions BullMQ counted. */
-export function takenJob(job: Job<QueuedTask>, token: string): TakenJob {
+function takenJob(job: Job<QueuedTask>, token: string): TakenJob {
   return { job, token, task: { ...job.data, ...countsOf(job), ready: true } };
 }
 
@@ -567,4 +567,3 @@ function positive(name: string, value: number | undefined): number | undefined {
   return value;
 }
 
-export { DEFAULT_REDIS_QUEUE_NAME };
