@@ -95,7 +95,9 @@ describe.runIf(haveRedis)('three worker processes on a shared S3 bucket, one kil
     expect(new Set([...ranByVictim, ...ranBySurvivors]).size).toBe(TASKS);
     const retried = results.filter((result) => result.attempts === 2).map((result) => result.id);
     expect(retried.length).toBeGreaterThan(0);
-    expect(retried.every((id) => !ranByVictim.has(id))).toBe(true);
+    // The victim prints a task's line when its work ends, a moment before the end is recorded:
+    // one killed in that moment runs again (at least once), so at most its 8 tasks in flight.
+    expect(retried.filter((id) => ranByVictim.has(id)).length).toBeLessThanOrEqual(8);
 
     // Read every object back through taskforge's own S3 backend.
     const backend = new S3Backend({ bucket: 'shared', prefix: 'run', clientConfig: { endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3RVER_CREDENTIALS } });
