@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { Queue } from 'bullmq';
+import { Queue, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { RedisOrchestrator } from '../src/distributed/redis-orchestrator.js';
 import { NoopTask } from './noop-task.js';
@@ -18,8 +18,14 @@ export interface RedisSpec {
   readonly workers: number;
   /** Tasks each worker process runs at once. */
   readonly concurrency: number;
-  /** `taskforge`; `bullmq` (no priority, BullMQ's fastest path); `bullmq-priority` (every job prioritized, as taskforge does). */
-  readonly kind: 'taskforge' | 'bullmq' | 'bullmq-priority';
+  /**
+   * `taskforge`; `bullmq` (empty jobs, no priority: BullMQ's fastest path);
+   * `bullmq-priority` (empty jobs, every one prioritized, as taskforge's
+   * are); `bullmq-same-job` (each job what a taskforge job is: its task's
+   * config as data, its own id, a priority, the same retention, and the
+   * task's result as return value).
+   */
+  readonly kind: 'taskforge' | 'bullmq' | 'bullmq-priority' | 'bullmq-same-job';
 }
 
 const CHUNK = 1000;
@@ -44,7 +50,7 @@ export async function redisNoop(_directory: string, spec: RedisSpec): Promise<Me
     }
   } else {
     for (let start = 0; start < spec.count; start += CHUNK) {
-      const jobs = Array.from({ length: Math.min(CHUNK, spec.count - start) }, () => ({ name: 'noop', data: {}, ...(spec.kind === 'bullmq-priority' ? { opts: { priority: 1 } } : {}) }));
+      const jobs = Array.from({ length: Math.min(CHUNK, spec.count - start) }, (_, index) => bareJob(spec.kind, name, start + index));
       await bull.addBulk(jobs);
     }
   }
@@ -67,13 +73,25 @@ export async function redisNoop(_directory: string, spec: RedisSpec): Promise<Me
   return { perSecond: spec.count / (elapsedMs / 1000), unit: 'ops/s', elapsedMs, workerPeakRssMiB: Math.max(...rss) };
 }
 
+/** A job of bare BullMQ's side (see RedisSpec's kinds). */
+function bareJob(kind: RedisSpec['kind'], queue: string, index: number): { name: string; data: object; opts?: JobsOptions } {
+  if (kind === 'bullmq') return { name: 'noop', data: {} };
+  if (kind === 'bullmq-priority') return { name: 'noop', data: {}, opts: { priority: 1 } };
+  const id = `${queue}-${String(index)}`;
+  return {
+    name: 'noop',
+    data: { id, type: 'noop', priority: 0, config: { type: 'noop' }, attempts: 0, submittedAt: Date.now() },
+    opts: { jobId: `t_${id}`, priority: 1_048_576, removeOnComplete: { age: 3600, count: 100_000 }, removeOnFail: { age: 86_400 } },
+  };
+}
+
 interface BenchWorker {
   stop(): Promise<number>;
 }
 
 function startWorker(spec: RedisSpec, name: string): Promise<BenchWorker> {
   const script = fileURLToPath(new URL('redis-worker.js', import.meta.url));
-  const child = spawn(process.execPath, [script, spec.kind === 'taskforge' ? 'taskforge' : 'bullmq', spec.url, name, String(spec.concurrency)], {
+  const child = spawn(process.execPath, [script, spec.kind === 'bullmq-priority' ? 'bullmq' : spec.kind, spec.url, name, String(spec.concurrency)], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, TASKFORGE_LOG_LEVEL: 'warn' },
   });

@@ -1,8 +1,8 @@
 // A worker process of the Redis benchmark: taskforge's RedisWorker or a bare
 // BullMQ Worker with an empty processor, on the same Redis. Prints `ready`,
 // runs until SIGTERM, then prints its peak RSS as JSON.
-// Usage: redis-worker taskforge|bullmq URL QUEUE CONCURRENCY
-import { Worker } from 'bullmq';
+// Usage: redis-worker taskforge|bullmq|bullmq-same-job URL QUEUE CONCURRENCY
+import { Worker, type Job } from 'bullmq';
 import { RedisQueue } from '../src/distributed/redis-queue.js';
 import { RedisWorker } from '../src/distributed/redis-worker.js';
 import { NoopTask } from './noop-task.js';
@@ -20,7 +20,9 @@ if (kind === 'taskforge') {
   };
 } else {
   const parsed = new URL(url);
-  const worker = new Worker(name, () => Promise.resolve(), { connection: { host: parsed.hostname, port: Number(parsed.port), maxRetriesPerRequest: null }, concurrency });
+  // bullmq-same-job returns what a taskforge task returns: its result.
+  const processor = kind === 'bullmq-same-job' ? (job: Job<{ id: string; type: string }>) => Promise.resolve(resultOf(job)) : () => Promise.resolve();
+  const worker = new Worker(name, processor, { connection: { host: parsed.hostname, port: Number(parsed.port), maxRetriesPerRequest: null }, concurrency });
   stop = () => worker.close();
 }
 process.once('SIGTERM', () => {
@@ -31,3 +33,9 @@ process.once('SIGTERM', () => {
   });
 });
 process.stdout.write('ready\n');
+
+function resultOf(job: Job<{ id: string; type: string }>): object {
+  const startedAt = Date.now();
+  const finishedAt = Date.now();
+  return { id: job.data.id, type: job.data.type, status: 'completed', success: true, attempts: 1, startedAt: new Date(startedAt).toISOString(), finishedAt: new Date(finishedAt).toISOString(), durationMs: finishedAt - startedAt };
+}

@@ -219,6 +219,7 @@ async function redisSections(): Promise<void> {
           { label: 'taskforge RedisWorker', run: () => runChild('redisNoop', freshDir('redis'), spec('taskforge')) },
           { label: 'bare BullMQ Worker', run: () => runChild('redisNoop', freshDir('bullmq'), spec('bullmq')) },
           { label: 'bare BullMQ Worker, prioritized', run: () => runChild('redisNoop', freshDir('bullmq-p'), spec('bullmq-priority')) },
+          { label: 'bare BullMQ Worker, same job as taskforge', run: () => runChild('redisNoop', freshDir('bullmq-s'), spec('bullmq-same-job')) },
         ]),
       );
     }

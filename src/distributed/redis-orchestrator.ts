@@ -14,6 +14,14 @@ import { RedisQueue, type RedisQueueOptions, type TaskMeta } from './redis-queue
 
 /** How long one blocking read of the event stream waits. */
 const READ_BLOCK_MS = 1000;
+/** Entries one read of the event stream takes at most. */
+const READ_COUNT = 1000;
+/**
+ * After a read that found events, the next waits this long, so that events
+ * arriving meanwhile come in one read: under load a read per event costs
+ * the client and Redis more than the events themselves.
+ */
+const READ_GATHER_MS = 5;
 /** How often results of watched tasks are looked up directly, in case their end event was missed. */
 const RESULT_CHECK_MS = 5000;
 /** How often cancel() asks again while the task has not ended. */
@@ -261,19 +269,22 @@ export class RedisOrchestrator {
     while (this.#isOpen()) {
       let reply: [string, [string, string[]][]][] | null;
       try {
-        reply = await this.#reader.xread('COUNT', 1000, 'BLOCK', READ_BLOCK_MS, 'STREAMS', this.queue.channels.events, this.#lastEventId);
+        reply = await this.#reader.xread('COUNT', READ_COUNT, 'BLOCK', READ_BLOCK_MS, 'STREAMS', this.queue.channels.events, this.#lastEventId);
       } catch (error) {
         if (!this.#isOpen()) return;
         this.#logger.warn({ queue: this.queue.name, err: error instanceof Error ? error.message : String(error) }, 'reading task events failed; retrying');
         await new Promise((resolve) => setTimeout(resolve, 200));
         continue;
       }
+      let read = 0;
       for (const [, entries] of reply ?? []) {
+        read += entries.length;
         for (const [entryId, fields] of entries) {
           this.#lastEventId = entryId;
           this.#dispatch(fields);
         }
       }
+      if (read > 0 && read < READ_COUNT) await new Promise((resolve) => setTimeout(resolve, READ_GATHER_MS));
     }
   }
 

@@ -10,9 +10,8 @@ import { TypedEmitter } from '../core/typed-emitter.js';
 import type { OrchestratorMetrics } from '../orchestrator/metrics.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_MAX_INTERRUPTIONS, DEFAULT_SHUTDOWN_TIMEOUT_MS, type OrchestratorOptions } from '../orchestrator/orchestrator.js';
 import { hasCleanupHook, TaskRegistry, type RunnableTask } from '../orchestrator/task-registry.js';
-import type { QueuedTask } from '../orchestrator/task-queue.js';
 import { invalid } from '../orchestrator/submission.js';
-import type { TaskConfig } from '../tasks/task-config.js';
+import type { QueuedTask } from '../orchestrator/task-queue.js';
 import type { TaskResult } from '../tasks/task-result.js';
 import { retainedResult } from '../orchestrator/retained-result.js';
 import { COMPLETED_JOBS_KEPT_MS, type JobData, type RedisQueue } from './redis-queue.js';
@@ -24,6 +23,10 @@ const STRANDED_SWEEP_MS = 5_000;
 const RECENT_COMPLETIONS_MS = 120_000;
 /** How often a worker asks whether a client wants every task's events. */
 const LISTENER_CHECK_MS = 2000;
+/** While tasks keep ending, their ends are recorded together at most this often (see #recordEnd). */
+const END_BATCH_MS = 10;
+/** A batch of ends goes out at once when it reaches this size. */
+const END_BATCH_MAX = 500;
 /** Progress events go to the stream at most this often per task. */
 const PROGRESS_EVERY_MS = 250;
 /** How long a cancellation heard for a task not held here is remembered (it may arrive before the task). */
@@ -77,6 +80,9 @@ export class RedisWorker {
   readonly #settling = new Set<Promise<void>>();
   /** Ends waiting for the next batch. */
   #ends: { id: string; result: TaskResult }[] = [];
+  /** When the last batch went out (performance.now()), and whether the next is due. */
+  #lastFlushAt = Number.NEGATIVE_INFINITY;
+  #flushScheduled = false;
   readonly #subscriber: Redis;
   readonly #logger: Logger;
   readonly #maxInterruptions: number;
@@ -173,7 +179,7 @@ export class RedisWorker {
     // BullMQ's close stops fetching and waits for the jobs in hand.
     await this.#worker.close();
     clearTimeout(handBack);
-    if (this.#ends.length > 0) this.#flushEnds();
+    this.#flushEnds();
     await Promise.all(this.#settling);
     this.#subscriber.disconnect();
     this.#logger.info({ worker: this.id }, 'Redis worker stopped');
@@ -228,7 +234,8 @@ export class RedisWorker {
   async #run(queued: JobData, attempts: number, held: HeldTask): Promise<TaskResult> {
     let task: RunnableTask;
     try {
-      task = this.#registry.make(queued.type, configOf(queued), queued.id, this.#context);
+      // As in one process: the config as submitted (its dependsOn, met already, is not the task's business).
+      task = this.#registry.make(queued.type, queued.config, queued.id, this.#context);
     } catch (error) {
       return failedWithoutRunning(queued, 0, new TaskforgeError(ErrorCode.TASK_FAILED, `task '${queued.id}' could not be made: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
     }
@@ -256,18 +263,32 @@ export class RedisWorker {
   }
 
   /**
-   * Queues a task's end for the next batch: the ends of every task that
-   * finished within one turn of the event loop are recorded in one script
-   * call (one write, one Lua run), not one each.
+   * Queues a task's end for the next batch. An end after a quiet spell goes
+   * out at once (at the next turn of the event loop); while ends keep
+   * coming they go out together, at most every END_BATCH_MS: one script call
+   * and one stream read for a batch, not one per task, which is what a
+   * busy queue's throughput hangs on.
    */
   #recordEnd(id: string, result: TaskResult): void {
     this.#ends.push({ id, result });
-    if (this.#ends.length === 1) setImmediate(this.#flushEnds);
+    if (this.#ends.length >= END_BATCH_MAX) {
+      this.#flushEnds();
+      return;
+    }
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    const wait = this.#lastFlushAt + END_BATCH_MS - performance.now();
+    // (A flush that comes first, by size or shutdown, leaves this one an empty or smaller batch: harmless.)
+    if (wait <= 0) setImmediate(this.#flushEnds);
+    else setTimeout(this.#flushEnds, wait);
   }
 
   readonly #flushEnds = (): void => {
+    this.#flushScheduled = false;
     const ends = this.#ends;
+    if (ends.length === 0) return;
     this.#ends = [];
+    this.#lastFlushAt = performance.now();
     const recording = this.#queue.settleMany(ends, this.#client).then(
       () => undefined,
       async (error: unknown) => {
@@ -381,13 +402,3 @@ export class RedisWorker {
     }
   }
 }
-
-/** The config a task runs with here: its dependencies are the queue's business, met already. */
-function configOf(task: QueuedTask): TaskConfig {
-  const config = task.config as TaskConfig;
-  if (config.dependsOn === undefined && config.id === task.id) return config;
-  const copy: TaskConfig = { ...config, id: task.id };
-  delete copy.dependsOn;
-  return copy;
-}
-
