@@ -292,8 +292,8 @@ export class RedisOrchestrator {
     const kind = fields[1] ?? '';
     const id = fields[3] ?? '';
     const body = fields[5] ?? '{}';
-    if (kind === 'end') {
-      this.#ended(JSON.parse(body) as TaskResult, true);
+    if (kind === 'ends') {
+      for (const result of JSON.parse(body) as TaskResult[]) this.#ended(result, true);
       return;
     }
     if (!this.#allEvents && !this.#watched.has(id)) return;

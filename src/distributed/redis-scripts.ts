@@ -11,7 +11,8 @@
  * - `releasing` hash id → "ms spec": ready, handed to BullMQ by the caller;
  *               swept and handed again if that caller died first
  * - `results`   hash id → finished record JSON; `finished` zset id → ms (retention)
- * - `events`    stream of task events (start, retry, progress, cancel, end)
+ * - `events`    stream of task events (start, retry, progress, cancel; `ends`:
+ *               the results of the tasks one script call ended, as a JSON array)
  * - `cancels`   set of ids whose cancellation was asked for
  *
  * Every script gets the same KEYS and the first ARGV (see `commonArguments`).
@@ -68,40 +69,85 @@ local function trim()
   end
 end
 
--- Records a task's end (once: a second end of the same task is ignored) and
--- releases its dependents, or fails them, transitively, when it did not complete.
-local function finish(id, resultJson, completed, code)
-  local work = { { id, resultJson, completed, code } }
-  while #work > 0 do
-    local item = table.remove(work)
-    local tid, json, ok, tcode = item[1], item[2], item[3], item[4]
-    local meta = redis.call('HGET', K.tasks, tid)
-    if meta and redis.call('HEXISTS', K.results, tid) == 0 then
-      redis.call('HSET', K.results, tid, '{"task":' .. meta .. ',"result":' .. json .. '}')
-      redis.call('ZADD', K.finished, now, tid)
-      redis.call('HDEL', K.tasks, tid)
-      redis.call('HDEL', K.blocked, tid)
-      redis.call('HDEL', K.unmet, tid)
-      redis.call('HDEL', K.releasing, tid)
-      redis.call('SREM', K.cancels, tid)
-      emit('end', tid, json)
-      local depsKey = P .. ':deps:' .. tid
-      local children = redis.call('SMEMBERS', depsKey)
-      redis.call('DEL', depsKey)
-      for _, child in ipairs(children) do
-        if redis.call('HEXISTS', K.blocked, child) == 1 then
-          if ok then
-            if redis.call('HINCRBY', K.unmet, child, -1) <= 0 then release(child) end
-          else
-            local message = "task '" .. child .. "' did not run: its dependency '" .. tid .. "' did not complete (" .. tcode .. ")"
-            local failed = failedWithoutRunning(child, 'DEPENDENCY_FAILED', message, { dependency = tid, dependencyCode = tcode })
-            table.insert(work, { child, failed, false, 'DEPENDENCY_FAILED' })
+-- Calls a command whose last arguments are the list, in chunks (Lua's unpack has a limit).
+local function callChunked(command, key, list, stride)
+  local chunk = 960
+  for first = 1, #list, chunk do
+    redis.call(command, key, unpack(list, first, math.min(first + chunk - 1, #list)))
+  end
+end
+
+-- Records the ends of a batch of tasks, each once (an end of a task that
+-- ended already, or that is unknown, is ignored), and releases their
+-- dependents, or fails them, transitively, when a task did not complete.
+-- items: { {id, result JSON, completed, error code}, ... }. The commands
+-- are one per batch, not one per task: a script's calls into Redis cost
+-- more than the work they do. Every end goes to the stream in one entry,
+-- "ends", whose body is the JSON array of the results. Returns one flag
+-- per item: 1 when recorded now.
+local function finishAll(items)
+  local fresh, ended, seen, first = {}, {}, {}, true
+  local wave = items
+  while #wave > 0 do
+    local ids = {}
+    for i, item in ipairs(wave) do ids[i] = item[1] end
+    local metas = {}
+    for at = 1, #ids, 960 do
+      for _, meta in ipairs(redis.call('HMGET', K.tasks, unpack(ids, at, math.min(at + 959, #ids)))) do table.insert(metas, meta) end
+    end
+    local records, scores, done, outcomes = {}, {}, {}, {}
+    for i, item in ipairs(wave) do
+      local id = item[1]
+      local recorded = metas[i] and not seen[id]
+      if recorded then
+        seen[id] = true
+        table.insert(records, id)
+        table.insert(records, '{"task":' .. metas[i] .. ',"result":' .. item[2] .. '}')
+        table.insert(scores, now)
+        table.insert(scores, id)
+        table.insert(done, id)
+        table.insert(outcomes, item)
+        table.insert(ended, item[2])
+      end
+      if first then fresh[i] = recorded and 1 or 0 end
+    end
+    first = false
+    local nextWave = {}
+    if #done > 0 then
+      callChunked('HSET', K.results, records)
+      callChunked('ZADD', K.finished, scores)
+      for _, key in ipairs({ K.tasks, K.blocked, K.unmet, K.releasing }) do callChunked('HDEL', key, done) end
+      callChunked('SREM', K.cancels, done)
+      local depsKeys = {}
+      for i, id in ipairs(done) do depsKeys[i] = P .. ':deps:' .. id end
+      local waiting = 0
+      for at = 1, #depsKeys, 960 do waiting = waiting + redis.call('EXISTS', unpack(depsKeys, at, math.min(at + 959, #depsKeys))) end
+      if waiting > 0 then
+        for i, item in ipairs(outcomes) do
+          local tid, ok, tcode = item[1], item[3], item[4]
+          local children = redis.call('SMEMBERS', depsKeys[i])
+          if #children > 0 then redis.call('DEL', depsKeys[i]) end
+          for _, child in ipairs(children) do
+            if redis.call('HEXISTS', K.blocked, child) == 1 then
+              if ok then
+                if redis.call('HINCRBY', K.unmet, child, -1) <= 0 then release(child) end
+              else
+                local message = "task '" .. child .. "' did not run: its dependency '" .. tid .. "' did not complete (" .. tcode .. ")"
+                local failed = failedWithoutRunning(child, 'DEPENDENCY_FAILED', message, { dependency = tid, dependencyCode = tcode })
+                table.insert(nextWave, { child, failed, false, 'DEPENDENCY_FAILED' })
+              end
+            end
           end
         end
       end
     end
+    wave = nextWave
   end
-  trim()
+  if #ended > 0 then
+    emit('ends', '', '[' .. table.concat(ended, ',') .. ']')
+    trim()
+  end
+  return fresh
 end
 `;
 
@@ -174,7 +220,7 @@ for i = 1, n do
     if failedDep then
       local message = "task '" .. id .. "' did not run: its dependency '" .. failedDep .. "' did not complete (" .. failedCode .. ")"
       local failed = failedWithoutRunning(id, 'DEPENDENCY_FAILED', message, { dependency = failedDep, dependencyCode = failedCode })
-      finish(id, failed, false, 'DEPENDENCY_FAILED')
+      finishAll({ { id, failed, false, 'DEPENDENCY_FAILED' } })
       outcomes[i] = failed
     elseif unmet > 0 then
       redis.call('HSET', K.blocked, id, specs[i])
@@ -198,13 +244,12 @@ return { 'OK', outcomes, released }
  */
 export const FINISH_SCRIPT = `${PRELUDE}
 local n = tonumber(ARGV[7])
-local fresh = {}
+local items = {}
 for i = 1, n do
   local at = 7 + (i - 1) * 4
-  local id = ARGV[at + 1]
-  fresh[i] = (redis.call('HEXISTS', K.tasks, id) == 1 and redis.call('HEXISTS', K.results, id) == 0) and 1 or 0
-  finish(id, ARGV[at + 2], ARGV[at + 3] == '1', ARGV[at + 4])
+  items[i] = { ARGV[at + 1], ARGV[at + 2], ARGV[at + 3] == '1', ARGV[at + 4] }
 end
+local fresh = finishAll(items)
 return { fresh, released }
 `;
 
@@ -232,7 +277,7 @@ if redis.call('HEXISTS', K.blocked, id) == 1 then
   event.previousStatus = 'pending'
   emit('cancel', id, cjson.encode(event))
   local failed = failedWithoutRunning(id, 'CANCELLED', ARGV[8], nil)
-  finish(id, failed, false, 'CANCELLED')
+  finishAll({ { id, failed, false, 'CANCELLED' } })
   return { 'cancelled', failed }
 end
 local meta = redis.call('HGET', K.tasks, id)
