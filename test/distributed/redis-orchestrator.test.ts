@@ -6,6 +6,7 @@ import { RedisWorker } from '../../src/distributed/redis-worker.js';
 import { ErrorCode, TaskforgeError } from '../../src/core/errors.js';
 import { PriorityQueue } from '../../src/orchestrator/priority-queue.js';
 import { BaseTask, type AttemptContext } from '../../src/tasks/base-task.js';
+import type { QueuedTask } from '../../src/orchestrator/task-queue.js';
 import type { TaskConfig, ValidTaskConfig } from '../../src/tasks/task-config.js';
 import type { TaskResult } from '../../src/tasks/task-result.js';
 import { Journal, probe, ProbeTask } from '../helpers/probe-task.js';
@@ -123,6 +124,34 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     // A later task may depend on a finished one.
     const later = await orchestrator.submit(probe('d', 0, {}, { dependsOn: ['c'] }));
     expect((await later.result).status).toBe('completed');
+  });
+
+  it('records a batch of ends once each, and fails thousands of dependents of one failed task (more than one script chunk)', async () => {
+    const queue = await RedisQueue.open({ url: server?.url ?? '', name });
+    cleanups.push(() => queue.close());
+    const at = Date.now();
+    const task = (id: string, dependsOn?: string[]): QueuedTask => ({ id, type: 'probe', priority: 0, config: { type: 'probe' }, attempts: 0, submittedAt: at, dependsOn });
+    const result = (id: string, success: boolean): TaskResult => ({
+      id,
+      type: 'probe',
+      status: success ? 'completed' : 'failed',
+      success,
+      attempts: 1,
+      startedAt: new Date(at).toISOString(),
+      finishedAt: new Date(at).toISOString(),
+      durationMs: 0,
+      ...(success ? {} : { error: { code: 'IO_ERROR', message: 'disk on fire', retryable: false } }),
+    });
+    const children = Array.from({ length: 2500 }, (_, index) => task(`child-${String(index)}`, ['root']));
+    await queue.submit([task('root'), task('other'), ...children]);
+    // The same task twice in one batch, and an unknown one: recorded once, and not at all.
+    expect(await queue.settleMany([{ id: 'other', result: result('other', true) }, { id: 'other', result: result('other', true) }, { id: 'ghost', result: result('ghost', true) }])).toEqual([true, false, false]);
+    expect(await queue.settleMany([{ id: 'root', result: result('root', false) }])).toEqual([true]);
+    const ended = await queue.finishedMany(children.map((child) => child.id));
+    expect(ended.every((finished) => finished?.result.error?.code === 'DEPENDENCY_FAILED')).toBe(true);
+    expect(ended[2499]?.result.error?.details).toEqual({ dependency: 'root', dependencyCode: 'IO_ERROR' });
+    // No child is left blocked; only the two jobs handed to BullMQ wait (settleMany records ends, it takes no job).
+    expect(await queue.waiting).toBe(2);
   });
 
   it('fails dependents of a failed task transitively, without running them; at submit too', async () => {
