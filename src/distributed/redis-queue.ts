@@ -190,6 +190,28 @@ export class RedisQueue {
     return { cancel: `${this.#prefix}:cancel`, events: this.#keys[6] ?? '', listening: `${this.#prefix}:listening` };
   }
 
+  /** Says that worker `id` is alive now (see deadWorkers). */
+  async heartbeat(id: string): Promise<void> {
+    await this.#redis.zadd(this.#workersKey, Date.now(), id);
+  }
+
+  /** The workers whose last heartbeat is older than `silentMs`, with when it was (epoch ms). */
+  async deadWorkers(silentMs: number): Promise<{ id: string; lastBeatMs: number }[]> {
+    const flat = await this.#redis.zrangebyscore(this.#workersKey, '-inf', Date.now() - silentMs, 'WITHSCORES');
+    const dead: { id: string; lastBeatMs: number }[] = [];
+    for (let index = 0; index + 1 < flat.length; index += 2) dead.push({ id: flat[index] ?? '', lastBeatMs: Number(flat[index + 1]) });
+    return dead;
+  }
+
+  /** Forgets a worker: it stopped, or its leftovers were swept. */
+  async forgetWorker(id: string): Promise<void> {
+    await this.#redis.zrem(this.#workersKey, id);
+  }
+
+  get #workersKey(): string {
+    return `${this.#prefix}:workers`;
+  }
+
   /** Says that a client wants every task's events (a dashboard), for the next `ms`; refresh before it lapses. */
   async announceListener(ms: number): Promise<void> {
     await this.#redis.set(this.channels.listening, '1', 'PX', ms);
@@ -378,12 +400,12 @@ export class RedisQueue {
   /**
    * Records the ends of tasks whose job BullMQ completed (with the result as
    * its return value) but whose end was never recorded: their worker died
-   * in between. Looks at jobs completed in the last `withinMs`. Returns how
-   * many it recorded.
+   * in between. Looks at jobs completed since `sinceMs` (epoch ms). Returns
+   * how many it recorded.
    */
-  async recordCompletedJobs(withinMs: number): Promise<number> {
+  async recordCompletedJobs(sinceMs: number): Promise<number> {
     const prefix = `${KEY_PREFIX}:bull:${this.location.name}`;
-    const jobIds = await this.#redis.zrangebyscore(`${prefix}:completed`, Date.now() - withinMs, '+inf');
+    const jobIds = await this.#redis.zrangebyscore(`${prefix}:completed`, sinceMs, '+inf');
     let recorded = 0;
     for (let start = 0; start < jobIds.length; start += 1000) {
       const chunk = jobIds.slice(start, start + 1000).filter((jobId) => jobId.startsWith('t_'));

@@ -17,9 +17,9 @@ import { retainedResult } from '../orchestrator/retained-result.js';
 import { COMPLETED_JOBS_KEPT_MS, type JobData, type RedisQueue } from './redis-queue.js';
 import { countsOf } from './redis-queue.js';
 
-/** How often a worker repairs what a dead process left half done. */
+/** How often a worker says it is alive and repairs what a dead process left half done (at most: half the lock duration when that is shorter). */
 const STRANDED_SWEEP_MS = 5_000;
-/** How far back a periodic sweep looks for completed jobs whose end was not recorded. */
+/** How far before a dead worker's last heartbeat a sweep looks for jobs it completed without recording their ends. */
 const RECENT_COMPLETIONS_MS = 120_000;
 /** How often a worker asks whether a client wants every task's events. */
 const LISTENER_CHECK_MS = 2000;
@@ -78,6 +78,9 @@ export class RedisWorker {
   readonly #client: Redis;
   /** Ends sent but not yet confirmed (shutdown waits for them). */
   readonly #settling = new Set<Promise<void>>();
+  /** Ends whose recording failed again and again (Redis away): retried at every sweep. */
+  #unrecorded: { id: string; result: TaskResult }[] = [];
+  readonly #sweepEveryMs: number;
   /** Ends waiting for the next batch. */
   #ends: { id: string; result: TaskResult }[] = [];
   /** When the last batch went out (performance.now()), and whether the next is due. */
@@ -138,10 +141,11 @@ export class RedisWorker {
     this.#listenerCheck = setInterval(() => void this.#checkListeners(), LISTENER_CHECK_MS);
     this.#listenerCheck.unref();
     void this.#checkListeners();
-    this.#sweeper = setInterval(() => void this.#sweepStranded(), STRANDED_SWEEP_MS);
+    this.#sweepEveryMs = Math.min(STRANDED_SWEEP_MS, queue.lockDurationMs / 2);
+    this.#sweeper = setInterval(() => void this.#sweepStranded(), this.#sweepEveryMs);
     this.#sweeper.unref();
-    // At start, every completion BullMQ still keeps: a worker may have died long ago.
-    void this.#sweepStranded(COMPLETED_JOBS_KEPT_MS);
+    // At start, every completion BullMQ still keeps: a worker may have died long ago, unnoticed.
+    void this.#sweepStranded(Date.now() - COMPLETED_JOBS_KEPT_MS);
     this.#logger.info({ worker: this.id, queue: queue.name, concurrency }, 'Redis worker started');
   }
 
@@ -181,6 +185,11 @@ export class RedisWorker {
     clearTimeout(handBack);
     this.#flushEnds();
     await Promise.all(this.#settling);
+    // Ends still unrecorded stay in their completed jobs, found there once this worker's heartbeat is old.
+    await this.#queue
+      .settleMany(this.#unrecorded)
+      .then(() => this.#queue.forgetWorker(this.id))
+      .catch(() => undefined);
     this.#subscriber.disconnect();
     this.#logger.info({ worker: this.id }, 'Redis worker stopped');
   }
@@ -301,8 +310,9 @@ export class RedisWorker {
             await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
           }
         }
-        // Their jobs hold the results: a sweep records them later (recordCompletedJobs).
-        this.#logger.error({ worker: this.id, tasks: ends.length }, 'task ends could not be recorded now; a later sweep will');
+        // Kept for the next sweep; should this process die first, their jobs hold the results (recordCompletedJobs).
+        this.#unrecorded.push(...ends);
+        this.#logger.error({ worker: this.id, tasks: ends.length }, 'task ends could not be recorded now; the next sweep tries again');
       },
     );
     this.#settling.add(recording);
@@ -390,15 +400,40 @@ export class RedisWorker {
     }
   }
 
-  /** Repairs what a dead process left half done: ready tasks not handed to BullMQ, ends not recorded. */
-  async #sweepStranded(withinMs = RECENT_COMPLETIONS_MS): Promise<void> {
+  /**
+   * Says this worker is alive, and repairs what a dead process left half
+   * done: ready tasks not handed to BullMQ; jobs a dead worker completed
+   * without recording their ends (looked for around its last heartbeat
+   * only, so that the sweep's cost does not grow with the queue's
+   * throughput); and this worker's own ends that could not be recorded.
+   * `sinceMs`: look at every completion since then instead (at start).
+   */
+  async #sweepStranded(sinceMs?: number): Promise<void> {
     try {
+      await this.#queue.heartbeat(this.id);
       const handed = await this.#queue.handOverStranded();
       if (handed > 0) this.#logger.warn({ worker: this.id, tasks: handed }, 'handed to BullMQ ready tasks a dead process left behind');
-      const recorded = await this.#queue.recordCompletedJobs(withinMs);
-      if (recorded > 0) this.#logger.warn({ worker: this.id, tasks: recorded }, 'recorded the ends of tasks a dead worker completed');
+      if (sinceMs !== undefined) await this.#recordCompletedSince(sinceMs, undefined);
+      for (const dead of await this.#queue.deadWorkers(Math.max(3 * this.#sweepEveryMs, this.#queue.lockDurationMs))) {
+        await this.#recordCompletedSince(dead.lastBeatMs - RECENT_COMPLETIONS_MS, dead.id);
+        await this.#queue.forgetWorker(dead.id);
+      }
+      if (this.#unrecorded.length > 0) {
+        const ends = this.#unrecorded;
+        this.#unrecorded = [];
+        await this.#queue.settleMany(ends).catch((error: unknown) => {
+          this.#unrecorded.push(...ends);
+          throw error;
+        });
+      }
     } catch (error) {
       this.#logger.warn({ worker: this.id, err: error instanceof Error ? error.message : String(error) }, 'sweep of stranded tasks failed');
     }
   }
+
+  async #recordCompletedSince(sinceMs: number, deadWorker: string | undefined): Promise<void> {
+    const recorded = await this.#queue.recordCompletedJobs(sinceMs);
+    if (recorded > 0) this.#logger.warn({ worker: this.id, deadWorker, tasks: recorded }, 'recorded the ends of tasks a dead worker completed');
+  }
+
 }

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RedisOrchestrator } from '../../src/distributed/redis-orchestrator.js';
 import { RedisQueue } from '../../src/distributed/redis-queue.js';
 import { RedisWorker } from '../../src/distributed/redis-worker.js';
@@ -249,6 +249,34 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     await worker();
     expect(await handle.result).toEqual(result);
     expect(await orchestrator.get('orphan')).toMatchObject({ status: 'completed', result: { data: 'done elsewhere' } });
+    expect(journal.startOrder).toEqual([]);
+  });
+
+  it('a running worker records the ends a worker that stopped beating completed without recording, then forgets it', async () => {
+    const orchestrator = await client();
+    const handle = await orchestrator.submit(probe('orphan-late'));
+    const { Worker } = await import('bullmq');
+    const port = Number(new URL(server?.url ?? '').port);
+    const manual = new Worker(name, null, { connection: { host: '127.0.0.1', port, maxRetriesPerRequest: null }, prefix: 'taskforge:bull' });
+    const token = 'dying-worker';
+    const job = (await manual.getNextJob(token, { block: false })) as { moveToCompleted(value: unknown, token: string, fetchNext: boolean): Promise<unknown> } | undefined;
+    if (job === undefined) throw new Error('no job');
+    const registry = await RedisQueue.open({ url: server?.url ?? '', name });
+    cleanups.push(() => registry.close());
+    await registry.heartbeat('w-dying');
+    // The live worker starts (and sweeps once) while the job is still running elsewhere.
+    await worker(4, { lockDurationMs: 1000 });
+    await delay(200);
+    const at = new Date().toISOString();
+    const result = { id: 'orphan-late', type: 'probe', status: 'completed', success: true, data: 'done by the dead', attempts: 1, startedAt: at, finishedAt: at, durationMs: 1 };
+    await job.moveToCompleted(result, token, false);
+    await manual.close();
+    // Silent for 1.5 s (3 sweeps of 0.5 s): dead; the next sweep records its end.
+    expect(await handle.result).toEqual(result);
+    // Forgotten just after the sweep recorded the end (which the submitter may hear first).
+    await vi.waitFor(async () => {
+      expect((await registry.deadWorkers(0)).map((dead) => dead.id)).not.toContain('w-dying');
+    });
     expect(journal.startOrder).toEqual([]);
   });
 
