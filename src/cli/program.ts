@@ -7,6 +7,7 @@ import { lsCommand } from './commands/ls.js';
 import { readCommand } from './commands/read.js';
 import { rmCommand } from './commands/rm.js';
 import { runCommand } from './commands/run.js';
+import { serveCommand } from './commands/serve.js';
 import { workerCommand } from './commands/worker.js';
 import { writeCommand } from './commands/write.js';
 import { ExitCode, UsageError } from './exit-codes.js';
@@ -144,6 +145,25 @@ Example:
     )
     .action(async (options: Parameters<typeof workerCommand>[0]) => {
       exit(await workerCommand(options, streams));
+    });
+
+  common(program.command('serve'))
+    .description('Serve the HTTP API (tasks, live events, metrics, objects) over an orchestrator until SIGTERM or Ctrl-C.')
+    .option('-p, --port <n>', 'the port; 0 picks a free one', integer, 8080)
+    .option('-H, --host <host>', 'the address to listen on; beyond loopback TASKFORGE_TOKEN is required', '127.0.0.1')
+    .option('-q, --queue <queue>', "'memory'; 'sqlite:FILE'; or 'redis://HOST:PORT[?name=Q]' (tasks run by 'taskforge worker' processes)", 'memory')
+    .option('-c, --concurrency <n>', 'tasks that run at once in this process (memory and sqlite queues)', positiveInteger, DEFAULT_CONCURRENCY)
+    .option('--shutdown-timeout <ms>', 'on SIGTERM, how long running tasks may finish', integer, 30_000)
+    .addHelpText(
+      'after',
+      example(
+        'taskforge serve --port 8080',
+        'TASKFORGE_TOKEN=$(openssl rand -hex 32) taskforge serve --host 0.0.0.0 --queue redis://127.0.0.1:6379',
+        "curl -X PUT --data-binary @report.csv 'http://127.0.0.1:8080/objects/reports/2026.csv?compress=zstd'",
+      ),
+    )
+    .action(async (options: Parameters<typeof serveCommand>[0]) => {
+      exit(await serveCommand(options, streams));
     });
 
   program

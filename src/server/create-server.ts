@@ -1,0 +1,129 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { ErrorCode, isTaskforgeError } from '../core/errors.js';
+import { getDefaultLogger, type Logger } from '../core/logger.js';
+import { OrchestratorMetrics } from '../orchestrator/metrics.js';
+import type { StorageTaskContext } from '../tasks/storage-task.js';
+import { AccessRule } from './access-rule.js';
+import { errorBody, replyFor } from './http-errors.js';
+import { eventRoutes } from './routes/events.js';
+import { objectRoutes } from './routes/objects.js';
+import { systemRoutes } from './routes/system.js';
+import { taskRoutes } from './routes/tasks.js';
+import type { RouteDeps, ServedOrchestrator } from './served.js';
+import { TaskFeed } from './task-feed.js';
+import { TaskTable } from './task-table.js';
+
+/** Options of {@link startServer}. */
+export interface ServerOptions {
+  readonly orchestrator: ServedOrchestrator;
+  /** The storage of the object routes (backend, keyring, cache). Default: the default backend. */
+  readonly storage?: StorageTaskContext;
+  /** Default 127.0.0.1. Anything beyond loopback needs `token`. */
+  readonly host?: string;
+  /** Default 8080; 0 picks a free port. */
+  readonly port?: number;
+  /** The bearer token every route but /healthz requires (TASKFORGE_TOKEN); at least 16 characters. */
+  readonly token?: string;
+  /** Where /metrics reads from; the orchestrator should record into the same. Default: a new one the object routes record into. */
+  readonly metrics?: OrchestratorMetrics;
+  readonly logger?: Logger;
+  /** The largest JSON body (POST /tasks), bytes. Default 1 MiB. */
+  readonly bodyLimit?: number;
+  /** The largest object a PUT may store, bytes. Default 5 GiB. */
+  readonly maxObjectBytes?: number;
+  /** Finished tasks the listing keeps. Default 10,000. */
+  readonly keepFinished?: number;
+}
+
+/** A running server. */
+export interface TaskforgeServer {
+  /** Where it listens, e.g. http://127.0.0.1:8080. */
+  readonly url: string;
+  readonly app: FastifyInstance;
+  /** Stops listening (open /events streams are ended) and detaches from the orchestrator; the orchestrator itself is the caller's. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_BODY_LIMIT = 1024 * 1024;
+const DEFAULT_MAX_OBJECT_BYTES = 5 * 1024 ** 3;
+/** Request headers beyond this are refused with 431 (Node's default is 16 KiB; no route needs more than a few hundred bytes). */
+const MAX_HEADER_BYTES = 8 * 1024;
+
+/**
+ * Starts the HTTP API over an orchestrator: tasks, live events, metrics,
+ * health, the storage routes and the OpenAPI document. Listens on
+ * 127.0.0.1 unless told otherwise, and refuses to listen beyond loopback
+ * without a token. Bad input gets a 4xx with a stable code and the fields
+ * at fault; never a stack trace.
+ */
+export async function startServer(options: ServerOptions): Promise<TaskforgeServer> {
+  const host = options.host ?? '127.0.0.1';
+  const access = AccessRule.for(host, options.token);
+  const logger = options.logger ?? getDefaultLogger();
+  const table = new TaskTable(options.keepFinished);
+  const feed = new TaskFeed(options.orchestrator, table);
+  const deps: RouteDeps = {
+    orchestrator: options.orchestrator,
+    table,
+    feed,
+    access,
+    metrics: options.metrics ?? new OrchestratorMetrics(),
+    storage: options.storage ?? {},
+    logger,
+    maxObjectBytes: options.maxObjectBytes ?? DEFAULT_MAX_OBJECT_BYTES,
+  };
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    // An upload may take long; an idle connection may not.
+    requestTimeout: 0,
+    connectionTimeout: 0,
+    keepAliveTimeout: 5000,
+    // close() ends /events streams and idle keep-alive connections instead of waiting for them.
+    forceCloseConnections: true,
+    return503OnClosing: true,
+  });
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.url === '/healthz' || access.admits(request.headers.authorization)) {
+      done();
+      return;
+    }
+    void reply
+      .code(401)
+      .header('www-authenticate', 'Bearer realm="taskforge"')
+      .send(errorBody('UNAUTHORIZED', 'this server needs "Authorization: Bearer <TASKFORGE_TOKEN>"'));
+  });
+  app.setErrorHandler((error, request, reply) => {
+    const { status, body } = isTaskforgeError(error) ? replyFor(error) : frameworkError(error);
+    if (status >= 500) logger.error({ method: request.method, url: request.url, err: error instanceof Error ? error.message : String(error) }, 'request failed');
+    void reply.code(status).send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send(errorBody(ErrorCode.NOT_FOUND, `no route ${request.method} ${request.url.split('?')[0] ?? ''}`));
+  });
+  taskRoutes(app, deps);
+  eventRoutes(app, deps);
+  objectRoutes(app, deps);
+  systemRoutes(app, deps);
+  const address = await app.listen({ host, port: options.port ?? 8080 });
+  logger.info({ url: address, token: access.requiresToken }, 'taskforge server listening');
+  return {
+    url: address,
+    app,
+    close: async () => {
+      feed.close();
+      await app.close();
+    },
+  };
+}
+
+/** Errors fastify raises before a route runs (a body that is not JSON, too large, a bad header), as 4xx with a code. */
+function frameworkError(error: unknown): { status: number; body: ReturnType<typeof errorBody> } {
+  const status = error instanceof Error ? (error as FastifyError).statusCode : undefined;
+  if (status !== undefined && status >= 400 && status < 500) {
+    const code = status === 413 ? ErrorCode.LIMIT_EXCEEDED : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : ErrorCode.VALIDATION_ERROR;
+    return { status, body: errorBody(code, `request: ${(error as Error).message}`) };
+  }
+  return replyFor(error);
+}

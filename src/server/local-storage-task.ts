@@ -1,0 +1,43 @@
+import { StorageTask } from '../tasks/storage-task.js';
+import type { StorageTaskConfig } from '../tasks/storage-task-config.js';
+import type { TaskResult } from '../tasks/task-result.js';
+import { newTaskId } from '../core/ids.js';
+import type { RouteDeps } from './served.js';
+
+/**
+ * Runs one storage task in this process for an object route (its bytes
+ * stream through the request or the response, so it cannot go through a
+ * queue), visible like any other: its row in the table, its events on
+ * /events, its counts in /metrics.
+ */
+export async function runLocalStorageTask(deps: RouteDeps, metadata: StorageTaskConfig['metadata'], signal: AbortSignal): Promise<TaskResult> {
+  const id = newTaskId();
+  const task = new StorageTask({ id, type: 'storage', metadata }, { ...deps.storage, logger: deps.logger });
+  const { feed, metrics } = deps;
+  feed.annotate(id, { operation: metadata.operation, path: metadata.path });
+  feed.record('submit', { id, type: 'storage', priority: 0 });
+  feed.forget(id);
+  metrics.submitted('storage');
+  task.on('start', (event) => {
+    metrics.started('storage');
+    feed.record('start', event);
+  });
+  task.on('retry', (event) => {
+    feed.record('retry', event);
+  });
+  task.on('progress', (event) => {
+    feed.record('progress', event);
+  });
+  // A client that goes away mid-transfer cancels the task: nothing is left half-written.
+  const onAbort = (): void => void task.cancel('the HTTP client went away');
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    const result = await task.execute();
+    metrics.finished(result);
+    if (result.error === undefined) feed.record('complete', result);
+    else feed.record('error', { id, type: 'storage', error: result.error, result });
+    return result;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}

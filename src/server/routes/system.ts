@@ -1,0 +1,16 @@
+import type { FastifyInstance } from 'fastify';
+import type { RouteDeps } from '../served.js';
+import { openApiDocument } from '../openapi.js';
+
+/** GET /healthz (open to all), GET /metrics (Prometheus), GET /openapi.json. */
+export function systemRoutes(app: FastifyInstance, deps: RouteDeps): void {
+  app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
+
+  app.get('/metrics', async (_request, reply) => {
+    const text = await deps.metrics.text();
+    return reply.header('content-type', deps.metrics.registry.contentType).send(text);
+  });
+
+  const document = openApiDocument();
+  app.get('/openapi.json', (_request, reply) => reply.send(document));
+}

@@ -1,0 +1,135 @@
+import type { FastifyInstance } from 'fastify';
+import { ErrorCode, TaskforgeError, isTaskforgeError } from '../../core/errors.js';
+import { newTaskId } from '../../core/ids.js';
+import { parseOrThrow } from '../../core/validation.js';
+import { retainedResult } from '../../orchestrator/retained-result.js';
+import { storageTaskConfigSchema } from '../../tasks/storage-task-config.js';
+import type { TaskConfig } from '../../tasks/task-config.js';
+import { TaskStatus } from '../../tasks/task-status.js';
+import { errorBody } from '../http-errors.js';
+import type { RouteDeps } from '../served.js';
+
+/** The most tasks one POST /tasks may carry. */
+export const MAX_TASKS_PER_REQUEST = 1000;
+/** Page size of GET /tasks: default and largest. */
+const DEFAULT_PAGE = 100;
+const MAX_PAGE = 1000;
+/** How long POST /tasks/:id/cancel waits for the task to stop before it answers 202. */
+const CANCEL_WAIT_MS = 5000;
+
+const STATUSES = new Set<string>(Object.values(TaskStatus));
+
+/** POST /tasks, GET /tasks, GET /tasks/:id, POST /tasks/:id/cancel. */
+export function taskRoutes(app: FastifyInstance, deps: RouteDeps): void {
+  app.post('/tasks', async (request, reply) => {
+    const many = Array.isArray(request.body);
+    const configs = readConfigs(request.body);
+    for (const config of configs) {
+      const { operation, path } = (config.metadata ?? {}) as { operation?: unknown; path?: unknown };
+      if (typeof operation === 'string' && typeof path === 'string') deps.feed.annotate(config.id ?? '', { operation, path });
+    }
+    try {
+      // One config goes through submit(), so that its errors name its fields from the root, not as `[0].`.
+      const [first] = configs;
+      const handles = many || first === undefined ? await deps.orchestrator.submitAll(configs) : [await deps.orchestrator.submit(first)];
+      return await reply.code(202).send({ ids: handles.map((handle) => handle.id) });
+    } finally {
+      for (const config of configs) deps.feed.forget(config.id ?? '');
+    }
+  });
+
+  app.get('/tasks', (request, reply) => {
+    const query = request.query as Record<string, unknown>;
+    const statuses = listParam(query['status']).map((status) => {
+      if (!STATUSES.has(status)) throw badQuery('status', `expected pending, running, completed or failed, comma-separated (got ${JSON.stringify(status)})`);
+      return status as TaskStatus;
+    });
+    const type = optionalString(query['type'], 'type');
+    const limit = wholeNumber(query['limit'], 'limit', 1, MAX_PAGE) ?? DEFAULT_PAGE;
+    const cursor = optionalString(query['cursor'], 'cursor');
+    if (cursor !== undefined && !/^\d+$/.test(cursor)) throw badQuery('cursor', 'expected the cursor of an earlier page');
+    return reply.send(deps.table.list({ statuses, ...(type === undefined ? {} : { type }), limit, ...(cursor === undefined ? {} : { cursor }) }));
+  });
+
+  app.get('/tasks/:id', async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const view = await deps.orchestrator.get(id);
+    const row = deps.table.get(id);
+    if (view === undefined && row === undefined) return reply.code(404).send(errorBody(ErrorCode.NOT_FOUND, `no task with id '${id}' is known`));
+    // A result's data is sent when it is small JSON (a write's or a list's), not a read's bytes.
+    const task = view === undefined ? undefined : { ...view, ...(view.result === undefined ? {} : { result: retainedResult(view.result) }) };
+    return { ...row, ...task };
+  });
+
+  app.post('/tasks/:id/cancel', async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const body = request.body as { reason?: unknown } | undefined;
+    const reason = body?.reason;
+    if (reason !== undefined && (typeof reason !== 'string' || reason.length > 500)) throw badBody('reason', 'expected text of at most 500 characters');
+    const ending = deps.orchestrator.cancel(id, reason);
+    const ended = await Promise.race([ending, new Promise<undefined>((resolve) => setTimeout(() => { resolve(undefined); }, CANCEL_WAIT_MS).unref())]);
+    if (ended === undefined) {
+      ending.catch(() => undefined);
+      return reply.code(202).send({ id, status: 'cancelling' });
+    }
+    return { id, status: ended.status, ...(ended.error === undefined ? {} : { error: { code: ended.error.code, message: ended.error.message } }) };
+  });
+}
+
+/** The body of POST /tasks: one config or an array of them; each gets an id when it has none; storage configs are checked whole here. */
+function readConfigs(body: unknown): TaskConfig[] {
+  const many = Array.isArray(body);
+  const list: unknown[] = many ? body : [body];
+  if (list.length === 0) throw badBody('', 'expected a task config or a non-empty array of them');
+  if (list.length > MAX_TASKS_PER_REQUEST) throw badBody('', `expected at most ${String(MAX_TASKS_PER_REQUEST)} tasks per request (got ${String(list.length)})`);
+  return list.map((item, index) => {
+    const where = many ? `[${String(index)}]` : '';
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) throw badBody(where, 'expected a task config (an object with a type)');
+    const config = { ...(item as TaskConfig) };
+    config.id ??= newTaskId();
+    if (config.type === 'storage') {
+      try {
+        parseOrThrow(storageTaskConfigSchema, config, `storage task${where === '' ? '' : ` ${where}`}`);
+      } catch (error) {
+        throw where === '' || !isTaskforgeError(error) ? error : prefixed(error, where);
+      }
+    }
+    return config;
+  });
+}
+
+/** The same VALIDATION_ERROR with its fields named from the request body's root: `[2].metadata.path`. */
+function prefixed(error: TaskforgeError, where: string): TaskforgeError {
+  const fields = (error.details?.['fields'] as { field: string }[] | undefined)?.map((problem) => ({ ...problem, field: `${where}.${problem.field}` }));
+  return new TaskforgeError(error.code, error.message, { details: { ...error.details, fields } });
+}
+
+function badBody(field: string, message: string): TaskforgeError {
+  const name = field === '' ? 'body' : field;
+  return new TaskforgeError(ErrorCode.VALIDATION_ERROR, `request body${field === '' ? '' : ` ${field}`}: ${message}`, { details: { fields: [{ field: name, message }] } });
+}
+
+export function badQuery(field: string, message: string): TaskforgeError {
+  return new TaskforgeError(ErrorCode.VALIDATION_ERROR, `query parameter '${field}': ${message}`, { details: { fields: [{ field, message }] } });
+}
+
+/** A query parameter given as `a,b` or repeated. */
+function listParam(value: unknown): string[] {
+  if (value === undefined) return [];
+  const values = Array.isArray(value) ? value : [value];
+  return values.flatMap((item) => String(item).split(',')).filter((item) => item !== '');
+}
+
+export function optionalString(value: unknown, field: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw badQuery(field, 'expected one value');
+  return value;
+}
+
+export function wholeNumber(value: unknown, field: string, min: number, max: number): number | undefined {
+  const text = optionalString(value, field);
+  if (text === undefined) return undefined;
+  const number = Number(text);
+  if (!/^\d+$/.test(text) || number < min || number > max) throw badQuery(field, `expected a whole number from ${String(min)} to ${String(max)} (got ${JSON.stringify(text)})`);
+  return number;
+}

@@ -1,0 +1,31 @@
+import type { OrchestratorMetrics } from '../orchestrator/metrics.js';
+import type { TaskView } from '../orchestrator/task-view.js';
+import type { Logger } from '../core/logger.js';
+import type { StorageTaskContext } from '../tasks/storage-task.js';
+import type { TaskConfig } from '../tasks/task-config.js';
+import type { TaskResult } from '../tasks/task-result.js';
+import type { AccessRule } from './access-rule.js';
+import type { EventSource, TaskFeed } from './task-feed.js';
+import type { TaskTable } from './task-table.js';
+
+/** What the server drives: the in-process Orchestrator or a RedisOrchestrator client (with allEvents). */
+export interface ServedOrchestrator extends EventSource {
+  submit(config: TaskConfig): { readonly id: string } | Promise<{ readonly id: string }>;
+  submitAll(configs: readonly TaskConfig[]): readonly { readonly id: string }[] | Promise<readonly { readonly id: string }[]>;
+  get(id: string): TaskView | undefined | Promise<TaskView | undefined>;
+  cancel(id: string, reason?: string): Promise<TaskResult>;
+}
+
+/** What every route is given. */
+export interface RouteDeps {
+  readonly orchestrator: ServedOrchestrator;
+  readonly table: TaskTable;
+  readonly feed: TaskFeed;
+  readonly access: AccessRule;
+  readonly metrics: OrchestratorMetrics;
+  /** The storage the object routes use, with its keyring and cache. */
+  readonly storage: StorageTaskContext;
+  readonly logger: Logger;
+  /** The largest object a PUT may send, in bytes. */
+  readonly maxObjectBytes: number;
+}

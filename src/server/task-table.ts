@@ -1,0 +1,119 @@
+import type { TaskStatus } from '../tasks/task-status.js';
+
+/** One task as the API lists it and the dashboard shows it. */
+export interface TaskRow {
+  readonly id: string;
+  readonly type: string;
+  readonly priority: number;
+  status: TaskStatus;
+  attempts: number;
+  readonly submittedAt: string;
+  /** A storage task's operation and path, when this server saw its config. */
+  readonly operation?: string;
+  readonly path?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  durationMs?: number;
+  bytesDone?: number;
+  bytesTotal?: number;
+  error?: { code: string; message: string };
+}
+
+/** A page of rows, newest first, and the cursor of the next page. */
+export interface TaskPage {
+  readonly tasks: readonly TaskRow[];
+  readonly cursor?: string;
+}
+
+/** What a listing asks for. */
+export interface TaskFilter {
+  readonly statuses?: readonly TaskStatus[];
+  readonly type?: string;
+  readonly limit: number;
+  readonly cursor?: string;
+}
+
+interface Entry {
+  readonly seq: number;
+  readonly row: TaskRow;
+}
+
+/**
+ * The tasks this server has seen, newest last: every unfinished one, and
+ * the latest `keepFinished` finished ones (older ones fall off; GET
+ * /tasks/:id still asks the orchestrator about them).
+ */
+export class TaskTable {
+  readonly #entries = new Map<string, Entry>();
+  readonly #keepFinished: number;
+  #seq = 0;
+  #finished = 0;
+
+  constructor(keepFinished = 10_000) {
+    this.#keepFinished = keepFinished;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Adds a task seen for the first time; a row already there is kept. */
+  add(row: TaskRow): TaskRow {
+    const known = this.#entries.get(row.id);
+    if (known !== undefined) return known.row;
+    this.#seq += 1;
+    this.#entries.set(row.id, { seq: this.#seq, row });
+    if (isFinished(row.status)) this.#countFinished();
+    return row;
+  }
+
+  get(id: string): TaskRow | undefined {
+    return this.#entries.get(id)?.row;
+  }
+
+  /** Changes a row; a change that finishes it counts against the finished ones kept. */
+  update(id: string, change: (row: TaskRow) => void): TaskRow | undefined {
+    const row = this.#entries.get(id)?.row;
+    if (row === undefined) return undefined;
+    const wasFinished = isFinished(row.status);
+    change(row);
+    if (!wasFinished && isFinished(row.status)) this.#countFinished();
+    return row;
+  }
+
+  /** Rows newest first, filtered, a page at a time; the cursor is the last row's place. */
+  list(filter: TaskFilter): TaskPage {
+    const before = filter.cursor === undefined ? Number.POSITIVE_INFINITY : Number(filter.cursor);
+    const statuses = filter.statuses === undefined || filter.statuses.length === 0 ? undefined : new Set(filter.statuses);
+    const entries = [...this.#entries.values()];
+    const tasks: TaskRow[] = [];
+    let last: Entry | undefined;
+    for (let index = entries.length - 1; index >= 0 && tasks.length < filter.limit; index -= 1) {
+      const entry = entries[index];
+      if (entry === undefined || entry.seq >= before) continue;
+      if (statuses !== undefined && !statuses.has(entry.row.status)) continue;
+      if (filter.type !== undefined && entry.row.type !== filter.type) continue;
+      tasks.push(entry.row);
+      last = entry;
+    }
+    if (last === undefined || tasks.length < filter.limit) return { tasks };
+    const lastSeq = last.seq;
+    return entries.some((entry) => entry.seq < lastSeq) ? { tasks, cursor: String(lastSeq) } : { tasks };
+  }
+
+  #countFinished(): void {
+    this.#finished += 1;
+    if (this.#finished <= this.#keepFinished) return;
+    for (const [id, entry] of this.#entries) {
+      if (isFinished(entry.row.status)) {
+        this.#entries.delete(id);
+        this.#finished -= 1;
+        return;
+      }
+    }
+  }
+}
+
+function isFinished(status: TaskStatus): boolean {
+  return status === 'completed' || status === 'failed';
+}
