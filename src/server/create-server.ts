@@ -5,6 +5,7 @@ import { OrchestratorMetrics } from '../orchestrator/metrics.js';
 import type { StorageTaskContext } from '../tasks/storage-task.js';
 import { AccessRule } from './access-rule.js';
 import { errorBody, replyFor } from './http-errors.js';
+import { dashboardRoutes, isDashboardFile } from './routes/dashboard.js';
 import { eventRoutes } from './routes/events.js';
 import { objectRoutes } from './routes/objects.js';
 import { systemRoutes } from './routes/system.js';
@@ -22,7 +23,7 @@ export interface ServerOptions {
   readonly host?: string;
   /** Default 8080; 0 picks a free port. */
   readonly port?: number;
-  /** The bearer token every route but /healthz requires (TASKFORGE_TOKEN); at least 16 characters. */
+  /** The bearer token every route requires (TASKFORGE_TOKEN) but /healthz and the dashboard's files, which hold no data; at least 16 characters. */
   readonly token?: string;
   /** Where /metrics reads from; the orchestrator should record into the same. Default: a new one the object routes record into. */
   readonly metrics?: OrchestratorMetrics;
@@ -51,7 +52,7 @@ const MAX_HEADER_BYTES = 8 * 1024;
 
 /**
  * Starts the HTTP API over an orchestrator: tasks, live events, metrics,
- * health, the storage routes and the OpenAPI document. Listens on
+ * health, the storage routes, the OpenAPI document and the dashboard at /. Listens on
  * 127.0.0.1 unless told otherwise, and refuses to listen beyond loopback
  * without a token. Bad input gets a 4xx with a stable code and the fields
  * at fault; never a stack trace.
@@ -85,7 +86,7 @@ export async function startServer(options: ServerOptions): Promise<TaskforgeServ
     return503OnClosing: true,
   });
   app.addHook('onRequest', (request, reply, done) => {
-    if (request.url === '/healthz' || access.admits(request.headers.authorization)) {
+    if (request.url === '/healthz' || isDashboardFile(request.url) || access.admits(request.headers.authorization)) {
       done();
       return;
     }
@@ -106,6 +107,7 @@ export async function startServer(options: ServerOptions): Promise<TaskforgeServ
   eventRoutes(app, deps);
   objectRoutes(app, deps);
   systemRoutes(app, deps);
+  dashboardRoutes(app);
   const address = await app.listen({ host, port: options.port ?? 8080 });
   logger.info({ url: address, token: access.requiresToken }, 'taskforge server listening');
   return {

@@ -118,6 +118,9 @@ describe('the HTTP API', () => {
     const tooMany = JSON.stringify(Array.from({ length: 1001 }, () => probe('x')));
     expect(await json(await post(tooMany))).toMatchObject({ error: { message: 'request body: expected at most 1000 tasks per request (got 1001)' } });
     expect(await json(await post('"text"'))).toMatchObject({ error: { code: 'VALIDATION_ERROR', message: 'request body: expected a task config (an object with a type)' } });
+    const escape = await post(JSON.stringify({ type: 'storage', metadata: { operation: 'write', path: '/a/../../etc/passwd', data: 'x' } }));
+    expect(escape.status).toBe(400);
+    expect(await json(escape)).toMatchObject({ error: { code: 'PATH_OUTSIDE_ROOT' } });
     const unknownType = await post(JSON.stringify({ type: 'teleport' }));
     expect(unknownType.status).toBe(400);
     expect(await json(unknownType)).toMatchObject({ error: { code: 'VALIDATION_ERROR', fields: [{ field: 'type' }] } });
@@ -237,6 +240,11 @@ describe('the HTTP API', () => {
     await fetch(`${base}/objects/docs/note.txt`, { method: 'PUT', body: 'plain text' });
     const listed = (await (await fetch(`${base}/objects/docs?list&limit=10`)).json()) as { entries: { path: string; type: string }[] };
     expect(listed.entries.map((entry) => entry.path).sort()).toEqual(['/docs/blob.bin', '/docs/note.txt']);
+    const rootListing = (await (await fetch(`${base}/objects/?list`)).json()) as { entries: { path: string; type: string }[] };
+    expect(rootListing.entries).toEqual([expect.objectContaining({ path: '/docs', type: 'directory' })]);
+    const rootRead = await fetch(`${base}/objects/`);
+    expect(rootRead.status).toBe(400);
+    expect(await json(rootRead)).toMatchObject({ error: { code: 'VALIDATION_ERROR', message: "query parameter 'path': expected an object path after /objects/" } });
     const deleted = await fetch(`${base}/objects/docs/note.txt`, { method: 'DELETE' });
     expect(deleted.status).toBe(200);
     expect(await json(deleted)).toMatchObject({ path: '/docs/note.txt', deleted: true });
@@ -342,6 +350,12 @@ describe('the token rule', () => {
       expect((await fetch(`${base}/tasks`, { headers: { authorization: 'Bearer wrong-token-wrong-token' } })).status).toBe(401);
       expect((await fetch(`${base}/tasks`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      // The dashboard's code holds no data: it loads without the token, then asks for it.
+      const page = await fetch(`${base}/`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+      expect(await page.text()).toContain('<script type="module" src="/dashboard/app.js">');
+      expect((await fetch(`${base}/dashboard/app.js`)).headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     } finally {
       await guarded.remove();
     }

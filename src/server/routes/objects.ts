@@ -48,8 +48,8 @@ export function objectRoutes(app: FastifyInstance, deps: RouteDeps): void {
   });
 
   app.get('/objects/*', async (request, reply) => {
-    const path = pathOf(request);
     const query = request.query as Record<string, unknown>;
+    const path = pathOf(request, query['list'] !== undefined);
     if (query['list'] !== undefined) {
       const limit = wholeNumber(query['limit'], 'limit', 1, MAX_LIST_LIMIT);
       const cursor = optionalString(query['cursor'], 'cursor');
@@ -93,10 +93,10 @@ function run(deps: RouteDeps, reply: FastifyReply, metadata: StorageMetadata): P
   return runLocalStorageTask(deps, metadata, gone.signal);
 }
 
-/** The storage path of an object route: `/objects/a/b.txt` → `/a/b.txt`. */
-function pathOf(request: FastifyRequest): string {
+/** The storage path of an object route: `/objects/a/b.txt` → `/a/b.txt`; `/objects/` is the root, which only a listing may name. */
+function pathOf(request: FastifyRequest, rootAllowed = false): string {
   const rest = (request.params as { '*'?: string })['*'] ?? '';
-  if (rest === '') throw badQuery('path', 'expected an object path after /objects/');
+  if (rest === '' && !rootAllowed) throw badQuery('path', 'expected an object path after /objects/');
   return `/${rest}`;
 }
 

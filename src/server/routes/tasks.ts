@@ -3,6 +3,7 @@ import { ErrorCode, TaskforgeError, isTaskforgeError } from '../../core/errors.j
 import { newTaskId } from '../../core/ids.js';
 import { parseOrThrow } from '../../core/validation.js';
 import { retainedResult } from '../../orchestrator/retained-result.js';
+import { parseStoragePath } from '../../storage/storage-path.js';
 import { storageTaskConfigSchema } from '../../tasks/storage-task-config.js';
 import type { TaskConfig } from '../../tasks/task-config.js';
 import { TaskStatus } from '../../tasks/task-status.js';
@@ -89,7 +90,9 @@ function readConfigs(body: unknown): TaskConfig[] {
     config.id ??= newTaskId();
     if (config.type === 'storage') {
       try {
-        parseOrThrow(storageTaskConfigSchema, config, `storage task${where === '' ? '' : ` ${where}`}`);
+        const valid = parseOrThrow(storageTaskConfigSchema, config, `storage task${where === '' ? '' : ` ${where}`}`);
+        // A path that leaves the root is refused now, not as a failed task later.
+        parseStoragePath(valid.metadata.path);
       } catch (error) {
         throw where === '' || !isTaskforgeError(error) ? error : prefixed(error, where);
       }
