@@ -71,6 +71,13 @@ function say(selector: string, text: string, isError = false): void {
 
 // ---- the table ----
 
+function bytes(count: number): string {
+  if (count < 1024) return `${String(count)} B`;
+  if (count < 1024 ** 2) return `${(count / 1024).toFixed(1)} KiB`;
+  if (count < 1024 ** 3) return `${(count / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(count / 1024 ** 3).toFixed(2)} GiB`;
+}
+
 function cell(row: HTMLTableRowElement, text: string, className?: string): HTMLTableCellElement {
   const td = row.insertCell();
   td.textContent = text;
@@ -102,11 +109,14 @@ function render(task: TaskRow): void {
   cell(tr, task.durationMs === undefined ? '' : `${String(task.durationMs)} ms`);
   const progressCell = tr.insertCell();
   if (task.status === 'running' && task.bytesDone !== undefined) {
+    // A known size fills the bar; a stream of unknown length shows a moving bar and the bytes so far.
     const bar = document.createElement('progress');
-    bar.value = task.bytesDone;
-    if (task.bytesTotal !== undefined && task.bytesTotal > 0) bar.max = task.bytesTotal;
-    bar.setAttribute('aria-label', `${task.id}: ${String(task.bytesDone)} bytes done`);
-    progressCell.append(bar);
+    if (task.bytesTotal !== undefined && task.bytesTotal > 0) {
+      bar.max = task.bytesTotal;
+      bar.value = task.bytesDone;
+    }
+    bar.setAttribute('aria-label', `${task.id}: ${bytes(task.bytesDone)} done${task.bytesTotal === undefined ? '' : ` of ${bytes(task.bytesTotal)}`}`);
+    progressCell.append(bar, ` ${bytes(task.bytesDone)}`);
   }
   const actions = tr.insertCell();
   if (task.status === 'pending' || task.status === 'running') {

@@ -4,7 +4,7 @@ import { getDefaultLogger, type Logger } from '../core/logger.js';
 import { TypedEmitter, type Listener } from '../core/typed-emitter.js';
 import { LiveTask, TaskHandle } from '../orchestrator/live-task.js';
 import { taskView, type TaskView } from '../orchestrator/task-view.js';
-import type { OrchestratorEvents } from '../orchestrator/orchestrator-events.js';
+import { submitEvent, type OrchestratorEvents } from '../orchestrator/orchestrator-events.js';
 import { assertNoCycle, invalid, readSubmission, type Submission } from '../orchestrator/submission.js';
 import { TaskRegistry, type TaskClass } from '../orchestrator/task-registry.js';
 import type { TaskConfig } from '../tasks/task-config.js';
@@ -148,7 +148,7 @@ export class RedisOrchestrator {
       throw error;
     }
     lives.forEach((live, index) => {
-      this.#events.emit('submit', { id: live.id, type: live.type, priority: live.priority, ...(live.dependsOn === undefined ? {} : { dependsOn: live.dependsOn }) });
+      this.#events.emit('submit', submitEvent(live));
       const outcome = outcomes[index];
       if (outcome !== undefined && typeof outcome !== 'string') this.#ended(outcome, false);
     });

@@ -5,6 +5,22 @@ import type { TaskResult } from '../tasks/task-result.js';
 export interface TaskSubmitEvent extends TaskEventBase {
   readonly priority: number;
   readonly dependsOn?: readonly string[];
+  /** A storage task's operation and path (what a dashboard shows of it), when its config names them. */
+  readonly operation?: string;
+  readonly path?: string;
+}
+
+/** The submit event of a task, with a storage config's operation and path. */
+export function submitEvent(task: { readonly id: string; readonly type: string; readonly priority: number; readonly dependsOn?: readonly string[] | undefined; readonly config: unknown }): TaskSubmitEvent {
+  const metadata = (task.config as { metadata?: { operation?: unknown; path?: unknown } } | null | undefined)?.metadata;
+  const { operation, path } = metadata ?? {};
+  return {
+    id: task.id,
+    type: task.type,
+    priority: task.priority,
+    ...(task.dependsOn === undefined ? {} : { dependsOn: task.dependsOn }),
+    ...(typeof operation === 'string' && typeof path === 'string' ? { operation, path } : {}),
+  };
 }
 
 /**

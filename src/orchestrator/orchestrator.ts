@@ -8,7 +8,7 @@ import type { TaskResult } from '../tasks/task-result.js';
 import { TaskStatus } from '../tasks/task-status.js';
 import type { BaseTask } from '../tasks/base-task.js';
 import { LiveTask, TaskHandle } from './live-task.js';
-import type { OrchestratorEvents } from './orchestrator-events.js';
+import { submitEvent, type OrchestratorEvents } from './orchestrator-events.js';
 import { MemoryQueue } from './queues/memory-queue.js';
 import { assertNoCycle, invalid, readSubmission, type Submission, type SubmitOptions } from './submission.js';
 import type { TaskQueue, UnfinishedTask } from './task-queue.js';
@@ -312,7 +312,7 @@ export class Orchestrator {
     }
     this.#live.set(live.id, live);
     if (this.#events.listenerCount('submit') > 0) {
-      this.#events.emit('submit', { id: live.id, type: live.type, priority: live.priority, ...(live.dependsOn === undefined ? {} : { dependsOn: live.dependsOn }) });
+      this.#events.emit('submit', submitEvent(live));
     }
     this.#metrics?.submitted(live.type);
     if (failedDependency !== undefined) {

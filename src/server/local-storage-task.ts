@@ -14,9 +14,7 @@ export async function runLocalStorageTask(deps: RouteDeps, metadata: StorageTask
   const id = newTaskId();
   const task = new StorageTask({ id, type: 'storage', metadata }, { ...deps.storage, logger: deps.logger });
   const { feed, metrics } = deps;
-  feed.annotate(id, { operation: metadata.operation, path: metadata.path });
-  feed.record('submit', { id, type: 'storage', priority: 0 });
-  feed.forget(id);
+  feed.record('submit', { id, type: 'storage', priority: 0, operation: metadata.operation, path: metadata.path });
   metrics.submitted('storage');
   task.on('start', (event) => {
     metrics.started('storage');

@@ -29,8 +29,6 @@ export class TaskFeed {
   readonly #table: TaskTable;
   readonly #listeners = new Set<FeedListener>();
   readonly #detach: (() => void)[] = [];
-  /** What the server knows of tasks it is submitting (a storage task's operation and path), for their rows. */
-  readonly #annotations = new Map<string, { operation: string; path: string }>();
 
   constructor(source: EventSource, table: TaskTable) {
     this.#table = table;
@@ -47,16 +45,6 @@ export class TaskFeed {
   subscribe(listener: FeedListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
-  }
-
-  /** Says what task `id`, about to be submitted, does: its row shows it. */
-  annotate(id: string, annotation: { operation: string; path: string }): void {
-    this.#annotations.set(id, annotation);
-  }
-
-  /** Drops an annotation (the task's row has it by now, or its submission failed). */
-  forget(id: string): void {
-    this.#annotations.delete(id);
   }
 
   get subscribers(): number {
@@ -80,10 +68,18 @@ export class TaskFeed {
     const table = this.#table;
     if (name === 'submit') {
       const submitted = payload as OrchestratorEvents['submit'];
-      const annotation = this.#annotations.get(submitted.id);
+      const { operation, path } = submitted;
       return (
         table.get(submitted.id) ??
-        table.add({ id: submitted.id, type: submitted.type, priority: submitted.priority, status: TaskStatus.PENDING, attempts: 0, submittedAt: new Date().toISOString(), ...annotation })
+        table.add({
+          id: submitted.id,
+          type: submitted.type,
+          priority: submitted.priority,
+          status: TaskStatus.PENDING,
+          attempts: 0,
+          submittedAt: new Date().toISOString(),
+          ...(operation === undefined || path === undefined ? {} : { operation, path }),
+        })
       );
     }
     const id = (payload as { id: string }).id;

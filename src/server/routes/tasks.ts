@@ -25,18 +25,10 @@ export function taskRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.post('/tasks', async (request, reply) => {
     const many = Array.isArray(request.body);
     const configs = readConfigs(request.body);
-    for (const config of configs) {
-      const { operation, path } = (config.metadata ?? {}) as { operation?: unknown; path?: unknown };
-      if (typeof operation === 'string' && typeof path === 'string') deps.feed.annotate(config.id ?? '', { operation, path });
-    }
-    try {
-      // One config goes through submit(), so that its errors name its fields from the root, not as `[0].`.
-      const [first] = configs;
-      const handles = many || first === undefined ? await deps.orchestrator.submitAll(configs) : [await deps.orchestrator.submit(first)];
-      return await reply.code(202).send({ ids: handles.map((handle) => handle.id) });
-    } finally {
-      for (const config of configs) deps.feed.forget(config.id ?? '');
-    }
+    // One config goes through submit(), so that its errors name its fields from the root, not as `[0].`.
+    const [first] = configs;
+    const handles = many || first === undefined ? await deps.orchestrator.submitAll(configs) : [await deps.orchestrator.submit(first)];
+    return reply.code(202).send({ ids: handles.map((handle) => handle.id) });
   });
 
   app.get('/tasks', (request, reply) => {
