@@ -6,6 +6,7 @@ import { scenarios, type Measurement } from './scenarios.js';
 import { orchestratorScenarios, type QueueSpec } from './orchestrator-scenarios.js';
 import { s3Scenarios, type S3Spec } from './s3-scenarios.js';
 import { redisScenarios, type RedisSpec } from './redis-scenarios.js';
+import { httpScenarios, type HttpSpec } from './http-scenarios.js';
 
 const codecScenarios = { storageTaskCodecRead, storageTaskCodecWrite, rawCodecRead, rawCodecWrite } as const;
 const peerScenarios = { storageTaskFromFile, resticBackup, rcloneCryptCopy } as const;
@@ -19,6 +20,7 @@ else if (name in peerScenarios) measurement = await peerScenarios[name as keyof 
 else if (name in orchestratorScenarios) measurement = await orchestratorScenarios[name as keyof typeof orchestratorScenarios](directory, JSON.parse(argument) as QueueSpec);
 else if (name in s3Scenarios) measurement = await s3Scenarios[name as keyof typeof s3Scenarios](directory, JSON.parse(argument) as S3Spec);
 else if (name in redisScenarios) measurement = await redisScenarios[name as keyof typeof redisScenarios](directory, JSON.parse(argument) as RedisSpec);
+else if (name in httpScenarios) measurement = await httpScenarios[name as keyof typeof httpScenarios](directory, JSON.parse(argument) as HttpSpec);
 else throw new Error(`unknown scenario ${name}; known: ${[...Object.keys(scenarios), ...Object.keys(codecScenarios), ...Object.keys(peerScenarios)].join(', ')}`);
 const peakRssMiB = process.resourceUsage().maxRSS / 1024;
 process.stdout.write(`${JSON.stringify({ ...measurement, peakRssMiB })}\n`);

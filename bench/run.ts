@@ -4,7 +4,7 @@
 // Each measurement runs in its own child process, so its peak RSS is its own.
 // Options: --rounds N (default 5), --suite core|codec|peers|orchestrator|s3|all, --small-count N (default 10000),
 // --skip-gib, --queue-count N (1000000), --random-count N (200000), --sqlite-count N (50000), --cli-count N (10000), --s3-mib N (64),
-// --redis-count N (20000); suite redis also.
+// --redis-count N (20000), --http-count N (10000); suites redis and http also.
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,8 +19,9 @@ import type { S3Spec } from './s3-scenarios.js';
 import { startS3Server } from '../test/helpers/s3-server.js';
 import { startRedisServer } from '../test/helpers/redis-server.js';
 import type { RedisSpec } from './redis-scenarios.js';
+import type { HttpSpec } from './http-scenarios.js';
 
-type OrchestratorScenarioName = 'redisNoop' | 's3TaskWrite' | 'bareS3Upload' | 'orchestratorNoop' | 'pQueueNoop' | 'sqliteQueueNoop' | 'cliRunWrites' | 'handWrittenWrites';
+type OrchestratorScenarioName = 'httpSubmit' | 'redisNoop' | 's3TaskWrite' | 'bareS3Upload' | 'orchestratorNoop' | 'pQueueNoop' | 'sqliteQueueNoop' | 'cliRunWrites' | 'handWrittenWrites';
 type CodecScenarioName = 'storageTaskCodecWrite' | 'storageTaskCodecRead' | 'rawCodecWrite' | 'rawCodecRead' | 'storageTaskFromFile' | 'resticBackup' | 'rcloneCryptCopy';
 
 const { values } = parseArgs({
@@ -35,6 +36,7 @@ const { values } = parseArgs({
     'cli-count': { type: 'string', default: '10000' },
     's3-mib': { type: 'string', default: '64' },
     'redis-count': { type: 'string', default: '20000' },
+    'http-count': { type: 'string', default: '10000' },
     suite: { type: 'string', default: 'all' },
     'codec-mib': { type: 'string', default: '1024' },
     'codec-filter': { type: 'string', default: '' },
@@ -58,7 +60,7 @@ interface Sample extends Measurement {
 const workDir = await mkdtemp(join(process.env['TASKFORGE_BENCH_DIR'] ?? tmpdir(), 'taskforge-bench-'));
 let runIndex = 0;
 
-function runChild(scenario: ScenarioName | CodecScenarioName | OrchestratorScenarioName, directory: string, argument: number | CodecSpec | PeerSpec | QueueSpec | S3Spec | RedisSpec = 0): Sample {
+function runChild(scenario: ScenarioName | CodecScenarioName | OrchestratorScenarioName, directory: string, argument: number | CodecSpec | PeerSpec | QueueSpec | S3Spec | RedisSpec | HttpSpec = 0): Sample {
   // Compiled JavaScript, not tsx, so that a loader's memory is not in the RSS figures.
   const arg = typeof argument === 'number' ? String(argument) : JSON.stringify(argument);
   // --expose-gc: the orchestrator scenarios weigh the heap of a queued task after a full collection.
@@ -82,7 +84,7 @@ function compare(title: string, contenders: readonly { label: string; run: (roun
       if (contender === undefined) continue;
       const sample = contender.run(round);
       samples.get(contender.label)?.push(sample);
-      const extra = `${sample.ratio === undefined ? '' : `, ratio ${sample.ratio.toFixed(3)}`}${sample.loopP99Ms === undefined ? '' : `, loop p99 ${sample.loopP99Ms.toFixed(1)} ms`}${sample.bytesPerQueuedTask === undefined ? '' : `, ${sample.bytesPerQueuedTask.toFixed(0)} B per queued task`}${sample.workerPeakRssMiB === undefined ? '' : `, workers ${sample.workerPeakRssMiB.toFixed(0)} MiB`}`;
+      const extra = `${sample.ratio === undefined ? '' : `, ratio ${sample.ratio.toFixed(3)}`}${sample.loopP99Ms === undefined ? '' : `, loop p99 ${sample.loopP99Ms.toFixed(1)} ms`}${sample.bytesPerQueuedTask === undefined ? '' : `, ${sample.bytesPerQueuedTask.toFixed(0)} B per queued task`}${sample.workerPeakRssMiB === undefined ? '' : `, workers ${sample.workerPeakRssMiB.toFixed(0)} MiB`}${sample.latencyP50Ms === undefined ? '' : `, latency p50 ${sample.latencyP50Ms.toFixed(2)} ms p99 ${(sample.latencyP99Ms ?? 0).toFixed(2)} ms`}`;
       process.stderr.write(`  ${title} / ${contender.label} round ${round + 1}: ${sample.perSecond.toFixed(1)} ${sample.unit}, ${sample.peakRssMiB.toFixed(0)} MiB${extra}\n`);
     }
   }
@@ -98,6 +100,7 @@ function compare(title: string, contenders: readonly { label: string; run: (roun
       ...(list[0]?.loopP99Ms === undefined ? {} : { loopP99Ms: median(list.map((sample) => sample.loopP99Ms ?? 0)) }),
       ...(list[0]?.bytesPerQueuedTask === undefined ? {} : { bytesPerQueuedTask: median(list.map((sample) => sample.bytesPerQueuedTask ?? 0)) }),
       ...(list[0]?.workerPeakRssMiB === undefined ? {} : { workerPeakRssMiB: median(list.map((sample) => sample.workerPeakRssMiB ?? 0)) }),
+      ...(list[0]?.latencyP50Ms === undefined ? {} : { latencyP50Ms: median(list.map((sample) => sample.latencyP50Ms ?? 0)), latencyP99Ms: median(list.map((sample) => sample.latencyP99Ms ?? 0)) }),
     };
   });
   return { title, rows };
@@ -113,6 +116,8 @@ interface Row {
   readonly loopP99Ms?: number;
   readonly bytesPerQueuedTask?: number;
   readonly workerPeakRssMiB?: number;
+  readonly latencyP50Ms?: number;
+  readonly latencyP99Ms?: number;
 }
 
 function freshDir(label: string): string {
@@ -129,6 +134,7 @@ try {
   if (suite === 'all' || suite === 'orchestrator') orchestratorSections();
   if (suite === 'all' || suite === 's3') await s3Sections();
   if (suite === 'all' || suite === 'redis') await redisSections();
+  if (suite === 'all' || suite === 'http') httpSections();
 } finally {
   await rm(workDir, { recursive: true, force: true });
 }
@@ -203,6 +209,22 @@ function orchestratorSections(): void {
     compare(`${String(cliCount)} small (4 KiB) durable writes, concurrency 8`, [
       { label: 'taskforge run (CLI, process start incl.)', run: () => runChild('cliRunWrites', freshDir('cli'), writes) },
       { label: 'hand-written p-queue + fsync + rename', run: () => runChild('handWrittenWrites', freshDir('hand'), writes) },
+    ]),
+  );
+}
+
+/**
+ * Task submissions over HTTP to `taskforge serve` (each checked: every task
+ * completed, every object holds what was sent), beside the HTTP floor: the
+ * same client against a fastify route that does nothing.
+ */
+function httpSections(): void {
+  const count = Number(values['http-count']);
+  const spec = (kind: HttpSpec['kind']): HttpSpec => ({ count, concurrency: 32, kind });
+  sections.push(
+    compare(`${String(count)} task submissions over HTTP, 32 in flight`, [
+      { label: 'taskforge serve (POST /tasks, a write each)', run: () => runChild('httpSubmit', freshDir('http'), spec('taskforge')) },
+      { label: 'bare fastify route answering 202', run: () => runChild('httpSubmit', freshDir('http-floor'), spec('floor')) },
     ]),
   );
 }
@@ -314,7 +336,7 @@ for (const section of sections) {
   for (const row of section.rows) {
     // For ns/op lower is better; for the others higher is better. Ratio is always "row vs first row" in throughput terms.
     const ratio = baseline === undefined ? 1 : row.unit === 'ns/op' ? baseline.median / row.median : row.median / baseline.median;
-    const extra = `${row.ratio === undefined ? '' : `   stored/data ${row.ratio.toFixed(3)}`}${row.loopP99Ms === undefined ? '' : `   loop p99 ${row.loopP99Ms.toFixed(1)} ms`}${row.bytesPerQueuedTask === undefined ? '' : `   ${row.bytesPerQueuedTask.toFixed(0)} B/queued task`}${row.workerPeakRssMiB === undefined ? '' : `   worker peak RSS ${row.workerPeakRssMiB.toFixed(0)} MiB`}`;
+    const extra = `${row.ratio === undefined ? '' : `   stored/data ${row.ratio.toFixed(3)}`}${row.loopP99Ms === undefined ? '' : `   loop p99 ${row.loopP99Ms.toFixed(1)} ms`}${row.bytesPerQueuedTask === undefined ? '' : `   ${row.bytesPerQueuedTask.toFixed(0)} B/queued task`}${row.workerPeakRssMiB === undefined ? '' : `   worker peak RSS ${row.workerPeakRssMiB.toFixed(0)} MiB`}${row.latencyP50Ms === undefined ? '' : `   latency p50 ${row.latencyP50Ms.toFixed(2)} ms p99 ${(row.latencyP99Ms ?? 0).toFixed(2)} ms`}`;
     console.log(`  ${row.label.padEnd(36)} ${row.median.toFixed(1).padStart(10)} ${row.unit.padEnd(6)} x${ratio.toFixed(2)} speed of first row   peak RSS ${row.peakRssMiB.toFixed(0)} MiB${extra}   runs ${row.runs.join(', ')}`);
   }
   console.log('');

@@ -26,6 +26,9 @@ export interface Measurement {
   readonly bytesPerQueuedTask?: number;
   /** The largest peak RSS of the worker processes a scenario started. */
   readonly workerPeakRssMiB?: number;
+  /** Request latency percentiles, for HTTP scenarios. */
+  readonly latencyP50Ms?: number;
+  readonly latencyP99Ms?: number;
 }
 
 const SMALL = Buffer.alloc(4096, 0x61);
