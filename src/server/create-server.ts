@@ -2,6 +2,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { ErrorCode, isTaskforgeError } from '../core/errors.js';
 import { getDefaultLogger, type Logger } from '../core/logger.js';
 import { OrchestratorMetrics } from '../orchestrator/metrics.js';
+import type { OrchestratorEvents } from '../orchestrator/orchestrator-events.js';
 import type { StorageTaskContext } from '../tasks/storage-task.js';
 import { AccessRule } from './access-rule.js';
 import { errorBody, replyFor } from './http-errors.js';
@@ -27,6 +28,12 @@ export interface ServerOptions {
   readonly token?: string;
   /** Where /metrics reads from; the orchestrator should record into the same. Default: a new one the object routes record into. */
   readonly metrics?: OrchestratorMetrics;
+  /**
+   * Record the orchestrator's tasks into `metrics` from its events: for an
+   * orchestrator that does not record them itself (a RedisOrchestrator
+   * client, whose tasks run in workers elsewhere). Default false.
+   */
+  readonly metricsFromEvents?: boolean;
   readonly logger?: Logger;
   /** The largest JSON body (POST /tasks), bytes. Default 1 MiB. */
   readonly bodyLimit?: number;
@@ -63,12 +70,14 @@ export async function startServer(options: ServerOptions): Promise<TaskforgeServ
   const logger = options.logger ?? getDefaultLogger();
   const table = new TaskTable(options.keepFinished);
   const feed = new TaskFeed(options.orchestrator, table);
+  const metrics = options.metrics ?? new OrchestratorMetrics();
+  const stopRecording = options.metricsFromEvents === true ? recordMetrics(options.orchestrator, metrics) : () => undefined;
   const deps: RouteDeps = {
     orchestrator: options.orchestrator,
     table,
     feed,
     access,
-    metrics: options.metrics ?? new OrchestratorMetrics(),
+    metrics,
     storage: options.storage ?? {},
     logger,
     maxObjectBytes: options.maxObjectBytes ?? DEFAULT_MAX_OBJECT_BYTES,
@@ -114,6 +123,7 @@ export async function startServer(options: ServerOptions): Promise<TaskforgeServ
     url: address,
     app,
     close: async () => {
+      stopRecording();
       feed.close();
       await app.close();
     },
@@ -128,4 +138,30 @@ function frameworkError(error: unknown): { status: number; body: ReturnType<type
     return { status, body: errorBody(code, `request: ${(error as Error).message}`) };
   }
   return replyFor(error);
+}
+
+/** Records an orchestrator's tasks into `metrics` from its events; returns how to stop. */
+function recordMetrics(orchestrator: ServedOrchestrator, metrics: OrchestratorMetrics): () => void {
+  const submitted = (event: OrchestratorEvents['submit']): void => {
+    metrics.submitted(event.type);
+  };
+  const started = (event: OrchestratorEvents['start']): void => {
+    metrics.started(event.type);
+  };
+  const completed = (result: OrchestratorEvents['complete']): void => {
+    metrics.finished(result);
+  };
+  const failed = (event: OrchestratorEvents['error']): void => {
+    metrics.finished(event.result);
+  };
+  orchestrator.on('submit', submitted);
+  orchestrator.on('start', started);
+  orchestrator.on('complete', completed);
+  orchestrator.on('error', failed);
+  return () => {
+    orchestrator.off('submit', submitted);
+    orchestrator.off('start', started);
+    orchestrator.off('complete', completed);
+    orchestrator.off('error', failed);
+  };
 }

@@ -266,6 +266,12 @@ describe('the HTTP API', () => {
     expect(readOut.status).toBe(400);
     const deleteOut = await rawRequest(base, 'DELETE', '/objects/%2e%2e/outside.txt');
     expect(deleteOut.status).toBe(400);
+    expect(JSON.parse(deleteOut.body)).toMatchObject({ error: { code: 'PATH_OUTSIDE_ROOT' } });
+    const badList = await fetch(`${base}/objects/?list&limit=0`);
+    expect(badList.status).toBe(400);
+    expect(await json(badList)).toMatchObject({ error: { code: 'VALIDATION_ERROR', message: "query parameter 'limit': expected a whole number from 1 to 100000 (got \"0\")" } });
+    const listFile = await fetch(`${base}/objects/outside.txt?list`);
+    expect(listFile.status).toBe(404);
     expect(await readFile(f.outside, 'utf8')).toBe('not yours');
     const missing = await fetch(`${base}/objects/none.txt`);
     expect(missing.status).toBe(404);

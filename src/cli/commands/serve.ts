@@ -35,7 +35,16 @@ export async function serveCommand(options: ServeCommandOptions, streams: CliStr
   const orchestrator = await orchestratorFor(options, backend, metrics);
   let server: TaskforgeServer;
   try {
-    server = await startServer({ orchestrator, storage: { backend }, metrics, host: options.host, port: options.port, ...(token === undefined || token === '' ? {} : { token }) });
+    server = await startServer({
+      orchestrator,
+      storage: { backend },
+      metrics,
+      // A Redis client does not run (or count) tasks: the server counts them from the queue's events.
+      metricsFromEvents: orchestrator instanceof RedisOrchestrator,
+      host: options.host,
+      port: options.port,
+      ...(token === undefined || token === '' ? {} : { token }),
+    });
   } catch (error) {
     await orchestrator.shutdown({ timeoutMs: 0 });
     if (isTaskforgeError(error)) throw new UsageError(error.message);

@@ -1,0 +1,78 @@
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RedisOrchestrator } from '../../src/distributed/redis-orchestrator.js';
+import { RedisQueue } from '../../src/distributed/redis-queue.js';
+import { RedisWorker } from '../../src/distributed/redis-worker.js';
+import { OrchestratorMetrics } from '../../src/orchestrator/metrics.js';
+import { startServer, type TaskforgeServer } from '../../src/server/create-server.js';
+import { FileSystemBackend } from '../../src/storage/backends/filesystem.js';
+import { Journal, probe, ProbeTask } from '../helpers/probe-task.js';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { serviceAvailable } from '../helpers/services.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+const haveRedis = serviceAvailable('Redis', 'redis-server', 'apt-get install -y redis-server');
+
+describe.runIf(haveRedis)('the HTTP API over a Redis queue (tasks run in a worker elsewhere)', () => {
+  let redis: RedisServer | undefined;
+  const cleanups: (() => Promise<void>)[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  }, 20_000);
+  afterAll(async () => {
+    await redis?.stop();
+  });
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  it('submits over HTTP, shows every task of the queue live, counts them in /metrics, and cancels on the worker', async () => {
+    const dir = await makeTempDir('taskforge-server-redis-');
+    cleanups.push(dir.remove);
+    const backend = new FileSystemBackend({ root: join(dir.path, 'root') });
+    const journal = new Journal();
+    const queue = await RedisQueue.open({ url: redis?.url ?? '', name: 'served' });
+    const worker = new RedisWorker(queue, { concurrency: 2, taskTypes: { probe: ProbeTask }, context: { backend, journal } });
+    cleanups.push(async () => {
+      await worker.shutdown({ timeoutMs: 1000 });
+      await queue.close();
+    });
+    const orchestrator = await RedisOrchestrator.connect({ url: redis?.url ?? '', name: 'served', allEvents: true, taskTypes: { probe: ProbeTask } });
+    cleanups.push(() => orchestrator.shutdown());
+    const metrics = new OrchestratorMetrics();
+    const server: TaskforgeServer = await startServer({ orchestrator, storage: { backend }, metrics, metricsFromEvents: true, port: 0 });
+    cleanups.push(() => server.close());
+    const base = server.url;
+
+    const posted = await fetch(`${base}/tasks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([{ id: 'w1', type: 'storage', metadata: { operation: 'write', path: '/redis/w1.txt', data: 'via redis' } }, probe('slow', 0, { ms: 30_000 })]),
+    });
+    expect(posted.status).toBe(202);
+    expect(await posted.json()).toEqual({ ids: ['w1', 'slow'] });
+    let w1: Record<string, unknown> = {};
+    for (let attempt = 0; attempt < 200 && w1['status'] !== 'completed'; attempt += 1) {
+      w1 = (await (await fetch(`${base}/tasks/w1`)).json()) as Record<string, unknown>;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect(w1).toMatchObject({ id: 'w1', status: 'completed', operation: 'write', path: '/redis/w1.txt', result: { data: { path: '/redis/w1.txt', size: 9 } } });
+    // A task another client submitted shows up too (allEvents).
+    const other = await RedisOrchestrator.connect({ url: redis?.url ?? '', name: 'served', taskTypes: { probe: ProbeTask } });
+    cleanups.push(() => other.shutdown());
+    await (await other.submit(probe('elsewhere'))).result;
+    await expect.poll(async () => ((await (await fetch(`${base}/tasks?status=completed`)).json()) as { tasks: { id: string }[] }).tasks.map((task) => task.id)).toEqual(expect.arrayContaining(['w1', 'elsewhere']));
+    // Cancel over HTTP reaches the worker running the task.
+    await expect.poll(() => journal.signals.has('slow')).toBe(true);
+    const cancelled = await fetch(`${base}/tasks/slow/cancel`, { method: 'POST' });
+    expect(cancelled.status).toBe(200);
+    expect(await cancelled.json()).toMatchObject({ id: 'slow', status: 'failed', error: { code: 'CANCELLED' } });
+    expect(journal.signals.get('slow')?.aborted).toBe(true);
+    const text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).toMatch(/taskforge_tasks_finished_total\{type="storage",status="completed",code=""\} 1/);
+    expect(text).toMatch(/taskforge_tasks_finished_total\{type="probe",status="failed",code="CANCELLED"\} 1/);
+    const unknown = await fetch(`${base}/tasks/ghost`);
+    expect(unknown.status).toBe(404);
+  });
+});
