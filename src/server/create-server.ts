@@ -1,4 +1,4 @@
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { ErrorCode, isTaskforgeError } from '../core/errors.js';
 import { getDefaultLogger, type Logger } from '../core/logger.js';
 import { OrchestratorMetrics } from '../orchestrator/metrics.js';
@@ -93,6 +93,11 @@ export async function startServer(options: ServerOptions): Promise<TaskforgeServ
     // close() ends /events streams and idle keep-alive connections instead of waiting for them.
     forceCloseConnections: true,
     return503OnClosing: true,
+    // A URL that cannot be decoded, or a bad content type, is refused before routing: in the same shape as every other error.
+    frameworkErrors: (error, _request, reply) => {
+      const { status, body } = frameworkError(error);
+      void (reply as FastifyReply).code(status).send(body);
+    },
   });
   app.addHook('onRequest', (request, reply, done) => {
     if (request.url === '/healthz' || isDashboardFile(request.url) || access.admits(request.headers.authorization)) {

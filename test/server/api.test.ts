@@ -135,6 +135,37 @@ describe('the HTTP API', () => {
     expect(wrongType.status).toBe(415);
   });
 
+  it('answers odd input with a 4xx and a JSON error, never a 5xx or a stack trace', async () => {
+    const cases: [string, string, string | undefined, string | undefined][] = [
+      ['POST', '/tasks', '{"type":"storage","metadata":null}', 'application/json'],
+      ['POST', '/tasks', '{"type":5}', 'application/json'],
+      ['POST', '/tasks', '{"type":"probe","priority":"high"}', 'application/json'],
+      ['POST', '/tasks', '{"type":"probe","dependsOn":["nobody"]}', 'application/json'],
+      ['POST', '/tasks', '{"type":"probe","id":""}', 'application/json'],
+      ['POST', '/tasks', '{"__proto__":{"polluted":true},"type":"probe"}', 'application/json'],
+      ['POST', '/tasks', '[null]', 'application/json'],
+      ['POST', '/tasks', 'null', 'application/json'],
+      ['POST', '/tasks', '', 'application/json'],
+      ['POST', '/tasks', '\u0000', 'application/json'],
+      ['POST', '/tasks/x/cancel', '{"reason":', 'application/json'],
+      ['GET', '/tasks?limit=1&limit=2', undefined, undefined],
+      ['GET', '/tasks/%E0%A4%A', undefined, undefined],
+      ['GET', '/objects/a%00b', undefined, undefined],
+      ['PUT', '/objects/.taskforge-meta-x', 'x', 'text/plain'],
+      ['DELETE', '/objects/a//b', undefined, undefined],
+      ['PATCH', '/tasks', '{}', 'application/json'],
+    ];
+    for (const [method, path, body, type] of cases) {
+      const response = await rawRequest2(base, method, path, body, type);
+      expect(response.status, `${method} ${path} ${body ?? ''}`).toBeGreaterThanOrEqual(400);
+      expect(response.status, `${method} ${path} ${body ?? ''}`).toBeLessThan(500);
+      const parsed = JSON.parse(response.body) as { error: { code: string; message: string } };
+      expect(typeof parsed.error.code, `${method} ${path} ${body ?? ''}: ${response.body}`).toBe('string');
+      expect(response.body).not.toMatch(/\bat .*\.(ts|js):\d+/);
+    }
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+
   it('GET /tasks lists newest first, filters by status and type, pages with a cursor, and refuses bad parameters', async () => {
     const handles = f.orchestrator.submitAll([probe('l1'), probe('l2'), probe('l3', 0, { fail: 'IO_ERROR' }), { id: 'l4', type: 'storage', metadata: { operation: 'write', path: '/l4', data: '4' } }]);
     await Promise.all(handles.map((handle) => handle.result));
@@ -393,5 +424,22 @@ function rawHeaderRequest(url: string, value: string): Promise<number> {
     });
     request.on('error', reject);
     request.end();
+  });
+}
+
+/** A request sent as written, with a body of a given type. */
+function rawRequest2(url: string, method: string, path: string, body: string | undefined, type: string | undefined): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string | number> = body === undefined ? {} : { 'content-length': Buffer.byteLength(body), ...(type === undefined ? {} : { 'content-type': type }) };
+    const outgoing = httpRequest({ host: hostname, port, method, path, headers }, (response) => {
+      let text = '';
+      response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      response.on('end', () => {
+        resolve({ status: response.statusCode ?? 0, body: text });
+      });
+    });
+    outgoing.on('error', reject);
+    outgoing.end(body);
   });
 }
