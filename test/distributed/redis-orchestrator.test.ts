@@ -55,6 +55,17 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     return made;
   }
 
+  /** A BullMQ worker of our own takes the next job, as a taskforge worker that will "die" would. */
+  async function takeJobByHand(): Promise<{ job: { moveToCompleted(value: unknown, token: string, fetchNext: boolean): Promise<unknown> }; token: string; manual: { close(): Promise<void> } }> {
+    const { Worker } = await import('bullmq');
+    const port = Number(new URL(server?.url ?? '').port);
+    const manual = new Worker(name, null, { connection: { host: '127.0.0.1', port, maxRetriesPerRequest: null }, prefix: 'taskforge:bull' });
+    const token = 'dying-worker';
+    const job = (await manual.getNextJob(token, { block: false })) as { moveToCompleted(value: unknown, token: string, fetchNext: boolean): Promise<unknown> } | undefined;
+    if (job === undefined) throw new Error('no job');
+    return { job, token, manual };
+  }
+
   async function worker(concurrency = 4, options: { lockDurationMs?: number } = {}): Promise<RedisWorker> {
     const queue = await RedisQueue.open({ url: server?.url ?? '', name, ...options });
     const made = new RedisWorker(queue, { concurrency, taskTypes, context: { journal } });
@@ -234,12 +245,7 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     const orchestrator = await client();
     const handle = await orchestrator.submit(probe('orphan'));
     // A worker that takes the job and completes it in BullMQ with the result, then "dies" before recording the end.
-    const { Worker } = await import('bullmq');
-    const port = Number(new URL(server?.url ?? '').port);
-    const manual = new Worker(name, null, { connection: { host: '127.0.0.1', port, maxRetriesPerRequest: null }, prefix: 'taskforge:bull' });
-    const token = 'dying-worker';
-    const job = (await manual.getNextJob(token, { block: false })) as { moveToCompleted(value: unknown, token: string, fetchNext: boolean): Promise<unknown> } | undefined;
-    if (job === undefined) throw new Error('no job');
+    const { job, token, manual } = await takeJobByHand();
     const at = new Date().toISOString();
     const result = { id: 'orphan', type: 'probe', status: 'completed', success: true, data: 'done elsewhere', attempts: 1, startedAt: at, finishedAt: at, durationMs: 1 };
     await job.moveToCompleted(result, token, false);
@@ -255,12 +261,7 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
   it('a running worker records the ends a worker that stopped beating completed without recording, then forgets it', async () => {
     const orchestrator = await client();
     const handle = await orchestrator.submit(probe('orphan-late'));
-    const { Worker } = await import('bullmq');
-    const port = Number(new URL(server?.url ?? '').port);
-    const manual = new Worker(name, null, { connection: { host: '127.0.0.1', port, maxRetriesPerRequest: null }, prefix: 'taskforge:bull' });
-    const token = 'dying-worker';
-    const job = (await manual.getNextJob(token, { block: false })) as { moveToCompleted(value: unknown, token: string, fetchNext: boolean): Promise<unknown> } | undefined;
-    if (job === undefined) throw new Error('no job');
+    const { job, token, manual } = await takeJobByHand();
     const registry = await RedisQueue.open({ url: server?.url ?? '', name });
     cleanups.push(() => registry.close());
     await registry.heartbeat('w-dying');

@@ -50,19 +50,20 @@ async function json(response: Response): Promise<Record<string, unknown>> {
   return (await response.json()) as Record<string, unknown>;
 }
 
-/** A request sent as written (fetch would resolve `..` segments away). */
-function rawRequest(url: string, method: string, path: string, body?: string): Promise<{ status: number; body: string }> {
+/** A request sent as written (fetch would resolve `..` segments away), with an optional body of a given type. */
+function rawRequest(url: string, method: string, path: string, body?: string, type?: string): Promise<{ status: number; body: string }> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
-    const request = httpRequest({ host: hostname, port, method, path }, (response) => {
+    const headers: Record<string, string | number> = body === undefined ? {} : { 'content-length': Buffer.byteLength(body), ...(type === undefined ? {} : { 'content-type': type }) };
+    const outgoing = httpRequest({ host: hostname, port, method, path, headers }, (response) => {
       let text = '';
       response.on('data', (chunk: Buffer) => (text += chunk.toString()));
       response.on('end', () => {
         resolve({ status: response.statusCode ?? 0, body: text });
       });
     });
-    request.on('error', reject);
-    request.end(body);
+    outgoing.on('error', reject);
+    outgoing.end(body);
   });
 }
 
@@ -156,7 +157,7 @@ describe('the HTTP API', () => {
       ['PATCH', '/tasks', '{}', 'application/json'],
     ];
     for (const [method, path, body, type] of cases) {
-      const response = await rawRequest2(base, method, path, body, type);
+      const response = await rawRequest(base, method, path, body, type);
       expect(response.status, `${method} ${path} ${body ?? ''}`).toBeGreaterThanOrEqual(400);
       expect(response.status, `${method} ${path} ${body ?? ''}`).toBeLessThan(500);
       const parsed = JSON.parse(response.body) as { error: { code: string; message: string } };
@@ -427,19 +428,3 @@ function rawHeaderRequest(url: string, value: string): Promise<number> {
   });
 }
 
-/** A request sent as written, with a body of a given type. */
-function rawRequest2(url: string, method: string, path: string, body: string | undefined, type: string | undefined): Promise<{ status: number; body: string }> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string | number> = body === undefined ? {} : { 'content-length': Buffer.byteLength(body), ...(type === undefined ? {} : { 'content-type': type }) };
-    const outgoing = httpRequest({ host: hostname, port, method, path, headers }, (response) => {
-      let text = '';
-      response.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      response.on('end', () => {
-        resolve({ status: response.statusCode ?? 0, body: text });
-      });
-    });
-    outgoing.on('error', reject);
-    outgoing.end(body);
-  });
-}
