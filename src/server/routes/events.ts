@@ -40,6 +40,7 @@ export function eventRoutes(app: FastifyInstance, deps: RouteDeps): void {
     stop = deps.feed.subscribe(send);
     const heartbeat = setInterval(() => response.write(': ping\n\n'), HEARTBEAT_MS);
     heartbeat.unref();
-    request.raw.once('close', end);
+    // The response closes when the client goes away (the request's own 'close' may come as soon as its empty body is read).
+    response.once('close', end);
   });
 }

@@ -32,15 +32,16 @@ export function objectRoutes(app: FastifyInstance, deps: RouteDeps): void {
       const query = request.query as Record<string, unknown>;
       const declared = Number(request.headers['content-length'] ?? Number.NaN);
       if (declared > deps.maxObjectBytes) throw tooLarge(deps.maxObjectBytes);
-      const body = (request.body ?? request.raw) as Readable;
-      const data = body.pipe(limited(deps.maxObjectBytes));
-      body.once('error', (error) => data.destroy(error));
+      // Every option is checked before the body is touched.
       const options: StorageOptions = {
         ...compressionOf(query),
         ...(flag(query['encrypt'], 'encrypt') ? { encryption: true } : {}),
         ...(query['overwrite'] === undefined ? {} : { overwrite: flag(query['overwrite'], 'overwrite') }),
         ...attemptOptions(query),
       };
+      const body = (request.body ?? request.raw) as Readable;
+      const data = body.pipe(limited(deps.maxObjectBytes));
+      body.once('error', (error) => data.destroy(error));
       const result = await run(deps, reply, { operation: 'write', path, data, options });
       return answer(reply, result, 201);
     });
