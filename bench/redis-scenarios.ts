@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { Queue, type JobsOptions } from 'bullmq';
+import { Queue, QueueEvents, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { RedisOrchestrator } from '../src/distributed/redis-orchestrator.js';
 import { NoopTask } from './noop-task.js';
@@ -23,9 +23,11 @@ export interface RedisSpec {
    * `bullmq-priority` (empty jobs, every one prioritized, as taskforge's
    * are); `bullmq-same-job` (each job what a taskforge job is: its task's
    * config as data, its own id, a priority, the same retention, and the
-   * task's result as return value).
+   * task's result as return value); `bullmq-same-job-events` (the same,
+   * and the submitting process hears every result through QueueEvents, as
+   * taskforge's submitter does through its stream).
    */
-  readonly kind: 'taskforge' | 'bullmq' | 'bullmq-priority' | 'bullmq-same-job';
+  readonly kind: 'taskforge' | 'bullmq' | 'bullmq-priority' | 'bullmq-same-job' | 'bullmq-same-job-events';
 }
 
 const CHUNK = 1000;
@@ -54,13 +56,23 @@ export async function redisNoop(_directory: string, spec: RedisSpec): Promise<Me
       await bull.addBulk(jobs);
     }
   }
+  // BullMQ's way for a submitter to hear results: QueueEvents, reading the queue's event stream.
+  let heard = 0;
+  let events: QueueEvents | undefined;
+  if (spec.kind === 'bullmq-same-job-events') {
+    events = new QueueEvents(name, { connection });
+    events.on('completed', ({ returnvalue }) => {
+      if ((returnvalue as unknown) !== undefined) heard += 1;
+    });
+    await events.waitUntilReady();
+  }
   const workers = await Promise.all(Array.from({ length: spec.workers }, () => startWorker(spec, name)));
   const started = performance.now();
   await bull.resume();
   const client = new Redis(spec.url, { maxRetriesPerRequest: null });
   const resultsKey = `taskforge:${name}:results`;
   for (;;) {
-    const done = spec.kind === 'taskforge' ? await client.hlen(resultsKey) : (await bull.getJobCounts('completed'))['completed'] ?? 0;
+    const done = spec.kind === 'taskforge' ? await client.hlen(resultsKey) : spec.kind === 'bullmq-same-job-events' ? heard : ((await bull.getJobCounts('completed'))['completed'] ?? 0);
     if (done >= spec.count) break;
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
@@ -68,6 +80,7 @@ export async function redisNoop(_directory: string, spec: RedisSpec): Promise<Me
   const rss = await Promise.all(workers.map((worker) => worker.stop()));
   client.disconnect();
   await orchestrator?.shutdown();
+  await events?.close();
   await bull.obliterate({ force: true });
   await bull.close();
   return { perSecond: spec.count / (elapsedMs / 1000), unit: 'ops/s', elapsedMs, workerPeakRssMiB: Math.max(...rss) };
@@ -91,7 +104,8 @@ interface BenchWorker {
 
 function startWorker(spec: RedisSpec, name: string): Promise<BenchWorker> {
   const script = fileURLToPath(new URL('redis-worker.js', import.meta.url));
-  const child = spawn(process.execPath, [script, spec.kind === 'bullmq-priority' ? 'bullmq' : spec.kind, spec.url, name, String(spec.concurrency)], {
+  const workerKind = spec.kind === 'bullmq-priority' ? 'bullmq' : spec.kind === 'bullmq-same-job-events' ? 'bullmq-same-job' : spec.kind;
+  const child = spawn(process.execPath, [script, workerKind, spec.url, name, String(spec.concurrency)], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, TASKFORGE_LOG_LEVEL: 'warn' },
   });

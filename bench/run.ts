@@ -242,6 +242,7 @@ async function redisSections(): Promise<void> {
           { label: 'bare BullMQ Worker', run: () => runChild('redisNoop', freshDir('bullmq'), spec('bullmq')) },
           { label: 'bare BullMQ Worker, prioritized', run: () => runChild('redisNoop', freshDir('bullmq-p'), spec('bullmq-priority')) },
           { label: 'bare BullMQ Worker, same job as taskforge', run: () => runChild('redisNoop', freshDir('bullmq-s'), spec('bullmq-same-job')) },
+          { label: 'bare BullMQ, same job, results heard (QueueEvents)', run: () => runChild('redisNoop', freshDir('bullmq-e'), spec('bullmq-same-job-events')) },
         ]),
       );
     }
