@@ -194,6 +194,10 @@ describe('the HTTP API', () => {
       expect(await json(response)).toMatchObject({ error: { code: 'VALIDATION_ERROR', fields: [{ field }] } });
     }
     expect(await json(await fetch(`${base}/tasks/nope`))).toEqual({ error: { code: 'NOT_FOUND', message: "no task with id 'nope' is known" } });
+    // The longest id a task may have (256 characters, some needing percent-encoding) reaches its route.
+    const longId = `é${'x'.repeat(255)}`;
+    await f.orchestrator.submit(probe(longId)).result;
+    expect(await json(await fetch(`${base}/tasks/${encodeURIComponent(longId)}`))).toMatchObject({ id: longId, status: 'completed' });
   });
 
   it('POST /tasks/:id/cancel stops a running task (FAILED, CANCELLED); unknown is 404, finished is 409, a bad reason 400', async () => {
