@@ -76,6 +76,11 @@ describe('taskforge serve', () => {
     expect(run(['--host', '0.0.0.0', '--port', '0'])).toEqual({ code: 2, stderr: 'taskforge: --host 0.0.0.0: listening beyond loopback needs a bearer token in TASKFORGE_TOKEN; refusing to start without one\n' });
     expect(run(['--port', '0'], { TASKFORGE_TOKEN: 'short' })).toEqual({ code: 2, stderr: "taskforge: TASKFORGE_TOKEN: expected at least 16 characters (got 5); 'openssl rand -hex 32' makes one\n" });
     expect(run(['--port', '0', '--queue', 'postgres://x'])).toEqual({ code: 2, stderr: "taskforge: --queue: expected 'memory', 'sqlite:FILE' or 'redis://HOST:PORT' (got 'postgres://x')\n" });
+    // Nothing listens on port 1: the queue is named, and nothing is served.
+    const unreachable = run(['--port', '0', '--queue', 'redis://127.0.0.1:1']);
+    expect(unreachable.code).toBe(2);
+    expect(unreachable.stderr).toMatch(/^taskforge: --queue: .*127\.0\.0\.1:1/);
+    expect(unreachable.stderr).not.toContain('taskforge serve: http');
     // A port another process holds.
     const holder = spawn(process.execPath, ['-e', "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port)})"], { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(holder);
