@@ -67,6 +67,16 @@ function rawRequest(url: string, method: string, path: string, body?: string, ty
   });
 }
 
+async function waitForRow(base: string, match: (row: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+  for (let attempt = 0; attempt < 200; attempt += 1) {
+    const { tasks } = (await (await fetch(`${base}/tasks`)).json()) as { tasks: Record<string, unknown>[] };
+    const found = tasks.find(match);
+    if (found !== undefined) return found;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error('no such row appeared');
+}
+
 async function waitForStatus(base: string, id: string, status: string): Promise<Record<string, unknown>> {
   for (let attempt = 0; attempt < 200; attempt += 1) {
     const task = await json(await fetch(`${base}/tasks/${id}`));
@@ -332,6 +342,20 @@ describe('the HTTP API', () => {
     const noPath = await fetch(`${base}/objects/`, { method: 'PUT', body: 'x' });
     expect(noPath.status).toBe(400);
     expect(await readdir(f.root)).toEqual(['once.txt']);
+  });
+
+  it('a PUT whose client goes away mid-body stores nothing, and its task ends failed', async () => {
+    const { hostname, port } = new URL(base);
+    const outgoing = httpRequest({ host: hostname, port, method: 'PUT', path: '/objects/half.bin', headers: { 'content-length': 1_000_000 } });
+    outgoing.on('error', () => undefined);
+    outgoing.write(randomBytes(100_000));
+    await waitForRow(base, (row) => row['path'] === '/half.bin' && row['status'] === 'running');
+    outgoing.destroy();
+    const row = await waitForRow(base, (candidate) => candidate['path'] === '/half.bin' && candidate['status'] === 'failed');
+    expect(row['error']).toMatchObject({ code: expect.stringMatching(/^(CANCELLED|IO_ERROR)$/) as unknown });
+    expect(await readdir(f.root).catch(() => [])).not.toContain('half.bin');
+    // No temporary file is left beside it either.
+    expect((await readdir(f.root).catch(() => [] as string[])).filter((name) => name.includes('half'))).toEqual([]);
   });
 
   it('a PUT larger than the server accepts is 413 and stores nothing', async () => {
