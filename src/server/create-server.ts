@@ -87,7 +87,7 @@ export async function startServer(options: ServerOptions): Promise<TaskforgeServ
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     http: { maxHeaderSize: MAX_HEADER_BYTES },
     // A task id may be 256 characters, and percent-encoding triples them.
-    maxParamLength: 3 * 256,
+    routerOptions: { maxParamLength: 3 * 256 },
     // An upload may take long; an idle connection may not.
     requestTimeout: 0,
     connectionTimeout: 0,
