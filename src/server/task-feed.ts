@@ -54,7 +54,8 @@ export class TaskFeed {
   /** Applies one lifecycle event to the table and tells the subscribers. */
   record<K extends keyof OrchestratorEvents>(name: K, payload: OrchestratorEvents[K]): void {
     const row = this.#apply(name, payload);
-    if (row === undefined) return;
+    // Nobody on /events: the table is current, and no event need be built.
+    if (row === undefined || this.#listeners.size === 0) return;
     const event: FeedEvent = { event: name, data: { ...fieldsOf(name, payload), task: { ...row } } };
     for (const listener of this.#listeners) listener(event);
   }

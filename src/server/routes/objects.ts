@@ -8,7 +8,7 @@ import type { TaskResult } from '../../tasks/task-result.js';
 import { httpError } from '../http-errors.js';
 import { runLocalStorageTask } from '../local-storage-task.js';
 import type { RouteDeps } from '../served.js';
-import { badQuery, optionalString, wholeNumber } from './tasks.js';
+import { badQuery, flag, optionalString, wholeNumber } from '../query-params.js';
 
 const COMPRESSIONS = new Set(['gzip', 'brotli', 'zstd']);
 
@@ -108,12 +108,6 @@ function answer(reply: FastifyReply, result: TaskResult, status: number): Fastif
     return reply.code(errorStatus).send(body);
   }
   return reply.code(status).send(result.data ?? {});
-}
-
-function flag(value: unknown, field: string): boolean {
-  if (value === undefined || value === '' || value === 'true' || value === '1') return value !== undefined;
-  if (value === 'false' || value === '0') return false;
-  throw badQuery(field, `expected true or false (got ${JSON.stringify(value)})`);
 }
 
 function compressionOf(query: Record<string, unknown>): StorageOptions {

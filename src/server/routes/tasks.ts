@@ -8,6 +8,7 @@ import { storageTaskConfigSchema } from '../../tasks/storage-task-config.js';
 import type { TaskConfig } from '../../tasks/task-config.js';
 import { TaskStatus } from '../../tasks/task-status.js';
 import { errorBody } from '../http-errors.js';
+import { badQuery, listParam, optionalString, wholeNumber } from '../query-params.js';
 import type { RouteDeps } from '../served.js';
 
 /** The most tasks one POST /tasks may carry. */
@@ -102,29 +103,4 @@ function prefixed(error: TaskforgeError, where: string): TaskforgeError {
 function badBody(field: string, message: string): TaskforgeError {
   const name = field === '' ? 'body' : field;
   return new TaskforgeError(ErrorCode.VALIDATION_ERROR, `request body${field === '' ? '' : ` ${field}`}: ${message}`, { details: { fields: [{ field: name, message }] } });
-}
-
-export function badQuery(field: string, message: string): TaskforgeError {
-  return new TaskforgeError(ErrorCode.VALIDATION_ERROR, `query parameter '${field}': ${message}`, { details: { fields: [{ field, message }] } });
-}
-
-/** A query parameter given as `a,b` or repeated. */
-function listParam(value: unknown): string[] {
-  if (value === undefined) return [];
-  const values = Array.isArray(value) ? value : [value];
-  return values.flatMap((item) => String(item).split(',')).filter((item) => item !== '');
-}
-
-export function optionalString(value: unknown, field: string): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw badQuery(field, 'expected one value');
-  return value;
-}
-
-export function wholeNumber(value: unknown, field: string, min: number, max: number): number | undefined {
-  const text = optionalString(value, field);
-  if (text === undefined) return undefined;
-  const number = Number(text);
-  if (!/^\d+$/.test(text) || number < min || number > max) throw badQuery(field, `expected a whole number from ${String(min)} to ${String(max)} (got ${JSON.stringify(text)})`);
-  return number;
 }

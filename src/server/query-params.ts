@@ -1,0 +1,36 @@
+import { ErrorCode, TaskforgeError } from '../core/errors.js';
+
+// Query parameters as the routes read them: each bad one is a
+// VALIDATION_ERROR naming the parameter and what it should be.
+
+export function badQuery(field: string, message: string): TaskforgeError {
+  return new TaskforgeError(ErrorCode.VALIDATION_ERROR, `query parameter '${field}': ${message}`, { details: { fields: [{ field, message }] } });
+}
+
+/** A query parameter given as `a,b` or repeated. */
+export function listParam(value: unknown): string[] {
+  if (value === undefined) return [];
+  const values = Array.isArray(value) ? value : [value];
+  return values.flatMap((item) => String(item).split(',')).filter((item) => item !== '');
+}
+
+export function optionalString(value: unknown, field: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw badQuery(field, 'expected one value');
+  return value;
+}
+
+export function wholeNumber(value: unknown, field: string, min: number, max: number): number | undefined {
+  const text = optionalString(value, field);
+  if (text === undefined) return undefined;
+  const number = Number(text);
+  if (!/^\d+$/.test(text) || number < min || number > max) throw badQuery(field, `expected a whole number from ${String(min)} to ${String(max)} (got ${JSON.stringify(text)})`);
+  return number;
+}
+
+/** `?x`, `?x=true`, `?x=1` are true; `?x=false`, `?x=0` false; absent is false. */
+export function flag(value: unknown, field: string): boolean {
+  if (value === undefined || value === '' || value === 'true' || value === '1') return value !== undefined;
+  if (value === 'false' || value === '0') return false;
+  throw badQuery(field, `expected true or false (got ${JSON.stringify(value)})`);
+}
