@@ -20,8 +20,6 @@ export const DEFAULT_REDIS_RETENTION = 100_000;
 export const DEFAULT_REDIS_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 /** How long a running task's lock lasts unless renewed (BullMQ's default). */
 export const DEFAULT_LOCK_DURATION_MS = 30_000;
-/** How long BullMQ keeps a completed job (and the result it holds). */
-export const COMPLETED_JOBS_KEPT_MS = 3_600_000;
 /** How long open() waits for Redis to answer. */
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** Events kept in the stream for readers that fall behind. */
@@ -78,6 +76,13 @@ export interface TakenJob {
   readonly job: Job<QueuedTask>;
   readonly token: string;
   readonly task: UnfinishedTask;
+}
+
+/** A task's end as settleMany() records it, with the BullMQ job it ran as (removed in the same step) when a worker held one. */
+export interface TaskEnd {
+  readonly id: string;
+  readonly result: TaskResult;
+  readonly job?: { readonly id: string; readonly token: string };
 }
 
 /** A task event as it travels through the queue's event stream. */
@@ -190,28 +195,6 @@ export class RedisQueue {
     return { cancel: `${this.#prefix}:cancel`, events: this.#keys[6] ?? '', listening: `${this.#prefix}:listening` };
   }
 
-  /** Says that worker `id` is alive now (see deadWorkers). */
-  async heartbeat(id: string): Promise<void> {
-    await this.#redis.zadd(this.#workersKey, Date.now(), id);
-  }
-
-  /** The workers whose last heartbeat is older than `silentMs`, with when it was (epoch ms). */
-  async deadWorkers(silentMs: number): Promise<{ id: string; lastBeatMs: number }[]> {
-    const flat = await this.#redis.zrangebyscore(this.#workersKey, '-inf', Date.now() - silentMs, 'WITHSCORES');
-    const dead: { id: string; lastBeatMs: number }[] = [];
-    for (let index = 0; index + 1 < flat.length; index += 2) dead.push({ id: flat[index] ?? '', lastBeatMs: Number(flat[index + 1]) });
-    return dead;
-  }
-
-  /** Forgets a worker: it stopped, or its leftovers were swept. */
-  async forgetWorker(id: string): Promise<void> {
-    await this.#redis.zrem(this.#workersKey, id);
-  }
-
-  get #workersKey(): string {
-    return `${this.#prefix}:workers`;
-  }
-
   /** Says that a client wants every task's events (a dashboard), for the next `ms`; refresh before it lapses. */
   async announceListener(ms: number): Promise<void> {
     await this.#redis.set(this.channels.listening, '1', 'PX', ms);
@@ -311,9 +294,9 @@ export class RedisQueue {
     return {
       jobId: jobIdOf(task.id),
       priority: toBullMqPriority(task.priority),
-      // A completed job stays a while: a late second hand-over of its id is then a no-op, and its
-      // return value (the result) lets recordCompletedJobs() record an end its worker died before recording.
-      removeOnComplete: { age: COMPLETED_JOBS_KEPT_MS / 1000, count: 100_000 },
+      // The end recorded in taskforge's keys is the record: a job is removed when its task ends
+      // (by settleMany, in the same step), and keeping completed jobs would cost BullMQ a trim per job.
+      removeOnComplete: true,
       removeOnFail: { age: 24 * 3600 },
     };
   }
@@ -370,11 +353,14 @@ export class RedisQueue {
    * BullMQ, one still waiting there is removed.
    */
   async finish(task: QueuedTask, result: TaskResult): Promise<void> {
-    await this.settle(task.id, result);
     const taken = this.#taken.get(task.id);
     this.#taken.delete(task.id);
-    if (taken !== undefined) await taken.job.moveToCompleted(undefined, taken.token, false);
-    else await this.#bull.remove(jobIdOf(task.id));
+    if (taken === undefined) {
+      await this.settle(task.id, result);
+      await this.#bull.remove(jobIdOf(task.id));
+      return;
+    }
+    await this.settleMany([{ id: task.id, result, job: { id: taken.job.id ?? jobIdOf(task.id), token: taken.token } }]);
   }
 
   /**
@@ -387,42 +373,21 @@ export class RedisQueue {
     return fresh ?? false;
   }
 
-  /** Records the ends of several tasks in one script call; one flag per task as settle() gives. */
-  async settleMany(ends: readonly { readonly id: string; readonly result: TaskResult }[], via?: Redis): Promise<boolean[]> {
+  /**
+   * Records the ends of several tasks in one script call; one flag per task
+   * as settle() gives. An end with the `job` its task ran as (held with that
+   * lock token) also removes that job from BullMQ, in the same atomic step.
+   */
+  async settleMany(ends: readonly TaskEnd[], via?: Redis): Promise<boolean[]> {
     if (ends.length === 0) return [];
     const args = [String(ends.length)];
     for (const { id, result } of ends) args.push(id, JSON.stringify(retainedResult(result)), result.success ? '1' : '0', result.error?.code ?? '');
+    const jobs: string[] = [];
+    for (const { job } of ends) if (job !== undefined) jobs.push(job.id, job.token);
+    if (jobs.length > 0) args.push(`${KEY_PREFIX}:bull:${this.location.name}:`, String(jobs.length / 2), ...jobs);
     const [fresh, released] = (await this.#run('tfFinish', args, via)) as [number[], string[]];
     await this.handOver(released);
     return fresh.map((flag) => flag === 1);
-  }
-
-  /**
-   * Records the ends of tasks whose job BullMQ completed (with the result as
-   * its return value) but whose end was never recorded: their worker died
-   * in between. Looks at jobs completed since `sinceMs` (epoch ms). Returns
-   * how many it recorded.
-   */
-  async recordCompletedJobs(sinceMs: number): Promise<number> {
-    const prefix = `${KEY_PREFIX}:bull:${this.location.name}`;
-    const jobIds = await this.#redis.zrangebyscore(`${prefix}:completed`, sinceMs, '+inf');
-    let recorded = 0;
-    for (let start = 0; start < jobIds.length; start += 1000) {
-      const chunk = jobIds.slice(start, start + 1000).filter((jobId) => jobId.startsWith('t_'));
-      const ids = chunk.map((jobId) => decodeURIComponent(jobId.slice(2)));
-      if (ids.length === 0) continue;
-      const [known, results] = await Promise.all([this.#redis.hmget(this.#keys[0] ?? '', ...ids), this.#redis.hmget(this.#keys[3] ?? '', ...ids)]);
-      const missing = chunk.filter((_jobId, index) => known[index] !== null && results[index] === null);
-      const ends: { id: string; result: TaskResult }[] = [];
-      for (const jobId of missing) {
-        const value = await this.#redis.hget(`${prefix}:${jobId}`, 'returnvalue');
-        const result = value === null ? undefined : (JSON.parse(value) as TaskResult | null);
-        if (result !== undefined && result !== null && typeof result.id === 'string') ends.push({ id: result.id, result });
-      }
-      const fresh = await this.settleMany(ends);
-      recorded += fresh.filter(Boolean).length;
-    }
-    return recorded;
   }
 
   /**

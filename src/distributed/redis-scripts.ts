@@ -237,10 +237,19 @@ return { 'OK', outcomes, released }
 `;
 
 /**
- * Records the ends of a batch of tasks. ARGV[7] = count, then per task: id,
- * result JSON, '1' when it completed, its error code. Returns {one flag per
- * task: 1 when recorded now (0: it had ended already, or is unknown),
- * released specs}.
+ * Records the ends of a batch of tasks, and removes from BullMQ the jobs
+ * they ran as, in the same atomic step: a job leaves BullMQ only with its
+ * task's end recorded, so a worker that dies in between leaves the job to
+ * BullMQ's stalled check (run again, the end recorded once) and never a
+ * completed job whose end is lost. ARGV[7] = count, then per task: id,
+ * result JSON, '1' when it completed, its error code; then the BullMQ key
+ * prefix of the queue (`PREFIX:NAME:`) and a count of jobs, then per job:
+ * job id, lock token. A job is removed only while the token still holds
+ * its lock (else another worker took it after a stall, and owns it now).
+ * This mirrors BullMQ 6.7's moveToFinished for a job removed on completion
+ * (removeLock, LREM active, removeJobKeys), less its events and the fetch
+ * of the next job. Returns {one flag per task: 1 when recorded now (0: it
+ * had ended already, or is unknown), released specs}.
  */
 export const FINISH_SCRIPT = `${PRELUDE}
 local n = tonumber(ARGV[7])
@@ -250,6 +259,28 @@ for i = 1, n do
   items[i] = { ARGV[at + 1], ARGV[at + 2], ARGV[at + 3] == '1', ARGV[at + 4] }
 end
 local fresh = finishAll(items)
+local base = 8 + n * 4
+local jobs = tonumber(ARGV[base + 1] or '0')
+if jobs > 0 then
+  local bull = ARGV[base]
+  local active = bull .. 'active'
+  local keys, ids = {}, {}
+  for i = 1, jobs do
+    local jobId, token = ARGV[base + 2 * i], ARGV[base + 2 * i + 1]
+    local jobKey = bull .. jobId
+    if redis.call('GET', jobKey .. ':lock') == token then
+      redis.call('LREM', active, -1, jobId)
+      for _, suffix in ipairs({ ':lock', '', ':logs', ':dependencies', ':processed', ':failed', ':unsuccessful' }) do
+        table.insert(keys, jobKey .. suffix)
+      end
+      table.insert(ids, jobId)
+    end
+  end
+  if #ids > 0 then
+    for first = 1, #keys, 960 do redis.call('DEL', unpack(keys, first, math.min(first + 959, #keys))) end
+    callChunked('SREM', bull .. 'stalled', ids)
+  end
+end
 return { fresh, released }
 `;
 

@@ -13,14 +13,11 @@ import { hasCleanupHook, TaskRegistry, type RunnableTask } from '../orchestrator
 import { invalid } from '../orchestrator/submission.js';
 import type { QueuedTask } from '../orchestrator/task-queue.js';
 import type { TaskResult } from '../tasks/task-result.js';
-import { retainedResult } from '../orchestrator/retained-result.js';
-import { COMPLETED_JOBS_KEPT_MS, type JobData, type RedisQueue } from './redis-queue.js';
+import type { JobData, RedisQueue, TaskEnd } from './redis-queue.js';
 import { countsOf } from './redis-queue.js';
 
-/** How often a worker says it is alive and repairs what a dead process left half done (at most: half the lock duration when that is shorter). */
+/** How often a worker repairs what a dead process left half done (at most: half the lock duration when that is shorter). */
 const STRANDED_SWEEP_MS = 5_000;
-/** How far before a dead worker's last heartbeat a sweep looks for jobs it completed without recording their ends. */
-const RECENT_COMPLETIONS_MS = 120_000;
 /** How often a worker asks whether a client wants every task's events. */
 const LISTENER_CHECK_MS = 2000;
 /** While tasks keep ending, their ends are recorded together at most this often (see #recordEnd). */
@@ -62,8 +59,11 @@ interface HeldTask {
  * behaves exactly as in one process (retries, timeout, cleanup, events).
  * Around that: cancellations from any process reach the task here, its
  * events go to the queue's stream, and its end is recorded (releasing its
- * dependents) in a batch per event-loop turn, its result also kept on the
- * completed job so that a sweep can record it should this process die first.
+ * dependents) together with the ends of the tasks that ended about the same
+ * time, in one script call that also removes their jobs from BullMQ: a job
+ * leaves BullMQ only with its end recorded. Should this process die in
+ * between, BullMQ's stalled check hands the job to another worker, which
+ * runs the task again, as for a task cut off while running.
  */
 export class RedisWorker {
   readonly id = `w${randomBytes(4).toString('hex')}`;
@@ -79,10 +79,17 @@ export class RedisWorker {
   /** Ends sent but not yet confirmed (shutdown waits for them). */
   readonly #settling = new Set<Promise<void>>();
   /** Ends whose recording failed again and again (Redis away): retried at every sweep. */
-  #unrecorded: { id: string; result: TaskResult }[] = [];
+  #unrecorded: TaskEnd[] = [];
   readonly #sweepEveryMs: number;
   /** Ends waiting for the next batch. */
-  #ends: { id: string; result: TaskResult }[] = [];
+  #ends: TaskEnd[] = [];
+  /**
+   * What #process throws once a task's end is queued: BullMQ's "the
+   * processor moved the job itself" (the batch of ends removes it), so that
+   * BullMQ fetches the next job without completing this one. One instance:
+   * an Error per task would cost a stack trace per task.
+   */
+  readonly #jobMoved: Error;
   /** When the last batch went out (performance.now()), and whether the next is due. */
   #lastFlushAt = Number.NEGATIVE_INFINITY;
   #flushScheduled = false;
@@ -115,6 +122,7 @@ export class RedisWorker {
     this.#events = new TypedEmitter<OrchestratorEvents>((error, event) => {
       this.#logger.error({ event, err: error instanceof Error ? error.message : String(error) }, 'a worker event listener threw');
     });
+    this.#jobMoved = new queue.modules.WaitingError();
     this.#subscriber = this.#listenForCancels();
     this.#client = queue.newConnection();
     this.#worker = new queue.modules.Worker<QueuedTask>(queue.location.name, (job, token) => this.#process(job, token ?? ''), {
@@ -144,8 +152,7 @@ export class RedisWorker {
     this.#sweepEveryMs = Math.min(STRANDED_SWEEP_MS, queue.lockDurationMs / 2);
     this.#sweeper = setInterval(() => void this.#sweepStranded(), this.#sweepEveryMs);
     this.#sweeper.unref();
-    // At start, every completion BullMQ still keeps: a worker may have died long ago, unnoticed.
-    void this.#sweepStranded(Date.now() - COMPLETED_JOBS_KEPT_MS);
+    void this.#sweepStranded();
     this.#logger.info({ worker: this.id, queue: queue.name, concurrency }, 'Redis worker started');
   }
 
@@ -185,17 +192,14 @@ export class RedisWorker {
     clearTimeout(handBack);
     this.#flushEnds();
     await Promise.all(this.#settling);
-    // Ends still unrecorded stay in their completed jobs, found there once this worker's heartbeat is old.
-    await this.#queue
-      .settleMany(this.#unrecorded)
-      .then(() => this.#queue.forgetWorker(this.id))
-      .catch(() => undefined);
+    // Ends still unrecorded leave their jobs in BullMQ: run again elsewhere once their locks run out.
+    await this.#queue.settleMany(this.#unrecorded).catch(() => undefined);
     this.#subscriber.disconnect();
     this.#logger.info({ worker: this.id }, 'Redis worker stopped');
   }
 
-  /** Runs one job's task to its end and records the end. */
-  async #process(job: Job<JobData>, token: string): Promise<TaskResult | undefined> {
+  /** Runs one job's task to its end and queues the end (with the job's removal) for the next batch. */
+  async #process(job: Job<JobData>, token: string): Promise<void> {
     // The job's data is used as it is (no copy per task): a hot path.
     const task = job.data;
     const { attempts, interruptions } = countsOf(job);
@@ -228,10 +232,8 @@ export class RedisWorker {
       throw new this.#queue.modules.WaitingError();
     }
     const final = attempts === 0 ? result : { ...result, attempts: result.attempts + attempts };
-    this.#recordEnd(task.id, final);
-    // BullMQ keeps the result with the completed job: should this process die
-    // before the batch of ends goes out, another worker records it from there.
-    return retainedResult(final);
+    this.#recordEnd({ id: task.id, result: final, job: { id: job.id ?? '', token } });
+    throw this.#jobMoved;
   }
 
   /**
@@ -278,8 +280,8 @@ export class RedisWorker {
    * and one stream read for a batch, not one per task, which is what a
    * busy queue's throughput hangs on.
    */
-  #recordEnd(id: string, result: TaskResult): void {
-    this.#ends.push({ id, result });
+  #recordEnd(end: TaskEnd): void {
+    this.#ends.push(end);
     if (this.#ends.length >= END_BATCH_MAX) {
       this.#flushEnds();
       return;
@@ -310,7 +312,7 @@ export class RedisWorker {
             await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
           }
         }
-        // Kept for the next sweep; should this process die first, their jobs hold the results (recordCompletedJobs).
+        // Kept for the next sweep; should this process die first, their jobs are run again elsewhere once their locks run out.
         this.#unrecorded.push(...ends);
         this.#logger.error({ worker: this.id, tasks: ends.length }, 'task ends could not be recorded now; the next sweep tries again');
       },
@@ -401,23 +403,14 @@ export class RedisWorker {
   }
 
   /**
-   * Says this worker is alive, and repairs what a dead process left half
-   * done: ready tasks not handed to BullMQ; jobs a dead worker completed
-   * without recording their ends (looked for around its last heartbeat
-   * only, so that the sweep's cost does not grow with the queue's
-   * throughput); and this worker's own ends that could not be recorded.
-   * `sinceMs`: look at every completion since then instead (at start).
+   * Repairs what a dead process left half done: ready tasks not handed to
+   * BullMQ; and this worker's own ends that could not be recorded (Redis
+   * refused them for a while).
    */
-  async #sweepStranded(sinceMs?: number): Promise<void> {
+  async #sweepStranded(): Promise<void> {
     try {
-      await this.#queue.heartbeat(this.id);
       const handed = await this.#queue.handOverStranded();
       if (handed > 0) this.#logger.warn({ worker: this.id, tasks: handed }, 'handed to BullMQ ready tasks a dead process left behind');
-      if (sinceMs !== undefined) await this.#recordCompletedSince(sinceMs, undefined);
-      for (const dead of await this.#queue.deadWorkers(Math.max(3 * this.#sweepEveryMs, this.#queue.lockDurationMs))) {
-        await this.#recordCompletedSince(dead.lastBeatMs - RECENT_COMPLETIONS_MS, dead.id);
-        await this.#queue.forgetWorker(dead.id);
-      }
       if (this.#unrecorded.length > 0) {
         const ends = this.#unrecorded;
         this.#unrecorded = [];
@@ -430,10 +423,4 @@ export class RedisWorker {
       this.#logger.warn({ worker: this.id, err: error instanceof Error ? error.message : String(error) }, 'sweep of stranded tasks failed');
     }
   }
-
-  async #recordCompletedSince(sinceMs: number, deadWorker: string | undefined): Promise<void> {
-    const recorded = await this.#queue.recordCompletedJobs(sinceMs);
-    if (recorded > 0) this.#logger.warn({ worker: this.id, deadWorker, tasks: recorded }, 'recorded the ends of tasks a dead worker completed');
-  }
-
 }

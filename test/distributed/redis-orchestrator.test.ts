@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RedisOrchestrator } from '../../src/distributed/redis-orchestrator.js';
 import { RedisQueue } from '../../src/distributed/redis-queue.js';
 import { RedisWorker } from '../../src/distributed/redis-worker.js';
@@ -56,12 +56,12 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
   }
 
   /** A BullMQ worker of our own takes the next job, as a taskforge worker that will "die" would. */
-  async function takeJobByHand(): Promise<{ job: { moveToCompleted(value: unknown, token: string, fetchNext: boolean): Promise<unknown> }; token: string; manual: { close(): Promise<void> } }> {
+  async function takeJobByHand(lockDuration = 30_000): Promise<{ job: { readonly id?: string }; token: string; manual: { close(): Promise<void> } }> {
     const { Worker } = await import('bullmq');
     const port = Number(new URL(server?.url ?? '').port);
-    const manual = new Worker(name, null, { connection: { host: '127.0.0.1', port, maxRetriesPerRequest: null }, prefix: 'taskforge:bull' });
+    const manual = new Worker(name, null, { connection: { host: '127.0.0.1', port, maxRetriesPerRequest: null }, prefix: 'taskforge:bull', lockDuration });
     const token = 'dying-worker';
-    const job = (await manual.getNextJob(token, { block: false })) as { moveToCompleted(value: unknown, token: string, fetchNext: boolean): Promise<unknown> } | undefined;
+    const job = (await manual.getNextJob(token, { block: false })) as { readonly id?: string } | undefined;
     if (job === undefined) throw new Error('no job');
     return { job, token, manual };
   }
@@ -241,44 +241,50 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
-  it('records the end of a task whose worker died after BullMQ completed its job but before the end was recorded', async () => {
+  it('removes a job from BullMQ only together with its end, and only for the holder of its lock', async () => {
     const orchestrator = await client();
-    const handle = await orchestrator.submit(probe('orphan'));
-    // A worker that takes the job and completes it in BullMQ with the result, then "dies" before recording the end.
+    const handle = await orchestrator.submit(probe('atomic'));
     const { job, token, manual } = await takeJobByHand();
+    cleanups.push(() => manual.close());
+    const queue = await RedisQueue.open({ url: server?.url ?? '', name });
+    cleanups.push(() => queue.close());
+    const jobId = job.id ?? '';
     const at = new Date().toISOString();
-    const result = { id: 'orphan', type: 'probe', status: 'completed', success: true, data: 'done elsewhere', attempts: 1, startedAt: at, finishedAt: at, durationMs: 1 };
-    await job.moveToCompleted(result, token, false);
-    await manual.close();
-    expect(await orchestrator.get('orphan')).toMatchObject({ status: 'pending' });
-    // The next worker's first sweep finds it and records the end: its submitter hears it.
-    await worker();
+    const result: TaskResult = { id: 'atomic', type: 'probe', status: 'completed', success: true, data: 'done', attempts: 1, startedAt: at, finishedAt: at, durationMs: 1 };
+    // An end sent with a lock token that no longer holds the job (another worker took it after a stall): recorded, the job left to its holder.
+    expect(await queue.settleMany([{ id: 'atomic', result, job: { id: jobId, token: 'a-worker-that-lost-the-lock' } }])).toEqual([true]);
     expect(await handle.result).toEqual(result);
-    expect(await orchestrator.get('orphan')).toMatchObject({ status: 'completed', result: { data: 'done elsewhere' } });
-    expect(journal.startOrder).toEqual([]);
+    expect(await queue.bull.getJobState(jobId)).toBe('active');
+    // The holder's end (a second one: not recorded again) removes the job, its lock and its place in the active list.
+    expect(await queue.settleMany([{ id: 'atomic', result: { ...result, data: 'again' }, job: { id: jobId, token } }])).toEqual([false]);
+    expect(await queue.bull.getJobState(jobId)).toBe('unknown');
+    expect(await queue.bull.getActiveCount()).toBe(0);
+    expect(await orchestrator.get('atomic')).toMatchObject({ status: 'completed', result: { data: 'done' } });
   });
 
-  it('a running worker records the ends a worker that stopped beating completed without recording, then forgets it', async () => {
+  it('leaves no job in BullMQ for tasks a worker ran to their end', async () => {
     const orchestrator = await client();
-    const handle = await orchestrator.submit(probe('orphan-late'));
-    const { job, token, manual } = await takeJobByHand();
-    const registry = await RedisQueue.open({ url: server?.url ?? '', name });
-    cleanups.push(() => registry.close());
-    await registry.heartbeat('w-dying');
-    // The live worker starts (and sweeps once) while the job is still running elsewhere.
-    await worker(4, { lockDurationMs: 1000 });
-    await delay(200);
-    const at = new Date().toISOString();
-    const result = { id: 'orphan-late', type: 'probe', status: 'completed', success: true, data: 'done by the dead', attempts: 1, startedAt: at, finishedAt: at, durationMs: 1 };
-    await job.moveToCompleted(result, token, false);
+    await worker(4);
+    const handles = await orchestrator.submitAll(Array.from({ length: 50 }, (_, index) => probe(`gone${String(index)}`)));
+    const results = await Promise.all(handles.map((handle) => handle.result));
+    expect(results.every((result) => result.success)).toBe(true);
+    const queue = await RedisQueue.open({ url: server?.url ?? '', name });
+    cleanups.push(() => queue.close());
+    const counts = await queue.bull.getJobCounts('active', 'completed', 'failed', 'wait', 'prioritized');
+    expect(counts).toEqual({ active: 0, completed: 0, failed: 0, wait: 0, prioritized: 0 });
+  });
+
+  it('runs again the task of a worker that died after running it but before its end went out, and records its end once', async () => {
+    const orchestrator = await client();
+    const handle = await orchestrator.submit(probe('cut-before-end'));
+    // The dying worker took the job (its lock lasts 0.5 s, and nobody renews it), ran the task, and died before its batch of ends went out.
+    const { manual } = await takeJobByHand(500);
     await manual.close();
-    // Silent for 1.5 s (3 sweeps of 0.5 s): dead; the next sweep records its end.
-    expect(await handle.result).toEqual(result);
-    // Forgotten just after the sweep recorded the end (which the submitter may hear first).
-    await vi.waitFor(async () => {
-      expect((await registry.deadWorkers(0)).map((dead) => dead.id)).not.toContain('w-dying');
-    });
-    expect(journal.startOrder).toEqual([]);
+    // A worker whose stall check runs every second finds the job once its lock is gone, and runs the task.
+    await worker(2, { lockDurationMs: 1000 });
+    const result = await handle.result;
+    expect(result).toMatchObject({ id: 'cut-before-end', status: 'completed', success: true });
+    expect(journal.startOrder).toEqual(['cut-before-end']);
   });
 
   it('refuses use after shutdown or close with INVALID_STATE, and bad timing options with a RangeError', async () => {
