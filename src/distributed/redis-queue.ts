@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Job, JobsOptions, Queue, Worker } from 'bullmq';
+import type { Job, JobsOptions, Queue, Worker, WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { isoTime } from '../core/clock.js';
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
@@ -290,13 +290,28 @@ export class RedisQueue {
     return specs.length;
   }
 
+  /** A task's BullMQ job: its own id (so that a second hand-over is a no-op), and taskforge's priority translated. */
   jobOptions(task: QueuedTask): JobsOptions {
+    return { jobId: jobIdOf(task.id), priority: toBullMqPriority(task.priority) };
+  }
+
+  /**
+   * What every BullMQ worker of this queue is made with (connection and
+   * concurrency aside). Retention is set here rather than on each job (the
+   * options of a job are stored with it and parsed at every fetch): a job
+   * a taskforge worker ran is removed with its end recorded (settleMany),
+   * one BullMQ completes itself (its task had ended already) goes at once,
+   * and one that failed (a bug in processing) stays a day for inspection.
+   */
+  workerOptions(): Pick<WorkerOptions, 'prefix' | 'lockDuration' | 'stalledInterval' | 'maxStalledCount' | 'removeOnComplete' | 'removeOnFail'> {
     return {
-      jobId: jobIdOf(task.id),
-      priority: toBullMqPriority(task.priority),
-      // The end recorded in taskforge's keys is the record: a job is removed when its task ends
-      // (by settleMany, in the same step), and keeping completed jobs would cost BullMQ a trim per job.
-      removeOnComplete: true,
+      prefix: `${KEY_PREFIX}:bull`,
+      lockDuration: this.lockDurationMs,
+      stalledInterval: this.stalledIntervalMs,
+      // taskforge counts interruptions itself (maxInterruptions), so that a
+      // task cut off too often still gets a result its submitter hears of.
+      maxStalledCount: Number.MAX_SAFE_INTEGER,
+      removeOnComplete: { count: 0 },
       removeOnFail: { age: 24 * 3600 },
     };
   }
@@ -318,14 +333,7 @@ export class RedisQueue {
   }
 
   #newTaker(): Worker<QueuedTask> {
-    const taker = new this.#modules.Worker<QueuedTask>(this.location.name, null, {
-      connection: this.newConnection(),
-      prefix: `${KEY_PREFIX}:bull`,
-      autorun: false,
-      lockDuration: this.lockDurationMs,
-      stalledInterval: this.stalledIntervalMs,
-      maxStalledCount: Number.MAX_SAFE_INTEGER,
-    });
+    const taker = new this.#modules.Worker<QueuedTask>(this.location.name, null, { ...this.workerOptions(), connection: this.newConnection(), autorun: false });
     taker.on('error', () => undefined);
     taker.on('stalled', (jobId) => void this.restorePriority(jobId));
     void taker.startStalledCheckTimer();

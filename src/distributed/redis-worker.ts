@@ -126,14 +126,9 @@ export class RedisWorker {
     this.#subscriber = this.#listenForCancels();
     this.#client = queue.newConnection();
     this.#worker = new queue.modules.Worker<QueuedTask>(queue.location.name, (job, token) => this.#process(job, token ?? ''), {
+      ...queue.workerOptions(),
       connection: this.#client,
-      prefix: 'taskforge:bull',
       concurrency,
-      lockDuration: queue.lockDurationMs,
-      stalledInterval: queue.stalledIntervalMs,
-      // taskforge counts interruptions itself (maxInterruptions), so that a
-      // task cut off too often still gets a result its submitter hears of.
-      maxStalledCount: Number.MAX_SAFE_INTEGER,
     });
     this.#worker.on('error', (error) => {
       this.#logger.warn({ worker: this.id, err: error.message }, 'Redis worker error');
