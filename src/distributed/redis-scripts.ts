@@ -8,6 +8,8 @@
  * - `blocked`   hash id → job spec, tasks waiting for dependencies
  * - `unmet`     hash id → count of dependencies not yet completed
  * - `deps:ID`   set of the tasks that wait for ID
+ * - `waited-on` set of the IDs that have a `deps:ID` (so that a batch of
+ *               ends, in a queue where no task waits, skips looking for them)
  * - `releasing` hash id → "ms spec": ready, handed to BullMQ by the caller;
  *               swept and handed again if that caller died first
  * - `results`   hash id → finished record JSON; `finished` zset id → ms (retention)
@@ -25,6 +27,7 @@ const PRELUDE = `
 local K = { tasks = KEYS[1], blocked = KEYS[2], unmet = KEYS[3], results = KEYS[4], finished = KEYS[5], releasing = KEYS[6], events = KEYS[7], cancels = KEYS[8] }
 local P, now, nowIso, maxFinished, maxAge, eventsMax = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
 local released = {}
+local waitedOn = P .. ':waited-on'
 
 local function emit(kind, id, body)
   redis.call('XADD', K.events, 'MAXLEN', '~', eventsMax, '*', 'kind', kind, 'id', id, 'body', body)
@@ -118,15 +121,21 @@ local function finishAll(items)
       callChunked('ZADD', K.finished, scores)
       for _, key in ipairs({ K.tasks, K.blocked, K.unmet, K.releasing }) do callChunked('HDEL', key, done) end
       callChunked('SREM', K.cancels, done)
-      local depsKeys = {}
-      for i, id in ipairs(done) do depsKeys[i] = P .. ':deps:' .. id end
       local waiting = 0
-      for at = 1, #depsKeys, 960 do waiting = waiting + redis.call('EXISTS', unpack(depsKeys, at, math.min(at + 959, #depsKeys))) end
+      local depsKeys = {}
+      -- (Each key passed to Redis costs about a microsecond: none are built when no task waits at all.)
+      if redis.call('SCARD', waitedOn) > 0 then
+        for i, id in ipairs(done) do depsKeys[i] = P .. ':deps:' .. id end
+        for at = 1, #depsKeys, 960 do waiting = waiting + redis.call('EXISTS', unpack(depsKeys, at, math.min(at + 959, #depsKeys))) end
+      end
       if waiting > 0 then
         for i, item in ipairs(outcomes) do
           local tid, ok, tcode = item[1], item[3], item[4]
           local children = redis.call('SMEMBERS', depsKeys[i])
-          if #children > 0 then redis.call('DEL', depsKeys[i]) end
+          if #children > 0 then
+            redis.call('DEL', depsKeys[i])
+            redis.call('SREM', waitedOn, tid)
+          end
           for _, child in ipairs(children) do
             if redis.call('HEXISTS', K.blocked, child) == 1 then
               if ok then
@@ -215,6 +224,7 @@ for i = 1, n do
       else
         unmet = unmet + 1
         redis.call('SADD', P .. ':deps:' .. dep, id)
+        redis.call('SADD', waitedOn, dep)
       end
     end
     if failedDep then
@@ -247,8 +257,8 @@ return { 'OK', outcomes, released }
  * job id, lock token. A job is removed only while the token still holds
  * its lock (else another worker took it after a stall, and owns it now).
  * This mirrors BullMQ 6.7's moveToFinished for a job removed on completion
- * (removeLock, LREM active, removeJobKeys), less its events and the fetch
- * of the next job. Returns {one flag per task: 1 when recorded now (0: it
+ * (removeLock, LREM active, removeJobKeys), less its events, the fetch of
+ * the next job, and the keys of job logs and flows. Returns {one flag per task: 1 when recorded now (0: it
  * had ended already, or is unknown), released specs}.
  */
 export const FINISH_SCRIPT = `${PRELUDE}
@@ -270,9 +280,9 @@ if jobs > 0 then
     local jobKey = bull .. jobId
     if redis.call('GET', jobKey .. ':lock') == token then
       redis.call('LREM', active, -1, jobId)
-      for _, suffix in ipairs({ ':lock', '', ':logs', ':dependencies', ':processed', ':failed', ':unsuccessful' }) do
-        table.insert(keys, jobKey .. suffix)
-      end
+      -- (BullMQ's removeJobKeys also deletes the keys of job logs and flows, which taskforge never makes; each key costs.)
+      table.insert(keys, jobKey)
+      table.insert(keys, jobKey .. ':lock')
       table.insert(ids, jobId)
     end
   end
