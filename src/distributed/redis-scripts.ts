@@ -119,8 +119,12 @@ local function finishAll(items)
     if #done > 0 then
       callChunked('HSET', K.results, records)
       callChunked('ZADD', K.finished, scores)
-      for _, key in ipairs({ K.tasks, K.blocked, K.unmet, K.releasing }) do callChunked('HDEL', key, done) end
-      callChunked('SREM', K.cancels, done)
+      callChunked('HDEL', K.tasks, done)
+      -- (Each argument costs: a key that holds nothing is not asked to remove every task of the batch.)
+      for _, key in ipairs({ K.blocked, K.unmet, K.releasing }) do
+        if redis.call('HLEN', key) > 0 then callChunked('HDEL', key, done) end
+      end
+      if redis.call('SCARD', K.cancels) > 0 then callChunked('SREM', K.cancels, done) end
       local waiting = 0
       local depsKeys = {}
       -- (Each key passed to Redis costs about a microsecond: none are built when no task waits at all.)
@@ -288,7 +292,7 @@ if jobs > 0 then
   end
   if #ids > 0 then
     for first = 1, #keys, 960 do redis.call('DEL', unpack(keys, first, math.min(first + 959, #keys))) end
-    callChunked('SREM', bull .. 'stalled', ids)
+    if redis.call('SCARD', bull .. 'stalled') > 0 then callChunked('SREM', bull .. 'stalled', ids) end
   end
 end
 return { fresh, released }
