@@ -21,9 +21,10 @@ export interface RedisSpec {
   /**
    * `taskforge`; `bullmq` (empty jobs, no priority: BullMQ's fastest path);
    * `bullmq-priority` (empty jobs, every one prioritized, as taskforge's
-   * are); `bullmq-same-job` (each job what a taskforge job is: its task's
-   * config as data, its own id, a priority, the same retention, and the
-   * task's result as return value); `bullmq-same-job-events` (the same,
+   * are); `bullmq-same-job` (each job what a taskforge job carries: its
+   * task's config as data, its own id, a priority; and the task's result as
+   * its return value, kept with the completed job for an hour, BullMQ's way
+   * to keep a result one can look up); `bullmq-same-job-events` (the same,
    * and the submitting process hears every result through QueueEvents, as
    * taskforge's submitter does through its stream).
    */
