@@ -22,7 +22,7 @@ const READ_COUNT = 1000;
  * the client and Redis more than the events themselves.
  */
 const READ_GATHER_MS = 5;
-/** How often results of watched tasks are looked up directly, in case their end event was missed. */
+/** How often a client asks whether the event stream dropped entries it had not read (then it looks its tasks' results up directly). */
 const RESULT_CHECK_MS = 5000;
 /** How often cancel() asks again while the task has not ended. */
 const CANCEL_RETRY_MS = 1000;
@@ -348,8 +348,20 @@ export class RedisOrchestrator {
     if (live !== undefined && this.#watched.size === 0) this.#resolveIdle();
   }
 
-  /** Looks up the results of watched tasks directly: an end event may have been trimmed or missed in a reconnect. */
+  /**
+   * Looks up the results of watched tasks directly when their end events may
+   * have been trimmed from the stream unread (this client fell further
+   * behind than the stream keeps). Only then: a lookup costs Redis a field
+   * per task in flight, and a busy client watches many. (A read that failed
+   * resumes from the last entry read, so it misses nothing the stream still holds.)
+   */
   async #checkResults(): Promise<void> {
+    if (this.#watched.size === 0) return;
+    try {
+      if (!(await this.queue.eventsLostAfter(this.#lastEventId))) return;
+    } catch {
+      return;
+    }
     const ids = [...this.#watched.keys()];
     for (let start = 0; start < ids.length && !this.#closed; start += 1000) {
       try {

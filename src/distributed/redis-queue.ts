@@ -290,7 +290,7 @@ export class RedisQueue {
     return specs.length;
   }
 
-  /** A task's BullMQ job: its own id (so that a second hand-over is a no-op), and taskforge's priority translated. */
+  /** A task's BullMQ job: its own id (so that a second hand-over while it waits or runs is a no-op), and taskforge's priority translated. */
   jobOptions(task: QueuedTask): JobsOptions {
     return { jobId: jobIdOf(task.id), priority: toBullMqPriority(task.priority) };
   }
@@ -469,6 +469,29 @@ export class RedisQueue {
     return newest[0]?.[0] ?? '0-0';
   }
 
+  /**
+   * Whether entries of the event stream after `afterId` may have been
+   * trimmed away unread: newer ones were made, and the stream now holds
+   * none of them or only ones newer than `afterId` (a reader that fell
+   * further behind than the stream's length). One O(1) call.
+   */
+  async eventsLostAfter(afterId: string): Promise<boolean> {
+    let info: unknown[];
+    try {
+      info = (await this.#redis.xinfo('STREAM', this.#keys[6] ?? '')) as unknown[];
+    } catch {
+      // No stream yet: nothing was ever published.
+      return false;
+    }
+    const field = (name: string): unknown => {
+      const at = info.indexOf(name);
+      return at < 0 ? undefined : info[at + 1];
+    };
+    if (compareStreamIds(String(field('last-generated-id')), afterId) <= 0) return false;
+    const first = field('first-entry') as [string, unknown] | null | undefined;
+    return first === null || first === undefined || compareStreamIds(first[0], afterId) > 0;
+  }
+
   /** A shared queue has no per-process recovery: BullMQ hands back a dead worker's tasks once their lock expires. */
   recover(): UnfinishedTask[] {
     return [];
@@ -524,6 +547,13 @@ function takenJob(job: Job<QueuedTask>, token: string): TakenJob {
 }
 
 /** Attempts made before this run (a cut-off or handed-back run counts) and times a dead worker cut the task off. */
+/** Orders two stream entry ids (`MS-SEQ`, or `MS`). */
+export function compareStreamIds(a: string, b: string): number {
+  const [aMs = 0, aSeq = 0] = a.split('-').map(Number);
+  const [bMs = 0, bSeq = 0] = b.split('-').map(Number);
+  return aMs === bMs ? aSeq - bSeq : aMs - bMs;
+}
+
 export function countsOf(job: Job<QueuedTask>): { attempts: number; interruptions: number } {
   return { attempts: job.data.attempts + Math.max(1, job.attemptsStarted) - 1, interruptions: job.stalledCounter };
 }

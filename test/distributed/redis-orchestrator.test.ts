@@ -1,7 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RedisOrchestrator } from '../../src/distributed/redis-orchestrator.js';
-import { RedisQueue } from '../../src/distributed/redis-queue.js';
+import { compareStreamIds, RedisQueue } from '../../src/distributed/redis-queue.js';
+import { FINISH_SCRIPT, SCRIPT_KEYS } from '../../src/distributed/redis-scripts.js';
 import { RedisWorker } from '../../src/distributed/redis-worker.js';
 import { ErrorCode, TaskforgeError } from '../../src/core/errors.js';
 import { PriorityQueue } from '../../src/orchestrator/priority-queue.js';
@@ -285,6 +286,59 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     const result = await handle.result;
     expect(result).toMatchObject({ id: 'cut-before-end', status: 'completed', success: true });
     expect(journal.startOrder).toEqual(['cut-before-end']);
+  });
+
+  it('tells whether the event stream dropped entries after a position (compareStreamIds orders ids)', async () => {
+    expect([compareStreamIds('5-1', '5-0') > 0, compareStreamIds('4-9', '5-0') < 0, compareStreamIds('12-0', '9-0') > 0, compareStreamIds('7', '7-0')]).toEqual([true, true, true, 0]);
+    const queue = await RedisQueue.open({ url: server?.url ?? '', name });
+    cleanups.push(() => queue.close());
+    // No stream yet: nothing was ever published.
+    expect(await queue.eventsLostAfter('0-0')).toBe(false);
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(server?.url ?? '');
+    cleanups.push(() => {
+      redis.disconnect();
+      return Promise.resolve();
+    });
+    const first = (await redis.xadd(queue.channels.events, '*', 'kind', 'probe')) ?? '';
+    const last = (await redis.xadd(queue.channels.events, '*', 'kind', 'probe')) ?? '';
+    // A reader at the last entry, or behind with what it has not read still there, lost nothing.
+    expect(await queue.eventsLostAfter(last)).toBe(false);
+    expect(await queue.eventsLostAfter(first)).toBe(false);
+    await redis.xtrim(queue.channels.events, 'MAXLEN', 1);
+    // The entry after `0-0` (first) is gone unread. After `first`, the oldest left is newer: the stream
+    // cannot tell whether anything came in between, so it answers "may have" (a lookup costs nothing wrong).
+    expect(await queue.eventsLostAfter('0-0')).toBe(true);
+    expect(await queue.eventsLostAfter(first)).toBe(true);
+    expect(await queue.eventsLostAfter(last)).toBe(false);
+    await redis.xtrim(queue.channels.events, 'MAXLEN', 0);
+    expect(await queue.eventsLostAfter(first)).toBe(true);
+    expect(await queue.eventsLostAfter(last)).toBe(false);
+  });
+
+  it('finds the result of a task whose end left the event stream before the submitter read it', async () => {
+    const orchestrator = await client();
+    const handle = await orchestrator.submit(probe('trimmed-away'));
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(server?.url ?? '');
+    cleanups.push(() => {
+      redis.disconnect();
+      return Promise.resolve();
+    });
+    const prefix = `taskforge:${name}`;
+    const now = Date.now();
+    const at = new Date(now).toISOString();
+    const result: TaskResult = { id: 'trimmed-away', type: 'probe', status: 'completed', success: true, data: 'done', attempts: 1, startedAt: at, finishedAt: at, durationMs: 0 };
+    // The end recorded by the real script and the stream emptied in one transaction: no reader is served in between.
+    const keys = SCRIPT_KEYS.map((key) => `${prefix}:${key}`);
+    const common = [prefix, String(now), at, '100000', String(7 * 24 * 3600 * 1000), '10000'];
+    await redis
+      .multi()
+      .eval(FINISH_SCRIPT, keys.length, ...keys, ...common, '1', 'trimmed-away', JSON.stringify(result), '1', '')
+      .xtrim(`${prefix}:events`, 'MAXLEN', 0)
+      .exec();
+    // The next check (every 5 s) sees entries gone unread and looks the result up.
+    expect(await handle.result).toEqual(result);
   });
 
   it('refuses use after shutdown or close with INVALID_STATE, and bad timing options with a RangeError', async () => {
