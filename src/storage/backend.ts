@@ -69,8 +69,15 @@ export interface OpenedObject {
  * backend passes the same conformance suite.
  */
 export interface StorageBackend {
-  /** Names the backend and its location (`fs:/srv/data`, `memory:1`), for cache keys and logs. */
+  /** Names the backend and its location (`fs:/srv/data`, `memory:1`), for messages and logs. */
   readonly name: string;
+  /**
+   * The store this backend reaches, for the read cache's keys: equal for
+   * two backend objects exactly when they see the same objects (an S3
+   * backend's endpoint, region, bucket and prefix). Default: the backend
+   * object itself, which is always safe.
+   */
+  readonly identity?: string;
   /** Facts about a file, or undefined when nothing is there. A directory: IS_A_DIRECTORY. */
   stat(path: string, options: { readonly signal: AbortSignal }): Promise<ObjectInfo | undefined>;
   /** Opens a file for reading. NOT_FOUND when missing, IS_A_DIRECTORY for a directory. */

@@ -2,7 +2,7 @@ import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import type { ObjectMetadata } from './backend.js';
 import { ByteReader } from './codec/byte-reader.js';
 import { CONTAINER_MAGIC, looksLikeContainer } from './codec/container-format.js';
-import { openContainer, type DecodeOptions } from './codec/decoder.js';
+import { openContainer, type DecodeOptions, type KeyBinding } from './codec/decoder.js';
 import { kindOf, type ContentKind } from './content.js';
 
 /** How to read one object: a container's decode options (`requireEncryption` refuses plain objects too), and a size limit. */
@@ -16,6 +16,8 @@ export interface DecodedObject {
   readonly kind: ContentKind;
   readonly body: AsyncGenerator<Buffer, void, undefined>;
   readonly encrypted: boolean;
+  /** For an encrypted object, the key that opened it. */
+  readonly key?: KeyBinding;
 }
 
 /**
@@ -34,7 +36,8 @@ export async function decodeStoredObject(opened: { readonly metadata: ObjectMeta
       ...(plan.keyring === undefined ? {} : { keyring: plan.keyring }),
     });
     // The limit counts decoded bytes: a small "zip bomb" object stops here, not in memory.
-    return { kind: container.header.kind, body: limit(container.body, plan), encrypted: container.header.encryption !== undefined };
+    const decoded = { kind: container.header.kind, body: limit(container.body, plan), encrypted: container.header.encryption !== undefined };
+    return container.key === undefined ? decoded : { ...decoded, key: container.key };
   }
   if (plan.requireEncryption) {
     await reader.close();

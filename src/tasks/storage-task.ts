@@ -4,6 +4,7 @@ import { fromSystemError } from '../core/system-errors.js';
 import type { ListPage, StorageBackend } from '../storage/backend.js';
 import { defaultKeyring } from '../storage/codec/default-keyring.js';
 import { encodeContainer } from '../storage/codec/encoder.js';
+import type { KeyBinding } from '../storage/codec/decoder.js';
 import type { Keyring } from '../storage/codec/keyring.js';
 import { decodeStoredObject } from '../storage/object-reader.js';
 import { bytesToForm, chosenForm, collectBytes, decodeObject, metadataFor, toByteSource } from '../storage/content.js';
@@ -98,7 +99,7 @@ export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask
           return { path, deleted } satisfies DeleteResultData;
         } finally {
           // Even a failed delete may have removed part of a tree.
-          this.#cache.invalidate(this.#backend.name, path, recursive);
+          this.#cache.invalidate(this.#backend, path, recursive);
         }
       }
       case 'list':
@@ -130,7 +131,7 @@ export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask
           metadata: encoding === undefined ? metadataFor(source.kind) : {},
         }),
       );
-      this.#cache.invalidate(this.#backend.name, path);
+      this.#cache.invalidate(this.#backend, path);
       this.setResultDetails({ bytesWritten: info.size });
       return { path, size: info.size, modifiedAt: info.modifiedAt.toISOString(), version: info.version };
     } catch (error) {
@@ -177,10 +178,12 @@ export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask
           return this.#serveFromCache(entry, prepared);
         }
         // Changed or gone: the entry must not outlive the object it described.
-        this.#cache.invalidate(this.#backend.name, path);
+        this.#cache.invalidate(this.#backend, path);
       }
       this.#cache.recordMiss();
     }
+    // Taken before the object is opened: a write that lands meanwhile keeps what this read decodes out of the cache.
+    const ticket = this.#cache.ticket();
     const opened = await this.#backend.read(path, { signal });
     const total = opened.info.size;
     this.setResultDetails(useCache ? { cache: 'miss', bytesRead: total } : { bytesRead: total });
@@ -199,20 +202,41 @@ export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask
     // A stream is handed over as it flows; only reads that hold the whole object fill the cache.
     if (!useCache || chosenForm(decoded.kind, options.as) === 'stream') return decodeObject(decoded, path, options.as, signal);
     const bytes = await collectBytes(decoded.body, signal);
-    this.#cache.set(this.#backend.name, path, { version: opened.info.version, kind: decoded.kind, bytes, encrypted: decoded.encrypted, validatedAt: Date.now() });
+    this.#cache.set(this.#backend, path, { version: opened.info.version, kind: decoded.kind, bytes, key: decoded.key, validatedAt: Date.now() }, ticket);
     // The caller gets its own copy: changing it must not change what the next read is served.
     return bytesToForm(Buffer.from(bytes), decoded.kind, path, options.as);
   }
 
-  /** The cached entry for this read, if it may serve it (encryption and size rules included). */
+  /**
+   * The cached entry for this read, if it may serve it: only when the
+   * backend would give this task the same answer (its keyring holds the
+   * entry's key, encryption and size rules met). Otherwise the read goes to
+   * the backend, which gives the error it owes.
+   */
   #usableEntry(prepared: PreparedStorageTask): CachedObject | undefined {
     const options = prepared.config.metadata.options ?? {};
-    const entry = this.#cache.peek(this.#backend.name, prepared.path);
+    const entry = this.#cache.peek(this.#backend, prepared.path);
     if (entry === undefined) return undefined;
-    // A read that requires encryption goes to the backend for a plain entry, and is refused there.
-    if (options.encryption === true && !entry.encrypted) return undefined;
+    if (entry.key === undefined) {
+      // A read that requires encryption goes to the backend for a plain entry, and is refused there.
+      if (options.encryption === true) return undefined;
+    } else if (!this.#holdsKey(entry.key)) {
+      return undefined;
+    }
     if (options.maxBytes !== undefined && entry.bytes.byteLength > options.maxBytes) return undefined;
     return entry;
+  }
+
+  /** True when this task's keyring holds the very key `binding` names (same id, same key bytes). */
+  #holdsKey(binding: KeyBinding): boolean {
+    let keyring: Keyring | undefined;
+    try {
+      keyring = this.#keyring();
+    } catch {
+      // A keyring the environment names but that cannot be read: the backend path reports why.
+      return false;
+    }
+    return keyring?.fingerprintOf(binding.id) === binding.fingerprint;
   }
 
   #serveFromCache(entry: CachedObject, prepared: PreparedStorageTask): unknown {

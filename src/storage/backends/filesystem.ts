@@ -48,6 +48,8 @@ interface Candidate {
  */
 export class FileSystemBackend implements StorageBackend {
   readonly name: string;
+  /** Backends on one root directory see the same files. */
+  readonly identity: string;
   readonly #root: FileSystemRoot;
   /** Writes and deletes of one path through this backend go one at a time, so their metadata stays paired. */
   readonly #pathLocks = new KeyedMutex();
@@ -55,6 +57,7 @@ export class FileSystemBackend implements StorageBackend {
   constructor(options: FileSystemBackendOptions) {
     this.#root = new FileSystemRoot(options.root);
     this.name = `fs:${this.#root.directory}`;
+    this.identity = this.name;
   }
 
   /** The absolute root directory. */

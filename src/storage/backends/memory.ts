@@ -37,12 +37,15 @@ let instances = 0;
  */
 export class MemoryBackend implements StorageBackend {
   readonly name: string;
+  /** Each instance is its own store, whatever its name. */
+  readonly identity: string;
   readonly #root: DirectoryNode = { kind: 'directory', children: new Map(), modifiedAt: new Date() };
   #versions = 0;
 
   constructor(options: MemoryBackendOptions = {}) {
     instances += 1;
     this.name = `memory:${options.name ?? String(instances)}`;
+    this.identity = `memory#${String(instances)}`;
   }
 
   stat(path: string): Promise<ObjectInfo | undefined> {

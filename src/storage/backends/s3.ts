@@ -10,6 +10,7 @@ import { encodeCursor, PageCollector } from '../list-pager.js';
 import { ROOT_PATH, pathSegments } from '../storage-path.js';
 import { s3Error, statusOf } from './s3-errors.js';
 import { alreadyExists, isDirectory, notADirectory, notFound } from './tree-errors.js';
+import { s3Location } from './s3-location.js';
 
 /** Options of {@link S3Backend}. */
 export interface S3BackendOptions {
@@ -51,6 +52,8 @@ const LIST_BATCH = 1000;
  */
 export class S3Backend implements StorageBackend {
   readonly name: string;
+  /** The endpoint, region, bucket and prefix: backends agreeing on all four see the same objects. */
+  readonly identity: string;
   readonly #client: S3Sdk.S3Client;
   readonly #sdk = awsSdk();
   readonly #bucket: string;
@@ -68,6 +71,7 @@ export class S3Backend implements StorageBackend {
     this.#partSize = options.partSize ?? DEFAULT_PART_SIZE;
     this.#listBatch = options.listBatch ?? LIST_BATCH;
     this.name = `s3:${this.#bucket}/${this.#prefix}`;
+    this.identity = `s3:${s3Location(options)}|${this.#bucket}/${this.#prefix}`;
   }
 
   async stat(path: string, options: { readonly signal: AbortSignal }): Promise<ObjectInfo | undefined> {

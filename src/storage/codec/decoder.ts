@@ -34,6 +34,14 @@ export interface DecodeOptions {
 export interface OpenedContainer {
   readonly header: ContainerHeader;
   readonly body: AsyncGenerator<Buffer, void, undefined>;
+  /** The key an encrypted container was opened with. */
+  readonly key?: KeyBinding;
+}
+
+/** Which key opened an object: its id in the keyring, and the key's own fingerprint. */
+export interface KeyBinding {
+  readonly id: string;
+  readonly fingerprint: string;
 }
 
 interface Frame {
@@ -68,6 +76,7 @@ async function readHeader(reader: ByteReader, options: DecodeOptions): Promise<O
   }
   let header: ContainerHeader = base;
   let secrets: ObjectSecrets | undefined;
+  let key: KeyBinding | undefined;
   if (encrypted) {
     const prefix = await reader.read(2);
     const { keyIdLength } = parseCipherPrefix(prefix, path);
@@ -82,9 +91,11 @@ async function readHeader(reader: ByteReader, options: DecodeOptions): Promise<O
         details: { path, keyId: printable(keyId) },
       });
     }
-    const key = keyring.key(printable(keyId), path);
+    const id = printable(keyId);
+    const masterKey = keyring.key(id, path);
+    key = { id, fingerprint: keyring.fingerprintOf(id) ?? '' };
     header = { ...base, encryption: { keyId, salt } };
-    secrets = objectSecrets(key, salt, headerBytes, path);
+    secrets = objectSecrets(masterKey, salt, headerBytes, path);
   }
   const processor = new FrameProcessor(
     { algorithm: header.compression, level: 0, chunkSize: header.chunkSize, ...(secrets === undefined ? {} : { secrets }) },
@@ -92,7 +103,7 @@ async function readHeader(reader: ByteReader, options: DecodeOptions): Promise<O
   );
   const frames = readFrames(reader, header, secrets !== undefined, path);
   const body = decodeFrames(frames, header, processor, options);
-  return { header, body };
+  return key === undefined ? { header, body } : { header, body, key };
 }
 
 /** Reads frames in order, checking their framing; stops at the final one, which must end the stream. */

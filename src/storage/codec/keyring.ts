@@ -22,6 +22,7 @@ export interface KeyringOptions {
  */
 export class Keyring {
   readonly #keys: ReadonlyMap<string, Buffer>;
+  readonly #fingerprints = new Map<string, string>();
   readonly #activeKey: Buffer;
   readonly activeKeyId: string;
 
@@ -94,6 +95,23 @@ export class Keyring {
       });
     }
     return key;
+  }
+
+  /**
+   * The fingerprint of the key held under `id` (see {@link fingerprint}), or
+   * undefined when the keyring holds no such key. What a cached plaintext is
+   * bound to: ids are names users choose, so two keyrings may both call
+   * different keys "main".
+   */
+  fingerprintOf(id: string): string | undefined {
+    let known = this.#fingerprints.get(id);
+    if (known === undefined) {
+      const key = this.#keys.get(id);
+      if (key === undefined) return undefined;
+      known = fingerprint(key);
+      this.#fingerprints.set(id, known);
+    }
+    return known;
   }
 
   toJSON(): { activeKeyId: string; keyIds: string[] } {
