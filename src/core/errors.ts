@@ -112,7 +112,23 @@ function describeCause(cause: unknown): TaskErrorInfo['cause'] {
   if (cause === undefined) return undefined;
   if (cause instanceof Error) {
     const code = (cause as NodeJS.ErrnoException).code;
-    return typeof code === 'string' ? { code, message: cause.message } : { message: cause.message };
+    const message = withoutHostPaths(cause);
+    return typeof code === 'string' ? { code, message } : { message };
   }
   return { message: typeof cause === 'string' ? cause : `a thrown ${typeof cause}` };
+}
+
+/**
+ * A system error's message, without the host paths it names (`open
+ * '/srv/data/x'`): a result travels to API clients, events and JSON lines,
+ * which speak in storage paths; host paths go to logs only.
+ */
+export function withoutHostPaths(error: Error): string {
+  const { path, dest } = error as NodeJS.ErrnoException & { readonly dest?: unknown };
+  let message = error.message;
+  for (const hostPath of [dest, path]) {
+    if (typeof hostPath !== 'string' || hostPath === '') continue;
+    message = message.replace(` -> '${hostPath}'`, '').replace(` '${hostPath}'`, '').split(hostPath).join('…');
+  }
+  return message;
 }

@@ -354,7 +354,9 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
   /** The spec's error flow: log, set FAILED, emit `error`, return the result. */
   #fail(startedAt: number, attempts: number, error: TaskforgeError): TaskResult<TData> {
     const info = toErrorInfo(error);
-    this.logger.error({ taskId: this.id, taskType: this.type, attempts, code: info.code, err: info.message }, 'task failed');
+    // The log keeps the cause's own words, host paths included: results and events carry them scrubbed.
+    const cause = error.cause instanceof Error ? { cause: error.cause.message } : {};
+    this.logger.error({ taskId: this.id, taskType: this.type, attempts, code: info.code, err: info.message, ...cause }, 'task failed');
     this.#setStatus(TaskStatus.FAILED);
     const result = this.#buildResult(startedAt, attempts, TaskStatus.FAILED, undefined, info);
     this.#result = result;

@@ -82,6 +82,38 @@ describe('filesystem backend: nothing outside the root is touched', () => {
     ]);
   });
 
+  it('whether a file exists outside cannot be learnt through a link: missing and present both give PATH_OUTSIDE_ROOT', async () => {
+    await symlink(outside, join(root, 'dirlink'));
+    // A link at the last segment whose target is missing outside, beside one whose target exists there.
+    await symlink(join(outside, 'secret.txt'), join(root, 'to-present'));
+    await symlink(join(outside, 'no-such-file'), join(root, 'to-missing'));
+    await symlink(join(outside, 'no-such-dir', 'deeper'), join(root, 'to-missing-deep'));
+    for (const operation of ['read', 'list'] as const) {
+      for (const path of ['/dirlink/secret.txt', '/dirlink/secret.txt/x', '/dirlink/no-such-file', '/dirlink/no-such-dir/x', '/to-present', '/to-missing', '/to-missing-deep', '/to-missing/below']) {
+        expect([operation, path, await expectCode(backend, { operation, path })]).toEqual([operation, path, 'PATH_OUTSIDE_ROOT']);
+      }
+    }
+    for (const path of ['/dirlink/secret.txt', '/dirlink/no-such-file', '/to-missing/below']) {
+      expect(['write', path, await expectCode(backend, { operation: 'write', path, data: 'x' })]).toEqual(['write', path, 'PATH_OUTSIDE_ROOT']);
+      expect(['delete', path, await expectCode(backend, { operation: 'delete', path })]).toEqual(['delete', path, 'PATH_OUTSIDE_ROOT']);
+    }
+    expect((await readdir(outside)).sort()).toEqual(['secret.txt']);
+  });
+
+  it('a dangling link that stays inside the root reads as NOT_FOUND, through a chain of links too', async () => {
+    await symlink(join(root, 'not-yet'), join(root, 'dangling'));
+    await symlink(join(root, 'dangling'), join(root, 'chain'));
+    await symlink(join(root, 'chain-out'), join(root, 'chain-to-outside'));
+    await symlink(join(outside, 'secret.txt'), join(root, 'chain-out'));
+    await symlink(join(outside, 'gone'), join(root, 'chain-out-missing'));
+    await symlink(join(root, 'chain-out-missing'), join(root, 'chain-to-outside-missing'));
+    expect(await expectCode(backend, { operation: 'read', path: '/dangling' })).toBe('NOT_FOUND');
+    expect(await expectCode(backend, { operation: 'read', path: '/chain' })).toBe('NOT_FOUND');
+    expect(await expectCode(backend, { operation: 'read', path: '/chain-to-outside' })).toBe('PATH_OUTSIDE_ROOT');
+    expect(await expectCode(backend, { operation: 'read', path: '/chain-to-outside-missing' })).toBe('PATH_OUTSIDE_ROOT');
+    expect(await expectCode(backend, { operation: 'read', path: '/nothing/here' })).toBe('NOT_FOUND');
+  });
+
   it('a symlink loop is refused rather than followed', async () => {
     await symlink(join(root, 'b'), join(root, 'a'));
     await symlink(join(root, 'a'), join(root, 'b'));

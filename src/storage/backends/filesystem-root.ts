@@ -1,13 +1,19 @@
-import { mkdir, realpath } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
+import { lstat, mkdir, readlink, realpath } from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
 import { errnoOf } from '../../core/system-errors.js';
 import { pathSegments } from '../storage-path.js';
 
+/** Dangling links followed, one after another, before a path is taken for a loop (Linux stops at 40 too). */
+const MAX_LINK_HOPS = 40;
+
 /**
  * Maps storage paths to host paths under one root directory and makes sure
  * none leads out of it: every host path is built from the real path of an
- * existing ancestor, checked to lie inside the real root.
+ * existing ancestor, checked to lie inside the real root. Containment is
+ * decided before existence: a path whose links lead out of the root is
+ * PATH_OUTSIDE_ROOT whether or not anything is there, so the answer never
+ * tells which files exist outside.
  */
 export class FileSystemRoot {
   /** The root as configured, absolute. */
@@ -41,7 +47,7 @@ export class FileSystemRoot {
     const segments = pathSegments(path);
     const name = segments.pop();
     if (name === undefined) return root;
-    const { real, missing } = await this.#deepestExisting(root, segments, path);
+    const { real, missing } = await this.#deepestExisting(root, join(root, ...segments), path, 0);
     const parent = join(real, ...missing);
     if (createParents && missing.length > 0) await mkdir(parent, { recursive: true });
     return join(parent, name);
@@ -53,7 +59,15 @@ export class FileSystemRoot {
    */
   async target(path: string): Promise<string> {
     const root = await this.#requireRoot(false);
-    const real = await realpath(join(root, ...pathSegments(path)));
+    const hostPath = join(root, ...pathSegments(path));
+    let real: string;
+    try {
+      real = await realpath(hostPath);
+    } catch (error) {
+      // Nothing there, or a file on the way: first, would the path have led out of the root?
+      if (isMissing(error)) await this.#deepestExisting(root, hostPath, path, 0);
+      throw error;
+    }
     this.#assertInside(root, real, path);
     return real;
   }
@@ -66,30 +80,66 @@ export class FileSystemRoot {
   async #requireRoot(create: boolean): Promise<string> {
     const root = await this.real(create);
     if (root === undefined) {
-      throw Object.assign(new Error(`storage root ${this.directory} does not exist`), { code: 'ENOENT' });
+      throw Object.assign(new Error(`ENOENT: the storage root does not exist, open '${this.directory}'`), { code: 'ENOENT', path: this.directory });
     }
     return root;
   }
 
-  /** Real path of the deepest ancestor that exists, and the segments below it that do not. */
-  async #deepestExisting(root: string, segments: readonly string[], path: string): Promise<{ real: string; missing: string[] }> {
-    for (let depth = segments.length; depth >= 0; depth -= 1) {
+  /**
+   * The real path of the deepest ancestor of `hostPath` (itself included)
+   * that exists, checked to be inside the root, and the segments below it
+   * that do not exist. When the first missing segment is a dangling link,
+   * where it points must lie inside the root too (followed link by link).
+   */
+  async #deepestExisting(root: string, hostPath: string, path: string, hops: number): Promise<{ real: string; missing: string[] }> {
+    const missing: string[] = [];
+    let existing = hostPath;
+    let real: string | undefined;
+    while (real === undefined) {
       try {
-        const real = await realpath(join(root, ...segments.slice(0, depth)));
-        this.#assertInside(root, real, path);
-        return { real, missing: segments.slice(depth) };
+        real = await realpath(existing);
       } catch (error) {
-        if (errnoOf(error) !== 'ENOENT') throw error;
+        const parent = dirname(existing);
+        if (!isMissing(error) || parent === existing) throw error;
+        missing.unshift(basename(existing));
+        existing = parent;
       }
     }
-    return { real: root, missing: [...segments] };
+    this.#assertInside(root, real, path);
+    const [next, ...rest] = missing;
+    if (next !== undefined) {
+      const link = await danglingLink(join(real, next));
+      if (link !== undefined) {
+        if (hops >= MAX_LINK_HOPS) throw this.#outside(path);
+        await this.#deepestExisting(root, resolve(real, link, ...rest), path, hops + 1);
+      }
+    }
+    return { real, missing };
   }
 
   #assertInside(root: string, real: string, path: string): void {
-    if (!this.contains(root, real)) {
-      throw new TaskforgeError(ErrorCode.PATH_OUTSIDE_ROOT, `path '${path}' is refused: a symbolic link leads out of the storage root`, {
-        details: { path },
-      });
-    }
+    if (!this.contains(root, real)) throw this.#outside(path);
+  }
+
+  #outside(path: string): TaskforgeError {
+    return new TaskforgeError(ErrorCode.PATH_OUTSIDE_ROOT, `path '${path}' is refused: a symbolic link leads out of the storage root`, {
+      details: { path },
+    });
+  }
+}
+
+/** ENOENT, or ENOTDIR (a file where a directory was needed): either way the path does not resolve. */
+function isMissing(error: unknown): boolean {
+  const errno = errnoOf(error);
+  return errno === 'ENOENT' || errno === 'ENOTDIR';
+}
+
+/** The target of the symlink at `hostPath`, or undefined when it is no symlink (or nothing is there). */
+async function danglingLink(hostPath: string): Promise<string | undefined> {
+  try {
+    return (await lstat(hostPath)).isSymbolicLink() ? await readlink(hostPath) : undefined;
+  } catch (error) {
+    if (isMissing(error)) return undefined;
+    throw error;
   }
 }
