@@ -97,4 +97,25 @@ describe('filesystem backend: the operating system says no', () => {
     expect(outcomes[3]?.data).toMatchObject({ entries: [{ name: 'obj.bin', size: 100_000 }] });
     expect(outcomes[4]?.data).toEqual(['obj.bin']);
   });
+
+  const hasPrlimit = spawnSync('prlimit', ['--version']).status === 0;
+  if (!hasPrlimit) console.warn('SKIPPED file-size-limit test: prlimit (util-linux) is not installed');
+
+  it.skipIf(!hasPrlimit)('a write refused part-way (file size limit, EFBIG) fails NO_SPACE and leaves no temporary file, whatever part failed', () => {
+    // A 20-byte file size limit: the object of a text write fits and its metadata file does not;
+    // longer objects fail in the object itself, compressed or not.
+    const outcomes = runOps(
+      join(dir.path, 'limited'),
+      [
+        { operation: 'write', path: '/text.txt', data: 'x' },
+        { operation: 'write', path: '/json.json', data: 1 },
+        { operation: 'write', path: '/bytes.bin', fill: { byte: 1, size: 100 } },
+        { operation: 'write', path: '/packed.txt', data: 'x'.repeat(100), options: { compression: true } },
+        { operation: 'disk-names' },
+      ],
+      { wrap: ['prlimit', '--fsize=20'] },
+    );
+    expect(outcomes.map((outcome) => outcome.code)).toEqual(['NO_SPACE', 'NO_SPACE', 'NO_SPACE', 'NO_SPACE', null]);
+    expect(outcomes[4]?.data).toEqual([]);
+  });
 });

@@ -57,17 +57,19 @@ export async function writeSidecar(hostPath: string, identity: string, metadata:
   const content: SidecarFile = { version: 1, entries: [{ identity, metadata: { ...metadata } }, ...kept] };
   const temporary = join(dirname(hostPath), `${RESERVED_PREFIX}tmp-${randomBytes(8).toString('hex')}`);
   const handle = await open(temporary, 'wx');
+  let renamed = false;
   try {
-    await handle.writeFile(JSON.stringify(content));
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
+    try {
+      await handle.writeFile(JSON.stringify(content));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(temporary, sidecarPath(hostPath));
-  } catch (error) {
-    await unlink(temporary).catch(() => undefined);
-    throw error;
+    renamed = true;
+  } finally {
+    // Whatever failed (a full disk mid-write, the sync, the rename), no temporary file stays behind.
+    if (!renamed) await unlink(temporary).catch(() => undefined);
   }
 }
 
