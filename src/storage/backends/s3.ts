@@ -7,8 +7,9 @@ import { ErrorCode, TaskforgeError } from '../../core/errors.js';
 import { KeyedMutex } from '../../core/keyed-mutex.js';
 import type { ListEntry, ListOptions, ListPage, ObjectInfo, OpenedObject, StorageBackend, WriteOptions } from '../backend.js';
 import { encodeCursor, PageCollector } from '../list-pager.js';
-import { ROOT_PATH, pathSegments } from '../storage-path.js';
+import { baseName, childPath, ROOT_PATH, pathSegments } from '../storage-path.js';
 import { s3Error, statusOf } from './s3-errors.js';
+import { entriesOfKey } from './s3-keys.js';
 import { alreadyExists, isDirectory, notADirectory, notFound } from './tree-errors.js';
 
 /** Options of {@link S3Backend}. */
@@ -128,7 +129,21 @@ export class S3Backend implements StorageBackend {
     }
     const collector = new PageCollector<ListEntry>(options.limit, options.after);
     const directoryKey = this.#directoryKey(path);
+    // A recursive listing meets one directory in many keys; it is listed once.
     const emittedDirectories = new Set<string>();
+    const addKey = (key: string, size: number, modifiedAt: Date): void => {
+      const { names, endsInFile } = entriesOfKey(key.slice(directoryKey.length));
+      let entryPath = path;
+      names.forEach((name, index) => {
+        entryPath = childPath(entryPath, name);
+        if (endsInFile && index === names.length - 1) {
+          collector.add({ name, path: entryPath, type: 'file', size, modifiedAt: modifiedAt.toISOString() });
+        } else if (!emittedDirectories.has(entryPath)) {
+          if (options.recursive) emittedDirectories.add(entryPath);
+          collector.add(directoryEntry(entryPath, modifiedAt));
+        }
+      });
+    };
     let token: string | undefined;
     // S3 lists in byte order of keys, where a directory `d/` sorts after `d-x` and `d.txt`;
     // taskforge's order puts `d` first. Keys are read past the page until no later key can
@@ -150,23 +165,13 @@ export class S3Backend implements StorageBackend {
       for (const common of response.CommonPrefixes ?? []) {
         const key = common.Prefix;
         if (key === undefined) continue;
-        const entryPath = this.#pathOf(key.slice(0, -1));
-        collector.add(directoryEntry(entryPath, new Date(0)));
+        addKey(key, 0, new Date(0));
         if (lastKey === undefined || key > lastKey) lastKey = key;
       }
       for (const object of response.Contents ?? []) {
         const key = object.Key;
         if (key === undefined) continue;
-        const entryPath = this.#pathOf(key);
-        if (options.recursive) {
-          // A key brings in every directory between the listed one and it.
-          for (const directory of ancestorsBelow(entryPath, path)) {
-            if (emittedDirectories.has(directory)) continue;
-            emittedDirectories.add(directory);
-            collector.add(directoryEntry(directory, object.LastModified ?? new Date(0)));
-          }
-        }
-        collector.add({ name: baseNameOf(entryPath), path: entryPath, type: 'file', size: object.Size ?? 0, modifiedAt: (object.LastModified ?? new Date(0)).toISOString() });
+        addKey(key, object.Size ?? 0, object.LastModified ?? new Date(0));
         if (lastKey === undefined || key > lastKey) lastKey = key;
       }
       token = response.IsTruncated === true ? response.NextContinuationToken : undefined;
@@ -306,19 +311,6 @@ function lowestPathFrom(key: string): string {
   return key;
 }
 
-/** The directories strictly between `listed` and `path`. */
-function ancestorsBelow(path: string, listed: string): string[] {
-  const segments = pathSegments(path);
-  const depth = pathSegments(listed).length;
-  const directories: string[] = [];
-  for (let end = depth + 1; end < segments.length; end += 1) directories.push(`/${segments.slice(0, end).join('/')}`);
-  return directories;
-}
-
 function directoryEntry(path: string, modifiedAt: Date): ListEntry {
-  return { name: baseNameOf(path), path, type: 'directory', size: 0, modifiedAt: modifiedAt.toISOString() };
-}
-
-function baseNameOf(path: string): string {
-  return path.slice(path.lastIndexOf('/') + 1);
+  return { name: baseName(path), path, type: 'directory', size: 0, modifiedAt: modifiedAt.toISOString() };
 }
