@@ -140,7 +140,9 @@ export class S3Backend implements StorageBackend {
           collector.add({ name, path: entryPath, type: 'file', size, modifiedAt: modifiedAt.toISOString() });
         } else if (!emittedDirectories.has(entryPath)) {
           if (options.recursive) emittedDirectories.add(entryPath);
-          collector.add(directoryEntry(entryPath, modifiedAt));
+          // S3 keeps no time for a prefix (a listing's common prefix has none), so every
+          // directory has the same one whichever way it is listed.
+          collector.add(directoryEntry(entryPath));
         }
       });
     };
@@ -311,6 +313,8 @@ function lowestPathFrom(key: string): string {
   return key;
 }
 
-function directoryEntry(path: string, modifiedAt: Date): ListEntry {
-  return { name: baseName(path), path, type: 'directory', size: 0, modifiedAt: modifiedAt.toISOString() };
+const NO_TIME = new Date(0).toISOString();
+
+function directoryEntry(path: string): ListEntry {
+  return { name: baseName(path), path, type: 'directory', size: 0, modifiedAt: NO_TIME };
 }
