@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import type * as S3Storage from '@aws-sdk/lib-storage';
-import { abortable, throwIfAborted } from '../../core/abort.js';
+import { abortable, abortError, throwIfAborted } from '../../core/abort.js';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
 import { KeyedMutex } from '../../core/keyed-mutex.js';
 import type { ListEntry, ListOptions, ListPage, ObjectInfo, OpenedObject, StorageBackend, WriteOptions } from '../backend.js';
@@ -201,18 +201,13 @@ export class S3Backend implements StorageBackend {
       queueSize: 2,
       leavePartsOnError: false,
     });
-    const abort = (): void => {
-      void upload.abort();
-    };
-    options.signal.addEventListener('abort', abort, { once: true });
     try {
-      await upload.done();
+      await runUpload(upload, path, options.signal);
     } catch (error) {
+      if (error instanceof UploadNotStopped) throw error.coded;
       throwIfAborted(options.signal);
       if (statusOf(error) === 412) throw alreadyExists(path);
       throw s3Error('write', path, error);
-    } finally {
-      options.signal.removeEventListener('abort', abort);
     }
     const info = await this.#head(path, options.signal, 'write');
     if (info === undefined) throw new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `write of '${path}' failed: the object was not there after its upload`);
@@ -298,6 +293,40 @@ export class S3Backend implements StorageBackend {
 
   #pathOf(key: string): string {
     return `/${key.slice(this.#prefix.length)}`;
+  }
+}
+
+/** An aborted upload whose abort() itself failed: the write's error says so. */
+class UploadNotStopped extends Error {
+  constructor(readonly coded: TaskforgeError) {
+    super(coded.message);
+  }
+}
+
+/**
+ * Runs `upload` to its end; `signal` aborts it. abort() only asks the upload
+ * to stop (done() then rejects, and with leavePartsOnError false removes the
+ * parts sent), but its promise is awaited all the same, so that its failure
+ * is told rather than lost: the write fails with the abort's code and says
+ * that stopping the upload failed.
+ */
+async function runUpload(upload: S3Storage.Upload, path: string, signal: AbortSignal): Promise<void> {
+  let stopping: Promise<void> | undefined;
+  const stop = (): void => {
+    stopping = upload.abort();
+  };
+  signal.addEventListener('abort', stop, { once: true });
+  try {
+    await upload.done();
+  } finally {
+    signal.removeEventListener('abort', stop);
+    if (stopping !== undefined) {
+      await stopping.catch((error: unknown) => {
+        const reason = abortError(signal);
+        const message = error instanceof Error ? error.message : String(error);
+        throw new UploadNotStopped(new TaskforgeError(reason.code, `write of '${path}' failed: ${reason.message}, and stopping its upload failed (${message})`, { cause: error, details: { path } }));
+      });
+    }
   }
 }
 
