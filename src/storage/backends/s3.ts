@@ -324,7 +324,7 @@ async function runUpload(upload: S3Storage.Upload, path: string, signal: AbortSi
       await stopping.catch((error: unknown) => {
         const reason = abortError(signal);
         const message = error instanceof Error ? error.message : String(error);
-        throw new UploadNotStopped(new TaskforgeError(reason.code, `write of '${path}' failed: ${reason.message}, and stopping its upload failed (${message})`, { cause: error, details: { path } }));
+        throw new UploadNotStopped(new TaskforgeError(reason.code, `write of '${path}' failed: ${reason.message}, and stopping its upload failed (${message})`, { cause: error, retryable: reason.retryable, details: { path } }));
       });
     }
   }
