@@ -9,6 +9,16 @@ import { expectCode, expectData, runStorage } from '../helpers/storage.js';
 export interface BackendFixture {
   readonly backend: StorageBackend;
   readonly dispose: () => Promise<void>;
+  /** Writes into the store as another program would, past taskforge; absent where no other program can (memory). */
+  readonly foreign?: ForeignWriter;
+}
+
+/** What another program can leave in a backend's store: files and empty directories (S3: folder markers). */
+export interface ForeignWriter {
+  /** Puts `content` at storage path `path` (its directories made as needed). */
+  putFile(path: string, content: string): Promise<void>;
+  /** Makes an empty directory at `path`: a directory on disk, a `path/` folder-marker key on S3. */
+  makeDirectory(path: string): Promise<void>;
 }
 
 /**
@@ -30,6 +40,11 @@ export function describeBackendConformance(name: string, makeFixture: () => Prom
   if (!atomicReplace) process.stderr.write(`\n!!! SKIPPED for ${name}: "a reader during a rewrite sees the old object or the new one": the test server rewrites objects in place\n\n`);
   describe(`storage conformance: ${name}`, () => {
     let fixture: BackendFixture;
+    /** The fixture's foreign writer; tests that use it are skipped where there is none. */
+    const foreign = (): ForeignWriter => {
+      if (fixture.foreign === undefined) throw new Error('this fixture has no foreign writer');
+      return fixture.foreign;
+    };
     let backend: StorageBackend;
 
     beforeEach(async () => {
@@ -378,6 +393,81 @@ export function describeBackendConformance(name: string, makeFixture: () => Prom
           expect(await list('/')).toEqual({ entries: [] });
         });
       }
+    });
+
+    describe('what other programs left in the store', () => {
+      // Memory has no other program; its fixture gives no foreign writer.
+      const hasForeign = (): boolean => fixture.foreign !== undefined;
+
+      it('an empty directory is listed once as a directory, lists empty, and is a directory to read, write and delete', async (context) => {
+        if (!hasForeign()) context.skip();
+        await foreign().makeDirectory('/e');
+        await foreign().makeDirectory('/e/sub');
+        expect((await list('/')).entries.map((entry) => [entry.name, entry.type])).toEqual([['e', 'directory']]);
+        expect((await list('/e')).entries.map((entry) => [entry.name, entry.type])).toEqual([['sub', 'directory']]);
+        expect(await list('/e/sub')).toEqual({ entries: [] });
+        expect((await list('/', { recursive: true })).entries.map((entry) => [entry.path, entry.type])).toEqual([
+          ['/e', 'directory'],
+          ['/e/sub', 'directory'],
+        ]);
+        expect(await expectCode(backend, { operation: 'read', path: '/e/sub' })).toBe('IS_A_DIRECTORY');
+        expect(await expectCode(backend, { operation: 'write', path: '/e/sub', data: 'x' })).toBe('IS_A_DIRECTORY');
+        expect(await expectCode(backend, { operation: 'delete', path: '/e/sub' })).toBe('IS_A_DIRECTORY');
+        expect(await expectData(backend, { operation: 'delete', path: '/e/sub', options: { recursive: true } })).toEqual({ path: '/e/sub', deleted: true });
+        expect(await list('/e')).toEqual({ entries: [] });
+        expect(await expectCode(backend, { operation: 'list', path: '/e/sub' })).toBe('NOT_FOUND');
+      });
+
+      it('a file written into an empty directory lists beside nothing else', async (context) => {
+        if (!hasForeign()) context.skip();
+        await foreign().makeDirectory('/e');
+        await write('/e/inside.txt', 'in');
+        expect((await list('/e')).entries.map((entry) => [entry.name, entry.type])).toEqual([['inside.txt', 'file']]);
+        expect(await expectData(backend, { operation: 'delete', path: '/e/inside.txt' })).toEqual({ path: '/e/inside.txt', deleted: true });
+        expect(await list('/e')).toEqual({ entries: [] });
+      });
+
+      it("names reserved for taskforge ('.taskforge-*') are hidden from every listing and refused by every operation", async (context) => {
+        if (!hasForeign()) context.skip();
+        await foreign().putFile('/x/.taskforge-theirs', 'not taskforge');
+        await foreign().putFile('/x/.taskforge-dir/inner', 'not taskforge');
+        await foreign().putFile('/x/kept.txt', 'kept');
+        expect((await list('/x')).entries.map((entry) => entry.name)).toEqual(['kept.txt']);
+        expect((await list('/', { recursive: true })).entries.map((entry) => entry.path)).toEqual(['/x', '/x/kept.txt']);
+        for (const path of ['/x/.taskforge-theirs', '/x/.taskforge-dir/inner']) {
+          expect(await expectCode(backend, { operation: 'read', path })).toBe('VALIDATION_ERROR');
+          expect(await expectCode(backend, { operation: 'write', path, data: 'x' })).toBe('VALIDATION_ERROR');
+          expect(await expectCode(backend, { operation: 'delete', path })).toBe('VALIDATION_ERROR');
+        }
+        expect(await expectCode(backend, { operation: 'list', path: '/x/.taskforge-dir' })).toBe('VALIDATION_ERROR');
+        // A directory goes whole: its hidden names with it.
+        expect(await expectData(backend, { operation: 'delete', path: '/x', options: { recursive: true } })).toEqual({ path: '/x', deleted: true });
+        expect(await list('/')).toEqual({ entries: [] });
+      });
+
+      it('a recursive listing holds exactly what the listing of each directory holds', async (context) => {
+        if (!hasForeign()) context.skip();
+        await foreign().makeDirectory('/t');
+        await foreign().makeDirectory('/t/empty');
+        await foreign().makeDirectory('/t/full');
+        await foreign().putFile('/t/full/a.txt', 'a');
+        await foreign().putFile('/t/full/.taskforge-hidden', 'h');
+        await foreign().putFile('/t/b.txt', 'b');
+        const line = (entry: ListEntry): string => `${entry.path} ${entry.type} ${String(entry.size)}`;
+        // The same entry with the same facts, time included, whichever way it was listed.
+        const facts = (entry: ListEntry): string => `${line(entry)} ${entry.modifiedAt}`;
+        const recursive = (await list('/t', { recursive: true })).entries;
+        const fromEachDirectory: ListEntry[] = [];
+        const visit = async (path: string): Promise<void> => {
+          for (const entry of (await list(path)).entries) {
+            fromEachDirectory.push(entry);
+            if (entry.type === 'directory') await visit(entry.path);
+          }
+        };
+        await visit('/t');
+        expect(recursive.map(line)).toEqual(['/t/b.txt file 1', '/t/empty directory 0', '/t/full directory 0', '/t/full/a.txt file 1']);
+        expect([...fromEachDirectory].sort((a, b) => (a.path < b.path ? -1 : 1)).map(facts)).toEqual(recursive.map(facts));
+      });
     });
 
     it('a failed task leaves the backend as it was', async () => {

@@ -2,13 +2,14 @@ import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import type * as S3Storage from '@aws-sdk/lib-storage';
-import { abortable, throwIfAborted } from '../../core/abort.js';
+import { abortable, abortError, throwIfAborted } from '../../core/abort.js';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
 import { KeyedMutex } from '../../core/keyed-mutex.js';
 import type { ListEntry, ListOptions, ListPage, ObjectInfo, OpenedObject, StorageBackend, WriteOptions } from '../backend.js';
 import { encodeCursor, PageCollector } from '../list-pager.js';
-import { ROOT_PATH, pathSegments } from '../storage-path.js';
+import { baseName, childPath, ROOT_PATH, pathSegments } from '../storage-path.js';
 import { s3Error, statusOf } from './s3-errors.js';
+import { entriesOfKey } from './s3-keys.js';
 import { alreadyExists, isDirectory, notADirectory, notFound } from './tree-errors.js';
 import { s3Location } from './s3-location.js';
 
@@ -132,7 +133,23 @@ export class S3Backend implements StorageBackend {
     }
     const collector = new PageCollector<ListEntry>(options.limit, options.after);
     const directoryKey = this.#directoryKey(path);
+    // A recursive listing meets one directory in many keys; it is listed once.
     const emittedDirectories = new Set<string>();
+    const addKey = (key: string, size: number, modifiedAt: Date): void => {
+      const { names, endsInFile } = entriesOfKey(key.slice(directoryKey.length));
+      let entryPath = path;
+      names.forEach((name, index) => {
+        entryPath = childPath(entryPath, name);
+        if (endsInFile && index === names.length - 1) {
+          collector.add({ name, path: entryPath, type: 'file', size, modifiedAt: modifiedAt.toISOString() });
+        } else if (!emittedDirectories.has(entryPath)) {
+          if (options.recursive) emittedDirectories.add(entryPath);
+          // S3 keeps no time for a prefix (a listing's common prefix has none), so every
+          // directory has the same one whichever way it is listed.
+          collector.add(directoryEntry(entryPath));
+        }
+      });
+    };
     let token: string | undefined;
     // S3 lists in byte order of keys, where a directory `d/` sorts after `d-x` and `d.txt`;
     // taskforge's order puts `d` first. Keys are read past the page until no later key can
@@ -154,23 +171,13 @@ export class S3Backend implements StorageBackend {
       for (const common of response.CommonPrefixes ?? []) {
         const key = common.Prefix;
         if (key === undefined) continue;
-        const entryPath = this.#pathOf(key.slice(0, -1));
-        collector.add(directoryEntry(entryPath, new Date(0)));
+        addKey(key, 0, new Date(0));
         if (lastKey === undefined || key > lastKey) lastKey = key;
       }
       for (const object of response.Contents ?? []) {
         const key = object.Key;
         if (key === undefined) continue;
-        const entryPath = this.#pathOf(key);
-        if (options.recursive) {
-          // A key brings in every directory between the listed one and it.
-          for (const directory of ancestorsBelow(entryPath, path)) {
-            if (emittedDirectories.has(directory)) continue;
-            emittedDirectories.add(directory);
-            collector.add(directoryEntry(directory, object.LastModified ?? new Date(0)));
-          }
-        }
-        collector.add({ name: baseNameOf(entryPath), path: entryPath, type: 'file', size: object.Size ?? 0, modifiedAt: (object.LastModified ?? new Date(0)).toISOString() });
+        addKey(key, object.Size ?? 0, object.LastModified ?? new Date(0));
         if (lastKey === undefined || key > lastKey) lastKey = key;
       }
       token = response.IsTruncated === true ? response.NextContinuationToken : undefined;
@@ -198,18 +205,13 @@ export class S3Backend implements StorageBackend {
       queueSize: 2,
       leavePartsOnError: false,
     });
-    const abort = (): void => {
-      void upload.abort();
-    };
-    options.signal.addEventListener('abort', abort, { once: true });
     try {
-      await upload.done();
+      await runUpload(upload, path, options.signal);
     } catch (error) {
+      if (error instanceof UploadNotStopped) throw error.coded;
       throwIfAborted(options.signal);
       if (statusOf(error) === 412) throw alreadyExists(path);
       throw s3Error('write', path, error);
-    } finally {
-      options.signal.removeEventListener('abort', abort);
     }
     const info = await this.#head(path, options.signal, 'write');
     if (info === undefined) throw new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `write of '${path}' failed: the object was not there after its upload`);
@@ -298,6 +300,40 @@ export class S3Backend implements StorageBackend {
   }
 }
 
+/** An aborted upload whose abort() itself failed: the write's error says so. */
+class UploadNotStopped extends Error {
+  constructor(readonly coded: TaskforgeError) {
+    super(coded.message);
+  }
+}
+
+/**
+ * Runs `upload` to its end; `signal` aborts it. abort() only asks the upload
+ * to stop (done() then rejects, and with leavePartsOnError false removes the
+ * parts sent), but its promise is awaited all the same, so that its failure
+ * is told rather than lost: the write fails with the abort's code and says
+ * that stopping the upload failed.
+ */
+async function runUpload(upload: S3Storage.Upload, path: string, signal: AbortSignal): Promise<void> {
+  let stopping: Promise<void> | undefined;
+  const stop = (): void => {
+    stopping = upload.abort();
+  };
+  signal.addEventListener('abort', stop, { once: true });
+  try {
+    await upload.done();
+  } finally {
+    signal.removeEventListener('abort', stop);
+    if (stopping !== undefined) {
+      await stopping.catch((error: unknown) => {
+        const reason = abortError(signal);
+        const message = error instanceof Error ? error.message : String(error);
+        throw new UploadNotStopped(new TaskforgeError(reason.code, `write of '${path}' failed: ${reason.message}, and stopping its upload failed (${message})`, { cause: error, retryable: reason.retryable, details: { path } }));
+      });
+    }
+  }
+}
+
 /**
  * The smallest key-derived path any key at or after `key` can still add: a
  * later key `P/...` adds directory `P`, which sorts before `key` only when
@@ -310,19 +346,8 @@ function lowestPathFrom(key: string): string {
   return key;
 }
 
-/** The directories strictly between `listed` and `path`. */
-function ancestorsBelow(path: string, listed: string): string[] {
-  const segments = pathSegments(path);
-  const depth = pathSegments(listed).length;
-  const directories: string[] = [];
-  for (let end = depth + 1; end < segments.length; end += 1) directories.push(`/${segments.slice(0, end).join('/')}`);
-  return directories;
-}
+const NO_TIME = new Date(0).toISOString();
 
-function directoryEntry(path: string, modifiedAt: Date): ListEntry {
-  return { name: baseNameOf(path), path, type: 'directory', size: 0, modifiedAt: modifiedAt.toISOString() };
-}
-
-function baseNameOf(path: string): string {
-  return path.slice(path.lastIndexOf('/') + 1);
+function directoryEntry(path: string): ListEntry {
+  return { name: baseName(path), path, type: 'directory', size: 0, modifiedAt: NO_TIME };
 }
