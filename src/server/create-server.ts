@@ -5,13 +5,14 @@ import { OrchestratorMetrics } from '../orchestrator/metrics.js';
 import type { OrchestratorEvents } from '../orchestrator/orchestrator-events.js';
 import type { StorageTaskContext } from '../tasks/storage-task.js';
 import { AccessRule } from './access-rule.js';
-import { errorBody, replyFor } from './http-errors.js';
+import { errorBody, replyFor, ServerErrorCode } from './http-errors.js';
 import { dashboardRoutes, isDashboardFile } from './routes/dashboard.js';
 import { eventRoutes } from './routes/events.js';
 import { objectRoutes } from './routes/objects.js';
 import { systemRoutes } from './routes/system.js';
 import { taskRoutes } from './routes/tasks.js';
 import type { RouteDeps, ServedOrchestrator } from './served.js';
+import { SiteGuard, type Refusal } from './site-guard.js';
 import { TaskFeed } from './task-feed.js';
 import { TaskTable } from './task-table.js';
 
@@ -20,7 +21,11 @@ export interface ServerOptions {
   readonly orchestrator: ServedOrchestrator;
   /** The storage of the object routes (backend, keyring, cache). Default: the default backend. */
   readonly storage?: StorageTaskContext;
-  /** Default 127.0.0.1. Anything beyond loopback needs `token`. */
+  /**
+   * Default 127.0.0.1. Anything beyond loopback needs `token`. Requests must
+   * name a loopback host or this one in their Host header (every Host when
+   * it is 0.0.0.0 or ::, where the token guards); see {@link SiteGuard}.
+   */
   readonly host?: string;
   /** Default 8080; 0 picks a free port. */
   readonly port?: number;
@@ -67,6 +72,7 @@ const MAX_HEADER_BYTES = 8 * 1024;
 export async function startServer(options: ServerOptions): Promise<TaskforgeServer> {
   const host = options.host ?? '127.0.0.1';
   const access = AccessRule.for(host, options.token);
+  const guard = SiteGuard.for(host);
   const logger = options.logger ?? getDefaultLogger();
   const table = new TaskTable(options.keepFinished);
   const feed = new TaskFeed(options.orchestrator, table);
@@ -98,30 +104,43 @@ export async function startServer(options: ServerOptions): Promise<TaskforgeServ
     // A URL that cannot be decoded, or a bad content type, is refused before routing: in the same shape as every other error.
     frameworkErrors: (error, _request, reply) => {
       const { status, body } = frameworkError(error);
-      void (reply as FastifyReply).code(status).send(body);
+      // send() answers at once and returns the reply (a thenable only for those who await the response's end): nothing here can reject.
+      (reply as FastifyReply).code(status).send(body);
     },
   });
+  // Before any route and any body is read: a foreign Host learns nothing (not even that a token is needed), then the token, then cross-site checks.
   app.addHook('onRequest', (request, reply, done) => {
-    if (request.url === '/healthz' || isDashboardFile(request.url) || access.admits(request.headers.authorization)) {
+    const refusal = guard.hostRefusal(request.headers) ?? tokenRefusal(access, request.url, request.headers.authorization) ?? guard.crossSiteRefusal(request.method, request.headers);
+    if (refusal === undefined) {
       done();
       return;
     }
-    void reply
-      .code(401)
-      .header('www-authenticate', 'Bearer realm="taskforge"')
-      .send(errorBody('UNAUTHORIZED', 'this server needs "Authorization: Bearer <TASKFORGE_TOKEN>"'));
+    if (refusal.status === 401) reply.header('www-authenticate', 'Bearer realm="taskforge"');
+    reply.code(refusal.status).send(refusal.body);
+  });
+  // An empty JSON body is no body (POST /tasks/:id/cancel takes none, yet must say application/json); the rest is fastify's own parser (which refuses __proto__ keys).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.length === 0) {
+      done(null, undefined);
+      return undefined;
+    }
+    // Returned: fastify settles a parser's promise itself, should this one ever give one.
+    return parseJson(request, text, done);
   });
   app.setErrorHandler((error, request, reply) => {
     const { status, body } = isTaskforgeError(error) ? replyFor(error) : frameworkError(error);
     if (status >= 500) logger.error({ method: request.method, url: request.url, err: error instanceof Error ? error.message : String(error) }, 'request failed');
-    void reply.code(status).send(body);
+    reply.code(status).send(body);
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send(errorBody(ErrorCode.NOT_FOUND, `no route ${request.method} ${request.url.split('?')[0] ?? ''}`));
+    reply.code(404).send(errorBody(ErrorCode.NOT_FOUND, `no route ${request.method} ${request.url.split('?')[0] ?? ''}`));
   });
   taskRoutes(app, deps);
   eventRoutes(app, deps);
-  objectRoutes(app, deps);
+  await objectRoutes(app, deps);
   systemRoutes(app, deps);
   dashboardRoutes(app);
   const address = await app.listen({ host, port: options.port ?? 8080 });
@@ -141,10 +160,16 @@ export async function startServer(options: ServerOptions): Promise<TaskforgeServ
 function frameworkError(error: unknown): { status: number; body: ReturnType<typeof errorBody> } {
   const status = error instanceof Error ? (error as FastifyError).statusCode : undefined;
   if (status !== undefined && status >= 400 && status < 500) {
-    const code = status === 413 ? ErrorCode.LIMIT_EXCEEDED : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : ErrorCode.VALIDATION_ERROR;
+    const code = status === 413 ? ErrorCode.LIMIT_EXCEEDED : status === 415 ? ServerErrorCode.UNSUPPORTED_MEDIA_TYPE : ErrorCode.VALIDATION_ERROR;
     return { status, body: errorBody(code, `request: ${(error as Error).message}`) };
   }
   return replyFor(error);
+}
+
+/** The 401 of a request without the token, on a server that has one; /healthz and the dashboard's files are open (they hold no data). */
+function tokenRefusal(access: AccessRule, url: string, authorization: string | undefined): Refusal | undefined {
+  if (url === '/healthz' || isDashboardFile(url) || access.admits(authorization)) return undefined;
+  return { status: 401, body: errorBody(ServerErrorCode.UNAUTHORIZED, 'this server needs "Authorization: Bearer <TASKFORGE_TOKEN>"') };
 }
 
 /** Records an orchestrator's tasks into `metrics` from its events; returns how to stop. */

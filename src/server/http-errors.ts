@@ -24,6 +24,21 @@ const STATUS_OF: Readonly<Partial<Record<string, number>>> = {
   [ErrorCode.DEPENDENCY_FAILED]: 409,
 };
 
+/**
+ * Codes of refusals the server makes before any route runs, beside the
+ * library's {@link ErrorCode}s. Stable strings, like those.
+ */
+export const ServerErrorCode = {
+  /** 401: the server has a token and the request does not carry it. */
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  /** 415: the body's type is not one the route takes (every POST takes `application/json` only). */
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  /** 403: the request's Host is not a name of this server (DNS rebinding). */
+  HOST_NOT_ALLOWED: 'HOST_NOT_ALLOWED',
+  /** 403: a request that changes something came from a page of another origin. */
+  ORIGIN_NOT_ALLOWED: 'ORIGIN_NOT_ALLOWED',
+} as const;
+
 /** The body of every error reply: the stable code, a message naming what was wrong, and the bad fields when there are any. */
 export interface ErrorBody {
   readonly error: {

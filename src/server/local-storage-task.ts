@@ -1,6 +1,7 @@
 import { StorageTask } from '../tasks/storage-task.js';
 import type { StorageTaskConfig } from '../tasks/storage-task-config.js';
 import type { TaskResult } from '../tasks/task-result.js';
+import { ErrorCode, isTaskforgeError } from '../core/errors.js';
 import { newTaskId } from '../core/ids.js';
 import type { RouteDeps } from './served.js';
 
@@ -27,7 +28,13 @@ export async function runLocalStorageTask(deps: RouteDeps, metadata: StorageTask
     feed.record('progress', event);
   });
   // A client that goes away mid-transfer cancels the task: nothing is left half-written.
-  const onAbort = (): void => void task.cancel('the HTTP client went away');
+  const onAbort = (): void => {
+    task.cancel('the HTTP client went away').catch((error: unknown) => {
+      // The task may have ended between the client leaving and this call (INVALID_STATE): nothing is left to stop then.
+      if (isTaskforgeError(error) && error.code === ErrorCode.INVALID_STATE) return;
+      deps.logger.warn({ id, err: error instanceof Error ? error.message : String(error) }, 'could not cancel an object task whose client went away');
+    });
+  };
   signal.addEventListener('abort', onAbort, { once: true });
   try {
     const result = await task.execute();

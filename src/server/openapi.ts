@@ -56,7 +56,12 @@ const query = (name: string, description: string, schema: unknown = { type: 'str
 export function openApiDocument(): Record<string, unknown> {
   return {
     openapi: '3.1.0',
-    info: { title: 'taskforge', version: '0.1.0', description: 'Submit, watch and cancel tasks; store, read, list and delete objects.' },
+    info: {
+      title: 'taskforge',
+      version: '0.1.0',
+      description:
+        'Submit, watch and cancel tasks; store, read, list and delete objects. Every request must name this server in its Host (403 HOST_NOT_ALLOWED); a POST, PUT or DELETE with an Origin must come from a page of this server (403 ORIGIN_NOT_ALLOWED); every POST must send Content-Type: application/json (415 UNSUPPORTED_MEDIA_TYPE).',
+    },
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'TASKFORGE_TOKEN; required whenever the server listens beyond loopback.' } },
       schemas: {
@@ -76,6 +81,7 @@ export function openApiDocument(): Record<string, unknown> {
             202: { description: 'Queued', ...json({ type: 'object', properties: { ids: { type: 'array', items: { type: 'string' } } } }) },
             400: failure('A bad config: the fields that are wrong'),
             409: failure('An id already in use'),
+            415: failure('Not sent as application/json'),
           },
         },
         get: {
@@ -96,8 +102,15 @@ export function openApiDocument(): Record<string, unknown> {
         post: {
           summary: 'Cancel a waiting or running task',
           parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          description: 'Content-Type: application/json is required even with no body.',
           requestBody: { required: false, ...json({ type: 'object', properties: { reason: { type: 'string', maxLength: 500 } } }) },
-          responses: { 200: { description: 'The task ended (FAILED with CANCELLED, or it had committed)' }, 202: { description: 'Asked; the task has not stopped yet' }, 404: failure('Unknown id'), 409: failure('Already finished') },
+          responses: {
+            200: { description: 'The task ended (FAILED with CANCELLED, or it had committed)' },
+            202: { description: 'Asked; the task has not stopped yet' },
+            404: failure('Unknown id'),
+            409: failure('Already finished'),
+            415: failure('Not sent as application/json'),
+          },
         },
       },
       '/events': { get: { summary: 'Server-Sent Events: every task lifecycle event, live (submit, start, retry, progress, cancel, complete, error)', responses: { 200: { description: 'text/event-stream' } } } },

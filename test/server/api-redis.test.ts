@@ -65,7 +65,7 @@ describe.runIf(haveRedis)('the HTTP API over a Redis queue (tasks run in a worke
     await expect.poll(async () => ((await (await fetch(`${base}/tasks?status=completed`)).json()) as { tasks: { id: string }[] }).tasks.map((task) => task.id)).toEqual(expect.arrayContaining(['w1', 'elsewhere']));
     // Cancel over HTTP reaches the worker running the task.
     await expect.poll(() => journal.signals.has('slow')).toBe(true);
-    const cancelled = await fetch(`${base}/tasks/slow/cancel`, { method: 'POST' });
+    const cancelled = await fetch(`${base}/tasks/slow/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' } });
     expect(cancelled.status).toBe(200);
     expect(await cancelled.json()).toMatchObject({ id: 'slow', status: 'failed', error: { code: 'CANCELLED' } });
     expect(journal.signals.get('slow')?.aborted).toBe(true);

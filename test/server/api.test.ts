@@ -218,10 +218,10 @@ describe('the HTTP API', () => {
     expect(await json(cancelled)).toMatchObject({ id: 'slow', status: 'failed', error: { code: 'CANCELLED' } });
     expect((await handle.result).error?.code).toBe('CANCELLED');
     expect(f.journal.signals.get('slow')?.aborted).toBe(true);
-    const unknown = await fetch(`${base}/tasks/ghost/cancel`, { method: 'POST' });
+    const unknown = await fetch(`${base}/tasks/ghost/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' } });
     expect(unknown.status).toBe(404);
     expect(await json(unknown)).toMatchObject({ error: { code: 'NOT_FOUND', message: "no task with id 'ghost' is known to this orchestrator" } });
-    const again = await fetch(`${base}/tasks/slow/cancel`, { method: 'POST' });
+    const again = await fetch(`${base}/tasks/slow/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' } });
     expect(again.status).toBe(409);
     expect(await json(again)).toMatchObject({ error: { code: 'INVALID_STATE', message: "task 'slow' cannot be cancelled: it is already failed" } });
     const badReason = await fetch(`${base}/tasks/slow/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: 42 }) });

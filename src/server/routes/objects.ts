@@ -19,8 +19,9 @@ const COMPRESSIONS = new Set(['gzip', 'brotli', 'zstd']);
  * the backend's root: `..` and the like are 400 PATH_OUTSIDE_ROOT, and
  * nothing outside is touched.
  */
-export function objectRoutes(app: FastifyInstance, deps: RouteDeps): void {
-  void app.register((scope, _options, done) => {
+export async function objectRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
+  // Awaited, so that a fault in this scope fails startServer() instead of being lost.
+  await app.register((scope, _options, done) => {
     // The body reaches the route as the request stream itself, whatever its type: it is stored as it comes.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_request, payload, parsed) => {
