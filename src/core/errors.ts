@@ -45,6 +45,8 @@ export const ErrorCode = {
   DEPENDENCY_FAILED: 'DEPENDENCY_FAILED',
   /** A durable queue's task was cut off by its process dying while it ran, more times than allowed. */
   INTERRUPTED: 'INTERRUPTED',
+  /** The data given to a write could not be read: its stream failed (a missing file, a closed socket). Nothing was stored. */
+  SOURCE_ERROR: 'SOURCE_ERROR',
   /** A custom task's own code threw an error that carries no taskforge code. */
   TASK_FAILED: 'TASK_FAILED',
   /** A bug in taskforge itself. Please report it. */

@@ -7,6 +7,7 @@ import type { TaskConfig } from '../tasks/task-config.js';
 import type { TaskResult } from '../tasks/task-result.js';
 import { TaskStatus } from '../tasks/task-status.js';
 import type { BaseTask } from '../tasks/base-task.js';
+import { releaseDataStream } from '../storage/data-stream.js';
 import { LiveTask, TaskHandle } from './live-task.js';
 import { submitEvent, type OrchestratorEvents } from './orchestrator-events.js';
 import { MemoryQueue } from './queues/memory-queue.js';
@@ -486,10 +487,12 @@ export class Orchestrator {
   }
 
   /** Records one task's end and releases its dependents; returns the dependents that fail with it. */
-  #settle(live: LiveTask, result: TaskResult): [LiveTask, TaskResult][] | undefined {
+  #settle(live: LiveTask, ended: TaskResult): [LiveTask, TaskResult][] | undefined {
     if (live.outcome !== undefined) return undefined;
     this.#live.delete(live.id);
-    this.#queue.finish(live, result);
+    // A task that never ran leaves its data stream unread: close it.
+    if (live.task === undefined && !isTaskObject(live.config)) releaseDataStream(live.config.metadata?.['data']);
+    const result = this.#record(live, ended);
     live.settle(result);
     this.#report(live, result);
     const dependents = live.dependents;
@@ -510,6 +513,24 @@ export class Orchestrator {
       }
     }
     return failed;
+  }
+
+  /**
+   * Stores a task's end in the queue. Should the store fail (a full disk),
+   * the handle still settles: FAILED with the storing error, saying how the
+   * task itself ended; a durable queue then still holds the task as
+   * unfinished, and the next orchestrator on it runs it again.
+   */
+  #record(live: LiveTask, result: TaskResult): TaskResult {
+    try {
+      this.#queue.finish(live, result);
+      return result;
+    } catch (error) {
+      const failure = endNotStored(live.id, this.#queue.name, result, error);
+      this.#logger.error({ taskId: live.id, taskType: live.type, queue: this.#queue.name, endedAs: result.status, err: error instanceof Error ? error.message : String(error) }, 'the end of a task could not be stored');
+      const { data: _notStored, ...rest } = result;
+      return { ...rest, status: TaskStatus.FAILED, success: false, error: toErrorInfo(failure) };
+    }
   }
 
   #report(live: LiveTask, result: TaskResult): void {
@@ -586,6 +607,18 @@ export class Orchestrator {
     this.#idleWaiters = [];
     for (const resolve of waiters) resolve();
   }
+}
+
+/** The error of an end the queue could not store: NO_SPACE for a full disk, else BACKEND_UNAVAILABLE. */
+function endNotStored(id: string, queue: string, result: TaskResult, error: unknown): TaskforgeError {
+  const sqliteCode = (error as { code?: unknown } | undefined)?.code;
+  const code = error instanceof TaskforgeError ? error.code : sqliteCode === 'SQLITE_FULL' ? ErrorCode.NO_SPACE : ErrorCode.BACKEND_UNAVAILABLE;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new TaskforgeError(code, `the end of task '${id}' (${result.status}) could not be stored in the queue ${queue}: ${reason}`, {
+    cause: error,
+    retryable: false,
+    details: { endedAs: result.status, ...(result.error === undefined ? {} : { taskError: result.error.code }) },
+  });
 }
 
 function dependencyFailed(id: string, dependency: { id: string; code: string }): TaskforgeError {

@@ -1,6 +1,7 @@
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import { newTaskId } from '../core/ids.js';
 import { findJsonProblem } from '../core/json-value.js';
+import { adoptDataStream } from '../storage/data-stream.js';
 import type { FieldProblem } from '../core/validation.js';
 import { BaseTask } from '../tasks/base-task.js';
 import type { TaskConfig } from '../tasks/task-config.js';
@@ -47,12 +48,19 @@ export function readSubmission(input: unknown, options: SubmitOptions, durable: 
   if (rawPriority !== undefined && (typeof rawPriority !== 'number' || !Number.isFinite(rawPriority))) {
     invalid(where, 'priority', `expected a finite number (got ${describe(rawPriority)})`);
   }
+  const metadata = config['metadata'] as { readonly data?: unknown; readonly operation?: unknown; readonly options?: { readonly as?: unknown } } | undefined;
   if (durable) {
     const problem = findJsonProblem(config);
     if (problem !== undefined) {
       invalid(where, problem.path.join('.'), `${problem.message}; a durable queue stores configs as JSON, so give data as a string or a JSON value`);
     }
+    if (type === 'storage' && metadata?.operation === 'read' && metadata.options?.as === 'stream') {
+      // The task may run in another process, or after this one is gone: a stream there would reach nobody and hold its file open.
+      invalid(where, 'metadata.options.as', `a read through a durable queue cannot hand back a stream (its result may reach nobody); read as 'buffer', 'text' or 'json', or stream it with a StorageTask of your own`);
+    }
   }
+  // A stream given as data is taken in charge now, while the task waits: its errors are the task's to report.
+  adoptDataStream(metadata?.data);
   return {
     id: rawId ?? newTaskId(),
     type,

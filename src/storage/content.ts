@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { abortable } from '../core/abort.js';
-import { ErrorCode, TaskforgeError } from '../core/errors.js';
+import { ErrorCode, TaskforgeError, withoutHostPaths } from '../core/errors.js';
+import { dataStreamError } from './data-stream.js';
 import type { ObjectMetadata } from './backend.js';
 
 /** What was written, so a read can give back the same form. */
@@ -34,10 +35,10 @@ const SLICE_BYTES = 1024 * 1024;
  * value (its JSON text, kind json), or a Readable / async iterable of bytes
  * or strings (kind bytes). The config schema has already refused anything else.
  */
-export function toByteSource(data: unknown): ByteSource {
+export function toByteSource(data: unknown, path: string): ByteSource {
   if (typeof data === 'string') return fromBuffer(Buffer.from(data, 'utf8'), 'text');
   if (data instanceof Uint8Array) return fromBuffer(Buffer.from(data.buffer, data.byteOffset, data.byteLength), 'bytes');
-  if (isAsyncIterable(data)) return fromStream(data);
+  if (isAsyncIterable(data)) return fromStream(data, path);
   return fromBuffer(Buffer.from(JSON.stringify(data), 'utf8'), 'json');
 }
 
@@ -124,15 +125,27 @@ function replay(slices: readonly Uint8Array[]): AsyncIterator<Uint8Array> {
   };
 }
 
-function fromStream(stream: AsyncIterable<unknown>): ByteSource {
+function fromStream(stream: AsyncIterable<unknown>, path: string): ByteSource {
   let started = false;
   const body: AsyncIterable<Uint8Array> = {
     async *[Symbol.asyncIterator]() {
       started = true;
-      for await (const chunk of stream) {
+      const early = stream instanceof Readable ? dataStreamError(stream) : undefined;
+      if (early !== undefined) throw sourceError(early, path);
+      const chunks = stream[Symbol.asyncIterator]();
+      for (;;) {
+        let next: IteratorResult<unknown>;
+        try {
+          next = await chunks.next();
+        } catch (error) {
+          throw sourceError(error, path);
+        }
+        if (next.done === true) return;
+        const chunk = next.value;
         if (chunk instanceof Uint8Array) yield chunk;
         else if (typeof chunk === 'string') yield Buffer.from(chunk, 'utf8');
         else {
+          await chunks.return?.();
           throw new TaskforgeError(ErrorCode.VALIDATION_ERROR, `invalid storage task: metadata.data: the stream yielded a ${typeof chunk}, expected bytes or strings`, {
             retryable: false,
           });
@@ -144,6 +157,13 @@ function fromStream(stream: AsyncIterable<unknown>): ByteSource {
     if (stream instanceof Readable) stream.destroy(reason);
   };
   return { kind: 'bytes', body, oneShot: true, started: () => started, discard };
+}
+
+/** The data stream's own failure, named as such: the object was not the problem, and nothing was stored. */
+function sourceError(error: unknown, path: string): TaskforgeError {
+  if (error instanceof TaskforgeError) return error;
+  const reason = error instanceof Error ? withoutHostPaths(error) : String(error);
+  return new TaskforgeError(ErrorCode.SOURCE_ERROR, `write of '${path}' failed: its data stream failed: ${reason}`, { cause: error, retryable: false, details: { path } });
 }
 
 /** True for async iterables (streams, async generators): data that is streamed, not JSON. */

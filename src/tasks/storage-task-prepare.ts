@@ -69,7 +69,7 @@ export function prepareStorageTask(raw: unknown, taskId: string, context: Prepar
     config,
     path,
     ...(options.cursor === undefined ? {} : { after: decodeCursor(options.cursor) }),
-    ...(operation === 'write' ? { source: toByteSource(config.metadata.data) } : {}),
+    ...(operation === 'write' ? { source: toByteSource(config.metadata.data, path) } : {}),
     ...(encoding === undefined ? {} : { encoding }),
   };
 }

@@ -1,4 +1,6 @@
+import { Readable } from 'node:stream';
 import { TaskforgeError } from '../core/errors.js';
+import { adoptDataStream, releaseDataStream } from '../storage/data-stream.js';
 import { privateCopy } from '../core/small-copies.js';
 import { fromSystemError } from '../core/system-errors.js';
 import type { ListPage, StorageBackend } from '../storage/backend.js';
@@ -69,6 +71,15 @@ export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask
     const given = context.keyring;
     this.#keyring = given === undefined ? defaultKeyring : () => given;
     this.#cache = context.cache ?? defaultReadCache();
+    const data = (config as { readonly metadata?: { readonly data?: unknown } } | null | undefined)?.metadata?.data;
+    if (data instanceof Readable) {
+      // Taken in charge now: an error while the task waits is reported by it, and a stream it never reads is closed at its end.
+      adoptDataStream(data);
+      const release = (): void => {
+        releaseDataStream(data);
+      };
+      this.once('complete', release).once('error', release);
+    }
   }
 
   /** The backend this task works on. */
@@ -116,7 +127,7 @@ export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask
 
   async #write(prepared: PreparedStorageTask, signal: AbortSignal): Promise<WriteResultData> {
     const { path } = prepared;
-    const source = prepared.source ?? toByteSource(prepared.config.metadata.data);
+    const source = prepared.source ?? toByteSource(prepared.config.metadata.data, path);
     const data = counted(source.body, (done) => {
       this.reportProgress(done, source.size);
     });
