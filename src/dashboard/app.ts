@@ -317,7 +317,7 @@ function tokenForm(): void {
     token = (element('#token') as HTMLInputElement).value;
     sessionStorage.setItem('taskforge-token', token);
     form.hidden = true;
-    void load().catch(() => undefined);
+    load().catch(() => undefined);
   });
 }
 
@@ -327,8 +327,7 @@ filters();
 tokenForm();
 setInterval(drawChart, 1000);
 drawChart();
-void load()
-  .catch((error: unknown) => {
-    say('#connection', error instanceof Error ? error.message : String(error), true);
-  })
-  .then(follow);
+const sayFailure = (error: unknown): void => {
+  say('#connection', error instanceof Error ? error.message : String(error), true);
+};
+load().catch(sayFailure).then(follow).catch(sayFailure);

@@ -443,8 +443,10 @@ export class Orchestrator {
       return;
     }
     if (!hasCleanupHook(task)) {
-      // Nothing to wait for: cleanup() only marks the task and emits its event.
-      void task.cleanup();
+      // Nothing to wait for: cleanup() only marks the task and emits its event (it cannot fail; a failure would be logged).
+      task.cleanup().catch((error: unknown) => {
+        this.#logger.error({ taskId: live.id, taskType: live.type, err: error instanceof Error ? error.message : String(error) }, 'task cleanup failed');
+      });
       this.#cleanedUp(live, result);
       return;
     }
