@@ -528,7 +528,7 @@ export class Orchestrator {
       this.#queue.finish(live, result);
       return result;
     } catch (error) {
-      const failure = endNotStored(live.id, this.#queue.name, result, error);
+      const failure = endNotStored(live.id, result, error);
       this.#logger.error({ taskId: live.id, taskType: live.type, queue: this.#queue.name, endedAs: result.status, err: error instanceof Error ? error.message : String(error) }, 'the end of a task could not be stored');
       const { data: _notStored, ...rest } = result;
       return { ...rest, status: TaskStatus.FAILED, success: false, error: toErrorInfo(failure) };
@@ -612,11 +612,12 @@ export class Orchestrator {
 }
 
 /** The error of an end the queue could not store: NO_SPACE for a full disk, else BACKEND_UNAVAILABLE. */
-function endNotStored(id: string, queue: string, result: TaskResult, error: unknown): TaskforgeError {
+function endNotStored(id: string, result: TaskResult, error: unknown): TaskforgeError {
   const sqliteCode = (error as { code?: unknown } | undefined)?.code;
   const code = error instanceof TaskforgeError ? error.code : sqliteCode === 'SQLITE_FULL' ? ErrorCode.NO_SPACE : ErrorCode.BACKEND_UNAVAILABLE;
   const reason = error instanceof Error ? error.message : String(error);
-  return new TaskforgeError(code, `the end of task '${id}' (${result.status}) could not be stored in the queue ${queue}: ${reason}`, {
+  // The queue's name may be a host path (sqlite:/srv/…): it goes to the log, not into the result.
+  return new TaskforgeError(code, `the end of task '${id}' (${result.status}) could not be stored in its queue: ${reason}`, {
     cause: error,
     retryable: false,
     details: { endedAs: result.status, ...(result.error === undefined ? {} : { taskError: result.error.code }) },
