@@ -132,6 +132,11 @@ describe('the HTTP API', () => {
     const escape = await post(JSON.stringify({ type: 'storage', metadata: { operation: 'write', path: '/a/../../etc/passwd', data: 'x' } }));
     expect(escape.status).toBe(400);
     expect(await json(escape)).toMatchObject({ error: { code: 'PATH_OUTSIDE_ROOT' } });
+    // A result that is a stream could never come back as JSON, and would hold its file open.
+    const streamed = await post(JSON.stringify([probe('fine'), { type: 'storage', metadata: { operation: 'read', path: '/a.txt', options: { as: 'stream' } } }]));
+    expect(streamed.status).toBe(400);
+    expect(await json(streamed)).toMatchObject({ error: { code: 'VALIDATION_ERROR', fields: [{ field: '[1].metadata.options.as' }] } });
+    expect(await json(await fetch(`${base}/tasks/fine`))).toMatchObject({ error: { code: 'NOT_FOUND' } });
     const unknownType = await post(JSON.stringify({ type: 'teleport' }));
     expect(unknownType.status).toBe(400);
     expect(await json(unknownType)).toMatchObject({ error: { code: 'VALIDATION_ERROR', fields: [{ field: 'type' }] } });

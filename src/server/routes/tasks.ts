@@ -86,6 +86,10 @@ function readConfigs(body: unknown): TaskConfig[] {
         const valid = parseOrThrow(storageTaskConfigSchema, config, `storage task${where === '' ? '' : ` ${where}`}`);
         // A path that leaves the root is refused now, not as a failed task later.
         parseStoragePath(valid.metadata.path);
+        // A stream could never reach the client (results come back as JSON) and would hold its file open.
+        if (valid.metadata.operation === 'read' && valid.metadata.options?.as === 'stream') {
+          throw badBody('metadata.options.as', "a task's result cannot stream over this API: read the object with GET /objects/PATH, or read as 'buffer', 'text' or 'json'");
+        }
       } catch (error) {
         throw where === '' || !isTaskforgeError(error) ? error : prefixed(error, where);
       }
