@@ -79,7 +79,11 @@ export class RedisOrchestrator {
     for (const [type, taskClass] of Object.entries(options.taskTypes ?? {})) this.#registry.register(type, taskClass);
     this.#reader = queue.newConnection();
     this.#reading = this.#readEvents();
-    this.#resultCheck = setInterval(() => void this.#checkResults(), RESULT_CHECK_MS);
+    this.#resultCheck = setInterval(() => {
+      this.#checkResults().catch((error: unknown) => {
+        this.#logger.error({ queue: queue.name, err: error instanceof Error ? error.message : String(error) }, 'looking up task results failed');
+      });
+    }, RESULT_CHECK_MS);
     this.#resultCheck.unref();
     if (this.#allEvents) {
       const announce = (): void => void queue.announceListener(LISTENER_TTL_MS).catch(() => undefined);

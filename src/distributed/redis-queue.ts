@@ -3,6 +3,7 @@ import type { Job, JobsOptions, Queue, Worker, WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { isoTime } from '../core/clock.js';
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
+import { getDefaultLogger } from '../core/logger.js';
 import type { TaskResult } from '../tasks/task-result.js';
 import { TaskStatus } from '../tasks/task-status.js';
 import { invalid } from '../orchestrator/submission.js';
@@ -335,8 +336,11 @@ export class RedisQueue {
   #newTaker(): Worker<QueuedTask> {
     const taker = new this.#modules.Worker<QueuedTask>(this.location.name, null, { ...this.workerOptions(), connection: this.newConnection(), autorun: false });
     taker.on('error', () => undefined);
-    taker.on('stalled', (jobId) => void this.restorePriority(jobId));
-    void taker.startStalledCheckTimer();
+    // (restorePriority catches its own failures.)
+    taker.on('stalled', (jobId) => {
+      this.restorePriority(jobId).catch(logFailure('restoring a stalled task\'s priority failed'));
+    });
+    taker.startStalledCheckTimer().catch(logFailure('the stalled-task check of take() could not start'));
     return taker;
   }
 
@@ -511,8 +515,8 @@ export class RedisQueue {
    */
   abandon(): void {
     this.#closed = true;
-    void this.#taker?.disconnect();
-    void this.#bull.disconnect();
+    this.#taker?.disconnect().catch(logFailure('disconnecting an abandoned queue failed'));
+    this.#bull.disconnect().catch(logFailure('disconnecting an abandoned queue failed'));
     for (const connection of this.#connections) connection.disconnect();
   }
 
@@ -584,6 +588,13 @@ function finishedOf(record: string): FinishedTask {
     dependsOn: task.dependsOn,
     submittedAt: task.submittedAt,
     result,
+  };
+}
+
+/** A rejection handler that logs (the queue has no logger of its own: the process's default one). */
+function logFailure(what: string): (error: unknown) => void {
+  return (error) => {
+    getDefaultLogger().warn({ err: error instanceof Error ? error.message : String(error) }, what);
   };
 }
 

@@ -58,7 +58,7 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
   view.start(orchestrator.waiting);
   const stopOnSignal = (): void => {
     streams.stderr.write('\ntaskforge: interrupted; waiting tasks are cancelled, running ones get 10 s to finish\n');
-    void orchestrator.shutdown({ timeoutMs: 10_000 });
+    orchestrator.shutdown({ timeoutMs: 10_000 }).catch(reportFailure(streams, 'stopping the orchestrator failed'));
   };
   process.once('SIGINT', stopOnSignal);
   try {
@@ -82,7 +82,7 @@ async function runOnRedis(location: RedisLocation, batch: readonly TaskConfig[],
   const view = new BatchView(orchestrator, batch, options, streams);
   const stopOnSignal = (): void => {
     streams.stderr.write('\ntaskforge: interrupted; the tasks go on in the queue (run the same command again to wait for them)\n');
-    void orchestrator.shutdown();
+    orchestrator.shutdown().catch(reportFailure(streams, 'disconnecting from the queue failed'));
   };
   process.once('SIGINT', stopOnSignal);
   try {
@@ -100,7 +100,8 @@ async function runOnRedis(location: RedisLocation, batch: readonly TaskConfig[],
       if (task === undefined) continue;
       // Ended already: count it now. Else its end comes through the same events as the others'.
       if (task.result !== undefined) view.record(task.result);
-      else void orchestrator.result(batch[index]?.id ?? '').catch(() => undefined);
+      // (Its end reaches the view through the events; the promise is only what makes this client watch it. It rejects once shut down: nothing to tell.)
+      else orchestrator.result(batch[index]?.id ?? '').catch(() => undefined);
     }
     await orchestrator.onIdle();
   } finally {
@@ -109,6 +110,13 @@ async function runOnRedis(location: RedisLocation, batch: readonly TaskConfig[],
     view.stop();
   }
   return view.failed > 0 ? ExitCode.TASK_FAILED : ExitCode.OK;
+}
+
+/** A rejection handler for work let go from a signal handler: says what failed on stderr. */
+function reportFailure(streams: CliStreams, what: string): (error: unknown) => void {
+  return (error) => {
+    streams.stderr.write(`taskforge: ${what}: ${error instanceof Error ? error.message : String(error)}\n`);
+  };
 }
 
 async function readInput(file: string, streams: CliStreams): Promise<string> {
