@@ -10,7 +10,7 @@ import { TaskRegistry, type TaskClass } from '../orchestrator/task-registry.js';
 import type { TaskConfig } from '../tasks/task-config.js';
 import type { TaskResult } from '../tasks/task-result.js';
 import { TaskStatus } from '../tasks/task-status.js';
-import { RedisQueue, type RedisQueueOptions, type TaskMeta } from './redis-queue.js';
+import { alreadyExists, RedisQueue, type RedisQueueOptions, type TaskMeta } from './redis-queue.js';
 
 /** How long one blocking read of the event stream waits. */
 const READ_BLOCK_MS = 1000;
@@ -140,6 +140,10 @@ export class RedisOrchestrator {
     this.#assertOpen();
     const submissions = configs.map((config, index) => this.#read(config, where(index)));
     assertNoCycle(submissions, where);
+    // A task this client watches exists (it has not ended): refused here, before its watcher could be replaced.
+    submissions.forEach((submission, index) => {
+      if (this.#watched.has(submission.id)) throw alreadyExists(submission.id, where(index));
+    });
     const now = Date.now();
     const lives = submissions.map((submission) => new LiveTask(submission.id, submission.type, submission.priority, submission.config, submission.dependsOn, 0, now));
     // Watched before they are stored: a fast worker's end event must find them.
@@ -148,7 +152,8 @@ export class RedisOrchestrator {
     try {
       outcomes = await this.queue.submit(lives, where, { events: this.#wantsProgressEvents() });
     } catch (error) {
-      for (const live of lives) this.#watched.delete(live.id);
+      // (Only this batch's own entries: an id watched before was refused above.)
+      for (const live of lives) if (this.#watched.get(live.id) === live) this.#watched.delete(live.id);
       throw error;
     }
     lives.forEach((live, index) => {

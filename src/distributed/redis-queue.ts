@@ -251,11 +251,7 @@ export class RedisQueue {
     const reply = (await this.#run('tfSubmit', args)) as [string, ...unknown[]];
     if (reply[0] === 'ALREADY_EXISTS') {
       const index = Number(reply[1]);
-      const task = tasks[index];
-      const at = where(index);
-      throw new TaskforgeError(ErrorCode.ALREADY_EXISTS, `a task with id '${task?.id ?? ''}' already exists${at === '' ? '' : ` (${at.slice(0, -1)})`}`, {
-        details: { field: `${at}id`, taskId: task?.id },
-      });
+      throw alreadyExists(tasks[index]?.id ?? '', where(index));
     }
     if (reply[0] === 'UNKNOWN_DEPENDENCY') {
       const index = Number(reply[1]);
@@ -539,6 +535,13 @@ export class RedisQueue {
 }
 
 const SCRIPTS = { tfSubmit: SUBMIT_SCRIPT, tfFinish: FINISH_SCRIPT, tfRelease: RELEASE_SCRIPT, tfCancel: CANCEL_SCRIPT, tfStranded: STRANDED_SCRIPT } as const;
+
+/** The error of a submit whose task id is in use; `at` is where in the batch (`[1].`, or '' for a single task). */
+export function alreadyExists(id: string, at: string): TaskforgeError {
+  return new TaskforgeError(ErrorCode.ALREADY_EXISTS, `a task with id '${id}' already exists${at === '' ? '' : ` (${at.slice(0, -1)})`}`, {
+    details: { field: `${at}id`, taskId: id },
+  });
+}
 
 /** BullMQ job ids may not be integers or hold ':'; encodeURIComponent is one-to-one, so ids stay distinct. */
 export function jobIdOf(id: string): string {

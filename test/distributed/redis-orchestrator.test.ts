@@ -232,6 +232,20 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     await expect(observer.result('nobody')).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
+  it('a submit of an id already in use fails with ALREADY_EXISTS and leaves the earlier waiters of that id their result', async () => {
+    const submitter = await client();
+    const observer = await client();
+    const first = await submitter.submit(probe('twice', 0, { ms: 50 }));
+    const watched = observer.result('twice');
+    await expect(observer.submit(probe('twice'))).rejects.toMatchObject({ code: 'ALREADY_EXISTS', message: "a task with id 'twice' already exists" });
+    await expect(submitter.submitAll([probe('other'), probe('twice')])).rejects.toMatchObject({ code: 'ALREADY_EXISTS', message: "a task with id 'twice' already exists ([1])" });
+    expect(await submitter.get('other')).toBeUndefined();
+    await worker();
+    expect(await first.result).toMatchObject({ id: 'twice', status: 'completed', data: 'done:twice' });
+    expect(await watched).toMatchObject({ id: 'twice', status: 'completed', data: 'done:twice' });
+    expect(journal.startOrder).toEqual(['twice']);
+  });
+
   it('refuses a bad URL or queue name, and says when Redis does not answer', async () => {
     await expect(RedisOrchestrator.connect({ url: 'http://localhost:6379' })).rejects.toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringContaining('expected redis:// or rediss://') as string });
     await expect(RedisOrchestrator.connect({ url: 'redis://u:secret@localhost:6379/x' })).rejects.toMatchObject({ message: expect.not.stringContaining('secret') as string });
