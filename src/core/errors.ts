@@ -45,6 +45,8 @@ export const ErrorCode = {
   DEPENDENCY_FAILED: 'DEPENDENCY_FAILED',
   /** A durable queue's task was cut off by its process dying while it ran, more times than allowed. */
   INTERRUPTED: 'INTERRUPTED',
+  /** The task's queue no longer holds it (a broker restarted without its data, or it fell out of retention unread): it will never end by itself. */
+  LOST: 'LOST',
   /** A custom task's own code threw an error that carries no taskforge code. */
   TASK_FAILED: 'TASK_FAILED',
   /** A bug in taskforge itself. Please report it. */

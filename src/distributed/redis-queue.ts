@@ -115,6 +115,8 @@ export class RedisQueue {
   readonly #maxFinished: number;
   readonly #maxAgeMs: number;
   #taker: Worker<QueuedTask> | undefined;
+  /** The queue's epoch as this process last saw it (see markEpoch). */
+  #epoch = '';
   readonly #taken = new Map<string, TakenJob>();
   /** Every connection made for this queue and its users (workers, clients), ended by close(). */
   readonly #connections: Redis[] = [];
@@ -153,7 +155,7 @@ export class RedisQueue {
         }, connectTimeoutMs);
         queue.#redis.once('error', reject);
       });
-      await Promise.race([queue.#redis.ping(), failed]);
+      await Promise.race([queue.markEpoch(), failed]);
     } catch (error) {
       queue.abandon();
       throw new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `cannot reach Redis for the queue ${queue.name}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
@@ -161,6 +163,43 @@ export class RedisQueue {
       clearTimeout(timer);
     }
     return queue;
+  }
+
+  /**
+   * Learns the queue's epoch: a random value stored once per life of the
+   * queue's data (the first process to ask after the data was lost stores a
+   * new one). A Redis that lost its data lost this key too, so a process
+   * that sees a different epoch (or none) knows that what it stored may be
+   * gone. Also the first contact of open().
+   */
+  async markEpoch(): Promise<void> {
+    this.#epoch = String(await this.#redis.eval(EPOCH_SCRIPT, 1, `${this.#prefix}:epoch`, randomBytes(8).toString('hex')));
+  }
+
+  /** Whether the queue's epoch is not the one markEpoch() saw: its data may have been lost since (one O(1) call). */
+  async epochChanged(): Promise<boolean> {
+    this.#assertOpen();
+    return (await this.#redis.get(`${this.#prefix}:epoch`)) !== this.#epoch;
+  }
+
+  /**
+   * Where each task is, read in one atomic step: 'unfinished' (the queue
+   * holds it, blocked, waiting or running), its finished record, or
+   * 'missing' (the queue holds nothing of it).
+   */
+  async whereAre(ids: readonly string[]): Promise<('unfinished' | 'missing' | FinishedTask)[]> {
+    this.#assertOpen();
+    if (ids.length === 0) return [];
+    const replies = await this.#redis.multi().hmget(this.#keys[0] ?? '', ...ids).hmget(this.#keys[3] ?? '', ...ids).exec();
+    const [tasks, results] = (replies ?? []).map(([error, value]) => {
+      if (error !== null) throw error;
+      return value as (string | null)[];
+    });
+    return ids.map((_id, index) => {
+      const record = results?.[index];
+      if (record !== null && record !== undefined) return finishedOf(record);
+      return tasks?.[index] === null || tasks?.[index] === undefined ? 'missing' : 'unfinished';
+    });
   }
 
   /** A new ioredis connection to this queue's server (BullMQ's settings: commands wait for reconnects). */
@@ -533,6 +572,10 @@ export class RedisQueue {
     }
   }
 }
+
+/** Stores the epoch if there is none; returns the one stored. */
+const EPOCH_SCRIPT = `redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])`;
 
 const SCRIPTS = { tfSubmit: SUBMIT_SCRIPT, tfFinish: FINISH_SCRIPT, tfRelease: RELEASE_SCRIPT, tfCancel: CANCEL_SCRIPT, tfStranded: STRANDED_SCRIPT } as const;
 

@@ -159,6 +159,60 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     expect(readFileSync(join(dir, 'data', 'big.bin'), 'utf8')).toBe(big);
   }, 60_000);
 
+  /** Starts `taskforge run` on a batch of `count` writes, and resolves once the queue holds them all. */
+  async function startRun(queue: string, redisUrl: string, count: number): Promise<{ child: ChildProcess; exited: Promise<number | null>; output(): { stdout: string; stderr: string } }> {
+    const batch = Array.from({ length: count }, (_, index) => write(`t${String(index)}`, `/t/${String(index)}.txt`, 'x'));
+    const child = spawn(process.execPath, [BIN, 'run', '-', '--queue', queue, '--json'], { cwd: dir, env: env() });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((done) => child.once('exit', (code) => { done(code); }));
+    const run = { child, exited, output: () => ({ stdout, stderr }) };
+    workers.push(run);
+    child.stdin.end(batch.map((config) => JSON.stringify(config)).join('\n'));
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(redisUrl);
+    try {
+      const tasksKey = `taskforge:${new URL(queue).searchParams.get('name') ?? 'tasks'}:tasks`;
+      for (let waited = 0; (await redis.hlen(tasksKey)) < count; waited += 20) {
+        if (child.exitCode !== null || waited > 20_000) throw new Error(`the batch was not submitted: ${stderr}`);
+        await new Promise((done) => setTimeout(done, 20));
+      }
+    } finally {
+      redis.disconnect();
+    }
+    return run;
+  }
+
+  it('a Redis that lost its data (SIGKILL, restarted empty on the same port): run ends every task it waited for FAILED with LOST, says so, and exits 1', async () => {
+    const own = await startRedisServer();
+    let restarted: RedisServer | undefined;
+    try {
+      const queue = `${own.url}?name=lost`;
+      const run = await startRun(queue, own.url, 30);
+      await own.kill();
+      restarted = await startRedisServer({ port: own.port });
+      expect(await run.exited).toBe(1);
+      const lines = run.output().stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(lines).toHaveLength(30);
+      for (const line of lines) expect(line).toMatchObject({ status: 'failed', error: { code: 'LOST', message: expect.stringContaining('no longer holds it') as unknown } });
+      expect(new Set(lines.map((line) => line['id']))).toEqual(new Set(Array.from({ length: 30 }, (_, index) => `t${String(index)}`)));
+      expect(run.output().stderr).toContain('taskforge: LOST: 30 tasks');
+    } finally {
+      await restarted?.stop();
+      await own.stop();
+    }
+  }, 90_000);
+
+  it('Ctrl-C while tasks are unfinished: run stops waiting, says the tasks go on in the queue, and exits 1, not 0', async () => {
+    const queue = queueUrl();
+    const run = await startRun(queue, server?.url ?? '', 3);
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(1);
+    expect(run.output().stderr).toContain('taskforge: interrupted; the tasks go on in the queue');
+  }, 30_000);
+
   it('refuses a bad or unreachable queue with exit 2, naming it', async () => {
     writeFileSync(join(dir, 'one.json'), JSON.stringify([write('one', '/one.txt', 'x')]));
     expect(taskforge(['run', 'one.json', '--queue', 'redis://'])).toMatchObject({ code: 2, stderr: expect.stringContaining("taskforge: --queue: 'redis://' is not a Redis queue URL") as string });

@@ -246,6 +246,29 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     expect(journal.startOrder).toEqual(['twice']);
   });
 
+  it('a task whose queue lost its data (no reconnection: its keys and epoch vanished) ends FAILED with LOST, and the error event tells it', async () => {
+    const orchestrator = await client();
+    const errors: string[] = [];
+    orchestrator.on('error', (event) => errors.push(`${event.id}:${event.error.code}`));
+    const [gone, kept] = await orchestrator.submitAll([probe('gone'), probe('kept')]);
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(server?.url ?? '');
+    cleanups.push(() => {
+      redis.disconnect();
+      return Promise.resolve();
+    });
+    // The queue's data is lost, as after a failover to a replica that was behind; 'kept' is put back as if the replica had it.
+    const keep = await redis.hget(`taskforge:${name}:tasks`, 'kept');
+    const keys = [...(await redis.keys(`taskforge:${name}:*`)), ...(await redis.keys(`taskforge:bull:${name}:*`))];
+    await redis.del(...keys);
+    await redis.hset(`taskforge:${name}:tasks`, 'kept', keep ?? '');
+    expect(await gone?.result).toMatchObject({ id: 'gone', status: 'failed', attempts: 0, error: { code: 'LOST', message: expect.stringContaining("task 'gone' was lost: the queue") as string } });
+    expect(errors).toEqual(['gone:LOST']);
+    // The task the queue still holds is still waited for.
+    expect(await orchestrator.get('kept')).toMatchObject({ status: 'pending' });
+    expect(await Promise.race([kept?.result, delay(100).then(() => 'still waited for')])).toBe('still waited for');
+  });
+
   it('refuses a bad URL or queue name, and says when Redis does not answer', async () => {
     await expect(RedisOrchestrator.connect({ url: 'http://localhost:6379' })).rejects.toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringContaining('expected redis:// or rediss://') as string });
     await expect(RedisOrchestrator.connect({ url: 'redis://u:secret@localhost:6379/x' })).rejects.toMatchObject({ message: expect.not.stringContaining('secret') as string });

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isTaskforgeError } from '../../core/errors.js';
+import { ErrorCode, isTaskforgeError } from '../../core/errors.js';
 import { Orchestrator } from '../../orchestrator/orchestrator.js';
 import { MemoryQueue } from '../../orchestrator/queues/memory-queue.js';
 import { SqliteQueue } from '../../orchestrator/queues/sqlite-queue.js';
@@ -75,12 +75,22 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
  * Submits the batch to a Redis queue and waits for every result, whichever
  * worker runs it (`taskforge worker`). Tasks the queue knows already (an
  * earlier run of the same batch) are not submitted again: their results are
- * awaited instead. Ctrl-C stops waiting; the tasks go on in the queue.
+ * awaited instead. Tasks the queue lost (Redis restarted without its data)
+ * end FAILED with LOST, and are counted on stderr. Ctrl-C stops waiting
+ * (exit 1: not every task was seen to succeed); the tasks go on in the queue.
  */
 async function runOnRedis(location: RedisLocation, batch: readonly TaskConfig[], source: string, options: RunCommandOptions, streams: CliStreams): Promise<ExitCode> {
   const orchestrator = await connectRedis(location);
   const view = new BatchView(orchestrator, batch, options, streams);
+  const lost = { count: 0, example: '' };
+  orchestrator.on('error', (event) => {
+    if (event.error.code !== ErrorCode.LOST) return;
+    lost.count += 1;
+    if (lost.count === 1) lost.example = event.error.message;
+  });
+  const interrupted = { yes: false };
   const stopOnSignal = (): void => {
+    interrupted.yes = true;
     streams.stderr.write('\ntaskforge: interrupted; the tasks go on in the queue (run the same command again to wait for them)\n');
     orchestrator.shutdown().catch(reportFailure(streams, 'disconnecting from the queue failed'));
   };
@@ -109,7 +119,8 @@ async function runOnRedis(location: RedisLocation, batch: readonly TaskConfig[],
     await orchestrator.shutdown();
     view.stop();
   }
-  return view.failed > 0 ? ExitCode.TASK_FAILED : ExitCode.OK;
+  if (lost.count > 0) streams.stderr.write(`taskforge: LOST: ${String(lost.count)} tasks were lost by the queue, e.g. ${lost.example}\n`);
+  return view.failed > 0 || interrupted.yes ? ExitCode.TASK_FAILED : ExitCode.OK;
 }
 
 /** A rejection handler for work let go from a signal handler: says what failed on stderr. */
