@@ -468,6 +468,12 @@ export class RedisQueue {
     return (await this.#redis.sismember(this.#keys[7] ?? '', id)) === 1;
   }
 
+  /** Whether the task's end is recorded (while the queue's retention keeps it): one O(1) call that returns no record. */
+  async hasEnded(id: string): Promise<boolean> {
+    this.#assertOpen();
+    return (await this.#redis.hexists(this.#keys[3] ?? '', id)) === 1;
+  }
+
   /** A finished task, while the queue's retention keeps it. */
   async finished(id: string): Promise<FinishedTask | undefined> {
     this.#assertOpen();

@@ -209,6 +209,16 @@ export class RedisWorker {
   async #process(job: Job<JobData>, token: string): Promise<void> {
     // The job's data is used as it is (no copy per task): a hot path.
     const task = job.data;
+    // A task whose end is recorded never runs again, however its job came to be: made again by a
+    // hand-over that came late (after the stranded sweep handed the task over and a worker finished
+    // it), or handed back after a worker died between recording the end and BullMQ's removal. Checked
+    // here, as the task starts: no other job of this id can be active now (BullMQ holds one job per
+    // id, and ends are recorded only with the job's lock), so nothing records its end in between.
+    // One HEXISTS, pipelined with the other calls of the moment: the per-task cost of the guarantee.
+    if (await this.#queue.hasEnded(task.id)) {
+      if (this.#debugEnabled) this.#logger.debug({ worker: this.id, taskId: task.id, taskType: task.type }, 'a job of a task that has ended is dropped unrun');
+      return;
+    }
     const { attempts, interruptions } = countsOf(job);
     if (interruptions > this.#maxInterruptions) {
       const error = new TaskforgeError(ErrorCode.INTERRUPTED, `task '${task.id}' was cut off by a dead worker ${String(interruptions)} times; it is not run again`, {
@@ -218,8 +228,6 @@ export class RedisWorker {
       return;
     }
     const restarted = attempts > task.attempts;
-    // A task run again after its worker died may have ended already (the worker died after recording its end).
-    if (restarted && (await this.#queue.finished(task.id)) !== undefined) return;
     if (this.#cancelsHeard.has(task.id) || (restarted && (await this.#queue.cancelRequested(task.id)))) {
       this.#queue.publishEvent('cancel', task.id, { id: task.id, type: task.type, previousStatus: 'pending' }, this.#client);
       await this.#queue.settle(task.id, failedWithoutRunning(task, attempts, new TaskforgeError(ErrorCode.CANCELLED, `task '${task.id}' was cancelled before it ran`)), this.#client);

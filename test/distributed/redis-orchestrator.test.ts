@@ -269,6 +269,24 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     expect(await Promise.race([kept?.result, delay(100).then(() => 'still waited for')])).toBe('still waited for');
   });
 
+  it('a task never runs again once its end is recorded: a hand-over to BullMQ that comes late (after the sweep handed it over and a worker finished it) makes a job that is dropped unrun', async () => {
+    const orchestrator = await client();
+    await worker(2);
+    const queue = await RedisQueue.open({ url: server?.url ?? '', name });
+    cleanups.push(() => queue.close());
+    const handle = await orchestrator.submit(probe('once'));
+    expect(await handle.result).toMatchObject({ status: 'completed', attempts: 1 });
+    // The submitter that stored it, slower than the 30 s sweep, hands it to BullMQ only now: the job is made again.
+    const spec: QueuedTask = { id: 'once', type: 'probe', priority: 0, config: probe('once'), dependsOn: undefined, attempts: 0, submittedAt: Date.now() };
+    await queue.handOver([JSON.stringify(spec)]);
+    for (let waited = 0; (await queue.bull.getJobState(queue.jobOptions(spec).jobId ?? '')) !== 'unknown'; waited += 10) {
+      if (waited > 10_000) throw new Error('the job made again was never taken');
+      await delay(10);
+    }
+    expect(journal.startOrder).toEqual(['once']);
+    expect(await orchestrator.get('once')).toMatchObject({ status: 'completed', attempts: 1 });
+  });
+
   it('refuses a bad URL or queue name, and says when Redis does not answer', async () => {
     await expect(RedisOrchestrator.connect({ url: 'http://localhost:6379' })).rejects.toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringContaining('expected redis:// or rediss://') as string });
     await expect(RedisOrchestrator.connect({ url: 'redis://u:secret@localhost:6379/x' })).rejects.toMatchObject({ message: expect.not.stringContaining('secret') as string });
