@@ -474,6 +474,23 @@ export class RedisQueue {
     return (await this.#redis.hexists(this.#keys[3] ?? '', id)) === 1;
   }
 
+  /**
+   * Fencing: rejects with LOCK_LOST unless `token` still holds the lock of
+   * the task's BullMQ job (it lapsed while this process was paused, and
+   * another worker may have taken the task). One O(1) call, made right
+   * before a write commits.
+   */
+  async assertLockHeld(taskId: string, jobId: string, token: string): Promise<void> {
+    this.#assertOpen();
+    const holder = await this.#redis.get(`${KEY_PREFIX}:bull:${this.location.name}:${jobId}:lock`);
+    if (holder !== token) {
+      throw new TaskforgeError(ErrorCode.LOCK_LOST, `task '${taskId}' committed nothing more: this worker lost its lock on it (paused longer than the lock duration; another worker may run it now)`, {
+        retryable: false,
+        details: { taskId },
+      });
+    }
+  }
+
   /** A finished task, while the queue's retention keeps it. */
   async finished(id: string): Promise<FinishedTask | undefined> {
     this.#assertOpen();

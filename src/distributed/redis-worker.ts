@@ -246,6 +246,8 @@ export class RedisWorker {
       await job.moveToWait(token);
       throw new this.#queue.modules.WaitingError();
     }
+    // The task is another worker's now: its end is that worker's to record, and the job that worker's to remove.
+    if (result.error?.code === ErrorCode.LOCK_LOST) throw this.#jobMoved;
     const final = attempts === 0 ? result : { ...result, attempts: result.attempts + attempts };
     this.#recordEnd({ id: task.id, result: final, job: { id: job.id ?? '', token } });
     throw this.#jobMoved;
@@ -261,7 +263,7 @@ export class RedisWorker {
     let task: RunnableTask;
     try {
       // As in one process: the config as submitted (its dependsOn, met already, is not the task's business).
-      task = this.#registry.make(queued.type, queued.config, queued.id, this.#context);
+      task = this.#registry.make(queued.type, queued.config, queued.id, { ...this.#context, beforeCommit: this.#fenceOf(queued.id, held) });
     } catch (error) {
       return failedWithoutRunning(queued, 0, new TaskforgeError(ErrorCode.TASK_FAILED, `task '${queued.id}' could not be made: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
     }
@@ -287,6 +289,23 @@ export class RedisWorker {
     if (result.success) this.#events.emit('complete', result);
     else if (result.error !== undefined) this.#events.emit('error', { id: result.id, type: result.type, error: result.error, result });
     return result;
+  }
+
+  /**
+   * The check a task's writes make right before they commit (fencing): this
+   * worker still holds the job's lock. A worker paused past its lock (SIGSTOP,
+   * a long GC pause) fails the attempt with LOCK_LOST instead of writing over
+   * what the worker that took the task over wrote.
+   */
+  #fenceOf(taskId: string, held: HeldTask): () => Promise<void> {
+    return async () => {
+      try {
+        await this.#queue.assertLockHeld(taskId, held.job.id ?? '', held.token);
+      } catch (error) {
+        this.#logger.error({ worker: this.id, taskId, err: errorText(error) }, 'a write of the task was refused: this worker lost its lock on it');
+        throw error;
+      }
+    };
   }
 
   /**
