@@ -205,13 +205,29 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     }
   }, 90_000);
 
-  it('Ctrl-C while tasks are unfinished: run stops waiting, says the tasks go on in the queue, and exits 1, not 0', async () => {
+  it('Ctrl-C while tasks are unfinished: run stops waiting, says the tasks go on in the queue, and exits 1, not 0; the same command again waits for them', async () => {
     const queue = queueUrl();
     const run = await startRun(queue, server?.url ?? '', 3);
     run.child.kill('SIGINT');
     expect(await run.exited).toBe(1);
     expect(run.output().stderr).toContain('taskforge: interrupted; the tasks go on in the queue');
-  }, 30_000);
+    // The same command again waits for them (they are not submitted again), until a worker has run them.
+    const again = spawn(process.execPath, [BIN, 'run', '-', '--queue', queue, '--json'], { cwd: dir, env: env() });
+    workers.push({ child: again, exited: Promise.resolve(null), output: () => ({ stdout: '', stderr: '' }) });
+    let stdout = '';
+    let stderr = '';
+    again.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    again.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const againExited = new Promise<number | null>((done) => again.once('exit', (code) => { done(code); }));
+    again.stdin.end(Array.from({ length: 3 }, (_, index) => JSON.stringify(write(`t${String(index)}`, `/t/${String(index)}.txt`, 'x'))).join('\n'));
+    for (let waited = 0; !stderr.includes('3 tasks are already in'); waited += 20) {
+      if (again.exitCode !== null || waited > 20_000) throw new Error(`the second run did not start waiting: ${stderr}`);
+      await new Promise((done) => setTimeout(done, 20));
+    }
+    await startWorker(queue);
+    expect(await againExited, stderr).toBe(0);
+    expect(stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>)).toEqual(Array.from({ length: 3 }, () => expect.objectContaining({ status: 'completed' }) as unknown));
+  }, 60_000);
 
   it('a worker paused past its lock (SIGSTOP) commits nothing when it wakes: its writes fail with LOCK_LOST, and what the worker that took over (and a newer writer) wrote stays', async () => {
     const queue = queueUrl();

@@ -89,6 +89,8 @@ async function runOnRedis(location: RedisLocation, batch: readonly TaskConfig[],
     if (lost.count === 1) lost.example = event.error.message;
   });
   const interrupted = { yes: false };
+  /** Tasks of an earlier run that could not be waited for. */
+  const unwaited = { count: 0 };
   const stopOnSignal = (): void => {
     interrupted.yes = true;
     streams.stderr.write('\ntaskforge: interrupted; the tasks go on in the queue (run the same command again to wait for them)\n');
@@ -106,13 +108,26 @@ async function runOnRedis(location: RedisLocation, batch: readonly TaskConfig[],
       if (isTaskforgeError(error)) throw new UsageError(`${source}: ${error.code}: ${error.message}`);
       throw error;
     }
+    const waits: Promise<void>[] = [];
     for (const [index, task] of known.entries()) {
       if (task === undefined) continue;
       // Ended already: count it now. Else its end comes through the same events as the others'.
       if (task.result !== undefined) view.record(task.result);
-      // (Its end reaches the view through the events; the promise is only what makes this client watch it. It rejects once shut down: nothing to tell.)
-      else orchestrator.result(batch[index]?.id ?? '').catch(() => undefined);
+      else {
+        const id = batch[index]?.id ?? '';
+        // Awaited (not only onIdle): this client watches the task only once result() has looked it up.
+        waits.push(
+          orchestrator.result(id).then(
+            () => undefined,
+            (error: unknown) => {
+              unwaited.count += 1;
+              streams.stderr.write(`taskforge: cannot wait for task '${id}': ${error instanceof Error ? error.message : String(error)}\n`);
+            },
+          ),
+        );
+      }
     }
+    await Promise.all(waits);
     await orchestrator.onIdle();
   } finally {
     process.off('SIGINT', stopOnSignal);
@@ -120,7 +135,7 @@ async function runOnRedis(location: RedisLocation, batch: readonly TaskConfig[],
     view.stop();
   }
   if (lost.count > 0) streams.stderr.write(`taskforge: LOST: ${String(lost.count)} tasks were lost by the queue, e.g. ${lost.example}\n`);
-  return view.failed > 0 || interrupted.yes ? ExitCode.TASK_FAILED : ExitCode.OK;
+  return view.failed > 0 || interrupted.yes || unwaited.count > 0 ? ExitCode.TASK_FAILED : ExitCode.OK;
 }
 
 /** A rejection handler for work let go from a signal handler: says what failed on stderr. */
