@@ -69,6 +69,8 @@ export class RedisOrchestrator {
   readonly #submitting = new Set<string>();
   /** The reader reconnected since the last check (Redis may have restarted, or failed over, without its data). */
   #reconnected = false;
+  /** A #checkResults is under way. */
+  #checking = false;
   /** Watched tasks whose cancel event was told (once: it may come from a reply and from the stream). */
   readonly #cancelTold = new Set<string>();
   #lastEventId: string;
@@ -95,9 +97,16 @@ export class RedisOrchestrator {
     });
     this.#reading = this.#readEvents();
     this.#resultCheck = setInterval(() => {
-      this.#checkResults().catch((error: unknown) => {
-        this.#logger.error({ queue: queue.name, err: error instanceof Error ? error.message : String(error) }, 'looking up task results failed');
-      });
+      // One check at a time: while Redis is away a check waits for it, and the next ones would pile up behind.
+      if (this.#checking) return;
+      this.#checking = true;
+      this.#checkResults()
+        .catch((error: unknown) => {
+          this.#logger.error({ queue: queue.name, err: error instanceof Error ? error.message : String(error) }, 'looking up task results failed');
+        })
+        .finally(() => {
+          this.#checking = false;
+        });
     }, RESULT_CHECK_MS);
     this.#resultCheck.unref();
     if (this.#allEvents) {
