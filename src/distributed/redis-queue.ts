@@ -484,7 +484,7 @@ export class RedisQueue {
     this.#assertOpen();
     const holder = await this.#redis.get(`${KEY_PREFIX}:bull:${this.location.name}:${jobId}:lock`);
     if (holder !== token) {
-      throw new TaskforgeError(ErrorCode.LOCK_LOST, `task '${taskId}' committed nothing more: this worker lost its lock on it (paused longer than the lock duration; another worker may run it now)`, {
+      throw new TaskforgeError(ErrorCode.LOCK_LOST, `task '${taskId}' committed nothing more: this worker lost its lock on it (it lapsed while the worker was paused, or Redis lost it; another worker may run the task now)`, {
         retryable: false,
         details: { taskId },
       });
