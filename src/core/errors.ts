@@ -47,6 +47,10 @@ export const ErrorCode = {
   INTERRUPTED: 'INTERRUPTED',
   /** The data given to a write could not be read: its stream failed (a missing file, a closed socket). Nothing was stored. */
   SOURCE_ERROR: 'SOURCE_ERROR',
+  /** The task's queue no longer holds it (a broker restarted without its data, or it fell out of retention unread): it will never end by itself. */
+  LOST: 'LOST',
+  /** A worker lost its lock on the task (paused past it; another worker took the task over): the attempt committed nothing and ends here. */
+  LOCK_LOST: 'LOCK_LOST',
   /** A custom task's own code threw an error that carries no taskforge code. */
   TASK_FAILED: 'TASK_FAILED',
   /** A bug in taskforge itself. Please report it. */

@@ -10,7 +10,7 @@ import { TaskRegistry, type TaskClass } from '../orchestrator/task-registry.js';
 import type { TaskConfig } from '../tasks/task-config.js';
 import type { TaskResult } from '../tasks/task-result.js';
 import { TaskStatus } from '../tasks/task-status.js';
-import { RedisQueue, type RedisQueueOptions, type TaskMeta } from './redis-queue.js';
+import { alreadyExists, RedisQueue, type RedisQueueOptions, type TaskMeta } from './redis-queue.js';
 
 /** How long one blocking read of the event stream waits. */
 const READ_BLOCK_MS = 1000;
@@ -22,7 +22,13 @@ const READ_COUNT = 1000;
  * the client and Redis more than the events themselves.
  */
 const READ_GATHER_MS = 5;
-/** How often a client asks whether the event stream dropped entries it had not read (then it looks its tasks' results up directly). */
+/**
+ * How often a client asks whether the event stream dropped entries it had
+ * not read, or the queue's data was lost (a new epoch, or a reconnection):
+ * then it looks its tasks up directly, and ends those the queue no longer
+ * holds with LOST. This bounds how long a lost task is waited for, once
+ * Redis answers again.
+ */
 const RESULT_CHECK_MS = 5000;
 /** How often cancel() asks again while the task has not ended. */
 const CANCEL_RETRY_MS = 1000;
@@ -59,6 +65,12 @@ export class RedisOrchestrator {
   /** Tasks whose end this client waits for, by id. */
   readonly #watched = new Map<string, LiveTask>();
   readonly #reader: Redis;
+  /** Ids whose submit is under way: watched, and not yet in the queue (never taken for lost). */
+  readonly #submitting = new Set<string>();
+  /** The reader reconnected since the last check (Redis may have restarted, or failed over, without its data). */
+  #reconnected = false;
+  /** A #checkResults is under way. */
+  #checking = false;
   /** Watched tasks whose cancel event was told (once: it may come from a reply and from the stream). */
   readonly #cancelTold = new Set<string>();
   #lastEventId: string;
@@ -78,8 +90,24 @@ export class RedisOrchestrator {
     });
     for (const [type, taskClass] of Object.entries(options.taskTypes ?? {})) this.#registry.register(type, taskClass);
     this.#reader = queue.newConnection();
+    let connections = 0;
+    this.#reader.on('ready', () => {
+      connections += 1;
+      if (connections > 1) this.#reconnected = true;
+    });
     this.#reading = this.#readEvents();
-    this.#resultCheck = setInterval(() => void this.#checkResults(), RESULT_CHECK_MS);
+    this.#resultCheck = setInterval(() => {
+      // One check at a time: while Redis is away a check waits for it, and the next ones would pile up behind.
+      if (this.#checking) return;
+      this.#checking = true;
+      this.#checkResults()
+        .catch((error: unknown) => {
+          this.#logger.error({ queue: queue.name, err: error instanceof Error ? error.message : String(error) }, 'looking up task results failed');
+        })
+        .finally(() => {
+          this.#checking = false;
+        });
+    }, RESULT_CHECK_MS);
     this.#resultCheck.unref();
     if (this.#allEvents) {
       const announce = (): void => void queue.announceListener(LISTENER_TTL_MS).catch(() => undefined);
@@ -136,16 +164,24 @@ export class RedisOrchestrator {
     this.#assertOpen();
     const submissions = configs.map((config, index) => this.#read(config, where(index)));
     assertNoCycle(submissions, where);
+    // A task this client watches exists (it has not ended): refused here, before its watcher could be replaced.
+    submissions.forEach((submission, index) => {
+      if (this.#watched.has(submission.id)) throw alreadyExists(submission.id, where(index));
+    });
     const now = Date.now();
     const lives = submissions.map((submission) => new LiveTask(submission.id, submission.type, submission.priority, submission.config, submission.dependsOn, 0, now));
     // Watched before they are stored: a fast worker's end event must find them.
     for (const live of lives) this.#watched.set(live.id, live);
+    for (const live of lives) this.#submitting.add(live.id);
     let outcomes;
     try {
       outcomes = await this.queue.submit(lives, where, { events: this.#wantsProgressEvents() });
     } catch (error) {
-      for (const live of lives) this.#watched.delete(live.id);
+      // (Only this batch's own entries: an id watched before was refused above.)
+      for (const live of lives) if (this.#watched.get(live.id) === live) this.#watched.delete(live.id);
       throw error;
+    } finally {
+      for (const live of lives) this.#submitting.delete(live.id);
     }
     lives.forEach((live, index) => {
       this.#events.emit('submit', submitEvent(live));
@@ -349,28 +385,60 @@ export class RedisOrchestrator {
   }
 
   /**
-   * Looks up the results of watched tasks directly when their end events may
-   * have been trimmed from the stream unread (this client fell further
-   * behind than the stream keeps). Only then: a lookup costs Redis a field
-   * per task in flight, and a busy client watches many. (A read that failed
+   * Looks watched tasks up directly when their end events may have been
+   * trimmed from the stream unread (this client fell further behind than
+   * the stream keeps), or when the queue may have lost its data (its epoch
+   * changed, or this client reconnected): a task found finished ends here;
+   * one the queue no longer holds at all ends FAILED with LOST, since its
+   * end would never come. Only then: a lookup costs Redis two fields per
+   * task in flight, and a busy client watches many. (A read that failed
    * resumes from the last entry read, so it misses nothing the stream still holds.)
    */
   async #checkResults(): Promise<void> {
     if (this.#watched.size === 0) return;
+    const reconnected = this.#reconnected;
+    this.#reconnected = false;
+    let dataLost: boolean;
     try {
-      if (!(await this.queue.eventsLostAfter(this.#lastEventId))) return;
+      dataLost = reconnected || (await this.queue.epochChanged());
+      if (!dataLost && !(await this.queue.eventsLostAfter(this.#lastEventId))) return;
     } catch {
+      // Redis away: asked again at the next check (after the reconnection this failure may hide).
+      this.#reconnected ||= reconnected;
       return;
     }
-    const ids = [...this.#watched.keys()];
+    const ids = [...this.#watched.keys()].filter((id) => !this.#submitting.has(id));
+    let lost = 0;
     for (let start = 0; start < ids.length && !this.#closed; start += 1000) {
+      const chunk = ids.slice(start, start + 1000);
+      let places;
       try {
-        const records = await this.queue.finishedMany(ids.slice(start, start + 1000));
-        for (const record of records) if (record !== undefined) this.#ended(record.result, false);
+        places = await this.queue.whereAre(chunk);
       } catch {
+        this.#reconnected ||= dataLost;
         return;
       }
+      places.forEach((place, index) => {
+        if (place === 'unfinished') return;
+        if (place !== 'missing') {
+          this.#ended(place.result, false);
+          return;
+        }
+        const live = this.#watched.get(chunk[index] ?? '');
+        // (Submitted again meanwhile by this client: a later check looks again.)
+        if (live === undefined || this.#submitting.has(live.id)) return;
+        lost += 1;
+        const error = new TaskforgeError(ErrorCode.LOST, `task '${live.id}' was lost: the queue ${this.queue.name} no longer holds it (Redis restarted or failed over without its data, or the task fell out of retention unread); it will not run or end by itself`, {
+          details: { taskId: live.id },
+        });
+        this.#ended(live.failedWithoutRunning(error), false);
+      });
     }
+    if (lost > 0) this.#logger.error({ queue: this.queue.name, tasks: lost }, 'tasks lost: the queue no longer holds them');
+    // The epoch this client now trusts: a later loss shows as another change.
+    if (dataLost) await this.queue.markEpoch().catch(() => {
+      this.#reconnected = true;
+    });
   }
 
   /** Whether anyone here listens to start, retry, progress or cancel events (workers publish them only then: they cost a write per task). */

@@ -3,6 +3,7 @@ import type { Job, JobsOptions, Queue, Worker, WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { isoTime } from '../core/clock.js';
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
+import { getDefaultLogger } from '../core/logger.js';
 import type { TaskResult } from '../tasks/task-result.js';
 import { TaskStatus } from '../tasks/task-status.js';
 import { invalid } from '../orchestrator/submission.js';
@@ -114,6 +115,8 @@ export class RedisQueue {
   readonly #maxFinished: number;
   readonly #maxAgeMs: number;
   #taker: Worker<QueuedTask> | undefined;
+  /** The queue's epoch as this process last saw it (see markEpoch). */
+  #epoch = '';
   readonly #taken = new Map<string, TakenJob>();
   /** Every connection made for this queue and its users (workers, clients), ended by close(). */
   readonly #connections: Redis[] = [];
@@ -152,7 +155,7 @@ export class RedisQueue {
         }, connectTimeoutMs);
         queue.#redis.once('error', reject);
       });
-      await Promise.race([queue.#redis.ping(), failed]);
+      await Promise.race([queue.markEpoch(), failed]);
     } catch (error) {
       queue.abandon();
       throw new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `cannot reach Redis for the queue ${queue.name}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
@@ -160,6 +163,43 @@ export class RedisQueue {
       clearTimeout(timer);
     }
     return queue;
+  }
+
+  /**
+   * Learns the queue's epoch: a random value stored once per life of the
+   * queue's data (the first process to ask after the data was lost stores a
+   * new one). A Redis that lost its data lost this key too, so a process
+   * that sees a different epoch (or none) knows that what it stored may be
+   * gone. Also the first contact of open().
+   */
+  async markEpoch(): Promise<void> {
+    this.#epoch = String(await this.#redis.eval(EPOCH_SCRIPT, 1, `${this.#prefix}:epoch`, randomBytes(8).toString('hex')));
+  }
+
+  /** Whether the queue's epoch is not the one markEpoch() saw: its data may have been lost since (one O(1) call). */
+  async epochChanged(): Promise<boolean> {
+    this.#assertOpen();
+    return (await this.#redis.get(`${this.#prefix}:epoch`)) !== this.#epoch;
+  }
+
+  /**
+   * Where each task is, read in one atomic step: 'unfinished' (the queue
+   * holds it, blocked, waiting or running), its finished record, or
+   * 'missing' (the queue holds nothing of it).
+   */
+  async whereAre(ids: readonly string[]): Promise<('unfinished' | 'missing' | FinishedTask)[]> {
+    this.#assertOpen();
+    if (ids.length === 0) return [];
+    const replies = await this.#redis.multi().hmget(this.#keys[0] ?? '', ...ids).hmget(this.#keys[3] ?? '', ...ids).exec();
+    const [tasks, results] = (replies ?? []).map(([error, value]) => {
+      if (error !== null) throw error;
+      return value as (string | null)[];
+    });
+    return ids.map((_id, index) => {
+      const record = results?.[index];
+      if (record !== null && record !== undefined) return finishedOf(record);
+      return tasks?.[index] === null || tasks?.[index] === undefined ? 'missing' : 'unfinished';
+    });
   }
 
   /** A new ioredis connection to this queue's server (BullMQ's settings: commands wait for reconnects). */
@@ -250,11 +290,7 @@ export class RedisQueue {
     const reply = (await this.#run('tfSubmit', args)) as [string, ...unknown[]];
     if (reply[0] === 'ALREADY_EXISTS') {
       const index = Number(reply[1]);
-      const task = tasks[index];
-      const at = where(index);
-      throw new TaskforgeError(ErrorCode.ALREADY_EXISTS, `a task with id '${task?.id ?? ''}' already exists${at === '' ? '' : ` (${at.slice(0, -1)})`}`, {
-        details: { field: `${at}id`, taskId: task?.id },
-      });
+      throw alreadyExists(tasks[index]?.id ?? '', where(index));
     }
     if (reply[0] === 'UNKNOWN_DEPENDENCY') {
       const index = Number(reply[1]);
@@ -335,8 +371,11 @@ export class RedisQueue {
   #newTaker(): Worker<QueuedTask> {
     const taker = new this.#modules.Worker<QueuedTask>(this.location.name, null, { ...this.workerOptions(), connection: this.newConnection(), autorun: false });
     taker.on('error', () => undefined);
-    taker.on('stalled', (jobId) => void this.restorePriority(jobId));
-    void taker.startStalledCheckTimer();
+    // (restorePriority catches its own failures.)
+    taker.on('stalled', (jobId) => {
+      this.restorePriority(jobId).catch(logFailure('restoring a stalled task\'s priority failed'));
+    });
+    taker.startStalledCheckTimer().catch(logFailure('the stalled-task check of take() could not start'));
     return taker;
   }
 
@@ -429,6 +468,29 @@ export class RedisQueue {
     return (await this.#redis.sismember(this.#keys[7] ?? '', id)) === 1;
   }
 
+  /** Whether the task's end is recorded (while the queue's retention keeps it): one O(1) call that returns no record. */
+  async hasEnded(id: string): Promise<boolean> {
+    this.#assertOpen();
+    return (await this.#redis.hexists(this.#keys[3] ?? '', id)) === 1;
+  }
+
+  /**
+   * Fencing: rejects with LOCK_LOST unless `token` still holds the lock of
+   * the task's BullMQ job (it lapsed while this process was paused, and
+   * another worker may have taken the task). One O(1) call, made right
+   * before a write commits.
+   */
+  async assertLockHeld(taskId: string, jobId: string, token: string): Promise<void> {
+    this.#assertOpen();
+    const holder = await this.#redis.get(`${KEY_PREFIX}:bull:${this.location.name}:${jobId}:lock`);
+    if (holder !== token) {
+      throw new TaskforgeError(ErrorCode.LOCK_LOST, `task '${taskId}' committed nothing more: this worker lost its lock on it (it lapsed while the worker was paused, or Redis lost it; another worker may run the task now)`, {
+        retryable: false,
+        details: { taskId },
+      });
+    }
+  }
+
   /** A finished task, while the queue's retention keeps it. */
   async finished(id: string): Promise<FinishedTask | undefined> {
     this.#assertOpen();
@@ -511,8 +573,8 @@ export class RedisQueue {
    */
   abandon(): void {
     this.#closed = true;
-    void this.#taker?.disconnect();
-    void this.#bull.disconnect();
+    this.#taker?.disconnect().catch(logFailure('disconnecting an abandoned queue failed'));
+    this.#bull.disconnect().catch(logFailure('disconnecting an abandoned queue failed'));
     for (const connection of this.#connections) connection.disconnect();
   }
 
@@ -534,7 +596,18 @@ export class RedisQueue {
   }
 }
 
+/** Stores the epoch if there is none; returns the one stored. */
+const EPOCH_SCRIPT = `redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])`;
+
 const SCRIPTS = { tfSubmit: SUBMIT_SCRIPT, tfFinish: FINISH_SCRIPT, tfRelease: RELEASE_SCRIPT, tfCancel: CANCEL_SCRIPT, tfStranded: STRANDED_SCRIPT } as const;
+
+/** The error of a submit whose task id is in use; `at` is where in the batch (`[1].`, or '' for a single task). */
+export function alreadyExists(id: string, at: string): TaskforgeError {
+  return new TaskforgeError(ErrorCode.ALREADY_EXISTS, `a task with id '${id}' already exists${at === '' ? '' : ` (${at.slice(0, -1)})`}`, {
+    details: { field: `${at}id`, taskId: id },
+  });
+}
 
 /** BullMQ job ids may not be integers or hold ':'; encodeURIComponent is one-to-one, so ids stay distinct. */
 export function jobIdOf(id: string): string {
@@ -584,6 +657,13 @@ function finishedOf(record: string): FinishedTask {
     dependsOn: task.dependsOn,
     submittedAt: task.submittedAt,
     result,
+  };
+}
+
+/** A rejection handler that logs (the queue has no logger of its own: the process's default one). */
+function logFailure(what: string): (error: unknown) => void {
+  return (error) => {
+    getDefaultLogger().warn({ err: error instanceof Error ? error.message : String(error) }, what);
   };
 }
 

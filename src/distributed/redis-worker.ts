@@ -13,6 +13,7 @@ import { hasCleanupHook, TaskRegistry, type RunnableTask } from '../orchestrator
 import { invalid } from '../orchestrator/submission.js';
 import type { QueuedTask } from '../orchestrator/task-queue.js';
 import type { TaskResult } from '../tasks/task-result.js';
+import { TaskStatus } from '../tasks/task-status.js';
 import type { JobData, RedisQueue, TaskEnd } from './redis-queue.js';
 import { countsOf } from './redis-queue.js';
 
@@ -133,21 +134,30 @@ export class RedisWorker {
     this.#worker.on('error', (error) => {
       this.#logger.warn({ worker: this.id, err: error.message }, 'Redis worker error');
     });
-    this.#worker.on('stalled', (jobId) => void this.#queue.restorePriority(jobId));
+    this.#worker.on('stalled', (jobId) => {
+      this.#queue.restorePriority(jobId).catch(this.#logFailure('restoring a stalled task\'s priority failed'));
+    });
     this.#worker.on('failed', (job, error) => {
       // Only a bug in #process gets here (a task's own failure is a result): say so, and record it.
       if (job === undefined || error.name === 'WaitingError') return;
       this.#logger.error({ worker: this.id, taskId: job.data.id, err: error.message }, 'a task could not be processed');
       const failure = new TaskforgeError(ErrorCode.INTERNAL, `task '${job.data.id}' could not be processed by worker ${this.id}: ${error.message}`);
-      void this.#queue.settle(job.data.id, failedWithoutRunning(job.data, countsOf(job).attempts, failure)).catch(() => undefined);
+      this.#queue.settle(job.data.id, failedWithoutRunning(job.data, countsOf(job).attempts, failure)).catch(this.#logFailure('recording a task that could not be processed failed'));
     });
-    this.#listenerCheck = setInterval(() => void this.#checkListeners(), LISTENER_CHECK_MS);
+    // (#checkListeners and #sweepStranded catch their own failures; the catch here is for a bug in them.)
+    const checkListeners = (): void => {
+      this.#checkListeners().catch(this.#logFailure('checking for event listeners failed'));
+    };
+    const sweep = (): void => {
+      this.#sweepStranded().catch(this.#logFailure('the sweep of stranded tasks failed'));
+    };
+    this.#listenerCheck = setInterval(checkListeners, LISTENER_CHECK_MS);
     this.#listenerCheck.unref();
-    void this.#checkListeners();
+    checkListeners();
     this.#sweepEveryMs = Math.min(STRANDED_SWEEP_MS, queue.lockDurationMs / 2);
-    this.#sweeper = setInterval(() => void this.#sweepStranded(), this.#sweepEveryMs);
+    this.#sweeper = setInterval(sweep, this.#sweepEveryMs);
     this.#sweeper.unref();
-    void this.#sweepStranded();
+    sweep();
     this.#logger.info({ worker: this.id, queue: queue.name, concurrency }, 'Redis worker started');
   }
 
@@ -178,8 +188,10 @@ export class RedisWorker {
     clearInterval(this.#listenerCheck);
     const handBack = setTimeout(() => {
       for (const held of this.#held.values()) {
+        // A task that has ended (cleaning up) keeps its end: it is recorded, not handed back.
+        if (held.task !== undefined && !isUnfinished(held.task)) continue;
         held.handingBack = true;
-        void held.task?.cancel('the worker is shutting down; the task goes back to the queue');
+        if (held.task !== undefined) this.#cancelTask(held.task, 'the worker is shutting down; the task goes back to the queue');
       }
     }, timeoutMs);
     // BullMQ's close stops fetching and waits for the jobs in hand.
@@ -197,6 +209,16 @@ export class RedisWorker {
   async #process(job: Job<JobData>, token: string): Promise<void> {
     // The job's data is used as it is (no copy per task): a hot path.
     const task = job.data;
+    // A task whose end is recorded never runs again, however its job came to be: made again by a
+    // hand-over that came late (after the stranded sweep handed the task over and a worker finished
+    // it), or handed back after a worker died between recording the end and BullMQ's removal. Checked
+    // here, as the task starts: no other job of this id can be active now (BullMQ holds one job per
+    // id, and ends are recorded only with the job's lock), so nothing records its end in between.
+    // One HEXISTS, pipelined with the other calls of the moment: the per-task cost of the guarantee.
+    if (await this.#queue.hasEnded(task.id)) {
+      if (this.#debugEnabled) this.#logger.debug({ worker: this.id, taskId: task.id, taskType: task.type }, 'a job of a task that has ended is dropped unrun');
+      return;
+    }
     const { attempts, interruptions } = countsOf(job);
     if (interruptions > this.#maxInterruptions) {
       const error = new TaskforgeError(ErrorCode.INTERRUPTED, `task '${task.id}' was cut off by a dead worker ${String(interruptions)} times; it is not run again`, {
@@ -206,8 +228,6 @@ export class RedisWorker {
       return;
     }
     const restarted = attempts > task.attempts;
-    // A task run again after its worker died may have ended already (the worker died after recording its end).
-    if (restarted && (await this.#queue.finished(task.id)) !== undefined) return;
     if (this.#cancelsHeard.has(task.id) || (restarted && (await this.#queue.cancelRequested(task.id)))) {
       this.#queue.publishEvent('cancel', task.id, { id: task.id, type: task.type, previousStatus: 'pending' }, this.#client);
       await this.#queue.settle(task.id, failedWithoutRunning(task, attempts, new TaskforgeError(ErrorCode.CANCELLED, `task '${task.id}' was cancelled before it ran`)), this.#client);
@@ -226,6 +246,8 @@ export class RedisWorker {
       await job.moveToWait(token);
       throw new this.#queue.modules.WaitingError();
     }
+    // The task is another worker's now: its end is that worker's to record, and the job that worker's to remove.
+    if (result.error?.code === ErrorCode.LOCK_LOST) throw this.#jobMoved;
     const final = attempts === 0 ? result : { ...result, attempts: result.attempts + attempts };
     this.#recordEnd({ id: task.id, result: final, job: { id: job.id ?? '', token } });
     throw this.#jobMoved;
@@ -241,7 +263,7 @@ export class RedisWorker {
     let task: RunnableTask;
     try {
       // As in one process: the config as submitted (its dependsOn, met already, is not the task's business).
-      task = this.#registry.make(queued.type, queued.config, queued.id, this.#context);
+      task = this.#registry.make(queued.type, queued.config, queued.id, { ...this.#context, beforeCommit: this.#fenceOf(queued.id, held) });
     } catch (error) {
       return failedWithoutRunning(queued, 0, new TaskforgeError(ErrorCode.TASK_FAILED, `task '${queued.id}' could not be made: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
     }
@@ -260,12 +282,30 @@ export class RedisWorker {
         this.#logger.error({ taskId: queued.id, taskType: queued.type, err: error instanceof Error ? error.message : String(error) }, 'task cleanup failed');
       });
     } else {
-      void task.cleanup();
+      // Nothing to wait for (no cleanupTask): it settles at once, and cannot refuse a task that has ended.
+      task.cleanup().catch(this.#logFailure('task cleanup failed'));
     }
     this.#metrics?.finished(result);
     if (result.success) this.#events.emit('complete', result);
     else if (result.error !== undefined) this.#events.emit('error', { id: result.id, type: result.type, error: result.error, result });
     return result;
+  }
+
+  /**
+   * The check a task's writes make right before they commit (fencing): this
+   * worker still holds the job's lock. A worker paused past its lock (SIGSTOP,
+   * a long GC pause) fails the attempt with LOCK_LOST instead of writing over
+   * what the worker that took the task over wrote.
+   */
+  #fenceOf(taskId: string, held: HeldTask): () => Promise<void> {
+    return async () => {
+      try {
+        await this.#queue.assertLockHeld(taskId, held.job.id ?? '', held.token);
+      } catch (error) {
+        this.#logger.error({ worker: this.id, taskId, err: errorText(error) }, 'a write of the task was refused: this worker lost its lock on it');
+        throw error;
+      }
+    };
   }
 
   /**
@@ -313,7 +353,9 @@ export class RedisWorker {
       },
     );
     this.#settling.add(recording);
-    void recording.finally(() => this.#settling.delete(recording));
+    recording
+      .finally(() => this.#settling.delete(recording))
+      .catch(this.#logFailure('recording task ends failed'));
   };
 
   /** Sends the task's start, retry and progress events to the stream when someone listens; tells this process's listeners. */
@@ -358,9 +400,7 @@ export class RedisWorker {
   /** Subscribes to the queue's cancel channel; a cancellation for a task held here cancels it. */
   #listenForCancels(): Redis {
     const subscriber = this.#queue.newConnection();
-    void subscriber.subscribe(this.#queue.channels.cancel).catch((error: unknown) => {
-      this.#logger.error({ worker: this.id, err: error instanceof Error ? error.message : String(error) }, 'cannot subscribe to cancellations');
-    });
+    subscriber.subscribe(this.#queue.channels.cancel).catch(this.#logFailure('cannot subscribe to cancellations'));
     subscriber.on('message', (_channel: string, message: string) => {
       const { id, reason } = JSON.parse(message) as { id: string; reason?: string };
       this.#cancelHeard(id, reason);
@@ -369,7 +409,8 @@ export class RedisWorker {
     let connections = 0;
     subscriber.on('ready', () => {
       connections += 1;
-      if (connections > 1) void this.#recheckCancels();
+      // (Redis may go away again, or the queue close, while it asks.)
+      if (connections > 1) this.#recheckCancels().catch(this.#logFailure('asking the queue about cancellations failed'));
     });
     return subscriber;
   }
@@ -377,11 +418,16 @@ export class RedisWorker {
   #cancelHeard(id: string, reason: string | undefined): void {
     const task = this.#held.get(id)?.task;
     if (task !== undefined) {
+      // A task that has ended (its cleanup still runs here) cannot be cancelled: its end is on its way to the queue.
+      if (!isUnfinished(task)) {
+        if (this.#debugEnabled) this.#logger.debug({ worker: this.id, taskId: id, taskType: task.type, status: task.status }, 'cancel heard for a task that has ended; its end stands');
+        return;
+      }
       const event = { id, type: task.type, previousStatus: task.status, ...(reason === undefined ? {} : { reason }) };
       this.#logger.info({ worker: this.id, taskId: id, taskType: task.type }, 'task cancelled');
       this.#events.emit('cancel', event);
       this.#queue.publishEvent('cancel', id, event, this.#client);
-      void task.cancel(reason);
+      this.#cancelTask(task, reason);
       return;
     }
     const now = Date.now();
@@ -391,10 +437,24 @@ export class RedisWorker {
     }
   }
 
+  /** Cancels a task held here; a refusal (it ended meanwhile) is logged, never left to end the process. */
+  #cancelTask(task: RunnableTask, reason: string | undefined): void {
+    task.cancel(reason).catch((error: unknown) => {
+      this.#logger.warn({ worker: this.id, taskId: task.id, taskType: task.type, err: errorText(error) }, 'the task could not be cancelled');
+    });
+  }
+
   async #recheckCancels(): Promise<void> {
     for (const id of this.#held.keys()) {
       if (await this.#queue.cancelRequested(id)) this.#cancelHeard(id, undefined);
     }
+  }
+
+  /** A rejection handler that logs (a promise let go must never end the process). */
+  #logFailure(what: string): (error: unknown) => void {
+    return (error) => {
+      this.#logger.error({ worker: this.id, err: errorText(error) }, what);
+    };
   }
 
   /**
@@ -418,4 +478,13 @@ export class RedisWorker {
       this.#logger.warn({ worker: this.id, err: error instanceof Error ? error.message : String(error) }, 'sweep of stranded tasks failed');
     }
   }
+}
+
+/** Whether a task may still be cancelled (it has not ended). */
+function isUnfinished(task: RunnableTask): boolean {
+  return task.status === TaskStatus.PENDING || task.status === TaskStatus.RUNNING;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

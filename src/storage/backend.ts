@@ -45,6 +45,13 @@ export interface WriteOptions {
   readonly overwrite: boolean;
   /** Stored with the object; empty for a plain object. */
   readonly metadata: ObjectMetadata;
+  /**
+   * Called right before the write becomes visible (the rename, the PUT or
+   * the multipart completion, the swap in memory); when it rejects, nothing
+   * is committed and the write rejects with its error. A worker that may
+   * have lost its claim on the task checks it here (fencing).
+   */
+  readonly beforeCommit?: () => Promise<void>;
 }
 
 /** Options of {@link StorageBackend.list}. */

@@ -26,6 +26,12 @@ export interface StorageTaskContext extends TaskContext {
   readonly keyring?: Keyring;
   /** The read cache, which writes and deletes invalidate. Default: the process-wide one (`TASKFORGE_CACHE_BYTES`, 64 MiB). */
   readonly cache?: ReadCache;
+  /**
+   * Called right before a write or a delete commits; when it rejects,
+   * nothing is committed and the attempt fails with its error. A Redis
+   * worker passes a check that it still holds the task's lock (fencing).
+   */
+  readonly beforeCommit?: () => Promise<void>;
 }
 
 /** `data` of a completed write. */
@@ -64,10 +70,12 @@ export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask
   readonly #backend: StorageBackend;
   readonly #keyring: () => Keyring | undefined;
   readonly #cache: ReadCache;
+  readonly #beforeCommit: (() => Promise<void>) | undefined;
 
   constructor(config: StorageTaskConfig, context: StorageTaskContext = {}) {
     super(config, context);
     this.#backend = context.backend ?? defaultBackend();
+    this.#beforeCommit = context.beforeCommit;
     const given = context.keyring;
     this.#keyring = given === undefined ? defaultKeyring : () => given;
     this.#cache = context.cache ?? defaultReadCache();
@@ -106,7 +114,10 @@ export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask
       case 'delete': {
         const recursive = options.recursive ?? false;
         try {
-          const { deleted } = await this.#call('delete', path, () => this.#backend.delete(path, { signal, recursive }));
+          const { deleted } = await this.#call('delete', path, async () => {
+            await this.#beforeCommit?.();
+            return this.#backend.delete(path, { signal, recursive });
+          });
           return { path, deleted } satisfies DeleteResultData;
         } finally {
           // Even a failed delete may have removed part of a tree.
@@ -140,6 +151,7 @@ export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask
           signal,
           overwrite: prepared.config.metadata.options?.overwrite ?? true,
           metadata: encoding === undefined ? metadataFor(source.kind) : {},
+          ...(this.#beforeCommit === undefined ? {} : { beforeCommit: this.#beforeCommit }),
         }),
       );
       this.#cache.invalidate(this.#backend, path);

@@ -159,6 +159,121 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     expect(readFileSync(join(dir, 'data', 'big.bin'), 'utf8')).toBe(big);
   }, 60_000);
 
+  /** Starts `taskforge run` on a batch of `count` writes, and resolves once the queue holds them all. */
+  async function startRun(queue: string, redisUrl: string, count: number): Promise<{ child: ChildProcess; exited: Promise<number | null>; output(): { stdout: string; stderr: string } }> {
+    const batch = Array.from({ length: count }, (_, index) => write(`t${String(index)}`, `/t/${String(index)}.txt`, 'x'));
+    const child = spawn(process.execPath, [BIN, 'run', '-', '--queue', queue, '--json'], { cwd: dir, env: env() });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((done) => child.once('exit', (code) => { done(code); }));
+    const run = { child, exited, output: () => ({ stdout, stderr }) };
+    workers.push(run);
+    child.stdin.end(batch.map((config) => JSON.stringify(config)).join('\n'));
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(redisUrl);
+    try {
+      const tasksKey = `taskforge:${new URL(queue).searchParams.get('name') ?? 'tasks'}:tasks`;
+      for (let waited = 0; (await redis.hlen(tasksKey)) < count; waited += 20) {
+        if (child.exitCode !== null || waited > 20_000) throw new Error(`the batch was not submitted: ${stderr}`);
+        await new Promise((done) => setTimeout(done, 20));
+      }
+    } finally {
+      redis.disconnect();
+    }
+    return run;
+  }
+
+  it('a Redis that lost its data (SIGKILL, restarted empty on the same port): run ends every task it waited for FAILED with LOST, says so, and exits 1', async () => {
+    const own = await startRedisServer();
+    let restarted: RedisServer | undefined;
+    try {
+      const queue = `${own.url}?name=lost`;
+      const run = await startRun(queue, own.url, 30);
+      await own.kill();
+      restarted = await startRedisServer({ port: own.port });
+      expect(await run.exited).toBe(1);
+      const lines = run.output().stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(lines).toHaveLength(30);
+      for (const line of lines) expect(line).toMatchObject({ status: 'failed', error: { code: 'LOST', message: expect.stringContaining('no longer holds it') as unknown } });
+      expect(new Set(lines.map((line) => line['id']))).toEqual(new Set(Array.from({ length: 30 }, (_, index) => `t${String(index)}`)));
+      expect(run.output().stderr).toContain('taskforge: LOST: 30 tasks');
+    } finally {
+      await restarted?.stop();
+      await own.stop();
+    }
+  }, 90_000);
+
+  it('Ctrl-C while tasks are unfinished: run stops waiting, says the tasks go on in the queue, and exits 1, not 0; the same command again waits for them', async () => {
+    const queue = queueUrl();
+    const run = await startRun(queue, server?.url ?? '', 3);
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(1);
+    expect(run.output().stderr).toContain('taskforge: interrupted; the tasks go on in the queue');
+    // The same command again waits for them (they are not submitted again), until a worker has run them.
+    const again = spawn(process.execPath, [BIN, 'run', '-', '--queue', queue, '--json'], { cwd: dir, env: env() });
+    workers.push({ child: again, exited: Promise.resolve(null), output: () => ({ stdout: '', stderr: '' }) });
+    let stdout = '';
+    let stderr = '';
+    again.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    again.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const againExited = new Promise<number | null>((done) => again.once('exit', (code) => { done(code); }));
+    again.stdin.end(Array.from({ length: 3 }, (_, index) => JSON.stringify(write(`t${String(index)}`, `/t/${String(index)}.txt`, 'x'))).join('\n'));
+    for (let waited = 0; !stderr.includes('3 tasks are already in'); waited += 20) {
+      if (again.exitCode !== null || waited > 20_000) throw new Error(`the second run did not start waiting: ${stderr}`);
+      await new Promise((done) => setTimeout(done, 20));
+    }
+    await startWorker(queue);
+    expect(await againExited, stderr).toBe(0);
+    expect(stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>)).toEqual(Array.from({ length: 3 }, () => expect.objectContaining({ status: 'completed' }) as unknown));
+  }, 60_000);
+
+  it('a worker paused past its lock (SIGSTOP) commits nothing when it wakes: its writes fail with LOCK_LOST, and what the worker that took over (and a newer writer) wrote stays', async () => {
+    const queue = queueUrl();
+    // (Long enough that a loaded machine's event-loop pauses are not taken for a dead worker.)
+    const lock = ['--lock-duration', '2000'];
+    const paused = await startWorker(queue, ['--concurrency', '2', ...lock], 'debug');
+    // Big writes (11 MiB of base64 text each, synced to disk) take a moment: under way when the signal comes.
+    const payloads = ['a', 'b'].map((name, index) => ({ name, data: Buffer.alloc(8 * 1024 * 1024, index + 1).toString('base64') }));
+    const submitter = spawn(process.execPath, [BIN, 'run', '-', '--queue', queue, '--json'], { cwd: dir, env: env() });
+    workers.push({ child: submitter, exited: Promise.resolve(null), output: () => ({ stdout: '', stderr: '' }) });
+    let submitted = '';
+    let submitterErrors = '';
+    submitter.stdout.on('data', (chunk: Buffer) => (submitted += chunk.toString()));
+    submitter.stderr.on('data', (chunk: Buffer) => (submitterErrors += chunk.toString()));
+    const submitterExited = new Promise<number | null>((done) => submitter.once('exit', (code) => { done(code); }));
+    submitter.stdin.end(payloads.map(({ name, data }) => JSON.stringify(write(`fenced-${name}`, `/fenced/${name}.bin`, data))).join('\n'));
+    for (const since = Date.now(); paused.output().stderr.split('"msg":"task started"').length < 3; ) {
+      if (Date.now() - since > 60_000) throw new Error(`the tasks did not start: ${paused.output().stderr.slice(-3000)} / run: ${submitterErrors}`);
+      await new Promise((done) => setTimeout(done, 2));
+    }
+    paused.child.kill('SIGSTOP');
+    // (A write that committed before the signal is not cut off; at least one must have been.)
+    const cutOff = payloads.filter(({ name }) => !existsSync(join(dir, 'data', 'fenced', `${name}.bin`))).map(({ name }) => `fenced-${name}`);
+    expect(cutOff.length).toBeGreaterThan(0);
+    // Another worker takes the tasks over once the lock lapses, and completes them.
+    await startWorker(queue, ['--concurrency', '2', ...lock]);
+    expect(await submitterExited, `${submitted} ${submitterErrors}`).toBe(0);
+    expect(submitted.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({ status: 'completed' }),
+      expect.objectContaining({ status: 'completed' }),
+    ]);
+    // Someone writes newer versions; then the paused worker wakes.
+    for (const { name } of payloads) writeFileSync(join(dir, 'data', 'fenced', `${name}.bin`), `newer ${name}`);
+    paused.child.kill('SIGCONT');
+    const endedHere = (): Record<string, unknown>[] => paused.output().stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+    for (let waited = 0; !cutOff.every((id) => endedHere().some((line) => line['id'] === id)); waited += 20) {
+      if (waited > 30_000) throw new Error(`the paused worker did not end its tasks: ${paused.output().stderr.slice(-2000)}`);
+      await new Promise((done) => setTimeout(done, 20));
+    }
+    for (const { name } of payloads) expect(readFileSync(join(dir, 'data', 'fenced', `${name}.bin`), 'utf8')).toBe(`newer ${name}`);
+    for (const id of cutOff) expect(endedHere().find((line) => line['id'] === id), JSON.stringify(endedHere())).toMatchObject({ status: 'failed', error: { code: 'LOCK_LOST' } });
+    expect(paused.output().stderr).toContain('this worker lost its lock on it');
+    paused.child.kill('SIGTERM');
+    expect(await paused.exited).toBe(0);
+  }, 90_000);
+
   it('refuses a bad or unreachable queue with exit 2, naming it', async () => {
     writeFileSync(join(dir, 'one.json'), JSON.stringify([write('one', '/one.txt', 'x')]));
     expect(taskforge(['run', 'one.json', '--queue', 'redis://'])).toMatchObject({ code: 2, stderr: expect.stringContaining("taskforge: --queue: 'redis://' is not a Redis queue URL") as string });

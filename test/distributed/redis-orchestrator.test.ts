@@ -232,6 +232,61 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     await expect(observer.result('nobody')).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
+  it('a submit of an id already in use fails with ALREADY_EXISTS and leaves the earlier waiters of that id their result', async () => {
+    const submitter = await client();
+    const observer = await client();
+    const first = await submitter.submit(probe('twice', 0, { ms: 50 }));
+    const watched = observer.result('twice');
+    await expect(observer.submit(probe('twice'))).rejects.toMatchObject({ code: 'ALREADY_EXISTS', message: "a task with id 'twice' already exists" });
+    await expect(submitter.submitAll([probe('other'), probe('twice')])).rejects.toMatchObject({ code: 'ALREADY_EXISTS', message: "a task with id 'twice' already exists ([1])" });
+    expect(await submitter.get('other')).toBeUndefined();
+    await worker();
+    expect(await first.result).toMatchObject({ id: 'twice', status: 'completed', data: 'done:twice' });
+    expect(await watched).toMatchObject({ id: 'twice', status: 'completed', data: 'done:twice' });
+    expect(journal.startOrder).toEqual(['twice']);
+  });
+
+  it('a task whose queue lost its data (no reconnection: its keys and epoch vanished) ends FAILED with LOST, and the error event tells it', async () => {
+    const orchestrator = await client();
+    const errors: string[] = [];
+    orchestrator.on('error', (event) => errors.push(`${event.id}:${event.error.code}`));
+    const [gone, kept] = await orchestrator.submitAll([probe('gone'), probe('kept')]);
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(server?.url ?? '');
+    cleanups.push(() => {
+      redis.disconnect();
+      return Promise.resolve();
+    });
+    // The queue's data is lost, as after a failover to a replica that was behind; 'kept' is put back as if the replica had it.
+    const keep = await redis.hget(`taskforge:${name}:tasks`, 'kept');
+    const keys = [...(await redis.keys(`taskforge:${name}:*`)), ...(await redis.keys(`taskforge:bull:${name}:*`))];
+    await redis.del(...keys);
+    await redis.hset(`taskforge:${name}:tasks`, 'kept', keep ?? '');
+    expect(await gone?.result).toMatchObject({ id: 'gone', status: 'failed', attempts: 0, error: { code: 'LOST', message: expect.stringContaining("task 'gone' was lost: the queue") as string } });
+    expect(errors).toEqual(['gone:LOST']);
+    // The task the queue still holds is still waited for.
+    expect(await orchestrator.get('kept')).toMatchObject({ status: 'pending' });
+    expect(await Promise.race([kept?.result, delay(100).then(() => 'still waited for')])).toBe('still waited for');
+  });
+
+  it('a task never runs again once its end is recorded: a hand-over to BullMQ that comes late (after the sweep handed it over and a worker finished it) makes a job that is dropped unrun', async () => {
+    const orchestrator = await client();
+    await worker(2);
+    const queue = await RedisQueue.open({ url: server?.url ?? '', name });
+    cleanups.push(() => queue.close());
+    const handle = await orchestrator.submit(probe('once'));
+    expect(await handle.result).toMatchObject({ status: 'completed', attempts: 1 });
+    // The submitter that stored it, slower than the 30 s sweep, hands it to BullMQ only now: the job is made again.
+    const spec: QueuedTask = { id: 'once', type: 'probe', priority: 0, config: probe('once'), dependsOn: undefined, attempts: 0, submittedAt: Date.now() };
+    await queue.handOver([JSON.stringify(spec)]);
+    for (let waited = 0; (await queue.bull.getJobState(queue.jobOptions(spec).jobId ?? '')) !== 'unknown'; waited += 10) {
+      if (waited > 10_000) throw new Error('the job made again was never taken');
+      await delay(10);
+    }
+    expect(journal.startOrder).toEqual(['once']);
+    expect(await orchestrator.get('once')).toMatchObject({ status: 'completed', attempts: 1 });
+  });
+
   it('refuses a bad URL or queue name, and says when Redis does not answer', async () => {
     await expect(RedisOrchestrator.connect({ url: 'http://localhost:6379' })).rejects.toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringContaining('expected redis:// or rediss://') as string });
     await expect(RedisOrchestrator.connect({ url: 'redis://u:secret@localhost:6379/x' })).rejects.toMatchObject({ message: expect.not.stringContaining('secret') as string });

@@ -11,11 +11,13 @@ export interface RedisServer {
   readonly pid: number;
   /** Stops it by PID (SIGTERM, then SIGKILL after 5 s) and waits for it to exit. */
   stop(): Promise<void>;
+  /** Kills it by PID with SIGKILL (it keeps nothing: everything it held is gone) and waits for it to exit. */
+  kill(): Promise<void>;
 }
 
-/** Starts redis-server on 127.0.0.1 and a free port; resolves once it answers PING. */
-export async function startRedisServer(): Promise<RedisServer> {
-  const port = await freePort();
+/** Starts redis-server on 127.0.0.1 and a free port (or `port`: a server started again where one died); resolves once it answers PING. */
+export async function startRedisServer(options: { readonly port?: number } = {}): Promise<RedisServer> {
+  const port = options.port ?? (await freePort());
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -31,7 +33,13 @@ export async function startRedisServer(): Promise<RedisServer> {
     }
     await delay(20);
   }
-  return { port, url: `redis://127.0.0.1:${String(port)}`, pid, stop: () => stopChild(child) };
+  const kill = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
+    process.kill(pid, 'SIGKILL');
+    await exited;
+  };
+  return { port, url: `redis://127.0.0.1:${String(port)}`, pid, stop: () => stopChild(child), kill };
 }
 
 /** True when something on 127.0.0.1:port answers a RESP PING with +PONG. */

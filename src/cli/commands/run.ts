@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isTaskforgeError } from '../../core/errors.js';
+import { ErrorCode, isTaskforgeError } from '../../core/errors.js';
 import { Orchestrator } from '../../orchestrator/orchestrator.js';
 import { MemoryQueue } from '../../orchestrator/queues/memory-queue.js';
 import { SqliteQueue } from '../../orchestrator/queues/sqlite-queue.js';
@@ -58,7 +58,7 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
   view.start(orchestrator.waiting);
   const stopOnSignal = (): void => {
     streams.stderr.write('\ntaskforge: interrupted; waiting tasks are cancelled, running ones get 10 s to finish\n');
-    void orchestrator.shutdown({ timeoutMs: 10_000 });
+    orchestrator.shutdown({ timeoutMs: 10_000 }).catch(reportFailure(streams, 'stopping the orchestrator failed'));
   };
   process.once('SIGINT', stopOnSignal);
   try {
@@ -75,14 +75,26 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
  * Submits the batch to a Redis queue and waits for every result, whichever
  * worker runs it (`taskforge worker`). Tasks the queue knows already (an
  * earlier run of the same batch) are not submitted again: their results are
- * awaited instead. Ctrl-C stops waiting; the tasks go on in the queue.
+ * awaited instead. Tasks the queue lost (Redis restarted without its data)
+ * end FAILED with LOST, and are counted on stderr. Ctrl-C stops waiting
+ * (exit 1: not every task was seen to succeed); the tasks go on in the queue.
  */
 async function runOnRedis(location: RedisLocation, batch: readonly TaskConfig[], source: string, options: RunCommandOptions, streams: CliStreams): Promise<ExitCode> {
   const orchestrator = await connectRedis(location);
   const view = new BatchView(orchestrator, batch, options, streams);
+  const lost = { count: 0, example: '' };
+  orchestrator.on('error', (event) => {
+    if (event.error.code !== ErrorCode.LOST) return;
+    lost.count += 1;
+    if (lost.count === 1) lost.example = event.error.message;
+  });
+  const interrupted = { yes: false };
+  /** Tasks of an earlier run that could not be waited for. */
+  const unwaited = { count: 0 };
   const stopOnSignal = (): void => {
+    interrupted.yes = true;
     streams.stderr.write('\ntaskforge: interrupted; the tasks go on in the queue (run the same command again to wait for them)\n');
-    void orchestrator.shutdown();
+    orchestrator.shutdown().catch(reportFailure(streams, 'disconnecting from the queue failed'));
   };
   process.once('SIGINT', stopOnSignal);
   try {
@@ -96,19 +108,41 @@ async function runOnRedis(location: RedisLocation, batch: readonly TaskConfig[],
       if (isTaskforgeError(error)) throw new UsageError(`${source}: ${error.code}: ${error.message}`);
       throw error;
     }
+    const waits: Promise<void>[] = [];
     for (const [index, task] of known.entries()) {
       if (task === undefined) continue;
       // Ended already: count it now. Else its end comes through the same events as the others'.
       if (task.result !== undefined) view.record(task.result);
-      else void orchestrator.result(batch[index]?.id ?? '').catch(() => undefined);
+      else {
+        const id = batch[index]?.id ?? '';
+        // Awaited (not only onIdle): this client watches the task only once result() has looked it up.
+        waits.push(
+          orchestrator.result(id).then(
+            () => undefined,
+            (error: unknown) => {
+              unwaited.count += 1;
+              streams.stderr.write(`taskforge: cannot wait for task '${id}': ${error instanceof Error ? error.message : String(error)}\n`);
+            },
+          ),
+        );
+      }
     }
+    await Promise.all(waits);
     await orchestrator.onIdle();
   } finally {
     process.off('SIGINT', stopOnSignal);
     await orchestrator.shutdown();
     view.stop();
   }
-  return view.failed > 0 ? ExitCode.TASK_FAILED : ExitCode.OK;
+  if (lost.count > 0) streams.stderr.write(`taskforge: LOST: ${String(lost.count)} tasks were lost by the queue, e.g. ${lost.example}\n`);
+  return view.failed > 0 || interrupted.yes || unwaited.count > 0 ? ExitCode.TASK_FAILED : ExitCode.OK;
+}
+
+/** A rejection handler for work let go from a signal handler: says what failed on stderr. */
+function reportFailure(streams: CliStreams, what: string): (error: unknown) => void {
+  return (error) => {
+    streams.stderr.write(`taskforge: ${what}: ${error instanceof Error ? error.message : String(error)}\n`);
+  };
 }
 
 async function readInput(file: string, streams: CliStreams): Promise<string> {

@@ -147,6 +147,7 @@ export class FileSystemBackend implements StorageBackend {
     try {
       const stats = await writeSynced(temporary, body, options);
       throwIfAborted(options.signal);
+      await options.beforeCommit?.();
       const currentIdentity = current?.isFile() === true ? fileIdentity(current) : undefined;
       if (hasMetadata) await writeSidecar(hostPath, fileIdentity(stats), options.metadata, currentIdentity);
       if (options.overwrite) {

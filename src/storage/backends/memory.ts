@@ -70,7 +70,9 @@ export class MemoryBackend implements StorageBackend {
       chunks.push(Buffer.from(chunk));
       size += chunk.byteLength;
     }
-    // Nothing is visible until here, and from here on nothing can fail half-way.
+    throwIfAborted(options.signal);
+    await options.beforeCommit?.();
+    // Nothing is visible until here, and from here on (synchronous) nothing can fail half-way.
     throwIfAborted(options.signal);
     const parent = this.#directoryFor(path, 'write', true);
     const name = baseName(path);

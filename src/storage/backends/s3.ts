@@ -190,12 +190,19 @@ export class S3Backend implements StorageBackend {
 
   async #write(path: string, body: AsyncIterable<Uint8Array>, options: WriteOptions): Promise<ObjectInfo> {
     await this.#assertWritable(path, options);
+    // A refusal of beforeCommit is the write's error as it is (the upload would wrap it).
+    let refusal: Error | undefined;
+    const { beforeCommit } = options;
+    const check = beforeCommit === undefined ? undefined : () => beforeCommit().catch((error: unknown) => {
+      refusal = error instanceof Error ? error : new Error(String(error));
+      throw refusal;
+    });
     const upload = new this.#sdk.storage.Upload({
       client: this.#client,
       params: {
         Bucket: this.#bucket,
         Key: this.#key(path),
-        Body: Readable.from(abortable(body, options.signal)),
+        Body: Readable.from(abortable(endingWithCheck(body, check), options.signal)),
         Metadata: { ...options.metadata },
         // S3 refuses the PUT (or the multipart completion) when the key exists: the check
         // above is then not the only guard, and another process cannot slip in between.
@@ -210,6 +217,7 @@ export class S3Backend implements StorageBackend {
     } catch (error) {
       if (error instanceof UploadNotStopped) throw error.coded;
       throwIfAborted(options.signal);
+      if (refusal !== undefined) throw refusal;
       if (statusOf(error) === 412) throw alreadyExists(path);
       throw s3Error('write', path, error);
     }
@@ -350,4 +358,14 @@ const NO_TIME = new Date(0).toISOString();
 
 function directoryEntry(path: string): ListEntry {
   return { name: baseName(path), path, type: 'directory', size: 0, modifiedAt: NO_TIME };
+}
+
+/**
+ * The body, whose end waits for `beforeCommit`: the upload sends its PUT (or,
+ * for a multipart upload, its last part and the completion) only once the
+ * body has ended, so a refusal there commits nothing.
+ */
+async function* endingWithCheck(body: AsyncIterable<Uint8Array>, beforeCommit: (() => Promise<void>) | undefined): AsyncIterable<Uint8Array> {
+  yield* body;
+  await beforeCommit?.();
 }

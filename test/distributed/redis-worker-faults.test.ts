@@ -1,0 +1,67 @@
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RedisOrchestrator } from '../../src/distributed/redis-orchestrator.js';
+import { JournalTask, LingeringJournalTask } from '../fixtures/journal-task.js';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { journalLines, journalReaches, startWorkerProcess, type WorkerProcess } from '../helpers/redis-worker-process.js';
+import { serviceAvailable } from '../helpers/services.js';
+import { stopChild } from '../helpers/stop-child.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+const haveRedis = serviceAvailable('Redis', 'redis-server', 'apt-get install -y redis-server');
+
+describe.runIf(haveRedis)('a Redis worker process under faults', () => {
+  let server: RedisServer | undefined;
+  let dir = '';
+  let removeDir: () => Promise<void> = () => Promise.resolve();
+  let queueNumber = 0;
+  const workers: WorkerProcess[] = [];
+  const clients: RedisOrchestrator[] = [];
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    ({ path: dir, remove: removeDir } = await makeTempDir('redis-faults-'));
+  }, 20_000);
+  afterEach(async () => {
+    for (const client of clients.splice(0)) await client.shutdown();
+    for (const worker of workers.splice(0)) await stopChild(worker.child, 2000);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await removeDir();
+  });
+
+  function nextQueue(): { name: string; journal: string } {
+    queueNumber += 1;
+    return { name: `faults-${String(queueNumber)}`, journal: join(dir, `journal-${String(queueNumber)}.txt`) };
+  }
+
+  async function worker(name: string, journal: string, options: { concurrency?: number; lockMs?: number } = {}): Promise<WorkerProcess> {
+    const started = await startWorkerProcess({ url: server?.url ?? '', name, journal, ...options });
+    workers.push(started);
+    return started;
+  }
+
+  async function client(name: string): Promise<RedisOrchestrator> {
+    const made = await RedisOrchestrator.connect({ url: server?.url ?? '', name, taskTypes: { journal: JournalTask, lingering: LingeringJournalTask } });
+    clients.push(made);
+    return made;
+  }
+
+  it('a cancel that reaches a worker while a finished task cleans up changes nothing: the task stays COMPLETED and the worker goes on taking tasks', async () => {
+    const { name, journal } = nextQueue();
+    const orchestrator = await client(name);
+    const running = await worker(name, journal);
+    const handle = await orchestrator.submit({ id: 'lingers', type: 'lingering', metadata: { ms: 0, cleanupMs: 1500 } });
+    await journalReaches(journal, (line) => line[0] === 'cleanup' && line[1] === 'lingers', 'the cleanup starting');
+    // The task has ended; its worker still holds it (cleanup runs), and its end is not yet recorded.
+    const cancelled = await orchestrator.cancel('lingers', 'too late');
+    expect(cancelled, JSON.stringify({ cancelled, worker: running.output().stderr.slice(-1500) })).toMatchObject({ id: 'lingers', status: 'completed' });
+    expect(await handle.result).toEqual(cancelled);
+    const next = await orchestrator.submit({ id: 'next', type: 'journal', metadata: { ms: 0 } });
+    const outcome = await Promise.race([next.result, running.exited.then((how) => ({ workerExited: how, stderr: running.output().stderr }))]);
+    expect(outcome).toMatchObject({ id: 'next', status: 'completed' });
+    expect(running.child.exitCode).toBeNull();
+    expect(journalLines(journal).map((line) => line.slice(0, 2).join(' '))).toEqual(['start lingers', 'done lingers', 'cleanup lingers', 'cleaned lingers', 'start next', 'done next']);
+  }, 60_000);
+});
