@@ -4,7 +4,7 @@
 // Each measurement runs in its own child process, so its peak RSS is its own.
 // Options: --rounds N (default 5), --suite core|codec|peers|orchestrator|s3|all, --small-count N (default 10000),
 // --skip-gib, --queue-count N (1000000), --random-count N (200000), --sqlite-count N (50000), --cli-count N (10000), --s3-mib N (64),
-// --redis-count N (20000), --http-count N (10000); suites redis and http also.
+// --redis-count N (20000), --redis-workers LIST (1,2,4), --http-count N (10000); suites redis and http also.
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -36,6 +36,7 @@ const { values } = parseArgs({
     'cli-count': { type: 'string', default: '10000' },
     's3-mib': { type: 'string', default: '64' },
     'redis-count': { type: 'string', default: '20000' },
+    'redis-workers': { type: 'string', default: '1,2,4' },
     'http-count': { type: 'string', default: '10000' },
     suite: { type: 'string', default: 'all' },
     'codec-mib': { type: 'string', default: '1024' },
@@ -234,7 +235,7 @@ async function redisSections(): Promise<void> {
   const server = await startRedisServer();
   try {
     const count = Number(values['redis-count']);
-    for (const workers of [1, 2, 4]) {
+    for (const workers of String(values['redis-workers']).split(',').map(Number)) {
       const spec = (kind: RedisSpec['kind']): RedisSpec => ({ url: server.url, count, workers, concurrency: 8, kind });
       sections.push(
         compare(`${String(count)} no-op tasks through Redis, ${String(workers)} worker process${workers === 1 ? '' : 'es'} x concurrency 8`, [

@@ -27,6 +27,15 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const DEFAULT_EVENTS_MAX_LEN = 10_000;
 /** Ready tasks not handed to BullMQ after this long are handed again (their releaser died). */
 const STRANDED_AFTER_MS = 30_000;
+/**
+ * A job started this long after its task was made ready may have a twin
+ * that already ran: only a hand-over slower than the stranded sweep (30 s
+ * after the release, by the sweeper's clock) makes a second job of one
+ * task, so the worker asks whether the task has ended only for jobs this
+ * old (and jobs run again after a crash). The margin allows workers' clocks
+ * to disagree by up to 20 s.
+ */
+export const LATE_JOB_MS = 10_000;
 /** The key prefix of everything a taskforge queue keeps. */
 const KEY_PREFIX = 'taskforge';
 
@@ -48,6 +57,8 @@ export interface RedisQueueOptions extends RetentionOptions {
 export interface JobData extends QueuedTask {
   /** Publish start, retry and progress events of this task (its submitter listens). Its end is always published. */
   readonly events?: boolean;
+  /** When the task was made ready (ms, the releaser's clock, as the releasing entry records it): see {@link LATE_JOB_MS}. */
+  readonly releasedAt?: number;
 }
 
 /** Options of {@link RedisQueue.submit}. */
@@ -287,7 +298,8 @@ export class RedisQueue {
       toBullMqPriority(task.priority);
       args.push(task.id, JSON.stringify(metaOf(task)), JSON.stringify(specOf(task, events)), ready[index] === true ? '1' : '0');
     });
-    const reply = (await this.#run('tfSubmit', args)) as [string, ...unknown[]];
+    const now = Date.now();
+    const reply = (await this.#run('tfSubmit', args, this.#redis, now)) as [string, ...unknown[]];
     if (reply[0] === 'ALREADY_EXISTS') {
       const index = Number(reply[1]);
       throw alreadyExists(tasks[index]?.id ?? '', where(index));
@@ -299,19 +311,30 @@ export class RedisQueue {
       invalid(where(index), `dependsOn[${String(depIndex)}]`, `no task with id '${dependency}' is known (it was never submitted, or it finished longer ago than the queue keeps)`);
     }
     const [, outcomes, released] = reply as [string, string[], string[]];
-    await this.handOver(released);
+    await this.handOver(released, now);
     return outcomes.map((outcome) => (outcome === 'ready' || outcome === 'blocked' ? outcome : (JSON.parse(outcome) as TaskResult)));
   }
 
   /** Makes a task held by add(task, false) ready. */
   async release(id: string): Promise<void> {
-    await this.handOver((await this.#run('tfRelease', [id])) as string[]);
+    const now = Date.now();
+    await this.handOver((await this.#run('tfRelease', [id], this.#redis, now)) as string[], now);
   }
 
-  /** Gives ready tasks to BullMQ (idempotent: a job id already there is left alone), then forgets them as "releasing". */
-  async handOver(specs: readonly string[]): Promise<void> {
+  /**
+   * Gives ready tasks to BullMQ (idempotent: a job id already there is left
+   * alone), then forgets them as "releasing". `releasedAt` is when they were
+   * made ready, as the releasing entries record it (one time for all, or
+   * one per task), never the time of this call: a hand-over that comes late
+   * must make jobs that look late.
+   */
+  async handOver(specs: readonly string[], releasedAt: number | readonly number[]): Promise<void> {
     if (specs.length === 0) return;
-    const tasks = specs.map((spec) => JSON.parse(spec) as QueuedTask);
+    const tasks = specs.map((spec, index) => {
+      const task = JSON.parse(spec) as { -readonly [K in keyof JobData]: JobData[K] };
+      task.releasedAt = typeof releasedAt === 'number' ? releasedAt : (releasedAt[index] ?? 0);
+      return task;
+    });
     for (let start = 0; start < tasks.length; start += 1000) {
       const chunk = tasks.slice(start, start + 1000);
       await this.#bull.addBulk(chunk.map((task) => ({ name: task.type, data: task, opts: this.jobOptions(task) })));
@@ -321,9 +344,14 @@ export class RedisQueue {
 
   /** Hands to BullMQ the ready tasks a dead process stored but did not hand over. */
   async handOverStranded(): Promise<number> {
-    const specs = (await this.#run('tfStranded', [String(STRANDED_AFTER_MS)])) as string[];
-    await this.handOver(specs);
-    return specs.length;
+    // Entries come back as stored: "releasedAt spec".
+    const entries = (await this.#run('tfStranded', [String(STRANDED_AFTER_MS)])) as string[];
+    const releasedAt = entries.map((entry) => Number(entry.slice(0, entry.indexOf(' '))));
+    await this.handOver(
+      entries.map((entry) => entry.slice(entry.indexOf(' ') + 1)),
+      releasedAt,
+    );
+    return entries.length;
   }
 
   /** A task's BullMQ job: its own id (so that a second hand-over while it waits or runs is a no-op), and taskforge's priority translated. */
@@ -432,8 +460,9 @@ export class RedisQueue {
     const jobs: string[] = [];
     for (const { job } of ends) if (job !== undefined) jobs.push(job.id, job.token);
     if (jobs.length > 0) args.push(`${KEY_PREFIX}:bull:${this.location.name}:`, String(jobs.length / 2), ...jobs);
-    const [fresh, released] = (await this.#run('tfFinish', args, via)) as [number[], string[]];
-    await this.handOver(released);
+    const now = Date.now();
+    const [fresh, released] = (await this.#run('tfFinish', args, via, now)) as [number[], string[]];
+    await this.handOver(released, now);
     return fresh.map((flag) => flag === 1);
   }
 
@@ -582,9 +611,8 @@ export class RedisQueue {
     if (this.#closed) throw new TaskforgeError(ErrorCode.INVALID_STATE, `the Redis queue ${this.name} is closed`);
   }
 
-  async #run(command: keyof typeof SCRIPTS, args: readonly string[], via: Redis = this.#redis): Promise<unknown> {
+  async #run(command: keyof typeof SCRIPTS, args: readonly string[], via: Redis = this.#redis, now = Date.now()): Promise<unknown> {
     this.#assertOpen();
-    const now = Date.now();
     const common = [this.#prefix, String(now), isoTime(now), String(this.#maxFinished), String(this.#maxAgeMs), String(DEFAULT_EVENTS_MAX_LEN)];
     const call = (via as unknown as Record<string, (...values: string[]) => Promise<unknown>>)[command];
     if (call === undefined) throw new Error(`script ${command} is not defined on this connection`);

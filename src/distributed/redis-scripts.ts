@@ -336,7 +336,8 @@ return { 'unknown' }
 
 /**
  * The ready tasks whose handing to BullMQ was not confirmed within ARGV[7]
- * ms (their submitter or releaser died in between). Returns their specs.
+ * ms (their submitter or releaser died in between). Returns their entries as
+ * stored ("releasedAt spec"), so that their jobs carry their release time.
  */
 export const STRANDED_SCRIPT = `${PRELUDE}
 local olderThan = now - tonumber(ARGV[7])
@@ -345,7 +346,7 @@ local stranded = {}
 for i = 1, #entries, 2 do
   local value = entries[i + 1]
   local space = string.find(value, ' ', 1, true)
-  if tonumber(string.sub(value, 1, space - 1)) < olderThan then table.insert(stranded, string.sub(value, space + 1)) end
+  if tonumber(string.sub(value, 1, space - 1)) < olderThan then table.insert(stranded, value) end
 end
 return stranded
 `;

@@ -15,7 +15,7 @@ import type { QueuedTask } from '../orchestrator/task-queue.js';
 import type { TaskResult } from '../tasks/task-result.js';
 import { TaskStatus } from '../tasks/task-status.js';
 import type { JobData, RedisQueue, TaskEnd } from './redis-queue.js';
-import { countsOf } from './redis-queue.js';
+import { countsOf, LATE_JOB_MS } from './redis-queue.js';
 
 /** How often a worker repairs what a dead process left half done (at most: half the lock duration when that is shorter). */
 const STRANDED_SWEEP_MS = 5_000;
@@ -209,17 +209,20 @@ export class RedisWorker {
   async #process(job: Job<JobData>, token: string): Promise<void> {
     // The job's data is used as it is (no copy per task): a hot path.
     const task = job.data;
+    const { attempts, interruptions } = countsOf(job);
+    const restarted = attempts > task.attempts;
     // A task whose end is recorded never runs again, however its job came to be: made again by a
     // hand-over that came late (after the stranded sweep handed the task over and a worker finished
     // it), or handed back after a worker died between recording the end and BullMQ's removal. Checked
     // here, as the task starts: no other job of this id can be active now (BullMQ holds one job per
     // id, and ends are recorded only with the job's lock), so nothing records its end in between.
-    // One HEXISTS, pipelined with the other calls of the moment: the per-task cost of the guarantee.
-    if (await this.#queue.hasEnded(task.id)) {
+    // Only a job started LATE_JOB_MS or more after its release, or run again, can have such a twin:
+    // a fresh job costs no round trip.
+    const late = task.releasedAt === undefined || Date.now() - task.releasedAt >= LATE_JOB_MS;
+    if ((late || restarted) && (await this.#queue.hasEnded(task.id))) {
       if (this.#debugEnabled) this.#logger.debug({ worker: this.id, taskId: task.id, taskType: task.type }, 'a job of a task that has ended is dropped unrun');
       return;
     }
-    const { attempts, interruptions } = countsOf(job);
     if (interruptions > this.#maxInterruptions) {
       const error = new TaskforgeError(ErrorCode.INTERRUPTED, `task '${task.id}' was cut off by a dead worker ${String(interruptions)} times; it is not run again`, {
         details: { interruptions },
@@ -227,7 +230,6 @@ export class RedisWorker {
       await this.#queue.settle(task.id, failedWithoutRunning(task, attempts, error));
       return;
     }
-    const restarted = attempts > task.attempts;
     if (this.#cancelsHeard.has(task.id) || (restarted && (await this.#queue.cancelRequested(task.id)))) {
       this.#queue.publishEvent('cancel', task.id, { id: task.id, type: task.type, previousStatus: 'pending' }, this.#client);
       await this.#queue.settle(task.id, failedWithoutRunning(task, attempts, new TaskforgeError(ErrorCode.CANCELLED, `task '${task.id}' was cancelled before it ran`)), this.#client);

@@ -5,7 +5,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisOrchestrator } from '../../src/distributed/redis-orchestrator.js';
 import { JournalTask } from '../fixtures/journal-task.js';
-import { startScriptFile } from '../helpers/child.js';
+import { startWorkerProcess, type WorkerProcess } from '../helpers/redis-worker-process.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { serviceAvailable } from '../helpers/services.js';
 import { stopChild } from '../helpers/stop-child.js';
@@ -15,13 +15,6 @@ const haveRedis = serviceAvailable('Redis', 'redis-server', 'apt-get install -y 
 const BIN = resolve('dist/src/cli/bin.js');
 /** The Done-when of the distributed issue: these pass 5 times in a row. */
 const ROUNDS = 5;
-
-/** A worker process (test/fixtures/redis-worker-process.ts) and its pid. */
-interface WorkerProcess {
-  readonly child: ChildProcess;
-  readonly pid: number;
-  readonly exited: Promise<NodeJS.Signals | number | null>;
-}
 
 describe.runIf(haveRedis)('workers in separate processes', () => {
   let server: RedisServer | undefined;
@@ -50,18 +43,9 @@ describe.runIf(haveRedis)('workers in separate processes', () => {
   }
 
   async function startWorker(name: string, journal: string, concurrency: number, lockMs: number, shutdownMs = 5000): Promise<WorkerProcess> {
-    const child = startScriptFile('test/fixtures/redis-worker-process.ts', [server?.url ?? '', name, journal, String(concurrency), String(lockMs), String(shutdownMs)]);
-    children.push(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<NodeJS.Signals | number | null>((done) => child.once('exit', (code, signal) => { done(signal ?? code); }));
-    for (let waited = 0; !stdout.includes('ready '); waited += 20) {
-      if (child.exitCode !== null || waited > 20_000) throw new Error(`the worker did not start: ${stderr}`);
-      await delay(20);
-    }
-    return { child, pid: child.pid ?? 0, exited };
+    const worker = await startWorkerProcess({ url: server?.url ?? '', name, journal, concurrency, lockMs, shutdownMs });
+    children.push(worker.child);
+    return worker;
   }
 
   async function client(name: string): Promise<RedisOrchestrator> {

@@ -277,8 +277,9 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     const handle = await orchestrator.submit(probe('once'));
     expect(await handle.result).toMatchObject({ status: 'completed', attempts: 1 });
     // The submitter that stored it, slower than the 30 s sweep, hands it to BullMQ only now: the job is made again.
-    const spec: QueuedTask = { id: 'once', type: 'probe', priority: 0, config: probe('once'), dependsOn: undefined, attempts: 0, submittedAt: Date.now() };
-    await queue.handOver([JSON.stringify(spec)]);
+    // It carries the release time its releasing entry recorded, more than 30 s ago.
+    const spec: QueuedTask = { id: 'once', type: 'probe', priority: 0, config: probe('once'), dependsOn: undefined, attempts: 0, submittedAt: Date.now() - 31_000 };
+    await queue.handOver([JSON.stringify(spec)], Date.now() - 31_000);
     for (let waited = 0; (await queue.bull.getJobState(queue.jobOptions(spec).jobId ?? '')) !== 'unknown'; waited += 10) {
       if (waited > 10_000) throw new Error('the job made again was never taken');
       await delay(10);
