@@ -235,7 +235,7 @@ async function redisSections(): Promise<void> {
   const server = await startRedisServer();
   try {
     const count = Number(values['redis-count']);
-    for (const workers of String(values['redis-workers']).split(',').map(Number)) {
+    for (const workers of values['redis-workers'].split(',').map(Number)) {
       const spec = (kind: RedisSpec['kind']): RedisSpec => ({ url: server.url, count, workers, concurrency: 8, kind });
       sections.push(
         compare(`${String(count)} no-op tasks through Redis, ${String(workers)} worker process${workers === 1 ? '' : 'es'} x concurrency 8`, [
