@@ -41,7 +41,7 @@ export type { TaskContext, AttemptContext } from './tasks/base-task.js';
 export { StorageTask } from './tasks/storage-task.js';
 export type { StorageTaskContext, StorageResultData, WriteResultData, DeleteResultData, ListResultData } from './tasks/storage-task.js';
 export { validateTaskConfig, validateStorageTaskConfig } from './tasks/validate.js';
-export type { ValidationResult } from './tasks/validate.js';
+export type { ValidationResult, ValidateOptions } from './tasks/validate.js';
 
 export type { StorageBackend, ObjectInfo, ObjectMetadata, OpenedObject, ListEntry, ListPage, ListOptions, WriteOptions, EntryType } from './storage/backend.js';
 export { FileSystemBackend } from './storage/backends/filesystem.js';

@@ -25,6 +25,8 @@ export const DEFAULT_LOCK_DURATION_MS = 30_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** Events kept in the stream for readers that fall behind. */
 const DEFAULT_EVENTS_MAX_LEN = 10_000;
+/** A write commits only while its lock holds at least this much longer (see assertLockHeld). */
+const LOCK_SAFETY_MS = 100;
 /** Ready tasks not handed to BullMQ after this long are handed again (their releaser died). */
 const STRANDED_AFTER_MS = 30_000;
 /**
@@ -511,8 +513,16 @@ export class RedisQueue {
    */
   async assertLockHeld(taskId: string, jobId: string, token: string): Promise<void> {
     this.#assertOpen();
-    const holder = await this.#redis.get(`${KEY_PREFIX}:bull:${this.location.name}:${jobId}:lock`);
-    if (holder !== token) {
+    const lockKey = `${KEY_PREFIX}:bull:${this.location.name}:${jobId}:lock`;
+    const askedAt = performance.now();
+    const replies = await this.#redis.multi().get(lockKey).pttl(lockKey).exec();
+    const holder = replies?.[0]?.[1];
+    const ttlMs = Number(replies?.[1]?.[1] ?? -1);
+    // Redis answered for the moment it read the lock, which came after askedAt: the lock holds at least
+    // until askedAt + ttlMs. A pause that fell between that read and now (the reply was on its way
+    // when the process was stopped) shows as time gone by, and counts as a lost lock.
+    const heldFor = askedAt + ttlMs - performance.now();
+    if (holder !== token || heldFor < LOCK_SAFETY_MS) {
       throw new TaskforgeError(ErrorCode.LOCK_LOST, `task '${taskId}' committed nothing more: this worker lost its lock on it (it lapsed while the worker was paused, or Redis lost it; another worker may run the task now)`, {
         retryable: false,
         details: { taskId },

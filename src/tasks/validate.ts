@@ -1,5 +1,7 @@
 import { TaskforgeError, toErrorInfo, type TaskErrorInfo } from '../core/errors.js';
 import { parseOrThrow } from '../core/validation.js';
+import { defaultKeyring } from '../storage/codec/default-keyring.js';
+import type { Keyring } from '../storage/codec/keyring.js';
 import { prepareStorageTask } from './storage-task-prepare.js';
 import { taskConfigSchema, type TaskConfig } from './task-config.js';
 import type { ValidStorageTaskConfig } from './storage-task-config.js';
@@ -8,22 +10,34 @@ import { TaskType } from './task-type.js';
 /** The outcome of validating a config without running it. */
 export type ValidationResult<T> = { readonly ok: true; readonly config: T } | { readonly ok: false; readonly error: TaskErrorInfo };
 
+/** What a validation may be given besides the config. */
+export interface ValidateOptions {
+  /**
+   * The keys a write with `encryption: true` would use. Default: the same as
+   * a task's, `TASKFORGE_KEYRING` or `TASKFORGE_ENCRYPTION_KEY`.
+   */
+  readonly keyring?: Keyring;
+}
+
 /**
  * Checks a storage task config exactly as execute() would, without touching
  * storage: `{ ok: true, config }` or `{ ok: false, error }` with the code
- * (VALIDATION_ERROR, PATH_OUTSIDE_ROOT, UNSUPPORTED_OPTION) and every bad field.
+ * (VALIDATION_ERROR, PATH_OUTSIDE_ROOT, UNSUPPORTED_OPTION, KEY_NOT_FOUND
+ * for an encrypted write with no key) and every bad field. Keys come from
+ * the same sources as a task's.
  */
-export function validateStorageTaskConfig(config: unknown): ValidationResult<ValidStorageTaskConfig> {
-  return attempt(() => prepareStorageTask(config, idOf(config)).config);
+export function validateStorageTaskConfig(config: unknown, options: ValidateOptions = {}): ValidationResult<ValidStorageTaskConfig> {
+  const { keyring } = options;
+  return attempt(() => prepareStorageTask(config, idOf(config), { keyring: keyring === undefined ? defaultKeyring : () => keyring }).config);
 }
 
 /**
  * Checks any task config: storage configs in full, other types against the
  * fields every task has (their own metadata is their task class's to check).
  */
-export function validateTaskConfig(config: unknown): ValidationResult<TaskConfig> {
+export function validateTaskConfig(config: unknown, options: ValidateOptions = {}): ValidationResult<TaskConfig> {
   const type = config !== null && typeof config === 'object' ? (config as { type?: unknown }).type : undefined;
-  if (type === TaskType.STORAGE) return validateStorageTaskConfig(config);
+  if (type === TaskType.STORAGE) return validateStorageTaskConfig(config, options);
   return attempt(() => parseOrThrow(taskConfigSchema, config, `task '${idOf(config)}'`));
 }
 

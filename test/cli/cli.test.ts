@@ -237,6 +237,21 @@ describe('taskforge run', () => {
     ]);
   });
 
+  it('encrypts with the key every other path uses: a batch line with encryption true stores a container, and reads back', () => {
+    const line = (metadata: object, id: string): string => JSON.stringify({ id, type: 'storage', metadata });
+    const ndjson = [line({ operation: 'write', path: '/secret.txt', data: 'classified', options: { encryption: true } }, 'enc'), line({ operation: 'read', path: '/secret.txt', options: { encryption: true } }, 'dec')].join('\n');
+    const withKey = taskforge(['run', '-', '--json', '--concurrency', '1'], { input: ndjson, env: { TASKFORGE_ENCRYPTION_KEY: KEY } });
+    expect(withKey.stderr).toBe('');
+    expect(withKey.code).toBe(0);
+    expect(stored('secret.txt').subarray(0, 4)).toEqual(Buffer.from([0x89, 0x54, 0x46, 0x43]));
+    expect(stored('secret.txt').includes('classified')).toBe(false);
+    // Without a key it is refused before anything runs, and nothing is stored.
+    const withoutKey = taskforge(['run', '-'], { input: line({ operation: 'write', path: '/other.txt', data: 'x', options: { encryption: true } }, 'nokey') });
+    expect(withoutKey.code).toBe(2);
+    expect(withoutKey.stderr).toContain('KEY_NOT_FOUND');
+    expect(existsSync(join(cwd, 'taskforge-data', 'other.txt'))).toBe(false);
+  });
+
   it('prints a summary table for people', () => {
     writeFileSync(join(cwd, 'batch.json'), JSON.stringify(batch));
     const ran = taskforge(['run', 'batch.json']);

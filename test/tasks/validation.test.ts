@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { Keyring } from '../../src/storage/codec/keyring.js';
 import { MemoryBackend } from '../../src/storage/backends/memory.js';
 import { StorageTask } from '../../src/tasks/storage-task.js';
 import { TaskType } from '../../src/tasks/task-type.js';
@@ -126,6 +128,22 @@ describe('validating a config without running it', () => {
   it('validateStorageTaskConfig reports path attacks with PATH_OUTSIDE_ROOT', () => {
     const outcome = validateStorageTaskConfig({ type: 'storage', metadata: { operation: 'read', path: '/a/../../etc/passwd' } });
     expect(outcome).toMatchObject({ ok: false, error: { code: 'PATH_OUTSIDE_ROOT' } });
+  });
+
+  it('an encrypted write validates with the key a task would use: the environment\'s, or a keyring given; KEY_NOT_FOUND with none', () => {
+    const encrypted = { type: 'storage', metadata: { operation: 'write', path: '/s', data: 'x', options: { encryption: true } } };
+    const saved = process.env['TASKFORGE_ENCRYPTION_KEY'];
+    try {
+      delete process.env['TASKFORGE_ENCRYPTION_KEY'];
+      expect(validateStorageTaskConfig(encrypted)).toMatchObject({ ok: false, error: { code: 'KEY_NOT_FOUND' } });
+      expect(validateStorageTaskConfig(encrypted, { keyring: Keyring.fromKey(randomBytes(32)) }).ok).toBe(true);
+      process.env['TASKFORGE_ENCRYPTION_KEY'] = randomBytes(32).toString('base64');
+      expect(validateStorageTaskConfig(encrypted).ok).toBe(true);
+      expect(validateTaskConfig(encrypted).ok).toBe(true);
+    } finally {
+      if (saved === undefined) delete process.env['TASKFORGE_ENCRYPTION_KEY'];
+      else process.env['TASKFORGE_ENCRYPTION_KEY'] = saved;
+    }
   });
 
   it('validateTaskConfig checks the common fields of a custom type', () => {

@@ -149,7 +149,11 @@ export class FileSystemBackend implements StorageBackend {
       throwIfAborted(options.signal);
       await options.beforeCommit?.();
       const currentIdentity = current?.isFile() === true ? fileIdentity(current) : undefined;
-      if (hasMetadata) await writeSidecar(hostPath, fileIdentity(stats), options.metadata, currentIdentity);
+      if (hasMetadata) {
+        await writeSidecar(hostPath, fileIdentity(stats), options.metadata, currentIdentity);
+        // The sidecar took a sync: asked again, so that as little as possible falls between check and rename.
+        await options.beforeCommit?.();
+      }
       if (options.overwrite) {
         await rename(temporary, hostPath);
       } else {
