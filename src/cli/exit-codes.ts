@@ -12,13 +12,22 @@ export const ExitCode = {
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
-/** Codes a task reports, before any attempt, for input that could never work: the caller's mistake. */
+/**
+ * Codes that mean the caller's input or configuration is wrong, wherever
+ * they are found (before the task ran, or when the backend met a symlink out
+ * of the root or an object under a key nobody configured): the README's one
+ * rule, exit 2.
+ */
 const INPUT_ERROR_CODES: ReadonlySet<string> = new Set(['VALIDATION_ERROR', 'PATH_OUTSIDE_ROOT', 'UNSUPPORTED_OPTION', 'KEY_NOT_FOUND']);
 
-/** 0, 1, or 2 when a task failed on its input before doing anything. */
+/** 1, or 2 for a failure that is the caller's input or configuration. */
+export function exitCodeOfError(code: string | undefined): ExitCode {
+  return INPUT_ERROR_CODES.has(code ?? '') ? ExitCode.USAGE : ExitCode.TASK_FAILED;
+}
+
+/** 0, or the exit code of the task's failure. */
 export function exitCodeOf(result: TaskResult): ExitCode {
-  if (result.success) return ExitCode.OK;
-  return result.attempts === 0 && INPUT_ERROR_CODES.has(result.error?.code ?? '') ? ExitCode.USAGE : ExitCode.TASK_FAILED;
+  return result.success ? ExitCode.OK : exitCodeOfError(result.error?.code);
 }
 
 /** A usage or config error: its message goes to stderr and the command exits 2. */

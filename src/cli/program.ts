@@ -10,7 +10,7 @@ import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
 import { workerCommand } from './commands/worker.js';
 import { writeCommand } from './commands/write.js';
-import { ExitCode, UsageError } from './exit-codes.js';
+import { ExitCode, exitCodeOfError, UsageError } from './exit-codes.js';
 import { DEFAULT_CONCURRENCY } from '../orchestrator/orchestrator.js';
 
 const VERSION = '0.1.0';
@@ -36,7 +36,7 @@ export async function main(argv: readonly string[], streams: CliStreams): Promis
     }
     if (error instanceof TaskforgeError) {
       streams.stderr.write(`taskforge: ${error.code}: ${error.message}\n`);
-      return ExitCode.TASK_FAILED;
+      return exitCodeOfError(error.code);
     }
     throw error;
   }

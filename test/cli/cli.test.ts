@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -315,5 +315,41 @@ describe('taskforge run', () => {
     expect(taskforge(['run', '-'], { input: '[{"type":"email","metadata":{}}]' }).stderr).toContain("task [0]: type: the command line runs 'storage' tasks (got \"email\")");
     expect(taskforge(['run', 'x.json', '--queue', 'postgres://h:1']).stderr).toBe("taskforge: --queue: expected 'memory', 'sqlite:FILE' or 'redis://HOST:PORT' (got 'postgres://h:1')\n");
     expect(taskforge(['run', 'x.json', '--concurrency', '0']).stderr).toContain("option '-c, --concurrency <n>' argument '0' is invalid. expected 1 or more (got '0')");
+  });
+});
+
+describe("exit codes: the README's one rule, row by row", () => {
+  /** The exit code and the error code on stderr of one command. */
+  function outcome(args: readonly string[], env: Record<string, string> = {}): [number | null, string] {
+    const ran = taskforge(args, { env });
+    return [ran.code, /taskforge: ([A-Z_]+):/.exec(ran.stderr)?.[1] ?? ''];
+  }
+
+  it('1 for a task that failed; 2 for input or configuration that is wrong, whichever command meets it and however late', () => {
+    const other = Buffer.alloc(32, 9).toString('base64');
+    mkdirSync(join(cwd, 'outside'));
+    writeFileSync(join(cwd, 'outside', 'file.txt'), 'not yours');
+    mkdirSync(join(cwd, 'taskforge-data'));
+    symlinkSync(join(cwd, 'outside'), join(cwd, 'taskforge-data', 'link'));
+    expect(taskforge(['write', '/plain.txt', '--data', 'p']).code).toBe(0);
+    expect(taskforge(['write', '/sealed.txt', '--data', 's', '--encrypt'], { env: { TASKFORGE_ENCRYPTION_KEY: KEY } }).code).toBe(0);
+    const rows: [string, readonly string[], Record<string, string>, [number, string]][] = [
+      ['a missing object', ['read', '/none'], {}, [1, 'NOT_FOUND']],
+      ['an existing object, --no-overwrite', ['write', '/plain.txt', '--data', 'x', '--no-overwrite'], {}, [1, 'ALREADY_EXISTS']],
+      ['a wrong key (another valid key)', ['read', '/sealed.txt'], { TASKFORGE_ENCRYPTION_KEY: other }, [2, 'KEY_NOT_FOUND']],
+      ['a .. path, read', ['read', '/../x'], {}, [2, 'PATH_OUTSIDE_ROOT']],
+      ['a .. path, write', ['write', '/../x', '--data', 'x'], {}, [2, 'PATH_OUTSIDE_ROOT']],
+      ['a symlink out of the root, read', ['read', '/link/file.txt'], {}, [2, 'PATH_OUTSIDE_ROOT']],
+      ['a symlink out of the root, write', ['write', '/link/new.txt', '--data', 'x'], {}, [2, 'PATH_OUTSIDE_ROOT']],
+      ['a symlink out of the root, ls', ['ls', '/link'], {}, [2, 'PATH_OUTSIDE_ROOT']],
+      ['no key, write --encrypt', ['write', '/k.txt', '--data', 'x', '--encrypt'], {}, [2, 'KEY_NOT_FOUND']],
+      ['no key, read of an encrypted object', ['read', '/sealed.txt'], {}, [2, 'KEY_NOT_FOUND']],
+      ['a malformed key, write --encrypt', ['write', '/k.txt', '--data', 'x', '--encrypt'], { TASKFORGE_ENCRYPTION_KEY: 'not-a-key' }, [2, 'VALIDATION_ERROR']],
+      ['a malformed key, read of an encrypted object', ['read', '/sealed.txt'], { TASKFORGE_ENCRYPTION_KEY: 'not-a-key' }, [2, 'VALIDATION_ERROR']],
+    ];
+    const seen = rows.map(([what, args, env]) => [what, ...outcome(args, env)]);
+    expect(seen).toEqual(rows.map(([what, , , [code, error]]) => [what, code, error]));
+    expect(readFileSync(join(cwd, 'outside', 'file.txt'), 'utf8')).toBe('not yours');
+    expect(existsSync(join(cwd, 'outside', 'new.txt'))).toBe(false);
   });
 });

@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import { backendFor, formatBytes, printJson, type CliStreams, type CommonOptions } from '../cli-context.js';
-import { ExitCode, UsageError } from '../exit-codes.js';
+import { ExitCode, exitCodeOfError, UsageError } from '../exit-codes.js';
 import { runOne } from '../run-one.js';
 import { TaskforgeError } from '../../core/errors.js';
 
@@ -48,7 +48,7 @@ export async function readCommand(path: string, options: ReadCommandOptions, str
   } catch (error) {
     const code = error instanceof TaskforgeError ? error.code : 'IO_ERROR';
     streams.stderr.write(`taskforge: ${code}: ${error instanceof Error ? error.message : String(error)}\n`);
-    return ExitCode.TASK_FAILED;
+    return exitCodeOfError(code);
   }
   if (options.output !== undefined) {
     if (options.json === true) printJson(streams, { path, file: options.output, bytes });
