@@ -8,6 +8,7 @@ import { readCommand } from './commands/read.js';
 import { rmCommand } from './commands/rm.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
+import { sweepCommand } from './commands/sweep.js';
 import { workerCommand } from './commands/worker.js';
 import { writeCommand } from './commands/write.js';
 import { ExitCode, exitCodeOfError, UsageError } from './exit-codes.js';
@@ -111,6 +112,19 @@ Example:
       exit(await rmCommand(path, options, streams));
     });
 
+  common(program.command('sweep'))
+    .description('Remove what killed writers left in a filesystem store: temporary files of writes that can never finish, and orphaned metadata. Safe while other writes run.')
+    .option(
+      '--older-than <ms>',
+      "a file no running writer on this machine can be traced to (another machine's, on a shared disk) goes once untouched this long",
+      nonNegativeInteger,
+      15 * 60 * 1000,
+    )
+    .addHelpText('after', example('taskforge sweep', 'taskforge sweep --root /srv/store --json'))
+    .action(async (options: Parameters<typeof sweepCommand>[0]) => {
+      exit(await sweepCommand(options, streams));
+    });
+
   common(program.command('run'))
     .description('Run a batch of task configs (a JSON array or NDJSON, with dependsOn) by priority through the orchestrator.')
     .argument('<file>', "the batch file, or '-' for stdin")
@@ -204,6 +218,12 @@ function example(...lines: string[]): string {
 function integer(value: string): number {
   const parsed = Number(value);
   if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed)) throw new InvalidArgumentError(`expected a whole number (got '${value}')`);
+  return parsed;
+}
+
+function nonNegativeInteger(value: string): number {
+  const parsed = integer(value);
+  if (parsed < 0) throw new InvalidArgumentError(`expected 0 or more (got '${value}')`);
   return parsed;
 }
 

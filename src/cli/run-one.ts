@@ -1,27 +1,56 @@
+import { ErrorCode } from '../core/errors.js';
 import type { StorageBackend } from '../storage/backend.js';
 import type { StorageTaskConfig } from '../tasks/storage-task-config.js';
 import { StorageTask } from '../tasks/storage-task.js';
 import type { TaskResult } from '../tasks/task-result.js';
 import type { CliStreams } from './cli-context.js';
-import type { ExitCode} from './exit-codes.js';
+import type { ExitCode } from './exit-codes.js';
 import { exitCodeOf } from './exit-codes.js';
+import type { Interruption } from './interruption.js';
 import { TransferBar } from './progress.js';
 
-/** Runs one StorageTask for a command, with a progress bar on a terminal; reports a failure on stderr. */
-export async function runOne(
-  config: StorageTaskConfig,
-  backend: StorageBackend,
-  streams: CliStreams,
-  label: string,
-): Promise<{ result: TaskResult; exitCode: ExitCode }> {
+/** What runOne gives back: the result, the exit code, and whether Ctrl-C or SIGTERM stopped the task. */
+export interface RanOne {
+  readonly result: TaskResult;
+  readonly exitCode: ExitCode;
+  /** The task ended CANCELLED because the command was interrupted; nothing was reported yet. */
+  readonly interrupted: boolean;
+}
+
+/** How runOne runs its task. */
+export interface RunOneOptions {
+  /** Ctrl-C or SIGTERM: cancels the task. */
+  readonly interruption?: Interruption;
+  /** The size of what is written, when the command knows it and the task cannot (a file given as a stream). */
+  readonly totalBytes?: number;
+}
+
+/**
+ * Runs one StorageTask for a command, with a progress bar on a terminal;
+ * reports a failure on stderr. An interruption cancels the task, which
+ * removes what it had begun (the caller says what was kept).
+ */
+export async function runOne(config: StorageTaskConfig, backend: StorageBackend, streams: CliStreams, label: string, options: RunOneOptions = {}): Promise<RanOne> {
+  const { interruption, totalBytes } = options;
   const task = new StorageTask(config, { backend });
   const bar = streams.stderr.isTTY === true ? new TransferBar(streams.stderr, label) : undefined;
-  if (bar !== undefined) task.on('progress', (event) => { bar.update(event.bytesDone, event.bytesTotal); });
-  const result = await task.execute();
-  bar?.clear();
-  const exitCode = exitCodeOf(result);
-  if (!result.success) reportFailure(streams, result);
-  return { result, exitCode };
+  if (bar !== undefined) task.on('progress', (event) => { bar.update(event.bytesDone, event.bytesTotal ?? totalBytes); });
+  const cancel = (): void => {
+    // A task that ended meanwhile cannot be cancelled (INVALID_STATE): its result stands.
+    task.cancel(interruption?.by === undefined ? undefined : `interrupted by ${interruption.by}`).catch(() => undefined);
+  };
+  if (interruption?.signal.aborted === true) cancel();
+  interruption?.signal.addEventListener('abort', cancel, { once: true });
+  let result: TaskResult;
+  try {
+    result = await task.execute();
+  } finally {
+    interruption?.signal.removeEventListener('abort', cancel);
+    bar?.clear();
+  }
+  const interrupted = interruption?.signal.aborted === true && result.error?.code === ErrorCode.CANCELLED;
+  if (!result.success && !interrupted) reportFailure(streams, result);
+  return { result, exitCode: exitCodeOf(result), interrupted };
 }
 
 /** `taskforge: CODE: message` on stderr. */

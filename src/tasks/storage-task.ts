@@ -222,6 +222,7 @@ export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask
         ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
       },
     );
+    this.setResultDetails({ ...(useCache ? { cache: 'miss' } : {}), bytesRead: total, kind: decoded.kind });
     // A stream is handed over as it flows; only reads that hold the whole object fill the cache.
     if (!useCache || chosenForm(decoded.kind, options.as) === 'stream') return decodeObject(decoded, path, options.as, signal);
     const bytes = await collectBytes(decoded.body, signal);
@@ -264,7 +265,7 @@ export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask
 
   #serveFromCache(entry: CachedObject, prepared: PreparedStorageTask): unknown {
     this.#cache.recordHit();
-    this.setResultDetails({ cache: 'hit' });
+    this.setResultDetails({ cache: 'hit', kind: entry.kind });
     return bytesToForm(privateCopy(entry.bytes), entry.kind, prepared.path, prepared.config.metadata.options?.as);
   }
 

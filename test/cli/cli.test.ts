@@ -150,8 +150,26 @@ describe('taskforge write / read', () => {
     expect(existsSync(join(cwd, 'taskforge-data', 'k'))).toBe(false);
   });
 
-  it('read --json without -o is a usage error', () => {
-    expect(taskforge(['read', '/x', '--json'])).toMatchObject({ code: 2, stderr: 'taskforge: read --json needs -o FILE: the object itself goes to stdout otherwise\n' });
+  it('read --json without -o prints the object as one JSON line with its kind: text and JSON as values, bytes as base64', () => {
+    taskforge(['write', '/t.txt', '--data', 'héllo']);
+    expect(JSON.parse(taskforge(['read', '/t.txt', '--json']).stdout)).toEqual({ path: '/t.txt', kind: 'text', value: 'héllo' });
+    taskforge(['run', '-'], { input: JSON.stringify({ type: 'storage', metadata: { operation: 'write', path: '/v.json', data: { n: [1, 'two'] }, options: { compression: true } } }) });
+    expect(JSON.parse(taskforge(['read', '/v.json', '--json']).stdout)).toEqual({ path: '/v.json', kind: 'json', value: { n: [1, 'two'] } });
+    const bytes = Buffer.from([0, 255, 1, 254]);
+    taskforge(['write', '/b.bin'], { input: bytes });
+    const line = taskforge(['read', '/b.bin', '--json']);
+    expect(line).toMatchObject({ code: 0, stderr: '' });
+    expect(line.stdout.split('\n')).toHaveLength(2);
+    expect(JSON.parse(line.stdout)).toEqual({ path: '/b.bin', kind: 'bytes', bytes: 4, base64: bytes.toString('base64') });
+    expect(taskforge(['read', '/b.bin', '--json', '--max-bytes', '3'])).toMatchObject({ code: 1, stdout: '', stderr: expect.stringContaining('LIMIT_EXCEEDED') as string });
+  });
+
+  it('read --json says plainly when an object is too big for one line: -o or --max-bytes', () => {
+    writeFileSync(join(cwd, 'big'), Buffer.alloc(64 * 1024 * 1024 + 1));
+    expect(taskforge(['write', '/big', '--file', 'big', '--compress']).code).toBe(0);
+    const ran = taskforge(['read', '/big', '--json']);
+    expect(ran).toMatchObject({ code: 1, stdout: '' });
+    expect(ran.stderr).toContain('taskforge: read --json prints the object in one line and holds at most 64.0 MiB: give -o FILE, or --max-bytes N to allow more\n');
   });
 });
 

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ListPage } from '../../src/storage/backend.js';
 import { startScriptFile } from '../helpers/child.js';
 import { expectData } from '../helpers/storage.js';
 import { useFileSystemFixture } from '../helpers/fs-fixture.js';
+import { temporaryName } from '../../src/storage/backends/temporary-file.js';
 
 const ROUNDS = 20;
 const OLD_SIZE = 4 * 1024 * 1024;
@@ -53,9 +54,10 @@ describe('crash safety', () => {
     // The killed writers' temporary files are on disk, hidden from every listing.
     const leftovers = (await readdir(join(fixture.root, 'crash'))).filter((name) => name.startsWith('.taskforge-tmp-'));
     expect(leftovers.length).toBeGreaterThan(0);
-    // A recent leftover might be a live write: the default sweep keeps it.
-    expect(await fixture.backend.sweepLeftovers()).toEqual({ temporaryFiles: 0, orphanedMetadata: 0 });
-    expect(await fixture.backend.sweepLeftovers({ olderThanMs: 0 })).toEqual({ temporaryFiles: leftovers.length, orphanedMetadata: 0 });
+    // Each names its writer, a process of this machine that no longer runs: the default sweep removes them at once.
+    const report = await fixture.backend.sweepLeftovers();
+    expect(report).toMatchObject({ temporaryFiles: leftovers.length, orphanedMetadata: 0, kept: 0 });
+    expect(report.bytesFreed).toBeGreaterThan(0);
     expect(await readdir(join(fixture.root, 'crash'))).toEqual(['object.bin']);
   });
 
@@ -63,8 +65,22 @@ describe('crash safety', () => {
     await expectData(fixture.backend, { operation: 'write', path: '/sweep/kept.json', data: { kept: true } });
     await expectData(fixture.backend, { operation: 'write', path: '/sweep/gone.json', data: { gone: true } });
     await rm(join(fixture.root, 'sweep', 'gone.json'));
-    expect(await fixture.backend.sweepLeftovers({ olderThanMs: 0 })).toEqual({ temporaryFiles: 0, orphanedMetadata: 1 });
+    expect(await fixture.backend.sweepLeftovers({ olderThanMs: 0 })).toMatchObject({ temporaryFiles: 0, orphanedMetadata: 1, kept: 0 });
     expect((await readdir(join(fixture.root, 'sweep'))).sort()).toEqual(['.taskforge-meta-kept.json', 'kept.json']);
     expect(await expectData(fixture.backend, { operation: 'read', path: '/sweep/kept.json' })).toEqual({ kept: true });
+  });
+
+  it('a sweep never removes the temporary file of a writer that still runs, and judges files it cannot trace by their age', async () => {
+    const directory = join(fixture.root, 'live');
+    await mkdir(directory, { recursive: true });
+    // Named as this process names its writes: its writer (this test) runs.
+    const live = join(directory, temporaryName());
+    // No writer named (another machine's, or an older taskforge's): only its age can tell.
+    const foreign = join(directory, '.taskforge-tmp-0123456789abcdef');
+    await writeFile(live, 'still being written');
+    await writeFile(foreign, 'x'.repeat(10));
+    expect(await fixture.backend.sweepLeftovers()).toMatchObject({ temporaryFiles: 0, kept: 2 });
+    expect(await fixture.backend.sweepLeftovers({ olderThanMs: 0 })).toEqual({ temporaryFiles: 1, orphanedMetadata: 0, bytesFreed: 10, kept: 1 });
+    expect(await readdir(directory)).toEqual([basename(live)]);
   });
 });

@@ -4,7 +4,8 @@ import type { StorageOptions } from '../../tasks/storage-task-config.js';
 import { backendFor, formatBytes, printJson, type CliStreams, type CommonOptions } from '../cli-context.js';
 import type { ExitCode} from '../exit-codes.js';
 import { UsageError } from '../exit-codes.js';
-import { runOne } from '../run-one.js';
+import { Interruption } from '../interruption.js';
+import { runOne, type RanOne } from '../run-one.js';
 import type { WriteResultData } from '../../tasks/storage-task.js';
 
 /** Options of `taskforge write`. */
@@ -21,7 +22,7 @@ export interface WriteCommandOptions extends CommonOptions {
 
 /** Stores data at `path` from --file, --data or stdin. */
 export async function writeCommand(path: string, options: WriteCommandOptions, streams: CliStreams): Promise<ExitCode> {
-  const data = dataSource(options, streams);
+  const { data, size } = dataSource(options, streams);
   const storageOptions: StorageOptions = {
     overwrite: options.overwrite,
     ...compressionOption(options),
@@ -29,12 +30,18 @@ export async function writeCommand(path: string, options: WriteCommandOptions, s
     ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
     ...(options.retries === undefined ? {} : { retries: options.retries }),
   };
-  const { result, exitCode } = await runOne(
-    { type: 'storage', metadata: { operation: 'write', path, data, options: storageOptions } },
-    backendFor(options, streams.env),
-    streams,
-    `writing ${path}`,
-  );
+  const interruption = Interruption.watch(streams);
+  let ran: RanOne;
+  try {
+    ran = await runOne({ type: 'storage', metadata: { operation: 'write', path, data, options: storageOptions } }, backendFor(options, streams.env), streams, `writing ${path}`, { interruption, ...(size === undefined ? {} : { totalBytes: size }) });
+  } finally {
+    interruption.stop();
+  }
+  const { result, exitCode } = ran;
+  if (ran.interrupted) {
+    // The write never renamed its temporary file into place: it removed it, and whatever was at the path is as it was.
+    streams.stderr.write(`taskforge: interrupted by ${interruption.by ?? 'a signal'}: nothing was stored at ${path} (what was there before is unchanged; the partial copy is removed)\n`);
+  }
   if (result.success) {
     const written = result.data as WriteResultData;
     if (options.json === true) printJson(streams, written);
@@ -43,21 +50,22 @@ export async function writeCommand(path: string, options: WriteCommandOptions, s
   return exitCode;
 }
 
-function dataSource(options: WriteCommandOptions, streams: CliStreams): string | Readable | NodeJS.ReadableStream {
+/** The data to store, and its size when known before reading it (a file's). */
+function dataSource(options: WriteCommandOptions, streams: CliStreams): { data: string | Readable | NodeJS.ReadableStream; size?: number } {
   if (options.file !== undefined && options.data !== undefined) throw new UsageError('give the data once: --file or --data, not both');
-  if (options.data !== undefined) return options.data;
+  if (options.data !== undefined) return { data: options.data };
   if (options.file !== undefined) {
-    let isFile: boolean;
+    let stats;
     try {
-      isFile = statSync(options.file).isFile();
+      stats = statSync(options.file);
     } catch {
       throw new UsageError(`--file: no such file '${options.file}'`);
     }
-    if (!isFile) throw new UsageError(`--file: '${options.file}' is not a regular file`);
-    return createReadStream(options.file);
+    if (!stats.isFile()) throw new UsageError(`--file: '${options.file}' is not a regular file`);
+    return { data: createReadStream(options.file), size: stats.size };
   }
   if (streams.stdin.isTTY === true) throw new UsageError('no data: give --file FILE, --data TEXT, or pipe the data to stdin');
-  return streams.stdin;
+  return { data: streams.stdin };
 }
 
 function compressionOption(options: WriteCommandOptions): Pick<StorageOptions, 'compression'> {

@@ -1,10 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { errnoOf } from '../../core/system-errors.js';
 import type { ObjectMetadata } from '../backend.js';
 import { RESERVED_PREFIX } from '../storage-path.js';
+import { temporaryName } from './temporary-file.js';
 
 /**
  * Object metadata on the filesystem lives in a small JSON "sidecar" file
@@ -55,7 +56,7 @@ export async function writeSidecar(hostPath: string, identity: string, metadata:
   const existing = await loadSidecar(hostPath);
   const kept = existing?.entries.filter((entry) => entry.identity === currentIdentity) ?? [];
   const content: SidecarFile = { version: 1, entries: [{ identity, metadata: { ...metadata } }, ...kept] };
-  const temporary = join(dirname(hostPath), `${RESERVED_PREFIX}tmp-${randomBytes(8).toString('hex')}`);
+  const temporary = join(dirname(hostPath), temporaryName());
   const handle = await open(temporary, 'wx');
   let renamed = false;
   try {

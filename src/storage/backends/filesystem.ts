@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { BigIntStats, Dir } from 'node:fs';
 import { close, constants, createReadStream, fstat, open as openCallback } from 'node:fs';
 import { link, lstat, open, opendir, realpath, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
@@ -15,6 +14,7 @@ import { FileSystemRoot } from './filesystem-root.js';
 import { fileIdentity, readSidecar, removeSidecar, writeSidecar } from './filesystem-sidecar.js';
 import { alreadyExists, isDirectory } from './tree-errors.js';
 import { sweepLeftovers, type SweepReport } from './filesystem-sweep.js';
+import { temporaryName } from './temporary-file.js';
 
 /** Options of {@link FileSystemBackend}. */
 export interface FileSystemBackendOptions {
@@ -66,13 +66,15 @@ export class FileSystemBackend implements StorageBackend {
   }
 
   /**
-   * Removes temporary files that crashed or killed writers left behind (not
-   * modified for `olderThanMs`, default 15 minutes) and metadata files whose
-   * object is gone. They never show in a listing, but they take disk space.
+   * Removes temporary files that crashed or killed writers left behind, and
+   * metadata files whose object is gone: they never show in a listing, but
+   * they take disk space. A temporary file of a writer of this machine that
+   * no longer runs goes at once; one whose writer runs is kept; any other
+   * once not modified for `olderThanMs` (default 15 minutes).
    */
   async sweepLeftovers(options: { readonly olderThanMs?: number } = {}): Promise<SweepReport> {
     const root = await this.#root.real(false);
-    if (root === undefined) return { temporaryFiles: 0, orphanedMetadata: 0 };
+    if (root === undefined) return { temporaryFiles: 0, orphanedMetadata: 0, bytesFreed: 0, kept: 0 };
     return sweepLeftovers(root, options.olderThanMs ?? DEFAULT_SWEEP_AGE_MS);
   }
 
@@ -142,7 +144,7 @@ export class FileSystemBackend implements StorageBackend {
     if (current?.isDirectory() === true) throw isDirectory('write', path);
     if (current !== undefined && !options.overwrite) throw alreadyExists(path);
     const directory = dirname(hostPath);
-    const temporary = join(directory, `${RESERVED_PREFIX}tmp-${randomBytes(8).toString('hex')}`);
+    const temporary = join(directory, temporaryName());
     let committed = false;
     try {
       const stats = await writeSynced(temporary, body, options);

@@ -1,0 +1,50 @@
+import type { CliStreams } from './cli-context.js';
+import { ExitCode } from './exit-codes.js';
+
+const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
+/**
+ * Ctrl-C (SIGINT) or SIGTERM while a command runs. The first one aborts
+ * `signal`, and the command stops its work and removes what it made; a
+ * second one ends the process at once, for a cleanup that hangs (what it
+ * leaves, `taskforge sweep` removes).
+ */
+export class Interruption {
+  readonly #controller = new AbortController();
+  readonly #streams: CliStreams;
+  #by: string | undefined;
+  readonly #onSignal = (name: NodeJS.Signals): void => {
+    if (this.#by === undefined) {
+      this.#by = name;
+      this.#controller.abort(new Error(`interrupted by ${name}`));
+      return;
+    }
+    this.#streams.stderr.write(`\ntaskforge: ${name} again: stopping now; 'taskforge sweep' removes what an unfinished write left\n`);
+    process.exit(ExitCode.TASK_FAILED);
+  };
+
+  private constructor(streams: CliStreams) {
+    this.#streams = streams;
+    for (const name of SIGNALS) process.on(name, this.#onSignal);
+  }
+
+  /** Starts listening for SIGINT and SIGTERM (the default, dying at once, no longer applies until stop()). */
+  static watch(streams: CliStreams): Interruption {
+    return new Interruption(streams);
+  }
+
+  /** Aborted by the first signal. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** The signal that interrupted the command, if one did. */
+  get by(): string | undefined {
+    return this.#by;
+  }
+
+  /** Gives the signals back to their default. */
+  stop(): void {
+    for (const name of SIGNALS) process.off(name, this.#onSignal);
+  }
+}

@@ -1,0 +1,51 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { RESERVED_PREFIX } from '../storage-path.js';
+
+/** Every temporary file of the filesystem backend starts with this. */
+export const TEMPORARY_PREFIX = `${RESERVED_PREFIX}tmp-`;
+
+/**
+ * This machine, in 8 hex digits: its host name and its kernel's boot id, so
+ * that a process id in a temporary file's name is only ever checked on the
+ * machine (and the boot) that wrote it, even on a store shared over NFS.
+ */
+const THIS_MACHINE = createHash('sha256').update(`${hostname()}\0${bootId()}`).digest('hex').slice(0, 8);
+
+/** `.taskforge-tmp-MACHINE-PID-RANDOM`: names the writer, so a sweep can tell a live write from a dead one. */
+export function temporaryName(): string {
+  return `${TEMPORARY_PREFIX}${THIS_MACHINE}-${String(process.pid)}-${randomBytes(6).toString('hex')}`;
+}
+
+/** Whose a temporary file is, as far as this process can tell. */
+export type TemporaryOwner = 'gone' | 'running' | 'unknown';
+
+/**
+ * `gone` when the file names a process of this machine and boot that no
+ * longer exists (its write can never finish); `running` when that process
+ * exists (a process id may be reused, which only keeps a leftover longer);
+ * `unknown` for another machine's file or a name from before writers were
+ * named, which only its age can settle.
+ */
+export function ownerOf(name: string): TemporaryOwner {
+  const match = /^([0-9a-f]{8})-(\d+)-[0-9a-f]+$/.exec(name.slice(TEMPORARY_PREFIX.length));
+  if (match?.[1] !== THIS_MACHINE) return 'unknown';
+  const pid = Number(match[2]);
+  if (pid === process.pid) return 'running';
+  try {
+    process.kill(pid, 0);
+    return 'running';
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'ESRCH' ? 'gone' : 'running';
+  }
+}
+
+function bootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return ''; // not Linux: the host name alone
+  }
+}
