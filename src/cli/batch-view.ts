@@ -3,7 +3,7 @@ import type { TaskResult } from '../tasks/task-result.js';
 import type { OrchestratorEvents } from '../orchestrator/orchestrator-events.js';
 import type { Listener } from '../core/typed-emitter.js';
 import { printJson, type CliStreams, type CommonOptions } from './cli-context.js';
-import { batchLines, bytesOf, LiveBlock, type BatchCounts, type Transfer } from './progress.js';
+import { batchLines, LiveBlock, storeBytesOf, type BatchCounts, type Transfer } from './progress.js';
 import { summaryTable } from './summary.js';
 
 /** How often the live view redraws. */
@@ -14,7 +14,28 @@ export interface BatchEvents {
   on<K extends keyof OrchestratorEvents>(event: K, listener: Listener<OrchestratorEvents, K>): unknown;
 }
 
-/** What `run` shows while and after the batch runs. */
+/** A task of the batch, with its id (given, or made from the batch) and where it came from. */
+export interface BatchTask {
+  readonly config: TaskConfig & { readonly id: string };
+  /** `batch.ndjson:3` or `batch.json[2]`. */
+  readonly from: string;
+  /** Whether the batch gave the id; a made one is never shown to a person. */
+  readonly idGiven: boolean;
+}
+
+interface TaskFacts {
+  readonly priority: number;
+  readonly operation?: string;
+  readonly path?: string;
+  readonly from: string;
+  readonly idGiven: boolean;
+}
+
+/**
+ * What `run` shows while and after the batch runs: every task of the batch
+ * once, whether it ends now or ended in an earlier run on the same queue;
+ * tasks of other batches that share the queue are not counted.
+ */
 export class BatchView {
   failed = 0;
   readonly #orchestrator: BatchEvents;
@@ -23,26 +44,29 @@ export class BatchView {
   readonly #results: TaskResult[] = [];
   readonly #transfers = new Map<string, Transfer>();
   readonly #started = new Set<string>();
-  readonly #meta = new Map<string, { priority: number; operation?: string; path?: string }>();
-  readonly #counts: BatchCounts = { total: 0, pending: 0, running: 0, completed: 0, failed: 0, bytes: 0 };
+  readonly #meta = new Map<string, TaskFacts>();
+  readonly #recorded = new Set<string>();
+  readonly #counts: BatchCounts = { total: 0, pending: 0, running: 0, completed: 0, failed: 0, bytesStored: 0, bytesReadFromStore: 0 };
   #live: LiveBlock | undefined;
   #timer: NodeJS.Timeout | undefined;
   #startedAt = 0;
 
-  constructor(orchestrator: BatchEvents, configs: readonly TaskConfig[], options: CommonOptions, streams: CliStreams) {
+  constructor(orchestrator: BatchEvents, tasks: readonly BatchTask[], options: CommonOptions, streams: CliStreams) {
     this.#orchestrator = orchestrator;
     this.#options = options;
     this.#streams = streams;
-    for (const config of configs) {
+    for (const { config, from, idGiven } of tasks) {
       const metadata = (config.metadata ?? {}) as { operation?: unknown; path?: unknown };
-      if (config.id === undefined) continue;
       this.#meta.set(config.id, {
         priority: config.priority ?? 0,
         ...(typeof metadata.operation === 'string' ? { operation: metadata.operation } : {}),
         ...(typeof metadata.path === 'string' ? { path: metadata.path } : {}),
+        from,
+        idGiven,
       });
     }
     orchestrator.on('start', (event) => {
+      if (!this.#meta.has(event.id)) return;
       this.#started.add(event.id);
       this.#counts.pending -= 1;
       this.#counts.running += 1;
@@ -63,6 +87,7 @@ export class BatchView {
     const live = new LiveBlock(this.#streams.stderr);
     this.#live = live;
     this.#orchestrator.on('progress', (event) => {
+      if (!this.#meta.has(event.id)) return;
       const transfer = this.#transfers.get(event.id);
       if (transfer === undefined) this.#transfers.set(event.id, { id: event.id, done: event.bytesDone, total: event.bytesTotal });
       else transfer.done = event.bytesDone;
@@ -76,11 +101,18 @@ export class BatchView {
   stop(): void {
     clearInterval(this.#timer);
     this.#live?.clear();
-    if (this.#options.json !== true) this.#streams.stdout.write(summaryTable(this.#results, performance.now() - this.#startedAt));
+    if (this.#options.json !== true) this.#streams.stdout.write(summaryTable(this.#results, performance.now() - this.#startedAt, (result) => this.#label(result.id)));
+  }
+
+  /** Tasks of the batch counted so far. */
+  get recorded(): number {
+    return this.#recorded.size;
   }
 
   /** Counts and prints a task's end (also of a task that ended before this run: a resumed batch). */
   record(result: TaskResult): void {
+    if (!this.#meta.has(result.id) || this.#recorded.has(result.id)) return;
+    this.#recorded.add(result.id);
     this.#results.push(result);
     this.#transfers.delete(result.id);
     if (this.#started.delete(result.id)) this.#counts.running -= 1;
@@ -90,7 +122,9 @@ export class BatchView {
       this.#counts.failed += 1;
       this.failed += 1;
     }
-    this.#counts.bytes += bytesOf(result);
+    const bytes = storeBytesOf(result);
+    this.#counts.bytesStored += bytes.stored;
+    this.#counts.bytesReadFromStore += bytes.read;
     if (this.#options.json === true) printJson(this.#streams, this.#line(result));
   }
 
@@ -98,6 +132,7 @@ export class BatchView {
     const meta = this.#meta.get(result.id);
     return {
       id: result.id,
+      ...(meta === undefined ? {} : { from: meta.from }),
       type: result.type,
       ...(meta?.operation === undefined ? {} : { operation: meta.operation }),
       ...(meta?.path === undefined ? {} : { path: meta.path }),
@@ -108,7 +143,19 @@ export class BatchView {
       startedAt: result.startedAt,
       finishedAt: result.finishedAt,
       durationMs: result.durationMs,
-      ...(result.error === undefined ? {} : { error: { code: result.error.code, message: result.error.message } }),
+      ...(result.error === undefined ? {} : { error: { code: result.error.code, message: this.#words(result.id, result.error.message) } }),
     };
+  }
+
+  /** The id the batch gave, else where the task came from. */
+  #label(id: string): string {
+    const meta = this.#meta.get(id);
+    return meta === undefined || meta.idGiven ? id : meta.from;
+  }
+
+  /** A message with a made id replaced by where the task came from. */
+  #words(id: string, message: string): string {
+    const meta = this.#meta.get(id);
+    return meta === undefined || meta.idGiven ? message : message.replaceAll(`'${id}'`, `at ${meta.from}`);
   }
 }

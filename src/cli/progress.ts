@@ -42,7 +42,10 @@ export interface BatchCounts {
   running: number;
   completed: number;
   failed: number;
-  bytes: number;
+  /** Bytes written to the store, as stored (compressed, encrypted). */
+  bytesStored: number;
+  /** Bytes read from the store, as stored. */
+  bytesReadFromStore: number;
 }
 
 /** One running transfer the batch view shows a bar for. */
@@ -61,7 +64,7 @@ export function batchLines(counts: BatchCounts, transfers: readonly Transfer[], 
   const rate = elapsedMs > 0 ? (finished / elapsedMs) * 1000 : 0;
   const lines = [
     `${bar(counts.total === 0 ? 1 : finished / counts.total)}  ${String(finished)}/${String(counts.total)} tasks  ${rate.toFixed(0)}/s`,
-    `pending ${String(counts.pending)} · running ${String(counts.running)} · completed ${String(counts.completed)} · failed ${String(counts.failed)} · ${formatBytes(counts.bytes)} moved`,
+    `pending ${String(counts.pending)} · running ${String(counts.running)} · completed ${String(counts.completed)} · failed ${String(counts.failed)} · stored ${formatBytes(counts.bytesStored)} · read ${formatBytes(counts.bytesReadFromStore)}`,
   ];
   const longest = [...transfers].filter((transfer) => transfer.total !== undefined && transfer.total >= 1024 * 1024).sort((a, b) => (b.total ?? 0) - (a.total ?? 0));
   for (const transfer of longest.slice(0, 3)) {
@@ -96,11 +99,15 @@ export class LiveBlock {
   }
 }
 
-/** Bytes a finished storage task moved, from its result details. */
-export function bytesOf(result: TaskResult): number {
+/** Bytes a finished storage task wrote to and read from the store, as stored, from its result details. */
+export function storeBytesOf(result: TaskResult): { readonly stored: number; readonly read: number } {
   const details = result.details;
-  if (details === undefined) return 0;
-  const read = details['bytesRead'];
-  const written = details['bytesWritten'];
-  return (typeof read === 'number' ? read : 0) + (typeof written === 'number' ? written : 0);
+  const read = details?.['bytesRead'];
+  const written = details?.['bytesWritten'];
+  return { stored: typeof written === 'number' ? written : 0, read: typeof read === 'number' ? read : 0 };
+}
+
+/** `12.0 KiB stored · 4.0 KiB read from the store`: sizes as stored (after compression and encryption). */
+export function storedBytes(stored: number, read: number): string {
+  return `${formatBytes(stored)} stored · ${formatBytes(read)} read from the store`;
 }

@@ -8,6 +8,7 @@ import type { ExitCode } from './exit-codes.js';
 import { exitCodeOf } from './exit-codes.js';
 import type { Interruption } from './interruption.js';
 import { TransferBar } from './progress.js';
+import { inCliWords } from './cli-words.js';
 
 /** What runOne gives back: the result, the exit code, and whether Ctrl-C or SIGTERM stopped the task. */
 export interface RanOne {
@@ -53,8 +54,8 @@ export async function runOne(config: StorageTaskConfig, backend: StorageBackend,
   return { result, exitCode: exitCodeOf(result), interrupted };
 }
 
-/** `taskforge: CODE: message` on stderr. */
-export function reportFailure(streams: CliStreams, result: TaskResult): void {
+/** `taskforge: CODE: message` on stderr, in the command line's words. */
+function reportFailure(streams: CliStreams, result: TaskResult): void {
   const error = result.error;
-  streams.stderr.write(`taskforge: ${error?.code ?? 'FAILED'}: ${error?.message ?? `task '${result.id}' failed`}\n`);
+  streams.stderr.write(`taskforge: ${error?.code ?? 'FAILED'}: ${inCliWords(error?.message ?? 'the command failed')}\n`);
 }

@@ -1,25 +1,34 @@
 import type { TaskResult } from '../tasks/task-result.js';
-import { formatBytes } from './cli-context.js';
-import { bytesOf } from './progress.js';
+import { storeBytesOf, storedBytes } from './progress.js';
 
 /** Rows shown in full when a batch has at most this many tasks; beyond, only the failed ones. */
 const FULL_TABLE_ROWS = 50;
 
-/** The table `taskforge run` prints at the end: one row per task (or per failed task), then the totals. */
-export function summaryTable(results: readonly TaskResult[], elapsedMs: number): string {
+/**
+ * The table `taskforge run` prints at the end: one row per task (or per
+ * failed task), then the totals. `labelOf` names a task as its user knows
+ * it: the id they gave, else where it came from in the batch.
+ */
+export function summaryTable(results: readonly TaskResult[], elapsedMs: number, labelOf: (result: TaskResult) => string = (result) => result.id): string {
   const failed = results.filter((result) => !result.success);
   const shown = results.length <= FULL_TABLE_ROWS ? results : failed.slice(0, FULL_TABLE_ROWS);
-  const rows = shown.map((result) => [result.id, result.type, result.status, String(result.attempts), `${String(result.durationMs)} ms`, result.error?.code ?? '']);
-  const header = ['id', 'type', 'status', 'attempts', 'duration', 'error'];
+  const rows = shown.map((result) => [labelOf(result), result.type, result.status, String(result.attempts), `${String(result.durationMs)} ms`, result.error?.code ?? '']);
+  const header = ['task', 'type', 'status', 'attempts', 'duration', 'error'];
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
   const format = (cells: readonly string[]): string => cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd();
   const lines = rows.length === 0 ? [] : [format(header), ...rows.map(format)];
   if (shown.length < failed.length) lines.push(`... and ${String(failed.length - shown.length)} more failed tasks`);
-  const bytes = results.reduce((sum, result) => sum + bytesOf(result), 0);
+  let stored = 0;
+  let read = 0;
+  for (const result of results) {
+    const bytes = storeBytesOf(result);
+    stored += bytes.stored;
+    read += bytes.read;
+  }
   const seconds = elapsedMs / 1000;
   const rate = seconds > 0 ? Math.round(results.length / seconds) : results.length;
   lines.push(
-    `${String(results.length - failed.length)} completed · ${String(failed.length)} failed · ${formatBytes(bytes)} moved · ${seconds.toFixed(2)} s · ${String(rate)} tasks/s`,
+    `${String(results.length - failed.length)} completed · ${String(failed.length)} failed · ${storedBytes(stored, read)} · ${seconds.toFixed(2)} s · ${String(rate)} ${rate === 1 ? 'task' : 'tasks'}/s`,
   );
   return `${lines.join('\n')}\n`;
 }

@@ -97,6 +97,7 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     expect(lines.at(-1)).toMatchObject({ id: 'list', operation: 'list', path: '/r', status: 'completed' });
     expect(lines.find((line) => line['id'] === 'w4')).toEqual({
       id: 'w4',
+      from: 'batch.json[4]',
       type: 'storage',
       operation: 'write',
       path: '/r/4.txt',
@@ -118,7 +119,7 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     // Running the same batch again submits nothing, and reports the kept results.
     const again = taskforge(['run', 'batch.json', '--queue', queue, '--json']);
     expect(again.code).toBe(0);
-    expect(again.stderr).toContain('taskforge: 21 tasks are already in redis://127.0.0.1:');
+    expect(again.stderr).toMatch(/^taskforge: this batch is already in redis:\/\/127\.0\.0\.1:\d+\/?\S*: 21 of its 21 tasks have ended \(reported below\); to run it afresh, give its tasks new ids or use another queue\n$/);
     expect(again.stdout.trim().split('\n')).toHaveLength(21);
   });
 
@@ -210,7 +211,7 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     const run = await startRun(queue, server?.url ?? '', 3);
     run.child.kill('SIGINT');
     expect(await run.exited).toBe(1);
-    expect(run.output().stderr).toContain('taskforge: interrupted; the tasks go on in the queue');
+    expect(run.output().stderr).toContain('taskforge: interrupted by SIGINT; the tasks go on in the queue');
     // The same command again waits for them (they are not submitted again), until a worker has run them.
     const again = spawn(process.execPath, [BIN, 'run', '-', '--queue', queue, '--json'], { cwd: dir, env: env() });
     workers.push({ child: again, exited: Promise.resolve(null), output: () => ({ stdout: '', stderr: '' }) });
@@ -220,7 +221,7 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     again.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const againExited = new Promise<number | null>((done) => again.once('exit', (code) => { done(code); }));
     again.stdin.end(Array.from({ length: 3 }, (_, index) => JSON.stringify(write(`t${String(index)}`, `/t/${String(index)}.txt`, 'x'))).join('\n'));
-    for (let waited = 0; !stderr.includes('3 tasks are already in'); waited += 20) {
+    for (let waited = 0; !stderr.includes('3 are unfinished and awaited'); waited += 20) {
       if (again.exitCode !== null || waited > 20_000) throw new Error(`the second run did not start waiting: ${stderr}`);
       await new Promise((done) => setTimeout(done, 20));
     }

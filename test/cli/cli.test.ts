@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -173,6 +173,38 @@ describe('taskforge write / read', () => {
   });
 });
 
+describe('words a command-line user reads', () => {
+  it('hints name the flags, never the library option, and no message shows an id the command made up', () => {
+    taskforge(['write', '/d/a', '--data', 'x']);
+    const lines = [
+      taskforge(['rm', '/d']),
+      taskforge(['write', '/d/a', '--data', 'y', '--no-overwrite']),
+      taskforge(['read', '/d/a', '--max-bytes', '0']),
+      taskforge(['read', '/d/a', '--encrypted']),
+      taskforge(['write', '/e', '--data', 'x', '--encrypt']),
+      taskforge(['write', '/e', '--data', 'x', '--compress', '--level', '99']),
+    ].map((ran) => ran.stderr);
+    expect(lines).toEqual([
+      "taskforge: IS_A_DIRECTORY: delete of '/d' failed: it is a directory (use --recursive to remove it)\n",
+      "taskforge: ALREADY_EXISTS: write of '/d/a' failed: it already exists (and --no-overwrite was given)\n",
+      'taskforge: VALIDATION_ERROR: --max-bytes: Too small: expected number to be >=1 (got number 0)\n',
+      "taskforge: ENCRYPTION_REQUIRED: read of '/d/a' failed: --encrypted was given and the stored object is plain\n",
+      "taskforge: KEY_NOT_FOUND: write of '/e' asks for encryption and no key is configured (set TASKFORGE_ENCRYPTION_KEY or TASKFORGE_KEYRING); nothing was stored\n",
+      'taskforge: VALIDATION_ERROR: --level: zstd levels run from 1 to 19 (got number 99)\n',
+    ]);
+  });
+
+  it('a failure in a batch names the task by its place in the batch when the batch gave no id', () => {
+    const slow = { type: 'storage', metadata: { operation: 'write', path: '/slow', data: 'x'.repeat(3_000_000), options: { timeout: 1, compression: { algorithm: 'brotli', level: 11 } } } };
+    const ran = taskforge(['run', '-', '--json'], { input: `${JSON.stringify({ type: 'storage', metadata: { operation: 'list', path: '/' } })}\n${JSON.stringify(slow)}\n` });
+    expect(ran.code).toBe(1);
+    const lines = ran.stdout.trim().split('\n').map((line) => JSON.parse(line) as { from: string; error?: { message: string } });
+    expect(lines.map((line) => line.from).sort()).toEqual(['stdin:1', 'stdin:2']);
+    expect(lines.find((line) => line.from === 'stdin:2')?.error?.message).toBe('attempt 1 of task at stdin:2 timed out after 1 ms');
+    for (const line of lines) expect(line.error?.message ?? '').not.toMatch(/'b[0-9a-f]{12}-\d+'/);
+  });
+});
+
 describe('taskforge ls / rm', () => {
   it('lists a tree for people and, with --json, one entry per line', () => {
     taskforge(['write', '/docs/a.txt', '--data', 'aa']);
@@ -274,18 +306,72 @@ describe('taskforge run', () => {
     writeFileSync(join(cwd, 'batch.json'), JSON.stringify(batch));
     const ran = taskforge(['run', 'batch.json']);
     expect(ran.code).toBe(0);
-    expect(ran.stdout).toMatch(/^id\s+type\s+status\s+attempts\s+duration\s+error\n/);
+    expect(ran.stdout).toMatch(/^task\s+type\s+status\s+attempts\s+duration\s+error\n/);
     expect(ran.stdout).toMatch(/\nr1\s+storage\s+completed\s+1\s+\d+ ms\n/);
-    expect(ran.stdout).toMatch(/\n3 completed · 0 failed · \d+ B moved · [\d.]+ s · \d+ tasks\/s\n$/);
+    expect(ran.stdout).toMatch(/\n3 completed · 0 failed · \d+ B stored · \d+ B read from the store · [\d.]+ s · \d+ tasks?\/s\n$/);
   });
 
-  it('with --queue sqlite:FILE, results are kept and running the same batch again submits nothing twice', () => {
-    writeFileSync(join(cwd, 'batch.json'), JSON.stringify(batch));
-    expect(taskforge(['run', 'batch.json', '--queue', 'sqlite:state/q.db', '--json']).code).toBe(0);
+  it('with --queue sqlite:FILE, running the same batch again submits nothing twice, reports every task with its result, and exits by the whole batch', () => {
+    // Tasks without ids too: theirs come from the batch, the same each run.
+    const withFailure = [...batch, { type: 'storage', metadata: { operation: 'read', path: '/none' } }, { type: 'storage', metadata: { operation: 'list', path: '/' } }];
+    writeFileSync(join(cwd, 'batch.json'), JSON.stringify(withFailure));
+    const first = taskforge(['run', 'batch.json', '--queue', 'sqlite:state/q.db', '--json']);
+    expect(first.code).toBe(1);
     expect(existsSync(join(cwd, 'state', 'q.db'))).toBe(true);
     const again = taskforge(['run', 'batch.json', '--queue', 'sqlite:state/q.db', '--json']);
-    expect(again).toMatchObject({ code: 0, stdout: '' });
-    expect(again.stderr).toContain('taskforge: 3 tasks are already in sqlite:');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^taskforge: this batch is already in sqlite:\S+q\.db: 5 of its 5 tasks have ended \(reported below\); to run it afresh, give its tasks new ids or use another queue\n$/);
+    const byFrom = (stdout: string): Record<string, unknown>[] => stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>).sort((a, b) => String(a['from']).localeCompare(String(b['from'])));
+    expect(byFrom(again.stdout)).toEqual(byFrom(first.stdout));
+    expect(byFrom(again.stdout).map((line) => [line['from'], line['status']])).toEqual([
+      ['batch.json[0]', 'completed'],
+      ['batch.json[1]', 'completed'],
+      ['batch.json[2]', 'completed'],
+      ['batch.json[3]', 'failed'],
+      ['batch.json[4]', 'completed'],
+    ]);
+    // For people: the table names each task by its id, or by where it is in the batch; never by a made-up id.
+    const table = taskforge(['run', 'batch.json', '--queue', 'sqlite:state/q.db']);
+    expect(table.code).toBe(1);
+    expect(table.stdout).toMatch(/\nbatch\.json\[3\]\s+storage\s+failed\s+1\s+\d+ ms\s+NOT_FOUND\n/);
+    expect(table.stdout).toMatch(/\n4 completed · 1 failed · /);
+    expect(table.stdout).not.toMatch(/\bb[0-9a-f]{12}-\d/);
+  });
+
+  it('after a crash mid-run on a SQLite queue, the same command again finishes the batch and reports every task of it once', async () => {
+    const lines = Array.from({ length: 400 }, (_, index) => JSON.stringify({ type: 'storage', metadata: { operation: 'write', path: `/c/${String(index)}`, data: 'x' } }));
+    writeFileSync(join(cwd, 'crash.ndjson'), lines.join('\n'));
+    const child = spawn(process.execPath, [BIN, 'run', 'crash.ndjson', '--json', '--concurrency', '1', '--queue', 'sqlite:q.db'], { cwd, env: { PATH: process.env['PATH'] } });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const exited = new Promise<NodeJS.Signals | null>((done) => child.once('exit', (_code, signal) => { done(signal); }));
+    while (stdout.split('\n').length < 20) await new Promise((done) => setTimeout(done, 5));
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    const rerun = taskforge(['run', 'crash.ndjson', '--json', '--concurrency', '4', '--queue', 'sqlite:q.db']);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(rerun.stderr).toMatch(/^taskforge: this batch is already in sqlite:\S+: \d+ of its 400 tasks have ended \(reported below\), \d+ are unfinished and awaited\n$/);
+    const reported = rerun.stdout.trim().split('\n').map((line) => JSON.parse(line) as { from: string; status: string });
+    expect(reported).toHaveLength(400);
+    expect(new Set(reported.map((line) => line.from)).size).toBe(400);
+    expect(reported.every((line) => line.status === 'completed')).toBe(true);
+    expect(readdirSync(join(cwd, 'taskforge-data', 'c')).filter((name) => !name.startsWith('.'))).toHaveLength(400);
+  });
+
+  it('SIGTERM stops a run as Ctrl-C does', async () => {
+    const many = Array.from({ length: 3000 }, (_, index) => JSON.stringify({ type: 'storage', metadata: { operation: 'write', path: `/s/${String(index)}`, data: 'x' } }));
+    writeFileSync(join(cwd, 'many.ndjson'), many.join('\n'));
+    const child = spawn(process.execPath, [BIN, 'run', 'many.ndjson', '--json', '--concurrency', '1'], { cwd, env: { PATH: process.env['PATH'] } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((done) => child.once('exit', (code) => { done(code); }));
+    while (!stdout.includes('"completed"')) await new Promise((done) => setTimeout(done, 10));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(1);
+    expect(stderr).toContain('taskforge: interrupted by SIGTERM; waiting tasks are cancelled');
+    expect(stdout.trim().split('\n')).toHaveLength(3000);
   });
 
   it('Ctrl-C (SIGINT) cancels the waiting tasks, lets the running ones finish, prints their results and exits 1', async () => {
@@ -300,7 +386,7 @@ describe('taskforge run', () => {
     while (!stdout.includes('"completed"')) await new Promise((done) => setTimeout(done, 10));
     child.kill('SIGINT');
     expect(await exited).toBe(1);
-    expect(stderr).toContain('taskforge: interrupted; waiting tasks are cancelled, running ones get 10 s to finish');
+    expect(stderr).toContain('taskforge: interrupted by SIGINT; waiting tasks are cancelled, running ones get 10 s to finish (again to stop at once)');
     const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as { status: string; error?: { code: string } });
     expect(lines).toHaveLength(3000);
     const cancelled = lines.filter((line) => line.error?.code === 'CANCELLED').length;
@@ -319,10 +405,10 @@ describe('taskforge run', () => {
     expect(taskforge(['run', 'absent.json'])).toMatchObject({ code: 2, stderr: "taskforge: no such file 'absent.json'\n" });
     const unknownOperation = taskforge(['run', '-'], { input: JSON.stringify([batch[0], { id: 'cp', type: 'storage', metadata: { operation: 'copy', path: '/x' } }]) });
     expect(unknownOperation.code).toBe(2);
-    expect(unknownOperation.stderr).toContain("taskforge: task [1] (id 'cp'): VALIDATION_ERROR: invalid storage task 'cp': metadata.operation: ");
+    expect(unknownOperation.stderr).toContain("taskforge: stdin[1] (id 'cp'): VALIDATION_ERROR: metadata.operation: ");
     expect(existsSync(join(cwd, 'taskforge-data', 'a.txt'))).toBe(false);
     const outside = taskforge(['run', '-'], { input: JSON.stringify([{ id: 'out', type: 'storage', metadata: { operation: 'read', path: '/../../etc/passwd' } }]) });
-    expect(outside).toMatchObject({ code: 2, stderr: expect.stringContaining("task [0] (id 'out'): PATH_OUTSIDE_ROOT:") as string });
+    expect(outside).toMatchObject({ code: 2, stderr: expect.stringContaining("stdin[0] (id 'out'): PATH_OUTSIDE_ROOT:") as string });
     const cycle = taskforge(['run', '-'], {
       input: JSON.stringify([
         { id: 'p', type: 'storage', dependsOn: ['q'], metadata: { operation: 'list', path: '/' } },
@@ -330,7 +416,7 @@ describe('taskforge run', () => {
       ]),
     });
     expect(cycle).toMatchObject({ code: 2, stderr: expect.stringContaining('dependsOn: a dependency cycle: p -> q -> p') as string });
-    expect(taskforge(['run', '-'], { input: '[{"type":"email","metadata":{}}]' }).stderr).toContain("task [0]: type: the command line runs 'storage' tasks (got \"email\")");
+    expect(taskforge(['run', '-'], { input: '[{"type":"email","metadata":{}}]' }).stderr).toContain("stdin[0]: type: the command line runs 'storage' tasks (got \"email\")");
     expect(taskforge(['run', 'x.json', '--queue', 'postgres://h:1']).stderr).toBe("taskforge: --queue: expected 'memory', 'sqlite:FILE' or 'redis://HOST:PORT' (got 'postgres://h:1')\n");
     expect(taskforge(['run', 'x.json', '--concurrency', '0']).stderr).toContain("option '-c, --concurrency <n>' argument '0' is invalid. expected 1 or more (got '0')");
   });

@@ -31,15 +31,19 @@ describe('the run view', () => {
   });
 
   it('shows counts by status, bytes, and a bar for each of the longest transfers', () => {
-    const lines = batchLines({ total: 10, pending: 4, running: 2, completed: 3, failed: 1, bytes: 3 * 1024 * 1024 }, [
+    const lines = batchLines({ total: 10, pending: 4, running: 2, completed: 3, failed: 1, bytesStored: 3 * 1024 * 1024, bytesReadFromStore: 1024 }, [
       { id: 'big', done: 1024 * 1024, total: 4 * 1024 * 1024 },
       { id: 'small', done: 10, total: 100 },
     ], 2000);
     expect(lines[0]).toBe(`${bar(0.4)}  4/10 tasks  2/s`);
-    expect(lines[1]).toBe('pending 4 · running 2 · completed 3 · failed 1 · 3.0 MiB moved');
+    expect(lines[1]).toBe('pending 4 · running 2 · completed 3 · failed 1 · stored 3.0 MiB · read 1.0 KiB');
     expect(lines[2]).toContain('big');
     expect(lines[2]).toContain('1.0 MiB / 4.0 MiB');
     expect(lines).toHaveLength(3);
+  });
+
+  it('says 1 task/s, never 1 tasks/s', () => {
+    expect(summaryTable([result('a', 'completed')], 1000)).toContain(' · 1 task/s\n');
   });
 
   it('redraws its block in place', () => {
@@ -59,7 +63,7 @@ describe('the run view', () => {
 
   it('the summary lists every task of a small batch, only the failed ones of a large one', () => {
     const small = summaryTable([result('a', 'completed', 2048), result('b', 'failed')], 1000);
-    expect(small.split('\n')).toEqual(['id  type     status     attempts  duration  error', 'a   storage  completed  1         3 ms', 'b   storage  failed     1         3 ms      NOT_FOUND', '1 completed · 1 failed · 2.0 KiB moved · 1.00 s · 2 tasks/s', '']);
+    expect(small.split('\n')).toEqual(['task  type     status     attempts  duration  error', 'a     storage  completed  1         3 ms', 'b     storage  failed     1         3 ms      NOT_FOUND', '1 completed · 1 failed · 2.0 KiB stored · 0 B read from the store · 1.00 s · 2 tasks/s', '']);
     const many = Array.from({ length: 60 }, (_, index) => result(`t${String(index)}`, index === 7 ? 'failed' : 'completed'));
     const large = summaryTable(many, 2000).split('\n');
     expect(large).toHaveLength(4);
@@ -75,9 +79,22 @@ describe('the run view', () => {
       // script(1) gives the command a pseudo-terminal, as a person's shell would.
       const ran = spawnSync('script', ['-qefc', command, '/dev/null'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
       expect(ran.status).toBe(0);
-      expect(ran.stdout).toMatch(/pending \d+ · running \d+ · completed \d+ · failed 0 · [\d.]+ \w+ moved/);
+      expect(ran.stdout).toMatch(/pending \d+ · running \d+ · completed \d+ · failed 0 · stored [\d.]+ \w+ · read [\d.]+ \w+/);
       expect(ran.stdout).toContain('\u001b[2K');
       expect(ran.stdout).toMatch(/150 completed · 0 failed/);
+    } finally {
+      await remove();
+    }
+  });
+
+  it('on a real terminal, write --file shows the total and a percentage', async () => {
+    const { path: dir, remove } = await makeTempDir('tty-');
+    try {
+      writeFileSync(join(dir, 'big'), Buffer.alloc(32 * 1024 * 1024, 7));
+      const command = `${process.execPath} ${resolve('dist/src/cli/bin.js')} write /big --file big`;
+      const ran = spawnSync('script', ['-qefc', command, '/dev/null'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+      expect(ran.status).toBe(0);
+      expect(ran.stdout).toMatch(/writing \/big {2}\[[#.]{24}\] +\d+% {2}[\d.]+ (B|KiB|MiB) \/ 32\.0 MiB/);
     } finally {
       await remove();
     }

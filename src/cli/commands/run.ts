@@ -7,11 +7,11 @@ import type { TaskQueue } from '../../orchestrator/task-queue.js';
 import type { TaskConfig } from '../../tasks/task-config.js';
 import { TaskType } from '../../tasks/task-type.js';
 import { validateTaskConfig } from '../../tasks/validate.js';
-import { parseBatch } from '../batch-file.js';
-import { newTaskId } from '../../core/ids.js';
+import { batchIdPrefix, parseBatch } from '../batch-file.js';
 import { RedisOrchestrator } from '../../distributed/redis-orchestrator.js';
 import { parseRedisUrl, type RedisLocation } from '../../distributed/redis-url.js';
-import { BatchView } from '../batch-view.js';
+import { BatchView, type BatchTask } from '../batch-view.js';
+import { Interruption } from '../interruption.js';
 import { backendFor, type CliStreams, type CommonOptions } from '../cli-context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 
@@ -28,12 +28,8 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
   if (options.aging !== undefined && isRedisQueue(options.queue)) throw new UsageError('--aging: the Redis queue has no aging (BullMQ priorities are fixed)');
   const redis = isRedisQueue(options.queue) ? redisLocation(options.queue) : undefined;
   const openQueue = redis === undefined ? queueOpener(options) : undefined;
-  const configs = parseBatch(await readInput(file, streams), source);
-  configs.forEach((config, index) => {
-    checkConfig(config, index);
-  });
-  // Every task gets its id here, so that its line can name its operation and path whatever runs it.
-  const batch = (configs as TaskConfig[]).map((config) => (config.id === undefined ? { id: newTaskId(), ...config } : config));
+  const text = await readInput(file, streams);
+  const batch = batchTasks(text, source);
   if (redis !== undefined) return runOnRedis(redis, batch, source, options, streams);
   if (openQueue === undefined) throw new Error('unreachable: no queue');
   const queue = openQueue();
@@ -45,30 +41,56 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
     throw error;
   }
   const view = new BatchView(orchestrator, batch, options, streams);
-  // A durable queue may hold this batch from an interrupted run: what it knows is not submitted again.
-  const fresh = batch.filter((config) => orchestrator.get(config.id ?? '') === undefined);
-  if (fresh.length < batch.length) streams.stderr.write(`taskforge: ${String(batch.length - fresh.length)} tasks are already in ${queue.name}; not submitted again\n`);
+  // A durable queue may hold this batch from an earlier run: what it knows is not submitted again, and is reported.
+  const known = batch.map(({ config }) => orchestrator.get(config.id));
+  const fresh = batch.filter((_task, index) => known[index] === undefined);
   try {
-    orchestrator.submitAll(fresh);
+    orchestrator.submitAll(fresh.map(({ config }) => config));
   } catch (error) {
     await orchestrator.shutdown({ timeoutMs: 0 });
     if (isTaskforgeError(error)) throw new UsageError(`${source}: ${error.code}: ${error.message}`);
     throw error;
   }
-  view.start(orchestrator.waiting);
-  const stopOnSignal = (): void => {
-    streams.stderr.write('\ntaskforge: interrupted; waiting tasks are cancelled, running ones get 10 s to finish\n');
+  view.start(batch.length);
+  for (const task of known) if (task?.result !== undefined) view.record(task.result);
+  sayResumed(streams, queue.name, batch.length, fresh.length, view.recorded);
+  const interruption = Interruption.watch(streams);
+  interruption.signal.addEventListener('abort', () => {
+    streams.stderr.write(`\ntaskforge: interrupted by ${interruption.by ?? 'a signal'}; waiting tasks are cancelled, running ones get 10 s to finish (again to stop at once)\n`);
     orchestrator.shutdown({ timeoutMs: 10_000 }).catch(reportFailure(streams, 'stopping the orchestrator failed'));
-  };
-  process.once('SIGINT', stopOnSignal);
+  });
   try {
     await orchestrator.onIdle();
     await orchestrator.shutdown();
   } finally {
-    process.off('SIGINT', stopOnSignal);
+    interruption.stop();
     view.stop();
   }
-  return view.failed > 0 ? ExitCode.TASK_FAILED : ExitCode.OK;
+  return view.failed > 0 || interruption.signal.aborted ? ExitCode.TASK_FAILED : ExitCode.OK;
+}
+
+/** Says how much of the batch an earlier run on the same durable queue had done already. */
+function sayResumed(streams: CliStreams, queueName: string, total: number, submitted: number, ended: number): void {
+  if (submitted === total) return;
+  const unfinished = total - submitted - ended;
+  const parts = [`${String(ended)} of its ${String(total)} tasks have ended (reported below)`];
+  if (unfinished > 0) parts.push(`${String(unfinished)} are unfinished and awaited`);
+  if (submitted > 0) parts.push(`${String(submitted)} submitted now`);
+  const afresh = ended === total ? '; to run it afresh, give its tasks new ids or use another queue' : '';
+  streams.stderr.write(`taskforge: this batch is already in ${queueName}: ${parts.join(', ')}${afresh}\n`);
+}
+
+/** The batch's tasks, checked (nothing runs unless every one is good), each with an id and where it came from. */
+function batchTasks(text: string, source: string): BatchTask[] {
+  const entries = parseBatch(text, source);
+  const prefix = batchIdPrefix(text);
+  return entries.map(({ config, from }, index) => {
+    checkConfig(config, from);
+    const given = (config as TaskConfig).id;
+    return given === undefined
+      ? { config: { ...(config as TaskConfig), id: `${prefix}-${String(index + 1)}` }, from, idGiven: false }
+      : { config: config as TaskConfig & { id: string }, from, idGiven: true };
+  });
 }
 
 /**
@@ -79,7 +101,7 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
  * end FAILED with LOST, and are counted on stderr. Ctrl-C stops waiting
  * (exit 1: not every task was seen to succeed); the tasks go on in the queue.
  */
-async function runOnRedis(location: RedisLocation, batch: readonly TaskConfig[], source: string, options: RunCommandOptions, streams: CliStreams): Promise<ExitCode> {
+async function runOnRedis(location: RedisLocation, batch: readonly BatchTask[], source: string, options: RunCommandOptions, streams: CliStreams): Promise<ExitCode> {
   const orchestrator = await connectRedis(location);
   const view = new BatchView(orchestrator, batch, options, streams);
   const lost = { count: 0, example: '' };
@@ -88,22 +110,19 @@ async function runOnRedis(location: RedisLocation, batch: readonly TaskConfig[],
     lost.count += 1;
     if (lost.count === 1) lost.example = event.error.message;
   });
-  const interrupted = { yes: false };
   /** Tasks of an earlier run that could not be waited for. */
   const unwaited = { count: 0 };
-  const stopOnSignal = (): void => {
-    interrupted.yes = true;
-    streams.stderr.write('\ntaskforge: interrupted; the tasks go on in the queue (run the same command again to wait for them)\n');
+  const interruption = Interruption.watch(streams);
+  interruption.signal.addEventListener('abort', () => {
+    streams.stderr.write(`\ntaskforge: interrupted by ${interruption.by ?? 'a signal'}; the tasks go on in the queue (run the same command again to wait for them)\n`);
     orchestrator.shutdown().catch(reportFailure(streams, 'disconnecting from the queue failed'));
-  };
-  process.once('SIGINT', stopOnSignal);
+  });
   try {
-    const known = await Promise.all(batch.map((config) => orchestrator.get(config.id ?? '')));
-    const fresh = batch.filter((_config, index) => known[index] === undefined);
-    if (fresh.length < batch.length) streams.stderr.write(`taskforge: ${String(batch.length - fresh.length)} tasks are already in ${orchestrator.queueName}; not submitted again\n`);
+    const known = await Promise.all(batch.map(({ config }) => orchestrator.get(config.id)));
+    const fresh = batch.filter((_task, index) => known[index] === undefined);
     view.start(batch.length);
     try {
-      await orchestrator.submitAll(fresh);
+      await orchestrator.submitAll(fresh.map(({ config }) => config));
     } catch (error) {
       if (isTaskforgeError(error)) throw new UsageError(`${source}: ${error.code}: ${error.message}`);
       throw error;
@@ -114,28 +133,29 @@ async function runOnRedis(location: RedisLocation, batch: readonly TaskConfig[],
       // Ended already: count it now. Else its end comes through the same events as the others'.
       if (task.result !== undefined) view.record(task.result);
       else {
-        const id = batch[index]?.id ?? '';
+        const { config, from, idGiven } = batch[index] ?? { config: { id: '' }, from: '', idGiven: true };
         // Awaited (not only onIdle): this client watches the task only once result() has looked it up.
         waits.push(
-          orchestrator.result(id).then(
+          orchestrator.result(config.id).then(
             () => undefined,
             (error: unknown) => {
               unwaited.count += 1;
-              streams.stderr.write(`taskforge: cannot wait for task '${id}': ${error instanceof Error ? error.message : String(error)}\n`);
+              streams.stderr.write(`taskforge: cannot wait for task ${idGiven ? `'${config.id}'` : `at ${from}`}: ${error instanceof Error ? error.message : String(error)}\n`);
             },
           ),
         );
       }
     }
+    sayResumed(streams, orchestrator.queueName, batch.length, fresh.length, view.recorded);
     await Promise.all(waits);
     await orchestrator.onIdle();
   } finally {
-    process.off('SIGINT', stopOnSignal);
+    interruption.stop();
     await orchestrator.shutdown();
     view.stop();
   }
   if (lost.count > 0) streams.stderr.write(`taskforge: LOST: ${String(lost.count)} tasks were lost by the queue, e.g. ${lost.example}\n`);
-  return view.failed > 0 || interrupted.yes || unwaited.count > 0 ? ExitCode.TASK_FAILED : ExitCode.OK;
+  return view.failed > 0 || interruption.signal.aborted || unwaited.count > 0 ? ExitCode.TASK_FAILED : ExitCode.OK;
 }
 
 /** A rejection handler for work let go from a signal handler: says what failed on stderr. */
@@ -160,13 +180,14 @@ async function readInput(file: string, streams: CliStreams): Promise<string> {
 }
 
 /** Refuses a config that could never run, before anything runs: the whole batch is checked first. */
-function checkConfig(config: unknown, index: number): void {
-  const where = `task [${String(index)}]${idSuffix(config)}`;
+function checkConfig(config: unknown, from: string): void {
+  const where = `${from}${idSuffix(config)}`;
   if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new UsageError(`${where}: expected a task config object`);
   const type = (config as { type?: unknown }).type;
   if (type !== TaskType.STORAGE) throw new UsageError(`${where}: type: the command line runs 'storage' tasks (got ${type === undefined ? 'nothing' : JSON.stringify(type)})`);
   const checked = validateTaskConfig(config);
-  if (!checked.ok) throw new UsageError(`${where}: ${checked.error.code}: ${checked.error.message}`);
+  // The message's own "invalid storage task '…': " is left out: the line names the task.
+  if (!checked.ok) throw new UsageError(`${where}: ${checked.error.code}: ${checked.error.message.replace(/^(invalid )?storage task '[^']*': /, '')}`);
 }
 
 function idSuffix(config: unknown): string {
