@@ -3,10 +3,14 @@ import { ExitCode } from './exit-codes.js';
 
 const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
+/** What `by` says when the reader of stdout went away (`taskforge read x | head`). */
+export const OUTPUT_CLOSED = 'EPIPE';
+
 /**
- * Ctrl-C (SIGINT) or SIGTERM while a command runs. The first one aborts
+ * Ctrl-C (SIGINT) or SIGTERM while a command runs, or its output closed
+ * (EPIPE: the other end of a pipe stopped reading). The first one aborts
  * `signal`, and the command stops its work and removes what it made; a
- * second one ends the process at once, for a cleanup that hangs (what it
+ * second signal ends the process at once, for a cleanup that hangs (what it
  * leaves, `taskforge sweep` removes).
  */
 export class Interruption {
@@ -23,9 +27,16 @@ export class Interruption {
     process.exit(ExitCode.TASK_FAILED);
   };
 
+  readonly #onOutputError = (error: NodeJS.ErrnoException): void => {
+    if (error.code !== 'EPIPE' || this.#by !== undefined) return;
+    this.#by = OUTPUT_CLOSED;
+    this.#controller.abort(new Error('the output was closed'));
+  };
+
   private constructor(streams: CliStreams) {
     this.#streams = streams;
     for (const name of SIGNALS) process.on(name, this.#onSignal);
+    streams.stdout.on('error', this.#onOutputError);
   }
 
   /** Starts listening for SIGINT and SIGTERM (the default, dying at once, no longer applies until stop()). */
@@ -38,13 +49,19 @@ export class Interruption {
     return this.#controller.signal;
   }
 
-  /** The signal that interrupted the command, if one did. */
+  /** The signal that interrupted the command (or OUTPUT_CLOSED), if one did. */
   get by(): string | undefined {
     return this.#by;
+  }
+
+  /** Whether the command stopped because nobody reads its output any more: it says nothing and exits as it would have. */
+  get outputClosed(): boolean {
+    return this.#by === OUTPUT_CLOSED;
   }
 
   /** Gives the signals back to their default. */
   stop(): void {
     for (const name of SIGNALS) process.off(name, this.#onSignal);
+    this.#streams.stdout.off('error', this.#onOutputError);
   }
 }

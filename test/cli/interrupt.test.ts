@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -83,6 +84,27 @@ describe('Ctrl-C and SIGTERM remove what the interrupted command made', () => {
     writeFileSync(join(cwd, 'out.bin'), 'mine');
     expect(await interrupted()).toBe('taskforge: interrupted by SIGINT: out.bin was not written (the partial copy is removed; the out.bin already there is unchanged)\n');
     expect(readFileSync(join(cwd, 'out.bin'), 'utf8')).toBe('mine');
+  });
+});
+
+describe('a reader that stops reading (| head)', () => {
+  /** Runs `taskforge ARGS | head -c 10` and gives taskforge's exit code and stderr. */
+  function piped(args: string): { code: number; stderr: string } {
+    const ran = spawnSync('bash', ['--norc', '--noprofile', '-c', `"${process.execPath}" "${BIN}" ${args} 2>err.txt | head -c 10 >/dev/null; echo \${PIPESTATUS[0]}`], { cwd, env: { PATH: process.env['PATH'] }, encoding: 'utf8' });
+    return { code: Number(ran.stdout.trim()), stderr: readFileSync(join(cwd, 'err.txt'), 'utf8') };
+  }
+
+  it('read and ls stop quietly with exit 0; run cancels what waits, says why, exits 1, and leaves no temporary file', () => {
+    writeFileSync(join(cwd, 'big'), randomBytes(8 * 1024 * 1024));
+    expect(runBin(cwd, ['write', '/big.bin', '--file', 'big']).code).toBe(0);
+    expect(piped('read /big.bin')).toEqual({ code: 0, stderr: '' });
+    expect(piped('read /big.bin --json')).toEqual({ code: 0, stderr: '' });
+    const batch = Array.from({ length: 2000 }, (_, index) => JSON.stringify({ type: 'storage', metadata: { operation: 'write', path: `/many/${String(index)}`, data: 'x' } }));
+    writeFileSync(join(cwd, 'batch.ndjson'), batch.join('\n'));
+    expect(piped('ls / --recursive')).toEqual({ code: 0, stderr: '' });
+    const run = piped('run batch.ndjson --json --concurrency 2');
+    expect(run).toEqual({ code: 1, stderr: '\ntaskforge: the output was closed; waiting tasks are cancelled, running ones get 10 s to finish (Ctrl-C to stop at once)\n' });
+    expect(filesMatching(root(), TEMPORARY)).toEqual([]);
   });
 });
 

@@ -2,6 +2,7 @@ import type { ListEntry, ListPage } from '../../storage/backend.js';
 import { MAX_LIST_LIMIT } from '../../tasks/storage-task-config.js';
 import { backendFor, formatBytes, printJson, type CliStreams, type CommonOptions } from '../cli-context.js';
 import { ExitCode } from '../exit-codes.js';
+import { Interruption } from '../interruption.js';
 import { runOne } from '../run-one.js';
 
 /** Options of `taskforge ls`. */
@@ -10,31 +11,29 @@ export interface LsCommandOptions extends CommonOptions {
   readonly limit?: number;
 }
 
-/** Lists the entries under `path`, every page unless --limit stops it. */
+/**
+ * Lists the entries under `path`, every page unless --limit stops it. Ctrl-C
+ * stops it (exit 1); so does a reader that stops reading (`| head`, exit 0).
+ */
 export async function lsCommand(path: string, options: LsCommandOptions, streams: CliStreams): Promise<ExitCode> {
   const backend = backendFor(options, streams.env);
   let remaining = options.limit ?? Number.POSITIVE_INFINITY;
   let cursor: string | undefined;
-  do {
-    const { result, exitCode } = await runOne(
-      {
-        type: 'storage',
-        metadata: {
-          operation: 'list',
-          path,
-          options: { recursive: options.recursive === true, limit: Math.min(remaining, MAX_LIST_LIMIT), ...(cursor === undefined ? {} : { cursor }) },
-        },
-      },
-      backend,
-      streams,
-      `listing ${path}`,
-    );
-    if (!result.success) return exitCode;
-    const page = result.data as ListPage;
-    for (const entry of page.entries) print(entry, options, streams);
-    remaining -= page.entries.length;
-    cursor = page.cursor;
-  } while (cursor !== undefined && remaining > 0);
+  const interruption = Interruption.watch(streams);
+  try {
+    do {
+      const listOptions = { recursive: options.recursive === true, limit: Math.min(remaining, MAX_LIST_LIMIT), ...(cursor === undefined ? {} : { cursor }) };
+      const ran = await runOne({ type: 'storage', metadata: { operation: 'list', path, options: listOptions } }, backend, streams, `listing ${path}`, { interruption });
+      if (interruption.signal.aborted) return interruption.outputClosed ? ExitCode.OK : ExitCode.TASK_FAILED;
+      if (!ran.result.success) return ran.exitCode;
+      const page = ran.result.data as ListPage;
+      for (const entry of page.entries) print(entry, options, streams);
+      remaining -= page.entries.length;
+      cursor = page.cursor;
+    } while (cursor !== undefined && remaining > 0);
+  } finally {
+    interruption.stop();
+  }
   return ExitCode.OK;
 }
 

@@ -98,8 +98,9 @@ function readConfig(path: string, options: ReadCommandOptions, as: ReadForm | un
   };
 }
 
-/** Says what an interrupted read left: never a partial file. */
+/** Says what an interrupted read left: never a partial file. A reader that stopped reading (`| head`) got what it wanted: nothing to say. */
 function stoppedBefore(path: string, options: ReadCommandOptions, streams: CliStreams, interruption: Interruption, bytes: number): ExitCode {
+  if (interruption.outputClosed) return ExitCode.OK;
   const by = interruption.by ?? 'a signal';
   if (options.output === undefined) streams.stderr.write(`taskforge: interrupted by ${by}: stopped reading ${path} after ${formatBytes(bytes)}\n`);
   else {

@@ -56,7 +56,8 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
   sayResumed(streams, queue.name, batch.length, fresh.length, view.recorded);
   const interruption = Interruption.watch(streams);
   interruption.signal.addEventListener('abort', () => {
-    streams.stderr.write(`\ntaskforge: interrupted by ${interruption.by ?? 'a signal'}; waiting tasks are cancelled, running ones get 10 s to finish (again to stop at once)\n`);
+    const why = interruption.outputClosed ? 'the output was closed' : `interrupted by ${interruption.by ?? 'a signal'}`;
+    streams.stderr.write(`\ntaskforge: ${why}; waiting tasks are cancelled, running ones get 10 s to finish (${interruption.outputClosed ? 'Ctrl-C' : 'again'} to stop at once)\n`);
     orchestrator.shutdown({ timeoutMs: 10_000 }).catch(reportFailure(streams, 'stopping the orchestrator failed'));
   });
   try {
@@ -114,7 +115,8 @@ async function runOnRedis(location: RedisLocation, batch: readonly BatchTask[], 
   const unwaited = { count: 0 };
   const interruption = Interruption.watch(streams);
   interruption.signal.addEventListener('abort', () => {
-    streams.stderr.write(`\ntaskforge: interrupted by ${interruption.by ?? 'a signal'}; the tasks go on in the queue (run the same command again to wait for them)\n`);
+    const why = interruption.outputClosed ? 'the output was closed' : `interrupted by ${interruption.by ?? 'a signal'}`;
+    streams.stderr.write(`\ntaskforge: ${why}; the tasks go on in the queue (run the same command again to wait for them)\n`);
     orchestrator.shutdown().catch(reportFailure(streams, 'disconnecting from the queue failed'));
   });
   try {
