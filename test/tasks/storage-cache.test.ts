@@ -35,7 +35,7 @@ describe('the read cache', () => {
     const run = runner(() => fixture.backend, cache);
     await run({ operation: 'write', path: '/c/b', data: 'x' });
     const plain = await run({ operation: 'read', path: '/c/b' });
-    expect(plain.details).toEqual({ bytesRead: 1 });
+    expect(plain.details).toEqual({ bytesRead: 1, kind: 'text' });
     expect(cache.stats()).toMatchObject({ hits: 0, misses: 0, entries: 0 });
   });
 
@@ -128,8 +128,8 @@ describe('the read cache', () => {
     }
     expect(cache.stats().bytes).toBeLessThanOrEqual(64 * 1024);
     expect(cache.stats().entries).toBeLessThan(10);
-    expect((await run({ operation: 'read', path: '/s9', options: { cache: true } })).details).toEqual({ cache: 'hit' });
-    expect((await run({ operation: 'read', path: '/s0', options: { cache: true } })).details).toEqual({ cache: 'miss', bytesRead: 10240 });
+    expect((await run({ operation: 'read', path: '/s9', options: { cache: true } })).details).toEqual({ cache: 'hit', kind: 'bytes' });
+    expect((await run({ operation: 'read', path: '/s0', options: { cache: true } })).details).toEqual({ cache: 'miss', bytesRead: 10240, kind: 'bytes' });
   });
 
   it('a hit still obeys maxBytes and the asked form, stream included', async () => {
@@ -139,7 +139,7 @@ describe('the read cache', () => {
     await run({ operation: 'read', path: '/f.txt', options: { cache: true } });
     expect((await run({ operation: 'read', path: '/f.txt', options: { cache: true, maxBytes: 4 } })).error?.code).toBe('LIMIT_EXCEEDED');
     const streamed = await run({ operation: 'read', path: '/f.txt', options: { cache: true, as: 'stream' } });
-    expect(streamed.details).toEqual({ cache: 'hit' });
+    expect(streamed.details).toEqual({ cache: 'hit', kind: 'text' });
     const chunks: Buffer[] = [];
     for await (const chunk of streamed.data as Readable) chunks.push(chunk as Buffer);
     expect(Buffer.concat(chunks).toString()).toBe('hello stream');
