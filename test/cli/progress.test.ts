@@ -99,4 +99,22 @@ describe('the run view', () => {
       await remove();
     }
   });
+
+  it('on a real terminal, read refuses to print binary data (exit 2, naming -o) and prints text', async () => {
+    const { path: dir, remove } = await makeTempDir('tty-');
+    try {
+      const bin = `${process.execPath} ${resolve('dist/src/cli/bin.js')}`;
+      writeFileSync(join(dir, 'image'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x1b, 0x5b, 0x32, 0x4a]));
+      expect(spawnSync('sh', ['-c', `${bin} write /image --file image && ${bin} write /note.txt --data hello`], { cwd: dir }).status).toBe(0);
+      const binary = spawnSync('script', ['-qefc', `${bin} read /image`, '/dev/null'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+      expect(binary.status).toBe(2);
+      expect(binary.stdout).toContain('taskforge: /image holds binary data: give -o FILE, or pipe it to a program, rather than print it on the terminal\r\n');
+      expect(binary.stdout).not.toContain('\u001b[2J');
+      const text = spawnSync('script', ['-qefc', `${bin} read /note.txt`, '/dev/null'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+      expect(text.status).toBe(0);
+      expect(text.stdout).toMatch(/hello$/);
+    } finally {
+      await remove();
+    }
+  });
 });

@@ -45,6 +45,12 @@ async function readBytes(path: string, options: ReadCommandOptions, streams: Cli
   if (ran.interrupted) return stoppedBefore(path, options, streams, interruption, 0);
   if (!ran.result.success) return ran.exitCode;
   const body = ran.result.data as Readable;
+  if (options.output === undefined && streams.stdout.isTTY === true && ran.result.details?.['kind'] === 'bytes') {
+    // As curl does: bytes on a terminal are garbage at best, and may drive it (escape sequences).
+    body.destroy();
+    streams.stderr.write(`taskforge: ${path} holds binary data: give -o FILE, or pipe it to a program, rather than print it on the terminal\n`);
+    return ExitCode.USAGE;
+  }
   let bytes = 0;
   body.on('data', (chunk: Buffer) => (bytes += chunk.length));
   try {
