@@ -1,9 +1,10 @@
-import { createDecipheriv, createHash, hkdfSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { Keyring } from '../../src/storage/codec/keyring.js';
-import { decodeBytes, encodeBytes } from '../helpers/codec.js';
+import { objectSecrets } from '../../src/storage/codec/frame-cipher.js';
+import { parseStoragePath } from '../../src/storage/storage-path.js';
+import { Keyring, keyFingerprint } from '../../src/index.js';
+import { decodeBytes, encodeBytes, failureCode } from '../helpers/codec.js';
+import { referenceContext, referenceDecode, referenceHeader, referenceKeyId } from '../helpers/reference-format.js';
 
 interface Vector {
   name: string;
@@ -15,68 +16,50 @@ interface Vector {
   compression?: 'gzip' | 'brotli';
   chunkSize: number;
   plaintext: string;
+  singleKey?: true;
+  refusedPaths?: string[];
+  s3?: { prefix: string; key: string };
+  pathUtf8Hex: string;
+  contextHex?: string;
   storedHex: string;
   encodeExact: boolean;
 }
 
-const { vectors } = JSON.parse(readFileSync('test/vectors/container-v1.json', 'utf8')) as { vectors: Vector[] };
-
-function keyringOf(vector: Vector): Keyring | undefined {
-  return vector.keyHex === undefined ? undefined : new Keyring({ keys: { [vector.keyId ?? 'k']: Buffer.from(vector.keyHex, 'hex') } });
+interface KeyIdVector {
+  keyHex: string;
+  keyBase64: string;
+  keyId: string;
 }
 
-/**
- * A decoder written from docs/format.md alone, sharing no code with
- * taskforge's: if the two agree on the vectors, the document describes what
- * taskforge really stores.
- */
-function referenceDecode(stored: Buffer, masterKey: Buffer | undefined, path: string): { kind: number; plaintext: Buffer } {
-  expect(stored.subarray(0, 8).toString('hex')).toBe('895446430d0a1a0a');
-  expect(stored[8]).toBe(1);
-  const encrypted = ((stored[9] ?? 0) & 1) === 1;
-  const compression = stored[10];
-  const kind = stored[11] ?? -1;
-  const chunkSize = stored.readUInt32BE(12);
-  let offset = 16;
-  let key: Buffer | undefined;
-  let context: Buffer | undefined;
-  if (encrypted) {
-    expect(stored[16]).toBe(1);
-    const keyIdLength = stored[17] ?? 0;
-    const salt = stored.subarray(18 + keyIdLength, 18 + keyIdLength + 32);
-    offset = 18 + keyIdLength + 32;
-    if (masterKey === undefined) throw new Error('vector needs a key');
-    key = Buffer.from(hkdfSync('sha256', masterKey, salt, Buffer.from('taskforge/v1/aes-256-gcm'), 32));
-    const pathBytes = Buffer.from(path, 'utf8');
-    const pathLength = Buffer.alloc(4);
-    pathLength.writeUInt32BE(pathBytes.length);
-    context = createHash('sha256')
-      .update(Buffer.concat([Buffer.from('taskforge/v1/context\0'), stored.subarray(0, offset), pathLength, pathBytes]))
-      .digest();
-  }
-  const chunks: Buffer[] = [];
-  for (let index = 0; ; index += 1) {
-    const flags = stored[offset] ?? 0;
-    const length = stored.readUInt32BE(offset + 1);
-    let payload = stored.subarray(offset + 5, offset + 5 + length);
-    offset += 5 + length;
-    if (key !== undefined && context !== undefined) {
-      const tag = stored.subarray(offset, offset + 16);
-      offset += 16;
-      const nonce = Buffer.alloc(12);
-      nonce.writeBigUInt64BE(BigInt(index), 4);
-      const decipher = createDecipheriv('aes-256-gcm', key, nonce);
-      decipher.setAAD(Buffer.concat([context, Buffer.from([flags])]));
-      decipher.setAuthTag(tag);
-      payload = Buffer.concat([decipher.update(payload), decipher.final()]);
-    }
-    const isStored = (flags & 2) !== 0;
-    chunks.push(compression === 1 && !isStored ? gunzipSync(payload) : payload);
-    if ((flags & 1) !== 0) break;
-    expect(chunks.at(-1)?.length).toBe(chunkSize);
-  }
-  expect(offset).toBe(stored.length);
-  return { kind, plaintext: Buffer.concat(chunks) };
+const { vectors, keyIds } = JSON.parse(readFileSync('test/vectors/container-v1.json', 'utf8')) as { vectors: Vector[]; keyIds: KeyIdVector[] };
+/** docs/format.md with its line breaks and indents as single spaces, as it reads. */
+const formatPage = readFileSync('docs/format.md', 'utf8').replace(/\s+/g, ' ');
+
+/** The keyring a vector was written with: one named key, or a single key named by its fingerprint. */
+function keyringOf(vector: Vector): Keyring | undefined {
+  if (vector.keyHex === undefined) return undefined;
+  const key = Buffer.from(vector.keyHex, 'hex');
+  return vector.singleKey === true ? Keyring.fromKey(key.toString('base64')) : new Keyring({ keys: { [vector.keyId ?? 'k']: key } });
+}
+
+function masterKeyOf(vector: Vector): Buffer | undefined {
+  return vector.keyHex === undefined ? undefined : Buffer.from(vector.keyHex, 'hex');
+}
+
+function vectorNamed(start: string): Vector {
+  const found = vectors.find((vector) => vector.name.startsWith(start));
+  if (found === undefined) throw new Error(`no vector named '${start}…'`);
+  return found;
+}
+
+/** Code points, which is what a reader counting characters counts (a UTF-16 unit count is `length`). */
+function codePoints(text: string): number {
+  return Array.from(text).length;
+}
+
+/** `00 00 00 12`: bytes as docs/format.md writes them. */
+function spaced(hex: string): string {
+  return hex.match(/../g)?.join(' ') ?? '';
 }
 
 describe('container test vectors (docs/format.md)', () => {
@@ -89,9 +72,10 @@ describe('container test vectors (docs/format.md)', () => {
     });
 
     it(`${vector.name}: the reference decoder written from the document agrees`, () => {
-      const decoded = referenceDecode(Buffer.from(vector.storedHex, 'hex'), vector.keyHex === undefined ? undefined : Buffer.from(vector.keyHex, 'hex'), vector.path);
+      const decoded = referenceDecode(Buffer.from(vector.storedHex, 'hex'), masterKeyOf(vector), vector.path);
       expect(decoded.plaintext.toString('utf8')).toBe(vector.plaintext);
       expect(decoded.kind).toBe({ bytes: 0, text: 1, json: 2 }[vector.kind]);
+      expect(decoded.keyId).toBe(vector.keyId);
     });
 
     if (vector.encodeExact) {
@@ -107,5 +91,125 @@ describe('container test vectors (docs/format.md)', () => {
         expect(stored.toString('hex')).toBe(vector.storedHex);
       });
     }
+
+    it(`${vector.name}: its path is these UTF-8 bytes, which taskforge keeps as they are (no normalisation)`, () => {
+      expect(Buffer.from(vector.path, 'utf8').toString('hex')).toBe(vector.pathUtf8Hex);
+      expect(parseStoragePath(vector.path)).toBe(vector.path);
+    });
+
+    const { contextHex } = vector;
+    const masterKey = masterKeyOf(vector);
+    if (contextHex !== undefined && masterKey !== undefined) {
+      it(`${vector.name}: the context C is what the document computes and what taskforge computes`, () => {
+        const stored = Buffer.from(vector.storedHex, 'hex');
+        const header = referenceHeader(stored);
+        expect(referenceContext(header, vector.path).toString('hex')).toBe(contextHex);
+        expect(objectSecrets(masterKey, header.subarray(-32), header, vector.path).context.toString('hex')).toBe(contextHex);
+      });
+    }
+
+    // A vector whose path has as many bytes as code points or UTF-16 units could not tell N's readings apart.
+    const bytes = Buffer.byteLength(vector.path, 'utf8');
+    const misreadings = [...new Set([vector.path.length, codePoints(vector.path)])].filter((length) => length !== bytes);
+    if (masterKey !== undefined && misreadings.length > 0) {
+      it(`${vector.name}: N read as code points or UTF-16 units (${misreadings.join(', ')}) instead of bytes (${String(bytes)}) fails`, () => {
+        const stored = Buffer.from(vector.storedHex, 'hex');
+        expect(referenceDecode(stored, masterKey, vector.path).plaintext.toString('utf8')).toBe(vector.plaintext);
+        for (const lengthField of misreadings) {
+          expect(() => referenceDecode(stored, masterKey, vector.path, { lengthField })).toThrow(/authenticate/);
+        }
+      });
+    }
+
+    for (const refused of vector.refusedPaths ?? []) {
+      it(`${vector.name}: under the path ${JSON.stringify(refused)} it fails, in taskforge (INTEGRITY_ERROR) and in the reference`, async () => {
+        const stored = Buffer.from(vector.storedHex, 'hex');
+        const keyring = keyringOf(vector);
+        expect(await failureCode(decodeBytes(stored, { path: refused, ...(keyring === undefined ? {} : { keyring }) }))).toBe('INTEGRITY_ERROR');
+        expect(() => referenceDecode(stored, masterKey, refused)).toThrow(/authenticate/);
+      });
+    }
   }
+
+  it('the NFC and NFD vectors are one visible name, two paths, two different objects', () => {
+    const nfc = vectorNamed('NFC path');
+    const nfd = vectorNamed('NFD path');
+    expect(nfc.path.normalize('NFD')).toBe(nfd.path);
+    expect(nfd.path.normalize('NFC')).toBe(nfc.path);
+    expect(nfc.pathUtf8Hex).not.toBe(nfd.pathUtf8Hex);
+    expect(nfc.contextHex).not.toBe(nfd.contextHex);
+    expect(nfc.plaintext).toBe(nfd.plaintext);
+    expect(nfc.storedHex).not.toBe(nfd.storedHex);
+  });
+});
+
+describe('key ids of single keys (docs/format.md, "Key ids")', () => {
+  for (const vector of keyIds) {
+    it(`key ${vector.keyHex.slice(0, 8)}…: taskforge, the vector and the document give ${vector.keyId}`, () => {
+      const key = Buffer.from(vector.keyHex, 'hex');
+      expect(Buffer.from(vector.keyBase64, 'base64').equals(key)).toBe(true);
+      expect(Keyring.fromKey(vector.keyBase64).activeKeyId).toBe(vector.keyId);
+      expect(keyFingerprint(key)).toBe(vector.keyId);
+      expect(referenceKeyId(key)).toBe(vector.keyId);
+      expect(vector.keyId).toMatch(/^k-[0-9a-f]{16}$/);
+    });
+  }
+
+  it('white space around the base64 of a key does not change its id', () => {
+    const [first] = keyIds;
+    if (first === undefined) throw new Error('no key id vectors');
+    expect(Keyring.fromKey(`  ${first.keyBase64}\n`).activeKeyId).toBe(first.keyId);
+  });
+
+  it('an object written under a single key carries the key id in its header, and another single key is KEY_NOT_FOUND', async () => {
+    const vector = vectorNamed('single key');
+    const key = masterKeyOf(vector);
+    if (key === undefined) throw new Error('the single key vector has no key');
+    const stored = Buffer.from(vector.storedHex, 'hex');
+    expect(stored[17]).toBe(18);
+    expect(stored.subarray(18, 36).toString('ascii')).toBe(referenceKeyId(key));
+    const other = Keyring.fromKey(Buffer.alloc(32, 7).toString('base64'));
+    expect(await failureCode(decodeBytes(stored, { path: vector.path, keyring: other }))).toBe('KEY_NOT_FOUND');
+  });
+
+  it('a keyring that names a former single key by its id reads that key\'s objects', async () => {
+    const vector = vectorNamed('single key');
+    const key = masterKeyOf(vector);
+    if (key === undefined) throw new Error('the single key vector has no key');
+    const keyring = new Keyring({ keys: { '2026-11': Buffer.alloc(32, 9), [keyFingerprint(key)]: key }, active: '2026-11' });
+    const back = await decodeBytes(Buffer.from(vector.storedHex, 'hex'), { path: vector.path, keyring });
+    expect(back.bytes.toString('utf8')).toBe(vector.plaintext);
+  });
+});
+
+describe('the examples in docs/format.md are the vectors', () => {
+  it('the key id example', () => {
+    const [first] = keyIds;
+    expect(first?.keyHex).toBe('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f');
+    expect(formatPage).toContain(`(base64 \`${first?.keyBase64 ?? ''}\`)`);
+    expect(formatPage).toContain(`has the id \`${first?.keyId ?? ''}\``);
+  });
+
+  it('the byte length N of a multi-byte path', () => {
+    const vector = vectorNamed('multi-byte UTF-8 path');
+    const bytes = Buffer.from(vector.pathUtf8Hex, 'hex');
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(bytes.length);
+    expect(formatPage).toContain(`\`${vector.path}\` is ${String(codePoints(vector.path))} code points and ${String(vector.path.length)} UTF-16 code`);
+    expect(formatPage).toContain(`N is ${String(bytes.length)} (\`${spaced(length.toString('hex'))}\`)`);
+  });
+
+  it('the NFC and NFD bytes of café', () => {
+    // The vectors' paths are `/café.txt`: the document shows the bytes of `café`.
+    const cafe = (vector: Vector): string => spaced(vector.pathUtf8Hex.slice(2, -8));
+    expect(formatPage).toContain(`(NFC: \`${cafe(vectorNamed('NFC path'))}\`)`);
+    expect(formatPage).toContain(`(NFD: \`${cafe(vectorNamed('NFD path'))}\`)`);
+  });
+
+  it('the S3 key of a path under a prefix', () => {
+    const vector = vectorNamed('S3 object');
+    expect(vector.s3?.prefix).toBe('tenant-a/');
+    expect(formatPage).toContain(`stores \`${vector.path}\` at the key \`${vector.s3?.key ?? ''}\``);
+    expect(formatPage).toContain(`and authenticates \`${vector.path}\``);
+  });
 });
