@@ -5,14 +5,20 @@ import { OrchestratorMetrics } from '../orchestrator/metrics.js';
 import type { OrchestratorEvents } from '../orchestrator/orchestrator-events.js';
 import type { StorageTaskContext } from '../tasks/storage-task.js';
 import { AccessRule } from './access-rule.js';
+import { ConfigStore } from './config-store.js';
+import { EndHistory } from './end-history.js';
 import { errorBody, replyFor, ServerErrorCode } from './http-errors.js';
 import { dashboardRoutes, isDashboardFile } from './routes/dashboard.js';
 import { eventRoutes } from './routes/events.js';
 import { objectRoutes } from './routes/objects.js';
+import { statsRoutes } from './routes/stats.js';
 import { systemRoutes } from './routes/system.js';
+import { taskLogRoutes } from './routes/task-log.js';
+import { taskRetryRoutes } from './routes/task-retry.js';
 import { taskRoutes } from './routes/tasks.js';
 import type { RouteDeps, ServedOrchestrator } from './served.js';
 import { SiteGuard, type Refusal } from './site-guard.js';
+import { TaskEventLog } from './task-event-log.js';
 import { TaskFeed } from './task-feed.js';
 import { TaskTable } from './task-table.js';
 
@@ -44,8 +50,10 @@ export interface ServerOptions {
   readonly bodyLimit?: number;
   /** The largest object a PUT may store, bytes. Default 5 GiB. */
   readonly maxObjectBytes?: number;
-  /** Finished tasks the listing keeps. Default 10,000. */
+  /** Finished tasks the listing keeps (and tasks whose events and config view a detail shows). Default 10,000. */
   readonly keepFinished?: number;
+  /** Bytes (as JSON) of the whole configs of unfinished and failed tasks kept for POST /tasks/:id/retry; the oldest go first. Default 64 MiB. */
+  readonly keepConfigBytes?: number;
 }
 
 /** A running server. */
@@ -75,13 +83,20 @@ export async function startServer(options: ServerOptions): Promise<TaskforgeServ
   const guard = SiteGuard.for(host);
   const logger = options.logger ?? getDefaultLogger();
   const table = new TaskTable(options.keepFinished);
-  const feed = new TaskFeed(options.orchestrator, table);
+  const history = new EndHistory();
+  const keepTasks = options.keepFinished === undefined ? {} : { maxTasks: options.keepFinished };
+  const eventLog = new TaskEventLog(keepTasks);
+  const configs = new ConfigStore({ ...keepTasks, ...(options.keepConfigBytes === undefined ? {} : { maxBytes: options.keepConfigBytes }) });
+  const feed = new TaskFeed(options.orchestrator, table, [history, eventLog, configs]);
   const metrics = options.metrics ?? new OrchestratorMetrics();
   const stopRecording = options.metricsFromEvents === true ? recordMetrics(options.orchestrator, metrics) : () => undefined;
   const deps: RouteDeps = {
     orchestrator: options.orchestrator,
     table,
     feed,
+    history,
+    eventLog,
+    configs,
     access,
     metrics,
     storage: options.storage ?? {},
@@ -139,6 +154,9 @@ export async function startServer(options: ServerOptions): Promise<TaskforgeServ
     reply.code(404).send(errorBody(ErrorCode.NOT_FOUND, `no route ${request.method} ${request.url.split('?')[0] ?? ''}`));
   });
   taskRoutes(app, deps);
+  taskLogRoutes(app, deps);
+  taskRetryRoutes(app, deps);
+  statsRoutes(app, deps);
   eventRoutes(app, deps);
   await objectRoutes(app, deps);
   systemRoutes(app, deps);

@@ -25,8 +25,9 @@ const STATUS_OF: Readonly<Partial<Record<string, number>>> = {
 };
 
 /**
- * Codes of refusals the server makes before any route runs, beside the
- * library's {@link ErrorCode}s. Stable strings, like those.
+ * Codes of refusals the server makes (before any route runs, or about what
+ * only the server keeps), beside the library's {@link ErrorCode}s. Stable
+ * strings, like those.
  */
 export const ServerErrorCode = {
   /** 401: the server has a token and the request does not carry it. */
@@ -37,6 +38,10 @@ export const ServerErrorCode = {
   HOST_NOT_ALLOWED: 'HOST_NOT_ALLOWED',
   /** 403: a request that changes something came from a page of another origin. */
   ORIGIN_NOT_ALLOWED: 'ORIGIN_NOT_ALLOWED',
+  /** 409: a retry of a task whose config this server does not hold (submitted elsewhere, streamed through /objects, or let go past its budget). */
+  CONFIG_NOT_KEPT: 'CONFIG_NOT_KEPT',
+  /** 409: a retry of a task that was retried already; the message names the retry. */
+  ALREADY_RETRIED: 'ALREADY_RETRIED',
 } as const;
 
 /** The body of every error reply: the stable code, a message naming what was wrong, and the bad fields when there are any. */

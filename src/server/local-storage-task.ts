@@ -15,6 +15,8 @@ export async function runLocalStorageTask(deps: RouteDeps, metadata: StorageTask
   const id = newTaskId();
   const task = new StorageTask({ id, type: 'storage', metadata }, { ...deps.storage, logger: deps.logger });
   const { feed, metrics } = deps;
+  // Its detail shows what it did; its bytes went through this request, so it cannot be retried.
+  deps.configs.keepStreamed({ id, type: 'storage', metadata });
   feed.record('submit', { id, type: 'storage', priority: 0, operation: metadata.operation, path: metadata.path });
   metrics.submitted('storage');
   task.on('start', (event) => {

@@ -37,6 +37,7 @@ const taskRowSchema = {
     submittedAt: { type: 'string', format: 'date-time' },
     operation: { type: 'string' },
     path: { type: 'string' },
+    retryOf: { type: 'string', description: 'The task this one retries (POST /tasks/{id}/retry)' },
     startedAt: { type: 'string', format: 'date-time' },
     finishedAt: { type: 'string', format: 'date-time' },
     durationMs: { type: 'number' },
@@ -46,10 +47,55 @@ const taskRowSchema = {
   },
 };
 
+const configViewSchema = {
+  type: 'object',
+  description:
+    "The config this server took, without its data: a storage task's operation, path and options; of a custom type only options.timeout and options.retries. Every other value is named in omitted (kind and size), never shown.",
+  required: ['type'],
+  properties: {
+    type: { type: 'string' },
+    priority: { type: 'number' },
+    dependsOn: { type: 'array', items: { type: 'string' } },
+    metadata: { type: 'object' },
+    omitted: { type: 'array', items: { type: 'object', required: ['field', 'kind'], properties: { field: { type: 'string' }, kind: { enum: ['text', 'bytes', 'json', 'stream'] }, bytes: { type: 'integer' } } } },
+  },
+};
+
+const taskDetailSchema = {
+  allOf: [
+    { $ref: '#/components/schemas/TaskRow' },
+    {
+      type: 'object',
+      properties: {
+        dependsOn: { type: 'array', items: { type: 'string' } },
+        result: { type: 'object', description: 'Once finished: status, success, data (when small JSON), error { code, message, retryable }, attempts, startedAt, finishedAt, durationMs, details' },
+        config: { $ref: '#/components/schemas/ConfigView' },
+        retriedAs: { type: 'string', description: 'The task that retried this one' },
+      },
+    },
+  ],
+};
+
+const endsSchema = {
+  type: 'object',
+  properties: {
+    now: { type: 'string', format: 'date-time', description: "The server's time" },
+    since: { type: 'string', format: 'date-time', description: 'When this server began counting' },
+    windowSeconds: { type: 'integer' },
+    stepSeconds: { type: 'integer' },
+    buckets: {
+      type: 'array',
+      description: 'Oldest first; each step starts at a multiple of the step (since the epoch), the last one is the current, partial step',
+      items: { type: 'object', properties: { start: { type: 'string', format: 'date-time' }, completed: { type: 'integer' }, failed: { type: 'integer' } } },
+    },
+  },
+};
+
 const ref = (name: string): { $ref: string } => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: unknown): { content: { 'application/json': { schema: unknown } } } => ({ content: { 'application/json': { schema } } });
 const failure = (description: string): Record<string, unknown> => ({ description, ...json(ref('Error')) });
 const objectPath = { name: '*', in: 'path', required: true, description: 'The storage path under the root, e.g. reports/2026.csv', schema: { type: 'string' } };
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 const query = (name: string, description: string, schema: unknown = { type: 'string' }): Record<string, unknown> => ({ name, in: 'query', required: false, description, schema });
 
 /** The OpenAPI 3.1 document of the HTTP API; the task schemas come from the zod schemas the library validates with. */
@@ -68,6 +114,9 @@ export function openApiDocument(): Record<string, unknown> {
         TaskConfig: inputSchema(taskConfigSchema),
         StorageTaskConfig: inputSchema(storageTaskConfigSchema),
         TaskRow: taskRowSchema,
+        TaskDetail: taskDetailSchema,
+        ConfigView: configViewSchema,
+        Ends: endsSchema,
         Error: errorSchema,
       },
     },
@@ -89,6 +138,7 @@ export function openApiDocument(): Record<string, unknown> {
           parameters: [
             query('status', 'pending, running, completed or failed; comma-separated for several'),
             query('type', 'Only tasks of this type'),
+            query('id', 'Only tasks whose id holds this text, in any case (at most 256 characters; empty: no search)'),
             query('limit', 'Page size, 1 to 1000 (default 100)', { type: 'integer' }),
             query('cursor', 'The cursor of the previous page'),
           ],
@@ -96,12 +146,44 @@ export function openApiDocument(): Record<string, unknown> {
         },
       },
       '/tasks/{id}': {
-        get: { summary: 'One task, with its result once it has one', parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'The task' }, 404: failure('Unknown id') } },
+        get: {
+          summary: 'One task: its row, its view, its result once it has one, its config without data and its retry lineage when this server submitted it',
+          parameters: [idParam],
+          responses: { 200: { description: 'The task', ...json(ref('TaskDetail')) }, 404: failure('Unknown id') },
+        },
+      },
+      '/tasks/{id}/events': {
+        get: {
+          summary: "The task's lifecycle events as this server heard them, oldest first, each with when (at) and its fields (never data); a run of progress events is kept as its latest",
+          parameters: [idParam],
+          responses: {
+            200: {
+              description: 'kept: false when the server holds no events for a task it knows (it ran before this server listened, or fell out of the log); trimmed: events dropped from the middle of a long log',
+              ...json({ type: 'object', properties: { id: { type: 'string' }, events: { type: 'array', items: { type: 'object', required: ['event', 'at'], properties: { event: { type: 'string' }, at: { type: 'string', format: 'date-time' } } } }, kept: { type: 'boolean' }, trimmed: { type: 'integer' } } }),
+            },
+            404: failure('Unknown id'),
+          },
+        },
+      },
+      '/tasks/{id}/retry': {
+        post: {
+          summary: 'Submit a failed or cancelled task again, as a new task with a new id that names it (retryOf); once per task',
+          parameters: [idParam],
+          description: 'Content-Type: application/json is required; the body may be empty or {}.',
+          requestBody: { required: false, ...json({ type: 'object', additionalProperties: false }) },
+          responses: {
+            202: { description: 'Queued', ...json({ type: 'object', properties: { id: { type: 'string' }, retryOf: { type: 'string' } } }) },
+            400: failure('A body with fields'),
+            404: failure('Unknown id'),
+            409: failure('INVALID_STATE: not failed; ALREADY_RETRIED: retried before (the message names the retry); CONFIG_NOT_KEPT: this server does not hold its config (submitted elsewhere, streamed through /objects, or let go past keepConfigBytes)'),
+            415: failure('Not sent as application/json'),
+          },
+        },
       },
       '/tasks/{id}/cancel': {
         post: {
           summary: 'Cancel a waiting or running task',
-          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          parameters: [idParam],
           description: 'Content-Type: application/json is required even with no body.',
           requestBody: { required: false, ...json({ type: 'object', properties: { reason: { type: 'string', maxLength: 500 } } }) },
           responses: {
@@ -111,6 +193,17 @@ export function openApiDocument(): Record<string, unknown> {
             409: failure('Already finished'),
             415: failure('Not sent as application/json'),
           },
+        },
+      },
+      '/stats/ends': {
+        get: {
+          summary: 'Tasks that ended (completed, failed) per step, as this server heard them; kept for an hour, so a chart opened late shows what ended before',
+          parameters: [
+            query('window', 'Seconds back from now, 1 to 3600 (default 300)', { type: 'integer' }),
+            query('step', 'Seconds per step; must divide the window (default 10)', { type: 'integer' }),
+            query('type', 'Only tasks of this type'),
+          ],
+          responses: { 200: { description: 'The steps', ...json(ref('Ends')) }, 400: failure('A bad query parameter') },
         },
       },
       '/events': { get: { summary: 'Server-Sent Events: every task lifecycle event, live (submit, start, retry, progress, cancel, complete, error)', responses: { 200: { description: 'text/event-stream' } } } },

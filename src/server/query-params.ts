@@ -1,4 +1,5 @@
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
+import { TASK_TYPE_PATTERN } from '../tasks/task-type.js';
 
 // Query parameters as the routes read them: each bad one is a
 // VALIDATION_ERROR naming the parameter and what it should be.
@@ -33,4 +34,11 @@ export function flag(value: unknown, field: string): boolean {
   if (value === undefined || value === '' || value === 'true' || value === '1') return value !== undefined;
   if (value === 'false' || value === '0') return false;
   throw badQuery(field, `expected true or false (got ${JSON.stringify(value)})`);
+}
+
+/** A task type name, as configs write it. */
+export function taskType(value: unknown, field: string): string | undefined {
+  const text = optionalString(value, field);
+  if (text !== undefined && !TASK_TYPE_PATTERN.test(text)) throw badQuery(field, `expected a lowercase type name such as "storage" (got ${JSON.stringify(text)})`);
+  return text;
 }

@@ -5,6 +5,9 @@ import type { StorageTaskContext } from '../tasks/storage-task.js';
 import type { TaskConfig } from '../tasks/task-config.js';
 import type { TaskResult } from '../tasks/task-result.js';
 import type { AccessRule } from './access-rule.js';
+import type { ConfigStore } from './config-store.js';
+import type { EndHistory } from './end-history.js';
+import type { TaskEventLog } from './task-event-log.js';
 import type { EventSource, TaskFeed } from './task-feed.js';
 import type { TaskTable } from './task-table.js';
 
@@ -21,6 +24,12 @@ export interface RouteDeps {
   readonly orchestrator: ServedOrchestrator;
   readonly table: TaskTable;
   readonly feed: TaskFeed;
+  /** Task ends per second, for the chart. */
+  readonly history: EndHistory;
+  /** Each task's events, for its detail. */
+  readonly eventLog: TaskEventLog;
+  /** The configs this server submitted: their views, and whole ones for retries. */
+  readonly configs: ConfigStore;
   readonly access: AccessRule;
   readonly metrics: OrchestratorMetrics;
   /** The storage the object routes use, with its keyring and cache. */

@@ -2,6 +2,7 @@ import type { Listener } from '../core/typed-emitter.js';
 import type { OrchestratorEvents } from '../orchestrator/orchestrator-events.js';
 import type { TaskResult } from '../tasks/task-result.js';
 import { TaskStatus } from '../tasks/task-status.js';
+import { FEED_EVENTS, fieldsOf } from './event-fields.js';
 import type { TaskRow, TaskTable } from './task-table.js';
 
 /** The events a served orchestrator emits (the in-process one and the Redis client alike). */
@@ -18,7 +19,11 @@ export interface FeedEvent {
 
 type FeedListener = (event: FeedEvent) => void;
 
-const FEED_EVENTS = ['submit', 'start', 'retry', 'progress', 'cancel', 'complete', 'error'] as const;
+/** Keeps its own record of every lifecycle event (the history of ends, the event log, the configs), told before the /events subscribers. */
+export interface FeedObserver {
+  /** `row` is the task's row after the event. An end the feed had already heard (a second copy) is not told again. */
+  observe(name: keyof OrchestratorEvents, payload: OrchestratorEvents[keyof OrchestratorEvents], row: TaskRow): void;
+}
 
 /**
  * Every task's lifecycle in one place: listens to the orchestrator (and to
@@ -27,11 +32,15 @@ const FEED_EVENTS = ['submit', 'start', 'retry', 'progress', 'cancel', 'complete
  */
 export class TaskFeed {
   readonly #table: TaskTable;
+  readonly #observers: readonly FeedObserver[];
   readonly #listeners = new Set<FeedListener>();
   readonly #detach: (() => void)[] = [];
+  /** Retries this server is submitting: the id of each, and the task it retries, until its row is made. */
+  readonly #retryOf = new Map<string, string>();
 
-  constructor(source: EventSource, table: TaskTable) {
+  constructor(source: EventSource, table: TaskTable, observers: readonly FeedObserver[] = []) {
     this.#table = table;
+    this.#observers = observers;
     for (const name of FEED_EVENTS) {
       const listener = (payload: OrchestratorEvents[typeof name]): void => {
         this.record(name, payload);
@@ -51,11 +60,25 @@ export class TaskFeed {
     return this.#listeners.size;
   }
 
-  /** Applies one lifecycle event to the table and tells the subscribers. */
+  /**
+   * Names the task `retryId` retries, before it is submitted, so that its
+   * row says so from its first event on; returns how to take that back
+   * (its submit was refused).
+   */
+  expectRetry(retryId: string, originalId: string): () => void {
+    this.#retryOf.set(retryId, originalId);
+    return () => this.#retryOf.delete(retryId);
+  }
+
+  /** Applies one lifecycle event to the table, tells the observers, then the subscribers. */
   record<K extends keyof OrchestratorEvents>(name: K, payload: OrchestratorEvents[K]): void {
+    const before = this.#table.get((payload as { id: string }).id)?.status;
     const row = this.#apply(name, payload);
+    if (row === undefined) return;
+    const repeatedEnd = (name === 'complete' || name === 'error') && (before === TaskStatus.COMPLETED || before === TaskStatus.FAILED);
+    if (!repeatedEnd) for (const observer of this.#observers) observer.observe(name, payload, row);
     // Nobody on /events: the table is current, and no event need be built.
-    if (row === undefined || this.#listeners.size === 0) return;
+    if (this.#listeners.size === 0) return;
     const event: FeedEvent = { event: name, data: { ...fieldsOf(name, payload), task: { ...row } } };
     for (const listener of this.#listeners) listener(event);
   }
@@ -70,8 +93,17 @@ export class TaskFeed {
     if (name === 'submit') {
       const submitted = payload as OrchestratorEvents['submit'];
       const { operation, path } = submitted;
+      // A queue's worker may start a task before its submitter's own submit event is told: the row made from that start learns the rest now.
+      if (table.get(submitted.id) !== undefined) {
+        return table.update(submitted.id, (row) => {
+          row.priority = submitted.priority;
+          if (operation !== undefined && path !== undefined) {
+            row.operation = operation;
+            row.path = path;
+          }
+        });
+      }
       return (
-        table.get(submitted.id) ??
         table.add({
           id: submitted.id,
           type: submitted.type,
@@ -80,12 +112,13 @@ export class TaskFeed {
           attempts: 0,
           submittedAt: new Date().toISOString(),
           ...(operation === undefined || path === undefined ? {} : { operation, path }),
+          ...this.#lineage(submitted.id),
         })
       );
     }
     const id = (payload as { id: string }).id;
     // A task submitted elsewhere (another client of a Redis queue) first seen mid-way.
-    if (table.get(id) === undefined) table.add({ id, type: (payload as { type: string }).type, priority: 0, status: TaskStatus.PENDING, attempts: 0, submittedAt: new Date().toISOString() });
+    if (table.get(id) === undefined) table.add({ id, type: (payload as { type: string }).type, priority: 0, status: TaskStatus.PENDING, attempts: 0, submittedAt: new Date().toISOString(), ...this.#lineage(id) });
     return table.update(id, (row) => {
       switch (name) {
         case 'start':
@@ -113,6 +146,14 @@ export class TaskFeed {
       }
     });
   }
+
+  /** `{ retryOf }` for a retry this server submitted, once: the row keeps it from then on. */
+  #lineage(id: string): { retryOf?: string } {
+    const retryOf = this.#retryOf.get(id);
+    if (retryOf === undefined) return {};
+    this.#retryOf.delete(id);
+    return { retryOf };
+  }
 }
 
 function finish(row: TaskRow, result: TaskResult): void {
@@ -122,17 +163,4 @@ function finish(row: TaskRow, result: TaskResult): void {
   row.finishedAt = result.finishedAt;
   row.durationMs = result.durationMs;
   if (result.error !== undefined) row.error = { code: result.error.code, message: result.error.message };
-}
-
-/** An event's own fields for /events: a result's data and a full result stay out (they may be large, or bytes). */
-function fieldsOf(name: keyof OrchestratorEvents, payload: OrchestratorEvents[keyof OrchestratorEvents]): Record<string, unknown> {
-  if (name === 'complete') {
-    const result = payload as TaskResult;
-    return { id: result.id, type: result.type, status: result.status, attempts: result.attempts, durationMs: result.durationMs };
-  }
-  if (name === 'error') {
-    const { id, type, error } = payload as OrchestratorEvents['error'];
-    return { id, type, error: { code: error.code, message: error.message, retryable: error.retryable } };
-  }
-  return { ...payload };
 }

@@ -4,13 +4,16 @@ import type { TaskStatus } from '../tasks/task-status.js';
 export interface TaskRow {
   readonly id: string;
   readonly type: string;
-  readonly priority: number;
+  /** 0 until its submit event is heard, for a task first seen mid-way (another client's, whose start came first). */
+  priority: number;
   status: TaskStatus;
   attempts: number;
   readonly submittedAt: string;
-  /** A storage task's operation and path, when this server saw its config. */
-  readonly operation?: string;
-  readonly path?: string;
+  /** A storage task's operation and path, when this server heard its submit event. */
+  operation?: string;
+  path?: string;
+  /** The task this one retries, when this server submitted it as a retry (POST /tasks/:id/retry). */
+  readonly retryOf?: string;
   startedAt?: string;
   finishedAt?: string;
   durationMs?: number;
@@ -29,6 +32,8 @@ export interface TaskPage {
 export interface TaskFilter {
   readonly statuses?: readonly TaskStatus[];
   readonly type?: string;
+  /** Only tasks whose id holds this text, in any case. */
+  readonly idContains?: string;
   readonly limit: number;
   readonly cursor?: string;
 }
@@ -85,6 +90,7 @@ export class TaskTable {
   list(filter: TaskFilter): TaskPage {
     const before = filter.cursor === undefined ? Number.POSITIVE_INFINITY : Number(filter.cursor);
     const statuses = filter.statuses === undefined || filter.statuses.length === 0 ? undefined : new Set(filter.statuses);
+    const needle = filter.idContains?.toLowerCase();
     const entries = [...this.#entries.values()];
     const tasks: TaskRow[] = [];
     let last: Entry | undefined;
@@ -93,6 +99,7 @@ export class TaskTable {
       if (entry === undefined || entry.seq >= before) continue;
       if (statuses !== undefined && !statuses.has(entry.row.status)) continue;
       if (filter.type !== undefined && entry.row.type !== filter.type) continue;
+      if (needle !== undefined && !entry.row.id.toLowerCase().includes(needle)) continue;
       tasks.push(entry.row);
       last = entry;
     }

@@ -34,6 +34,8 @@ export interface ProbeScript {
   readonly fail?: string;
   /** Keep working for `ms` even after the signal aborts (a badly behaved task). */
   readonly ignoreAbort?: boolean;
+  /** Fail this many first attempts with BACKEND_UNAVAILABLE (retryable), then go on. */
+  readonly flaky?: number;
 }
 
 /** A custom task type for orchestrator tests: works for a while, records when it runs. */
@@ -45,13 +47,14 @@ export class ProbeTask extends BaseTask<string> {
     this.#journal = context.journal ?? new Journal();
   }
 
-  protected override async executeTask(signal: AbortSignal, { config }: AttemptContext<ValidTaskConfig>): Promise<string> {
+  protected override async executeTask(signal: AbortSignal, { config, attempt }: AttemptContext<ValidTaskConfig>): Promise<string> {
     const script = (config.metadata ?? {}) as ProbeScript;
     this.#journal.started(this.id);
     this.#journal.signals.set(this.id, signal);
     try {
       if ((script.ms ?? 0) > 0) await pause(script.ms ?? 0, script.ignoreAbort === true ? undefined : signal);
       signal.throwIfAborted();
+      if (attempt <= (script.flaky ?? 0)) throw new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `probe '${this.id}' attempt ${String(attempt)} failed on purpose`, { retryable: true });
       if (script.fail !== undefined) throw new TaskforgeError(script.fail as ErrorCode, `probe '${this.id}' failed on purpose`, { retryable: false });
       return `done:${this.id}`;
     } finally {

@@ -75,4 +75,46 @@ describe.runIf(haveRedis)('the HTTP API over a Redis queue (tasks run in a worke
     const unknown = await fetch(`${base}/tasks/ghost`);
     expect(unknown.status).toBe(404);
   });
+
+  it("serves a task's detail, its events, the history of ends, search and retry over the queue (the task runs on the worker)", async () => {
+    const dir = await makeTempDir('taskforge-server-redis-');
+    cleanups.push(dir.remove);
+    const backend = new FileSystemBackend({ root: join(dir.path, 'root') });
+    const queue = await RedisQueue.open({ url: redis?.url ?? '', name: 'operated' });
+    const worker = new RedisWorker(queue, { concurrency: 2, taskTypes: { probe: ProbeTask }, context: { backend, journal: new Journal() } });
+    cleanups.push(async () => {
+      await worker.shutdown({ timeoutMs: 1000 });
+      await queue.close();
+    });
+    const orchestrator = await RedisOrchestrator.connect({ url: redis?.url ?? '', name: 'operated', allEvents: true, taskTypes: { probe: ProbeTask } });
+    cleanups.push(() => orchestrator.shutdown());
+    const server = await startServer({ orchestrator, storage: { backend }, port: 0 });
+    cleanups.push(() => server.close());
+    const base = server.url;
+    const post = async (path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> => {
+      const response = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    const get = async (path: string): Promise<Record<string, unknown>> => (await (await fetch(`${base}${path}`)).json()) as Record<string, unknown>;
+
+    expect((await post('/tasks', [probe('queued-ok'), probe('queued-bad', 0, { fail: 'IO_ERROR' }, { metadata: { fail: 'IO_ERROR', token: 'never-shown' } })])).status).toBe(202);
+    await expect.poll(async () => (await get('/tasks/queued-bad'))['status'], { timeout: 10_000 }).toBe('failed');
+    await expect.poll(async () => (await get('/tasks/queued-ok'))['status'], { timeout: 10_000 }).toBe('completed');
+    const bad = await get('/tasks/queued-bad');
+    expect(bad).toMatchObject({ error: { code: 'IO_ERROR' }, config: { type: 'probe', omitted: [{ field: 'metadata.fail' }, { field: 'metadata.token' }] } });
+    expect(JSON.stringify(bad)).not.toContain('never-shown');
+    // The events came from the worker, through the queue's event stream.
+    await expect.poll(async () => ((await get('/tasks/queued-bad/events'))['events'] as { event: string }[]).map((event) => event.event)).toEqual(['submit', 'start', 'error']);
+    const ends = (await get('/stats/ends?type=probe'))['buckets'] as { completed: number; failed: number }[];
+    expect(ends.reduce((sum, bucket) => sum + bucket.completed + bucket.failed, 0)).toBe(2);
+    expect(((await get('/tasks?id=QUEUED-b'))['tasks'] as { id: string }[]).map((task) => task.id)).toEqual(['queued-bad']);
+    const retried = await post('/tasks/queued-bad/retry');
+    expect(retried.status).toBe(202);
+    const retryId = retried.body['id'] as string;
+    expect(retried.body).toEqual({ id: retryId, retryOf: 'queued-bad' });
+    await expect.poll(async () => (await get(`/tasks/${retryId}`))['status'], { timeout: 10_000 }).toBe('failed');
+    expect(await get(`/tasks/${retryId}`)).toMatchObject({ retryOf: 'queued-bad', result: { error: { code: 'IO_ERROR' } } });
+    expect((await post('/tasks/queued-bad/retry')).body).toMatchObject({ error: { code: 'ALREADY_RETRIED' } });
+    expect((await post('/tasks/queued-ok/retry')).body).toMatchObject({ error: { code: 'INVALID_STATE' } });
+  });
 });

@@ -269,7 +269,7 @@ describe('the HTTP API', () => {
     expect(await json(await fetch(`${base}/healthz`))).toEqual({ status: 'ok' });
     const document = (await (await fetch(`${base}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown>; components: { schemas: Record<string, { properties?: Record<string, unknown> }> } };
     expect(document.openapi).toBe('3.1.0');
-    expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/tasks', '/tasks/{id}', '/tasks/{id}/cancel', '/events', '/metrics', '/healthz', '/objects/{*}']));
+    expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/tasks', '/tasks/{id}', '/tasks/{id}/cancel', '/tasks/{id}/events', '/tasks/{id}/retry', '/stats/ends', '/events', '/metrics', '/healthz', '/objects/{*}']));
     expect(Object.keys(document.components.schemas['StorageTaskConfig']?.properties ?? {})).toEqual(expect.arrayContaining(['type', 'metadata']));
     const missing = await fetch(`${base}/nowhere?x=1`);
     expect(missing.status).toBe(404);

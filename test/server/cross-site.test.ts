@@ -126,6 +126,9 @@ const EVERY_ROUTE: readonly Omit<Sent, 'host'>[] = [
   { method: 'POST', path: '/tasks', type: 'application/json', body: WRITE_CONFIG },
   { method: 'GET', path: '/tasks/slow' },
   { method: 'POST', path: '/tasks/slow/cancel', type: 'application/json', body: '{}' },
+  { method: 'GET', path: '/tasks/slow/events' },
+  { method: 'POST', path: '/tasks/slow/retry', type: 'application/json', body: '{}' },
+  { method: 'GET', path: '/stats/ends' },
   { method: 'GET', path: '/events' },
   { method: 'GET', path: '/metrics' },
   { method: 'GET', path: '/healthz' },
@@ -209,6 +212,7 @@ describe('cross-site requests: Origin and content type', () => {
         ['/tasks/slow/cancel', 'reason=gotcha'],
         ['/tasks/slow/cancel', ''],
         ['/tasks/slow/cancel', undefined],
+        ['/tasks/slow/retry', ''],
       ] as const) {
         const answer = await send(s.port, { method: 'POST', path, ...(type === undefined ? {} : { type }), ...(body === undefined ? {} : { body }) });
         const what = `POST ${path} ${type ?? '(no type)'} ${body ?? '(no body)'}`;
@@ -230,6 +234,7 @@ describe('cross-site requests: Origin and content type', () => {
       for (const route of [
         { method: 'POST', path: '/tasks', type: 'application/json', body: WRITE_CONFIG },
         { method: 'POST', path: '/tasks/slow/cancel', type: 'application/json', body: '{}' },
+        { method: 'POST', path: '/tasks/slow/retry', type: 'application/json', body: '{}' },
         { method: 'PUT', path: '/objects/sneaky.txt', type: 'text/plain', body: 'x' },
         { method: 'DELETE', path: '/objects/kept.txt' },
       ]) {

@@ -7,9 +7,13 @@ import { parseStoragePath } from '../../storage/storage-path.js';
 import { storageTaskConfigSchema } from '../../tasks/storage-task-config.js';
 import type { TaskConfig } from '../../tasks/task-config.js';
 import { TaskStatus } from '../../tasks/task-status.js';
+import type { KeptConfig } from '../config-store.js';
 import { errorBody } from '../http-errors.js';
-import { badQuery, listParam, optionalString, wholeNumber } from '../query-params.js';
+import { badQuery, listParam, optionalString, taskType, wholeNumber } from '../query-params.js';
 import type { RouteDeps } from '../served.js';
+
+/** The longest id search: as long as an id. */
+const MAX_ID_SEARCH = 256;
 
 /** The most tasks one POST /tasks may carry. */
 export const MAX_TASKS_PER_REQUEST = 1000;
@@ -29,6 +33,8 @@ export function taskRoutes(app: FastifyInstance, deps: RouteDeps): void {
     // One config goes through submit(), so that its errors name its fields from the root, not as `[0].`.
     const [first] = configs;
     const handles = many || first === undefined ? await deps.orchestrator.submitAll(configs) : [await deps.orchestrator.submit(first)];
+    // Kept once accepted (a refused one, say a duplicate id, must not replace the config of the task that has it): its detail shows it, a retry takes it.
+    for (const config of configs) deps.configs.keep(config);
     return reply.code(202).send({ ids: handles.map((handle) => handle.id) });
   });
 
@@ -38,11 +44,15 @@ export function taskRoutes(app: FastifyInstance, deps: RouteDeps): void {
       if (!STATUSES.has(status)) throw badQuery('status', `expected pending, running, completed or failed, comma-separated (got ${JSON.stringify(status)})`);
       return status as TaskStatus;
     });
-    const type = optionalString(query['type'], 'type');
+    const type = taskType(query['type'], 'type');
+    const id = optionalString(query['id'], 'id');
+    if (id !== undefined && id.length > MAX_ID_SEARCH) throw badQuery('id', `expected at most ${String(MAX_ID_SEARCH)} characters (got ${String(id.length)})`);
     const limit = wholeNumber(query['limit'], 'limit', 1, MAX_PAGE) ?? DEFAULT_PAGE;
     const cursor = optionalString(query['cursor'], 'cursor');
     if (cursor !== undefined && !/^\d+$/.test(cursor)) throw badQuery('cursor', 'expected the cursor of an earlier page');
-    return reply.send(deps.table.list({ statuses, ...(type === undefined ? {} : { type }), limit, ...(cursor === undefined ? {} : { cursor }) }));
+    // An empty search (a cleared search box) is no search.
+    const idContains = id === '' ? undefined : id;
+    return reply.send(deps.table.list({ statuses, ...(type === undefined ? {} : { type }), ...(idContains === undefined ? {} : { idContains }), limit, ...(cursor === undefined ? {} : { cursor }) }));
   });
 
   app.get('/tasks/:id', async (request, reply) => {
@@ -52,7 +62,8 @@ export function taskRoutes(app: FastifyInstance, deps: RouteDeps): void {
     if (view === undefined && row === undefined) return reply.code(404).send(errorBody(ErrorCode.NOT_FOUND, `no task with id '${id}' is known`));
     // A result's data is sent when it is small JSON (a write's or a list's), not a read's bytes.
     const task = view === undefined ? undefined : { ...view, ...(view.result === undefined ? {} : { result: retainedResult(view.result) }) };
-    return { ...row, ...task };
+    // The config without its data, and the retry lineage, when this server submitted the task.
+    return { ...row, ...task, ...deps.configs.facts(id) };
   });
 
   app.post('/tasks/:id/cancel', async (request, reply) => {
@@ -71,7 +82,7 @@ export function taskRoutes(app: FastifyInstance, deps: RouteDeps): void {
 }
 
 /** The body of POST /tasks: one config or an array of them; each gets an id when it has none; storage configs are checked whole here. */
-function readConfigs(body: unknown): TaskConfig[] {
+function readConfigs(body: unknown): KeptConfig[] {
   const many = Array.isArray(body);
   const list: unknown[] = many ? body : [body];
   if (list.length === 0) throw badBody('', 'expected a task config or a non-empty array of them');
@@ -79,8 +90,8 @@ function readConfigs(body: unknown): TaskConfig[] {
   return list.map((item, index) => {
     const where = many ? `[${String(index)}]` : '';
     if (item === null || typeof item !== 'object' || Array.isArray(item)) throw badBody(where, 'expected a task config (an object with a type)');
-    const config = { ...(item as TaskConfig) };
-    config.id ??= newTaskId();
+    const given = item as TaskConfig;
+    const config: KeptConfig = { ...given, id: given.id ?? newTaskId() };
     if (config.type === 'storage') {
       try {
         const valid = parseOrThrow(storageTaskConfigSchema, config, `storage task${where === '' ? '' : ` ${where}`}`);
@@ -104,7 +115,7 @@ function prefixed(error: TaskforgeError, where: string): TaskforgeError {
   return new TaskforgeError(error.code, error.message, { details: { ...error.details, fields } });
 }
 
-function badBody(field: string, message: string): TaskforgeError {
+export function badBody(field: string, message: string): TaskforgeError {
   const name = field === '' ? 'body' : field;
   return new TaskforgeError(ErrorCode.VALIDATION_ERROR, `request body${field === '' ? '' : ` ${field}`}: ${message}`, { details: { fields: [{ field: name, message }] } });
 }

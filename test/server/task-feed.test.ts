@@ -1,0 +1,38 @@
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import type { TaskResult } from '../../src/tasks/task-result.js';
+import { EndHistory } from '../../src/server/end-history.js';
+import { TaskFeed, type EventSource } from '../../src/server/task-feed.js';
+import { TaskTable } from '../../src/server/task-table.js';
+
+/** Nothing to listen to: these tests tell the feed its events themselves, as the object routes do. */
+const silent = new EventEmitter() as unknown as EventSource;
+
+const ended = (id: string): TaskResult => ({ id, type: 'probe', status: 'completed', success: true, attempts: 1, startedAt: '', finishedAt: '', durationMs: 1 });
+
+describe('TaskFeed', () => {
+  it("fills in a row first seen from its start once the task's submit event comes (a queue worker was quicker)", () => {
+    const table = new TaskTable();
+    const feed = new TaskFeed(silent, table);
+    feed.record('start', { id: 'w1', type: 'storage', startedAt: new Date().toISOString() });
+    feed.record('submit', { id: 'w1', type: 'storage', priority: 4, operation: 'write', path: '/w1.txt' });
+    expect(table.get('w1')).toMatchObject({ status: 'running', priority: 4, operation: 'write', path: '/w1.txt' });
+  });
+
+  it('tells its observers an end once, and names the task a retry retries on its row from the first event', () => {
+    const table = new TaskTable();
+    const history = new EndHistory();
+    const feed = new TaskFeed(silent, table, [history]);
+    const undo = feed.expectRetry('again', 'first');
+    feed.record('submit', { id: 'again', type: 'probe', priority: 0 });
+    feed.record('complete', ended('again'));
+    feed.record('complete', ended('again'));
+    expect(table.get('again')).toMatchObject({ retryOf: 'first', status: 'completed' });
+    expect(history.window({ windowSeconds: 60, stepSeconds: 1 }).buckets.reduce((sum, bucket) => sum + bucket.completed, 0)).toBe(1);
+    // Taken back (its submit was refused): the next task of that id is no retry.
+    undo();
+    feed.expectRetry('other', 'first')();
+    feed.record('submit', { id: 'other', type: 'probe', priority: 0 });
+    expect(table.get('other')?.retryOf).toBeUndefined();
+  });
+});
