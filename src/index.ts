@@ -25,7 +25,7 @@ export {
   MAX_LIST_LIMIT,
 } from './tasks/storage-task-config.js';
 export type { StorageTaskConfig, StorageMetadata, StorageOptions, ValidStorageTaskConfig } from './tasks/storage-task-config.js';
-export type { TaskResult } from './tasks/task-result.js';
+export type { TaskResult, CompletedTaskResult, FailedTaskResult, RetainedTaskResult, RetainedCompletedResult, TaskResultBase } from './tasks/task-result.js';
 export type {
   TaskEvents,
   TaskEventBase,

@@ -8,7 +8,7 @@ import { submitEvent, type OrchestratorEvents } from '../orchestrator/orchestrat
 import { assertNoCycle, invalid, readSubmission, type Submission } from '../orchestrator/submission.js';
 import { TaskRegistry, type TaskClass } from '../orchestrator/task-registry.js';
 import type { TaskConfig } from '../tasks/task-config.js';
-import type { TaskResult } from '../tasks/task-result.js';
+import type { RetainedTaskResult, TaskResult } from '../tasks/task-result.js';
 import { TaskStatus } from '../tasks/task-status.js';
 import { alreadyExists, RedisQueue, type RedisQueueOptions, type TaskMeta } from './redis-queue.js';
 
@@ -211,7 +211,7 @@ export class RedisOrchestrator {
   }
 
   /** The promise of a task's result, for a task submitted elsewhere (or here). NOT_FOUND for an unknown id. */
-  async result(id: string): Promise<TaskResult> {
+  async result(id: string): Promise<RetainedTaskResult> {
     const watched = this.#watched.get(id);
     if (watched !== undefined) return watched.result();
     const state = await this.queue.state(id);
@@ -228,7 +228,7 @@ export class RedisOrchestrator {
    * depend on it end DEPENDENCY_FAILED. NOT_FOUND for an unknown id,
    * INVALID_STATE for a finished task.
    */
-  async cancel(id: string, reason?: string): Promise<TaskResult> {
+  async cancel(id: string, reason?: string): Promise<RetainedTaskResult> {
     this.#assertOpen();
     const because = reason === undefined ? '' : `: ${reason}`;
     const message = `task '${id}' was cancelled before it ran${because}`;
@@ -379,7 +379,7 @@ export class RedisOrchestrator {
     const tell = this.#allEvents ? fromStream : live !== undefined;
     if (tell) {
       if (result.success) this.#events.emit('complete', result);
-      else if (result.error !== undefined) this.#events.emit('error', { id: result.id, type: result.type, error: result.error, result });
+      else this.#events.emit('error', { id: result.id, type: result.type, error: result.error, result });
     }
     if (live !== undefined && this.#watched.size === 0) this.#resolveIdle();
   }

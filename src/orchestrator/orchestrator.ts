@@ -344,7 +344,7 @@ export class Orchestrator {
       }
       const result = parent?.outcome ?? this.#queue.finished(dependency)?.result;
       if (result === undefined) return { id: dependency, code: 'UNKNOWN' };
-      if (result.status !== TaskStatus.COMPLETED) return { id: dependency, code: result.error?.code ?? 'FAILED' };
+      if (result.status !== TaskStatus.COMPLETED) return { id: dependency, code: result.error.code };
     }
     return undefined;
   }
@@ -510,7 +510,7 @@ export class Orchestrator {
           this.#schedulePump();
         }
       } else {
-        const error = dependencyFailed(dependent.id, { id: live.id, code: result.error?.code ?? 'FAILED' });
+        const error = dependencyFailed(dependent.id, { id: live.id, code: result.error.code });
         (failed ??= []).push([dependent, dependent.failedWithoutRunning(error)]);
       }
     }
@@ -541,7 +541,7 @@ export class Orchestrator {
       if (this.#events.listenerCount('complete') > 0) this.#events.emit('complete', result);
       return;
     }
-    const error = result.error ?? toErrorInfo(new TaskforgeError(ErrorCode.INTERNAL, `task '${live.id}' failed without an error`));
+    const { error } = result;
     if (live.status === TaskStatus.PENDING) {
       this.#logger.info({ taskId: live.id, taskType: live.type, code: error.code }, 'task ended without running');
     }

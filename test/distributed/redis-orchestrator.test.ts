@@ -143,17 +143,12 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     cleanups.push(() => queue.close());
     const at = Date.now();
     const task = (id: string, dependsOn?: string[]): QueuedTask => ({ id, type: 'probe', priority: 0, config: { type: 'probe' }, attempts: 0, submittedAt: at, dependsOn });
-    const result = (id: string, success: boolean): TaskResult => ({
-      id,
-      type: 'probe',
-      status: success ? 'completed' : 'failed',
-      success,
-      attempts: 1,
-      startedAt: new Date(at).toISOString(),
-      finishedAt: new Date(at).toISOString(),
-      durationMs: 0,
-      ...(success ? {} : { error: { code: 'IO_ERROR', message: 'disk on fire', retryable: false } }),
-    });
+    const result = (id: string, success: boolean): TaskResult => {
+      const base = { id, type: 'probe', attempts: 1, startedAt: new Date(at).toISOString(), finishedAt: new Date(at).toISOString(), durationMs: 0 };
+      return success
+        ? { ...base, status: 'completed', success, data: 'done' }
+        : { ...base, status: 'failed', success, error: { code: 'IO_ERROR', message: 'disk on fire', retryable: false } };
+    };
     const children = Array.from({ length: 2500 }, (_, index) => task(`child-${String(index)}`, ['root']));
     await queue.submit([task('root'), task('other'), ...children]);
     // The same task twice in one batch, and an unknown one: recorded once, and not at all.
