@@ -118,7 +118,7 @@ export async function storageTaskGibRead(directory: string): Promise<Measurement
     const result = await new StorageTask({ type: 'storage', metadata: { operation: 'read', path: '/big.bin', options: { as: 'stream' } } }, { backend }).execute();
     if (!result.success) throw new Error(`read failed: ${result.error.message}`);
     let bytes = 0;
-    for await (const chunk of result.data as Readable) bytes += (chunk as Buffer).length;
+    for await (const chunk of result.data) bytes += (chunk as Buffer).length;
     if (bytes !== GIB) throw new Error(`read ${bytes} bytes`);
   });
   return { perSecond: GIB / 1e6 / (elapsedMs / 1000), unit: 'MB/s', elapsedMs };

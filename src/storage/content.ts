@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { abortable } from '../core/abort.js';
 import { ErrorCode, TaskforgeError, withoutHostPaths } from '../core/errors.js';
+import type { JsonValue } from '../core/json-value.js';
 import { dataStreamError } from './data-stream.js';
 import type { ObjectMetadata } from './backend.js';
 
@@ -12,6 +13,17 @@ export const CONTENT_KIND_KEY = 'content-kind';
 
 /** The forms a read can return. */
 export type ReadForm = 'buffer' | 'text' | 'json' | 'stream';
+
+/** What a read gives back in each form. */
+export interface ReadFormValues {
+  buffer: Buffer;
+  text: string;
+  json: JsonValue;
+  stream: Readable;
+}
+
+/** Any value a read gives back. */
+export type ReadValue = ReadFormValues[ReadForm];
 
 /** Data to write, turned into bytes once and replayable when it came from memory. */
 export interface ByteSource {
@@ -63,7 +75,7 @@ export async function decodeObject(
   path: string,
   form: ReadForm | undefined,
   signal: AbortSignal,
-): Promise<unknown> {
+): Promise<ReadValue> {
   if (chosenForm(object.kind, form) === 'stream') return Readable.from(object.body, { objectMode: false });
   return bytesToForm(await collectBytes(object.body, signal), object.kind, path, form);
 }
@@ -85,14 +97,14 @@ export async function collectBytes(body: AsyncIterable<Buffer>, signal: AbortSig
 }
 
 /** Bytes in the asked (or written) form; `bytes` may be handed over as they are for the buffer form. */
-export function bytesToForm(bytes: Buffer, kind: ContentKind, path: string, form: ReadForm | undefined): unknown {
+export function bytesToForm(bytes: Buffer, kind: ContentKind, path: string, form: ReadForm | undefined): ReadValue {
   const chosen = chosenForm(kind, form);
   if (chosen === 'buffer') return bytes;
   if (chosen === 'stream') return Readable.from([bytes], { objectMode: false });
   const text = decodeUtf8(bytes, path);
   if (chosen === 'text') return text;
   try {
-    return JSON.parse(text) as unknown;
+    return JSON.parse(text) as JsonValue;
   } catch (error) {
     throw new TaskforgeError(ErrorCode.INVALID_CONTENT, `read of '${path}' as json failed: the object is not valid JSON`, { cause: error, details: { path } });
   }

@@ -1,4 +1,4 @@
-import type { ListEntry, ListPage } from '../../storage/backend.js';
+import type { ListEntry } from '../../storage/backend.js';
 import { MAX_LIST_LIMIT } from '../../tasks/storage-task-config.js';
 import { backendFor, formatBytes, printJson, type CliStreams, type CommonOptions } from '../cli-context.js';
 import { ExitCode } from '../exit-codes.js';
@@ -30,7 +30,7 @@ export async function lsCommand(path: string, options: LsCommandOptions, streams
       `listing ${path}`,
     );
     if (!result.success) return exitCode;
-    const page = result.data as ListPage;
+    const page = result.data;
     for (const entry of page.entries) print(entry, options, streams);
     remaining -= page.entries.length;
     cursor = page.cursor;

@@ -39,7 +39,7 @@ export async function readCommand(path: string, options: ReadCommandOptions, str
     `reading ${path}`,
   );
   if (!result.success) return exitCode;
-  const body = result.data as Readable;
+  const body = result.data;
   let bytes = 0;
   body.on('data', (chunk: Buffer) => (bytes += chunk.length));
   try {

@@ -5,7 +5,6 @@ import { backendFor, formatBytes, printJson, type CliStreams, type CommonOptions
 import type { ExitCode} from '../exit-codes.js';
 import { UsageError } from '../exit-codes.js';
 import { runOne } from '../run-one.js';
-import type { WriteResultData } from '../../tasks/storage-task.js';
 
 /** Options of `taskforge write`. */
 export interface WriteCommandOptions extends CommonOptions {
@@ -36,7 +35,7 @@ export async function writeCommand(path: string, options: WriteCommandOptions, s
     `writing ${path}`,
   );
   if (result.success) {
-    const written = result.data as WriteResultData;
+    const written = result.data;
     if (options.json === true) printJson(streams, written);
     else streams.stdout.write(`wrote ${written.path} (${formatBytes(written.size)} stored${describeEncoding(storageOptions)})\n`);
   }
