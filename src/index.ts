@@ -42,7 +42,6 @@ export { StorageTask } from './tasks/storage-task.js';
 export type { StorageTaskContext } from './tasks/storage-task.js';
 export type { StorageResultData, ReadResultData, WriteResultData, DeleteResultData, ListResultData, StorageTaskConfigFor } from './tasks/storage-result.js';
 export type { ReadFormValues } from './storage/content.js';
-export type { JsonValue } from './core/json-value.js';
 export { validateTaskConfig, validateStorageTaskConfig } from './tasks/validate.js';
 export type { ValidationResult, ValidateOptions } from './tasks/validate.js';
 

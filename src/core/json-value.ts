@@ -1,6 +1,3 @@
-/** A value JSON can carry: what `JSON.parse` gives back. */
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
-
 /** Where a value stops being plain JSON, and why. */
 export interface JsonProblem {
   readonly path: (string | number)[];

@@ -1,7 +1,6 @@
 import { Readable } from 'node:stream';
 import { abortable } from '../core/abort.js';
 import { ErrorCode, TaskforgeError, withoutHostPaths } from '../core/errors.js';
-import type { JsonValue } from '../core/json-value.js';
 import { dataStreamError } from './data-stream.js';
 import type { ObjectMetadata } from './backend.js';
 
@@ -14,11 +13,15 @@ export const CONTENT_KIND_KEY = 'content-kind';
 /** The forms a read can return. */
 export type ReadForm = 'buffer' | 'text' | 'json' | 'stream';
 
-/** What a read gives back in each form. */
+/**
+ * What a read gives back in each form. A JSON value is `unknown`, as
+ * `JSON.parse` would give it: its shape is the writer's, for the reader to
+ * check or cast to its own type.
+ */
 export interface ReadFormValues {
   buffer: Buffer;
   text: string;
-  json: JsonValue;
+  json: unknown;
   stream: Readable;
 }
 
@@ -104,7 +107,7 @@ export function bytesToForm(bytes: Buffer, kind: ContentKind, path: string, form
   const text = decodeUtf8(bytes, path);
   if (chosen === 'text') return text;
   try {
-    return JSON.parse(text) as JsonValue;
+    return JSON.parse(text) as unknown;
   } catch (error) {
     throw new TaskforgeError(ErrorCode.INVALID_CONTENT, `read of '${path}' as json failed: the object is not valid JSON`, { cause: error, details: { path } });
   }

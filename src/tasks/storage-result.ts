@@ -1,4 +1,3 @@
-import type { JsonValue } from '../core/json-value.js';
 import type { ListPage } from '../storage/backend.js';
 import type { ReadFormValues } from '../storage/content.js';
 import type { ReadForm, StorageOperation, StorageTaskConfig } from './storage-task-config.js';
@@ -25,14 +24,16 @@ export type ListResultData = ListPage;
 
 /**
  * `data` of a completed read, by its `as` option: `'buffer'` a Buffer,
- * `'text'` a string, `'json'` the parsed value, `'stream'` a Readable; with
- * no `as`, the form that was written (bytes, text or a JSON value).
+ * `'text'` a string, `'stream'` a Readable, `'json'` the parsed value
+ * (`unknown`: its shape is the writer's); with no `as`, the form that was
+ * written, a Buffer, a string or a JSON value, so `unknown` too.
  */
-export type ReadResultData<TForm extends ReadForm | undefined = ReadForm | undefined> = TForm extends ReadForm ? ReadFormValues[TForm] : Buffer | string | JsonValue;
+export type ReadResultData<TForm extends ReadForm | undefined = ReadForm | undefined> = TForm extends ReadForm ? ReadFormValues[TForm] : unknown;
 
 /**
  * `data` of a completed storage task, by its operation (and, for a read,
- * its `as` option). Without type arguments: any of them.
+ * its `as` option). Without type arguments: any of them, which, a read's
+ * JSON value being among them, is `unknown`.
  */
 export type StorageResultData<TOperation extends StorageOperation = StorageOperation, TForm extends ReadForm | undefined = ReadForm | undefined> = TOperation extends 'read'
   ? ReadResultData<TForm>
