@@ -56,7 +56,7 @@ export async function storageTaskCodecWrite(directory: string, spec: CodecSpec):
         },
         { backend, keyring },
       ).execute();
-      if (!result.success) throw new Error(`write failed: ${result.error?.message ?? '?'}`);
+      if (!result.success) throw new Error(`write failed: ${result.error.message}`);
     },
     join(directory, 'mixed.bin'),
   );
@@ -68,7 +68,7 @@ export async function storageTaskCodecRead(directory: string, spec: CodecSpec): 
     spec.sizeMiB,
     async () => {
       const result = await new StorageTask({ type: 'storage', metadata: { operation: 'read', path: '/mixed.bin', options: { as: 'stream', encryption: spec.encrypt } } }, { backend, keyring }).execute();
-      if (!result.success) throw new Error(`read failed: ${result.error?.message ?? '?'}`);
+      if (!result.success) throw new Error(`read failed: ${result.error.message}`);
       await drain(result.data as AsyncIterable<Buffer>, spec.sizeMiB);
     },
     join(directory, 'mixed.bin'),

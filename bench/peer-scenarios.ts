@@ -69,7 +69,7 @@ export async function storageTaskFromFile(directory: string, spec: PeerSpec): Pr
     { backend, keyring },
   ).execute();
   const elapsedMs = performance.now() - started;
-  if (!result.success) throw new Error(`write failed: ${result.error?.message ?? '?'}`);
+  if (!result.success) throw new Error(`write failed: ${result.error.message}`);
   return measurement(spec.sizeMiB, elapsedMs, await treeBytes(join(directory, 'store')));
 }
 

@@ -37,7 +37,7 @@ export async function s3TaskWrite(directory: string, spec: S3Spec): Promise<Meas
   const started = performance.now();
   for (let index = 0; index < spec.count; index += 1) {
     const result = await new StorageTask({ type: 'storage', metadata: { operation: 'write', path: `/${directory.split('/').at(-1) ?? 'x'}/${String(index)}.bin`, data: source(spec.sizeMiB) } }, { backend }).execute();
-    if (!result.success) throw new Error(`write failed: ${result.error?.message ?? '?'}`);
+    if (!result.success) throw new Error(`write failed: ${result.error.message}`);
   }
   const elapsedMs = performance.now() - started;
   s3.destroy();

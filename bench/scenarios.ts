@@ -54,7 +54,7 @@ export async function storageTaskSmallWrites(directory: string, count: number): 
   const elapsedMs = await timed(async () => {
     for (let index = 0; index < count; index += 1) {
       const result = await new StorageTask({ type: 'storage', metadata: { operation: 'write', path: `/f${index}`, data: SMALL } }, { backend }).execute();
-      if (!result.success) throw new Error(`write failed: ${result.error?.message ?? '?'}`);
+      if (!result.success) throw new Error(`write failed: ${result.error.message}`);
     }
   });
   return { perSecond: (count / elapsedMs) * 1000, unit: 'ops/s', elapsedMs };
@@ -93,7 +93,7 @@ export async function storageTaskGibWrite(directory: string): Promise<Measuremen
   const backend = new FileSystemBackend({ root: directory });
   const elapsedMs = await timed(async () => {
     const result = await new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/big.bin', data: gibibyteSource() } }, { backend }).execute();
-    if (!result.success) throw new Error(`write failed: ${result.error?.message ?? '?'}`);
+    if (!result.success) throw new Error(`write failed: ${result.error.message}`);
   });
   return { perSecond: GIB / 1e6 / (elapsedMs / 1000), unit: 'MB/s', elapsedMs };
 }
@@ -116,9 +116,9 @@ export async function storageTaskGibRead(directory: string): Promise<Measurement
   const backend = new FileSystemBackend({ root: directory });
   const elapsedMs = await timed(async () => {
     const result = await new StorageTask({ type: 'storage', metadata: { operation: 'read', path: '/big.bin', options: { as: 'stream' } } }, { backend }).execute();
-    if (!result.success) throw new Error(`read failed: ${result.error?.message ?? '?'}`);
+    if (!result.success) throw new Error(`read failed: ${result.error.message}`);
     let bytes = 0;
-    for await (const chunk of result.data as Readable) bytes += (chunk as Buffer).length;
+    for await (const chunk of result.data) bytes += (chunk as Buffer).length;
     if (bytes !== GIB) throw new Error(`read ${bytes} bytes`);
   });
   return { perSecond: GIB / 1e6 / (elapsedMs / 1000), unit: 'MB/s', elapsedMs };

@@ -25,7 +25,7 @@ export {
   MAX_LIST_LIMIT,
 } from './tasks/storage-task-config.js';
 export type { StorageTaskConfig, StorageMetadata, StorageOptions, ValidStorageTaskConfig } from './tasks/storage-task-config.js';
-export type { TaskResult } from './tasks/task-result.js';
+export type { TaskResult, CompletedTaskResult, FailedTaskResult, RetainedTaskResult, RetainedCompletedResult, TaskResultBase } from './tasks/task-result.js';
 export type {
   TaskEvents,
   TaskEventBase,
@@ -39,7 +39,9 @@ export type {
 export { BaseTask } from './tasks/base-task.js';
 export type { TaskContext, AttemptContext } from './tasks/base-task.js';
 export { StorageTask } from './tasks/storage-task.js';
-export type { StorageTaskContext, StorageResultData, WriteResultData, DeleteResultData, ListResultData } from './tasks/storage-task.js';
+export type { StorageTaskContext } from './tasks/storage-task.js';
+export type { StorageResultData, ReadResultData, WriteResultData, DeleteResultData, ListResultData, StorageTaskConfigFor } from './tasks/storage-result.js';
+export type { ReadFormValues } from './storage/content.js';
 export { validateTaskConfig, validateStorageTaskConfig } from './tasks/validate.js';
 export type { ValidationResult, ValidateOptions } from './tasks/validate.js';
 
@@ -64,7 +66,7 @@ export { Orchestrator, DEFAULT_CONCURRENCY, DEFAULT_SHUTDOWN_TIMEOUT_MS, DEFAULT
 export type { OrchestratorOptions, TaskView, ShutdownOptions } from './orchestrator/orchestrator.js';
 export { TaskHandle } from './orchestrator/live-task.js';
 export type { OrchestratorEvents, TaskSubmitEvent } from './orchestrator/orchestrator-events.js';
-export type { SubmitOptions } from './orchestrator/submission.js';
+export type { SubmitOptions, SubmittedData } from './orchestrator/submission.js';
 export type { TaskClass, RunnableTask } from './orchestrator/task-registry.js';
 export type { TaskQueue, QueuedTask, UnfinishedTask, FinishedTask, RetentionOptions } from './orchestrator/task-queue.js';
 export { MemoryQueue, DEFAULT_MEMORY_RETENTION } from './orchestrator/queues/memory-queue.js';
@@ -83,5 +85,6 @@ export type { RedisQueueOptions, SubmitOutcome, TaskMeta, RemoteState } from './
 export { RedisWorker } from './distributed/redis-worker.js';
 export type { RedisWorkerOptions, WorkerShutdownOptions } from './distributed/redis-worker.js';
 export { RedisOrchestrator } from './distributed/redis-orchestrator.js';
+export { RemoteTaskHandle } from './distributed/remote-task-handle.js';
 export type { RedisOrchestratorOptions } from './distributed/redis-orchestrator.js';
 export { toBullMqPriority, BULLMQ_PRIORITY_RANGE } from './orchestrator/queues/bullmq-priority.js';

@@ -27,7 +27,7 @@ export function exitCodeOfError(code: string | undefined): ExitCode {
 
 /** 0, or the exit code of the task's failure. */
 export function exitCodeOf(result: TaskResult): ExitCode {
-  return result.success ? ExitCode.OK : exitCodeOfError(result.error?.code);
+  return result.success ? ExitCode.OK : exitCodeOfError(result.error.code);
 }
 
 /** A usage or config error: its message goes to stderr and the command exits 2. */

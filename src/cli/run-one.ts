@@ -1,6 +1,7 @@
 import { ErrorCode } from '../core/errors.js';
 import type { StorageBackend } from '../storage/backend.js';
-import type { StorageTaskConfig } from '../tasks/storage-task-config.js';
+import type { StorageResultData, StorageTaskConfigFor } from '../tasks/storage-result.js';
+import type { ReadForm, StorageOperation } from '../tasks/storage-task-config.js';
 import { StorageTask } from '../tasks/storage-task.js';
 import type { TaskResult } from '../tasks/task-result.js';
 import type { CliStreams } from './cli-context.js';
@@ -11,8 +12,8 @@ import { TransferBar } from './progress.js';
 import { inCliWords } from './cli-words.js';
 
 /** What runOne gives back: the result, the exit code, and whether Ctrl-C or SIGTERM stopped the task. */
-export interface RanOne {
-  readonly result: TaskResult;
+export interface RanOne<TData> {
+  readonly result: TaskResult<TData>;
   readonly exitCode: ExitCode;
   /** The task ended CANCELLED because the command was interrupted; nothing was reported yet. */
   readonly interrupted: boolean;
@@ -31,7 +32,13 @@ export interface RunOneOptions {
  * reports a failure on stderr. An interruption cancels the task, which
  * removes what it had begun (the caller says what was kept).
  */
-export async function runOne(config: StorageTaskConfig, backend: StorageBackend, streams: CliStreams, label: string, options: RunOneOptions = {}): Promise<RanOne> {
+export async function runOne<TOperation extends StorageOperation, TForm extends ReadForm | undefined = undefined>(
+  config: StorageTaskConfigFor<TOperation, TForm>,
+  backend: StorageBackend,
+  streams: CliStreams,
+  label: string,
+  options: RunOneOptions = {},
+): Promise<RanOne<StorageResultData<TOperation, TForm>>> {
   const { interruption, totalBytes } = options;
   const task = new StorageTask(config, { backend });
   const bar = streams.stderr.isTTY === true ? new TransferBar(streams.stderr, label) : undefined;
@@ -42,7 +49,7 @@ export async function runOne(config: StorageTaskConfig, backend: StorageBackend,
   };
   if (interruption?.signal.aborted === true) cancel();
   interruption?.signal.addEventListener('abort', cancel, { once: true });
-  let result: TaskResult;
+  let result: TaskResult<StorageResultData<TOperation, TForm>>;
   try {
     result = await task.execute();
   } finally {

@@ -2,15 +2,18 @@ import type { Redis } from 'ioredis';
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import { getDefaultLogger, type Logger } from '../core/logger.js';
 import { TypedEmitter, type Listener } from '../core/typed-emitter.js';
-import { LiveTask, TaskHandle } from '../orchestrator/live-task.js';
+import { LiveTask } from '../orchestrator/live-task.js';
 import { taskView, type TaskView } from '../orchestrator/task-view.js';
 import { submitEvent, type OrchestratorEvents } from '../orchestrator/orchestrator-events.js';
-import { assertNoCycle, invalid, readSubmission, type Submission } from '../orchestrator/submission.js';
+import { assertNoCycle, invalid, readSubmission, type KnownFieldsOnly, type Submission, type SubmittedData } from '../orchestrator/submission.js';
 import { TaskRegistry, type TaskClass } from '../orchestrator/task-registry.js';
+import type { StorageResultData, StorageTaskConfigFor } from '../tasks/storage-result.js';
+import type { ReadForm, StorageOperation, StorageTaskConfig } from '../tasks/storage-task-config.js';
 import type { TaskConfig } from '../tasks/task-config.js';
-import type { TaskResult } from '../tasks/task-result.js';
+import type { RetainedTaskResult, TaskResult } from '../tasks/task-result.js';
 import { TaskStatus } from '../tasks/task-status.js';
 import { alreadyExists, RedisQueue, type RedisQueueOptions, type TaskMeta } from './redis-queue.js';
+import { RemoteTaskHandle } from './remote-task-handle.js';
 
 /** How long one blocking read of the event stream waits. */
 const READ_BLOCK_MS = 1000;
@@ -142,8 +145,17 @@ export class RedisOrchestrator {
     return this;
   }
 
-  /** Submits one task config; see submitAll(). */
-  async submit(config: TaskConfig): Promise<TaskHandle> {
+  /**
+   * Submits one task config; see submitAll(). The handle's result is typed
+   * as the in-process orchestrator types it (a storage config's by its
+   * operation; another type's `unknown`, or the type given as
+   * `submit<TData>(config)`), with `data` as the queue keeps it.
+   */
+  submit<TOperation extends StorageOperation, TForm extends ReadForm | undefined = undefined>(
+    config: StorageTaskConfigFor<TOperation, TForm>,
+  ): Promise<RemoteTaskHandle<StorageResultData<TOperation, TForm>>>;
+  submit<TData = unknown>(config: TaskConfig): Promise<RemoteTaskHandle<TData>>;
+  async submit(config: TaskConfig): Promise<RemoteTaskHandle> {
     const [handle] = await this.#submit([config], () => '');
     if (handle === undefined) throw new Error('unreachable: a batch of one gave no handle');
     return handle;
@@ -156,11 +168,14 @@ export class RedisOrchestrator {
    * for a bad config, an unknown type or dependency, a cycle, a priority
    * the Redis queue cannot order; ALREADY_EXISTS for an id in use.
    */
-  async submitAll(configs: readonly TaskConfig[]): Promise<TaskHandle[]> {
+  submitAll<const TConfigs extends readonly (StorageTaskConfig | TaskConfig)[] | []>(
+    configs: TConfigs & KnownFieldsOnly<TConfigs>,
+  ): Promise<{ -readonly [K in keyof TConfigs]: RemoteTaskHandle<SubmittedData<TConfigs[K]>> }>;
+  async submitAll(configs: readonly TaskConfig[]): Promise<RemoteTaskHandle[]> {
     return this.#submit(configs, (index) => `[${String(index)}].`);
   }
 
-  async #submit(configs: readonly TaskConfig[], where: (index: number) => string): Promise<TaskHandle[]> {
+  async #submit(configs: readonly TaskConfig[], where: (index: number) => string): Promise<RemoteTaskHandle[]> {
     this.#assertOpen();
     const submissions = configs.map((config, index) => this.#read(config, where(index)));
     assertNoCycle(submissions, where);
@@ -188,7 +203,7 @@ export class RedisOrchestrator {
       const outcome = outcomes[index];
       if (outcome !== undefined && typeof outcome !== 'string') this.#ended(outcome, false);
     });
-    return lives.map((live) => new TaskHandle(live));
+    return lives.map((live) => new RemoteTaskHandle(live));
   }
 
   #read(config: TaskConfig, where: string): Submission {
@@ -211,7 +226,7 @@ export class RedisOrchestrator {
   }
 
   /** The promise of a task's result, for a task submitted elsewhere (or here). NOT_FOUND for an unknown id. */
-  async result(id: string): Promise<TaskResult> {
+  async result(id: string): Promise<RetainedTaskResult> {
     const watched = this.#watched.get(id);
     if (watched !== undefined) return watched.result();
     const state = await this.queue.state(id);
@@ -228,7 +243,7 @@ export class RedisOrchestrator {
    * depend on it end DEPENDENCY_FAILED. NOT_FOUND for an unknown id,
    * INVALID_STATE for a finished task.
    */
-  async cancel(id: string, reason?: string): Promise<TaskResult> {
+  async cancel(id: string, reason?: string): Promise<RetainedTaskResult> {
     this.#assertOpen();
     const because = reason === undefined ? '' : `: ${reason}`;
     const message = `task '${id}' was cancelled before it ran${because}`;
@@ -379,7 +394,7 @@ export class RedisOrchestrator {
     const tell = this.#allEvents ? fromStream : live !== undefined;
     if (tell) {
       if (result.success) this.#events.emit('complete', result);
-      else if (result.error !== undefined) this.#events.emit('error', { id: result.id, type: result.type, error: result.error, result });
+      else this.#events.emit('error', { id: result.id, type: result.type, error: result.error, result });
     }
     if (live !== undefined && this.#watched.size === 0) this.#resolveIdle();
   }

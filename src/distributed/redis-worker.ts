@@ -289,7 +289,7 @@ export class RedisWorker {
     }
     this.#metrics?.finished(result);
     if (result.success) this.#events.emit('complete', result);
-    else if (result.error !== undefined) this.#events.emit('error', { id: result.id, type: result.type, error: result.error, result });
+    else this.#events.emit('error', { id: result.id, type: result.type, error: result.error, result });
     return result;
   }
 

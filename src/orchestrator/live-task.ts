@@ -80,8 +80,11 @@ export function failedWithoutRunning(task: { readonly id: string; readonly type:
   };
 }
 
-/** What `submit()` returns: the task's id and the promise of its result. */
-export class TaskHandle {
+/**
+ * What `submit()` returns: the task's id and the promise of its result,
+ * typed by what the task produces (see `Orchestrator.submit`).
+ */
+export class TaskHandle<TData = unknown> {
   readonly #live: LiveTask;
 
   constructor(live: LiveTask) {
@@ -93,7 +96,8 @@ export class TaskHandle {
   }
 
   /** Resolves with the task's result once it has ended (and been cleaned up); never rejects. */
-  get result(): Promise<TaskResult> {
-    return this.#live.result();
+  get result(): Promise<TaskResult<TData>> {
+    // The task behind the handle is the one its type was taken from: what it produced is a TData.
+    return this.#live.result() as Promise<TaskResult<TData>>;
   }
 }

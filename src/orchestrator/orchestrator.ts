@@ -3,6 +3,8 @@ import { ErrorCode, TaskforgeError, toErrorInfo } from '../core/errors.js';
 import { getDefaultLogger, type Logger } from '../core/logger.js';
 import { TypedEmitter, type Listener } from '../core/typed-emitter.js';
 import type { StorageTaskContext } from '../tasks/storage-task.js';
+import type { StorageResultData, StorageTaskConfigFor } from '../tasks/storage-result.js';
+import type { ReadForm, StorageOperation, StorageTaskConfig } from '../tasks/storage-task-config.js';
 import type { TaskConfig } from '../tasks/task-config.js';
 import type { TaskResult } from '../tasks/task-result.js';
 import { TaskStatus } from '../tasks/task-status.js';
@@ -11,7 +13,7 @@ import { releaseDataStream } from '../storage/data-stream.js';
 import { LiveTask, TaskHandle } from './live-task.js';
 import { submitEvent, type OrchestratorEvents } from './orchestrator-events.js';
 import { MemoryQueue } from './queues/memory-queue.js';
-import { assertNoCycle, invalid, readSubmission, type Submission, type SubmitOptions } from './submission.js';
+import { assertNoCycle, invalid, readSubmission, type Submission, type KnownFieldsOnly, type SubmitOptions, type SubmittedData } from './submission.js';
 import type { TaskQueue, UnfinishedTask } from './task-queue.js';
 import { hasCleanupHook, TaskRegistry, type RunnableTask, type TaskClass } from './task-registry.js';
 import type { OrchestratorMetrics } from './metrics.js';
@@ -27,6 +29,9 @@ export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_INTERRUPTIONS = 3;
 /** How long task starts may run back to back on microtasks before the event loop gets a turn. */
 const SLICE_MS = 10;
+
+/** What submitAll() takes: task configs (storage ones typed by their operation) and task objects. */
+type Submittable = StorageTaskConfig | TaskConfig | BaseTask<unknown, object>;
 
 /** Options of {@link Orchestrator}. */
 export interface OrchestratorOptions {
@@ -148,7 +153,17 @@ export class Orchestrator {
    * cyclic dependencies), ALREADY_EXISTS for an id in use, INVALID_STATE
    * after shutdown(). The rest of the config is checked when the task runs:
    * a bad one ends FAILED with VALIDATION_ERROR.
+   *
+   * The handle's result is typed by what the task produces: a task
+   * object's data; a storage config's, by its operation (and a read's `as`);
+   * for a config of another type, `unknown`, or the type given as
+   * `submit<TData>(config)`.
    */
+  submit<TOperation extends StorageOperation, TForm extends ReadForm | undefined = undefined>(
+    config: StorageTaskConfigFor<TOperation, TForm>,
+    options?: SubmitOptions,
+  ): TaskHandle<StorageResultData<TOperation, TForm>>;
+  submit<TData = unknown>(config: BaseTask<TData, object> | TaskConfig, options?: SubmitOptions): TaskHandle<TData>;
   submit(config: TaskConfig | BaseTask, options: SubmitOptions = {}): TaskHandle {
     this.#assertAccepting();
     const submission = this.#admit(readSubmission(config, options, this.#queue.durable), '', new Set());
@@ -160,7 +175,11 @@ export class Orchestrator {
   /**
    * Queues a batch whose tasks may depend on each other in any order; all
    * are accepted or none (a cycle or a bad config refuses the whole batch).
+   * Each handle is typed as submit() types it.
    */
+  submitAll<const TConfigs extends readonly Submittable[] | []>(
+    configs: TConfigs & KnownFieldsOnly<TConfigs>,
+  ): { -readonly [K in keyof TConfigs]: TaskHandle<SubmittedData<TConfigs[K]>> };
   submitAll(configs: readonly (TaskConfig | BaseTask)[]): TaskHandle[] {
     this.#assertAccepting();
     const where = (index: number): string => `[${String(index)}].`;
@@ -344,7 +363,7 @@ export class Orchestrator {
       }
       const result = parent?.outcome ?? this.#queue.finished(dependency)?.result;
       if (result === undefined) return { id: dependency, code: 'UNKNOWN' };
-      if (result.status !== TaskStatus.COMPLETED) return { id: dependency, code: result.error?.code ?? 'FAILED' };
+      if (result.status !== TaskStatus.COMPLETED) return { id: dependency, code: result.error.code };
     }
     return undefined;
   }
@@ -510,7 +529,7 @@ export class Orchestrator {
           this.#schedulePump();
         }
       } else {
-        const error = dependencyFailed(dependent.id, { id: live.id, code: result.error?.code ?? 'FAILED' });
+        const error = dependencyFailed(dependent.id, { id: live.id, code: result.error.code });
         (failed ??= []).push([dependent, dependent.failedWithoutRunning(error)]);
       }
     }
@@ -541,7 +560,7 @@ export class Orchestrator {
       if (this.#events.listenerCount('complete') > 0) this.#events.emit('complete', result);
       return;
     }
-    const error = result.error ?? toErrorInfo(new TaskforgeError(ErrorCode.INTERNAL, `task '${live.id}' failed without an error`));
+    const { error } = result;
     if (live.status === TaskStatus.PENDING) {
       this.#logger.info({ taskId: live.id, taskType: live.type, code: error.code }, 'task ended without running');
     }

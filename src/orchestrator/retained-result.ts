@@ -1,5 +1,5 @@
 import { findJsonProblem } from '../core/json-value.js';
-import type { TaskResult } from '../tasks/task-result.js';
+import type { RetainedTaskResult } from '../tasks/task-result.js';
 
 /** The largest `data`, as JSON, a queue keeps with a finished task. */
 export const MAX_RETAINED_DATA_BYTES = 64 * 1024;
@@ -10,13 +10,13 @@ export const MAX_RETAINED_DATA_BYTES = 64 * 1024;
  * payload, bytes or a stream are dropped, with `details.dataRetained: false`,
  * so finished tasks cost little to keep and every queue keeps the same thing.
  */
-export function retainedResult(result: TaskResult): TaskResult {
+export function retainedResult<TData>(result: RetainedTaskResult<TData>): RetainedTaskResult<TData> {
+  if (!result.success) return result;
   const { data } = result;
   if (data === undefined || data === null || typeof data === 'number' || typeof data === 'boolean') return result;
   if (typeof data === 'string' ? data.length * 3 <= MAX_RETAINED_DATA_BYTES : isSmallJson(data)) return result;
-  const kept: { -readonly [K in keyof TaskResult]: TaskResult[K] } = { ...result, details: { ...result.details, dataRetained: false } };
-  delete kept.data;
-  return kept;
+  const { data: _dropped, ...kept } = result;
+  return { ...kept, details: { ...result.details, dataRetained: false } };
 }
 
 function isSmallJson(value: unknown): boolean {

@@ -5,6 +5,8 @@ import { adoptDataStream } from '../storage/data-stream.js';
 import type { FieldProblem } from '../core/validation.js';
 import { BaseTask } from '../tasks/base-task.js';
 import type { TaskConfig } from '../tasks/task-config.js';
+import type { StorageResultData } from '../tasks/storage-result.js';
+import type { ReadForm, StorageOperation } from '../tasks/storage-task-config.js';
 
 /** What the orchestrator reads from a submitted config or task before it queues it. */
 export interface Submission {
@@ -16,6 +18,31 @@ export interface Submission {
   /** True when the id was made here (unique by construction: no need to look it up). */
   readonly generatedId: boolean;
 }
+
+/**
+ * What a task submitted as `T` produces: a task object's own data; for a
+ * storage config, its operation's (and read form's); for any other config,
+ * unknown (the orchestrator knows the type by name only).
+ */
+export type SubmittedData<T> = T extends BaseTask<infer TData, object>
+  ? TData
+  : T extends { readonly type: 'storage'; readonly metadata: { readonly operation: infer TOperation extends StorageOperation } }
+    ? StorageResultData<TOperation, ReadFormOf<T['metadata']>>
+    : unknown;
+
+/** The `as` option of a storage config's metadata; undefined when it has none. */
+type ReadFormOf<TMetadata> = TMetadata extends { readonly options?: infer TOptions } ? AsOption<TOptions> : undefined;
+
+type AsOption<TOptions> = TOptions extends { readonly as?: infer TForm } ? (TForm extends ReadForm ? TForm : undefined) : undefined;
+
+/**
+ * A batch as submitAll() types it, each config with only the fields a task
+ * config has: the check the compiler makes of a literal passed where a
+ * TaskConfig is expected, which a batch inferred as a whole would lose.
+ */
+export type KnownFieldsOnly<TBatch> = {
+  [K in keyof TBatch]: TBatch[K] extends BaseTask<unknown, object> ? TBatch[K] : TBatch[K] & Readonly<Record<Exclude<keyof TBatch[K], keyof TaskConfig>, never>>;
+};
 
 /** Options of a submit beside the config. */
 export interface SubmitOptions {

@@ -1,6 +1,6 @@
 import type { BaseTask } from '../tasks/base-task.js';
 import type { TaskConfig } from '../tasks/task-config.js';
-import type { TaskResult } from '../tasks/task-result.js';
+import type { RetainedTaskResult, TaskResult } from '../tasks/task-result.js';
 import type { TaskStatus } from '../tasks/task-status.js';
 
 /** A task as a queue holds it until it runs. Kept light: the task object is made only when it starts. */
@@ -39,7 +39,7 @@ export interface FinishedTask {
    * The result. A durable queue keeps `data` only when it is plain JSON of at
    * most 64 KiB (a write's or a list's result, not a read's payload).
    */
-  readonly result: TaskResult;
+  readonly result: RetainedTaskResult;
 }
 
 /**

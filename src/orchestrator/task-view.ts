@@ -1,5 +1,5 @@
 import { isoTime } from '../core/clock.js';
-import type { TaskResult } from '../tasks/task-result.js';
+import type { RetainedTaskResult } from '../tasks/task-result.js';
 import type { TaskStatus } from '../tasks/task-status.js';
 
 /** A task as `get(id)` reports it. */
@@ -13,7 +13,7 @@ export interface TaskView {
   readonly dependsOn?: readonly string[];
   readonly submittedAt: string;
   /** The result, once finished (its `data` as the queue keeps it). */
-  readonly result?: TaskResult;
+  readonly result?: RetainedTaskResult;
 }
 
 /** What every queue knows of a task, whatever its state. */
@@ -26,7 +26,7 @@ interface TaskFacts {
 }
 
 /** The view of a task in `status` after `attempts`, with its result once it has one. */
-export function taskView(task: TaskFacts, status: TaskStatus, attempts: number, result?: TaskResult): TaskView {
+export function taskView(task: TaskFacts, status: TaskStatus, attempts: number, result?: RetainedTaskResult): TaskView {
   return {
     id: task.id,
     type: task.type,

@@ -3,7 +3,7 @@ import type { TaskView } from '../orchestrator/task-view.js';
 import type { Logger } from '../core/logger.js';
 import type { StorageTaskContext } from '../tasks/storage-task.js';
 import type { TaskConfig } from '../tasks/task-config.js';
-import type { TaskResult } from '../tasks/task-result.js';
+import type { RetainedTaskResult } from '../tasks/task-result.js';
 import type { AccessRule } from './access-rule.js';
 import type { ConfigStore } from './config-store.js';
 import type { EndHistory } from './end-history.js';
@@ -16,7 +16,7 @@ export interface ServedOrchestrator extends EventSource {
   submit(config: TaskConfig): { readonly id: string } | Promise<{ readonly id: string }>;
   submitAll(configs: readonly TaskConfig[]): readonly { readonly id: string }[] | Promise<readonly { readonly id: string }[]>;
   get(id: string): TaskView | undefined | Promise<TaskView | undefined>;
-  cancel(id: string, reason?: string): Promise<TaskResult>;
+  cancel(id: string, reason?: string): Promise<RetainedTaskResult>;
 }
 
 /** What every route is given. */

@@ -13,6 +13,21 @@ export const CONTENT_KIND_KEY = 'content-kind';
 /** The forms a read can return. */
 export type ReadForm = 'buffer' | 'text' | 'json' | 'stream';
 
+/**
+ * What a read gives back in each form. A JSON value is `unknown`, as
+ * `JSON.parse` would give it: its shape is the writer's, for the reader to
+ * check or cast to its own type.
+ */
+export interface ReadFormValues {
+  buffer: Buffer;
+  text: string;
+  json: unknown;
+  stream: Readable;
+}
+
+/** Any value a read gives back. */
+export type ReadValue = ReadFormValues[ReadForm];
+
 /** Data to write, turned into bytes once and replayable when it came from memory. */
 export interface ByteSource {
   readonly kind: ContentKind;
@@ -63,7 +78,7 @@ export async function decodeObject(
   path: string,
   form: ReadForm | undefined,
   signal: AbortSignal,
-): Promise<unknown> {
+): Promise<ReadValue> {
   if (chosenForm(object.kind, form) === 'stream') return Readable.from(object.body, { objectMode: false });
   return bytesToForm(await collectBytes(object.body, signal), object.kind, path, form);
 }
@@ -85,7 +100,7 @@ export async function collectBytes(body: AsyncIterable<Buffer>, signal: AbortSig
 }
 
 /** Bytes in the asked (or written) form; `bytes` may be handed over as they are for the buffer form. */
-export function bytesToForm(bytes: Buffer, kind: ContentKind, path: string, form: ReadForm | undefined): unknown {
+export function bytesToForm(bytes: Buffer, kind: ContentKind, path: string, form: ReadForm | undefined): ReadValue {
   const chosen = chosenForm(kind, form);
   if (chosen === 'buffer') return bytes;
   if (chosen === 'stream') return Readable.from([bytes], { objectMode: false });

@@ -10,7 +10,7 @@ import { TypedEmitter, type Listener } from '../core/typed-emitter.js';
 import { parseOrThrow } from '../core/validation.js';
 import { attemptOptionsOf, taskConfigSchema, type AttemptOptions, type TaskConfig, type ValidTaskConfig } from './task-config.js';
 import type { TaskEvents } from './task-events.js';
-import type { TaskResult } from './task-result.js';
+import type { TaskResult, TaskResultBase } from './task-result.js';
 import { assertTransition, isFinalStatus, TaskStatus, type FinalTaskStatus } from './task-status.js';
 
 /** What a task is given besides its config; the orchestrator fills it for the tasks it runs. */
@@ -367,7 +367,7 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
   /** Builds the result in one literal of one shape: spreads of optional parts cost more than the rest of a cached read. */
   #buildResult(startedAt: number, attempts: number, status: FinalTaskStatus, data: TData | undefined, error: TaskErrorInfo | undefined): TaskResult<TData> {
     const finishedAt = Date.now();
-    const result: { -readonly [K in keyof TaskResult<TData>]: TaskResult<TData>[K] } = {
+    const result: { -readonly [K in keyof TaskResultBase]: TaskResultBase[K] } & { status: FinalTaskStatus; success: boolean; data?: TData; error?: TaskErrorInfo } = {
       id: this.id,
       type: this.type,
       status,
@@ -380,7 +380,8 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
     if (status === TaskStatus.COMPLETED) result.data = data as TData;
     if (error !== undefined) result.error = error;
     if (this.#details !== undefined) result.details = this.#details;
-    return result;
+    // One of the two shapes: data exactly when it completed, error exactly when it failed (the callers give one or the other).
+    return result as TaskResult<TData>;
   }
 
   #setStatus(next: TaskStatus): void {

@@ -3,18 +3,19 @@ import { TaskforgeError } from '../core/errors.js';
 import { adoptDataStream, releaseDataStream } from '../storage/data-stream.js';
 import { privateCopy } from '../core/small-copies.js';
 import { fromSystemError } from '../core/system-errors.js';
-import type { ListPage, StorageBackend } from '../storage/backend.js';
+import type { StorageBackend } from '../storage/backend.js';
 import { defaultKeyring } from '../storage/codec/default-keyring.js';
 import { encodeContainer } from '../storage/codec/encoder.js';
 import type { KeyBinding } from '../storage/codec/decoder.js';
 import type { Keyring } from '../storage/codec/keyring.js';
 import { decodeStoredObject } from '../storage/object-reader.js';
-import { bytesToForm, chosenForm, collectBytes, decodeObject, metadataFor, toByteSource } from '../storage/content.js';
+import { bytesToForm, chosenForm, collectBytes, decodeObject, metadataFor, toByteSource, type ReadValue } from '../storage/content.js';
 import { defaultReadCache, type CachedObject, type ReadCache } from '../storage/read-cache.js';
 import { defaultBackend } from '../storage/default-backend.js';
 import { BaseTask, type AttemptContext, type TaskContext } from './base-task.js';
 import { attemptOptionsOf, type AttemptOptions } from './task-config.js';
-import { DEFAULT_LIST_LIMIT, type StorageTaskConfig } from './storage-task-config.js';
+import { DEFAULT_LIST_LIMIT, type ReadForm, type StorageOperation } from './storage-task-config.js';
+import type { DeleteResultData, StorageResultData, StorageTaskConfigFor, WriteResultData } from './storage-result.js';
 import { prepareStorageTask, type EncodingPlan, type PreparedStorageTask } from './storage-task-prepare.js';
 import { zstdAvailable } from '../storage/codec/zstd.js';
 
@@ -34,45 +35,28 @@ export interface StorageTaskContext extends TaskContext {
   readonly beforeCommit?: () => Promise<void>;
 }
 
-/** `data` of a completed write. */
-export interface WriteResultData {
-  readonly path: string;
-  /** Bytes stored. */
-  readonly size: number;
-  readonly modifiedAt: string;
-  /** The stored object's version (changes with every write). */
-  readonly version: string;
-}
-
-/** `data` of a completed delete. */
-export interface DeleteResultData {
-  readonly path: string;
-  /** False when nothing was there (delete is idempotent). */
-  readonly deleted: boolean;
-}
-
-/** `data` of a completed list: one page. */
-export type ListResultData = ListPage;
-
-/**
- * `data` of a completed storage task: for a read, the value in the form
- * written or asked (`Buffer`, `string`, a JSON value, or a `Readable`); for
- * the others, {@link WriteResultData}, {@link DeleteResultData} or
- * {@link ListResultData}.
- */
-export type StorageResultData = unknown;
-
 /**
  * The spec's storage task: read, write, delete or list one path on a
  * storage backend, with the lifecycle of {@link BaseTask}.
+ *
+ * Its result's `data` is typed by the config: `new StorageTask({ …,
+ * metadata: { operation: 'write', … } })` is a `StorageTask<'write'>`,
+ * whose data is a {@link WriteResultData}; a read's data follows its `as`
+ * option. A config typed only as `StorageTaskConfig` gives any of them.
+ *
+ * @typeParam TOperation the config's operation.
+ * @typeParam TForm a read's `as` option; absent (the default), the form that was written.
  */
-export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask> {
+export class StorageTask<TOperation extends StorageOperation = StorageOperation, TForm extends ReadForm | undefined = undefined> extends BaseTask<
+  StorageResultData<TOperation, TForm>,
+  PreparedStorageTask
+> {
   readonly #backend: StorageBackend;
   readonly #keyring: () => Keyring | undefined;
   readonly #cache: ReadCache;
   readonly #beforeCommit: (() => Promise<void>) | undefined;
 
-  constructor(config: StorageTaskConfig, context: StorageTaskContext = {}) {
+  constructor(config: StorageTaskConfigFor<TOperation, TForm>, context: StorageTaskContext = {}) {
     super(config, context);
     this.#backend = context.backend ?? defaultBackend();
     this.#beforeCommit = context.beforeCommit;
@@ -103,7 +87,12 @@ export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask
     return attemptOptionsOf(prepared.config);
   }
 
-  protected override async executeTask(signal: AbortSignal, { config: prepared }: AttemptContext<PreparedStorageTask>): Promise<StorageResultData> {
+  protected override executeTask(signal: AbortSignal, { config: prepared }: AttemptContext<PreparedStorageTask>): Promise<StorageResultData<TOperation, TForm>> {
+    // The config's operation and `as`, which the type arguments were taken from, decide what comes back.
+    return this.#run(prepared, signal) as Promise<StorageResultData<TOperation, TForm>>;
+  }
+
+  async #run(prepared: PreparedStorageTask, signal: AbortSignal): Promise<StorageResultData> {
     const { path } = prepared;
     const { operation, options = {} } = prepared.config.metadata;
     switch (operation) {
@@ -179,15 +168,15 @@ export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask
    * entry checked less than ttlMs ago. It completes without an attempt's
    * signal and timer, so that a hot cached read costs microseconds.
    */
-  protected override completeSynchronously(prepared: PreparedStorageTask): { readonly data: StorageResultData } | undefined {
+  protected override completeSynchronously(prepared: PreparedStorageTask): { readonly data: StorageResultData<TOperation, TForm> } | undefined {
     const { operation, options = {} } = prepared.config.metadata;
     if (operation !== 'read' || typeof options.cache !== 'object') return undefined;
     const entry = this.#usableEntry(prepared);
     if (entry === undefined || Date.now() - entry.validatedAt >= options.cache.ttlMs) return undefined;
-    return { data: this.#serveFromCache(entry, prepared) };
+    return { data: this.#serveFromCache(entry, prepared) as StorageResultData<TOperation, TForm> };
   }
 
-  async #read(prepared: PreparedStorageTask, signal: AbortSignal): Promise<unknown> {
+  async #read(prepared: PreparedStorageTask, signal: AbortSignal): Promise<ReadValue> {
     const { path } = prepared;
     const options = prepared.config.metadata.options ?? {};
     const useCache = options.cache !== undefined && options.cache !== false;
@@ -263,7 +252,7 @@ export class StorageTask extends BaseTask<StorageResultData, PreparedStorageTask
     return keyring?.fingerprintOf(binding.id) === binding.fingerprint;
   }
 
-  #serveFromCache(entry: CachedObject, prepared: PreparedStorageTask): unknown {
+  #serveFromCache(entry: CachedObject, prepared: PreparedStorageTask): ReadValue {
     this.#cache.recordHit();
     this.setResultDetails({ cache: 'hit', kind: entry.kind });
     return bytesToForm(privateCopy(entry.bytes), entry.kind, prepared.path, prepared.config.metadata.options?.as);

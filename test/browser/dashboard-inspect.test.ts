@@ -172,7 +172,7 @@ describe.runIf(haveChromium)('the dashboard, as an operator uses it, in Chromium
     await expect.poll(visible, SOON).toEqual([]);
     await p.getByLabel('Search id').fill('store');
     await expect.poll(visible, SOON).toEqual(['store-3', 'store-2', 'store-1']);
-    await f.orchestrator.submitAll([probe('store-probe'), { id: 'store-4', type: 'storage', metadata: { operation: 'write', path: '/s4.txt', data: 's' } }])[1]?.result;
+    await f.orchestrator.submitAll([probe('store-probe'), { id: 'store-4', type: 'storage', metadata: { operation: 'write', path: '/s4.txt', data: 's' } }])[1].result;
     await expect.poll(visible, SOON).toEqual(['store-4', 'store-3', 'store-2', 'store-1']);
     expect(await p.locator('#tasks tr[data-id="store-probe"]').isHidden()).toBe(true);
   });

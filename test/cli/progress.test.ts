@@ -9,18 +9,10 @@ import type { TaskResult } from '../../src/tasks/task-result.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 function result(id: string, status: 'completed' | 'failed', bytesWritten = 0): TaskResult {
-  return {
-    id,
-    type: 'storage',
-    status,
-    success: status === 'completed',
-    ...(status === 'failed' ? { error: { code: 'NOT_FOUND' as const, message: 'gone', retryable: false } } : {}),
-    attempts: 1,
-    startedAt: '',
-    finishedAt: '',
-    durationMs: 3,
-    details: { bytesWritten },
-  };
+  const base = { id, type: 'storage', attempts: 1, startedAt: '', finishedAt: '', durationMs: 3, details: { bytesWritten } };
+  return status === 'completed'
+    ? { ...base, status, success: true, data: { path: `/${id}`, size: bytesWritten } }
+    : { ...base, status, success: false, error: { code: 'NOT_FOUND', message: 'gone', retryable: false } };
 }
 
 describe('the run view', () => {

@@ -164,11 +164,11 @@ describe.runIf(haveRedis)('workers in separate processes', () => {
     }
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
-    expect(await short?.result).toMatchObject({ status: 'completed', attempts: 1 });
+    expect(await short.result).toMatchObject({ status: 'completed', attempts: 1 });
     // Handed back, not failed: it waits in the queue for the next worker.
     expect(await orchestrator.get('long')).toMatchObject({ status: 'pending' });
     const second = await startWorker(name, journal, 2, 30_000);
-    expect(await long?.result).toMatchObject({ status: 'completed', attempts: 2 });
+    expect(await long.result).toMatchObject({ status: 'completed', attempts: 2 });
     expect(journalLines(journal).filter((line) => line[1] === 'long')).toEqual([
       ['start', 'long', '1', String(first.pid)],
       ['aborted', 'long', String(first.pid)],

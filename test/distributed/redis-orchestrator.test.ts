@@ -143,17 +143,12 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     cleanups.push(() => queue.close());
     const at = Date.now();
     const task = (id: string, dependsOn?: string[]): QueuedTask => ({ id, type: 'probe', priority: 0, config: { type: 'probe' }, attempts: 0, submittedAt: at, dependsOn });
-    const result = (id: string, success: boolean): TaskResult => ({
-      id,
-      type: 'probe',
-      status: success ? 'completed' : 'failed',
-      success,
-      attempts: 1,
-      startedAt: new Date(at).toISOString(),
-      finishedAt: new Date(at).toISOString(),
-      durationMs: 0,
-      ...(success ? {} : { error: { code: 'IO_ERROR', message: 'disk on fire', retryable: false } }),
-    });
+    const result = (id: string, success: boolean): TaskResult => {
+      const base = { id, type: 'probe', attempts: 1, startedAt: new Date(at).toISOString(), finishedAt: new Date(at).toISOString(), durationMs: 0 };
+      return success
+        ? { ...base, status: 'completed', success, data: 'done' }
+        : { ...base, status: 'failed', success, error: { code: 'IO_ERROR', message: 'disk on fire', retryable: false } };
+    };
     const children = Array.from({ length: 2500 }, (_, index) => task(`child-${String(index)}`, ['root']));
     await queue.submit([task('root'), task('other'), ...children]);
     // The same task twice in one batch, and an unknown one: recorded once, and not at all.
@@ -202,16 +197,16 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
       probe('dependent', 0, {}, { dependsOn: ['blocked'] }),
     ]);
     expect(await orchestrator.cancel('waiting', 'not needed')).toMatchObject({ status: 'failed', attempts: 0, error: { code: 'CANCELLED', message: "task 'waiting' was cancelled before it ran: not needed" } });
-    expect(await waiting?.result).toMatchObject({ error: { code: 'CANCELLED' } });
+    expect(await waiting.result).toMatchObject({ error: { code: 'CANCELLED' } });
     expect(await orchestrator.cancel('blocked')).toMatchObject({ status: 'failed', error: { code: 'CANCELLED' } });
-    expect(await dependent?.result).toMatchObject({ error: { code: 'DEPENDENCY_FAILED' } });
+    expect(await dependent.result).toMatchObject({ error: { code: 'DEPENDENCY_FAILED' } });
     await worker(1);
     for (let waited = 0; !journal.signals.has('blocker') && waited < 5000; waited += 10) await delay(10);
     const cancelled = await orchestrator.cancel('blocker', 'enough');
     expect(cancelled).toMatchObject({ status: 'failed', error: { code: 'CANCELLED' } });
     expect(journal.signals.get('blocker')?.aborted).toBe(true);
-    expect(await blocker?.result).toEqual(cancelled);
-    expect(await blocked?.result).toMatchObject({ error: { code: 'CANCELLED' } });
+    expect(await blocker.result).toEqual(cancelled);
+    expect(await blocked.result).toMatchObject({ error: { code: 'CANCELLED' } });
     expect(journal.startOrder).toEqual(['blocker']);
     expect(cancels).toEqual(['waiting:pending', 'blocked:pending', 'blocker:running']);
     await expect(orchestrator.cancel('blocker')).rejects.toMatchObject({ code: 'INVALID_STATE' });
@@ -262,11 +257,11 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     const keys = [...(await redis.keys(`taskforge:${name}:*`)), ...(await redis.keys(`taskforge:bull:${name}:*`))];
     await redis.del(...keys);
     await redis.hset(`taskforge:${name}:tasks`, 'kept', keep ?? '');
-    expect(await gone?.result).toMatchObject({ id: 'gone', status: 'failed', attempts: 0, error: { code: 'LOST', message: expect.stringContaining("task 'gone' was lost: the queue") as string } });
+    expect(await gone.result).toMatchObject({ id: 'gone', status: 'failed', attempts: 0, error: { code: 'LOST', message: expect.stringContaining("task 'gone' was lost: the queue") as string } });
     expect(errors).toEqual(['gone:LOST']);
     // The task the queue still holds is still waited for.
     expect(await orchestrator.get('kept')).toMatchObject({ status: 'pending' });
-    expect(await Promise.race([kept?.result, delay(100).then(() => 'still waited for')])).toBe('still waited for');
+    expect(await Promise.race([kept.result, delay(100).then(() => 'still waited for')])).toBe('still waited for');
   });
 
   it('a task never runs again once its end is recorded: a hand-over to BullMQ that comes late (after the sweep handed it over and a worker finished it) makes a job that is dropped unrun', async () => {

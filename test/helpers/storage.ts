@@ -12,7 +12,7 @@ export function runStorage(backend: StorageBackend, metadata: StorageMetadata, i
 /** Runs a storage task that must succeed, and returns its data. */
 export async function expectData(backend: StorageBackend, metadata: StorageMetadata): Promise<unknown> {
   const result = await runStorage(backend, metadata);
-  if (!result.success) throw new Error(`expected success, got ${result.error?.code ?? '?'}: ${result.error?.message ?? ''}`);
+  if (!result.success) throw new Error(`expected success, got ${result.error.code}: ${result.error.message}`);
   return result.data;
 }
 
@@ -20,5 +20,5 @@ export async function expectData(backend: StorageBackend, metadata: StorageMetad
 export async function expectCode(backend: StorageBackend, metadata: StorageMetadata): Promise<string> {
   const result = await runStorage(backend, metadata);
   if (result.success) throw new Error(`expected a failure, got success with ${JSON.stringify(result.data)}`);
-  return result.error?.code ?? 'NO_CODE';
+  return result.error.code;
 }

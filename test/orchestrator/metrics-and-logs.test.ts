@@ -26,7 +26,7 @@ describe('Prometheus metrics', () => {
       { id: 'r2', type: 'storage', priority: 1, dependsOn: ['r1'], metadata: { operation: 'read', path: '/m.txt', options: { cache: true } } },
       { id: 'gone', type: 'storage', priority: 0, metadata: { operation: 'read', path: '/missing' } },
     ]);
-    await write?.result;
+    await write.result;
     await orchestrator.onIdle();
     const text = await metrics.text();
     expect(sample(text, 'taskforge_tasks_submitted_total{type="storage"}')).toBe(4);

@@ -325,8 +325,8 @@ describe('Orchestrator: storage tasks', () => {
       { id: 'w', type: 'storage', priority: 1, metadata: { operation: 'write', path: '/data/file.txt', data: { content: 'Hello World' }, options: { compression: true } } },
       { id: 'r', type: 'storage', priority: 9, dependsOn: ['w'], metadata: { operation: 'read', path: '/data/file.txt' } },
     ]);
-    expect(await write?.result).toMatchObject({ status: 'completed', details: { bytesWritten: expect.any(Number) as number } });
-    expect(await read?.result).toMatchObject({ status: 'completed', data: { content: 'Hello World' } });
+    expect(await write.result).toMatchObject({ status: 'completed', details: { bytesWritten: expect.any(Number) as number } });
+    expect(await read.result).toMatchObject({ status: 'completed', data: { content: 'Hello World' } });
     expect(run.get('w')?.result?.data).toMatchObject({ path: '/data/file.txt' });
     // Small JSON is kept with the finished task; bytes and streams are not (retained-result.test.ts).
     expect(run.get('r')?.result?.data).toEqual({ content: 'Hello World' });

@@ -93,20 +93,12 @@ function task(id: string, priority = 0, extra: Partial<QueuedTask> = {}): Queued
   return { id, type: 'probe', priority, config: { id, type: 'probe', priority, metadata: { n: id } }, dependsOn: undefined, attempts: 0, submittedAt: Date.now(), ...extra };
 }
 
-function result(id: string, status: 'completed' | 'failed' = 'completed', data?: unknown, attempts = 1): TaskResult {
+function result(id: string, status: 'completed' | 'failed' = 'completed', data: unknown = null, attempts = 1): TaskResult {
   const at = new Date().toISOString();
-  return {
-    id,
-    type: 'probe',
-    status,
-    success: status === 'completed',
-    ...(data === undefined ? {} : { data }),
-    ...(status === 'failed' ? { error: { code: 'IO_ERROR' as const, message: 'disk said no', retryable: false } } : {}),
-    attempts,
-    startedAt: at,
-    finishedAt: at,
-    durationMs: 0,
-  };
+  const base = { id, type: 'probe', attempts, startedAt: at, finishedAt: at, durationMs: 0 };
+  return status === 'completed'
+    ? { ...base, status, success: true, data }
+    : { ...base, status, success: false, error: { code: 'IO_ERROR', message: 'disk said no', retryable: false } };
 }
 
 async function takeAll(queue: AnyQueue): Promise<string[]> {

@@ -3,7 +3,7 @@ import type { TaskResult } from '../../src/tasks/task-result.js';
 import { ConfigStore, type KeptConfig } from '../../src/server/config-store.js';
 
 const write = (id: string, data: string): KeptConfig => ({ id, type: 'storage', metadata: { operation: 'write', path: `/${id}`, data } });
-const completed = (id: string): TaskResult => ({ id, type: 'storage', status: 'completed', success: true, attempts: 1, startedAt: '', finishedAt: '', durationMs: 0 });
+const completed = (id: string): TaskResult => ({ id, type: 'storage', status: 'completed', success: true, data: undefined, attempts: 1, startedAt: '', finishedAt: '', durationMs: 0 });
 
 describe('ConfigStore: configs for the detail and for retries', () => {
   it('holds a whole config for a retry, claims it once, and can release a claim whose retry was refused', () => {

@@ -8,7 +8,7 @@ import { TaskTable } from '../../src/server/task-table.js';
 /** Nothing to listen to: these tests tell the feed its events themselves, as the object routes do. */
 const silent = new EventEmitter() as unknown as EventSource;
 
-const ended = (id: string): TaskResult => ({ id, type: 'probe', status: 'completed', success: true, attempts: 1, startedAt: '', finishedAt: '', durationMs: 1 });
+const ended = (id: string): TaskResult => ({ id, type: 'probe', status: 'completed', success: true, data: undefined, attempts: 1, startedAt: '', finishedAt: '', durationMs: 1 });
 
 describe('TaskFeed', () => {
   it("fills in a row first seen from its start once the task's submit event comes (a queue worker was quicker)", () => {

@@ -1,4 +1,4 @@
-import type { ListEntry, ListPage } from '../../storage/backend.js';
+import type { ListEntry } from '../../storage/backend.js';
 import { MAX_LIST_LIMIT } from '../../tasks/storage-task-config.js';
 import { backendFor, formatBytes, printJson, type CliStreams, type CommonOptions } from '../cli-context.js';
 import { ExitCode } from '../exit-codes.js';
@@ -26,7 +26,7 @@ export async function lsCommand(path: string, options: LsCommandOptions, streams
       const ran = await runOne({ type: 'storage', metadata: { operation: 'list', path, options: listOptions } }, backend, streams, `listing ${path}`, { interruption });
       if (interruption.signal.aborted) return interruption.outputClosed ? ExitCode.OK : ExitCode.TASK_FAILED;
       if (!ran.result.success) return ran.exitCode;
-      const page = ran.result.data as ListPage;
+      const page = ran.result.data;
       for (const entry of page.entries) print(entry, options, streams);
       remaining -= page.entries.length;
       cursor = page.cursor;

@@ -76,7 +76,7 @@ async function readAsJsonLine(path: string, options: ReadCommandOptions, streams
   if (ran.interrupted) return stoppedBefore(path, options, streams, interruption, 0);
   const { result } = ran;
   if (!result.success) {
-    if (result.error?.code === 'LIMIT_EXCEEDED' && options.maxBytes === undefined) {
+    if (result.error.code === 'LIMIT_EXCEEDED' && options.maxBytes === undefined) {
       streams.stderr.write(`taskforge: read --json prints the object in one line and holds at most ${formatBytes(JSON_LINE_MAX_BYTES)}: give -o FILE, or --max-bytes N to allow more\n`);
     }
     return ran.exitCode;

@@ -1,4 +1,3 @@
-import type { DeleteResultData } from '../../tasks/storage-task.js';
 import { backendFor, printJson, type CliStreams, type CommonOptions } from '../cli-context.js';
 import type { ExitCode } from '../exit-codes.js';
 import { runOne } from '../run-one.js';
@@ -17,7 +16,7 @@ export async function rmCommand(path: string, options: RmCommandOptions, streams
     `deleting ${path}`,
   );
   if (result.success) {
-    const deleted = result.data as DeleteResultData;
+    const deleted = result.data;
     if (options.json === true) printJson(streams, deleted);
     else streams.stdout.write(deleted.deleted ? `deleted ${deleted.path}\n` : `nothing at ${deleted.path}\n`);
   }

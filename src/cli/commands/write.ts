@@ -6,7 +6,7 @@ import type { ExitCode} from '../exit-codes.js';
 import { UsageError } from '../exit-codes.js';
 import { Interruption } from '../interruption.js';
 import { runOne, type RanOne } from '../run-one.js';
-import type { WriteResultData } from '../../tasks/storage-task.js';
+import type { WriteResultData } from '../../tasks/storage-result.js';
 
 /** Options of `taskforge write`. */
 export interface WriteCommandOptions extends CommonOptions {
@@ -31,7 +31,7 @@ export async function writeCommand(path: string, options: WriteCommandOptions, s
     ...(options.retries === undefined ? {} : { retries: options.retries }),
   };
   const interruption = Interruption.watch(streams);
-  let ran: RanOne;
+  let ran: RanOne<WriteResultData>;
   try {
     ran = await runOne({ type: 'storage', metadata: { operation: 'write', path, data, options: storageOptions } }, backendFor(options, streams.env), streams, `writing ${path}`, { interruption, ...(size === undefined ? {} : { totalBytes: size }) });
   } finally {
@@ -43,7 +43,7 @@ export async function writeCommand(path: string, options: WriteCommandOptions, s
     streams.stderr.write(`taskforge: interrupted by ${interruption.by ?? 'a signal'}: nothing was stored at ${path} (what was there before is unchanged; the partial copy is removed)\n`);
   }
   if (result.success) {
-    const written = result.data as WriteResultData;
+    const written = result.data;
     if (options.json === true) printJson(streams, written);
     else streams.stdout.write(`wrote ${written.path} (${formatBytes(written.size)} stored${describeEncoding(storageOptions)})\n`);
   }

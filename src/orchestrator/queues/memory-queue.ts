@@ -1,7 +1,7 @@
 import { PriorityQueue, type PriorityQueueOptions } from '../priority-queue.js';
 import { retainedResult } from '../retained-result.js';
 import type { FinishedTask, QueuedTask, RetentionOptions, TaskQueue, UnfinishedTask } from '../task-queue.js';
-import type { TaskResult } from '../../tasks/task-result.js';
+import type { RetainedTaskResult, TaskResult } from '../../tasks/task-result.js';
 
 /** The default number of finished tasks a memory queue keeps for lookup. */
 export const DEFAULT_MEMORY_RETENTION = 10_000;
@@ -132,7 +132,7 @@ class FinishedRecord implements FinishedTask {
     readonly priority: number,
     readonly dependsOn: readonly string[] | undefined,
     readonly submittedAt: number,
-    readonly result: TaskResult,
+    readonly result: RetainedTaskResult,
   ) {}
 
   get id(): string {

@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
 import type { TaskConfig } from '../../tasks/task-config.js';
-import type { TaskResult } from '../../tasks/task-result.js';
+import type { RetainedTaskResult, TaskResult } from '../../tasks/task-result.js';
 import { checkAgingMs, rankOf } from '../priority-queue.js';
 import { retainedResult } from '../retained-result.js';
 import type { FinishedTask, QueuedTask, RetentionOptions, TaskQueue, UnfinishedTask } from '../task-queue.js';
@@ -134,7 +134,7 @@ export class SqliteQueue implements TaskQueue {
       attempts: row.attempts,
       dependsOn: parseDependsOn(row.depends_on),
       submittedAt: row.submitted_at,
-      result: JSON.parse(row.result) as TaskResult,
+      result: JSON.parse(row.result) as RetainedTaskResult,
     };
   }
 
@@ -277,7 +277,7 @@ function parseDependsOn(text: string | null): readonly string[] | undefined {
   return text === null ? undefined : (JSON.parse(text) as string[]);
 }
 
-function stringifyResult(result: TaskResult): string {
+function stringifyResult(result: RetainedTaskResult): string {
   try {
     return JSON.stringify(result);
   } catch {
