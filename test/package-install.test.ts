@@ -31,7 +31,7 @@ function npmWarnings(stderr: string): string[] {
 /**
  * The packages npm's install-scripts notice names (npm 11.16 on). That notice is
  * about the consumer's own `allowScripts` policy, which only the consumer can
- * set; README, Installing, says what it names.
+ * set; README, Install, says what it names.
  */
 function unreviewedScripts(warnings: readonly string[]): string[] {
   return warnings.flatMap((line) => /^npm warn install-scripts {3}(\S+) \(/.exec(line)?.[1] ?? []);
@@ -130,5 +130,28 @@ describe('a consumer installing the packed tarball', () => {
 
     const silenced = await runCommand('node', ['--input-type=module', '--eval', script], { cwd: app, env: consumerEnv({ AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }) });
     expect(silenced.stderr).toBe('-- S3 from here --\n');
+  });
+});
+
+describe('a consumer installing a checkout folder', () => {
+  it('that never had `npm ci`: the install fails and says to run it, not "tsc: not found"', async () => {
+    const work = await makeTempDir('taskforge-folder-');
+    try {
+      // Only what `prepare` reads before it builds: the checkout's package.json and its scripts.
+      const checkout = join(work.path, 'taskforge');
+      await mkdir(join(checkout, 'scripts'), { recursive: true });
+      await writeFile(join(checkout, 'package.json'), await readFile('package.json'));
+      await writeFile(join(checkout, 'scripts', 'check-build-tools.mjs'), await readFile('scripts/check-build-tools.mjs'));
+      const app = join(work.path, 'app');
+      await mkdir(app);
+      await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+
+      const install = await runCommand('npm', ['install', '--no-audit', '--no-fund', checkout], { cwd: app, env: consumerEnv() });
+      expect(install.code).not.toBe(0);
+      expect(install.stderr).toContain(`taskforge: building dist/ needs the dev dependencies (typescript), and they are not installed in ${checkout}/.`);
+      expect(install.stderr).toContain('Run `npm ci` there first.');
+    } finally {
+      await work.remove();
+    }
   });
 });
