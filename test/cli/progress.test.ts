@@ -92,12 +92,13 @@ describe('the run view', () => {
     }
   });
 
-  it('on a real terminal, read refuses to print binary data (exit 2, naming -o) and prints text', async () => {
+  it('on a real terminal, read refuses to print binary data (a NUL byte, as curl judges; exit 2, naming -o) and prints text, however it was written', async () => {
     const { path: dir, remove } = await makeTempDir('tty-');
     try {
       const bin = `${process.execPath} ${resolve('dist/src/cli/bin.js')}`;
-      writeFileSync(join(dir, 'image'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x1b, 0x5b, 0x32, 0x4a]));
-      expect(spawnSync('sh', ['-c', `${bin} write /image --file image && ${bin} write /note.txt --data hello`], { cwd: dir }).status).toBe(0);
+      writeFileSync(join(dir, 'image'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x1b, 0x5b, 0x32, 0x4a]));
+      writeFileSync(join(dir, 'text-file'), 'a text file, written from a file\n');
+      expect(spawnSync('sh', ['-c', `${bin} write /image --file image && ${bin} write /note.txt --data hello && ${bin} write /file.txt --file text-file`], { cwd: dir }).status).toBe(0);
       const binary = spawnSync('script', ['-qefc', `${bin} read /image`, '/dev/null'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
       expect(binary.status).toBe(2);
       expect(binary.stdout).toContain('taskforge: /image holds binary data: give -o FILE, or pipe it to a program, rather than print it on the terminal\r\n');
@@ -105,6 +106,10 @@ describe('the run view', () => {
       const text = spawnSync('script', ['-qefc', `${bin} read /note.txt`, '/dev/null'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
       expect(text.status).toBe(0);
       expect(text.stdout).toMatch(/hello$/);
+      // Stored from a file (as bytes): text all the same, and printed.
+      const fromFile = spawnSync('script', ['-qefc', `${bin} read /file.txt`, '/dev/null'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+      expect(fromFile.status).toBe(0);
+      expect(fromFile.stdout).toContain('a text file, written from a file');
     } finally {
       await remove();
     }

@@ -1,7 +1,7 @@
 import { createWriteStream, existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import { backendFor, formatBytes, printJson, type CliStreams, type CommonOptions } from '../cli-context.js';
@@ -44,12 +44,16 @@ async function readBytes(path: string, options: ReadCommandOptions, streams: Cli
   const ran = await runOne(readConfig(path, options, 'stream'), backendFor(options, streams.env), streams, `reading ${path}`, { interruption });
   if (ran.interrupted) return stoppedBefore(path, options, streams, interruption, 0);
   if (!ran.result.success) return ran.exitCode;
-  const body = ran.result.data as Readable;
-  if (options.output === undefined && streams.stdout.isTTY === true && ran.result.details?.['kind'] === 'bytes') {
-    // As curl does: bytes on a terminal are garbage at best, and may drive it (escape sequences).
-    body.destroy();
-    streams.stderr.write(`taskforge: ${path} holds binary data: give -o FILE, or pipe it to a program, rather than print it on the terminal\n`);
-    return ExitCode.USAGE;
+  let body = ran.result.data as Readable;
+  if (options.output === undefined && streams.stdout.isTTY === true) {
+    const looked = await firstChunk(body);
+    // As curl does: a NUL byte in what would go first means binary, garbage on a terminal (and it may drive it).
+    if (looked.first?.includes(0) === true) {
+      body.destroy();
+      streams.stderr.write(`taskforge: ${path} holds binary data: give -o FILE, or pipe it to a program, rather than print it on the terminal\n`);
+      return ExitCode.USAGE;
+    }
+    body = looked.body;
   }
   let bytes = 0;
   body.on('data', (chunk: Buffer) => (bytes += chunk.length));
@@ -102,6 +106,32 @@ function readConfig(path: string, options: ReadCommandOptions, as: ReadForm | un
       },
     },
   };
+}
+
+/** Bytes looked at to tell binary from text, as curl looks at what it would print first. */
+const SNIFF_BYTES = 4096;
+
+/** The body's first bytes (up to SNIFF_BYTES, fewer at its end), and the body again with them in front. */
+async function firstChunk(body: Readable): Promise<{ first: Buffer | undefined; body: Readable }> {
+  const iterator = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const head: Buffer[] = [];
+  let size = 0;
+  let done = false;
+  while (size < SNIFF_BYTES) {
+    const next = await iterator.next();
+    if (next.done === true) {
+      done = true;
+      break;
+    }
+    head.push(next.value);
+    size += next.value.byteLength;
+  }
+  const rest = { [Symbol.asyncIterator]: () => iterator };
+  async function* again(): AsyncGenerator<Buffer> {
+    yield* head;
+    if (!done) yield* rest;
+  }
+  return { first: size === 0 ? undefined : Buffer.concat(head, size), body: Readable.from(again()) };
 }
 
 /** Says what an interrupted read left: never a partial file. A reader that stopped reading (`| head`) got what it wanted: nothing to say. */
