@@ -60,8 +60,8 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
   }
 
   /** Starts `taskforge worker` and resolves once it says it runs. */
-  async function startWorker(queue: string, extra: readonly string[] = [], logLevel = 'warn'): Promise<WorkerProcess> {
-    const child = spawn(process.execPath, [BIN, 'worker', '--queue', queue, '--root', join(dir, 'data'), '--json', ...extra], { cwd: dir, env: env(logLevel) });
+  async function startWorker(queue: string, extra: readonly string[] = [], logLevel = 'warn', extraEnv: Record<string, string> = {}): Promise<WorkerProcess> {
+    const child = spawn(process.execPath, [BIN, 'worker', '--queue', queue, '--root', join(dir, 'data'), '--json', ...extra], { cwd: dir, env: { ...env(logLevel), ...extraEnv } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -121,6 +121,17 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     expect(again.code).toBe(0);
     expect(again.stderr).toMatch(/^taskforge: this batch is already in redis:\/\/127\.0\.0\.1:\d+\/?\S*: 21 of its 21 tasks have ended \(reported below\); to run it afresh, give its tasks new ids or use another queue\n$/);
     expect(again.stdout.trim().split('\n')).toHaveLength(21);
+  });
+
+  it('the keys are the workers\': a submitter without a key queues an encrypted write, and the worker that holds one encrypts it', async () => {
+    const queue = queueUrl();
+    await startWorker(queue, [], 'warn', { TASKFORGE_ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64') });
+    const ran = taskforge(['run', '-', '--queue', queue, '--json'], JSON.stringify({ id: 'secret', type: 'storage', metadata: { operation: 'write', path: '/k/secret.txt', data: 'classified', options: { encryption: true } } }));
+    expect(ran.stderr).toBe('');
+    expect(ran.code).toBe(0);
+    const stored = readFileSync(join(dir, 'data', 'k', 'secret.txt'));
+    expect(stored.subarray(0, 4)).toEqual(Buffer.from([0x89, 0x54, 0x46, 0x43]));
+    expect(stored.includes('classified')).toBe(false);
   });
 
   it('a failed task makes run exit 1, and its dependents end DEPENDENCY_FAILED', async () => {

@@ -29,7 +29,7 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
   const redis = isRedisQueue(options.queue) ? redisLocation(options.queue) : undefined;
   const openQueue = redis === undefined ? queueOpener(options) : undefined;
   const text = await readInput(file, streams);
-  const batch = batchTasks(text, source);
+  const batch = batchTasks(text, source, redis !== undefined);
   if (redis !== undefined) return runOnRedis(redis, batch, source, options, streams);
   if (openQueue === undefined) throw new Error('unreachable: no queue');
   const queue = openQueue();
@@ -81,12 +81,16 @@ function sayResumed(streams: CliStreams, queueName: string, total: number, submi
   streams.stderr.write(`taskforge: this batch is already in ${queueName}: ${parts.join(', ')}${afresh}\n`);
 }
 
-/** The batch's tasks, checked (nothing runs unless every one is good), each with an id and where it came from. */
-function batchTasks(text: string, source: string): BatchTask[] {
+/**
+ * The batch's tasks, checked (nothing runs unless every one is good), each
+ * with an id and where it came from. `keysElsewhere`: the tasks run on
+ * workers, whose keys count, not this process's.
+ */
+function batchTasks(text: string, source: string, keysElsewhere: boolean): BatchTask[] {
   const entries = parseBatch(text, source);
   const prefix = batchIdPrefix(text);
   return entries.map(({ config, from }, index) => {
-    checkConfig(config, from);
+    checkConfig(config, from, keysElsewhere);
     const given = (config as TaskConfig).id;
     return given === undefined
       ? { config: { ...(config as TaskConfig), id: `${prefix}-${String(index + 1)}` }, from, idGiven: false }
@@ -182,12 +186,13 @@ async function readInput(file: string, streams: CliStreams): Promise<string> {
 }
 
 /** Refuses a config that could never run, before anything runs: the whole batch is checked first. */
-function checkConfig(config: unknown, from: string): void {
+function checkConfig(config: unknown, from: string, keysElsewhere: boolean): void {
   const where = `${from}${idSuffix(config)}`;
   if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new UsageError(`${where}: expected a task config object`);
   const type = (config as { type?: unknown }).type;
   if (type !== TaskType.STORAGE) throw new UsageError(`${where}: type: the command line runs 'storage' tasks (got ${type === undefined ? 'nothing' : JSON.stringify(type)})`);
   const checked = validateTaskConfig(config);
+  if (!checked.ok && keysElsewhere && checked.error.code === ErrorCode.KEY_NOT_FOUND) return;
   // The message's own "invalid storage task '…': " is left out: the line names the task.
   if (!checked.ok) throw new UsageError(`${where}: ${checked.error.code}: ${checked.error.message.replace(/^(invalid )?storage task '[^']*': /, '')}`);
 }
