@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { TaskforgeError } from '../core/errors.js';
+import { logLevelProblem } from '../core/logger.js';
 import type { CliStreams } from './cli-context.js';
 import { cancelCommand } from './commands/cancel.js';
 import { keygenCommand } from './commands/keygen.js';
@@ -26,6 +27,11 @@ export async function main(argv: readonly string[], streams: CliStreams): Promis
   const program = buildProgram(streams, (code) => {
     exitCode = code;
   });
+  const badLevel = logLevelProblem(streams.env['TASKFORGE_LOG_LEVEL']);
+  if (badLevel !== undefined) {
+    streams.stderr.write(`taskforge: ${badLevel}\n`);
+    return ExitCode.USAGE;
+  }
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return exitCode;

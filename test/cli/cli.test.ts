@@ -205,6 +205,18 @@ describe('words a command-line user reads', () => {
   });
 });
 
+describe('environment', () => {
+  it('a TASKFORGE_LOG_LEVEL that is no level is a config error (exit 2, naming it), not a crash; any case of a real one works', () => {
+    expect(taskforge(['ls', '/'], { env: { TASKFORGE_LOG_LEVEL: 'loud' } })).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: 'taskforge: TASKFORGE_LOG_LEVEL: expected one of trace, debug, info, warn, error, fatal, silent (got "loud")\n',
+    });
+    taskforge(['write', '/x', '--data', 'x']);
+    expect(taskforge(['ls', '/'], { env: { TASKFORGE_LOG_LEVEL: 'INFO' } }).code).toBe(0);
+  });
+});
+
 describe('taskforge ls / rm', () => {
   it('lists a tree for people and, with --json, one entry per line', () => {
     taskforge(['write', '/docs/a.txt', '--data', 'aa']);
