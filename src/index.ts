@@ -88,3 +88,5 @@ export { RedisOrchestrator } from './distributed/redis-orchestrator.js';
 export { RemoteTaskHandle } from './distributed/remote-task-handle.js';
 export type { RedisOrchestratorOptions } from './distributed/redis-orchestrator.js';
 export { toBullMqPriority, BULLMQ_PRIORITY_RANGE } from './orchestrator/queues/bullmq-priority.js';
+export { startServer } from './server/start-server.js';
+export type { ServerOptions, TaskforgeServer } from './server/create-server.js';

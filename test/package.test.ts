@@ -22,4 +22,21 @@ describe('the published package', () => {
     const child = runScript(`import('taskforge/dist/src/core/abort.js').then(() => console.log('reachable'), (error) => console.log(error.code));`);
     expect(child.stdout.trim()).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED');
   });
+
+  it('startServer, which the README documents, is exported, and fastify loads only when it is called', () => {
+    const child = runScript(`
+      import { Orchestrator, startServer } from 'taskforge';
+      import { createRequire } from 'node:module';
+      const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((file) => file.includes('/node_modules/fastify/'));
+      const before = loaded();
+      const orchestrator = new Orchestrator();
+      const server = await startServer({ orchestrator, port: 0 });
+      const health = await (await fetch(server.url + '/healthz')).json();
+      await server.close();
+      await orchestrator.shutdown();
+      console.log(JSON.stringify({ before, after: loaded(), health }));
+    `);
+    expect(child.stderr).toBe('');
+    expect(JSON.parse(child.stdout)).toEqual({ before: false, after: true, health: { status: 'ok' } });
+  });
 });
