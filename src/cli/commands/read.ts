@@ -46,7 +46,7 @@ async function readBytes(path: string, options: ReadCommandOptions, streams: Cli
   if (!ran.result.success) return ran.exitCode;
   let body = ran.result.data as Readable;
   if (options.output === undefined && streams.stdout.isTTY === true) {
-    const looked = await firstChunk(body);
+    const looked = await peekHead(body);
     // As curl does: a NUL byte in what would go first means binary, garbage on a terminal (and it may drive it).
     if (looked.first?.includes(0) === true) {
       body.destroy();
@@ -112,7 +112,7 @@ function readConfig(path: string, options: ReadCommandOptions, as: ReadForm | un
 const SNIFF_BYTES = 4096;
 
 /** The body's first bytes (up to SNIFF_BYTES, fewer at its end), and the body again with them in front. */
-async function firstChunk(body: Readable): Promise<{ first: Buffer | undefined; body: Readable }> {
+async function peekHead(body: Readable): Promise<{ first: Buffer | undefined; body: Readable }> {
   const iterator = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const head: Buffer[] = [];
   let size = 0;

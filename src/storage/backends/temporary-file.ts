@@ -11,11 +11,16 @@ export const TEMPORARY_PREFIX = `${RESERVED_PREFIX}tmp-`;
  * that a process id in a temporary file's name is only ever checked on the
  * machine (and the boot) that wrote it, even on a store shared over NFS.
  */
-const THIS_MACHINE = createHash('sha256').update(`${hostname()}\0${bootId()}`).digest('hex').slice(0, 8);
+function thisMachine(): string {
+  // Worked out on the first write, not when the module loads (start-up pays for nothing it may not use).
+  machine ??= createHash('sha256').update(`${hostname()}\0${bootId()}`).digest('hex').slice(0, 8);
+  return machine;
+}
+let machine: string | undefined;
 
 /** `.taskforge-tmp-MACHINE-PID-RANDOM`: names the writer, so a sweep can tell a live write from a dead one. */
 export function temporaryName(): string {
-  return `${TEMPORARY_PREFIX}${THIS_MACHINE}-${String(process.pid)}-${randomBytes(6).toString('hex')}`;
+  return `${TEMPORARY_PREFIX}${thisMachine()}-${String(process.pid)}-${randomBytes(6).toString('hex')}`;
 }
 
 /** Whose a temporary file is, as far as this process can tell. */
@@ -30,7 +35,7 @@ export type TemporaryOwner = 'gone' | 'running' | 'unknown';
  */
 export function ownerOf(name: string): TemporaryOwner {
   const match = /^([0-9a-f]{8})-(\d+)-[0-9a-f]+$/.exec(name.slice(TEMPORARY_PREFIX.length));
-  if (match?.[1] !== THIS_MACHINE) return 'unknown';
+  if (match?.[1] !== thisMachine()) return 'unknown';
   const pid = Number(match[2]);
   if (pid === process.pid) return 'running';
   try {
