@@ -1,5 +1,5 @@
-// Redis scenarios: no-op tasks through taskforge's Redis queue (RedisOrchestrator
-// submits, RedisWorker processes run them) against bare BullMQ (Queue.addBulk,
+// Redis scenarios: no-op tasks through taskforge's Redis queue (an Orchestrator
+// with concurrency 0 submits, worker processes' Orchestrators run them) against bare BullMQ (Queue.addBulk,
 // Worker processes with an empty processor) on the same Redis server, with the
 // same number of worker processes and the same concurrency in each.
 import { spawn } from 'node:child_process';
@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Queue, QueueEvents, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
-import { RedisOrchestrator } from '../src/distributed/redis-orchestrator.js';
+import { Orchestrator, type AnyOrchestrator } from '../src/orchestrator/orchestrator.js';
 import { NoopTask } from './noop-task.js';
 import type { Measurement } from './scenarios.js';
 
@@ -45,9 +45,9 @@ export async function redisNoop(_directory: string, spec: RedisSpec): Promise<Me
   // The BullMQ queue under either side: taskforge's lives under the prefix taskforge:bull.
   const bull = new Queue(name, { connection, ...(spec.kind === 'taskforge' ? { prefix: 'taskforge:bull' } : {}) });
   await bull.pause();
-  let orchestrator: RedisOrchestrator | undefined;
+  let orchestrator: AnyOrchestrator | undefined;
   if (spec.kind === 'taskforge') {
-    orchestrator = await RedisOrchestrator.connect({ url: spec.url, name, taskTypes: { noop: NoopTask } });
+    orchestrator = new Orchestrator({ queue: `${spec.url}?name=${name}`, concurrency: 0, taskTypes: { noop: NoopTask } });
     for (let start = 0; start < spec.count; start += CHUNK) {
       await orchestrator.submitAll(Array.from({ length: Math.min(CHUNK, spec.count - start) }, () => ({ type: 'noop' })));
     }

@@ -1,10 +1,9 @@
-// A worker process of the Redis benchmark: taskforge's RedisWorker or a bare
+// A worker process of the Redis benchmark: a taskforge Orchestrator (a worker) or a bare
 // BullMQ Worker with an empty processor, on the same Redis. Prints `ready`,
 // runs until SIGTERM, then prints its peak RSS as JSON.
 // Usage: redis-worker taskforge|bullmq|bullmq-same-job URL QUEUE CONCURRENCY
 import { Worker, type Job } from 'bullmq';
-import { RedisQueue } from '../src/distributed/redis-queue.js';
-import { RedisWorker } from '../src/distributed/redis-worker.js';
+import { Orchestrator } from '../src/orchestrator/orchestrator.js';
 import { NoopTask } from './noop-task.js';
 
 const [kind, url, name, concurrencyText] = process.argv.slice(2);
@@ -12,12 +11,9 @@ if (url === undefined || name === undefined) throw new Error('usage: redis-worke
 const concurrency = Number(concurrencyText ?? 8);
 let stop: () => Promise<void>;
 if (kind === 'taskforge') {
-  const queue = await RedisQueue.open({ url, name });
-  const worker = new RedisWorker(queue, { concurrency, taskTypes: { noop: NoopTask } });
-  stop = async () => {
-    await worker.shutdown({ timeoutMs: 1000 });
-    await queue.close();
-  };
+  const worker = new Orchestrator({ queue: `${url}?name=${name}`, concurrency, taskTypes: { noop: NoopTask } });
+  await worker.ready();
+  stop = () => worker.shutdown({ timeoutMs: 1000 });
 } else {
   const parsed = new URL(url);
   // bullmq-same-job returns what a taskforge task returns: its result.

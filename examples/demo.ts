@@ -39,11 +39,11 @@ orchestrator.on('complete', (result) => {
 orchestrator.on('error', ({ id, error }) => {
   console.log(`> orchestrator: ${id} failed: ${error.code}`);
 });
-orchestrator.submitAll([
+await orchestrator.submitAll([
   { id: 'batch-read', type: 'storage', priority: 9, dependsOn: ['batch-write'], metadata: { operation: 'read', path: '/demo/batch.json' } },
   { id: 'batch-write', type: 'storage', priority: 1, metadata: { operation: 'write', path: '/demo/batch.json', data: { from: 'the orchestrator' } } },
   { id: 'batch-cleanup', type: 'storage', priority: 0, dependsOn: ['batch-read'], metadata: { operation: 'delete', path: '/demo', options: { recursive: true } } },
 ]);
 await orchestrator.onIdle();
-console.log('  batch-read got:', orchestrator.get('batch-read')?.result?.data);
+console.log('  batch-read got:', (await orchestrator.get('batch-read'))?.result?.data);
 await orchestrator.shutdown();

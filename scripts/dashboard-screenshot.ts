@@ -24,10 +24,10 @@ try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 }, deviceScaleFactor: 1 });
   await page.goto(server.url);
   for (let index = 0; index < 12; index += 1) {
-    orchestrator.submit({ type: 'storage', priority: index % 3, metadata: { operation: 'write', path: `/reports/2026-11-${String(index + 10)}.json`, data: { day: index + 10, rows: index * 17 }, options: { compression: index % 2 === 0 } } });
+    await orchestrator.submit({ type: 'storage', priority: index % 3, metadata: { operation: 'write', path: `/reports/2026-11-${String(index + 10)}.json`, data: { day: index + 10, rows: index * 17 }, options: { compression: index % 2 === 0 } } });
     await delay(150);
   }
-  orchestrator.submit({ type: 'storage', metadata: { operation: 'read', path: '/reports/missing.csv' } });
+  await orchestrator.submit({ type: 'storage', metadata: { operation: 'read', path: '/reports/missing.csv' } });
   // A slow upload of 64 MiB: its progress bar moves while the picture is taken.
   let sent = 0;
   const slow = new Readable({
@@ -40,8 +40,8 @@ try {
       setTimeout(() => this.push(randomBytes(1024 * 1024)), 200);
     },
   });
-  orchestrator.submit({ id: 'backup-upload', type: 'storage', priority: 5, metadata: { operation: 'write', path: '/backups/db.sql.zst', data: slow, options: { compression: true } } });
-  orchestrator.submit({ type: 'storage', priority: -1, metadata: { operation: 'list', path: '/reports' } });
+  await orchestrator.submit({ id: 'backup-upload', type: 'storage', priority: 5, metadata: { operation: 'write', path: '/backups/db.sql.zst', data: slow, options: { compression: true } } });
+  await orchestrator.submit({ type: 'storage', priority: -1, metadata: { operation: 'list', path: '/reports' } });
   await delay(4000);
   await page.getByLabel('Directory').fill('/reports');
   await page.getByRole('button', { name: 'List' }).click();

@@ -3,7 +3,9 @@ import type { TaskResult } from '../tasks/task-result.js';
 
 /** What the metrics read from an orchestrator when they are scraped. */
 export interface ObservedOrchestrator {
-  readonly waiting: number;
+  /** Tasks waiting in the queue (anywhere, for a shared one). */
+  counts(): Promise<{ readonly waiting: number }>;
+  /** Tasks running in this process. */
   readonly running: number;
   readonly queueName: string;
 }
@@ -62,9 +64,11 @@ export class OrchestratorMetrics {
       help: 'Tasks waiting to run (ready or blocked by dependencies).',
       labelNames: ['queue'],
       registers,
-      collect() {
+      async collect() {
+        // (Asked before the reset: a shared queue answers over the network, and a scrape meanwhile must not see zeros.)
+        const depths = await Promise.all([...observed].map(async (orchestrator) => [orchestrator.queueName, (await orchestrator.counts()).waiting] as const));
         this.reset();
-        for (const orchestrator of observed) this.inc({ queue: orchestrator.queueName }, orchestrator.waiting);
+        for (const [queue, waiting] of depths) this.inc({ queue }, waiting);
       },
     });
     new Gauge({

@@ -1,56 +1,81 @@
-import { isoTime } from '../core/clock.js';
-import { ErrorCode, TaskforgeError, toErrorInfo } from '../core/errors.js';
+import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import { getDefaultLogger, type Logger } from '../core/logger.js';
 import { TypedEmitter, type Listener } from '../core/typed-emitter.js';
+import type { BaseTask } from '../tasks/base-task.js';
 import type { StorageTaskContext } from '../tasks/storage-task.js';
 import type { StorageResultData, StorageTaskConfigFor } from '../tasks/storage-result.js';
 import type { ReadForm, StorageOperation, StorageTaskConfig } from '../tasks/storage-task-config.js';
 import type { TaskConfig } from '../tasks/task-config.js';
-import type { TaskResult } from '../tasks/task-result.js';
-import { TaskStatus } from '../tasks/task-status.js';
-import type { BaseTask } from '../tasks/base-task.js';
-import { releaseDataStream } from '../storage/data-stream.js';
-import { LiveTask, TaskHandle } from './live-task.js';
-import { submitEvent, type OrchestratorEvents } from './orchestrator-events.js';
-import { MemoryQueue } from './queues/memory-queue.js';
-import { assertNoCycle, invalid, readSubmission, type Submission, type KnownFieldsOnly, type SubmitOptions, type SubmittedData } from './submission.js';
-import type { TaskQueue, UnfinishedTask } from './task-queue.js';
-import { hasCleanupHook, TaskRegistry, type RunnableTask, type TaskClass } from './task-registry.js';
+import type { RetainedTaskResult, TaskResult } from '../tasks/task-result.js';
 import type { OrchestratorMetrics } from './metrics.js';
+import { submitEvent, type OrchestratorEvents } from './orchestrator-events.js';
+import { openQueue } from './open-queue.js';
+import { LocalQueue } from './queues/local-queue.js';
+import { assertNoCycle, invalid, readSubmission, type KnownFieldsOnly, type Submission, type SubmitOptions, type SubmittedData } from './submission.js';
+import { failedWithoutRunning, isEndNotStored } from './task-ends.js';
+import { TaskHandle } from './task-handle.js';
+import { STOP_GRACE_MS, type Consumption, type QueueTaskEvents, type TaskMeta, type TaskQueue } from './task-queue.js';
+import { TaskRegistry, type TaskClass } from './task-registry.js';
+import { TaskRunner, isTaskObject } from './task-runner.js';
 import { taskView, type TaskView } from './task-view.js';
 
 export type { TaskView } from './task-view.js';
+export { TaskHandle } from './task-handle.js';
 
 /** The default number of tasks that run at once. */
 export const DEFAULT_CONCURRENCY = 8;
 /** How long shutdown() lets running tasks finish before it cancels them. */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
-/** How many times a durable task may be cut off by a crash before it ends INTERRUPTED. */
+/** How many times a durable task may be cut off (a crash, a dead worker) before it ends INTERRUPTED. */
 export const DEFAULT_MAX_INTERRUPTIONS = 3;
-/** How long task starts may run back to back on microtasks before the event loop gets a turn. */
-const SLICE_MS = 10;
+/** Ends told as this process saw them, remembered until the queue's copy comes (it comes within moments). */
+const TOLD_REMEMBERED = 10_000;
+/** How often cancel() asks a shared queue again while a running task has not ended (its worker may have missed the first request). */
+const CANCEL_RETRY_MS = 1000;
 
 /** What submitAll() takes: task configs (storage ones typed by their operation) and task objects. */
 type Submittable = StorageTaskConfig | TaskConfig | BaseTask<unknown, object>;
 
+/**
+ * The form results reach an orchestrator on `TQueue` in: whole on a queue of
+ * this process, as the queue keeps them on a shared one (or one whose kind
+ * the compiler cannot tell, such as a URL in a variable).
+ */
+export type ResultFormOf<TQueue> = TQueue extends LocalQueue | 'memory' | `sqlite:${string}` ? 'whole' : 'kept';
+
+/** An orchestrator on any queue: what code that takes one from elsewhere should ask for (`Orchestrator` alone is one on the memory queue). */
+export type AnyOrchestrator = Orchestrator<TaskQueue | string>;
+
 /** Options of {@link Orchestrator}. */
-export interface OrchestratorOptions {
-  /** Tasks that run at once (1 or more). Default 8. */
+export interface OrchestratorOptions<TQueue extends TaskQueue | string = TaskQueue | string> {
+  /**
+   * Tasks this process runs at once. Default 8. 0 (a shared queue only):
+   * this orchestrator submits and watches, and other processes run.
+   */
   readonly concurrency?: number;
-  /** Where tasks wait and finished ones are kept. Default: a new {@link MemoryQueue}. */
-  readonly queue?: TaskQueue;
-  /** Aging against starvation for the default memory queue; a queue given in `queue` takes its own. Default: off. */
+  /**
+   * Where tasks wait and finished ones are kept: a queue object, or its URL
+   * (`memory`, `sqlite:FILE`, `redis://HOST:PORT[/DB][?name=QUEUE]`).
+   * Default `memory`. Nothing else changes between one process and many.
+   */
+  readonly queue?: TQueue;
+  /** Aging against starvation for a queue given by URL (one priority point per `agingMs` waited). Default: off. */
   readonly agingMs?: number;
-  /** Custom task types by name, registered before recovered tasks start. */
+  /** Custom task types by name (`storage` is built in); the same as register() before anything runs. */
   readonly taskTypes?: Readonly<Record<string, TaskClass>>;
-  /** Given to every task the orchestrator makes (storage backend, keyring, cache, retry policy). */
+  /** Given to every task this process runs (storage backend, keyring, cache, retry policy). */
   readonly context?: StorageTaskContext & Readonly<Record<string, unknown>>;
   /** Where the orchestrator and its tasks log. Default: pino at `TASKFORGE_LOG_LEVEL`. */
   readonly logger?: Logger;
   /** Prometheus metrics to record into; see {@link OrchestratorMetrics}. Default: none. */
   readonly metrics?: OrchestratorMetrics;
-  /** Crash cut-offs a durable task survives before it ends INTERRUPTED. Default 3. */
+  /** Cut-offs (a crash, a dead worker) a durable task survives before it ends INTERRUPTED. Default 3. */
   readonly maxInterruptions?: number;
+  /**
+   * Tell every task's events, not only those of tasks this orchestrator
+   * submitted, watches or runs (a dashboard over a shared queue). Default false.
+   */
+  readonly allEvents?: boolean;
 }
 
 /** Options of {@link Orchestrator.shutdown}. */
@@ -61,73 +86,117 @@ export interface ShutdownOptions {
 
 /**
  * Runs tasks by priority (larger first, submission order among equals) with
- * a concurrency limit, dependencies, cancellation and graceful shutdown.
+ * a concurrency limit, dependencies, cancellation and graceful shutdown, on
+ * any queue: this process's memory, a SQLite file, or a Redis server that
+ * workers on many machines share. Only the `queue` option changes between
+ * them; every method means the same on each.
+ *
  * A running task keeps its slot until its work has really stopped and its
  * cleanup ran, timed out or cancelled alike, so no more than `concurrency`
- * tasks ever work at once.
+ * tasks ever work at once in this process.
  */
-export class Orchestrator {
-  readonly #queue: TaskQueue;
-  readonly #concurrency: number;
+export class Orchestrator<TQueue extends TaskQueue | string = 'memory'> {
   readonly #registry = new TaskRegistry();
-  readonly #context: StorageTaskContext & Readonly<Record<string, unknown>>;
+  readonly #events: TypedEmitter<OrchestratorEvents>;
   readonly #logger: Logger;
   readonly #metrics: OrchestratorMetrics | undefined;
-  readonly #maxInterruptions: number;
-  readonly #events: TypedEmitter<OrchestratorEvents>;
-  /** Every task submitted or recovered that has not ended, by id. */
-  readonly #live = new Map<string, LiveTask>();
-  #running = 0;
+  readonly #concurrency: number;
+  readonly #allEvents: boolean;
+  readonly #queueName: string;
+  /** The queue, once open (at once, but for a Redis URL). */
+  #queue: TaskQueue | undefined;
+  readonly #opening: Promise<TaskQueue>;
+  #runner: TaskRunner | undefined;
+  #consumption: Consumption | undefined;
+  #unsubscribe: (() => void) | undefined;
+  /** Tasks whose end this orchestrator waits for (submitted here, or asked about), by id. */
+  readonly #watched = new Map<string, TaskHandle>();
+  /** On a shared queue: tasks run here whose end was told when they ended here (the queue's copy is not told again). */
+  readonly #toldHere = new Set<string>();
   #accepting = true;
-  #starting = true;
-  #pumpScheduled = false;
-  #pumping = false;
-  #sliceStartedAt = Number.NEGATIVE_INFINITY;
   #idleWaiters: (() => void)[] = [];
   #shutdown: Promise<void> | undefined;
 
-  constructor(options: OrchestratorOptions = {}) {
+  constructor(options: OrchestratorOptions<TQueue> = {}) {
+    const queueOption: TaskQueue | string = options.queue ?? 'memory';
+    const shared = typeof queueOption === 'string' ? !isLocalUrl(queueOption) : queueOption.shared;
     const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
-    if (!Number.isInteger(concurrency) || concurrency < 1) invalid('', 'concurrency', `expected a whole number of 1 or more (got ${String(concurrency)})`);
-    this.#concurrency = concurrency;
-    if (options.queue !== undefined && options.agingMs !== undefined) {
-      invalid('', 'agingMs', `applies to the default memory queue; give it to the queue instead (new SqliteQueue(file, { agingMs: ${String(options.agingMs)} }))`);
+    if (!Number.isInteger(concurrency) || concurrency < (shared ? 0 : 1)) {
+      invalid('', 'concurrency', `expected a whole number of ${shared ? '0 (submit only)' : '1'} or more (got ${String(concurrency)})`);
     }
-    this.#queue = options.queue ?? new MemoryQueue(options.agingMs === undefined ? {} : { agingMs: options.agingMs });
+    if (typeof queueOption !== 'string' && options.agingMs !== undefined) {
+      invalid('', 'agingMs', `applies to a queue given by URL; give it to the queue instead (new SqliteQueue(file, { agingMs: ${String(options.agingMs)} }))`);
+    }
+    this.#concurrency = concurrency;
+    this.#allEvents = options.allEvents ?? false;
     this.#logger = options.logger ?? getDefaultLogger();
-    this.#context = { logger: this.#logger, ...options.context };
     this.#metrics = options.metrics;
-    this.#maxInterruptions = options.maxInterruptions ?? DEFAULT_MAX_INTERRUPTIONS;
     this.#events = new TypedEmitter<OrchestratorEvents>((error, event) => {
       this.#logger.error({ event, err: error instanceof Error ? error.message : String(error) }, 'an orchestrator event listener threw');
     });
     for (const [type, taskClass] of Object.entries(options.taskTypes ?? {})) this.register(type, taskClass);
+    const context = { logger: this.#logger, ...options.context };
+    const maxInterruptions = options.maxInterruptions ?? DEFAULT_MAX_INTERRUPTIONS;
+    const opened = openQueue(queueOption, { ...(options.agingMs === undefined ? {} : { agingMs: options.agingMs }), logger: this.#logger });
+    this.#queueName = opened.name;
+    const start = (queue: TaskQueue): TaskQueue => {
+      this.#queue = queue;
+      this.#unsubscribe = this.#listen(queue);
+      if (concurrency > 0) {
+        this.#runner = new TaskRunner({
+          concurrency,
+          queue,
+          registry: this.#registry,
+          context,
+          logger: this.#logger,
+          metrics: this.#metrics,
+          maxInterruptions,
+          onCleanup: (task) => {
+            if (this.#events.listenerCount('cleanup') > 0) this.#events.emit('cleanup', { id: task.id, type: task.type });
+          },
+          onEnd: (result) => {
+            this.#ranHere(result);
+          },
+        });
+        this.#consumption = queue.consume(this.#runner);
+      }
+      return queue;
+    };
+    if (opened.queue !== undefined) {
+      this.#opening = Promise.resolve(start(opened.queue));
+    } else {
+      this.#opening = opened.opening.then(start);
+      // A failed open rejects every call that needs the queue; here it must not go unheard.
+      this.#opening.catch((error: unknown) => {
+        this.#logger.error({ queue: this.#queueName, err: error instanceof Error ? error.message : String(error) }, 'the queue could not be opened');
+      });
+    }
     this.#metrics?.observe(this);
-    this.#recover();
-    // Recovered tasks start on the next turn, after register() calls that follow the constructor.
-    setImmediate(() => {
-      this.#starting = false;
-      this.#pump();
-    });
   }
 
-  /** The queue's name: `memory` or `sqlite:FILE`. */
+  /** The queue's name: `memory`, `sqlite:FILE` or `redis://HOST:PORT?name=QUEUE` (no password). */
   get queueName(): string {
-    return this.#queue.name;
+    return this.#queueName;
   }
 
-  /** Tasks waiting (ready or blocked by dependencies). */
-  get waiting(): number {
-    return this.#queue.waiting;
-  }
-
-  /** Tasks running now. */
+  /** Tasks running in this process now. */
   get running(): number {
-    return this.#running;
+    return this.#runner?.running ?? 0;
   }
 
   get concurrency(): number {
     return this.#concurrency;
+  }
+
+  /** Resolves once the queue is open (at once, but for a Redis URL); BACKEND_UNAVAILABLE when it cannot be. */
+  async ready(): Promise<void> {
+    await this.#opening;
+  }
+
+  /** Tasks waiting in the queue (anywhere, on a shared one) and running (anywhere). */
+  async counts(): Promise<{ waiting: number; running: number }> {
+    const queue = await this.#opening;
+    return queue.counts();
   }
 
   /** Adds a task type: configs with this `type` are run by `taskClass` (a subclass of BaseTask). */
@@ -147,29 +216,34 @@ export class Orchestrator {
   }
 
   /**
-   * Queues one task config (or task object) and returns its id and the
-   * promise of its result. Throws VALIDATION_ERROR for a config the
-   * orchestrator cannot queue (unknown type, bad id or priority, unknown or
-   * cyclic dependencies), ALREADY_EXISTS for an id in use, INVALID_STATE
-   * after shutdown(). The rest of the config is checked when the task runs:
-   * a bad one ends FAILED with VALIDATION_ERROR.
+   * Queues one task config (or, on a queue of this process that is not
+   * durable, a task object) and resolves with its handle once the queue
+   * holds it: `(await orchestrator.submit(config)).result`. Rejects with
+   * VALIDATION_ERROR for a config the orchestrator cannot queue (unknown
+   * type, bad id or priority, unknown or cyclic dependencies), ALREADY_EXISTS
+   * for an id in use, INVALID_STATE after shutdown(). The rest of the config
+   * is checked when the task runs: a bad one ends FAILED with VALIDATION_ERROR.
    *
-   * The handle's result is typed by what the task produces: a task
-   * object's data; a storage config's, by its operation (and a read's `as`);
-   * for a config of another type, `unknown`, or the type given as
-   * `submit<TData>(config)`.
+   * The handle's result is typed by what the task produces: a task object's
+   * data; a storage config's, by its operation (and a read's `as`); for a
+   * config of another type, `unknown`, or the type given as `submit<TData>(config)`.
    */
   submit<TOperation extends StorageOperation, TForm extends ReadForm | undefined = undefined>(
     config: StorageTaskConfigFor<TOperation, TForm>,
     options?: SubmitOptions,
-  ): TaskHandle<StorageResultData<TOperation, TForm>>;
-  submit<TData = unknown>(config: BaseTask<TData, object> | TaskConfig, options?: SubmitOptions): TaskHandle<TData>;
-  submit(config: TaskConfig | BaseTask, options: SubmitOptions = {}): TaskHandle {
-    this.#assertAccepting();
-    const submission = this.#admit(readSubmission(config, options, this.#queue.durable), '', new Set());
-    const live = this.#newLive(submission);
-    this.#enqueue(live);
-    return new TaskHandle(live);
+  ): Promise<TaskHandle<StorageResultData<TOperation, TForm>, ResultFormOf<TQueue>>>;
+  submit<TData = unknown>(config: BaseTask<TData, object> | TaskConfig, options?: SubmitOptions): Promise<TaskHandle<TData, ResultFormOf<TQueue>>>;
+  submit(config: TaskConfig | BaseTask, options: SubmitOptions = {}): Promise<TaskHandle<unknown, ResultFormOf<TQueue>>> {
+    const queue = this.#queue;
+    if (queue instanceof LocalQueue) {
+      // This process's queue answers at once: no promise per step for the 300,000-task loop.
+      try {
+        return Promise.resolve(onlyOne(this.#submitLocal(queue, [config], undefined, options)) as TaskHandle<unknown, ResultFormOf<TQueue>>);
+      } catch (error) {
+        return Promise.reject(asError(error));
+      }
+    }
+    return this.#submitShared([config], undefined, options).then((handles) => onlyOne(handles) as TaskHandle<unknown, ResultFormOf<TQueue>>);
   }
 
   /**
@@ -179,84 +253,99 @@ export class Orchestrator {
    */
   submitAll<const TConfigs extends readonly Submittable[] | []>(
     configs: TConfigs & KnownFieldsOnly<TConfigs>,
-  ): { -readonly [K in keyof TConfigs]: TaskHandle<SubmittedData<TConfigs[K]>> };
-  submitAll(configs: readonly (TaskConfig | BaseTask)[]): TaskHandle[] {
-    this.#assertAccepting();
+  ): Promise<{ -readonly [K in keyof TConfigs]: TaskHandle<SubmittedData<TConfigs[K]>, ResultFormOf<TQueue>> }>;
+  submitAll(configs: readonly (TaskConfig | BaseTask)[]): Promise<TaskHandle<unknown, ResultFormOf<TQueue>>[]> {
     const where = (index: number): string => `[${String(index)}].`;
-    const inBatch = new Set<string>();
-    const submissions = configs.map((config, index) => {
-      const submission = readSubmission(config, {}, this.#queue.durable, where(index));
-      if (inBatch.has(submission.id)) invalid(where(index), 'id', `'${submission.id}' appears twice in the batch`);
-      inBatch.add(submission.id);
-      return submission;
-    });
-    submissions.forEach((submission, index) => this.#admit(submission, where(index), inBatch));
-    assertNoCycle(submissions, where);
-    const lives = submissions.map((submission) => this.#newLive(submission));
-    // Indexed first, so that tasks of the batch can name later ones.
-    for (const live of lives) this.#live.set(live.id, live);
-    try {
-      this.#inTransaction(() => {
-        for (const live of lives) this.#enqueue(live);
-      });
-    } catch (error) {
-      // A durable queue rolled the whole batch back: so does the index.
-      for (const live of lives) this.#forget(live);
-      throw error;
+    const queue = this.#queue;
+    if (queue instanceof LocalQueue) {
+      try {
+        return Promise.resolve(this.#submitLocal(queue, configs, where, {}) as TaskHandle<unknown, ResultFormOf<TQueue>>[]);
+      } catch (error) {
+        return Promise.reject(asError(error));
+      }
     }
-    return lives.map((live) => new TaskHandle(live));
+    return this.#submitShared(configs, where, {}) as Promise<TaskHandle<unknown, ResultFormOf<TQueue>>[]>;
   }
 
-  /** A task by id: waiting, running, or finished while the queue keeps it. */
-  get(id: string): TaskView | undefined {
-    const live = this.#live.get(id);
-    if (live !== undefined) return taskView(live, live.outcome?.status ?? live.status, live.outcome?.attempts ?? live.attempts, live.outcome);
-    const finished = this.#queue.finished(id);
-    return finished === undefined ? undefined : taskView(finished, finished.status, finished.attempts, finished.result);
+  /** A task by id, wherever it is: waiting, running, or finished while the queue keeps it. */
+  async get(id: string): Promise<TaskView | undefined> {
+    const queue = this.#queue ?? (await this.#opening);
+    const state = queue instanceof LocalQueue ? queue.stateNow(id) : await queue.state(id);
+    if (state === undefined) return undefined;
+    if (state.status === 'finished') return taskView(state.finished, state.finished.status, state.finished.attempts, state.finished.result);
+    return taskView(state.task, state.status, state.task.attempts);
   }
 
   /**
-   * Cancels a waiting or running task and resolves with its result once it
-   * has ended: FAILED with CANCELLED (or COMPLETED, when the work had
-   * already committed). Tasks that depend on it end DEPENDENCY_FAILED.
-   * NOT_FOUND for an unknown id, INVALID_STATE for a finished task.
+   * The result of a task, once it has ended, whichever process submitted it
+   * (a durable queue's tasks outlive their submitter): at once for a task
+   * that has finished, while the queue keeps it. NOT_FOUND for an id the
+   * queue does not know.
    */
-  async cancel(id: string, reason?: string): Promise<TaskResult> {
-    const live = this.#live.get(id);
-    if (live === undefined) {
-      const finished = this.#queue.finished(id);
-      if (finished !== undefined) {
-        throw new TaskforgeError(ErrorCode.INVALID_STATE, `task '${id}' cannot be cancelled: it is already ${finished.status}`, { details: { taskId: id, status: finished.status } });
-      }
-      throw new TaskforgeError(ErrorCode.NOT_FOUND, `no task with id '${id}' is known to this orchestrator`, { details: { taskId: id } });
-    }
-    if (live.status === TaskStatus.PENDING && live.outcome === undefined) {
-      this.#emitCancel(live, reason);
-      const because = reason === undefined ? '' : `: ${reason}`;
-      this.#settleAll(live, live.failedWithoutRunning(new TaskforgeError(ErrorCode.CANCELLED, `task '${id}' was cancelled before it ran${because}`)));
-      return live.result();
-    }
-    const task = live.task;
-    if (task?.status === TaskStatus.RUNNING) {
-      this.#emitCancel(live, reason);
-      await task.cancel(reason);
-    }
-    return live.result();
+  async result(id: string): Promise<RetainedTaskResult> {
+    const watched = this.#watched.get(id);
+    if (watched !== undefined) return watched.result;
+    const queue = await this.#opening;
+    const state = await queue.state(id);
+    if (state === undefined) throw notFound(id);
+    if (state.status === 'finished') return state.finished.result;
+    return this.#watch(state.task).result;
   }
 
-  /** Resolves when no task is running and none is waiting to run. */
+  /**
+   * Cancels a task wherever it is and resolves with its result once it has
+   * ended: FAILED with CANCELLED (or COMPLETED, when its work had already
+   * committed). One waiting ends at once; for one running, its AbortSignal
+   * fires in whichever process runs it. Tasks that depend on it end
+   * DEPENDENCY_FAILED. NOT_FOUND for an unknown id, INVALID_STATE for a
+   * finished task.
+   */
+  async cancel(id: string, reason?: string): Promise<RetainedTaskResult> {
+    const queue = await this.#opening;
+    for (;;) {
+      const cancelled = await queue.cancel(id, reason);
+      switch (cancelled.outcome) {
+        case 'unknown':
+          throw notFound(id);
+        case 'finished': {
+          // Ended a moment ago, its end still on its way here: the handle has it.
+          const watched = this.#watched.get(id);
+          if (watched !== undefined) return watched.result;
+          const { status } = cancelled.finished;
+          throw new TaskforgeError(ErrorCode.INVALID_STATE, `task '${id}' cannot be cancelled: it is already ${status}`, { details: { taskId: id, status } });
+        }
+        case 'ended':
+          // (Told by the queue, as every end is.)
+          return cancelled.result;
+        case 'signalled': {
+          const handle = this.#watch(cancelled.task);
+          if (!queue.shared) return handle.result;
+          // Its worker was told; should the message have missed it (between two states), ask again.
+          const ended = await Promise.race([handle.result, new Promise<undefined>((resolve) => setTimeout(resolve, CANCEL_RETRY_MS, undefined))]);
+          if (ended !== undefined) return ended;
+        }
+      }
+    }
+  }
+
+  /**
+   * Resolves when every task this orchestrator submitted or watches has
+   * ended and none runs here; on a queue of this process, also when nothing
+   * waits in it (tasks a crashed process left included).
+   */
   onIdle(): Promise<void> {
     if (this.#isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   /**
-   * Stops taking work; lets running tasks finish for up to `timeoutMs`, then
-   * cancels them and waits until their work has stopped and their cleanup
-   * ran; then closes the queue. Waiting tasks do not start: with the memory
-   * queue they end FAILED with CANCELLED; a durable queue keeps them for the
-   * next orchestrator on the same store (their handles here resolve FAILED
-   * with CANCELLED and `details.requeued: true`).
+   * Stops taking work and closes the queue. Running tasks may finish for up
+   * to `timeoutMs`; then they are cancelled, and one that ignores its
+   * cancellation for STOP_GRACE_MS more is given up: its handle resolves
+   * FAILED with INTERRUPTED (`details.abandoned: true`), and a durable queue
+   * runs it again when next opened. Waiting tasks do not start: on the
+   * memory queue they end FAILED with CANCELLED; a durable queue keeps them
+   * (their handles here resolve FAILED with CANCELLED and `details.requeued: true`).
    */
   shutdown(options: ShutdownOptions = {}): Promise<void> {
     this.#shutdown ??= this.#stop(options.timeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS);
@@ -265,353 +354,192 @@ export class Orchestrator {
 
   async #stop(timeoutMs: number): Promise<void> {
     this.#accepting = false;
-    this.#logger.info({ queue: this.#queue.name, running: this.#running, waiting: this.#queue.waiting, timeoutMs }, 'orchestrator shutting down');
-    for (const live of [...this.#live.values()]) {
-      if (live.status !== TaskStatus.PENDING || live.outcome !== undefined) continue;
-      const error = new TaskforgeError(ErrorCode.CANCELLED, `task '${live.id}' did not run: the orchestrator shut down`, {
-        details: { requeued: this.#queue.durable },
-      });
-      if (this.#queue.durable) {
-        this.#live.delete(live.id);
-        live.settle({ ...live.failedWithoutRunning(error), details: { requeued: true } });
-      } else {
-        this.#settleAll(live, live.failedWithoutRunning(error));
-      }
-    }
-    const running = [...this.#live.values()].filter((live) => live.status === TaskStatus.RUNNING);
-    const allEnded = Promise.all(running.map((live) => live.result()));
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<'deadline'>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs, 'deadline');
-    });
-    const first = await Promise.race([allEnded, deadline]);
-    clearTimeout(timer);
-    if (first === 'deadline') {
-      const still = running.filter((live) => live.outcome === undefined);
-      this.#logger.warn({ running: still.length, timeoutMs }, 'shutdown deadline passed; cancelling running tasks');
-      await Promise.all(still.map((live) => this.cancel(live.id, 'the orchestrator shut down').catch(() => undefined)));
-      await allEnded;
-    }
-    this.#queue.close();
-    this.#resolveIdle();
-    this.#logger.info({ queue: this.#queue.name }, 'orchestrator stopped');
-  }
-
-  /** Checks what a submission names against the tasks this orchestrator knows. */
-  #admit(submission: Submission, where: string, inBatch: ReadonlySet<string>): Submission {
-    if (!isTaskObject(submission.config) && !this.#registry.has(submission.type)) {
-      invalid(where, 'type', `no task type '${submission.type}' is registered (registered: ${this.#registry.types.join(', ')})`);
-    }
-    const { id, dependsOn } = submission;
-    if (!submission.generatedId && (this.#live.has(id) || this.#queue.finished(id) !== undefined)) {
-      const where_ = where === '' ? '' : ` (${where.slice(0, -1)})`;
-      throw new TaskforgeError(ErrorCode.ALREADY_EXISTS, `a task with id '${id}' already exists${where_}`, { details: { field: `${where}id`, taskId: id } });
-    }
-    dependsOn?.forEach((dependency, index) => {
-      if (dependency === id) invalid(where, `dependsOn[${String(index)}]`, `a dependency cycle: task '${id}' depends on itself`);
-      if (!inBatch.has(dependency) && !this.#live.has(dependency) && this.#queue.finished(dependency) === undefined) {
-        invalid(where, `dependsOn[${String(index)}]`, `no task with id '${dependency}' is known (it was never submitted, or it finished longer ago than the queue keeps)`);
-      }
-    });
-    return submission;
-  }
-
-  #newLive(submission: Submission): LiveTask {
-    return new LiveTask(submission.id, submission.type, submission.priority, submission.config, submission.dependsOn, 0, Date.now());
-  }
-
-  /** Queues a new task: ready, blocked by dependencies, or failed at once by a failed one. */
-  #enqueue(live: LiveTask): void {
-    const failedDependency = this.#linkDependencies(live);
+    let queue: TaskQueue;
     try {
-      this.#queue.add(live, live.unmet === 0 && failedDependency === undefined);
+      queue = await this.#opening;
+    } catch {
+      return;
+    }
+    this.#logger.info({ queue: queue.name, running: this.running, timeoutMs }, 'orchestrator shutting down');
+    if (queue instanceof LocalQueue && !queue.durable) queue.cancelWaiting('the orchestrator shut down');
+    const stopped = (await this.#consumption?.stop(timeoutMs)) ?? { abandoned: [] };
+    for (const id of stopped.abandoned) {
+      this.#logger.error({ taskId: id, queue: queue.name }, 'a task ignored its cancellation at shutdown and was given up');
+      const handle = this.#watched.get(id);
+      if (handle === undefined) continue;
+      this.#watched.delete(id);
+      const error = new TaskforgeError(
+        ErrorCode.INTERRUPTED,
+        `task '${id}' did not stop within ${String(STOP_GRACE_MS)} ms of its cancellation at shutdown; it was given up${queue.durable ? ' (the queue runs it again when next opened)' : ' (its work may go on until the process exits)'}`,
+        { details: { abandoned: true, requeued: queue.durable } },
+      );
+      handle.settle(failedWithoutRunning({ id, type: 'unknown' }, 0, error));
+    }
+    this.#unsubscribe?.();
+    await queue.close();
+    // What is still watched goes on in a durable queue (waiting here, or running elsewhere).
+    for (const [id, handle] of this.#watched) {
+      const error = new TaskforgeError(ErrorCode.CANCELLED, `task '${id}' is no longer watched: the orchestrator shut down (the task stays in the queue ${queue.name})`, {
+        details: { requeued: true },
+      });
+      handle.settle({ ...failedWithoutRunning({ id, type: 'unknown' }, 0, error), details: { requeued: true } });
+    }
+    this.#watched.clear();
+    this.#resolveIdle();
+    this.#logger.info({ queue: queue.name }, 'orchestrator stopped');
+  }
+
+  /** Submits to a queue of this process, at once. */
+  #submitLocal(queue: LocalQueue, configs: readonly (TaskConfig | BaseTask)[], where: ((index: number) => string) | undefined, options: SubmitOptions): TaskHandle[] {
+    const submissions = this.#read(configs, queue, where, options);
+    const handles = submissions.map((submission) => this.#newHandle(submission.id));
+    try {
+      queue.submitNow(submissions, where === undefined ? {} : { where });
     } catch (error) {
-      // The store refused it (a full disk): leave no trace of the task here either.
-      this.#forget(live);
+      this.#unwatch(handles);
       throw error;
     }
-    this.#live.set(live.id, live);
-    if (this.#events.listenerCount('submit') > 0) {
-      this.#events.emit('submit', submitEvent(live));
-    }
-    this.#metrics?.submitted(live.type);
-    if (failedDependency !== undefined) {
-      this.#settleAll(live, live.failedWithoutRunning(dependencyFailed(live.id, failedDependency)));
-      return;
-    }
-    if (live.unmet === 0) this.#schedulePump();
+    this.#submitted(submissions);
+    return handles;
   }
 
-  /** Undoes a submit the queue did not store: out of the index, off its dependencies' lists. */
-  #forget(live: LiveTask): void {
-    if (this.#live.get(live.id) === live) this.#live.delete(live.id);
-    for (const dependency of live.dependsOn ?? []) {
-      const parent = this.#live.get(dependency);
-      if (parent?.dependents !== undefined) parent.dependents = parent.dependents.filter((dependent) => dependent !== live);
-    }
-    live.unmet = 0;
-  }
-
-  /** Counts unmet dependencies and registers as their dependent; returns the first failed one. */
-  #linkDependencies(live: LiveTask): { id: string; code: string } | undefined {
-    for (const dependency of live.dependsOn ?? []) {
-      const parent = this.#live.get(dependency);
-      if (parent !== undefined && parent.outcome === undefined) {
-        live.unmet += 1;
-        (parent.dependents ??= []).push(live);
-        continue;
+  /** Submits to a shared queue, over the network. */
+  async #submitShared(configs: readonly (TaskConfig | BaseTask)[], where: ((index: number) => string) | undefined, options: SubmitOptions): Promise<TaskHandle[]> {
+    this.#assertAccepting();
+    const queue = await this.#opening;
+    const submissions = this.#read(configs, queue, where, options);
+    // A task this orchestrator watches has not ended: refused here, before its handle could be replaced.
+    submissions.forEach((submission, index) => {
+      if (this.#watched.has(submission.id)) {
+        const at = where?.(index) ?? '';
+        throw new TaskforgeError(ErrorCode.ALREADY_EXISTS, `a task with id '${submission.id}' already exists${at === '' ? '' : ` (${at.slice(0, -1)})`}`, {
+          details: { field: `${at}id`, taskId: submission.id },
+        });
       }
-      const result = parent?.outcome ?? this.#queue.finished(dependency)?.result;
-      if (result === undefined) return { id: dependency, code: 'UNKNOWN' };
-      if (result.status !== TaskStatus.COMPLETED) return { id: dependency, code: result.error.code };
-    }
-    return undefined;
-  }
-
-  #schedulePump(): void {
-    if (this.#pumpScheduled || this.#starting) return;
-    this.#pumpScheduled = true;
-    // Back-to-back starts of instant tasks would never leave the microtask
-    // queue: give the event loop a turn every SLICE_MS.
-    if (performance.now() - this.#sliceStartedAt < SLICE_MS) {
-      queueMicrotask(this.#pumpNow);
-    } else {
-      setImmediate(this.#pumpInNewSlice);
-    }
-  }
-
-  readonly #pumpNow = (): void => {
-    this.#pumpScheduled = false;
-    this.#pump();
-  };
-
-  readonly #pumpInNewSlice = (): void => {
-    this.#sliceStartedAt = performance.now();
-    this.#pumpNow();
-  };
-
-  /** Starts ready tasks while slots are free. */
-  #pump(): void {
-    if (this.#shutdown !== undefined || this.#starting) return;
-    this.#pumping = true;
+    });
+    // Watched before they are stored: a fast worker's end must find them.
+    const handles = submissions.map((submission) => this.#newHandle(submission.id));
     try {
-      this.#startReady();
-    } finally {
-      this.#pumping = false;
-    }
-    if (this.#isIdle()) this.#resolveIdle();
-  }
-
-  #startReady(): void {
-    while (this.#running < this.#concurrency) {
-      const next = this.#queue.take();
-      if (next === undefined) break;
-      // The memory queue hands back the object it was given; others, a copy.
-      const live = next instanceof LiveTask ? next : this.#live.get(next.id);
-      if (live === undefined || live.outcome !== undefined) {
-        this.#logger.error({ taskId: next.id, queue: this.#queue.name }, 'the queue handed out a task this orchestrator does not hold; skipped');
-        continue;
-      }
-      this.#start(live);
-    }
-  }
-
-  #start(live: LiveTask): void {
-    live.status = TaskStatus.RUNNING;
-    this.#running += 1;
-    let task: RunnableTask;
-    try {
-      task = this.#makeTask(live);
+      await queue.submit(submissions, { ...(where === undefined ? {} : { where }), events: this.#wantsTaskEvents() });
     } catch (error) {
-      const failure = new TaskforgeError(ErrorCode.TASK_FAILED, `task '${live.id}' could not be made: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-      this.#ended(live, undefined, live.failedWithoutRunning(failure));
-      return;
+      this.#unwatch(handles);
+      throw error;
     }
-    live.task = task;
-    this.#forwardEvents(task);
-    if (this.#debugEnabled()) this.#logger.debug({ taskId: live.id, taskType: live.type, priority: live.priority, running: this.#running }, 'task started');
-    if (this.#events.listenerCount('start') > 0) this.#events.emit('start', { id: live.id, type: live.type, startedAt: isoTime(Date.now()) });
-    this.#metrics?.started(live.type);
-    task.execute().then(
-      (result) => {
-        this.#ended(live, task, result);
-      },
-      (error: unknown) => {
-        const failure = new TaskforgeError(ErrorCode.INTERNAL, `task '${live.id}' rejected instead of resolving: ${String(error)}`, { cause: error });
-        this.#ended(live, task, live.failedWithoutRunning(failure));
-      },
-    );
+    this.#submitted(submissions);
+    return handles;
   }
 
-  #makeTask(live: LiveTask): RunnableTask {
-    const { config } = live;
-    return isTaskObject(config) ? config : this.#registry.make(live.type, config, live.id, this.#context);
-  }
-
-  #forwardEvents(task: RunnableTask): void {
-    for (const event of ['retry', 'progress'] as const) {
-      if (this.#events.listenerCount(event) > 0) task.on(event, (payload) => this.#events.emit(event, payload as never));
-    }
-  }
-
-  /** A task's work has stopped: clean it up, then free its slot and record the end. */
-  #ended(live: LiveTask, task: RunnableTask | undefined, taskResult: TaskResult): void {
-    const result = live.attempts === 0 ? taskResult : { ...taskResult, attempts: taskResult.attempts + live.attempts };
-    if (task === undefined || task.status === TaskStatus.PENDING) {
-      this.#release(live, result);
-      return;
-    }
-    if (!hasCleanupHook(task)) {
-      // Nothing to wait for: cleanup() only marks the task and emits its event (it cannot fail; a failure would be logged).
-      task.cleanup().catch((error: unknown) => {
-        this.#logger.error({ taskId: live.id, taskType: live.type, err: error instanceof Error ? error.message : String(error) }, 'task cleanup failed');
-      });
-      this.#cleanedUp(live, result);
-      return;
-    }
-    task.cleanup().then(
-      () => {
-        this.#cleanedUp(live, result);
-      },
-      (error: unknown) => {
-        this.#logger.error({ taskId: live.id, taskType: live.type, err: error instanceof Error ? error.message : String(error) }, 'task cleanup failed');
-        this.#release(live, result);
-      },
-    );
-  }
-
-  #cleanedUp(live: LiveTask, result: TaskResult): void {
-    if (this.#events.listenerCount('cleanup') > 0) this.#events.emit('cleanup', { id: live.id, type: live.type });
-    this.#release(live, result);
-  }
-
-  /** Frees the task's slot, records its end and starts what can start. */
-  #release(live: LiveTask, result: TaskResult): void {
-    this.#running -= 1;
-    this.#settleAll(live, result);
-    // Starting the next task here, rather than on a new microtask, saves a
-    // hop per task; within the time slice, and never from inside #pump.
-    if (!this.#pumping && performance.now() - this.#sliceStartedAt < SLICE_MS) this.#pump();
-    else this.#schedulePump();
-  }
-
-  /** Records a task's end and fails, transitively, the tasks that depended on it when it did not complete. */
-  #settleAll(first: LiveTask, firstResult: TaskResult): void {
-    const failed = this.#settle(first, firstResult);
-    // Dependents of a failed task fail in turn: a worklist, not recursion, so a long chain cannot overflow the stack.
-    const work = failed === undefined ? [] : [...failed];
-    for (let item = work.pop(); item !== undefined; item = work.pop()) {
-      const more = this.#settle(item[0], item[1]);
-      if (more !== undefined) work.push(...more);
-    }
-    if (this.#isIdle()) this.#resolveIdle();
-  }
-
-  /** Records one task's end and releases its dependents; returns the dependents that fail with it. */
-  #settle(live: LiveTask, ended: TaskResult): [LiveTask, TaskResult][] | undefined {
-    if (live.outcome !== undefined) return undefined;
-    this.#live.delete(live.id);
-    // A task that never ran leaves its data stream unread: close it.
-    if (live.task === undefined && !isTaskObject(live.config)) releaseDataStream(live.config.metadata?.['data']);
-    const result = this.#record(live, ended);
-    live.settle(result);
-    this.#report(live, result);
-    const dependents = live.dependents;
-    if (dependents === undefined) return undefined;
-    live.dependents = undefined;
-    let failed: [LiveTask, TaskResult][] | undefined;
-    for (const dependent of dependents) {
-      if (dependent.outcome !== undefined) continue;
-      if (result.status === TaskStatus.COMPLETED) {
-        dependent.unmet -= 1;
-        if (dependent.unmet === 0) {
-          this.#queue.release(dependent.id);
-          this.#schedulePump();
-        }
-      } else {
-        const error = dependencyFailed(dependent.id, { id: live.id, code: result.error.code });
-        (failed ??= []).push([dependent, dependent.failedWithoutRunning(error)]);
+  /** Reads and checks a batch (`where` names its tasks; undefined for a single submit) before anything is queued. */
+  #read(configs: readonly (TaskConfig | BaseTask)[], queue: TaskQueue, where: ((index: number) => string) | undefined, options: SubmitOptions): Submission[] {
+    this.#assertAccepting();
+    const inBatch = where === undefined ? undefined : new Set<string>();
+    const submissions = configs.map((config, index) => {
+      const at = where?.(index) ?? '';
+      const submission = readSubmission(config, where === undefined ? options : {}, queue.durable, at);
+      if (!isTaskObject(submission.config) && !this.#registry.has(submission.type)) {
+        invalid(at, 'type', `no task type '${submission.type}' is registered (registered: ${this.#registry.types.join(', ')})`);
       }
+      if (inBatch !== undefined) {
+        if (inBatch.has(submission.id)) invalid(at, 'id', `'${submission.id}' appears twice in the batch`);
+        inBatch.add(submission.id);
+      }
+      return submission;
+    });
+    if (where !== undefined) assertNoCycle(submissions, where);
+    return submissions;
+  }
+
+  #newHandle(id: string): TaskHandle {
+    const handle = new TaskHandle(id);
+    this.#watched.set(id, handle);
+    return handle;
+  }
+
+  #unwatch(handles: readonly TaskHandle[]): void {
+    for (const handle of handles) if (this.#watched.get(handle.id) === handle) this.#watched.delete(handle.id);
+  }
+
+  /** Tells the submit events. (A task that ended at once, a dependency having failed, was told by the queue, as every end is.) */
+  #submitted(submissions: readonly Submission[]): void {
+    const tellSubmit = this.#events.listenerCount('submit') > 0;
+    for (const submission of submissions) {
+      if (tellSubmit) this.#events.emit('submit', submitEvent(submission));
+      this.#metrics?.submitted(submission.type);
     }
-    return failed;
+  }
+
+  /** Watches a task submitted elsewhere (or before): its handle settles when its end is heard. */
+  #watch(meta: TaskMeta): TaskHandle {
+    return this.#watched.get(meta.id) ?? this.#newHandle(meta.id);
+  }
+
+  /** What this orchestrator hears from its queue. */
+  #listen(queue: TaskQueue): () => void {
+    return queue.subscribe({
+      ended: (result) => {
+        this.#heard(result);
+      },
+      event: (kind, payload) => {
+        if (this.#tells(payload.id)) this.#events.emit(kind, payload as never);
+      },
+      wants: (kind) => this.#events.listenerCount(kind) > 0,
+      everyTask: this.#allEvents,
+      waitingFor: () => this.#watched.keys(),
+    });
+  }
+
+  /** A task's end, as the queue tells it (once): settles its handle and tells the listeners. */
+  #heard(result: TaskResult): void {
+    const handle = this.#watched.get(result.id);
+    if (handle !== undefined) {
+      this.#watched.delete(result.id);
+      handle.settle(result);
+    }
+    if (this.#queue?.shared !== true || handle !== undefined || (this.#allEvents && !this.#toldHere.delete(result.id))) this.#tell(result);
+    if (this.#idleWaiters.length > 0 && this.#isIdle()) this.#resolveIdle();
   }
 
   /**
-   * Stores a task's end in the queue. Should the store fail (a full disk),
-   * the handle still settles: FAILED with the storing error, saying how the
-   * task itself ended; a durable queue then still holds the task as
-   * unfinished, and the next orchestrator on it runs it again.
+   * A task this process ran has ended, as it saw it. On a shared queue that
+   * is what is told here of a task nobody here watches (a worker's own
+   * account, LOCK_LOST included: another worker records the task's end); a
+   * watched task's handle waits for the end the queue records.
    */
-  #record(live: LiveTask, result: TaskResult): TaskResult {
-    try {
-      this.#queue.finish(live, result);
-      return result;
-    } catch (error) {
-      const failure = endNotStored(live.id, result, error);
-      this.#logger.error({ taskId: live.id, taskType: live.type, queue: this.#queue.name, endedAs: result.status, err: error instanceof Error ? error.message : String(error) }, 'the end of a task could not be stored');
-      const { data: _notStored, ...rest } = result;
-      return { ...rest, status: TaskStatus.FAILED, success: false, error: toErrorInfo(failure) };
+  #ranHere(result: TaskResult): void {
+    if (this.#queue?.shared !== true || this.#watched.has(result.id)) return;
+    this.#toldHere.add(result.id);
+    if (this.#toldHere.size > TOLD_REMEMBERED) {
+      for (const old of this.#toldHere) {
+        this.#toldHere.delete(old);
+        break;
+      }
     }
+    this.#tell(result);
   }
 
-  #report(live: LiveTask, result: TaskResult): void {
+  /** Whether events of a task are told here: on a shared queue, those of tasks this orchestrator submitted, watches or runs (or all, with allEvents). */
+  #tells(id: string): boolean {
+    if (this.#queue?.shared !== true || this.#allEvents) return true;
+    return this.#watched.has(id) || this.#runner?.isRunning(id) === true;
+  }
+
+  #tell(result: TaskResult): void {
     this.#metrics?.finished(result);
     if (result.success) {
       if (this.#events.listenerCount('complete') > 0) this.#events.emit('complete', result);
       return;
     }
-    const { error } = result;
-    if (live.status === TaskStatus.PENDING) {
-      this.#logger.info({ taskId: live.id, taskType: live.type, code: error.code }, 'task ended without running');
+    if (isEndNotStored(result)) {
+      this.#logger.error({ taskId: result.id, taskType: result.type, queue: this.#queueName, code: result.error.code }, 'the end of a task could not be stored');
+    } else if (result.attempts === 0 && result.durationMs === 0 && this.#queue?.shared !== true) {
+      this.#logger.info({ taskId: result.id, taskType: result.type, code: result.error.code }, 'task ended without running');
     }
-    this.#events.emit('error', { id: live.id, type: live.type, error, result });
+    this.#events.emit('error', { id: result.id, type: result.type, error: result.error, result });
   }
 
-  #emitCancel(live: LiveTask, reason: string | undefined): void {
-    this.#logger.info({ taskId: live.id, taskType: live.type, status: live.status }, 'task cancelled');
-    this.#events.emit('cancel', { id: live.id, type: live.type, previousStatus: live.status, ...(reason === undefined ? {} : { reason }) });
-  }
-
-  /** Adopts the tasks a previous process left in a durable queue. */
-  #recover(): void {
-    const unfinished = this.#queue.recover();
-    if (unfinished.length === 0) return;
-    const lives = unfinished.map((task) => this.#adopt(task));
-    for (const live of lives) this.#live.set(live.id, live);
-    let ready = 0;
-    for (const live of lives) {
-      if (live.interruptions > this.#maxInterruptions) {
-        const error = new TaskforgeError(ErrorCode.INTERRUPTED, `task '${live.id}' was cut off by a crash ${String(live.interruptions)} times; it is not run again`, {
-          details: { interruptions: live.interruptions },
-        });
-        this.#settleAll(live, live.failedWithoutRunning(error));
-        continue;
-      }
-      if (live.outcome !== undefined) continue;
-      const failedDependency = this.#linkDependencies(live);
-      if (failedDependency !== undefined) {
-        this.#settleAll(live, live.failedWithoutRunning(dependencyFailed(live.id, failedDependency)));
-      } else if (live.unmet === 0) {
-        this.#queue.release(live.id);
-        ready += 1;
-      }
-    }
-    this.#logger.info({ queue: this.#queue.name, recovered: lives.length, ready }, 'recovered unfinished tasks');
-  }
-
-  #adopt(task: UnfinishedTask): LiveTask {
-    return new LiveTask(task.id, task.type, task.priority, task.config, task.dependsOn, task.attempts, task.submittedAt, task.interruptions);
-  }
-
-  #inTransaction(work: () => void): void {
-    if (this.#queue.transaction === undefined) work();
-    else this.#queue.transaction(work);
-  }
-
-  /** Whether debug lines are wanted: asked of pino (so a silent logger costs no field objects), else assumed. */
-  #debugEnabled(): boolean {
-    const { isLevelEnabled } = this.#logger as { isLevelEnabled?: (level: string) => boolean };
-    return isLevelEnabled === undefined || isLevelEnabled.call(this.#logger, 'debug');
+  /** Whether anyone here listens to start, retry, progress or cancel events (a shared queue publishes them only then: a write each). */
+  #wantsTaskEvents(): boolean {
+    return this.#allEvents || (['start', 'retry', 'progress', 'cancel'] as const).some((event: keyof QueueTaskEvents) => this.#events.listenerCount(event) > 0);
   }
 
   #assertAccepting(): void {
@@ -619,7 +547,10 @@ export class Orchestrator {
   }
 
   #isIdle(): boolean {
-    return this.#running === 0 && (this.#queue.waiting === 0 || this.#shutdown !== undefined);
+    if (this.#shutdown !== undefined && this.#queue === undefined) return true;
+    if (this.#watched.size > 0 || this.running > 0) return false;
+    const queue = this.#queue;
+    return !(queue instanceof LocalQueue) || this.#shutdown !== undefined || queue.waiting === 0;
   }
 
   #resolveIdle(): void {
@@ -630,26 +561,22 @@ export class Orchestrator {
   }
 }
 
-/** The error of an end the queue could not store: NO_SPACE for a full disk, else BACKEND_UNAVAILABLE. */
-function endNotStored(id: string, result: TaskResult, error: unknown): TaskforgeError {
-  const sqliteCode = (error as { code?: unknown } | undefined)?.code;
-  const code = error instanceof TaskforgeError ? error.code : sqliteCode === 'SQLITE_FULL' ? ErrorCode.NO_SPACE : ErrorCode.BACKEND_UNAVAILABLE;
-  const reason = error instanceof Error ? error.message : String(error);
-  // The queue's name may be a host path (sqlite:/srv/…): it goes to the log, not into the result.
-  return new TaskforgeError(code, `the end of task '${id}' (${result.status}) could not be stored in its queue: ${reason}`, {
-    cause: error,
-    retryable: false,
-    details: { endedAs: result.status, ...(result.error === undefined ? {} : { taskError: result.error.code }) },
-  });
+function onlyOne(handles: readonly TaskHandle[]): TaskHandle {
+  const [handle] = handles;
+  if (handle === undefined) throw new Error('unreachable: a submit of one task gave no handle');
+  return handle;
 }
 
-function dependencyFailed(id: string, dependency: { id: string; code: string }): TaskforgeError {
-  const how = dependency.code === 'UNKNOWN' ? 'is no longer known' : `did not complete (${dependency.code})`;
-  return new TaskforgeError(ErrorCode.DEPENDENCY_FAILED, `task '${id}' did not run: its dependency '${dependency.id}' ${how}`, {
-    details: { dependency: dependency.id, dependencyCode: dependency.code },
-  });
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }
 
-function isTaskObject(config: TaskConfig | BaseTask): config is BaseTask {
-  return typeof (config as Partial<BaseTask>).execute === 'function';
+function isLocalUrl(url: string): boolean {
+  return url === 'memory' || url.startsWith('sqlite:');
 }
+
+/** (Not naming the queue: a SQLite queue's name is a host path, which goes to logs only.) */
+function notFound(id: string): TaskforgeError {
+  return new TaskforgeError(ErrorCode.NOT_FOUND, `no task with id '${id}' is known to this orchestrator`, { details: { taskId: id } });
+}
+

@@ -7,16 +7,12 @@ import { BaseTask } from '../tasks/base-task.js';
 import type { TaskConfig } from '../tasks/task-config.js';
 import type { StorageResultData } from '../tasks/storage-result.js';
 import type { ReadForm, StorageOperation } from '../tasks/storage-task-config.js';
+import type { QueuedTask } from './task-queue.js';
 
-/** What the orchestrator reads from a submitted config or task before it queues it. */
-export interface Submission {
-  readonly id: string;
-  readonly type: string;
-  readonly priority: number;
-  readonly config: TaskConfig | BaseTask;
-  readonly dependsOn: readonly string[] | undefined;
-  /** True when the id was made here (unique by construction: no need to look it up). */
-  readonly generatedId: boolean;
+/** What the orchestrator reads from a submitted config or task: the task as it goes to the queue. */
+export interface Submission extends QueuedTask {
+  /** True when the id was made here (unique by construction: the queue need not look it up). */
+  readonly newId: boolean;
 }
 
 /**
@@ -59,7 +55,7 @@ export interface SubmitOptions {
 export function readSubmission(input: unknown, options: SubmitOptions, durable: boolean, where = ''): Submission {
   if (input instanceof BaseTask) {
     if (durable) invalid(where, 'config', 'a durable queue stores task configs, not task objects: submit the config instead');
-    return { id: input.id, type: input.type, priority: input.priority, config: input, dependsOn: readDependsOn(options.dependsOn, where), generatedId: false };
+    return { id: input.id, type: input.type, priority: input.priority, config: input, dependsOn: readDependsOn(options.dependsOn, where), attempts: 0, submittedAt: Date.now(), newId: false };
   }
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     invalid(where, 'config', `expected a task config object (got ${describe(input)})`);
@@ -94,7 +90,9 @@ export function readSubmission(input: unknown, options: SubmitOptions, durable: 
     priority: rawPriority ?? 0,
     config: config as TaskConfig,
     dependsOn: readDependsOn(config['dependsOn'] ?? options.dependsOn, where),
-    generatedId: rawId === undefined,
+    attempts: 0,
+    submittedAt: Date.now(),
+    newId: rawId === undefined,
   };
 }
 

@@ -56,7 +56,7 @@ describe.runIf(haveChromium)('cross-site requests from Chromium', () => {
     });
     await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve));
     attackerUrl = `http://127.0.0.1:${String((attacker.address() as AddressInfo).port)}/`;
-    orchestrator.submit(probe('slow', 0, { ms: 60_000 }));
+    await orchestrator.submit(probe('slow', 0, { ms: 60_000 }));
     await expect.poll(() => journal.startOrder).toContain('slow');
     page = await browser.newPage();
   });
@@ -74,11 +74,11 @@ describe.runIf(haveChromium)('cross-site requests from Chromium', () => {
     const answer = await posted;
     expect(answer.status()).toBe(403);
     expect(await answer.json()).toMatchObject({ error: { code: 'ORIGIN_NOT_ALLOWED' } });
-    expect(orchestrator.get('slow')?.status).toBe('running');
+    expect((await orchestrator.get('slow'))?.status).toBe('running');
     // A no-cors fetch from a page there (no preflight, so it is sent) gets no further.
     await page.goto(attackerUrl);
     await page.evaluate(`fetch(${JSON.stringify(`${server.url}/tasks`)}, { method: 'POST', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body: ${JSON.stringify(JSON.stringify(probe('sneaky')))} })`);
-    expect(orchestrator.get('sneaky')).toBeUndefined();
+    expect(await orchestrator.get('sneaky')).toBeUndefined();
   });
 
   it('a page whose name was re-pointed at 127.0.0.1 (DNS rebinding) reaches nothing; the same server by a loopback name serves the dashboard', async () => {
@@ -92,7 +92,7 @@ describe.runIf(haveChromium)('cross-site requests from Chromium', () => {
     expect(submitted).toEqual([403, { error: expect.objectContaining({ code: 'HOST_NOT_ALLOWED' }) as unknown }]);
     const listed = await page.evaluate<number>(`fetch('/tasks').then((r) => r.status)`);
     expect(listed).toBe(403);
-    expect(orchestrator.get('sneaky')).toBeUndefined();
+    expect(await orchestrator.get('sneaky')).toBeUndefined();
     const local = await page.goto(`http://localhost:${port}/`);
     expect(local?.status()).not.toBe(403);
   });

@@ -62,14 +62,14 @@ describe.runIf(haveChromium)('the dashboard, as an operator uses it, in Chromium
   it('the chart shows the tasks that ended before the page opened, also those the table no longer lists, and keeps up live', async () => {
     f = await apiFixture({ keepFinished: 5 });
     const configs = [...Array.from({ length: 25 }, (_, index) => probe(`ok-${String(index)}`)), probe('bad-1', 0, { fail: 'IO_ERROR' }), probe('bad-2', 0, { fail: 'IO_ERROR' })];
-    await Promise.all(f.orchestrator.submitAll(configs).map((handle) => handle.result));
+    await Promise.all((await f.orchestrator.submitAll(configs)).map((handle) => handle.result));
     const p = await open(f);
     // The table lists the 5 finished tasks the server keeps; the chart counts all 27 ends.
     await expect.poll(() => p.locator('#tasks tbody tr').count(), SOON).toBe(5);
     await expect.poll(() => p.locator('#chart-summary').textContent(), SOON).toBe('27 tasks ended in the last 5 minutes: 25 completed, 2 failed');
     expect(await p.evaluate<number>(PAINTED(ACCENT))).toBeGreaterThan(0);
     expect(await p.evaluate<number>(PAINTED(BAD))).toBeGreaterThan(0);
-    await f.orchestrator.submit(probe('one-more')).result;
+    await (await f.orchestrator.submit(probe('one-more'))).result;
     await expect.poll(() => p.locator('#chart-summary').textContent(), SOON).toBe('28 tasks ended in the last 5 minutes: 26 completed, 2 failed');
   });
 
@@ -121,7 +121,7 @@ describe.runIf(haveChromium)('the dashboard, as an operator uses it, in Chromium
     await mkdir(f.root, { recursive: true });
     await writeFile(join(f.root, 'late.txt'), 'here now');
     // Submitted in code: the server does not hold its config, and the page says so.
-    await f.orchestrator.submit(probe('in-code', 0, { fail: 'IO_ERROR' })).result;
+    await (await f.orchestrator.submit(probe('in-code', 0, { fail: 'IO_ERROR' }))).result;
     const p = await open(f);
     const dialog = p.getByRole('dialog');
     const field = (name: string): Promise<string | null> => dialog.locator(`[data-field="${name}"]`).textContent();
@@ -153,8 +153,8 @@ describe.runIf(haveChromium)('the dashboard, as an operator uses it, in Chromium
     f = await apiFixture();
     // More tasks than the page loads at first (1000): the oldest come only from the server's search.
     const bulk = Array.from({ length: 1050 }, (_, index) => probe(`bulk-${String(index).padStart(4, '0')}`));
-    await Promise.all(f.orchestrator.submitAll(bulk).map((handle) => handle.result));
-    await Promise.all(f.orchestrator.submitAll([1, 2, 3].map((n) => ({ id: `store-${String(n)}`, type: 'storage', metadata: { operation: 'write', path: `/s${String(n)}.txt`, data: 's' } }))).map((handle) => handle.result));
+    await Promise.all((await f.orchestrator.submitAll(bulk)).map((handle) => handle.result));
+    await Promise.all((await f.orchestrator.submitAll([1, 2, 3].map((n) => ({ id: `store-${String(n)}`, type: 'storage', metadata: { operation: 'write', path: `/s${String(n)}.txt`, data: 's' } })))).map((handle) => handle.result));
     const p = await open(f);
     const visible = (): Promise<string[]> => p.evaluate<string[]>(ATTRIBUTES('#tasks tbody tr:not([hidden])', 'data-id'));
     await expect.poll(() => p.locator('#tasks tbody tr').count(), SOON).toBe(1000);
@@ -172,7 +172,7 @@ describe.runIf(haveChromium)('the dashboard, as an operator uses it, in Chromium
     await expect.poll(visible, SOON).toEqual([]);
     await p.getByLabel('Search id').fill('store');
     await expect.poll(visible, SOON).toEqual(['store-3', 'store-2', 'store-1']);
-    await f.orchestrator.submitAll([probe('store-probe'), { id: 'store-4', type: 'storage', metadata: { operation: 'write', path: '/s4.txt', data: 's' } }])[1].result;
+    await (await f.orchestrator.submitAll([probe('store-probe'), { id: 'store-4', type: 'storage', metadata: { operation: 'write', path: '/s4.txt', data: 's' } }]))[1].result;
     await expect.poll(visible, SOON).toEqual(['store-4', 'store-3', 'store-2', 'store-1']);
     expect(await p.locator('#tasks tr[data-id="store-probe"]').isHidden()).toBe(true);
   });

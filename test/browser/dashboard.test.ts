@@ -96,7 +96,7 @@ describe.runIf(haveChromium)('the dashboard in Chromium', () => {
   });
 
   it('the Cancel button stops a running task, which ends failed (CANCELLED)', async () => {
-    const handle = orchestrator.submit({ id: 'slow-one', type: 'probe', metadata: { ms: 60_000 } });
+    const handle = await orchestrator.submit({ id: 'slow-one', type: 'probe', metadata: { ms: 60_000 } });
     const row = page.locator('#tasks tr[data-id="slow-one"]');
     await expect.poll(() => row.getAttribute('data-status'), { timeout: 10_000 }).toBe('running');
     await page.getByRole('button', { name: 'cancel slow-one' }).click();
@@ -117,7 +117,7 @@ describe.runIf(haveChromium)('the dashboard in Chromium', () => {
   });
 
   it('filters the table by status, and works on a phone-sized screen with the keyboard', async () => {
-    const handles = orchestrator.submitAll([
+    const handles = await orchestrator.submitAll([
       { id: 'good', type: 'probe', metadata: {} },
       { id: 'bad', type: 'probe', metadata: { fail: 'IO_ERROR' } },
     ]);

@@ -3,7 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RedisOrchestrator } from '../../src/distributed/redis-orchestrator.js';
+import type { AnyOrchestrator } from '../../src/orchestrator/orchestrator.js';
+import { redisOrchestrator } from '../helpers/redis-orchestrator.js';
 import { JournalTask } from '../fixtures/journal-task.js';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/redis-worker-process.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
@@ -22,7 +23,7 @@ describe.runIf(haveRedis)('workers in separate processes', () => {
   let removeDir: () => Promise<void> = () => Promise.resolve();
   let queueNumber = 0;
   const children: ChildProcess[] = [];
-  const clients: RedisOrchestrator[] = [];
+  const clients: AnyOrchestrator[] = [];
 
   beforeAll(async () => {
     server = await startRedisServer();
@@ -48,8 +49,8 @@ describe.runIf(haveRedis)('workers in separate processes', () => {
     return worker;
   }
 
-  async function client(name: string): Promise<RedisOrchestrator> {
-    const made = await RedisOrchestrator.connect({ url: server?.url ?? '', name, taskTypes: { journal: JournalTask } });
+  async function client(name: string): Promise<AnyOrchestrator> {
+    const { orchestrator: made } = await redisOrchestrator({ url: server?.url ?? '', name }, { taskTypes: { journal: JournalTask } });
     clients.push(made);
     return made;
   }
@@ -147,7 +148,7 @@ describe.runIf(haveRedis)('workers in separate processes', () => {
     const again = spawnSync(process.execPath, [BIN, 'cancel', 'endless', '--queue', `${server?.url ?? ''}?name=${name}`], { encoding: 'utf8', timeout: 30_000 });
     expect(again).toMatchObject({ status: 1, stderr: "taskforge: INVALID_STATE: task 'endless' cannot be cancelled: it is already failed\n" });
     const unknown = spawnSync(process.execPath, [BIN, 'cancel', 'nobody', '--queue', `${server?.url ?? ''}?name=${name}`], { encoding: 'utf8', timeout: 30_000 });
-    expect(unknown).toMatchObject({ status: 1, stderr: expect.stringContaining("taskforge: NOT_FOUND: no task with id 'nobody' is known to the queue") as string });
+    expect(unknown).toMatchObject({ status: 1, stderr: expect.stringContaining("taskforge: NOT_FOUND: no task with id 'nobody' is known to this orchestrator") as string });
   }, 60_000);
 
   it('SIGTERM: a worker lets a short task finish, hands a long one back when its shutdown time is up, and exits 0; another worker completes it', async () => {

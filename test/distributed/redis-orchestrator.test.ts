@@ -1,9 +1,10 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { RedisOrchestrator } from '../../src/distributed/redis-orchestrator.js';
-import { compareStreamIds, RedisQueue } from '../../src/distributed/redis-queue.js';
+import { compareStreamIds, RedisStore } from '../../src/distributed/redis-store.js';
 import { FINISH_SCRIPT, SCRIPT_KEYS } from '../../src/distributed/redis-scripts.js';
-import { RedisWorker } from '../../src/distributed/redis-worker.js';
+import { Orchestrator, type AnyOrchestrator } from '../../src/orchestrator/orchestrator.js';
+import { RedisQueue } from '../../src/distributed/redis-queue.js';
+import { redisOrchestrator } from '../helpers/redis-orchestrator.js';
 import { ErrorCode, TaskforgeError } from '../../src/core/errors.js';
 import { PriorityQueue } from '../../src/orchestrator/priority-queue.js';
 import { BaseTask, type AttemptContext } from '../../src/tasks/base-task.js';
@@ -50,8 +51,8 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  async function client(): Promise<RedisOrchestrator> {
-    const made = await RedisOrchestrator.connect({ url: server?.url ?? '', name, taskTypes });
+  async function client(): Promise<AnyOrchestrator> {
+    const { orchestrator: made } = await redisOrchestrator({ url: server?.url ?? '', name }, { taskTypes });
     cleanups.push(() => made.shutdown());
     return made;
   }
@@ -67,13 +68,9 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     return { job, token, manual };
   }
 
-  async function worker(concurrency = 4, options: { lockDurationMs?: number } = {}): Promise<RedisWorker> {
-    const queue = await RedisQueue.open({ url: server?.url ?? '', name, ...options });
-    const made = new RedisWorker(queue, { concurrency, taskTypes, context: { journal } });
-    cleanups.push(async () => {
-      await made.shutdown({ timeoutMs: 1000 });
-      await queue.close();
-    });
+  async function worker(concurrency = 4, options: { lockDurationMs?: number } = {}): Promise<AnyOrchestrator> {
+    const { orchestrator: made } = await redisOrchestrator({ url: server?.url ?? '', name, ...options }, { concurrency, taskTypes, context: { journal } });
+    cleanups.push(() => made.shutdown({ timeoutMs: 1000 }));
     return made;
   }
 
@@ -139,7 +136,7 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
   });
 
   it('records a batch of ends once each, and fails thousands of dependents of one failed task (more than one script chunk)', async () => {
-    const queue = await RedisQueue.open({ url: server?.url ?? '', name });
+    const queue = await RedisStore.open({ url: server?.url ?? '', name });
     cleanups.push(() => queue.close());
     const at = Date.now();
     const task = (id: string, dependsOn?: string[]): QueuedTask => ({ id, type: 'probe', priority: 0, config: { type: 'probe' }, attempts: 0, submittedAt: at, dependsOn });
@@ -158,7 +155,7 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     expect(ended.every((finished) => finished?.result.error?.code === 'DEPENDENCY_FAILED')).toBe(true);
     expect(ended[2499]?.result.error?.details).toEqual({ dependency: 'root', dependencyCode: 'IO_ERROR' });
     // No child is left blocked; only the two jobs handed to BullMQ wait (settleMany records ends, it takes no job).
-    expect(await queue.waiting).toBe(2);
+    expect((await queue.counts()).waiting).toBe(2);
   });
 
   it('fails dependents of a failed task transitively, without running them; at submit too', async () => {
@@ -267,7 +264,7 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
   it('a task never runs again once its end is recorded: a hand-over to BullMQ that comes late (after the sweep handed it over and a worker finished it) makes a job that is dropped unrun', async () => {
     const orchestrator = await client();
     await worker(2);
-    const queue = await RedisQueue.open({ url: server?.url ?? '', name });
+    const queue = await RedisStore.open({ url: server?.url ?? '', name });
     cleanups.push(() => queue.close());
     const handle = await orchestrator.submit(probe('once'));
     expect(await handle.result).toMatchObject({ status: 'completed', attempts: 1 });
@@ -284,13 +281,18 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
   });
 
   it('refuses a bad URL or queue name, and says when Redis does not answer', async () => {
-    await expect(RedisOrchestrator.connect({ url: 'http://localhost:6379' })).rejects.toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringContaining('expected redis:// or rediss://') as string });
-    await expect(RedisOrchestrator.connect({ url: 'redis://u:secret@localhost:6379/x' })).rejects.toMatchObject({ message: expect.not.stringContaining('secret') as string });
-    await expect(RedisOrchestrator.connect({ url: server?.url ?? '', name: 'a:b' })).rejects.toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringContaining('a Redis queue name is') as string });
+    expect(() => new Orchestrator({ queue: 'http://localhost:6379' })).toThrow(expect.objectContaining({ code: 'VALIDATION_ERROR', message: expect.stringContaining("expected 'memory', 'sqlite:FILE' or 'redis://") as string }));
+    expect(() => new Orchestrator({ queue: 'redis://u:secret@localhost:6379/x' })).toThrow(expect.objectContaining({ message: expect.not.stringContaining('secret') as string }));
+    expect(() => new Orchestrator({ queue: `${server?.url ?? ''}?name=a:b` })).toThrow(expect.objectContaining({ code: 'VALIDATION_ERROR', message: expect.stringContaining('a Redis queue name is') as string }));
+    await expect(RedisQueue.open({ url: server?.url ?? '', name: 'a:b' })).rejects.toMatchObject({ code: 'VALIDATION_ERROR' });
     const deadPort = await freePort();
     const started = Date.now();
     await expect(RedisQueue.open({ url: `redis://127.0.0.1:${String(deadPort)}`, connectTimeoutMs: 500 })).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE', message: expect.stringContaining('cannot reach Redis') as string });
     expect(Date.now() - started).toBeLessThan(5000);
+    // Given as a URL, the queue is opened in the background: the first call that needs it says Redis does not answer.
+    const unreachable = new Orchestrator({ queue: `redis://127.0.0.1:${String(deadPort)}`, concurrency: 0 });
+    await expect(unreachable.submit(probe('nowhere'))).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+    await unreachable.shutdown();
   });
 
   it('removes a job from BullMQ only together with its end, and only for the holder of its lock', async () => {
@@ -298,7 +300,7 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     const handle = await orchestrator.submit(probe('atomic'));
     const { job, token, manual } = await takeJobByHand();
     cleanups.push(() => manual.close());
-    const queue = await RedisQueue.open({ url: server?.url ?? '', name });
+    const queue = await RedisStore.open({ url: server?.url ?? '', name });
     cleanups.push(() => queue.close());
     const jobId = job.id ?? '';
     const at = new Date().toISOString();
@@ -320,7 +322,7 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     const handles = await orchestrator.submitAll(Array.from({ length: 50 }, (_, index) => probe(`gone${String(index)}`)));
     const results = await Promise.all(handles.map((handle) => handle.result));
     expect(results.every((result) => result.success)).toBe(true);
-    const queue = await RedisQueue.open({ url: server?.url ?? '', name });
+    const queue = await RedisStore.open({ url: server?.url ?? '', name });
     cleanups.push(() => queue.close());
     const counts = await queue.bull.getJobCounts('active', 'completed', 'failed', 'wait', 'prioritized');
     expect(counts).toEqual({ active: 0, completed: 0, failed: 0, wait: 0, prioritized: 0 });
@@ -341,7 +343,7 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
 
   it('tells whether the event stream dropped entries after a position (compareStreamIds orders ids)', async () => {
     expect([compareStreamIds('5-1', '5-0') > 0, compareStreamIds('4-9', '5-0') < 0, compareStreamIds('12-0', '9-0') > 0, compareStreamIds('7', '7-0')]).toEqual([true, true, true, 0]);
-    const queue = await RedisQueue.open({ url: server?.url ?? '', name });
+    const queue = await RedisStore.open({ url: server?.url ?? '', name });
     cleanups.push(() => queue.close());
     // No stream yet: nothing was ever published.
     expect(await queue.eventsLostAfter('0-0')).toBe(false);
@@ -393,15 +395,16 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
   });
 
   it('refuses use after shutdown or close with INVALID_STATE, and bad timing options with a RangeError', async () => {
-    const orchestrator = await RedisOrchestrator.connect({ url: server?.url ?? '', name });
+    const { orchestrator } = await redisOrchestrator({ url: server?.url ?? '', name });
     await orchestrator.shutdown();
-    await expect(orchestrator.submit(probe('late'))).rejects.toMatchObject({ code: 'INVALID_STATE', message: 'this Redis orchestrator client is shut down' });
+    await expect(orchestrator.submit(probe('late'))).rejects.toMatchObject({ code: 'INVALID_STATE', message: 'the orchestrator is shutting down and takes no more tasks' });
     await expect(orchestrator.cancel('late')).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    const store = await RedisStore.open({ url: server?.url ?? '', name });
+    await store.close();
+    await expect(store.finished('x')).rejects.toMatchObject({ code: 'INVALID_STATE' });
     const queue = await RedisQueue.open({ url: server?.url ?? '', name });
     await queue.close();
-    await expect(queue.finished('x')).rejects.toMatchObject({ code: 'INVALID_STATE' });
-    await expect(queue.take()).rejects.toMatchObject({ code: 'INVALID_STATE' });
-    await expect(queue.add({ id: 'x', type: 'probe', priority: 0, config: probe('x'), dependsOn: undefined, attempts: 0, submittedAt: Date.now() }, true)).rejects.toMatchObject({ code: 'INVALID_STATE', message: expect.stringContaining('is closed') as string });
+    await expect(queue.submit([{ id: 'x', type: 'probe', priority: 0, config: probe('x'), dependsOn: undefined, attempts: 0, submittedAt: Date.now() }])).rejects.toMatchObject({ code: 'INVALID_STATE', message: expect.stringContaining('is closed') as string });
     await expect(RedisQueue.open({ url: server?.url ?? '', name, lockDurationMs: 0 })).rejects.toThrow(/lockDurationMs must be a positive whole number of ms/);
     await expect(RedisQueue.open({ url: server?.url ?? '', name, maxFinished: -1 })).rejects.toThrow(/maxFinished must be a non-negative integer/);
   });

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RedisOrchestrator } from '../../src/distributed/redis-orchestrator.js';
+import type { AnyOrchestrator } from '../../src/orchestrator/orchestrator.js';
+import { redisOrchestrator } from '../helpers/redis-orchestrator.js';
 import { JournalTask, LingeringJournalTask } from '../fixtures/journal-task.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { journalLines, journalReaches, startWorkerProcess, type WorkerProcess } from '../helpers/redis-worker-process.js';
@@ -16,7 +17,7 @@ describe.runIf(haveRedis)('a Redis worker process under faults', () => {
   let removeDir: () => Promise<void> = () => Promise.resolve();
   let queueNumber = 0;
   const workers: WorkerProcess[] = [];
-  const clients: RedisOrchestrator[] = [];
+  const clients: AnyOrchestrator[] = [];
 
   beforeAll(async () => {
     server = await startRedisServer();
@@ -42,8 +43,8 @@ describe.runIf(haveRedis)('a Redis worker process under faults', () => {
     return started;
   }
 
-  async function client(name: string): Promise<RedisOrchestrator> {
-    const made = await RedisOrchestrator.connect({ url: server?.url ?? '', name, taskTypes: { journal: JournalTask, lingering: LingeringJournalTask } });
+  async function client(name: string): Promise<AnyOrchestrator> {
+    const { orchestrator: made } = await redisOrchestrator({ url: server?.url ?? '', name }, { taskTypes: { journal: JournalTask, lingering: LingeringJournalTask } });
     clients.push(made);
     return made;
   }

@@ -102,7 +102,7 @@ describe.runIf(haveRedis)('three worker processes on a shared S3 bucket, one kil
     // Read every object back through taskforge's own S3 backend.
     const backend = new S3Backend({ bucket: 'shared', prefix: 'run', clientConfig: { endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3RVER_CREDENTIALS } });
     const reader = new Orchestrator({ concurrency: 16, context: { backend } });
-    const reads = reader.submitAll(Array.from({ length: TASKS }, (_, index) => ({ type: 'storage', metadata: { operation: 'read', path: `/objects/${String(index % 50)}/${String(index)}.txt` } })));
+    const reads = await reader.submitAll(Array.from({ length: TASKS }, (_, index) => ({ type: 'storage', metadata: { operation: 'read', path: `/objects/${String(index % 50)}/${String(index)}.txt` } })));
     const read = await Promise.all(reads.map((handle) => handle.result));
     const text = (data: unknown): string => (typeof data === 'string' ? data : Buffer.from(data as Uint8Array).toString('utf8'));
     const wrong = read.map((result, index) => (result.success && text(result.data) === payload(index) ? undefined : index)).filter((index) => index !== undefined);

@@ -5,7 +5,9 @@ import type { ReadStream } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Orchestrator } from '../../src/orchestrator/orchestrator.js';
 import { SqliteQueue } from '../../src/orchestrator/queues/sqlite-queue.js';
-import type { TaskQueue } from '../../src/orchestrator/task-queue.js';
+import type { TaskStore } from '../../src/orchestrator/task-store.js';
+import { SqliteStore } from '../../src/orchestrator/queues/sqlite-store.js';
+import { QueueOverStore } from '../helpers/queue-over-store.js';
 import { MemoryBackend } from '../../src/storage/backends/memory.js';
 import { StorageTask } from '../../src/tasks/storage-task.js';
 import { Journal, ProbeTask, probe } from '../helpers/probe-task.js';
@@ -29,9 +31,9 @@ describe('a data stream that breaks before its task runs', () => {
     const orchestrator = new Orchestrator({ concurrency: 1, context: { backend: new MemoryBackend() } });
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const blocker = orchestrator.submit(new ScriptedTask({ type: 'scripted' }, () => gate));
+    const blocker = await orchestrator.submit(new ScriptedTask({ type: 'scripted' }, () => gate));
     const stream = createReadStream(join(dir, 'no-such-file'));
-    const write = orchestrator.submit({ type: 'storage', metadata: { operation: 'write', path: '/copy', data: stream } });
+    const write = await orchestrator.submit({ type: 'storage', metadata: { operation: 'write', path: '/copy', data: stream } });
     await failed(stream);
     release();
     expect((await blocker.result).status).toBe('completed');
@@ -54,13 +56,13 @@ describe('a data stream that breaks before its task runs', () => {
     const orchestrator = new Orchestrator({ concurrency: 1, context: { backend: new MemoryBackend() }, taskTypes: { probe: ProbeTask } });
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    orchestrator.submit(new ScriptedTask({ type: 'scripted' }, () => gate));
+    await orchestrator.submit(new ScriptedTask({ type: 'scripted' }, () => gate));
     const streams = [0, 1, 2].map(() => createReadStream(join(dir, 'data.bin')));
     const [cancelled, orphaned, invalid] = streams;
-    const waiting = orchestrator.submit({ id: 'cancel-me', type: 'storage', metadata: { operation: 'write', path: '/a', data: cancelled } });
-    orchestrator.submit(probe('parent', 0, { fail: 'VALIDATION_ERROR' }));
-    const dependent = orchestrator.submit({ type: 'storage', dependsOn: ['parent'], metadata: { operation: 'write', path: '/b', data: orphaned } });
-    const bad = orchestrator.submit({ type: 'storage', metadata: { operation: 'write', path: '/../c', data: invalid } });
+    const waiting = await orchestrator.submit({ id: 'cancel-me', type: 'storage', metadata: { operation: 'write', path: '/a', data: cancelled } });
+    await orchestrator.submit(probe('parent', 0, { fail: 'VALIDATION_ERROR' }));
+    const dependent = await orchestrator.submit({ type: 'storage', dependsOn: ['parent'], metadata: { operation: 'write', path: '/b', data: orphaned } });
+    const bad = await orchestrator.submit({ type: 'storage', metadata: { operation: 'write', path: '/../c', data: invalid } });
     await orchestrator.cancel('cancel-me');
     release();
     expect((await waiting.result).error?.code).toBe('CANCELLED');
@@ -74,18 +76,18 @@ describe('a data stream that breaks before its task runs', () => {
 describe('a read that hands back a stream', () => {
   it('is refused at submit by a durable queue, whose results outlive the caller (VALIDATION_ERROR naming the field)', async () => {
     const orchestrator = new Orchestrator({ queue: new SqliteQueue(join(dir, 'q.db')), context: { backend: new MemoryBackend() } });
-    expect(() => orchestrator.submit({ type: 'storage', metadata: { operation: 'read', path: '/x', options: { as: 'stream' } } })).toThrow(
+    await expect(orchestrator.submit({ type: 'storage', metadata: { operation: 'read', path: '/x', options: { as: 'stream' } } })).rejects.toThrow(
       expect.objectContaining({ code: 'VALIDATION_ERROR', details: { fields: [expect.objectContaining({ field: 'metadata.options.as' })] } }),
     );
-    expect(() => orchestrator.submitAll([{ type: 'storage', metadata: { operation: 'read', path: '/x', options: { as: 'stream' } } }])).toThrow(/\[0\]\.metadata\.options\.as/);
-    expect(orchestrator.waiting).toBe(0);
+    await expect(orchestrator.submitAll([{ type: 'storage', metadata: { operation: 'read', path: '/x', options: { as: 'stream' } } }])).rejects.toThrow(/\[0\]\.metadata\.options\.as/);
+    expect((await orchestrator.counts()).waiting).toBe(0);
     await orchestrator.shutdown();
   });
 });
 
 /** The real SQLite queue, whose store fails for the end of one task (as a full disk would). */
-function endsFailFor(queue: SqliteQueue, id: string): TaskQueue {
-  return Object.assign(Object.create(null) as TaskQueue, {
+function endsFailFor(queue: SqliteStore, id: string): TaskStore {
+  return Object.assign(Object.create(null) as TaskStore, {
     name: queue.name,
     durable: true,
     get waiting() {
@@ -94,7 +96,7 @@ function endsFailFor(queue: SqliteQueue, id: string): TaskQueue {
     add: queue.add.bind(queue),
     release: queue.release.bind(queue),
     take: queue.take.bind(queue),
-    finish: (task: Parameters<TaskQueue['finish']>[0], result: Parameters<TaskQueue['finish']>[1]) => {
+    finish: (task: Parameters<TaskStore['finish']>[0], result: Parameters<TaskStore['finish']>[1]) => {
       if (task.id === id) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
       queue.finish(task, result);
     },
@@ -107,18 +109,18 @@ function endsFailFor(queue: SqliteQueue, id: string): TaskQueue {
 
 describe('an end the queue cannot store', () => {
   it('still settles the handle, with the storing error; dependents fail; the orchestrator goes on', async () => {
-    const sqlite = new SqliteQueue(join(dir, 'q.db'));
-    const orchestrator = new Orchestrator({ concurrency: 1, queue: endsFailFor(sqlite, 'unlucky'), taskTypes: { probe: ProbeTask }, context: { journal: new Journal() } });
+    const sqlite = new SqliteStore(join(dir, 'q.db'));
+    const orchestrator = new Orchestrator({ concurrency: 1, queue: new QueueOverStore(endsFailFor(sqlite, 'unlucky')), taskTypes: { probe: ProbeTask }, context: { journal: new Journal() } });
     const errors: string[] = [];
     orchestrator.on('error', (event) => errors.push(`${event.id} ${event.error.code}`));
-    const unlucky = orchestrator.submit(probe('unlucky'));
-    const dependent = orchestrator.submit(probe('dependent', 0, {}, { dependsOn: ['unlucky'] }));
+    const unlucky = await orchestrator.submit(probe('unlucky'));
+    const dependent = await orchestrator.submit(probe('dependent', 0, {}, { dependsOn: ['unlucky'] }));
     const result = await unlucky.result;
     expect(result).toMatchObject({ status: 'failed', success: false, error: { code: 'NO_SPACE', details: { endedAs: 'completed' } } });
     expect(result.error?.message).toMatch(/could not be stored/);
     expect((await dependent.result).error?.code).toBe('DEPENDENCY_FAILED');
     expect(errors).toEqual(['unlucky NO_SPACE', 'dependent DEPENDENCY_FAILED']);
-    const after = orchestrator.submit(probe('after'));
+    const after = await orchestrator.submit(probe('after'));
     expect((await after.result).status).toBe('completed');
     await orchestrator.onIdle();
     expect(orchestrator.running).toBe(0);

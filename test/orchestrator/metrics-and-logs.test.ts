@@ -20,7 +20,7 @@ describe('Prometheus metrics', () => {
     const metrics = new OrchestratorMetrics();
     const backend = new MemoryBackend();
     const orchestrator = new Orchestrator({ concurrency: 1, metrics, context: { backend, cache: new ReadCache() } });
-    const [write] = orchestrator.submitAll([
+    const [write] = await orchestrator.submitAll([
       { id: 'w', type: 'storage', priority: 3, metadata: { operation: 'write', path: '/m.txt', data: 'twelve bytes' } },
       { id: 'r1', type: 'storage', priority: 2, dependsOn: ['w'], metadata: { operation: 'read', path: '/m.txt', options: { cache: true } } },
       { id: 'r2', type: 'storage', priority: 1, dependsOn: ['r1'], metadata: { operation: 'read', path: '/m.txt', options: { cache: true } } },
@@ -43,7 +43,7 @@ describe('Prometheus metrics', () => {
   it('reports queue depth and running tasks at scrape time', async () => {
     const metrics = new OrchestratorMetrics();
     const orchestrator = new Orchestrator({ concurrency: 2, metrics, taskTypes: { probe: ProbeTask }, context: { journal: new Journal() } });
-    for (let index = 0; index < 5; index += 1) orchestrator.submit(probe(`p${String(index)}`, 0, { ms: 60 }));
+    for (let index = 0; index < 5; index += 1) (await orchestrator.submit(probe(`p${String(index)}`, 0, { ms: 60 })));
     await delay(20);
     const during = await metrics.text();
     expect(sample(during, 'taskforge_tasks_running{queue="memory"}')).toBe(2);
@@ -72,7 +72,7 @@ describe('structured logs', () => {
     const keyring = new Keyring({ keys: { k1: key }, active: 'k1' });
     const secret = 'PAYLOAD-do-not-log-7f3a';
     const orchestrator = new Orchestrator({ concurrency: 2, logger, context: { backend: new MemoryBackend(), keyring } });
-    orchestrator.submitAll([
+    await orchestrator.submitAll([
       { id: 'enc', type: 'storage', metadata: { operation: 'write', path: '/s', data: secret, options: { encryption: true } } },
       { id: 'back', type: 'storage', dependsOn: ['enc'], metadata: { operation: 'read', path: '/s', options: { encryption: true } } },
       { id: 'fails', type: 'storage', metadata: { operation: 'read', path: '/absent' } },

@@ -2,18 +2,20 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Orchestrator } from '../../src/orchestrator/orchestrator.js';
+import { Orchestrator, type AnyOrchestrator } from '../../src/orchestrator/orchestrator.js';
 import { SqliteQueue } from '../../src/orchestrator/queues/sqlite-queue.js';
 import { MemoryBackend } from '../../src/storage/backends/memory.js';
 import { Journal, ProbeTask, probe } from '../helpers/probe-task.js';
 import { ScriptedTask } from '../helpers/scripted-task.js';
-import type { QueuedTask, TaskQueue } from '../../src/orchestrator/task-queue.js';
+import type { QueuedTask, TaskStore } from '../../src/orchestrator/task-store.js';
+import { SqliteStore } from '../../src/orchestrator/queues/sqlite-store.js';
+import { QueueOverStore } from '../helpers/queue-over-store.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
 
-/** The real SQLite queue, with a store failure injected for one task id (as a full disk would). */
-function failingOn(queue: SqliteQueue, id: string): TaskQueue {
+/** The real SQLite store, with a failure injected for one task id (as a full disk would). */
+function failingOn(queue: SqliteStore, id: string): TaskStore {
   return {
     name: queue.name,
     durable: queue.durable,
@@ -44,7 +46,7 @@ function failingOn(queue: SqliteQueue, id: string): TaskQueue {
 
 let dir = '';
 let removeDir: () => Promise<void> = () => Promise.resolve();
-const running: Orchestrator[] = [];
+const running: AnyOrchestrator[] = [];
 
 beforeEach(async () => {
   ({ path: dir, remove: removeDir } = await makeTempDir('durable-'));
@@ -54,7 +56,7 @@ afterEach(async () => {
   await removeDir();
 });
 
-function open(file: string, journal: Journal, options: { maxInterruptions?: number; concurrency?: number } = {}): Orchestrator {
+function open(file: string, journal: Journal, options: { maxInterruptions?: number; concurrency?: number } = {}): AnyOrchestrator {
   const orchestrator = new Orchestrator({ concurrency: 1, ...options, queue: new SqliteQueue(file), taskTypes: { probe: ProbeTask }, context: { journal } });
   running.push(orchestrator);
   return orchestrator;
@@ -64,38 +66,38 @@ describe('Orchestrator on a SQLite queue', () => {
   it('results stay queryable after a restart, and a finished id cannot be reused', async () => {
     const file = join(dir, 'q.db');
     const first = open(file, new Journal());
-    const ok = await first.submit(probe('kept', 2)).result;
+    const ok = await (await first.submit(probe('kept', 2))).result;
     expect(ok.status).toBe('completed');
     await first.shutdown();
     const second = open(file, new Journal());
-    expect(second.get('kept')).toMatchObject({ id: 'kept', type: 'probe', priority: 2, status: 'completed', attempts: 1, result: { data: 'done:kept' } });
-    expect(() => second.submit(probe('kept'))).toThrow(expect.objectContaining({ code: 'ALREADY_EXISTS' }));
+    expect(await second.get('kept')).toMatchObject({ id: 'kept', type: 'probe', priority: 2, status: 'completed', attempts: 1, result: { data: 'done:kept' } });
+    await expect(second.submit(probe('kept'))).rejects.toThrow(expect.objectContaining({ code: 'ALREADY_EXISTS' }));
     // A dependency on a task finished in an earlier run is satisfied.
-    expect((await second.submit(probe('later', 0, {}, { dependsOn: ['kept'] })).result).status).toBe('completed');
+    expect((await (await second.submit(probe('later', 0, {}, { dependsOn: ['kept'] }))).result).status).toBe('completed');
   });
 
   it('shutdown leaves waiting tasks in the store, and the next orchestrator runs them', async () => {
     const file = join(dir, 'q.db');
     const journal = new Journal();
     const first = open(file, journal);
-    first.submit(probe('running', 9, { ms: 30 }));
-    const waiting = first.submit(probe('waiting', 1));
-    first.submit(probe('blocked', 5, {}, { dependsOn: ['waiting'] }));
+    await first.submit(probe('running', 9, { ms: 30 }));
+    const waiting = await first.submit(probe('waiting', 1));
+    await first.submit(probe('blocked', 5, {}, { dependsOn: ['waiting'] }));
     await new Promise((resolve) => setTimeout(resolve, 5));
     await first.shutdown();
     expect(await waiting.result).toMatchObject({ status: 'failed', error: { code: 'CANCELLED', details: { requeued: true } }, details: { requeued: true } });
     const second = open(file, journal);
-    expect(second.get('waiting')?.status).toBe('pending');
+    expect((await second.get('waiting'))?.status).toBe('pending');
     await second.onIdle();
-    expect(second.get('waiting')?.status).toBe('completed');
-    expect(second.get('blocked')?.status).toBe('completed');
+    expect((await second.get('waiting'))?.status).toBe('completed');
+    expect((await second.get('blocked'))?.status).toBe('completed');
     expect(journal.startOrder).toEqual(['running', 'waiting', 'blocked']);
   });
 
   it('a task cut off by crashes more than maxInterruptions times ends INTERRUPTED', async () => {
     const file = join(dir, 'q.db');
     const first = open(file, new Journal());
-    first.submit(probe('poison'));
+    await first.submit(probe('poison'));
     await first.shutdown();
     // Mark it running with two interruptions already, as two crashes would have left it.
     const db = new Database(file);
@@ -103,33 +105,33 @@ describe('Orchestrator on a SQLite queue', () => {
     db.close();
     const second = open(file, new Journal(), { maxInterruptions: 2 });
     await second.onIdle();
-    expect(second.get('poison')).toMatchObject({ status: 'failed', attempts: 3, result: { error: { code: 'INTERRUPTED', details: { interruptions: 3 } } } });
+    expect(await second.get('poison')).toMatchObject({ status: 'failed', attempts: 3, result: { error: { code: 'INTERRUPTED', details: { interruptions: 3 } } } });
   });
 
   it('a submit the store refuses leaves no trace: the batch is rolled back whole, and the ids stay free', async () => {
     const file = join(dir, 'q.db');
-    const sqlite = new SqliteQueue(file);
-    const orchestrator = new Orchestrator({ concurrency: 1, queue: failingOn(sqlite, 'bad'), taskTypes: { probe: ProbeTask }, context: { journal: new Journal() } });
+    const sqlite = new SqliteStore(file);
+    const orchestrator = new Orchestrator({ concurrency: 1, queue: new QueueOverStore(failingOn(sqlite, 'bad')), taskTypes: { probe: ProbeTask }, context: { journal: new Journal() } });
     running.push(orchestrator);
-    const parent = orchestrator.submit(probe('parent', 0, { ms: 20 }));
-    expect(() => orchestrator.submitAll([probe('first', 0, {}, { dependsOn: ['parent'] }), probe('bad', 0, {}, { dependsOn: ['parent'] })])).toThrow('database or disk is full');
-    expect(() => orchestrator.submit(probe('bad', 0, {}, { dependsOn: ['parent'] }))).toThrow('database or disk is full');
-    expect(orchestrator.get('first')).toBeUndefined();
-    expect(orchestrator.get('bad')).toBeUndefined();
-    expect(orchestrator.waiting).toBe(1);
-    const again = orchestrator.submit(probe('first', 0, {}, { dependsOn: ['parent'] }));
+    const parent = await orchestrator.submit(probe('parent', 0, { ms: 20 }));
+    await expect(orchestrator.submitAll([probe('first', 0, {}, { dependsOn: ['parent'] }), probe('bad', 0, {}, { dependsOn: ['parent'] })])).rejects.toThrow('database or disk is full');
+    await expect(orchestrator.submit(probe('bad', 0, {}, { dependsOn: ['parent'] }))).rejects.toThrow('database or disk is full');
+    expect(await orchestrator.get('first')).toBeUndefined();
+    expect(await orchestrator.get('bad')).toBeUndefined();
+    expect((await orchestrator.counts()).waiting).toBe(1);
+    const again = await orchestrator.submit(probe('first', 0, {}, { dependsOn: ['parent'] }));
     expect((await parent.result).status).toBe('completed');
     expect((await again.result).status).toBe('completed');
     await orchestrator.onIdle();
-    expect(orchestrator.waiting).toBe(0);
+    expect((await orchestrator.counts()).waiting).toBe(0);
   });
 
-  it('refuses what it cannot store as JSON, naming the field, and task objects', () => {
+  it('refuses what it cannot store as JSON, naming the field, and task objects', async () => {
     const orchestrator = new Orchestrator({ queue: new SqliteQueue(join(dir, 'q.db')), context: { backend: new MemoryBackend() } });
     running.push(orchestrator);
-    expect(() => orchestrator.submit({ type: 'storage', metadata: { operation: 'write', path: '/a', data: Buffer.from('x') } })).toThrow(
+    await expect(orchestrator.submit({ type: 'storage', metadata: { operation: 'write', path: '/a', data: Buffer.from('x') } })).rejects.toThrow(
       expect.objectContaining({ code: 'VALIDATION_ERROR', message: expect.stringMatching(/^metadata\.data: .*a durable queue stores configs as JSON/) as string }),
     );
-    expect(() => orchestrator.submit(new ScriptedTask({ type: 'scripted' }, () => Promise.resolve(1)))).toThrow(/a durable queue stores task configs, not task objects/);
+    await expect(orchestrator.submit(new ScriptedTask({ type: 'scripted' }, () => Promise.resolve(1)))).rejects.toThrow(/a durable queue stores task configs, not task objects/);
   });
 });

@@ -23,7 +23,7 @@ describe('Orchestrator: order and concurrency', () => {
   it('runs a larger priority first and equal priorities in submission order', async () => {
     const journal = new Journal();
     const run = orchestrator(journal);
-    for (const [id, priority] of [['low', 1], ['top-a', 5], ['mid', 3], ['top-b', 5], ['neg', -2], ['mid-b', 3]] as const) run.submit(probe(id, priority));
+    for (const [id, priority] of [['low', 1], ['top-a', 5], ['mid', 3], ['top-b', 5], ['neg', -2], ['mid-b', 3]] as const) (await run.submit(probe(id, priority)));
     await run.onIdle();
     expect(journal.startOrder).toEqual(['top-a', 'top-b', 'mid', 'mid-b', 'low', 'neg']);
   });
@@ -31,20 +31,20 @@ describe('Orchestrator: order and concurrency', () => {
   it('submit returns the id and the promise of the result; get() follows the status', async () => {
     const journal = new Journal();
     const run = orchestrator(journal);
-    const handle = run.submit(probe('p1', 0, { ms: 30 }));
+    const handle = await run.submit(probe('p1', 0, { ms: 30 }));
     expect(handle.id).toBe('p1');
-    expect(run.get('p1')).toMatchObject({ id: 'p1', type: 'probe', status: TaskStatus.PENDING, attempts: 0 });
+    expect(await run.get('p1')).toMatchObject({ id: 'p1', type: 'probe', status: TaskStatus.PENDING, attempts: 0 });
     await delay(10);
-    expect(run.get('p1')?.status).toBe(TaskStatus.RUNNING);
+    expect((await run.get('p1'))?.status).toBe(TaskStatus.RUNNING);
     const result = await handle.result;
     expect(result).toMatchObject({ id: 'p1', type: 'probe', status: 'completed', success: true, data: 'done:p1', attempts: 1 });
-    expect(run.get('p1')).toMatchObject({ status: TaskStatus.COMPLETED, attempts: 1, result: { data: 'done:p1' } });
-    expect(run.get('nobody')).toBeUndefined();
+    expect(await run.get('p1')).toMatchObject({ status: TaskStatus.COMPLETED, attempts: 1, result: { data: 'done:p1' } });
+    expect(await run.get('nobody')).toBeUndefined();
   });
 
   it('generates an id when the config has none', async () => {
     const run = orchestrator(new Journal());
-    const handle = run.submit({ type: 'probe' });
+    const handle = await run.submit({ type: 'probe' });
     expect(handle.id).toMatch(/^t[0-9a-f]{16}-[0-9a-z]+$/);
     expect((await handle.result).id).toBe(handle.id);
   });
@@ -52,7 +52,7 @@ describe('Orchestrator: order and concurrency', () => {
   it('never runs more than `concurrency` tasks at once, and does reach it', async () => {
     const journal = new Journal();
     const run = orchestrator(journal, { concurrency: 3 });
-    const handles = Array.from({ length: 20 }, (_, index) => run.submit(probe(`c${String(index)}`, index % 4, { ms: 5 })));
+    const handles = await Promise.all(Array.from({ length: 20 }, (_, index) => run.submit(probe(`c${String(index)}`, index % 4, { ms: 5 }))));
     await Promise.all(handles.map((handle) => handle.result));
     expect(journal.maxRunning).toBe(3);
     expect(journal.startOrder).toHaveLength(20);
@@ -61,8 +61,8 @@ describe('Orchestrator: order and concurrency', () => {
   it('a timed-out task keeps its slot until its work has really stopped', async () => {
     const journal = new Journal();
     const run = orchestrator(journal, { concurrency: 1 });
-    const slow = run.submit(probe('stubborn', 1, { ms: 150, ignoreAbort: true }, { metadata: { ms: 150, ignoreAbort: true, options: { timeout: 20 } } }));
-    run.submit(probe('next', 0));
+    const slow = await run.submit(probe('stubborn', 1, { ms: 150, ignoreAbort: true }, { metadata: { ms: 150, ignoreAbort: true, options: { timeout: 20 } } }));
+    await run.submit(probe('next', 0));
     const result = await slow.result;
     expect(result.error?.code).toBe('TIMEOUT');
     expect(result.durationMs).toBeGreaterThanOrEqual(140);
@@ -74,15 +74,15 @@ describe('Orchestrator: order and concurrency', () => {
   it('runs the cleanup of every task before its slot goes to the next', async () => {
     const journal = new Journal();
     const run = orchestrator(journal);
-    run.submit(probe('a', 2));
-    run.submit(probe('b', 1));
+    await run.submit(probe('a', 2));
+    await run.submit(probe('b', 1));
     await run.onIdle();
     expect(journal.lines).toEqual(['start:a', 'end:a', 'cleanup:a', 'start:b', 'end:b', 'cleanup:b']);
   });
 
   it('yields to the event loop while many instant tasks run', async () => {
     const run = orchestrator(new Journal(), { concurrency: 4 });
-    for (let index = 0; index < 30_000; index += 1) run.submit({ type: 'probe' });
+    for (let index = 0; index < 30_000; index += 1) (await run.submit({ type: 'probe' }));
     let ticks = 0;
     const timer = setInterval(() => (ticks += 1), 1);
     await run.onIdle();
@@ -92,20 +92,20 @@ describe('Orchestrator: order and concurrency', () => {
 });
 
 describe('Orchestrator: validation at submit', () => {
-  it('refuses an unknown type, a bad priority, a bad id and a duplicate id, naming the field', () => {
+  it('refuses an unknown type, a bad priority, a bad id and a duplicate id, naming the field', async () => {
     const run = orchestrator(new Journal());
-    expect(() => run.submit({ type: 'nope' })).toThrow(expect.objectContaining({ code: 'VALIDATION_ERROR', message: expect.stringMatching(/^type: no task type 'nope' is registered \(registered: storage, probe\)/) as string }));
-    expect(() => run.submit({ type: 'probe', priority: Number.NaN })).toThrow(/priority: expected a finite number/);
-    expect(() => run.submit({ type: 'probe', id: '' })).toThrow(/^id: expected a string of 1 to 256 characters/);
-    expect(() => run.submit(null as never)).toThrow(/config: expected a task config object \(got null\)/);
-    run.submit(probe('twice'));
-    expect(() => run.submit(probe('twice'))).toThrow(expect.objectContaining({ code: 'ALREADY_EXISTS' }));
+    await expect(run.submit({ type: 'nope' })).rejects.toThrow(expect.objectContaining({ code: 'VALIDATION_ERROR', message: expect.stringMatching(/^type: no task type 'nope' is registered \(registered: storage, probe\)/) as string }));
+    await expect(run.submit({ type: 'probe', priority: Number.NaN })).rejects.toThrow(/priority: expected a finite number/);
+    await expect(run.submit({ type: 'probe', id: '' })).rejects.toThrow(/^id: expected a string of 1 to 256 characters/);
+    await expect(run.submit(null as never)).rejects.toThrow(/config: expected a task config object \(got null\)/);
+    await run.submit(probe('twice'));
+    await expect(run.submit(probe('twice'))).rejects.toThrow(expect.objectContaining({ code: 'ALREADY_EXISTS' }));
   });
 
   it('a config that is wrong for its type ends FAILED with VALIDATION_ERROR when it runs', async () => {
     const run = new Orchestrator({ context: { backend: new MemoryBackend() } });
     opened.push(run);
-    const result = await run.submit({ type: 'storage', metadata: { operation: 'copy', path: '/x' } }).result;
+    const result = await (await run.submit({ type: 'storage', metadata: { operation: 'copy', path: '/x' } })).result;
     expect(result).toMatchObject({ status: 'failed', error: { code: 'VALIDATION_ERROR' }, attempts: 0 });
   });
 
@@ -118,7 +118,7 @@ describe('Orchestrator: validation at submit', () => {
 
   it('refuses agingMs beside a queue of its own, which takes the option itself', () => {
     expect(() => new Orchestrator({ queue: new MemoryQueue(), agingMs: 10 })).toThrow(
-      expect.objectContaining({ code: 'VALIDATION_ERROR', message: expect.stringMatching(/^agingMs: applies to the default memory queue; give it to the queue instead/) as string }),
+      expect.objectContaining({ code: 'VALIDATION_ERROR', message: expect.stringMatching(/^agingMs: applies to a queue given by URL; give it to the queue instead/) as string }),
     );
   });
 
@@ -130,7 +130,7 @@ describe('Orchestrator: validation at submit', () => {
   it('runs a submitted task object as it is', async () => {
     const run = orchestrator(new Journal());
     const task = new ScriptedTask({ id: 'object-1', type: 'scripted' }, () => Promise.resolve(42));
-    const result = await run.submit(task).result;
+    const result = await (await run.submit(task)).result;
     expect(result).toMatchObject({ id: 'object-1', status: 'completed', data: 42 });
     expect(task.status).toBe(TaskStatus.COMPLETED);
   });
@@ -140,51 +140,51 @@ describe('Orchestrator: dependencies', () => {
   it('runs a task only after all its dependencies completed, whatever the priorities', async () => {
     const journal = new Journal();
     const run = orchestrator(journal, { concurrency: 4 });
-    run.submit(probe('a', 0, { ms: 20 }));
-    run.submit(probe('b', 0, { ms: 5 }));
-    const last = run.submit(probe('c', 100, {}, { dependsOn: ['a', 'b'] }));
-    expect(run.get('c')?.status).toBe(TaskStatus.PENDING);
+    await run.submit(probe('a', 0, { ms: 20 }));
+    await run.submit(probe('b', 0, { ms: 5 }));
+    const last = await run.submit(probe('c', 100, {}, { dependsOn: ['a', 'b'] }));
+    expect((await run.get('c'))?.status).toBe(TaskStatus.PENDING);
     expect((await last.result).status).toBe('completed');
     expect(journal.lines.indexOf('start:c')).toBeGreaterThan(journal.lines.indexOf('end:a'));
     expect(journal.lines.indexOf('start:c')).toBeGreaterThan(journal.lines.indexOf('end:b'));
     // A dependency that completed before the submit is satisfied at once.
-    expect((await run.submit(probe('d', 0, {}, { dependsOn: ['a'] })).result).status).toBe('completed');
+    expect((await (await run.submit(probe('d', 0, {}, { dependsOn: ['a'] }))).result).status).toBe('completed');
   });
 
   it('a failed dependency fails its dependents, transitively, with DEPENDENCY_FAILED and without running them', async () => {
     const journal = new Journal();
     const run = orchestrator(journal, { concurrency: 2 });
-    run.submit(probe('root', 0, { ms: 10, fail: 'NOT_FOUND' }));
-    const child = run.submit(probe('child', 0, {}, { dependsOn: ['root'] }));
-    const grandchild = run.submit(probe('grandchild', 0, {}, { dependsOn: ['child'] }));
+    await run.submit(probe('root', 0, { ms: 10, fail: 'NOT_FOUND' }));
+    const child = await run.submit(probe('child', 0, {}, { dependsOn: ['root'] }));
+    const grandchild = await run.submit(probe('grandchild', 0, {}, { dependsOn: ['child'] }));
     const failed = await child.result;
     expect(failed).toMatchObject({ status: 'failed', attempts: 0, error: { code: 'DEPENDENCY_FAILED', details: { dependency: 'root', dependencyCode: 'NOT_FOUND' } } });
     expect(failed.error?.message).toBe("task 'child' did not run: its dependency 'root' did not complete (NOT_FOUND)");
     expect(await grandchild.result).toMatchObject({ status: 'failed', error: { code: 'DEPENDENCY_FAILED', details: { dependency: 'child' } } });
     expect(journal.startOrder).toEqual(['root']);
     // Naming a dependency that already failed fails at once too.
-    expect(await run.submit(probe('late', 0, {}, { dependsOn: ['root'] })).result).toMatchObject({ error: { code: 'DEPENDENCY_FAILED' } });
+    expect(await (await run.submit(probe('late', 0, {}, { dependsOn: ['root'] }))).result).toMatchObject({ error: { code: 'DEPENDENCY_FAILED' } });
   });
 
-  it('refuses unknown ids and self-dependency at submit with VALIDATION_ERROR', () => {
+  it('refuses unknown ids and self-dependency at submit with VALIDATION_ERROR', async () => {
     const run = orchestrator(new Journal());
-    expect(() => run.submit(probe('x', 0, {}, { dependsOn: ['ghost'] }))).toThrow(
+    await expect(run.submit(probe('x', 0, {}, { dependsOn: ['ghost'] }))).rejects.toThrow(
       expect.objectContaining({ code: 'VALIDATION_ERROR', message: expect.stringMatching(/^dependsOn\[0\]: no task with id 'ghost' is known/) as string }),
     );
-    expect(() => run.submit(probe('self', 0, {}, { dependsOn: ['self'] }))).toThrow(/dependsOn\[0\]: a dependency cycle: task 'self' depends on itself/);
-    expect(() => run.submit(probe('y', 0, {}, { dependsOn: 'x' as never }))).toThrow(/dependsOn: expected an array of task ids/);
-    expect(run.get('x')).toBeUndefined();
+    await expect(run.submit(probe('self', 0, {}, { dependsOn: ['self'] }))).rejects.toThrow(/dependsOn\[0\]: a dependency cycle: task 'self' depends on itself/);
+    await expect(run.submit(probe('y', 0, {}, { dependsOn: 'x' as never }))).rejects.toThrow(/dependsOn: expected an array of task ids/);
+    expect(await run.get('x')).toBeUndefined();
   });
 
   it('submitAll takes forward references in a batch and refuses a cycle, queueing nothing', async () => {
     const journal = new Journal();
     const run = orchestrator(journal);
-    expect(() =>
+    await expect(
       run.submitAll([probe('one', 0, {}, { dependsOn: ['three'] }), probe('two', 0, {}, { dependsOn: ['one'] }), probe('three', 0, {}, { dependsOn: ['two'] })]),
-    ).toThrow(expect.objectContaining({ code: 'VALIDATION_ERROR', message: expect.stringContaining('a dependency cycle: one -> three -> two -> one') as string }));
-    expect(() => run.submitAll([probe('dup'), probe('dup')])).toThrow(/\[1\]\.id: 'dup' appears twice in the batch/);
-    expect(run.get('one')).toBeUndefined();
-    const handles = run.submitAll([probe('after', 9, {}, { dependsOn: ['before'] }), probe('before', 0)]);
+    ).rejects.toThrow(expect.objectContaining({ code: 'VALIDATION_ERROR', message: expect.stringContaining('a dependency cycle: one -> three -> two -> one') as string }));
+    await expect(run.submitAll([probe('dup'), probe('dup')])).rejects.toThrow(/\[1\]\.id: 'dup' appears twice in the batch/);
+    expect(await run.get('one')).toBeUndefined();
+    const handles = await run.submitAll([probe('after', 9, {}, { dependsOn: ['before'] }), probe('before', 0)]);
     await Promise.all(handles.map((handle) => handle.result));
     expect(journal.startOrder).toEqual(['before', 'after']);
   });
@@ -194,9 +194,9 @@ describe('Orchestrator: cancellation', () => {
   it('cancels a queued task: it ends FAILED with CANCELLED and never runs; its dependents fail', async () => {
     const journal = new Journal();
     const run = orchestrator(journal);
-    run.submit(probe('busy', 5, { ms: 30 }));
-    const queued = run.submit(probe('queued', 0));
-    const dependent = run.submit(probe('dependent', 0, {}, { dependsOn: ['queued'] }));
+    await run.submit(probe('busy', 5, { ms: 30 }));
+    const queued = await run.submit(probe('queued', 0));
+    const dependent = await run.submit(probe('dependent', 0, {}, { dependsOn: ['queued'] }));
     const cancelled: string[] = [];
     run.on('cancel', (event) => cancelled.push(`${event.id}:${event.previousStatus}`));
     const result = await run.cancel('queued', 'not needed');
@@ -212,8 +212,8 @@ describe('Orchestrator: cancellation', () => {
   it('cancels a running task: its signal aborts, it ends CANCELLED, and the slot frees after it stopped', async () => {
     const journal = new Journal();
     const run = orchestrator(journal);
-    const running = run.submit(probe('long', 1, { ms: 10_000 }));
-    run.submit(probe('next', 0));
+    const running = await run.submit(probe('long', 1, { ms: 10_000 }));
+    await run.submit(probe('next', 0));
     await delay(20);
     const result = await run.cancel('long');
     expect(result).toMatchObject({ status: 'failed', error: { code: 'CANCELLED' }, attempts: 1 });
@@ -225,7 +225,7 @@ describe('Orchestrator: cancellation', () => {
 
   it('refuses to cancel a finished task (INVALID_STATE) or an unknown one (NOT_FOUND)', async () => {
     const run = orchestrator(new Journal());
-    await run.submit(probe('done')).result;
+    await (await run.submit(probe('done'))).result;
     await expect(run.cancel('done')).rejects.toMatchObject({ code: 'INVALID_STATE', message: "task 'done' cannot be cancelled: it is already completed" });
     await expect(run.cancel('never')).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
@@ -236,16 +236,16 @@ describe('Orchestrator: no starvation', () => {
   async function lowStartsAfter(agingMs: number | undefined, streamMs: number): Promise<{ lowStartedAt: number; streamEndedAt: number }> {
     const journal = new Journal();
     const run = orchestrator(journal, agingMs === undefined ? {} : { agingMs });
-    run.submit(probe('busy', 9, { ms: 5 }));
+    await run.submit(probe('busy', 9, { ms: 5 }));
     const started = performance.now();
     let lowStartedAt = Number.POSITIVE_INFINITY;
     run.on('start', (event) => {
       if (event.id === 'low') lowStartedAt = performance.now() - started;
     });
-    run.submit(probe('low', 0));
+    await run.submit(probe('low', 0));
     let sequence = 0;
     while (performance.now() - started < streamMs) {
-      while (run.waiting < 3) run.submit(probe(`high-${String(sequence++)}`, 5, { ms: 2 }));
+      while ((await run.counts()).waiting < 3) await run.submit(probe(`high-${String(sequence++)}`, 5, { ms: 2 }));
       await delay(1);
     }
     const streamEndedAt = performance.now() - started;
@@ -268,21 +268,21 @@ describe('Orchestrator: shutdown', () => {
   it('lets running tasks finish within the deadline, cancels waiting ones, and refuses new work', async () => {
     const journal = new Journal();
     const run = orchestrator(journal);
-    const running = run.submit(probe('finishing', 1, { ms: 30 }));
-    const waiting = run.submit(probe('waiting', 0));
+    const running = await run.submit(probe('finishing', 1, { ms: 30 }));
+    const waiting = await run.submit(probe('waiting', 0));
     await delay(5);
     await run.shutdown({ timeoutMs: 5_000 });
     expect(await running.result).toMatchObject({ status: 'completed' });
     expect(await waiting.result).toMatchObject({ status: 'failed', error: { code: 'CANCELLED' }, attempts: 0 });
     expect(journal.startOrder).toEqual(['finishing']);
-    expect(() => run.submit(probe('late'))).toThrow(expect.objectContaining({ code: 'INVALID_STATE' }));
+    await expect(run.submit(probe('late'))).rejects.toThrow(expect.objectContaining({ code: 'INVALID_STATE' }));
   });
 
   it('past the deadline, cancels running tasks, waits for their work to stop, then runs their cleanup', async () => {
     const journal = new Journal();
     const run = orchestrator(journal, { concurrency: 2 });
-    const polite = run.submit(probe('polite', 0, { ms: 10_000 }));
-    const stubborn = run.submit(probe('stubborn', 0, { ms: 120, ignoreAbort: true }));
+    const polite = await run.submit(probe('polite', 0, { ms: 10_000 }));
+    const stubborn = await run.submit(probe('stubborn', 0, { ms: 120, ignoreAbort: true }));
     const cleanups: string[] = [];
     run.on('cleanup', (event) => cleanups.push(event.id));
     await delay(10);
@@ -304,15 +304,15 @@ describe('Orchestrator: events', () => {
     run.on('start', (event) => seen.push(`start:${event.id}`));
     run.on('complete', (result) => seen.push(`complete:${result.id}`));
     run.on('error', (event) => seen.push(`error:${event.id}:${event.error.code}`));
-    run.submit(probe('good'));
-    run.submit(probe('bad', 0, { fail: 'PERMISSION_DENIED' }));
+    await run.submit(probe('good'));
+    await run.submit(probe('bad', 0, { fail: 'PERMISSION_DENIED' }));
     await run.onIdle();
     expect(seen.sort()).toEqual(['complete:good', 'error:bad:PERMISSION_DENIED', 'start:bad', 'start:good', 'submit:bad', 'submit:good']);
   });
 
   it('a task failing with no error listener does not crash the process', async () => {
     const run = orchestrator(new Journal());
-    expect((await run.submit(probe('quiet-failure', 0, { fail: 'IO_ERROR' })).result).status).toBe('failed');
+    expect((await (await run.submit(probe('quiet-failure', 0, { fail: 'IO_ERROR' }))).result).status).toBe('failed');
   });
 });
 
@@ -321,14 +321,14 @@ describe('Orchestrator: storage tasks', () => {
     const backend = new MemoryBackend();
     const run = new Orchestrator({ concurrency: 4, context: { backend } });
     opened.push(run);
-    const [write, read] = run.submitAll([
+    const [write, read] = await run.submitAll([
       { id: 'w', type: 'storage', priority: 1, metadata: { operation: 'write', path: '/data/file.txt', data: { content: 'Hello World' }, options: { compression: true } } },
       { id: 'r', type: 'storage', priority: 9, dependsOn: ['w'], metadata: { operation: 'read', path: '/data/file.txt' } },
     ]);
     expect(await write.result).toMatchObject({ status: 'completed', details: { bytesWritten: expect.any(Number) as number } });
     expect(await read.result).toMatchObject({ status: 'completed', data: { content: 'Hello World' } });
-    expect(run.get('w')?.result?.data).toMatchObject({ path: '/data/file.txt' });
+    expect((await run.get('w'))?.result?.data).toMatchObject({ path: '/data/file.txt' });
     // Small JSON is kept with the finished task; bytes and streams are not (retained-result.test.ts).
-    expect(run.get('r')?.result?.data).toEqual({ content: 'Hello World' });
+    expect((await run.get('r'))?.result?.data).toEqual({ content: 'Hello World' });
   });
 });

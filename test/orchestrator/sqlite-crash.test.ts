@@ -70,7 +70,7 @@ describe('the SQLite queue survives SIGKILL mid-run', () => {
     const startsAfter = (id: string): number => after.filter((line) => line.startsWith(`start ${id} `)).length;
     for (const config of journalBatch(TASKS)) {
       const id = config.id ?? '';
-      const view = resumed.get(id);
+      const view = await resumed.get(id);
       expect(view?.status, `task ${id}`).toBe('completed');
       if (completedBefore.includes(id)) {
         expect(startsAfter(id), `completed task ${id} ran again`).toBe(0);

@@ -1,8 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RedisOrchestrator } from '../../src/distributed/redis-orchestrator.js';
-import { RedisQueue } from '../../src/distributed/redis-queue.js';
-import { RedisWorker } from '../../src/distributed/redis-worker.js';
+import { redisOrchestrator } from '../helpers/redis-orchestrator.js';
 import { OrchestratorMetrics } from '../../src/orchestrator/metrics.js';
 import { startServer, type TaskforgeServer } from '../../src/server/create-server.js';
 import { FileSystemBackend } from '../../src/storage/backends/filesystem.js';
@@ -32,13 +30,9 @@ describe.runIf(haveRedis)('the HTTP API over a Redis queue (tasks run in a worke
     cleanups.push(dir.remove);
     const backend = new FileSystemBackend({ root: join(dir.path, 'root') });
     const journal = new Journal();
-    const queue = await RedisQueue.open({ url: redis?.url ?? '', name: 'served' });
-    const worker = new RedisWorker(queue, { concurrency: 2, taskTypes: { probe: ProbeTask }, context: { backend, journal } });
-    cleanups.push(async () => {
-      await worker.shutdown({ timeoutMs: 1000 });
-      await queue.close();
-    });
-    const orchestrator = await RedisOrchestrator.connect({ url: redis?.url ?? '', name: 'served', allEvents: true, taskTypes: { probe: ProbeTask } });
+    const { orchestrator: worker } = await redisOrchestrator({ url: redis?.url ?? '', name: 'served' }, { concurrency: 2, taskTypes: { probe: ProbeTask }, context: { backend, journal } });
+    cleanups.push(() => worker.shutdown({ timeoutMs: 1000 }));
+    const { orchestrator } = await redisOrchestrator({ url: redis?.url ?? '', name: 'served' }, { allEvents: true, taskTypes: { probe: ProbeTask } });
     cleanups.push(() => orchestrator.shutdown());
     const metrics = new OrchestratorMetrics();
     const server: TaskforgeServer = await startServer({ orchestrator, storage: { backend }, metrics, metricsFromEvents: true, port: 0 });
@@ -59,7 +53,7 @@ describe.runIf(haveRedis)('the HTTP API over a Redis queue (tasks run in a worke
     }
     expect(w1).toMatchObject({ id: 'w1', status: 'completed', operation: 'write', path: '/redis/w1.txt', result: { data: { path: '/redis/w1.txt', size: 9 } } });
     // A task another client submitted shows up too (allEvents).
-    const other = await RedisOrchestrator.connect({ url: redis?.url ?? '', name: 'served', taskTypes: { probe: ProbeTask } });
+    const { orchestrator: other } = await redisOrchestrator({ url: redis?.url ?? '', name: 'served' }, { taskTypes: { probe: ProbeTask } });
     cleanups.push(() => other.shutdown());
     await (await other.submit(probe('elsewhere'))).result;
     await expect.poll(async () => ((await (await fetch(`${base}/tasks?status=completed`)).json()) as { tasks: { id: string }[] }).tasks.map((task) => task.id)).toEqual(expect.arrayContaining(['w1', 'elsewhere']));
@@ -80,13 +74,9 @@ describe.runIf(haveRedis)('the HTTP API over a Redis queue (tasks run in a worke
     const dir = await makeTempDir('taskforge-server-redis-');
     cleanups.push(dir.remove);
     const backend = new FileSystemBackend({ root: join(dir.path, 'root') });
-    const queue = await RedisQueue.open({ url: redis?.url ?? '', name: 'operated' });
-    const worker = new RedisWorker(queue, { concurrency: 2, taskTypes: { probe: ProbeTask }, context: { backend, journal: new Journal() } });
-    cleanups.push(async () => {
-      await worker.shutdown({ timeoutMs: 1000 });
-      await queue.close();
-    });
-    const orchestrator = await RedisOrchestrator.connect({ url: redis?.url ?? '', name: 'operated', allEvents: true, taskTypes: { probe: ProbeTask } });
+    const { orchestrator: worker } = await redisOrchestrator({ url: redis?.url ?? '', name: 'operated' }, { concurrency: 2, taskTypes: { probe: ProbeTask }, context: { backend, journal: new Journal() } });
+    cleanups.push(() => worker.shutdown({ timeoutMs: 1000 }));
+    const { orchestrator } = await redisOrchestrator({ url: redis?.url ?? '', name: 'operated' }, { allEvents: true, taskTypes: { probe: ProbeTask } });
     cleanups.push(() => orchestrator.shutdown());
     const server = await startServer({ orchestrator, storage: { backend }, port: 0 });
     cleanups.push(() => server.close());

@@ -183,7 +183,7 @@ describe('the HTTP API', () => {
   });
 
   it('GET /tasks lists newest first, filters by status and type, pages with a cursor, and refuses bad parameters', async () => {
-    const handles = f.orchestrator.submitAll([probe('l1'), probe('l2'), probe('l3', 0, { fail: 'IO_ERROR' }), { id: 'l4', type: 'storage', metadata: { operation: 'write', path: '/l4', data: '4' } }]);
+    const handles = await f.orchestrator.submitAll([probe('l1'), probe('l2'), probe('l3', 0, { fail: 'IO_ERROR' }), { id: 'l4', type: 'storage', metadata: { operation: 'write', path: '/l4', data: '4' } }]);
     await Promise.all(handles.map((handle) => handle.result));
     const all = (await (await fetch(`${base}/tasks`)).json()) as { tasks: { id: string }[]; cursor?: string };
     expect(all.tasks.map((task) => task.id)).toEqual(['l4', 'l3', 'l2', 'l1']);
@@ -211,12 +211,12 @@ describe('the HTTP API', () => {
     expect(await json(await fetch(`${base}/tasks/nope`))).toEqual({ error: { code: 'NOT_FOUND', message: "no task with id 'nope' is known" } });
     // The longest id a task may have (256 characters, some needing percent-encoding) reaches its route.
     const longId = `é${'x'.repeat(255)}`;
-    await f.orchestrator.submit(probe(longId)).result;
+    await (await f.orchestrator.submit(probe(longId))).result;
     expect(await json(await fetch(`${base}/tasks/${encodeURIComponent(longId)}`))).toMatchObject({ id: longId, status: 'completed' });
   });
 
   it('POST /tasks/:id/cancel stops a running task (FAILED, CANCELLED); unknown is 404, finished is 409, a bad reason 400', async () => {
-    const handle = f.orchestrator.submit(probe('slow', 0, { ms: 30_000 }));
+    const handle = await f.orchestrator.submit(probe('slow', 0, { ms: 30_000 }));
     await waitForStatus(base, 'slow', 'running');
     const cancelled = await fetch(`${base}/tasks/slow/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'changed my mind' }) });
     expect(cancelled.status).toBe(200);
@@ -261,7 +261,7 @@ describe('the HTTP API', () => {
   });
 
   it('GET /metrics is Prometheus text; GET /healthz says ok; GET /openapi.json is built from the validation schemas; an unknown route is 404', async () => {
-    await f.orchestrator.submit(probe('m1')).result;
+    await (await f.orchestrator.submit(probe('m1'))).result;
     const metrics = await fetch(`${base}/metrics`);
     expect(metrics.status).toBe(200);
     expect(metrics.headers.get('content-type')).toContain('text/plain');

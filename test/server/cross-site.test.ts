@@ -144,16 +144,16 @@ const EVERY_ROUTE: readonly Omit<Sent, 'host'>[] = [
 
 /** A running task and a stored object that a refused request must leave alone. */
 async function somethingToProtect(s: Served): Promise<void> {
-  s.orchestrator.submit(probe('slow', 0, { ms: 30_000 }));
+  await s.orchestrator.submit(probe('slow', 0, { ms: 30_000 }));
   await writeFile(join(s.root, 'kept.txt'), 'kept');
   await expect.poll(() => s.journal.startOrder).toContain('slow');
 }
 
 /** Nothing a refused request asked for happened: the task runs on, the object is there, nothing new was queued or stored. */
-function nothingChanged(s: Served): void {
-  expect(s.orchestrator.get('slow')?.status).toBe('running');
+async function nothingChanged(s: Served): Promise<void> {
+  expect((await s.orchestrator.get('slow'))?.status).toBe('running');
   expect(s.journal.signals.get('slow')?.aborted).toBe(false);
-  expect(s.orchestrator.get('sneaky')).toBeUndefined();
+  expect(await s.orchestrator.get('sneaky')).toBeUndefined();
   expect(existsSync(join(s.root, 'kept.txt'))).toBe(true);
   expect(existsSync(join(s.root, 'sneaky.txt'))).toBe(false);
 }
@@ -188,7 +188,7 @@ describe('DNS rebinding: the Host a request names', () => {
       code: 'HOST_NOT_ALLOWED',
       message: `Host "attacker.example:8080" is not a name of this server (it answers to localhost, 127.0.0.1, [::1]): a page on another site may be trying to reach it through DNS rebinding`,
     });
-    nothingChanged(s);
+    await nothingChanged(s);
   });
 
   it('listening on every address (0.0.0.0) with a token, any Host is accepted and the token decides', async () => {
@@ -223,7 +223,7 @@ describe('cross-site requests: Origin and content type', () => {
     expect(errorOf(await send(s.port, { method: 'POST', path: '/tasks/slow/cancel', type: 'text/plain', body: '' })).message).toBe(
       'POST needs "Content-Type: application/json" (got "text/plain"), so that a page on another site cannot send it as a form',
     );
-    nothingChanged(s);
+    await nothingChanged(s);
   });
 
   it('a cross-origin Origin on POST, PUT or DELETE is refused (403 ORIGIN_NOT_ALLOWED) and nothing happens', async () => {
@@ -250,7 +250,7 @@ describe('cross-site requests: Origin and content type', () => {
     // No route invites a cross-origin reader either.
     const read = await send(s.port, { method: 'GET', path: '/tasks', origin: 'http://attacker.example' });
     expect(read.headers['access-control-allow-origin']).toBeUndefined();
-    nothingChanged(s);
+    await nothingChanged(s);
   });
 
   it('same-origin requests (the dashboard) and requests with no Origin (programs) go through; a cancel may send the JSON type and no body', async () => {

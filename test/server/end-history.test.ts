@@ -64,8 +64,8 @@ describe('GET /stats/ends', () => {
     // The listing keeps 5 finished tasks; the history counts all 27.
     f = await apiFixture({ keepFinished: 5 });
     const configs = [...Array.from({ length: 25 }, (_, index) => probe(`ok-${String(index)}`)), probe('bad-1', 0, { fail: 'IO_ERROR' }), probe('bad-2', 0, { fail: 'IO_ERROR' })];
-    await Promise.all(f.orchestrator.submitAll(configs).map((handle) => handle.result));
-    await f.orchestrator.submit({ type: 'storage', metadata: { operation: 'write', path: '/s.txt', data: 's' } }).result;
+    await Promise.all((await f.orchestrator.submitAll(configs)).map((handle) => handle.result));
+    await (await f.orchestrator.submit({ type: 'storage', metadata: { operation: 'write', path: '/s.txt', data: 's' } })).result;
     expect(((await getJson(f.base, '/tasks')).body['tasks'] as unknown[]).length).toBe(5);
     const total = (query: string) => async (): Promise<{ completed: number; failed: number }> => {
       const { status, body } = await getJson(f.base, `/stats/ends${query}`);

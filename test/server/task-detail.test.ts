@@ -53,7 +53,7 @@ describe("a task's detail: GET /tasks/:id (its config) and GET /tasks/:id/events
 
   it("has no config for a task the server did not submit, and says why a failed task's error is", async () => {
     f = await apiFixture();
-    await f.orchestrator.submit(probe('in-code', 0, { fail: 'PERMISSION_DENIED' })).result;
+    await (await f.orchestrator.submit(probe('in-code', 0, { fail: 'PERMISSION_DENIED' }))).result;
     const task = (await getJson(f.base, '/tasks/in-code')).body;
     expect(task['config']).toBeUndefined();
     expect(task).toMatchObject({ status: 'failed', error: { code: 'PERMISSION_DENIED', message: "probe 'in-code' failed on purpose" }, result: { error: { code: 'PERMISSION_DENIED', retryable: false } } });
@@ -91,7 +91,7 @@ describe("a task's detail: GET /tasks/:id (its config) and GET /tasks/:id/events
     const unknown = await getJson(f.base, '/tasks/ghost/events');
     expect(unknown.status).toBe(404);
     expect(unknown.body).toEqual({ error: { code: 'NOT_FOUND', message: "no task with id 'ghost' is known" } });
-    await f.orchestrator.submit(probe('early')).result;
+    await (await f.orchestrator.submit(probe('early'))).result;
     // A second server over the same orchestrator, started after the task ended.
     const late = await startServer({ orchestrator: f.orchestrator, port: 0 });
     try {

@@ -78,7 +78,7 @@ describe('POST /tasks/:id/retry', () => {
   it('refuses with 409 CONFIG_NOT_KEPT a task whose config this server does not hold', async () => {
     f = await apiFixture();
     // Submitted in code, not through this server: the server never saw its config.
-    await f.orchestrator.submit(probe('in-code', 0, { fail: 'IO_ERROR' })).result;
+    await (await f.orchestrator.submit(probe('in-code', 0, { fail: 'IO_ERROR' }))).result;
     const inCode = await postJson(f.base, '/tasks/in-code/retry');
     expect(inCode.status).toBe(409);
     expect(inCode.body).toEqual({

@@ -16,7 +16,7 @@ describe('GET /tasks?id=&type=: search by id, filter by type', () => {
 
   it('finds the tasks whose id holds the text, in any case, with the other filters and paging', async () => {
     f = await apiFixture();
-    const handles = f.orchestrator.submitAll([
+    const handles = await f.orchestrator.submitAll([
       probe('alpha-1'),
       probe('Alpha-2', 0, { fail: 'IO_ERROR' }),
       probe('beta-1'),

@@ -11,9 +11,9 @@ import {
   TaskType,
   type DeleteResultData,
   type ListResultData,
-  type Orchestrator,
-  type RedisOrchestrator,
-  type RemoteTaskHandle,
+  Orchestrator,
+  type AnyOrchestrator,
+  type RedisQueue,
   type StorageResultData,
   type StorageTaskConfig,
   type TaskErrorInfo,
@@ -103,30 +103,30 @@ export async function aCustomTask(): Promise<void> {
 }
 
 export async function inProcessHandles(orchestrator: Orchestrator): Promise<void> {
-  const counted = orchestrator.submit(new CounterTask({ type: 'counter' }));
+  const counted = await orchestrator.submit(new CounterTask({ type: 'counter' }));
   expectTypeOf(counted).toEqualTypeOf<TaskHandle<{ readonly n: number }>>();
   const counter = await counted.result;
   if (counter.success) expectTypeOf(counter.data.n).toEqualTypeOf<number>();
 
-  const listing = orchestrator.submit(new StorageTask({ type: 'storage', metadata: { operation: 'list', path: '/' } }));
+  const listing = await orchestrator.submit(new StorageTask({ type: 'storage', metadata: { operation: 'list', path: '/' } }));
   expectTypeOf(listing).toEqualTypeOf<TaskHandle<ListResultData>>();
 
-  const write = orchestrator.submit({ id: 'w', type: 'storage', metadata: { operation: 'write', path: '/a.json', data: { n: 1 } } });
+  const write = await orchestrator.submit({ id: 'w', type: 'storage', metadata: { operation: 'write', path: '/a.json', data: { n: 1 } } });
   expectTypeOf(write).toEqualTypeOf<TaskHandle<WriteResultData>>();
   const written = await write.result;
   if (written.success) expectTypeOf(written.data.version).toEqualTypeOf<string>();
-  const read = orchestrator.submit({ type: 'storage', dependsOn: ['w'], metadata: { operation: 'read', path: '/a.json', options: { as: 'text' } } });
+  const read = await orchestrator.submit({ type: 'storage', dependsOn: ['w'], metadata: { operation: 'read', path: '/a.json', options: { as: 'text' } } });
   expectTypeOf(read).toEqualTypeOf<TaskHandle<string>>();
 
   // A registered type submitted by its config: the orchestrator cannot know its data...
-  const byConfig = await orchestrator.submit({ type: 'counter' }).result;
+  const byConfig = await (await orchestrator.submit({ type: 'counter' })).result;
   if (byConfig.success) expectTypeOf(byConfig.data).toEqualTypeOf<unknown>();
   // @ts-expect-error TS18046 -- data of a type known only by name is unknown
   if (byConfig.success) expectTypeOf(byConfig.data.n).toEqualTypeOf<number>();
   // ...unless the caller says what it is.
-  expectTypeOf(orchestrator.submit<{ readonly n: number }>({ type: 'counter' })).toEqualTypeOf<TaskHandle<{ readonly n: number }>>();
+  expectTypeOf(await orchestrator.submit<{ readonly n: number }>({ type: 'counter' })).toEqualTypeOf<TaskHandle<{ readonly n: number }>>();
 
-  const [first, second, third] = orchestrator.submitAll([
+  const [first, second, third] = await orchestrator.submitAll([
     { id: 'w2', type: 'storage', metadata: { operation: 'write', path: '/b', data: 'b' } },
     { type: 'storage', dependsOn: ['w2'], metadata: { operation: 'read', path: '/b', options: { as: 'stream' } } },
     new CounterTask({ type: 'counter' }),
@@ -136,25 +136,36 @@ export async function inProcessHandles(orchestrator: Orchestrator): Promise<void
   expectTypeOf(third).toEqualTypeOf<TaskHandle<{ readonly n: number }>>();
   // A batch is still checked field by field, as one config is.
   // @ts-expect-error TS2322 -- 'priorty' is no field of a task config
-  orchestrator.submitAll([{ type: 'storage', priorty: 1, metadata: { operation: 'list', path: '/' } }]);
+  await orchestrator.submitAll([{ type: 'storage', priorty: 1, metadata: { operation: 'list', path: '/' } }]);
   // Configs of any operation: each handle's data is StorageResultData, which is unknown.
   const some: TaskConfigList = [];
-  expectTypeOf(orchestrator.submitAll(some)).toEqualTypeOf<TaskHandle[]>();
+  expectTypeOf(await orchestrator.submitAll(some)).toEqualTypeOf<TaskHandle[]>();
 }
 
 type TaskConfigList = StorageTaskConfig[];
 
-export async function redisHandles(redis: RedisOrchestrator): Promise<void> {
+export async function sharedQueueHandles(redis: Orchestrator<RedisQueue>, byUrl: Orchestrator<'redis://queue.example:6379'>, unknown: AnyOrchestrator): Promise<void> {
   const write = await redis.submit({ type: 'storage', metadata: { operation: 'write', path: '/a', data: 'x' } });
-  expectTypeOf(write).toEqualTypeOf<RemoteTaskHandle<WriteResultData>>();
+  expectTypeOf(write).toEqualTypeOf<TaskHandle<WriteResultData, 'kept'>>();
   const result = await write.result;
   // The queue keeps data only when it is small JSON: present or not, it is typed.
   if (result.success) expectTypeOf(result.data).toEqualTypeOf<WriteResultData | undefined>();
   // @ts-expect-error TS18048 -- a queue may have dropped the data (details.dataRetained: false)
   if (result.success) expectTypeOf(result.data.size).toEqualTypeOf<number>();
   if (!result.success) expectTypeOf(result.error).toEqualTypeOf<TaskErrorInfo>();
-  expectTypeOf(await redis.submit({ type: 'counter' })).toEqualTypeOf<RemoteTaskHandle>();
-  expectTypeOf(await redis.submit<{ readonly n: number }>({ type: 'counter' })).toEqualTypeOf<RemoteTaskHandle<{ readonly n: number }>>();
+  expectTypeOf(await redis.submit({ type: 'counter' })).toEqualTypeOf<TaskHandle<unknown, 'kept'>>();
+  expectTypeOf(await redis.submit<{ readonly n: number }>({ type: 'counter' })).toEqualTypeOf<TaskHandle<{ readonly n: number }, 'kept'>>();
   const [listed] = await redis.submitAll([{ type: 'storage', metadata: { operation: 'list', path: '/' } }]);
-  expectTypeOf(listed).toEqualTypeOf<RemoteTaskHandle<ListResultData>>();
+  expectTypeOf(listed).toEqualTypeOf<TaskHandle<ListResultData, 'kept'>>();
+  // Named by URL, or taken from elsewhere without knowing the queue: results as a queue keeps them.
+  expectTypeOf(await byUrl.submit({ type: 'storage', metadata: { operation: 'list', path: '/' } })).toEqualTypeOf<TaskHandle<ListResultData, 'kept'>>();
+  expectTypeOf(await unknown.submit({ type: 'storage', metadata: { operation: 'list', path: '/' } })).toEqualTypeOf<TaskHandle<ListResultData, 'kept'>>();
+}
+
+export function queuesOfThisProcess(): void {
+  // The memory queue (the default, or by URL) and a SQLite queue give results whole.
+  expectTypeOf(new Orchestrator()).toEqualTypeOf<Orchestrator>();
+  expectTypeOf(new Orchestrator({ queue: 'sqlite:./q.db' }).submit({ type: 'storage', metadata: { operation: 'list', path: '/' } })).toEqualTypeOf<Promise<TaskHandle<ListResultData>>>();
+  // One of this process is an orchestrator of any queue.
+  expectTypeOf<Orchestrator>().toExtend<AnyOrchestrator>();
 }

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, assert, beforeAll, describe, expect, it } from 'vitest';
-import { BaseTask, MemoryBackend, Orchestrator, RedisOrchestrator, RedisQueue, RedisWorker, StorageTask } from '../../src/index.js';
+import { BaseTask, MemoryBackend, Orchestrator, RedisQueue, StorageTask } from '../../src/index.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { serviceAvailable } from '../helpers/services.js';
 
@@ -110,10 +110,10 @@ describe('typed results at run time: the data is what its type says', () => {
   it("an orchestrator's handles give each task's data: a task object's own, a storage config's by its operation, in a batch too", async () => {
     const orchestrator = new Orchestrator({ context: { backend } });
     try {
-      const write = orchestrator.submit({ id: 'w', type: 'storage', metadata: { operation: 'write', path: '/o/a.txt', data: 'hello' } });
-      const read = orchestrator.submit({ type: 'storage', dependsOn: ['w'], metadata: { operation: 'read', path: '/o/a.txt', options: { as: 'text' } } });
-      const counted = orchestrator.submit(new CounterTask({ type: 'counter' }));
-      const [listed, streamed] = orchestrator.submitAll([
+      const write = await orchestrator.submit({ id: 'w', type: 'storage', metadata: { operation: 'write', path: '/o/a.txt', data: 'hello' } });
+      const read = await orchestrator.submit({ type: 'storage', dependsOn: ['w'], metadata: { operation: 'read', path: '/o/a.txt', options: { as: 'text' } } });
+      const counted = await orchestrator.submit(new CounterTask({ type: 'counter' }));
+      const [listed, streamed] = await orchestrator.submitAll([
         { type: 'storage', dependsOn: ['w'], metadata: { operation: 'list', path: '/o' } },
         { type: 'storage', dependsOn: ['w'], metadata: { operation: 'read', path: '/o/a.txt', options: { as: 'stream' } } },
       ]);
@@ -150,9 +150,8 @@ describe('typed results at run time: the data is what its type says', () => {
 
     it("a Redis handle's data is what the queue keeps: a write's and a small text read's, not a buffer read's (details.dataRetained: false)", async () => {
       const url = server?.url ?? '';
-      const queue = await RedisQueue.open({ url, name: 'typed' });
-      const worker = new RedisWorker(queue, { concurrency: 2, context: { backend } });
-      const client = await RedisOrchestrator.connect({ url, name: 'typed' });
+      const worker = new Orchestrator({ queue: await RedisQueue.open({ url, name: 'typed' }), concurrency: 2, context: { backend } });
+      const client = new Orchestrator({ queue: `${url}?name=typed`, concurrency: 0 });
       try {
         const write = await client.submit({ id: 'rw', type: 'storage', metadata: { operation: 'write', path: '/r/a.txt', data: 'hello' } });
         const [asText, asBuffer] = await client.submitAll([
@@ -172,7 +171,6 @@ describe('typed results at run time: the data is what its type says', () => {
       } finally {
         await client.shutdown();
         await worker.shutdown({ timeoutMs: 1000 });
-        await queue.close();
       }
     });
   });

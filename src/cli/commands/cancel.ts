@@ -1,6 +1,8 @@
 import { printJson, type CliStreams, type CommonOptions } from '../cli-context.js';
 import { ExitCode } from '../exit-codes.js';
-import { connectRedis, redisLocation } from './run.js';
+import { Orchestrator } from '../../orchestrator/orchestrator.js';
+import { chooseQueue, openCliQueue } from '../cli-queue.js';
+import { UsageError } from '../exit-codes.js';
 
 /** Options of `taskforge cancel`. */
 export interface CancelCommandOptions extends CommonOptions {
@@ -14,7 +16,9 @@ export interface CancelCommandOptions extends CommonOptions {
  * (its work committed first), or is unknown.
  */
 export async function cancelCommand(id: string, options: CancelCommandOptions, streams: CliStreams): Promise<ExitCode> {
-  const orchestrator = await connectRedis(redisLocation(options.queue));
+  const choice = chooseQueue(options.queue);
+  if (choice.redis === undefined) throw new UsageError(`--queue: cancel reaches tasks in a Redis queue (got '${options.queue}'); in one process, Ctrl-C cancels`);
+  const orchestrator = new Orchestrator({ concurrency: 0, queue: await openCliQueue(choice) });
   try {
     const result = await orchestrator.cancel(id, options.reason);
     const cancelled = result.error?.code === 'CANCELLED';

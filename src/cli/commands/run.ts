@@ -1,17 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { ErrorCode, isTaskforgeError } from '../../core/errors.js';
-import { Orchestrator } from '../../orchestrator/orchestrator.js';
-import { MemoryQueue } from '../../orchestrator/queues/memory-queue.js';
-import { SqliteQueue } from '../../orchestrator/queues/sqlite-queue.js';
-import type { TaskQueue } from '../../orchestrator/task-queue.js';
+import { Orchestrator, type AnyOrchestrator } from '../../orchestrator/orchestrator.js';
 import type { TaskConfig } from '../../tasks/task-config.js';
 import { TaskType } from '../../tasks/task-type.js';
 import { validateTaskConfig } from '../../tasks/validate.js';
 import { batchIdPrefix, parseBatch } from '../batch-file.js';
-import { RedisOrchestrator } from '../../distributed/redis-orchestrator.js';
-import { parseRedisUrl, type RedisLocation } from '../../distributed/redis-url.js';
 import { BatchView, type BatchTask } from '../batch-view.js';
 import { Interruption } from '../interruption.js';
+import { chooseQueue, openCliQueue } from '../cli-queue.js';
 import { backendFor, type CliStreams, type CommonOptions } from '../cli-context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 
@@ -22,52 +18,89 @@ export interface RunCommandOptions extends CommonOptions {
   readonly aging?: number;
 }
 
-/** Runs a batch of task configs through the orchestrator; prints each result as it finishes (--json) or a summary. */
+/**
+ * Runs a batch of task configs through the orchestrator; prints each result
+ * as it finishes (--json) or a summary. On a queue of this process the
+ * tasks run here; on a Redis queue they run on its workers (`taskforge
+ * worker`), and this process submits them and waits for every result.
+ * Tasks a durable queue holds already (an earlier run of the same batch)
+ * are not submitted again: their results are reported, or awaited. Ctrl-C:
+ * here, waiting tasks are cancelled and running ones get 10 s; on Redis,
+ * the tasks go on in the queue (the same command again waits for them).
+ */
 export async function runCommand(file: string, options: RunCommandOptions, streams: CliStreams): Promise<ExitCode> {
   const source = file === '-' ? 'stdin' : file;
-  if (options.aging !== undefined && isRedisQueue(options.queue)) throw new UsageError('--aging: the Redis queue has no aging (BullMQ priorities are fixed)');
-  const redis = isRedisQueue(options.queue) ? redisLocation(options.queue) : undefined;
-  const openQueue = redis === undefined ? queueOpener(options) : undefined;
+  const choice = chooseQueue(options.queue, options.aging);
+  const shared = choice.redis !== undefined;
   const text = await readInput(file, streams);
-  const batch = batchTasks(text, source, redis !== undefined);
-  if (redis !== undefined) return runOnRedis(redis, batch, source, options, streams);
-  if (openQueue === undefined) throw new Error('unreachable: no queue');
-  const queue = openQueue();
-  let orchestrator: Orchestrator;
+  const batch = batchTasks(text, source, shared);
+  const queue = await openCliQueue(choice, options.aging === undefined ? {} : { aging: options.aging });
+  let orchestrator: AnyOrchestrator;
   try {
-    orchestrator = new Orchestrator({ concurrency: options.concurrency, queue, context: { backend: backendFor(options, streams.env) } });
+    orchestrator = new Orchestrator({ concurrency: shared ? 0 : options.concurrency, queue, context: { backend: backendFor(options, streams.env) } });
   } catch (error) {
-    queue.close();
+    await queue.close();
     throw error;
   }
   const view = new BatchView(orchestrator, batch, options, streams);
-  // A durable queue may hold this batch from an earlier run: what it knows is not submitted again, and is reported.
-  const known = batch.map(({ config }) => orchestrator.get(config.id));
-  const fresh = batch.filter((_task, index) => known[index] === undefined);
-  try {
-    orchestrator.submitAll(fresh.map(({ config }) => config));
-  } catch (error) {
-    await orchestrator.shutdown({ timeoutMs: 0 });
-    if (isTaskforgeError(error)) throw new UsageError(`${source}: ${error.code}: ${error.message}`);
-    throw error;
-  }
-  view.start(batch.length);
-  for (const task of known) if (task?.result !== undefined) view.record(task.result);
-  sayResumed(streams, queue.name, batch.length, fresh.length, view.recorded);
+  const lost = { count: 0, example: '' };
+  orchestrator.on('error', (event) => {
+    if (event.error.code !== ErrorCode.LOST) return;
+    lost.count += 1;
+    if (lost.count === 1) lost.example = event.error.message;
+  });
+  /** Tasks of an earlier run that could not be waited for. */
+  const unwaited = { count: 0 };
   const interruption = Interruption.watch(streams);
   interruption.signal.addEventListener('abort', () => {
     const why = interruption.outputClosed ? 'the output was closed' : `interrupted by ${interruption.by ?? 'a signal'}`;
-    streams.stderr.write(`\ntaskforge: ${why}; waiting tasks are cancelled, running ones get 10 s to finish (${interruption.outputClosed ? 'Ctrl-C' : 'again'} to stop at once)\n`);
+    const what = shared
+      ? 'the tasks go on in the queue (run the same command again to wait for them)'
+      : `waiting tasks are cancelled, running ones get 10 s to finish (${interruption.outputClosed ? 'Ctrl-C' : 'again'} to stop at once)`;
+    streams.stderr.write(`\ntaskforge: ${why}; ${what}\n`);
     orchestrator.shutdown({ timeoutMs: 10_000 }).catch(reportFailure(streams, 'stopping the orchestrator failed'));
   });
   try {
+    // A durable queue may hold this batch from an earlier run: what it knows is not submitted again, and is reported.
+    const known = await Promise.all(batch.map(({ config }) => orchestrator.get(config.id)));
+    const fresh = batch.filter((_task, index) => known[index] === undefined);
+    try {
+      await orchestrator.submitAll(fresh.map(({ config }) => config));
+    } catch (error) {
+      if (isTaskforgeError(error)) throw new UsageError(`${source}: ${error.code}: ${error.message}`);
+      throw error;
+    }
+    view.start(batch.length);
+    const waits: Promise<void>[] = [];
+    for (const [index, task] of known.entries()) {
+      if (task === undefined) continue;
+      // Ended already: count it now. Else its end comes through the same events as the others'.
+      if (task.result !== undefined) {
+        view.record(task.result);
+        continue;
+      }
+      const { config, from, idGiven } = batch[index] ?? { config: { id: '' }, from: '', idGiven: true };
+      // Awaited (not only onIdle): on a shared queue this process watches the task only once result() has looked it up.
+      waits.push(
+        orchestrator.result(config.id).then(
+          () => undefined,
+          (error: unknown) => {
+            unwaited.count += 1;
+            streams.stderr.write(`taskforge: cannot wait for task ${idGiven ? `'${config.id}'` : `at ${from}`}: ${error instanceof Error ? error.message : String(error)}\n`);
+          },
+        ),
+      );
+    }
+    sayResumed(streams, orchestrator.queueName, batch.length, fresh.length, view.recorded);
+    await Promise.all(waits);
     await orchestrator.onIdle();
-    await orchestrator.shutdown();
   } finally {
     interruption.stop();
+    await orchestrator.shutdown();
     view.stop();
   }
-  return view.failed > 0 || interruption.signal.aborted ? ExitCode.TASK_FAILED : ExitCode.OK;
+  if (lost.count > 0) streams.stderr.write(`taskforge: LOST: ${String(lost.count)} tasks were lost by the queue, e.g. ${lost.example}\n`);
+  return view.failed > 0 || interruption.signal.aborted || unwaited.count > 0 ? ExitCode.TASK_FAILED : ExitCode.OK;
 }
 
 /** Says how much of the batch an earlier run on the same durable queue had done already. */
@@ -96,72 +129,6 @@ function batchTasks(text: string, source: string, keysElsewhere: boolean): Batch
       ? { config: { ...(config as TaskConfig), id: `${prefix}-${String(index + 1)}` }, from, idGiven: false }
       : { config: config as TaskConfig & { id: string }, from, idGiven: true };
   });
-}
-
-/**
- * Submits the batch to a Redis queue and waits for every result, whichever
- * worker runs it (`taskforge worker`). Tasks the queue knows already (an
- * earlier run of the same batch) are not submitted again: their results are
- * awaited instead. Tasks the queue lost (Redis restarted without its data)
- * end FAILED with LOST, and are counted on stderr. Ctrl-C stops waiting
- * (exit 1: not every task was seen to succeed); the tasks go on in the queue.
- */
-async function runOnRedis(location: RedisLocation, batch: readonly BatchTask[], source: string, options: RunCommandOptions, streams: CliStreams): Promise<ExitCode> {
-  const orchestrator = await connectRedis(location);
-  const view = new BatchView(orchestrator, batch, options, streams);
-  const lost = { count: 0, example: '' };
-  orchestrator.on('error', (event) => {
-    if (event.error.code !== ErrorCode.LOST) return;
-    lost.count += 1;
-    if (lost.count === 1) lost.example = event.error.message;
-  });
-  /** Tasks of an earlier run that could not be waited for. */
-  const unwaited = { count: 0 };
-  const interruption = Interruption.watch(streams);
-  interruption.signal.addEventListener('abort', () => {
-    const why = interruption.outputClosed ? 'the output was closed' : `interrupted by ${interruption.by ?? 'a signal'}`;
-    streams.stderr.write(`\ntaskforge: ${why}; the tasks go on in the queue (run the same command again to wait for them)\n`);
-    orchestrator.shutdown().catch(reportFailure(streams, 'disconnecting from the queue failed'));
-  });
-  try {
-    const known = await Promise.all(batch.map(({ config }) => orchestrator.get(config.id)));
-    const fresh = batch.filter((_task, index) => known[index] === undefined);
-    view.start(batch.length);
-    try {
-      await orchestrator.submitAll(fresh.map(({ config }) => config));
-    } catch (error) {
-      if (isTaskforgeError(error)) throw new UsageError(`${source}: ${error.code}: ${error.message}`);
-      throw error;
-    }
-    const waits: Promise<void>[] = [];
-    for (const [index, task] of known.entries()) {
-      if (task === undefined) continue;
-      // Ended already: count it now. Else its end comes through the same events as the others'.
-      if (task.result !== undefined) view.record(task.result);
-      else {
-        const { config, from, idGiven } = batch[index] ?? { config: { id: '' }, from: '', idGiven: true };
-        // Awaited (not only onIdle): this client watches the task only once result() has looked it up.
-        waits.push(
-          orchestrator.result(config.id).then(
-            () => undefined,
-            (error: unknown) => {
-              unwaited.count += 1;
-              streams.stderr.write(`taskforge: cannot wait for task ${idGiven ? `'${config.id}'` : `at ${from}`}: ${error instanceof Error ? error.message : String(error)}\n`);
-            },
-          ),
-        );
-      }
-    }
-    sayResumed(streams, orchestrator.queueName, batch.length, fresh.length, view.recorded);
-    await Promise.all(waits);
-    await orchestrator.onIdle();
-  } finally {
-    interruption.stop();
-    await orchestrator.shutdown();
-    view.stop();
-  }
-  if (lost.count > 0) streams.stderr.write(`taskforge: LOST: ${String(lost.count)} tasks were lost by the queue, e.g. ${lost.example}\n`);
-  return view.failed > 0 || interruption.signal.aborted || unwaited.count > 0 ? ExitCode.TASK_FAILED : ExitCode.OK;
 }
 
 /** A rejection handler for work let go from a signal handler: says what failed on stderr. */
@@ -200,46 +167,4 @@ function checkConfig(config: unknown, from: string, keysElsewhere: boolean): voi
 function idSuffix(config: unknown): string {
   const id = config !== null && typeof config === 'object' ? (config as { id?: unknown }).id : undefined;
   return typeof id === 'string' ? ` (id '${id}')` : '';
-}
-
-/** Checks `--queue` at once; the queue itself is opened once the batch is known to be good. */
-function queueOpener(options: RunCommandOptions): () => TaskQueue {
-  const aging = options.aging === undefined ? {} : { agingMs: options.aging };
-  if (options.queue === 'memory') return () => new MemoryQueue(aging);
-  if (options.queue.startsWith('sqlite:') && options.queue.length > 'sqlite:'.length) {
-    const file = options.queue.slice('sqlite:'.length);
-    return () => {
-      try {
-        return new SqliteQueue(file, aging);
-      } catch (error) {
-        if (isTaskforgeError(error)) throw new UsageError(`--queue: ${error.message}`);
-        throw error;
-      }
-    };
-  }
-  throw new UsageError(`--queue: expected 'memory', 'sqlite:FILE' or 'redis://HOST:PORT' (got '${options.queue}')`);
-}
-
-
-function isRedisQueue(queue: string): boolean {
-  return queue.startsWith('redis://') || queue.startsWith('rediss://');
-}
-
-/** Checks a `--queue redis://...` at once. */
-export function redisLocation(queue: string): RedisLocation {
-  try {
-    return parseRedisUrl(queue, '--queue');
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
-}
-
-/** Connects to a Redis queue; Redis not answering is a usage error (exit 2): nothing ran. */
-export async function connectRedis(location: RedisLocation): Promise<RedisOrchestrator> {
-  try {
-    return await RedisOrchestrator.connect({ url: location.url, name: location.name, connectTimeoutMs: 5000 });
-  } catch (error) {
-    if (isTaskforgeError(error)) throw new UsageError(`--queue: ${error.message}`);
-    throw error;
-  }
 }

@@ -1,15 +1,10 @@
 import { isTaskforgeError } from '../../core/errors.js';
-import { RedisOrchestrator } from '../../distributed/redis-orchestrator.js';
 import { OrchestratorMetrics } from '../../orchestrator/metrics.js';
-import { Orchestrator } from '../../orchestrator/orchestrator.js';
-import { MemoryQueue } from '../../orchestrator/queues/memory-queue.js';
-import { SqliteQueue } from '../../orchestrator/queues/sqlite-queue.js';
-import type { TaskQueue } from '../../orchestrator/task-queue.js';
+import { Orchestrator, type AnyOrchestrator } from '../../orchestrator/orchestrator.js';
 import { startServer, type TaskforgeServer } from '../../server/create-server.js';
-import type { ServedOrchestrator } from '../../server/served.js';
 import { backendFor, type CliStreams, type CommonOptions } from '../cli-context.js';
+import { chooseQueue, openCliQueue } from '../cli-queue.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
-import { redisLocation } from './run.js';
 
 /** Options of `taskforge serve`. */
 export interface ServeCommandOptions extends CommonOptions {
@@ -19,8 +14,6 @@ export interface ServeCommandOptions extends CommonOptions {
   readonly concurrency: number;
   readonly shutdownTimeout: number;
 }
-
-type Served = ServedOrchestrator & { shutdown(options?: { timeoutMs?: number }): Promise<void> };
 
 /**
  * Runs the HTTP API over an orchestrator until SIGTERM or Ctrl-C: in this
@@ -39,8 +32,8 @@ export async function serveCommand(options: ServeCommandOptions, streams: CliStr
       orchestrator,
       storage: { backend },
       metrics,
-      // A Redis client does not run (or count) tasks: the server counts them from the queue's events.
-      metricsFromEvents: orchestrator instanceof RedisOrchestrator,
+      // On Redis this process runs (and counts) no task: the server counts them from the queue's events.
+      metricsFromEvents: orchestrator.concurrency === 0,
       host: options.host,
       port: options.port,
       ...(token === undefined || token === '' ? {} : { token }),
@@ -67,29 +60,15 @@ export async function serveCommand(options: ServeCommandOptions, streams: CliStr
   return ExitCode.OK;
 }
 
-async function orchestratorFor(options: ServeCommandOptions, backend: ReturnType<typeof backendFor>, metrics: OrchestratorMetrics): Promise<Served> {
-  if (options.queue.startsWith('redis://') || options.queue.startsWith('rediss://')) {
-    const location = redisLocation(options.queue);
-    try {
-      // allEvents: the dashboard shows every task of the queue, whoever submitted it.
-      return await RedisOrchestrator.connect({ url: location.url, name: location.name, connectTimeoutMs: 5000, allEvents: true });
-    } catch (error) {
-      if (isTaskforgeError(error)) throw new UsageError(`--queue: ${error.message}`);
-      throw error;
-    }
+async function orchestratorFor(options: ServeCommandOptions, backend: ReturnType<typeof backendFor>, metrics: OrchestratorMetrics): Promise<AnyOrchestrator> {
+  const choice = chooseQueue(options.queue);
+  const queue = await openCliQueue(choice);
+  try {
+    // On Redis the workers run the tasks; allEvents: the dashboard shows every task of the queue, whoever submitted it.
+    if (choice.redis !== undefined) return new Orchestrator({ concurrency: 0, queue, allEvents: true, context: { backend } });
+    return new Orchestrator({ concurrency: options.concurrency, queue, metrics, context: { backend } });
+  } catch (error) {
+    await queue.close();
+    throw error;
   }
-  return new Orchestrator({ concurrency: options.concurrency, queue: localQueue(options.queue), metrics, context: { backend } });
-}
-
-function localQueue(queue: string): TaskQueue {
-  if (queue === 'memory') return new MemoryQueue();
-  if (queue.startsWith('sqlite:') && queue.length > 'sqlite:'.length) {
-    try {
-      return new SqliteQueue(queue.slice('sqlite:'.length));
-    } catch (error) {
-      if (isTaskforgeError(error)) throw new UsageError(`--queue: ${error.message}`);
-      throw error;
-    }
-  }
-  throw new UsageError(`--queue: expected 'memory', 'sqlite:FILE' or 'redis://HOST:PORT' (got '${queue}')`);
 }

@@ -1,10 +1,9 @@
-import { isTaskforgeError } from '../../core/errors.js';
-import { RedisQueue } from '../../distributed/redis-queue.js';
-import { RedisWorker } from '../../distributed/redis-worker.js';
+import { randomBytes } from 'node:crypto';
+import { Orchestrator } from '../../orchestrator/orchestrator.js';
 import type { TaskResult } from '../../tasks/task-result.js';
 import { backendFor, printJson, type CliStreams, type CommonOptions } from '../cli-context.js';
+import { chooseQueue, openCliQueue } from '../cli-queue.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
-import { redisLocation } from './run.js';
 
 /** Options of `taskforge worker`. */
 export interface WorkerCommandOptions extends CommonOptions {
@@ -23,22 +22,18 @@ export interface WorkerCommandOptions extends CommonOptions {
  * task this worker ended.
  */
 export async function workerCommand(options: WorkerCommandOptions, streams: CliStreams): Promise<ExitCode> {
-  const location = redisLocation(options.queue);
+  const choice = chooseQueue(options.queue);
+  if (choice.redis === undefined) throw new UsageError(`--queue: a worker takes tasks from a Redis queue (got '${options.queue}'); 'taskforge run' runs a batch in this process`);
   const backend = backendFor(options, streams.env);
-  let queue: RedisQueue;
-  try {
-    queue = await RedisQueue.open({ url: location.url, name: location.name, connectTimeoutMs: 5000, lockDurationMs: options.lockDuration });
-  } catch (error) {
-    if (isTaskforgeError(error)) throw new UsageError(`--queue: ${error.message}`);
-    throw error;
-  }
-  const worker = new RedisWorker(queue, { concurrency: options.concurrency, context: { backend } });
+  const queue = await openCliQueue(choice, { lockDurationMs: options.lockDuration });
+  // A worker is an orchestrator with nothing to submit: it runs what others queue.
+  const worker = { id: `w${randomBytes(4).toString('hex')}`, orchestrator: new Orchestrator({ concurrency: options.concurrency, queue, context: { backend } }) };
   if (options.json === true) {
     const line = (result: TaskResult): void => {
       printJson(streams, { id: result.id, type: result.type, status: result.status, attempts: result.attempts, durationMs: result.durationMs, worker: worker.id, ...(result.error === undefined ? {} : { error: { code: result.error.code, message: result.error.message } }) });
     };
-    worker.on('complete', line);
-    worker.on('error', (event) => {
+    worker.orchestrator.on('complete', line);
+    worker.orchestrator.on('error', (event) => {
       line(event.result);
     });
   }
@@ -52,9 +47,8 @@ export async function workerCommand(options: WorkerCommandOptions, streams: CliS
     });
   });
   const signal = await stopped;
-  streams.stderr.write(`taskforge worker ${worker.id}: ${signal}: finishing ${String(worker.running)} running tasks (up to ${String(options.shutdownTimeout)} ms), then stopping\n`);
-  await worker.shutdown({ timeoutMs: options.shutdownTimeout });
-  await queue.close();
+  streams.stderr.write(`taskforge worker ${worker.id}: ${signal}: finishing ${String(worker.orchestrator.running)} running tasks (up to ${String(options.shutdownTimeout)} ms), then stopping\n`);
+  await worker.orchestrator.shutdown({ timeoutMs: options.shutdownTimeout });
   streams.stderr.write(`taskforge worker ${worker.id}: stopped\n`);
   return ExitCode.OK;
 }

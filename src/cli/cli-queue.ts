@@ -1,0 +1,51 @@
+import { isTaskforgeError } from '../core/errors.js';
+import { parseRedisUrl, type RedisLocation } from '../distributed/redis-url.js';
+import { MemoryQueue } from '../orchestrator/queues/memory-queue.js';
+import { SqliteQueue } from '../orchestrator/queues/sqlite-queue.js';
+import type { TaskQueue } from '../orchestrator/task-queue.js';
+import { UsageError } from './exit-codes.js';
+
+/** How long a command waits for Redis to answer before it gives up (exit 2: nothing ran). */
+const REDIS_CONNECT_TIMEOUT_MS = 5000;
+
+/** What `--queue` names, checked at once (before any input is read); opened by openCliQueue once the input is good. */
+export interface QueueChoice {
+  readonly url: string;
+  /** The Redis server and queue, for a `redis://` URL. */
+  readonly redis: RedisLocation | undefined;
+}
+
+/** Checks `--queue` (and `--aging`, which the Redis queue cannot take). */
+export function chooseQueue(url: string, aging?: number): QueueChoice {
+  if (url.startsWith('redis://') || url.startsWith('rediss://')) {
+    if (aging !== undefined) throw new UsageError('--aging: the Redis queue has no aging (BullMQ priorities are fixed)');
+    try {
+      return { url, redis: parseRedisUrl(url, '--queue') };
+    } catch (error) {
+      throw new UsageError(error instanceof Error ? error.message : String(error));
+    }
+  }
+  if (url === 'memory' || (url.startsWith('sqlite:') && url.length > 'sqlite:'.length)) return { url, redis: undefined };
+  throw new UsageError(`--queue: expected 'memory', 'sqlite:FILE' or 'redis://HOST:PORT' (got '${url}')`);
+}
+
+/** Opens the queue; a store that cannot be opened (a locked SQLite file, a Redis that does not answer) is a usage error: nothing ran. */
+export async function openCliQueue(choice: QueueChoice, options: { readonly aging?: number; readonly lockDurationMs?: number } = {}): Promise<TaskQueue> {
+  const aging = options.aging === undefined ? {} : { agingMs: options.aging };
+  try {
+    if (choice.redis !== undefined) {
+      // Loaded here, not at the top: the other commands never load bullmq.
+      const { RedisQueue } = await import('../distributed/redis-queue.js');
+      return await RedisQueue.open({
+        url: choice.redis.url,
+        name: choice.redis.name,
+        connectTimeoutMs: REDIS_CONNECT_TIMEOUT_MS,
+        ...(options.lockDurationMs === undefined ? {} : { lockDurationMs: options.lockDurationMs }),
+      });
+    }
+    return choice.url === 'memory' ? new MemoryQueue(aging) : new SqliteQueue(choice.url.slice('sqlite:'.length), aging);
+  } catch (error) {
+    if (isTaskforgeError(error)) throw new UsageError(`--queue: ${error.message}`);
+    throw error;
+  }
+}

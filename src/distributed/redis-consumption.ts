@@ -1,0 +1,376 @@
+import { randomBytes } from 'node:crypto';
+import type { Job, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { ErrorCode, TaskforgeError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { failedWithoutRunning } from '../orchestrator/task-ends.js';
+import type { Consumption, QueueConsumer, QueuedTask, TakenTask } from '../orchestrator/task-queue.js';
+import { STOP_GRACE_MS } from '../orchestrator/task-queue.js';
+import type { TaskResult } from '../tasks/task-result.js';
+import type { JobData, RedisStore, TaskEnd } from './redis-store.js';
+import { countsOf, LATE_JOB_MS } from './redis-store.js';
+
+/** How often a worker repairs what a dead process left half done (at most: half the lock duration when that is shorter). */
+const STRANDED_SWEEP_MS = 5_000;
+/** How often a worker asks whether a client wants every task's events. */
+const LISTENER_CHECK_MS = 2000;
+/** While tasks keep ending, their ends are recorded together at most this often (see #recordEnd). */
+const END_BATCH_MS = 10;
+/** A batch of ends goes out at once when it reaches this size. */
+const END_BATCH_MAX = 500;
+/** How long a cancellation heard for a task not held here is remembered (it may arrive before the task). */
+const CANCEL_MEMORY_MS = 10 * 60_000;
+
+/** A task this process holds: its job and lock token, and whether shutdown is handing it back. */
+interface HeldTask {
+  readonly job: Job<JobData>;
+  readonly token: string;
+  handingBack: boolean;
+  ended: boolean;
+}
+
+/**
+ * A consumer's hold on a Redis queue: BullMQ's worker fetches tasks in
+ * priority order and renews their locks while they run (so a long task is
+ * not taken for dead), and the consumer runs them, beside any number of
+ * consumers on other machines. Around that: cancellations from any process
+ * reach the task here; its end is recorded (releasing its dependents)
+ * together with the ends of the tasks that ended about the same time, in
+ * one script call that also removes their jobs from BullMQ, so a job leaves
+ * BullMQ only with its end recorded. Should this process die in between,
+ * BullMQ's stalled check hands the job to another worker, which runs the
+ * task again, as for a task cut off while running.
+ */
+export class RedisConsumption implements Consumption {
+  readonly id = `w${randomBytes(4).toString('hex')}`;
+  readonly #store: RedisStore;
+  readonly #consumer: QueueConsumer;
+  readonly #logger: Logger;
+  readonly #worker: Worker<QueuedTask>;
+  /** BullMQ's connection for this worker's jobs; events and ends go on it too, so readers see a task's events before its end. */
+  readonly client: Redis;
+  readonly #subscriber: Redis;
+  /** Ends sent but not yet confirmed (stop waits for them). */
+  readonly #settling = new Set<Promise<void>>();
+  /** Ends whose recording failed again and again (Redis away): retried at every sweep. */
+  #unrecorded: TaskEnd[] = [];
+  /** Ends waiting for the next batch. */
+  #ends: TaskEnd[] = [];
+  /**
+   * What #process throws once a task's end is queued: BullMQ's "the
+   * processor moved the job itself" (the batch of ends removes it), so that
+   * BullMQ fetches the next job without completing this one. One instance:
+   * an Error per task would cost a stack trace per task.
+   */
+  readonly #jobMoved: Error;
+  #lastFlushAt = Number.NEGATIVE_INFINITY;
+  #flushScheduled = false;
+  readonly #held = new Map<string, HeldTask>();
+  /** Cancellations heard for tasks not (yet) held here, by id → when. */
+  readonly #cancelsHeard = new Map<string, number>();
+  readonly #sweeper: NodeJS.Timeout;
+  readonly #listenerCheck: NodeJS.Timeout;
+  /** A client wants every task's events (refreshed every LISTENER_CHECK_MS). */
+  #anyoneListening = false;
+  #stopping: Promise<{ abandoned: readonly string[] }> | undefined;
+  /** stop() gave up on the tasks still running: whatever they do later, this process records and moves nothing more. */
+  #gaveUp = false;
+
+  constructor(store: RedisStore, consumer: QueueConsumer, logger: Logger) {
+    this.#store = store;
+    this.#consumer = consumer;
+    this.#logger = logger;
+    this.#jobMoved = new store.modules.WaitingError();
+    this.#subscriber = this.#listenForCancels();
+    this.client = store.newConnection();
+    this.#worker = new store.modules.Worker<QueuedTask>(store.location.name, (job, token) => this.#process(job, token ?? ''), {
+      ...store.workerOptions(),
+      connection: this.client,
+      concurrency: consumer.concurrency,
+    });
+    this.#worker.on('error', (error) => {
+      this.#logger.warn({ worker: this.id, err: error.message }, 'Redis worker error');
+    });
+    this.#worker.on('stalled', (jobId) => {
+      this.#store.restorePriority(jobId).catch(this.#logFailure("restoring a stalled task's priority failed"));
+    });
+    this.#worker.on('failed', (job, error) => {
+      // Only a bug in #process gets here (a task's own failure is a result): say so, and record it.
+      if (job === undefined || error.name === 'WaitingError') return;
+      this.#logger.error({ worker: this.id, taskId: job.data.id, err: error.message }, 'a task could not be processed');
+      const failure = new TaskforgeError(ErrorCode.INTERNAL, `task '${job.data.id}' could not be processed by worker ${this.id}: ${error.message}`);
+      this.#store.settle(job.data.id, failedWithoutRunning(job.data, countsOf(job).attempts, failure)).catch(this.#logFailure('recording a task that could not be processed failed'));
+    });
+    // (#checkListeners and #sweepStranded catch their own failures; the catch here is for a bug in them.)
+    const checkListeners = (): void => {
+      this.#checkListeners().catch(this.#logFailure('checking for event listeners failed'));
+    };
+    const sweep = (): void => {
+      this.#sweepStranded().catch(this.#logFailure('the sweep of stranded tasks failed'));
+    };
+    this.#listenerCheck = setInterval(checkListeners, LISTENER_CHECK_MS);
+    this.#listenerCheck.unref();
+    checkListeners();
+    this.#sweeper = setInterval(sweep, Math.min(STRANDED_SWEEP_MS, store.lockDurationMs / 2));
+    this.#sweeper.unref();
+    sweep();
+    this.#logger.info({ worker: this.id, queue: store.name, concurrency: consumer.concurrency }, 'Redis worker started');
+  }
+
+  get running(): number {
+    return this.#held.size;
+  }
+
+  /** Whether the task's events are wanted elsewhere: its submitter listens, or a client wants every task's. */
+  publishesFor(id: string): boolean {
+    return this.#anyoneListening || this.#held.get(id)?.job.data.events === true;
+  }
+
+  /**
+   * Stops taking tasks; lets running ones finish for up to `timeoutMs`,
+   * then cancels them and hands them back to the queue (another worker
+   * runs them again, their cut-off attempt counted); gives up on those that
+   * do not stop within STOP_GRACE_MS more (their locks lapse, and BullMQ
+   * hands them on).
+   */
+  stop(timeoutMs: number): Promise<{ abandoned: readonly string[] }> {
+    this.#stopping ??= this.#stop(timeoutMs);
+    return this.#stopping;
+  }
+
+  async #stop(timeoutMs: number): Promise<{ abandoned: readonly string[] }> {
+    this.#logger.info({ worker: this.id, running: this.#held.size, timeoutMs }, 'Redis worker shutting down');
+    clearInterval(this.#sweeper);
+    clearInterval(this.#listenerCheck);
+    const handBack = setTimeout(() => {
+      for (const [id, held] of this.#held) {
+        // A task that has ended (cleaning up) keeps its end: it is recorded, not handed back.
+        if (held.ended) continue;
+        held.handingBack = true;
+        this.#consumer.cancel(id, 'the worker is shutting down; the task goes back to the queue');
+      }
+    }, timeoutMs);
+    let giveUp: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<'gave up'>((resolve) => {
+      giveUp = setTimeout(resolve, timeoutMs + STOP_GRACE_MS, 'gave up');
+    });
+    // BullMQ's close stops fetching and waits for the jobs in hand.
+    const closed = this.#worker.close();
+    const first = await Promise.race([closed, gaveUp]);
+    clearTimeout(handBack);
+    clearTimeout(giveUp);
+    const abandoned = first === 'gave up' ? [...this.#held.keys()] : [];
+    if (first === 'gave up') {
+      this.#gaveUp = true;
+      // Their locks lapse without renewal; BullMQ then hands them to another worker.
+      this.#worker.close(true).catch(this.#logFailure('closing the Redis worker failed'));
+    }
+    this.#flushEnds();
+    await Promise.all(this.#settling);
+    // Ends still unrecorded leave their jobs in BullMQ: run again elsewhere once their locks run out.
+    await this.#store.settleMany(this.#unrecorded).catch(() => undefined);
+    this.#subscriber.disconnect();
+    this.#logger.info({ worker: this.id }, 'Redis worker stopped');
+    return { abandoned };
+  }
+
+  /** Runs one job's task to its end and queues the end (with the job's removal) for the next batch. */
+  async #process(job: Job<JobData>, token: string): Promise<void> {
+    // The job's data is used as it is (no copy per task): a hot path.
+    const task = job.data;
+    const { attempts, interruptions } = countsOf(job);
+    const restarted = attempts > task.attempts;
+    // A task whose end is recorded never runs again, however its job came to be: made again by a
+    // hand-over that came late (after the stranded sweep handed the task over and a worker finished
+    // it), or handed back after a worker died between recording the end and BullMQ's removal. Checked
+    // here, as the task starts: no other job of this id can be active now (BullMQ holds one job per
+    // id, and ends are recorded only with the job's lock), so nothing records its end in between.
+    // Only a job started LATE_JOB_MS or more after its release, or run again, can have such a twin:
+    // a fresh job costs no round trip.
+    const late = task.releasedAt === undefined || Date.now() - task.releasedAt >= LATE_JOB_MS;
+    if ((late || restarted) && (await this.#store.hasEnded(task.id))) {
+      this.#logger.debug({ worker: this.id, taskId: task.id, taskType: task.type }, 'a job of a task that has ended is dropped unrun');
+      return;
+    }
+    if (this.#cancelsHeard.has(task.id) || (restarted && (await this.#store.cancelRequested(task.id)))) {
+      this.#store.publishEvent('cancel', task.id, { id: task.id, type: task.type, previousStatus: 'pending' }, this.client);
+      await this.#store.settle(task.id, failedWithoutRunning(task, attempts, new TaskforgeError(ErrorCode.CANCELLED, `task '${task.id}' was cancelled before it ran`)), this.client);
+      return;
+    }
+    const held: HeldTask = { job, token, handingBack: false, ended: false };
+    this.#held.set(task.id, held);
+    let result: TaskResult;
+    try {
+      result = await new Promise<TaskResult>((resolve) => {
+        this.#consumer.run(takenTask(task, attempts, interruptions, this.#fenceOf(task.id, held)), (_task, ended) => {
+          resolve(ended);
+        });
+      });
+    } finally {
+      held.ended = true;
+      this.#held.delete(task.id);
+    }
+    // Given up at stop: its connections are closing, and its lock lapses; BullMQ hands the task on.
+    if (this.#gaveUp) throw this.#jobMoved;
+    if (held.handingBack) {
+      await job.moveToWait(token);
+      throw new this.#store.modules.WaitingError();
+    }
+    // The task is another worker's now: its end is that worker's to record, and the job that worker's to remove.
+    if (result.error?.code === ErrorCode.LOCK_LOST) throw this.#jobMoved;
+    this.#recordEnd({ id: task.id, result, job: { id: job.id ?? '', token } });
+    throw this.#jobMoved;
+  }
+
+  /**
+   * The check a task's writes make right before they commit (fencing): this
+   * worker still holds the job's lock. A worker paused past its lock (SIGSTOP,
+   * a long GC pause) fails the attempt with LOCK_LOST instead of writing over
+   * what the worker that took the task over wrote.
+   */
+  #fenceOf(taskId: string, held: HeldTask): () => Promise<void> {
+    return async () => {
+      try {
+        await this.#store.assertLockHeld(taskId, held.job.id ?? '', held.token);
+      } catch (error) {
+        this.#logger.error({ worker: this.id, taskId, err: errorText(error) }, 'a write of the task was refused: this worker lost its lock on it');
+        throw error;
+      }
+    };
+  }
+
+  /**
+   * Queues a task's end for the next batch. An end after a quiet spell goes
+   * out at once (at the next turn of the event loop); while ends keep
+   * coming they go out together, at most every END_BATCH_MS: one script call
+   * and one stream read for a batch, not one per task, which is what a
+   * busy queue's throughput hangs on.
+   */
+  #recordEnd(end: TaskEnd): void {
+    this.#ends.push(end);
+    if (this.#ends.length >= END_BATCH_MAX) {
+      this.#flushEnds();
+      return;
+    }
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    const wait = this.#lastFlushAt + END_BATCH_MS - performance.now();
+    // (A flush that comes first, by size or stop, leaves this one an empty or smaller batch: harmless.)
+    if (wait <= 0) setImmediate(this.#flushEnds);
+    else setTimeout(this.#flushEnds, wait);
+  }
+
+  readonly #flushEnds = (): void => {
+    this.#flushScheduled = false;
+    const ends = this.#ends;
+    if (ends.length === 0) return;
+    this.#ends = [];
+    this.#lastFlushAt = performance.now();
+    const recording = this.#store.settleMany(ends, this.client).then(
+      () => undefined,
+      async (error: unknown) => {
+        this.#logger.error({ worker: this.id, tasks: ends.length, err: errorText(error) }, 'recording task ends failed; retrying');
+        for (let attempt = 1; attempt <= 5; attempt += 1) {
+          try {
+            await this.#store.settleMany(ends);
+            return;
+          } catch {
+            await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+          }
+        }
+        // Kept for the next sweep; should this process die first, their jobs are run again elsewhere once their locks run out.
+        this.#unrecorded.push(...ends);
+        this.#logger.error({ worker: this.id, tasks: ends.length }, 'task ends could not be recorded now; the next sweep tries again');
+      },
+    );
+    this.#settling.add(recording);
+    recording
+      .finally(() => this.#settling.delete(recording))
+      .catch(this.#logFailure('recording task ends failed'));
+  };
+
+  async #checkListeners(): Promise<void> {
+    try {
+      this.#anyoneListening = await this.#store.listenerAnnounced();
+    } catch {
+      // Keep the last answer: events are best effort.
+    }
+  }
+
+  /** Subscribes to the queue's cancel channel; a cancellation for a task held here cancels it. */
+  #listenForCancels(): Redis {
+    const subscriber = this.#store.newConnection();
+    subscriber.subscribe(this.#store.channels.cancel).catch(this.#logFailure('cannot subscribe to cancellations'));
+    subscriber.on('message', (_channel: string, message: string) => {
+      const { id, reason } = JSON.parse(message) as { id: string; reason?: string };
+      this.#cancelHeard(id, reason);
+    });
+    // Messages sent while the connection was down are lost: ask the queue about the tasks held here.
+    let connections = 0;
+    subscriber.on('ready', () => {
+      connections += 1;
+      // (Redis may go away again, or the queue close, while it asks.)
+      if (connections > 1) this.#recheckCancels().catch(this.#logFailure('asking the queue about cancellations failed'));
+    });
+    return subscriber;
+  }
+
+  #cancelHeard(id: string, reason: string | undefined): void {
+    const held = this.#held.get(id);
+    if (held !== undefined) {
+      // A task that has ended (its cleanup still runs here) cannot be cancelled: its end is on its way to the queue.
+      if (held.ended) return;
+      this.#consumer.cancel(id, reason);
+      return;
+    }
+    const now = Date.now();
+    this.#cancelsHeard.set(id, now);
+    if (this.#cancelsHeard.size > 1000) {
+      for (const [heardId, at] of this.#cancelsHeard) if (now - at > CANCEL_MEMORY_MS) this.#cancelsHeard.delete(heardId);
+    }
+  }
+
+  async #recheckCancels(): Promise<void> {
+    for (const id of this.#held.keys()) {
+      if (await this.#store.cancelRequested(id)) this.#cancelHeard(id, undefined);
+    }
+  }
+
+  /** A rejection handler that logs (a promise let go must never end the process). */
+  #logFailure(what: string): (error: unknown) => void {
+    return (error) => {
+      this.#logger.error({ worker: this.id, err: errorText(error) }, what);
+    };
+  }
+
+  /**
+   * Repairs what a dead process left half done: ready tasks not handed to
+   * BullMQ; and this worker's own ends that could not be recorded (Redis
+   * refused them for a while).
+   */
+  async #sweepStranded(): Promise<void> {
+    try {
+      const handed = await this.#store.handOverStranded();
+      if (handed > 0) this.#logger.warn({ worker: this.id, tasks: handed }, 'handed to BullMQ ready tasks a dead process left behind');
+      if (this.#unrecorded.length > 0) {
+        const ends = this.#unrecorded;
+        this.#unrecorded = [];
+        await this.#store.settleMany(ends).catch((error: unknown) => {
+          this.#unrecorded.push(...ends);
+          throw error;
+        });
+      }
+    } catch (error) {
+      this.#logger.warn({ worker: this.id, err: errorText(error) }, 'sweep of stranded tasks failed');
+    }
+  }
+}
+
+/** The task a job carries, as a consumer is handed it: with the attempts and interruptions BullMQ counted, and its fence. */
+function takenTask(task: JobData, attempts: number, interruptions: number, assertHeld: () => Promise<void>): TakenTask {
+  return { id: task.id, type: task.type, priority: task.priority, config: task.config, dependsOn: task.dependsOn, attempts, submittedAt: task.submittedAt, interruptions, assertHeld };
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

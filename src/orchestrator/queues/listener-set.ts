@@ -1,0 +1,58 @@
+import { getDefaultLogger } from '../../core/logger.js';
+import type { TaskResult } from '../../tasks/task-result.js';
+import type { QueueListener, QueueTaskEvents } from '../task-queue.js';
+
+/**
+ * The listeners of one queue object, told in the order they subscribed. A
+ * listener that throws is the listener's bug: the others are still told,
+ * and the queue goes on (the error is reported on the next turn, where it
+ * cannot corrupt the queue's state half way through an end).
+ */
+export class ListenerSet {
+  #listeners: QueueListener[] = [];
+
+  add(listener: QueueListener): () => void {
+    this.#listeners = [...this.#listeners, listener];
+    return () => {
+      this.#listeners = this.#listeners.filter((other) => other !== listener);
+    };
+  }
+
+  get size(): number {
+    return this.#listeners.length;
+  }
+
+  ended(result: TaskResult): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener.ended(result);
+      } catch (error) {
+        reportLater(error);
+      }
+    }
+  }
+
+  event<K extends keyof QueueTaskEvents>(kind: K, payload: QueueTaskEvents[K]): void {
+    for (const listener of this.#listeners) {
+      if (!listener.wants(kind)) continue;
+      try {
+        listener.event(kind, payload);
+      } catch (error) {
+        reportLater(error);
+      }
+    }
+  }
+
+  wants(kind: keyof QueueTaskEvents): boolean {
+    return this.#listeners.some((listener) => listener.wants(kind));
+  }
+
+  /** Every id some listener waits for. */
+  *waitingFor(): Iterable<string> {
+    for (const listener of this.#listeners) if (listener.waitingFor !== undefined) yield* listener.waitingFor();
+  }
+}
+
+function reportLater(error: unknown): void {
+  getDefaultLogger().error({ err: error instanceof Error ? error.message : String(error) }, 'a queue listener threw');
+}

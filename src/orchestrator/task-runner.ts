@@ -1,0 +1,198 @@
+import { ErrorCode, TaskforgeError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { BaseTask } from '../tasks/base-task.js';
+import type { TaskConfig } from '../tasks/task-config.js';
+import type { TaskResult } from '../tasks/task-result.js';
+import { TaskStatus } from '../tasks/task-status.js';
+import type { OrchestratorMetrics } from './metrics.js';
+import { failedWithoutRunning } from './task-ends.js';
+import type { QueueConsumer, TakenTask, TaskQueue } from './task-queue.js';
+import { hasCleanupHook, type RunnableTask, type TaskRegistry } from './task-registry.js';
+
+/** Options of {@link TaskRunner}. */
+export interface TaskRunnerOptions {
+  readonly concurrency: number;
+  readonly queue: TaskQueue;
+  readonly registry: TaskRegistry;
+  /** Given to every task made (storage backend, keyring, cache, logger, retry policy). */
+  readonly context: Readonly<Record<string, unknown>>;
+  readonly logger: Logger;
+  readonly metrics: OrchestratorMetrics | undefined;
+  /** Times a task may be cut off (a crash, a dead worker) before it ends INTERRUPTED instead of running again. */
+  readonly maxInterruptions: number;
+  /** Told when a task's cleanup has run, before its slot frees. */
+  readonly onCleanup?: (task: { readonly id: string; readonly type: string }) => void;
+  /** Told a task's end as this process saw it, before the queue records it. */
+  readonly onEnd?: (result: TaskResult) => void;
+}
+
+/**
+ * Runs the tasks a queue hands out, the same way wherever they run (this
+ * process's queue, or a worker of a shared one): made from its config,
+ * executed, cleaned up before its slot frees (so no more than `concurrency`
+ * tasks ever work at once, timed out or cancelled alike), its events
+ * published to the queue's listeners, its end handed back to the queue with
+ * the attempts a crash cut off counted. A task that cannot be made, or
+ * that rejects instead of resolving, ends FAILED; one cut off too often
+ * ends INTERRUPTED without running.
+ */
+export class TaskRunner implements QueueConsumer {
+  readonly concurrency: number;
+  readonly #queue: TaskQueue;
+  readonly #registry: TaskRegistry;
+  readonly #context: Readonly<Record<string, unknown>>;
+  readonly #logger: Logger;
+  readonly #metrics: OrchestratorMetrics | undefined;
+  readonly #maxInterruptions: number;
+  readonly #onCleanup: ((task: { readonly id: string; readonly type: string }) => void) | undefined;
+  readonly #debug: boolean;
+  /** The tasks running here, by id. */
+  readonly #running = new Map<string, RunnableTask>();
+  readonly #onEnd: ((result: TaskResult) => void) | undefined;
+
+  constructor(options: TaskRunnerOptions) {
+    this.concurrency = options.concurrency;
+    this.#queue = options.queue;
+    this.#registry = options.registry;
+    this.#context = options.context;
+    this.#logger = options.logger;
+    this.#metrics = options.metrics;
+    this.#maxInterruptions = options.maxInterruptions;
+    this.#onCleanup = options.onCleanup;
+    this.#onEnd = options.onEnd;
+    // Asked of pino once: a silent logger then costs no field objects per task.
+    const { isLevelEnabled } = this.#logger as { isLevelEnabled?: (level: string) => boolean };
+    this.#debug = isLevelEnabled === undefined || isLevelEnabled.call(this.#logger, 'debug');
+  }
+
+  /** Tasks running here now. */
+  get running(): number {
+    return this.#running.size;
+  }
+
+  run(taken: TakenTask, done: (task: TakenTask, result: TaskResult) => void): void {
+    if (taken.interruptions > this.#maxInterruptions) {
+      const error = new TaskforgeError(ErrorCode.INTERRUPTED, `task '${taken.id}' was cut off ${String(taken.interruptions)} times (a crash or a dead worker); it is not run again`, {
+        details: { interruptions: taken.interruptions },
+      });
+      this.#endWithoutRunning(taken, failedWithoutRunning(taken, taken.attempts, error), done);
+      return;
+    }
+    let task: RunnableTask;
+    try {
+      task = this.#make(taken);
+    } catch (error) {
+      const failure = new TaskforgeError(ErrorCode.TASK_FAILED, `task '${taken.id}' could not be made: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      this.#endWithoutRunning(taken, failedWithoutRunning(taken, taken.attempts, failure), done);
+      return;
+    }
+    this.#running.set(taken.id, task);
+    this.#publishEvents(task);
+    this.#metrics?.started(taken.type);
+    if (this.#debug) this.#logger.debug({ taskId: taken.id, taskType: taken.type, priority: taken.priority, attempts: taken.attempts, running: this.#running.size }, 'task started');
+    task.execute().then(
+      (result) => {
+        this.#ended(taken, task, result, done);
+      },
+      (error: unknown) => {
+        const failure = new TaskforgeError(ErrorCode.INTERNAL, `task '${taken.id}' rejected instead of resolving: ${String(error)}`, { cause: error });
+        this.#ended(taken, task, failedWithoutRunning(taken, 0, failure), done);
+      },
+    );
+  }
+
+  cancel(id: string, reason: string | undefined): void {
+    const task = this.#running.get(id);
+    // A task that has ended (its cleanup runs now) cannot be cancelled: its end is on its way.
+    if (task === undefined || !isUnfinished(task)) return;
+    this.#logger.info({ taskId: id, taskType: task.type }, 'task cancelled');
+    task.cancel(reason).catch((error: unknown) => {
+      this.#logger.warn({ taskId: id, taskType: task.type, err: error instanceof Error ? error.message : String(error) }, 'the task could not be cancelled');
+    });
+  }
+
+  /** Whether the task runs here now. */
+  isRunning(id: string): boolean {
+    return this.#running.has(id);
+  }
+
+  #make(taken: TakenTask): RunnableTask {
+    const { config } = taken;
+    if (isTaskObject(config)) return config;
+    // As in one process: the config as submitted (its dependsOn, met already, is not the task's business).
+    const context = taken.assertHeld === undefined ? this.#context : { ...this.#context, beforeCommit: taken.assertHeld };
+    return this.#registry.make(taken.type, config, taken.id, context);
+  }
+
+  /** Start, retry and progress events go to the queue only when someone listens (on a shared queue they cost a write each). */
+  #publishEvents(task: RunnableTask): void {
+    const queue = this.#queue;
+    if (queue.wants('start', task.id)) {
+      task.on('start', (event) => {
+        queue.publish('start', event);
+      });
+    }
+    if (queue.wants('retry', task.id)) {
+      task.on('retry', (event) => {
+        queue.publish('retry', event);
+      });
+    }
+    if (queue.wants('progress', task.id)) {
+      task.on('progress', (event) => {
+        queue.publish('progress', event);
+      });
+    }
+  }
+
+  /** The task's work has stopped: clean it up, then free its slot and hand its end to the queue. */
+  #ended(taken: TakenTask, task: RunnableTask, taskResult: TaskResult, done: (task: TakenTask, result: TaskResult) => void): void {
+    const result = taken.attempts === 0 ? taskResult : { ...taskResult, attempts: taskResult.attempts + taken.attempts };
+    const finish = (): void => {
+      this.#running.delete(taken.id);
+      this.#onEnd?.(result);
+      done(taken, result);
+    };
+    if (task.status === TaskStatus.PENDING) {
+      finish();
+      return;
+    }
+    if (!hasCleanupHook(task)) {
+      // Nothing to wait for: cleanup() only marks the task and emits its event (it cannot fail; a failure would be logged).
+      task.cleanup().catch(this.#logCleanupFailure(taken));
+      this.#onCleanup?.(taken);
+      finish();
+      return;
+    }
+    task.cleanup().then(
+      () => {
+        this.#onCleanup?.(taken);
+        finish();
+      },
+      (error: unknown) => {
+        this.#logCleanupFailure(taken)(error);
+        finish();
+      },
+    );
+  }
+
+  #endWithoutRunning(taken: TakenTask, result: TaskResult, done: (task: TakenTask, result: TaskResult) => void): void {
+    this.#onEnd?.(result);
+    done(taken, result);
+  }
+
+  #logCleanupFailure(taken: TakenTask): (error: unknown) => void {
+    return (error) => {
+      this.#logger.error({ taskId: taken.id, taskType: taken.type, err: error instanceof Error ? error.message : String(error) }, 'task cleanup failed');
+    };
+  }
+}
+
+/** Whether a task may still be cancelled (it has not ended). */
+function isUnfinished(task: RunnableTask): boolean {
+  return task.status === TaskStatus.PENDING || task.status === TaskStatus.RUNNING;
+}
+
+/** A task object submitted as it is (a queue of this process only), rather than a config. */
+export function isTaskObject(config: TaskConfig | BaseTask): config is BaseTask {
+  return typeof (config as Partial<BaseTask>).execute === 'function';
+}

@@ -1,0 +1,285 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MemoryQueue } from '../../src/orchestrator/queues/memory-queue.js';
+import { SqliteQueue } from '../../src/orchestrator/queues/sqlite-queue.js';
+import type { TaskQueue } from '../../src/orchestrator/task-queue.js';
+import { EndRecorder, HandConsumer, completed, failed, queued } from '../helpers/queue-probe.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+/**
+ * The queue contract (src/orchestrator/task-queue.ts), driven the way the
+ * Orchestrator drives it in production: submit, consume with a consumer,
+ * cancel, state, counts, subscribe, close. Every queue passes all of it.
+ */
+interface QueueKind {
+  readonly name: string;
+  readonly durable: boolean;
+  readonly aging: boolean;
+  open(options?: { agingMs?: number; maxFinished?: number }): Promise<TaskQueue>;
+  /** The process holding `queue` dies; a new one opens the same store. Durable kinds only. */
+  crash?(queue: TaskQueue, options?: { maxFinished?: number }): Promise<TaskQueue>;
+}
+
+let dir = '';
+let removeDir: () => Promise<void> = () => Promise.resolve();
+const opened: TaskQueue[] = [];
+
+beforeEach(async () => {
+  ({ path: dir, remove: removeDir } = await makeTempDir('queue-'));
+});
+
+afterEach(async () => {
+  for (const queue of opened.splice(0)) await queue.close();
+  await removeDir();
+});
+
+function track(queue: TaskQueue): TaskQueue {
+  opened.push(queue);
+  return queue;
+}
+
+const kinds: QueueKind[] = [
+  { name: 'memory', durable: false, aging: true, open: (options = {}) => Promise.resolve(track(new MemoryQueue(options))) },
+  {
+    name: 'sqlite',
+    durable: true,
+    aging: true,
+    open: (options = {}) => Promise.resolve(track(new SqliteQueue(join(dir, 'queue.db'), options))),
+    // Closed without the running tasks' ends: the file says they were running, as after a kill.
+    crash: async (queue, options = {}) => {
+      await queue.close();
+      return track(new SqliteQueue(join(dir, 'queue.db'), options));
+    },
+  },
+];
+
+describe.each(kinds)('queue contract: $name', (kind) => {
+  it('hands out ready tasks by priority, larger first, then in submission order, one slot at a time', async () => {
+    const queue = await kind.open();
+    for (const [id, priority] of [['a', 1], ['b', 5], ['c', 1], ['d', -3], ['e', 5], ['f', 2]] as const) {
+      expect(await queue.submit([queued(id, priority)])).toEqual(['ready']);
+    }
+    expect(await queue.counts()).toEqual({ waiting: 6, running: 0 });
+    const consumer = new HandConsumer(1);
+    queue.consume(consumer);
+    await consumer.handedOut(1);
+    await delay(20);
+    // One slot: the next is handed out only when the first has ended.
+    expect(consumer.ids).toEqual(['b']);
+    expect(await queue.counts()).toEqual({ waiting: 5, running: 1 });
+    expect(await consumer.runAll(6)).toEqual(['b', 'e', 'f', 'a', 'c', 'd']);
+  });
+
+  it('hands out up to the consumer concurrency, and what it is handed is what was queued', async () => {
+    const queue = await kind.open();
+    const original = queued('full', 7, { attempts: 2 });
+    await queue.submit([original, queued('two'), queued('three'), queued('four')]);
+    const consumer = new HandConsumer(3);
+    queue.consume(consumer);
+    await consumer.handedOut(3);
+    await delay(20);
+    expect(consumer.handed).toHaveLength(3);
+    expect(consumer.handed[0]).toMatchObject({ id: 'full', type: 'probe', priority: 7, config: original.config, attempts: 2, submittedAt: original.submittedAt, interruptions: 0 });
+    consumer.finish('full');
+    await consumer.handedOut(4);
+  });
+
+  it('runs a task only after its dependencies completed; a failed one ends its dependents DEPENDENCY_FAILED, transitively', async () => {
+    const queue = await kind.open();
+    const ends = new EndRecorder();
+    queue.subscribe(ends);
+    expect(await queue.submit([queued('parent'), queued('child', 9, { dependsOn: ['parent'] }), queued('root')])).toEqual(['ready', 'blocked', 'ready']);
+    expect(await queue.submit([queued('grandchild', 0, { dependsOn: ['child'] }), queued('other', 0, { dependsOn: ['root'] })])).toEqual(['blocked', 'blocked']);
+    expect((await queue.state('child'))?.status).toBe('pending');
+    const consumer = new HandConsumer(1);
+    queue.consume(consumer);
+    await consumer.handedOut(1);
+    consumer.finish('parent');
+    // child (priority 9) is ready now and goes before root.
+    await consumer.handedOut(2);
+    expect(consumer.ids).toEqual(['parent', 'child']);
+    consumer.finish('child', failed('child', 'NOT_FOUND'));
+    await consumer.handedOut(3);
+    consumer.finish('root');
+    await consumer.handedOut(4);
+    consumer.finish('other');
+    const grandchild = await ends.endOf('grandchild');
+    expect(grandchild).toMatchObject({ status: 'failed', attempts: 0, error: { code: 'DEPENDENCY_FAILED', details: { dependency: 'child', dependencyCode: 'NOT_FOUND' } } });
+    expect(consumer.ids).toEqual(['parent', 'child', 'root', 'other']);
+    // A dependency that failed before the submit: the task ends at once, and submit says so.
+    const [late] = await queue.submit([queued('late', 0, { dependsOn: ['child'] })]);
+    expect(late).toMatchObject({ id: 'late', status: 'failed', error: { code: 'DEPENDENCY_FAILED' } });
+    expect(await queue.submit([queued('after-root', 0, { dependsOn: ['root'] })])).toEqual(['ready']);
+  });
+
+  it('refuses an id in use (ALREADY_EXISTS) and an unknown dependency (VALIDATION_ERROR), storing nothing of the batch', async () => {
+    const queue = await kind.open();
+    await queue.submit([queued('t1')]);
+    await expect(queue.submit([queued('t2'), queued('t1')], { where: (index) => `[${String(index)}].` })).rejects.toThrow(
+      expect.objectContaining({ code: 'ALREADY_EXISTS', message: "a task with id 't1' already exists ([1])" }),
+    );
+    await expect(queue.submit([queued('t3'), queued('t4', 0, { dependsOn: ['ghost'] })], { where: (index) => `[${String(index)}].` })).rejects.toThrow(
+      expect.objectContaining({ code: 'VALIDATION_ERROR', message: expect.stringMatching(/^\[1\]\.dependsOn\[0\]: no task with id 'ghost' is known/) as string }),
+    );
+    expect(await queue.state('t2')).toBeUndefined();
+    expect(await queue.state('t3')).toBeUndefined();
+    expect((await queue.counts()).waiting).toBe(1);
+    // A batch may name its own later tasks.
+    expect(await queue.submit([queued('later-child', 0, { dependsOn: ['later-parent'] }), queued('later-parent')])).toEqual(['blocked', 'ready']);
+  });
+
+  it('cancels a waiting task at once (its dependents with it), a running one through its consumer; a finished or unknown one says so', async () => {
+    const queue = await kind.open();
+    const ends = new EndRecorder();
+    queue.subscribe(ends);
+    await queue.submit([queued('running', 5), queued('waiting'), queued('dependent', 0, { dependsOn: ['waiting'] })]);
+    const consumer = new HandConsumer(1);
+    queue.consume(consumer);
+    await consumer.handedOut(1);
+    const cancelled = await queue.cancel('waiting', 'not needed');
+    expect(cancelled).toMatchObject({ outcome: 'ended', result: { id: 'waiting', status: 'failed', attempts: 0, error: { code: 'CANCELLED', message: "task 'waiting' was cancelled before it ran: not needed" } } });
+    expect((await ends.endOf('dependent')).error?.code).toBe('DEPENDENCY_FAILED');
+    expect(ends.events).toContainEqual(['cancel', { id: 'waiting', type: 'probe', previousStatus: 'pending', reason: 'not needed' }]);
+    expect(await queue.cancel('running', 'stop')).toMatchObject({ outcome: 'signalled', task: { id: 'running', type: 'probe', priority: 5 } });
+    expect(consumer.cancels).toEqual([['running', 'stop']]);
+    consumer.finish('running', failed('running', 'CANCELLED'));
+    await ends.endOf('running');
+    expect(await queue.cancel('running')).toMatchObject({ outcome: 'finished', finished: { id: 'running', status: 'failed' } });
+    expect(await queue.cancel('ghost')).toEqual({ outcome: 'unknown' });
+    // Nothing more to run: the cancelled tasks never were handed out.
+    await delay(20);
+    expect(consumer.ids).toEqual(['running']);
+  });
+
+  it('tells where a task is: pending, running, finished with its result (small JSON data kept, bytes dropped), or unknown', async () => {
+    const queue = await kind.open();
+    const ends = new EndRecorder();
+    queue.subscribe(ends);
+    await queue.submit([queued('ok', 3), queued('bytes', 2), queued('bad', 1)]);
+    expect(await queue.state('ok')).toMatchObject({ status: 'pending', task: { id: 'ok', type: 'probe', priority: 3, attempts: 0 } });
+    const consumer = new HandConsumer(3);
+    queue.consume(consumer);
+    await consumer.handedOut(3);
+    expect(await queue.state('ok')).toMatchObject({ status: 'running', task: { id: 'ok' } });
+    consumer.finish('ok', completed('ok', { path: '/a', size: 3 }, 2));
+    consumer.finish('bytes', completed('bytes', Buffer.from('payload')));
+    consumer.finish('bad', failed('bad'));
+    await ends.endOf('bad');
+    expect(await queue.state('ok')).toMatchObject({ status: 'finished', finished: { id: 'ok', type: 'probe', priority: 3, status: 'completed', attempts: 2, result: { data: { path: '/a', size: 3 } } } });
+    const bytes = await queue.state('bytes');
+    expect(bytes?.status === 'finished' ? bytes.finished.result.details : undefined).toEqual({ dataRetained: false });
+    expect(await queue.state('bad')).toMatchObject({ finished: { status: 'failed', result: { error: { code: 'IO_ERROR', message: 'disk said no', retryable: false } } } });
+    expect(await queue.state('never')).toBeUndefined();
+  });
+
+  it('keeps at most maxFinished finished tasks, dropping the oldest', async () => {
+    const queue = await kind.open({ maxFinished: 3 });
+    const consumer = new HandConsumer(1);
+    queue.consume(consumer);
+    for (let index = 0; index < 5; index += 1) {
+      await queue.submit([queued(`t${String(index)}`)]);
+      await consumer.handedOut(index + 1);
+      consumer.finish(`t${String(index)}`);
+      // Finish times are kept to the millisecond: keep them apart.
+      await delay(2);
+    }
+    await delay(20);
+    // A durable queue may sweep in batches: reopening runs a sweep.
+    const checked = kind.crash === undefined ? queue : await kind.crash(queue, { maxFinished: 3 });
+    const kept = await Promise.all(['t0', 't1', 't2', 't3', 't4'].map(async (id) => (await checked.state(id)) !== undefined));
+    expect(kept).toEqual([false, false, true, true, true]);
+  });
+
+  it.runIf(kind.aging)('with aging, a task that waited long enough overtakes a later higher-priority one', async () => {
+    const queue = await kind.open({ agingMs: 1 });
+    await queue.submit([queued('old-low', 0)]);
+    await delay(40);
+    await queue.submit([queued('new-high', 10)]);
+    const consumer = new HandConsumer(1);
+    queue.consume(consumer);
+    expect(await consumer.runAll(2)).toEqual(['old-low', 'new-high']);
+  });
+
+  it('tells the events a consumer publishes to every listener that wants them', async () => {
+    const queue = await kind.open();
+    const all = new EndRecorder();
+    queue.subscribe(all);
+    const none = { ended: () => undefined, event: () => expect.fail('told an event it did not want'), wants: () => false };
+    const unsubscribe = queue.subscribe(none);
+    expect(queue.wants('progress', 'x')).toBe(true);
+    queue.publish('progress', { id: 'x', type: 'probe', bytesDone: 5 });
+    await delay(20);
+    expect(all.events).toContainEqual(['progress', { id: 'x', type: 'probe', bytesDone: 5 }]);
+    unsubscribe();
+  });
+
+  it('stop() waits for the tasks handed out, and gives up on those still running at its deadline', async () => {
+    const queue = await kind.open();
+    await queue.submit([queued('quick', 1), queued('stuck', 0), queued('never', -1)]);
+    const consumer = new HandConsumer(2);
+    const consumption = queue.consume(consumer);
+    await consumer.handedOut(2);
+    const stopping = consumption.stop(100);
+    consumer.finish('quick');
+    expect(await stopping).toEqual({ abandoned: ['stuck'] });
+    await delay(20);
+    expect(consumer.ids).toEqual(['quick', 'stuck']);
+  });
+
+  it.runIf(kind.durable)('after a crash, waiting tasks wait again and running ones run again, the cut-off attempt and interruption counted', async () => {
+    const queue = await kind.open();
+    await queue.submit([queued('running', 5), queued('done', 4), queued('waiting', 1), queued('blocked', 9, { dependsOn: ['running'] })]);
+    const consumer = new HandConsumer(2);
+    queue.consume(consumer);
+    await consumer.handedOut(2);
+    consumer.finish('done');
+    await consumer.handedOut(3);
+    // 'running' and 'waiting' are held when the process dies.
+    const next = await (kind.crash as (queue: TaskQueue) => Promise<TaskQueue>)(queue);
+    expect(await next.state('done')).toMatchObject({ status: 'finished' });
+    expect(await next.state('blocked')).toMatchObject({ status: 'pending' });
+    const after = new HandConsumer(1);
+    next.consume(after);
+    await after.handedOut(1);
+    expect(after.handed[0]).toMatchObject({ id: 'running', attempts: 1, interruptions: 1 });
+    after.finish('running');
+    await after.handedOut(2);
+    after.finish('blocked');
+    expect(await after.handedOut(3)).toEqual(['running', 'blocked', 'waiting']);
+    expect(after.handed[2]).toMatchObject({ id: 'waiting', attempts: 1, interruptions: 1 });
+  }, 15_000);
+});
+
+describe('SqliteQueue', () => {
+  it('refuses a second process on the same file while the first holds it', async () => {
+    const file = join(dir, 'held.db');
+    track(new SqliteQueue(file));
+    const { runScript, repoModule } = await import('../helpers/child.js');
+    const child = runScript(
+      `import { SqliteQueue } from ${JSON.stringify(repoModule('src/orchestrator/queues/sqlite-queue.ts'))};
+       try { new SqliteQueue(${JSON.stringify(file)}); console.log('opened'); } catch (error) { console.log(error.code, error.message); }`,
+    );
+    expect(child.stdout.trim()).toBe(`BACKEND_UNAVAILABLE the SQLite queue '${file}' is in use by another process`);
+  });
+
+  it('refuses a file that is not a SQLite database, and a task object', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const file = join(dir, 'not-a-db');
+    writeFileSync(file, 'hello, I am text and not a database at all, and I am long enough to have a header');
+    expect(() => new SqliteQueue(file)).toThrow(expect.objectContaining({ code: 'BACKEND_UNAVAILABLE', message: expect.stringContaining(`cannot use the SQLite queue '${file}'`) as string }));
+    const queue = track(new SqliteQueue(join(dir, 'ok.db')));
+    await expect(queue.submit([{ ...queued('object'), config: { execute: () => undefined } as never }])).rejects.toThrow(/a durable queue stores task configs, not task objects/);
+  });
+
+  it('creates missing directories for its file', async () => {
+    const queue = track(new SqliteQueue(join(dir, 'a', 'b', 'q.db')));
+    await queue.submit([queued('x')]);
+    expect(queue.name).toBe(`sqlite:${join(dir, 'a', 'b', 'q.db')}`);
+  });
+
+  it('refuses bad retention limits and aging', () => {
+    expect(() => new SqliteQueue(join(dir, 'r.db'), { maxFinished: -1 })).toThrow(/maxFinished must be a non-negative integer/);
+    expect(() => new SqliteQueue(join(dir, 'r.db'), { agingMs: 0 })).toThrow(/agingMs must be a positive number/);
+  });
+});
