@@ -190,7 +190,15 @@ export interface TaskQueue {
    * queue does not know (never submitted, or finished longer ago than it keeps).
    */
   submit(tasks: readonly QueuedTask[], options?: QueueSubmitOptions): Promise<SubmitOutcome[]>;
-  /** Starts handing ready tasks to `consumer`, at most its concurrency at once. One consumer per queue object. */
+  /**
+   * Starts handing ready tasks to `consumer`, at most its concurrency at
+   * once, in priority order among the tasks ready then. One consumer per
+   * queue object. A task's dependents become ready when its end is
+   * recorded: on a shared queue that is a moment after its consumer's slot
+   * freed (ends are recorded in batches), so the slot may take another
+   * task first; and a dead worker's tasks come back in their place a moment
+   * after BullMQ hands them back unprioritized.
+   */
   consume(consumer: QueueConsumer): Consumption;
   /**
    * Cancels a task wherever it is: one waiting ends here (FAILED, CANCELLED,
