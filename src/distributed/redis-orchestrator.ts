@@ -211,6 +211,8 @@ export class RedisOrchestrator {
     if (!this.#registry.has(submission.type)) {
       invalid(where, 'type', `no task type '${submission.type}' is registered (registered: ${this.#registry.types.join(', ')})`);
     }
+    // A custom config is checked here, by its class: a worker would only fail it later.
+    this.#registry.checkConfig(submission.type, submission.config, submission.id, where, { logger: this.#logger });
     submission.dependsOn?.forEach((dependency, index) => {
       if (dependency === submission.id) invalid(where, `dependsOn[${String(index)}]`, `a dependency cycle: task '${submission.id}' depends on itself`);
     });

@@ -299,8 +299,9 @@ export class Orchestrator {
 
   /** Checks what a submission names against the tasks this orchestrator knows. */
   #admit(submission: Submission, where: string, inBatch: ReadonlySet<string>): Submission {
-    if (!isTaskObject(submission.config) && !this.#registry.has(submission.type)) {
-      invalid(where, 'type', `no task type '${submission.type}' is registered (registered: ${this.#registry.types.join(', ')})`);
+    if (!isTaskObject(submission.config)) {
+      if (!this.#registry.has(submission.type)) invalid(where, 'type', `no task type '${submission.type}' is registered (registered: ${this.#registry.types.join(', ')})`);
+      this.#registry.checkConfig(submission.type, submission.config, submission.id, where, this.#context);
     }
     const { id, dependsOn } = submission;
     if (!submission.generatedId && (this.#live.has(id) || this.#queue.finished(id) !== undefined)) {
