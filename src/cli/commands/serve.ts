@@ -9,6 +9,7 @@ import { startServer, type TaskforgeServer } from '../../server/create-server.js
 import type { ServedOrchestrator } from '../../server/served.js';
 import { backendFor, type CliStreams, type CommonOptions } from '../cli-context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
+import { loadTaskModule, type TaskTypes } from '../task-module.js';
 import { redisLocation } from './run.js';
 
 /** Options of `taskforge serve`. */
@@ -18,6 +19,8 @@ export interface ServeCommandOptions extends CommonOptions {
   readonly queue: string;
   readonly concurrency: number;
   readonly shutdownTimeout: number;
+  /** A module whose default export maps custom task type names to task classes. */
+  readonly tasks?: string;
 }
 
 type Served = ServedOrchestrator & { shutdown(options?: { timeoutMs?: number }): Promise<void> };
@@ -32,7 +35,8 @@ export async function serveCommand(options: ServeCommandOptions, streams: CliStr
   const backend = backendFor(options, streams.env);
   const token = streams.env['TASKFORGE_TOKEN'];
   const metrics = new OrchestratorMetrics();
-  const orchestrator = await orchestratorFor(options, backend, metrics);
+  const taskTypes = options.tasks === undefined ? {} : await loadTaskModule(options.tasks, process.cwd());
+  const orchestrator = await orchestratorFor(options, backend, metrics, taskTypes);
   let server: TaskforgeServer;
   try {
     server = await startServer({
@@ -67,18 +71,18 @@ export async function serveCommand(options: ServeCommandOptions, streams: CliStr
   return ExitCode.OK;
 }
 
-async function orchestratorFor(options: ServeCommandOptions, backend: ReturnType<typeof backendFor>, metrics: OrchestratorMetrics): Promise<Served> {
+async function orchestratorFor(options: ServeCommandOptions, backend: ReturnType<typeof backendFor>, metrics: OrchestratorMetrics, taskTypes: TaskTypes): Promise<Served> {
   if (options.queue.startsWith('redis://') || options.queue.startsWith('rediss://')) {
     const location = redisLocation(options.queue);
     try {
       // allEvents: the dashboard shows every task of the queue, whoever submitted it.
-      return await RedisOrchestrator.connect({ url: location.url, name: location.name, connectTimeoutMs: 5000, allEvents: true });
+      return await RedisOrchestrator.connect({ url: location.url, name: location.name, connectTimeoutMs: 5000, allEvents: true, taskTypes });
     } catch (error) {
       if (isTaskforgeError(error)) throw new UsageError(`--queue: ${error.message}`);
       throw error;
     }
   }
-  return new Orchestrator({ concurrency: options.concurrency, queue: localQueue(options.queue), metrics, context: { backend } });
+  return new Orchestrator({ concurrency: options.concurrency, queue: localQueue(options.queue), metrics, context: { backend }, taskTypes });
 }
 
 function localQueue(queue: string): TaskQueue {

@@ -4,6 +4,7 @@ import { RedisWorker } from '../../distributed/redis-worker.js';
 import type { TaskResult } from '../../tasks/task-result.js';
 import { backendFor, printJson, type CliStreams, type CommonOptions } from '../cli-context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
+import { loadTaskModule } from '../task-module.js';
 import { redisLocation } from './run.js';
 
 /** Options of `taskforge worker`. */
@@ -14,10 +15,12 @@ export interface WorkerCommandOptions extends CommonOptions {
   readonly shutdownTimeout: number;
   /** How long a running task's lock lasts (renewed at half that): a dead worker's tasks come back after it. */
   readonly lockDuration: number;
+  /** A module whose default export maps custom task type names to task classes. */
+  readonly tasks?: string;
 }
 
 /**
- * Runs storage tasks from a Redis queue until SIGTERM or SIGINT, then lets
+ * Runs storage tasks (and the custom types of --tasks) from a Redis queue until SIGTERM or SIGINT, then lets
  * the running ones finish (for up to --shutdown-timeout ms; the rest go back
  * to the queue for another worker) and exits 0. With --json, one line per
  * task this worker ended.
@@ -25,6 +28,7 @@ export interface WorkerCommandOptions extends CommonOptions {
 export async function workerCommand(options: WorkerCommandOptions, streams: CliStreams): Promise<ExitCode> {
   const location = redisLocation(options.queue);
   const backend = backendFor(options, streams.env);
+  const taskTypes = options.tasks === undefined ? {} : await loadTaskModule(options.tasks, process.cwd());
   let queue: RedisQueue;
   try {
     queue = await RedisQueue.open({ url: location.url, name: location.name, connectTimeoutMs: 5000, lockDurationMs: options.lockDuration });
@@ -32,7 +36,7 @@ export async function workerCommand(options: WorkerCommandOptions, streams: CliS
     if (isTaskforgeError(error)) throw new UsageError(`--queue: ${error.message}`);
     throw error;
   }
-  const worker = new RedisWorker(queue, { concurrency: options.concurrency, context: { backend } });
+  const worker = new RedisWorker(queue, { concurrency: options.concurrency, context: { backend }, taskTypes });
   if (options.json === true) {
     const line = (result: TaskResult): void => {
       printJson(streams, { id: result.id, type: result.type, status: result.status, attempts: result.attempts, durationMs: result.durationMs, worker: worker.id, ...(result.error === undefined ? {} : { error: { code: result.error.code, message: result.error.message } }) });
