@@ -20,10 +20,10 @@ export interface WorkerCommandOptions extends CommonOptions {
 }
 
 /**
- * Runs storage tasks (and the custom types of --tasks) from a Redis queue until SIGTERM or SIGINT, then lets
- * the running ones finish (for up to --shutdown-timeout ms; the rest go back
- * to the queue for another worker) and exits 0. With --json, one line per
- * task this worker ended.
+ * Runs storage tasks, and the custom types of --tasks, from a Redis queue
+ * until SIGTERM or SIGINT, then lets the running ones finish (for up to
+ * --shutdown-timeout ms; the rest go back to the queue for another worker)
+ * and exits 0. With --json, one line per task this worker ended.
  */
 export async function workerCommand(options: WorkerCommandOptions, streams: CliStreams): Promise<ExitCode> {
   const location = redisLocation(options.queue);
