@@ -60,7 +60,7 @@ function typescript(code: string, extra: Record<string, string> = {}): { code: n
 
 describe("the README's examples run as written", () => {
   it('has every example this test runs', () => {
-    expect([...EXAMPLES.keys()].sort()).toEqual(['orchestrator', 'quick-start', 'quick-start-key', 'quick-start-read', 'set-up', 'shell', 'synopsis']);
+    expect([...EXAMPLES.keys()].sort()).toEqual(['orchestrator', 'quick-start', 'quick-start-key', 'quick-start-read', 'set-up', 'shell', 'synopsis', 'tasks-module', 'tasks-shell']);
   });
 
   it('set up: npm run demo writes, reads, lists and deletes under the storage root', () => {
@@ -98,6 +98,17 @@ describe("the README's examples run as written", () => {
     expect(lines[1]).toBe('{"hello":"world"}');
     expect(JSON.parse(lines[2] ?? '')).toMatchObject({ from: 'batch.ndjson:1', operation: 'list', status: 'completed' });
     expect(readdirSync(cwd)).toContain('queue.db');
+  });
+
+  it('tasks: run --tasks with the README\'s module runs its type, and refuses a bad config with exit 2 and the message the README shows', () => {
+    writeFileSync(join(cwd, 'my-tasks.js'), example('tasks-module'));
+    const ran = sh(example('tasks-shell'));
+    expect(ran.stderr).toBe('');
+    expect(JSON.parse(ran.stdout.trim())).toMatchObject({ from: 'images.ndjson:1', type: 'resize', status: 'completed' });
+    const refusal = /`(echo '\{"type":"resize"[^`]*)`\nprints `([^`]*)`/.exec(README);
+    const refused = sh(`${refusal?.[1] ?? 'false'} || echo "exit $?"`);
+    expect(refused.stderr).toBe(`${refusal?.[2] ?? ''}\n`);
+    expect(refused.stdout).toBe('exit 2\n');
   });
 
   it("the synopsis: every flag it shows is in that command's --help, and it shows every command", () => {

@@ -17,6 +17,12 @@ import { DEFAULT_CONCURRENCY } from '../orchestrator/orchestrator.js';
 
 const VERSION = '0.1.0';
 
+/** `--tasks MODULE` of run, worker and serve. */
+const TASKS_OPTION = [
+  '--tasks <module>',
+  "custom task types: a module (./my-tasks.js, or a package) whose default export maps type names to classes extending taskforge's BaseTask, e.g. export default { resize: ResizeTask }",
+] as const;
+
 /**
  * Runs the taskforge command line with `argv` (without node and the script)
  * and resolves with the exit code: 0 when every task succeeded, 1 when a
@@ -137,12 +143,14 @@ Example:
     .option('-c, --concurrency <n>', 'tasks that run at once (with a redis:// queue, each worker has its own)', positiveInteger, DEFAULT_CONCURRENCY)
     .option('-q, --queue <queue>', "'memory'; 'sqlite:FILE' to survive a crash (run the same command again to finish); or 'redis://HOST:PORT[?name=Q]' for workers anywhere ('taskforge worker')", 'memory')
     .option('--aging <ms>', 'a waiting task gains one priority point per this many ms (no starvation)', positiveInteger)
+    .option(...TASKS_OPTION)
     .addHelpText(
       'after',
       example(
         'taskforge run batch.json --concurrency 16',
         'taskforge run batch.ndjson --queue sqlite:./queue.db --json > results.ndjson',
         'taskforge run batch.json --queue redis://127.0.0.1:6379   # run by taskforge worker processes',
+        'taskforge run images.ndjson --tasks ./my-tasks.js          # lines such as {"type":"resize","metadata":{"width":640}}',
         `echo '{"id":"w","type":"storage","priority":2,"metadata":{"operation":"write","path":"/a.txt","data":"hi"}}' | taskforge run -`,
       ),
     )
@@ -156,11 +164,13 @@ Example:
     .option('-c, --concurrency <n>', 'tasks that run at once in this worker', positiveInteger, DEFAULT_CONCURRENCY)
     .option('--shutdown-timeout <ms>', 'on SIGTERM, how long running tasks may finish before they go back to the queue', integer, 30_000)
     .option('--lock-duration <ms>', "how long a running task's lock lasts (renewed at half that); a dead worker's tasks run again after it", positiveInteger, 30_000)
+    .option(...TASKS_OPTION)
     .addHelpText(
       'after',
       example(
         'taskforge worker --queue redis://127.0.0.1:6379 --concurrency 16',
         'TASKFORGE_STORAGE=s3://bucket/data taskforge worker --queue redis://redis.internal:6379?name=backups --json',
+        'taskforge worker --queue redis://127.0.0.1:6379 --tasks ./my-tasks.js   # also runs the custom types of my-tasks.js',
       ),
     )
     .action(async (options: Parameters<typeof workerCommand>[0]) => {
@@ -174,10 +184,12 @@ Example:
     .option('-q, --queue <queue>', "'memory'; 'sqlite:FILE'; or 'redis://HOST:PORT[?name=Q]' (tasks run by 'taskforge worker' processes)", 'memory')
     .option('-c, --concurrency <n>', 'tasks that run at once in this process (memory and sqlite queues)', positiveInteger, DEFAULT_CONCURRENCY)
     .option('--shutdown-timeout <ms>', 'on SIGTERM, how long running tasks may finish', integer, 30_000)
+    .option(...TASKS_OPTION)
     .addHelpText(
       'after',
       example(
         'taskforge serve --port 8080',
+        'taskforge serve --tasks ./my-tasks.js   # POST /tasks also takes the custom types of my-tasks.js',
         'TASKFORGE_TOKEN=$(openssl rand -hex 32) taskforge serve --host 0.0.0.0 --queue redis://127.0.0.1:6379',
         "curl -X PUT --data-binary @report.csv 'http://127.0.0.1:8080/objects/reports/2026.csv?compress=zstd'",
       ),

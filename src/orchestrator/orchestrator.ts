@@ -102,6 +102,8 @@ export class Orchestrator<TQueue extends TaskQueue | string = 'memory'> {
   readonly #metrics: OrchestratorMetrics | undefined;
   readonly #concurrency: number;
   readonly #allEvents: boolean;
+  /** What tasks are made with (here, to check custom configs at submit). */
+  readonly #context: Readonly<Record<string, unknown>>;
   readonly #queueName: string;
   /** The queue, once open (at once, but for a Redis URL). */
   #queue: TaskQueue | undefined;
@@ -136,6 +138,7 @@ export class Orchestrator<TQueue extends TaskQueue | string = 'memory'> {
     });
     for (const [type, taskClass] of Object.entries(options.taskTypes ?? {})) this.register(type, taskClass);
     const context = { logger: this.#logger, ...options.context };
+    this.#context = context;
     const maxInterruptions = options.maxInterruptions ?? DEFAULT_MAX_INTERRUPTIONS;
     const opened = openQueue(queueOption, { ...(options.agingMs === undefined ? {} : { agingMs: options.agingMs }), logger: this.#logger });
     this.#queueName = opened.name;
@@ -436,8 +439,10 @@ export class Orchestrator<TQueue extends TaskQueue | string = 'memory'> {
     const submissions = configs.map((config, index) => {
       const at = where?.(index) ?? '';
       const submission = readSubmission(config, where === undefined ? options : {}, queue.durable, at);
-      if (!isTaskObject(submission.config) && !this.#registry.has(submission.type)) {
-        invalid(at, 'type', `no task type '${submission.type}' is registered (registered: ${this.#registry.types.join(', ')})`);
+      if (!isTaskObject(submission.config)) {
+        if (!this.#registry.has(submission.type)) invalid(at, 'type', `no task type '${submission.type}' is registered (registered: ${this.#registry.types.join(', ')})`);
+        // A custom config is checked here, by its class: on a shared queue a worker would only fail it later.
+        this.#registry.checkConfig(submission.type, submission.config, submission.id, at, this.#context);
       }
       if (inBatch !== undefined) {
         if (inBatch.has(submission.id)) invalid(at, 'id', `'${submission.id}' appears twice in the batch`);

@@ -7,6 +7,7 @@ import type { TaskResult } from '../tasks/task-result.js';
 import type { TaskStatus } from '../tasks/task-status.js';
 import { StorageTask } from '../tasks/storage-task.js';
 import { TASK_TYPE_PATTERN, TaskType } from '../tasks/task-type.js';
+import { configCheckOf, runConfigCheck, type ConfigCheck } from './config-check.js';
 
 /** The public face of a task, all the orchestrator uses of one. */
 export interface RunnableTask {
@@ -26,6 +27,8 @@ export type TaskClass = new (config: never, context: never) => RunnableTask;
 /** Task types by name; `storage` is there from the start. */
 export class TaskRegistry {
   readonly #classes = new Map<string, TaskClass>([[TaskType.STORAGE, StorageTask]]);
+  /** How each custom type checks its configs at submit (storage configs are checked by the task when it runs). */
+  readonly #checks = new Map<string, ConfigCheck>();
 
   register(type: string, taskClass: TaskClass): void {
     if (typeof type !== 'string' || !TASK_TYPE_PATTERN.test(type)) {
@@ -40,6 +43,18 @@ export class TaskRegistry {
       throw new TaskforgeError(ErrorCode.ALREADY_EXISTS, `task type '${type}' is already registered`, { details: { type } });
     }
     this.#classes.set(type, taskClass);
+    this.#checks.set(type, configCheckOf(taskClass));
+  }
+
+  /**
+   * Checks a config of a custom type as its task will check it (see
+   * {@link configCheckOf}) before it is queued; throws that check's
+   * VALIDATION_ERROR, its fields named from `where`. Nothing for a storage
+   * config, which its task checks when it runs.
+   */
+  checkConfig(type: string, config: TaskConfig, id: string, where: string, context: unknown): void {
+    const check = this.#checks.get(type);
+    if (check !== undefined) runConfigCheck(check, type, config, id, where, context);
   }
 
   get(type: string): TaskClass | undefined {

@@ -412,7 +412,7 @@ describe('taskforge run', () => {
       ]),
     });
     expect(cycle).toMatchObject({ code: 2, stderr: expect.stringContaining('dependsOn: a dependency cycle: p -> q -> p') as string });
-    expect(taskforge(['run', '-'], { input: '[{"type":"email","metadata":{}}]' }).stderr).toContain("stdin[0]: type: the command line runs 'storage' tasks (got \"email\")");
+    expect(taskforge(['run', '-'], { input: '[{"type":"email","metadata":{}}]' }).stderr).toContain("stdin[0]: type: expected 'storage' (custom types come from --tasks MODULE) (got \"email\")");
     expect(taskforge(['run', 'x.json', '--queue', 'postgres://h:1']).stderr).toBe("taskforge: --queue: expected 'memory', 'sqlite:FILE' or 'redis://HOST:PORT' (got 'postgres://h:1')\n");
     expect(taskforge(['run', 'x.json', '--concurrency', '0']).stderr).toContain("option '-c, --concurrency <n>' argument '0' is invalid. expected 1 or more (got '0')");
   });

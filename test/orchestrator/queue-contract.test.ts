@@ -86,7 +86,8 @@ const kinds: QueueKind[] = [
           open: async (options: { maxFinished?: number } = {}) => track(await RedisQueue.open({ url: redis?.url ?? '', name: redisName, ...options, lockDurationMs: 1000, stalledIntervalMs: 500 })),
           // Disconnected without handing anything back, as a killed process: its tasks' locks lapse.
           crash: async (queue: TaskQueue) => {
-            (queue as RedisQueue).abandon();
+            if (!(queue instanceof RedisQueue)) throw new Error('not a Redis queue');
+            queue.abandon();
             return track(await RedisQueue.open({ url: redis?.url ?? '', name: redisName, lockDurationMs: 1000, stalledIntervalMs: 500 }));
           },
         } satisfies QueueKind,

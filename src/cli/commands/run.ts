@@ -8,6 +8,8 @@ import { batchIdPrefix, parseBatch } from '../batch-file.js';
 import { BatchView, type BatchTask } from '../batch-view.js';
 import { Interruption } from '../interruption.js';
 import { chooseQueue, openCliQueue } from '../cli-queue.js';
+import { configCheckOf, runConfigCheck } from '../../orchestrator/config-check.js';
+import { loadTaskModule, type TaskTypes } from '../task-module.js';
 import { backendFor, type CliStreams, type CommonOptions } from '../cli-context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 
@@ -16,6 +18,8 @@ export interface RunCommandOptions extends CommonOptions {
   readonly concurrency: number;
   readonly queue: string;
   readonly aging?: number;
+  /** A module whose default export maps custom task type names to task classes. */
+  readonly tasks?: string;
 }
 
 /**
@@ -32,12 +36,15 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
   const source = file === '-' ? 'stdin' : file;
   const choice = chooseQueue(options.queue, options.aging);
   const shared = choice.redis !== undefined;
+  const taskTypes = options.tasks === undefined ? {} : await loadTaskModule(options.tasks, process.cwd());
   const text = await readInput(file, streams);
-  const batch = batchTasks(text, source, shared);
+  // The context the tasks are made with here; on Redis, the workers make them with their own.
+  const context = shared ? {} : { backend: backendFor(options, streams.env) };
+  const batch = batchTasks(text, source, { taskTypes, context, keysElsewhere: shared, tasksOption: options.tasks });
   const queue = await openCliQueue(choice, options.aging === undefined ? {} : { aging: options.aging });
   let orchestrator: AnyOrchestrator;
   try {
-    orchestrator = new Orchestrator({ concurrency: shared ? 0 : options.concurrency, queue, context: { backend: backendFor(options, streams.env) } });
+    orchestrator = new Orchestrator({ concurrency: shared ? 0 : options.concurrency, queue, context, taskTypes });
   } catch (error) {
     await queue.close();
     throw error;
@@ -114,16 +121,27 @@ function sayResumed(streams: CliStreams, queueName: string, total: number, submi
   streams.stderr.write(`taskforge: this batch is already in ${queueName}: ${parts.join(', ')}${afresh}\n`);
 }
 
+/** How the configs of a batch are checked. */
+interface BatchCheck {
+  /** The custom types of --tasks. */
+  readonly taskTypes: TaskTypes;
+  /** What a custom task is made with to check its config. */
+  readonly context: object;
+  /** The tasks run on workers, whose keys count, not this process's. */
+  readonly keysElsewhere: boolean;
+  /** The --tasks module, for messages. */
+  readonly tasksOption: string | undefined;
+}
+
 /**
  * The batch's tasks, checked (nothing runs unless every one is good), each
- * with an id and where it came from. `keysElsewhere`: the tasks run on
- * workers, whose keys count, not this process's.
+ * with an id and where it came from.
  */
-function batchTasks(text: string, source: string, keysElsewhere: boolean): BatchTask[] {
+function batchTasks(text: string, source: string, check: BatchCheck): BatchTask[] {
   const entries = parseBatch(text, source);
   const prefix = batchIdPrefix(text);
   return entries.map(({ config, from }, index) => {
-    checkConfig(config, from, keysElsewhere);
+    checkConfig(config, from, check, `${prefix}-${String(index + 1)}`);
     const given = (config as TaskConfig).id;
     return given === undefined
       ? { config: { ...(config as TaskConfig), id: `${prefix}-${String(index + 1)}` }, from, idGiven: false }
@@ -152,16 +170,35 @@ async function readInput(file: string, streams: CliStreams): Promise<string> {
   }
 }
 
-/** Refuses a config that could never run, before anything runs: the whole batch is checked first. */
-function checkConfig(config: unknown, from: string, keysElsewhere: boolean): void {
+/**
+ * Refuses a config that could never run, before anything runs: the whole
+ * batch is checked first. A custom type's config is checked by its class, as
+ * the orchestrator checks it at submit; `id`: the id it gets when it has none.
+ */
+function checkConfig(config: unknown, from: string, check: BatchCheck, id: string): void {
   const where = `${from}${idSuffix(config)}`;
   if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new UsageError(`${where}: expected a task config object`);
   const type = (config as { type?: unknown }).type;
-  if (type !== TaskType.STORAGE) throw new UsageError(`${where}: type: the command line runs 'storage' tasks (got ${type === undefined ? 'nothing' : JSON.stringify(type)})`);
-  const checked = validateTaskConfig(config);
-  if (!checked.ok && keysElsewhere && checked.error.code === ErrorCode.KEY_NOT_FOUND) return;
-  // The message's own "invalid storage task '…': " is left out: the line names the task.
-  if (!checked.ok) throw new UsageError(`${where}: ${checked.error.code}: ${checked.error.message.replace(/^(invalid )?storage task '[^']*': /, '')}`);
+  if (type === TaskType.STORAGE) {
+    const checked = validateTaskConfig(config);
+    if (!checked.ok && check.keysElsewhere && checked.error.code === ErrorCode.KEY_NOT_FOUND) return;
+    // The message's own "invalid storage task '…': " is left out: the line names the task.
+    if (!checked.ok) throw new UsageError(`${where}: ${checked.error.code}: ${checked.error.message.replace(/^(invalid )?storage task '[^']*': /, '')}`);
+    return;
+  }
+  const taskClass = typeof type === 'string' && Object.hasOwn(check.taskTypes, type) ? check.taskTypes[type] : undefined;
+  if (taskClass === undefined) {
+    const custom = Object.keys(check.taskTypes);
+    const expected = check.tasksOption === undefined ? "'storage' (custom types come from --tasks MODULE)" : `'storage' or a type of --tasks ${check.tasksOption} (${custom.join(', ')})`;
+    throw new UsageError(`${where}: type: expected ${expected} (got ${type === undefined ? 'nothing' : JSON.stringify(type)})`);
+  }
+  const given = (config as TaskConfig).id;
+  try {
+    runConfigCheck(configCheckOf(taskClass), type as string, config as TaskConfig, given ?? id, '', check.context);
+  } catch (error) {
+    if (!isTaskforgeError(error)) throw error;
+    throw new UsageError(`${where}: ${error.code}: ${error.message.replace(/^(invalid )?([a-z][a-z0-9._-]* )?task '[^']*': /, '')}`);
+  }
 }
 
 function idSuffix(config: unknown): string {

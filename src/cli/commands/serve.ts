@@ -5,6 +5,7 @@ import { startServer, type TaskforgeServer } from '../../server/create-server.js
 import { backendFor, type CliStreams, type CommonOptions } from '../cli-context.js';
 import { chooseQueue, openCliQueue } from '../cli-queue.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
+import { loadTaskModule, type TaskTypes } from '../task-module.js';
 
 /** Options of `taskforge serve`. */
 export interface ServeCommandOptions extends CommonOptions {
@@ -13,6 +14,8 @@ export interface ServeCommandOptions extends CommonOptions {
   readonly queue: string;
   readonly concurrency: number;
   readonly shutdownTimeout: number;
+  /** A module whose default export maps custom task type names to task classes. */
+  readonly tasks?: string;
 }
 
 /**
@@ -25,7 +28,8 @@ export async function serveCommand(options: ServeCommandOptions, streams: CliStr
   const backend = backendFor(options, streams.env);
   const token = streams.env['TASKFORGE_TOKEN'];
   const metrics = new OrchestratorMetrics();
-  const orchestrator = await orchestratorFor(options, backend, metrics);
+  const taskTypes = options.tasks === undefined ? {} : await loadTaskModule(options.tasks, process.cwd());
+  const orchestrator = await orchestratorFor(options, backend, metrics, taskTypes);
   let server: TaskforgeServer;
   try {
     server = await startServer({
@@ -60,13 +64,13 @@ export async function serveCommand(options: ServeCommandOptions, streams: CliStr
   return ExitCode.OK;
 }
 
-async function orchestratorFor(options: ServeCommandOptions, backend: ReturnType<typeof backendFor>, metrics: OrchestratorMetrics): Promise<AnyOrchestrator> {
+async function orchestratorFor(options: ServeCommandOptions, backend: ReturnType<typeof backendFor>, metrics: OrchestratorMetrics, taskTypes: TaskTypes): Promise<AnyOrchestrator> {
   const choice = chooseQueue(options.queue);
   const queue = await openCliQueue(choice);
   try {
     // On Redis the workers run the tasks; allEvents: the dashboard shows every task of the queue, whoever submitted it.
-    if (choice.redis !== undefined) return new Orchestrator({ concurrency: 0, queue, allEvents: true, context: { backend } });
-    return new Orchestrator({ concurrency: options.concurrency, queue, metrics, context: { backend } });
+    if (choice.redis !== undefined) return new Orchestrator({ concurrency: 0, queue, allEvents: true, context: { backend }, taskTypes });
+    return new Orchestrator({ concurrency: options.concurrency, queue, metrics, context: { backend }, taskTypes });
   } catch (error) {
     await queue.close();
     throw error;

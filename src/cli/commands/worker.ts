@@ -4,6 +4,7 @@ import type { TaskResult } from '../../tasks/task-result.js';
 import { backendFor, printJson, type CliStreams, type CommonOptions } from '../cli-context.js';
 import { chooseQueue, openCliQueue } from '../cli-queue.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
+import { loadTaskModule } from '../task-module.js';
 
 /** Options of `taskforge worker`. */
 export interface WorkerCommandOptions extends CommonOptions {
@@ -13,21 +14,24 @@ export interface WorkerCommandOptions extends CommonOptions {
   readonly shutdownTimeout: number;
   /** How long a running task's lock lasts (renewed at half that): a dead worker's tasks come back after it. */
   readonly lockDuration: number;
+  /** A module whose default export maps custom task type names to task classes. */
+  readonly tasks?: string;
 }
 
 /**
- * Runs storage tasks from a Redis queue until SIGTERM or SIGINT, then lets
- * the running ones finish (for up to --shutdown-timeout ms; the rest go back
- * to the queue for another worker) and exits 0. With --json, one line per
- * task this worker ended.
+ * Runs storage tasks, and the custom types of --tasks, from a Redis queue
+ * until SIGTERM or SIGINT, then lets the running ones finish (for up to
+ * --shutdown-timeout ms; the rest go back to the queue for another worker)
+ * and exits 0. With --json, one line per task this worker ended.
  */
 export async function workerCommand(options: WorkerCommandOptions, streams: CliStreams): Promise<ExitCode> {
   const choice = chooseQueue(options.queue);
   if (choice.redis === undefined) throw new UsageError(`--queue: a worker takes tasks from a Redis queue (got '${options.queue}'); 'taskforge run' runs a batch in this process`);
   const backend = backendFor(options, streams.env);
+  const taskTypes = options.tasks === undefined ? {} : await loadTaskModule(options.tasks, process.cwd());
   const queue = await openCliQueue(choice, { lockDurationMs: options.lockDuration });
   // A worker is an orchestrator with nothing to submit: it runs what others queue.
-  const worker = { id: `w${randomBytes(4).toString('hex')}`, orchestrator: new Orchestrator({ concurrency: options.concurrency, queue, context: { backend } }) };
+  const worker = { id: `w${randomBytes(4).toString('hex')}`, orchestrator: new Orchestrator({ concurrency: options.concurrency, queue, context: { backend }, taskTypes }) };
   if (options.json === true) {
     const line = (result: TaskResult): void => {
       printJson(streams, { id: result.id, type: result.type, status: result.status, attempts: result.attempts, durationMs: result.durationMs, worker: worker.id, ...(result.error === undefined ? {} : { error: { code: result.error.code, message: result.error.message } }) });
