@@ -5,6 +5,8 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BIN } from './helpers/bin.js';
 import { makeTempDir } from './helpers/temp-dir.js';
+import { startRedisServer } from './helpers/redis-server.js';
+import { serviceAvailable } from './helpers/services.js';
 
 /**
  * The README's examples, run as a reader would run them. An example is a
@@ -89,6 +91,22 @@ describe("the README's examples run as written", () => {
     const ran = typescript(example('orchestrator'));
     expect(ran).toMatchObject({ code: 0, stdout: '{ n: 1 }\n', stderr: '' });
   });
+
+  it('orchestrator: the same example on a SQLite file and on Redis, only its queue option changed', async () => {
+    const code = example('orchestrator');
+    expect(code).toContain("queue: 'memory'");
+    const sqlite = typescript(code.replace("queue: 'memory'", "queue: 'sqlite:./queue.db'"));
+    expect(sqlite).toMatchObject({ code: 0, stdout: '{ n: 1 }\n', stderr: '' });
+    expect(readdirSync(cwd)).toContain('queue.db');
+    if (!serviceAvailable('Redis', 'redis-server', 'apt-get install -y redis-server')) return;
+    const redis = await startRedisServer();
+    try {
+      const onRedis = typescript(code.replace("queue: 'memory'", `queue: '${redis.url}'`));
+      expect(onRedis).toMatchObject({ code: 0, stdout: '{ n: 1 }\n', stderr: '' });
+    } finally {
+      await redis.stop();
+    }
+  }, 60_000);
 
   it('shell: write, read and a run on a SQLite queue, with the taskforge command', () => {
     const ran = sh(example('shell'));
