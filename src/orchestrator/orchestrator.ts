@@ -239,9 +239,16 @@ export class Orchestrator<TQueue extends TaskQueue | string = 'memory'> {
   submit(config: TaskConfig | BaseTask, options: SubmitOptions = {}): Promise<TaskHandle<unknown, ResultFormOf<TQueue>>> {
     const queue = this.#queue;
     if (queue instanceof LocalQueue) {
-      // This process's queue answers at once: no promise per step for the 300,000-task loop.
+      // This process's queue answers at once: no promise per step, no array, for the 300,000-task loop.
       try {
-        return Promise.resolve(onlyOne(this.#submitLocal(queue, [config], undefined, options)) as TaskHandle<unknown, ResultFormOf<TQueue>>);
+        this.#assertAccepting();
+        const [submission] = this.#read([config], queue, undefined, options);
+        if (submission === undefined) throw new Error('unreachable: a submit of one task read none');
+        const handle = new TaskHandle(submission.id);
+        submission.tag = handle;
+        queue.submitOneNow(submission);
+        this.#submitted(submission);
+        return Promise.resolve(handle as TaskHandle<unknown, ResultFormOf<TQueue>>);
       } catch (error) {
         return Promise.reject(asError(error));
       }
@@ -368,7 +375,8 @@ export class Orchestrator<TQueue extends TaskQueue | string = 'memory'> {
     const stopped = (await this.#consumption?.stop(timeoutMs)) ?? { abandoned: [] };
     for (const id of stopped.abandoned) {
       this.#logger.error({ taskId: id, queue: queue.name }, 'a task ignored its cancellation at shutdown and was given up');
-      const handle = this.#watched.get(id);
+      const tag = queue instanceof LocalQueue ? queue.tagOf(id) : undefined;
+      const handle = tag instanceof TaskHandle ? tag : this.#watched.get(id);
       if (handle === undefined) continue;
       this.#watched.delete(id);
       const error = new TaskforgeError(
@@ -378,10 +386,12 @@ export class Orchestrator<TQueue extends TaskQueue | string = 'memory'> {
       );
       handle.settle(failedWithoutRunning({ id, type: 'unknown' }, 0, error));
     }
+    // What still waits in a queue of this process goes on with it (a durable one keeps it); its handles here are let go.
+    const letGo = queue instanceof LocalQueue ? queue.waitingTags().filter((tag): tag is TaskHandle => tag instanceof TaskHandle) : [];
     this.#unsubscribe?.();
     await queue.close();
     // What is still watched goes on in a durable queue (waiting here, or running elsewhere).
-    for (const [id, handle] of this.#watched) {
+    for (const [id, handle] of [...letGo.map((tag) => [tag.id, tag] as const), ...this.#watched]) {
       const error = new TaskforgeError(ErrorCode.CANCELLED, `task '${id}' is no longer watched: the orchestrator shut down (the task stays in the queue ${queue.name})`, {
         details: { requeued: true },
       });
@@ -392,17 +402,17 @@ export class Orchestrator<TQueue extends TaskQueue | string = 'memory'> {
     this.#logger.info({ queue: queue.name }, 'orchestrator stopped');
   }
 
-  /** Submits to a queue of this process, at once. */
+  /** Submits to a queue of this process, at once; each handle goes with its task (the queue gives it back with the end). */
   #submitLocal(queue: LocalQueue, configs: readonly (TaskConfig | BaseTask)[], where: ((index: number) => string) | undefined, options: SubmitOptions): TaskHandle[] {
+    this.#assertAccepting();
     const submissions = this.#read(configs, queue, where, options);
-    const handles = submissions.map((submission) => this.#newHandle(submission.id));
-    try {
-      queue.submitNow(submissions, where === undefined ? {} : { where });
-    } catch (error) {
-      this.#unwatch(handles);
-      throw error;
-    }
-    this.#submitted(submissions);
+    const handles = submissions.map((submission) => {
+      const handle = new TaskHandle(submission.id);
+      submission.tag = handle;
+      return handle;
+    });
+    queue.submitNow(submissions, where === undefined ? {} : { where });
+    for (const submission of submissions) this.#submitted(submission);
     return handles;
   }
 
@@ -428,13 +438,12 @@ export class Orchestrator<TQueue extends TaskQueue | string = 'memory'> {
       this.#unwatch(handles);
       throw error;
     }
-    this.#submitted(submissions);
+    for (const submission of submissions) this.#submitted(submission);
     return handles;
   }
 
   /** Reads and checks a batch (`where` names its tasks; undefined for a single submit) before anything is queued. */
   #read(configs: readonly (TaskConfig | BaseTask)[], queue: TaskQueue, where: ((index: number) => string) | undefined, options: SubmitOptions): Submission[] {
-    this.#assertAccepting();
     const inBatch = where === undefined ? undefined : new Set<string>();
     const submissions = configs.map((config, index) => {
       const at = where?.(index) ?? '';
@@ -464,13 +473,10 @@ export class Orchestrator<TQueue extends TaskQueue | string = 'memory'> {
     for (const handle of handles) if (this.#watched.get(handle.id) === handle) this.#watched.delete(handle.id);
   }
 
-  /** Tells the submit events. (A task that ended at once, a dependency having failed, was told by the queue, as every end is.) */
-  #submitted(submissions: readonly Submission[]): void {
-    const tellSubmit = this.#events.listenerCount('submit') > 0;
-    for (const submission of submissions) {
-      if (tellSubmit) this.#events.emit('submit', submitEvent(submission));
-      this.#metrics?.submitted(submission.type);
-    }
+  /** Tells the submit event. (A task that ended at once, a dependency having failed, was told by the queue, as every end is.) */
+  #submitted(submission: Submission): void {
+    if (this.#events.listenerCount('submit') > 0) this.#events.emit('submit', submitEvent(submission));
+    this.#metrics?.submitted(submission.type);
   }
 
   /** Watches a task submitted elsewhere (or before): its handle settles when its end is heard. */
@@ -481,8 +487,8 @@ export class Orchestrator<TQueue extends TaskQueue | string = 'memory'> {
   /** What this orchestrator hears from its queue. */
   #listen(queue: TaskQueue): () => void {
     return queue.subscribe({
-      ended: (result) => {
-        this.#heard(result);
+      ended: (result, tag) => {
+        this.#heard(result, tag);
       },
       event: (kind, payload) => {
         if (this.#tells(payload.id)) this.#events.emit(kind, payload as never);
@@ -493,9 +499,10 @@ export class Orchestrator<TQueue extends TaskQueue | string = 'memory'> {
     });
   }
 
-  /** A task's end, as the queue tells it (once): settles its handle and tells the listeners. */
-  #heard(result: TaskResult): void {
-    const handle = this.#watched.get(result.id);
+  /** A task's end, as the queue tells it (once): settles its handles (the one it was submitted with, and any made since) and tells the listeners. */
+  #heard(result: TaskResult, tag?: unknown): void {
+    if (tag instanceof TaskHandle) tag.settle(result);
+    const handle = this.#watched.size === 0 ? undefined : this.#watched.get(result.id);
     if (handle !== undefined) {
       this.#watched.delete(result.id);
       handle.settle(result);

@@ -13,6 +13,8 @@ import type { QueuedTask } from './task-queue.js';
 export interface Submission extends QueuedTask {
   /** True when the id was made here (unique by construction: the queue need not look it up). */
   readonly newId: boolean;
+  /** The submitter's handle, set before the task goes to a queue of this process (see QueuedTask.tag). */
+  tag: unknown;
 }
 
 /**
@@ -55,7 +57,7 @@ export interface SubmitOptions {
 export function readSubmission(input: unknown, options: SubmitOptions, durable: boolean, where = ''): Submission {
   if (input instanceof BaseTask) {
     if (durable) invalid(where, 'config', 'a durable queue stores task configs, not task objects: submit the config instead');
-    return { id: input.id, type: input.type, priority: input.priority, config: input, dependsOn: readDependsOn(options.dependsOn, where), attempts: 0, submittedAt: Date.now(), newId: false };
+    return { id: input.id, type: input.type, priority: input.priority, config: input, dependsOn: readDependsOn(options.dependsOn, where), attempts: 0, submittedAt: Date.now(), newId: false, tag: undefined };
   }
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     invalid(where, 'config', `expected a task config object (got ${describe(input)})`);
@@ -93,6 +95,7 @@ export function readSubmission(input: unknown, options: SubmitOptions, durable: 
     attempts: 0,
     submittedAt: Date.now(),
     newId: rawId === undefined,
+    tag: undefined,
   };
 }
 

@@ -36,6 +36,12 @@ export interface QueuedTask {
   readonly submittedAt: number;
   /** Its id was made by the submitter (unique by construction): the queue need not look it up. */
   readonly newId?: boolean;
+  /**
+   * The submitter's own object (its handle), which a queue of this process
+   * keeps and gives back with the task's end, so that the submitter needs
+   * no index of its own. A shared queue neither stores nor returns it.
+   */
+  readonly tag?: unknown;
 }
 
 /**
@@ -158,8 +164,13 @@ export interface QueueTaskEvents {
 
 /** What hears a queue: every end it records, and task events published by whichever process runs the task. */
 export interface QueueListener {
-  /** A task ended: ran, cancelled while waiting, failed by a dependency, cut off too often, or lost. `data` as the recording process had it (a shared queue carries what it retains). */
-  ended(result: TaskResult): void;
+  /**
+   * A task ended: ran, cancelled while waiting, failed by a dependency, cut
+   * off too often, or lost. `data` as the recording process had it (a shared
+   * queue carries what it retains); `tag` as the task was submitted with
+   * (a queue of this process only).
+   */
+  ended(result: TaskResult, tag?: unknown): void;
   event<K extends keyof QueueTaskEvents>(kind: K, payload: QueueTaskEvents[K]): void;
   /** Whether it listens to `kind` events at all (they are not published when nobody does). */
   wants(kind: keyof QueueTaskEvents): boolean;

@@ -147,32 +147,34 @@ export class TaskRunner implements QueueConsumer {
   /** The task's work has stopped: clean it up, then free its slot and hand its end to the queue. */
   #ended(taken: TakenTask, task: RunnableTask, taskResult: TaskResult, done: (task: TakenTask, result: TaskResult) => void): void {
     const result = taken.attempts === 0 ? taskResult : { ...taskResult, attempts: taskResult.attempts + taken.attempts };
-    const finish = (): void => {
-      this.#running.delete(taken.id);
-      this.#onEnd?.(result);
-      done(taken, result);
-    };
     if (task.status === TaskStatus.PENDING) {
-      finish();
+      this.#finish(taken, result, done);
       return;
     }
     if (!hasCleanupHook(task)) {
       // Nothing to wait for: cleanup() only marks the task and emits its event (it cannot fail; a failure would be logged).
       task.cleanup().catch(this.#logCleanupFailure(taken));
       this.#onCleanup?.(taken);
-      finish();
+      this.#finish(taken, result, done);
       return;
     }
     task.cleanup().then(
       () => {
         this.#onCleanup?.(taken);
-        finish();
+        this.#finish(taken, result, done);
       },
       (error: unknown) => {
         this.#logCleanupFailure(taken)(error);
-        finish();
+        this.#finish(taken, result, done);
       },
     );
+  }
+
+  /** Frees the task's slot and hands its end to the queue. */
+  #finish(taken: TakenTask, result: TaskResult, done: (task: TakenTask, result: TaskResult) => void): void {
+    this.#running.delete(taken.id);
+    this.#onEnd?.(result);
+    done(taken, result);
   }
 
   #endWithoutRunning(taken: TakenTask, result: TaskResult, done: (task: TakenTask, result: TaskResult) => void): void {

@@ -22,10 +22,10 @@ export class ListenerSet {
     return this.#listeners.length;
   }
 
-  ended(result: TaskResult): void {
+  ended(result: TaskResult, tag?: unknown): void {
     for (const listener of this.#listeners) {
       try {
-        listener.ended(result);
+        listener.ended(result, tag);
       } catch (error) {
         reportLater(error);
       }
@@ -43,8 +43,10 @@ export class ListenerSet {
     }
   }
 
+  /** (Asked three times a task: a loop, not some() and a closure each.) */
   wants(kind: keyof QueueTaskEvents): boolean {
-    return this.#listeners.some((listener) => listener.wants(kind));
+    for (const listener of this.#listeners) if (listener.wants(kind)) return true;
+    return false;
   }
 
   /** Every id some listener waits for. */

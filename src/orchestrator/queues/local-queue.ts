@@ -31,6 +31,8 @@ class LocalEntry implements TakenTask {
   readonly dependsOn: readonly string[] | undefined;
   readonly attempts: number;
   readonly submittedAt: number;
+  /** The submitter's handle, given back with the end. */
+  readonly tag: unknown;
 
   constructor(
     task: QueuedTask,
@@ -43,6 +45,7 @@ class LocalEntry implements TakenTask {
     this.dependsOn = task.dependsOn;
     this.attempts = task.attempts;
     this.submittedAt = task.submittedAt;
+    this.tag = task.tag;
   }
 }
 
@@ -70,6 +73,8 @@ export class LocalQueue implements TaskQueue {
   #pumping = false;
   #sliceStartedAt = Number.NEGATIVE_INFINITY;
   readonly #abandoned = new Set<string>();
+  /** The end #end last recorded (not a tuple returned per task: this is the path every task takes). */
+  #lastRecorded: TaskResult | undefined;
   #stopWaiters: (() => void)[] = [];
 
   protected constructor(store: TaskStore) {
@@ -128,6 +133,36 @@ export class LocalQueue implements TaskQueue {
       this.#schedulePump();
       return 'ready';
     });
+  }
+
+  /**
+   * One task, at once: submitNow() without a batch's arrays and closures
+   * (the loop that queues 300,000 tasks one by one is this path).
+   */
+  submitOneNow(task: QueuedTask): SubmitOutcome {
+    this.#assertOpen();
+    if (task.dependsOn !== undefined || this.#store.transaction !== undefined) {
+      const [outcome] = this.submitNow([task]);
+      return outcome ?? 'blocked';
+    }
+    this.#admit(task, '', undefined);
+    const entry = new LocalEntry(task, 0);
+    this.#store.add(entry, true);
+    this.#entries.set(entry.id, entry);
+    this.#schedulePump();
+    return 'ready';
+  }
+
+  /** The tag a task was submitted with, while the queue holds it (a task given up at stop included). */
+  tagOf(id: string): unknown {
+    return this.#entries.get(id)?.tag;
+  }
+
+  /** The handles (tags) of the tasks still waiting, given up by a queue that keeps them (its orchestrator shuts down). */
+  waitingTags(): unknown[] {
+    const tags: unknown[] = [];
+    for (const entry of this.#entries.values()) if (entry.status === TaskStatus.PENDING && !entry.ended && entry.tag !== undefined) tags.push(entry.tag);
+    return tags;
   }
 
   consume(consumer: QueueConsumer): Consumption {
@@ -331,19 +366,22 @@ export class LocalQueue implements TaskQueue {
 
   /** Records a task's end and fails, transitively, the tasks that depended on it when it did not complete. Returns the first's end as recorded. */
   #endAll(first: LocalEntry, firstResult: TaskResult): TaskResult {
-    const [recorded, failed] = this.#end(first, firstResult);
+    const failed = this.#end(first, firstResult);
+    const recorded = this.#lastRecorded ?? firstResult;
+    if (failed === undefined) return recorded;
     // Dependents of a failed task fail in turn: a worklist, not recursion, so a long chain cannot overflow the stack.
-    const work = failed === undefined ? [] : [...failed];
+    const work = [...failed];
     for (let item = work.pop(); item !== undefined; item = work.pop()) {
-      const [, more] = this.#end(item[0], item[1]);
+      const more = this.#end(item[0], item[1]);
       if (more !== undefined) work.push(...more);
     }
     return recorded;
   }
 
-  /** Records one task's end, tells the listeners and releases its dependents; returns the dependents that fail with it. */
-  #end(entry: LocalEntry, ended: TaskResult): [TaskResult, [LocalEntry, TaskResult][] | undefined] {
-    if (entry.ended) return [ended, undefined];
+  /** Records one task's end (in #lastRecorded), tells the listeners and releases its dependents; returns the dependents that fail with it. */
+  #end(entry: LocalEntry, ended: TaskResult): [LocalEntry, TaskResult][] | undefined {
+    this.#lastRecorded = undefined;
+    if (entry.ended) return undefined;
     entry.ended = true;
     this.#entries.delete(entry.id);
     // A task that never ran leaves its data stream unread: close it.
@@ -351,9 +389,11 @@ export class LocalQueue implements TaskQueue {
       releaseDataStream((entry.config as { metadata?: { data?: unknown } }).metadata?.data);
     }
     const result = this.#record(entry, ended);
-    this.#listeners.ended(result);
+    this.#listeners.ended(result, entry.tag);
+    // Set after the listeners ran: one that submits or cancels in its turn ends other tasks first.
+    this.#lastRecorded = result;
     const dependents = entry.dependents;
-    if (dependents === undefined) return [result, undefined];
+    if (dependents === undefined) return undefined;
     entry.dependents = undefined;
     let failed: [LocalEntry, TaskResult][] | undefined;
     for (const dependent of dependents) {
@@ -369,7 +409,7 @@ export class LocalQueue implements TaskQueue {
         (failed ??= []).push([dependent, failedWithoutRunning(dependent, dependent.attempts, error)]);
       }
     }
-    return [result, failed];
+    return failed;
   }
 
   /**
