@@ -27,6 +27,8 @@ interface HeldTask {
   readonly token: string;
   handingBack: boolean;
   ended: boolean;
+  /** A cancellation reached it (a submitter asks again while it has not ended: told once). */
+  cancelHeard: boolean;
 }
 
 /**
@@ -197,7 +199,7 @@ export class RedisConsumption implements Consumption {
       await this.#store.settle(task.id, failedWithoutRunning(task, attempts, new TaskforgeError(ErrorCode.CANCELLED, `task '${task.id}' was cancelled before it ran`)), this.client);
       return;
     }
-    const held: HeldTask = { job, token, handingBack: false, ended: false };
+    const held: HeldTask = { job, token, handingBack: false, ended: false, cancelHeard: false };
     this.#held.set(task.id, held);
     let result: TaskResult;
     try {
@@ -319,7 +321,9 @@ export class RedisConsumption implements Consumption {
     const held = this.#held.get(id);
     if (held !== undefined) {
       // A task that has ended (its cleanup still runs here) cannot be cancelled: its end is on its way to the queue.
-      if (held.ended) return;
+      if (held.ended || held.cancelHeard) return;
+      held.cancelHeard = true;
+      this.#store.publishEvent('cancel', id, { id, type: held.job.data.type, previousStatus: 'running', ...(reason === undefined ? {} : { reason }) }, this.client);
       this.#consumer.cancel(id, reason);
       return;
     }

@@ -117,10 +117,7 @@ export class RedisQueue implements TaskQueue {
       const finished = await this.#store.finished(id);
       return finished === undefined ? { outcome: 'signalled', task: meta } : { outcome: 'finished', finished };
     }
-    // Running (its worker heard the request), or between states.
-    const event = { id, type: meta.type, previousStatus: TaskStatus.RUNNING, ...(reason === undefined ? {} : { reason }) };
-    this.#store.publishEvent('cancel', id, event);
-    this.#tellCancel(event);
+    // Running (its worker heard the request, and publishes the cancel event), or between states.
     return { outcome: 'signalled', task: meta };
   }
 
