@@ -242,8 +242,7 @@ export class Orchestrator<TQueue extends TaskQueue | string = 'memory'> {
       // This process's queue answers at once: no promise per step, no array, for the 300,000-task loop.
       try {
         this.#assertAccepting();
-        const [submission] = this.#read([config], queue, undefined, options);
-        if (submission === undefined) throw new Error('unreachable: a submit of one task read none');
+        const submission = this.#readOne(config, queue, '', options);
         const handle = new TaskHandle(submission.id);
         submission.tag = handle;
         queue.submitOneNow(submission);
@@ -447,12 +446,7 @@ export class Orchestrator<TQueue extends TaskQueue | string = 'memory'> {
     const inBatch = where === undefined ? undefined : new Set<string>();
     const submissions = configs.map((config, index) => {
       const at = where?.(index) ?? '';
-      const submission = readSubmission(config, where === undefined ? options : {}, queue.durable, at);
-      if (!isTaskObject(submission.config)) {
-        if (!this.#registry.has(submission.type)) invalid(at, 'type', `no task type '${submission.type}' is registered (registered: ${this.#registry.types.join(', ')})`);
-        // A custom config is checked here, by its class: on a shared queue a worker would only fail it later.
-        this.#registry.checkConfig(submission.type, submission.config, submission.id, at, this.#context);
-      }
+      const submission = this.#readOne(config, queue, at, where === undefined ? options : {});
       if (inBatch !== undefined) {
         if (inBatch.has(submission.id)) invalid(at, 'id', `'${submission.id}' appears twice in the batch`);
         inBatch.add(submission.id);
@@ -461,6 +455,17 @@ export class Orchestrator<TQueue extends TaskQueue | string = 'memory'> {
     });
     if (where !== undefined) assertNoCycle(submissions, where);
     return submissions;
+  }
+
+  /** Reads and checks one config (`at` names it in a batch). */
+  #readOne(config: TaskConfig | BaseTask, queue: TaskQueue, at: string, options: SubmitOptions): Submission {
+    const submission = readSubmission(config, options, queue.durable, at);
+    if (!isTaskObject(submission.config)) {
+      if (!this.#registry.has(submission.type)) invalid(at, 'type', `no task type '${submission.type}' is registered (registered: ${this.#registry.types.join(', ')})`);
+      // A custom config is checked here, by its class: on a shared queue a worker would only fail it later.
+      this.#registry.checkConfig(submission.type, submission.config, submission.id, at, this.#context);
+    }
+    return submission;
   }
 
   #newHandle(id: string): TaskHandle {
