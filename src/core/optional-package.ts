@@ -19,39 +19,66 @@ export const OPTIONAL_PACKAGES = {
 /** The name of one of {@link OPTIONAL_PACKAGES}. */
 export type OptionalPackage = keyof typeof OPTIONAL_PACKAGES;
 
+type Loaders = Readonly<Partial<Record<OptionalPackage, () => Promise<unknown>>>>;
+type Loaded<L extends Loaders> = { -readonly [K in keyof L]-?: L[K] extends (() => Promise<infer T>) | undefined ? T : never };
+
 const MODULE_NOT_FOUND_CODES: ReadonlySet<unknown> = new Set(['MODULE_NOT_FOUND', 'ERR_MODULE_NOT_FOUND']);
 
 /**
- * The error of a feature whose package cannot be loaded: UNSUPPORTED_OPTION
+ * The error of a feature whose packages cannot be loaded: UNSUPPORTED_OPTION
  * (as for the other optional packages, zstd-napi and better-sqlite3), naming
- * the package and the command that installs it, with `details.packages`.
+ * every package missing and the one command that installs them all, which
+ * `details.install` also holds.
  */
-export function missingPackage(feature: string, name: OptionalPackage, cause: unknown): TaskforgeError {
-  const install = `npm install ${name}@${OPTIONAL_PACKAGES[name]}`;
-  // Not found is about this package only when the message names it (not one of its own dependencies).
-  const notInstalled = cause instanceof Error && MODULE_NOT_FOUND_CODES.has((cause as NodeJS.ErrnoException).code) && cause.message.includes(`'${name}'`);
-  const why = notInstalled ? 'which is not installed' : `which could not be loaded (${cause instanceof Error ? cause.message : String(cause)})`;
-  return new TaskforgeError(ErrorCode.UNSUPPORTED_OPTION, `${feature} needs the npm package ${name}, ${why}: ${install}`, {
-    cause,
+export function missingPackages(feature: string, failures: ReadonlyMap<OptionalPackage, unknown>): TaskforgeError {
+  const packages = [...failures.keys()];
+  const install = `npm install ${packages.map((name) => `${name}@${OPTIONAL_PACKAGES[name]}`).join(' ')}`;
+  const named = [...failures].map(([name, cause]) => `${name} (${notInstalled(name, cause) ? 'not installed' : `could not be loaded: ${cause instanceof Error ? cause.message : String(cause)}`})`);
+  const [first] = failures.values();
+  return new TaskforgeError(ErrorCode.UNSUPPORTED_OPTION, `${feature} needs the npm package${packages.length === 1 ? '' : 's'} ${named.join(', ')}: ${install}`, {
+    cause: first,
     retryable: false,
-    details: { packages: [name], install },
+    details: { packages, install },
   });
 }
 
-/** Loads a CommonJS package synchronously (a constructor needs it at once); else the coded error. Its exports, for the caller to type. */
-export function requireOptional(feature: string, name: OptionalPackage): unknown {
-  try {
-    return createRequire(import.meta.url)(name);
-  } catch (error) {
-    throw missingPackage(feature, name, error);
+/**
+ * Loads CommonJS packages synchronously (a constructor needs them at once):
+ * their exports by name, for the caller to type; else the coded error naming
+ * every one that failed.
+ */
+export function requireOptional(feature: string, names: readonly OptionalPackage[]): Readonly<Partial<Record<OptionalPackage, unknown>>> {
+  const require = createRequire(import.meta.url);
+  const loaded: Partial<Record<OptionalPackage, unknown>> = {};
+  const failures = new Map<OptionalPackage, unknown>();
+  for (const name of names) {
+    try {
+      loaded[name] = require(name);
+    } catch (error) {
+      failures.set(name, error);
+    }
   }
+  if (failures.size > 0) throw missingPackages(feature, failures);
+  return loaded;
 }
 
-/** Runs `load` (an `import()` of the named package); its failure becomes the coded error. */
-export async function importOptional<T>(feature: string, name: OptionalPackage, load: () => Promise<T>): Promise<T> {
-  try {
-    return await load();
-  } catch (error) {
-    throw missingPackage(feature, name, error);
-  }
+/** Runs each loader (an `import()` of the package it is named after): their modules by name, else the coded error naming every one that failed. */
+export async function importOptional<L extends Loaders>(feature: string, loaders: L): Promise<Loaded<L>> {
+  const entries = Object.entries(loaders) as [OptionalPackage, () => Promise<unknown>][];
+  const settled = await Promise.allSettled(entries.map(([, load]) => load()));
+  const loaded: Record<string, unknown> = {};
+  const failures = new Map<OptionalPackage, unknown>();
+  settled.forEach((outcome, index) => {
+    const [name] = entries[index] ?? [];
+    if (name === undefined) return;
+    if (outcome.status === 'fulfilled') loaded[name] = outcome.value;
+    else failures.set(name, outcome.reason);
+  });
+  if (failures.size > 0) throw missingPackages(feature, failures);
+  return loaded as Loaded<L>;
+}
+
+/** Not found is about this package only when the message names it, not one of its own dependencies. */
+function notInstalled(name: OptionalPackage, cause: unknown): boolean {
+  return cause instanceof Error && MODULE_NOT_FOUND_CODES.has((cause as NodeJS.ErrnoException).code) && cause.message.includes(`'${name}'`);
 }

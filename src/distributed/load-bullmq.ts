@@ -19,7 +19,7 @@ let loading: Promise<BullMqModules> | undefined;
 export function loadBullMq(): Promise<BullMqModules> {
   loading ??= (async () => {
     try {
-      const [bullmq, ioredis] = await Promise.all([importOptional('the Redis queue', 'bullmq', () => import('bullmq')), importOptional('the Redis queue', 'ioredis', () => import('ioredis'))]);
+      const { bullmq, ioredis } = await importOptional('the Redis queue', { bullmq: () => import('bullmq'), ioredis: () => import('ioredis') });
       return { Queue: bullmq.Queue, Worker: bullmq.Worker, WaitingError: bullmq.WaitingError, Redis: ioredis.Redis };
     } catch (error) {
       loading = undefined;

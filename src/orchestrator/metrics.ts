@@ -25,7 +25,7 @@ let promClient: typeof PromClient | undefined;
 
 /** prom-client, loaded when the first metrics are made: a program without metrics never loads it. */
 function loadPromClient(): typeof PromClient {
-  promClient ??= requireOptional('Prometheus metrics (OrchestratorMetrics)', 'prom-client') as typeof PromClient;
+  promClient ??= requireOptional('Prometheus metrics (OrchestratorMetrics)', ['prom-client'])['prom-client'] as typeof PromClient;
   return promClient;
 }
 

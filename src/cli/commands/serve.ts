@@ -6,7 +6,7 @@ import { MemoryQueue } from '../../orchestrator/queues/memory-queue.js';
 import { SqliteQueue } from '../../orchestrator/queues/sqlite-queue.js';
 import type { TaskQueue } from '../../orchestrator/task-queue.js';
 import type { TaskforgeServer } from '../../server/create-server.js';
-import { startServer } from '../../server/start-server.js';
+import { loadServerPackages, startServer } from '../../server/start-server.js';
 import type { ServedOrchestrator } from '../../server/served.js';
 import { backendFor, type CliStreams, type CommonOptions } from '../cli-context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
@@ -30,6 +30,7 @@ type Served = ServedOrchestrator & { shutdown(options?: { timeoutMs?: number }):
  * finish (up to --shutdown-timeout) and exits 0.
  */
 export async function serveCommand(options: ServeCommandOptions, streams: CliStreams): Promise<ExitCode> {
+  await loadServerPackages();
   const backend = backendFor(options, streams.env);
   const token = streams.env['TASKFORGE_TOKEN'];
   const metrics = new OrchestratorMetrics();

@@ -34,10 +34,10 @@ let sdk: { readonly s3: typeof S3Sdk; readonly storage: typeof S3Storage } | und
 
 /** The AWS SDK, loaded when the first S3 backend is made: a program that never uses S3 never pays for it. */
 function awsSdk(): { readonly s3: typeof S3Sdk; readonly storage: typeof S3Storage } {
-  sdk ??= {
-    s3: requireOptional('the S3 backend', '@aws-sdk/client-s3') as typeof S3Sdk,
-    storage: requireOptional('the S3 backend', '@aws-sdk/lib-storage') as typeof S3Storage,
-  };
+  if (sdk === undefined) {
+    const loaded = requireOptional('the S3 backend', ['@aws-sdk/client-s3', '@aws-sdk/lib-storage']);
+    sdk = { s3: loaded['@aws-sdk/client-s3'] as typeof S3Sdk, storage: loaded['@aws-sdk/lib-storage'] as typeof S3Storage };
+  }
   return sdk;
 }
 /** Keys one ListObjectsV2 call returns at most. */
