@@ -22,6 +22,9 @@ export interface QueueSpec {
 }
 
 class NoopTask extends BaseTask<number> {
+  // It never reads its signal: no signal is made per attempt (see BaseTask.ignoresSignal).
+  static override readonly ignoresSignal = true;
+
   protected override executeTask(): Promise<number> {
     return Promise.resolve(1);
   }

@@ -1,6 +1,12 @@
 /**
  * taskforge: typed tasks with one lifecycle, and a StorageTask that reads,
  * writes, deletes and lists objects on a storage backend.
+ *
+ * What users construct, call, catch and type, and nothing of how it works
+ * inside (the priority heap, BullMQ's priority mapping, path parsing): those
+ * can change without a user noticing. Nothing here loads bullmq, ioredis,
+ * the AWS SDK, fastify or prom-client until it is used
+ * (test/package-loads.test.ts checks it on the built package).
  */
 export { ErrorCode, TaskforgeError, isTaskforgeError } from './core/errors.js';
 export type { TaskErrorInfo, TaskforgeErrorOptions } from './core/errors.js';
@@ -52,7 +58,6 @@ export type { SweepReport } from './storage/backends/filesystem-sweep.js';
 export { MemoryBackend } from './storage/backends/memory.js';
 export type { MemoryBackendOptions } from './storage/backends/memory.js';
 export { defaultBackend, DEFAULT_STORAGE_ROOT } from './storage/default-backend.js';
-export { parseStoragePath } from './storage/storage-path.js';
 export { Keyring, fingerprint as keyFingerprint, KEY_BYTES } from './storage/codec/keyring.js';
 export type { KeyringOptions } from './storage/codec/keyring.js';
 export { rekeyObject } from './storage/rekey.js';
@@ -77,13 +82,11 @@ export type { OrchestratorMetricsOptions } from './orchestrator/metrics.js';
 export { MAX_RETAINED_DATA_BYTES } from './orchestrator/retained-result.js';
 export { SqliteQueue, DEFAULT_SQLITE_RETENTION, DEFAULT_SQLITE_RETENTION_MS } from './orchestrator/queues/sqlite-queue.js';
 export type { SqliteQueueOptions } from './orchestrator/queues/sqlite-queue.js';
-export { PriorityQueue, runsBefore } from './orchestrator/priority-queue.js';
 export { S3Backend } from './storage/backends/s3.js';
 export type { S3BackendOptions } from './storage/backends/s3.js';
 export { backendFromUrl } from './storage/storage-url.js';
 export { RedisQueue, DEFAULT_REDIS_RETENTION, DEFAULT_REDIS_RETENTION_MS, DEFAULT_LOCK_DURATION_MS } from './distributed/redis-queue.js';
 export type { RedisQueueOptions } from './distributed/redis-queue.js';
 export { STOP_GRACE_MS } from './orchestrator/task-queue.js';
-export { toBullMqPriority, BULLMQ_PRIORITY_RANGE } from './orchestrator/queues/bullmq-priority.js';
 export { startServer } from './server/start-server.js';
 export type { ServerOptions, TaskforgeServer } from './server/create-server.js';

@@ -1,6 +1,7 @@
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OPTIONAL_PACKAGES } from '../src/core/optional-package.js';
 import { runCommand, type CommandResult } from './helpers/command.js';
 import { makeTempDir } from './helpers/temp-dir.js';
 
@@ -113,7 +114,58 @@ describe('a consumer installing the packed tarball', () => {
     expect(JSON.parse(read.stdout)).toEqual({ hello: 'world' });
   });
 
-  it("shows the AWS SDK's Node-version notice once, only below Node 22 and only once S3 is used; its own switch silences it (README, Backends)", async () => {
+  it('installs none of the optional peers: bullmq, ioredis, the AWS SDK, fastify and prom-client are left to the features that need them', async () => {
+    const installed = await Promise.all(
+      Object.keys(OPTIONAL_PACKAGES).map(async (name) => {
+        try {
+          await access(join(app, 'node_modules', name, 'package.json'));
+          return name;
+        } catch {
+          return [];
+        }
+      }),
+    );
+    expect(installed.flat()).toEqual([]);
+  });
+
+  it('a feature whose package is not installed says which, and the npm command that installs it: S3Backend, OrchestratorMetrics, startServer, the Redis queue, taskforge serve', async () => {
+    const script = `
+      import * as taskforge from 'taskforge';
+      const told = (error) => ({ code: error.code, packages: error.details?.packages, install: error.details?.install });
+      const out = {};
+      try { new taskforge.S3Backend({ bucket: 'a', clientConfig: { region: 'us-east-1' } }); } catch (error) { out.s3 = told(error); }
+      try { new taskforge.OrchestratorMetrics(); } catch (error) { out.metrics = told(error); }
+      const orchestrator = new taskforge.Orchestrator();
+      await taskforge.startServer({ orchestrator, port: 0 }).catch((error) => { out.server = told(error); });
+      await orchestrator.shutdown();
+      await taskforge.RedisOrchestrator.connect({ url: 'redis://127.0.0.1:1' }).catch((error) => { out.redis = told(error); });
+      console.log(JSON.stringify(out));
+    `;
+    const ran = await runCommand('node', ['--input-type=module', '--eval', script], { cwd: app, env: consumerEnv() });
+    expect(ran.stderr).toBe('');
+    const install = (names: string[]) => `npm install ${names.map((name) => `${name}@${OPTIONAL_PACKAGES[name as keyof typeof OPTIONAL_PACKAGES]}`).join(' ')}`;
+    const told = (names: string[]) => ({ code: 'UNSUPPORTED_OPTION', packages: names, install: install(names) });
+    expect(JSON.parse(ran.stdout)).toEqual({
+      s3: told(['@aws-sdk/client-s3', '@aws-sdk/lib-storage']),
+      metrics: told(['prom-client']),
+      server: told(['fastify', 'prom-client']),
+      redis: told(['bullmq', 'ioredis']),
+    });
+
+    const serve = await runCommand('npx', ['taskforge', 'serve', '--port', '0'], { cwd: app, env: consumerEnv() });
+    expect(serve.stderr).toContain(`needs the npm packages fastify (not installed), prom-client (not installed): ${install(['fastify', 'prom-client'])}`);
+    expect(serve.code).toBe(2);
+  });
+
+  it("after the command the S3 error gave, shows the AWS SDK's Node-version notice once, only below Node 22 and only once S3 is used; its own switch silences it (README, Backends)", async () => {
+    // What the error above told to run, with this install's flags (no native builds).
+    const added = await runCommand('npm', ['install', '--no-audit', '--no-fund', '--omit=optional', '@aws-sdk/client-s3@3.1175.0', '@aws-sdk/lib-storage@3.1175.0'], {
+      cwd: app,
+      env: consumerEnv(),
+      timeoutMs: 170_000,
+    });
+    expect(added.code, added.stderr).toBe(0);
+    expect(npmWarnings(added.stderr).filter((line) => !line.startsWith('npm warn install-scripts'))).toEqual([]);
     const script = `
       import { MemoryBackend, S3Backend } from 'taskforge';
       new MemoryBackend();
@@ -130,7 +182,7 @@ describe('a consumer installing the packed tarball', () => {
 
     const silenced = await runCommand('node', ['--input-type=module', '--eval', script], { cwd: app, env: consumerEnv({ AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }) });
     expect(silenced.stderr).toBe('-- S3 from here --\n');
-  });
+  }, 180_000);
 });
 
 describe('a consumer installing a checkout folder', () => {

@@ -1,6 +1,6 @@
 import type { Queue, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { ErrorCode, TaskforgeError } from '../core/errors.js';
+import { importOptional } from '../core/optional-package.js';
 
 /** The parts of bullmq and ioredis the Redis queue uses. */
 export interface BullMqModules {
@@ -19,11 +19,11 @@ let loading: Promise<BullMqModules> | undefined;
 export function loadBullMq(): Promise<BullMqModules> {
   loading ??= (async () => {
     try {
-      const [bullmq, ioredis] = await Promise.all([import('bullmq'), import('ioredis')]);
+      const { bullmq, ioredis } = await importOptional('the Redis queue', { bullmq: () => import('bullmq'), ioredis: () => import('ioredis') });
       return { Queue: bullmq.Queue, Worker: bullmq.Worker, WaitingError: bullmq.WaitingError, Redis: ioredis.Redis };
     } catch (error) {
       loading = undefined;
-      throw new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `the Redis queue needs the packages bullmq and ioredis: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw error;
     }
   })();
   return loading;

@@ -1,4 +1,6 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type * as PromClient from 'prom-client';
+import type { Counter, Histogram, Registry } from 'prom-client';
+import { requireOptional } from '../core/optional-package.js';
 import type { TaskResult } from '../tasks/task-result.js';
 
 /** What the metrics read from an orchestrator when they are scraped. */
@@ -21,6 +23,14 @@ export interface OrchestratorMetricsOptions {
 /** Duration buckets, in seconds: 1 ms to 5 minutes. */
 const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
+let promClient: typeof PromClient | undefined;
+
+/** prom-client, loaded when the first metrics are made: a program without metrics never loads it. */
+function loadPromClient(): typeof PromClient {
+  promClient ??= requireOptional('Prometheus metrics (OrchestratorMetrics)', ['prom-client'])['prom-client'] as typeof PromClient;
+  return promClient;
+}
+
 /**
  * Prometheus metrics of an orchestrator's tasks, through prom-client: tasks
  * by type and status, durations, bytes read and written, read-cache hits
@@ -38,7 +48,9 @@ export class OrchestratorMetrics {
   readonly #children = new Map<string, { inc: (value?: number) => void }>();
   readonly #durationChildren = new Map<string, { observe: (value: number) => void }>();
 
+  /** @throws UNSUPPORTED_OPTION when the prom-client package is not installed. */
   constructor(options: OrchestratorMetricsOptions = {}) {
+    const { Counter, Gauge, Histogram, Registry } = loadPromClient();
     this.registry = options.registry ?? new Registry();
     const prefix = options.prefix ?? 'taskforge_';
     const registers = [this.registry];

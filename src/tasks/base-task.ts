@@ -4,7 +4,6 @@ import { isoTime } from '../core/clock.js';
 import { ErrorCode, TaskforgeError, toErrorInfo, type TaskErrorInfo } from '../core/errors.js';
 import { newTaskId } from '../core/ids.js';
 import { getDefaultLogger, type Logger } from '../core/logger.js';
-import { declaresParameters } from '../core/function-parameters.js';
 import { fromSystemError } from '../core/system-errors.js';
 import { TypedEmitter, type Listener } from '../core/typed-emitter.js';
 import { parseOrThrow } from '../core/validation.js';
@@ -35,7 +34,7 @@ const CLEANED: Promise<void> = Promise.resolve();
 /** The fewest milliseconds between two `progress` events of one task. */
 const PROGRESS_INTERVAL_MS = 100;
 
-/** What an executeTask that declares no parameter is given: it cannot read it (see #signalOf). */
+/** What the attempts of a task type that declares {@link BaseTask.ignoresSignal} are given: it never fires. */
 const UNREAD_SIGNAL = new AbortController().signal;
 
 /**
@@ -49,6 +48,19 @@ const UNREAD_SIGNAL = new AbortController().signal;
  * @typeParam TConfig the validated config the attempts are given.
  */
 export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTaskConfig> {
+  /**
+   * Set to true by a task type whose `executeTask` never reads its signal:
+   * its attempts are then all given one shared signal that never fires,
+   * instead of a signal of their own. On Node 20 making a signal costs about
+   * 5 µs, more than the rest of a no-op task's lifecycle; work that does I/O
+   * never notices. A timeout or cancel still aborts the attempt's own
+   * controller, which decides how the attempt ends once `executeTask`
+   * settles, but nothing stops the work itself. A subclass that reads the
+   * signal sets it back to false. Default false: every attempt has a signal
+   * that fires on its timeout and on cancel.
+   */
+  static readonly ignoresSignal: boolean = false;
+
   readonly id: string;
   readonly type: string;
   readonly priority: number;
@@ -324,17 +336,13 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
   }
 
   /**
-   * The attempt's signal, for an executeTask that can read it. Node makes a
-   * controller's signal on first use, and on Node 20 a signal costs about
-   * 2 µs, as much as the rest of a small task's lifecycle: one whose
-   * executeTask declares no parameter (it cannot see the signal) is given a
-   * shared one that never fires instead, as BullMQ gives a signal only to
-   * processors that declare it. A timeout or cancel still aborts the
-   * attempt's own controller, which decides how the attempt ended.
+   * The attempt's signal. Node makes a controller's signal on first use, so
+   * a task type that declares it never reads one (see ignoresSignal) costs
+   * no signal per attempt. Declared, never guessed: what a function's source
+   * text shows depends on the tools that compiled it.
    */
   #signalOf(controller: AbortController): AbortSignal {
-    // eslint-disable-next-line @typescript-eslint/unbound-method -- only the method's source is looked at, never called unbound
-    return declaresParameters(this.executeTask) ? controller.signal : UNREAD_SIGNAL;
+    return (this.constructor as typeof BaseTask).ignoresSignal ? UNREAD_SIGNAL : controller.signal;
   }
 
   #classify(thrown: unknown): TaskforgeError {

@@ -20,44 +20,115 @@ function failsAfter(ms: number): Promise<never> {
   );
 }
 
+type WaitingTaskClass = new (config: ReturnType<typeof scriptedConfig>) => BaseTask & { readonly signals: AbortSignal[] };
+
+/**
+ * Task classes as tools print them, loaded from their text so that what
+ * runs is exactly that text: each executeTask reads its signal, and its
+ * source shows an empty first pair of parentheses and no `arguments`, which
+ * a check of the source text took for "reads no parameter".
+ */
+const PRINTED_TASK_CLASSES: Readonly<Record<string, string>> = {
+  // A computed method name whose expression calls a function, with a rest parameter.
+  'a computed name and a rest parameter': 'export default (B,u)=>class extends B{signals=[];[String()+"executeTask"](...a){this.signals.push(a[0]);return u(a[0])}}',
+  // `arguments` spelled with an escape, as an obfuscator may print it.
+  'an escaped `arguments`': 'export default (B,u)=>class extends B{signals=[];executeTask(){const s=argum\\u0065nts[0];this.signals.push(s);return u(s)}}',
+  // A comment holding `()` before the parameters, kept by a compiler that keeps comments.
+  'a comment before a default parameter': 'export default (B,u)=>class extends B{signals=[];executeTask/* run() */(s=void 0){this.signals.push(s);return u(s)}}',
+};
+
+async function loadPrinted(source: string): Promise<WaitingTaskClass> {
+  const module = (await import(`data:text/javascript,${encodeURIComponent(source)}`)) as { default: (base: typeof BaseTask, wait: typeof untilAborted) => WaitingTaskClass };
+  return module.default(BaseTask, untilAborted);
+}
+
+/** Resolves once the task's attempt has been handed its signal. */
+async function started(task: { readonly signals: AbortSignal[] }): Promise<void> {
+  while (task.signals.length === 0) await new Promise((resolve) => setImmediate(resolve));
+}
+
 class TakesNoParameter extends BaseTask {
-  protected override executeTask(): Promise<never> {
+  // Typed boolean, not the literal true, so that a subclass may set it back to false.
+  static override readonly ignoresSignal: boolean = true;
+  readonly signals: AbortSignal[] = [];
+
+  protected override executeTask(signal: AbortSignal): Promise<never> {
+    this.signals.push(signal);
     return failsAfter(60);
   }
 }
 
 class DefaultParameter extends BaseTask {
+  readonly signals: AbortSignal[] = [];
+
   protected override executeTask(signal = new AbortController().signal): Promise<never> {
+    this.signals.push(signal);
     return untilAborted(signal);
   }
 }
 
 class RestParameter extends BaseTask {
+  readonly signals: AbortSignal[] = [];
+
   protected override executeTask(...args: [AbortSignal]): Promise<never> {
+    this.signals.push(args[0]);
     return untilAborted(args[0]);
   }
 }
 
+/** Cancel and timeout each fire the signal the attempt was given. */
+async function expectSignalFires(TaskClass: WaitingTaskClass): Promise<void> {
+  const cancelled = new TaskClass(scriptedConfig());
+  const running = cancelled.execute();
+  await started(cancelled);
+  await cancelled.cancel('enough');
+  expect((await running).error?.code).toBe('CANCELLED');
+  expect(cancelled.signals[0]?.aborted).toBe(true);
+  const timedOut = new TaskClass(scriptedConfig({ timeout: 20 }));
+  expect((await timedOut.execute()).error?.code).toBe('TIMEOUT');
+  expect(timedOut.signals[0]?.aborted).toBe(true);
+}
+
 describe('the attempt signal', () => {
   it('reaches an executeTask that declares it with a default value or a rest parameter: cancel and timeout fire it', async () => {
-    for (const TaskClass of [DefaultParameter, RestParameter]) {
-      const cancelled = new TaskClass(scriptedConfig());
-      const running = cancelled.execute();
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      await cancelled.cancel('enough');
-      expect((await running).error?.code).toBe('CANCELLED');
-      const timedOut = await new TaskClass(scriptedConfig({ timeout: 20 })).execute();
-      expect(timedOut.error?.code).toBe('TIMEOUT');
-    }
+    for (const TaskClass of [DefaultParameter, RestParameter]) await expectSignalFires(TaskClass);
   });
 
-  it('an executeTask that declares no parameter (given a shared signal that never fires) still ends TIMEOUT or CANCELLED by its attempt', async () => {
-    const timedOut = await new TakesNoParameter(scriptedConfig({ timeout: 20 })).execute();
-    expect(timedOut.error).toMatchObject({ code: 'TIMEOUT', details: { timeoutMs: 20, attempt: 1 } });
+  for (const [printedWith, source] of Object.entries(PRINTED_TASK_CLASSES)) {
+    it(`reaches an executeTask printed with ${printedWith}: cancel and timeout fire it`, async () => {
+      await expectSignalFires(await loadPrinted(source));
+    });
+  }
+
+  it('each attempt has its own signal: a retry after a timeout is not handed the fired one', async () => {
+    const task = new RestParameter(scriptedConfig({ timeout: 20, retries: 1 }));
+    const result = await task.execute();
+    expect(result).toMatchObject({ attempts: 2, error: { code: 'TIMEOUT' } });
+    expect(task.signals).toHaveLength(2);
+    expect(task.signals[0]).not.toBe(task.signals[1]);
+  });
+
+  it('a task type that declares ignoresSignal is handed a shared signal that never fires, and still ends TIMEOUT or CANCELLED by its attempt', async () => {
+    const timedOut = new TakesNoParameter(scriptedConfig({ timeout: 20 }));
+    expect((await timedOut.execute()).error).toMatchObject({ code: 'TIMEOUT', details: { timeoutMs: 20, attempt: 1 } });
     const cancelled = new TakesNoParameter(scriptedConfig());
     const running = cancelled.execute();
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await started(cancelled);
     await cancelled.cancel('enough');
     expect((await running).error?.code).toBe('CANCELLED');
+    expect(timedOut.signals[0]?.aborted).toBe(false);
+    expect(cancelled.signals[0]).toBe(timedOut.signals[0]);
+  });
+
+  it('a subclass of a task type that ignores its signal reads it again by setting ignoresSignal back to false', async () => {
+    class ReadsItAgain extends TakesNoParameter {
+      static override readonly ignoresSignal = false;
+
+      protected override executeTask(signal: AbortSignal): Promise<never> {
+        this.signals.push(signal);
+        return untilAborted(signal);
+      }
+    }
+    await expectSignalFires(ReadsItAgain);
   });
 });

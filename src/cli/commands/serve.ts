@@ -1,7 +1,8 @@
 import { isTaskforgeError } from '../../core/errors.js';
 import { OrchestratorMetrics } from '../../orchestrator/metrics.js';
 import { Orchestrator, type AnyOrchestrator } from '../../orchestrator/orchestrator.js';
-import { startServer, type TaskforgeServer } from '../../server/create-server.js';
+import type { TaskforgeServer } from '../../server/create-server.js';
+import { loadServerPackages, startServer } from '../../server/start-server.js';
 import { backendFor, type CliStreams, type CommonOptions } from '../cli-context.js';
 import { chooseQueue, openCliQueue } from '../cli-queue.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
@@ -25,6 +26,7 @@ export interface ServeCommandOptions extends CommonOptions {
  * finish (up to --shutdown-timeout) and exits 0.
  */
 export async function serveCommand(options: ServeCommandOptions, streams: CliStreams): Promise<ExitCode> {
+  await loadServerPackages();
   const backend = backendFor(options, streams.env);
   const token = streams.env['TASKFORGE_TOKEN'];
   const metrics = new OrchestratorMetrics();

@@ -1,10 +1,10 @@
-import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import type * as S3Storage from '@aws-sdk/lib-storage';
 import { abortable, abortError, throwIfAborted } from '../../core/abort.js';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
 import { KeyedMutex } from '../../core/keyed-mutex.js';
+import { requireOptional } from '../../core/optional-package.js';
 import type { ListEntry, ListOptions, ListPage, ObjectInfo, OpenedObject, StorageBackend, WriteOptions } from '../backend.js';
 import { encodeCursor, PageCollector } from '../list-pager.js';
 import { baseName, childPath, ROOT_PATH, pathSegments } from '../storage-path.js';
@@ -35,8 +35,8 @@ let sdk: { readonly s3: typeof S3Sdk; readonly storage: typeof S3Storage } | und
 /** The AWS SDK, loaded when the first S3 backend is made: a program that never uses S3 never pays for it. */
 function awsSdk(): { readonly s3: typeof S3Sdk; readonly storage: typeof S3Storage } {
   if (sdk === undefined) {
-    const require = createRequire(import.meta.url);
-    sdk = { s3: require('@aws-sdk/client-s3') as typeof S3Sdk, storage: require('@aws-sdk/lib-storage') as typeof S3Storage };
+    const loaded = requireOptional('the S3 backend', ['@aws-sdk/client-s3', '@aws-sdk/lib-storage']);
+    sdk = { s3: loaded['@aws-sdk/client-s3'] as typeof S3Sdk, storage: loaded['@aws-sdk/lib-storage'] as typeof S3Storage };
   }
   return sdk;
 }
@@ -64,6 +64,7 @@ export class S3Backend implements StorageBackend {
   /** overwrite: false is a check then a PUT: one at a time per path in this process. */
   readonly #pathLocks = new KeyedMutex();
 
+  /** @throws UNSUPPORTED_OPTION when @aws-sdk/client-s3 or @aws-sdk/lib-storage is not installed. */
   constructor(options: S3BackendOptions) {
     this.#bucket = options.bucket;
     const prefix = options.prefix ?? '';
