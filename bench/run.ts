@@ -239,7 +239,7 @@ async function redisSections(): Promise<void> {
       const spec = (kind: RedisSpec['kind']): RedisSpec => ({ url: server.url, count, workers, concurrency: 8, kind });
       sections.push(
         compare(`${String(count)} no-op tasks through Redis, ${String(workers)} worker process${workers === 1 ? '' : 'es'} x concurrency 8`, [
-          { label: 'taskforge RedisWorker', run: () => runChild('redisNoop', freshDir('redis'), spec('taskforge')) },
+          { label: 'taskforge Orchestrator worker', run: () => runChild('redisNoop', freshDir('redis'), spec('taskforge')) },
           { label: 'bare BullMQ Worker', run: () => runChild('redisNoop', freshDir('bullmq'), spec('bullmq')) },
           { label: 'bare BullMQ Worker, prioritized', run: () => runChild('redisNoop', freshDir('bullmq-p'), spec('bullmq-priority')) },
           { label: 'bare BullMQ Worker, same job as taskforge', run: () => runChild('redisNoop', freshDir('bullmq-s'), spec('bullmq-same-job')) },

@@ -138,7 +138,7 @@ describe('a consumer installing the packed tarball', () => {
       const orchestrator = new taskforge.Orchestrator();
       await taskforge.startServer({ orchestrator, port: 0 }).catch((error) => { out.server = told(error); });
       await orchestrator.shutdown();
-      await taskforge.RedisOrchestrator.connect({ url: 'redis://127.0.0.1:1' }).catch((error) => { out.redis = told(error); });
+      await new taskforge.Orchestrator({ queue: 'redis://127.0.0.1:1', concurrency: 0 }).ready().catch((error) => { out.redis = told(error); });
       console.log(JSON.stringify(out));
     `;
     const ran = await runCommand('node', ['--input-type=module', '--eval', script], { cwd: app, env: consumerEnv() });

@@ -9,7 +9,7 @@ import { summaryTable } from './summary.js';
 /** How often the live view redraws. */
 const REDRAW_MS = 100;
 
-/** Where a batch's events come from: an Orchestrator, or a RedisOrchestrator. */
+/** Where a batch's events come from: the Orchestrator it was submitted to, on any queue. */
 export interface BatchEvents {
   on<K extends keyof OrchestratorEvents>(event: K, listener: Listener<OrchestratorEvents, K>): unknown;
 }

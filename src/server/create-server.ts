@@ -41,8 +41,8 @@ export interface ServerOptions {
   readonly metrics?: OrchestratorMetrics;
   /**
    * Record the orchestrator's tasks into `metrics` from its events: for an
-   * orchestrator that does not record them itself (a RedisOrchestrator
-   * client, whose tasks run in workers elsewhere). Default false.
+   * orchestrator that does not record them itself (one on Redis with
+   * concurrency 0, whose tasks run in workers elsewhere). Default false.
    */
   readonly metricsFromEvents?: boolean;
   readonly logger?: Logger;

@@ -11,7 +11,7 @@ import type { TaskEventLog } from './task-event-log.js';
 import type { EventSource, TaskFeed } from './task-feed.js';
 import type { TaskTable } from './task-table.js';
 
-/** What the server drives: the in-process Orchestrator or a RedisOrchestrator client (with allEvents). */
+/** What the server drives: an Orchestrator on any queue (on Redis, one with allEvents, submitting only). */
 export interface ServedOrchestrator extends EventSource {
   submit(config: TaskConfig): { readonly id: string } | Promise<{ readonly id: string }>;
   submitAll(configs: readonly TaskConfig[]): readonly { readonly id: string }[] | Promise<readonly { readonly id: string }[]>;
