@@ -1,8 +1,8 @@
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import type { FieldProblem } from '../core/validation.js';
-import { parseOrThrow } from '../core/validation.js';
 import { BaseTask } from '../tasks/base-task.js';
-import { taskConfigSchema, type TaskConfig } from '../tasks/task-config.js';
+import type { TaskConfig } from '../tasks/task-config.js';
+import { validTaskConfig } from '../tasks/task-config-check.js';
 
 /** A task class as far as checking its configs goes (the registry's TaskClass). */
 type CheckedClass = abstract new (config: never, context: never) => unknown;
@@ -38,7 +38,7 @@ export function configCheckOf(taskClass: CheckedClass): ConfigCheck {
     };
   }
   return (config, id) => {
-    parseOrThrow(taskConfigSchema, config, `task '${id}'`);
+    validTaskConfig(config, `task '${id}'`);
   };
 }
 

@@ -6,8 +6,8 @@ import { newTaskId } from '../core/ids.js';
 import { getDefaultLogger, type Logger } from '../core/logger.js';
 import { fromSystemError } from '../core/system-errors.js';
 import { TypedEmitter, type Listener } from '../core/typed-emitter.js';
-import { parseOrThrow } from '../core/validation.js';
-import { attemptOptionsOf, taskConfigSchema, type AttemptOptions, type TaskConfig, type ValidTaskConfig } from './task-config.js';
+import { attemptOptionsOf, type AttemptOptions, type TaskConfig, type ValidTaskConfig } from './task-config.js';
+import { validTaskConfig } from './task-config-check.js';
 import type { TaskEvents } from './task-events.js';
 import type { TaskResult, TaskResultBase } from './task-result.js';
 import { assertTransition, isFinalStatus, TaskStatus, type FinalTaskStatus } from './task-status.js';
@@ -225,7 +225,7 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
 
   /** Validates the raw config; throws VALIDATION_ERROR. Task types override it with their schema. */
   protected validateConfig(raw: unknown): TConfig {
-    return parseOrThrow(taskConfigSchema, raw, `task '${this.id}'`) as TConfig;
+    return validTaskConfig(raw, `task '${this.id}'`) as TConfig;
   }
 
   /**
