@@ -15,10 +15,9 @@ export interface QueueChoice {
   readonly redis: RedisLocation | undefined;
 }
 
-/** Checks `--queue` (and `--aging`, which the Redis queue cannot take). */
-export function chooseQueue(url: string, aging?: number): QueueChoice {
+/** Checks `--queue`. */
+export function chooseQueue(url: string): QueueChoice {
   if (url.startsWith('redis://') || url.startsWith('rediss://')) {
-    if (aging !== undefined) throw new UsageError('--aging: the Redis queue has no aging (BullMQ priorities are fixed)');
     try {
       return { url, redis: parseRedisUrl(url, '--queue') };
     } catch (error) {
@@ -40,12 +39,17 @@ export async function openCliQueue(choice: QueueChoice, options: { readonly agin
         url: choice.redis.url,
         name: choice.redis.name,
         connectTimeoutMs: REDIS_CONNECT_TIMEOUT_MS,
+        ...aging,
         ...(options.lockDurationMs === undefined ? {} : { lockDurationMs: options.lockDurationMs }),
       });
     }
     return choice.url === 'memory' ? new MemoryQueue(aging) : new SqliteQueue(choice.url.slice('sqlite:'.length), aging);
   } catch (error) {
-    if (isTaskforgeError(error)) throw new UsageError(`--queue: ${error.message}`);
+    if (isTaskforgeError(error)) {
+      // A Redis queue that ages at another rate refuses --aging; anything else is the queue's.
+      const flag = error.details?.['field'] === 'agingMs' ? '--aging' : '--queue';
+      throw new UsageError(`${flag}: ${error.message}`);
+    }
     throw error;
   }
 }

@@ -10,6 +10,8 @@ import { invalid } from '../orchestrator/submission.js';
 import { retainedResult } from '../orchestrator/retained-result.js';
 import { checkedLimit } from '../orchestrator/queues/memory-store.js';
 import { toBullMqPriority } from '../orchestrator/queues/bullmq-priority.js';
+import { checkAgingMs } from '../orchestrator/priority-queue.js';
+import { agedBullPriority, checkAgedPriority, RedisAging, type AgingState, type AgingTuning } from './redis-aging.js';
 import type { FinishedTask, QueuedTask, RetentionOptions, SubmitOutcome, TaskMeta, TaskState } from '../orchestrator/task-queue.js';
 import { CANCEL_SCRIPT, FINISH_SCRIPT, RELEASE_SCRIPT, SCRIPT_KEYS, STRANDED_SCRIPT, SUBMIT_SCRIPT } from './redis-scripts.js';
 import { checkQueueName, parseRedisUrl } from './redis-url.js';
@@ -53,6 +55,16 @@ export interface RedisQueueOptions extends RetentionOptions {
   readonly stalledIntervalMs?: number;
   /** How long open() waits for Redis to answer. Default 10 s. */
   readonly connectTimeoutMs?: number;
+  /**
+   * Aging against starvation: a waiting task gains one priority point per
+   * `agingMs` waited (see redis-aging.ts). A setting of the queue, stored in
+   * Redis by the first process that gives it: the others take it from
+   * there, and one that gives another value is refused. Default: the
+   * queue's setting, off unless a process gave one.
+   */
+  readonly agingMs?: number;
+  /** Shortens aging's rebase and refresh (for tests; the defaults suit every queue). @internal */
+  readonly agingTuning?: AgingTuning;
 }
 
 /** What a BullMQ job carries: the task, and whether its submitter listens to its progress events. */
@@ -105,6 +117,7 @@ export class RedisStore {
   readonly #prefix: string;
   readonly #maxFinished: number;
   readonly #maxAgeMs: number;
+  readonly #aging: RedisAging;
   /** The queue's epoch as this process last saw it (see markEpoch). */
   #epoch = '';
   /** Every connection made for this queue and its users (workers, clients), ended by close(). */
@@ -122,6 +135,7 @@ export class RedisStore {
     this.#prefix = `${KEY_PREFIX}:${name}`;
     this.#keys = SCRIPT_KEYS.map((key) => `${this.#prefix}:${key}`);
     this.#redis = this.newConnection({ autoPipelining: true });
+    this.#aging = new RedisAging(this.#redis, this.#prefix, options.agingMs, options.agingTuning);
     this.#bull = new modules.Queue<QueuedTask>(name, { connection: this.newConnection(), prefix: `${KEY_PREFIX}:bull` });
     // Connection errors surface as failed calls; the event needs a listener so that it is not thrown.
     this.#bull.on('error', () => undefined);
@@ -133,6 +147,8 @@ export class RedisStore {
     const name = options.name ?? parsed.name;
     checkQueueName(name);
     const connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs) ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    // Checked before any connection is made: one left open would hold the process.
+    checkAgingMs(options.agingMs);
     const queue = new RedisStore(await loadBullMq(), parsed.url, name, options);
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -150,6 +166,13 @@ export class RedisStore {
       throw new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `cannot reach Redis for the queue ${queue.name}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     } finally {
       clearTimeout(timer);
+    }
+    try {
+      // Refused here, not at the first submit, when this process wants another aging than the queue's.
+      await queue.#aging.current();
+    } catch (error) {
+      queue.abandon();
+      throw error;
     }
     return queue;
   }
@@ -255,9 +278,11 @@ export class RedisStore {
 
   async #store(tasks: readonly QueuedTask[], where: (index: number) => string, events: boolean): Promise<SubmitOutcome[]> {
     if (tasks.length === 0) return [];
+    const aging = await this.#aging.current();
     const args: string[] = ['link', String(tasks.length)];
-    for (const task of tasks) {
+    for (const [index, task] of tasks.entries()) {
       toBullMqPriority(task.priority);
+      if (aging !== undefined) checkAgedPriority(task.priority, where(index));
       args.push(task.id, JSON.stringify(metaOf(task)), JSON.stringify(specOf(task, events)), '0');
     }
     const now = Date.now();
@@ -292,6 +317,7 @@ export class RedisStore {
    */
   async handOver(specs: readonly string[], releasedAt: number | readonly number[]): Promise<void> {
     if (specs.length === 0) return;
+    const aging = await this.#aging.current();
     const tasks = specs.map((spec, index) => {
       const task = JSON.parse(spec) as { -readonly [K in keyof JobData]: JobData[K] };
       task.releasedAt = typeof releasedAt === 'number' ? releasedAt : (releasedAt[index] ?? 0);
@@ -299,9 +325,12 @@ export class RedisStore {
     });
     for (let start = 0; start < tasks.length; start += 1000) {
       const chunk = tasks.slice(start, start + 1000);
-      await this.#bull.addBulk(chunk.map((task) => ({ name: task.type, data: task, opts: this.jobOptions(task) })));
+      await this.#bull.addBulk(chunk.map((task) => ({ name: task.type, data: task, opts: jobOptions(task, aging) })));
       await this.#redis.hdel(this.#keys[5] ?? '', ...chunk.map((task) => task.id));
     }
+    this.#aging.rebaseIfDue(aging, this.#bull, (error) => {
+      getDefaultLogger().warn({ queue: this.name, err: error }, 'ranking the waiting tasks from a new aging origin failed; the next hand-over tries again');
+    });
   }
 
   /** Hands to BullMQ the ready tasks a dead process stored but did not hand over. */
@@ -314,11 +343,6 @@ export class RedisStore {
       releasedAt,
     );
     return entries.length;
-  }
-
-  /** A task's BullMQ job: its own id (so that a second hand-over while it waits or runs is a no-op), and taskforge's priority translated. */
-  jobOptions(task: QueuedTask): JobsOptions {
-    return { jobId: jobIdOf(task.id), priority: toBullMqPriority(task.priority) };
   }
 
   /**
@@ -350,8 +374,8 @@ export class RedisStore {
    */
   async restorePriority(jobId: string): Promise<void> {
     try {
-      const job = await this.#bull.getJob(jobId);
-      if (job?.opts.priority !== undefined) await job.changePriority({ priority: job.opts.priority, lifo: true });
+      const job = (await this.#bull.getJob(jobId)) as Job<JobData> | undefined;
+      if (job !== undefined) await job.changePriority({ priority: agedBullPriority(job.data.priority, job.data.releasedAt ?? 0, await this.#aging.current()), lifo: true });
     } catch {
       // Taken again meanwhile, or gone: nothing to put back.
     }
@@ -556,6 +580,11 @@ export function alreadyExists(id: string, at: string): TaskforgeError {
   return new TaskforgeError(ErrorCode.ALREADY_EXISTS, `a task with id '${id}' already exists${at === '' ? '' : ` (${at.slice(0, -1)})`}`, {
     details: { field: `${at}id`, taskId: id },
   });
+}
+
+/** A task's BullMQ job: its own id (so that a second hand-over while it waits or runs is a no-op), and its place from its priority (and aging). */
+function jobOptions(task: JobData, aging: AgingState | undefined): JobsOptions {
+  return { jobId: jobIdOf(task.id), priority: agedBullPriority(task.priority, task.releasedAt ?? 0, aging) };
 }
 
 /** BullMQ job ids may not be integers or hold ':'; encodeURIComponent is one-to-one, so ids stay distinct. */

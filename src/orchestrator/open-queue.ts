@@ -7,7 +7,7 @@ import type { TaskQueue } from './task-queue.js';
 
 /** Options that apply to a queue named by URL. */
 export interface QueueUrlOptions {
-  /** Aging against starvation (memory and SQLite). */
+  /** Aging against starvation (on Redis, the queue's setting: see RedisQueueOptions.agingMs). */
   readonly agingMs?: number;
   /** Where a Redis queue logs. */
   readonly logger?: Logger;
@@ -30,13 +30,10 @@ export function openQueue(queue: TaskQueue | string, options: QueueUrlOptions = 
   if (queue === 'memory') return opened(new MemoryQueue(aging));
   if (queue.startsWith('sqlite:') && queue.length > 'sqlite:'.length) return opened(new SqliteQueue(queue.slice('sqlite:'.length), aging));
   if (queue.startsWith('redis://') || queue.startsWith('rediss://')) {
-    if (options.agingMs !== undefined) {
-      throw new TaskforgeError(ErrorCode.VALIDATION_ERROR, 'agingMs: the Redis queue has no aging (BullMQ priorities are fixed)', { details: { field: 'agingMs' } });
-    }
     const location = parseRedisUrl(queue, 'queue');
     const name = `${location.url.replace(/\/\/[^@/]*@/, '//***@').replace(/\/$/, '')}?name=${location.name}`;
     // Loaded on first use: a program that never names a Redis queue never loads bullmq.
-    const opening = import('../distributed/redis-queue.js').then(({ RedisQueue }) => RedisQueue.open({ url: location.url, name: location.name, ...(options.logger === undefined ? {} : { logger: options.logger }) }));
+    const opening = import('../distributed/redis-queue.js').then(({ RedisQueue }) => RedisQueue.open({ url: location.url, name: location.name, ...aging, ...(options.logger === undefined ? {} : { logger: options.logger }) }));
     return { name, opening };
   }
   throw new TaskforgeError(ErrorCode.VALIDATION_ERROR, `queue: expected 'memory', 'sqlite:FILE' or 'redis://HOST:PORT[/DB][?name=QUEUE]' (got '${queue}')`, { details: { field: 'queue', value: queue } });

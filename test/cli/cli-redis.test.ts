@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RedisStore } from '../../src/distributed/redis-store.js';
 import { freePort } from '../helpers/free-port.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { serviceAvailable } from '../helpers/services.js';
@@ -290,7 +291,10 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     writeFileSync(join(dir, 'one.json'), JSON.stringify([write('one', '/one.txt', 'x')]));
     expect(taskforge(['run', 'one.json', '--queue', 'redis://'])).toMatchObject({ code: 2, stderr: expect.stringContaining("taskforge: --queue: 'redis://' is not a Redis queue URL") as string });
     expect(taskforge(['run', 'one.json', '--queue', `${server?.url ?? ''}?name=a:b`])).toMatchObject({ code: 2, stderr: expect.stringContaining('a Redis queue name is 1 to 100 letters') as string });
-    expect(taskforge(['run', 'one.json', '--queue', server?.url ?? '', '--aging', '10'])).toMatchObject({ code: 2, stderr: 'taskforge: --aging: the Redis queue has no aging (BullMQ priorities are fixed)\n' });
+    // Aging is the queue's setting, given by the first process that asks: another rate is refused, before anything is stored.
+    const aged = await RedisStore.open({ url: server?.url ?? '', name: 'aged', agingMs: 10 });
+    await aged.close();
+    expect(taskforge(['run', 'one.json', '--queue', `${server?.url ?? ''}?name=aged`, '--aging', '20'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^taskforge: --aging: agingMs: this queue ages one point per 10 ms/) as string });
     const dead = `redis://127.0.0.1:${String(await freePort())}`;
     expect(taskforge(['run', 'one.json', '--queue', dead])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^taskforge: --queue: cannot reach Redis for the queue redis:\/\/127\.0\.0\.1:\d+\?name=tasks: /) as string });
     expect(taskforge(['worker', '--queue', dead])).toMatchObject({ code: 2, stderr: expect.stringContaining('taskforge: --queue: cannot reach Redis') as string });

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { compareStreamIds, RedisStore } from '../../src/distributed/redis-store.js';
+import { compareStreamIds, jobIdOf, RedisStore } from '../../src/distributed/redis-store.js';
 import { FINISH_SCRIPT, SCRIPT_KEYS } from '../../src/distributed/redis-scripts.js';
 import { Orchestrator, type AnyOrchestrator } from '../../src/orchestrator/orchestrator.js';
 import { RedisQueue } from '../../src/distributed/redis-queue.js';
@@ -272,7 +272,7 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     // It carries the release time its releasing entry recorded, more than 30 s ago.
     const spec: QueuedTask = { id: 'once', type: 'probe', priority: 0, config: probe('once'), dependsOn: undefined, attempts: 0, submittedAt: Date.now() - 31_000 };
     await queue.handOver([JSON.stringify(spec)], Date.now() - 31_000);
-    for (let waited = 0; (await queue.bull.getJobState(queue.jobOptions(spec).jobId ?? '')) !== 'unknown'; waited += 10) {
+    for (let waited = 0; (await queue.bull.getJobState(jobIdOf(spec.id))) !== 'unknown'; waited += 10) {
       if (waited > 10_000) throw new Error('the job made again was never taken');
       await delay(10);
     }

@@ -185,6 +185,19 @@ describe.each(kinds)('the Orchestrator on $name', (kind) => {
     expect(await second.result('shared')).toMatchObject({ id: 'shared', status: 'completed', data: 'done:shared' });
   });
 
+  it('with agingMs, a task that has waited long enough runs before a later one of a higher priority (no starvation)', async () => {
+    const journal = new Journal();
+    // One point per 100 ms: `old` waits about 10 points before `newer` (priority 5) arrives, so runs first; `urgent` (20) still runs before both.
+    const orchestrator = open(journal, { agingMs: 100 });
+    const blocker = await orchestrator.submit(probe('blocker', 100, { ms: 1500 }));
+    await expect.poll(() => journal.startOrder).toEqual(['blocker']);
+    await orchestrator.submit(probe('old', 0));
+    await delay(1000);
+    const later = await orchestrator.submitAll([probe('newer', 5), probe('urgent', 20)]);
+    await Promise.all([blocker.result, ...later.map((handle) => handle.result)]);
+    expect(journal.startOrder).toEqual(['blocker', 'urgent', 'old', 'newer']);
+  });
+
   it('shutdown lets running tasks finish within its deadline, and takes no more work', async () => {
     const journal = new Journal();
     const orchestrator = open(journal);

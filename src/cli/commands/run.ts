@@ -34,7 +34,7 @@ export interface RunCommandOptions extends CommonOptions {
  */
 export async function runCommand(file: string, options: RunCommandOptions, streams: CliStreams): Promise<ExitCode> {
   const source = file === '-' ? 'stdin' : file;
-  const choice = chooseQueue(options.queue, options.aging);
+  const choice = chooseQueue(options.queue);
   const shared = choice.redis !== undefined;
   const taskTypes = options.tasks === undefined ? {} : await loadTaskModule(options.tasks, process.cwd());
   const text = await readInput(file, streams);
