@@ -39,7 +39,7 @@ function task(id: string, priority: number): QueuedTask {
 /** The ids waiting in BullMQ, in the order workers take them. */
 async function waitingOrder(store: RedisStore): Promise<string[]> {
   const ids = await store.newConnection().zrange(`taskforge:bull:${store.location.name}:prioritized`, 0, -1);
-  return Promise.all(ids.map(async (jobId) => String(((await store.bull.getJob(jobId))?.data as QueuedTask | undefined)?.id)));
+  return Promise.all(ids.map(async (jobId) => String((await store.bull.getJob(jobId))?.data.id)));
 }
 
 async function jobPriority(store: RedisStore, id: string): Promise<number> {
