@@ -1,0 +1,89 @@
+import { getDefaultLogger, type Logger } from '../core/logger.js';
+import type { StorageTaskContext } from '../tasks/storage-task.js';
+import type { OrchestratorMetrics } from './metrics.js';
+import { invalid } from './submission.js';
+import type { TaskQueue } from './task-queue.js';
+import type { TaskClass } from './task-registry.js';
+
+/** The default number of tasks that run at once. */
+export const DEFAULT_CONCURRENCY = 8;
+/** How long shutdown() lets running tasks finish before it cancels them. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
+/** How many times a durable task may be cut off (a crash, a dead worker) before it ends INTERRUPTED. */
+export const DEFAULT_MAX_INTERRUPTIONS = 3;
+
+/** Options of {@link Orchestrator}. */
+export interface OrchestratorOptions<TQueue extends TaskQueue | string = TaskQueue | string> {
+  /**
+   * Tasks this process runs at once. Default 8. 0 (a shared queue only):
+   * this orchestrator submits and watches, and other processes run.
+   */
+  readonly concurrency?: number;
+  /**
+   * Where tasks wait and finished ones are kept: a queue object, or its URL
+   * (`memory`, `sqlite:FILE`, `redis://HOST:PORT[/DB][?name=QUEUE]`).
+   * Default `memory`. Nothing else changes between one process and many.
+   */
+  readonly queue?: TQueue;
+  /** Aging against starvation for a queue given by URL (one priority point per `agingMs` waited). Default: off. */
+  readonly agingMs?: number;
+  /** Custom task types by name (`storage` is built in); the same as register() before anything runs. */
+  readonly taskTypes?: Readonly<Record<string, TaskClass>>;
+  /** Given to every task this process runs (storage backend, keyring, cache, retry policy). */
+  readonly context?: StorageTaskContext & Readonly<Record<string, unknown>>;
+  /** Where the orchestrator and its tasks log. Default: pino at `TASKFORGE_LOG_LEVEL`. */
+  readonly logger?: Logger;
+  /** Prometheus metrics to record into; see {@link OrchestratorMetrics}. Default: none. */
+  readonly metrics?: OrchestratorMetrics;
+  /** Cut-offs (a crash, a dead worker) a durable task survives before it ends INTERRUPTED. Default 3. */
+  readonly maxInterruptions?: number;
+  /**
+   * Tell every task's events, not only those of tasks this orchestrator
+   * submitted, watches or runs (a dashboard over a shared queue). Default false.
+   */
+  readonly allEvents?: boolean;
+}
+
+/** Options of {@link Orchestrator.shutdown}. */
+export interface ShutdownOptions {
+  /** How long running tasks may go on before they are cancelled. Default 30 s. */
+  readonly timeoutMs?: number;
+}
+
+/** The options that have defaults, with them filled in. */
+export interface DefaultedOptions {
+  readonly queue: TaskQueue | string;
+  readonly concurrency: number;
+  readonly allEvents: boolean;
+  readonly maxInterruptions: number;
+  readonly logger: Logger;
+}
+
+/**
+ * An Orchestrator's options checked and given their defaults, once, in the
+ * constructor (VALIDATION_ERROR naming the option). Apart from the
+ * Orchestrator with the type, so that what each option means, its default
+ * and what it accepts read together.
+ */
+export function defaultedOptions(options: OrchestratorOptions): DefaultedOptions {
+  const queue: TaskQueue | string = options.queue ?? 'memory';
+  const shared = typeof queue === 'string' ? !isLocalUrl(queue) : queue.shared;
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+  if (!Number.isInteger(concurrency) || concurrency < (shared ? 0 : 1)) {
+    invalid('', 'concurrency', `expected a whole number of ${shared ? '0 (submit only)' : '1'} or more (got ${String(concurrency)})`);
+  }
+  if (typeof queue !== 'string' && options.agingMs !== undefined) {
+    invalid('', 'agingMs', `applies to a queue given by URL; give it to the queue instead (new SqliteQueue(file, { agingMs: ${String(options.agingMs)} }))`);
+  }
+  return {
+    queue,
+    concurrency,
+    allEvents: options.allEvents ?? false,
+    maxInterruptions: options.maxInterruptions ?? DEFAULT_MAX_INTERRUPTIONS,
+    logger: options.logger ?? getDefaultLogger(),
+  };
+}
+
+function isLocalUrl(url: string): boolean {
+  return url === 'memory' || url.startsWith('sqlite:');
+}
