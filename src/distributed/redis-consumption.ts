@@ -7,8 +7,9 @@ import { failedWithoutRunning } from '../orchestrator/task-ends.js';
 import type { Consumption, QueueConsumer, QueuedTask, TakenTask } from '../orchestrator/task-queue.js';
 import { STOP_GRACE_MS } from '../orchestrator/task-queue.js';
 import type { TaskResult } from '../tasks/task-result.js';
-import type { JobData, RedisStore, TaskEnd } from './redis-store.js';
-import { countsOf, LATE_JOB_MS } from './redis-store.js';
+import type { RedisStore } from './redis-store.js';
+import type { JobData, TaskEnd } from './redis-records.js';
+import { countsOf, LATE_JOB_MS } from './redis-records.js';
 
 /** How often a worker repairs what a dead process left half done (at most: half the lock duration when that is shorter). */
 const STRANDED_SWEEP_MS = 5_000;
@@ -82,10 +83,10 @@ export class RedisConsumption implements Consumption {
     this.#store = store;
     this.#consumer = consumer;
     this.#logger = logger;
-    this.#jobMoved = new store.modules.WaitingError();
+    this.#jobMoved = new store.connections.modules.WaitingError();
     this.#subscriber = this.#listenForCancels();
-    this.client = store.newConnection();
-    this.#worker = new store.modules.Worker<QueuedTask>(store.location.name, (job, token) => this.#process(job, token ?? ''), {
+    this.client = store.connections.open();
+    this.#worker = new store.connections.modules.Worker<QueuedTask>(store.location.name, (job, token) => this.#process(job, token ?? ''), {
       ...store.workerOptions(),
       connection: this.client,
       concurrency: consumer.concurrency,
@@ -113,7 +114,7 @@ export class RedisConsumption implements Consumption {
     this.#listenerCheck = setInterval(checkListeners, LISTENER_CHECK_MS);
     this.#listenerCheck.unref();
     checkListeners();
-    this.#sweeper = setInterval(sweep, Math.min(STRANDED_SWEEP_MS, store.lockDurationMs / 2));
+    this.#sweeper = setInterval(sweep, Math.min(STRANDED_SWEEP_MS, store.locks.durationMs / 2));
     this.#sweeper.unref();
     sweep();
     this.#logger.info({ worker: this.id, queue: store.name, concurrency: consumer.concurrency }, 'Redis worker started');
@@ -190,12 +191,12 @@ export class RedisConsumption implements Consumption {
     // Only a job started LATE_JOB_MS or more after its release, or run again, can have such a twin:
     // a fresh job costs no round trip.
     const late = task.releasedAt === undefined || Date.now() - task.releasedAt >= LATE_JOB_MS;
-    if ((late || restarted) && (await this.#store.hasEnded(task.id))) {
+    if ((late || restarted) && (await this.#store.finished.has(task.id))) {
       this.#logger.debug({ worker: this.id, taskId: task.id, taskType: task.type }, 'a job of a task that has ended is dropped unrun');
       return;
     }
     if (this.#cancelsHeard.has(task.id) || (restarted && (await this.#store.cancelRequested(task.id)))) {
-      this.#store.publishEvent('cancel', task.id, { id: task.id, type: task.type, previousStatus: 'pending' }, this.client);
+      this.#store.events.publish('cancel', task.id, { id: task.id, type: task.type, previousStatus: 'pending' }, this.client);
       await this.#store.settle(task.id, failedWithoutRunning(task, attempts, new TaskforgeError(ErrorCode.CANCELLED, `task '${task.id}' was cancelled before it ran`)), this.client);
       return;
     }
@@ -216,7 +217,7 @@ export class RedisConsumption implements Consumption {
     if (this.#gaveUp) throw this.#jobMoved;
     if (held.handingBack) {
       await job.moveToWait(token);
-      throw new this.#store.modules.WaitingError();
+      throw new this.#store.connections.modules.WaitingError();
     }
     // The task is another worker's now: its end is that worker's to record, and the job that worker's to remove.
     if (result.error?.code === ErrorCode.LOCK_LOST) throw this.#jobMoved;
@@ -233,7 +234,7 @@ export class RedisConsumption implements Consumption {
   #fenceOf(taskId: string, held: HeldTask): () => Promise<void> {
     return async () => {
       try {
-        await this.#store.assertLockHeld(taskId, held.job.id ?? '', held.token);
+        await this.#store.locks.assertHeld(taskId, held.job.id ?? '', held.token);
       } catch (error) {
         this.#logger.error({ worker: this.id, taskId, err: errorText(error) }, 'a write of the task was refused: this worker lost its lock on it');
         throw error;
@@ -293,7 +294,7 @@ export class RedisConsumption implements Consumption {
 
   async #checkListeners(): Promise<void> {
     try {
-      this.#anyoneListening = await this.#store.listenerAnnounced();
+      this.#anyoneListening = await this.#store.events.listenerAnnounced();
     } catch {
       // Keep the last answer: events are best effort.
     }
@@ -301,8 +302,8 @@ export class RedisConsumption implements Consumption {
 
   /** Subscribes to the queue's cancel channel; a cancellation for a task held here cancels it. */
   #listenForCancels(): Redis {
-    const subscriber = this.#store.newConnection();
-    subscriber.subscribe(this.#store.channels.cancel).catch(this.#logFailure('cannot subscribe to cancellations'));
+    const subscriber = this.#store.connections.open();
+    subscriber.subscribe(this.#store.cancelChannel).catch(this.#logFailure('cannot subscribe to cancellations'));
     subscriber.on('message', (_channel: string, message: string) => {
       const { id, reason } = JSON.parse(message) as { id: string; reason?: string };
       this.#cancelHeard(id, reason);
@@ -323,7 +324,7 @@ export class RedisConsumption implements Consumption {
       // A task that has ended (its cleanup still runs here) cannot be cancelled: its end is on its way to the queue.
       if (held.ended || held.cancelHeard) return;
       held.cancelHeard = true;
-      this.#store.publishEvent('cancel', id, { id, type: held.job.data.type, previousStatus: 'running', ...(reason === undefined ? {} : { reason }) }, this.client);
+      this.#store.events.publish('cancel', id, { id, type: held.job.data.type, previousStatus: 'running', ...(reason === undefined ? {} : { reason }) }, this.client);
       this.#consumer.cancel(id, reason);
       return;
     }

@@ -61,7 +61,7 @@ export class RedisEventFeed {
     this.#inFlight = inFlight;
     this.#logger = logger;
     this.#lastEventId = lastEventId;
-    this.#reader = store.newConnection();
+    this.#reader = store.connections.open();
     let connections = 0;
     this.#reader.on('ready', () => {
       connections += 1;
@@ -117,7 +117,7 @@ export class RedisEventFeed {
   /** Says, for as long as this feed lives, that a client here wants every task's events (workers then publish them all). */
   #announce(): void {
     if (this.#announcer !== undefined) return;
-    const announce = (): void => void this.#store.announceListener(LISTENER_TTL_MS).catch(() => undefined);
+    const announce = (): void => void this.#store.events.announceListener(LISTENER_TTL_MS).catch(() => undefined);
     announce();
     this.#announcer = setInterval(announce, LISTENER_TTL_MS / 3);
     this.#announcer.unref();
@@ -128,7 +128,7 @@ export class RedisEventFeed {
     while (this.#isOpen()) {
       let reply: [string, [string, string[]][]][] | null;
       try {
-        reply = await this.#reader.xread('COUNT', READ_COUNT, 'BLOCK', READ_BLOCK_MS, 'STREAMS', this.#store.channels.events, this.#lastEventId);
+        reply = await this.#reader.xread('COUNT', READ_COUNT, 'BLOCK', READ_BLOCK_MS, 'STREAMS', this.#store.events.key, this.#lastEventId);
       } catch (error) {
         // (close() may have come while the read waited.)
         if (!this.#isOpen()) return;
@@ -200,8 +200,8 @@ export class RedisEventFeed {
     this.#reconnected = false;
     let dataLost: boolean;
     try {
-      dataLost = reconnected || (await this.#store.epochChanged());
-      if (!dataLost && !(await this.#store.eventsLostAfter(this.#lastEventId))) return;
+      dataLost = reconnected || (await this.#store.epoch.changed());
+      if (!dataLost && !(await this.#store.events.lostAfter(this.#lastEventId))) return;
     } catch {
       // Redis away: asked again at the next check (after the reconnection this failure may hide).
       this.#reconnected ||= reconnected;
@@ -212,7 +212,7 @@ export class RedisEventFeed {
       const chunk = awaited.slice(start, start + 1000);
       let places;
       try {
-        places = await this.#store.whereAre(chunk);
+        places = await this.#store.finished.whereAre(chunk);
       } catch {
         this.#reconnected ||= dataLost;
         return;
@@ -236,7 +236,7 @@ export class RedisEventFeed {
     if (lost > 0) this.#logger.error({ queue: this.#store.name, tasks: lost }, 'tasks lost: the queue no longer holds them');
     // The epoch this process now trusts: a later loss shows as another change.
     if (dataLost) {
-      await this.#store.markEpoch().catch(() => {
+      await this.#store.epoch.mark().catch(() => {
         this.#reconnected = true;
       });
     }

@@ -5,10 +5,11 @@ import type { CancelOutcome, Consumption, QueueConsumer, QueueListener, QueueSub
 import { TaskStatus } from '../tasks/task-status.js';
 import { RedisConsumption } from './redis-consumption.js';
 import { RedisEventFeed } from './redis-event-feed.js';
-import { RedisStore, type RedisQueueOptions } from './redis-store.js';
+import type { RedisQueueOptions } from './redis-options.js';
+import { RedisStore } from './redis-store.js';
 
-export type { RedisQueueOptions } from './redis-store.js';
-export { DEFAULT_LOCK_DURATION_MS, DEFAULT_REDIS_RETENTION, DEFAULT_REDIS_RETENTION_MS } from './redis-store.js';
+export type { RedisQueueOptions } from './redis-options.js';
+export { DEFAULT_LOCK_DURATION_MS, DEFAULT_REDIS_RETENTION, DEFAULT_REDIS_RETENTION_MS } from './redis-options.js';
 
 /** Progress events go to the stream at most this often per task. */
 const PROGRESS_EVERY_MS = 250;
@@ -49,7 +50,7 @@ export class RedisQueue implements TaskQueue {
   static async open(options: RedisQueueOptions & { readonly logger?: Logger } = {}): Promise<RedisQueue> {
     const store = await RedisStore.open(options);
     try {
-      return new RedisQueue(store, await store.lastEventId(), options.logger ?? getDefaultLogger());
+      return new RedisQueue(store, await store.events.lastId(), options.logger ?? getDefaultLogger());
     } catch (error) {
       await store.close();
       throw error;
@@ -106,7 +107,7 @@ export class RedisQueue implements TaskQueue {
     if (await this.#store.removeWaiting(id)) {
       // It was still waiting in BullMQ: it ends here, without running.
       const event = { id, type: meta.type, previousStatus: TaskStatus.PENDING, ...(reason === undefined ? {} : { reason }) };
-      this.#store.publishEvent('cancel', id, event);
+      this.#store.events.publish('cancel', id, event);
       this.#tellCancel(event);
       const result = failedWithoutRunning(meta, meta.attempts, new TaskforgeError(ErrorCode.CANCELLED, message));
       if (await this.#store.settle(id, result)) {
@@ -114,7 +115,7 @@ export class RedisQueue implements TaskQueue {
         return { outcome: 'ended', result };
       }
       // Ended meanwhile some other way: its end stands.
-      const finished = await this.#store.finished(id);
+      const finished = await this.#store.finished.get(id);
       return finished === undefined ? { outcome: 'signalled', task: meta } : { outcome: 'finished', finished };
     }
     // Running (its worker heard the request, and publishes the cancel event), or between states.
@@ -144,7 +145,7 @@ export class RedisQueue implements TaskQueue {
       this.#lastProgress.set(payload.id, now);
       if (this.#lastProgress.size > 10_000) this.#lastProgress.clear();
     }
-    this.#store.publishEvent(kind, payload.id, payload, this.#consumption?.client);
+    this.#store.events.publish(kind, payload.id, payload, this.#consumption?.client);
   }
 
   wants(kind: keyof QueueTaskEvents, id: string): boolean {

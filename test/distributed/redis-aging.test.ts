@@ -1,7 +1,9 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AGED_PRIORITY_MAX, agedBullPriority, type AgingState } from '../../src/distributed/redis-aging.js';
-import { jobIdOf, RedisStore, type JobData, type RedisQueueOptions } from '../../src/distributed/redis-store.js';
+import type { RedisQueueOptions } from '../../src/distributed/redis-options.js';
+import { jobIdOf, type JobData } from '../../src/distributed/redis-records.js';
+import { RedisStore } from '../../src/distributed/redis-store.js';
 import type { QueuedTask } from '../../src/orchestrator/task-queue.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { serviceAvailable } from '../helpers/services.js';
@@ -38,7 +40,7 @@ function task(id: string, priority: number): QueuedTask {
 
 /** The ids waiting in BullMQ, in the order workers take them. */
 async function waitingOrder(store: RedisStore): Promise<string[]> {
-  const ids = await store.newConnection().zrange(`taskforge:bull:${store.location.name}:prioritized`, 0, -1);
+  const ids = await store.connections.open().zrange(`taskforge:bull:${store.location.name}:prioritized`, 0, -1);
   return Promise.all(ids.map(async (jobId) => String((await store.bull.getJob(jobId))?.data.id)));
 }
 
@@ -51,7 +53,7 @@ async function releasedAt(store: RedisStore, id: string): Promise<number> {
 }
 
 async function agingOf(store: RedisStore): Promise<AgingState | undefined> {
-  const [ms, origin] = await store.newConnection().hmget(`taskforge:${store.location.name}:aging`, 'ms', 'origin');
+  const [ms, origin] = await store.connections.open().hmget(`taskforge:${store.location.name}:aging`, 'ms', 'origin');
   return ms === null || origin === null ? undefined : { agingMs: Number(ms), origin: Number(origin) };
 }
 
@@ -78,7 +80,7 @@ describe.skipIf(!haveRedis)('aging on a Redis queue', () => {
       code: 'VALIDATION_ERROR',
       details: { fields: [{ field: '[1].priority' }] },
     });
-    expect(await aging.whereAre(['fine', 'too-high'])).toEqual(['missing', 'missing']);
+    expect(await aging.finished.whereAre(['fine', 'too-high'])).toEqual(['missing', 'missing']);
     queueNumber += 1;
     const plain = await open(`aging-${String(queueNumber)}`);
     await plain.submit([task('wide', AGED_PRIORITY_MAX + 1)]);

@@ -1,6 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { compareStreamIds, jobIdOf, RedisStore } from '../../src/distributed/redis-store.js';
+import { compareStreamIds } from '../../src/distributed/redis-event-stream.js';
+import { jobIdOf } from '../../src/distributed/redis-records.js';
+import { RedisStore } from '../../src/distributed/redis-store.js';
 import { FINISH_SCRIPT, SCRIPT_KEYS } from '../../src/distributed/redis-scripts.js';
 import { Orchestrator, type AnyOrchestrator } from '../../src/orchestrator/orchestrator.js';
 import { RedisQueue } from '../../src/distributed/redis-queue.js';
@@ -151,7 +153,7 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     // The same task twice in one batch, and an unknown one: recorded once, and not at all.
     expect(await queue.settleMany([{ id: 'other', result: result('other', true) }, { id: 'other', result: result('other', true) }, { id: 'ghost', result: result('ghost', true) }])).toEqual([true, false, false]);
     expect(await queue.settleMany([{ id: 'root', result: result('root', false) }])).toEqual([true]);
-    const ended = await queue.finishedMany(children.map((child) => child.id));
+    const ended = await queue.finished.getMany(children.map((child) => child.id));
     expect(ended.every((finished) => finished?.result.error?.code === 'DEPENDENCY_FAILED')).toBe(true);
     expect(ended[2499]?.result.error?.details).toEqual({ dependency: 'root', dependencyCode: 'IO_ERROR' });
     // No child is left blocked; only the two jobs handed to BullMQ wait (settleMany records ends, it takes no job).
@@ -346,27 +348,27 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     const queue = await RedisStore.open({ url: server?.url ?? '', name });
     cleanups.push(() => queue.close());
     // No stream yet: nothing was ever published.
-    expect(await queue.eventsLostAfter('0-0')).toBe(false);
+    expect(await queue.events.lostAfter('0-0')).toBe(false);
     const { Redis } = await import('ioredis');
     const redis = new Redis(server?.url ?? '');
     cleanups.push(() => {
       redis.disconnect();
       return Promise.resolve();
     });
-    const first = (await redis.xadd(queue.channels.events, '*', 'kind', 'probe')) ?? '';
-    const last = (await redis.xadd(queue.channels.events, '*', 'kind', 'probe')) ?? '';
+    const first = (await redis.xadd(queue.events.key, '*', 'kind', 'probe')) ?? '';
+    const last = (await redis.xadd(queue.events.key, '*', 'kind', 'probe')) ?? '';
     // A reader at the last entry, or behind with what it has not read still there, lost nothing.
-    expect(await queue.eventsLostAfter(last)).toBe(false);
-    expect(await queue.eventsLostAfter(first)).toBe(false);
-    await redis.xtrim(queue.channels.events, 'MAXLEN', 1);
+    expect(await queue.events.lostAfter(last)).toBe(false);
+    expect(await queue.events.lostAfter(first)).toBe(false);
+    await redis.xtrim(queue.events.key, 'MAXLEN', 1);
     // The entry after `0-0` (first) is gone unread. After `first`, the oldest left is newer: the stream
     // cannot tell whether anything came in between, so it answers "may have" (a lookup costs nothing wrong).
-    expect(await queue.eventsLostAfter('0-0')).toBe(true);
-    expect(await queue.eventsLostAfter(first)).toBe(true);
-    expect(await queue.eventsLostAfter(last)).toBe(false);
-    await redis.xtrim(queue.channels.events, 'MAXLEN', 0);
-    expect(await queue.eventsLostAfter(first)).toBe(true);
-    expect(await queue.eventsLostAfter(last)).toBe(false);
+    expect(await queue.events.lostAfter('0-0')).toBe(true);
+    expect(await queue.events.lostAfter(first)).toBe(true);
+    expect(await queue.events.lostAfter(last)).toBe(false);
+    await redis.xtrim(queue.events.key, 'MAXLEN', 0);
+    expect(await queue.events.lostAfter(first)).toBe(true);
+    expect(await queue.events.lostAfter(last)).toBe(false);
   });
 
   it('finds the result of a task whose end left the event stream before the submitter read it', async () => {
@@ -401,7 +403,7 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     await expect(orchestrator.cancel('late')).rejects.toMatchObject({ code: 'INVALID_STATE' });
     const store = await RedisStore.open({ url: server?.url ?? '', name });
     await store.close();
-    await expect(store.finished('x')).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    await expect(store.finished.get('x')).rejects.toMatchObject({ code: 'INVALID_STATE' });
     const queue = await RedisQueue.open({ url: server?.url ?? '', name });
     await queue.close();
     await expect(queue.submit([{ id: 'x', type: 'probe', priority: 0, config: probe('x'), dependsOn: undefined, attempts: 0, submittedAt: Date.now() }])).rejects.toMatchObject({ code: 'INVALID_STATE', message: expect.stringContaining('is closed') as string });

@@ -1,5 +1,5 @@
 import { RedisQueue } from '../../src/distributed/redis-queue.js';
-import type { RedisQueueOptions } from '../../src/distributed/redis-store.js';
+import type { RedisQueueOptions } from '../../src/distributed/redis-options.js';
 import { Orchestrator, type OrchestratorOptions } from '../../src/orchestrator/orchestrator.js';
 
 /**

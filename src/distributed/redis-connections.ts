@@ -1,0 +1,50 @@
+import type { Redis } from 'ioredis';
+import type { BullMqModules } from './load-bullmq.js';
+import { CANCEL_SCRIPT, FINISH_SCRIPT, RELEASE_SCRIPT, SCRIPT_KEYS, STRANDED_SCRIPT, SUBMIT_SCRIPT } from './redis-scripts.js';
+
+/** The queue's scripts (redis-scripts.ts), by the command name every connection runs them under. */
+export const SCRIPTS = { tfSubmit: SUBMIT_SCRIPT, tfFinish: FINISH_SCRIPT, tfRelease: RELEASE_SCRIPT, tfCancel: CANCEL_SCRIPT, tfStranded: STRANDED_SCRIPT } as const;
+
+/** The name a connection runs one of the queue's scripts under. */
+export type ScriptCommand = keyof typeof SCRIPTS;
+
+/**
+ * The ioredis connections a queue and its users (workers, clients) make to
+ * its server, each able to run the queue's scripts, and ended together
+ * when the queue closes.
+ */
+export class RedisConnections {
+  /** bullmq and ioredis, as loaded for this queue. */
+  readonly modules: BullMqModules;
+  readonly #url: string;
+  readonly #opened: Redis[] = [];
+
+  constructor(modules: BullMqModules, url: string) {
+    this.modules = modules;
+    this.#url = url;
+  }
+
+  /** A new ioredis connection to the queue's server (BullMQ's settings: commands wait for reconnects). */
+  open(options: { readonly autoPipelining?: boolean } = {}): Redis {
+    const connection = new this.modules.Redis(this.#url, {
+      maxRetriesPerRequest: null,
+      lazyConnect: false,
+      disconnectTimeout: 100,
+      // Commands issued in one tick go out in one write: a syscall each costs more than Redis's work on it.
+      enableAutoPipelining: options.autoPipelining ?? false,
+    });
+    // Every connection can run the scripts: a worker records an end on the connection BullMQ then completes the job on, so the two stay in order.
+    for (const [command, lua] of Object.entries(SCRIPTS)) connection.defineCommand(command, { numberOfKeys: SCRIPT_KEYS.length, lua });
+    // ioredis retries on its own; the error event only needs a listener so that it is not thrown.
+    connection.on('error', () => undefined);
+    // BullMQ leaves a connection it was given open: disconnectAll() ends them all.
+    // (disconnectTimeout: ioredis otherwise holds the process for 2 s after a disconnect.)
+    this.#opened.push(connection);
+    return connection;
+  }
+
+  /** Ends every connection open() made. */
+  disconnectAll(): void {
+    for (const connection of this.#opened) connection.disconnect();
+  }
+}
