@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { BullMqModules } from './load-bullmq.js';
-import { CANCEL_SCRIPT, FINISH_SCRIPT, RELEASE_SCRIPT, SCRIPT_KEYS, STRANDED_SCRIPT, SUBMIT_SCRIPT } from './redis-scripts.js';
+import { CANCEL_SCRIPT, FINISH_SCRIPT, SCRIPT_KEYS, STRANDED_SCRIPT, SUBMIT_SCRIPT } from './redis-scripts.js';
 
 /** The queue's scripts (redis-scripts.ts), by the command name every connection runs them under. */
-export const SCRIPTS = { tfSubmit: SUBMIT_SCRIPT, tfFinish: FINISH_SCRIPT, tfRelease: RELEASE_SCRIPT, tfCancel: CANCEL_SCRIPT, tfStranded: STRANDED_SCRIPT } as const;
+export const SCRIPTS = { tfSubmit: SUBMIT_SCRIPT, tfFinish: FINISH_SCRIPT, tfCancel: CANCEL_SCRIPT, tfStranded: STRANDED_SCRIPT } as const;
 
 /** The name a connection runs one of the queue's scripts under. */
 export type ScriptCommand = keyof typeof SCRIPTS;

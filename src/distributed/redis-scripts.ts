@@ -298,12 +298,6 @@ end
 return { fresh, released }
 `;
 
-/** Makes a blocked task ready. ARGV[7] = id. Returns the released specs. */
-export const RELEASE_SCRIPT = `${PRELUDE}
-release(ARGV[7])
-return released
-`;
-
 /**
  * Asks for a task's cancellation. ARGV[7] = id, ARGV[8] = the message of a
  * task cancelled before it ran, ARGV[9] = the cancel event's body (JSON

@@ -176,12 +176,6 @@ export class RedisStore {
     return outcomes.map((outcome) => (outcome === 'ready' || outcome === 'blocked' ? outcome : (JSON.parse(outcome) as TaskResult)));
   }
 
-  /** Makes a task held by add(task, false) ready. */
-  async release(id: string): Promise<void> {
-    const now = Date.now();
-    await this.handOver((await this.#run('tfRelease', [id], this.#redis, now)) as string[], now);
-  }
-
   /**
    * Gives ready tasks to BullMQ (idempotent: a job id already there is left
    * alone), then forgets them as "releasing". `releasedAt` is when they were
