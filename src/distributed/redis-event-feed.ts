@@ -152,6 +152,8 @@ export class RedisEventFeed {
     const kind = fields[1] ?? '';
     const body = fields[5] ?? '{}';
     if (kind === 'ends') {
+      // A worker that submitted nothing hears every other worker's ends: unread, they cost it nothing.
+      if (!this.#listeners.awaitsAny()) return;
       for (const result of JSON.parse(body) as TaskResult[]) this.ended(result);
       return;
     }

@@ -93,6 +93,8 @@ export class EndTeller {
       }
     }
     this.#tell(result);
+    // (The queue's copy of this end may never be read here: nobody here waits for it.)
+    this.#idle.check();
   }
 
   /** A task's end, as the queue tells it (once): settles its handles (the one it was submitted with, and any made since) and tells the listeners. */

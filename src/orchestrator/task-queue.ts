@@ -168,7 +168,10 @@ export interface QueueListener {
    * A task ended: ran, cancelled while waiting, failed by a dependency, cut
    * off too often, or lost. `data` as the recording process had it (a shared
    * queue carries what it retains); `tag` as the task was submitted with
-   * (a queue of this process only).
+   * (a queue of this process only). A shared queue tells at least the
+   * ends of the ids in `waitingFor`, or every end with `everyTask`; it may
+   * leave unread the ends of a process that waits for none (a worker that
+   * submits nothing need not hear every other worker's ends).
    */
   ended(result: TaskResult, tag?: unknown): void;
   event<K extends keyof QueueTaskEvents>(kind: K, payload: QueueTaskEvents[K]): void;

@@ -94,6 +94,18 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     expect(journal.startOrder).toEqual(expected);
   });
 
+  it("a worker's onIdle resolves once the tasks it ran have ended (it reads no ends it does not wait for)", async () => {
+    const orchestrator = await client();
+    const running = await worker(2);
+    const handles = await orchestrator.submitAll([probe('idle-a', 0, { ms: 150 }), probe('idle-b', 0, { ms: 150 })]);
+    while (running.running === 0) await delay(5);
+    await running.onIdle();
+    expect(running.running).toBe(0);
+    expect(journal.startOrder.sort()).toEqual(['idle-a', 'idle-b']);
+    const results = await Promise.all(handles.map((handle) => handle.result));
+    expect(results.map((result) => result.status)).toEqual(['completed', 'completed']);
+  });
+
   it('hands each result and event to the submitter: data, attempts, start, retry and complete events', async () => {
     const orchestrator = await client();
     const seen: string[] = [];

@@ -67,6 +67,8 @@ export class HandConsumer implements QueueConsumer {
 export class EndRecorder implements QueueListener {
   readonly ends: TaskResult[] = [];
   readonly events: [keyof QueueTaskEvents, QueueTaskEvents[keyof QueueTaskEvents]][] = [];
+  /** It records every end (a shared queue may leave unread the ends nobody waits for). */
+  readonly everyTask = true;
 
   ended(result: TaskResult): void {
     this.ends.push(result);

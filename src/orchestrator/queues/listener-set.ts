@@ -49,6 +49,15 @@ export class ListenerSet {
     return false;
   }
 
+  /** Whether any listener wants ends at all: one that hears every task, or one waiting for some id. */
+  awaitsAny(): boolean {
+    for (const listener of this.#listeners) {
+      if (listener.everyTask === true) return true;
+      if (listener.waitingFor !== undefined) for (const _id of listener.waitingFor()) return true;
+    }
+    return false;
+  }
+
   /** Every id some listener waits for. */
   *waitingFor(): Iterable<string> {
     for (const listener of this.#listeners) if (listener.waitingFor !== undefined) yield* listener.waitingFor();
