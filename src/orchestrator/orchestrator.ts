@@ -18,7 +18,7 @@ import { LocalQueue } from './queues/local-queue.js';
 import { Shutdown } from './shutdown.js';
 import type { KnownFieldsOnly, SubmitOptions, SubmittedData } from './submission.js';
 import type { TaskHandle } from './task-handle.js';
-import type { TaskQueue } from './task-queue.js';
+import type { CancelOutcome, TaskQueue, TaskState } from './task-queue.js';
 import { TaskRegistry, type TaskClass } from './task-registry.js';
 import { TaskRunner } from './task-runner.js';
 import { taskView, type TaskView } from './task-view.js';
@@ -68,6 +68,8 @@ export class Orchestrator<TQueue extends TaskQueue | string = 'memory'> {
   #runner: TaskRunner | undefined;
   /** Tasks whose end this orchestrator waits for (submitted here to a shared queue, or asked about), by id. */
   readonly #book = new HandleBook();
+  /** result(id) lookups under way, by id: a second call for the same id shares the first's. */
+  readonly #lookups = new Map<string, Promise<RetainedTaskResult>>();
   readonly #idle = new IdleWaiters(() => this.#isIdle());
   readonly #admission: Admission;
   readonly #teller: EndTeller;
@@ -235,14 +237,36 @@ export class Orchestrator<TQueue extends TaskQueue | string = 'memory'> {
    * that has finished, while the queue keeps it. NOT_FOUND for an id the
    * queue does not know.
    */
-  async result(id: string): Promise<RetainedTaskResult> {
+  result(id: string): Promise<RetainedTaskResult> {
+    // (A lookup under way first: its handle is in the book before the queue has said whether the task exists.)
+    const asking = this.#lookups.get(id);
+    if (asking !== undefined) return asking;
     const watched = this.#book.get(id);
     if (watched !== undefined) return watched.result;
-    const queue = await this.#opening;
-    const state = await queue.state(id);
+    const lookup = this.#lookUp(id).finally(() => this.#lookups.delete(id));
+    this.#lookups.set(id, lookup);
+    return lookup;
+  }
+
+  /**
+   * Asks the queue about a task nobody here waits for yet. It is watched
+   * before the queue is asked: an end that came between the queue's answer
+   * ("running") and a watch made after it would never be heard.
+   */
+  async #lookUp(id: string): Promise<RetainedTaskResult> {
+    const handle = this.#book.watch(id);
+    let state: TaskState | undefined;
+    try {
+      state = await (await this.#opening).state(id);
+    } catch (error) {
+      this.#book.unwatch([handle]);
+      throw error;
+    }
+    if (state === undefined || state.status === 'finished') this.#book.unwatch([handle]);
     if (state === undefined) throw notFound(id);
     if (state.status === 'finished') return state.finished.result;
-    return this.#book.watch(state.task.id).result;
+    // (A submit of the same id here meanwhile made a handle of its own: that one hears the end.)
+    return (this.#book.get(id) ?? handle).result;
   }
 
   /**
@@ -255,23 +279,36 @@ export class Orchestrator<TQueue extends TaskQueue | string = 'memory'> {
    */
   async cancel(id: string, reason?: string): Promise<RetainedTaskResult> {
     const queue = await this.#opening;
-    for (;;) {
-      const cancelled = await queue.cancel(id, reason);
+    // Watched before the queue is asked (see #lookUp): a running task may end between the queue's answer and a watch made after it.
+    const submittedHere = this.#book.get(id);
+    const handle = submittedHere ?? this.#book.watch(id);
+    const letGo = (): void => {
+      if (submittedHere === undefined) this.#book.unwatch([handle]);
+    };
+    for (let asked = 0; ; asked += 1) {
+      let cancelled: CancelOutcome;
+      try {
+        cancelled = await queue.cancel(id, reason);
+      } catch (error) {
+        letGo();
+        throw error;
+      }
       switch (cancelled.outcome) {
         case 'unknown':
+          letGo();
           throw notFound(id);
         case 'finished': {
-          // Ended a moment ago, its end still on its way here: the handle has it.
-          const watched = this.#book.get(id);
-          if (watched !== undefined) return watched.result;
+          // Ended a moment ago, its end still on its way here (a task of this orchestrator's, or one already signalled): the handle will have it.
+          if (submittedHere !== undefined || handle.settled) return handle.result;
+          letGo();
+          if (asked > 0) return cancelled.finished.result;
           const { status } = cancelled.finished;
           throw new TaskforgeError(ErrorCode.INVALID_STATE, `task '${id}' cannot be cancelled: it is already ${status}`, { details: { taskId: id, status } });
         }
         case 'ended':
-          // (Told by the queue, as every end is.)
+          // (Told by the queue, as every end is: the handle is settled and out of the book.)
           return cancelled.result;
         case 'signalled': {
-          const handle = this.#book.watch(cancelled.task.id);
           if (!queue.shared) return handle.result;
           // Its worker was told; should the message have missed it (between two states), ask again.
           const ended = await Promise.race([handle.result, new Promise<undefined>((resolve) => setTimeout(resolve, CANCEL_RETRY_MS, undefined))]);

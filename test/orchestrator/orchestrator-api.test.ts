@@ -3,9 +3,12 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Orchestrator, type AnyOrchestrator, type OrchestratorOptions } from '../../src/orchestrator/orchestrator.js';
+import { openQueue } from '../../src/orchestrator/open-queue.js';
 import { PriorityQueue } from '../../src/orchestrator/priority-queue.js';
 import { SqliteQueue } from '../../src/orchestrator/queues/sqlite-queue.js';
+import type { TaskQueue } from '../../src/orchestrator/task-queue.js';
 import type { TaskConfig } from '../../src/tasks/task-config.js';
+import type { TaskforgeError } from '../../src/core/errors.js';
 import { startScriptFile } from '../helpers/child.js';
 import { Journal, ProbeTask, probe } from '../helpers/probe-task.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
@@ -55,7 +58,7 @@ const kinds: QueueKind[] = [
 ];
 
 describe.each(kinds)('the Orchestrator on $name', (kind) => {
-  function open(journal: Journal, options: Omit<OrchestratorOptions, 'queue'> = {}, queue = kind.queue()): AnyOrchestrator {
+  function open(journal: Journal, options: Omit<OrchestratorOptions, 'queue'> = {}, queue: OrchestratorOptions['queue'] = kind.queue()): AnyOrchestrator {
     const made: AnyOrchestrator = new Orchestrator({ concurrency: 1, ...options, queue, taskTypes: { probe: ProbeTask }, context: { journal } });
     opened.push(made);
     return made;
@@ -90,6 +93,9 @@ describe.each(kinds)('the Orchestrator on $name', (kind) => {
     expect(await orchestrator.result('p1')).toMatchObject({ status: 'completed', data: 'done:p1' });
     expect(await orchestrator.get('nobody')).toBeUndefined();
     await expect(orchestrator.result('nobody')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    // Two lookups at once of an id nobody knows: both refused, neither left waiting.
+    const twice = await Promise.allSettled([orchestrator.result('nobody'), orchestrator.result('nobody')]);
+    expect(twice.map((settled) => (settled.status === 'rejected' ? (settled.reason as TaskforgeError).code : 'resolved'))).toEqual(['NOT_FOUND', 'NOT_FOUND']);
   });
 
   it('never runs more than `concurrency` tasks at once in one orchestrator, and does reach it', async () => {
@@ -183,6 +189,51 @@ describe.each(kinds)('the Orchestrator on $name', (kind) => {
     await first.shutdown();
     const second = open(journal, {}, queue);
     expect(await second.result('shared')).toMatchObject({ id: 'shared', status: 'completed', data: 'done:shared' });
+  });
+
+  /**
+   * The kind's queue, whose answers from `method` are held back until the
+   * task asked about has ended: its end comes between the queue's answer
+   * and what the orchestrator does with it. And an orchestrator on it.
+   */
+  async function answeringLate(journal: Journal, method: 'state' | 'cancel'): Promise<{ queue: TaskQueue; orchestrator: AnyOrchestrator }> {
+    const { queue: local, opening } = openQueue(kind.queue());
+    const queue = local ?? (await opening);
+    const late = new Proxy(queue, {
+      get(target, property) {
+        if (property === method) {
+          return async (id: string, ...rest: unknown[]) => {
+            const answer: unknown = await (target[method] as (id: string, ...rest: unknown[]) => Promise<unknown>).call(target, id, ...rest);
+            await expect.poll(async () => (await target.state(id))?.status, { timeout: 10_000 }).toBe('finished');
+            return answer;
+          };
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    return { queue, orchestrator: open(journal, {}, late) };
+  }
+
+  /** A task submitted past the orchestrator (as another process would): it holds no handle of its own for it. */
+  async function submitPast(queue: TaskQueue, id: string, ms: number): Promise<void> {
+    await queue.submit([{ id, type: 'probe', priority: 0, config: probe(id, 0, { ms }), dependsOn: undefined, attempts: 0, submittedAt: Date.now() }]);
+  }
+
+  it('result(id) hears an end that comes while it asks the queue about the task (the answer said it was still running)', async () => {
+    const { queue, orchestrator } = await answeringLate(new Journal(), 'state');
+    await submitPast(queue, 'raced', 100);
+    const outcome = await Promise.race([orchestrator.result('raced'), delay(15_000).then(() => 'never heard')]);
+    expect(outcome).toMatchObject({ id: 'raced', status: 'completed', data: 'done:raced' });
+  });
+
+  it('cancel(id) hears an end that comes while the queue signals the running task (it ended before the signal mattered)', async () => {
+    const journal = new Journal();
+    const { queue, orchestrator } = await answeringLate(journal, 'cancel');
+    await submitPast(queue, 'raced', 300);
+    await expect.poll(() => journal.lines).toContain('start:raced');
+    const outcome = await Promise.race([orchestrator.cancel('raced'), delay(15_000).then(() => 'never heard')]);
+    expect(outcome).toMatchObject({ id: 'raced', status: 'failed', error: { code: 'CANCELLED' } });
   });
 
   it('with agingMs, a task that has waited long enough runs before a later one of a higher priority (no starvation)', async () => {
