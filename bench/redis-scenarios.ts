@@ -68,9 +68,11 @@ export async function redisNoop(_directory: string, spec: RedisSpec): Promise<Me
     await events.waitUntilReady();
   }
   const workers = await Promise.all(Array.from({ length: spec.workers }, () => startWorker(spec, name)));
+  const client = new Redis(spec.url, { maxRetriesPerRequest: null });
+  const redisCpuBefore = await redisCpuMs(client);
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   await bull.resume();
-  const client = new Redis(spec.url, { maxRetriesPerRequest: null });
   const resultsKey = `taskforge:${name}:results`;
   for (;;) {
     const done = spec.kind === 'taskforge' ? await client.hlen(resultsKey) : spec.kind === 'bullmq-same-job-events' ? heard : ((await bull.getJobCounts('completed'))['completed'] ?? 0);
@@ -78,13 +80,23 @@ export async function redisNoop(_directory: string, spec: RedisSpec): Promise<Me
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
   const elapsedMs = performance.now() - started;
-  const rss = await Promise.all(workers.map((worker) => worker.stop()));
+  const cpu = process.cpuUsage(cpuBefore);
+  const redisCpu = (await redisCpuMs(client)) - redisCpuBefore;
+  const stopped = await Promise.all(workers.map((worker) => worker.stop()));
+  const rss = stopped.map((worker) => worker.peakRssMiB);
   client.disconnect();
   await orchestrator?.shutdown();
   await events?.close();
   await bull.obliterate({ force: true });
   await bull.close();
-  return { perSecond: spec.count / (elapsedMs / 1000), unit: 'ops/s', elapsedMs, workerPeakRssMiB: Math.max(...rss) };
+  return { perSecond: spec.count / (elapsedMs / 1000), unit: 'ops/s', elapsedMs, workerPeakRssMiB: Math.max(...rss), workerCpuMs: stopped.reduce((sum, worker) => sum + worker.cpuMs, 0), submitterCpuMs: (cpu.user + cpu.system) / 1000, redisCpuMs: redisCpu };
+}
+
+/** The CPU time the Redis server has used, in ms (user and system). */
+async function redisCpuMs(client: Redis): Promise<number> {
+  const info = await client.info('cpu');
+  const field = (name: string): number => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? 0);
+  return (field('used_cpu_user') + field('used_cpu_sys')) * 1000;
 }
 
 /** A job of bare BullMQ's side (see RedisSpec's kinds). */
@@ -100,7 +112,8 @@ function bareJob(kind: RedisSpec['kind'], queue: string, index: number): { name:
 }
 
 interface BenchWorker {
-  stop(): Promise<number>;
+  /** Stops it: its peak RSS and the CPU time it used, whole life. */
+  stop(): Promise<{ peakRssMiB: number; cpuMs: number }>;
 }
 
 function startWorker(spec: RedisSpec, name: string): Promise<BenchWorker> {
@@ -122,7 +135,8 @@ function startWorker(spec: RedisSpec, name: string): Promise<BenchWorker> {
             child.kill('SIGTERM');
             await exited;
             const last = stdout.trim().split('\n').at(-1) ?? '{}';
-            return (JSON.parse(last.startsWith('{') ? last : '{}') as { peakRssMiB?: number }).peakRssMiB ?? 0;
+            const printed = JSON.parse(last.startsWith('{') ? last : '{}') as { peakRssMiB?: number; cpuMs?: number };
+            return { peakRssMiB: printed.peakRssMiB ?? 0, cpuMs: printed.cpuMs ?? 0 };
           },
         });
       } else if (child.exitCode !== null) {

@@ -26,6 +26,12 @@ export interface Measurement {
   readonly bytesPerQueuedTask?: number;
   /** The largest peak RSS of the worker processes a scenario started. */
   readonly workerPeakRssMiB?: number;
+  /** CPU time the worker processes used, whole life, in ms. */
+  readonly workerCpuMs?: number;
+  /** CPU time the submitting process used while the scenario was timed, in ms. */
+  readonly submitterCpuMs?: number;
+  /** CPU time the Redis server used while the scenario was timed, in ms. */
+  readonly redisCpuMs?: number;
   /** Request latency percentiles, for HTTP scenarios. */
   readonly latencyP50Ms?: number;
   readonly latencyP99Ms?: number;

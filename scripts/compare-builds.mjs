@@ -55,5 +55,13 @@ for (const [label] of cases) {
   const [b, a] = ['before', 'after'].map((build) => results.get(`${label} | ${build}`) ?? []);
   const mb = median(b.map((m) => m.perSecond));
   const ma = median(a.map((m) => m.perSecond));
-  console.log(`${label}: before ${mb.toFixed(0)}/s, after ${ma.toFixed(0)}/s (${(ma / mb).toFixed(2)}x); peak RSS ${median(b.map((m) => m.peakRssMiB)).toFixed(0)} / ${median(a.map((m) => m.peakRssMiB)).toFixed(0)} MiB`);
+  // Each round's after/before ratio, its two runs side by side in time: less swayed by a noisy stretch than the ratio of medians.
+  const paired = median(a.map((m, round) => m.perSecond / (b[round]?.perSecond ?? Number.NaN)));
+  console.log(`${label}: before ${mb.toFixed(0)}/s, after ${ma.toFixed(0)}/s (${(ma / mb).toFixed(2)}x; median of rounds' ratios ${paired.toFixed(2)}x); peak RSS ${median(b.map((m) => m.peakRssMiB)).toFixed(0)} / ${median(a.map((m) => m.peakRssMiB)).toFixed(0)} MiB`);
+  // CPU per 1,000 tasks, where a scenario reports it (Redis): time on a shared machine swings, the work done swings less.
+  for (const part of ['workerCpuMs', 'submitterCpuMs', 'redisCpuMs']) {
+    if (a[0]?.[part] === undefined || b[0]?.[part] === undefined) continue;
+    const per = (m) => (m[part] / (m.perSecond * (m.elapsedMs / 1000))) * 1000;
+    console.log(`  ${part.replace('CpuMs', '')} CPU per 1,000 tasks: before ${median(b.map(per)).toFixed(0)} ms, after ${median(a.map(per)).toFixed(0)} ms`);
+  }
 }

@@ -1,10 +1,12 @@
 import type { Redis } from 'ioredis';
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
+import { RecentSet } from '../core/recent-set.js';
 import type { Logger } from '../core/logger.js';
 import { failedWithoutRunning } from '../orchestrator/task-ends.js';
 import { ListenerSet } from '../orchestrator/queues/listener-set.js';
 import type { QueueListener, QueueTaskEvents } from '../orchestrator/task-queue.js';
 import type { TaskResult } from '../tasks/task-result.js';
+import { compareStreamIds } from './redis-event-stream.js';
 import type { RedisStore } from './redis-store.js';
 
 /** How long one blocking read of the event stream waits. */
@@ -27,6 +29,12 @@ const READ_GATHER_MS = 5;
 const RESULT_CHECK_MS = 5000;
 /** How long an everyTask listener's announcement lasts; it is renewed at a third of that. */
 const LISTENER_TTL_MS = 15_000;
+/**
+ * While nothing here wants the stream's entries, how often the feed moves
+ * its position to the stream's end instead of reading them; a submit or a
+ * lookup here ends the wait at once.
+ */
+const FOLLOW_TAIL_MS = 250;
 /** Ends told, remembered so that a second copy (a reply and the stream) is not told again. */
 const ENDS_REMEMBERED = 10_000;
 
@@ -43,7 +51,7 @@ export class RedisEventFeed {
   readonly #logger: Logger;
   readonly #listeners = new ListenerSet();
   readonly #reader: Redis;
-  readonly #told = new Set<string>();
+  readonly #told = new RecentSet<string>(ENDS_REMEMBERED);
   #lastEventId: string;
   #reading: Promise<void>;
   /** The reader reconnected since the last check (Redis may have restarted, or failed over, without its data). */
@@ -52,6 +60,8 @@ export class RedisEventFeed {
   readonly #resultCheck: NodeJS.Timeout;
   #announcer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Ends the wait of a feed that follows the stream's end (see #followTail). */
+  #wake: (() => void) | undefined;
 
   readonly #inFlight: (id: string) => boolean;
 
@@ -93,10 +103,15 @@ export class RedisEventFeed {
     return this.#listeners.wants(kind);
   }
 
+  /** Something here may come to wait for an end (a submit, a lookup): a feed that follows the stream's end reads from it now. */
+  nudge(): void {
+    this.#wake?.();
+  }
+
   /** An end this process learnt of without the stream (a reply): told now, and not again when the stream brings it. */
   ended(result: TaskResult): void {
     if (this.#told.has(result.id)) return;
-    this.#remember(result.id);
+    this.#told.add(result.id);
     this.#listeners.ended(result);
   }
 
@@ -108,6 +123,7 @@ export class RedisEventFeed {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#wake?.();
     clearInterval(this.#resultCheck);
     clearInterval(this.#announcer);
     this.#reader.disconnect();
@@ -126,6 +142,10 @@ export class RedisEventFeed {
   /** Reads the event stream until closed. */
   async #read(): Promise<void> {
     while (this.#isOpen()) {
+      if (!this.#interested()) {
+        await this.#followTail();
+        continue;
+      }
       let reply: [string, [string, string[]][]][] | null;
       try {
         reply = await this.#reader.xread('COUNT', READ_COUNT, 'BLOCK', READ_BLOCK_MS, 'STREAMS', this.#store.events.key, this.#lastEventId);
@@ -146,6 +166,40 @@ export class RedisEventFeed {
       }
       if (read > 0 && read < READ_COUNT) await new Promise((resolve) => setTimeout(resolve, READ_GATHER_MS));
     }
+  }
+
+  /**
+   * Nothing here wants the stream's entries (a worker that submitted
+   * nothing and has no event listeners): rather than read every other
+   * worker's events to drop them, the feed keeps its position at the
+   * stream's end, and reads from there once something here wants entries.
+   * A position learnt while something came to want entries is not taken:
+   * it could pass over what they want. One learnt before they did is safe:
+   * what they want comes after it.
+   */
+  async #followTail(): Promise<void> {
+    try {
+      const tail = await this.#store.events.lastId(this.#reader);
+      if (!this.#interested() && compareStreamIds(tail, this.#lastEventId) > 0) this.#lastEventId = tail;
+    } catch (error) {
+      if (!this.#isOpen()) return;
+      this.#logger.warn({ queue: this.#store.name, err: errorText(error) }, 'reading task events failed; retrying');
+    }
+    if (!this.#isOpen() || this.#interested()) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, FOLLOW_TAIL_MS);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#wake = undefined;
+  }
+
+  /** Whether a listener here wants entries of the stream: ends it awaits, every end, or events. */
+  #interested(): boolean {
+    const listeners = this.#listeners;
+    return listeners.awaitsAny() || listeners.wants('start') || listeners.wants('retry') || listeners.wants('progress') || listeners.wants('cancel');
   }
 
   #dispatch(fields: readonly string[]): void {
@@ -172,17 +226,7 @@ export class RedisEventFeed {
 
   /** Remembers that a cancel event was told here (it was this process's own): the stream's copy is not told again. */
   toldCancel(id: string): void {
-    this.#remember(`cancel:${id}`);
-  }
-
-  #remember(key: string): void {
-    this.#told.add(key);
-    if (this.#told.size > ENDS_REMEMBERED) {
-      for (const old of this.#told) {
-        this.#told.delete(old);
-        break;
-      }
-    }
+    this.#told.add(`cancel:${id}`);
   }
 
   /**

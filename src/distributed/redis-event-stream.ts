@@ -37,9 +37,9 @@ export class RedisEventStream {
     void via.xadd(this.key, 'MAXLEN', '~', String(EVENTS_MAX_LEN), '*', 'kind', kind, 'id', id, 'body', JSON.stringify(body)).catch(() => undefined);
   }
 
-  /** The id of the stream's newest event ('0-0' when empty): read events after it. */
-  async lastId(): Promise<string> {
-    const newest = await this.#redis.xrevrange(this.key, '+', '-', 'COUNT', 1);
+  /** The id of the stream's newest event ('0-0' when empty): read events after it. `via`: the connection to ask on. */
+  async lastId(via: Redis = this.#redis): Promise<string> {
+    const newest = await via.xrevrange(this.key, '+', '-', 'COUNT', 1);
     return newest[0]?.[0] ?? '0-0';
   }
 

@@ -64,6 +64,7 @@ export class RedisQueue implements TaskQueue {
 
   async submit(tasks: readonly QueuedTask[], options: QueueSubmitOptions = {}): Promise<SubmitOutcome[]> {
     this.#assertOpen();
+    this.#feed.nudge();
     for (const task of tasks) this.#submitting.add(task.id);
     let outcomes: SubmitOutcome[];
     try {
@@ -85,6 +86,7 @@ export class RedisQueue implements TaskQueue {
 
   async cancel(id: string, reason?: string): Promise<CancelOutcome> {
     this.#assertOpen();
+    this.#feed.nudge();
     const because = reason === undefined ? '' : `: ${reason}`;
     const message = `task '${id}' was cancelled before it ran${because}`;
     const body = JSON.stringify({ id, ...(reason === undefined ? {} : { reason }) });
@@ -124,6 +126,7 @@ export class RedisQueue implements TaskQueue {
 
   async state(id: string): Promise<TaskState | undefined> {
     this.#assertOpen();
+    this.#feed.nudge();
     const state = await this.#store.state(id);
     if (state === undefined) return undefined;
     return state.status === 'finished' ? state : { status: state.status, task: state.task };

@@ -7,6 +7,7 @@ import type { OrchestratorMetrics } from './metrics.js';
 import type { OrchestratorEvents } from './orchestrator-events.js';
 import { isEndNotStored } from './task-ends.js';
 import { TaskHandle } from './task-handle.js';
+import { RecentSet } from '../core/recent-set.js';
 import type { TaskQueue } from './task-queue.js';
 import type { TaskRunner } from './task-runner.js';
 
@@ -47,8 +48,8 @@ export class EndTeller {
   /** The queue listened to is shared (false until it is open). */
   #shared = false;
   #runner: TaskRunner | undefined;
-  /** On a shared queue: tasks run here whose end was told when they ended here (the queue's copy is not told again). */
-  readonly #toldHere = new Set<string>();
+  /** On a shared queue, with allEvents: tasks run here whose end was told when they ended here (the queue's copy is not told again). */
+  readonly #toldHere = new RecentSet<string>(TOLD_REMEMBERED);
 
   constructor(options: EndTellerOptions) {
     this.#events = options.events;
@@ -85,13 +86,8 @@ export class EndTeller {
    */
   ranHere(result: TaskResult): void {
     if (!this.#shared || this.#book.has(result.id)) return;
-    this.#toldHere.add(result.id);
-    if (this.#toldHere.size > TOLD_REMEMBERED) {
-      for (const old of this.#toldHere) {
-        this.#toldHere.delete(old);
-        break;
-      }
-    }
+    // (Only a listener of every task's events hears the queue's copy of an end nobody here watches.)
+    if (this.#allEvents) this.#toldHere.add(result.id);
     this.#tell(result);
     // (The queue's copy of this end may never be read here: nobody here waits for it.)
     this.#idle.check();
@@ -102,7 +98,7 @@ export class EndTeller {
     if (tag instanceof TaskHandle) tag.settle(result);
     const handle = this.#book.take(result.id);
     if (handle !== undefined) handle.settle(result);
-    if (!this.#shared || handle !== undefined || (this.#allEvents && !this.#toldHere.delete(result.id))) this.#tell(result);
+    if (!this.#shared || handle !== undefined || (this.#allEvents && !this.#toldHere.has(result.id))) this.#tell(result);
     this.#idle.check();
   }
 

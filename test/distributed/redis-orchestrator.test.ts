@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { compareStreamIds } from '../../src/distributed/redis-event-stream.js';
 import { jobIdOf } from '../../src/distributed/redis-records.js';
@@ -104,6 +105,30 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     expect(journal.startOrder.sort()).toEqual(['idle-a', 'idle-b']);
     const results = await Promise.all(handles.map((handle) => handle.result));
     expect(results.map((result) => result.status)).toEqual(['completed', 'completed']);
+  });
+
+  it('an orchestrator that waits for nothing reads no events from the stream; once it waits, it hears the ends that follow', async () => {
+    const submitter = await client();
+    await worker(4);
+    const bystander = await client();
+    const burst = await submitter.submitAll(Array.from({ length: 100 }, (_, index) => probe(`burst-${String(index)}`, 0)));
+    await Promise.all(burst.map((handle) => handle.result));
+    // Nobody waits for anything now. (A read begun while the submitter waited blocks at most a second.)
+    const stats = new Redis(server?.url ?? '');
+    cleanups.push(async () => {
+      await stats.quit();
+    });
+    const xreads = async (): Promise<number> => Number(/cmdstat_xread:calls=(\d+)/.exec(await stats.info('commandstats'))?.[1] ?? 0);
+    await delay(1200);
+    const before = await xreads();
+    await delay(1000);
+    expect(await xreads()).toBe(before);
+    // The bystander comes to wait: for a task another process submitted, and for one of its own; the worker runs both.
+    await submitter.submit(probe('theirs', 0, { ms: 200 }));
+    const [theirs, own] = await Promise.all([bystander.result('theirs'), bystander.submit(probe('own', 0, { ms: 50 })).then((handle) => handle.result)]);
+    expect(theirs).toMatchObject({ id: 'theirs', status: 'completed', data: 'done:theirs' });
+    expect(own).toMatchObject({ id: 'own', status: 'completed', data: 'done:own' });
+    expect(await xreads()).toBeGreaterThan(before);
   });
 
   it('hands each result and event to the submitter: data, attempts, start, retry and complete events', async () => {
