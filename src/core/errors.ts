@@ -47,6 +47,8 @@ export const ErrorCode = {
   INTERRUPTED: 'INTERRUPTED',
   /** The data given to a write could not be read: its stream failed (a missing file, a closed socket). Nothing was stored. */
   SOURCE_ERROR: 'SOURCE_ERROR',
+  /** A local file given as a write's data changed while it was read (its size or modification time moved): nothing was stored, rather than a torn copy. */
+  SOURCE_CHANGED: 'SOURCE_CHANGED',
   /** The task's queue no longer holds it (a broker restarted without its data, or it fell out of retention unread): it will never end by itself. */
   LOST: 'LOST',
   /** A worker lost its lock on the task (paused past it; another worker took the task over): the attempt committed nothing and ends here. */

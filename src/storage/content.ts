@@ -3,6 +3,7 @@ import { abortable } from '../core/abort.js';
 import { ErrorCode, TaskforgeError, withoutHostPaths } from '../core/errors.js';
 import { dataStreamError } from './data-stream.js';
 import type { ObjectMetadata } from './backend.js';
+import type { SourceFileFacts } from './file-source.js';
 
 /** What was written, so a read can give back the same form. */
 export type ContentKind = 'bytes' | 'text' | 'json';
@@ -40,6 +41,8 @@ export interface ByteSource {
   readonly started: () => boolean;
   /** Destroys an underlying Readable after a failed write, so it does not hang on, stalled, for ever. */
   readonly discard: (reason: Error) => void;
+  /** A local file's: its size, mtime and mode as read, once the body has been read whole. */
+  readonly facts?: () => SourceFileFacts | undefined;
 }
 
 /** In-memory data is written in slices of this size, so progress moves and syscalls stay bounded. */

@@ -1,3 +1,4 @@
+import type { SourceFileFacts } from '../storage/file-source.js';
 import type { ListPage } from '../storage/backend.js';
 import type { ReadFormValues } from '../storage/content.js';
 import type { ReadForm, StorageOperation, StorageTaskConfig } from './storage-task-config.js';
@@ -10,6 +11,8 @@ export interface WriteResultData {
   readonly modifiedAt: string;
   /** The stored object's version (changes with every write). */
   readonly version: string;
+  /** A write of a local file (`metadata.file`): the file's size, mtime and mode as it was read. */
+  readonly source?: SourceFileFacts;
 }
 
 /** `data` of a completed delete. */

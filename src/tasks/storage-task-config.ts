@@ -95,14 +95,21 @@ export const storageMetadataSchema = z
     path: z.string().min(1, 'expected a non-empty path').max(4096),
     /** write: a string, bytes, a JSON value, a Node Readable or an async iterable of bytes. */
     data: z.unknown().optional(),
+    /** write, instead of data: a local file whose bytes to store, read when the write runs (a host path, relative to the working directory). */
+    file: z.string().min(1, 'expected a non-empty file name').max(4096).optional(),
     /** How to do it. */
     options: storageOptionsSchema.optional(),
   })
   .superRefine((metadata, context) => {
+    if (metadata.file !== undefined && metadata.operation !== 'write') {
+      context.addIssue({ code: 'custom', path: ['file'], message: `file is only for write, not ${metadata.operation}` });
+    }
     if (metadata.operation === 'write') {
-      if (metadata.data === undefined) {
-        context.addIssue({ code: 'custom', path: ['data'], message: 'a write needs data' });
-      } else {
+      if (metadata.data !== undefined && metadata.file !== undefined) {
+        context.addIssue({ code: 'custom', path: ['file'], message: 'give the data once: data or file, not both' });
+      } else if (metadata.data === undefined && metadata.file === undefined) {
+        context.addIssue({ code: 'custom', path: ['data'], message: 'a write needs data (or a file)' });
+      } else if (metadata.data !== undefined) {
         const problem = dataProblem(metadata.data);
         if (problem !== undefined) context.addIssue({ code: 'custom', path: ['data', ...problem.path], message: problem.message });
       }

@@ -1,6 +1,7 @@
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import { parseOrThrow } from '../core/validation.js';
 import { toByteSource, type ByteSource } from '../storage/content.js';
+import { fileByteSource } from '../storage/file-source.js';
 import { decodeCursor } from '../storage/list-pager.js';
 import { parseStoragePath, ROOT_PATH } from '../storage/storage-path.js';
 import { compressionChoice, type CompressionChoice } from '../storage/codec/chunk-compression.js';
@@ -69,9 +70,14 @@ export function prepareStorageTask(raw: unknown, taskId: string, context: Prepar
     config,
     path,
     ...(options.cursor === undefined ? {} : { after: decodeCursor(options.cursor) }),
-    ...(operation === 'write' ? { source: toByteSource(config.metadata.data, path) } : {}),
+    ...(operation === 'write' ? { source: writeSource(config.metadata, path) } : {}),
     ...(encoding === undefined ? {} : { encoding }),
   };
+}
+
+/** A write's data as bytes: its `file`, read when the write runs, or its `data`. */
+export function writeSource(metadata: { readonly data?: unknown; readonly file?: string | undefined }, path: string): ByteSource {
+  return metadata.file === undefined ? toByteSource(metadata.data, path) : fileByteSource(metadata.file, path);
 }
 
 function encodingPlan(options: StorageOptions, path: string, context: PrepareContext, taskId: string): EncodingPlan | undefined {

@@ -9,14 +9,14 @@ import { encodeContainer } from '../storage/codec/encoder.js';
 import type { KeyBinding } from '../storage/codec/decoder.js';
 import type { Keyring } from '../storage/codec/keyring.js';
 import { decodeStoredObject } from '../storage/object-reader.js';
-import { bytesToForm, chosenForm, collectBytes, decodeObject, metadataFor, toByteSource, type ReadValue } from '../storage/content.js';
+import { bytesToForm, chosenForm, collectBytes, decodeObject, metadataFor, type ReadValue } from '../storage/content.js';
 import { defaultReadCache, type CachedObject, type ReadCache } from '../storage/read-cache.js';
 import { defaultBackend } from '../storage/default-backend.js';
 import { BaseTask, type AttemptContext, type TaskContext } from './base-task.js';
 import { attemptOptionsOf, type AttemptOptions } from './task-config.js';
 import { DEFAULT_LIST_LIMIT, type ReadForm, type StorageOperation } from './storage-task-config.js';
 import type { DeleteResultData, StorageResultData, StorageTaskConfigFor, WriteResultData } from './storage-result.js';
-import { prepareStorageTask, type EncodingPlan, type PreparedStorageTask } from './storage-task-prepare.js';
+import { prepareStorageTask, writeSource, type EncodingPlan, type PreparedStorageTask } from './storage-task-prepare.js';
 import { zstdAvailable } from '../storage/codec/zstd.js';
 
 /** What a storage task is given besides its config. */
@@ -127,7 +127,7 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
 
   async #write(prepared: PreparedStorageTask, signal: AbortSignal): Promise<WriteResultData> {
     const { path } = prepared;
-    const source = prepared.source ?? toByteSource(prepared.config.metadata.data, path);
+    const source = prepared.source ?? writeSource(prepared.config.metadata, path);
     const data = counted(source.body, (done) => {
       this.reportProgress(done, source.size);
     });
@@ -145,7 +145,8 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
       );
       this.#cache.invalidate(this.#backend, path);
       this.setResultDetails({ bytesWritten: info.size });
-      return { path, size: info.size, modifiedAt: info.modifiedAt.toISOString(), version: info.version };
+      const facts = source.facts?.();
+      return { path, size: info.size, modifiedAt: info.modifiedAt.toISOString(), version: info.version, ...(facts === undefined ? {} : { source: facts }) };
     } catch (error) {
       const coded = signal.aborted ? error : this.toTaskError(error);
       if (source.oneShot && source.started()) {

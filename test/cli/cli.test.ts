@@ -299,6 +299,31 @@ describe('taskforge run', () => {
     ]);
   });
 
+  it('a batch line names a local file as the data (metadata.file, from the working directory): binary bytes stored as they are; a missing file fails that task alone', () => {
+    const bytes = Buffer.from(Array.from({ length: 70_000 }, (_, index) => (index * 31) % 256));
+    mkdirSync(join(cwd, 'in'));
+    writeFileSync(join(cwd, 'in', 'blob.bin'), bytes);
+    const ndjson = [
+      JSON.stringify({ id: 'blob', type: 'storage', metadata: { operation: 'write', path: '/blob.bin', file: 'in/blob.bin' } }),
+      JSON.stringify({ id: 'gone', type: 'storage', metadata: { operation: 'write', path: '/gone.bin', file: 'in/nobody.bin' } }),
+    ].join('\n');
+    const ran = taskforge(['run', '-', '--json'], { input: ndjson });
+    expect(ran.code).toBe(1);
+    const lines = ran.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ id: 'blob', status: 'completed' }),
+        expect.objectContaining({ id: 'gone', status: 'failed', error: expect.objectContaining({ code: 'SOURCE_ERROR' }) as unknown }),
+      ]),
+    );
+    expect(Buffer.compare(stored('blob.bin'), bytes)).toBe(0);
+    expect(existsSync(join(cwd, 'taskforge-data', 'gone.bin'))).toBe(false);
+    // data and file together is a config error before anything runs.
+    const both = taskforge(['run', '-'], { input: JSON.stringify({ type: 'storage', metadata: { operation: 'write', path: '/x', data: 'x', file: 'in/blob.bin' } }) });
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('metadata.file: give the data once: data or file, not both');
+  });
+
   it('encrypts with the key every other path uses: a batch line with encryption true stores a container, and reads back', () => {
     const line = (metadata: object, id: string): string => JSON.stringify({ id, type: 'storage', metadata });
     const ndjson = [line({ operation: 'write', path: '/secret.txt', data: 'classified', options: { encryption: true } }, 'enc'), line({ operation: 'read', path: '/secret.txt', options: { encryption: true } }, 'dec')].join('\n');

@@ -149,6 +149,10 @@ describe('the HTTP API', () => {
     expect(await json(tooLarge)).toMatchObject({ error: { code: 'LIMIT_EXCEEDED' } });
     const wrongType = await post('a=b', 'application/x-www-form-urlencoded');
     expect(wrongType.status).toBe(415);
+    // A file on the server is not a client's to store (and then read back).
+    const serverFile = await post(JSON.stringify({ type: 'storage', metadata: { operation: 'write', path: '/stolen', file: '/etc/passwd' } }));
+    expect(serverFile.status).toBe(400);
+    expect(await json(serverFile)).toMatchObject({ error: { code: 'VALIDATION_ERROR', fields: [{ field: 'metadata.file' }] } });
   });
 
   it('answers odd input with a 4xx and a JSON error, never a 5xx or a stack trace', async () => {

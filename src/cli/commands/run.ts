@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import { ErrorCode, isTaskforgeError } from '../../core/errors.js';
 import { Orchestrator, type AnyOrchestrator } from '../../orchestrator/orchestrator.js';
 import type { TaskConfig } from '../../tasks/task-config.js';
@@ -142,11 +143,22 @@ function batchTasks(text: string, source: string, check: BatchCheck): BatchTask[
   const prefix = batchIdPrefix(text);
   return entries.map(({ config, from }, index) => {
     checkConfig(config, from, check, `${prefix}-${String(index + 1)}`);
-    const given = (config as TaskConfig).id;
+    const located = withAbsoluteFile(config as TaskConfig);
+    const given = located.id;
     return given === undefined
-      ? { config: { ...(config as TaskConfig), id: `${prefix}-${String(index + 1)}` }, from, idGiven: false }
-      : { config: config as TaskConfig & { id: string }, from, idGiven: true };
+      ? { config: { ...located, id: `${prefix}-${String(index + 1)}` }, from, idGiven: false }
+      : { config: located as TaskConfig & { id: string }, from, idGiven: true };
   });
+}
+
+/**
+ * A storage write's `file` named from this command's working directory, so
+ * that a worker (whose own directory may be another) reads the same file.
+ */
+function withAbsoluteFile(config: TaskConfig): TaskConfig {
+  const metadata = config.metadata as { file?: unknown } | undefined;
+  if (config.type !== TaskType.STORAGE || typeof metadata?.file !== 'string' || isAbsolute(metadata.file)) return config;
+  return { ...config, metadata: { ...metadata, file: resolve(metadata.file) } };
 }
 
 /** A rejection handler for work let go from a signal handler: says what failed on stderr. */

@@ -97,6 +97,10 @@ function readConfigs(body: unknown): KeptConfig[] {
         const valid = parseOrThrow(storageTaskConfigSchema, config, `storage task${where === '' ? '' : ` ${where}`}`);
         // A path that leaves the root is refused now, not as a failed task later.
         parseStoragePath(valid.metadata.path);
+        // A file is the server's: a client naming one would store, and read back, whatever the server can read.
+        if (valid.metadata.file !== undefined) {
+          throw badBody('metadata.file', "a write's data comes in the request over this API, not from a file on the server: give it as metadata.data, or PUT /objects/PATH");
+        }
         // A stream could never reach the client (results come back as JSON) and would hold its file open.
         if (valid.metadata.operation === 'read' && valid.metadata.options?.as === 'stream') {
           throw badBody('metadata.options.as', "a task's result cannot stream over this API: read the object with GET /objects/PATH, or read as 'buffer', 'text' or 'json'");

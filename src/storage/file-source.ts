@@ -1,0 +1,75 @@
+import type { Stats } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { ErrorCode, TaskforgeError } from '../core/errors.js';
+import { errnoOf } from '../core/system-errors.js';
+import type { ByteSource } from './content.js';
+
+/** The most a read of a source file asks for at once; a small file is read in one call of its own size. */
+const READ_BYTES = 1024 * 1024;
+
+/** What a write read of its source file: the facts a tree's index records, so that an unchanged file is not read again. */
+export interface SourceFileFacts {
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly mode: number;
+}
+
+/**
+ * A local file as a write's data (`metadata.file`). It is opened only when
+ * the write reads it (a task waiting in a queue holds no descriptor), read
+ * again from its start by a retry, and checked at its end: a file whose
+ * size or modification time moved while it was read fails the write with
+ * SOURCE_CHANGED before anything is committed, so that a torn copy is never
+ * stored. `facts()` gives what was read, once the body has been.
+ */
+export function fileByteSource(file: string, path: string): ByteSource {
+  let facts: SourceFileFacts | undefined;
+  const body: AsyncIterable<Uint8Array> = {
+    async *[Symbol.asyncIterator]() {
+      facts = undefined;
+      const handle = await open(file, 'r').catch((error: unknown) => {
+        throw unreadable(error, file, path);
+      });
+      try {
+        const before = await handle.stat();
+        if (!before.isFile()) throw new TaskforgeError(ErrorCode.SOURCE_ERROR, `write of '${path}' failed: its source '${file}' is not a regular file`, { retryable: false, details: { path, file } });
+        let done = 0;
+        for (;;) {
+          // One byte more than the size expected, so that a file that grew is noticed by this read, not only by the stat after it.
+          const want = Math.min(READ_BYTES, Math.max(before.size - done + 1, 1));
+          const chunk = Buffer.allocUnsafe(want);
+          const { bytesRead } = await handle.read(chunk, 0, want, null);
+          if (bytesRead === 0) break;
+          done += bytesRead;
+          yield bytesRead === want ? chunk : chunk.subarray(0, bytesRead);
+        }
+        const after = await handle.stat();
+        if (done !== before.size || moved(before, after)) {
+          throw new TaskforgeError(ErrorCode.SOURCE_CHANGED, `write of '${path}' failed: its source '${file}' changed while it was read (${describeMove(before, after, done)}); nothing was stored`, {
+            retryable: false,
+            details: { path, file },
+          });
+        }
+        facts = { size: after.size, mtimeMs: after.mtimeMs, mode: after.mode & 0o7777 };
+      } finally {
+        await handle.close();
+      }
+    },
+  };
+  return { kind: 'bytes', body, oneShot: false, started: () => false, discard: () => undefined, facts: () => facts };
+}
+
+function moved(before: Stats, after: Stats): boolean {
+  return before.size !== after.size || before.mtimeMs !== after.mtimeMs || before.ino !== after.ino;
+}
+
+function describeMove(before: Stats, after: Stats, read: number): string {
+  if (before.size !== after.size || read !== before.size) return `size ${String(before.size)} when opened, ${String(read)} bytes read, ${String(after.size)} at the end`;
+  return 'its modification time moved';
+}
+
+function unreadable(error: unknown, file: string, path: string): TaskforgeError {
+  const errno = errnoOf(error);
+  const why = errno === 'ENOENT' ? 'no such file' : errno === 'EACCES' || errno === 'EPERM' ? 'permission denied' : errno === 'EISDIR' ? 'it is a directory' : (errno ?? String(error));
+  return new TaskforgeError(ErrorCode.SOURCE_ERROR, `write of '${path}' failed: its source '${file}' cannot be read: ${why}`, { cause: error, retryable: errno === 'EMFILE' || errno === 'EAGAIN', details: { path, file } });
+}

@@ -1,0 +1,112 @@
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, chmodSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ObjectInfo, WriteOptions } from '../../src/storage/backend.js';
+import { MemoryBackend } from '../../src/storage/backends/memory.js';
+import { Keyring } from '../../src/storage/codec/keyring.js';
+import { StorageTask } from '../../src/tasks/storage-task.js';
+import type { StorageMetadata } from '../../src/tasks/storage-task-config.js';
+import { FlakyWrites } from '../helpers/flaky-backend.js';
+import { NO_WAIT } from '../helpers/scripted-task.js';
+import { expectCode, expectData } from '../helpers/storage.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+/** A memory backend that appends to `file` once it has taken the first chunk of a write: the file changes while it is read. */
+class AppendsWhileReading extends MemoryBackend {
+  constructor(readonly file: string) {
+    super();
+  }
+
+  override write(path: string, body: AsyncIterable<Uint8Array>, options: WriteOptions): Promise<ObjectInfo> {
+    const file = this.file;
+    let first = true;
+    const meddled: AsyncIterable<Uint8Array> = {
+      async *[Symbol.asyncIterator]() {
+        for await (const chunk of body) {
+          if (first) appendFileSync(file, 'more');
+          first = false;
+          yield chunk;
+        }
+      },
+    };
+    return super.write(path, meddled, options);
+  }
+}
+
+describe('a write whose data is a local file (metadata.file)', () => {
+  let dir = '';
+  let remove: () => Promise<void> = () => Promise.resolve();
+  beforeEach(async () => {
+    ({ path: dir, remove } = await makeTempDir('file-source-'));
+  });
+  afterEach(async () => {
+    await remove();
+  });
+
+  function run(backend: MemoryBackend | FlakyWrites, metadata: StorageMetadata, keyring?: Keyring) {
+    return new StorageTask({ type: 'storage', metadata }, { backend, ...NO_WAIT, ...(keyring === undefined ? {} : { keyring }) }).execute();
+  }
+
+  it('stores the file as bytes, plain or compressed and encrypted, and says what it read: size, mtime and mode', async () => {
+    const file = join(dir, 'photo.bin');
+    const bytes = randomBytes(3 * 1024 * 1024 + 17);
+    writeFileSync(file, bytes);
+    chmodSync(file, 0o640);
+    utimesSync(file, new Date('2024-01-02T03:04:05Z'), new Date('2024-01-02T03:04:05Z'));
+    const backend = new MemoryBackend();
+    const keyring = new Keyring({ keys: { k: randomBytes(32) } });
+    for (const options of [{}, { compression: true, encryption: true }]) {
+      const result = await run(backend, { operation: 'write', path: '/p.bin', file, options }, keyring);
+      expect(result).toMatchObject({ success: true, data: { path: '/p.bin', source: { size: bytes.length, mtimeMs: Date.parse('2024-01-02T03:04:05Z'), mode: 0o640 } } });
+      const back = await new StorageTask({ type: 'storage', metadata: { operation: 'read', path: '/p.bin' } }, { backend, keyring }).execute();
+      expect(Buffer.compare(back.data as Buffer, bytes)).toBe(0);
+    }
+    // An empty file is an empty object.
+    writeFileSync(join(dir, 'empty'), '');
+    expect(await run(backend, { operation: 'write', path: '/empty', file: join(dir, 'empty') })).toMatchObject({ success: true, data: { size: 0, source: { size: 0 } } });
+  });
+
+  it('a file that changes while it is read fails with SOURCE_CHANGED and stores nothing: what was there stays', async () => {
+    const file = join(dir, 'growing.log');
+    writeFileSync(file, randomBytes(4 * 1024 * 1024));
+    const backend = new AppendsWhileReading(file);
+    await expectData(backend, { operation: 'write', path: '/log', data: 'before' });
+    const result = await run(backend, { operation: 'write', path: '/log', file, options: { retries: 2 } });
+    expect(result).toMatchObject({ success: false, attempts: 1, error: { code: 'SOURCE_CHANGED', retryable: false } });
+    expect(result.error?.message).toContain("write of '/log' failed: its source");
+    expect(await expectData(backend, { operation: 'read', path: '/log' })).toBe('before');
+  });
+
+  it('a missing file, or a directory, fails with SOURCE_ERROR and stores nothing', async () => {
+    const backend = new MemoryBackend();
+    const missing = await run(backend, { operation: 'write', path: '/m', file: join(dir, 'nobody') });
+    expect(missing).toMatchObject({ success: false, error: { code: 'SOURCE_ERROR', retryable: false } });
+    expect(missing.error?.message).toContain('no such file');
+    await mkdir(join(dir, 'folder'));
+    expect(await run(backend, { operation: 'write', path: '/m', file: join(dir, 'folder') })).toMatchObject({ success: false, error: { code: 'SOURCE_ERROR' } });
+    expect(await expectCode(backend, { operation: 'read', path: '/m' })).toBe('NOT_FOUND');
+  });
+
+  it('a retry reads the file again from its start', async () => {
+    const file = join(dir, 'data.bin');
+    const bytes = randomBytes(2 * 1024 * 1024);
+    writeFileSync(file, bytes);
+    const flaky = new FlakyWrites(new MemoryBackend(), 2);
+    const result = await run(flaky, { operation: 'write', path: '/r', file, options: { retries: 2 } });
+    expect(result).toMatchObject({ success: true, attempts: 3, data: { size: bytes.length } });
+    expect(Buffer.compare((await expectData(flaky, { operation: 'read', path: '/r' })) as Buffer, bytes)).toBe(0);
+  });
+
+  it('refuses data and file together, a write with neither, and a file on any other operation', async () => {
+    const backend = new MemoryBackend();
+    const file = join(dir, 'x');
+    writeFileSync(file, 'x');
+    const both = await run(backend, { operation: 'write', path: '/x', data: 'x', file });
+    expect(both).toMatchObject({ success: false, error: { code: 'VALIDATION_ERROR', details: { fields: [{ field: 'metadata.file' }] } } });
+    expect(await run(backend, { operation: 'write', path: '/x' })).toMatchObject({ success: false, error: { code: 'VALIDATION_ERROR' } });
+    expect(await run(backend, { operation: 'read', path: '/x', file })).toMatchObject({ success: false, error: { code: 'VALIDATION_ERROR', details: { fields: [{ field: 'metadata.file' }] } } });
+    expect(statSync(file).size).toBe(1);
+  });
+});
