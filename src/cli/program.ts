@@ -88,7 +88,10 @@ Example:
     .option('--no-overwrite', 'fail with ALREADY_EXISTS when PATH exists')
     .option('--timeout <ms>', 'abort an attempt after this many ms', integer)
     .option('--retries <n>', 'extra attempts after a transient failure', integer)
-    .addHelpText('after', example('taskforge write /backups/db.sql --file ./db.sql --compress --encrypt', 'cat report.csv | taskforge write /reports/2026.csv --no-overwrite'))
+    .option('-r, --recursive', 'store the directory --file DIR, every file under it at PATH/relative/path; unchanged files are skipped')
+    .option('--concurrency <n>', 'with --recursive: files stored at once (default 8)', integer)
+    .option('--delete', 'with --recursive: delete stored objects whose file is gone from DIR')
+    .addHelpText('after', example('taskforge write /backups/db.sql --file ./db.sql --compress --encrypt', 'cat report.csv | taskforge write /reports/2026.csv --no-overwrite', 'taskforge write /backups/docs --file ./docs --recursive --compress --encrypt'))
     .action(async (path: string, options: Parameters<typeof writeCommand>[1]) => {
       exit(await writeCommand(path, options, streams));
     });
@@ -100,7 +103,9 @@ Example:
     .option('--encrypted', 'refuse the object unless it is encrypted (ENCRYPTION_REQUIRED)')
     .option('--max-bytes <n>', 'fail with LIMIT_EXCEEDED past this many bytes', integer)
     .option('--timeout <ms>', 'abort after this many ms', integer)
-    .addHelpText('after', example('taskforge read /backups/db.sql -o ./db.sql', 'taskforge read /greetings/hello.json | jq .'))
+    .option('-r, --recursive', 'restore the tree stored at PATH into the directory -o DIR: contents, modes, times, links')
+    .option('--concurrency <n>', 'with --recursive: files restored at once (default 8)', integer)
+    .addHelpText('after', example('taskforge read /backups/db.sql -o ./db.sql', 'taskforge read /greetings/hello.json | jq .', 'taskforge read /backups/docs -o ./docs --recursive'))
     .action(async (path: string, options: Parameters<typeof readCommand>[1]) => {
       exit(await readCommand(path, options, streams));
     });

@@ -41,15 +41,12 @@ export function fileByteSource(file: string, path: string): ByteSource {
           const { bytesRead } = await handle.read(chunk, 0, want, null);
           if (bytesRead === 0) break;
           done += bytesRead;
+          // Longer than when it was opened: it is growing (a log being written). Stop now, rather than chase its end.
+          if (done > before.size) throw changedWhileRead(path, file, `it grew past its ${String(before.size)} bytes while it was read`);
           yield bytesRead === want ? chunk : chunk.subarray(0, bytesRead);
         }
         const after = await handle.stat();
-        if (done !== before.size || moved(before, after)) {
-          throw new TaskforgeError(ErrorCode.SOURCE_CHANGED, `write of '${path}' failed: its source '${file}' changed while it was read (${describeMove(before, after, done)}); nothing was stored`, {
-            retryable: false,
-            details: { path, file },
-          });
-        }
+        if (done !== before.size || moved(before, after)) throw changedWhileRead(path, file, describeMove(before, after, done));
         facts = { size: after.size, mtimeMs: after.mtimeMs, mode: after.mode & 0o7777 };
       } finally {
         await handle.close();
@@ -57,6 +54,13 @@ export function fileByteSource(file: string, path: string): ByteSource {
     },
   };
   return { kind: 'bytes', body, oneShot: false, started: () => false, discard: () => undefined, facts: () => facts };
+}
+
+function changedWhileRead(path: string, file: string, how: string): TaskforgeError {
+  return new TaskforgeError(ErrorCode.SOURCE_CHANGED, `write of '${path}' failed: its source '${file}' changed while it was read (${how}); nothing was stored`, {
+    retryable: false,
+    details: { path, file },
+  });
 }
 
 function moved(before: Stats, after: Stats): boolean {

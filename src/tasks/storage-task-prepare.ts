@@ -5,6 +5,7 @@ import { fileByteSource } from '../storage/file-source.js';
 import { decodeCursor } from '../storage/list-pager.js';
 import { parseStoragePath, ROOT_PATH } from '../storage/storage-path.js';
 import { compressionChoice, type CompressionChoice } from '../storage/codec/chunk-compression.js';
+import { zstdAvailable } from '../storage/codec/zstd.js';
 import type { Keyring } from '../storage/codec/keyring.js';
 import { storageTaskConfigSchema, type StorageOptions, type ValidStorageTaskConfig } from './storage-task-config.js';
 
@@ -80,7 +81,8 @@ export function writeSource(metadata: { readonly data?: unknown; readonly file?:
   return metadata.file === undefined ? toByteSource(metadata.data, path) : fileByteSource(metadata.file, path);
 }
 
-function encodingPlan(options: StorageOptions, path: string, context: PrepareContext, taskId: string): EncodingPlan | undefined {
+/** How a write with `options` encodes its object (undefined: stored plain); KEY_NOT_FOUND when it asks for encryption without a key. */
+export function encodingPlan(options: StorageOptions, path: string, context: PrepareContext, taskId: string): EncodingPlan | undefined {
   const compression = options.compression === true ? DEFAULT_COMPRESSION : options.compression === false ? undefined : options.compression;
   if (compression === undefined && options.encryption !== true) return undefined;
   let encryption: EncodingPlan['encryption'];
@@ -101,4 +103,11 @@ function encodingPlan(options: StorageOptions, path: string, context: PrepareCon
     ...(options.compression === true ? { compressionFallback: FALLBACK_COMPRESSION } : {}),
     ...(encryption === undefined ? {} : { encryption }),
   };
+}
+
+/** The plan with the compression this installation has: `compression: true` falls back to gzip where zstd-napi is missing. */
+export async function withAvailableCompression(plan: EncodingPlan): Promise<EncodingPlan> {
+  const { compressionFallback, ...rest } = plan;
+  if (compressionFallback === undefined || rest.compression?.algorithm !== 'zstd' || (await zstdAvailable())) return rest;
+  return { ...rest, compression: compressionFallback };
 }

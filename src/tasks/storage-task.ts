@@ -16,8 +16,7 @@ import { BaseTask, type AttemptContext, type TaskContext } from './base-task.js'
 import { attemptOptionsOf, type AttemptOptions } from './task-config.js';
 import { DEFAULT_LIST_LIMIT, type ReadForm, type StorageOperation } from './storage-task-config.js';
 import type { DeleteResultData, StorageResultData, StorageTaskConfigFor, WriteResultData } from './storage-result.js';
-import { prepareStorageTask, writeSource, type EncodingPlan, type PreparedStorageTask } from './storage-task-prepare.js';
-import { zstdAvailable } from '../storage/codec/zstd.js';
+import { prepareStorageTask, withAvailableCompression, writeSource, type PreparedStorageTask } from './storage-task-prepare.js';
 
 /** What a storage task is given besides its config. */
 export interface StorageTaskContext extends TaskContext {
@@ -270,12 +269,6 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
 }
 
 /** The plan, with the default compression swapped for its fallback when zstd is not installed. */
-async function withAvailableCompression(plan: EncodingPlan): Promise<EncodingPlan> {
-  const { compressionFallback, ...rest } = plan;
-  if (compressionFallback === undefined || rest.compression?.algorithm !== 'zstd' || (await zstdAvailable())) return rest;
-  return { ...rest, compression: compressionFallback };
-}
-
 /** Passes chunks through, telling `onBytes` the running total. */
 async function* counted<T extends Uint8Array>(source: AsyncIterable<T>, onBytes: (bytesDone: number) => void): AsyncGenerator<T, void, undefined> {
   let bytesDone = 0;

@@ -5,7 +5,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import { backendFor, formatBytes, printJson, type CliStreams, type CommonOptions } from '../cli-context.js';
-import { ExitCode, exitCodeOfError } from '../exit-codes.js';
+import { ExitCode, exitCodeOfError, UsageError } from '../exit-codes.js';
+import { readTreeCommand } from './tree.js';
 import { Interruption } from '../interruption.js';
 import { runOne } from '../run-one.js';
 import { TaskforgeError } from '../../core/errors.js';
@@ -17,6 +18,9 @@ export interface ReadCommandOptions extends CommonOptions {
   readonly encrypted?: boolean;
   readonly maxBytes?: number;
   readonly timeout?: number;
+  /** Restore the tree stored at the path into the directory -o names (see readTreeCommand). */
+  readonly recursive?: boolean;
+  readonly concurrency?: number;
 }
 
 /**
@@ -31,6 +35,11 @@ export const JSON_LINE_MAX_BYTES = 64 * 1024 * 1024;
  * kind. Ctrl-C or SIGTERM stops the read and removes the partial file.
  */
 export async function readCommand(path: string, options: ReadCommandOptions, streams: CliStreams): Promise<ExitCode> {
+  if (options.recursive === true) {
+    if (options.output === undefined) throw new UsageError('--recursive restores a tree into a directory: give it with -o DIR');
+    if (options.maxBytes !== undefined) throw new UsageError('--max-bytes does not apply to --recursive');
+    return readTreeCommand(path, options.output, options, streams);
+  }
   const interruption = Interruption.watch(streams);
   try {
     if (options.json === true && options.output === undefined) return await readAsJsonLine(path, options, streams, interruption);

@@ -6,6 +6,7 @@ import type { ExitCode} from '../exit-codes.js';
 import { UsageError } from '../exit-codes.js';
 import { Interruption } from '../interruption.js';
 import { runOne, type RanOne } from '../run-one.js';
+import { writeTreeCommand } from './tree.js';
 import type { WriteResultData } from '../../tasks/storage-result.js';
 
 /** Options of `taskforge write`. */
@@ -18,18 +19,24 @@ export interface WriteCommandOptions extends CommonOptions {
   readonly overwrite: boolean;
   readonly timeout?: number;
   readonly retries?: number;
+  /** Store the directory --file names, every file under it (see writeTreeCommand). */
+  readonly recursive?: boolean;
+  readonly concurrency?: number;
+  readonly delete?: boolean;
 }
 
 /** Stores data at `path` from --file, --data or stdin. */
 export async function writeCommand(path: string, options: WriteCommandOptions, streams: CliStreams): Promise<ExitCode> {
-  const { data, size } = dataSource(options, streams);
-  const storageOptions: StorageOptions = {
-    overwrite: options.overwrite,
+  const treeOptions = {
     ...compressionOption(options),
     ...(options.encrypt === true ? { encryption: true } : {}),
     ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
     ...(options.retries === undefined ? {} : { retries: options.retries }),
   };
+  if (options.recursive === true) return writeTreeCommand(path, treeSource(options), treeOptions, options, streams);
+  if (options.delete === true) throw new UsageError('--delete needs --recursive');
+  const { data, size } = dataSource(options, streams);
+  const storageOptions: StorageOptions = { overwrite: options.overwrite, ...treeOptions };
   const interruption = Interruption.watch(streams);
   let ran: RanOne<WriteResultData>;
   try {
@@ -48,6 +55,21 @@ export async function writeCommand(path: string, options: WriteCommandOptions, s
     else streams.stdout.write(`wrote ${written.path} (${formatBytes(written.size)} stored${describeEncoding(storageOptions)})\n`);
   }
   return exitCode;
+}
+
+/** The directory `--recursive` stores. */
+function treeSource(options: WriteCommandOptions): string {
+  if (options.data !== undefined) throw new UsageError('--recursive stores a directory: give it with --file DIR, not --data');
+  if (options.file === undefined) throw new UsageError('--recursive needs the directory to store: --file DIR');
+  if (!options.overwrite) throw new UsageError('--no-overwrite does not apply to --recursive (a changed file replaces its object)');
+  let stats;
+  try {
+    stats = statSync(options.file);
+  } catch {
+    throw new UsageError(`--file: no such directory '${options.file}'`);
+  }
+  if (!stats.isDirectory()) throw new UsageError(`--file: '${options.file}' is not a directory (without --recursive, write stores one file)`);
+  return options.file;
 }
 
 /** The data to store, and its size when known before reading it (a file's). */

@@ -1,0 +1,94 @@
+import { isTaskforgeError } from '../../core/errors.js';
+import { restoreTree } from '../../orchestrator/trees/tree-restore.js';
+import { storeTree } from '../../orchestrator/trees/tree-store.js';
+import type { TreeSummary } from '../../orchestrator/trees/tree-tally.js';
+import { defaultKeyring } from '../../storage/codec/default-keyring.js';
+import type { StorageOptions } from '../../tasks/storage-task-config.js';
+import { backendFor, type CliStreams, type CommonOptions } from '../cli-context.js';
+import { ExitCode, exitCodeOfError, UsageError } from '../exit-codes.js';
+import { Interruption } from '../interruption.js';
+import { TreeView } from '../tree-view.js';
+
+/** Options of `write --recursive` and `read --recursive`. */
+export interface TreeCommandOptions extends CommonOptions {
+  readonly concurrency?: number;
+  readonly delete?: boolean;
+  readonly encrypted?: boolean;
+}
+
+/** `taskforge write PREFIX --file DIR --recursive`: stores the tree under DIR at PREFIX, skipping what is unchanged. */
+export async function writeTreeCommand(prefix: string, directory: string, storage: Pick<StorageOptions, 'compression' | 'encryption' | 'timeout' | 'retries'>, options: TreeCommandOptions, streams: CliStreams): Promise<ExitCode> {
+  const keyring = keysFor(storage.encryption === true);
+  const view = new TreeView(streams, options.json === true);
+  return withInterruption(streams, 'stored', view, (signal) =>
+    storeTree({
+      source: directory,
+      prefix,
+      backend: backendFor(options, streams.env),
+      ...(keyring === undefined ? {} : { keyring }),
+      options: storage,
+      concurrency: concurrencyOf(options),
+      deleteMissing: options.delete === true,
+      signal,
+      onFile: (outcome) => { view.file(outcome); },
+      onProgress: (progress) => { view.progress(progress); },
+    }),
+  );
+}
+
+/** `taskforge read PREFIX -o DIR --recursive`: restores the tree stored at PREFIX into DIR. */
+export async function readTreeCommand(prefix: string, directory: string, options: TreeCommandOptions, streams: CliStreams): Promise<ExitCode> {
+  const keyring = keysFor(false);
+  const view = new TreeView(streams, options.json === true);
+  return withInterruption(streams, 'restored', view, (signal) =>
+    restoreTree({
+      prefix,
+      destination: directory,
+      backend: backendFor(options, streams.env),
+      ...(keyring === undefined ? {} : { keyring }),
+      encrypted: options.encrypted === true,
+      concurrency: concurrencyOf(options),
+      signal,
+      onFile: (outcome) => { view.file(outcome); },
+      onProgress: (progress) => { view.progress(progress); },
+    }),
+  );
+}
+
+async function withInterruption(streams: CliStreams, verb: 'stored' | 'restored', view: TreeView, run: (signal: AbortSignal) => Promise<TreeSummary>): Promise<ExitCode> {
+  const interruption = Interruption.watch(streams);
+  let summary: TreeSummary;
+  try {
+    summary = await run(interruption.signal);
+  } catch (error) {
+    if (!isTaskforgeError(error)) throw error;
+    streams.stderr.write(`taskforge: ${error.code}: ${error.message}\n`);
+    return exitCodeOfError(error.code);
+  } finally {
+    interruption.stop();
+  }
+  view.summary(summary, verb);
+  if (summary.interrupted) {
+    streams.stderr.write(`taskforge: interrupted by ${interruption.by ?? 'a signal'}: ${String(summary.stored)} files were ${verb} whole, none half; the same command again does the rest\n`);
+    return ExitCode.TASK_FAILED;
+  }
+  return summary.failed > 0 ? ExitCode.TASK_FAILED : ExitCode.OK;
+}
+
+/** The keys from the environment; for --encrypt, a missing key is a config error before anything is stored. */
+function keysFor(required: boolean) {
+  let keyring;
+  try {
+    keyring = defaultKeyring();
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  if (required && keyring === undefined) throw new UsageError('KEY_NOT_FOUND: --encrypt needs a key: set TASKFORGE_ENCRYPTION_KEY (taskforge keygen makes one) or TASKFORGE_KEYRING; nothing was stored');
+  return keyring;
+}
+
+function concurrencyOf(options: TreeCommandOptions): number {
+  const concurrency = options.concurrency ?? 8;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new UsageError(`--concurrency: expected 1 to 256 (got ${String(concurrency)})`);
+  return concurrency;
+}

@@ -1,0 +1,37 @@
+import { ErrorCode, TaskforgeError } from '../../core/errors.js';
+import type { StorageBackend } from '../../storage/backend.js';
+import { ROOT_PATH } from '../../storage/storage-path.js';
+import { StorageTask } from '../../tasks/storage-task.js';
+
+/** What a listing says of a stored object of a tree. */
+export interface StoredObject {
+  readonly size: number;
+}
+
+/** Entries a listing page asks for. */
+const PAGE = 5000;
+
+/** The storage path of a tree's entry (`a/b.txt` under `/backup` is `/backup/a/b.txt`). */
+export function storagePathOf(prefix: string, relative: string): string {
+  return prefix === ROOT_PATH ? `/${relative}` : `${prefix}/${relative}`;
+}
+
+/** Every object stored under `prefix`, by its path relative to it; none when nothing is there. One listing, page by page. */
+export async function listStored(backend: StorageBackend, prefix: string, signal: AbortSignal): Promise<Map<string, StoredObject>> {
+  const objects = new Map<string, StoredObject>();
+  const skip = prefix === ROOT_PATH ? 1 : prefix.length + 1;
+  let cursor: string | undefined;
+  for (;;) {
+    if (signal.aborted) return objects;
+    const options = { recursive: true, limit: PAGE, ...(cursor === undefined ? {} : { cursor }) };
+    const result = await new StorageTask({ type: 'storage', metadata: { operation: 'list', path: prefix, options } }, { backend }).execute();
+    if (!result.success) {
+      if (result.error.code === ErrorCode.NOT_FOUND) return objects;
+      throw new TaskforgeError(result.error.code, result.error.message, { retryable: result.error.retryable });
+    }
+    const page = result.data;
+    for (const entry of page.entries) if (entry.type === 'file') objects.set(entry.path.slice(skip), { size: entry.size });
+    if (page.cursor === undefined) return objects;
+    cursor = page.cursor;
+  }
+}

@@ -1,0 +1,203 @@
+import { createWriteStream } from 'node:fs';
+import { chmod, lstat, mkdir, readlink, rename, rm, symlink, utimes } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { ErrorCode, TaskforgeError } from '../../core/errors.js';
+import type { StorageBackend } from '../../storage/backend.js';
+import { temporaryName } from '../../storage/backends/temporary-file.js';
+import type { Keyring } from '../../storage/codec/keyring.js';
+import { parseStoragePath } from '../../storage/storage-path.js';
+import { StorageTask } from '../../tasks/storage-task.js';
+import { loadIndex, type IndexEntry } from '../../tasks/tree-index.js';
+import { listStored, storagePathOf } from './tree-listing.js';
+import { TreeTally, type FileOutcome, type TreeProgress, type TreeSummary } from './tree-tally.js';
+
+/** What restoreTree restores, from where, to where. */
+export interface RestoreTreeOptions {
+  /** The storage path the tree was stored under. */
+  readonly prefix: string;
+  /** The local directory it is restored into (made when missing). */
+  readonly destination: string;
+  readonly backend: StorageBackend;
+  readonly keyring?: Keyring;
+  /** Refuse objects (and an index) that are not encrypted: ENCRYPTION_REQUIRED. */
+  readonly encrypted?: boolean;
+  /** Files restored at once (default 8). */
+  readonly concurrency?: number;
+  readonly signal?: AbortSignal;
+  readonly onFile?: (outcome: FileOutcome) => void;
+  readonly onProgress?: (progress: TreeProgress) => void;
+}
+
+type FileEntry = Extract<IndexEntry, { kind: 'file' }>;
+
+/**
+ * Puts a stored tree back into a local directory: every file's content,
+ * mode and mtime, every folder (empty ones too) with its mode and mtime,
+ * and every link as a link with its target, never followed. A file already
+ * there with the recorded size, mtime and mode is left alone. Each file is
+ * written to a temporary file beside it and renamed into place, so a file
+ * is never half-restored; nothing is written through a link: a folder on
+ * the way that is a link is refused. A tree stored without an index (by
+ * single writes) is restored from a listing, its files with default modes.
+ */
+export async function restoreTree(options: RestoreTreeOptions): Promise<TreeSummary> {
+  const prefix = parseStoragePath(options.prefix);
+  const destination = resolve(options.destination);
+  const signal = options.signal ?? new AbortController().signal;
+  const tally = new TreeTally(options.onFile, options.onProgress);
+  const index = await loadIndex({ backend: options.backend, prefix, options: { encryption: options.encrypted === true }, keyring: options.keyring, signal });
+  const entries = index.size > 0 ? index : await fromListing(options.backend, prefix, signal);
+  if (entries.size === 0) throw new TaskforgeError(ErrorCode.NOT_FOUND, `restore of '${prefix}' failed: nothing is stored there`, { details: { path: prefix } });
+  const folders = new SafeFolders(destination);
+  await folders.make('');
+  const files: [string, FileEntry][] = [];
+  const links: [string, string][] = [];
+  const directories: [string, IndexEntry & { kind: 'directory' }][] = [];
+  for (const [path, entry] of entries) {
+    checkRelative(path);
+    if (entry.kind === 'file') files.push([path, entry]);
+    else if (entry.kind === 'symlink') links.push([path, entry.target]);
+    else directories.push([path, entry]);
+  }
+  for (const [path] of directories) await folders.make(path);
+  for (const [, entry] of files) tally.seen(entry.size);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (!signal.aborted) {
+      const item = files[next];
+      next += 1;
+      if (item === undefined) return;
+      await restoreFile(item[0], item[1], { options, prefix, destination, folders, tally, signal });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 8) }, worker));
+  if (!signal.aborted) {
+    for (const [path, target] of links) await restoreLink(path, target, { prefix, destination, folders, tally });
+    // Deepest first: setting a folder's time before what is in it changes would be undone.
+    for (const [path, entry] of directories.reverse()) {
+      const host = join(destination, ...path.split('/'));
+      await chmod(host, entry.mode);
+      await utimes(host, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
+    }
+  }
+  return tally.summary(signal.aborted);
+}
+
+interface RestoreContext {
+  readonly options: RestoreTreeOptions;
+  readonly prefix: string;
+  readonly destination: string;
+  readonly folders: SafeFolders;
+  readonly tally: TreeTally;
+  readonly signal: AbortSignal;
+}
+
+async function restoreFile(path: string, entry: FileEntry, context: RestoreContext): Promise<void> {
+  const { options, prefix, destination, folders, tally, signal } = context;
+  const storagePath = storagePathOf(prefix, path);
+  const host = join(destination, ...path.split('/'));
+  const parent = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
+  try {
+    await folders.make(parent);
+    const present = await lstat(host).catch(() => undefined);
+    if (present?.isFile() === true && present.size === entry.size && present.mtimeMs === entry.mtimeMs && (present.mode & 0o7777) === entry.mode) {
+      tally.unchanged(path, storagePath, entry.size);
+      return;
+    }
+    const read = await new StorageTask(
+      { type: 'storage', metadata: { operation: 'read', path: storagePath, options: { as: 'stream', ...(options.encrypted === true ? { encryption: true } : {}) } } },
+      { backend: options.backend, ...(options.keyring === undefined ? {} : { keyring: options.keyring }) },
+    ).execute();
+    if (!read.success) {
+      tally.failed(path, storagePath, read.error);
+      return;
+    }
+    const temporary = join(destination, ...parent.split('/').filter(Boolean), temporaryName());
+    let bytes = 0;
+    const body = read.data;
+    body.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    try {
+      await pipeline(body, createWriteStream(temporary, { flags: 'wx', mode: 0o600 }), { signal });
+      await chmod(temporary, entry.mode);
+      await utimes(temporary, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
+      await rename(temporary, host);
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw error;
+    }
+    tally.stored(path, storagePath, bytes, entry.stored.size, 'restored');
+  } catch (error) {
+    if (signal.aborted) return;
+    tally.failed(path, storagePath, { code: error instanceof TaskforgeError ? error.code : ErrorCode.IO_ERROR, message: `restore of '${storagePath}' failed: ${error instanceof Error ? error.message : String(error)}` });
+  }
+}
+
+async function restoreLink(path: string, target: string, context: Pick<RestoreContext, 'prefix' | 'destination' | 'folders' | 'tally'>): Promise<void> {
+  const { prefix, destination, folders, tally } = context;
+  const storagePath = storagePathOf(prefix, path);
+  const host = join(destination, ...path.split('/'));
+  try {
+    await folders.make(path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '');
+    const present = await lstat(host).catch(() => undefined);
+    if (present?.isSymbolicLink() === true && (await readlink(host)) === target) {
+      tally.linked(path, storagePath, target);
+      return;
+    }
+    if (present?.isDirectory() === true) throw new Error('a folder is in its place');
+    if (present !== undefined) await rm(host);
+    await symlink(target, host);
+    tally.linked(path, storagePath, target);
+  } catch (error) {
+    tally.failed(path, storagePath, { code: ErrorCode.IO_ERROR, message: `restore of the link '${storagePath}' failed: ${error instanceof Error ? error.message : String(error)}` });
+  }
+}
+
+/** A tree stored without an index: its objects, as files with the default mode and the time of now. */
+async function fromListing(backend: StorageBackend, prefix: string, signal: AbortSignal): Promise<Map<string, IndexEntry>> {
+  const entries = new Map<string, IndexEntry>();
+  const now = Date.now();
+  for (const [path, object] of await listStored(backend, prefix, signal)) {
+    entries.set(path, { kind: 'file', size: -1, mtimeMs: now, mode: 0o644, stored: { size: object.size, modifiedAt: new Date(now).toISOString() } });
+  }
+  return entries;
+}
+
+/** A path from an index, which may have been tampered with: refused unless it is a plain relative path inside the tree. */
+function checkRelative(path: string): void {
+  const parsed = parseStoragePath(`/${path}`);
+  if (parsed !== `/${path}`) throw new TaskforgeError(ErrorCode.PATH_OUTSIDE_ROOT, `the tree index names '${path}', which is not a plain path inside the tree`, { details: { path } });
+}
+
+/**
+ * The folders of a restore, made as it goes: each one checked, once, to be
+ * a real folder and not a link, so that nothing is ever written through a
+ * link that was in the destination (or that a tampered index put there).
+ */
+class SafeFolders {
+  readonly #root: string;
+  readonly #made = new Map<string, Promise<void>>();
+
+  constructor(root: string) {
+    this.#root = root;
+  }
+
+  make(path: string): Promise<void> {
+    let made = this.#made.get(path);
+    if (made === undefined) {
+      made = this.#make(path);
+      this.#made.set(path, made);
+    }
+    return made;
+  }
+
+  async #make(path: string): Promise<void> {
+    if (path !== '') await this.make(path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '');
+    const host = path === '' ? this.#root : join(this.#root, ...path.split('/'));
+    await mkdir(host, { recursive: path === '' }).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    });
+    const stats = await lstat(host);
+    if (!stats.isDirectory()) throw new TaskforgeError(ErrorCode.NOT_A_DIRECTORY, `restore into '${path === '' ? '.' : path}' refused: it is ${stats.isSymbolicLink() ? 'a link' : 'not a folder'}, and nothing is written through one`, { details: { path } });
+  }
+}

@@ -1,0 +1,249 @@
+import { stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ErrorCode, TaskforgeError } from '../../core/errors.js';
+import { Orchestrator } from '../orchestrator.js';
+import type { TaskHandle } from '../task-handle.js';
+import type { StorageOptions } from '../../tasks/storage-task-config.js';
+import type { WriteResultData } from '../../tasks/storage-result.js';
+import type { TaskResult } from '../../tasks/task-result.js';
+import type { StorageBackend } from '../../storage/backend.js';
+import type { Keyring } from '../../storage/codec/keyring.js';
+import { parseStoragePath } from '../../storage/storage-path.js';
+import { loadIndex, saveIndex, type IndexAccess, type IndexEntry } from '../../tasks/tree-index.js';
+import { listStored, storagePathOf, type StoredObject } from './tree-listing.js';
+import { TreeTally, type FileOutcome, type TreeProgress, type TreeSummary } from './tree-tally.js';
+import { walkTree } from './tree-walk.js';
+
+/** What storeTree stores, where, and how. */
+export interface StoreTreeOptions {
+  /** The local directory whose tree is stored. */
+  readonly source: string;
+  /** The storage path the tree goes under: `source/a/b.txt` is stored at `prefix/a/b.txt`. */
+  readonly prefix: string;
+  readonly backend: StorageBackend;
+  /** The keys, for `encryption`. */
+  readonly keyring?: Keyring;
+  /** How each file is stored (and the tree's index with it). */
+  readonly options?: Pick<StorageOptions, 'compression' | 'encryption' | 'timeout' | 'retries'>;
+  /** Files stored at once (default 8); also the most files open at once. */
+  readonly concurrency?: number;
+  /** Delete stored objects under `prefix` whose file is gone from `source` (default false: they are kept, and restored). */
+  readonly deleteMissing?: boolean;
+  /** Stops the run: files being stored are cut off (nothing half-stored), and the index keeps what was stored. */
+  readonly signal?: AbortSignal;
+  /** Told of every entry's outcome, as it is known. */
+  readonly onFile?: (outcome: FileOutcome) => void;
+  /** Told of the counts after every outcome. */
+  readonly onProgress?: (progress: TreeProgress) => void;
+}
+
+/** How often, at most, the index is saved while a run stores files: an interrupted or crashed run keeps what it stored. */
+const SAVE_EVERY_MS = 2000;
+
+/**
+ * Stores every file under a local directory at `prefix`, one object per
+ * file, each durable when its task completes, and records the tree in an
+ * index beside them (sizes, mtimes, modes, links, folders). A file whose
+ * size, mtime and mode match the index, and whose object is still there
+ * with the size recorded, is not read again: a second run over an
+ * unchanged tree reads no file content and writes nothing. Symbolic links
+ * are recorded as links, never followed; FIFOs, sockets, devices and names
+ * taskforge reserves are skipped, each with an outcome saying so. A file
+ * that changes while it is read fails (SOURCE_CHANGED) and its old object,
+ * if any, stays.
+ */
+export async function storeTree(options: StoreTreeOptions): Promise<TreeSummary> {
+  const prefix = parseStoragePath(options.prefix);
+  const source = resolve(options.source);
+  await assertDirectory(source);
+  const signal = options.signal ?? new AbortController().signal;
+  const storageOptions = options.options ?? {};
+  // (The index is saved also after an interruption, to keep what was stored: its access does not stop with the run.)
+  const access: IndexAccess = { backend: options.backend, prefix, options: storageOptions, keyring: options.keyring, signal: new AbortController().signal };
+  const tally = new TreeTally(options.onFile, options.onProgress);
+  const before = await loadIndex(access);
+  const stored = before.size === 0 ? new Map<string, StoredObject>() : await listStored(options.backend, prefix, signal);
+  const after = new Map<string, IndexEntry>();
+  const writes = new WriteWindow(options, prefix, signal);
+  let changed = false;
+  // (A save while files are still being stored keeps every entry of the old index: deletions are for the end.)
+  const saver = new PeriodicSave(async () => saveIndex(access, mergedIndex(before, after, false)));
+  try {
+    for await (const entry of walkTree(source)) {
+      if (signal.aborted) break;
+      if (entry.kind === 'skipped') {
+        tally.skipped(entry.path, storagePathOf(prefix, entry.path), entry.reason);
+        continue;
+      }
+      if (entry.kind !== 'file') {
+        const recorded: IndexEntry = entry.kind === 'directory' ? { kind: 'directory', mtimeMs: entry.mtimeMs, mode: entry.mode } : { kind: 'symlink', target: entry.target };
+        after.set(entry.path, recorded);
+        if (!sameEntry(before.get(entry.path), recorded)) changed = true;
+        if (entry.kind === 'symlink') tally.linked(entry.path, storagePathOf(prefix, entry.path), entry.target);
+        continue;
+      }
+      tally.seen(entry.size);
+      const previous = before.get(entry.path);
+      const object = stored.get(entry.path);
+      if (previous?.kind === 'file' && previous.size === entry.size && previous.mtimeMs === entry.mtimeMs && previous.mode === entry.mode && object?.size === previous.stored.size) {
+        after.set(entry.path, previous);
+        tally.unchanged(entry.path, storagePathOf(prefix, entry.path), entry.size);
+        continue;
+      }
+      changed = true;
+      await writes.add(entry.path, join(source, ...entry.path.split('/')), (result) => {
+        const path = storagePathOf(prefix, entry.path);
+        if (!result.success) {
+          // Cut off by the interruption: not stored, and not a failure of the file's.
+          if (signal.aborted && result.error.code === ErrorCode.CANCELLED) return;
+          tally.failed(entry.path, path, result.error);
+          // The write committed nothing: the old object, if any, is what the index describes.
+          if (previous !== undefined) after.set(entry.path, previous);
+          return;
+        }
+        const written = result.data as WriteResultData;
+        const read = written.source ?? { size: entry.size, mtimeMs: entry.mtimeMs, mode: entry.mode };
+        after.set(entry.path, { kind: 'file', size: read.size, mtimeMs: read.mtimeMs, mode: read.mode, stored: { size: written.size, modifiedAt: written.modifiedAt } });
+        tally.stored(entry.path, path, read.size, written.size);
+        saver.due();
+      });
+    }
+    await writes.drain();
+    if (options.deleteMissing === true && !signal.aborted) {
+      const gone = [...stored.keys()].filter((path) => !after.has(path));
+      if (gone.length > 0 || [...before.keys()].some((path) => !after.has(path))) changed = true;
+      await writes.deleteAll(gone, (path, result) => {
+        if (result.success) tally.deleted(path, storagePathOf(prefix, path));
+        else tally.failed(path, storagePathOf(prefix, path), result.error);
+      });
+    }
+  } finally {
+    await writes.close();
+    await saver.stop();
+  }
+  // An unchanged tree writes nothing, not even its index.
+  if (changed) await saveIndex(access, mergedIndex(before, after, options.deleteMissing === true));
+  return tally.summary(signal.aborted);
+}
+
+/** The index after a run: what it found, and, unless deleting, what it did not find but is still stored (a later restore puts it back). */
+function mergedIndex(before: ReadonlyMap<string, IndexEntry>, after: ReadonlyMap<string, IndexEntry>, deleteMissing: boolean): Map<string, IndexEntry> {
+  if (deleteMissing) return new Map(after);
+  const merged = new Map(before);
+  for (const [path, entry] of after) merged.set(path, entry);
+  return merged;
+}
+
+function sameEntry(a: IndexEntry | undefined, b: IndexEntry): boolean {
+  if (a?.kind !== b.kind) return false;
+  if (a.kind === 'symlink' || b.kind === 'symlink') return a.kind === 'symlink' && b.kind === 'symlink' && a.target === b.target;
+  return a.mtimeMs === b.mtimeMs && a.mode === b.mode;
+}
+
+async function assertDirectory(source: string): Promise<void> {
+  let stats;
+  try {
+    stats = await stat(source);
+  } catch {
+    throw new TaskforgeError(ErrorCode.VALIDATION_ERROR, `source: no such directory '${source}'`, { details: { field: 'source', value: source } });
+  }
+  if (!stats.isDirectory()) throw new TaskforgeError(ErrorCode.VALIDATION_ERROR, `source: '${source}' is not a directory`, { details: { field: 'source', value: source } });
+}
+
+/**
+ * The writes and deletes of one run, through an orchestrator of this
+ * process: at most `concurrency` at once, and at most twice that many
+ * submitted and waiting, so that a tree of any size holds bounded memory
+ * and descriptors.
+ */
+class WriteWindow {
+  readonly #orchestrator: Orchestrator;
+  readonly #options: StoreTreeOptions;
+  readonly #prefix: string;
+  readonly #signal: AbortSignal;
+  readonly #limit: number;
+  readonly #pending = new Set<Promise<void>>();
+
+  constructor(options: StoreTreeOptions, prefix: string, signal: AbortSignal) {
+    const concurrency = options.concurrency ?? 8;
+    this.#orchestrator = new Orchestrator({ concurrency, context: { backend: options.backend, ...(options.keyring === undefined ? {} : { keyring: options.keyring }) } });
+    this.#options = options;
+    this.#prefix = prefix;
+    this.#signal = signal;
+    this.#limit = concurrency * 2;
+    // Interrupted: files waiting are not begun, and those being stored are cut off (their temporary files removed).
+    signal.addEventListener(
+      'abort',
+      () => {
+        this.#orchestrator.shutdown({ timeoutMs: 0 }).catch(() => undefined);
+      },
+      { once: true },
+    );
+  }
+
+  async add(relative: string, file: string, then: (result: TaskResult) => void): Promise<void> {
+    const storageOptions = { overwrite: true, ...this.#options.options };
+    await this.#submit({ type: 'storage', metadata: { operation: 'write', path: storagePathOf(this.#prefix, relative), file, options: storageOptions } }, then);
+  }
+
+  async deleteAll(paths: readonly string[], then: (path: string, result: TaskResult) => void): Promise<void> {
+    for (const path of paths) {
+      if (this.#signal.aborted) break;
+      await this.#submit({ type: 'storage', metadata: { operation: 'delete', path: storagePathOf(this.#prefix, path) } }, (result) => {
+        then(path, result);
+      });
+    }
+    await this.drain();
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.#pending);
+  }
+
+  async close(): Promise<void> {
+    await this.drain();
+    await this.#orchestrator.shutdown();
+  }
+
+  async #submit(config: { type: 'storage'; metadata: object }, then: (result: TaskResult) => void): Promise<void> {
+    while (this.#pending.size >= this.#limit) await Promise.race(this.#pending);
+    let handle: TaskHandle;
+    try {
+      handle = await this.#orchestrator.submit(config as never);
+    } catch (error) {
+      // Shut down by an interruption between two submits: this file is simply not stored.
+      if (this.#signal.aborted) return;
+      throw error;
+    }
+    const settled = handle.result.then((result) => {
+      then(result);
+    });
+    const tracked = settled.finally(() => this.#pending.delete(tracked));
+    this.#pending.add(tracked);
+  }
+}
+
+/** Saves at most every SAVE_EVERY_MS while work goes on, one save at a time. */
+class PeriodicSave {
+  readonly #save: () => Promise<void>;
+  #last = Date.now();
+  #saving: Promise<void> | undefined;
+
+  constructor(save: () => Promise<void>) {
+    this.#save = save;
+  }
+
+  due(): void {
+    if (this.#saving !== undefined || Date.now() - this.#last < SAVE_EVERY_MS) return;
+    this.#last = Date.now();
+    this.#saving = this.#save()
+      .catch(() => undefined)
+      .finally(() => {
+        this.#saving = undefined;
+      });
+  }
+
+  async stop(): Promise<void> {
+    await this.#saving;
+  }
+}

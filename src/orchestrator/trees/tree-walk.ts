@@ -1,0 +1,75 @@
+import type { Dirent } from 'node:fs';
+import { lstat, readdir, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { RESERVED_PREFIX } from '../../storage/storage-path.js';
+
+/** One thing found under a local directory, named by its path relative to it (`a/b.txt`, `/`-separated). */
+export type LocalEntry =
+  | { readonly kind: 'file'; readonly path: string; readonly size: number; readonly mtimeMs: number; readonly mode: number }
+  | { readonly kind: 'directory'; readonly path: string; readonly mtimeMs: number; readonly mode: number }
+  | { readonly kind: 'symlink'; readonly path: string; readonly target: string }
+  /** Not stored, with why: a FIFO, socket or device; a name taskforge reserves; one that vanished or could not be read. */
+  | { readonly kind: 'skipped'; readonly path: string; readonly reason: string };
+
+/**
+ * Everything under `root`, depth first, each directory's names in code-unit
+ * order, the directory before what it holds. Symbolic links are reported
+ * as links and never followed, so the walk never leaves the tree. Holds one
+ * directory listing per level at a time; stats one entry at a time.
+ */
+export async function* walkTree(root: string): AsyncGenerator<LocalEntry, void, undefined> {
+  yield* walkDirectory(root, '');
+}
+
+async function* walkDirectory(hostDirectory: string, relative: string): AsyncGenerator<LocalEntry, void, undefined> {
+  let names: Dirent[];
+  try {
+    names = await readdir(hostDirectory, { withFileTypes: true });
+  } catch (error) {
+    if (relative === '') throw error;
+    yield { kind: 'skipped', path: relative, reason: `cannot be listed (${codeOf(error)})` };
+    return;
+  }
+  names.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const dirent of names) {
+    const path = relative === '' ? dirent.name : `${relative}/${dirent.name}`;
+    const host = join(hostDirectory, dirent.name);
+    if (dirent.name.startsWith(RESERVED_PREFIX)) {
+      yield { kind: 'skipped', path, reason: `names starting with '${RESERVED_PREFIX}' are reserved for taskforge` };
+      continue;
+    }
+    let stats;
+    try {
+      stats = await lstat(host);
+    } catch (error) {
+      yield { kind: 'skipped', path, reason: `vanished or cannot be read (${codeOf(error)})` };
+      continue;
+    }
+    if (stats.isFile()) {
+      yield { kind: 'file', path, size: stats.size, mtimeMs: stats.mtimeMs, mode: stats.mode & 0o7777 };
+    } else if (stats.isDirectory()) {
+      yield { kind: 'directory', path, mtimeMs: stats.mtimeMs, mode: stats.mode & 0o7777 };
+      yield* walkDirectory(host, path);
+    } else if (stats.isSymbolicLink()) {
+      try {
+        yield { kind: 'symlink', path, target: await readlink(host) };
+      } catch (error) {
+        yield { kind: 'skipped', path, reason: `a link that cannot be read (${codeOf(error)})` };
+      }
+    } else {
+      yield { kind: 'skipped', path, reason: `a ${specialKind(stats)}, not a file, directory or link` };
+    }
+  }
+}
+
+function specialKind(stats: { isFIFO(): boolean; isSocket(): boolean; isBlockDevice(): boolean; isCharacterDevice(): boolean }): string {
+  if (stats.isFIFO()) return 'FIFO';
+  if (stats.isSocket()) return 'socket';
+  if (stats.isBlockDevice()) return 'block device';
+  if (stats.isCharacterDevice()) return 'character device';
+  return 'special file';
+}
+
+function codeOf(error: unknown): string {
+  return (error as NodeJS.ErrnoException | undefined)?.code ?? String(error);
+}

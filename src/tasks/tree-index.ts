@@ -1,0 +1,99 @@
+import { ErrorCode, TaskforgeError } from '../core/errors.js';
+import { fromSystemError } from '../core/system-errors.js';
+import { encodingPlan, withAvailableCompression } from './storage-task-prepare.js';
+import type { StorageOptions } from './storage-task-config.js';
+import type { StorageBackend } from '../storage/backend.js';
+import { encodeContainer } from '../storage/codec/encoder.js';
+import type { Keyring } from '../storage/codec/keyring.js';
+import { collectBytes, metadataFor, toByteSource } from '../storage/content.js';
+import { decodeStoredObject } from '../storage/object-reader.js';
+import { childPath, RESERVED_PREFIX, ROOT_PATH } from '../storage/storage-path.js';
+
+/** What a tree's index records of one entry, by its path relative to the tree. */
+export type IndexEntry =
+  /** A file as it was when stored (its size, mtime and mode), and the object it was stored as (its stored size and time). */
+  | { readonly kind: 'file'; readonly size: number; readonly mtimeMs: number; readonly mode: number; readonly stored: { readonly size: number; readonly modifiedAt: string } }
+  | { readonly kind: 'directory'; readonly mtimeMs: number; readonly mode: number }
+  | { readonly kind: 'symlink'; readonly target: string };
+
+/** The index of a stored tree: every entry of it, so that a second run reads no unchanged file and a restore puts back modes, times and links. */
+export interface TreeIndexFile {
+  readonly version: 1;
+  readonly entries: Readonly<Record<string, IndexEntry>>;
+}
+
+/** The index's name inside the tree's prefix: reserved, so no stored file can take it, and listings leave it out. */
+export const INDEX_NAME = `${RESERVED_PREFIX}tree`;
+
+/** Where the index of the tree at `prefix` lives. */
+export function indexPath(prefix: string): string {
+  return childPath(prefix === '' ? ROOT_PATH : prefix, INDEX_NAME);
+}
+
+/** How the index is read and written: the tree's own options (an encrypted tree has an encrypted index), and the keys. */
+export interface IndexAccess {
+  readonly backend: StorageBackend;
+  readonly prefix: string;
+  readonly options: Pick<StorageOptions, 'compression' | 'encryption'>;
+  readonly keyring: Keyring | undefined;
+  readonly signal: AbortSignal;
+}
+
+/** The tree's index, or an empty one when the tree has none yet. A damaged one, or one the keys cannot open, is an error: guessing would store or restore the wrong thing. */
+export async function loadIndex(access: IndexAccess): Promise<Map<string, IndexEntry>> {
+  const path = indexPath(access.prefix);
+  let opened;
+  try {
+    opened = await access.backend.read(path, { signal: access.signal });
+  } catch (error) {
+    const coded = fromSystemError(error, { operation: 'read', path });
+    if (coded.code === ErrorCode.NOT_FOUND) return new Map();
+    throw coded;
+  }
+  const decoded = await decodeStoredObject({ metadata: opened.info.metadata, body: opened.body }, { path, requireEncryption: access.options.encryption === true, keyring: () => access.keyring });
+  const text = (await collectBytes(decoded.body, access.signal)).toString('utf8');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw damaged(path, 'it is not JSON', error);
+  }
+  if (!isIndexFile(parsed)) throw damaged(path, 'it is not a version 1 tree index');
+  return new Map(Object.entries(parsed.entries));
+}
+
+/** Stores the index whole, atomically, encoded as the tree's objects are. */
+export async function saveIndex(access: IndexAccess, entries: ReadonlyMap<string, IndexEntry>): Promise<void> {
+  const path = indexPath(access.prefix);
+  const file: TreeIndexFile = { version: 1, entries: Object.fromEntries([...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) };
+  const bytes = Buffer.from(JSON.stringify(file), 'utf8');
+  const plan = encodingPlan(access.options, path, { keyring: () => access.keyring }, 'tree index');
+  const source = toByteSource(bytes, path).body;
+  const body = plan === undefined ? source : encodeContainer(source, { kind: 'json', path, ...(await withAvailableCompression(plan)) });
+  try {
+    await access.backend.write(path, body, { signal: access.signal, overwrite: true, metadata: plan === undefined ? metadataFor('json') : {} });
+  } catch (error) {
+    throw fromSystemError(error, { operation: 'write', path });
+  }
+}
+
+function isIndexFile(value: unknown): value is TreeIndexFile {
+  if (value === null || typeof value !== 'object') return false;
+  const { version, entries } = value as { version?: unknown; entries?: unknown };
+  if (version !== 1 || entries === null || typeof entries !== 'object' || Array.isArray(entries)) return false;
+  return Object.values(entries as Record<string, unknown>).every(isIndexEntry);
+}
+
+function isIndexEntry(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  const entry = value as Record<string, unknown>;
+  if (entry['kind'] === 'symlink') return typeof entry['target'] === 'string';
+  const timed = typeof entry['mtimeMs'] === 'number' && typeof entry['mode'] === 'number';
+  if (entry['kind'] === 'directory') return timed;
+  const stored = entry['stored'] as Record<string, unknown> | undefined;
+  return entry['kind'] === 'file' && timed && typeof entry['size'] === 'number' && typeof stored?.['size'] === 'number' && typeof stored['modifiedAt'] === 'string';
+}
+
+function damaged(path: string, why: string, cause?: unknown): TaskforgeError {
+  return new TaskforgeError(ErrorCode.INTEGRITY_ERROR, `the tree index '${path}' cannot be used: ${why}`, { details: { path }, ...(cause === undefined ? {} : { cause }) });
+}

@@ -1,0 +1,225 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+/** The real bin, built by `npm run build`. */
+const BIN = resolve('dist/src/cli/bin.js');
+const KEY = Buffer.alloc(32, 9).toString('base64');
+
+let base = '';
+let removeBase: () => Promise<void> = () => Promise.resolve();
+let cwd = '';
+let round = 0;
+
+beforeAll(async () => {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run npm run build first (npm test does)`);
+  ({ path: base, remove: removeBase } = await makeTempDir('cli-tree-'));
+});
+afterAll(() => removeBase());
+beforeEach(() => {
+  round += 1;
+  cwd = join(base, `case-${String(round)}`);
+  mkdirSync(cwd);
+});
+
+interface Ran {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function taskforge(args: readonly string[], env: Record<string, string> = {}): Ran {
+  const ran = spawnSync(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env }, encoding: 'utf8', timeout: 120_000 });
+  return { code: ran.status, stdout: ran.stdout, stderr: ran.stderr };
+}
+
+/** The --json lines of a tree command: one per entry, then the summary. */
+function outcomes(ran: Ran): { lines: Record<string, unknown>[]; summary: Record<string, unknown> } {
+  const parsed = ran.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  const last = parsed.at(-1) as { summary: Record<string, unknown> };
+  return { lines: parsed.slice(0, -1), summary: last.summary };
+}
+
+/** A tree with what trees have: nested folders, empty files and folders, unicode and space names, links in and out, a FIFO. */
+function makeTree(root: string): void {
+  mkdirSync(join(root, 'docs', 'deep', 'deeper'), { recursive: true });
+  mkdirSync(join(root, 'empty folder'));
+  mkdirSync(join(root, 'naïve ünïcode'));
+  writeFileSync(join(root, 'docs', 'readme.txt'), 'read me\n');
+  writeFileSync(join(root, 'docs', 'deep', 'deeper', 'data.bin'), Buffer.from(Array.from({ length: 200_000 }, (_, index) => (index * 7) % 256)));
+  writeFileSync(join(root, 'empty.txt'), '');
+  writeFileSync(join(root, 'naïve ünïcode', 'file with spaces.md'), '# ünïcode\n');
+  chmodSync(join(root, 'docs', 'readme.txt'), 0o600);
+  chmodSync(join(root, 'empty folder'), 0o750);
+  utimesSync(join(root, 'docs', 'deep', 'deeper', 'data.bin'), new Date('2021-06-07T08:09:10Z'), new Date('2021-06-07T08:09:10Z'));
+  symlinkSync('readme.txt', join(root, 'docs', 'link-inside'));
+  symlinkSync('/etc/hostname', join(root, 'link-outside'));
+  spawnSync('mkfifo', [join(root, 'a-fifo')]);
+}
+
+/** Every entry under `root`: its kind, mode and mtime, a file's bytes, a link's target. */
+function snapshot(root: string, skip: (path: string) => boolean = () => false): Record<string, string> {
+  const found: Record<string, string> = {};
+  const walk = (directory: string): void => {
+    for (const name of readdirSync(directory).sort()) {
+      const host = join(directory, name);
+      const path = relative(root, host);
+      if (skip(path)) continue;
+      const stats = lstatSync(host);
+      if (stats.isSymbolicLink()) found[path] = `link -> ${readlinkSync(host)}`;
+      else if (stats.isDirectory()) {
+        found[path] = `dir ${(stats.mode & 0o7777).toString(8)} ${String(Math.round(stats.mtimeMs))}`;
+        walk(host);
+      } else if (stats.isFile()) found[path] = `file ${(stats.mode & 0o7777).toString(8)} ${String(Math.round(stats.mtimeMs))} ${readFileSync(host).toString('base64')}`;
+    }
+  };
+  walk(root);
+  return found;
+}
+
+describe('taskforge write --recursive and read --recursive (the real bin)', () => {
+  it('stores a tree and restores it: every byte, mode and mtime, empty files and folders, unicode and space names, links as links; a FIFO is skipped with a line', () => {
+    makeTree(join(cwd, 'src'));
+    const stored = taskforge(['write', '/backup', '--file', 'src', '--recursive']);
+    expect(stored.stderr).toBe('taskforge: a-fifo: skipped: a FIFO, not a file, directory or link\n');
+    expect(stored.code).toBe(0);
+    expect(stored.stdout).toMatch(/^stored 4 of 4 files \(.* read, .* stored\) in .* s, .*\/s, 0 unchanged, 2 links, 1 skipped, 0 failed\n$/);
+    const restored = taskforge(['read', '/backup', '-o', 'out', '--recursive']);
+    expect(restored.stderr).toBe('');
+    expect(restored.code).toBe(0);
+    expect(snapshot(join(cwd, 'out'))).toEqual(snapshot(join(cwd, 'src'), (path) => path === 'a-fifo'));
+    // The link pointing out of the tree is restored as a link, not followed: nothing of its target was stored.
+    expect(lstatSync(join(cwd, 'out', 'link-outside')).isSymbolicLink()).toBe(true);
+    expect(existsSync(join(cwd, 'taskforge-data', 'backup', 'link-outside'))).toBe(false);
+  });
+
+  it('a second run over an unchanged tree stores and rewrites nothing and says so; a changed file is stored again; --delete removes what is gone', () => {
+    makeTree(join(cwd, 'src'));
+    expect(taskforge(['write', '/b', '--file', 'src', '--recursive']).code).toBe(0);
+    const index = join(cwd, 'taskforge-data', 'b', '.taskforge-tree');
+    const before = snapshot(join(cwd, 'taskforge-data'));
+    const indexBefore = statSync(index);
+    const again = taskforge(['write', '/b', '--file', 'src', '--recursive', '--json']);
+    expect(again.code).toBe(0);
+    const { lines, summary } = outcomes(again);
+    expect(lines.filter((line) => line['action'] === 'unchanged').map((line) => line['path'])).toEqual(['docs/deep/deeper/data.bin', 'docs/readme.txt', 'empty.txt', 'naïve ünïcode/file with spaces.md']);
+    expect(lines.some((line) => line['action'] === 'stored')).toBe(false);
+    expect(summary).toMatchObject({ files: 4, stored: 0, unchanged: 4, failed: 0, bytesRead: 0, interrupted: false });
+    expect(snapshot(join(cwd, 'taskforge-data'))).toEqual(before);
+    expect(statSync(index).mtimeMs).toBe(indexBefore.mtimeMs);
+    // A changed file is stored again, the rest are not.
+    writeFileSync(join(cwd, 'src', 'docs', 'readme.txt'), 'read me, changed\n');
+    const changed = outcomes(taskforge(['write', '/b', '--file', 'src', '--recursive', '--json']));
+    expect(changed.summary).toMatchObject({ stored: 1, unchanged: 3 });
+    expect(readFileSync(join(cwd, 'taskforge-data', 'b', 'docs', 'readme.txt'), 'utf8')).toBe('read me, changed\n');
+    // A file gone from the tree: kept (and restored) without --delete, removed with it.
+    rmSync(join(cwd, 'src', 'empty.txt'));
+    expect(outcomes(taskforge(['write', '/b', '--file', 'src', '--recursive', '--json'])).summary).toMatchObject({ deleted: 0 });
+    expect(existsSync(join(cwd, 'taskforge-data', 'b', 'empty.txt'))).toBe(true);
+    expect(taskforge(['read', '/b', '-o', 'kept', '--recursive']).code).toBe(0);
+    expect(existsSync(join(cwd, 'kept', 'empty.txt'))).toBe(true);
+    const deleting = outcomes(taskforge(['write', '/b', '--file', 'src', '--recursive', '--json', '--delete']));
+    expect(deleting.summary).toMatchObject({ deleted: 1, stored: 0 });
+    expect(deleting.lines).toContainEqual(expect.objectContaining({ path: 'empty.txt', action: 'deleted' }));
+    expect(existsSync(join(cwd, 'taskforge-data', 'b', 'empty.txt'))).toBe(false);
+    expect(taskforge(['read', '/b', '-o', 'after-delete', '--recursive']).code).toBe(0);
+    expect(existsSync(join(cwd, 'after-delete', 'empty.txt'))).toBe(false);
+  });
+
+  it('--compress --encrypt: no plaintext of any file or name in storage, the index included; restore needs the key', () => {
+    makeTree(join(cwd, 'src'));
+    const env = { TASKFORGE_ENCRYPTION_KEY: KEY };
+    expect(taskforge(['write', '/secret', '--file', 'src', '--recursive', '--compress', '--encrypt'], env).code).toBe(0);
+    const storedFiles = readdirSync(join(cwd, 'taskforge-data'), { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile());
+    for (const entry of storedFiles) {
+      const bytes = readFileSync(join(entry.parentPath, entry.name));
+      expect(bytes.includes('read me'), entry.name).toBe(false);
+      expect(bytes.includes('file with spaces'), entry.name).toBe(false);
+    }
+    expect(readFileSync(join(cwd, 'taskforge-data', 'secret', '.taskforge-tree')).subarray(0, 4)).toEqual(Buffer.from([0x89, 0x54, 0x46, 0x43]));
+    const withoutKey = taskforge(['read', '/secret', '-o', 'out', '--recursive']);
+    expect(withoutKey.code).toBe(2);
+    expect(withoutKey.stderr).toContain('KEY_NOT_FOUND');
+    const withKey = taskforge(['read', '/secret', '-o', 'out', '--recursive', '--encrypted'], env);
+    expect(withKey.stderr).toBe('');
+    expect(snapshot(join(cwd, 'out'))).toEqual(snapshot(join(cwd, 'src'), (path) => path === 'a-fifo'));
+    // --encrypt without a key is refused before anything is stored.
+    const noKey = taskforge(['write', '/other', '--file', 'src', '--recursive', '--encrypt']);
+    expect(noKey.code).toBe(2);
+    expect(existsSync(join(cwd, 'taskforge-data', 'other'))).toBe(false);
+  });
+
+  it('a file that changes while it is read is reported (SOURCE_CHANGED), not stored torn; the rest are stored', async () => {
+    mkdirSync(join(cwd, 'src'));
+    writeFileSync(join(cwd, 'src', 'calm.txt'), 'calm');
+    const busy = join(cwd, 'src', 'busy.log');
+    writeFileSync(busy, Buffer.alloc(32 * 1024 * 1024, 1));
+    // Something keeps appending to busy.log while the tree is stored.
+    const appending = setInterval(() => { appendFileSync(busy, 'x'.repeat(100)); }, 1);
+    let ran: Ran;
+    try {
+      ran = await new Promise<Ran>((done) => {
+        const child = spawn(process.execPath, [BIN, 'write', '/t', '--file', 'src', '--recursive', '--json'], { cwd, env: { PATH: process.env['PATH'] } });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        child.on('exit', (code) => { done({ code, stdout, stderr }); });
+      });
+    } finally {
+      clearInterval(appending);
+    }
+    expect(ran.code).toBe(1);
+    const { lines, summary } = outcomes(ran);
+    expect(lines).toContainEqual(expect.objectContaining({ path: 'busy.log', action: 'failed', error: expect.objectContaining({ code: 'SOURCE_CHANGED' }) as unknown }));
+    expect(summary).toMatchObject({ stored: 1, failed: 1 });
+    expect(existsSync(join(cwd, 'taskforge-data', 't', 'busy.log'))).toBe(false);
+    expect(readdirSync(join(cwd, 'taskforge-data', 't')).filter((name) => name.startsWith('.taskforge-tmp'))).toEqual([]);
+  }, 60_000);
+
+  it('Ctrl-C stops cleanly (no temporary file, a summary of what was stored); the same command again stores the rest and skips what was stored', async () => {
+    const source = join(cwd, 'src');
+    for (let folder = 0; folder < 30; folder += 1) {
+      mkdirSync(join(source, `f${String(folder)}`), { recursive: true });
+      for (let file = 0; file < 100; file += 1) writeFileSync(join(source, `f${String(folder)}`, `${String(file)}.txt`), `file ${String(folder)}/${String(file)}\n`.repeat(50));
+    }
+    const storage = join(cwd, 'taskforge-data', 'big');
+    const storedCount = (): number => (existsSync(storage) ? readdirSync(storage, { recursive: true }).filter((name) => String(name).endsWith('.txt')).length : 0);
+    const child = spawn(process.execPath, [BIN, 'write', '/big', '--file', 'src', '--recursive', '--concurrency', '2'], { cwd, env: { PATH: process.env['PATH'] } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((done) => child.on('exit', done));
+    while (storedCount() < 200) await new Promise((wait) => setTimeout(wait, 5));
+    child.kill('SIGINT');
+    expect(await exited).toBe(1);
+    expect(stderr).toMatch(/taskforge: interrupted by SIGINT: \d+ files were stored whole, none half; the same command again does the rest\n$/);
+    const first = Number(/^stored (\d+) of/.exec(stdout)?.[1]);
+    expect(first).toBeGreaterThanOrEqual(200);
+    expect(first).toBeLessThan(3000);
+    const leftovers = readdirSync(storage, { recursive: true }).filter((name) => String(name).includes('.taskforge-tmp'));
+    expect(leftovers).toEqual([]);
+    const again = outcomes(taskforge(['write', '/big', '--file', 'src', '--recursive', '--json']));
+    expect(again.summary).toMatchObject({ files: 3000, failed: 0, interrupted: false });
+    // What the first run stored (its index was saved as it stopped) is not stored again.
+    expect(again.summary['unchanged']).toBeGreaterThanOrEqual(first);
+    expect(Number(again.summary['stored']) + Number(again.summary['unchanged'])).toBe(3000);
+    expect(taskforge(['read', '/big', '-o', 'out', '--recursive']).code).toBe(0);
+    expect(snapshot(join(cwd, 'out'))).toEqual(snapshot(source));
+  }, 120_000);
+
+  it('refuses what makes no sense before doing anything: exit 2', () => {
+    writeFileSync(join(cwd, 'plain.txt'), 'x');
+    expect(taskforge(['write', '/x', '--file', 'plain.txt', '--recursive'])).toMatchObject({ code: 2, stderr: expect.stringContaining('is not a directory') as string });
+    expect(taskforge(['write', '/x', '--file', 'nowhere', '--recursive'])).toMatchObject({ code: 2, stderr: expect.stringContaining('no such directory') as string });
+    expect(taskforge(['write', '/x', '--data', 'x', '--recursive'])).toMatchObject({ code: 2 });
+    expect(taskforge(['write', '/x', '--file', 'plain.txt', '--delete'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--delete needs --recursive') as string });
+    expect(taskforge(['read', '/x', '--recursive'])).toMatchObject({ code: 2, stderr: expect.stringContaining('-o DIR') as string });
+    expect(taskforge(['read', '/nothing-here', '-o', 'out', '--recursive'])).toMatchObject({ code: 1, stderr: expect.stringContaining('NOT_FOUND') as string });
+    mkdirSync(join(cwd, 'dir'));
+    expect(taskforge(['write', '/../x', '--file', 'dir', '--recursive'])).toMatchObject({ code: 2, stderr: expect.stringContaining('PATH_OUTSIDE_ROOT') as string });
+  });
+});
