@@ -75,6 +75,12 @@ export type { OrchestratorEvents, TaskSubmitEvent } from './orchestrator/orchest
 export type { SubmitOptions, SubmittedData } from './orchestrator/submission.js';
 export type { TaskClass, RunnableTask } from './orchestrator/task-registry.js';
 export type { TaskQueue, QueuedTask, TakenTask, TaskMeta, TaskState, SubmitOutcome, CancelOutcome, QueueConsumer, Consumption, QueueListener, QueueTaskEvents, QueueSubmitOptions, FinishedTask, RetentionOptions } from './orchestrator/task-queue.js';
+export { storeTree } from './orchestrator/trees/tree-store.js';
+export type { StoreTreeOptions } from './orchestrator/trees/tree-store.js';
+export { restoreTree } from './orchestrator/trees/tree-restore.js';
+export type { RestoreTreeOptions } from './orchestrator/trees/tree-restore.js';
+export type { FileOutcome, TreeProgress, TreeSummary } from './orchestrator/trees/tree-tally.js';
+export type { SourceFileFacts } from './storage/file-source.js';
 export { MemoryQueue, DEFAULT_MEMORY_RETENTION } from './orchestrator/queues/memory-queue.js';
 export type { MemoryQueueOptions } from './orchestrator/queues/memory-queue.js';
 export { OrchestratorMetrics } from './orchestrator/metrics.js';

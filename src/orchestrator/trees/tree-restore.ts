@@ -101,7 +101,8 @@ async function restoreFile(path: string, entry: FileEntry, context: RestoreConte
   try {
     await folders.make(parent);
     const present = await lstat(host).catch(() => undefined);
-    if (present?.isFile() === true && present.size === entry.size && present.mtimeMs === entry.mtimeMs && (present.mode & 0o7777) === entry.mode) {
+    // (Times are compared to the millisecond: setting one through utimes keeps less than the nanoseconds a file system records.)
+    if (present?.isFile() === true && present.size === entry.size && Math.abs(present.mtimeMs - entry.mtimeMs) < 1 && (present.mode & 0o7777) === entry.mode) {
       tally.unchanged(path, storagePath, entry.size);
       return;
     }

@@ -1,0 +1,65 @@
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { restoreTree, storeTree, type FileOutcome, type TreeProgress } from '../../src/index.js';
+import { MemoryBackend } from '../../src/storage/backends/memory.js';
+import { StorageTask } from '../../src/tasks/storage-task.js';
+import { saveIndex } from '../../src/tasks/tree-index.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+describe('storeTree and restoreTree (the library the CLI uses)', () => {
+  let dir = '';
+  let remove: () => Promise<void> = () => Promise.resolve();
+  beforeEach(async () => {
+    ({ path: dir, remove } = await makeTempDir('trees-'));
+    mkdirSync(join(dir, 'src', 'a'), { recursive: true });
+    for (let index = 0; index < 20; index += 1) writeFileSync(join(dir, 'src', 'a', `${String(index)}.txt`), `file ${String(index)}`);
+    writeFileSync(join(dir, 'src', 'top.bin'), Buffer.alloc(10_000, 3));
+  });
+  afterEach(async () => {
+    await remove();
+  });
+
+  it('stores and restores through any backend, telling every file and the progress as it goes', async () => {
+    const backend = new MemoryBackend();
+    const files: FileOutcome[] = [];
+    const progress: TreeProgress[] = [];
+    const summary = await storeTree({ source: join(dir, 'src'), prefix: '/t', backend, concurrency: 3, onFile: (outcome) => files.push(outcome), onProgress: (counts) => progress.push(counts) });
+    expect(summary).toMatchObject({ files: 21, stored: 21, unchanged: 0, failed: 0, bytesRead: 10_000 + 20 * 6 + 10 * 1, interrupted: false });
+    expect(files.map((file) => file.storagePath)).toContain('/t/a/7.txt');
+    expect(progress.at(-1)).toMatchObject({ files: 21, filesDone: 21, bytesDone: summary.bytesRead });
+    expect(progress.map((counts) => counts.filesDone)).toEqual(Array.from({ length: 21 }, (_, index) => index + 1));
+    const stored = await new StorageTask({ type: 'storage', metadata: { operation: 'read', path: '/t/a/7.txt' } }, { backend }).execute();
+    expect(stored.data).toEqual(Buffer.from('file 7'));
+    const restored = await restoreTree({ prefix: '/t', destination: join(dir, 'out'), backend });
+    expect(restored).toMatchObject({ files: 21, stored: 21, failed: 0 });
+    expect(readFileSync(join(dir, 'out', 'a', '7.txt'), 'utf8')).toBe('file 7');
+    // Again into the same place: every file is already there.
+    expect(await restoreTree({ prefix: '/t', destination: join(dir, 'out'), backend })).toMatchObject({ stored: 0, unchanged: 21 });
+  });
+
+  it('a tampered index cannot make a restore write outside its destination, nor through a link in it', async () => {
+    const backend = new MemoryBackend();
+    await storeTree({ source: join(dir, 'src'), prefix: '/t', backend });
+    const access = { backend, prefix: '/t', options: {}, keyring: undefined, signal: new AbortController().signal };
+    await saveIndex(access, new Map([['../escaped.txt', { kind: 'file', size: 1, mtimeMs: 0, mode: 0o644, stored: { size: 1, modifiedAt: '' } }]]));
+    await expect(restoreTree({ prefix: '/t', destination: join(dir, 'out'), backend })).rejects.toMatchObject({ code: 'PATH_OUTSIDE_ROOT' });
+    expect(existsSync(join(dir, 'escaped.txt'))).toBe(false);
+    // A folder of the destination that is a link is never written through.
+    await storeTree({ source: join(dir, 'src'), prefix: '/u', backend });
+    mkdirSync(join(dir, 'elsewhere'));
+    mkdirSync(join(dir, 'dest'));
+    symlinkSync(join(dir, 'elsewhere'), join(dir, 'dest', 'a'));
+    await expect(restoreTree({ prefix: '/u', destination: join(dir, 'dest'), backend })).rejects.toMatchObject({ code: 'NOT_A_DIRECTORY', message: "restore into 'a' refused: it is a link, and nothing is written through one" });
+    expect(existsSync(join(dir, 'elsewhere', '7.txt'))).toBe(false);
+  });
+
+  it('a damaged index is an error, not a guess: INTEGRITY_ERROR', async () => {
+    const backend = new MemoryBackend();
+    await storeTree({ source: join(dir, 'src'), prefix: '/t', backend });
+    await backend.write('/t/.taskforge-tree', Readable.from([Buffer.from('{"version":1,"entries":{"x":{"kind":"file"}}}')]), { signal: new AbortController().signal, overwrite: true, metadata: {} });
+    await expect(storeTree({ source: join(dir, 'src'), prefix: '/t', backend })).rejects.toMatchObject({ code: 'INTEGRITY_ERROR' });
+    await expect(restoreTree({ prefix: '/t', destination: join(dir, 'out'), backend })).rejects.toMatchObject({ code: 'INTEGRITY_ERROR' });
+  });
+});
