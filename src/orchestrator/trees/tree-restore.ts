@@ -62,13 +62,14 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<TreeSumm
   }
   for (const [path] of directories) await folders.make(path);
   for (const [, entry] of files) tally.seen(entry.size);
+  const stops = new Stops(signal);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (!signal.aborted) {
       const item = files[next];
       next += 1;
       if (item === undefined) return;
-      await restoreFile(item[0], item[1], { options, prefix, destination, folders, tally, signal });
+      await restoreFile(item[0], item[1], { options, prefix, destination, folders, tally, signal, stops });
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 8) }, worker));
@@ -91,6 +92,37 @@ interface RestoreContext {
   readonly folders: SafeFolders;
   readonly tally: TreeTally;
   readonly signal: AbortSignal;
+  readonly stops: Stops;
+}
+
+/**
+ * A signal per file, each aborted when the run's signal is: one listener
+ * on the run's signal, however many files (a listener per file would pile
+ * up on it, past Node's warning).
+ */
+class Stops {
+  readonly #active = new Set<AbortController>();
+
+  constructor(signal: AbortSignal) {
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const controller of this.#active) controller.abort(signal.reason);
+      },
+      { once: true },
+    );
+  }
+
+  /** Runs one file's copy with a signal of its own. */
+  async run<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    this.#active.add(controller);
+    try {
+      return await work(controller.signal);
+    } finally {
+      this.#active.delete(controller);
+    }
+  }
 }
 
 async function restoreFile(path: string, entry: FileEntry, context: RestoreContext): Promise<void> {
@@ -119,7 +151,7 @@ async function restoreFile(path: string, entry: FileEntry, context: RestoreConte
     const body = read.data;
     body.on('data', (chunk: Buffer) => (bytes += chunk.length));
     try {
-      await pipeline(body, createWriteStream(temporary, { flags: 'wx', mode: 0o600 }), { signal });
+      await context.stops.run((stop) => pipeline(body, createWriteStream(temporary, { flags: 'wx', mode: 0o600 }), { signal: stop }));
       await chmod(temporary, entry.mode);
       await utimes(temporary, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
       await rename(temporary, host);
