@@ -4,7 +4,7 @@
 // Each measurement runs in its own child process, so its peak RSS is its own.
 // Options: --rounds N (default 5), --suite core|codec|peers|orchestrator|s3|all, --small-count N (default 10000),
 // --skip-gib, --queue-count N (1000000), --random-count N (200000), --sqlite-count N (50000), --cli-count N (10000), --s3-mib N (64),
-// --redis-count N (20000), --redis-workers LIST (1,2,4), --http-count N (10000); suites redis and http also.
+// --redis-count N (20000), --redis-workers LIST (1,2,4), --http-count N (10000), --tree-source DIR (/usr/share/doc); suites redis, http and trees also.
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,9 +20,10 @@ import { startS3Server } from '../test/helpers/s3-server.js';
 import { startRedisServer } from '../test/helpers/redis-server.js';
 import type { RedisSpec } from './redis-scenarios.js';
 import type { HttpSpec } from './http-scenarios.js';
+import type { TreeSpec } from './tree-scenarios.js';
 
 type OrchestratorScenarioName = 'httpSubmit' | 'redisNoop' | 's3TaskWrite' | 'bareS3Upload' | 'orchestratorNoop' | 'pQueueNoop' | 'sqliteQueueNoop' | 'cliRunWrites' | 'handWrittenWrites';
-type CodecScenarioName = 'storageTaskCodecWrite' | 'storageTaskCodecRead' | 'rawCodecWrite' | 'rawCodecRead' | 'storageTaskFromFile' | 'resticBackup' | 'rcloneCryptCopy';
+type CodecScenarioName = 'storageTaskCodecWrite' | 'storageTaskCodecRead' | 'rawCodecWrite' | 'rawCodecRead' | 'storageTaskFromFile' | 'resticBackup' | 'rcloneCryptCopy' | 'treeTaskforge' | 'treeRestic';
 
 const { values } = parseArgs({
   options: {
@@ -38,6 +39,7 @@ const { values } = parseArgs({
     'redis-count': { type: 'string', default: '20000' },
     'redis-workers': { type: 'string', default: '1,2,4' },
     'http-count': { type: 'string', default: '10000' },
+    'tree-source': { type: 'string', default: '/usr/share/doc' },
     suite: { type: 'string', default: 'all' },
     'codec-mib': { type: 'string', default: '1024' },
     'codec-filter': { type: 'string', default: '' },
@@ -61,7 +63,7 @@ interface Sample extends Measurement {
 const workDir = await mkdtemp(join(process.env['TASKFORGE_BENCH_DIR'] ?? tmpdir(), 'taskforge-bench-'));
 let runIndex = 0;
 
-function runChild(scenario: ScenarioName | CodecScenarioName | OrchestratorScenarioName, directory: string, argument: number | CodecSpec | PeerSpec | QueueSpec | S3Spec | RedisSpec | HttpSpec = 0): Sample {
+function runChild(scenario: ScenarioName | CodecScenarioName | OrchestratorScenarioName, directory: string, argument: number | CodecSpec | PeerSpec | QueueSpec | S3Spec | RedisSpec | HttpSpec | TreeSpec = 0): Sample {
   // Compiled JavaScript, not tsx, so that a loader's memory is not in the RSS figures.
   const arg = typeof argument === 'number' ? String(argument) : JSON.stringify(argument);
   // --expose-gc: the orchestrator scenarios weigh the heap of a queued task after a full collection.
@@ -136,6 +138,7 @@ try {
   if (suite === 'all' || suite === 's3') await s3Sections();
   if (suite === 'all' || suite === 'redis') await redisSections();
   if (suite === 'all' || suite === 'http') httpSections();
+  if (suite === 'all' || suite === 'trees') treeSections();
 } finally {
   await rm(workDir, { recursive: true, force: true });
 }
@@ -265,6 +268,29 @@ async function s3Sections(): Promise<void> {
     );
   } finally {
     await server.stop();
+  }
+}
+
+/** A whole directory tree: taskforge's CLI against restic, storing (first and unchanged second run) and restoring. */
+function treeSections(): void {
+  if (!hasTool('restic')) {
+    process.stderr.write('  skipped: trees vs restic: restic is not installed (apt-get install restic)\n');
+    return;
+  }
+  const source = values['tree-source'];
+  const phases: [TreeSpec['phase'], string][] = [
+    ['store', 'store (compressed + encrypted, into a fresh store)'],
+    ['again', 'store again, the tree unchanged'],
+    ['restore', 'restore into a fresh directory'],
+  ];
+  for (const [phase, what] of phases) {
+    const spec: TreeSpec = { source, phase };
+    sections.push(
+      compare(`tree ${source}: ${what}`, [
+        { label: `taskforge ${phase === 'restore' ? 'read' : 'write'} --recursive`, run: () => runChild('treeTaskforge', freshDir('tree-tf'), spec) },
+        { label: phase === 'restore' ? 'restic restore' : 'restic backup --compression auto', run: () => runChild('treeRestic', freshDir('tree-restic'), spec) },
+      ]),
+    );
   }
 }
 
