@@ -38,7 +38,7 @@ async function mixedFile(directory: string, sizeMiB: number): Promise<string> {
 }
 
 /** fsyncs every file below `directory`: the same durability StorageTask gives its own writes. */
-async function syncTree(directory: string): Promise<void> {
+export async function syncTree(directory: string): Promise<void> {
   for (const entry of await readdir(directory, { withFileTypes: true, recursive: true })) {
     if (!entry.isFile()) continue;
     const handle = await open(join(entry.parentPath, entry.name), 'r');
@@ -47,7 +47,8 @@ async function syncTree(directory: string): Promise<void> {
   }
 }
 
-async function treeBytes(directory: string): Promise<number> {
+/** The bytes of every file below `directory`. */
+export async function treeBytes(directory: string): Promise<number> {
   let total = 0;
   for (const entry of await readdir(directory, { withFileTypes: true, recursive: true })) {
     if (entry.isFile()) total += (await stat(join(entry.parentPath, entry.name))).size;

@@ -4,9 +4,9 @@
 // unchanged tree, and a restore into a fresh directory; what a phase needs first (a store
 // to restore from) is done before the clock starts.
 import { execFileSync } from 'node:child_process';
-import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { syncTree, treeBytes } from './peer-scenarios.js';
 import type { Measurement } from './scenarios.js';
 
 /** What to run. */
@@ -52,24 +52,6 @@ export async function treeRestic(directory: string, spec: TreeSpec): Promise<Mea
 async function measured(spec: TreeSpec, elapsedMs: number): Promise<Measurement> {
   const bytes = await treeBytes(spec.source);
   return { perSecond: bytes / 1e6 / (elapsedMs / 1000), unit: 'MB/s', elapsedMs };
-}
-
-/** fsyncs every file below `directory`. */
-async function syncTree(directory: string): Promise<void> {
-  for (const entry of await readdir(directory, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue;
-    const handle = await open(join(entry.parentPath, entry.name), 'r');
-    await handle.sync();
-    await handle.close();
-  }
-}
-
-async function treeBytes(directory: string): Promise<number> {
-  let total = 0;
-  for (const entry of await readdir(directory, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) total += (await stat(join(entry.parentPath, entry.name))).size;
-  }
-  return total;
 }
 
 export const treeScenarios = { treeTaskforge, treeRestic } as const;
