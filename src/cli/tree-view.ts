@@ -41,7 +41,7 @@ export class TreeView {
     this.#lastDraw = now;
     const rate = progress.elapsedMs > 0 ? (progress.bytesDone / progress.elapsedMs) * 1000 : 0;
     const left = rate > 0 ? (progress.bytes - progress.bytesDone) / rate : undefined;
-    const line = `${String(progress.filesDone)}/${String(progress.files)} files, ${formatBytes(progress.bytesDone)} of ${formatBytes(progress.bytes)}, ${formatBytes(rate)}/s${left === undefined ? '' : `, ${formatDuration(left)} left`}`;
+    const line = `${String(progress.filesDone)}/${String(progress.files)} files, ${formatBytes(progress.bytesDone)} of ${formatBytes(progress.bytes)}, ${formatBytes(Math.round(rate))}/s${left === undefined ? '' : `, ${formatDuration(left)} left`}`;
     this.#clear();
     this.#streams.stderr.write(line);
     this.#drawn = line.length;
@@ -56,7 +56,7 @@ export class TreeView {
     const seconds = summary.elapsedMs / 1000;
     const rate = seconds > 0 ? summary.bytesRead / seconds : 0;
     const parts = [
-      `${verb} ${String(summary.stored)} of ${String(summary.files)} files (${formatBytes(summary.bytesRead)} ${verb === 'stored' ? 'read' : 'written'}, ${formatBytes(summary.bytesStored)} ${verb === 'stored' ? 'stored' : 'read from storage'}) in ${seconds.toFixed(1)} s, ${formatBytes(rate)}/s`,
+      `${verb} ${String(summary.stored)} of ${String(summary.files)} files (${formatBytes(summary.bytesRead)} ${verb === 'stored' ? 'read' : 'written'}, ${formatBytes(summary.bytesStored)} ${verb === 'stored' ? 'stored' : 'read from storage'}) in ${seconds.toFixed(1)} s, ${formatBytes(Math.round(rate))}/s`,
       `${String(summary.unchanged)} unchanged`,
       `${String(summary.links)} links`,
       `${String(summary.skipped)} skipped`,

@@ -85,7 +85,7 @@ describe('taskforge write --recursive and read --recursive (the real bin)', () =
     const stored = taskforge(['write', '/backup', '--file', 'src', '--recursive']);
     expect(stored.stderr).toBe('taskforge: a-fifo: skipped: a FIFO, not a file, directory or link\n');
     expect(stored.code).toBe(0);
-    expect(stored.stdout).toMatch(/^stored 4 of 4 files \(.* read, .* stored\) in .* s, .*\/s, 0 unchanged, 2 links, 1 skipped, 0 failed\n$/);
+    expect(stored.stdout).toMatch(/^stored 4 of 4 files \(\d+(\.\d)? KiB read, \d+(\.\d)? KiB stored\) in \d+\.\d s, \d+(\.\d)? [KM]?i?B\/s, 0 unchanged, 2 links, 1 skipped, 0 failed\n$/);
     const restored = taskforge(['read', '/backup', '-o', 'out', '--recursive']);
     expect(restored.stderr).toBe('');
     expect(restored.code).toBe(0);
