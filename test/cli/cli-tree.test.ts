@@ -207,8 +207,22 @@ describe('taskforge write --recursive and read --recursive (the real bin)', () =
     // What the first run stored (its index was saved as it stopped) is not stored again.
     expect(again.summary['unchanged']).toBeGreaterThanOrEqual(first);
     expect(Number(again.summary['stored']) + Number(again.summary['unchanged'])).toBe(3000);
-    expect(taskforge(['read', '/big', '-o', 'out', '--recursive']).code).toBe(0);
-    expect(snapshot(join(cwd, 'out'))).toEqual(snapshot(source));
+    // A restore stopped the same way leaves no half file, and the same command again finishes it.
+    const out = join(cwd, 'out');
+    const restoredCount = (): number => (existsSync(out) ? readdirSync(out, { recursive: true }).filter((name) => String(name).endsWith('.txt')).length : 0);
+    const reader = spawn(process.execPath, [BIN, 'read', '/big', '-o', 'out', '--recursive', '--concurrency', '2'], { cwd, env: { PATH: process.env['PATH'] } });
+    let readerErr = '';
+    reader.stderr.on('data', (chunk: Buffer) => (readerErr += chunk.toString()));
+    const readerExited = new Promise<number | null>((done) => reader.on('exit', done));
+    while (restoredCount() < 200) await new Promise((wait) => setTimeout(wait, 5));
+    reader.kill('SIGINT');
+    expect(await readerExited).toBe(1);
+    expect(readerErr).toMatch(/files were restored whole, none half/);
+    expect(readdirSync(out, { recursive: true }).filter((name) => String(name).includes('.taskforge-tmp'))).toEqual([]);
+    const finished = outcomes(taskforge(['read', '/big', '-o', 'out', '--recursive', '--json']));
+    expect(finished.summary).toMatchObject({ files: 3000, failed: 0, interrupted: false });
+    expect(finished.summary['unchanged']).toBeGreaterThanOrEqual(200);
+    expect(snapshot(out)).toEqual(snapshot(source));
   }, 120_000);
 
   it('refuses what makes no sense before doing anything: exit 2', () => {
