@@ -15,6 +15,7 @@ import { fileIdentity, readSidecar, removeSidecar, writeSidecar } from './filesy
 import { alreadyExists, isDirectory } from './tree-errors.js';
 import { sweepLeftovers, type SweepReport } from './filesystem-sweep.js';
 import { temporaryName } from './temporary-file.js';
+import { DirectorySyncs } from './directory-syncs.js';
 
 /** Options of {@link FileSystemBackend}. */
 export interface FileSystemBackendOptions {
@@ -53,6 +54,8 @@ export class FileSystemBackend implements StorageBackend {
   readonly #root: FileSystemRoot;
   /** Writes and deletes of one path through this backend go one at a time, so their metadata stays paired. */
   readonly #pathLocks = new KeyedMutex();
+  /** Directory syncs shared by writes that finish together in one directory (group commit). */
+  readonly #directorySyncs = new DirectorySyncs();
 
   constructor(options: FileSystemBackendOptions) {
     this.#root = new FileSystemRoot(options.root);
@@ -168,7 +171,7 @@ export class FileSystemBackend implements StorageBackend {
       }
       committed = true;
       if (!hasMetadata) await removeSidecar(hostPath);
-      await syncDirectory(directory);
+      await this.#directorySyncs.sync(directory);
       return infoOf(stats, options.metadata);
     } finally {
       if (!committed) await unlink(temporary).catch(() => undefined);
@@ -194,7 +197,7 @@ export class FileSystemBackend implements StorageBackend {
       await unlink(hostPath);
       await removeSidecar(hostPath);
     }
-    await syncDirectory(dirname(hostPath));
+    await this.#directorySyncs.sync(dirname(hostPath));
     return { deleted: true };
   }
 
@@ -276,14 +279,6 @@ async function writeAll(handle: FileHandle, chunks: Uint8Array[]): Promise<void>
 }
 
 /** Makes a rename or unlink in `directory` durable. */
-async function syncDirectory(directory: string): Promise<void> {
-  const handle = await open(directory, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 async function lstatOrUndefined(hostPath: string): Promise<BigIntStats | undefined> {
   try {
