@@ -7,7 +7,7 @@ import { encodeContainer } from '../storage/codec/encoder.js';
 import type { Keyring } from '../storage/codec/keyring.js';
 import { collectBytes, metadataFor, toByteSource } from '../storage/content.js';
 import { decodeStoredObject } from '../storage/object-reader.js';
-import { childPath, RESERVED_PREFIX, ROOT_PATH } from '../storage/storage-path.js';
+import { childPath, RESERVED_PREFIX } from '../storage/storage-path.js';
 
 /** What a tree's index records of one entry, by its path relative to the tree. */
 export type IndexEntry =
@@ -27,7 +27,7 @@ export const INDEX_NAME = `${RESERVED_PREFIX}tree`;
 
 /** Where the index of the tree at `prefix` lives. */
 export function indexPath(prefix: string): string {
-  return childPath(prefix === '' ? ROOT_PATH : prefix, INDEX_NAME);
+  return childPath(prefix, INDEX_NAME);
 }
 
 /** How the index is read and written: the tree's own options (an encrypted tree has an encrypted index), and the keys. */

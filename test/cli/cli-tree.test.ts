@@ -1,38 +1,20 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { join, relative } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { runBin, startBin, until, type Ran } from '../helpers/bin.js';
+import { useCaseDirectories } from '../helpers/case-dirs.js';
 
-/** The real bin, built by `npm run build`. */
-const BIN = resolve('dist/src/cli/bin.js');
 const KEY = Buffer.alloc(32, 9).toString('base64');
 
-let base = '';
-let removeBase: () => Promise<void> = () => Promise.resolve();
+const caseDirectory = useCaseDirectories('cli-tree-');
 let cwd = '';
-let round = 0;
-
-beforeAll(async () => {
-  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run npm run build first (npm test does)`);
-  ({ path: base, remove: removeBase } = await makeTempDir('cli-tree-'));
-});
-afterAll(() => removeBase());
 beforeEach(() => {
-  round += 1;
-  cwd = join(base, `case-${String(round)}`);
-  mkdirSync(cwd);
+  cwd = caseDirectory();
 });
-
-interface Ran {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 function taskforge(args: readonly string[], env: Record<string, string> = {}): Ran {
-  const ran = spawnSync(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env }, encoding: 'utf8', timeout: 120_000 });
-  return { code: ran.status, stdout: ran.stdout, stderr: ran.stderr };
+  return runBin(cwd, args, { env });
 }
 
 /** The --json lines of a tree command: one per entry, then the summary. */
@@ -160,14 +142,7 @@ describe('taskforge write --recursive and read --recursive (the real bin)', () =
     const appending = setInterval(() => { appendFileSync(busy, 'x'.repeat(100)); }, 1);
     let ran: Ran;
     try {
-      ran = await new Promise<Ran>((done) => {
-        const child = spawn(process.execPath, [BIN, 'write', '/t', '--file', 'src', '--recursive', '--json'], { cwd, env: { PATH: process.env['PATH'] } });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-        child.on('exit', (code) => { done({ code, stdout, stderr }); });
-      });
+      ran = await startBin(cwd, ['write', '/t', '--file', 'src', '--recursive', '--json']).exited;
     } finally {
       clearInterval(appending);
     }
@@ -187,15 +162,11 @@ describe('taskforge write --recursive and read --recursive (the real bin)', () =
     }
     const storage = join(cwd, 'taskforge-data', 'big');
     const storedCount = (): number => (existsSync(storage) ? readdirSync(storage, { recursive: true }).filter((name) => String(name).endsWith('.txt')).length : 0);
-    const child = spawn(process.execPath, [BIN, 'write', '/big', '--file', 'src', '--recursive', '--concurrency', '2'], { cwd, env: { PATH: process.env['PATH'] } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | null>((done) => child.on('exit', done));
-    while (storedCount() < 200) await new Promise((wait) => setTimeout(wait, 5));
-    child.kill('SIGINT');
-    expect(await exited).toBe(1);
+    const writer = startBin(cwd, ['write', '/big', '--file', 'src', '--recursive', '--concurrency', '2']);
+    await until(() => storedCount() >= 200);
+    writer.child.kill('SIGINT');
+    const { code, stdout, stderr } = await writer.exited;
+    expect(code).toBe(1);
     expect(stderr).toMatch(/taskforge: interrupted by SIGINT: \d+ files were stored whole, none half; the same command again does the rest\n$/);
     const first = Number(/^stored (\d+) of/.exec(stdout)?.[1]);
     expect(first).toBeGreaterThanOrEqual(200);
@@ -210,14 +181,12 @@ describe('taskforge write --recursive and read --recursive (the real bin)', () =
     // A restore stopped the same way leaves no half file, and the same command again finishes it.
     const out = join(cwd, 'out');
     const restoredCount = (): number => (existsSync(out) ? readdirSync(out, { recursive: true }).filter((name) => String(name).endsWith('.txt')).length : 0);
-    const reader = spawn(process.execPath, [BIN, 'read', '/big', '-o', 'out', '--recursive', '--concurrency', '2'], { cwd, env: { PATH: process.env['PATH'] } });
-    let readerErr = '';
-    reader.stderr.on('data', (chunk: Buffer) => (readerErr += chunk.toString()));
-    const readerExited = new Promise<number | null>((done) => reader.on('exit', done));
-    while (restoredCount() < 200) await new Promise((wait) => setTimeout(wait, 5));
-    reader.kill('SIGINT');
-    expect(await readerExited).toBe(1);
-    expect(readerErr).toMatch(/files were restored whole, none half/);
+    const reader = startBin(cwd, ['read', '/big', '-o', 'out', '--recursive', '--concurrency', '2']);
+    await until(() => restoredCount() >= 200);
+    reader.child.kill('SIGINT');
+    const stopped = await reader.exited;
+    expect(stopped.code).toBe(1);
+    expect(stopped.stderr).toMatch(/files were restored whole, none half/);
     expect(readdirSync(out, { recursive: true }).filter((name) => String(name).includes('.taskforge-tmp'))).toEqual([]);
     const finished = outcomes(taskforge(['read', '/big', '-o', 'out', '--recursive', '--json']));
     expect(finished.summary).toMatchObject({ files: 3000, failed: 0, interrupted: false });

@@ -2,24 +2,14 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { BIN, runBin, startBin, until, type RunningBin } from '../helpers/bin.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { useCaseDirectories } from '../helpers/case-dirs.js';
 
-let base = '';
-let removeBase: () => Promise<void> = () => Promise.resolve();
+const caseDirectory = useCaseDirectories('cli-interrupt-');
 let cwd = '';
-let round = 0;
-
-beforeAll(async () => {
-  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run npm run build first (npm test does)`);
-  ({ path: base, remove: removeBase } = await makeTempDir('cli-interrupt-'));
-});
-afterAll(() => removeBase());
 beforeEach(() => {
-  round += 1;
-  cwd = join(base, `case-${String(round)}`);
-  mkdirSync(cwd);
+  cwd = caseDirectory();
 });
 
 const root = (): string => join(cwd, 'taskforge-data');

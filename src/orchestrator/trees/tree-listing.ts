@@ -11,10 +11,6 @@ export interface StoredObject {
 /** Entries a listing page asks for. */
 const PAGE = 5000;
 
-/** The storage path of a tree's entry (`a/b.txt` under `/backup` is `/backup/a/b.txt`). */
-export function storagePathOf(prefix: string, relative: string): string {
-  return prefix === ROOT_PATH ? `/${relative}` : `${prefix}/${relative}`;
-}
 
 /** Every object stored under `prefix`, by its path relative to it; none when nothing is there. One listing, page by page. */
 export async function listStored(backend: StorageBackend, prefix: string, signal: AbortSignal): Promise<Map<string, StoredObject>> {

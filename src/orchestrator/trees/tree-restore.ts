@@ -6,10 +6,10 @@ import { ErrorCode, TaskforgeError } from '../../core/errors.js';
 import type { StorageBackend } from '../../storage/backend.js';
 import { temporaryName } from '../../storage/backends/temporary-file.js';
 import type { Keyring } from '../../storage/codec/keyring.js';
-import { parseStoragePath } from '../../storage/storage-path.js';
+import { childPath, parseStoragePath } from '../../storage/storage-path.js';
 import { StorageTask } from '../../tasks/storage-task.js';
 import { loadIndex, type IndexEntry } from '../../tasks/tree-index.js';
-import { listStored, storagePathOf } from './tree-listing.js';
+import { listStored } from './tree-listing.js';
 import { TreeTally, type FileOutcome, type TreeProgress, type TreeSummary } from './tree-tally.js';
 
 /** What restoreTree restores, from where, to where. */
@@ -127,9 +127,9 @@ class Stops {
 
 async function restoreFile(path: string, entry: FileEntry, context: RestoreContext): Promise<void> {
   const { options, prefix, destination, folders, tally, signal } = context;
-  const storagePath = storagePathOf(prefix, path);
+  const storagePath = childPath(prefix, path);
   const host = join(destination, ...path.split('/'));
-  const parent = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
+  const parent = parentOf(path);
   try {
     await folders.make(parent);
     const present = await lstat(host).catch(() => undefined);
@@ -168,10 +168,10 @@ async function restoreFile(path: string, entry: FileEntry, context: RestoreConte
 
 async function restoreLink(path: string, target: string, context: Pick<RestoreContext, 'prefix' | 'destination' | 'folders' | 'tally'>): Promise<void> {
   const { prefix, destination, folders, tally } = context;
-  const storagePath = storagePathOf(prefix, path);
+  const storagePath = childPath(prefix, path);
   const host = join(destination, ...path.split('/'));
   try {
-    await folders.make(path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '');
+    await folders.make(parentOf(path));
     const present = await lstat(host).catch(() => undefined);
     if (present?.isSymbolicLink() === true && (await readlink(host)) === target) {
       tally.linked(path, storagePath, target);
@@ -225,7 +225,7 @@ class SafeFolders {
   }
 
   async #make(path: string): Promise<void> {
-    if (path !== '') await this.make(path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '');
+    if (path !== '') await this.make(parentOf(path));
     const host = path === '' ? this.#root : join(this.#root, ...path.split('/'));
     await mkdir(host, { recursive: path === '' }).catch((error: unknown) => {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
@@ -233,4 +233,10 @@ class SafeFolders {
     const stats = await lstat(host);
     if (!stats.isDirectory()) throw new TaskforgeError(ErrorCode.NOT_A_DIRECTORY, `restore into '${path === '' ? '.' : path}' refused: it is ${stats.isSymbolicLink() ? 'a link' : 'not a folder'}, and nothing is written through one`, { details: { path } });
   }
+}
+
+/** The folder a relative path is in: '' for the tree's top. */
+function parentOf(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return slash < 0 ? '' : path.slice(0, slash);
 }

@@ -8,9 +8,9 @@ import type { WriteResultData } from '../../tasks/storage-result.js';
 import type { TaskResult } from '../../tasks/task-result.js';
 import type { StorageBackend } from '../../storage/backend.js';
 import type { Keyring } from '../../storage/codec/keyring.js';
-import { parseStoragePath } from '../../storage/storage-path.js';
+import { childPath, parseStoragePath } from '../../storage/storage-path.js';
 import { loadIndex, saveIndex, type IndexAccess, type IndexEntry } from '../../tasks/tree-index.js';
-import { listStored, storagePathOf, type StoredObject } from './tree-listing.js';
+import { listStored, type StoredObject } from './tree-listing.js';
 import { TreeTally, type FileOutcome, type TreeProgress, type TreeSummary } from './tree-tally.js';
 import { walkTree } from './tree-walk.js';
 
@@ -72,14 +72,14 @@ export async function storeTree(options: StoreTreeOptions): Promise<TreeSummary>
     for await (const entry of walkTree(source)) {
       if (signal.aborted) break;
       if (entry.kind === 'skipped') {
-        tally.skipped(entry.path, storagePathOf(prefix, entry.path), entry.reason);
+        tally.skipped(entry.path, childPath(prefix, entry.path), entry.reason);
         continue;
       }
       if (entry.kind !== 'file') {
         const recorded: IndexEntry = entry.kind === 'directory' ? { kind: 'directory', mtimeMs: entry.mtimeMs, mode: entry.mode } : { kind: 'symlink', target: entry.target };
         after.set(entry.path, recorded);
         if (!sameEntry(before.get(entry.path), recorded)) changed = true;
-        if (entry.kind === 'symlink') tally.linked(entry.path, storagePathOf(prefix, entry.path), entry.target);
+        if (entry.kind === 'symlink') tally.linked(entry.path, childPath(prefix, entry.path), entry.target);
         continue;
       }
       tally.seen(entry.size);
@@ -87,12 +87,12 @@ export async function storeTree(options: StoreTreeOptions): Promise<TreeSummary>
       const object = stored.get(entry.path);
       if (previous?.kind === 'file' && previous.size === entry.size && previous.mtimeMs === entry.mtimeMs && previous.mode === entry.mode && object?.size === previous.stored.size) {
         after.set(entry.path, previous);
-        tally.unchanged(entry.path, storagePathOf(prefix, entry.path), entry.size);
+        tally.unchanged(entry.path, childPath(prefix, entry.path), entry.size);
         continue;
       }
       changed = true;
       await writes.add(entry.path, join(source, ...entry.path.split('/')), (result) => {
-        const path = storagePathOf(prefix, entry.path);
+        const path = childPath(prefix, entry.path);
         if (!result.success) {
           // Cut off by the interruption: not stored, and not a failure of the file's.
           if (signal.aborted && result.error.code === ErrorCode.CANCELLED) return;
@@ -113,8 +113,8 @@ export async function storeTree(options: StoreTreeOptions): Promise<TreeSummary>
       const gone = [...stored.keys()].filter((path) => !after.has(path));
       if (gone.length > 0 || [...before.keys()].some((path) => !after.has(path))) changed = true;
       await writes.deleteAll(gone, (path, result) => {
-        if (result.success) tally.deleted(path, storagePathOf(prefix, path));
-        else tally.failed(path, storagePathOf(prefix, path), result.error);
+        if (result.success) tally.deleted(path, childPath(prefix, path));
+        else tally.failed(path, childPath(prefix, path), result.error);
       });
     }
   } finally {
@@ -183,13 +183,13 @@ class WriteWindow {
 
   async add(relative: string, file: string, then: (result: TaskResult) => void): Promise<void> {
     const storageOptions = { overwrite: true, ...this.#options.options };
-    await this.#submit({ type: 'storage', metadata: { operation: 'write', path: storagePathOf(this.#prefix, relative), file, options: storageOptions } }, then);
+    await this.#submit({ type: 'storage', metadata: { operation: 'write', path: childPath(this.#prefix, relative), file, options: storageOptions } }, then);
   }
 
   async deleteAll(paths: readonly string[], then: (path: string, result: TaskResult) => void): Promise<void> {
     for (const path of paths) {
       if (this.#signal.aborted) break;
-      await this.#submit({ type: 'storage', metadata: { operation: 'delete', path: storagePathOf(this.#prefix, path) } }, (result) => {
+      await this.#submit({ type: 'storage', metadata: { operation: 'delete', path: childPath(this.#prefix, path) } }, (result) => {
         then(path, result);
       });
     }

@@ -1,6 +1,7 @@
 import type { Dirent } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { errnoOf } from '../../core/system-errors.js';
 import { RESERVED_PREFIX } from '../../storage/storage-path.js';
 
 /** One thing found under a local directory, named by its path relative to it (`a/b.txt`, `/`-separated). */
@@ -27,7 +28,7 @@ async function* walkDirectory(hostDirectory: string, relative: string): AsyncGen
     names = await readdir(hostDirectory, { withFileTypes: true });
   } catch (error) {
     if (relative === '') throw error;
-    yield { kind: 'skipped', path: relative, reason: `cannot be listed (${codeOf(error)})` };
+    yield { kind: 'skipped', path: relative, reason: `cannot be listed (${errnoOf(error) ?? String(error)})` };
     return;
   }
   names.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -42,7 +43,7 @@ async function* walkDirectory(hostDirectory: string, relative: string): AsyncGen
     try {
       stats = await lstat(host);
     } catch (error) {
-      yield { kind: 'skipped', path, reason: `vanished or cannot be read (${codeOf(error)})` };
+      yield { kind: 'skipped', path, reason: `vanished or cannot be read (${errnoOf(error) ?? String(error)})` };
       continue;
     }
     if (stats.isFile()) {
@@ -54,7 +55,7 @@ async function* walkDirectory(hostDirectory: string, relative: string): AsyncGen
       try {
         yield { kind: 'symlink', path, target: await readlink(host) };
       } catch (error) {
-        yield { kind: 'skipped', path, reason: `a link that cannot be read (${codeOf(error)})` };
+        yield { kind: 'skipped', path, reason: `a link that cannot be read (${errnoOf(error) ?? String(error)})` };
       }
     } else {
       yield { kind: 'skipped', path, reason: `a ${specialKind(stats)}, not a file, directory or link` };
@@ -68,8 +69,4 @@ function specialKind(stats: { isFIFO(): boolean; isSocket(): boolean; isBlockDev
   if (stats.isBlockDevice()) return 'block device';
   if (stats.isCharacterDevice()) return 'character device';
   return 'special file';
-}
-
-function codeOf(error: unknown): string {
-  return (error as NodeJS.ErrnoException | undefined)?.code ?? String(error);
 }
