@@ -201,6 +201,13 @@ describe('taskforge write --recursive and read --recursive (the real bin)', () =
     expect(taskforge(['write', '/x', '--data', 'x', '--recursive'])).toMatchObject({ code: 2 });
     expect(taskforge(['write', '/x', '--file', 'plain.txt', '--delete'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--delete needs --recursive') as string });
     expect(taskforge(['read', '/x', '--recursive'])).toMatchObject({ code: 2, stderr: expect.stringContaining('-o DIR') as string });
+    mkdirSync(join(cwd, 'tree'));
+    expect(taskforge(['write', '/x', '--file', 'tree', '--recursive', '--no-overwrite'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--no-overwrite does not apply to --recursive') as string });
+    expect(taskforge(['write', '/x', '--file', 'tree', '--recursive', '--concurrency', '0'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--concurrency: expected 1 to 256 (got 0)') as string });
+    expect(taskforge(['read', '/x', '-o', 'out', '--recursive', '--max-bytes', '10'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--max-bytes does not apply to --recursive') as string });
+    // None of these stored or restored anything.
+    expect(existsSync(join(cwd, 'taskforge-data', 'x'))).toBe(false);
+    expect(existsSync(join(cwd, 'out'))).toBe(false);
     expect(taskforge(['read', '/nothing-here', '-o', 'out', '--recursive'])).toMatchObject({ code: 1, stderr: expect.stringContaining('NOT_FOUND') as string });
     mkdirSync(join(cwd, 'dir'));
     expect(taskforge(['write', '/../x', '--file', 'dir', '--recursive'])).toMatchObject({ code: 2, stderr: expect.stringContaining('PATH_OUTSIDE_ROOT') as string });

@@ -59,7 +59,10 @@ describe('storeTree and restoreTree (the library the CLI uses)', () => {
     const backend = new MemoryBackend();
     await storeTree({ source: join(dir, 'src'), prefix: '/t', backend });
     await backend.write('/t/.taskforge-tree', Readable.from([Buffer.from('{"version":1,"entries":{"x":{"kind":"file"}}}')]), { signal: new AbortController().signal, overwrite: true, metadata: {} });
-    await expect(storeTree({ source: join(dir, 'src'), prefix: '/t', backend })).rejects.toMatchObject({ code: 'INTEGRITY_ERROR' });
+    await expect(storeTree({ source: join(dir, 'src'), prefix: '/t', backend })).rejects.toMatchObject({ code: 'INTEGRITY_ERROR', message: "the tree index '/t/.taskforge-tree' cannot be used: it is not a version 1 tree index" });
     await expect(restoreTree({ prefix: '/t', destination: join(dir, 'out'), backend })).rejects.toMatchObject({ code: 'INTEGRITY_ERROR' });
+    expect(existsSync(join(dir, 'out'))).toBe(false);
+    await backend.write('/t/.taskforge-tree', Readable.from([Buffer.from('not json at all')]), { signal: new AbortController().signal, overwrite: true, metadata: {} });
+    await expect(storeTree({ source: join(dir, 'src'), prefix: '/t', backend })).rejects.toMatchObject({ code: 'INTEGRITY_ERROR', message: "the tree index '/t/.taskforge-tree' cannot be used: it is not JSON" });
   });
 });
