@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
-import { FileSystemBackend } from '../../src/storage/backends/filesystem.js';
+import { FileSystemBackend, type FileSystemBackendOptions } from '../../src/storage/backends/filesystem.js';
 import { makeTempDir } from './temp-dir.js';
 
 /** A filesystem backend rooted in a fresh temp directory; read its fields inside tests. */
@@ -15,12 +15,12 @@ export interface FileSystemFixture {
  * Registers hooks that give each test (or, with `per: 'suite'`, the whole
  * describe block) a fresh backend in a temp directory, removed afterwards.
  */
-export function useFileSystemFixture(per: 'test' | 'suite' = 'test'): FileSystemFixture {
+export function useFileSystemFixture(per: 'test' | 'suite' = 'test', options: Omit<FileSystemBackendOptions, 'root'> = {}): FileSystemFixture {
   let current: (FileSystemFixture & { remove: () => Promise<void> }) | undefined;
   const setUp = async (): Promise<void> => {
     const temp = await makeTempDir();
     const root = join(temp.path, 'root');
-    current = { dir: temp.path, root, backend: new FileSystemBackend({ root }), remove: temp.remove };
+    current = { dir: temp.path, root, backend: new FileSystemBackend({ root, ...options }), remove: temp.remove };
   };
   const tearDown = async (): Promise<void> => {
     await current?.remove();

@@ -7,6 +7,7 @@ import { startScriptFile } from '../helpers/child.js';
 import { expectData } from '../helpers/storage.js';
 import { useFileSystemFixture } from '../helpers/fs-fixture.js';
 import { temporaryName } from '../../src/storage/backends/temporary-file.js';
+import { FileSystemBackend } from '../../src/storage/backends/filesystem.js';
 
 const ROUNDS = 20;
 const OLD_SIZE = 4 * 1024 * 1024;
@@ -62,8 +63,9 @@ describe('crash safety', () => {
   });
 
   it('a sweep removes metadata whose object another program deleted, and keeps the rest', async () => {
-    await expectData(fixture.backend, { operation: 'write', path: '/sweep/kept.json', data: { kept: true } });
-    await expectData(fixture.backend, { operation: 'write', path: '/sweep/gone.json', data: { gone: true } });
+    const sidecars = new FileSystemBackend({ root: fixture.root, metadataIn: 'sidecars' });
+    await expectData(sidecars, { operation: 'write', path: '/sweep/kept.json', data: { kept: true } });
+    await expectData(sidecars, { operation: 'write', path: '/sweep/gone.json', data: { gone: true } });
     await rm(join(fixture.root, 'sweep', 'gone.json'));
     expect(await fixture.backend.sweepLeftovers({ olderThanMs: 0 })).toMatchObject({ temporaryFiles: 0, orphanedMetadata: 1, kept: 0 });
     expect((await readdir(join(fixture.root, 'sweep'))).sort()).toEqual(['.taskforge-meta-kept.json', 'kept.json']);

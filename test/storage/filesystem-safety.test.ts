@@ -1,8 +1,10 @@
-import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
+import { getAttribute, setAttribute } from 'fs-xattr';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ListPage } from '../../src/storage/backend.js';
 import { FileSystemBackend } from '../../src/storage/backends/filesystem.js';
+import { METADATA_ATTRIBUTE } from '../../src/storage/backends/filesystem-xattr.js';
 import { expectCode, expectData } from '../helpers/storage.js';
 import { useFileSystemFixture } from '../helpers/fs-fixture.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -124,14 +126,72 @@ describe('filesystem backend: nothing outside the root is touched', () => {
 describe("filesystem backend: taskforge's own files", () => {
   const fixture = useFileSystemFixture();
 
-  it('temporary and metadata files never show in a listing', async () => {
+  it('the content kind lives in an attribute of the object itself: no second file, and it reads back as written', async () => {
+    await expectData(fixture.backend, { operation: 'write', path: '/d/value.json', data: { a: 1 } });
+    await expectData(fixture.backend, { operation: 'write', path: '/d/note.txt', data: 'hello' });
+    await expectData(fixture.backend, { operation: 'write', path: '/d/raw', data: Buffer.from('raw') });
+    expect((await readdir(join(fixture.root, 'd'))).sort()).toEqual(['note.txt', 'raw', 'value.json']);
+    expect(JSON.parse(String(await getAttribute(join(fixture.root, 'd', 'note.txt'), METADATA_ATTRIBUTE)))).toEqual({ 'content-kind': 'text' });
+    expect(JSON.parse(String(await getAttribute(join(fixture.root, 'd', 'raw'), METADATA_ATTRIBUTE)))).toEqual({});
+    expect(await expectData(fixture.backend, { operation: 'read', path: '/d/value.json' })).toEqual({ a: 1 });
+    expect(await expectData(fixture.backend, { operation: 'read', path: '/d/note.txt' })).toBe('hello');
+    expect(await expectData(fixture.backend, { operation: 'read', path: '/d/raw' })).toEqual(Buffer.from('raw'));
+  });
+
+  it('temporary files never show in a listing', async () => {
     await expectData(fixture.backend, { operation: 'write', path: '/d/value.json', data: { a: 1 } });
     // A temporary file a crashed writer left behind.
+    await writeFile(join(fixture.root, 'd', '.taskforge-tmp-deadbeef'), 'half written');
+    const page = (await expectData(fixture.backend, { operation: 'list', path: '/d', options: { recursive: true } })) as ListPage;
+    expect(page.entries.map((entry) => entry.name)).toEqual(['value.json']);
+  });
+
+  it('a damaged attribute costs only the content kind, never the bytes', async () => {
+    await expectData(fixture.backend, { operation: 'write', path: '/d/v.json', data: { a: 1 } });
+    await setAttribute(join(fixture.root, 'd', 'v.json'), METADATA_ATTRIBUTE, '{not json');
+    expect(await expectData(fixture.backend, { operation: 'read', path: '/d/v.json' })).toEqual(Buffer.from('{"a":1}'));
+  });
+
+  it('a file replaced by another program reads as its own bytes: the attribute went with the old file', async () => {
+    await expectData(fixture.backend, { operation: 'write', path: '/d/v.json', data: { a: 1 } });
+    await writeFile(join(fixture.root, 'd', 'other'), '{"b":2}');
+    await rename(join(fixture.root, 'd', 'other'), join(fixture.root, 'd', 'v.json'));
+    expect(await expectData(fixture.backend, { operation: 'read', path: '/d/v.json' })).toEqual(Buffer.from('{"b":2}'));
+  });
+
+  it('a store written with sidecars is read the same by a backend that keeps attributes', async () => {
+    const old = new FileSystemBackend({ root: fixture.root, metadataIn: 'sidecars' });
+    await expectData(old, { operation: 'write', path: '/d/v.json', data: { a: 1 } });
+    await expectData(old, { operation: 'write', path: '/d/t.txt', data: 'text' });
+    expect(await expectData(fixture.backend, { operation: 'read', path: '/d/v.json' })).toEqual({ a: 1 });
+    expect(await expectData(fixture.backend, { operation: 'read', path: '/d/t.txt' })).toBe('text');
+    // Written again through attributes: the old sidecar is no longer what answers.
+    await expectData(fixture.backend, { operation: 'write', path: '/d/t.txt', data: Buffer.from('bytes now') });
+    expect(await expectData(fixture.backend, { operation: 'read', path: '/d/t.txt' })).toEqual(Buffer.from('bytes now'));
+    expect(await expectData(old, { operation: 'read', path: '/d/t.txt' })).toEqual(Buffer.from('bytes now'));
+  });
+
+  it('a list of the root before anything was written is empty, and creates nothing', async () => {
+    expect(await expectData(fixture.backend, { operation: 'list', path: '/' })).toEqual({ entries: [] });
+    await expect(readdir(fixture.root)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('a path segment too long for the filesystem fails with VALIDATION_ERROR', async () => {
+    expect(await expectCode(fixture.backend, { operation: 'write', path: `/${'x'.repeat(300)}`, data: 'x' })).toBe('VALIDATION_ERROR');
+  });
+});
+
+describe('filesystem backend: metadata in sidecar files (metadataIn: sidecars, and file systems without extended attributes)', () => {
+  const fixture = useFileSystemFixture('test', { metadataIn: 'sidecars' });
+
+  it('metadata files never show in a listing', async () => {
+    await expectData(fixture.backend, { operation: 'write', path: '/d/value.json', data: { a: 1 } });
     await writeFile(join(fixture.root, 'd', '.taskforge-tmp-deadbeef'), 'half written');
     const onDisk = (await readdir(join(fixture.root, 'd'))).sort();
     expect(onDisk).toEqual(['.taskforge-meta-value.json', '.taskforge-tmp-deadbeef', 'value.json']);
     const page = (await expectData(fixture.backend, { operation: 'list', path: '/d', options: { recursive: true } })) as ListPage;
     expect(page.entries.map((entry) => entry.name)).toEqual(['value.json']);
+    expect(await expectData(fixture.backend, { operation: 'read', path: '/d/value.json' })).toEqual({ a: 1 });
   });
 
   it('a delete removes the metadata file with the object', async () => {
@@ -150,6 +210,7 @@ describe("filesystem backend: taskforge's own files", () => {
   it('metadata of names too long to prefix is kept under a hashed name', async () => {
     const name = 'n'.repeat(240);
     await expectData(fixture.backend, { operation: 'write', path: `/long/${name}`, data: { long: true } });
+    expect((await readdir(join(fixture.root, 'long'))).filter((entry) => entry.startsWith('.taskforge-meta-h-'))).toHaveLength(1);
     expect(await expectData(fixture.backend, { operation: 'read', path: `/long/${name}` })).toEqual({ long: true });
   });
 
@@ -157,14 +218,5 @@ describe("filesystem backend: taskforge's own files", () => {
     await expectData(fixture.backend, { operation: 'write', path: '/d/v.json', data: { a: 1 } });
     await writeFile(join(fixture.root, 'd', '.taskforge-meta-v.json'), '{not json');
     expect(await expectData(fixture.backend, { operation: 'read', path: '/d/v.json' })).toEqual(Buffer.from('{"a":1}'));
-  });
-
-  it('a list of the root before anything was written is empty, and creates nothing', async () => {
-    expect(await expectData(fixture.backend, { operation: 'list', path: '/' })).toEqual({ entries: [] });
-    await expect(readdir(fixture.root)).rejects.toMatchObject({ code: 'ENOENT' });
-  });
-
-  it('a path segment too long for the filesystem fails with VALIDATION_ERROR', async () => {
-    expect(await expectCode(fixture.backend, { operation: 'write', path: `/${'x'.repeat(300)}`, data: 'x' })).toBe('VALIDATION_ERROR');
   });
 });

@@ -25,8 +25,8 @@ function parseOutcomes(stdout: string): OpOutcome[] {
 }
 
 /** Runs storage operations in a child, inside the `wrap` command when given. */
-function runOps(root: string, operations: unknown[], options: { wrap?: string[] } = {}): OpOutcome[] {
-  const node = [process.execPath, '--import', TSX_LOADER, OPS, root, JSON.stringify(operations)];
+function runOps(root: string, operations: unknown[], options: { wrap?: string[]; metadataIn?: 'sidecars' } = {}): OpOutcome[] {
+  const node = [process.execPath, '--import', TSX_LOADER, OPS, root, JSON.stringify(operations), ...(options.metadataIn === undefined ? [] : [options.metadataIn])];
   const [command, ...args] = options.wrap === undefined ? node : [...options.wrap, ...node];
   const child = spawnSync(command ?? process.execPath, args, { encoding: 'utf8' });
   if (child.status !== 0) throw new Error(`child failed (${String(child.status)}): ${child.stderr}`);
@@ -102,20 +102,21 @@ describe('filesystem backend: the operating system says no', () => {
   if (!hasPrlimit) console.warn('SKIPPED file-size-limit test: prlimit (util-linux) is not installed');
 
   it.skipIf(!hasPrlimit)('a write refused part-way (file size limit, EFBIG) fails NO_SPACE and leaves no temporary file, whatever part failed', () => {
-    // A 20-byte file size limit: the object of a text write fits and its metadata file does not;
+    const writes = [
+      { operation: 'write', path: '/text.txt', data: 'x' },
+      { operation: 'write', path: '/json.json', data: 1 },
+      { operation: 'write', path: '/bytes.bin', fill: { byte: 1, size: 100 } },
+      { operation: 'write', path: '/packed.txt', data: 'x'.repeat(100), options: { compression: true } },
+      { operation: 'disk-names' },
+    ];
+    // A 20-byte file size limit: small text and JSON objects fit, their kind in an attribute of their own file;
     // longer objects fail in the object itself, compressed or not.
-    const outcomes = runOps(
-      join(dir.path, 'limited'),
-      [
-        { operation: 'write', path: '/text.txt', data: 'x' },
-        { operation: 'write', path: '/json.json', data: 1 },
-        { operation: 'write', path: '/bytes.bin', fill: { byte: 1, size: 100 } },
-        { operation: 'write', path: '/packed.txt', data: 'x'.repeat(100), options: { compression: true } },
-        { operation: 'disk-names' },
-      ],
-      { wrap: ['prlimit', '--fsize=20'] },
-    );
-    expect(outcomes.map((outcome) => outcome.code)).toEqual(['NO_SPACE', 'NO_SPACE', 'NO_SPACE', 'NO_SPACE', null]);
-    expect(outcomes[4]?.data).toEqual([]);
+    const outcomes = runOps(join(dir.path, 'limited'), writes, { wrap: ['prlimit', '--fsize=20'] });
+    expect(outcomes.map((outcome) => outcome.code)).toEqual([null, null, 'NO_SPACE', 'NO_SPACE', null]);
+    expect(outcomes[4]?.data).toEqual(['json.json', 'text.txt']);
+    // With the kind in sidecar files, the sidecar of a small object does not fit either: nothing is stored.
+    const sidecars = runOps(join(dir.path, 'limited-sidecars'), writes, { wrap: ['prlimit', '--fsize=20'], metadataIn: 'sidecars' });
+    expect(sidecars.map((outcome) => outcome.code)).toEqual(['NO_SPACE', 'NO_SPACE', 'NO_SPACE', 'NO_SPACE', null]);
+    expect(sidecars[4]?.data).toEqual([]);
   });
 });

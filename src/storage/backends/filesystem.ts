@@ -16,11 +16,21 @@ import { alreadyExists, isDirectory } from './tree-errors.js';
 import { sweepLeftovers, type SweepReport } from './filesystem-sweep.js';
 import { temporaryName } from './temporary-file.js';
 import { DirectorySyncs } from './directory-syncs.js';
+import { MetadataAttributes } from './filesystem-xattr.js';
 
 /** Options of {@link FileSystemBackend}. */
 export interface FileSystemBackendOptions {
   /** The directory that holds every object; created on the first write. */
   readonly root: string;
+  /**
+   * Where an object's metadata (the content kind of a plain text or JSON
+   * object) is kept. `attributes` (the default): an extended attribute of the
+   * object's own file, made durable by the object's own fsync; where the file
+   * system or the installation has none, a sidecar file. `sidecars`: always a
+   * `.taskforge-meta-NAME` file beside the object, for stores copied by tools
+   * that drop extended attributes. Reads find either.
+   */
+  readonly metadataIn?: 'attributes' | 'sidecars';
 }
 
 /** Read streams move 256 KiB at a time (one container frame): few syscalls and hops, bounded memory. */
@@ -56,9 +66,11 @@ export class FileSystemBackend implements StorageBackend {
   readonly #pathLocks = new KeyedMutex();
   /** Directory syncs shared by writes that finish together in one directory (group commit). */
   readonly #directorySyncs = new DirectorySyncs();
+  readonly #attributes: MetadataAttributes;
 
   constructor(options: FileSystemBackendOptions) {
     this.#root = new FileSystemRoot(options.root);
+    this.#attributes = options.metadataIn === 'sidecars' ? new MetadataAttributes(() => Promise.resolve(undefined)) : new MetadataAttributes();
     this.name = `fs:${this.#root.directory}`;
     this.identity = this.name;
   }
@@ -92,7 +104,7 @@ export class FileSystemBackend implements StorageBackend {
       throw error;
     }
     if (stats.isDirectory()) throw isDirectory('stat', path);
-    return infoOf(stats, await readSidecar(hostPath, fileIdentity(stats)));
+    return infoOf(stats, await this.#metadataOf(hostPath, stats));
   }
 
   async read(path: string): Promise<OpenedObject> {
@@ -105,7 +117,7 @@ export class FileSystemBackend implements StorageBackend {
     try {
       const stats = await fstatFd(fd, { bigint: true });
       if (stats.isDirectory()) throw isDirectory('read', path);
-      const metadata = await readSidecar(hostPath, fileIdentity(stats));
+      const metadata = await this.#metadataOf(hostPath, stats, fd);
       const body = createReadStream(hostPath, { fd, highWaterMark: READ_CHUNK_BYTES, autoClose: true });
       return { info: infoOf(stats, metadata), body };
     } catch (error) {
@@ -141,21 +153,21 @@ export class FileSystemBackend implements StorageBackend {
   async #write(path: string, body: AsyncIterable<Uint8Array>, options: WriteOptions): Promise<ObjectInfo> {
     const hostPath = await this.#root.entry(path, true);
     const hasMetadata = Object.keys(options.metadata).length > 0;
-    // A plain overwrite needs nothing from what is there now (rename onto a
+    // An overwrite needs nothing from what is there now (rename onto a
     // directory fails by itself), and every syscall counts for small writes.
-    const current = options.overwrite && !hasMetadata ? undefined : await lstatOrUndefined(hostPath);
+    const current = options.overwrite ? undefined : await lstatOrUndefined(hostPath);
     if (current?.isDirectory() === true) throw isDirectory('write', path);
     if (current !== undefined && !options.overwrite) throw alreadyExists(path);
     const directory = dirname(hostPath);
     const temporary = join(directory, temporaryName());
     let committed = false;
     try {
-      const stats = await writeSynced(temporary, body, options);
+      const { stats, recorded } = await writeSynced(temporary, body, options, this.#attributes);
       throwIfAborted(options.signal);
       await options.beforeCommit?.();
-      const currentIdentity = current?.isFile() === true ? fileIdentity(current) : undefined;
-      if (hasMetadata) {
-        await writeSidecar(hostPath, fileIdentity(stats), options.metadata, currentIdentity);
+      if (!recorded && hasMetadata) {
+        const replaced = current ?? (await lstatOrUndefined(hostPath));
+        await writeSidecar(hostPath, fileIdentity(stats), options.metadata, replaced?.isFile() === true ? fileIdentity(replaced) : undefined);
         // The sidecar took a sync: asked again, so that as little as possible falls between check and rename.
         await options.beforeCommit?.();
       }
@@ -170,12 +182,18 @@ export class FileSystemBackend implements StorageBackend {
         await unlink(temporary);
       }
       committed = true;
-      if (!hasMetadata) await removeSidecar(hostPath);
+      // (With the metadata in an attribute, an old sidecar is never read again: the attribute is found first.)
+      if (!recorded && !hasMetadata) await removeSidecar(hostPath);
       await this.#directorySyncs.sync(directory);
       return infoOf(stats, options.metadata);
     } finally {
       if (!committed) await unlink(temporary).catch(() => undefined);
     }
+  }
+
+  /** The metadata of the file at `hostPath`: its attribute, else a sidecar that names it, else none. */
+  async #metadataOf(hostPath: string, stats: BigIntStats, fd?: number): Promise<ObjectMetadata> {
+    return (await this.#attributes.read(hostPath, fd)) ?? (await readSidecar(hostPath, fileIdentity(stats)));
   }
 
   async #delete(path: string, options: { readonly signal: AbortSignal; readonly recursive: boolean }): Promise<{ deleted: boolean }> {
@@ -236,8 +254,17 @@ export class FileSystemBackend implements StorageBackend {
 /** Small chunks are gathered up to this many bytes and written with one writev. */
 const WRITE_BATCH_BYTES = 1024 * 1024;
 
-/** Writes `body` to a new file, syncs it, and returns its final stats. */
-async function writeSynced(temporary: string, body: AsyncIterable<Uint8Array>, options: WriteOptions): Promise<BigIntStats> {
+/**
+ * Writes `body` to a new file with its metadata in an attribute where it can
+ * be, syncs it (bytes and attribute both), and returns its final stats and
+ * whether the attribute holds the metadata.
+ */
+async function writeSynced(
+  temporary: string,
+  body: AsyncIterable<Uint8Array>,
+  options: WriteOptions,
+  attributes: MetadataAttributes,
+): Promise<{ stats: BigIntStats; recorded: boolean }> {
   const handle = await open(temporary, 'wx');
   try {
     let batch: Uint8Array[] = [];
@@ -253,8 +280,10 @@ async function writeSynced(temporary: string, body: AsyncIterable<Uint8Array>, o
     }
     await writeAll(handle, batch);
     throwIfAborted(options.signal);
+    // Every object gets one, even with no metadata: a read that finds it looks for no sidecar.
+    const recorded = await attributes.record(temporary, options.metadata);
     await handle.sync();
-    return await handle.stat({ bigint: true });
+    return { stats: await handle.stat({ bigint: true }), recorded };
   } finally {
     await handle.close();
   }
@@ -277,8 +306,6 @@ async function writeAll(handle: FileHandle, chunks: Uint8Array[]): Promise<void>
     pending = rest;
   }
 }
-
-/** Makes a rename or unlink in `directory` durable. */
 
 async function lstatOrUndefined(hostPath: string): Promise<BigIntStats | undefined> {
   try {

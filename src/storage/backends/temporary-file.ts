@@ -18,10 +18,19 @@ function thisMachine(): string {
 }
 let machine: string | undefined;
 
-/** `.taskforge-tmp-MACHINE-PID-RANDOM`: names the writer, so a sweep can tell a live write from a dead one. */
+/**
+ * `.taskforge-tmp-MACHINE-PID-UNIQUE`: names the writer, so a sweep can tell
+ * a live write from a dead one. UNIQUE is random per process and counted per
+ * name (no random bytes drawn per write: small writes pay for every call);
+ * the names are opened with O_EXCL anyway.
+ */
 export function temporaryName(): string {
-  return `${TEMPORARY_PREFIX}${thisMachine()}-${String(process.pid)}-${randomBytes(6).toString('hex')}`;
+  processTag ??= randomBytes(4).toString('hex');
+  counter += 1;
+  return `${TEMPORARY_PREFIX}${thisMachine()}-${String(process.pid)}-${processTag}${counter.toString(16)}`;
 }
+let processTag: string | undefined;
+let counter = 0;
 
 /** Whose a temporary file is, as far as this process can tell. */
 export type TemporaryOwner = 'gone' | 'running' | 'unknown';
