@@ -1,7 +1,11 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
 import { FileSystemBackend } from '../../src/storage/backends/filesystem.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { useFileSystemFixture } from '../helpers/fs-fixture.js';
 import { describeBackendConformance } from './conformance.js';
 
 describeBackendConformance('filesystem', async () => {
@@ -21,4 +25,35 @@ describeBackendConformance('filesystem', async () => {
       },
     },
   };
+});
+
+describe('filesystem backend: small objects are read whole', () => {
+  const fixture = useFileSystemFixture();
+  const signal = new AbortController().signal;
+
+  async function bytesOf(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of body) chunks.push(Buffer.from(chunk));
+    return Buffer.concat(chunks);
+  }
+
+  it('gives back every byte on both sides of the size where streaming begins (0, 1, 256 KiB, 256 KiB + 1, 1 MiB)', async () => {
+    for (const size of [0, 1, 256 * 1024, 256 * 1024 + 1, 1024 * 1024]) {
+      const data = randomBytes(size);
+      await fixture.backend.write(`/s/${String(size)}`, Readable.from([data]), { overwrite: true, metadata: {}, signal });
+      const opened = await fixture.backend.read(`/s/${String(size)}`);
+      expect(opened.info.size).toBe(size);
+      expect((await bytesOf(opened.body)).equals(data), `size ${String(size)}`).toBe(true);
+    }
+  });
+
+  it('holds no descriptor once a small object is opened, even if its body is never read', async () => {
+    for (let index = 0; index < 20; index += 1) await fixture.backend.write(`/f/${String(index)}`, Readable.from([Buffer.from('x')]), { overwrite: true, metadata: {}, signal });
+    const before = (await readdir('/proc/self/fd')).length;
+    const opened = [];
+    for (let index = 0; index < 20; index += 1) opened.push(await fixture.backend.read(`/f/${String(index)}`));
+    expect((await readdir('/proc/self/fd')).length).toBeLessThanOrEqual(before);
+    const [first] = opened;
+    expect(first === undefined ? undefined : (await bytesOf(first.body)).toString()).toBe('x');
+  });
 });
