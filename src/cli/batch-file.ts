@@ -44,8 +44,8 @@ export function parseBatch(text: string, source: string): BatchEntry[] {
  * durable queue finishes it (or reports it) rather than running it twice;
  * another batch, other ids.
  */
-export function batchIdPrefix(batchText: string): string {
-  return `b${createHash('sha256').update(batchText).digest('hex').slice(0, 12)}`;
+export function batchIdPrefix(batch: string | Uint8Array): string {
+  return `b${createHash('sha256').update(batch).digest('hex').slice(0, 12)}`;
 }
 
 function describe(error: unknown): string {

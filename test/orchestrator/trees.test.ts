@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -64,5 +65,25 @@ describe('storeTree and restoreTree (the library the CLI uses)', () => {
     expect(existsSync(join(dir, 'out'))).toBe(false);
     await backend.write('/t/.taskforge-tree', Readable.from([Buffer.from('not json at all')]), { signal: new AbortController().signal, overwrite: true, metadata: {} });
     await expect(storeTree({ source: join(dir, 'src'), prefix: '/t', backend })).rejects.toMatchObject({ code: 'INTEGRITY_ERROR', message: "the tree index '/t/.taskforge-tree' cannot be used: it is not JSON" });
+  });
+
+  it('restores small files whole and large ones streamed, every byte, mode and mtime, on both sides of the size where streaming begins', async () => {
+    const backend = new MemoryBackend();
+    const sizes = [0, 1024 * 1024, 1024 * 1024 + 1, 3 * 1024 * 1024];
+    mkdirSync(join(dir, 'sized'));
+    for (const [index, size] of sizes.entries()) {
+      const file = join(dir, 'sized', `${String(size)}.bin`);
+      writeFileSync(file, randomBytes(size));
+      chmodSync(file, index % 2 === 0 ? 0o640 : 0o755);
+      utimesSync(file, 1_600_000_000 + index, 1_600_000_000 + index);
+    }
+    await storeTree({ source: join(dir, 'sized'), prefix: '/sized', backend, options: { compression: true } });
+    expect(await restoreTree({ prefix: '/sized', destination: join(dir, 'sized-out'), backend })).toMatchObject({ files: 4, stored: 4, failed: 0 });
+    for (const size of sizes) {
+      const [from, to] = [join(dir, 'sized', `${String(size)}.bin`), join(dir, 'sized-out', `${String(size)}.bin`)];
+      expect(readFileSync(to).equals(readFileSync(from)), `${String(size)} bytes`).toBe(true);
+      expect([statSync(to).mode, statSync(to).mtimeMs]).toEqual([statSync(from).mode, statSync(from).mtimeMs]);
+    }
+    expect(readdirSync(join(dir, 'sized-out')).filter((name) => name.startsWith('.taskforge'))).toEqual([]);
   });
 });

@@ -38,10 +38,10 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
   const choice = chooseQueue(options.queue);
   const shared = choice.redis !== undefined;
   const taskTypes = options.tasks === undefined ? {} : await loadTaskModule(options.tasks, process.cwd());
-  const text = await readInput(file, streams);
+  const bytes = await readInput(file, streams);
   // The context the tasks are made with here; on Redis, the workers make them with their own.
   const context = shared ? {} : { backend: backendFor(options, streams.env) };
-  const batch = batchTasks(text, source, { taskTypes, context, keysElsewhere: shared, tasksOption: options.tasks });
+  const batch = batchTasks(bytes, source, { taskTypes, context, keysElsewhere: shared, tasksOption: options.tasks });
   const queue = await openCliQueue(choice, options.aging === undefined ? {} : { aging: options.aging });
   let orchestrator: AnyOrchestrator;
   try {
@@ -138,9 +138,9 @@ interface BatchCheck {
  * The batch's tasks, checked (nothing runs unless every one is good), each
  * with an id and where it came from.
  */
-function batchTasks(text: string, source: string, check: BatchCheck): BatchTask[] {
-  const entries = parseBatch(text, source);
-  const prefix = batchIdPrefix(text);
+function batchTasks(bytes: Buffer, source: string, check: BatchCheck): BatchTask[] {
+  const entries = parseBatch(bytes.toString('utf8'), source);
+  const prefix = batchIdPrefix(bytes);
   return entries.map(({ config, from }, index) => {
     checkConfig(config, from, check, `${prefix}-${String(index + 1)}`);
     const located = withAbsoluteFile(config as TaskConfig);
@@ -168,14 +168,15 @@ function reportFailure(streams: CliStreams, what: string): (error: unknown) => v
   };
 }
 
-async function readInput(file: string, streams: CliStreams): Promise<string> {
+/** The batch's bytes (hashed as they are for the ids: hashing the decoded text would encode it all again). */
+async function readInput(file: string, streams: CliStreams): Promise<Buffer> {
   if (file === '-') {
     const chunks: Buffer[] = [];
     for await (const chunk of streams.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-    return Buffer.concat(chunks).toString('utf8');
+    return Buffer.concat(chunks);
   }
   try {
-    return readFileSync(file, 'utf8');
+    return readFileSync(file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new UsageError(code === 'ENOENT' ? `no such file '${file}'` : `cannot read '${file}': ${error instanceof Error ? error.message : String(error)}`);

@@ -1,6 +1,7 @@
 import { createWriteStream } from 'node:fs';
-import { chmod, lstat, mkdir, readlink, rename, rm, symlink, utimes } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readlink, rename, rm, symlink, utimes } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
 import type { StorageBackend } from '../../storage/backend.js';
@@ -30,6 +31,13 @@ export interface RestoreTreeOptions {
 }
 
 type FileEntry = Extract<IndexEntry, { kind: 'file' }>;
+
+/**
+ * Files up to this size are read whole and written with one call; larger
+ * ones stream. Most files of a tree are small, and a stream's machinery
+ * costs more than their bytes.
+ */
+const WHOLE_FILE_BYTES = 1024 * 1024;
 
 /**
  * Puts a stored tree back into a local directory: every file's content,
@@ -138,8 +146,9 @@ async function restoreFile(path: string, entry: FileEntry, context: RestoreConte
       tally.unchanged(path, storagePath, entry.size);
       return;
     }
+    const small = entry.size <= WHOLE_FILE_BYTES;
     const read = await new StorageTask(
-      { type: 'storage', metadata: { operation: 'read', path: storagePath, options: { as: 'stream', ...(options.encrypted === true ? { encryption: true } : {}) } } },
+      { type: 'storage', metadata: { operation: 'read', path: storagePath, options: { as: small ? 'buffer' : 'stream', ...(options.encrypted === true ? { encryption: true } : {}) } } },
       { backend: options.backend, ...(options.keyring === undefined ? {} : { keyring: options.keyring }) },
     ).execute();
     if (!read.success) {
@@ -148,12 +157,17 @@ async function restoreFile(path: string, entry: FileEntry, context: RestoreConte
     }
     const temporary = join(destination, ...parent.split('/').filter(Boolean), temporaryName());
     let bytes = 0;
-    const body = read.data;
-    body.on('data', (chunk: Buffer) => (bytes += chunk.length));
     try {
-      await context.stops.run((stop) => pipeline(body, createWriteStream(temporary, { flags: 'wx', mode: 0o600 }), { signal: stop }));
-      await chmod(temporary, entry.mode);
-      await utimes(temporary, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
+      if (read.data instanceof Buffer) {
+        bytes = read.data.byteLength;
+        await writeWhole(temporary, read.data, entry);
+      } else {
+        const body = read.data as Readable;
+        body.on('data', (chunk: Buffer) => (bytes += chunk.length));
+        await context.stops.run((stop) => pipeline(body, createWriteStream(temporary, { flags: 'wx', mode: 0o600 }), { signal: stop }));
+        await chmod(temporary, entry.mode);
+        await utimes(temporary, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
+      }
       await rename(temporary, host);
     } catch (error) {
       await rm(temporary, { force: true });
@@ -163,6 +177,18 @@ async function restoreFile(path: string, entry: FileEntry, context: RestoreConte
   } catch (error) {
     if (signal.aborted) return;
     tally.failed(path, storagePath, { code: error instanceof TaskforgeError ? error.code : ErrorCode.IO_ERROR, message: `restore of '${storagePath}' failed: ${error instanceof Error ? error.message : String(error)}` });
+  }
+}
+
+/** A new file holding `bytes`, with the entry's mode and mtime: one open, one write. */
+async function writeWhole(temporary: string, bytes: Buffer, entry: FileEntry): Promise<void> {
+  const handle = await open(temporary, 'wx', 0o600);
+  try {
+    await handle.writeFile(bytes);
+    await handle.chmod(entry.mode);
+    await handle.utimes(entry.mtimeMs / 1000, entry.mtimeMs / 1000);
+  } finally {
+    await handle.close();
   }
 }
 
