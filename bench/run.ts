@@ -4,7 +4,8 @@
 // Each measurement runs in its own child process, so its peak RSS is its own.
 // Options: --rounds N (default 5), --suite core|codec|peers|orchestrator|s3|all, --small-count N (default 10000),
 // --skip-gib, --queue-count N (1000000), --random-count N (200000), --sqlite-count N (50000), --cli-count N (10000), --s3-mib N (64),
-// --redis-count N (20000), --redis-workers LIST (1,2,4), --http-count N (10000), --tree-source DIR (/usr/share/doc); suites redis, http and trees also.
+// --redis-count N (20000), --redis-workers LIST (1,2,4), --http-count N (10000), --tree-source DIR (/usr/share/doc); suites redis, http, trees
+// and writes (the small writes through `taskforge run` alone) also.
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -135,6 +136,7 @@ try {
   if (suite === 'all' || suite === 'peers') sections.push(...peerSections());
   if (suite === 'all' || suite === 'core') coreSections();
   if (suite === 'all' || suite === 'orchestrator') orchestratorSections();
+  if (suite === 'writes') smallWriteSections();
   if (suite === 'all' || suite === 's3') await s3Sections();
   if (suite === 'all' || suite === 'redis') await redisSections();
   if (suite === 'all' || suite === 'http') httpSections();
@@ -208,6 +210,11 @@ function orchestratorSections(): void {
       ]),
     );
   }
+  smallWriteSections();
+}
+
+/** Small durable writes through `taskforge run` against the hand-written loop. */
+function smallWriteSections(): void {
   const writes: QueueSpec = { count: cliCount, concurrency: 8, priorities: 'same' };
   sections.push(
     compare(`${String(cliCount)} small (4 KiB) durable writes, concurrency 8`, [

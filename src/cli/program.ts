@@ -91,7 +91,16 @@ Example:
     .option('-r, --recursive', 'store the directory --file DIR, every file under it at PATH/relative/path; unchanged files are skipped')
     .option('--concurrency <n>', 'with --recursive: files stored at once (default 8)', integer)
     .option('--delete', 'with --recursive: delete stored objects whose file is gone from DIR')
-    .addHelpText('after', example('taskforge write /backups/db.sql --file ./db.sql --compress --encrypt', 'cat report.csv | taskforge write /reports/2026.csv --no-overwrite', 'taskforge write /backups/docs --file ./docs --recursive --compress --encrypt'))
+    .option('-q, --queue <url>', "with --recursive: 'redis://HOST:PORT[?name=Q]' to spread the files over 'taskforge worker' processes that see DIR at the same path and store into the same place")
+    .addHelpText(
+      'after',
+      example(
+        'taskforge write /backups/db.sql --file ./db.sql --compress --encrypt',
+        'cat report.csv | taskforge write /reports/2026.csv --no-overwrite',
+        'taskforge write /backups/docs --file ./docs --recursive --compress --encrypt',
+        'taskforge write /backups/docs --file /srv/docs --recursive --queue redis://127.0.0.1:6379   # run by taskforge worker processes',
+      ),
+    )
     .action(async (path: string, options: Parameters<typeof writeCommand>[1]) => {
       exit(await writeCommand(path, options, streams));
     });

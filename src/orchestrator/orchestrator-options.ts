@@ -67,7 +67,7 @@ export interface DefaultedOptions {
  */
 export function defaultedOptions(options: OrchestratorOptions): DefaultedOptions {
   const queue: TaskQueue | string = options.queue ?? 'memory';
-  const shared = typeof queue === 'string' ? !isLocalUrl(queue) : queue.shared;
+  const shared = isSharedQueue(queue);
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < (shared ? 0 : 1)) {
     invalid('', 'concurrency', `expected a whole number of ${shared ? '0 (submit only)' : '1'} or more (got ${String(concurrency)})`);
@@ -82,6 +82,11 @@ export function defaultedOptions(options: OrchestratorOptions): DefaultedOptions
     maxInterruptions: options.maxInterruptions ?? DEFAULT_MAX_INTERRUPTIONS,
     logger: options.logger ?? getDefaultLogger(),
   };
+}
+
+/** Whether tasks on `queue` (an object or a URL) may be run by other processes: Redis, not memory or SQLite. */
+export function isSharedQueue(queue: TaskQueue | string): boolean {
+  return typeof queue === 'string' ? !isLocalUrl(queue) : queue.shared;
 }
 
 function isLocalUrl(url: string): boolean {

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/distributed/redis-store.js';
@@ -122,6 +122,53 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     expect(again.code).toBe(0);
     expect(again.stderr).toMatch(/^taskforge: this batch is already in redis:\/\/127\.0\.0\.1:\d+\/?\S*: 21 of its 21 tasks have ended \(reported below\); to run it afresh, give its tasks new ids or use another queue\n$/);
     expect(again.stdout.trim().split('\n')).toHaveLength(21);
+  });
+
+  it('write --recursive --queue spreads a tree over two workers: every file stored once, compressed and encrypted, the index kept by the submitter; a second run skips them all', async () => {
+    const queue = queueUrl();
+    const key = { TASKFORGE_ENCRYPTION_KEY: Buffer.alloc(32, 4).toString('base64') };
+    const workers = [await startWorker(queue, ['--concurrency', '2'], 'warn', key), await startWorker(queue, ['--concurrency', '2'], 'warn', key)];
+    const source = join(dir, 'tree-src');
+    for (let index = 0; index < 40; index += 1) {
+      mkdirSync(join(source, `d${String(index % 4)}`, 'deeper'), { recursive: true });
+      writeFileSync(join(source, `d${String(index % 4)}`, index % 2 === 0 ? 'deeper' : '', `f ${String(index)}.txt`), `file ${String(index)} `.repeat(index + 1));
+    }
+    symlinkSync('d0', join(source, 'link-to-d0'));
+    const store = (): Ran => {
+      const ran = spawnSync(process.execPath, [BIN, 'write', '/tree', '--file', source, '--recursive', '--compress', '--encrypt', '--queue', queue, '--root', join(dir, 'data'), '--json'], { cwd: dir, env: { ...env(), ...key }, encoding: 'utf8', timeout: 60_000 });
+      return { code: ran.status, stdout: ran.stdout, stderr: ran.stderr };
+    };
+    const first = store();
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.stdout.trim().split('\n').at(-1) ?? '{}')).toMatchObject({ summary: { files: 40, stored: 40, unchanged: 0, links: 1, failed: 0 } });
+    // Both workers ran some of the writes, and no write ran twice.
+    const ranBy = (): number[] => workers.map((worker) => worker.output().stdout.trim().split('\n').filter(Boolean).length);
+    for (let waited = 0; ranBy().reduce((sum, count) => sum + count) < 40 && waited < 5000; waited += 20) await new Promise((done) => setTimeout(done, 20));
+    expect(ranBy().reduce((sum, count) => sum + count)).toBe(40);
+    expect(Math.min(...ranBy())).toBeGreaterThan(0);
+    // Stored encrypted (no plain text on disk), and restored whole by an ordinary read --recursive.
+    expect(readFileSync(join(dir, 'data', 'tree', 'd1', 'f 1.txt')).includes('file 1')).toBe(false);
+    const restored = spawnSync(process.execPath, [BIN, 'read', '/tree', '-o', join(dir, 'tree-out'), '--recursive', '--encrypted', '--root', join(dir, 'data')], { cwd: dir, env: { ...env(), ...key }, encoding: 'utf8' });
+    expect(restored.stderr).toBe('');
+    expect(restored.status).toBe(0);
+    for (let index = 0; index < 40; index += 1) {
+      const relative = join(`d${String(index % 4)}`, index % 2 === 0 ? 'deeper' : '', `f ${String(index)}.txt`);
+      expect(readFileSync(join(dir, 'tree-out', relative), 'utf8')).toBe(readFileSync(join(source, relative), 'utf8'));
+    }
+    expect(readlinkSync(join(dir, 'tree-out', 'link-to-d0'))).toBe('d0');
+    // The same command again: nothing is handed to the workers.
+    const again = store();
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout.trim().split('\n').at(-1) ?? '{}')).toMatchObject({ summary: { files: 40, stored: 0, unchanged: 40 } });
+    expect(ranBy().reduce((sum, count) => sum + count)).toBe(40);
+  });
+
+  it('--queue is for trees: a single write with it is refused with exit 2, and nothing is stored', () => {
+    const ran = taskforge(['write', '/single.txt', '--data', 'x', '--queue', queueUrl(), '--root', join(dir, 'data')]);
+    expect(ran.code).toBe(2);
+    expect(ran.stderr).toContain('--queue needs --recursive');
+    expect(existsSync(join(dir, 'data', 'single.txt'))).toBe(false);
   });
 
   it('the keys are the workers\': a submitter without a key queues an encrypted write, and the worker that holds one encrypts it', async () => {

@@ -5,6 +5,7 @@ import type { TreeSummary } from '../../orchestrator/trees/tree-tally.js';
 import { defaultKeyring } from '../../storage/codec/default-keyring.js';
 import type { StorageOptions } from '../../tasks/storage-task-config.js';
 import { backendFor, type CliStreams, type CommonOptions } from '../cli-context.js';
+import { chooseQueue, openCliQueue } from '../cli-queue.js';
 import { ExitCode, exitCodeOfError, UsageError } from '../exit-codes.js';
 import { Interruption } from '../interruption.js';
 import { TreeView } from '../tree-view.js';
@@ -14,17 +15,23 @@ export interface TreeCommandOptions extends CommonOptions {
   readonly concurrency?: number;
   readonly delete?: boolean;
   readonly encrypted?: boolean;
+  /** write: the queue the writes go through (`redis://…`: spread over `taskforge worker` processes). */
+  readonly queue?: string;
 }
 
 /** `taskforge write PREFIX --file DIR --recursive`: stores the tree under DIR at PREFIX, skipping what is unchanged. */
 export async function writeTreeCommand(prefix: string, directory: string, storage: Pick<StorageOptions, 'compression' | 'encryption' | 'timeout' | 'retries'>, options: TreeCommandOptions, streams: CliStreams): Promise<ExitCode> {
   const keyring = keysFor(storage.encryption === true);
+  const backend = backendFor(options, streams.env);
+  const choice = options.queue === undefined ? undefined : chooseQueue(options.queue);
+  const queue = choice === undefined ? undefined : await openCliQueue(choice);
   const view = new TreeView(streams, options.json === true);
   return withInterruption(streams, 'stored', view, (signal) =>
     storeTree({
       source: directory,
       prefix,
-      backend: backendFor(options, streams.env),
+      backend,
+      ...(queue === undefined ? {} : { queue }),
       ...(keyring === undefined ? {} : { keyring }),
       options: storage,
       concurrency: concurrencyOf(options),

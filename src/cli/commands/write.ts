@@ -23,6 +23,7 @@ export interface WriteCommandOptions extends CommonOptions {
   readonly recursive?: boolean;
   readonly concurrency?: number;
   readonly delete?: boolean;
+  readonly queue?: string;
 }
 
 /** Stores data at `path` from --file, --data or stdin. */
@@ -35,6 +36,7 @@ export async function writeCommand(path: string, options: WriteCommandOptions, s
   };
   if (options.recursive === true) return writeTreeCommand(path, treeSource(options), treeOptions, options, streams);
   if (options.delete === true) throw new UsageError('--delete needs --recursive');
+  if (options.queue !== undefined) throw new UsageError('--queue needs --recursive (a single write goes to a queue through taskforge run)');
   const { data, size } = dataSource(options, streams);
   const storageOptions: StorageOptions = { overwrite: options.overwrite, ...treeOptions };
   const interruption = Interruption.watch(streams);

@@ -2,6 +2,8 @@ import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
 import { Orchestrator } from '../orchestrator.js';
+import { isSharedQueue } from '../orchestrator-options.js';
+import type { TaskQueue } from '../task-queue.js';
 import type { TaskHandle } from '../task-handle.js';
 import type { StorageOptions } from '../../tasks/storage-task-config.js';
 import type { WriteResultData } from '../../tasks/storage-result.js';
@@ -25,8 +27,21 @@ export interface StoreTreeOptions {
   readonly keyring?: Keyring;
   /** How each file is stored (and the tree's index with it). */
   readonly options?: Pick<StorageOptions, 'compression' | 'encryption' | 'timeout' | 'retries'>;
-  /** Files stored at once (default 8); also the most files open at once. */
+  /**
+   * Files stored at once (default 8); also the most files open at once. On
+   * a shared queue, where the workers set how many run, it bounds the files
+   * handed over and not yet done, to twice this number.
+   */
   readonly concurrency?: number;
+  /**
+   * The queue the writes (and deletes) go through: a queue object or a URL,
+   * as the Orchestrator takes them. Default: run here, in memory. On a
+   * shared queue (`redis://…`) the workers run them and this process only
+   * hands them over and hears their ends: the workers must see `source` at
+   * the same path (the same machine, or a shared mount) and store into the
+   * same backend with the same keys as this process, which keeps the index.
+   */
+  readonly queue?: TaskQueue | string;
   /** Delete stored objects under `prefix` whose file is gone from `source` (default false: they are kept, and restored). */
   readonly deleteMissing?: boolean;
   /** Stops the run: files being stored are cut off (nothing half-stored), and the index keeps what was stored. */
@@ -163,22 +178,36 @@ class WriteWindow {
   readonly #signal: AbortSignal;
   readonly #limit: number;
   readonly #pending = new Set<Promise<void>>();
+  /** On a shared queue, the tasks handed over and not yet ended: an interruption cancels them on their workers. */
+  readonly #handedOver = new Set<string>();
+  readonly #shared: boolean;
 
   constructor(options: StoreTreeOptions, prefix: string, signal: AbortSignal) {
     const concurrency = options.concurrency ?? 8;
-    this.#orchestrator = new Orchestrator({ concurrency, context: { backend: options.backend, ...(options.keyring === undefined ? {} : { keyring: options.keyring }) } });
+    const queue = options.queue ?? 'memory';
+    const shared = isSharedQueue(queue);
+    this.#orchestrator = new Orchestrator({
+      queue,
+      concurrency: shared ? 0 : concurrency,
+      context: { backend: options.backend, ...(options.keyring === undefined ? {} : { keyring: options.keyring }) },
+    });
     this.#options = options;
     this.#prefix = prefix;
     this.#signal = signal;
     this.#limit = concurrency * 2;
-    // Interrupted: files waiting are not begun, and those being stored are cut off (their temporary files removed).
+    // Interrupted: files waiting are not begun, and those being stored are cut off (their temporary files removed),
+    // here or, on a shared queue, on the workers that run them.
     signal.addEventListener(
       'abort',
       () => {
-        this.#orchestrator.shutdown({ timeoutMs: 0 }).catch(() => undefined);
+        const cancels = [...this.#handedOver].map(async (id) => this.#orchestrator.cancel(id, 'the tree store was interrupted').catch(() => undefined));
+        void Promise.all(cancels)
+          .then(async () => this.#orchestrator.shutdown({ timeoutMs: 0 }))
+          .catch(() => undefined);
       },
       { once: true },
     );
+    this.#shared = shared;
   }
 
   async add(relative: string, file: string, then: (result: TaskResult) => void): Promise<void> {
@@ -215,7 +244,9 @@ class WriteWindow {
       if (this.#signal.aborted) return;
       throw error;
     }
+    if (this.#shared) this.#handedOver.add(handle.id);
     const settled = handle.result.then((result) => {
+      this.#handedOver.delete(handle.id);
       then(result);
     });
     const tracked = settled.finally(() => this.#pending.delete(tracked));
