@@ -57,6 +57,12 @@ const FALLBACK_COMPRESSION = { algorithm: 'gzip', level: 1 } as const;
  * (UNSUPPORTED_OPTION), the list cursor; and turns write data into bytes once.
  */
 export function prepareStorageTask(raw: unknown, taskId: string, context: PrepareContext = {}): PreparedStorageTask {
+  const checked = checkStorageTask(raw, taskId, context);
+  return checked.config.metadata.operation === 'write' ? { ...checked, source: writeSource(checked.config.metadata, checked.path) } : checked;
+}
+
+/** What prepareStorageTask checks, without turning write data into bytes (a check before submitting needs no copy of it). */
+export function checkStorageTask(raw: unknown, taskId: string, context: PrepareContext = {}): Omit<PreparedStorageTask, 'source'> {
   const config = parseOrThrow(storageTaskConfigSchema, raw, `storage task '${taskId}'`);
   const { operation, options = {} } = config.metadata;
   const path = parseStoragePath(config.metadata.path);
@@ -71,7 +77,6 @@ export function prepareStorageTask(raw: unknown, taskId: string, context: Prepar
     config,
     path,
     ...(options.cursor === undefined ? {} : { after: decodeCursor(options.cursor) }),
-    ...(operation === 'write' ? { source: writeSource(config.metadata, path) } : {}),
     ...(encoding === undefined ? {} : { encoding }),
   };
 }

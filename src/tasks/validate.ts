@@ -2,7 +2,7 @@ import { TaskforgeError, toErrorInfo, type TaskErrorInfo } from '../core/errors.
 import { parseOrThrow } from '../core/validation.js';
 import { defaultKeyring } from '../storage/codec/default-keyring.js';
 import type { Keyring } from '../storage/codec/keyring.js';
-import { prepareStorageTask } from './storage-task-prepare.js';
+import { checkStorageTask } from './storage-task-prepare.js';
 import { taskConfigSchema, type TaskConfig } from './task-config.js';
 import type { ValidStorageTaskConfig } from './storage-task-config.js';
 import { TaskType } from './task-type.js';
@@ -28,7 +28,7 @@ export interface ValidateOptions {
  */
 export function validateStorageTaskConfig(config: unknown, options: ValidateOptions = {}): ValidationResult<ValidStorageTaskConfig> {
   const { keyring } = options;
-  return attempt(() => prepareStorageTask(config, idOf(config), { keyring: keyring === undefined ? defaultKeyring : () => keyring }).config);
+  return attempt(() => checkStorageTask(config, idOf(config), { keyring: keyring === undefined ? defaultKeyring : () => keyring }).config);
 }
 
 /**
