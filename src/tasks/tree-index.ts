@@ -14,7 +14,7 @@ export type IndexEntry =
   /** A file as it was when stored (its size, mtime and mode), and the object it was stored as (its stored size and time). */
   | { readonly kind: 'file'; readonly size: number; readonly mtimeMs: number; readonly mode: number; readonly stored: { readonly size: number; readonly modifiedAt: string } }
   | { readonly kind: 'directory'; readonly mtimeMs: number; readonly mode: number }
-  | { readonly kind: 'symlink'; readonly target: string };
+  | { readonly kind: 'symlink'; readonly target: string; /** The link's own mtime (indexes written before it was kept have none). */ readonly mtimeMs?: number };
 
 /** The index of a stored tree: every entry of it, so that a second run reads no unchanged file and a restore puts back modes, times and links. */
 export interface TreeIndexFile {
@@ -87,7 +87,7 @@ function isIndexFile(value: unknown): value is TreeIndexFile {
 function isIndexEntry(value: unknown): boolean {
   if (value === null || typeof value !== 'object') return false;
   const entry = value as Record<string, unknown>;
-  if (entry['kind'] === 'symlink') return typeof entry['target'] === 'string';
+  if (entry['kind'] === 'symlink') return typeof entry['target'] === 'string' && (entry['mtimeMs'] === undefined || typeof entry['mtimeMs'] === 'number');
   const timed = typeof entry['mtimeMs'] === 'number' && typeof entry['mode'] === 'number';
   if (entry['kind'] === 'directory') return timed;
   const stored = entry['stored'] as Record<string, unknown> | undefined;

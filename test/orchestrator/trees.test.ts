@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -85,5 +85,22 @@ describe('storeTree and restoreTree (the library the CLI uses)', () => {
       expect([statSync(to).mode, statSync(to).mtimeMs]).toEqual([statSync(from).mode, statSync(from).mtimeMs]);
     }
     expect(readdirSync(join(dir, 'sized-out')).filter((name) => name.startsWith('.taskforge'))).toEqual([]);
+  });
+
+  it("restores a link's own mtime, not its target's, and an index written before link times were kept still restores", async () => {
+    const backend = new MemoryBackend();
+    symlinkSync('a/7.txt', join(dir, 'src', 'to-seven'));
+    lutimesSync(join(dir, 'src', 'to-seven'), 1_500_000_000, 1_500_000_000);
+    await storeTree({ source: join(dir, 'src'), prefix: '/t', backend });
+    await restoreTree({ prefix: '/t', destination: join(dir, 'out'), backend });
+    expect(readlinkSync(join(dir, 'out', 'to-seven'))).toBe('a/7.txt');
+    expect(lstatSync(join(dir, 'out', 'to-seven')).mtimeMs).toBe(1_500_000_000_000);
+    // The target keeps its own time (to the microsecond that utimes can set).
+    expect(Math.abs(statSync(join(dir, 'out', 'a', '7.txt')).mtimeMs - statSync(join(dir, 'src', 'a', '7.txt')).mtimeMs)).toBeLessThan(0.01);
+    // An older index: the link without its time.
+    const access = { backend, prefix: '/old', options: {}, keyring: undefined, signal: new AbortController().signal };
+    await saveIndex(access, new Map([['link', { kind: 'symlink', target: 'elsewhere' }]]));
+    expect(await restoreTree({ prefix: '/old', destination: join(dir, 'old-out'), backend })).toMatchObject({ links: 1, failed: 0 });
+    expect(readlinkSync(join(dir, 'old-out', 'link'))).toBe('elsewhere');
   });
 });

@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { chmod, lstat, mkdir, open, readlink, rename, rm, symlink, utimes } from 'node:fs/promises';
+import { chmod, lstat, lutimes, mkdir, open, readlink, rename, rm, symlink, utimes } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -60,12 +60,12 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<TreeSumm
   const folders = new SafeFolders(destination);
   await folders.make('');
   const files: [string, FileEntry][] = [];
-  const links: [string, string][] = [];
+  const links: [string, IndexEntry & { kind: 'symlink' }][] = [];
   const directories: [string, IndexEntry & { kind: 'directory' }][] = [];
   for (const [path, entry] of entries) {
     checkRelative(path);
     if (entry.kind === 'file') files.push([path, entry]);
-    else if (entry.kind === 'symlink') links.push([path, entry.target]);
+    else if (entry.kind === 'symlink') links.push([path, entry]);
     else directories.push([path, entry]);
   }
   for (const [path] of directories) await folders.make(path);
@@ -82,7 +82,7 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<TreeSumm
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 8) }, worker));
   if (!signal.aborted) {
-    for (const [path, target] of links) await restoreLink(path, target, { prefix, destination, folders, tally });
+    for (const [path, link] of links) await restoreLink(path, link, { prefix, destination, folders, tally });
     // Deepest first: setting a folder's time before what is in it changes would be undone.
     for (const [path, entry] of directories.reverse()) {
       const host = join(destination, ...path.split('/'));
@@ -192,20 +192,24 @@ async function writeWhole(temporary: string, bytes: Buffer, entry: FileEntry): P
   }
 }
 
-async function restoreLink(path: string, target: string, context: Pick<RestoreContext, 'prefix' | 'destination' | 'folders' | 'tally'>): Promise<void> {
+async function restoreLink(path: string, link: IndexEntry & { kind: 'symlink' }, context: Pick<RestoreContext, 'prefix' | 'destination' | 'folders' | 'tally'>): Promise<void> {
   const { prefix, destination, folders, tally } = context;
+  const { target } = link;
   const storagePath = childPath(prefix, path);
   const host = join(destination, ...path.split('/'));
   try {
     await folders.make(parentOf(path));
     const present = await lstat(host).catch(() => undefined);
     if (present?.isSymbolicLink() === true && (await readlink(host)) === target) {
+      if (link.mtimeMs !== undefined && Math.abs(present.mtimeMs - link.mtimeMs) >= 1) await lutimes(host, link.mtimeMs / 1000, link.mtimeMs / 1000);
       tally.linked(path, storagePath, target);
       return;
     }
     if (present?.isDirectory() === true) throw new Error('a folder is in its place');
     if (present !== undefined) await rm(host);
     await symlink(target, host);
+    // The link's own time, never its target's (lutimes does not follow it).
+    if (link.mtimeMs !== undefined) await lutimes(host, link.mtimeMs / 1000, link.mtimeMs / 1000);
     tally.linked(path, storagePath, target);
   } catch (error) {
     tally.failed(path, storagePath, { code: ErrorCode.IO_ERROR, message: `restore of the link '${storagePath}' failed: ${error instanceof Error ? error.message : String(error)}` });

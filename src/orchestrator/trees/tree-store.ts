@@ -91,7 +91,7 @@ export async function storeTree(options: StoreTreeOptions): Promise<TreeSummary>
         continue;
       }
       if (entry.kind !== 'file') {
-        const recorded: IndexEntry = entry.kind === 'directory' ? { kind: 'directory', mtimeMs: entry.mtimeMs, mode: entry.mode } : { kind: 'symlink', target: entry.target };
+        const recorded: IndexEntry = entry.kind === 'directory' ? { kind: 'directory', mtimeMs: entry.mtimeMs, mode: entry.mode } : { kind: 'symlink', target: entry.target, mtimeMs: entry.mtimeMs };
         after.set(entry.path, recorded);
         if (!sameEntry(before.get(entry.path), recorded)) changed = true;
         if (entry.kind === 'symlink') tally.linked(entry.path, childPath(prefix, entry.path), entry.target);
@@ -151,7 +151,7 @@ function mergedIndex(before: ReadonlyMap<string, IndexEntry>, after: ReadonlyMap
 
 function sameEntry(a: IndexEntry | undefined, b: IndexEntry): boolean {
   if (a?.kind !== b.kind) return false;
-  if (a.kind === 'symlink' || b.kind === 'symlink') return a.kind === 'symlink' && b.kind === 'symlink' && a.target === b.target;
+  if (a.kind === 'symlink' || b.kind === 'symlink') return a.kind === 'symlink' && b.kind === 'symlink' && a.target === b.target && a.mtimeMs === b.mtimeMs;
   return a.mtimeMs === b.mtimeMs && a.mode === b.mode;
 }
 

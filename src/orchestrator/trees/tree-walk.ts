@@ -8,7 +8,7 @@ import { RESERVED_PREFIX } from '../../storage/storage-path.js';
 export type LocalEntry =
   | { readonly kind: 'file'; readonly path: string; readonly size: number; readonly mtimeMs: number; readonly mode: number }
   | { readonly kind: 'directory'; readonly path: string; readonly mtimeMs: number; readonly mode: number }
-  | { readonly kind: 'symlink'; readonly path: string; readonly target: string }
+  | { readonly kind: 'symlink'; readonly path: string; readonly target: string; readonly mtimeMs: number }
   /** Not stored, with why: a FIFO, socket or device; a name taskforge reserves; one that vanished or could not be read. */
   | { readonly kind: 'skipped'; readonly path: string; readonly reason: string };
 
@@ -53,7 +53,7 @@ async function* walkDirectory(hostDirectory: string, relative: string): AsyncGen
       yield* walkDirectory(host, path);
     } else if (stats.isSymbolicLink()) {
       try {
-        yield { kind: 'symlink', path, target: await readlink(host) };
+        yield { kind: 'symlink', path, target: await readlink(host), mtimeMs: stats.mtimeMs };
       } catch (error) {
         yield { kind: 'skipped', path, reason: `a link that cannot be read (${errnoOf(error) ?? String(error)})` };
       }
