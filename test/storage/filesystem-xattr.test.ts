@@ -31,6 +31,16 @@ describe('object metadata in an extended attribute', () => {
     expect(JSON.parse(String(await getAttribute(file, METADATA_ATTRIBUTE)))).toEqual({ 'content-kind': 'json' });
   });
 
+  it('where /proc cannot name the descriptor (not mounted, as in some containers), reads through the path instead', async () => {
+    const attributes = new MetadataAttributes();
+    const file = join(fixture.dir, 'p');
+    await writeFile(file, 'x');
+    await attributes.record(file, { 'content-kind': 'text' });
+    // A descriptor /proc/self/fd does not know, as every one is where /proc is missing.
+    expect(await attributes.read(file, 987_654)).toEqual({ 'content-kind': 'text' });
+    expect(await attributes.read(file, 987_654)).toEqual({ 'content-kind': 'text' });
+  });
+
   it('a file with no attribute has no metadata (undefined: look for a sidecar), and a value that is no object is empty', async () => {
     const attributes = new MetadataAttributes();
     const file = join(fixture.dir, 'g');

@@ -40,6 +40,8 @@ export class MetadataAttributes {
   readonly #load: XattrLoader;
   /** Learnt from the first refusal: this root takes no extended attributes, so none is tried again. */
   #unsupported = false;
+  /** Whether /proc/self/fd can name an open file; learnt false from the first ENOENT. */
+  #procMounted = true;
 
   constructor(load: XattrLoader = loadXattr) {
     this.#load = load;
@@ -73,12 +75,17 @@ export class MetadataAttributes {
   async read(hostPath: string, fd?: number): Promise<ObjectMetadata | undefined> {
     const xattr = this.#unsupported ? undefined : await this.#load();
     if (xattr === undefined) return undefined;
-    const path = fd !== undefined && process.platform === 'linux' ? `/proc/self/fd/${String(fd)}` : hostPath;
+    const throughDescriptor = fd !== undefined && process.platform === 'linux' && this.#procMounted;
     let value: Buffer;
     try {
-      value = await xattr.getAttribute(path, METADATA_ATTRIBUTE);
+      value = await xattr.getAttribute(throughDescriptor ? `/proc/self/fd/${String(fd)}` : hostPath, METADATA_ATTRIBUTE);
     } catch (error) {
       const errno = errnoOf(error);
+      if (throughDescriptor && errno === 'ENOENT') {
+        // No /proc here (some containers): the path, as on other systems.
+        this.#procMounted = false;
+        return this.read(hostPath);
+      }
       if (errno === 'ENODATA' || errno === 'ENOATTR') return undefined;
       if (UNSUPPORTED.has(errno ?? '')) {
         this.#unsupported = true;
