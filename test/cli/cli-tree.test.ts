@@ -194,6 +194,49 @@ describe('taskforge write --recursive and read --recursive (the real bin)', () =
     expect(snapshot(out)).toEqual(snapshot(source));
   }, 120_000);
 
+  it('holds open at most a few descriptors per file being stored or restored, however many files the tree has', async () => {
+    const source = join(cwd, 'many');
+    for (let folder = 0; folder < 20; folder += 1) {
+      mkdirSync(join(source, `f${String(folder)}`), { recursive: true });
+      for (let file = 0; file < 150; file += 1) writeFileSync(join(source, `f${String(folder)}`, `${String(file)}.txt`), `file ${String(folder)}/${String(file)}\n`);
+    }
+    /**
+     * Runs the bin with --json and samples how many descriptors it holds, every few milliseconds, from its first
+     * file's line (once it is loaded: Node's module loader opens a hundred files at once at start-up) until it exits.
+     */
+    const peakDescriptors = async (args: readonly string[]): Promise<{ peak: number; samples: number; ran: Ran }> => {
+      const running = startBin(cwd, [...args, '--json']);
+      let peak = 0;
+      let samples = 0;
+      const ended = { yes: false };
+      void running.exited.then(() => (ended.yes = true));
+      while (!ended.yes) {
+        if (running.output.stdout.length > 0) {
+          try {
+            peak = Math.max(peak, readdirSync(`/proc/${String(running.child.pid)}/fd`).length);
+            samples += 1;
+          } catch {
+            // Between its exit and our noticing it.
+          }
+        }
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      return { peak, samples, ran: await running.exited };
+    };
+    const stored = await peakDescriptors(['write', '/many', '--file', 'many', '--recursive', '--compress', '--concurrency', '4']);
+    expect(stored.ran.code).toBe(0);
+    expect(outcomes(stored.ran).summary).toMatchObject({ files: 3000, stored: 3000, failed: 0 });
+    const restored = await peakDescriptors(['read', '/many', '-o', 'many-out', '--recursive', '--concurrency', '4']);
+    expect(restored.ran.code).toBe(0);
+    expect(outcomes(restored.ran).summary).toMatchObject({ files: 3000, stored: 3000, failed: 0 });
+    // Node's own (stdio, the event loop, its thread pool) are about 25; 4 files at a time add a few each.
+    // Opening every file of the tree at once would be 3,000.
+    expect(stored.samples).toBeGreaterThan(10);
+    expect(restored.samples).toBeGreaterThan(10);
+    expect(stored.peak).toBeLessThan(60);
+    expect(restored.peak).toBeLessThan(60);
+  }, 60_000);
+
   it('refuses what makes no sense before doing anything: exit 2', () => {
     writeFileSync(join(cwd, 'plain.txt'), 'x');
     expect(taskforge(['write', '/x', '--file', 'plain.txt', '--recursive'])).toMatchObject({ code: 2, stderr: expect.stringContaining('is not a directory') as string });
