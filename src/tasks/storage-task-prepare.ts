@@ -7,6 +7,7 @@ import { parseStoragePath, ROOT_PATH } from '../storage/storage-path.js';
 import { compressionChoice, type CompressionChoice } from '../storage/codec/chunk-compression.js';
 import { zstdAvailable } from '../storage/codec/zstd.js';
 import type { Keyring } from '../storage/codec/keyring.js';
+import { isPlainlyValidStorageConfig } from './storage-config-check.js';
 import { storageTaskConfigSchema, type StorageOptions, type ValidStorageTaskConfig } from './storage-task-config.js';
 
 /** A storage config after validation, with its parts made ready once for every attempt. */
@@ -63,7 +64,7 @@ export function prepareStorageTask(raw: unknown, taskId: string, context: Prepar
 
 /** What prepareStorageTask checks, without turning write data into bytes (a check before submitting needs no copy of it). */
 export function checkStorageTask(raw: unknown, taskId: string, context: PrepareContext = {}): Omit<PreparedStorageTask, 'source'> {
-  const config = parseOrThrow(storageTaskConfigSchema, raw, `storage task '${taskId}'`);
+  const config = isPlainlyValidStorageConfig(raw) ? raw : parseOrThrow(storageTaskConfigSchema, raw, `storage task '${taskId}'`);
   const { operation, options = {} } = config.metadata;
   const path = parseStoragePath(config.metadata.path);
   if (operation === 'delete' && path === ROOT_PATH) {

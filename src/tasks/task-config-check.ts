@@ -46,7 +46,8 @@ export function isPlainlyValidTaskConfig(raw: unknown): raw is ValidTaskConfig {
   return hasType;
 }
 
-function isPlainObject(value: unknown): value is object {
+/** An object literal's kind of object (no class instance, array or exotic): its own fields are all there is. */
+export function isPlainObject(value: unknown): value is object {
   if (typeof value !== 'object' || value === null) return false;
   const prototype: unknown = Object.getPrototypeOf(value);
   return prototype === Object.prototype || prototype === null;
