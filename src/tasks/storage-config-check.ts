@@ -1,5 +1,5 @@
 import type { ValidStorageTaskConfig } from './storage-task-config.js';
-import { isPlainObject } from './task-config-check.js';
+import { isPlainObject, plainTopFields } from './task-config-check.js';
 
 const OPERATIONS: ReadonlySet<unknown> = new Set(['read', 'write', 'delete', 'list']);
 /** The longest path and file name the schema takes. */
@@ -27,28 +27,8 @@ const BOOLEAN_OPTIONS: Readonly<Record<string, readonly string[]>> = {
  * test holds this to the schema.
  */
 export function isPlainlyValidStorageConfig(raw: unknown): raw is ValidStorageTaskConfig {
-  if (!isPlainObject(raw)) return false;
-  let metadata: unknown;
-  for (const key in raw) {
-    const value = (raw as Record<string, unknown>)[key];
-    switch (key) {
-      case 'type':
-        if (value !== 'storage') return false;
-        break;
-      case 'id':
-        if (value !== undefined && (typeof value !== 'string' || value.length === 0 || value.length > 256)) return false;
-        break;
-      case 'priority':
-        if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) return false;
-        break;
-      case 'metadata':
-        metadata = value;
-        break;
-      default:
-        return false;
-    }
-  }
-  return (raw as { type?: unknown }).type === 'storage' && isPlainlyValidMetadata(metadata);
+  const fields = plainTopFields(raw);
+  return fields?.type === 'storage' && isPlainlyValidMetadata(fields.metadata);
 }
 
 function isPlainlyValidMetadata(metadata: unknown): boolean {

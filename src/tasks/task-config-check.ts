@@ -21,29 +21,32 @@ export function validTaskConfig(raw: unknown, subject: string): ValidTaskConfig 
  * still accept it (dependencies, options) or refuse it.
  */
 export function isPlainlyValidTaskConfig(raw: unknown): raw is ValidTaskConfig {
-  if (!isPlainObject(raw)) return false;
-  let hasType = false;
+  const fields = plainTopFields(raw);
+  if (fields === undefined) return false;
+  const { type, metadata } = fields;
+  if (typeof type !== 'string' || !TASK_TYPE_PATTERN.test(type)) return false;
+  return metadata === undefined || (isPlainObject(metadata) && (metadata as { options?: unknown }).options === undefined);
+}
+
+/**
+ * The `type` and `metadata` of a plain object whose other fields are a valid
+ * `id` and `priority` or absent; undefined for anything else (another field,
+ * a bad id or priority, not a plain object). The rest is the caller's to check.
+ */
+export function plainTopFields(raw: unknown): { readonly type: unknown; readonly metadata: unknown } | undefined {
+  if (!isPlainObject(raw)) return undefined;
   for (const key in raw) {
     const value = (raw as Record<string, unknown>)[key];
-    switch (key) {
-      case 'type':
-        if (typeof value !== 'string' || !TASK_TYPE_PATTERN.test(value)) return false;
-        hasType = true;
-        break;
-      case 'id':
-        if (value !== undefined && (typeof value !== 'string' || value.length === 0 || value.length > 256)) return false;
-        break;
-      case 'priority':
-        if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) return false;
-        break;
-      case 'metadata':
-        if (value !== undefined && !(isPlainObject(value) && (value as { options?: unknown }).options === undefined)) return false;
-        break;
-      default:
-        return false;
+    if (key === 'id') {
+      if (value !== undefined && (typeof value !== 'string' || value.length === 0 || value.length > 256)) return undefined;
+    } else if (key === 'priority') {
+      if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) return undefined;
+    } else if (key !== 'type' && key !== 'metadata') {
+      return undefined;
     }
   }
-  return hasType;
+  const { type, metadata } = raw as { type?: unknown; metadata?: unknown };
+  return { type, metadata };
 }
 
 /** An object literal's kind of object (no class instance, array or exotic): its own fields are all there is. */

@@ -22,7 +22,12 @@ const anyValue = fc.oneof(
 const mostlyRight = <T,>(right: fc.Arbitrary<T>): fc.Arbitrary<unknown> => fc.oneof({ arbitrary: right, weight: 5 }, { arbitrary: anyValue, weight: 1 });
 
 /** Which boolean options apply to which operation. */
-const APPLIES: Record<string, readonly string[]> = { read: ['encryption'], write: ['overwrite', 'encryption', 'compression'], delete: ['recursive'], list: ['recursive'] };
+const APPLIES: ReadonlyMap<string, readonly string[]> = new Map([
+  ['read', ['encryption']],
+  ['write', ['overwrite', 'encryption', 'compression']],
+  ['delete', ['recursive']],
+  ['list', ['recursive']],
+]);
 
 /** Options for `operation`: mostly ones that apply, at times one that does not, or one the fast check leaves to the schema. */
 const optionsFor = (operation: string): fc.Arbitrary<unknown> =>
@@ -31,7 +36,7 @@ const optionsFor = (operation: string): fc.Arbitrary<unknown> =>
     {
       arbitrary: fc
         .tuple(
-          fc.subarray([...(APPLIES[operation] ?? [])]),
+          fc.subarray([...(APPLIES.get(operation) ?? [])]),
           fc.option(fc.constantFrom('overwrite', 'encryption', 'compression', 'recursive', 'as', 'limit', 'cache'), { freq: 3 }),
           fc.option(fc.integer({ min: 0, max: 60_000 }), { freq: 2 }),
           fc.option(fc.integer({ min: 0, max: 100 }), { freq: 2 }),
