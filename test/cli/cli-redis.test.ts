@@ -164,6 +164,19 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     expect(ranBy().reduce((sum, count) => sum + count)).toBe(40);
   });
 
+  it('write --recursive --queue that fails before handing anything over (a damaged index) ends with its error, and does not hang on its open queue', () => {
+    const source = join(dir, 'damaged-src');
+    mkdirSync(source, { recursive: true });
+    writeFileSync(join(source, 'a.txt'), 'a');
+    mkdirSync(join(dir, 'data', 'damaged'), { recursive: true });
+    writeFileSync(join(dir, 'data', 'damaged', '.taskforge-tree'), 'not an index');
+    const ran = spawnSync(process.execPath, [BIN, 'write', '/damaged', '--file', source, '--recursive', '--queue', queueUrl(), '--root', join(dir, 'data')], { cwd: dir, env: env(), encoding: 'utf8', timeout: 20_000 });
+    expect(ran.signal).toBeNull();
+    expect(ran.status).toBe(1);
+    expect(ran.stderr).toContain('INTEGRITY_ERROR');
+    expect(existsSync(join(dir, 'data', 'damaged', 'a.txt'))).toBe(false);
+  });
+
   it('--queue is for trees: a single write with it is refused with exit 2, and nothing is stored', () => {
     const ran = taskforge(['write', '/single.txt', '--data', 'x', '--queue', queueUrl(), '--root', join(dir, 'data')]);
     expect(ran.code).toBe(2);

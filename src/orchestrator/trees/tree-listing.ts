@@ -11,7 +11,6 @@ export interface StoredObject {
 /** Entries a listing page asks for. */
 const PAGE = 5000;
 
-
 /** Every object stored under `prefix`, by its path relative to it; none when nothing is there. One listing, page by page. */
 export async function listStored(backend: StorageBackend, prefix: string, signal: AbortSignal): Promise<Map<string, StoredObject>> {
   const objects = new Map<string, StoredObject>();

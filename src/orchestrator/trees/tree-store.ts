@@ -70,16 +70,24 @@ const SAVE_EVERY_MS = 2000;
 export async function storeTree(options: StoreTreeOptions): Promise<TreeSummary> {
   const prefix = parseStoragePath(options.prefix);
   const source = resolve(options.source);
-  await assertDirectory(source);
   const signal = options.signal ?? new AbortController().signal;
   const storageOptions = options.options ?? {};
   // (The index is saved also after an interruption, to keep what was stored: its access does not stop with the run.)
   const access: IndexAccess = { backend: options.backend, prefix, options: storageOptions, keyring: options.keyring, signal: new AbortController().signal };
   const tally = new TreeTally(options.onFile, options.onProgress);
-  const before = await loadIndex(access);
-  const stored = before.size === 0 ? new Map<string, StoredObject>() : await listStored(options.backend, prefix, signal);
-  const after = new Map<string, IndexEntry>();
+  // Made first, so that whatever fails from here on closes its queue (a Redis connection left open would hold the process).
   const writes = new WriteWindow(options, prefix, signal);
+  let before: Map<string, IndexEntry>;
+  let stored: Map<string, StoredObject>;
+  try {
+    await assertDirectory(source);
+    before = await loadIndex(access);
+    stored = before.size === 0 ? new Map<string, StoredObject>() : await listStored(options.backend, prefix, signal);
+  } catch (error) {
+    await writes.close();
+    throw error;
+  }
+  const after = new Map<string, IndexEntry>();
   let changed = false;
   // (A save while files are still being stored keeps every entry of the old index: deletions are for the end.)
   const saver = new PeriodicSave(async () => saveIndex(access, mergedIndex(before, after, false)));
@@ -194,6 +202,7 @@ class WriteWindow {
     this.#options = options;
     this.#prefix = prefix;
     this.#signal = signal;
+    this.#shared = shared;
     this.#limit = concurrency * 2;
     // Interrupted: files waiting are not begun, and those being stored are cut off (their temporary files removed),
     // here or, on a shared queue, on the workers that run them.
@@ -207,7 +216,6 @@ class WriteWindow {
       },
       { once: true },
     );
-    this.#shared = shared;
   }
 
   async add(relative: string, file: string, then: (result: TaskResult) => void): Promise<void> {
