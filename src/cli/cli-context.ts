@@ -41,9 +41,34 @@ export function backendFor(options: CommonOptions, env: NodeJS.ProcessEnv): Stor
   return new FileSystemBackend({ root: storageRoot(options, env) });
 }
 
-/** Writes one line of JSON. */
+/**
+ * JSON lines not yet written, per output. Lines printed in one turn of the
+ * event loop go out in one write: stdout on a file or pipe is written
+ * synchronously, and a write per line was 3% of a 10,000-task `run --json`.
+ */
+const pendingLines = new WeakMap<NodeJS.WritableStream, string[]>();
+const MAX_PENDING_LINES = 512;
+
+/** Writes one line of JSON, before this turn of the event loop ends (or `flushOutput`). */
 export function printJson(streams: CliStreams, value: unknown): void {
-  streams.stdout.write(`${JSON.stringify(value)}\n`);
+  let lines = pendingLines.get(streams.stdout);
+  if (lines === undefined) {
+    lines = [];
+    pendingLines.set(streams.stdout, lines);
+    setImmediate(() => {
+      flushOutput(streams);
+    });
+  }
+  lines.push(JSON.stringify(value));
+  if (lines.length >= MAX_PENDING_LINES) flushOutput(streams);
+}
+
+/** Writes the JSON lines printed and not yet written. */
+export function flushOutput(streams: CliStreams): void {
+  const lines = pendingLines.get(streams.stdout);
+  if (lines === undefined) return;
+  pendingLines.delete(streams.stdout);
+  streams.stdout.write(`${lines.join('\n')}\n`);
 }
 
 /** Bytes in a few characters: 1.5 KiB, 12.0 MiB. */

@@ -1,7 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { TaskforgeError } from '../core/errors.js';
 import { logLevelProblem } from '../core/logger.js';
-import type { CliStreams } from './cli-context.js';
+import { flushOutput, type CliStreams } from './cli-context.js';
 import { cancelCommand } from './commands/cancel.js';
 import { keygenCommand } from './commands/keygen.js';
 import { lsCommand } from './commands/ls.js';
@@ -52,6 +52,8 @@ export async function main(argv: readonly string[], streams: CliStreams): Promis
       return exitCodeOfError(error.code);
     }
     throw error;
+  } finally {
+    flushOutput(streams);
   }
 }
 

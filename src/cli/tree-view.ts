@@ -1,5 +1,5 @@
 import type { FileOutcome, TreeProgress, TreeSummary } from '../orchestrator/trees/tree-tally.js';
-import { formatBytes, printJson, type CliStreams } from './cli-context.js';
+import { flushOutput, formatBytes, printJson, type CliStreams } from './cli-context.js';
 
 /** How often, at most, the progress line on a terminal is redrawn. */
 const REDRAW_MS = 100;
@@ -51,6 +51,7 @@ export class TreeView {
     this.#clear();
     if (this.#json) {
       printJson(this.#streams, { summary });
+      flushOutput(this.#streams);
       return;
     }
     const seconds = summary.elapsedMs / 1000;
