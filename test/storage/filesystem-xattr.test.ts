@@ -1,17 +1,22 @@
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { getAttribute, setAttribute } from 'fs-xattr';
+import { getAttribute, setAttribute, type setAttributeSync } from 'fs-xattr';
 import { describe, expect, it } from 'vitest';
 import { MetadataAttributes, METADATA_ATTRIBUTE } from '../../src/storage/backends/filesystem-xattr.js';
 import { useFileSystemFixture } from '../helpers/fs-fixture.js';
 
 /** fs-xattr as a file system without user attributes answers it (tmpfs before Linux 6.6, some network mounts). */
-function noAttributesHere(calls: string[]): () => Promise<{ getAttribute: typeof getAttribute; setAttribute: typeof setAttribute }> {
-  const refuse = (call: string) => () => {
-    calls.push(call);
-    return Promise.reject(Object.assign(new Error('ENOTSUP: operation not supported'), { code: 'ENOTSUP' }));
+function noAttributesHere(calls: string[]): () => Promise<{ getAttribute: typeof getAttribute; setAttributeSync: typeof setAttributeSync }> {
+  const unsupported = (): Error => Object.assign(new Error('ENOTSUP: operation not supported'), { code: 'ENOTSUP' });
+  const get = (): Promise<Buffer> => {
+    calls.push('get');
+    return Promise.reject(unsupported());
   };
-  return () => Promise.resolve({ getAttribute: refuse('get'), setAttribute: refuse('set') });
+  const set = (): void => {
+    calls.push('set');
+    throw unsupported();
+  };
+  return () => Promise.resolve({ getAttribute: get, setAttributeSync: set });
 }
 
 /** One chunk of bytes, as a write body. */

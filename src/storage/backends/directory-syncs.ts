@@ -1,13 +1,17 @@
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { closeSync, constants, openSync } from 'node:fs';
+import { fsyncFd } from './durable-file.js';
 
-/** Makes a directory's entries durable (its renames, creations and removals). */
+/**
+ * Makes a directory's entries durable (its renames, creations and removals).
+ * Opened and closed synchronously: the directory was just written to, so
+ * both are lookups in memory; only the fsync waits on the disk.
+ */
 export async function syncDirectory(directory: string): Promise<void> {
-  const handle = await open(directory, constants.O_RDONLY | constants.O_DIRECTORY);
+  const fd = openSync(directory, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
-    await handle.sync();
+    await fsyncFd(fd);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 

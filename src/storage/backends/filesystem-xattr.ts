@@ -7,7 +7,7 @@ export const METADATA_ATTRIBUTE = 'user.taskforge.metadata';
 /** The part of fs-xattr taskforge uses. */
 interface XattrModule {
   getAttribute(path: string, attribute: string): Promise<Buffer>;
-  setAttribute(path: string, attribute: string, value: Buffer | string): Promise<void>;
+  setAttributeSync(path: string, attribute: string, value: Buffer | string): void;
 }
 
 /** Loads fs-xattr; undefined where the optional package is missing or did not build. */
@@ -56,7 +56,9 @@ export class MetadataAttributes {
     const xattr = this.#unsupported ? undefined : await this.#load();
     if (xattr === undefined) return false;
     try {
-      await xattr.setAttribute(hostPath, METADATA_ATTRIBUTE, JSON.stringify(metadata));
+      // Synchronously: on a file just created the set is a change in memory (the
+      // caller's fsync writes it out), far cheaper than a trip through the thread pool.
+      xattr.setAttributeSync(hostPath, METADATA_ATTRIBUTE, JSON.stringify(metadata));
       return true;
     } catch (error) {
       const errno = errnoOf(error) ?? '';

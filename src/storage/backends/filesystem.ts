@@ -1,10 +1,10 @@
 import type { BigIntStats, Dir } from 'node:fs';
 import { close, constants, createReadStream, fstat, open as openCallback, read as readCallback } from 'node:fs';
-import { link, lstat, open, opendir, realpath, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, lstat, opendir, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import { abortable, throwIfAborted } from '../../core/abort.js';
+import { throwIfAborted } from '../../core/abort.js';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
 import { KeyedMutex } from '../../core/keyed-mutex.js';
 import { errnoOf } from '../../core/system-errors.js';
@@ -17,6 +17,7 @@ import { alreadyExists, isDirectory } from './tree-errors.js';
 import { sweepLeftovers, type SweepReport } from './filesystem-sweep.js';
 import { temporaryName } from './temporary-file.js';
 import { DirectorySyncs } from './directory-syncs.js';
+import { writeDurableFile } from './durable-file.js';
 import { MetadataAttributes } from './filesystem-xattr.js';
 
 /** Options of {@link FileSystemBackend}. */
@@ -173,7 +174,7 @@ export class FileSystemBackend implements StorageBackend {
     const temporary = join(directory, temporaryName());
     let committed = false;
     try {
-      const { stats, recorded } = await writeSynced(temporary, body, options, this.#attributes);
+      const { stats, recorded } = await writeDurableFile(temporary, body, options, this.#attributes);
       throwIfAborted(options.signal);
       await options.beforeCommit?.();
       if (!recorded && hasMetadata) {
@@ -284,62 +285,6 @@ function bodyOf(bytes: Buffer): Readable {
   if (bytes.byteLength > 0) body.push(bytes);
   body.push(null);
   return body;
-}
-
-/** Small chunks are gathered up to this many bytes and written with one writev. */
-const WRITE_BATCH_BYTES = 1024 * 1024;
-
-/**
- * Writes `body` to a new file with its metadata in an attribute where it can
- * be, syncs it (bytes and attribute both), and returns its final stats and
- * whether the attribute holds the metadata.
- */
-async function writeSynced(
-  temporary: string,
-  body: AsyncIterable<Uint8Array>,
-  options: WriteOptions,
-  attributes: MetadataAttributes,
-): Promise<{ stats: BigIntStats; recorded: boolean }> {
-  const handle = await open(temporary, 'wx');
-  try {
-    let batch: Uint8Array[] = [];
-    let batchBytes = 0;
-    for await (const chunk of abortable(body, options.signal)) {
-      batch.push(chunk);
-      batchBytes += chunk.byteLength;
-      if (batchBytes >= WRITE_BATCH_BYTES) {
-        await writeAll(handle, batch);
-        batch = [];
-        batchBytes = 0;
-      }
-    }
-    await writeAll(handle, batch);
-    throwIfAborted(options.signal);
-    // Every object gets one, even with no metadata: a read that finds it looks for no sidecar.
-    const recorded = await attributes.record(temporary, options.metadata);
-    await handle.sync();
-    return { stats: await handle.stat({ bigint: true }), recorded };
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Writes every byte of `chunks`, in order, resuming after a short write. */
-async function writeAll(handle: FileHandle, chunks: Uint8Array[]): Promise<void> {
-  let pending = chunks;
-  while (pending.length > 0) {
-    const { bytesWritten } = await handle.writev(pending);
-    let skip = bytesWritten;
-    const rest: Uint8Array[] = [];
-    for (const chunk of pending) {
-      if (skip >= chunk.byteLength) skip -= chunk.byteLength;
-      else {
-        rest.push(skip === 0 ? chunk : chunk.subarray(skip));
-        skip = 0;
-      }
-    }
-    pending = rest;
-  }
 }
 
 async function lstatOrUndefined(hostPath: string): Promise<BigIntStats | undefined> {
