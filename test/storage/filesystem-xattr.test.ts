@@ -1,22 +1,26 @@
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { getAttribute, setAttribute, type setAttributeSync } from 'fs-xattr';
+import { getAttribute, setAttribute, type getAttributeSync, type setAttributeSync } from 'fs-xattr';
 import { describe, expect, it } from 'vitest';
 import { MetadataAttributes, METADATA_ATTRIBUTE } from '../../src/storage/backends/filesystem-xattr.js';
 import { useFileSystemFixture } from '../helpers/fs-fixture.js';
 
 /** fs-xattr as a file system without user attributes answers it (tmpfs before Linux 6.6, some network mounts). */
-function noAttributesHere(calls: string[]): () => Promise<{ getAttribute: typeof getAttribute; setAttributeSync: typeof setAttributeSync }> {
+function noAttributesHere(calls: string[]): () => Promise<{ getAttribute: typeof getAttribute; getAttributeSync: typeof getAttributeSync; setAttributeSync: typeof setAttributeSync }> {
   const unsupported = (): Error => Object.assign(new Error('ENOTSUP: operation not supported'), { code: 'ENOTSUP' });
   const get = (): Promise<Buffer> => {
     calls.push('get');
     return Promise.reject(unsupported());
   };
+  const getSync = (): Buffer => {
+    calls.push('get');
+    throw unsupported();
+  };
   const set = (): void => {
     calls.push('set');
     throw unsupported();
   };
-  return () => Promise.resolve({ getAttribute: get, setAttributeSync: set });
+  return () => Promise.resolve({ getAttribute: get, getAttributeSync: getSync, setAttributeSync: set });
 }
 
 /** One chunk of bytes, as a write body. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -15,17 +15,22 @@ import { makeTempDir } from '../helpers/temp-dir.js';
 
 /** A memory backend that appends to `file` once it has taken the first chunk of a write: the file changes while it is read. */
 class AppendsWhileReading extends MemoryBackend {
-  constructor(readonly file: string) {
+  constructor(
+    readonly file: string,
+    readonly meddle: (file: string) => void = (target) => {
+      appendFileSync(target, 'more');
+    },
+  ) {
     super();
   }
 
   override write(path: string, body: AsyncIterable<Uint8Array>, options: WriteOptions): Promise<ObjectInfo> {
-    const file = this.file;
+    const { file, meddle } = this;
     let first = true;
     const meddled: AsyncIterable<Uint8Array> = {
       async *[Symbol.asyncIterator]() {
         for await (const chunk of body) {
-          if (first) appendFileSync(file, 'more');
+          if (first) meddle(file);
           first = false;
           yield chunk;
         }
@@ -77,6 +82,29 @@ describe('a write whose data is a local file (metadata.file)', () => {
     expect(result).toMatchObject({ success: false, attempts: 1, error: { code: 'SOURCE_CHANGED', retryable: false } });
     expect(result.error?.message).toContain("write of '/log' failed: its source");
     expect(await expectData(backend, { operation: 'read', path: '/log' })).toBe('before');
+  });
+
+  it('a file that shrinks while it is read fails with SOURCE_CHANGED too', async () => {
+    const file = join(dir, 'shrinking.bin');
+    writeFileSync(file, randomBytes(3 * 1024 * 1024));
+    const backend = new AppendsWhileReading(file, (target) => {
+      truncateSync(target, 1024 * 1024 + 5);
+    });
+    const result = await run(backend, { operation: 'write', path: '/s', file });
+    expect(result).toMatchObject({ success: false, error: { code: 'SOURCE_CHANGED' } });
+    expect(result.error?.message).toContain('3145728 when opened');
+  });
+
+  it('files around the size of one read (1 MiB) are stored whole, byte for byte', async () => {
+    const backend = new MemoryBackend();
+    for (const size of [1, 1024 * 1024 - 1, 1024 * 1024, 1024 * 1024 + 1, 2 * 1024 * 1024, 2 * 1024 * 1024 + 7]) {
+      const bytes = randomBytes(size);
+      const file = join(dir, `sized-${String(size)}`);
+      writeFileSync(file, bytes);
+      expect(await run(backend, { operation: 'write', path: `/sized/${String(size)}`, file })).toMatchObject({ success: true, data: { size, source: { size } } });
+      const back = await new StorageTask({ type: 'storage', metadata: { operation: 'read', path: `/sized/${String(size)}` } }, { backend }).execute();
+      expect(Buffer.compare(back.data as Buffer, bytes)).toBe(0);
+    }
   });
 
   it('a missing file, or a directory, fails with SOURCE_ERROR and stores nothing', async () => {

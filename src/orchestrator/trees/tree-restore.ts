@@ -1,10 +1,11 @@
-import { createWriteStream } from 'node:fs';
-import { chmod, lstat, lutimes, mkdir, open, readlink, rename, rm, symlink, utimes } from 'node:fs/promises';
+import { closeSync, constants, createWriteStream, fchmodSync, futimesSync } from 'node:fs';
+import { chmod, lstat, lutimes, mkdir, readlink, rename, rm, symlink, utimes } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
 import type { StorageBackend } from '../../storage/backend.js';
+import { openFd, writeAll } from '../../storage/backends/durable-file.js';
 import { temporaryName } from '../../storage/backends/temporary-file.js';
 import type { Keyring } from '../../storage/codec/keyring.js';
 import { childPath, parseStoragePath } from '../../storage/storage-path.js';
@@ -180,15 +181,19 @@ async function restoreFile(path: string, entry: FileEntry, context: RestoreConte
   }
 }
 
-/** A new file holding `bytes`, with the entry's mode and mtime: one open, one write. */
+/**
+ * A new file holding `bytes`, with the entry's mode and mtime: one open, one
+ * write. The mode, the times and the close change only the open file's
+ * inode in memory, so they are made synchronously (see durable-file.ts).
+ */
 async function writeWhole(temporary: string, bytes: Buffer, entry: FileEntry): Promise<void> {
-  const handle = await open(temporary, 'wx', 0o600);
+  const fd = await openFd(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   try {
-    await handle.writeFile(bytes);
-    await handle.chmod(entry.mode);
-    await handle.utimes(entry.mtimeMs / 1000, entry.mtimeMs / 1000);
+    await writeAll(fd, [bytes]);
+    fchmodSync(fd, entry.mode);
+    futimesSync(fd, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 

@@ -10,7 +10,7 @@ import type { MetadataAttributes } from './filesystem-xattr.js';
 // synchronously they take microseconds, where a trip through the pool costs
 // tens (a wake-up of a pool thread and of the event loop, on both cores),
 // which was a fifth of the main thread's time for 4 KiB writes.
-const openFd = promisify(open);
+export const openFd = promisify(open);
 export const fsyncFd = promisify(fsync);
 const writevFd = promisify(writev);
 
@@ -53,8 +53,8 @@ export async function writeDurableFile(
   }
 }
 
-/** Writes every byte of `chunks`, in order, resuming after a short write. */
-async function writeAll(fd: number, chunks: Uint8Array[]): Promise<void> {
+/** Writes every byte of `chunks` at the descriptor's offset, in order, resuming after a short write. */
+export async function writeAll(fd: number, chunks: Uint8Array[]): Promise<void> {
   let pending = chunks;
   while (pending.length > 0) {
     const { bytesWritten } = await writevFd(fd, pending);

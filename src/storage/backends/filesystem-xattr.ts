@@ -7,6 +7,7 @@ export const METADATA_ATTRIBUTE = 'user.taskforge.metadata';
 /** The part of fs-xattr taskforge uses. */
 interface XattrModule {
   getAttribute(path: string, attribute: string): Promise<Buffer>;
+  getAttributeSync(path: string, attribute: string): Buffer;
   setAttributeSync(path: string, attribute: string, value: Buffer | string): void;
 }
 
@@ -80,7 +81,8 @@ export class MetadataAttributes {
     const throughDescriptor = fd !== undefined && process.platform === 'linux' && this.#procMounted;
     let value: Buffer;
     try {
-      value = await xattr.getAttribute(throughDescriptor ? `/proc/self/fd/${String(fd)}` : hostPath, METADATA_ATTRIBUTE);
+      // Through an open descriptor the inode is in memory: a synchronous read is cheaper than a trip through the thread pool.
+      value = throughDescriptor ? xattr.getAttributeSync(`/proc/self/fd/${String(fd)}`, METADATA_ATTRIBUTE) : await xattr.getAttribute(hostPath, METADATA_ATTRIBUTE);
     } catch (error) {
       const errno = errnoOf(error);
       if (throughDescriptor && errno === 'ENOENT') {

@@ -1,5 +1,5 @@
 import type { BigIntStats, Dir } from 'node:fs';
-import { close, constants, createReadStream, fstat, open as openCallback, read as readCallback } from 'node:fs';
+import { closeSync, constants, createReadStream, fstatSync, open as openCallback, read as readCallback } from 'node:fs';
 import { link, lstat, opendir, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -50,8 +50,6 @@ const DEFAULT_SWEEP_AGE_MS = 15 * 60 * 1000;
 const STAT_BATCH = 64;
 
 const openFd = promisify(openCallback);
-const fstatFd = promisify(fstat) as (fd: number, options: { bigint: true }) => Promise<BigIntStats>;
-const closeFd = promisify(close);
 const readFd = promisify(readCallback);
 
 interface Candidate {
@@ -126,7 +124,8 @@ export class FileSystemBackend implements StorageBackend {
     const fd = await openFd(hostPath, constants.O_RDONLY | constants.O_NOFOLLOW);
     let handedOver = false;
     try {
-      const stats = await fstatFd(fd, { bigint: true });
+      // fstat and close synchronously: they touch only the open file's inode (see durable-file.ts).
+      const stats = fstatSync(fd, { bigint: true });
       if (stats.isDirectory()) throw isDirectory('read', path);
       const info = infoOf(stats, await this.#metadataOf(hostPath, stats, fd));
       if (info.size <= WHOLE_READ_BYTES) return { info, body: bodyOf(await readWhole(fd, info.size)) };
@@ -134,7 +133,7 @@ export class FileSystemBackend implements StorageBackend {
       handedOver = true;
       return { info, body };
     } finally {
-      if (!handedOver) await closeFd(fd);
+      if (!handedOver) closeSync(fd);
     }
   }
 
