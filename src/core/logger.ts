@@ -1,4 +1,11 @@
-import { pino } from 'pino';
+import { createRequire } from 'node:module';
+import type * as Pino from 'pino';
+
+/** pino's level names, least severe first: what TASKFORGE_LOG_LEVEL takes, with 'silent'. */
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+
+/** Logs nothing: the default, which needs no logging library loaded (pino costs about 30 ms of every start). */
+const SILENT: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** A log call: structured fields first, then the message (pino's order). */
 export type LogFn = (fields: Record<string, unknown>, message: string) => void;
@@ -27,14 +34,21 @@ export function getDefaultLogger(): Logger {
   const problem = logLevelProblem(wanted);
   // A constructor must not throw for a bad variable: the logger stays silent and the process is told once.
   if (problem !== undefined) process.emitWarning(`${problem}; logging stays off`, 'TaskforgeWarning');
-  defaultLogger = pino({ name: 'taskforge', level: problem === undefined && wanted !== undefined ? wanted.trim().toLowerCase() : 'silent' }, pino.destination(2));
+  const level = problem === undefined && wanted !== undefined ? wanted.trim().toLowerCase() : 'silent';
+  defaultLogger = level === 'silent' ? SILENT : loadPino(level);
   return defaultLogger;
 }
 
 /** Why `level` (TASKFORGE_LOG_LEVEL) is not a level pino knows, or undefined when it is one (or unset). */
 export function logLevelProblem(level: string | undefined): string | undefined {
   if (level === undefined) return undefined;
-  const known = [...Object.keys(pino.levels.values), 'silent'];
+  const known: readonly string[] = [...LEVELS, 'silent'];
   if (known.includes(level.trim().toLowerCase())) return undefined;
   return `TASKFORGE_LOG_LEVEL: expected one of ${known.join(', ')} (got ${JSON.stringify(level)})`;
+}
+
+/** A pino logger at `level`, writing to stderr. pino is CommonJS, so it loads synchronously here, only when logging is on. */
+function loadPino(level: string): Logger {
+  const { pino } = createRequire(import.meta.url)('pino') as typeof Pino;
+  return pino({ name: 'taskforge', level }, pino.destination(2));
 }
