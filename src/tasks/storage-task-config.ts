@@ -49,8 +49,13 @@ export const storageOptionsSchema = attemptOptionsSchema.extend({
       }),
     ])
     .optional(),
-  /** write: encrypt with the keyring's active key; read: refuse a plain object. Default false. */
-  encryption: z.boolean().optional(),
+  /**
+   * write: encrypt with the keyring's active key, or with the key named by
+   * `{ keyId }` (KEY_NOT_FOUND, nothing stored, when the keyring does not
+   * hold it: a worker with other keys refuses rather than store what its
+   * submitter cannot read); read: refuse a plain object. Default false.
+   */
+  encryption: z.union([z.boolean(), z.strictObject({ keyId: z.string().min(1) })]).optional(),
   /** read: fail with LIMIT_EXCEEDED past this many decoded bytes. Default: no limit. */
   maxBytes: z.int().min(1).optional(),
   /**
@@ -143,6 +148,11 @@ export const storageTaskConfigSchema = taskConfigSchema.extend({
 });
 
 export type StorageOptions = z.input<typeof storageOptionsSchema>;
+
+/** Whether `options` ask for encryption (`true`, or a key named). */
+export function wantsEncryption(options: Pick<StorageOptions, 'encryption'>): boolean {
+  return options.encryption === true || typeof options.encryption === 'object';
+}
 export type StorageMetadata = z.input<typeof storageMetadataSchema>;
 export type StorageTaskConfig = z.input<typeof storageTaskConfigSchema>;
 /** A storage config after validation. */

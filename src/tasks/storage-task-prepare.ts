@@ -8,7 +8,7 @@ import { compressionChoice, type CompressionChoice } from '../storage/codec/chun
 import { zstdAvailable } from '../storage/codec/zstd.js';
 import type { Keyring } from '../storage/codec/keyring.js';
 import { isPlainlyValidStorageConfig } from './storage-config-check.js';
-import { storageTaskConfigSchema, type StorageOptions, type ValidStorageTaskConfig } from './storage-task-config.js';
+import { storageTaskConfigSchema, wantsEncryption, type StorageOptions, type ValidStorageTaskConfig } from './storage-task-config.js';
 
 /** A storage config after validation, with its parts made ready once for every attempt. */
 export interface PreparedStorageTask {
@@ -90,9 +90,9 @@ export function writeSource(metadata: { readonly data?: unknown; readonly file?:
 /** How a write with `options` encodes its object (undefined: stored plain); KEY_NOT_FOUND when it asks for encryption without a key. */
 export function encodingPlan(options: StorageOptions, path: string, context: PrepareContext, taskId: string): EncodingPlan | undefined {
   const compression = options.compression === true ? DEFAULT_COMPRESSION : options.compression === false ? undefined : options.compression;
-  if (compression === undefined && options.encryption !== true) return undefined;
+  if (compression === undefined && !wantsEncryption(options)) return undefined;
   let encryption: EncodingPlan['encryption'];
-  if (options.encryption === true) {
+  if (wantsEncryption(options)) {
     const keyring = context.keyring?.();
     if (keyring === undefined) {
       throw new TaskforgeError(
@@ -101,14 +101,26 @@ export function encodingPlan(options: StorageOptions, path: string, context: Pre
         { details: { path } },
       );
     }
-    const active = keyring.activeKey();
-    encryption = { keyId: active.id, key: active.key };
+    const chosen = typeof options.encryption === 'object' ? namedKey(keyring, options.encryption.keyId, path, taskId) : keyring.activeKey();
+    encryption = { keyId: chosen.id, key: chosen.key };
   }
   return {
     ...(compression === undefined ? {} : { compression: compressionChoice(compression.algorithm, compression.level) }),
     ...(options.compression === true ? { compressionFallback: FALLBACK_COMPRESSION } : {}),
     ...(encryption === undefined ? {} : { encryption }),
   };
+}
+
+/** The key a write names (`encryption: { keyId }`), from the keyring; KEY_NOT_FOUND when it holds no such key. */
+function namedKey(keyring: Keyring, keyId: string, path: string, taskId: string): { readonly id: string; readonly key: Buffer } {
+  if (!keyring.keyIds.includes(keyId)) {
+    throw new TaskforgeError(
+      ErrorCode.KEY_NOT_FOUND,
+      `storage task '${taskId}': write of '${path}' asks for key '${keyId}', which the keyring does not hold (it holds ${keyring.keyIds.map((id) => `'${id}'`).join(', ')}); nothing was stored`,
+      { details: { path, keyId } },
+    );
+  }
+  return { id: keyId, key: keyring.key(keyId, path) };
 }
 
 /** The plan with the compression this installation has: `compression: true` falls back to gzip where zstd-napi is missing. */

@@ -14,7 +14,7 @@ import { defaultReadCache, type CachedObject, type ReadCache } from '../storage/
 import { defaultBackend } from '../storage/default-backend.js';
 import { BaseTask, type AttemptContext, type TaskContext } from './base-task.js';
 import { attemptOptionsOf, type AttemptOptions } from './task-config.js';
-import { DEFAULT_LIST_LIMIT, type ReadForm, type StorageOperation } from './storage-task-config.js';
+import { DEFAULT_LIST_LIMIT, wantsEncryption, type ReadForm, type StorageOperation } from './storage-task-config.js';
 import type { DeleteResultData, StorageResultData, StorageTaskConfigFor, WriteResultData } from './storage-result.js';
 import { prepareStorageTask, withAvailableCompression, writeSource, type PreparedStorageTask } from './storage-task-prepare.js';
 
@@ -207,7 +207,7 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
       {
         path,
         keyring: this.#keyring,
-        requireEncryption: options.encryption === true,
+        requireEncryption: wantsEncryption(options),
         ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
       },
     );
@@ -232,7 +232,7 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
     if (entry === undefined) return undefined;
     if (entry.key === undefined) {
       // A read that requires encryption goes to the backend for a plain entry, and is refused there.
-      if (options.encryption === true) return undefined;
+      if (wantsEncryption(options)) return undefined;
     } else if (!this.#holdsKey(entry.key)) {
       return undefined;
     }

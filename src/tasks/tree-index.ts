@@ -1,7 +1,7 @@
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import { fromSystemError } from '../core/system-errors.js';
 import { encodingPlan, withAvailableCompression } from './storage-task-prepare.js';
-import type { StorageOptions } from './storage-task-config.js';
+import { wantsEncryption, type StorageOptions } from './storage-task-config.js';
 import type { StorageBackend } from '../storage/backend.js';
 import { encodeContainer } from '../storage/codec/encoder.js';
 import type { Keyring } from '../storage/codec/keyring.js';
@@ -50,7 +50,7 @@ export async function loadIndex(access: IndexAccess): Promise<Map<string, IndexE
     if (coded.code === ErrorCode.NOT_FOUND) return new Map();
     throw coded;
   }
-  const decoded = await decodeStoredObject({ metadata: opened.info.metadata, body: opened.body }, { path, requireEncryption: access.options.encryption === true, keyring: () => access.keyring });
+  const decoded = await decodeStoredObject({ metadata: opened.info.metadata, body: opened.body }, { path, requireEncryption: wantsEncryption(access.options), keyring: () => access.keyring });
   const text = (await collectBytes(decoded.body, access.signal)).toString('utf8');
   let parsed: unknown;
   try {

@@ -177,6 +177,26 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     expect(existsSync(join(dir, 'data', 'damaged', 'a.txt'))).toBe(false);
   });
 
+  it('write --recursive --encrypt --queue names the submitter\'s key: a worker with another key fails each file with KEY_NOT_FOUND and stores nothing the submitter could not read', async () => {
+    const queue = queueUrl();
+    await startWorker(queue, [], 'warn', { TASKFORGE_ENCRYPTION_KEY: Buffer.alloc(32, 6).toString('base64') });
+    const source = join(dir, 'other-key-src');
+    mkdirSync(join(source, 'sub'), { recursive: true });
+    writeFileSync(join(source, 'a.txt'), 'alpha');
+    writeFileSync(join(source, 'sub', 'b.txt'), 'beta');
+    const ran = spawnSync(process.execPath, [BIN, 'write', '/other-key', '--file', source, '--recursive', '--encrypt', '--queue', queue, '--root', join(dir, 'data')], {
+      cwd: dir,
+      env: { ...env(), TASKFORGE_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64') },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(ran.status).toBe(1);
+    expect(ran.stdout).toContain('stored 0 of 2 files');
+    expect(ran.stderr.match(/KEY_NOT_FOUND: storage task '[^']+': write of '\/other-key\/(a|sub\/b)\.txt' asks for key 'k-[0-9a-f]+', which the keyring does not hold/g)).toHaveLength(2);
+    expect(existsSync(join(dir, 'data', 'other-key', 'a.txt'))).toBe(false);
+    expect(existsSync(join(dir, 'data', 'other-key', 'sub', 'b.txt'))).toBe(false);
+  });
+
   it('--queue is for trees: a single write with it is refused with exit 2, and nothing is stored', () => {
     const ran = taskforge(['write', '/single.txt', '--data', 'x', '--queue', queueUrl(), '--root', join(dir, 'data')]);
     expect(ran.code).toBe(2);

@@ -119,6 +119,32 @@ describe('StorageTask with encryption and compression', () => {
     expect(await rekeyObject({ backend: fixture.backend, keyring: rotated, path: '/r/old.json' })).toMatchObject({ rekeyed: false });
   });
 
+  it('encryption: { keyId } writes under that key of the keyring, active or not; a key it does not hold is KEY_NOT_FOUND and nothing is stored', async () => {
+    const both = new Keyring({ keys: { a: keyA, b: keyB }, active: 'b' });
+    const keyIdOf = async (path: string): Promise<string> => {
+      const bytes = await readFile(join(fixture.root, path));
+      return bytes.subarray(18, 18 + (bytes[17] ?? 0)).toString('ascii');
+    };
+    const written = await run(fixture.backend, both, { operation: 'write', path: '/n/old-key.json', data: { v: 1 }, options: { encryption: { keyId: 'a' } } });
+    expect(written.success).toBe(true);
+    expect(await keyIdOf('n/old-key.json')).toBe('a');
+    // Readable with only that key; a read naming a key also refuses a plain object, as encryption: true does.
+    expect((await run(fixture.backend, keyringA, { operation: 'read', path: '/n/old-key.json', options: { encryption: { keyId: 'a' } } })).data).toEqual({ v: 1 });
+    await run(fixture.backend, both, { operation: 'write', path: '/n/plain.txt', data: 'plain' });
+    expect((await run(fixture.backend, both, { operation: 'read', path: '/n/plain.txt', options: { encryption: { keyId: 'a' } } })).error?.code).toBe('ENCRYPTION_REQUIRED');
+    const refused = await run(fixture.backend, keyringA, { operation: 'write', path: '/n/other.json', data: { v: 2 }, options: { encryption: { keyId: 'b' } } });
+    expect(refused).toMatchObject({ success: false, error: { code: 'KEY_NOT_FOUND', retryable: false } });
+    expect(refused.error?.message).toContain("write of '/n/other.json' asks for key 'b', which the keyring does not hold (it holds 'a'); nothing was stored");
+    expect((await run(fixture.backend, keyringA, { operation: 'read', path: '/n/other.json' })).error?.code).toBe('NOT_FOUND');
+    // No keyring at all: the same error as encryption: true without a key.
+    expect((await run(fixture.backend, undefined, { operation: 'write', path: '/n/none.json', data: 1, options: { encryption: { keyId: 'a' } } })).error?.code).toBe('KEY_NOT_FOUND');
+    // A key id must be named, and nothing else given beside it.
+    for (const encryption of [{ keyId: '' }, { keyId: 'a', extra: 1 }, {}, 'a']) {
+      const bad = await run(fixture.backend, both, { operation: 'write', path: '/n/bad.json', data: 1, options: { encryption } } as unknown as StorageMetadata);
+      expect(bad.error?.code, JSON.stringify(encryption)).toBe('VALIDATION_ERROR');
+    }
+  });
+
   it('rekey of a plain object gives ENCRYPTION_REQUIRED, of a missing one NOT_FOUND, and changes nothing', async () => {
     await run(fixture.backend, undefined, { operation: 'write', path: '/r/plain.txt', data: 'plain' });
     await expect(rekeyObject({ backend: fixture.backend, keyring: keyringA, path: '/r/plain.txt' })).rejects.toMatchObject({ code: 'ENCRYPTION_REQUIRED' });

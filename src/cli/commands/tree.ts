@@ -3,7 +3,7 @@ import { restoreTree } from '../../orchestrator/trees/tree-restore.js';
 import { storeTree } from '../../orchestrator/trees/tree-store.js';
 import type { TreeSummary } from '../../orchestrator/trees/tree-tally.js';
 import { defaultKeyring } from '../../storage/codec/default-keyring.js';
-import type { StorageOptions } from '../../tasks/storage-task-config.js';
+import { wantsEncryption, type StorageOptions } from '../../tasks/storage-task-config.js';
 import { backendFor, type CliStreams, type CommonOptions } from '../cli-context.js';
 import { chooseQueue, openCliQueue } from '../cli-queue.js';
 import { ExitCode, exitCodeOfError, UsageError } from '../exit-codes.js';
@@ -21,7 +21,7 @@ export interface TreeCommandOptions extends CommonOptions {
 
 /** `taskforge write PREFIX --file DIR --recursive`: stores the tree under DIR at PREFIX, skipping what is unchanged. */
 export async function writeTreeCommand(prefix: string, directory: string, storage: Pick<StorageOptions, 'compression' | 'encryption' | 'timeout' | 'retries'>, options: TreeCommandOptions, streams: CliStreams): Promise<ExitCode> {
-  const keyring = keysFor(storage.encryption === true);
+  const keyring = keysFor(wantsEncryption(storage));
   const backend = backendFor(options, streams.env);
   const choice = options.queue === undefined ? undefined : chooseQueue(options.queue);
   const queue = choice === undefined ? undefined : await openCliQueue(choice);

@@ -1,6 +1,6 @@
 import { createReadStream, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import type { StorageOptions } from '../../tasks/storage-task-config.js';
+import { wantsEncryption, type StorageOptions } from '../../tasks/storage-task-config.js';
 import { backendFor, formatBytes, printJson, type CliStreams, type CommonOptions } from '../cli-context.js';
 import type { ExitCode} from '../exit-codes.js';
 import { UsageError } from '../exit-codes.js';
@@ -109,6 +109,6 @@ function describeEncoding(options: StorageOptions): string {
   const parts: string[] = [];
   const { compression } = options;
   if (compression !== undefined && compression !== false) parts.push(compression === true ? 'compressed' : `${compression.algorithm}-compressed`);
-  if (options.encryption === true) parts.push('encrypted');
+  if (wantsEncryption(options)) parts.push('encrypted');
   return parts.length === 0 ? '' : `, ${parts.join(', ')}`;
 }

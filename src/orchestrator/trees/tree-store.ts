@@ -219,8 +219,20 @@ class WriteWindow {
   }
 
   async add(relative: string, file: string, then: (result: TaskResult) => void): Promise<void> {
-    const storageOptions = { overwrite: true, ...this.#options.options };
+    const storageOptions = { overwrite: true, ...this.#options.options, ...this.#pinnedKey() };
     await this.#submit({ type: 'storage', metadata: { operation: 'write', path: childPath(this.#prefix, relative), file, options: storageOptions } }, then);
+  }
+
+  /**
+   * On a shared queue, an encrypted write names this process's active key:
+   * a worker whose keyring lacks it fails the file with KEY_NOT_FOUND rather
+   * than store it under a key of its own, which this process (it keeps the
+   * index and restores) could not read.
+   */
+  #pinnedKey(): { encryption?: { keyId: string } } {
+    const { keyring } = this.#options;
+    if (!this.#shared || keyring === undefined || this.#options.options?.encryption !== true) return {};
+    return { encryption: { keyId: keyring.activeKeyId } };
   }
 
   async deleteAll(paths: readonly string[], then: (path: string, result: TaskResult) => void): Promise<void> {
