@@ -139,7 +139,7 @@ interface BatchCheck {
  * with an id and where it came from.
  */
 function batchTasks(bytes: Buffer, source: string, check: BatchCheck): BatchTask[] {
-  const entries = parseBatch(bytes.toString('utf8'), source);
+  const entries = parseBatch(bytes, source);
   const prefix = batchIdPrefix(bytes);
   return entries.map(({ config, from }, index) => {
     checkConfig(config, from, check, `${prefix}-${String(index + 1)}`);
