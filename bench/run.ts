@@ -73,6 +73,16 @@ function runChild(scenario: ScenarioName | CodecScenarioName | OrchestratorScena
   return JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as Sample;
 }
 
+/**
+ * Writes back what earlier runs left dirty before the next one starts: a
+ * run that fsyncs (taskforge's writes, the hand-written loop) otherwise
+ * shares the disk with the writeback of whatever ran before it (a restore
+ * or a batch file), which slowed the first small-writes rounds by a third.
+ */
+function settleDisk(): void {
+  spawnSync('sync');
+}
+
 function median(numbers: readonly number[]): number {
   const sorted = [...numbers].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
@@ -86,6 +96,7 @@ function compare(title: string, contenders: readonly { label: string; run: (roun
     for (let offset = 0; offset < contenders.length; offset += 1) {
       const contender = contenders[(round + offset) % contenders.length];
       if (contender === undefined) continue;
+      settleDisk();
       const sample = contender.run(round);
       samples.get(contender.label)?.push(sample);
       const extra = `${sample.ratio === undefined ? '' : `, ratio ${sample.ratio.toFixed(3)}`}${sample.loopP99Ms === undefined ? '' : `, loop p99 ${sample.loopP99Ms.toFixed(1)} ms`}${sample.bytesPerQueuedTask === undefined ? '' : `, ${sample.bytesPerQueuedTask.toFixed(0)} B per queued task`}${sample.workerPeakRssMiB === undefined ? '' : `, workers ${sample.workerPeakRssMiB.toFixed(0)} MiB`}${sample.latencyP50Ms === undefined ? '' : `, latency p50 ${sample.latencyP50Ms.toFixed(2)} ms p99 ${(sample.latencyP99Ms ?? 0).toFixed(2)} ms`}`;
