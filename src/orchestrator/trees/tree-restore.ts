@@ -140,8 +140,8 @@ async function restoreFile(path: string, entry: FileEntry, context: RestoreConte
   const host = join(destination, ...path.split('/'));
   const parent = parentOf(path);
   try {
-    await folders.make(parent);
-    const present = await lstat(host).catch(() => undefined);
+    const fresh = await folders.make(parent);
+    const present = fresh ? undefined : await lstat(host).catch(() => undefined);
     // (Times are compared to the millisecond: setting one through utimes keeps less than the nanoseconds a file system records.)
     if (present?.isFile() === true && present.size === entry.size && Math.abs(present.mtimeMs - entry.mtimeMs) < 1 && (present.mode & 0o7777) === entry.mode) {
       tally.unchanged(path, storagePath, entry.size);
@@ -244,13 +244,18 @@ function checkRelative(path: string): void {
  */
 class SafeFolders {
   readonly #root: string;
-  readonly #made = new Map<string, Promise<void>>();
+  readonly #made = new Map<string, Promise<boolean>>();
 
   constructor(root: string) {
     this.#root = root;
   }
 
-  make(path: string): Promise<void> {
+  /**
+   * Makes the folder (and those above it) once per run. Resolves true when
+   * this run created it: then nothing in it predates the run, and a file
+   * restored into it needs no check of what is there.
+   */
+  make(path: string): Promise<boolean> {
     let made = this.#made.get(path);
     if (made === undefined) {
       made = this.#make(path);
@@ -259,14 +264,21 @@ class SafeFolders {
     return made;
   }
 
-  async #make(path: string): Promise<void> {
+  async #make(path: string): Promise<boolean> {
     if (path !== '') await this.make(parentOf(path));
     const host = path === '' ? this.#root : join(this.#root, ...path.split('/'));
-    await mkdir(host, { recursive: path === '' }).catch((error: unknown) => {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    });
+    // (With recursive, mkdir resolves with the first folder it made, or undefined when the folder was there.)
+    const created = await mkdir(host, { recursive: path === '' }).then(
+      (first) => path !== '' || first !== undefined,
+      (error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        return false;
+      },
+    );
+    if (created) return true;
     const stats = await lstat(host);
     if (!stats.isDirectory()) throw new TaskforgeError(ErrorCode.NOT_A_DIRECTORY, `restore into '${path === '' ? '.' : path}' refused: it is ${stats.isSymbolicLink() ? 'a link' : 'not a folder'}, and nothing is written through one`, { details: { path } });
+    return false;
   }
 }
 
