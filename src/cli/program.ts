@@ -91,7 +91,7 @@ Example:
     .option('--timeout <ms>', 'abort an attempt after this many ms', integer)
     .option('--retries <n>', 'extra attempts after a transient failure', integer)
     .option('-r, --recursive', 'store the directory --file DIR, every file under it at PATH/relative/path; unchanged files are skipped')
-    .option('--concurrency <n>', 'with --recursive: files stored at once (default 8)', integer)
+    .option('--concurrency <n>', 'with --recursive: files stored at once (default 32, at most 8 of them over 1 MiB)', integer)
     .option('--delete', 'with --recursive: delete stored objects whose file is gone from DIR')
     .option('-q, --queue <url>', "with --recursive: 'redis://HOST:PORT[?name=Q]' to spread the files over 'taskforge worker' processes that see DIR at the same path and store into the same place")
     .addHelpText(
@@ -115,7 +115,7 @@ Example:
     .option('--max-bytes <n>', 'fail with LIMIT_EXCEEDED past this many bytes', integer)
     .option('--timeout <ms>', 'abort after this many ms', integer)
     .option('-r, --recursive', 'restore the tree stored at PATH into the directory -o DIR: contents, modes, times, links')
-    .option('--concurrency <n>', 'with --recursive: files restored at once (default 8)', integer)
+    .option('--concurrency <n>', 'with --recursive: files restored at once (default 32, at most 8 of them over 1 MiB)', integer)
     .addHelpText('after', example('taskforge read /backups/db.sql -o ./db.sql', 'taskforge read /greetings/hello.json | jq .', 'taskforge read /backups/docs -o ./docs --recursive'))
     .action(async (path: string, options: Parameters<typeof readCommand>[1]) => {
       exit(await readCommand(path, options, streams));

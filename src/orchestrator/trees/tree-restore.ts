@@ -11,6 +11,7 @@ import type { Keyring } from '../../storage/codec/keyring.js';
 import { childPath, parseStoragePath } from '../../storage/storage-path.js';
 import { StorageTask } from '../../tasks/storage-task.js';
 import { loadIndex, type IndexEntry } from '../../tasks/tree-index.js';
+import { DEFAULT_TREE_CONCURRENCY, Gate, LARGE_FILE_BYTES, LARGE_FILES_AT_ONCE } from './tree-limits.js';
 import { listStored } from './tree-listing.js';
 import { TreeTally, type FileOutcome, type TreeProgress, type TreeSummary } from './tree-tally.js';
 
@@ -24,7 +25,7 @@ export interface RestoreTreeOptions {
   readonly keyring?: Keyring;
   /** Refuse objects (and an index) that are not encrypted: ENCRYPTION_REQUIRED. */
   readonly encrypted?: boolean;
-  /** Files restored at once (default 8). */
+  /** Files restored at once (default 32), of which at most 8 over 1 MiB. */
   readonly concurrency?: number;
   readonly signal?: AbortSignal;
   readonly onFile?: (outcome: FileOutcome) => void;
@@ -32,13 +33,6 @@ export interface RestoreTreeOptions {
 }
 
 type FileEntry = Extract<IndexEntry, { kind: 'file' }>;
-
-/**
- * Files up to this size are read whole and written with one call; larger
- * ones stream. Most files of a tree are small, and a stream's machinery
- * costs more than their bytes.
- */
-const WHOLE_FILE_BYTES = 1024 * 1024;
 
 /**
  * Puts a stored tree back into a local directory: every file's content,
@@ -72,16 +66,23 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<TreeSumm
   for (const [path] of directories) await folders.make(path);
   for (const [, entry] of files) tally.seen(entry.size);
   const stops = new Stops(signal);
+  const largeFiles = new Gate(LARGE_FILES_AT_ONCE);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (!signal.aborted) {
       const item = files[next];
       next += 1;
       if (item === undefined) return;
-      await restoreFile(item[0], item[1], { options, prefix, destination, folders, tally, signal, stops });
+      const large = item[1].size > LARGE_FILE_BYTES;
+      if (large) await largeFiles.enter();
+      try {
+        await restoreFile(item[0], item[1], { options, prefix, destination, folders, tally, signal, stops });
+      } finally {
+        if (large) largeFiles.leave();
+      }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 8) }, worker));
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? DEFAULT_TREE_CONCURRENCY) }, worker));
   if (!signal.aborted) {
     for (const [path, link] of links) await restoreLink(path, link, { prefix, destination, folders, tally });
     // Deepest first: setting a folder's time before what is in it changes would be undone.
@@ -147,7 +148,8 @@ async function restoreFile(path: string, entry: FileEntry, context: RestoreConte
       tally.unchanged(path, storagePath, entry.size);
       return;
     }
-    const small = entry.size <= WHOLE_FILE_BYTES;
+    // Small files are read whole and written with one call; larger ones stream (a stream's machinery costs more than a small file's bytes).
+    const small = entry.size <= LARGE_FILE_BYTES;
     const read = await new StorageTask(
       { type: 'storage', metadata: { operation: 'read', path: storagePath, options: { as: small ? 'buffer' : 'stream', ...(options.encrypted === true ? { encryption: true } : {}) } } },
       { backend: options.backend, ...(options.keyring === undefined ? {} : { keyring: options.keyring }) },

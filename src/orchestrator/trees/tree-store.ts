@@ -14,6 +14,7 @@ import { childPath, parseStoragePath } from '../../storage/storage-path.js';
 import { loadIndex, saveIndex, type IndexAccess, type IndexEntry } from '../../tasks/tree-index.js';
 import { listStored, type StoredObject } from './tree-listing.js';
 import { TreeTally, type FileOutcome, type TreeProgress, type TreeSummary } from './tree-tally.js';
+import { DEFAULT_TREE_CONCURRENCY, Gate, LARGE_FILE_BYTES, LARGE_FILES_AT_ONCE } from './tree-limits.js';
 import { walkTree } from './tree-walk.js';
 
 /** What storeTree stores, where, and how. */
@@ -28,9 +29,10 @@ export interface StoreTreeOptions {
   /** How each file is stored (and the tree's index with it). */
   readonly options?: Pick<StorageOptions, 'compression' | 'encryption' | 'timeout' | 'retries'>;
   /**
-   * Files stored at once (default 8); also the most files open at once. On
-   * a shared queue, where the workers set how many run, it bounds the files
-   * handed over and not yet done, to twice this number.
+   * Files stored at once (default 32), of which at most 8 over 1 MiB; also
+   * the most files open at once. On a shared queue, where the workers set
+   * how many run, it bounds the files handed over and not yet done, to
+   * twice this number.
    */
   readonly concurrency?: number;
   /**
@@ -114,7 +116,7 @@ export async function storeTree(options: StoreTreeOptions): Promise<TreeSummary>
         continue;
       }
       changed = true;
-      await writes.add(entry.path, join(source, ...entry.path.split('/')), (result) => {
+      await writes.add(entry.path, join(source, ...entry.path.split('/')), entry.size, (result) => {
         const path = childPath(prefix, entry.path);
         if (!result.success) {
           // Cut off by the interruption: not stored, and not a failure of the file's.
@@ -189,9 +191,11 @@ class WriteWindow {
   /** On a shared queue, the tasks handed over and not yet ended: an interruption cancels them on their workers. */
   readonly #handedOver = new Set<string>();
   readonly #shared: boolean;
+  /** Files over LARGE_FILE_BYTES handed over and not yet done. */
+  readonly #largeFiles = new Gate(LARGE_FILES_AT_ONCE);
 
   constructor(options: StoreTreeOptions, prefix: string, signal: AbortSignal) {
-    const concurrency = options.concurrency ?? 8;
+    const concurrency = options.concurrency ?? DEFAULT_TREE_CONCURRENCY;
     const queue = options.queue ?? 'memory';
     const shared = isSharedQueue(queue);
     this.#orchestrator = new Orchestrator({
@@ -218,9 +222,24 @@ class WriteWindow {
     );
   }
 
-  async add(relative: string, file: string, then: (result: TaskResult) => void): Promise<void> {
+  /** Hands over the write of one file of `size` bytes; resolves once it is handed over (not done), which may wait for room. */
+  async add(relative: string, file: string, size: number, then: (result: TaskResult) => void): Promise<void> {
     const storageOptions = { overwrite: true, ...this.#options.options, ...this.#pinnedKey() };
-    await this.#submit({ type: 'storage', metadata: { operation: 'write', path: childPath(this.#prefix, relative), file, options: storageOptions } }, then);
+    const large = size > LARGE_FILE_BYTES;
+    if (!large) {
+      await this.#submit({ type: 'storage', metadata: { operation: 'write', path: childPath(this.#prefix, relative), file, options: storageOptions } }, then);
+      return;
+    }
+    await this.#largeFiles.enter();
+    let handedOver = false;
+    try {
+      handedOver = await this.#submit({ type: 'storage', metadata: { operation: 'write', path: childPath(this.#prefix, relative), file, options: storageOptions } }, (result) => {
+        this.#largeFiles.leave();
+        then(result);
+      });
+    } finally {
+      if (!handedOver) this.#largeFiles.leave();
+    }
   }
 
   /**
@@ -254,14 +273,15 @@ class WriteWindow {
     await this.#orchestrator.shutdown();
   }
 
-  async #submit(config: { type: 'storage'; metadata: object }, then: (result: TaskResult) => void): Promise<void> {
+  /** Submits one task, once there is room; false when an interruption came first (then `then` is never called). */
+  async #submit(config: { type: 'storage'; metadata: object }, then: (result: TaskResult) => void): Promise<boolean> {
     while (this.#pending.size >= this.#limit) await Promise.race(this.#pending);
     let handle: TaskHandle;
     try {
       handle = await this.#orchestrator.submit(config as never);
     } catch (error) {
       // Shut down by an interruption between two submits: this file is simply not stored.
-      if (this.#signal.aborted) return;
+      if (this.#signal.aborted) return false;
       throw error;
     }
     if (this.#shared) this.#handedOver.add(handle.id);
@@ -271,6 +291,7 @@ class WriteWindow {
     });
     const tracked = settled.finally(() => this.#pending.delete(tracked));
     this.#pending.add(tracked);
+    return true;
   }
 }
 
