@@ -227,15 +227,15 @@ class WriteWindow {
   /** Hands over the write of one file of `size` bytes; resolves once it is handed over (not done), which may wait for room. */
   async add(relative: string, file: string, size: number, then: (result: TaskResult) => void): Promise<void> {
     const storageOptions = { overwrite: true, ...this.#options.options, ...this.#pinnedKey() };
-    const large = size > LARGE_FILE_BYTES;
-    if (!large) {
-      await this.#submit({ type: 'storage', metadata: { operation: 'write', path: childPath(this.#prefix, relative), file, options: storageOptions } }, then);
+    const write = { type: 'storage', metadata: { operation: 'write', path: childPath(this.#prefix, relative), file, options: storageOptions } } as const;
+    if (size <= LARGE_FILE_BYTES) {
+      await this.#submit(write, then);
       return;
     }
     await this.#largeFiles.enter();
     let handedOver = false;
     try {
-      handedOver = await this.#submit({ type: 'storage', metadata: { operation: 'write', path: childPath(this.#prefix, relative), file, options: storageOptions } }, (result) => {
+      handedOver = await this.#submit(write, (result) => {
         this.#largeFiles.leave();
         then(result);
       });
