@@ -289,7 +289,18 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
       const run = await startRun(queue, own.url, 30);
       await own.kill();
       restarted = await startRedisServer({ port: own.port });
-      expect(await run.exited).toBe(1);
+      // Bounded below the test's own timeout, so that a run that never ends fails with what it printed, not a bare timeout.
+      let timer: NodeJS.Timeout | undefined;
+      const ended = await Promise.race([
+        run.exited,
+        new Promise<'still running'>((done) => {
+          timer = setTimeout(() => {
+            done('still running');
+          }, 60_000);
+        }),
+      ]);
+      clearTimeout(timer);
+      expect(ended, `run did not end; stderr:\n${run.output().stderr}\nstdout:\n${run.output().stdout}`).toBe(1);
       const lines = run.output().stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
       expect(lines).toHaveLength(30);
       for (const line of lines) expect(line).toMatchObject({ status: 'failed', error: { code: 'LOST', message: expect.stringContaining('no longer holds it') as unknown } });
