@@ -1,20 +1,11 @@
-import { closeSync, constants, fstatSync, open, read, type Stats } from 'node:fs';
-import { promisify } from 'node:util';
+import { closeSync, constants, fstatSync, type Stats } from 'node:fs';
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import { errnoOf } from '../core/system-errors.js';
+import { openFd, readFd } from './backends/fd-calls.js';
 import type { ByteSource } from './content.js';
 
 /** The most a read of a source file asks for at once; a small file is read in one call of its own size. */
 const READ_BYTES = 1024 * 1024;
-
-const openFd = promisify(open);
-const readFd = (fd: number, buffer: Buffer, offset: number, length: number, position: null): Promise<number> =>
-  new Promise((resolve, reject) => {
-    read(fd, buffer, offset, length, position, (error, bytesRead) => {
-      if (error === null) resolve(bytesRead);
-      else reject(error);
-    });
-  });
 
 /** What a write read of its source file: the facts a tree's index records, so that an unchanged file is not read again. */
 export interface SourceFileFacts {
@@ -49,7 +40,7 @@ export function fileByteSource(file: string, path: string): ByteSource {
           // One byte more than the size expected, so that a file that grew is noticed by this read, not only by the stat after it.
           const want = Math.min(READ_BYTES, Math.max(before.size - done + 1, 1));
           const chunk = Buffer.allocUnsafe(want);
-          const bytesRead = await readFd(fd, chunk, 0, want, null);
+          const { bytesRead } = await readFd(fd, chunk, 0, want, null);
           if (bytesRead === 0) break;
           done += bytesRead;
           // Longer than when it was opened: it is growing (a log being written). Stop now, rather than chase its end.

@@ -1,5 +1,5 @@
 import { closeSync, constants, openSync } from 'node:fs';
-import { fsyncFd } from './durable-file.js';
+import { fsyncFd } from './fd-calls.js';
 
 /**
  * Makes a directory's entries durable (its renames, creations and removals).

@@ -1,8 +1,8 @@
 import type { BigIntStats } from 'node:fs';
-import { closeSync, constants, fstatSync, fsync, open, writev } from 'node:fs';
-import { promisify } from 'node:util';
+import { closeSync, constants, fstatSync } from 'node:fs';
 import { abortable, throwIfAborted } from '../../core/abort.js';
 import type { ObjectMetadata } from '../backend.js';
+import { fsyncFd, openFd, writevFd } from './fd-calls.js';
 import type { MetadataAttributes } from './filesystem-xattr.js';
 
 // Only the calls that may wait on the disk (open, write, fsync) go to libuv's
@@ -10,9 +10,6 @@ import type { MetadataAttributes } from './filesystem-xattr.js';
 // synchronously they take microseconds, where a trip through the pool costs
 // tens (a wake-up of a pool thread and of the event loop, on both cores),
 // which was a fifth of the main thread's time for 4 KiB writes.
-export const openFd = promisify(open);
-export const fsyncFd = promisify(fsync);
-const writevFd = promisify(writev);
 
 /** Collects this many bytes of a body before writing them in one writev. */
 const WRITE_BATCH_BYTES = 1024 * 1024;

@@ -1,9 +1,8 @@
 import type { BigIntStats, Dir } from 'node:fs';
-import { closeSync, constants, createReadStream, fstatSync, open as openCallback, read as readCallback } from 'node:fs';
+import { closeSync, constants, createReadStream, fstatSync } from 'node:fs';
 import { link, lstat, opendir, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
-import { promisify } from 'node:util';
 import { throwIfAborted } from '../../core/abort.js';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
 import { KeyedMutex } from '../../core/keyed-mutex.js';
@@ -18,6 +17,7 @@ import { sweepLeftovers, type SweepReport } from './filesystem-sweep.js';
 import { temporaryName } from './temporary-file.js';
 import { DirectorySyncs } from './directory-syncs.js';
 import { writeDurableFile } from './durable-file.js';
+import { openFd, readFd } from './fd-calls.js';
 import { MetadataAttributes } from './filesystem-xattr.js';
 
 /** Options of {@link FileSystemBackend}. */
@@ -49,8 +49,6 @@ const DEFAULT_SWEEP_AGE_MS = 15 * 60 * 1000;
 /** Stats run this many at a time when a list page is filled in. */
 const STAT_BATCH = 64;
 
-const openFd = promisify(openCallback);
-const readFd = promisify(readCallback);
 
 interface Candidate {
   readonly path: string;
