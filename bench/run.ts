@@ -4,7 +4,8 @@
 // Each measurement runs in its own child process, so its peak RSS is its own.
 // Options: --rounds N (default 5), --suite core|codec|peers|orchestrator|s3|all, --small-count N (default 10000),
 // --skip-gib, --queue-count N (1000000), --random-count N (200000), --sqlite-count N (50000), --cli-count N (10000), --s3-mib N (64),
-// --redis-count N (20000), --redis-workers LIST (1,2,4), --http-count N (10000), --tree-source DIR (/usr/share/doc); suites redis, http, trees
+// --redis-count N (20000), --redis-workers LIST (1,2,4), --http-count N (10000), --tree-source DIR (/usr/share/doc),
+// --read-count N (20000), --list-count N (20000); suites redis, http, trees, reads (small-reads, cache-hits, listings)
 // and writes (the small writes through `taskforge run` alone) also.
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -22,8 +23,10 @@ import { startRedisServer } from '../test/helpers/redis-server.js';
 import type { RedisSpec } from './redis-scenarios.js';
 import type { HttpSpec } from './http-scenarios.js';
 import type { TreeSpec } from './tree-scenarios.js';
+import type { ReadSpec } from './read-scenarios.js';
 
 type OrchestratorScenarioName = 'httpSubmit' | 'redisNoop' | 's3TaskWrite' | 'bareS3Upload' | 'orchestratorNoop' | 'pQueueNoop' | 'sqliteQueueNoop' | 'cliRunWrites' | 'handWrittenWrites';
+type ReadScenarioName = 'taskSmallReads' | 'readFileSmallReads' | 'taskCacheHits' | 'statSmallFiles' | 'taskListPages' | 'bareListing';
 type CodecScenarioName = 'storageTaskCodecWrite' | 'storageTaskCodecRead' | 'rawCodecWrite' | 'rawCodecRead' | 'storageTaskFromFile' | 'resticBackup' | 'rcloneCryptCopy' | 'treeTaskforge' | 'treeRestic';
 
 const { values } = parseArgs({
@@ -41,6 +44,8 @@ const { values } = parseArgs({
     'redis-workers': { type: 'string', default: '1,2,4' },
     'http-count': { type: 'string', default: '10000' },
     'tree-source': { type: 'string', default: '/usr/share/doc' },
+    'read-count': { type: 'string', default: '20000' },
+    'list-count': { type: 'string', default: '20000' },
     suite: { type: 'string', default: 'all' },
     'codec-mib': { type: 'string', default: '1024' },
     'codec-filter': { type: 'string', default: '' },
@@ -64,7 +69,7 @@ interface Sample extends Measurement {
 const workDir = await mkdtemp(join(process.env['TASKFORGE_BENCH_DIR'] ?? tmpdir(), 'taskforge-bench-'));
 let runIndex = 0;
 
-function runChild(scenario: ScenarioName | CodecScenarioName | OrchestratorScenarioName, directory: string, argument: number | CodecSpec | PeerSpec | QueueSpec | S3Spec | RedisSpec | HttpSpec | TreeSpec = 0): Sample {
+function runChild(scenario: ScenarioName | CodecScenarioName | OrchestratorScenarioName | ReadScenarioName, directory: string, argument: number | CodecSpec | PeerSpec | QueueSpec | S3Spec | RedisSpec | HttpSpec | TreeSpec | ReadSpec = 0): Sample {
   // Compiled JavaScript, not tsx, so that a loader's memory is not in the RSS figures.
   const arg = typeof argument === 'number' ? String(argument) : JSON.stringify(argument);
   // --expose-gc: the orchestrator scenarios weigh the heap of a queued task after a full collection.
@@ -152,6 +157,9 @@ try {
   if (suite === 'all' || suite === 'redis') await redisSections();
   if (suite === 'all' || suite === 'http') httpSections();
   if (suite === 'all' || suite === 'trees') treeSections();
+  if (suite === 'all' || suite === 'reads' || suite === 'small-reads') smallReadSections();
+  if (suite === 'all' || suite === 'reads' || suite === 'cache-hits') cacheHitSections();
+  if (suite === 'all' || suite === 'reads' || suite === 'listings') listingSections();
 } finally {
   await rm(workDir, { recursive: true, force: true });
 }
@@ -287,6 +295,39 @@ async function s3Sections(): Promise<void> {
   } finally {
     await server.stop();
   }
+}
+
+/** 4 KiB object reads without cache, one after another, against fs.promises.readFile of the same files. */
+function smallReadSections(): void {
+  const spec: ReadSpec = { count: Number(values['read-count']) };
+  sections.push(
+    compare(`${String(spec.count)} sequential 4 KiB reads, no cache`, [
+      { label: 'StorageTask read', run: () => runChild('taskSmallReads', freshDir('small-reads'), spec) },
+      { label: 'fs.promises.readFile', run: () => runChild('readFileSmallReads', freshDir('readfile'), spec) },
+    ]),
+  );
+}
+
+/** `cache: true` hits (the version checked with the backend each time) against a bare stat of the file. */
+function cacheHitSections(): void {
+  const spec: ReadSpec = { count: Number(values['read-count']) };
+  sections.push(
+    compare(`${String(spec.count)} sequential cache: true hits of 4 KiB objects`, [
+      { label: 'StorageTask read, cache: true (hit)', run: () => runChild('taskCacheHits', freshDir('cache-hits'), spec) },
+      { label: 'fs.promises.stat', run: () => runChild('statSmallFiles', freshDir('stats'), spec) },
+    ]),
+  );
+}
+
+/** Every page of a flat directory at limit 100, against one bare readdir + stat + sort of it. */
+function listingSections(): void {
+  const spec: ReadSpec = { count: Number(values['list-count']) };
+  sections.push(
+    compare(`all pages of a ${String(spec.count)}-file directory at limit 100 (files listed per second)`, [
+      { label: 'StorageTask list, page by page', run: () => runChild('taskListPages', freshDir('list'), spec) },
+      { label: 'one readdir + stat + sort', run: () => runChild('bareListing', freshDir('readdir'), spec) },
+    ]),
+  );
 }
 
 /** A whole directory tree: taskforge's CLI against restic, storing (first and unchanged second run) and restoring. */

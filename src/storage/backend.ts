@@ -87,6 +87,12 @@ export interface StorageBackend {
   readonly identity?: string;
   /** Facts about a file, or undefined when nothing is there. A directory: IS_A_DIRECTORY. */
   stat(path: string, options: { readonly signal: AbortSignal }): Promise<ObjectInfo | undefined>;
+  /**
+   * What `stat` would give as the object's version, without its metadata:
+   * for a backend that can answer it for less (a cache's check that its
+   * entry is still current). Optional; `stat` serves where it is missing.
+   */
+  version?(path: string, options: { readonly signal: AbortSignal }): Promise<string | undefined>;
   /** Opens a file for reading. NOT_FOUND when missing, IS_A_DIRECTORY for a directory. */
   read(path: string, options: { readonly signal: AbortSignal }): Promise<OpenedObject>;
   /**

@@ -184,7 +184,7 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
       const entry = this.#usableEntry(prepared);
       if (entry !== undefined) {
         const ttlMs = typeof options.cache === 'object' ? options.cache.ttlMs : 0;
-        const fresh = Date.now() - entry.validatedAt < ttlMs || (await this.#backend.stat(path, { signal }))?.version === entry.version;
+        const fresh = Date.now() - entry.validatedAt < ttlMs || (await this.#currentVersion(path, signal)) === entry.version;
         if (fresh) {
           entry.validatedAt = Date.now();
           return this.#serveFromCache(entry, prepared);
@@ -218,6 +218,11 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
     this.#cache.set(this.#backend, path, { version: opened.info.version, kind: decoded.kind, bytes, key: decoded.key, validatedAt: Date.now() }, ticket);
     // The caller gets its own copy: changing it must not change what the next read is served.
     return bytesToForm(Buffer.from(bytes), decoded.kind, path, options.as);
+  }
+
+  /** The object's version as the backend has it now (undefined: gone). */
+  async #currentVersion(path: string, signal: AbortSignal): Promise<string | undefined> {
+    return this.#backend.version === undefined ? (await this.#backend.stat(path, { signal }))?.version : this.#backend.version(path, { signal });
   }
 
   /**

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import { getAttribute, setAttribute } from 'fs-xattr';
 import { join } from 'node:path';
@@ -5,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ListPage } from '../../src/storage/backend.js';
 import { FileSystemBackend } from '../../src/storage/backends/filesystem.js';
 import { METADATA_ATTRIBUTE } from '../../src/storage/backends/filesystem-xattr.js';
+import { ReadCache } from '../../src/storage/read-cache.js';
 import { expectCode, expectData } from '../helpers/storage.js';
 import { useFileSystemFixture } from '../helpers/fs-fixture.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -82,6 +84,49 @@ describe('filesystem backend: nothing outside the root is touched', () => {
       ['/alias.txt', 'file'],
       ['/real', 'directory'],
     ]);
+  });
+
+  it('a stat and a version check go through links inside the root, and are refused through links that lead out', async () => {
+    await expectData(backend, { operation: 'write', path: '/real/file.txt', data: 'real' });
+    await symlink(join(root, 'real'), join(root, 'alias-dir'));
+    await symlink(outside, join(root, 'dirlink'));
+    await symlink(join(outside, 'secret.txt'), join(root, 'filelink'));
+    const direct = await backend.stat('/real/file.txt');
+    expect(direct?.size).toBe(4);
+    expect((await backend.stat('/alias-dir/file.txt'))?.version).toBe(direct?.version);
+    expect(await backend.version('/alias-dir/file.txt')).toBe(direct?.version);
+    expect(await backend.stat('/real/none.txt')).toBeUndefined();
+    expect(await backend.version('/real/none.txt')).toBeUndefined();
+    for (const path of ['/dirlink/secret.txt', '/filelink', '/dirlink/none.txt']) {
+      await expect(backend.stat(path), path).rejects.toMatchObject({ code: 'PATH_OUTSIDE_ROOT' });
+      await expect(backend.version(path), path).rejects.toMatchObject({ code: 'PATH_OUTSIDE_ROOT' });
+    }
+  });
+
+  it('a cached object whose folder is swapped for a link that leads out is not served from the cache', async () => {
+    await mkdir(join(outside, 'folder'));
+    await writeFile(join(outside, 'folder', 'file.txt'), 'outside copy');
+    await expectData(backend, { operation: 'write', path: '/folder/file.txt', data: 'inside' });
+    const cache = new ReadCache();
+    const read = { operation: 'read', path: '/folder/file.txt', options: { as: 'text', cache: true } } as const;
+    expect(await expectData(backend, read, { cache })).toBe('inside');
+    expect(await expectData(backend, read, { cache })).toBe('inside');
+    await rename(join(root, 'folder'), join(root, 'moved'));
+    await symlink(join(outside, 'folder'), join(root, 'folder'));
+    expect(await expectCode(backend, read, { cache })).toBe('PATH_OUTSIDE_ROOT');
+  });
+
+  it('a FIFO in the root is no object: a read says NOT_FOUND at once (it does not wait for a writer), a stat finds nothing, a listing leaves it out', async () => {
+    await expectData(backend, { operation: 'write', path: '/dir/file.txt', data: 'x' });
+    execFileSync('mkfifo', [join(root, 'dir', 'pipe')]);
+    await symlink(join(root, 'dir', 'pipe'), join(root, 'dir', 'pipe-link'));
+    for (const path of ['/dir/pipe', '/dir/pipe-link']) {
+      expect(await expectCode(backend, { operation: 'read', path }), path).toBe('NOT_FOUND');
+      expect(await backend.stat(path), path).toBeUndefined();
+      expect(await backend.version(path), path).toBeUndefined();
+    }
+    const page = (await expectData(backend, { operation: 'list', path: '/dir' })) as ListPage;
+    expect(page.entries.map((entry) => entry.path)).toEqual(['/dir/file.txt']);
   });
 
   it('whether a file exists outside cannot be learnt through a link: missing and present both give PATH_OUTSIDE_ROOT', async () => {

@@ -1,11 +1,27 @@
+import { closeSync, readlinkSync } from 'node:fs';
 import { lstat, mkdir, readlink, realpath } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
 import { errnoOf } from '../../core/system-errors.js';
 import { pathSegments } from '../storage-path.js';
+import { openFd } from './fd-calls.js';
 
 /** Dangling links followed, one after another, before a path is taken for a loop (Linux stops at 40 too). */
 const MAX_LINK_HOPS = 40;
+
+/**
+ * Linux's O_PATH: a descriptor that names a file without opening it for
+ * I/O (no device's open runs, a FIFO does not block). node:fs does not
+ * export it; this is its value on every architecture Node runs on Linux
+ * (only alpha, parisc and sparc differ).
+ */
+const O_PATH = process.platform === 'linux' && ['x64', 'arm64', 'ia32', 'arm', 'ppc64', 's390x', 'riscv64', 'loong64', 'mips64el', 'mipsel'].includes(process.arch) ? 0o10000000 : undefined;
+
+/** What `locate` found: a descriptor naming the file (O_PATH: close it), and its real path. */
+export interface Located {
+  readonly fd: number;
+  readonly real: string;
+}
 
 /**
  * Maps storage paths to host paths under one root directory and makes sure
@@ -19,6 +35,8 @@ export class FileSystemRoot {
   /** The root as configured, absolute. */
   readonly directory: string;
   #realRoot: string | undefined;
+  /** Whether /proc/self/fd names open descriptors here; learnt false from the first failure. */
+  #procWorks = true;
 
   constructor(directory: string) {
     this.directory = resolve(directory);
@@ -70,6 +88,40 @@ export class FileSystemRoot {
     }
     this.#assertInside(root, real, path);
     return real;
+  }
+
+  /**
+   * The file `path` leads to, found in one trip through the thread pool: an
+   * O_PATH descriptor of it, and its real path as the kernel gives it for
+   * that descriptor, checked to lie inside the root. The check is of the
+   * very file the descriptor names, so a link swapped in meanwhile cannot
+   * slip past it. Undefined when nothing is there, or where Linux's O_PATH
+   * and /proc are missing: the caller then takes `target`, which also says
+   * whether a missing path would have led out of the root.
+   */
+  async locate(path: string): Promise<Located | undefined> {
+    if (O_PATH === undefined || !this.#procWorks) return undefined;
+    const root = await this.#requireRoot(false);
+    let fd: number;
+    try {
+      fd = await openFd(join(root, ...pathSegments(path)), O_PATH);
+    } catch {
+      return undefined;
+    }
+    let real: string;
+    try {
+      // (Synchronously: /proc answers from the open descriptor, in memory.)
+      real = readlinkSync(`/proc/self/fd/${String(fd)}`);
+    } catch {
+      closeSync(fd);
+      this.#procWorks = false;
+      return undefined;
+    }
+    if (!this.contains(root, real)) {
+      closeSync(fd);
+      throw this.#outside(path);
+    }
+    return { fd, real };
   }
 
   /** True when `hostPath` (already real) is the root or below it. */
