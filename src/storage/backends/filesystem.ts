@@ -15,6 +15,7 @@ import { fileIdentity, readSidecar, removeSidecar, writeSidecar } from './filesy
 import { alreadyExists, isDirectory, notFound } from './tree-errors.js';
 import { sweepLeftovers, type SweepReport } from './filesystem-sweep.js';
 import { temporaryName } from './temporary-file.js';
+import { DirectorySnapshots, type SnapshotEntry } from './directory-snapshots.js';
 import { DirectorySyncs } from './directory-syncs.js';
 import { writeDurableFile } from './durable-file.js';
 import { openFd, readFd } from './fd-calls.js';
@@ -73,6 +74,8 @@ export class FileSystemBackend implements StorageBackend {
   /** Directory syncs shared by writes that finish together in one directory (group commit). */
   readonly #directorySyncs = new DirectorySyncs();
   readonly #attributes: MetadataAttributes;
+  /** Directories listed page by page are read once while they stay unchanged. */
+  readonly #snapshots = new DirectorySnapshots();
 
   constructor(options: FileSystemBackendOptions) {
     this.#root = new FileSystemRoot(options.root);
@@ -170,8 +173,13 @@ export class FileSystemBackend implements StorageBackend {
     const root = await this.#root.real(false);
     if (root === undefined && path === ROOT_PATH) return { entries: [] };
     const hostPath = await this.#root.target(path);
-    if (!(await stat(hostPath)).isDirectory()) {
+    const stats = await stat(hostPath, { bigint: true });
+    if (!stats.isDirectory()) {
       throw new TaskforgeError(ErrorCode.NOT_A_DIRECTORY, `list of '${path}' failed: it is a file, not a directory`, { details: { path } });
+    }
+    if (!options.recursive) {
+      const entries = await this.#snapshots.entries(hostPath, stats, options.signal);
+      if (entries !== undefined) return this.#pageOf(root ?? hostPath, hostPath, path, entries, options);
     }
     const collector = new PageCollector<Candidate>(options.limit, options.after);
     await this.#walk(root ?? hostPath, hostPath, path, collector, options);
@@ -179,6 +187,29 @@ export class FileSystemBackend implements StorageBackend {
     const entries = await describeEntries(items, options.signal);
     const last = items.at(-1);
     return hasMore && last !== undefined ? { entries, cursor: encodeCursor(last.path) } : { entries };
+  }
+
+  /** One page of a directory's entries, from its sorted snapshot: found by the cursor, not by walking it again. */
+  async #pageOf(root: string, hostDirectory: string, directoryPath: string, entries: readonly SnapshotEntry[], options: ListOptions): Promise<ListPage> {
+    // The paths share the directory's prefix, so their order is that of the names.
+    let index = firstAfter(entries, directoryPath, options.after);
+    const items: Candidate[] = [];
+    let hasMore = false;
+    for (; index < entries.length; index += 1) {
+      throwIfAborted(options.signal);
+      const entry = entries[index];
+      if (entry === undefined) break;
+      const hostPath = join(hostDirectory, entry.name);
+      if (entry.kind === 'symlink' && (await symlinkTargetType(root, hostPath, this.#root)) === undefined) continue;
+      if (items.length === options.limit) {
+        hasMore = true;
+        break;
+      }
+      items.push({ path: childPath(directoryPath, entry.name), name: entry.name, hostPath });
+    }
+    const described = await describeEntries(items, options.signal);
+    const last = items.at(-1);
+    return hasMore && last !== undefined ? { entries: described, cursor: encodeCursor(last.path) } : { entries: described };
   }
 
   async #write(path: string, body: AsyncIterable<Uint8Array>, options: WriteOptions): Promise<ObjectInfo> {
@@ -350,6 +381,19 @@ async function symlinkTargetType(root: string, hostPath: string, fsRoot: FileSys
   } catch {
     return undefined;
   }
+}
+
+/** The index of the first entry whose path sorts after `after` (0 without one). */
+function firstAfter(entries: readonly SnapshotEntry[], directoryPath: string, after: string | undefined): number {
+  if (after === undefined) return 0;
+  let low = 0;
+  let high = entries.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (childPath(directoryPath, entries[middle]?.name ?? '') <= after) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
 
 async function describeEntries(items: readonly Candidate[], signal: AbortSignal): Promise<ListEntry[]> {
