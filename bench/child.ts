@@ -8,7 +8,7 @@ import { s3Scenarios, type S3Spec } from './s3-scenarios.js';
 import { redisScenarios, type RedisSpec } from './redis-scenarios.js';
 import { httpScenarios, type HttpSpec } from './http-scenarios.js';
 import { treeScenarios, type TreeSpec } from './tree-scenarios.js';
-import { readScenarios, type ReadSpec } from './read-scenarios.js';
+import { readScenarios, type LargeReadSpec, type ReadSpec } from './read-scenarios.js';
 
 const codecScenarios = { storageTaskCodecRead, storageTaskCodecWrite, rawCodecRead, rawCodecWrite } as const;
 const peerScenarios = { storageTaskFromFile, resticBackup, rcloneCryptCopy } as const;
@@ -24,7 +24,7 @@ else if (name in s3Scenarios) measurement = await s3Scenarios[name as keyof type
 else if (name in redisScenarios) measurement = await redisScenarios[name as keyof typeof redisScenarios](directory, JSON.parse(argument) as RedisSpec);
 else if (name in httpScenarios) measurement = await httpScenarios[name as keyof typeof httpScenarios](directory, JSON.parse(argument) as HttpSpec);
 else if (name in treeScenarios) measurement = await treeScenarios[name as keyof typeof treeScenarios](directory, JSON.parse(argument) as TreeSpec);
-else if (name in readScenarios) measurement = await readScenarios[name as keyof typeof readScenarios](directory, JSON.parse(argument) as ReadSpec);
+else if (name in readScenarios) measurement = await readScenarios[name as keyof typeof readScenarios](directory, JSON.parse(argument) as ReadSpec & LargeReadSpec);
 else throw new Error(`unknown scenario ${name}; known: ${[...Object.keys(scenarios), ...Object.keys(codecScenarios), ...Object.keys(peerScenarios)].join(', ')}`);
 const peakRssMiB = process.resourceUsage().maxRSS / 1024;
 process.stdout.write(`${JSON.stringify({ ...measurement, peakRssMiB })}\n`);

@@ -7,14 +7,21 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileSystemBackend } from '../src/storage/backends/filesystem.js';
+import { Keyring } from '../src/storage/codec/keyring.js';
 import { ReadCache } from '../src/storage/read-cache.js';
 import { StorageTask } from '../src/tasks/storage-task.js';
+import { mixedSource } from './mixed-data.js';
 import type { Measurement } from './scenarios.js';
 
 /** What to run. */
 export interface ReadSpec {
   /** Reads (or, for listings, files in the directory). */
   readonly count: number;
+}
+
+/** A large read: which cache it goes through. */
+export interface LargeReadSpec extends ReadSpec {
+  readonly cache: 'none' | 'default' | 'large';
 }
 
 const SMALL = Buffer.alloc(4096, 0x61);
@@ -125,4 +132,30 @@ export async function bareListing(directory: string, spec: ReadSpec): Promise<Me
   return { perSecond: (spec.count / elapsedMs) * 1000, unit: 'ops/s', elapsedMs };
 }
 
-export const readScenarios = { taskSmallReads, readFileSmallReads, taskCacheHits, statSmallFiles, taskListPages, bareListing } as const;
+/** A 24 MiB object, compressed and encrypted, read `count` times as a Buffer: without cache, with the default cache (which will not hold it), and with a cache large enough to (hits). */
+export async function taskLargeReads(directory: string, spec: LargeReadSpec): Promise<Measurement> {
+  const backend = new FileSystemBackend({ root: join(directory, 'root') });
+  const keyring = Keyring.fromKey(Buffer.alloc(32, 9));
+  const written = await new StorageTask(
+    { type: 'storage', metadata: { operation: 'write', path: '/large.bin', data: mixedSource(LARGE_MIB), options: { compression: true, encryption: true } } },
+    { backend, keyring },
+  ).execute();
+  if (!written.success) throw new Error(`the write failed: ${written.error.message}`);
+  const cache = spec.cache === 'large' ? new ReadCache({ maxBytes: 256 * 1024 * 1024, maxEntryBytes: 64 * 1024 * 1024 }) : new ReadCache();
+  const options = spec.cache === 'none' ? {} : { cache: true };
+  const read = () => new StorageTask({ type: 'storage', metadata: { operation: 'read', path: '/large.bin', options } }, { backend, keyring, cache }).execute();
+  // One read first: a hit needs a filled cache, and every side starts warm.
+  await read();
+  const elapsedMs = await timed(async () => {
+    for (let index = 0; index < spec.count; index += 1) {
+      const result = await read();
+      if (!result.success || (result.data as Buffer).byteLength !== LARGE_MIB * 1024 * 1024) throw new Error('a read failed');
+    }
+  });
+  return { perSecond: (spec.count / elapsedMs) * 1000, unit: 'ops/s', elapsedMs };
+}
+
+/** The size of the large object of taskLargeReads. */
+const LARGE_MIB = 24;
+
+export const readScenarios = { taskSmallReads, readFileSmallReads, taskCacheHits, statSmallFiles, taskListPages, bareListing, taskLargeReads } as const;

@@ -23,10 +23,10 @@ import { startRedisServer } from '../test/helpers/redis-server.js';
 import type { RedisSpec } from './redis-scenarios.js';
 import type { HttpSpec } from './http-scenarios.js';
 import type { TreeSpec } from './tree-scenarios.js';
-import type { ReadSpec } from './read-scenarios.js';
+import type { LargeReadSpec, ReadSpec } from './read-scenarios.js';
 
 type OrchestratorScenarioName = 'httpSubmit' | 'redisNoop' | 's3TaskWrite' | 'bareS3Upload' | 'orchestratorNoop' | 'pQueueNoop' | 'sqliteQueueNoop' | 'cliRunWrites' | 'handWrittenWrites';
-type ReadScenarioName = 'taskSmallReads' | 'readFileSmallReads' | 'taskCacheHits' | 'statSmallFiles' | 'taskListPages' | 'bareListing';
+type ReadScenarioName = 'taskLargeReads' | 'taskSmallReads' | 'readFileSmallReads' | 'taskCacheHits' | 'statSmallFiles' | 'taskListPages' | 'bareListing';
 type CodecScenarioName = 'storageTaskCodecWrite' | 'storageTaskCodecRead' | 'rawCodecWrite' | 'rawCodecRead' | 'storageTaskFromFile' | 'resticBackup' | 'rcloneCryptCopy' | 'treeTaskforge' | 'treeRestic';
 
 const { values } = parseArgs({
@@ -69,7 +69,7 @@ interface Sample extends Measurement {
 const workDir = await mkdtemp(join(process.env['TASKFORGE_BENCH_DIR'] ?? tmpdir(), 'taskforge-bench-'));
 let runIndex = 0;
 
-function runChild(scenario: ScenarioName | CodecScenarioName | OrchestratorScenarioName | ReadScenarioName, directory: string, argument: number | CodecSpec | PeerSpec | QueueSpec | S3Spec | RedisSpec | HttpSpec | TreeSpec | ReadSpec = 0): Sample {
+function runChild(scenario: ScenarioName | CodecScenarioName | OrchestratorScenarioName | ReadScenarioName, directory: string, argument: number | CodecSpec | PeerSpec | QueueSpec | S3Spec | RedisSpec | HttpSpec | TreeSpec | ReadSpec | LargeReadSpec = 0): Sample {
   // Compiled JavaScript, not tsx, so that a loader's memory is not in the RSS figures.
   const arg = typeof argument === 'number' ? String(argument) : JSON.stringify(argument);
   // --expose-gc: the orchestrator scenarios weigh the heap of a queued task after a full collection.
@@ -160,6 +160,7 @@ try {
   if (suite === 'all' || suite === 'reads' || suite === 'small-reads') smallReadSections();
   if (suite === 'all' || suite === 'reads' || suite === 'cache-hits') cacheHitSections();
   if (suite === 'all' || suite === 'reads' || suite === 'listings') listingSections();
+  if (suite === 'all' || suite === 'reads' || suite === 'large-reads') largeReadSections();
 } finally {
   await rm(workDir, { recursive: true, force: true });
 }
@@ -315,6 +316,18 @@ function cacheHitSections(): void {
     compare(`${String(spec.count)} sequential cache: true hits of 4 KiB objects`, [
       { label: 'StorageTask read, cache: true (hit)', run: () => runChild('taskCacheHits', freshDir('cache-hits'), spec) },
       { label: 'fs.promises.stat', run: () => runChild('statSmallFiles', freshDir('stats'), spec) },
+    ]),
+  );
+}
+
+/** A 24 MiB compressed + encrypted object read whole: without cache, through a cache that will not hold it, and hits of one that does. */
+function largeReadSections(): void {
+  const spec = (cache: LargeReadSpec['cache']): LargeReadSpec => ({ count: 10, cache });
+  sections.push(
+    compare('24 MiB compressed + encrypted object read whole, 10 reads (reads per second)', [
+      { label: 'StorageTask read, no cache', run: () => runChild('taskLargeReads', freshDir('large-none'), spec('none')) },
+      { label: 'cache: true, object over the entry limit', run: () => runChild('taskLargeReads', freshDir('large-default'), spec('default')) },
+      { label: 'cache: true, hits (a cache that holds it)', run: () => runChild('taskLargeReads', freshDir('large-hits'), spec('large')) },
     ]),
   );
 }

@@ -57,6 +57,7 @@ export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 export class ReadCache {
   readonly #entries: LRUCache<string, CachedObject>;
   readonly #maxBytes: number;
+  readonly #maxEntryBytes: number;
   #hits = 0;
   #misses = 0;
   /** Counts invalidations; a ticket is its value when a read began. */
@@ -68,12 +69,17 @@ export class ReadCache {
 
   constructor(options: ReadCacheOptions = {}) {
     this.#maxBytes = options.maxBytes ?? DEFAULT_CACHE_BYTES;
+    this.#maxEntryBytes = options.maxEntryBytes ?? Math.max(1, Math.floor(this.#maxBytes / 8));
     this.#entries = new LRUCache<string, CachedObject>({
       maxSize: this.#maxBytes,
-      maxEntrySize: options.maxEntryBytes ?? Math.max(1, Math.floor(this.#maxBytes / 8)),
-      // An entry costs its bytes plus a little bookkeeping, so that many empty objects still count.
-      sizeCalculation: (entry) => entry.bytes.byteLength + 64,
+      maxEntrySize: this.#maxEntryBytes,
+      sizeCalculation: (entry) => entrySize(entry.bytes.byteLength),
     });
+  }
+
+  /** Whether an object of `byteLength` decoded bytes may be cached at all (larger ones are never kept). */
+  holds(byteLength: number): boolean {
+    return entrySize(byteLength) <= this.#maxEntryBytes;
   }
 
   /** The entry for a path, if any (its freshness and key are the caller's to judge). */
@@ -190,4 +196,9 @@ function treeKey(cacheKey: string): string {
 function parentOf(path: string): string {
   const slash = path.lastIndexOf('/');
   return slash <= 0 ? '/' : path.slice(0, slash);
+}
+
+/** What an entry costs the budget: its bytes plus a little bookkeeping, so that many empty objects still count. */
+function entrySize(byteLength: number): number {
+  return byteLength + 64;
 }

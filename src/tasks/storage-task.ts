@@ -215,6 +215,8 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
     // A stream is handed over as it flows; only reads that hold the whole object fill the cache.
     if (!useCache || chosenForm(decoded.kind, options.as) === 'stream') return decodeObject(decoded, path, options.as, signal);
     const bytes = await collectBytes(decoded.body, signal);
+    // An object the cache will not hold costs nothing more than a read without cache.
+    if (!this.#cache.holds(bytes.byteLength)) return bytesToForm(bytes, decoded.kind, path, options.as);
     this.#cache.set(this.#backend, path, { version: opened.info.version, kind: decoded.kind, bytes, key: decoded.key, validatedAt: Date.now() }, ticket);
     // The caller gets its own copy: changing it must not change what the next read is served.
     return bytesToForm(Buffer.from(bytes), decoded.kind, path, options.as);

@@ -119,9 +119,12 @@ describe('the read cache', () => {
   it('keeps to its byte budget: objects over the entry limit are not kept, older ones are evicted', async () => {
     const cache = new ReadCache({ maxBytes: 64 * 1024, maxEntryBytes: 16 * 1024 });
     const run = runner(() => fixture.backend, cache);
-    await run({ operation: 'write', path: '/big', data: Buffer.alloc(32 * 1024) });
-    await run({ operation: 'read', path: '/big', options: { cache: true } });
+    await run({ operation: 'write', path: '/big', data: Buffer.alloc(32 * 1024, 7) });
+    // Not kept, and served as a read without cache would be.
+    expect((await run({ operation: 'read', path: '/big', options: { cache: true } })).data).toEqual(Buffer.alloc(32 * 1024, 7));
     expect(cache.stats().entries).toBe(0);
+    // (An entry costs its bytes and 64 of bookkeeping.)
+    expect([cache.holds(16 * 1024 - 64), cache.holds(16 * 1024 - 63)]).toEqual([true, false]);
     for (let index = 0; index < 10; index += 1) {
       await run({ operation: 'write', path: `/s${index}`, data: Buffer.alloc(10 * 1024, index) });
       await run({ operation: 'read', path: `/s${index}`, options: { cache: true } });
