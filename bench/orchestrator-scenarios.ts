@@ -17,8 +17,8 @@ import type { Measurement } from './scenarios.js';
 export interface QueueSpec {
   readonly count: number;
   readonly concurrency: number;
-  /** `same`: every task at priority 0 (FIFO); `random`: priorities 0 to 999. */
-  readonly priorities: 'same' | 'random';
+  /** `same`: every task at priority 0 (FIFO); `random`: priorities 0 to 999; `ten`: priorities 0 to 9. */
+  readonly priorities: 'same' | 'random' | 'ten';
 }
 
 class NoopTask extends BaseTask<number> {
@@ -37,7 +37,7 @@ function priorities(spec: QueueSpec): Float64Array {
   let seed = 12_345;
   for (let index = 0; index < spec.count; index += 1) {
     seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0;
-    out[index] = seed % 1000;
+    out[index] = seed % (spec.priorities === 'ten' ? 10 : 1000);
   }
   return out;
 }
@@ -85,6 +85,21 @@ export async function pQueueNoop(_directory: string, spec: QueueSpec): Promise<M
   await queue.onIdle();
   const elapsedMs = performance.now() - started - gcPause;
   return { perSecond: (spec.count / elapsedMs) * 1000, unit: 'ops/s', elapsedMs, bytesPerQueuedTask };
+}
+
+/** The floor: p-queue running a bare `async () => 1` per job, at the same priorities and concurrency. */
+export async function pQueueBare(_directory: string, spec: QueueSpec): Promise<Measurement> {
+  const order = priorities(spec);
+  const queue = new PQueue({ concurrency: spec.concurrency, autoStart: true });
+  const noop = async (): Promise<number> => Promise.resolve(1);
+  const started = performance.now();
+  for (let index = 0; index < spec.count; index += 1) {
+    const priority = order[index] ?? 0;
+    void queue.add(noop, { priority });
+  }
+  await queue.onIdle();
+  const elapsedMs = performance.now() - started;
+  return { perSecond: (spec.count / elapsedMs) * 1000, unit: 'ops/s', elapsedMs };
 }
 
 /** `count` no-op tasks through the durable SQLite queue: each is inserted, taken and finished in the file. */
@@ -156,4 +171,4 @@ export async function handWrittenWrites(directory: string, spec: QueueSpec): Pro
   return { perSecond: (spec.count / elapsedMs) * 1000, unit: 'ops/s', elapsedMs };
 }
 
-export const orchestratorScenarios = { orchestratorNoop, pQueueNoop, sqliteQueueNoop, cliRunWrites, handWrittenWrites } as const;
+export const orchestratorScenarios = { orchestratorNoop, pQueueNoop, pQueueBare, sqliteQueueNoop, cliRunWrites, handWrittenWrites } as const;

@@ -5,7 +5,8 @@
 // Options: --rounds N (default 5), --suite core|codec|peers|orchestrator|s3|all, --small-count N (default 10000),
 // --skip-gib, --queue-count N (1000000), --random-count N (200000), --sqlite-count N (50000), --cli-count N (10000), --s3-mib N (64),
 // --redis-count N (20000), --redis-workers LIST (1,2,4), --http-count N (10000), --tree-source DIR (/usr/share/doc),
-// --read-count N (20000), --list-count N (20000); suites redis, http, trees, reads (small-reads, cache-hits, listings)
+// --read-count N (20000), --list-count N (20000), --scheduler-count N (300000); suites redis, http, trees,
+// reads (small-reads, cache-hits, listings, large-reads), scheduler
 // and writes (the small writes through `taskforge run` alone) also.
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -25,7 +26,7 @@ import type { HttpSpec } from './http-scenarios.js';
 import type { TreeSpec } from './tree-scenarios.js';
 import type { LargeReadSpec, ReadSpec } from './read-scenarios.js';
 
-type OrchestratorScenarioName = 'httpSubmit' | 'redisNoop' | 's3TaskWrite' | 'bareS3Upload' | 'orchestratorNoop' | 'pQueueNoop' | 'sqliteQueueNoop' | 'cliRunWrites' | 'handWrittenWrites';
+type OrchestratorScenarioName = 'httpSubmit' | 'redisNoop' | 's3TaskWrite' | 'bareS3Upload' | 'orchestratorNoop' | 'pQueueNoop' | 'pQueueBare' | 'sqliteQueueNoop' | 'cliRunWrites' | 'handWrittenWrites';
 type ReadScenarioName = 'taskLargeReads' | 'taskSmallReads' | 'readFileSmallReads' | 'taskCacheHits' | 'statSmallFiles' | 'taskListPages' | 'bareListing';
 type CodecScenarioName = 'storageTaskCodecWrite' | 'storageTaskCodecRead' | 'rawCodecWrite' | 'rawCodecRead' | 'storageTaskFromFile' | 'resticBackup' | 'rcloneCryptCopy' | 'treeTaskforge' | 'treeRestic';
 
@@ -45,6 +46,7 @@ const { values } = parseArgs({
     'http-count': { type: 'string', default: '10000' },
     'tree-source': { type: 'string', default: '/usr/share/doc' },
     'read-count': { type: 'string', default: '20000' },
+    'scheduler-count': { type: 'string', default: '300000' },
     'list-count': { type: 'string', default: '20000' },
     suite: { type: 'string', default: 'all' },
     'codec-mib': { type: 'string', default: '1024' },
@@ -153,6 +155,7 @@ try {
   if (suite === 'all' || suite === 'core') coreSections();
   if (suite === 'all' || suite === 'orchestrator') orchestratorSections();
   if (suite === 'writes') smallWriteSections();
+  if (suite === 'scheduler') schedulerSections();
   if (suite === 'all' || suite === 's3') await s3Sections();
   if (suite === 'all' || suite === 'redis') await redisSections();
   if (suite === 'all' || suite === 'http') httpSections();
@@ -231,6 +234,27 @@ function orchestratorSections(): void {
     );
   }
   smallWriteSections();
+}
+
+/**
+ * The scheduler against bare p-queue running `async () => 1`: no task
+ * objects on its side at all. 300,000 at one priority, 100,000 at
+ * priorities 0-9, concurrency 100, all queued up front.
+ */
+function schedulerSections(): void {
+  const cases: [number, QueueSpec['priorities'], string][] = [
+    [Number(values['scheduler-count']), 'same', 'one priority'],
+    [Math.round(Number(values['scheduler-count']) / 3), 'ten', 'priorities 0-9'],
+  ];
+  for (const [count, priorities, what] of cases) {
+    const spec: QueueSpec = { count, concurrency: 100, priorities };
+    sections.push(
+      compare(`${String(count)} no-op tasks queued up front, ${what}, concurrency 100`, [
+        { label: 'taskforge Orchestrator (memory queue)', run: () => runChild('orchestratorNoop', workDir, spec) },
+        { label: 'bare p-queue, async () => 1', run: () => runChild('pQueueBare', workDir, spec) },
+      ]),
+    );
+  }
 }
 
 /** Small durable writes through `taskforge run` against the hand-written loop. */

@@ -17,7 +17,11 @@ import { attemptOptionsOf, type AttemptOptions } from './task-config.js';
 import { DEFAULT_LIST_LIMIT, wantsEncryption, type ReadForm, type StorageOperation } from './storage-task-config.js';
 import type { DeleteResultData, StorageResultData, StorageTaskConfigFor, WriteResultData } from './storage-result.js';
 import { prepareStorageTask, withAvailableCompression, writeSource, type PreparedStorageTask } from './storage-task-prepare.js';
+import { readAhead } from '../core/read-ahead.js';
 
+
+/** How far a streamed write's source is read ahead of its encoding and writing: a few writes' worth. */
+const READ_AHEAD_BYTES = 4 * 1024 * 1024;
 /** What a storage task is given besides its config. */
 export interface StorageTaskContext extends TaskContext {
   /** Where objects live. Default: the filesystem under `TASKFORGE_STORAGE_ROOT` or `./taskforge-data`. */
@@ -127,9 +131,11 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
   async #write(prepared: PreparedStorageTask, signal: AbortSignal): Promise<WriteResultData> {
     const { path } = prepared;
     const source = prepared.source ?? writeSource(prepared.config.metadata, path);
-    const data = counted(source.body, (done) => {
+    const counting = counted(source.body, (done) => {
       this.reportProgress(done, source.size);
     });
+    // A stream or a file is read ahead while what was read is encoded and written; bytes in memory need not be.
+    const data = source.size === undefined ? readAhead(counting, READ_AHEAD_BYTES) : counting;
     const encoding = prepared.encoding === undefined ? undefined : await withAvailableCompression(prepared.encoding);
     // A container records the content kind in its header; a plain object, beside it.
     const body = encoding === undefined ? data : encodeContainer(data, { kind: source.kind, path, ...encoding });

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { MemoryBackend } from '../../src/storage/backends/memory.js';
+import { Keyring } from '../../src/storage/codec/keyring.js';
 import { StorageTask } from '../../src/tasks/storage-task.js';
 import { TaskType } from '../../src/tasks/task-type.js';
 import { repoModule, runScript } from '../helpers/child.js';
@@ -71,6 +72,26 @@ describe('StorageTask on the filesystem', () => {
     expect(result.success).toBe(false);
     expect(await readFile(join(fixture.root, 's', 'file'), 'utf8')).toBe('old content');
     expect((await allNames(join(fixture.root, 's'))).filter((name) => name.includes('tmp'))).toEqual([]);
+  });
+
+  it('a stream that fails after several MiB (a write under way, more read ahead) fails the write, keeps the old object and leaves no temporary file', async () => {
+    await expectData(fixture.backend, { operation: 'write', path: '/big/file', data: 'old content' });
+    async function* brokenLate(): AsyncGenerator<Buffer> {
+      for (let index = 0; index < 6; index += 1) {
+        yield Buffer.alloc(1024 * 1024, index);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      throw new Error('producer crashed late');
+    }
+    for (const encryption of [false, true]) {
+      const result = await new StorageTask(
+        { type: TaskType.STORAGE, metadata: { operation: 'write', path: '/big/file', data: brokenLate(), options: { encryption, compression: encryption } } },
+        { backend: fixture.backend, keyring: Keyring.fromKey(Buffer.alloc(32, 1)) },
+      ).execute();
+      expect(result.error?.message, String(encryption)).toContain('producer crashed late');
+      expect(await readFile(join(fixture.root, 'big', 'file'), 'utf8')).toBe('old content');
+      expect(await allNames(join(fixture.root, 'big'))).toEqual(['file']);
+    }
   });
 
   it('a stream yielding something other than bytes fails with VALIDATION_ERROR', async () => {

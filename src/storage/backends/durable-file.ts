@@ -27,6 +27,9 @@ export async function writeDurableFile(
   attributes: MetadataAttributes,
 ): Promise<{ stats: BigIntStats; recorded: boolean }> {
   const fd = await openFd(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o666);
+  // One batch is written while the next is read and encoded: the write (on
+  // the thread pool) overlaps the source's reads and the encryption (here).
+  let writing: Promise<void> = Promise.resolve();
   try {
     let batch: Uint8Array[] = [];
     let batchBytes = 0;
@@ -34,11 +37,15 @@ export async function writeDurableFile(
       batch.push(chunk);
       batchBytes += chunk.byteLength;
       if (batchBytes >= WRITE_BATCH_BYTES) {
-        await writeAll(fd, batch);
+        await writing;
+        writing = writeAll(fd, batch);
+        // Its failure is thrown where it is awaited; until then it is not an unhandled rejection.
+        writing.catch(() => undefined);
         batch = [];
         batchBytes = 0;
       }
     }
+    await writing;
     await writeAll(fd, batch);
     throwIfAborted(options.signal);
     // Every object gets one, even with no metadata: a read that finds it looks for no sidecar.
@@ -46,6 +53,8 @@ export async function writeDurableFile(
     await fsyncFd(fd);
     return { stats: fstatSync(fd, { bigint: true }), recorded };
   } finally {
+    // Never close under a write in flight (its descriptor number could be reused by another file meanwhile).
+    await writing.catch(() => undefined);
     closeSync(fd);
   }
 }

@@ -1,0 +1,71 @@
+/**
+ * Iterates `source` ahead of the consumer, holding up to `maxBytes` read and
+ * not yet taken: the source's work (a stream's reads, one small read at a
+ * time) goes on while the consumer does its own (encrypting, writing),
+ * instead of only when the consumer asks. Chunks come out in order; the
+ * source's failure is thrown after the chunks read before it. When the
+ * consumer stops early, the source is closed (its return() is asked for,
+ * not awaited: a stalled source could not answer it until its pending read
+ * settles).
+ */
+export async function* readAhead(source: AsyncIterable<Uint8Array>, maxBytes: number): AsyncGenerator<Uint8Array, void, undefined> {
+  const iterator = source[Symbol.asyncIterator]();
+  const held: Uint8Array[] = [];
+  let heldBytes = 0;
+  // (An object: the reader, a closure, changes them between the consumer's looks.)
+  const state: { finished: boolean; failure: { readonly error: unknown } | undefined; stopped: boolean } = { finished: false, failure: undefined, stopped: false };
+  /** Wakes the consumer, waiting for a chunk or the end. */
+  let wakeConsumer: (() => void) | undefined;
+  /** Wakes the reader, waiting for room. */
+  let wakeReader: (() => void) | undefined;
+  const wake = (which: 'consumer' | 'reader'): void => {
+    const waiting = which === 'consumer' ? wakeConsumer : wakeReader;
+    if (which === 'consumer') wakeConsumer = undefined;
+    else wakeReader = undefined;
+    waiting?.();
+  };
+
+  const reader = async (): Promise<void> => {
+    try {
+      while (!state.stopped) {
+        if (heldBytes >= maxBytes) {
+          await new Promise<void>((resolve) => (wakeReader = resolve));
+          continue;
+        }
+        const step = await iterator.next();
+        if (step.done === true) return;
+        held.push(step.value);
+        heldBytes += step.value.byteLength;
+        wake('consumer');
+      }
+    } catch (error) {
+      state.failure = { error };
+    } finally {
+      state.finished = true;
+      wake('consumer');
+    }
+  };
+  // (It catches its own failures: they are the consumer's to throw.)
+  reader().catch(() => undefined);
+
+  try {
+    for (;;) {
+      const chunk = held.shift();
+      if (chunk !== undefined) {
+        heldBytes -= chunk.byteLength;
+        wake('reader');
+        yield chunk;
+        continue;
+      }
+      if (state.failure !== undefined) throw state.failure.error;
+      if (state.finished) return;
+      await new Promise<void>((resolve) => (wakeConsumer = resolve));
+    }
+  } finally {
+    if (!state.finished) {
+      state.stopped = true;
+      wake('reader');
+      iterator.return?.().catch(() => undefined);
+    }
+  }
+}
