@@ -190,20 +190,31 @@ export class S3Backend implements StorageBackend {
   }
 
   async #write(path: string, body: AsyncIterable<Uint8Array>, options: WriteOptions): Promise<ObjectInfo> {
-    await this.#assertWritable(path, options);
-    // A refusal of beforeCommit is the write's error as it is (the upload would wrap it).
+    // A refusal (what is at the path, or beforeCommit) is the write's error as it is (the upload would wrap it).
     let refusal: Error | undefined;
-    const { beforeCommit } = options;
-    const check = beforeCommit === undefined ? undefined : () => beforeCommit().catch((error: unknown) => {
+    const refused = new AbortController();
+    const refuse = (error: unknown): never => {
       refusal = error instanceof Error ? error : new Error(String(error));
+      refused.abort(refusal);
       throw refusal;
-    });
+    };
+    // What is at the path is checked while the body uploads: those round trips
+    // overlap the parts instead of coming before them. The body's end waits for
+    // the check, so a refusal commits nothing, and it stops the upload at once.
+    const writable = this.#assertWritable(path, options).catch(refuse);
+    writable.catch(() => undefined);
+    const { beforeCommit } = options;
+    const check = async (): Promise<void> => {
+      await writable;
+      if (beforeCommit !== undefined) await beforeCommit().catch(refuse);
+    };
+    const signal = AbortSignal.any([options.signal, refused.signal]);
     const upload = new this.#sdk.storage.Upload({
       client: this.#client,
       params: {
         Bucket: this.#bucket,
         Key: this.#key(path),
-        Body: Readable.from(abortable(endingWithCheck(body, check), options.signal)),
+        Body: Readable.from(abortable(endingWithCheck(body, check), signal)),
         Metadata: { ...options.metadata },
         // S3 refuses the PUT (or the multipart completion) when the key exists: the check
         // above is then not the only guard, and another process cannot slip in between.
@@ -214,7 +225,7 @@ export class S3Backend implements StorageBackend {
       leavePartsOnError: false,
     });
     try {
-      await runUpload(upload, path, options.signal);
+      await runUpload(upload, path, signal);
     } catch (error) {
       if (error instanceof UploadNotStopped) throw error.coded;
       throwIfAborted(options.signal);
@@ -366,7 +377,7 @@ function directoryEntry(path: string): ListEntry {
  * for a multipart upload, its last part and the completion) only once the
  * body has ended, so a refusal there commits nothing.
  */
-async function* endingWithCheck(body: AsyncIterable<Uint8Array>, beforeCommit: (() => Promise<void>) | undefined): AsyncIterable<Uint8Array> {
+async function* endingWithCheck(body: AsyncIterable<Uint8Array>, beforeCommit: () => Promise<void>): AsyncIterable<Uint8Array> {
   yield* body;
-  await beforeCommit?.();
+  await beforeCommit();
 }
