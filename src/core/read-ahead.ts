@@ -1,6 +1,6 @@
 /**
- * Iterates `source` ahead of the consumer, holding up to `maxBytes` read and
- * not yet taken: the source's work (a stream's reads, one small read at a
+ * Iterates `source` ahead of the consumer, once `startAfterBytes` have
+ * passed, holding up to `maxBytes` read and not yet taken: the source's work (a stream's reads, one small read at a
  * time) goes on while the consumer does its own (encrypting, writing),
  * instead of only when the consumer asks. Chunks come out in order; the
  * source's failure is thrown after the chunks read before it. When the
@@ -8,8 +8,26 @@
  * not awaited: a stalled source could not answer it until its pending read
  * settles).
  */
-export async function* readAhead(source: AsyncIterable<Uint8Array>, maxBytes: number): AsyncGenerator<Uint8Array, void, undefined> {
+export async function* readAhead(source: AsyncIterable<Uint8Array>, maxBytes: number, startAfterBytes = 0): AsyncGenerator<Uint8Array, void, undefined> {
   const iterator = source[Symbol.asyncIterator]();
+  // The first `startAfterBytes` pass straight through: a small body costs no reader of its own.
+  let passed = 0;
+  let throughEnded = false;
+  try {
+    while (passed < startAfterBytes) {
+      const step = await iterator.next();
+      if (step.done === true) {
+        throughEnded = true;
+        return;
+      }
+      passed += step.value.byteLength;
+      yield step.value;
+    }
+    throughEnded = true;
+  } finally {
+    // Stopped early (or failed) while passing through: the source is closed, as below.
+    if (!throughEnded) iterator.return?.().catch(() => undefined);
+  }
   const held: Uint8Array[] = [];
   let heldBytes = 0;
   // (An object: the reader, a closure, changes them between the consumer's looks.)

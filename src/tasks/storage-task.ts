@@ -22,6 +22,8 @@ import { readAhead } from '../core/read-ahead.js';
 
 /** How far a streamed write's source is read ahead of its encoding and writing: a few writes' worth. */
 const READ_AHEAD_BYTES = 4 * 1024 * 1024;
+/** A source is read ahead only past its first MiB: a small file or stream costs no reader of its own. */
+const READ_AHEAD_AFTER_BYTES = 1024 * 1024;
 /** What a storage task is given besides its config. */
 export interface StorageTaskContext extends TaskContext {
   /** Where objects live. Default: the filesystem under `TASKFORGE_STORAGE_ROOT` or `./taskforge-data`. */
@@ -135,7 +137,7 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
       this.reportProgress(done, source.size);
     });
     // A stream or a file is read ahead while what was read is encoded and written; bytes in memory need not be.
-    const data = source.size === undefined ? readAhead(counting, READ_AHEAD_BYTES) : counting;
+    const data = source.size === undefined ? readAhead(counting, READ_AHEAD_BYTES, READ_AHEAD_AFTER_BYTES) : counting;
     const encoding = prepared.encoding === undefined ? undefined : await withAvailableCompression(prepared.encoding);
     // A container records the content kind in its header; a plain object, beside it.
     const body = encoding === undefined ? data : encodeContainer(data, { kind: source.kind, path, ...encoding });

@@ -62,4 +62,30 @@ describe('readAhead', () => {
     await settle();
     expect(closed()).toBe(true);
   });
+
+  it('passes the first bytes straight through, reading ahead only past them', async () => {
+    const { source, given } = countingSource(100, 10);
+    const ahead = readAhead(source, 35, 50);
+    for (let index = 0; index < 4; index += 1) await ahead.next();
+    await settle();
+    // Four taken, 40 bytes: still passing through, nothing read beyond.
+    expect(given()).toBe(4);
+    await ahead.next();
+    await ahead.next();
+    await settle();
+    // Past 50 bytes: read ahead up to the bound.
+    expect(given()).toBeGreaterThan(6);
+    await ahead.return(undefined);
+  });
+
+  it('closes the source when the consumer stops while passing through, and gives a short source whole', async () => {
+    const early = countingSource(100, 10);
+    for await (const chunk of readAhead(early.source, 35, 1000)) if (chunk[0] === 1) break;
+    await settle();
+    expect(early.closed()).toBe(true);
+    const short = countingSource(3, 10);
+    const seen: number[] = [];
+    for await (const chunk of readAhead(short.source, 35, 1000)) seen.push(chunk[0] ?? -1);
+    expect(seen).toEqual([0, 1, 2]);
+  });
 });
