@@ -67,6 +67,12 @@ export interface ListOptions {
 export interface OpenedObject {
   readonly info: ObjectInfo;
   readonly body: Readable;
+  /**
+   * The whole body, when the backend read it whole (a small object): a
+   * caller that takes these bytes need not consume or destroy `body`, which
+   * gives the same bytes.
+   */
+  readonly bytes?: Buffer;
 }
 
 /**

@@ -207,7 +207,7 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
     const opened = await this.#backend.read(path, { signal });
     const total = opened.info.size;
     this.setResultDetails(useCache ? { cache: 'miss', bytesRead: total } : { bytesRead: total });
-    const stored = counted(opened.body as AsyncIterable<Buffer>, (done) => {
+    const stored = counted(opened.bytes === undefined ? (opened.body as AsyncIterable<Buffer>) : onlyChunk(opened.bytes), (done) => {
       this.reportProgress(done, total);
     });
     const decoded = await decodeStoredObject(
@@ -292,4 +292,20 @@ async function* counted<T extends Uint8Array>(source: AsyncIterable<T>, onBytes:
     onBytes(bytesDone);
     yield chunk;
   }
+}
+
+/** A body already read whole, as a source of one chunk (lighter than a stream made of it). */
+function onlyChunk(bytes: Buffer): AsyncIterable<Buffer> {
+  return {
+    [Symbol.asyncIterator]: () => {
+      let given = bytes.byteLength === 0;
+      return {
+        next: (): Promise<IteratorResult<Buffer, undefined>> => {
+          const step: IteratorResult<Buffer, undefined> = given ? { done: true, value: undefined } : { done: false, value: bytes };
+          given = true;
+          return Promise.resolve(step);
+        },
+      };
+    },
+  };
 }

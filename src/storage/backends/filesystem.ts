@@ -151,7 +151,17 @@ export class FileSystemBackend implements StorageBackend {
       // A FIFO, socket or device is no object (a listing leaves it out too).
       if (!stats.isFile()) throw notFound('read', path);
       const info = infoOf(stats, await this.#metadataOf(hostPath, stats, fd));
-      if (info.size <= WHOLE_READ_BYTES) return { info, body: bodyOf(await readWhole(fd, info.size)) };
+      if (info.size <= WHOLE_READ_BYTES) {
+        const bytes = await readWhole(fd, info.size);
+        // The stream is made only for a caller that asks for it: most take the bytes.
+        return {
+          info,
+          bytes,
+          get body() {
+            return bodyOf(bytes);
+          },
+        };
+      }
       const body = createReadStream(hostPath, { fd, highWaterMark: READ_CHUNK_BYTES, autoClose: true });
       handedOver = true;
       return { info, body };
