@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { describe, expect, it } from 'vitest';
 import type { ListPage, StorageBackend } from '../../src/storage/backend.js';
 import { S3Backend } from '../../src/storage/backends/s3.js';
 import { Keyring } from '../../src/storage/codec/keyring.js';
@@ -13,7 +13,7 @@ import type { TaskResult } from '../../src/tasks/task-result.js';
 import { decodeBytes, failureCode } from '../helpers/codec.js';
 import { useFileSystemFixture } from '../helpers/fs-fixture.js';
 import { referenceDecode, referenceS3Key } from '../helpers/reference-format.js';
-import { S3RVER_CREDENTIALS, startS3Server, type S3Server } from '../helpers/s3-server.js';
+import { useS3Server } from '../helpers/use-s3-server.js';
 
 /*
  * What docs/format.md says about the path an object is bound to ("The path"),
@@ -40,21 +40,10 @@ const keyring = new Keyring({ keys: { [s3Vector?.keyId ?? 'k']: masterKey } });
 const nfc = '/caf\u00e9.txt';
 const nfd = '/cafe\u0301.txt';
 
-let server: S3Server | undefined;
-let client: S3Client | undefined;
-
-beforeAll(async () => {
-  server = await startS3Server('format-paths');
-  client = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3RVER_CREDENTIALS });
-});
-
-afterAll(async () => {
-  client?.destroy();
-  await server?.stop();
-});
+const s3Server = useS3Server('format-paths');
 
 function s3(): { readonly bucket: string; readonly client: S3Client } {
-  if (server === undefined || client === undefined) throw new Error('the S3 server did not start');
+  const { server, client } = s3Server();
   return { bucket: server.bucket, client };
 }
 

@@ -1,34 +1,18 @@
-import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { describe, expect, it } from 'vitest';
 import type { ListPage } from '../../src/storage/backend.js';
 import { entriesOfKey } from '../../src/storage/backends/s3-keys.js';
 import { S3Backend } from '../../src/storage/backends/s3.js';
 import { isStorageName } from '../../src/storage/storage-name.js';
 import { parseStoragePath } from '../../src/storage/storage-path.js';
-import { S3RVER_CREDENTIALS, startS3Server, type S3Server } from '../helpers/s3-server.js';
+import { useS3Server } from '../helpers/use-s3-server.js';
 import { expectData } from '../helpers/storage.js';
 
 // Buckets written by other tools: the AWS console's "Create folder", rclone and s3cmd leave
 // zero-byte `dir/` folder markers; anyone can write a key named `.taskforge-*`. The rules
 // every backend shares are in the conformance suite; these are the S3-only cases.
 
-let server: S3Server | undefined;
-let client: S3Client | undefined;
-
-beforeAll(async () => {
-  server = await startS3Server('foreign');
-  client = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3RVER_CREDENTIALS });
-});
-
-afterAll(async () => {
-  client?.destroy();
-  await server?.stop();
-});
-
-function s3(): { readonly server: S3Server; readonly client: S3Client } {
-  if (server === undefined || client === undefined) throw new Error('the S3 server did not start');
-  return { server, client };
-}
+const s3 = useS3Server('foreign');
 
 /** Puts keys as another tool would: plain PUTs, nothing of taskforge's. */
 async function putKeys(keys: readonly string[]): Promise<void> {

@@ -1,25 +1,14 @@
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { describe, expect, it } from 'vitest';
 import { S3Backend } from '../../src/storage/backends/s3.js';
 import { StorageTask } from '../../src/tasks/storage-task.js';
-import { S3RVER_CREDENTIALS, startS3Server, type S3Server } from '../helpers/s3-server.js';
+import { useS3Server } from '../helpers/use-s3-server.js';
 import { expectData } from '../helpers/storage.js';
 
 // What is at a path is checked while the body uploads (its round trips overlap
 // the parts): a refusal must still commit nothing, and stop the upload early.
 
-let server: S3Server | undefined;
-let client: S3Client | undefined;
-
-beforeAll(async () => {
-  server = await startS3Server('write-checks');
-  client = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3RVER_CREDENTIALS });
-});
-
-afterAll(async () => {
-  client?.destroy();
-  await server?.stop();
-});
+const s3 = useS3Server('write-checks');
 
 /** 40 chunks of 1 MiB, slowly: counts how many were taken. */
 function slowSource(): { source: AsyncGenerator<Buffer>; taken: () => number } {
@@ -36,7 +25,7 @@ function slowSource(): { source: AsyncGenerator<Buffer>; taken: () => number } {
 
 describe('S3 writes: the checks of what is at the path run beside the upload', () => {
   it('a large streamed write onto a directory or under a file is refused early, and nothing of it is stored', async () => {
-    if (server === undefined || client === undefined) throw new Error('the S3 server did not start');
+    const { server, client } = s3();
     const { bucket } = server;
     const prefix = `checks-${String(process.pid)}`;
     const backend = new S3Backend({ bucket, prefix, client, partSize: 5 * 1024 * 1024 });

@@ -1,28 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll } from 'vitest';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { S3Backend } from '../../src/storage/backends/s3.js';
-import { S3RVER_CREDENTIALS, startS3Server, type S3Server } from '../helpers/s3-server.js';
+import { useS3Server } from '../helpers/use-s3-server.js';
 import { describeBackendConformance } from './conformance.js';
 
-let server: S3Server | undefined;
-let client: S3Client | undefined;
-
-beforeAll(async () => {
-  server = await startS3Server('conformance');
-  client = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3RVER_CREDENTIALS });
-});
-
-afterAll(async () => {
-  client?.destroy();
-  await server?.stop();
-});
+const s3Server = useS3Server('conformance');
 
 // Each test gets a prefix of its own in the one bucket: an empty store.
 describeBackendConformance('s3 (s3rver)', () => {
-  if (server === undefined || client === undefined) throw new Error('the S3 server did not start');
+  const { server, client: s3 } = s3Server();
   const { bucket } = server;
-  const s3 = client;
   const prefix = `t${randomBytes(6).toString('hex')}`;
   const backend = new S3Backend({ bucket, prefix, client: s3, partSize: 5 * 1024 * 1024 });
   const put = async (key: string, content: string): Promise<void> => {
