@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { restoreTree, storeTree } from '../../src/index.js';
 import { Gate, LARGE_FILE_BYTES, LARGE_FILES_AT_ONCE } from '../../src/orchestrator/trees/tree-limits.js';
 import type { ObjectInfo, OpenedObject, WriteOptions } from '../../src/storage/backend.js';
 import { MemoryBackend } from '../../src/storage/backends/memory.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { useTempDir } from '../helpers/temp-dir.js';
 
 /** A memory backend that counts the writes and reads of large objects in flight, and keeps the most seen at once. */
 class CountingBackend extends MemoryBackend {
@@ -40,14 +40,7 @@ class CountingBackend extends MemoryBackend {
 }
 
 describe('how many files of a tree are in flight', () => {
-  let dir = '';
-  let remove: () => Promise<void> = () => Promise.resolve();
-  beforeEach(async () => {
-    ({ path: dir, remove } = await makeTempDir('tree-limits-'));
-  });
-  afterEach(async () => {
-    await remove();
-  });
+  const temp = useTempDir('tree-limits-');
 
   it('a Gate lets `limit` holders in, the rest in order as places free', async () => {
     const gate = new Gate(2);
@@ -71,7 +64,7 @@ describe('how many files of a tree are in flight', () => {
   });
 
   it('at the default concurrency, at most 8 files over 1 MiB are stored or restored at once; every byte comes back', async () => {
-    const source = join(dir, 'src');
+    const source = join(temp.path, 'src');
     mkdirSync(source);
     const contents = new Map<string, Buffer>();
     for (let index = 0; index < 20; index += 1) {
@@ -83,7 +76,7 @@ describe('how many files of a tree are in flight', () => {
     const backend = new CountingBackend();
     expect(await storeTree({ source, prefix: '/t', backend })).toMatchObject({ stored: 20, failed: 0 });
     expect(backend.mostWriting).toBe(LARGE_FILES_AT_ONCE);
-    const out = join(dir, 'out');
+    const out = join(temp.path, 'out');
     expect(await restoreTree({ prefix: '/t', destination: out, backend })).toMatchObject({ stored: 20, failed: 0 });
     expect(backend.mostReading).toBe(LARGE_FILES_AT_ONCE);
     for (const [name, bytes] of contents) expect(Buffer.compare(readFileSync(join(out, name)), bytes), name).toBe(0);

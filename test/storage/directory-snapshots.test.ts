@@ -1,27 +1,19 @@
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ListPage } from '../../src/storage/backend.js';
 import { DirectorySnapshots } from '../../src/storage/backends/directory-snapshots.js';
 import { FileSystemBackend } from '../../src/storage/backends/filesystem.js';
 import { expectData } from '../helpers/storage.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { useTempDir } from '../helpers/temp-dir.js';
 
 /** Longer than the margin after a change within which a directory is read again for every page. */
 const SETTLED_AFTER_MS = 120;
 
 describe('directory snapshots: a directory listed page by page is read once while it stays unchanged', () => {
-  let dir: { path: string; remove: () => Promise<void> };
+  const dir = useTempDir();
   const signal = new AbortController().signal;
-
-  beforeEach(async () => {
-    dir = await makeTempDir();
-  });
-
-  afterEach(async () => {
-    await dir.remove();
-  });
 
   async function folderOf(names: string[]): Promise<string> {
     const folder = join(dir.path, 'folder');

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, chmodSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ObjectInfo, WriteOptions } from '../../src/storage/backend.js';
 import { MemoryBackend } from '../../src/storage/backends/memory.js';
 import { Keyring } from '../../src/storage/codec/keyring.js';
@@ -11,7 +11,7 @@ import type { StorageMetadata } from '../../src/tasks/storage-task-config.js';
 import { FlakyWrites } from '../helpers/flaky-backend.js';
 import { NO_WAIT } from '../helpers/scripted-task.js';
 import { expectCode, expectData } from '../helpers/storage.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { useTempDir } from '../helpers/temp-dir.js';
 
 /** A memory backend that appends to `file` once it has taken the first chunk of a write: the file changes while it is read. */
 class AppendsWhileReading extends MemoryBackend {
@@ -41,21 +41,14 @@ class AppendsWhileReading extends MemoryBackend {
 }
 
 describe('a write whose data is a local file (metadata.file)', () => {
-  let dir = '';
-  let remove: () => Promise<void> = () => Promise.resolve();
-  beforeEach(async () => {
-    ({ path: dir, remove } = await makeTempDir('file-source-'));
-  });
-  afterEach(async () => {
-    await remove();
-  });
+  const temp = useTempDir('file-source-');
 
   function run(backend: MemoryBackend | FlakyWrites, metadata: StorageMetadata, keyring?: Keyring) {
     return new StorageTask({ type: 'storage', metadata }, { backend, ...NO_WAIT, ...(keyring === undefined ? {} : { keyring }) }).execute();
   }
 
   it('stores the file as bytes, plain or compressed and encrypted, and says what it read: size, mtime and mode', async () => {
-    const file = join(dir, 'photo.bin');
+    const file = join(temp.path, 'photo.bin');
     const bytes = randomBytes(3 * 1024 * 1024 + 17);
     writeFileSync(file, bytes);
     chmodSync(file, 0o640);
@@ -69,12 +62,12 @@ describe('a write whose data is a local file (metadata.file)', () => {
       expect(Buffer.compare(back.data as Buffer, bytes)).toBe(0);
     }
     // An empty file is an empty object.
-    writeFileSync(join(dir, 'empty'), '');
-    expect(await run(backend, { operation: 'write', path: '/empty', file: join(dir, 'empty') })).toMatchObject({ success: true, data: { size: 0, source: { size: 0 } } });
+    writeFileSync(join(temp.path, 'empty'), '');
+    expect(await run(backend, { operation: 'write', path: '/empty', file: join(temp.path, 'empty') })).toMatchObject({ success: true, data: { size: 0, source: { size: 0 } } });
   });
 
   it('a file that changes while it is read fails with SOURCE_CHANGED and stores nothing: what was there stays', async () => {
-    const file = join(dir, 'growing.log');
+    const file = join(temp.path, 'growing.log');
     writeFileSync(file, randomBytes(4 * 1024 * 1024));
     const backend = new AppendsWhileReading(file);
     await expectData(backend, { operation: 'write', path: '/log', data: 'before' });
@@ -85,7 +78,7 @@ describe('a write whose data is a local file (metadata.file)', () => {
   });
 
   it('a file that shrinks while it is read fails with SOURCE_CHANGED too', async () => {
-    const file = join(dir, 'shrinking.bin');
+    const file = join(temp.path, 'shrinking.bin');
     writeFileSync(file, randomBytes(3 * 1024 * 1024));
     const backend = new AppendsWhileReading(file, (target) => {
       truncateSync(target, 1024 * 1024 + 5);
@@ -99,7 +92,7 @@ describe('a write whose data is a local file (metadata.file)', () => {
     const backend = new MemoryBackend();
     for (const size of [1, 1024 * 1024 - 1, 1024 * 1024, 1024 * 1024 + 1, 2 * 1024 * 1024, 2 * 1024 * 1024 + 7]) {
       const bytes = randomBytes(size);
-      const file = join(dir, `sized-${String(size)}`);
+      const file = join(temp.path, `sized-${String(size)}`);
       writeFileSync(file, bytes);
       expect(await run(backend, { operation: 'write', path: `/sized/${String(size)}`, file })).toMatchObject({ success: true, data: { size, source: { size } } });
       const back = await new StorageTask({ type: 'storage', metadata: { operation: 'read', path: `/sized/${String(size)}` } }, { backend }).execute();
@@ -109,16 +102,16 @@ describe('a write whose data is a local file (metadata.file)', () => {
 
   it('a missing file, or a directory, fails with SOURCE_ERROR and stores nothing', async () => {
     const backend = new MemoryBackend();
-    const missing = await run(backend, { operation: 'write', path: '/m', file: join(dir, 'nobody') });
+    const missing = await run(backend, { operation: 'write', path: '/m', file: join(temp.path, 'nobody') });
     expect(missing).toMatchObject({ success: false, error: { code: 'SOURCE_ERROR', retryable: false } });
     expect(missing.error?.message).toContain('no such file');
-    await mkdir(join(dir, 'folder'));
-    expect(await run(backend, { operation: 'write', path: '/m', file: join(dir, 'folder') })).toMatchObject({ success: false, error: { code: 'SOURCE_ERROR' } });
+    await mkdir(join(temp.path, 'folder'));
+    expect(await run(backend, { operation: 'write', path: '/m', file: join(temp.path, 'folder') })).toMatchObject({ success: false, error: { code: 'SOURCE_ERROR' } });
     expect(await expectCode(backend, { operation: 'read', path: '/m' })).toBe('NOT_FOUND');
   });
 
   it('a retry reads the file again from its start', async () => {
-    const file = join(dir, 'data.bin');
+    const file = join(temp.path, 'data.bin');
     const bytes = randomBytes(2 * 1024 * 1024);
     writeFileSync(file, bytes);
     const flaky = new FlakyWrites(new MemoryBackend(), 2);
@@ -129,7 +122,7 @@ describe('a write whose data is a local file (metadata.file)', () => {
 
   it('refuses data and file together, a write with neither, and a file on any other operation', async () => {
     const backend = new MemoryBackend();
-    const file = join(dir, 'x');
+    const file = join(temp.path, 'x');
     writeFileSync(file, 'x');
     const both = await run(backend, { operation: 'write', path: '/x', data: 'x', file });
     expect(both).toMatchObject({ success: false, error: { code: 'VALIDATION_ERROR', details: { fields: [{ field: 'metadata.file' }] } } });
