@@ -88,7 +88,7 @@ describe('StorageTask on the filesystem', () => {
         { type: TaskType.STORAGE, metadata: { operation: 'write', path: '/big/file', data: brokenLate(), options: { encryption, compression: encryption } } },
         { backend: fixture.backend, keyring: Keyring.fromKey(Buffer.alloc(32, 1)) },
       ).execute();
-      expect(result.error?.message, String(encryption)).toContain('producer crashed late');
+      expect([result.error?.code, result.error?.message.includes('producer crashed late')], String(encryption)).toEqual(['SOURCE_ERROR', true]);
       expect(await readFile(join(fixture.root, 'big', 'file'), 'utf8')).toBe('old content');
       expect(await allNames(join(fixture.root, 'big'))).toEqual(['file']);
     }
