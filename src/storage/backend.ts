@@ -94,11 +94,16 @@ export interface StorageBackend {
   /** Facts about a file, or undefined when nothing is there. A directory: IS_A_DIRECTORY. */
   stat(path: string, options: { readonly signal: AbortSignal }): Promise<ObjectInfo | undefined>;
   /**
-   * What `stat` would give as the object's version, without its metadata:
-   * for a backend that can answer it for less (a cache's check that its
-   * entry is still current). Optional; `stat` serves where it is missing.
+   * Whether `path` still leads to the very object a read returned with
+   * `version`, unchanged: a cache's check that its entry may be served
+   * again, for a backend that can answer it for less than `stat`. It
+   * answers only that (a guess at an unknown version learns nothing), and
+   * false whenever in doubt, sending the caller to `read`, which gives the
+   * error owed. Optional; `stat` serves where it is missing. `options.signal`
+   * is made when first read (a check that waits on nothing abortable need
+   * not make one): read it, do not copy `options`.
    */
-  version?(path: string, options: { readonly signal: AbortSignal }): Promise<string | undefined>;
+  isCurrent?(path: string, version: string, options: { readonly signal: AbortSignal }): Promise<boolean>;
   /** Opens a file for reading. NOT_FOUND when missing, IS_A_DIRECTORY for a directory. */
   read(path: string, options: { readonly signal: AbortSignal }): Promise<OpenedObject>;
   /**

@@ -26,6 +26,30 @@ export interface AttemptContext<TConfig> {
   readonly attempt: number;
   /** The validated config. */
   readonly config: TConfig;
+  /**
+   * The attempt's own signal, which its timeout and cancel() fire: the one
+   * `executeTask` is handed, unless its type declares `ignoresSignal`; such
+   * a type reads it here when some of its work needs one after all (it is
+   * made when first read).
+   */
+  readonly signal: AbortSignal;
+}
+
+/** An attempt's context: its signal made only when read (see BaseTask.ignoresSignal). */
+class Attempt<TConfig> implements AttemptContext<TConfig> {
+  readonly #controller: AbortController;
+
+  constructor(
+    readonly attempt: number,
+    readonly config: TConfig,
+    controller: AbortController,
+  ) {
+    this.#controller = controller;
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
 }
 
 /** The cleanup of a task type with nothing to release: one settled promise for all. */
@@ -49,15 +73,17 @@ const UNREAD_SIGNAL = new AbortController().signal;
  */
 export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTaskConfig> {
   /**
-   * Set to true by a task type whose `executeTask` never reads its signal:
-   * its attempts are then all given one shared signal that never fires,
-   * instead of a signal of their own. On Node 20 making a signal costs about
-   * 5 µs, more than the rest of a no-op task's lifecycle; work that does I/O
-   * never notices. A timeout or cancel still aborts the attempt's own
-   * controller, which decides how the attempt ends once `executeTask`
-   * settles, but nothing stops the work itself. A subclass that reads the
-   * signal sets it back to false. Default false: every attempt has a signal
-   * that fires on its timeout and on cancel.
+   * Set to true by a task type whose `executeTask` never reads its `signal`
+   * argument: its attempts are then all handed one shared signal that never
+   * fires, and the attempt's own signal is made only if the work reads
+   * `context.signal` (a storage read that a cache serves never does; one
+   * that goes to the backend does). On Node 20 making a signal costs 1-5 µs,
+   * more than the rest of a no-op task's lifecycle or a cache hit's work. A
+   * timeout or cancel still aborts the attempt's own controller, which
+   * decides how the attempt ends once `executeTask` settles; work that never
+   * read `context.signal` is not stopped by it. A subclass that reads the
+   * argument sets it back to false. Default false: every attempt is handed
+   * a signal of its own that fires on its timeout and on cancel.
    */
   static readonly ignoresSignal: boolean = false;
 
@@ -305,7 +331,7 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
     try {
       // Awaited to the end even after an abort: the next attempt or the
       // task's end must not overlap work that is still running.
-      return await this.executeTask(this.#signalOf(controller), { attempt, config });
+      return await this.executeTask(this.#signalOf(controller), new Attempt(attempt, config, controller));
     } catch (thrown) {
       // Whatever the work threw on the way out (AbortError, EBADF), the
       // reason it stopped is the abort's; the work's own error is kept when
@@ -336,10 +362,11 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
   }
 
   /**
-   * The attempt's signal. Node makes a controller's signal on first use, so
-   * a task type that declares it never reads one (see ignoresSignal) costs
-   * no signal per attempt. Declared, never guessed: what a function's source
-   * text shows depends on the tools that compiled it.
+   * The signal `executeTask` is handed. Node makes a controller's signal
+   * on first use, so a task type that declares it never reads this one (see
+   * ignoresSignal) costs no signal per attempt unless it asks its context.
+   * Declared, never guessed: what a function's source text shows depends on
+   * the tools that compiled it.
    */
   #signalOf(controller: AbortController): AbortSignal {
     return (this.constructor as typeof BaseTask).ignoresSignal ? UNREAD_SIGNAL : controller.signal;

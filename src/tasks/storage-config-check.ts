@@ -13,13 +13,15 @@ const BOOLEAN_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   encryption: ['read', 'write'],
   compression: ['write'],
   recursive: ['delete', 'list'],
+  cache: ['read'],
 };
 
 /**
  * True for the storage configs a program or a batch writes most: a plain
  * object with `type: 'storage'`, an optional id and priority, and metadata
  * with an operation, a path, string or byte data (or a file) for a write,
- * and options among the booleans and `timeout`/`retries`. These the schema
+ * and options among the booleans (`cache: true` of a read included) and
+ * `timeout`/`retries`. These the schema
  * accepts as they are, so a storage task checks them without it (twice per
  * task: when it is submitted and when it runs). False leaves the config to
  * the schema, which may still accept it (JSON data, a stream, compression

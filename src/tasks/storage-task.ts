@@ -56,6 +56,9 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
   StorageResultData<TOperation, TForm>,
   PreparedStorageTask
 > {
+  // Each operation reads the attempt's signal from its context, a read only once it goes to the backend.
+  static override readonly ignoresSignal: boolean = true;
+
   readonly #backend: StorageBackend;
   readonly #keyring: () => Keyring | undefined;
   readonly #cache: ReadCache;
@@ -92,17 +95,19 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
     return attemptOptionsOf(prepared.config);
   }
 
-  protected override executeTask(signal: AbortSignal, { config: prepared }: AttemptContext<PreparedStorageTask>): Promise<StorageResultData<TOperation, TForm>> {
+  protected override executeTask(_unread: AbortSignal, attempt: AttemptContext<PreparedStorageTask>): Promise<StorageResultData<TOperation, TForm>> {
     // The config's operation and `as`, which the type arguments were taken from, decide what comes back.
-    return this.#run(prepared, signal) as Promise<StorageResultData<TOperation, TForm>>;
+    return this.#run(attempt) as Promise<StorageResultData<TOperation, TForm>>;
   }
 
-  async #run(prepared: PreparedStorageTask, signal: AbortSignal): Promise<StorageResultData> {
+  async #run(attempt: AttemptContext<PreparedStorageTask>): Promise<StorageResultData> {
+    const { config: prepared } = attempt;
     const { path } = prepared;
     const { operation, options = {} } = prepared.config.metadata;
+    // A read asks for the attempt's signal only once it goes to the backend: a cache hit makes none.
+    if (operation === 'read') return this.#call('read', path, () => this.#read(prepared, attempt));
+    const { signal } = attempt;
     switch (operation) {
-      case 'read':
-        return this.#call('read', path, () => this.#read(prepared, signal));
       case 'write':
         return this.#write(prepared, signal);
       case 'delete': {
@@ -184,7 +189,7 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
     return { data: this.#serveFromCache(entry, prepared) as StorageResultData<TOperation, TForm> };
   }
 
-  async #read(prepared: PreparedStorageTask, signal: AbortSignal): Promise<ReadValue> {
+  async #read(prepared: PreparedStorageTask, attempt: { readonly signal: AbortSignal }): Promise<ReadValue> {
     const { path } = prepared;
     const options = prepared.config.metadata.options ?? {};
     const useCache = options.cache !== undefined && options.cache !== false;
@@ -192,7 +197,7 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
       const entry = this.#usableEntry(prepared);
       if (entry !== undefined) {
         const ttlMs = typeof options.cache === 'object' ? options.cache.ttlMs : 0;
-        const fresh = Date.now() - entry.validatedAt < ttlMs || (await this.#currentVersion(path, signal)) === entry.version;
+        const fresh = Date.now() - entry.validatedAt < ttlMs || (await this.#isCurrent(path, entry.version, attempt));
         if (fresh) {
           entry.validatedAt = Date.now();
           return this.#serveFromCache(entry, prepared);
@@ -202,6 +207,7 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
       }
       this.#cache.recordMiss();
     }
+    const { signal } = attempt;
     // Taken before the object is opened: a write that lands meanwhile keeps what this read decodes out of the cache.
     const ticket = this.#cache.ticket();
     const opened = await this.#backend.read(path, { signal });
@@ -230,9 +236,10 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
     return bytesToForm(Buffer.from(bytes), decoded.kind, path, options.as);
   }
 
-  /** The object's version as the backend has it now (undefined: gone). */
-  async #currentVersion(path: string, signal: AbortSignal): Promise<string | undefined> {
-    return this.#backend.version === undefined ? (await this.#backend.stat(path, { signal }))?.version : this.#backend.version(path, { signal });
+  /** Whether the object at `path` is still the one read with `version` (the attempt's signal is made if the backend reads it). */
+  #isCurrent(path: string, version: string, attempt: { readonly signal: AbortSignal }): Promise<boolean> {
+    if (this.#backend.isCurrent !== undefined) return this.#backend.isCurrent(path, version, attempt);
+    return this.#backend.stat(path, { signal: attempt.signal }).then((info) => info?.version === version);
   }
 
   /**
@@ -283,7 +290,6 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
   }
 }
 
-/** The plan, with the default compression swapped for its fallback when zstd is not installed. */
 /** Passes chunks through, telling `onBytes` the running total. */
 async function* counted<T extends Uint8Array>(source: AsyncIterable<T>, onBytes: (bytesDone: number) => void): AsyncGenerator<T, void, undefined> {
   let bytesDone = 0;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BaseTask } from '../../src/tasks/base-task.js';
+import { BaseTask, type AttemptContext } from '../../src/tasks/base-task.js';
 import { scriptedConfig } from '../helpers/scripted-task.js';
 
 /** Rejects with the signal's reason once it fires (a signal that never fires keeps it waiting). */
@@ -76,6 +76,19 @@ class RestParameter extends BaseTask {
   }
 }
 
+/** Declares ignoresSignal and reads the attempt's own signal from its context, as StorageTask does for work that needs one. */
+class ReadsContextSignal extends BaseTask {
+  static override readonly ignoresSignal = true;
+  readonly signals: AbortSignal[] = [];
+  readonly handed: AbortSignal[] = [];
+
+  protected override executeTask(handed: AbortSignal, context: AttemptContext<unknown>): Promise<never> {
+    this.handed.push(handed);
+    this.signals.push(context.signal);
+    return untilAborted(context.signal);
+  }
+}
+
 /** Cancel and timeout each fire the signal the attempt was given. */
 async function expectSignalFires(TaskClass: WaitingTaskClass): Promise<void> {
   const cancelled = new TaskClass(scriptedConfig());
@@ -118,6 +131,18 @@ describe('the attempt signal', () => {
     expect((await running).error?.code).toBe('CANCELLED');
     expect(timedOut.signals[0]?.aborted).toBe(false);
     expect(cancelled.signals[0]).toBe(timedOut.signals[0]);
+  });
+
+  it('a task type that declares ignoresSignal finds the attempt\'s own signal in its context: cancel and timeout fire it, each attempt has its own', async () => {
+    await expectSignalFires(ReadsContextSignal);
+    const retried = new ReadsContextSignal(scriptedConfig({ timeout: 20, retries: 1 }));
+    expect((await retried.execute()).error?.code).toBe('TIMEOUT');
+    expect(retried.signals).toHaveLength(2);
+    expect(retried.signals[0]).not.toBe(retried.signals[1]);
+    expect(retried.signals.every((signal) => signal.aborted)).toBe(true);
+    // The argument is the shared signal that never fires.
+    expect(retried.handed[0]?.aborted).toBe(false);
+    expect(retried.handed[0]).toBe(retried.handed[1]);
   });
 
   it('a subclass of a task type that ignores its signal reads it again by setting ignoresSignal back to false', async () => {

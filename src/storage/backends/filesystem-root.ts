@@ -124,6 +124,17 @@ export class FileSystemRoot {
     return { fd, real };
   }
 
+  /**
+   * The host path `path` names under the real root, links not resolved
+   * and nothing checked: for comparing what is there with a file found
+   * through `locate` or `target` before. Undefined until the root has been
+   * resolved (nothing was found through it yet).
+   */
+  unresolved(path: string): string | undefined {
+    const root = this.#realRoot;
+    return root === undefined ? undefined : join(root, ...pathSegments(path));
+  }
+
   /** True when `hostPath` (already real) is the root or below it. */
   contains(root: string, hostPath: string): boolean {
     return hostPath === root || hostPath.startsWith(root + sep);

@@ -129,16 +129,22 @@ export class FileSystemBackend implements StorageBackend {
     return infoOf(stats, await this.#metadataOf(hostPath, stats));
   }
 
-  async version(path: string): Promise<string | undefined> {
-    const located = await this.#root.locate(path);
-    if (located === undefined) return (await this.stat(path))?.version;
-    try {
-      const stats = fstatSync(located.fd, { bigint: true });
-      if (stats.isDirectory()) throw isDirectory('stat', path);
-      return stats.isFile() ? fileIdentity(stats) : undefined;
-    } finally {
-      closeSync(located.fd);
-    }
+  /**
+   * One stat of the path as given, links followed, and no containment
+   * check: what it compares with is the identity (inode, size, mtime in ns)
+   * of a file that a contained read returned. A match means that very file,
+   * unchanged, whatever route leads to it now, so serving what was read
+   * from it reveals nothing from outside the root; any other answer, or an
+   * error, is false, and the caller's read decides. (A containment check
+   * first would cost a second trip through the thread pool per cache hit.)
+   */
+  isCurrent(path: string, version: string): Promise<boolean> {
+    const hostPath = this.#root.unresolved(path);
+    if (hostPath === undefined) return Promise.resolve(false);
+    return stat(hostPath, { bigint: true }).then(
+      (stats) => stats.isFile() && fileIdentity(stats) === version,
+      () => false,
+    );
   }
 
   async read(path: string): Promise<OpenedObject> {
