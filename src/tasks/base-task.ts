@@ -95,7 +95,8 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
   protected readonly logger: Logger;
 
   readonly #retryPolicy: Partial<RetryPolicy> | undefined;
-  readonly #events: TypedEmitter<TaskEvents>;
+  /** Made at the first listener: tasks are made by the hundred thousand, and most are never listened to. */
+  #listeners: TypedEmitter<TaskEvents> | undefined;
   /** Set by cancel(): why the task stops. */
   #cancelReason: TaskforgeError | undefined;
   /**
@@ -126,9 +127,6 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
     this.priority = typeof priority === 'number' && Number.isFinite(priority) ? priority : 0;
     this.logger = context.logger ?? getDefaultLogger();
     this.#retryPolicy = context.retryPolicy;
-    this.#events = new TypedEmitter<TaskEvents>((error, event) => {
-      this.logger.error({ taskId: this.id, event, err: describeError(error) }, 'a task event listener threw');
-    });
   }
 
   /** The current status. */
@@ -143,17 +141,17 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
 
   /** Listens to one of the task's events; see {@link TaskEvents} for the payloads. */
   on<K extends keyof TaskEvents>(event: K, listener: Listener<TaskEvents, K>): this {
-    this.#events.on(event, listener);
+    this.#events().on(event, listener);
     return this;
   }
 
   once<K extends keyof TaskEvents>(event: K, listener: Listener<TaskEvents, K>): this {
-    this.#events.once(event, listener);
+    this.#events().once(event, listener);
     return this;
   }
 
   off<K extends keyof TaskEvents>(event: K, listener: Listener<TaskEvents, K>): this {
-    this.#events.off(event, listener);
+    this.#listeners?.off(event, listener);
     return this;
   }
 
@@ -186,7 +184,7 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
       const error = new TaskforgeError(ErrorCode.CANCELLED, `task '${this.id}' was cancelled${because}`);
       this.#cancelReason = error;
       this.#inFlight?.abort(error);
-      this.#events.emit('cancel', { id: this.id, type: this.type, previousStatus, ...(reason === undefined ? {} : { reason }) });
+      this.#listeners?.emit('cancel', { id: this.id, type: this.type, previousStatus, ...(reason === undefined ? {} : { reason }) });
       if (previousStatus === TaskStatus.PENDING) {
         this.#execution = Promise.resolve(this.#fail(Date.now(), 0, error));
       } else {
@@ -212,12 +210,12 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
     if (this.cleanupTask === BaseTask.prototype.cleanupTask) {
       // Nothing to release: no hook to await, so no promise chain per task.
       this.#cleanup = CLEANED;
-      if (this.#events.listenerCount('cleanup') > 0) this.#events.emit('cleanup', { id: this.id, type: this.type });
+      if (this.#listenerCount('cleanup') > 0) this.#listeners?.emit('cleanup', { id: this.id, type: this.type });
       return CLEANED;
     }
     this.#cleanup = (async () => {
       await this.#runHook('cleanupTask', () => this.cleanupTask());
-      this.#events.emit('cleanup', { id: this.id, type: this.type });
+      this.#listeners?.emit('cleanup', { id: this.id, type: this.type });
     })();
     return this.#cleanup;
   }
@@ -265,12 +263,12 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
 
   /** Reports bytes moved; throttled to one event per 100 ms, plus the last one. */
   protected reportProgress(bytesDone: number, bytesTotal?: number): void {
-    if (this.#events.listenerCount('progress') === 0) return;
+    if (this.#listenerCount('progress') === 0) return;
     const now = performance.now();
     const finished = bytesTotal !== undefined && bytesDone >= bytesTotal;
     if (!finished && now - this.#lastProgressAt < PROGRESS_INTERVAL_MS) return;
     this.#lastProgressAt = now;
-    this.#events.emit('progress', {
+    this.#listeners?.emit('progress', {
       id: this.id,
       type: this.type,
       bytesDone,
@@ -291,8 +289,8 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
   async #run(): Promise<TaskResult<TData>> {
     const startedAt = Date.now();
     this.#setStatus(TaskStatus.RUNNING);
-    if (this.#events.listenerCount('start') > 0) {
-      this.#events.emit('start', { id: this.id, type: this.type, startedAt: isoTime(startedAt) });
+    if (this.#listenerCount('start') > 0) {
+      this.#listeners?.emit('start', { id: this.id, type: this.type, startedAt: isoTime(startedAt) });
     }
     let attempts = 0;
     try {
@@ -351,7 +349,7 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
     const delayMs = backoffDelay(attempt, { ...DEFAULT_RETRY_POLICY, ...this.#retryPolicy });
     const info = toErrorInfo(error);
     this.logger.warn({ taskId: this.id, taskType: this.type, attempt, delayMs, code: error.code }, 'task attempt failed; retrying');
-    this.#events.emit('retry', { id: this.id, type: this.type, attempt, nextAttempt: attempt + 1, delayMs, error: info });
+    this.#listeners?.emit('retry', { id: this.id, type: this.type, attempt, nextAttempt: attempt + 1, delayMs, error: info });
     const wait = new AbortController();
     this.#inFlight = wait;
     try {
@@ -372,6 +370,17 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
     return (this.constructor as typeof BaseTask).ignoresSignal ? UNREAD_SIGNAL : controller.signal;
   }
 
+  #events(): TypedEmitter<TaskEvents> {
+    this.#listeners ??= new TypedEmitter<TaskEvents>((error, event) => {
+      this.logger.error({ taskId: this.id, event, err: describeError(error) }, 'a task event listener threw');
+    });
+    return this.#listeners;
+  }
+
+  #listenerCount(event: keyof TaskEvents): number {
+    return this.#listeners?.listenerCount(event) ?? 0;
+  }
+
   #classify(thrown: unknown): TaskforgeError {
     if (this.#cancelReason !== undefined) return this.#cancelReason;
     return this.toTaskError(thrown);
@@ -382,7 +391,7 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
     const result = this.#buildResult(startedAt, attempts, TaskStatus.COMPLETED, data, undefined);
     this.#result = result;
     this.logger.debug({ taskId: this.id, taskType: this.type, attempts, durationMs: result.durationMs }, 'task completed');
-    this.#events.emit('complete', result);
+    this.#listeners?.emit('complete', result);
     return result;
   }
 
@@ -395,7 +404,7 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
     this.#setStatus(TaskStatus.FAILED);
     const result = this.#buildResult(startedAt, attempts, TaskStatus.FAILED, undefined, info);
     this.#result = result;
-    this.#events.emit('error', { id: this.id, type: this.type, error: info, result });
+    this.#listeners?.emit('error', { id: this.id, type: this.type, error: info, result });
     return result;
   }
 
