@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { ErrorCode, isTaskforgeError } from '../../core/errors.js';
 import { Orchestrator, type AnyOrchestrator } from '../../orchestrator/orchestrator.js';
-import type { TaskConfig } from '../../tasks/task-config.js';
+import { withId, type TaskConfig } from '../../tasks/task-config.js';
 import { TaskType } from '../../tasks/task-type.js';
 import { validateTaskConfig } from '../../tasks/validate.js';
 import { batchIdPrefix, parseBatch } from '../batch-file.js';
@@ -146,7 +146,7 @@ function batchTasks(bytes: Buffer, source: string, check: BatchCheck): BatchTask
     const located = withAbsoluteFile(config as TaskConfig);
     const given = located.id;
     return given === undefined
-      ? { config: { ...located, id: `${prefix}-${String(index + 1)}` }, from, idGiven: false }
+      ? { config: withId(located, `${prefix}-${String(index + 1)}`), from, idGiven: false }
       : { config: located as TaskConfig & { id: string }, from, idGiven: true };
   });
 }

@@ -5,7 +5,7 @@ import { parseOrThrow } from '../../core/validation.js';
 import { retainedResult } from '../../orchestrator/retained-result.js';
 import { parseStoragePath } from '../../storage/storage-path.js';
 import { storageTaskConfigSchema } from '../../tasks/storage-task-config.js';
-import type { TaskConfig } from '../../tasks/task-config.js';
+import { withId, type TaskConfig } from '../../tasks/task-config.js';
 import { TaskStatus } from '../../tasks/task-status.js';
 import type { KeptConfig } from '../config-store.js';
 import { errorBody } from '../http-errors.js';
@@ -91,7 +91,7 @@ function readConfigs(body: unknown): KeptConfig[] {
     const where = many ? `[${String(index)}]` : '';
     if (item === null || typeof item !== 'object' || Array.isArray(item)) throw badBody(where, 'expected a task config (an object with a type)');
     const given = item as TaskConfig;
-    const config: KeptConfig = { ...given, id: given.id ?? newTaskId() };
+    const config: KeptConfig = given.id === undefined ? withId(given, newTaskId()) : (given as KeptConfig);
     if (config.type === 'storage') {
       try {
         const valid = parseOrThrow(storageTaskConfigSchema, config, `storage task${where === '' ? '' : ` ${where}`}`);
