@@ -70,7 +70,7 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
   });
   try {
     // A durable queue may hold this batch from an earlier run: what it knows is not submitted again, and is reported.
-    const known = await Promise.all(batch.map(({ config }) => orchestrator.get(config.id)));
+    const known = queue.durable ? await Promise.all(batch.map(({ config }) => orchestrator.get(config.id))) : batch.map(() => undefined);
     const fresh = batch.filter((_task, index) => known[index] === undefined);
     try {
       await orchestrator.submitAll(fresh.map(({ config }) => config));
