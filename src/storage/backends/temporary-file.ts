@@ -25,11 +25,12 @@ let machine: string | undefined;
  * the names are opened with O_EXCL anyway.
  */
 export function temporaryName(): string {
-  processTag ??= randomBytes(4).toString('hex');
+  // Made once: process.pid is a system call each time it is read.
+  namePrefix ??= `${TEMPORARY_PREFIX}${thisMachine()}-${String(process.pid)}-${randomBytes(4).toString('hex')}`;
   counter += 1;
-  return `${TEMPORARY_PREFIX}${thisMachine()}-${String(process.pid)}-${processTag}${counter.toString(16)}`;
+  return `${namePrefix}${counter.toString(16)}`;
 }
-let processTag: string | undefined;
+let namePrefix: string | undefined;
 let counter = 0;
 
 /** Whose a temporary file is, as far as this process can tell. */
