@@ -169,7 +169,7 @@ export class RedisStore {
       const index = Number(reply[1]);
       const depIndex = Number(reply[2]);
       const dependency = tasks[index]?.dependsOn?.[depIndex] ?? '';
-      invalid(where(index), `dependsOn[${String(depIndex)}]`, `no task with id '${dependency}' is known (it was never submitted, or it finished longer ago than the queue keeps)`);
+      invalid(where(index), `dependsOn[${String(depIndex)}]`, `no task with id '${dependency}' is known (it was never submitted, or it finished longer ago than the queue keeps)`, dependency);
     }
     const [, outcomes, released] = reply as [string, string[], string[]];
     await this.handOver(released, now);

@@ -118,7 +118,7 @@ export class Admission {
       const at = where?.(index) ?? '';
       const submission = this.#readOne(config, queue, at, where === undefined ? options : {});
       if (inBatch !== undefined) {
-        if (inBatch.has(submission.id)) invalid(at, 'id', `'${submission.id}' appears twice in the batch`);
+        if (inBatch.has(submission.id)) invalid(at, 'id', `'${submission.id}' appears twice in the batch`, submission.id);
         inBatch.add(submission.id);
       }
       return submission;
@@ -131,7 +131,7 @@ export class Admission {
   #readOne(config: TaskConfig | BaseTask, queue: TaskQueue, at: string, options: SubmitOptions): Submission {
     const submission = readSubmission(config, options, queue.durable, at);
     if (!isTaskObject(submission.config)) {
-      if (!this.#registry.has(submission.type)) invalid(at, 'type', `no task type '${submission.type}' is registered (registered: ${this.#registry.types.join(', ')})`);
+      if (!this.#registry.has(submission.type)) invalid(at, 'type', `no task type '${submission.type}' is registered (registered: ${this.#registry.types.join(', ')})`, submission.type);
       // A custom config is checked here, by its class: on a shared queue a worker would only fail it later.
       this.#registry.checkConfig(submission.type, submission.config, submission.id, at, this.#context);
     }

@@ -70,7 +70,7 @@ export function defaultedOptions(options: OrchestratorOptions): DefaultedOptions
   const shared = isSharedQueue(queue);
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < (shared ? 0 : 1)) {
-    invalid('', 'concurrency', `expected a whole number of ${shared ? '0 (submit only)' : '1'} or more (got ${String(concurrency)})`);
+    invalid('', 'concurrency', `expected a whole number of ${shared ? '0 (submit only)' : '1'} or more (got ${String(concurrency)})`, concurrency);
   }
   if (typeof queue !== 'string' && options.agingMs !== undefined) {
     invalid('', 'agingMs', `applies to a queue given by URL; give it to the queue instead (new SqliteQueue(file, { agingMs: ${String(options.agingMs)} }))`);

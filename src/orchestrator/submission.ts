@@ -60,18 +60,18 @@ export function readSubmission(input: unknown, options: SubmitOptions, durable: 
     return { id: input.id, type: input.type, priority: input.priority, config: input, dependsOn: readDependsOn(options.dependsOn, where), attempts: 0, submittedAt: Date.now(), newId: false, tag: undefined };
   }
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-    invalid(where, 'config', `expected a task config object (got ${describe(input)})`);
+    invalid(where, 'config', `expected a task config object (got ${describe(input)})`, input);
   }
   const config = input as Record<string, unknown>;
   const type = config['type'];
-  if (typeof type !== 'string' || type.length === 0) invalid(where, 'type', `expected a task type name such as "storage" (got ${describe(type)})`);
+  if (typeof type !== 'string' || type.length === 0) invalid(where, 'type', `expected a task type name such as "storage" (got ${describe(type)})`, type);
   const rawId = config['id'];
   if (rawId !== undefined && (typeof rawId !== 'string' || rawId.length === 0 || rawId.length > 256)) {
-    invalid(where, 'id', `expected a string of 1 to 256 characters (got ${describe(rawId)})`);
+    invalid(where, 'id', `expected a string of 1 to 256 characters (got ${describe(rawId)})`, rawId);
   }
   const rawPriority = config['priority'];
   if (rawPriority !== undefined && (typeof rawPriority !== 'number' || !Number.isFinite(rawPriority))) {
-    invalid(where, 'priority', `expected a finite number (got ${describe(rawPriority)})`);
+    invalid(where, 'priority', `expected a finite number (got ${describe(rawPriority)})`, rawPriority);
   }
   const metadata = config['metadata'] as { readonly data?: unknown; readonly operation?: unknown; readonly options?: { readonly as?: unknown } } | undefined;
   if (durable) {
@@ -101,9 +101,9 @@ export function readSubmission(input: unknown, options: SubmitOptions, durable: 
 
 function readDependsOn(value: unknown, where: string): readonly string[] | undefined {
   if (value === undefined) return undefined;
-  if (!Array.isArray(value)) invalid(where, 'dependsOn', `expected an array of task ids (got ${describe(value)})`);
+  if (!Array.isArray(value)) invalid(where, 'dependsOn', `expected an array of task ids (got ${describe(value)})`, value);
   value.forEach((id: unknown, index) => {
-    if (typeof id !== 'string' || id.length === 0) invalid(where, `dependsOn[${String(index)}]`, `expected a task id (got ${describe(id)})`);
+    if (typeof id !== 'string' || id.length === 0) invalid(where, `dependsOn[${String(index)}]`, `expected a task id (got ${describe(id)})`, id);
   });
   return value.length === 0 ? undefined : (value as string[]);
 }
@@ -146,9 +146,10 @@ export function assertNoCycle(batch: readonly Submission[], where: (index: numbe
   }
 }
 
-export function invalid(where: string, field: string, message: string): never {
+export function invalid(where: string, field: string, message: string, ...received: [unknown?]): never {
   const name = `${where}${field}`;
-  const problem: FieldProblem = { field: name, message, received: '' };
+  // What was given, when the check had one value in hand (a cycle or a batch-wide rule has none).
+  const problem: FieldProblem = { field: name, message, received: received.length > 0 ? describe(received[0]) : '' };
   throw new TaskforgeError(ErrorCode.VALIDATION_ERROR, `${name}: ${message}`, { details: { fields: [problem] } });
 }
 

@@ -131,8 +131,17 @@ describe.each(kinds)('the Orchestrator on $name', (kind) => {
 
   it('refuses at submit what it cannot queue, storing nothing of the batch', async () => {
     const orchestrator = open(new Journal());
-    await expect(orchestrator.submit({ type: 'nope' })).rejects.toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringMatching(/^type: no task type 'nope' is registered/) as string });
-    await expect(orchestrator.submit(probe('x', 0, {}, { dependsOn: ['ghost'] }))).rejects.toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringMatching(/^dependsOn\[0\]: no task with id 'ghost' is known/) as string });
+    // Each refusal names the field and what was given there.
+    await expect(orchestrator.submit({ type: 'nope' })).rejects.toMatchObject({
+      code: 'VALIDATION_ERROR',
+      message: expect.stringMatching(/^type: no task type 'nope' is registered/) as string,
+      details: { fields: [{ field: 'type', received: '"nope"' }] },
+    });
+    await expect(orchestrator.submit(probe('x', 0, {}, { dependsOn: ['ghost'] }))).rejects.toMatchObject({
+      code: 'VALIDATION_ERROR',
+      message: expect.stringMatching(/^dependsOn\[0\]: no task with id 'ghost' is known/) as string,
+      details: { fields: [{ field: 'dependsOn[0]', received: '"ghost"' }] },
+    });
     await expect(orchestrator.submitAll([probe('one', 0, {}, { dependsOn: ['two'] }), probe('two', 0, {}, { dependsOn: ['one'] })])).rejects.toMatchObject({ message: expect.stringContaining('a dependency cycle: one -> two -> one') as string });
     await orchestrator.submit(probe('taken'));
     await expect(orchestrator.submitAll([probe('fresh'), probe('taken')])).rejects.toMatchObject({ code: 'ALREADY_EXISTS', message: "a task with id 'taken' already exists ([1])" });

@@ -267,9 +267,9 @@ export class LocalQueue implements TaskQueue {
       throw new TaskforgeError(ErrorCode.ALREADY_EXISTS, `a task with id '${id}' already exists${at}`, { details: { field: `${where}id`, taskId: id } });
     }
     dependsOn?.forEach((dependency, index) => {
-      if (dependency === id) invalid(where, `dependsOn[${String(index)}]`, `a dependency cycle: task '${id}' depends on itself`);
+      if (dependency === id) invalid(where, `dependsOn[${String(index)}]`, `a dependency cycle: task '${id}' depends on itself`, dependency);
       if (inBatch?.has(dependency) !== true && !this.#entries.has(dependency) && this.#store.finished(dependency) === undefined) {
-        invalid(where, `dependsOn[${String(index)}]`, `no task with id '${dependency}' is known (it was never submitted, or it finished longer ago than the queue keeps)`);
+        invalid(where, `dependsOn[${String(index)}]`, `no task with id '${dependency}' is known (it was never submitted, or it finished longer ago than the queue keeps)`, dependency);
       }
     });
   }
