@@ -46,6 +46,8 @@ export class BatchView {
   readonly #started = new Set<string>();
   readonly #meta = new Map<string, TaskFacts>();
   readonly #recorded = new Set<string>();
+  /** Tasks of the batch that ended in an earlier run of it (reported, not counted as this run's work). */
+  readonly #earlier = new Set<string>();
   readonly #counts: BatchCounts = { total: 0, pending: 0, running: 0, completed: 0, failed: 0, bytesStored: 0, bytesReadFromStore: 0 };
   #live: LiveBlock | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -101,7 +103,7 @@ export class BatchView {
   stop(): void {
     clearInterval(this.#timer);
     this.#live?.clear();
-    if (this.#options.json !== true) this.#streams.stdout.write(summaryTable(this.#results, performance.now() - this.#startedAt, (result) => this.#label(result.id)));
+    if (this.#options.json !== true) this.#streams.stdout.write(summaryTable(this.#results, performance.now() - this.#startedAt, (result) => this.#label(result.id), this.#earlier));
   }
 
   /** Tasks of the batch counted so far. */
@@ -109,10 +111,14 @@ export class BatchView {
     return this.#recorded.size;
   }
 
-  /** Counts and prints a task's end (also of a task that ended before this run: a resumed batch). */
-  record(result: TaskResult): void {
+  /**
+   * Counts and prints a task's end; `earlier` for a task that ended before
+   * this run (a resumed batch), whose bytes this run did not move.
+   */
+  record(result: TaskResult, earlier = false): void {
     if (!this.#meta.has(result.id) || this.#recorded.has(result.id)) return;
     this.#recorded.add(result.id);
+    if (earlier) this.#earlier.add(result.id);
     this.#results.push(result);
     this.#transfers.delete(result.id);
     if (this.#started.delete(result.id)) this.#counts.running -= 1;
@@ -122,9 +128,11 @@ export class BatchView {
       this.#counts.failed += 1;
       this.failed += 1;
     }
-    const bytes = storeBytesOf(result);
-    this.#counts.bytesStored += bytes.stored;
-    this.#counts.bytesReadFromStore += bytes.read;
+    if (!earlier) {
+      const bytes = storeBytesOf(result);
+      this.#counts.bytesStored += bytes.stored;
+      this.#counts.bytesReadFromStore += bytes.read;
+    }
     if (this.#options.json === true) printJson(this.#streams, this.#line(result));
   }
 

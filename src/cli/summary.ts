@@ -7,9 +7,16 @@ const FULL_TABLE_ROWS = 50;
 /**
  * The table `taskforge run` prints at the end: one row per task (or per
  * failed task), then the totals. `labelOf` names a task as its user knows
- * it: the id they gave, else where it came from in the batch.
+ * it: the id they gave, else where it came from in the batch. The bytes and
+ * the rate are this run's: tasks in `earlier` ended in an earlier run of the
+ * batch, and are only counted as completed or failed.
  */
-export function summaryTable(results: readonly TaskResult[], elapsedMs: number, labelOf: (result: TaskResult) => string = (result) => result.id): string {
+export function summaryTable(
+  results: readonly TaskResult[],
+  elapsedMs: number,
+  labelOf: (result: TaskResult) => string = (result) => result.id,
+  earlier: ReadonlySet<string> = new Set(),
+): string {
   const failed = results.filter((result) => !result.success);
   const shown = results.length <= FULL_TABLE_ROWS ? results : failed.slice(0, FULL_TABLE_ROWS);
   const rows = shown.map((result) => [labelOf(result), result.type, result.status, String(result.attempts), `${String(result.durationMs)} ms`, result.error?.code ?? '']);
@@ -20,15 +27,18 @@ export function summaryTable(results: readonly TaskResult[], elapsedMs: number, 
   if (shown.length < failed.length) lines.push(`... and ${String(failed.length - shown.length)} more failed tasks`);
   let stored = 0;
   let read = 0;
+  let ranNow = 0;
   for (const result of results) {
+    if (earlier.has(result.id)) continue;
+    ranNow += 1;
     const bytes = storeBytesOf(result);
     stored += bytes.stored;
     read += bytes.read;
   }
   const seconds = elapsedMs / 1000;
-  const rate = seconds > 0 ? Math.round(results.length / seconds) : results.length;
-  lines.push(
-    `${String(results.length - failed.length)} completed · ${String(failed.length)} failed · ${storedBytes(stored, read)} · ${seconds.toFixed(2)} s · ${String(rate)} ${rate === 1 ? 'task' : 'tasks'}/s`,
-  );
+  const rate = seconds > 0 ? Math.round(ranNow / seconds) : ranNow;
+  const before = results.length - ranNow;
+  const ended = `${String(results.length - failed.length)} completed · ${String(failed.length)} failed${before === 0 ? '' : ` (${String(before)} of them in an earlier run)`}`;
+  lines.push(`${ended} · ${storedBytes(stored, read)} · ${seconds.toFixed(2)} s · ${String(rate)} ${rate === 1 ? 'task' : 'tasks'}/s`);
   return `${lines.join('\n')}\n`;
 }

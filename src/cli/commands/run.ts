@@ -84,7 +84,7 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
       if (task === undefined) continue;
       // Ended already: count it now. Else its end comes through the same events as the others'.
       if (task.result !== undefined) {
-        view.record(task.result);
+        view.record(task.result, true);
         continue;
       }
       const { config, from, idGiven } = batch[index] ?? { config: { id: '' }, from: '', idGiven: true };
