@@ -22,3 +22,8 @@ const REWRITES: readonly (readonly [RegExp, string])[] = [
 export function inCliWords(message: string): string {
   return REWRITES.reduce((text, [pattern, replacement]) => text.replace(pattern, replacement), message);
 }
+
+/** `1 file`, `2 files`: a count and its noun. */
+export function plural(count: number, noun: string): string {
+  return `${String(count)} ${noun}${count === 1 ? '' : 's'}`;
+}

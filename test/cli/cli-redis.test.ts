@@ -246,7 +246,7 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     }
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
-    expect(worker.output().stderr).toContain('SIGTERM: finishing 1 running tasks');
+    expect(worker.output().stderr).toContain('SIGTERM: finishing 1 running task (up to');
     expect(await submitterExited).toBe(0);
     expect(JSON.parse(submitted.trim())).toMatchObject({ id: 'big', status: 'completed' });
     expect(readFileSync(join(dir, 'data', 'big.bin'), 'utf8')).toBe(big);

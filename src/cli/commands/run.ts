@@ -115,7 +115,7 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
 function sayResumed(streams: CliStreams, queueName: string, total: number, submitted: number, ended: number): void {
   if (submitted === total) return;
   const unfinished = total - submitted - ended;
-  const parts = [`${String(ended)} of its ${String(total)} tasks have ended (reported below)`];
+  const parts = [`${String(ended)} of its ${String(total)} tasks ${ended === 1 ? 'has' : 'have'} ended (reported below)`];
   if (unfinished > 0) parts.push(`${String(unfinished)} are unfinished and awaited`);
   if (submitted > 0) parts.push(`${String(submitted)} submitted now`);
   const afresh = ended === total ? '; to run it afresh, give its tasks new ids or use another queue' : '';

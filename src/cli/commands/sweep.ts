@@ -1,6 +1,7 @@
 import { FileSystemBackend } from '../../storage/backends/filesystem.js';
 import { backendFor, formatBytes, printJson, type CliStreams, type CommonOptions } from '../cli-context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
+import { plural } from '../cli-words.js';
 
 /** Options of `taskforge sweep`. */
 export interface SweepCommandOptions extends CommonOptions {
@@ -29,8 +30,4 @@ export async function sweepCommand(options: SweepCommandOptions, streams: CliStr
     );
   }
   return ExitCode.OK;
-}
-
-function plural(count: number, noun: string): string {
-  return `${String(count)} ${noun}${count === 1 ? '' : 's'}`;
 }

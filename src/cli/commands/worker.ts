@@ -5,6 +5,7 @@ import { backendFor, printJson, type CliStreams, type CommonOptions } from '../c
 import { chooseQueue, openCliQueue } from '../cli-queue.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { loadTaskModule } from '../task-module.js';
+import { plural } from '../cli-words.js';
 
 /** Options of `taskforge worker`. */
 export interface WorkerCommandOptions extends CommonOptions {
@@ -51,7 +52,7 @@ export async function workerCommand(options: WorkerCommandOptions, streams: CliS
     });
   });
   const signal = await stopped;
-  streams.stderr.write(`taskforge worker ${worker.id}: ${signal}: finishing ${String(worker.orchestrator.running)} running tasks (up to ${String(options.shutdownTimeout)} ms), then stopping\n`);
+  streams.stderr.write(`taskforge worker ${worker.id}: ${signal}: finishing ${plural(worker.orchestrator.running, 'running task')} (up to ${String(options.shutdownTimeout)} ms), then stopping\n`);
   await worker.orchestrator.shutdown({ timeoutMs: options.shutdownTimeout });
   streams.stderr.write(`taskforge worker ${worker.id}: stopped\n`);
   return ExitCode.OK;
