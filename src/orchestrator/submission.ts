@@ -1,5 +1,5 @@
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
-import { newTaskId } from '../core/ids.js';
+import { newTaskSerial, taskIdOf } from '../core/ids.js';
 import { findJsonProblem } from '../core/json-value.js';
 import { adoptDataStream } from '../storage/data-stream.js';
 import type { FieldProblem } from '../core/validation.js';
@@ -57,7 +57,7 @@ export interface SubmitOptions {
 export function readSubmission(input: unknown, options: SubmitOptions, durable: boolean, where = ''): Submission {
   if (input instanceof BaseTask) {
     if (durable) invalid(where, 'config', 'a durable queue stores task configs, not task objects: submit the config instead');
-    return { id: input.id, type: input.type, priority: input.priority, config: input, dependsOn: readDependsOn(options.dependsOn, where), attempts: 0, submittedAt: Date.now(), newId: false, tag: undefined };
+    return { id: input.id, type: input.type, priority: input.priority, config: input, dependsOn: readDependsOn(options.dependsOn, where), attempts: 0, submittedAt: Date.now(), newId: false, serial: undefined, tag: undefined };
   }
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     invalid(where, 'config', `expected a task config object (got ${describe(input)})`, input);
@@ -86,8 +86,15 @@ export function readSubmission(input: unknown, options: SubmitOptions, durable: 
   }
   // A stream given as data is taken in charge now, while the task waits: its errors are the task's to report.
   adoptDataStream(metadata?.data);
+  let id = rawId;
+  let serial: number | undefined;
+  if (id === undefined) {
+    serial = newTaskSerial();
+    id = taskIdOf(serial);
+  }
   return {
-    id: rawId ?? newTaskId(),
+    id,
+    serial,
     type,
     priority: rawPriority ?? 0,
     config: config as TaskConfig,

@@ -36,6 +36,8 @@ export interface QueuedTask {
   readonly submittedAt: number;
   /** Its id was made by the submitter (unique by construction): the queue need not look it up. */
   readonly newId?: boolean;
+  /** That made id's serial (core/ids.ts), by which a queue of this process indexes it. */
+  readonly serial?: number | undefined;
   /**
    * The submitter's own object (its handle), which a queue of this process
    * keeps and gives back with the task's end, so that the submitter needs

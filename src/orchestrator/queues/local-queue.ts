@@ -7,6 +7,8 @@ import { dependencyFailed, endNotStored, failedWithoutRunning } from '../task-en
 import { STOP_GRACE_MS } from '../task-queue.js';
 import type { CancelOutcome, Consumption, QueueConsumer, QueueListener, QueueSubmitOptions, QueueTaskEvents, QueuedTask, SubmitOutcome, TakenTask, TaskMeta, TaskQueue, TaskState } from '../task-queue.js';
 import type { TaskStore, UnfinishedTask } from '../task-store.js';
+import { serialOf } from '../../core/ids.js';
+import { EntryIndex } from './entry-index.js';
 import { ListenerSet } from './listener-set.js';
 
 /** How long task starts may run back to back on microtasks before the event loop gets a turn. */
@@ -25,6 +27,8 @@ class LocalEntry implements TakenTask {
   dependents: LocalEntry[] | undefined = undefined;
   ended = false;
   readonly id: string;
+  /** The id's serial when this process made it (see EntryIndex). */
+  readonly serial: number | undefined;
   readonly type: string;
   readonly priority: number;
   readonly config: QueuedTask['config'];
@@ -39,6 +43,7 @@ class LocalEntry implements TakenTask {
     readonly interruptions: number,
   ) {
     this.id = task.id;
+    this.serial = task.serial ?? serialOf(task.id);
     this.type = task.type;
     this.priority = task.priority;
     this.config = task.config;
@@ -63,7 +68,7 @@ export class LocalQueue implements TaskQueue {
   readonly shared = false;
   readonly #store: TaskStore;
   /** Every task not yet ended, by id. */
-  readonly #entries = new Map<string, LocalEntry>();
+  readonly #entries = new EntryIndex<LocalEntry>();
   readonly #listeners = new ListenerSet();
   #consumer: QueueConsumer | undefined;
   #running = 0;
@@ -111,7 +116,7 @@ export class LocalQueue implements TaskQueue {
     });
     const entries = tasks.map((task) => new LocalEntry(task, 0));
     // Indexed first, so that tasks of the batch can name later ones.
-    for (const entry of entries) this.#entries.set(entry.id, entry);
+    for (const entry of entries) this.#entries.set(entry);
     const failures: ({ id: string; code: string } | undefined)[] = [];
     try {
       this.#inTransaction(() => {
@@ -148,7 +153,7 @@ export class LocalQueue implements TaskQueue {
     this.#admit(task, '', undefined);
     const entry = new LocalEntry(task, 0);
     this.#store.add(entry, true);
-    this.#entries.set(entry.id, entry);
+    this.#entries.set(entry);
     this.#schedulePump();
     return 'ready';
   }
@@ -292,7 +297,7 @@ export class LocalQueue implements TaskQueue {
 
   /** Undoes a submit the store did not keep: out of the index, off its dependencies' lists. */
   #forget(entry: LocalEntry): void {
-    if (this.#entries.get(entry.id) === entry) this.#entries.delete(entry.id);
+    this.#entries.delete(entry);
     for (const dependency of entry.dependsOn ?? []) {
       const parent = this.#entries.get(dependency);
       if (parent?.dependents !== undefined) parent.dependents = parent.dependents.filter((dependent) => dependent !== entry);
@@ -383,7 +388,7 @@ export class LocalQueue implements TaskQueue {
     this.#lastRecorded = undefined;
     if (entry.ended) return undefined;
     entry.ended = true;
-    this.#entries.delete(entry.id);
+    this.#entries.delete(entry);
     // A task that never ran leaves its data stream unread: close it.
     if (entry.status === TaskStatus.PENDING && typeof (entry.config as { execute?: unknown }).execute !== 'function') {
       releaseDataStream((entry.config as { metadata?: { data?: unknown } }).metadata?.data);
@@ -432,7 +437,7 @@ export class LocalQueue implements TaskQueue {
     const unfinished = this.#store.recover();
     if (unfinished.length === 0) return;
     const entries = unfinished.map((task: UnfinishedTask) => new LocalEntry(task, task.interruptions));
-    for (const entry of entries) this.#entries.set(entry.id, entry);
+    for (const entry of entries) this.#entries.set(entry);
     for (const entry of entries) {
       if (entry.ended) continue;
       const failed = this.#link(entry);
