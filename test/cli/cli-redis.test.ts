@@ -252,6 +252,24 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     expect(readFileSync(join(dir, 'data', 'big.bin'), 'utf8')).toBe(big);
   }, 60_000);
 
+  it("a worker whose Redis server is gone still stops: past its shutdown bound it exits 1 saying why, and a second signal ends it at once", async () => {
+    for (const second of [false, true]) {
+      const own = await startRedisServer();
+      const worker = await startWorker(`${own.url}?name=gone`, ['--shutdown-timeout', '200']);
+      await own.kill();
+      worker.child.kill('SIGTERM');
+      if (second) {
+        for (let waited = 0; !worker.output().stderr.includes('then stopping'); waited += 20) {
+          if (waited > 5000) throw new Error(`no stopping line: ${worker.output().stderr}`);
+          await new Promise((done) => setTimeout(done, 20));
+        }
+        worker.child.kill('SIGINT');
+      }
+      expect(await worker.exited).toBe(1);
+      expect(worker.output().stderr).toContain(second ? 'SIGINT again: stopping now' : 'not stopped after 5200 ms (is the queue\'s server reachable?); exiting now');
+    }
+  }, 30_000);
+
   /** Starts `taskforge run` on a batch of `count` writes, and resolves once the queue holds them all. */
   async function startRun(queue: string, redisUrl: string, count: number): Promise<{ child: ChildProcess; exited: Promise<number | null>; output(): { stdout: string; stderr: string } }> {
     const batch = Array.from({ length: count }, (_, index) => write(`t${String(index)}`, `/t/${String(index)}.txt`, 'x'));

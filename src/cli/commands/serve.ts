@@ -7,6 +7,7 @@ import { backendFor, type CliStreams, type CommonOptions } from '../cli-context.
 import { chooseQueue, openCliQueue } from '../cli-queue.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { loadTaskModule, type TaskTypes } from '../task-module.js';
+import { runUntilStopped } from '../stop-signal.js';
 
 /** Options of `taskforge serve`. */
 export interface ServeCommandOptions extends CommonOptions {
@@ -51,17 +52,11 @@ export async function serveCommand(options: ServeCommandOptions, streams: CliStr
     throw error;
   }
   streams.stderr.write(`taskforge serve: ${server.url} (${token === undefined || token === '' ? 'no token: loopback only' : 'bearer token required'}), storage ${backend.name}, queue ${options.queue}; SIGTERM or Ctrl-C stops\n`);
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => {
-      resolve('SIGTERM');
-    });
-    process.once('SIGINT', () => {
-      resolve('SIGINT');
-    });
+  await runUntilStopped(streams, 'serve', options.shutdownTimeout, async (signal) => {
+    streams.stderr.write(`taskforge serve: ${signal}: stopping (running tasks get up to ${String(options.shutdownTimeout)} ms)\n`);
+    await server.close();
+    await orchestrator.shutdown({ timeoutMs: options.shutdownTimeout });
   });
-  streams.stderr.write(`taskforge serve: ${signal}: stopping (running tasks get up to ${String(options.shutdownTimeout)} ms)\n`);
-  await server.close();
-  await orchestrator.shutdown({ timeoutMs: options.shutdownTimeout });
   streams.stderr.write('taskforge serve: stopped\n');
   return ExitCode.OK;
 }

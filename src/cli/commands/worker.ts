@@ -6,6 +6,7 @@ import { chooseQueue, openCliQueue } from '../cli-queue.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { loadTaskModule } from '../task-module.js';
 import { plural } from '../cli-words.js';
+import { runUntilStopped } from '../stop-signal.js';
 
 /** Options of `taskforge worker`. */
 export interface WorkerCommandOptions extends CommonOptions {
@@ -43,17 +44,10 @@ export async function workerCommand(options: WorkerCommandOptions, streams: CliS
     });
   }
   streams.stderr.write(`taskforge worker ${worker.id}: running tasks from ${queue.name}, ${String(options.concurrency)} at a time (SIGTERM or Ctrl-C stops)\n`);
-  const stopped = new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => {
-      resolve('SIGTERM');
-    });
-    process.once('SIGINT', () => {
-      resolve('SIGINT');
-    });
+  await runUntilStopped(streams, `worker ${worker.id}`, options.shutdownTimeout, async (signal) => {
+    streams.stderr.write(`taskforge worker ${worker.id}: ${signal}: finishing ${plural(worker.orchestrator.running, 'running task')} (up to ${String(options.shutdownTimeout)} ms), then stopping\n`);
+    await worker.orchestrator.shutdown({ timeoutMs: options.shutdownTimeout });
   });
-  const signal = await stopped;
-  streams.stderr.write(`taskforge worker ${worker.id}: ${signal}: finishing ${plural(worker.orchestrator.running, 'running task')} (up to ${String(options.shutdownTimeout)} ms), then stopping\n`);
-  await worker.orchestrator.shutdown({ timeoutMs: options.shutdownTimeout });
   streams.stderr.write(`taskforge worker ${worker.id}: stopped\n`);
   return ExitCode.OK;
 }
