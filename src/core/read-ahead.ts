@@ -1,8 +1,9 @@
 /**
  * Iterates `source` ahead of the consumer, once `startAfterBytes` have
- * passed, holding up to `maxBytes` read and not yet taken: the source's work (a stream's reads, one small read at a
- * time) goes on while the consumer does its own (encrypting, writing),
- * instead of only when the consumer asks. Chunks come out in order; the
+ * passed, holding up to `maxBytes` read and not yet taken: the source's
+ * work (a stream's reads, one small read at a time) goes on while the
+ * consumer does its own (encrypting, writing), instead of only when the
+ * consumer asks. Chunks come out in order; the
  * source's failure is thrown after the chunks read before it. When the
  * consumer stops early, the source is closed (its return() is asked for,
  * not awaited: a stalled source could not answer it until its pending read
@@ -36,10 +37,14 @@ export async function* readAhead(source: AsyncIterable<Uint8Array>, maxBytes: nu
   let wakeConsumer: (() => void) | undefined;
   /** Wakes the reader, waiting for room. */
   let wakeReader: (() => void) | undefined;
-  const wake = (which: 'consumer' | 'reader'): void => {
-    const waiting = which === 'consumer' ? wakeConsumer : wakeReader;
-    if (which === 'consumer') wakeConsumer = undefined;
-    else wakeReader = undefined;
+  const consumerMayGoOn = (): void => {
+    const waiting = wakeConsumer;
+    wakeConsumer = undefined;
+    waiting?.();
+  };
+  const readerMayGoOn = (): void => {
+    const waiting = wakeReader;
+    wakeReader = undefined;
     waiting?.();
   };
 
@@ -54,13 +59,13 @@ export async function* readAhead(source: AsyncIterable<Uint8Array>, maxBytes: nu
         if (step.done === true) return;
         held.push(step.value);
         heldBytes += step.value.byteLength;
-        wake('consumer');
+        consumerMayGoOn();
       }
     } catch (error) {
       state.failure = { error };
     } finally {
       state.finished = true;
-      wake('consumer');
+      consumerMayGoOn();
     }
   };
   // (It catches its own failures: they are the consumer's to throw.)
@@ -71,7 +76,7 @@ export async function* readAhead(source: AsyncIterable<Uint8Array>, maxBytes: nu
       const chunk = held.shift();
       if (chunk !== undefined) {
         heldBytes -= chunk.byteLength;
-        wake('reader');
+        readerMayGoOn();
         yield chunk;
         continue;
       }
@@ -82,7 +87,7 @@ export async function* readAhead(source: AsyncIterable<Uint8Array>, maxBytes: nu
   } finally {
     if (!state.finished) {
       state.stopped = true;
-      wake('reader');
+      readerMayGoOn();
       iterator.return?.().catch(() => undefined);
     }
   }

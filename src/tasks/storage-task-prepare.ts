@@ -50,7 +50,6 @@ export interface PrepareContext {
 export const DEFAULT_COMPRESSION = { algorithm: 'zstd', level: 1 } as const;
 const FALLBACK_COMPRESSION = { algorithm: 'gzip', level: 1 } as const;
 
-
 /**
  * Validates a storage task config before anything touches storage: the
  * schema (VALIDATION_ERROR naming every bad field), the path

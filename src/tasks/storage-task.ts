@@ -3,6 +3,7 @@ import { TaskforgeError } from '../core/errors.js';
 import { adoptDataStream, releaseDataStream } from '../storage/data-stream.js';
 import { privateCopy } from '../core/small-copies.js';
 import { fromSystemError } from '../core/system-errors.js';
+import { readAhead } from '../core/read-ahead.js';
 import type { StorageBackend } from '../storage/backend.js';
 import { defaultKeyring } from '../storage/codec/default-keyring.js';
 import { encodeContainer } from '../storage/codec/encoder.js';
@@ -17,13 +18,12 @@ import { attemptOptionsOf, type AttemptOptions } from './task-config.js';
 import { DEFAULT_LIST_LIMIT, wantsEncryption, type ReadForm, type StorageOperation } from './storage-task-config.js';
 import type { DeleteResultData, StorageResultData, StorageTaskConfigFor, WriteResultData } from './storage-result.js';
 import { prepareStorageTask, withAvailableCompression, writeSource, type PreparedStorageTask } from './storage-task-prepare.js';
-import { readAhead } from '../core/read-ahead.js';
-
 
 /** How far a streamed write's source is read ahead of its encoding and writing: a few writes' worth. */
 const READ_AHEAD_BYTES = 4 * 1024 * 1024;
 /** A source is read ahead only past its first MiB: a small file or stream costs no reader of its own. */
 const READ_AHEAD_AFTER_BYTES = 1024 * 1024;
+
 /** What a storage task is given besides its config. */
 export interface StorageTaskContext extends TaskContext {
   /** Where objects live. Default: the filesystem under `TASKFORGE_STORAGE_ROOT` or `./taskforge-data`. */
