@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Keyring } from '../../src/storage/codec/keyring.js';
-import { decodeBytes, encodeBytes } from '../helpers/codec.js';
+import { decodeBytes, encodeBytes, pieces } from '../helpers/codec.js';
 import { zstdHere } from '../helpers/zstd.js';
 
 const TSX_LOADER = join(process.cwd(), 'node_modules', 'tsx', 'dist', 'loader.mjs');
@@ -30,6 +30,20 @@ describe('container round trip', () => {
       });
     }
   }
+
+  it.skipIf(!zstdHere)('a small zstd object decodes into memory of its size, not of a whole chunk', async () => {
+    const data = mixed(10_000);
+    const stored = await encodeBytes(data, { compression: 'zstd', keyring });
+    const { ByteReader } = await import('../../src/storage/codec/byte-reader.js');
+    const { openContainer } = await import('../../src/storage/codec/decoder.js');
+    const opened = await openContainer(new ByteReader(pieces(stored)), { path: '/object', requireEncryption: false, keyring: () => keyring });
+    const parts: Buffer[] = [];
+    for await (const part of opened.body) parts.push(part);
+    expect(parts).toHaveLength(1);
+    expect(parts[0]?.equals(data)).toBe(true);
+    // (The default chunk is 256 KiB: a buffer of a whole chunk per small object was a restore's largest allocation.)
+    expect(parts[0]?.buffer.byteLength).toBeLessThan(64 * 1024);
+  });
 
   it('compresses text and stores random chunks as they are, flagged, so random data barely grows', async () => {
     const text = Buffer.from('abc '.repeat(50_000));

@@ -127,6 +127,28 @@ describe('containers that are not encrypted', () => {
     expect(await failureCode(decodeBytes(Buffer.concat([header, frame, bomb])))).toBe('INTEGRITY_ERROR');
   });
 
+  it.skipIf(!zstdHere)('a zstd chunk whose header understates its size is refused, not written past its buffer', async () => {
+    const { loadZstd } = await import('../../src/storage/codec/zstd.js');
+    const zstd = await loadZstd();
+    const data = Buffer.from('taskforge '.repeat(100));
+    const room = Buffer.alloc(zstd.binding.compressBound(data.length));
+    const compressed = Buffer.from(room.subarray(0, zstd.compressor.compress(room, data, 3)));
+    expect(zstd.binding.getFrameContentSize(compressed)).toBe(data.length);
+    // The frame header: magic (4), descriptor (1), window descriptor unless single-segment (1), dictionary id, then the content size.
+    const descriptor = compressed.readUInt8(4);
+    const sizeField = [1, 2, 4, 8][descriptor >> 6] ?? 0;
+    const singleSegment = (descriptor & 0x20) !== 0;
+    const at = 5 + (singleSegment ? 0 : 1) + ([0, 1, 2, 4][descriptor & 3] ?? 0);
+    expect(sizeField).toBe(2);
+    compressed.writeUInt16LE(0, at); // 256 bytes (a 2-byte field counts from 256), of 1,000
+    expect(zstd.binding.getFrameContentSize(compressed)).toBe(256);
+    const frame = Buffer.alloc(5);
+    frame.writeUInt8(FRAME_FINAL, 0);
+    frame.writeUInt32BE(compressed.length, 1);
+    const header = encodeHeader({ compression: 'zstd', kind: 'bytes', chunkSize: 64 * 1024 });
+    expect(await failureCode(decodeBytes(Buffer.concat([header, frame, compressed])))).toBe('INTEGRITY_ERROR');
+  });
+
   it('a frame that claims more bytes than a chunk is refused before they are read', async () => {
     const header = encodeHeader({ compression: 'none', kind: 'bytes', chunkSize: 1024 });
     const frame = Buffer.alloc(5);

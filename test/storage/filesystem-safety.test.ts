@@ -38,6 +38,19 @@ describe('filesystem backend: nothing outside the root is touched', () => {
     expect((await readdir(outside)).sort()).toEqual(['secret.txt']);
   });
 
+  it('a write through a folder link that stays inside lands in its target, and a folder swapped for a link out after a write is refused at the next', async () => {
+    await mkdir(join(root, 'real'));
+    await symlink(join(root, 'real'), join(root, 'inside'));
+    await expectData(backend, { operation: 'write', path: '/inside/a.txt', data: 'through the link' });
+    expect(await readFile(join(root, 'real', 'a.txt'), 'utf8')).toBe('through the link');
+    await mkdir(join(root, 'swapped'));
+    await expectData(backend, { operation: 'write', path: '/swapped/b.txt', data: 'first' });
+    await rename(join(root, 'swapped'), join(root, 'moved-away'));
+    await symlink(outside, join(root, 'swapped'));
+    expect(await expectCode(backend, { operation: 'write', path: '/swapped/b.txt', data: 'second' })).toBe('PATH_OUTSIDE_ROOT');
+    expect((await readdir(outside)).sort()).toEqual(['secret.txt']);
+  });
+
   it('a read of a symlink that leads outside is refused', async () => {
     await symlink(join(outside, 'secret.txt'), join(root, 'link.txt'));
     expect(await expectCode(backend, { operation: 'read', path: '/link.txt' })).toBe('PATH_OUTSIDE_ROOT');

@@ -1,18 +1,22 @@
 import type { BigIntStats } from 'node:fs';
-import { closeSync, constants, fstatSync } from 'node:fs';
+import { closeSync, constants, fstatSync, writevSync } from 'node:fs';
 import { abortable, throwIfAborted } from '../../core/abort.js';
 import type { ObjectMetadata } from '../backend.js';
-import { fsyncFd, openFd, writevFd } from './fd-calls.js';
+import { fsyncFd, writevFd } from './fd-calls.js';
 import type { MetadataAttributes } from './filesystem-xattr.js';
+import type { PathCalls } from './path-calls.js';
 
-// Only the calls that may wait on the disk (open, write, fsync) go to libuv's
-// thread pool. fstat, close and an attribute set on a file just made touch only what the kernel holds in memory: made
-// synchronously they take microseconds, where a trip through the pool costs
-// tens (a wake-up of a pool thread and of the event loop, on both cores),
-// which was a fifth of the main thread's time for 4 KiB writes.
+// fstat, close and an attribute set on a file just made touch only what
+// the kernel holds in memory: made synchronously they take microseconds,
+// where a trip through the thread pool costs tens (a wake-up of a pool
+// thread and of the event loop, on both cores). The create and a small
+// body's write follow the caller's PathCalls (at once on a local file
+// system); the fsync, and a larger body's writes, always go to the pool.
 
 /** Collects this many bytes of a body before writing them in one writev. */
 const WRITE_BATCH_BYTES = 1024 * 1024;
+/** A whole body up to this size is written at once where names are (a copy into the page cache of microseconds; see path-calls.ts). */
+const IMMEDIATE_WRITE_BYTES = 64 * 1024;
 
 /**
  * Creates `temporary` (it must not exist), writes `body` to it, records the
@@ -25,11 +29,13 @@ export async function writeDurableFile(
   body: AsyncIterable<Uint8Array>,
   options: { readonly signal: AbortSignal; readonly metadata: ObjectMetadata },
   attributes: MetadataAttributes,
+  calls: PathCalls,
 ): Promise<{ stats: BigIntStats; recorded: boolean }> {
-  const fd = await openFd(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o666);
+  const fd = await calls.open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o666);
   // One batch is written while the next is read and encoded: the write (on
   // the thread pool) overlaps the source's reads and the encryption (here).
   let writing: Promise<void> = Promise.resolve();
+  let written = false;
   try {
     let batch: Uint8Array[] = [];
     let batchBytes = 0;
@@ -38,6 +44,7 @@ export async function writeDurableFile(
       batchBytes += chunk.byteLength;
       if (batchBytes >= WRITE_BATCH_BYTES) {
         await writing;
+        written = true;
         writing = writeAll(fd, batch);
         // Its failure is thrown where it is awaited; until then it is not an unhandled rejection.
         writing.catch(() => undefined);
@@ -46,7 +53,8 @@ export async function writeDurableFile(
       }
     }
     await writing;
-    await writeAll(fd, batch);
+    if (calls.immediate && !written && batchBytes <= IMMEDIATE_WRITE_BYTES) writeAllNow(fd, batch);
+    else await writeAll(fd, batch);
     throwIfAborted(options.signal);
     // Every object gets one, even with no metadata: a read that finds it looks for no sidecar.
     const recorded = await attributes.record(temporary, options.metadata);
@@ -64,15 +72,26 @@ export async function writeAll(fd: number, chunks: Uint8Array[]): Promise<void> 
   let pending = chunks;
   while (pending.length > 0) {
     const { bytesWritten } = await writevFd(fd, pending);
-    let skip = bytesWritten;
-    const rest: Uint8Array[] = [];
-    for (const chunk of pending) {
-      if (skip >= chunk.byteLength) skip -= chunk.byteLength;
-      else {
-        rest.push(skip === 0 ? chunk : chunk.subarray(skip));
-        skip = 0;
-      }
-    }
-    pending = rest;
+    pending = unwritten(pending, bytesWritten);
   }
+}
+
+/** As writeAll, on this thread. */
+function writeAllNow(fd: number, chunks: Uint8Array[]): void {
+  let pending = chunks;
+  while (pending.length > 0) pending = unwritten(pending, writevSync(fd, pending));
+}
+
+/** What is left of `chunks` once their first `bytesWritten` bytes are written. */
+function unwritten(chunks: Uint8Array[], bytesWritten: number): Uint8Array[] {
+  let skip = bytesWritten;
+  const rest: Uint8Array[] = [];
+  for (const chunk of chunks) {
+    if (skip >= chunk.byteLength) skip -= chunk.byteLength;
+    else {
+      rest.push(skip === 0 ? chunk : chunk.subarray(skip));
+      skip = 0;
+    }
+  }
+  return rest;
 }

@@ -1,10 +1,10 @@
-import { closeSync, readlinkSync } from 'node:fs';
+import { closeSync, constants, readlinkSync } from 'node:fs';
 import { lstat, mkdir, readlink, realpath } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
 import { errnoOf } from '../../core/system-errors.js';
 import { pathSegments } from '../storage-path.js';
-import { openFd } from './fd-calls.js';
+import { pathCallsFor, POOLED_CALLS, type PathCalls } from './path-calls.js';
 
 /** Dangling links followed, one after another, before a path is taken for a loop (Linux stops at 40 too). */
 const MAX_LINK_HOPS = 40;
@@ -23,6 +23,21 @@ export interface Located {
   readonly real: string;
 }
 
+/** Where an entry is made: its parent directory, and its name there. */
+export interface Parent {
+  /**
+   * A path of the parent that names the very directory checked, whatever
+   * is renamed or swapped meanwhile (/proc/self/fd/N of a descriptor held
+   * on it), or, where Linux's O_PATH and /proc are missing, its real path.
+   */
+  readonly directory: string;
+  /** The parent's real path, inside the root. */
+  readonly real: string;
+  readonly name: string;
+  /** Lets go of the descriptor that holds the parent; call once the entry is made. */
+  release(): void;
+}
+
 /**
  * Maps storage paths to host paths under one root directory and makes sure
  * none leads out of it: every host path is built from the real path of an
@@ -37,6 +52,7 @@ export class FileSystemRoot {
   #realRoot: string | undefined;
   /** Whether /proc/self/fd names open descriptors here; learnt false from the first failure. */
   #procWorks = true;
+  #calls: PathCalls = POOLED_CALLS;
 
   constructor(directory: string) {
     this.directory = resolve(directory);
@@ -46,13 +62,76 @@ export class FileSystemRoot {
   async real(create: boolean): Promise<string | undefined> {
     if (this.#realRoot !== undefined) return this.#realRoot;
     if (create) await mkdir(this.directory, { recursive: true });
+    let realRoot: string;
     try {
-      this.#realRoot = await realpath(this.directory);
+      realRoot = await realpath(this.directory);
     } catch (error) {
       if (errnoOf(error) === 'ENOENT') return undefined;
       throw error;
     }
-    return this.#realRoot;
+    this.#calls = await pathCallsFor(realRoot);
+    this.#realRoot = realRoot;
+    return realRoot;
+  }
+
+  /** How calls on names are made under this root (see path-calls.ts): known once the root has been resolved. */
+  get calls(): PathCalls {
+    return this.#calls;
+  }
+
+  /**
+   * The parent directory of the entry `path` names, checked to lie inside
+   * the root, and held: on Linux, by an O_PATH descriptor whose real path
+   * is the one checked, so that the entry is made in that very directory
+   * even if a link is swapped in on the way meanwhile. One lookup, where a
+   * realpath takes one per segment. A parent that is missing is created
+   * (when `createParents` is set) through `entry`, which checks every
+   * segment made; so is any other case the held route does not take.
+   */
+  async parentOf(path: string, createParents: boolean): Promise<Parent> {
+    const root = await this.#requireRoot(createParents);
+    const segments = pathSegments(path);
+    const name = segments.pop();
+    if (name === undefined) throw new Error('parentOf: the root has no parent');
+    const held = await this.#hold(root, join(root, ...segments), path, name);
+    if (held !== undefined) return held;
+    const hostPath = await this.entry(path, createParents);
+    const directory = dirname(hostPath);
+    return {
+      directory,
+      real: directory,
+      name,
+      release: () => {
+        // Nothing is held: the route by path.
+      },
+    };
+  }
+
+  async #hold(root: string, hostDirectory: string, path: string, name: string): Promise<Parent | undefined> {
+    if (O_PATH === undefined || !this.#procWorks) return undefined;
+    let fd: number;
+    try {
+      fd = await this.#calls.open(hostDirectory, O_PATH | constants.O_DIRECTORY);
+    } catch {
+      // Missing, a file on the way, or refused: `entry` makes it or says why, as it always has.
+      return undefined;
+    }
+    let real: string;
+    try {
+      real = readlinkSync(`/proc/self/fd/${String(fd)}`);
+    } catch {
+      closeSync(fd);
+      this.#procWorks = false;
+      return undefined;
+    }
+    if (!this.contains(root, real)) {
+      closeSync(fd);
+      throw this.#outside(path);
+    }
+    return { directory: `/proc/self/fd/${String(fd)}`, real, name, release: () => {
+        closeSync(fd);
+      },
+    };
   }
 
   /**
@@ -91,8 +170,8 @@ export class FileSystemRoot {
   }
 
   /**
-   * The file `path` leads to, found in one trip through the thread pool: an
-   * O_PATH descriptor of it, and its real path as the kernel gives it for
+   * The file `path` leads to, found by one lookup (made at once on a local
+   * file system, see path-calls.ts): an O_PATH descriptor of it, and its real path as the kernel gives it for
    * that descriptor, checked to lie inside the root. The check is of the
    * very file the descriptor names, so a link swapped in meanwhile cannot
    * slip past it. Undefined when nothing is there, or where Linux's O_PATH
@@ -104,7 +183,7 @@ export class FileSystemRoot {
     const root = await this.#requireRoot(false);
     let fd: number;
     try {
-      fd = await openFd(join(root, ...pathSegments(path)), O_PATH);
+      fd = await this.#calls.open(join(root, ...pathSegments(path)), O_PATH);
     } catch {
       return undefined;
     }

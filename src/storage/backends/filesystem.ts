@@ -1,6 +1,6 @@
 import type { BigIntStats, Dir } from 'node:fs';
 import { closeSync, constants, createReadStream, fstatSync, openSync } from 'node:fs';
-import { link, lstat, opendir, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
+import { lstat, opendir, realpath, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { throwIfAborted } from '../../core/abort.js';
@@ -10,7 +10,7 @@ import { errnoOf } from '../../core/system-errors.js';
 import type { EntryType, ListEntry, ListOptions, ListPage, ObjectInfo, ObjectMetadata, OpenedObject, StorageBackend, WriteOptions } from '../backend.js';
 import { encodeCursor, PageCollector } from '../list-pager.js';
 import { childPath, RESERVED_PREFIX, ROOT_PATH } from '../storage-path.js';
-import { FileSystemRoot } from './filesystem-root.js';
+import { FileSystemRoot, type Parent } from './filesystem-root.js';
 import { fileIdentity, readSidecar, removeSidecar, writeSidecar } from './filesystem-sidecar.js';
 import { alreadyExists, isDirectory, notFound } from './tree-errors.js';
 import { sweepLeftovers, type SweepReport } from './filesystem-sweep.js';
@@ -229,43 +229,53 @@ export class FileSystemBackend implements StorageBackend {
   }
 
   async #write(path: string, body: AsyncIterable<Uint8Array>, options: WriteOptions): Promise<ObjectInfo> {
-    const hostPath = await this.#root.entry(path, true);
+    const parent = await this.#root.parentOf(path, true);
+    try {
+      return await this.#writeIn(parent, path, body, options);
+    } finally {
+      parent.release();
+    }
+  }
+
+  async #writeIn(parent: Parent, path: string, body: AsyncIterable<Uint8Array>, options: WriteOptions): Promise<ObjectInfo> {
+    const calls = this.#root.calls;
+    // Every name below is reached through the parent held (see FileSystemRoot.parentOf).
+    const hostPath = join(parent.directory, parent.name);
     const hasMetadata = Object.keys(options.metadata).length > 0;
     // An overwrite needs nothing from what is there now (rename onto a
     // directory fails by itself), and every syscall counts for small writes.
-    const current = options.overwrite ? undefined : await lstatOrUndefined(hostPath);
+    const current = options.overwrite ? undefined : await calls.lstat(hostPath);
     if (current?.isDirectory() === true) throw isDirectory('write', path);
     if (current !== undefined && !options.overwrite) throw alreadyExists(path);
-    const directory = dirname(hostPath);
-    const temporary = join(directory, temporaryName());
+    const temporary = join(parent.directory, temporaryName());
     let committed = false;
     try {
-      const { stats, recorded } = await writeDurableFile(temporary, body, options, this.#attributes);
+      const { stats, recorded } = await writeDurableFile(temporary, body, options, this.#attributes, calls);
       throwIfAborted(options.signal);
       await options.beforeCommit?.();
       if (!recorded && hasMetadata) {
-        const replaced = current ?? (await lstatOrUndefined(hostPath));
+        const replaced = current ?? (await calls.lstat(hostPath));
         await writeSidecar(hostPath, fileIdentity(stats), options.metadata, replaced?.isFile() === true ? fileIdentity(replaced) : undefined);
         // The sidecar took a sync: asked again, so that as little as possible falls between check and rename.
         await options.beforeCommit?.();
       }
       if (options.overwrite) {
-        await rename(temporary, hostPath);
+        await calls.rename(temporary, hostPath);
       } else {
         // link() fails if the name exists, which makes the check and the
         // commit one atomic step even against other processes.
-        await link(temporary, hostPath).catch((error: unknown) => {
+        await calls.link(temporary, hostPath).catch((error: unknown) => {
           throw errnoOf(error) === 'EEXIST' ? alreadyExists(path) : error;
         });
-        await unlink(temporary);
+        await calls.unlink(temporary);
       }
       committed = true;
       // (With the metadata in an attribute, an old sidecar is never read again: the attribute is found first.)
       if (!recorded && !hasMetadata) await removeSidecar(hostPath);
-      await this.#directorySyncs.sync(directory);
+      await this.#directorySyncs.sync(parent.real);
       return infoOf(stats, options.metadata);
     } finally {
-      if (!committed) await unlink(temporary).catch(() => undefined);
+      if (!committed) await calls.unlink(temporary).catch(() => undefined);
     }
   }
 

@@ -12,7 +12,12 @@ export class ByteReader {
     this.#iterator = source[Symbol.asyncIterator]();
   }
 
-  /** Exactly `count` bytes, or fewer only when the stream ends first. */
+  /**
+   * Exactly `count` bytes, or fewer only when the stream ends first: a view
+   * of the chunk that holds them, or, when they span chunks, a copy of just
+   * those bytes. (Joining whole chunks copied a small object entire to read
+   * its 16-byte header.)
+   */
   async read(count: number): Promise<Buffer> {
     while (this.#bufferedBytes < count && !this.#ended) {
       const step = await this.#iterator.next();
@@ -26,13 +31,27 @@ export class ByteReader {
         this.#bufferedBytes += chunk.byteLength;
       }
     }
-    const [first] = this.#buffered;
-    const all = this.#buffered.length === 1 && first !== undefined ? first : Buffer.concat(this.#buffered, this.#bufferedBytes);
-    const taken = all.subarray(0, Math.min(count, all.byteLength));
-    const rest = all.subarray(taken.byteLength);
-    this.#buffered = rest.byteLength > 0 ? [rest] : [];
-    this.#bufferedBytes = rest.byteLength;
+    const wanted = Math.min(count, this.#bufferedBytes);
+    const first = this.#buffered[0];
+    if (first !== undefined && first.byteLength >= wanted) return this.#take(first, wanted);
+    const taken = Buffer.allocUnsafe(wanted);
+    let filled = 0;
+    while (filled < wanted) {
+      const chunk = this.#buffered[0];
+      if (chunk === undefined) break;
+      const part = this.#take(chunk, Math.min(chunk.byteLength, wanted - filled));
+      taken.set(part, filled);
+      filled += part.byteLength;
+    }
     return taken;
+  }
+
+  /** The first `count` bytes of `chunk`, the front buffered chunk, which keeps the rest. */
+  #take(chunk: Buffer, count: number): Buffer {
+    if (count === chunk.byteLength) this.#buffered.shift();
+    else this.#buffered[0] = chunk.subarray(count);
+    this.#bufferedBytes -= count;
+    return chunk.subarray(0, count);
   }
 
   /** Up to `count` bytes from the front, left in place for the next read. */

@@ -3,6 +3,8 @@ import { ErrorCode, TaskforgeError } from '../../core/errors.js';
 /** The part of zstd-napi's native binding taskforge uses. */
 interface ZstdBinding {
   compressBound(size: number): number;
+  /** The size a frame's header records (null when it records none); throws when the header does not parse. */
+  getFrameContentSize(frame: Uint8Array): number | null;
   CCtx: new () => { compress(destination: Uint8Array, source: Uint8Array, level: number): number };
   DCtx: new () => { decompress(destination: Uint8Array, source: Uint8Array): number };
 }
