@@ -6,6 +6,8 @@ const OPERATIONS: ReadonlySet<unknown> = new Set(['read', 'write', 'delete', 'li
 const MAX_PATH = 4096;
 const MAX_TIMEOUT_MS = 2_147_483_647;
 const MAX_RETRIES = 100;
+/** The forms a read may ask for (`as`). */
+const READ_FORMS: ReadonlySet<unknown> = new Set(['buffer', 'text', 'json', 'stream']);
 
 /** The boolean options the fast check knows, and the operations each applies to (as the schema's rules say). */
 const BOOLEAN_OPTIONS: Readonly<Record<string, readonly string[]>> = {
@@ -20,12 +22,13 @@ const BOOLEAN_OPTIONS: Readonly<Record<string, readonly string[]>> = {
  * True for the storage configs a program or a batch writes most: a plain
  * object with `type: 'storage'`, an optional id and priority, and metadata
  * with an operation, a path, string or byte data (or a file) for a write,
- * and options among the booleans (`cache: true` of a read included) and
+ * and options among the booleans (`cache: true` of a read included),
+ * a read's form (`as`: what a restore of a tree asks for every file) and
  * `timeout`/`retries`. These the schema
  * accepts as they are, so a storage task checks them without it (twice per
  * task: when it is submitted and when it runs). False leaves the config to
  * the schema, which may still accept it (JSON data, a stream, compression
- * settings, a read form, a cursor) or refuse it with its errors. A property
+ * settings, a cursor) or refuse it with its errors. A property
  * test holds this to the schema.
  */
 export function isPlainlyValidStorageConfig(raw: unknown): raw is ValidStorageTaskConfig {
@@ -55,6 +58,8 @@ function isPlainlyValidOptions(options: unknown, operation: string): boolean {
       if (!isWholeIn(value, MAX_TIMEOUT_MS)) return false;
     } else if (key === 'retries') {
       if (!isWholeIn(value, MAX_RETRIES)) return false;
+    } else if (key === 'as') {
+      if (operation !== 'read' || !READ_FORMS.has(value)) return false;
     } else if (typeof value !== 'boolean' || !(BOOLEAN_OPTIONS[key]?.includes(operation) ?? false)) {
       return false;
     }

@@ -37,13 +37,15 @@ const optionsFor = (operation: string): fc.Arbitrary<unknown> =>
       arbitrary: fc
         .tuple(
           fc.subarray([...(APPLIES.get(operation) ?? [])]),
+          fc.option(mostlyRight(fc.constantFrom('buffer', 'text', 'json', 'stream')), { freq: 3 }),
           fc.option(fc.constantFrom('overwrite', 'encryption', 'compression', 'recursive', 'as', 'limit', 'cache'), { freq: 3 }),
           fc.option(fc.integer({ min: 0, max: 60_000 }), { freq: 2 }),
           fc.option(fc.integer({ min: 0, max: 100 }), { freq: 2 }),
           mostlyRight(fc.boolean()),
         )
-        .map(([keys, stray, timeout, retries, value]) => ({
+        .map(([keys, form, stray, timeout, retries, value]) => ({
           ...Object.fromEntries(keys.map((key) => [key, value])),
+          ...(form === null ? {} : { as: form }),
           ...(stray === null ? {} : { [stray]: value }),
           ...(timeout === null ? {} : { timeout }),
           ...(retries === null ? {} : { retries }),
@@ -116,6 +118,8 @@ describe('the fast check of common storage configs', () => {
       { type: 'storage', id: 'b1-1', priority: 2, metadata: { operation: 'write', path: '/t/a b.bin', file: '/src/a b.bin', options: { overwrite: true, compression: true, encryption: true } } },
       { type: 'storage', metadata: { operation: 'write', path: '/x', data: Buffer.from('x'), options: { retries: 3, timeout: 1000 } } },
       { type: 'storage', metadata: { operation: 'read', path: '/x', options: { encryption: true } } },
+      { type: 'storage', metadata: { operation: 'read', path: '/t/a.txt', options: { as: 'buffer', encryption: true } } },
+      { type: 'storage', metadata: { operation: 'read', path: '/x', options: { as: 'text', cache: true } } },
       { type: 'storage', metadata: { operation: 'delete', path: '/d', options: { recursive: true } } },
       { type: 'storage', metadata: { operation: 'list', path: '/' } },
     ]) {
@@ -123,11 +127,11 @@ describe('the fast check of common storage configs', () => {
     }
   });
 
-  it('leaves the rest to the schema: JSON data, compression settings, read forms, dependencies, wrong operations', () => {
+  it('leaves the rest to the schema: JSON data, compression settings, a form for a write, dependencies, wrong operations', () => {
     for (const config of [
       { type: 'storage', metadata: { operation: 'write', path: '/x', data: { a: 1 } } },
       { type: 'storage', metadata: { operation: 'write', path: '/x', data: 'x', options: { compression: { algorithm: 'gzip' } } } },
-      { type: 'storage', metadata: { operation: 'read', path: '/x', options: { as: 'text' } } },
+      { type: 'storage', metadata: { operation: 'write', path: '/x', data: 'x', options: { as: 'text' } } },
       { type: 'storage', dependsOn: ['a'], metadata: { operation: 'read', path: '/x' } },
       { type: 'storage', metadata: { operation: 'read', path: '/x', options: { overwrite: true } } },
       { type: 'storage', metadata: { operation: 'write', path: '/x', data: 'x', file: '/f' } },

@@ -35,7 +35,8 @@ export type FrameFailure = 'authentication' | 'too-large' | 'corrupt';
  */
 export function encodeFrameSync(settings: FrameSettings, zstd: ZstdContexts | undefined, index: number, final: boolean, chunk: Buffer): EncodedFrame {
   let compressed: Buffer | undefined;
-  if (settings.algorithm === 'zstd') compressed = zstdCompress(zstd, chunk, settings.level);
+  // Sealed at once below, so an encrypted frame's compressed bytes need no copy out of the scratch buffer.
+  if (settings.algorithm === 'zstd') compressed = zstdCompress(zstd, chunk, settings.level, settings.secrets === undefined);
   else if (settings.algorithm === 'brotli') compressed = brotliCompressSync(chunk, brotliOptions(settings, chunk.byteLength));
   return sealFrame(settings, index, final, chunk, compressed);
 }
@@ -104,13 +105,18 @@ function failureOf(error: unknown): FrameFailure {
   return tooLarge ? 'too-large' : 'corrupt';
 }
 
-/** zstd into one reused scratch buffer; only a result smaller than the chunk gets memory of its own. */
-function zstdCompress(zstd: ZstdContexts | undefined, chunk: Buffer, level: number): Buffer {
+/**
+ * zstd into one reused scratch buffer; only a result smaller than the chunk
+ * is kept, as a copy of its own unless `copy` is false (the caller uses it
+ * before the next frame is compressed).
+ */
+function zstdCompress(zstd: ZstdContexts | undefined, chunk: Buffer, level: number, copy: boolean): Buffer {
   if (zstd === undefined) throw new Error('zstd is not loaded');
   const bound = zstd.binding.compressBound(chunk.byteLength);
   if (scratch.byteLength < bound) scratch = Buffer.allocUnsafe(bound);
   const written = zstd.compressor.compress(scratch, chunk, level);
-  return written < chunk.byteLength ? Buffer.from(scratch.subarray(0, written)) : chunk;
+  if (written >= chunk.byteLength) return chunk;
+  return copy ? Buffer.from(scratch.subarray(0, written)) : scratch.subarray(0, written);
 }
 
 /**
