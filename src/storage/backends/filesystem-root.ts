@@ -34,6 +34,8 @@ export interface Parent {
   /** The parent's real path, inside the root. */
   readonly real: string;
   readonly name: string;
+  /** Real paths of folders that gained a folder made for this entry: their syncs, with the parent's, make it durable. */
+  readonly made: readonly string[];
   /** Lets go of the descriptor that holds the parent; call once the entry is made. */
   release(): void;
 }
@@ -84,38 +86,82 @@ export class FileSystemRoot {
    * the root, and held: on Linux, by an O_PATH descriptor whose real path
    * is the one checked, so that the entry is made in that very directory
    * even if a link is swapped in on the way meanwhile. One lookup, where a
-   * realpath takes one per segment. A parent that is missing is created
-   * (when `createParents` is set) through `entry`, which checks every
-   * segment made; so is any other case the held route does not take.
+   * realpath takes one per segment. Missing folders are made (when
+   * `createParents` is set) one by one, each in the folder above it, held
+   * and checked in turn. What this route does not take (a dangling link on
+   * the way, no /proc) goes through `entry`, which checks every segment.
    */
   async parentOf(path: string, createParents: boolean): Promise<Parent> {
     const root = await this.#requireRoot(createParents);
     const segments = pathSegments(path);
     const name = segments.pop();
     if (name === undefined) throw new Error('parentOf: the root has no parent');
-    const held = await this.#hold(root, join(root, ...segments), path, name);
+    const held = await this.#hold(root, segments, path, name, createParents);
     if (held !== undefined) return held;
-    const hostPath = await this.entry(path, createParents);
+    const { hostPath, made } = await this.#entry(root, path, createParents);
     const directory = dirname(hostPath);
     return {
       directory,
       real: directory,
       name,
+      made,
       release: () => {
         // Nothing is held: the route by path.
       },
     };
   }
 
-  async #hold(root: string, hostDirectory: string, path: string, name: string): Promise<Parent | undefined> {
+  async #hold(root: string, segments: readonly string[], path: string, name: string, createParents: boolean): Promise<Parent | undefined> {
     if (O_PATH === undefined || !this.#procWorks) return undefined;
-    let fd: number;
-    try {
-      fd = await this.#calls.open(hostDirectory, O_PATH | constants.O_DIRECTORY);
-    } catch {
-      // Missing, a file on the way, or refused: `entry` makes it or says why, as it always has.
-      return undefined;
+    let depth = segments.length;
+    let fd = await this.#openDirectory(join(root, ...segments));
+    if (fd === undefined && !createParents) return undefined;
+    while (fd === undefined && depth > 0) {
+      depth -= 1;
+      fd = await this.#openDirectory(join(root, ...segments.slice(0, depth)));
     }
+    if (fd === undefined) return undefined;
+    let held: number = fd;
+    let real = this.#checkedReal(root, held, path);
+    const made: string[] = [];
+    for (; depth < segments.length && real !== undefined; depth += 1) {
+      const below = `/proc/self/fd/${String(held)}/${segments[depth] ?? ''}`;
+      const created: boolean | undefined = await this.#calls.mkdir(below).then(
+        () => true,
+        (error: unknown) => (errnoOf(error) === 'EEXIST' ? false : undefined),
+      );
+      // A dangling link (EEXIST, then nothing to open), a file on the way, a refusal: `entry` says what it is.
+      const next: number | undefined = created === undefined ? undefined : await this.#openDirectory(below);
+      closeSync(held);
+      if (next === undefined) return undefined;
+      if (created === true) made.push(real);
+      held = next;
+      real = this.#checkedReal(root, held, path);
+    }
+    if (real === undefined) return undefined;
+    const descriptor = held;
+    return {
+      directory: `/proc/self/fd/${String(descriptor)}`,
+      real,
+      name,
+      made,
+      release: () => {
+        closeSync(descriptor);
+      },
+    };
+  }
+
+  /** An O_PATH descriptor of the directory at `hostPath` (links followed), or undefined when there is none to open. */
+  async #openDirectory(hostPath: string): Promise<number | undefined> {
+    return this.#calls.open(hostPath, (O_PATH ?? 0) | constants.O_DIRECTORY).catch(() => undefined);
+  }
+
+  /**
+   * The real path of the directory `fd` holds, as the kernel names it,
+   * checked to lie inside the root (else PATH_OUTSIDE_ROOT); undefined
+   * where /proc cannot tell it. On any answer but a path, `fd` is closed.
+   */
+  #checkedReal(root: string, fd: number, path: string): string | undefined {
     let real: string;
     try {
       real = readlinkSync(`/proc/self/fd/${String(fd)}`);
@@ -128,10 +174,7 @@ export class FileSystemRoot {
       closeSync(fd);
       throw this.#outside(path);
     }
-    return { directory: `/proc/self/fd/${String(fd)}`, real, name, release: () => {
-        closeSync(fd);
-      },
-    };
+    return real;
   }
 
   /**
@@ -141,13 +184,28 @@ export class FileSystemRoot {
    */
   async entry(path: string, createParents: boolean): Promise<string> {
     const root = await this.#requireRoot(createParents);
+    return (await this.#entry(root, path, createParents)).hostPath;
+  }
+
+  /** `entry`, and the real paths of the folders that gained a folder made for it (their entries need a sync too). */
+  async #entry(root: string, path: string, createParents: boolean): Promise<{ hostPath: string; made: string[] }> {
     const segments = pathSegments(path);
     const name = segments.pop();
-    if (name === undefined) return root;
+    if (name === undefined) return { hostPath: root, made: [] };
     const { real, missing } = await this.#deepestExisting(root, join(root, ...segments), path, 0);
     const parent = join(real, ...missing);
-    if (createParents && missing.length > 0) await mkdir(parent, { recursive: true });
-    return join(parent, name);
+    const made: string[] = [];
+    if (createParents && missing.length > 0) {
+      // mkdir names the first folder it made; it made every one below it too, each in the one above.
+      const first = await mkdir(parent, { recursive: true });
+      let folder = real;
+      for (const segment of missing) {
+        const below = join(folder, segment);
+        if (first !== undefined && below.length >= first.length) made.push(folder);
+        folder = below;
+      }
+    }
+    return { hostPath: join(parent, name), made };
   }
 
   /**

@@ -272,7 +272,9 @@ export class FileSystemBackend implements StorageBackend {
       committed = true;
       // (With the metadata in an attribute, an old sidecar is never read again: the attribute is found first.)
       if (!recorded && !hasMetadata) await removeSidecar(hostPath);
-      await this.#directorySyncs.sync(parent.real);
+      // The entry is durable once its folder is, and every folder made for it is in the folder above.
+      if (parent.made.length === 0) await this.#directorySyncs.sync(parent.real);
+      else await Promise.all([parent.real, ...parent.made].map(async (folder) => this.#directorySyncs.sync(folder)));
       return infoOf(stats, options.metadata);
     } finally {
       if (!committed) await calls.unlink(temporary).catch(() => undefined);

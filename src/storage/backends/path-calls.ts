@@ -1,6 +1,6 @@
 import type { BigIntStats } from 'node:fs';
-import { linkSync, lstatSync, openSync, renameSync, unlinkSync } from 'node:fs';
-import { link, lstat, rename, statfs, unlink } from 'node:fs/promises';
+import { linkSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync } from 'node:fs';
+import { link, lstat, mkdir, rename, statfs, unlink } from 'node:fs/promises';
 import { errnoOf } from '../../core/system-errors.js';
 import { openFd } from './fd-calls.js';
 
@@ -23,6 +23,8 @@ export interface PathCalls {
   rename(from: string, to: string): Promise<void>;
   link(existing: string, name: string): Promise<void>;
   unlink(path: string): Promise<void>;
+  /** Makes one directory (EEXIST when something is there). */
+  mkdir(path: string): Promise<void>;
   /** The entry at `path` (a link is not followed), or undefined when nothing is there. */
   lstat(path: string): Promise<BigIntStats | undefined>;
 }
@@ -34,6 +36,9 @@ export const POOLED_CALLS: PathCalls = {
   rename: (from, to) => rename(from, to),
   link: (existing, name) => link(existing, name),
   unlink: (path) => unlink(path),
+  mkdir: async (path) => {
+    await mkdir(path);
+  },
   lstat: (path) => lstat(path, { bigint: true }).then(present, absentOnMissing),
 };
 
@@ -49,6 +54,9 @@ export const IMMEDIATE_CALLS: PathCalls = {
   }),
   unlink: (path) => settled(() => {
     unlinkSync(path);
+  }),
+  mkdir: (path) => settled(() => {
+    mkdirSync(path);
   }),
   lstat: (path) => settled(() => lstatSync(path, { bigint: true, throwIfNoEntry: false })),
 };
