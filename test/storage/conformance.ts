@@ -30,14 +30,20 @@ export interface ForeignWriter {
 export interface ConformanceOptions {
   /**
    * False for a test server that rewrites objects in place (s3rver), where a
-   * reader during a rewrite can see a partial object. The skip is printed.
+   * reader during a rewrite can see a partial object, and writers of one
+   * object at once can leave a mix (s3rver answers a PUT before its bytes
+   * are written). The skips are printed.
    */
   readonly atomicReplace?: boolean;
 }
 
 export function describeBackendConformance(name: string, makeFixture: () => Promise<BackendFixture>, conformance: ConformanceOptions = {}): void {
   const atomicReplace = conformance.atomicReplace ?? true;
-  if (!atomicReplace) process.stderr.write(`\n!!! SKIPPED for ${name}: "a reader during a rewrite sees the old object or the new one": the test server rewrites objects in place\n\n`);
+  if (!atomicReplace) {
+    process.stderr.write(
+      `\n!!! SKIPPED for ${name}: "a reader during a rewrite sees the old object or the new one" and "concurrent writers to one path": the test server rewrites objects in place\n\n`,
+    );
+  }
   describe(`storage conformance: ${name}`, () => {
     let fixture: BackendFixture;
     /** The fixture's foreign writer; tests that use it are skipped where there is none. */
@@ -196,7 +202,7 @@ export function describeBackendConformance(name: string, makeFixture: () => Prom
         expect(await expectCode(backend, { operation: 'write', path: '/', data: 'x' })).toBe('IS_A_DIRECTORY');
       });
 
-      it('concurrent writers to one path: the last writer wins whole, never a mix', async () => {
+      it.skipIf(!atomicReplace)('concurrent writers to one path: the last writer wins whole, never a mix', async () => {
         const size = 256 * 1024;
         const writers = Array.from({ length: 12 }, (_, index) => write('/w/contended.bin', Buffer.alloc(size, index + 1)));
         await Promise.all(writers);
