@@ -157,13 +157,14 @@ export class FileSystemRoot {
   }
 
   /**
-   * The real path of the directory `fd` holds, as the kernel names it,
+   * The real path of the file or directory `fd` holds, as the kernel names it,
    * checked to lie inside the root (else PATH_OUTSIDE_ROOT); undefined
    * where /proc cannot tell it. On any answer but a path, `fd` is closed.
    */
   #checkedReal(root: string, fd: number, path: string): string | undefined {
     let real: string;
     try {
+      // (Synchronously: /proc answers from the open descriptor, in memory.)
       real = readlinkSync(`/proc/self/fd/${String(fd)}`);
     } catch {
       closeSync(fd);
@@ -245,20 +246,8 @@ export class FileSystemRoot {
     } catch {
       return undefined;
     }
-    let real: string;
-    try {
-      // (Synchronously: /proc answers from the open descriptor, in memory.)
-      real = readlinkSync(`/proc/self/fd/${String(fd)}`);
-    } catch {
-      closeSync(fd);
-      this.#procWorks = false;
-      return undefined;
-    }
-    if (!this.contains(root, real)) {
-      closeSync(fd);
-      throw this.#outside(path);
-    }
-    return { fd, real };
+    const real = this.#checkedReal(root, fd, path);
+    return real === undefined ? undefined : { fd, real };
   }
 
   /**
