@@ -1,4 +1,4 @@
-import { constants, writeFileSync } from 'node:fs';
+import { constants, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IMMEDIATE_CALLS, pathCallsFor, POOLED_CALLS, type PathCalls } from '../../src/storage/backends/path-calls.js';
@@ -20,8 +20,12 @@ describe('path calls', () => {
     it(`${name}: answer as promises, and fail with Node's own codes, the same both ways`, async () => {
       const file = join(temp.path, `${name}.txt`);
       expect(await calls.lstat(file)).toBeUndefined();
+      expect(await calls.stat(file)).toBeUndefined();
       writeFileSync(file, 'x');
       expect((await calls.lstat(file))?.isFile()).toBe(true);
+      symlinkSync(file, `${file}.link`);
+      expect((await calls.stat(`${file}.link`))?.ino).toBe((await calls.lstat(file))?.ino);
+      expect((await calls.lstat(`${file}.link`))?.isSymbolicLink()).toBe(true);
       await expect(calls.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o666)).rejects.toMatchObject({ code: 'EEXIST' });
       await expect(calls.rename(join(temp.path, 'nothing'), file)).rejects.toMatchObject({ code: 'ENOENT' });
       await expect(calls.link(file, file)).rejects.toMatchObject({ code: 'EEXIST' });

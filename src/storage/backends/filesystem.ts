@@ -136,13 +136,14 @@ export class FileSystemBackend implements StorageBackend {
    * unchanged, whatever route leads to it now, so serving what was read
    * from it reveals nothing from outside the root; any other answer, or an
    * error, is false, and the caller's read decides. (A containment check
-   * first would cost a second trip through the thread pool per cache hit.)
+   * first would cost a second lookup per cache hit.)
    */
   isCurrent(path: string, version: string): Promise<boolean> {
     const hostPath = this.#root.unresolved(path);
     if (hostPath === undefined) return Promise.resolve(false);
-    return stat(hostPath, { bigint: true }).then(
-      (stats) => stats.isFile() && fileIdentity(stats) === version,
+    // (At once on a local disk, see path-calls.ts: the check is one lookup in memory.)
+    return this.#root.calls.stat(hostPath).then(
+      (stats) => stats?.isFile() === true && fileIdentity(stats) === version,
       () => false,
     );
   }

@@ -1,12 +1,13 @@
 import type { BigIntStats } from 'node:fs';
-import { linkSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync } from 'node:fs';
-import { link, lstat, mkdir, rename, statfs, unlink } from 'node:fs/promises';
+import { linkSync, lstatSync, mkdirSync, openSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { link, lstat, mkdir, rename, stat, statfs, unlink } from 'node:fs/promises';
 import { errnoOf } from '../../core/system-errors.js';
 import { openFd } from './fd-calls.js';
 
 /**
- * The calls on names (create, rename, link, unlink, lstat) a write makes,
- * in one of two ways: through libuv's thread pool, or on the calling thread.
+ * The calls on names (create, rename, link, unlink, mkdir, stat) that
+ * writes and cache checks make, in one of two ways: through libuv's thread
+ * pool, or on the calling thread.
  * On a local disk file system these calls are answered from the kernel's
  * memory (the directory was just looked up, the inode is new) in a few
  * microseconds, while a trip through the pool costs tens, and on two cores
@@ -27,6 +28,8 @@ export interface PathCalls {
   mkdir(path: string): Promise<void>;
   /** The entry at `path` (a link is not followed), or undefined when nothing is there. */
   lstat(path: string): Promise<BigIntStats | undefined>;
+  /** What `path` leads to (links followed), or undefined when nothing is there. */
+  stat(path: string): Promise<BigIntStats | undefined>;
 }
 
 /** Every call through the thread pool. */
@@ -40,6 +43,7 @@ export const POOLED_CALLS: PathCalls = {
     await mkdir(path);
   },
   lstat: (path) => lstat(path, { bigint: true }).then(present, absentOnMissing),
+  stat: (path) => stat(path, { bigint: true }).then(present, absentOnMissing),
 };
 
 /** Every call made at once on the calling thread; the answer (or the error, with the same code) as a promise. */
@@ -59,6 +63,7 @@ export const IMMEDIATE_CALLS: PathCalls = {
     mkdirSync(path);
   }),
   lstat: (path) => settled(() => lstatSync(path, { bigint: true, throwIfNoEntry: false })),
+  stat: (path) => settled(() => statSync(path, { bigint: true, throwIfNoEntry: false })),
 };
 
 /**
