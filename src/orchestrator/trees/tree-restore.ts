@@ -1,12 +1,12 @@
 import { closeSync, constants, createWriteStream, fchmodSync, futimesSync } from 'node:fs';
-import { chmod, lstat, lutimes, mkdir, readlink, rm, symlink, utimes } from 'node:fs/promises';
+import { chmod, lstat, lutimes, mkdir, readlink, rename, rm, symlink, utimes } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
 import type { StorageBackend } from '../../storage/backend.js';
-import { writeBody } from '../../storage/backends/durable-file.js';
-import { POOLED_CALLS, type PathCalls } from '../../storage/backends/path-calls.js';
+import { writeAll } from '../../storage/backends/durable-file.js';
+import { openFd } from '../../storage/backends/fd-calls.js';
 import { temporaryName } from '../../storage/backends/temporary-file.js';
 import type { Keyring } from '../../storage/codec/keyring.js';
 import { childPath, parseStoragePath } from '../../storage/storage-path.js';
@@ -55,10 +55,6 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<TreeSumm
   if (entries.size === 0) throw new TaskforgeError(ErrorCode.NOT_FOUND, `restore of '${prefix}' failed: nothing is stored there`, { details: { path: prefix } });
   const folders = new SafeFolders(destination);
   await folders.make('');
-  // Creates, renames and writes through the thread pool, even on a local disk (unlike a backend's writes, see
-  // path-calls.ts): a restore makes a whole new tree, whose creates cost the kernel 100-300 µs each here, and made
-  // at once the event loop's p99 delay went from 11 to 25 ms for no gain in time (2.0-2.1 s either way).
-  const calls = POOLED_CALLS;
   const files: [string, FileEntry][] = [];
   const links: [string, IndexEntry & { kind: 'symlink' }][] = [];
   const directories: [string, IndexEntry & { kind: 'directory' }][] = [];
@@ -81,7 +77,7 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<TreeSumm
       const large = item[1].size > LARGE_FILE_BYTES;
       if (large) await largeFiles.enter();
       try {
-        await restoreFile(item[0], item[1], { options, prefix, destination, folders, tally, signal, stops, calls });
+        await restoreFile(item[0], item[1], { options, prefix, destination, folders, tally, signal, stops });
       } finally {
         if (large) largeFiles.leave();
       }
@@ -108,7 +104,6 @@ interface RestoreContext {
   readonly tally: TreeTally;
   readonly signal: AbortSignal;
   readonly stops: Stops;
-  readonly calls: PathCalls;
 }
 
 /**
@@ -142,15 +137,15 @@ class Stops {
 }
 
 async function restoreFile(path: string, entry: FileEntry, context: RestoreContext): Promise<void> {
-  const { options, prefix, destination, folders, tally, signal, calls } = context;
+  const { options, prefix, destination, folders, tally, signal } = context;
   const storagePath = childPath(prefix, path);
   const host = join(destination, ...path.split('/'));
   const parent = parentOf(path);
   try {
     const fresh = await folders.make(parent);
-    const present = fresh ? undefined : await calls.lstat(host).catch(() => undefined);
+    const present = fresh ? undefined : await lstat(host).catch(() => undefined);
     // (Times are compared to the millisecond: setting one through utimes keeps less than the nanoseconds a file system records.)
-    if (present?.isFile() === true && Number(present.size) === entry.size && Math.abs(Number(present.mtimeNs) / 1e6 - entry.mtimeMs) < 1 && (Number(present.mode) & 0o7777) === entry.mode) {
+    if (present?.isFile() === true && present.size === entry.size && Math.abs(present.mtimeMs - entry.mtimeMs) < 1 && (present.mode & 0o7777) === entry.mode) {
       tally.unchanged(path, storagePath, entry.size);
       return;
     }
@@ -169,7 +164,7 @@ async function restoreFile(path: string, entry: FileEntry, context: RestoreConte
     try {
       if (read.data instanceof Buffer) {
         bytes = read.data.byteLength;
-        await writeWhole(temporary, read.data, entry, calls);
+        await writeWhole(temporary, read.data, entry);
       } else {
         const body = read.data as Readable;
         body.on('data', (chunk: Buffer) => (bytes += chunk.length));
@@ -177,7 +172,7 @@ async function restoreFile(path: string, entry: FileEntry, context: RestoreConte
         await chmod(temporary, entry.mode);
         await utimes(temporary, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
       }
-      await calls.rename(temporary, host);
+      await rename(temporary, host);
     } catch (error) {
       await rm(temporary, { force: true });
       throw error;
@@ -193,11 +188,15 @@ async function restoreFile(path: string, entry: FileEntry, context: RestoreConte
  * A new file holding `bytes`, with the entry's mode and mtime: one open, one
  * write. The mode, the times and the close change only the open file's
  * inode in memory, so they are made synchronously (see durable-file.ts).
+ * The create and the write stay in the thread pool even on a local disk,
+ * unlike a backend's (path-calls.ts): a restore makes a whole new tree,
+ * whose creates cost the kernel 100-300 µs each here, and made at once they
+ * took the event loop's p99 delay from 11 to 25 ms for no gain in time.
  */
-async function writeWhole(temporary: string, bytes: Buffer, entry: FileEntry, calls: PathCalls): Promise<void> {
-  const fd = await calls.open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+async function writeWhole(temporary: string, bytes: Buffer, entry: FileEntry): Promise<void> {
+  const fd = await openFd(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   try {
-    await writeBody(fd, [bytes], bytes.byteLength, calls);
+    await writeAll(fd, [bytes]);
     fchmodSync(fd, entry.mode);
     futimesSync(fd, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
   } finally {

@@ -53,8 +53,8 @@ export async function writeDurableFile(
       }
     }
     await writing;
-    if (written) await writeAll(fd, batch);
-    else await writeBody(fd, batch, batchBytes, calls);
+    if (calls.immediate && !written && batchBytes <= IMMEDIATE_WRITE_BYTES) writeAllNow(fd, batch);
+    else await writeAll(fd, batch);
     throwIfAborted(options.signal);
     // Every object gets one, even with no metadata: a read that finds it looks for no sidecar.
     const recorded = await attributes.record(temporary, options.metadata);
@@ -65,12 +65,6 @@ export async function writeDurableFile(
     await writing.catch(() => undefined);
     closeSync(fd);
   }
-}
-
-/** Writes a whole body of `bytes` bytes: at once where the calls are made at once and it is small, else through the pool. */
-export async function writeBody(fd: number, chunks: Uint8Array[], bytes: number, calls: PathCalls): Promise<void> {
-  if (calls.immediate && bytes <= IMMEDIATE_WRITE_BYTES) writeAllNow(fd, chunks);
-  else await writeAll(fd, chunks);
 }
 
 /** Writes every byte of `chunks` at the descriptor's offset, in order, resuming after a short write. */

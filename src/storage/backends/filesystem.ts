@@ -1,6 +1,6 @@
 import type { BigIntStats, Dir } from 'node:fs';
 import { closeSync, constants, createReadStream, fstatSync, openSync } from 'node:fs';
-import { lstat, opendir, realpath, rm, stat, unlink } from 'node:fs/promises';
+import { opendir, realpath, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { throwIfAborted } from '../../core/abort.js';
@@ -20,6 +20,7 @@ import { DirectorySyncs } from './directory-syncs.js';
 import { writeDurableFile } from './durable-file.js';
 import { openFd, readFd } from './fd-calls.js';
 import { MetadataAttributes } from './filesystem-xattr.js';
+import { POOLED_CALLS } from './path-calls.js';
 
 /** Options of {@link FileSystemBackend}. */
 export interface FileSystemBackendOptions {
@@ -321,7 +322,7 @@ export class FileSystemBackend implements StorageBackend {
       if (errnoOf(error) === 'ENOENT') return { deleted: false };
       throw error;
     }
-    const stats = await lstatOrUndefined(hostPath);
+    const stats = await POOLED_CALLS.lstat(hostPath);
     if (stats === undefined) return { deleted: false };
     if (stats.isDirectory()) {
       if (!options.recursive) throw isDirectory('delete', path, ' (use recursive to remove it)');
@@ -389,15 +390,6 @@ function bodyOf(bytes: Buffer): Readable {
   if (bytes.byteLength > 0) body.push(bytes);
   body.push(null);
   return body;
-}
-
-async function lstatOrUndefined(hostPath: string): Promise<BigIntStats | undefined> {
-  try {
-    return await lstat(hostPath, { bigint: true });
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return undefined;
-    throw error;
-  }
 }
 
 /** The type a symlink leads to, or undefined when it leads out of the root or nowhere. */
