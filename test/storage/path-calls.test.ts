@@ -1,20 +1,20 @@
 import { constants, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { IMMEDIATE_CALLS, pathCallsFor, POOLED_CALLS, type PathCalls } from '../../src/storage/backends/path-calls.js';
+import { LOCAL_DISK_CALLS, pathCallsFor, POOLED_CALLS, type PathCalls } from '../../src/storage/backends/path-calls.js';
 import { useTempDir } from '../helpers/temp-dir.js';
 
 describe('path calls', () => {
   const temp = useTempDir();
 
-  it('are made at once on a local disk file system, through the pool on any other (here /proc) or where statfs fails', async () => {
-    expect(await pathCallsFor(temp.path)).toBe(IMMEDIATE_CALLS);
+  it('make lookups at once on a local disk file system, everything through the pool on any other (here /proc) or where statfs fails', async () => {
+    expect(await pathCallsFor(temp.path)).toBe(LOCAL_DISK_CALLS);
     if (process.platform === 'linux') expect(await pathCallsFor('/proc')).toBe(POOLED_CALLS);
     expect(await pathCallsFor(join(temp.path, 'missing'))).toBe(POOLED_CALLS);
   });
 
   for (const [name, calls] of [
-    ['immediate', IMMEDIATE_CALLS],
+    ['local disk', LOCAL_DISK_CALLS],
     ['pooled', POOLED_CALLS],
   ] as [string, PathCalls][]) {
     it(`${name}: answer as promises, and fail with Node's own codes, the same both ways`, async () => {

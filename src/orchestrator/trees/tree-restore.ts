@@ -188,10 +188,10 @@ async function restoreFile(path: string, entry: FileEntry, context: RestoreConte
  * A new file holding `bytes`, with the entry's mode and mtime: one open, one
  * write. The mode, the times and the close change only the open file's
  * inode in memory, so they are made synchronously (see durable-file.ts).
- * The create and the write stay in the thread pool even on a local disk,
- * unlike a backend's (path-calls.ts): a restore makes a whole new tree,
- * whose creates cost the kernel 100-300 µs each here, and made at once they
- * took the event loop's p99 delay from 11 to 25 ms for no gain in time.
+ * The create and the write go to the thread pool, as a backend's do
+ * (path-calls.ts): a restore makes a whole new tree, whose creates cost the
+ * kernel 100-300 µs each here, and made at once they took the event loop's
+ * p99 delay from 11 to 25 ms for no gain in time.
  */
 async function writeWhole(temporary: string, bytes: Buffer, entry: FileEntry): Promise<void> {
   const fd = await openFd(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);

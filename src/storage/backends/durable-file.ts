@@ -1,5 +1,5 @@
 import type { BigIntStats } from 'node:fs';
-import { closeSync, constants, fstatSync, writevSync } from 'node:fs';
+import { closeSync, constants, fstatSync } from 'node:fs';
 import { abortable, throwIfAborted } from '../../core/abort.js';
 import type { ObjectMetadata } from '../backend.js';
 import { fsyncFd, writevFd } from './fd-calls.js';
@@ -9,14 +9,11 @@ import type { PathCalls } from './path-calls.js';
 // fstat, close and an attribute set on a file just made touch only what
 // the kernel holds in memory: made synchronously they take microseconds,
 // where a trip through the thread pool costs tens (a wake-up of a pool
-// thread and of the event loop, on both cores). The create and a small
-// body's write follow the caller's PathCalls (at once on a local file
-// system); the fsync, and a larger body's writes, always go to the pool.
+// thread and of the event loop, on both cores). The create, the writes
+// and the fsync go to the pool (see path-calls.ts).
 
 /** Collects this many bytes of a body before writing them in one writev. */
 const WRITE_BATCH_BYTES = 1024 * 1024;
-/** A whole body up to this size is written at once where names are (a copy into the page cache of microseconds; see path-calls.ts). */
-const IMMEDIATE_WRITE_BYTES = 64 * 1024;
 
 /**
  * Creates `temporary` (it must not exist), writes `body` to it, records the
@@ -35,7 +32,6 @@ export async function writeDurableFile(
   // One batch is written while the next is read and encoded: the write (on
   // the thread pool) overlaps the source's reads and the encryption (here).
   let writing: Promise<void> = Promise.resolve();
-  let written = false;
   try {
     let batch: Uint8Array[] = [];
     let batchBytes = 0;
@@ -44,7 +40,6 @@ export async function writeDurableFile(
       batchBytes += chunk.byteLength;
       if (batchBytes >= WRITE_BATCH_BYTES) {
         await writing;
-        written = true;
         writing = writeAll(fd, batch);
         // Its failure is thrown where it is awaited; until then it is not an unhandled rejection.
         writing.catch(() => undefined);
@@ -53,8 +48,7 @@ export async function writeDurableFile(
       }
     }
     await writing;
-    if (calls.immediate && !written && batchBytes <= IMMEDIATE_WRITE_BYTES) writeAllNow(fd, batch);
-    else await writeAll(fd, batch);
+    await writeAll(fd, batch);
     throwIfAborted(options.signal);
     // Every object gets one, even with no metadata: a read that finds it looks for no sidecar.
     const recorded = await attributes.record(temporary, options.metadata);
@@ -74,12 +68,6 @@ export async function writeAll(fd: number, chunks: Uint8Array[]): Promise<void> 
     const { bytesWritten } = await writevFd(fd, pending);
     pending = unwritten(pending, bytesWritten);
   }
-}
-
-/** As writeAll, on this thread. */
-function writeAllNow(fd: number, chunks: Uint8Array[]): void {
-  let pending = chunks;
-  while (pending.length > 0) pending = unwritten(pending, writevSync(fd, pending));
 }
 
 /** What is left of `chunks` once their first `bytesWritten` bytes are written. */
