@@ -16,6 +16,12 @@ import type { Measurement } from './scenarios.js';
 export interface PeerSpec {
   readonly sizeMiB: number;
   readonly compress: boolean;
+  /**
+   * How StorageTask is given the file: `file` names it (`metadata.file`, read
+   * 1 MiB at a time, as the peers read it), `stream` hands it a default
+   * `fs.createReadStream` (64 KiB a read). Default `stream`.
+   */
+  readonly source?: 'file' | 'stream';
 }
 
 const keyring = new Keyring({ keys: { bench: Buffer.alloc(32, 9) } });
@@ -65,8 +71,9 @@ export async function storageTaskFromFile(directory: string, spec: PeerSpec): Pr
   const file = await mixedFile(directory, spec.sizeMiB);
   const backend = new FileSystemBackend({ root: join(directory, 'store') });
   const started = performance.now();
+  const source = spec.source === 'file' ? { file } : { data: createReadStream(file) };
   const result = await new StorageTask(
-    { type: 'storage', metadata: { operation: 'write', path: '/mixed.bin', data: createReadStream(file), options: { encryption: true, compression: spec.compress } } },
+    { type: 'storage', metadata: { operation: 'write', path: '/mixed.bin', ...source, options: { encryption: true, compression: spec.compress } } },
     { backend, keyring },
   ).execute();
   const elapsedMs = performance.now() - started;
