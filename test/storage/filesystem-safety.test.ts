@@ -79,6 +79,22 @@ describe('filesystem backend: nothing outside the root is touched', () => {
     expect(await readFile(join(outside, 'secret.txt'), 'utf8')).toBe('top secret');
   });
 
+  it('a delete through a folder link that stays inside removes from its target; once the folder is swapped for a link out, a delete is refused and nothing outside goes', async () => {
+    await mkdir(join(root, 'real'));
+    await symlink(join(root, 'real'), join(root, 'inside'));
+    await expectData(backend, { operation: 'write', path: '/real/a.txt', data: 'a' });
+    expect(await expectData(backend, { operation: 'delete', path: '/inside/a.txt' })).toEqual({ path: '/inside/a.txt', deleted: true });
+    expect(await readdir(join(root, 'real'))).toEqual([]);
+    await expectData(backend, { operation: 'write', path: '/swapped/secret.txt', data: 'mine' });
+    await rename(join(root, 'swapped'), join(root, 'moved-away'));
+    await symlink(outside, join(root, 'swapped'));
+    expect(await expectCode(backend, { operation: 'delete', path: '/swapped/secret.txt' })).toBe('PATH_OUTSIDE_ROOT');
+    // The link itself goes, never what it leads to.
+    expect(await expectData(backend, { operation: 'delete', path: '/swapped', options: { recursive: true } })).toEqual({ path: '/swapped', deleted: true });
+    expect(await readFile(join(outside, 'secret.txt'), 'utf8')).toBe('top secret');
+    expect(await expectData(backend, { operation: 'delete', path: '/missing/deeper/x.txt' })).toEqual({ path: '/missing/deeper/x.txt', deleted: false });
+  });
+
   it('a write onto a symlink replaces the link and leaves its target alone', async () => {
     await symlink(join(outside, 'secret.txt'), join(root, 'link.txt'));
     await expectData(backend, { operation: 'write', path: '/link.txt', data: 'replaced' });

@@ -315,15 +315,42 @@ export class FileSystemBackend implements StorageBackend {
 
   async #delete(path: string, options: { readonly signal: AbortSignal; readonly recursive: boolean }): Promise<{ deleted: boolean }> {
     throwIfAborted(options.signal);
-    let hostPath: string;
+    if (path === ROOT_PATH) return this.#deleteRoot(options);
+    // Its folder held, as a write's is (FileSystemRoot.parentOf): the entry removed is in the very folder checked.
+    let parent: Parent;
     try {
-      hostPath = await this.#root.entry(path, false);
+      parent = await this.#root.parentOf(path, false);
     } catch (error) {
       if (errnoOf(error) === 'ENOENT') return { deleted: false };
       throw error;
     }
+    try {
+      const deleted = await this.#deleteEntry(path, join(parent.directory, parent.name), options);
+      if (deleted) await this.#directorySyncs.sync(parent.real);
+      return { deleted };
+    } finally {
+      parent.release();
+    }
+  }
+
+  /** The root's own contents, by its real path: it has no folder above to hold. */
+  async #deleteRoot(options: { readonly signal: AbortSignal; readonly recursive: boolean }): Promise<{ deleted: boolean }> {
+    let hostPath: string;
+    try {
+      hostPath = await this.#root.entry(ROOT_PATH, false);
+    } catch (error) {
+      if (errnoOf(error) === 'ENOENT') return { deleted: false };
+      throw error;
+    }
+    const deleted = await this.#deleteEntry(ROOT_PATH, hostPath, options);
+    if (deleted) await this.#directorySyncs.sync(dirname(hostPath));
+    return { deleted };
+  }
+
+  /** Removes what is at `hostPath` (a link itself, never what it leads to); false when nothing is there. */
+  async #deleteEntry(path: string, hostPath: string, options: { readonly recursive: boolean }): Promise<boolean> {
     const stats = await POOLED_CALLS.lstat(hostPath);
-    if (stats === undefined) return { deleted: false };
+    if (stats === undefined) return false;
     if (stats.isDirectory()) {
       if (!options.recursive) throw isDirectory('delete', path, ' (use recursive to remove it)');
       // rm removes symlinks found inside rather than following them.
@@ -332,8 +359,7 @@ export class FileSystemBackend implements StorageBackend {
       await unlink(hostPath);
       await removeSidecar(hostPath);
     }
-    await this.#directorySyncs.sync(dirname(hostPath));
-    return { deleted: true };
+    return true;
   }
 
   async #walk(root: string, hostDirectory: string, directoryPath: string, collector: PageCollector<Candidate>, options: ListOptions): Promise<void> {
