@@ -24,6 +24,17 @@ export interface Logger {
 let defaultLogger: Logger | undefined;
 
 /**
+ * Whether `logger` writes debug lines: asked before building a debug line's
+ * fields, which cost an object per call even when nothing is written. A
+ * logger that cannot say (no `isLevelEnabled`, as pino has) is taken to write them.
+ */
+export function logsDebug(logger: Logger): boolean {
+  if (logger === SILENT) return false;
+  const { isLevelEnabled } = logger as { isLevelEnabled?: (level: string) => boolean };
+  return typeof isLevelEnabled !== 'function' || isLevelEnabled.call(logger, 'debug');
+}
+
+/**
  * The logger tasks use when none is given: pino writing JSON lines to stderr
  * at the level of `TASKFORGE_LOG_LEVEL`, silent when it is unset, so that a
  * library does not write to a host program's stderr uninvited.

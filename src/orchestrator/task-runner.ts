@@ -1,5 +1,5 @@
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import { logsDebug, type Logger } from '../core/logger.js';
 import type { BaseTask } from '../tasks/base-task.js';
 import type { TaskConfig } from '../tasks/task-config.js';
 import type { TaskResult } from '../tasks/task-result.js';
@@ -71,9 +71,8 @@ export class TaskRunner implements QueueConsumer {
     this.#maxInterruptions = options.maxInterruptions;
     this.#onCleanup = options.onCleanup;
     this.#onEnd = options.onEnd;
-    // Asked of pino once: a silent logger then costs no field objects per task.
-    const { isLevelEnabled } = this.#logger as { isLevelEnabled?: (level: string) => boolean };
-    this.#debug = isLevelEnabled === undefined || isLevelEnabled.call(this.#logger, 'debug');
+    // Asked once: a silent logger then costs no field objects per task.
+    this.#debug = logsDebug(this.#logger);
   }
 
   /** Tasks running here now. */
