@@ -38,7 +38,7 @@ export function configCheckOf(taskClass: CheckedClass): ConfigCheck {
     };
   }
   return (config, id) => {
-    validTaskConfig(config, `task '${id}'`);
+    validTaskConfig(config, id);
   };
 }
 

@@ -249,7 +249,7 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
 
   /** Validates the raw config; throws VALIDATION_ERROR. Task types override it with their schema. */
   protected validateConfig(raw: unknown): TConfig {
-    return validTaskConfig(raw, `task '${this.id}'`) as TConfig;
+    return validTaskConfig(raw, this.id) as TConfig;
   }
 
   /**

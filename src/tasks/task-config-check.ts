@@ -5,13 +5,14 @@ import { TASK_TYPE_PATTERN } from './task-type.js';
 /**
  * The config every task has, checked: the config itself when it is plainly
  * valid, else what {@link taskConfigSchema} makes of it (VALIDATION_ERROR
- * naming every bad field). A config is checked when it is submitted and
+ * naming every bad field, the task named by `id`). A config is checked when it is submitted and
  * again when its task runs, so the common shapes are recognised here
  * without the schema (about a tenth of its cost, for the 300,000-task loop);
  * anything else, right or wrong, is the schema's to judge and to word.
  */
-export function validTaskConfig(raw: unknown, subject: string): ValidTaskConfig {
-  return isPlainlyValidTaskConfig(raw) ? raw : parseOrThrow(taskConfigSchema, raw, subject);
+export function validTaskConfig(raw: unknown, id: string): ValidTaskConfig {
+  // (The message's subject is made only for the schema: a string per check is garbage of every task.)
+  return isPlainlyValidTaskConfig(raw) ? raw : parseOrThrow(taskConfigSchema, raw, `task '${id}'`);
 }
 
 /**
@@ -21,9 +22,8 @@ export function validTaskConfig(raw: unknown, subject: string): ValidTaskConfig 
  * still accept it (dependencies, options) or refuse it.
  */
 export function isPlainlyValidTaskConfig(raw: unknown): raw is ValidTaskConfig {
-  const fields = plainTopFields(raw);
-  if (fields === undefined) return false;
-  const { type, metadata } = fields;
+  if (!hasPlainTopFields(raw)) return false;
+  const { type, metadata } = raw as { type?: unknown; metadata?: unknown };
   if (typeof type !== 'string' || !TASK_TYPE_PATTERN.test(type)) return false;
   return metadata === undefined || (isPlainObject(metadata) && (metadata as { options?: unknown }).options === undefined);
 }
@@ -34,19 +34,25 @@ export function isPlainlyValidTaskConfig(raw: unknown): raw is ValidTaskConfig {
  * a bad id or priority, not a plain object). The rest is the caller's to check.
  */
 export function plainTopFields(raw: unknown): { readonly type: unknown; readonly metadata: unknown } | undefined {
-  if (!isPlainObject(raw)) return undefined;
+  if (!hasPlainTopFields(raw)) return undefined;
+  const { type, metadata } = raw as { type?: unknown; metadata?: unknown };
+  return { type, metadata };
+}
+
+/** Whether `raw` is a plain object whose fields are `type`, `metadata` and a valid `id` and `priority`, or fewer. */
+function hasPlainTopFields(raw: unknown): raw is object {
+  if (!isPlainObject(raw)) return false;
   for (const key in raw) {
     const value = (raw as Record<string, unknown>)[key];
     if (key === 'id') {
-      if (value !== undefined && (typeof value !== 'string' || value.length === 0 || value.length > 256)) return undefined;
+      if (value !== undefined && (typeof value !== 'string' || value.length === 0 || value.length > 256)) return false;
     } else if (key === 'priority') {
-      if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) return undefined;
+      if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) return false;
     } else if (key !== 'type' && key !== 'metadata') {
-      return undefined;
+      return false;
     }
   }
-  const { type, metadata } = raw as { type?: unknown; metadata?: unknown };
-  return { type, metadata };
+  return true;
 }
 
 /** An object literal's kind of object (no class instance, array or exotic): its own fields are all there is. */

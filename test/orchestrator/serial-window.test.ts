@@ -73,6 +73,24 @@ describe('the serial window of a local queue', () => {
     ]);
   });
 
+  it('finds an entry put back behind a head that has moved on, and keeps counting right when everything after it leaves', () => {
+    const operations: ['set' | 'delete', number][] = [];
+    for (let serial = 1; serial <= 10_000; serial += 1) operations.push(['set', serial]);
+    // (Fewer than the 4,096 cleared slots after which the window drops its head.)
+    for (let serial = 1; serial <= 3_000; serial += 1) operations.push(['delete', serial]);
+    operations.push(['set', 10]);
+    for (let serial = 3_001; serial <= 10_000; serial += 1) operations.push(['delete', serial]);
+    operations.push(['set', 10_001], ['delete', 10]);
+    agreeWithMap(operations);
+  });
+
+  it('takes entries out in the order of ten priorities, as a queue of mixed priorities ends them', () => {
+    const operations: ['set' | 'delete', number][] = [];
+    for (let serial = 1; serial <= 100_000; serial += 1) operations.push(['set', serial]);
+    for (let priority = 9; priority >= 0; priority -= 1) for (let serial = 1; serial <= 100_000; serial += 1) if (serial % 10 === priority) operations.push(['delete', serial]);
+    agreeWithMap(operations);
+  });
+
   it('agrees with a Map on any mix of puts and deletes (fast-check)', () => {
     const serial = fc.oneof(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1, max: 5000 }), fc.integer({ min: 1, max: 2_000_000 }));
     const operation = fc.tuple(fc.constantFrom('set' as const, 'delete' as const, 'deleteOther' as const), serial);

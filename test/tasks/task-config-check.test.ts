@@ -59,7 +59,7 @@ describe('the fast check of the fields every task has', () => {
   it('takes the common shapes itself (no schema run): type, id, priority and metadata without options', () => {
     for (const config of [{ type: 'noop' }, { id: 'a', type: 'noop', priority: -3.5 }, { type: 'resize', metadata: { width: 3, data: { deep: [1] } } }, { type: 'x', id: undefined, priority: undefined }]) {
       expect(isPlainlyValidTaskConfig(config)).toBe(true);
-      expect(validTaskConfig(config, "task 'a'")).toBe(config);
+      expect(validTaskConfig(config, 'a')).toBe(config);
     }
   });
 
@@ -77,13 +77,13 @@ describe('the fast check of the fields every task has', () => {
     ];
     for (const config of leftToSchema) {
       expect(isPlainlyValidTaskConfig(config)).toBe(false);
-      expect(() => validTaskConfig(config, "task 'a'")).toThrow(expect.objectContaining({ code: ErrorCode.VALIDATION_ERROR }) as Error);
+      expect(() => validTaskConfig(config, 'a')).toThrow(expect.objectContaining({ code: ErrorCode.VALIDATION_ERROR }) as Error);
     }
     // An object of another prototype is the schema's to judge.
     expect(isPlainlyValidTaskConfig(Object.assign(Object.create({ inherited: true }) as object, { type: 'noop' }))).toBe(false);
     // Shapes it does not take but that are valid go through the schema, and pass.
     const valid = { type: 'noop', dependsOn: ['a'], metadata: { options: { timeout: 5, retries: 1 } } };
     expect(isPlainlyValidTaskConfig(valid)).toBe(false);
-    expect(validTaskConfig(valid, "task 'a'")).toEqual(valid);
+    expect(validTaskConfig(valid, 'a')).toEqual(valid);
   });
 });

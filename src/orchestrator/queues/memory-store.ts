@@ -1,5 +1,6 @@
 import { PriorityQueue, type PriorityQueueOptions } from '../priority-queue.js';
 import { retainedResult } from '../retained-result.js';
+import { EntryIndex } from './entry-index.js';
 import type { FinishedTask, QueuedTask, RetentionOptions, TaskStore, UnfinishedTask } from '../task-store.js';
 import type { RetainedTaskResult, TaskResult } from '../../tasks/task-result.js';
 
@@ -26,11 +27,16 @@ export class MemoryStore implements TaskStore {
    */
   readonly #endedWhileReady = new Set<string>();
   readonly #blocked = new Map<string, QueuedTask>();
-  /** Small (at most the concurrency), so cheap to keep. */
-  readonly #running = new Set<string>();
-  readonly #finished = new Map<string, FinishedTask>();
-  /** Finished ids, oldest first, from #finishedHead on. */
-  readonly #finishedOrder: string[] = [];
+  /**
+   * Small (at most the concurrency), so cheap to keep. By object, not by
+   * id: LocalQueue finishes the very entry it added, and an object's hash is
+   * made once, where a fresh id string is hashed (and flattened) on first use.
+   */
+  readonly #running = new Set<QueuedTask>();
+  /** By id; those this process made by serial (see EntryIndex). */
+  readonly #finished = new EntryIndex<FinishedRecord>();
+  /** Finished tasks, oldest first, from #finishedHead on. */
+  readonly #finishedOrder: (FinishedRecord | undefined)[] = [];
   #finishedHead = 0;
   readonly #maxFinished: number;
   readonly #maxAgeMs: number | undefined;
@@ -61,7 +67,7 @@ export class MemoryStore implements TaskStore {
     for (let task = this.#ready.pop(); task !== undefined; task = this.#ready.pop()) {
       if (this.#endedWhileReady.size > 0 && this.#endedWhileReady.delete(task.id)) continue;
       this.#readyCount -= 1;
-      this.#running.add(task.id);
+      this.#running.add(task);
       return task;
     }
     return undefined;
@@ -69,13 +75,14 @@ export class MemoryStore implements TaskStore {
 
   finish(task: QueuedTask, result: TaskResult): void {
     const { id } = task;
-    if (!this.#running.delete(id) && !this.#blocked.delete(id)) {
+    if (!this.#running.delete(task) && !this.#blocked.delete(id)) {
       // Neither running nor blocked: it ends while it waits in the heap.
       this.#endedWhileReady.add(id);
       this.#readyCount -= 1;
     }
-    this.#finishedOrder.push(id);
-    this.#finished.set(id, new FinishedRecord(task.priority, task.dependsOn, task.submittedAt, retainedResult(result)));
+    const record = new FinishedRecord(task.serial, task.priority, task.dependsOn, task.submittedAt, retainedResult(result));
+    this.#finishedOrder.push(record);
+    this.#finished.set(record);
     this.#evict();
   }
 
@@ -100,20 +107,19 @@ export class MemoryStore implements TaskStore {
 
   /**
    * Drops the oldest finished tasks beyond the count limit or the age limit.
-   * The order is kept in an array, not read from the Map: iterating a Map
+   * The order is kept in an array, not read from the index: iterating a Map
    * from its start walks over every entry deleted before, O(n) a call.
    */
   #evict(): void {
     const cutoff = this.#maxAgeMs === undefined ? undefined : Date.now() - this.#maxAgeMs;
     while (this.#finishedHead < this.#finishedOrder.length) {
       const tooMany = this.#finished.size > this.#maxFinished;
-      const id = this.#finishedOrder[this.#finishedHead] ?? '';
-      if (!tooMany) {
-        if (cutoff === undefined) break;
-        const finished = this.#finished.get(id);
-        if (finished !== undefined && Date.parse(finished.result.finishedAt) >= cutoff) break;
-      }
-      this.#finished.delete(id);
+      const oldest = this.#finishedOrder[this.#finishedHead];
+      if (oldest === undefined) break;
+      if (!tooMany && (cutoff === undefined || Date.parse(oldest.result.finishedAt) >= cutoff)) break;
+      this.#finished.delete(oldest);
+      // (Let go now: a record holds its result until the array is next cut.)
+      this.#finishedOrder[this.#finishedHead] = undefined;
       this.#finishedHead += 1;
     }
     if (this.#finishedHead > 1024 && this.#finishedHead * 2 > this.#finishedOrder.length) {
@@ -129,6 +135,8 @@ export class MemoryStore implements TaskStore {
  */
 class FinishedRecord implements FinishedTask {
   constructor(
+    /** Its id's serial, when this process made the id (see EntryIndex). */
+    readonly serial: number | undefined,
     readonly priority: number,
     readonly dependsOn: readonly string[] | undefined,
     readonly submittedAt: number,

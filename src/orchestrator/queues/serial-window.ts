@@ -49,6 +49,8 @@ export class SerialWindow<T> {
     if (slot >= 0 && slot < this.#slots.length) {
       if (this.#slots[slot] === undefined) this.#held += 1;
       this.#slots[slot] = entry;
+      // Behind the cleared head (a serial put back after its slot was emptied): the head moves back to it.
+      if (slot < this.#head) this.#head = slot;
     } else if (slot >= this.#slots.length && slot - this.#slots.length <= MAX_GAP) {
       while (this.#slots.length < slot) this.#slots.push(undefined);
       this.#slots.push(entry);
@@ -91,7 +93,7 @@ export class SerialWindow<T> {
       this.#head = 0;
       return;
     }
-    while (this.#slots[this.#head] === undefined) this.#head += 1;
+    while (this.#head < this.#slots.length && this.#slots[this.#head] === undefined) this.#head += 1;
     if (this.#head >= MIN_DROP && this.#head * 2 >= this.#slots.length) {
       this.#slots = this.#slots.slice(this.#head);
       this.#base += this.#head;
