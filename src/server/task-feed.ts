@@ -157,10 +157,11 @@ export class TaskFeed {
 }
 
 function finish(row: TaskRow, result: TaskResult): void {
-  row.status = result.status;
-  row.attempts = result.attempts;
-  row.startedAt = result.startedAt;
-  row.finishedAt = result.finishedAt;
-  row.durationMs = result.durationMs;
-  if (result.error !== undefined) row.error = { code: result.error.code, message: result.error.message };
+  Object.assign(row, endFields(result));
+}
+
+/** What a row says of a task's end, read from its result. */
+export function endFields(result: Pick<TaskResult, 'status' | 'attempts' | 'startedAt' | 'finishedAt' | 'durationMs' | 'error'>): Pick<TaskRow, 'status' | 'attempts' | 'startedAt' | 'finishedAt' | 'durationMs' | 'error'> {
+  const { status, attempts, startedAt, finishedAt, durationMs, error } = result;
+  return { status, attempts, startedAt, finishedAt, durationMs, ...(error === undefined ? {} : { error: { code: error.code, message: error.message } }) };
 }

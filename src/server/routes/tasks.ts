@@ -11,6 +11,7 @@ import type { KeptConfig } from '../config-store.js';
 import { errorBody } from '../http-errors.js';
 import { badQuery, listParam, optionalString, taskType, wholeNumber } from '../query-params.js';
 import type { RouteDeps } from '../served.js';
+import { endFields } from '../task-feed.js';
 
 /** The longest id search: as long as an id. */
 const MAX_ID_SEARCH = 256;
@@ -62,8 +63,10 @@ export function taskRoutes(app: FastifyInstance, deps: RouteDeps): void {
     if (view === undefined && row === undefined) return reply.code(404).send(errorBody(ErrorCode.NOT_FOUND, `no task with id '${id}' is known`));
     // A result's data is sent when it is small JSON (a write's or a list's), not a read's bytes.
     const task = view === undefined ? undefined : { ...view, ...(view.result === undefined ? {} : { result: retainedResult(view.result) }) };
+    // Its end as the queue recorded it: this server's row may not have heard it yet (a worker's end comes through the queue's events).
+    const ended = view?.result === undefined ? {} : endFields(view.result);
     // The config without its data, and the retry lineage, when this server submitted the task.
-    return { ...row, ...task, ...deps.configs.facts(id) };
+    return { ...row, ...ended, ...task, ...deps.configs.facts(id) };
   });
 
   app.post('/tasks/:id/cancel', async (request, reply) => {
