@@ -2,8 +2,8 @@
 const MAX_GAP = 1024;
 /** The window drops its cleared head once that head is this long and at least half of it. */
 const MIN_DROP = 4096;
-/** The window is emptied into the overflow map once it holds fewer than one entry in this many slots (past MIN_DROP slots). */
-const MIN_DENSITY = 8;
+/** The window is emptied into the overflow map once it holds fewer than one entry in this many slots (past MIN_DROP slots); at 8, the finished records of ten priorities (one serial in ten) went back and forth between the two. */
+const MIN_DENSITY = 16;
 
 /**
  * Entries keyed by small increasing integers (the serials of task ids this
