@@ -1,6 +1,7 @@
 import type { TaskConfig } from '../tasks/task-config.js';
 import type { TaskResult } from '../tasks/task-result.js';
 import type { OrchestratorEvents } from '../orchestrator/orchestrator-events.js';
+import { retainedResult } from '../orchestrator/retained-result.js';
 import type { Listener } from '../core/typed-emitter.js';
 import { printJson, type CliStreams, type CommonOptions } from './cli-context.js';
 import { batchLines, LiveBlock, storeBytesOf, type BatchCounts, type Transfer } from './progress.js';
@@ -138,6 +139,10 @@ export class BatchView {
 
   #line(result: TaskResult): Record<string, unknown> {
     const meta = this.#meta.get(result.id);
+    // What the task gave back, as a queue keeps it: JSON of up to 64 KiB (a custom task's value, a write's or a list's result); a read's bytes or a stream are left out, saying so.
+    const kept = result.success ? retainedResult(result) : undefined;
+    const data = kept?.success === true && kept.data !== undefined ? { data: kept.data } : {};
+    const omitted = kept?.details?.['dataRetained'] === false ? { dataOmitted: true } : {};
     return {
       id: result.id,
       ...(meta === undefined ? {} : { from: meta.from }),
@@ -151,6 +156,8 @@ export class BatchView {
       startedAt: result.startedAt,
       finishedAt: result.finishedAt,
       durationMs: result.durationMs,
+      ...data,
+      ...omitted,
       ...(result.error === undefined ? {} : { error: { code: result.error.code, message: this.#words(result.id, result.error.message) } }),
     };
   }

@@ -178,6 +178,10 @@ describe('taskforge run --tasks', () => {
     expect(lines(ran.stdout).map((line) => [line['id'], line['type'], line['status']])).toEqual(
       expect.arrayContaining([['r1', 'resize', 'completed'], ['r2', 'resize', 'completed'], ['s1', 'shout', 'completed'], ['w', 'storage', 'completed']]),
     );
+    // Each line carries what its task gave back: a custom task's value, a write's result.
+    const byId = new Map(lines(ran.stdout).map((line) => [line['id'], line]));
+    expect(byId.get('s1')).toMatchObject({ data: 'HELLO' });
+    expect(byId.get('w')).toMatchObject({ data: { path: '/done.txt', size: 21 } });
     expect(readFileSync(join(cwd, 'out', 'r1.txt'), 'utf8')).toMatch(/^640 by \d+$/);
     expect(readFileSync(join(cwd, 'taskforge-data', 'done.txt'), 'utf8')).toBe('after the custom ones');
   });

@@ -299,6 +299,25 @@ describe('taskforge run', () => {
     ]);
   });
 
+  it('a --json line carries what its task gave back: a read of small text its text, a larger one `dataOmitted` (as a queue keeps a result), a failure none', () => {
+    const ndjson = [
+      JSON.stringify({ id: 'small', type: 'storage', metadata: { operation: 'write', path: '/small.txt', data: 'hi' } }),
+      JSON.stringify({ id: 'large', type: 'storage', metadata: { operation: 'write', path: '/large.txt', data: 'y'.repeat(100_000) } }),
+      JSON.stringify({ id: 'read-small', type: 'storage', dependsOn: ['small'], metadata: { operation: 'read', path: '/small.txt' } }),
+      JSON.stringify({ id: 'read-large', type: 'storage', dependsOn: ['large'], metadata: { operation: 'read', path: '/large.txt' } }),
+      JSON.stringify({ id: 'read-none', type: 'storage', metadata: { operation: 'read', path: '/none.txt' } }),
+    ].join('\n');
+    const ran = taskforge(['run', '-', '--json'], { input: ndjson });
+    expect(ran.code).toBe(1);
+    const byId = new Map(ran.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>).map((line) => [line['id'], line]));
+    expect(byId.get('small')).toMatchObject({ data: { path: '/small.txt', size: 2 } });
+    expect(byId.get('read-small')).toMatchObject({ data: 'hi' });
+    expect(byId.get('read-large')).toMatchObject({ status: 'completed', dataOmitted: true });
+    expect(byId.get('read-large')).not.toHaveProperty('data');
+    expect(byId.get('read-none')).not.toHaveProperty('data');
+    expect(byId.get('read-none')).toMatchObject({ error: { code: 'NOT_FOUND' } });
+  });
+
   it('a batch line names a local file as the data (metadata.file, from the working directory): binary bytes stored as they are; a missing file fails that task alone', () => {
     const bytes = Buffer.from(Array.from({ length: 70_000 }, (_, index) => (index * 31) % 256));
     mkdirSync(join(cwd, 'in'));
