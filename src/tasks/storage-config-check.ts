@@ -1,5 +1,5 @@
 import type { ValidStorageTaskConfig } from './storage-task-config.js';
-import { isPlainObject, plainTopFields } from './task-config-check.js';
+import { hasPlainTopFields, isPlainObject } from './task-config-check.js';
 
 const OPERATIONS: ReadonlySet<unknown> = new Set(['read', 'write', 'delete', 'list']);
 /** The longest path and file name the schema takes. */
@@ -32,8 +32,9 @@ const BOOLEAN_OPTIONS: Readonly<Record<string, readonly string[]>> = {
  * test holds this to the schema.
  */
 export function isPlainlyValidStorageConfig(raw: unknown): raw is ValidStorageTaskConfig {
-  const fields = plainTopFields(raw);
-  return fields?.type === 'storage' && isPlainlyValidMetadata(fields.metadata);
+  if (!hasPlainTopFields(raw)) return false;
+  const { type, metadata } = raw as { type?: unknown; metadata?: unknown };
+  return type === 'storage' && isPlainlyValidMetadata(metadata);
 }
 
 function isPlainlyValidMetadata(metadata: unknown): boolean {

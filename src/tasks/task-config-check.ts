@@ -28,19 +28,8 @@ export function isPlainlyValidTaskConfig(raw: unknown): raw is ValidTaskConfig {
   return metadata === undefined || (isPlainObject(metadata) && (metadata as { options?: unknown }).options === undefined);
 }
 
-/**
- * The `type` and `metadata` of a plain object whose other fields are a valid
- * `id` and `priority` or absent; undefined for anything else (another field,
- * a bad id or priority, not a plain object). The rest is the caller's to check.
- */
-export function plainTopFields(raw: unknown): { readonly type: unknown; readonly metadata: unknown } | undefined {
-  if (!hasPlainTopFields(raw)) return undefined;
-  const { type, metadata } = raw as { type?: unknown; metadata?: unknown };
-  return { type, metadata };
-}
-
 /** Whether `raw` is a plain object whose fields are `type`, `metadata` and a valid `id` and `priority`, or fewer. */
-function hasPlainTopFields(raw: unknown): raw is object {
+export function hasPlainTopFields(raw: unknown): raw is object {
   if (!isPlainObject(raw)) return false;
   for (const key in raw) {
     const value = (raw as Record<string, unknown>)[key];
