@@ -95,6 +95,15 @@ describe('filesystem backend: nothing outside the root is touched', () => {
     expect(await expectData(backend, { operation: 'delete', path: '/missing/deeper/x.txt' })).toEqual({ path: '/missing/deeper/x.txt', deleted: false });
   });
 
+  it('the backend asked to delete its root (which a task refuses) takes the root folder only with recursive, and nothing beside it', async () => {
+    await expectData(backend, { operation: 'write', path: '/a/b.txt', data: 'b' });
+    await expect(backend.delete('/', { signal: new AbortController().signal, recursive: false })).rejects.toMatchObject({ code: 'IS_A_DIRECTORY' });
+    expect(await backend.delete('/', { signal: new AbortController().signal, recursive: true })).toEqual({ deleted: true });
+    expect((await readdir(dir.path)).sort()).toEqual(['outside']);
+    expect(await readFile(join(outside, 'secret.txt'), 'utf8')).toBe('top secret');
+    expect(await backend.delete('/', { signal: new AbortController().signal, recursive: true })).toEqual({ deleted: false });
+  });
+
   it('a write onto a symlink replaces the link and leaves its target alone', async () => {
     await symlink(join(outside, 'secret.txt'), join(root, 'link.txt'));
     await expectData(backend, { operation: 'write', path: '/link.txt', data: 'replaced' });

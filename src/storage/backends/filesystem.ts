@@ -1,7 +1,7 @@
 import type { BigIntStats, Dir } from 'node:fs';
 import { closeSync, constants, createReadStream, fstatSync, openSync } from 'node:fs';
 import { opendir, realpath, rm, stat, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { throwIfAborted } from '../../core/abort.js';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
@@ -315,11 +315,10 @@ export class FileSystemBackend implements StorageBackend {
 
   async #delete(path: string, options: { readonly signal: AbortSignal; readonly recursive: boolean }): Promise<{ deleted: boolean }> {
     throwIfAborted(options.signal);
-    if (path === ROOT_PATH) return this.#deleteRoot(options);
-    // Its folder held, as a write's is (FileSystemRoot.parentOf): the entry removed is in the very folder checked.
     let parent: Parent;
     try {
-      parent = await this.#root.parentOf(path, false);
+      // Its folder held, as a write's is (FileSystemRoot.parentOf): the entry removed is in the very folder checked.
+      parent = path === ROOT_PATH ? await this.#rootAsEntry() : await this.#root.parentOf(path, false);
     } catch (error) {
       if (errnoOf(error) === 'ENOENT') return { deleted: false };
       throw error;
@@ -333,18 +332,18 @@ export class FileSystemBackend implements StorageBackend {
     }
   }
 
-  /** The root's own contents, by its real path: it has no folder above to hold. */
-  async #deleteRoot(options: { readonly signal: AbortSignal; readonly recursive: boolean }): Promise<{ deleted: boolean }> {
-    let hostPath: string;
-    try {
-      hostPath = await this.#root.entry(ROOT_PATH, false);
-    } catch (error) {
-      if (errnoOf(error) === 'ENOENT') return { deleted: false };
-      throw error;
-    }
-    const deleted = await this.#deleteEntry(ROOT_PATH, hostPath, options);
-    if (deleted) await this.#directorySyncs.sync(dirname(hostPath));
-    return { deleted };
+  /** The root as an entry of the folder above it, by its real path: it has no folder above it to hold. */
+  async #rootAsEntry(): Promise<Parent> {
+    const hostPath = await this.#root.entry(ROOT_PATH, false);
+    return {
+      directory: dirname(hostPath),
+      real: dirname(hostPath),
+      name: basename(hostPath),
+      made: [],
+      release: () => {
+        // Nothing is held.
+      },
+    };
   }
 
   /** Removes what is at `hostPath` (a link itself, never what it leads to); false when nothing is there. */
