@@ -77,8 +77,12 @@ describe('storeTree and restoreTree (the library the CLI uses)', () => {
       chmodSync(file, index % 2 === 0 ? 0o640 : 0o755);
       utimesSync(file, 1_600_000_000 + index, 1_600_000_000 + index);
     }
+    // The tree's own folder too: its mode and mtime go to the destination.
+    chmodSync(join(dir, 'sized'), 0o750);
+    utimesSync(join(dir, 'sized'), 1_500_000_000, 1_500_000_000);
     await storeTree({ source: join(dir, 'sized'), prefix: '/sized', backend, options: { compression: true } });
     expect(await restoreTree({ prefix: '/sized', destination: join(dir, 'sized-out'), backend })).toMatchObject({ files: 4, stored: 4, failed: 0 });
+    expect([statSync(join(dir, 'sized-out')).mode & 0o7777, statSync(join(dir, 'sized-out')).mtimeMs]).toEqual([0o750, 1_500_000_000_000]);
     for (const size of sizes) {
       const [from, to] = [join(dir, 'sized', `${String(size)}.bin`), join(dir, 'sized-out', `${String(size)}.bin`)];
       expect(readFileSync(to).equals(readFileSync(from)), `${String(size)} bytes`).toBe(true);

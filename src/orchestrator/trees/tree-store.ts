@@ -83,16 +83,18 @@ export async function storeTree(options: StoreTreeOptions): Promise<TreeSummary>
   const writes = new WriteWindow(options, prefix, signal);
   let before: Map<string, IndexEntry>;
   let stored: Map<string, StoredObject>;
+  let top: IndexEntry;
   try {
-    await assertDirectory(source);
+    top = await sourceDirectory(source);
     before = await loadIndex(access);
     stored = before.size === 0 ? new Map<string, StoredObject>() : await listStored(options.backend, prefix, signal);
   } catch (error) {
     await writes.close();
     throw error;
   }
-  const after = new Map<string, IndexEntry>();
-  let changed = false;
+  // The tree's own folder is its entry '' (indexes made before it was kept have none): a restore gives its mode and mtime to the destination.
+  const after = new Map<string, IndexEntry>([['', top]]);
+  let changed = !sameEntry(before.get(''), top);
   // (A save while files are still being stored keeps every entry of the old index: deletions are for the end.)
   const saver = new PeriodicSave(async () => saveIndex(access, mergedIndex(before, after, false)));
   try {
@@ -167,7 +169,8 @@ function sameEntry(a: IndexEntry | undefined, b: IndexEntry): boolean {
   return a.mtimeMs === b.mtimeMs && a.mode === b.mode;
 }
 
-async function assertDirectory(source: string): Promise<void> {
+/** The source folder as the index records a folder; VALIDATION_ERROR when it is missing or not a folder. */
+async function sourceDirectory(source: string): Promise<IndexEntry> {
   let stats;
   try {
     stats = await stat(source);
@@ -175,6 +178,7 @@ async function assertDirectory(source: string): Promise<void> {
     throw new TaskforgeError(ErrorCode.VALIDATION_ERROR, `source: no such directory '${source}'`, { details: { field: 'source', value: source } });
   }
   if (!stats.isDirectory()) throw new TaskforgeError(ErrorCode.VALIDATION_ERROR, `source: '${source}' is not a directory`, { details: { field: 'source', value: source } });
+  return { kind: 'directory', mtimeMs: stats.mtimeMs, mode: stats.mode & 0o7777 };
 }
 
 /**
