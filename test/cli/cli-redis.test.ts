@@ -109,6 +109,8 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
       startedAt: expect.any(String) as unknown,
       finishedAt: expect.any(String) as unknown,
       durationMs: expect.any(Number) as unknown,
+      // The write's result, as the worker's queue kept it.
+      data: { path: '/r/4.txt', size: 9, modifiedAt: expect.any(String) as unknown, version: expect.any(String) as unknown },
     });
     for (let index = 0; index < 20; index += 1) expect(readFileSync(join(dir, 'data', 'r', `${String(index)}.txt`), 'utf8')).toBe(`payload ${String(index)}`);
     // Both workers took part; each task ran once.
