@@ -11,8 +11,13 @@ import { serialOf } from '../../core/ids.js';
 import { EntryIndex } from './entry-index.js';
 import { ListenerSet } from './listener-set.js';
 
-/** How long task starts may run back to back on microtasks before the event loop gets a turn. */
-const SLICE_MS = 10;
+/**
+ * How long task starts may run back to back on microtasks before the event
+ * loop gets a turn. At 10 ms the loop's p99 delay under 300,000 instant
+ * tasks was 14 ms (the turns plus garbage collection); at 5 ms it is 8-10 ms,
+ * at the same rate of tasks.
+ */
+const SLICE_MS = 5;
 
 /**
  * A task this queue holds until it ends: what the store holds and the
