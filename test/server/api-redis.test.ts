@@ -25,6 +25,16 @@ describe.runIf(haveRedis)('the HTTP API over a Redis queue (tasks run in a worke
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
+  /** A worker of queue `name` that stores into a root of its own; the backend of that root. */
+  const startWorker = async (name: string, concurrency: number): Promise<FileSystemBackend> => {
+    const dir = await makeTempDir('taskforge-server-redis-');
+    cleanups.push(dir.remove);
+    const backend = new FileSystemBackend({ root: join(dir.path, 'root') });
+    const { orchestrator: worker } = await redisOrchestrator({ url: redis?.url ?? '', name }, { concurrency, taskTypes: { probe: ProbeTask }, context: { backend, journal: new Journal() } });
+    cleanups.push(() => worker.shutdown({ timeoutMs: 1000 }));
+    return backend;
+  };
+
   it('submits over HTTP, shows every task of the queue live, counts them in /metrics, and cancels on the worker', async () => {
     const dir = await makeTempDir('taskforge-server-redis-');
     cleanups.push(dir.remove);
@@ -71,11 +81,7 @@ describe.runIf(haveRedis)('the HTTP API over a Redis queue (tasks run in a worke
   });
 
   it("shows the end of a task that ended before this server heard of it (its row empty) as the queue recorded it, error and times included", async () => {
-    const dir = await makeTempDir('taskforge-server-redis-');
-    cleanups.push(dir.remove);
-    const backend = new FileSystemBackend({ root: join(dir.path, 'root') });
-    const { orchestrator: worker } = await redisOrchestrator({ url: redis?.url ?? '', name: 'earlier' }, { concurrency: 1, taskTypes: { probe: ProbeTask }, context: { backend, journal: new Journal() } });
-    cleanups.push(() => worker.shutdown({ timeoutMs: 1000 }));
+    const backend = await startWorker('earlier', 1);
     const { orchestrator: submitter } = await redisOrchestrator({ url: redis?.url ?? '', name: 'earlier' }, { taskTypes: { probe: ProbeTask } });
     cleanups.push(() => submitter.shutdown());
     const ended = await (await submitter.submit(probe('ended-before', 0, { fail: 'IO_ERROR' }))).result;
@@ -89,11 +95,7 @@ describe.runIf(haveRedis)('the HTTP API over a Redis queue (tasks run in a worke
   });
 
   it("serves a task's detail, its events, the history of ends, search and retry over the queue (the task runs on the worker)", async () => {
-    const dir = await makeTempDir('taskforge-server-redis-');
-    cleanups.push(dir.remove);
-    const backend = new FileSystemBackend({ root: join(dir.path, 'root') });
-    const { orchestrator: worker } = await redisOrchestrator({ url: redis?.url ?? '', name: 'operated' }, { concurrency: 2, taskTypes: { probe: ProbeTask }, context: { backend, journal: new Journal() } });
-    cleanups.push(() => worker.shutdown({ timeoutMs: 1000 }));
+    const backend = await startWorker('operated', 2);
     const { orchestrator } = await redisOrchestrator({ url: redis?.url ?? '', name: 'operated' }, { allEvents: true, taskTypes: { probe: ProbeTask } });
     cleanups.push(() => orchestrator.shutdown());
     const server = await startServer({ orchestrator, storage: { backend }, port: 0 });
