@@ -3,6 +3,7 @@ import type { ContentKind } from '../content.js';
 import type { CompressionChoice } from './chunk-compression.js';
 import { BROTLI_CHUNK_BYTES, DEFAULT_CHUNK_BYTES, encodeHeader, FRAME_HEADER_BYTES, SALT_BYTES, type ContainerHeader } from './container-format.js';
 import { objectSecrets } from './frame-cipher.js';
+import type { FrameSettings } from './frame-codec.js';
 import { FrameProcessor } from './frame-processor.js';
 import { orderedMap } from './ordered-map.js';
 
@@ -37,6 +38,27 @@ interface Chunk {
  * frame workers. Holds about `parallelism` chunks whatever the object's size.
  */
 export async function* encodeContainer(source: AsyncIterable<Uint8Array>, options: EncodeOptions): AsyncGenerator<Buffer, void, undefined> {
+  const { headerBytes, settings, chunkSize } = containerPlan(options);
+  const processor = new FrameProcessor(settings, options.path);
+  yield headerBytes;
+  // A frame is yielded as its parts (header, payload, tag), never joined: no copy of the data.
+  const encodeFrame = async ({ index, bytes, final }: Chunk): Promise<Buffer[]> => {
+    const frame = await processor.encode(index, final, bytes);
+    const head = frameHeader(frame.flags, frame.payload.byteLength);
+    return frame.tag === undefined ? [head, frame.payload] : [head, frame.payload, frame.tag];
+  };
+  for await (const parts of orderedMap(rechunk(source, chunkSize), encodeFrame, options.parallelism ?? processor.parallelism)) yield* parts;
+}
+
+/** The header of one object's container, and how its frames are encoded. */
+export interface ContainerPlan {
+  readonly headerBytes: Buffer;
+  readonly settings: FrameSettings;
+  readonly chunkSize: number;
+}
+
+/** The header (with a fresh salt unless one is given) and the frame settings of an object encoded with `options`. */
+export function containerPlan(options: EncodeOptions): ContainerPlan {
   // brotli's per-chunk state and outputs are the largest: 64 KiB frames kept a
   // 1 GiB write at 123 MiB peak RSS where 256 KiB ones took 128, for 0.2% of ratio.
   const chunkSize = options.chunkSize ?? (options.compression?.algorithm === 'brotli' ? BROTLI_CHUNK_BYTES : DEFAULT_CHUNK_BYTES);
@@ -48,25 +70,21 @@ export async function* encodeContainer(source: AsyncIterable<Uint8Array>, option
     ...(encryption === undefined ? {} : { encryption: { keyId: encryption.keyId, salt: encryption.salt } }),
   };
   const headerBytes = encodeHeader(header);
-  const processor = new FrameProcessor(
-    {
-      algorithm: options.compression?.algorithm ?? 'none',
-      level: options.compression?.level ?? 0,
-      chunkSize,
-      ...(encryption === undefined ? {} : { secrets: objectSecrets(encryption.key, encryption.salt, headerBytes, options.path) }),
-    },
-    options.path,
-  );
-  yield headerBytes;
-  // A frame is yielded as its parts (header, payload, tag), never joined: no copy of the data.
-  const encodeFrame = async ({ index, bytes, final }: Chunk): Promise<Buffer[]> => {
-    const frame = await processor.encode(index, final, bytes);
-    const frameHeader = Buffer.alloc(FRAME_HEADER_BYTES);
-    frameHeader.writeUInt8(frame.flags, 0);
-    frameHeader.writeUInt32BE(frame.payload.byteLength, 1);
-    return frame.tag === undefined ? [frameHeader, frame.payload] : [frameHeader, frame.payload, frame.tag];
+  const settings: FrameSettings = {
+    algorithm: options.compression?.algorithm ?? 'none',
+    level: options.compression?.level ?? 0,
+    chunkSize,
+    ...(encryption === undefined ? {} : { secrets: objectSecrets(encryption.key, encryption.salt, headerBytes, options.path) }),
   };
-  for await (const parts of orderedMap(rechunk(source, chunkSize), encodeFrame, options.parallelism ?? processor.parallelism)) yield* parts;
+  return { headerBytes, settings, chunkSize };
+}
+
+/** A frame's 5-byte header: its flags and its payload's length. */
+export function frameHeader(flags: number, payloadBytes: number): Buffer {
+  const bytes = Buffer.alloc(FRAME_HEADER_BYTES);
+  bytes.writeUInt8(flags, 0);
+  bytes.writeUInt32BE(payloadBytes, 1);
+  return bytes;
 }
 
 /**
