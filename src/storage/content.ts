@@ -190,3 +190,19 @@ function sourceError(error: unknown, path: string): TaskforgeError {
 export function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   return value !== null && typeof value === 'object' && Symbol.asyncIterator in value;
 }
+
+/** A body already read whole, as a source of one chunk (lighter than a stream made of it; none for no bytes). */
+export function onlyChunk(bytes: Buffer): AsyncIterable<Buffer> {
+  return {
+    [Symbol.asyncIterator]: () => {
+      let given = bytes.byteLength === 0;
+      return {
+        next: (): Promise<IteratorResult<Buffer, undefined>> => {
+          const step: IteratorResult<Buffer, undefined> = given ? { done: true, value: undefined } : { done: false, value: bytes };
+          given = true;
+          return Promise.resolve(step);
+        },
+      };
+    },
+  };
+}

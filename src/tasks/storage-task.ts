@@ -1,18 +1,20 @@
 import { Readable } from 'node:stream';
-import { TaskforgeError } from '../core/errors.js';
+import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import { adoptDataStream, releaseDataStream } from '../storage/data-stream.js';
 import { privateCopy } from '../core/small-copies.js';
 import { fromSystemError } from '../core/system-errors.js';
 import { readAhead } from '../core/read-ahead.js';
-import type { StorageBackend } from '../storage/backend.js';
+import type { OpenedObject, StorageBackend } from '../storage/backend.js';
 import { defaultKeyring } from '../storage/codec/default-keyring.js';
 import { encodeContainer } from '../storage/codec/encoder.js';
 import type { KeyBinding } from '../storage/codec/decoder.js';
 import type { Keyring } from '../storage/codec/keyring.js';
 import { decodeStoredObject } from '../storage/object-reader.js';
-import { bytesToForm, chosenForm, collectBytes, decodeObject, metadataFor, type ReadValue } from '../storage/content.js';
+import { bytesToForm, chosenForm, collectBytes, decodeObject, metadataFor, onlyChunk, type ReadValue } from '../storage/content.js';
 import { defaultReadCache, type CachedObject, type ReadCache } from '../storage/read-cache.js';
 import { defaultBackend } from '../storage/default-backend.js';
+import { openPackedFile } from './tree-lookup.js';
+import { listWithTrees } from './tree-listing-merge.js';
 import { BaseTask, type AttemptContext, type TaskContext } from './base-task.js';
 import { attemptOptionsOf, type AttemptOptions } from './task-config.js';
 import { DEFAULT_LIST_LIMIT, wantsEncryption, type ReadForm, type StorageOperation } from './storage-task-config.js';
@@ -125,12 +127,12 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
       }
       case 'list':
         return this.#call('list', path, () =>
-          this.#backend.list(path, {
-            signal,
-            recursive: options.recursive ?? false,
-            limit: options.limit ?? DEFAULT_LIST_LIMIT,
-            ...(prepared.after === undefined ? {} : { after: prepared.after }),
-          }),
+          listWithTrees(
+            this.#backend,
+            path,
+            { signal, recursive: options.recursive ?? false, limit: options.limit ?? DEFAULT_LIST_LIMIT, ...(prepared.after === undefined ? {} : { after: prepared.after }) },
+            { keyring: this.#keyring, requireEncryption: false, signal },
+          ),
         );
     }
   }
@@ -210,7 +212,7 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
     const { signal } = attempt;
     // Taken before the object is opened: a write that lands meanwhile keeps what this read decodes out of the cache.
     const ticket = this.#cache.ticket();
-    const opened = await this.#backend.read(path, { signal });
+    const opened = await this.#open(path, wantsEncryption(options), signal);
     const total = opened.info.size;
     this.setResultDetails(useCache ? { cache: 'miss', bytesRead: total } : { bytesRead: total });
     const stored = counted(opened.bytes === undefined ? (opened.body as AsyncIterable<Buffer>) : onlyChunk(opened.bytes), (done) => {
@@ -234,6 +236,18 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
     this.#cache.set(this.#backend, path, { version: opened.info.version, kind: decoded.kind, bytes, key: decoded.key, validatedAt: Date.now() }, ticket);
     // The caller gets its own copy: changing it must not change what the next read is served.
     return bytesToForm(Buffer.from(bytes), decoded.kind, path, options.as);
+  }
+
+  /** The object at `path`; where none is, a file of a stored tree that went into a pack, if a tree above `path` holds one there. */
+  async #open(path: string, requireEncryption: boolean, signal: AbortSignal): Promise<OpenedObject> {
+    try {
+      return await this.#backend.read(path, { signal });
+    } catch (error) {
+      if (fromSystemError(error, { operation: 'read', path }).code !== ErrorCode.NOT_FOUND) throw error;
+      const packed = await openPackedFile(this.#backend, path, { keyring: this.#keyring, requireEncryption, signal });
+      if (packed === undefined) throw error;
+      return packed;
+    }
   }
 
   /** Whether the object at `path` is still the one read with `version` (the attempt's signal is made if the backend reads it). */
@@ -298,20 +312,4 @@ async function* counted<T extends Uint8Array>(source: AsyncIterable<T>, onBytes:
     onBytes(bytesDone);
     yield chunk;
   }
-}
-
-/** A body already read whole, as a source of one chunk (lighter than a stream made of it). */
-function onlyChunk(bytes: Buffer): AsyncIterable<Buffer> {
-  return {
-    [Symbol.asyncIterator]: () => {
-      let given = bytes.byteLength === 0;
-      return {
-        next: (): Promise<IteratorResult<Buffer, undefined>> => {
-          const step: IteratorResult<Buffer, undefined> = given ? { done: true, value: undefined } : { done: false, value: bytes };
-          given = true;
-          return Promise.resolve(step);
-        },
-      };
-    },
-  };
 }

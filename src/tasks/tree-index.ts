@@ -9,10 +9,29 @@ import { collectBytes, metadataFor, toByteSource } from '../storage/content.js';
 import { decodeStoredObject } from '../storage/object-reader.js';
 import { childPath, RESERVED_PREFIX } from '../storage/storage-path.js';
 
+/** Where in a pack (an object of the tree's prefix holding many small files) a file's container is. */
+export interface PackRef {
+  /** The pack's name in the tree's prefix. */
+  readonly name: string;
+  readonly offset: number;
+  readonly length: number;
+}
+
 /** What a tree's index records of one entry, by its path relative to the tree. */
 export type IndexEntry =
-  /** A file as it was when stored (its size, mtime and mode), and the object it was stored as (its stored size and time). */
-  | { readonly kind: 'file'; readonly size: number; readonly mtimeMs: number; readonly mode: number; readonly stored: { readonly size: number; readonly modifiedAt: string } }
+  /**
+   * A file as it was when stored (its size, mtime and mode), and the object
+   * it was stored as (its stored size and time): an object of its own at its
+   * path, or, with `pack`, a piece of a pack.
+   */
+  | {
+      readonly kind: 'file';
+      readonly size: number;
+      readonly mtimeMs: number;
+      readonly mode: number;
+      readonly stored: { readonly size: number; readonly modifiedAt: string };
+      readonly pack?: PackRef;
+    }
   | { readonly kind: 'directory'; readonly mtimeMs: number; readonly mode: number }
   | { readonly kind: 'symlink'; readonly target: string; /** The link's own mtime (indexes written before it was kept have none). */ readonly mtimeMs?: number };
 
@@ -24,6 +43,9 @@ export interface TreeIndexFile {
 
 /** The index's name inside the tree's prefix: reserved, so no stored file can take it, and listings leave it out. */
 export const INDEX_NAME = `${RESERVED_PREFIX}tree`;
+
+/** Names of packs in a tree's prefix: reserved too. */
+export const PACK_PREFIX = `${RESERVED_PREFIX}pack-`;
 
 /** Where the index of the tree at `prefix` lives. */
 export function indexPath(prefix: string): string {
@@ -91,7 +113,17 @@ function isIndexEntry(value: unknown): boolean {
   const timed = typeof entry['mtimeMs'] === 'number' && typeof entry['mode'] === 'number';
   if (entry['kind'] === 'directory') return timed;
   const stored = entry['stored'] as Record<string, unknown> | undefined;
-  return entry['kind'] === 'file' && timed && typeof entry['size'] === 'number' && typeof stored?.['size'] === 'number' && typeof stored['modifiedAt'] === 'string';
+  return entry['kind'] === 'file' && timed && typeof entry['size'] === 'number' && typeof stored?.['size'] === 'number' && typeof stored['modifiedAt'] === 'string' && (entry['pack'] === undefined || isPackRef(entry['pack']));
+}
+
+function isPackRef(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  const { name, offset, length } = value as Record<string, unknown>;
+  return typeof name === 'string' && name.startsWith(PACK_PREFIX) && /^[0-9a-f]+$/.test(name.slice(PACK_PREFIX.length)) && isCount(offset) && isCount(length);
+}
+
+function isCount(value: unknown): boolean {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
 function damaged(path: string, why: string, cause?: unknown): TaskforgeError {

@@ -41,6 +41,11 @@ function makeTree(root: string): void {
   spawnSync('mkfifo', [join(root, 'a-fifo')]);
 }
 
+/** The packs in a tree's storage folder. */
+function packs(storage: string): string[] {
+  return readdirSync(storage).filter((name) => name.startsWith('.taskforge-pack-'));
+}
+
 /** Every entry under `root`: its kind, mode and mtime, a file's bytes, a link's target. */
 function snapshot(root: string, skip: (path: string) => boolean = () => false): Record<string, string> {
   const found: Record<string, string> = {};
@@ -95,19 +100,52 @@ describe('taskforge write --recursive and read --recursive (the real bin)', () =
     writeFileSync(join(cwd, 'src', 'docs', 'readme.txt'), 'read me, changed\n');
     const changed = outcomes(taskforge(['write', '/b', '--file', 'src', '--recursive', '--json']));
     expect(changed.summary).toMatchObject({ stored: 1, unchanged: 3 });
-    expect(readFileSync(join(cwd, 'taskforge-data', 'b', 'docs', 'readme.txt'), 'utf8')).toBe('read me, changed\n');
+    // A file read at its path gives its content as last stored, packed or not.
+    expect(taskforge(['read', '/b/docs/readme.txt']).stdout).toBe('read me, changed\n');
+    expect(taskforge(['read', '/b/docs/deep/deeper/data.bin']).code).toBe(0);
+    // The pack the old readme was in held other files still used: it stays; the readme's new pack is beside it.
+    expect(packs(join(cwd, 'taskforge-data', 'b'))).toHaveLength(2);
     // A file gone from the tree: kept (and restored) without --delete, removed with it.
     rmSync(join(cwd, 'src', 'empty.txt'));
     expect(outcomes(taskforge(['write', '/b', '--file', 'src', '--recursive', '--json'])).summary).toMatchObject({ deleted: 0 });
-    expect(existsSync(join(cwd, 'taskforge-data', 'b', 'empty.txt'))).toBe(true);
+    expect(taskforge(['read', '/b/empty.txt']).code).toBe(0);
     expect(taskforge(['read', '/b', '-o', 'kept', '--recursive']).code).toBe(0);
     expect(existsSync(join(cwd, 'kept', 'empty.txt'))).toBe(true);
     const deleting = outcomes(taskforge(['write', '/b', '--file', 'src', '--recursive', '--json', '--delete']));
     expect(deleting.summary).toMatchObject({ deleted: 1, stored: 0 });
     expect(deleting.lines).toContainEqual(expect.objectContaining({ path: 'empty.txt', action: 'deleted' }));
-    expect(existsSync(join(cwd, 'taskforge-data', 'b', 'empty.txt'))).toBe(false);
+    expect(taskforge(['read', '/b/empty.txt'])).toMatchObject({ code: 1, stderr: expect.stringContaining('NOT_FOUND') as unknown });
     expect(taskforge(['read', '/b', '-o', 'after-delete', '--recursive']).code).toBe(0);
     expect(existsSync(join(cwd, 'after-delete', 'empty.txt'))).toBe(false);
+    expect(snapshot(join(cwd, 'after-delete'))).toEqual(snapshot(join(cwd, 'src'), (path) => path === 'a-fifo'));
+  });
+
+  it('small files go into packs, large ones are objects of their own; a pack no file uses any more is removed once the index no longer names it', () => {
+    mkdirSync(join(cwd, 'src', 'sub'), { recursive: true });
+    writeFileSync(join(cwd, 'src', 'a.txt'), 'a\n');
+    writeFileSync(join(cwd, 'src', 'sub', 'b.txt'), 'b\n');
+    writeFileSync(join(cwd, 'src', 'large.bin'), Buffer.alloc(1024 * 1024 + 1, 7));
+    expect(taskforge(['write', '/p', '--file', 'src', '--recursive']).code).toBe(0);
+    const storage = join(cwd, 'taskforge-data', 'p');
+    const firstPacks = packs(storage);
+    expect(firstPacks).toHaveLength(1);
+    // The large file is an object at its path; the small ones are only in the pack (one create and one fsync for both).
+    expect(statSync(join(storage, 'large.bin')).size).toBe(1024 * 1024 + 1);
+    expect(existsSync(join(storage, 'a.txt'))).toBe(false);
+    expect(taskforge(['read', '/p/sub/b.txt']).stdout).toBe('b\n');
+    // Both small files change: their new pack replaces the old one, which no entry names any more.
+    writeFileSync(join(cwd, 'src', 'a.txt'), 'a2\n');
+    writeFileSync(join(cwd, 'src', 'sub', 'b.txt'), 'b2\n');
+    expect(outcomes(taskforge(['write', '/p', '--file', 'src', '--recursive', '--json'])).summary).toMatchObject({ stored: 2, unchanged: 1 });
+    const secondPacks = packs(storage);
+    expect(secondPacks).toHaveLength(1);
+    expect(secondPacks).not.toEqual(firstPacks);
+    expect(taskforge(['read', '/p/a.txt']).stdout).toBe('a2\n');
+    // A pack gone (removed by hand): its files are stored again by the next run, not taken as unchanged.
+    rmSync(join(storage, secondPacks[0] ?? ''));
+    expect(taskforge(['read', '/p/a.txt'])).toMatchObject({ code: 1, stderr: expect.stringContaining('NOT_FOUND') as unknown });
+    expect(outcomes(taskforge(['write', '/p', '--file', 'src', '--recursive', '--json'])).summary).toMatchObject({ stored: 2, unchanged: 1 });
+    expect(taskforge(['read', '/p/sub/b.txt']).stdout).toBe('b2\n');
   });
 
   it('--compress --encrypt: no plaintext of any file or name in storage, the index included; restore needs the key', () => {
@@ -158,17 +196,17 @@ describe('taskforge write --recursive and read --recursive (the real bin)', () =
     const source = join(cwd, 'src');
     for (let folder = 0; folder < 30; folder += 1) {
       mkdirSync(join(source, `f${String(folder)}`), { recursive: true });
-      for (let file = 0; file < 100; file += 1) writeFileSync(join(source, `f${String(folder)}`, `${String(file)}.txt`), `file ${String(folder)}/${String(file)}\n`.repeat(50));
+      // 16 KB each: 48 MB in a dozen packs, so that the run is stopped with packs written and packs to come.
+      for (let file = 0; file < 100; file += 1) writeFileSync(join(source, `f${String(folder)}`, `${String(file)}.txt`), `file ${String(folder)}/${String(file)}\n`.repeat(1600).slice(0, 16_000));
     }
     const storage = join(cwd, 'taskforge-data', 'big');
-    const storedCount = (): number => (existsSync(storage) ? readdirSync(storage, { recursive: true }).filter((name) => String(name).endsWith('.txt')).length : 0);
-    const writer = startBin(cwd, ['write', '/big', '--file', 'src', '--recursive', '--concurrency', '2']);
-    await until(() => storedCount() >= 200);
+    const writer = startBin(cwd, ['write', '/big', '--file', 'src', '--recursive', '--json']);
+    await until(() => writer.output.stdout.split('"action":"stored"').length > 200);
     writer.child.kill('SIGINT');
     const { code, stdout, stderr } = await writer.exited;
     expect(code).toBe(1);
     expect(stderr).toMatch(/taskforge: interrupted by SIGINT: \d+ files were stored whole, none half; the same command again does the rest\n$/);
-    const first = Number(/^stored (\d+) of/.exec(stdout)?.[1]);
+    const first = Number(outcomes({ code, stdout, stderr }).summary['stored']);
     expect(first).toBeGreaterThanOrEqual(200);
     expect(first).toBeLessThan(3000);
     const leftovers = readdirSync(storage, { recursive: true }).filter((name) => String(name).includes('.taskforge-tmp'));

@@ -1,7 +1,7 @@
-import { ErrorCode, TaskforgeError } from '../../core/errors.js';
+import { ErrorCode } from '../../core/errors.js';
+import { fromSystemError } from '../../core/system-errors.js';
 import type { StorageBackend } from '../../storage/backend.js';
 import { ROOT_PATH } from '../../storage/storage-path.js';
-import { StorageTask } from '../../tasks/storage-task.js';
 import { MAX_LIST_LIMIT } from '../../tasks/storage-task-config.js';
 
 /** What a listing says of a stored object of a tree. */
@@ -21,18 +21,20 @@ const PAGE = MAX_LIST_LIMIT;
 export async function listStored(backend: StorageBackend, prefix: string, signal: AbortSignal): Promise<Map<string, StoredObject>> {
   const objects = new Map<string, StoredObject>();
   const skip = prefix === ROOT_PATH ? 1 : prefix.length + 1;
-  let cursor: string | undefined;
+  let after: string | undefined;
   for (;;) {
     if (signal.aborted) return objects;
-    const options = { recursive: true, limit: PAGE, ...(cursor === undefined ? {} : { cursor }) };
-    const result = await new StorageTask({ type: 'storage', metadata: { operation: 'list', path: prefix, options } }, { backend }).execute();
-    if (!result.success) {
-      if (result.error.code === ErrorCode.NOT_FOUND) return objects;
-      throw new TaskforgeError(result.error.code, result.error.message, { retryable: result.error.retryable });
+    // The backend's own listing: its objects, not the files a tree keeps in packs.
+    let page;
+    try {
+      page = await backend.list(prefix, { signal, recursive: true, limit: PAGE, ...(after === undefined ? {} : { after }) });
+    } catch (error) {
+      const coded = fromSystemError(error, { operation: 'list', path: prefix });
+      if (coded.code === ErrorCode.NOT_FOUND) return objects;
+      throw coded;
     }
-    const page = result.data;
     for (const entry of page.entries) if (entry.type === 'file') objects.set(entry.path.slice(skip), { size: entry.size });
     if (page.cursor === undefined) return objects;
-    cursor = page.cursor;
+    after = page.entries.at(-1)?.path;
   }
 }

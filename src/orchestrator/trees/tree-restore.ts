@@ -12,8 +12,10 @@ import type { Keyring } from '../../storage/codec/keyring.js';
 import { childPath, parseStoragePath } from '../../storage/storage-path.js';
 import { StorageTask } from '../../tasks/storage-task.js';
 import { loadIndex, type IndexEntry } from '../../tasks/tree-index.js';
+import { findTree, inTree } from '../../tasks/tree-lookup.js';
 import { DEFAULT_TREE_CONCURRENCY, Gate, LARGE_FILE_BYTES, LARGE_FILES_AT_ONCE } from './tree-limits.js';
 import { listStored } from './tree-listing.js';
+import { PackReader } from './pack-reader.js';
 import { TreeTally, type FileOutcome, type TreeProgress, type TreeSummary } from './tree-tally.js';
 
 /** What restoreTree restores, from where, to where. */
@@ -50,8 +52,7 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<TreeSumm
   const destination = resolve(options.destination);
   const signal = options.signal ?? new AbortController().signal;
   const tally = new TreeTally(options.onFile, options.onProgress);
-  const index = await loadIndex({ backend: options.backend, prefix, options: { encryption: options.encrypted === true }, keyring: options.keyring, signal });
-  const entries = index.size > 0 ? index : await fromListing(options.backend, prefix, signal);
+  const { entries, packPrefix } = await entriesToRestore(options, prefix, signal);
   if (entries.size === 0) throw new TaskforgeError(ErrorCode.NOT_FOUND, `restore of '${prefix}' failed: nothing is stored there`, { details: { path: prefix } });
   const folders = new SafeFolders(destination);
   await folders.make('');
@@ -64,8 +65,19 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<TreeSumm
     else if (entry.kind === 'symlink') links.push([path, entry]);
     else directories.push([path, entry]);
   }
-  for (const [path] of directories) await folders.make(path);
+  // All at once: each waits only for the folder above it (a trip each through the thread pool, one after another, left the event loop idle).
+  await Promise.all(directories.map(async ([path]) => folders.make(path)));
   for (const [, entry] of files) tally.seen(entry.size);
+  // Pack by pack, in the order they were filled: a pack is read once, and let go when its last file is restored.
+  files.sort(([, a], [, b]) => packOrder(a, b));
+  const packs = new PackReader({
+    backend: options.backend,
+    prefix: packPrefix,
+    keyring: options.keyring,
+    requireEncryption: options.encrypted === true,
+    signal,
+    refs: files.flatMap(([, entry]) => (entry.pack === undefined ? [] : [entry.pack])),
+  });
   const stops = new Stops(signal);
   const largeFiles = new Gate(LARGE_FILES_AT_ONCE);
   let next = 0;
@@ -77,7 +89,7 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<TreeSumm
       const large = item[1].size > LARGE_FILE_BYTES;
       if (large) await largeFiles.enter();
       try {
-        await restoreFile(item[0], item[1], { options, prefix, destination, folders, tally, signal, stops });
+        await restoreFile(item[0], item[1], { options, prefix, destination, folders, tally, signal, stops, packs });
       } finally {
         if (large) largeFiles.leave();
       }
@@ -85,12 +97,17 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<TreeSumm
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? DEFAULT_TREE_CONCURRENCY) }, worker));
   if (!signal.aborted) {
-    for (const [path, link] of links) await restoreLink(path, link, { prefix, destination, folders, tally });
-    // Deepest first: setting a folder's time before what is in it changes would be undone.
-    for (const [path, entry] of directories.reverse()) {
-      const host = join(destination, ...path.split('/'));
-      await chmod(host, entry.mode);
-      await utimes(host, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
+    await Promise.all(links.map(async ([path, link]) => restoreLink(path, link, { prefix, destination, folders, tally })));
+    // Deepest first, a level at a time: a folder made unreadable by its mode must not stop the times of those below it being set.
+    // (Setting a folder's mode or time changes nothing in the folder above it.)
+    for (const level of byDepthDeepestFirst(directories)) {
+      await Promise.all(
+        level.map(async ([path, entry]) => {
+          const host = join(destination, ...path.split('/'));
+          await chmod(host, entry.mode);
+          await utimes(host, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
+        }),
+      );
     }
   }
   return tally.summary(signal.aborted);
@@ -104,6 +121,7 @@ interface RestoreContext {
   readonly tally: TreeTally;
   readonly signal: AbortSignal;
   readonly stops: Stops;
+  readonly packs: PackReader;
 }
 
 /**
@@ -149,6 +167,12 @@ async function restoreFile(path: string, entry: FileEntry, context: RestoreConte
       tally.unchanged(path, storagePath, entry.size);
       return;
     }
+    if (entry.pack !== undefined) {
+      const bytes = await context.packs.read(entry.pack, storagePath, entry.size);
+      await placeWhole(join(destination, ...parent.split('/').filter(Boolean), temporaryName()), host, bytes, entry);
+      tally.stored(path, storagePath, bytes.byteLength, entry.stored.size, 'restored');
+      return;
+    }
     // Small files are read whole and written with one call; larger ones stream (a stream's machinery costs more than a small file's bytes).
     const small = entry.size <= LARGE_FILE_BYTES;
     const read = await new StorageTask(
@@ -182,6 +206,35 @@ async function restoreFile(path: string, entry: FileEntry, context: RestoreConte
     if (signal.aborted) return;
     tally.failed(path, storagePath, { code: error instanceof TaskforgeError ? error.code : ErrorCode.IO_ERROR, message: `restore of '${storagePath}' failed: ${error instanceof Error ? error.message : String(error)}` });
   }
+}
+
+/** Writes `bytes` to a temporary file and renames it to `host`: never half a file at `host`. */
+async function placeWhole(temporary: string, host: string, bytes: Buffer, entry: FileEntry): Promise<void> {
+  try {
+    await writeWhole(temporary, bytes, entry);
+    await rename(temporary, host);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+/** Entries grouped by how deep they are, the deepest group first. */
+function byDepthDeepestFirst<T>(entries: readonly (readonly [string, T])[]): (readonly [string, T])[][] {
+  const levels: (readonly [string, T])[][] = [];
+  for (const entry of entries) {
+    const depth = entry[0] === '' ? 0 : entry[0].split('/').length;
+    (levels[depth] ??= []).push(entry);
+  }
+  // (The array has holes where no entry is that deep: Object.values skips them, in order.)
+  return Object.values(levels).reverse();
+}
+
+/** Packed files first, by pack and by place in it, then the others: the order a restore takes them in. */
+function packOrder(a: FileEntry, b: FileEntry): number {
+  if (a.pack === undefined || b.pack === undefined) return (a.pack === undefined ? 1 : 0) - (b.pack === undefined ? 1 : 0);
+  if (a.pack.name !== b.pack.name) return a.pack.name < b.pack.name ? -1 : 1;
+  return a.pack.offset - b.pack.offset;
 }
 
 /**
@@ -226,6 +279,29 @@ async function restoreLink(path: string, link: IndexEntry & { kind: 'symlink' },
   } catch (error) {
     tally.failed(path, storagePath, { code: ErrorCode.IO_ERROR, message: `restore of the link '${storagePath}' failed: ${error instanceof Error ? error.message : String(error)}` });
   }
+}
+
+/**
+ * What to restore: the tree stored at `prefix`; else the part under
+ * `prefix` of a tree stored above it (a folder of it: its packs are the
+ * tree's); else, stored without an index, the objects under `prefix`.
+ */
+async function entriesToRestore(options: RestoreTreeOptions, prefix: string, signal: AbortSignal): Promise<{ entries: ReadonlyMap<string, IndexEntry>; packPrefix: string }> {
+  const requireEncryption = options.encrypted === true;
+  const own = await loadIndex({ backend: options.backend, prefix, options: { encryption: requireEncryption }, keyring: options.keyring, signal });
+  if (own.size > 0) return { entries: own, packPrefix: prefix };
+  const tree = await findTree(options.backend, prefix, { keyring: () => options.keyring, requireEncryption, signal }, true);
+  const base = tree === undefined ? undefined : inTree(tree.prefix, prefix);
+  if (tree !== undefined && base !== undefined) {
+    const part = new Map<string, IndexEntry>();
+    for (const [path, entry] of tree.index) {
+      if (path === base) part.set('', entry);
+      else if (path.startsWith(`${base}/`)) part.set(path.slice(base.length + 1), entry);
+    }
+    // A file of the tree named as the prefix is no folder to restore into: the listing below says there is nothing.
+    if (part.size > 0 && part.get('')?.kind !== 'file') return { entries: part, packPrefix: tree.prefix };
+  }
+  return { entries: await fromListing(options.backend, prefix, signal), packPrefix: prefix };
 }
 
 /** A tree stored without an index: its objects, as files with the default mode and the time of now. */

@@ -16,6 +16,8 @@ import { listStored, type StoredObject } from './tree-listing.js';
 import { TreeTally, type FileOutcome, type TreeProgress, type TreeSummary } from './tree-tally.js';
 import { DEFAULT_TREE_CONCURRENCY, Gate, LARGE_FILE_BYTES, LARGE_FILES_AT_ONCE } from './tree-limits.js';
 import { walkTree } from './tree-walk.js';
+import { PACKED_FILE_BYTES, PackWriter } from './tree-pack.js';
+import { encodingPlan, withAvailableCompression } from '../../tasks/storage-task-prepare.js';
 
 /** What storeTree stores, where, and how. */
 export interface StoreTreeOptions {
@@ -84,10 +86,15 @@ export async function storeTree(options: StoreTreeOptions): Promise<TreeSummary>
   let before: Map<string, IndexEntry>;
   let stored: Map<string, StoredObject>;
   let top: IndexEntry;
+  let packs: PackWriter | undefined;
+  let presentPacks: Set<string>;
   try {
     top = await sourceDirectory(source);
+    // On a shared queue the workers store each file; packs are filled here, by this process.
+    packs = isSharedQueue(options.queue ?? 'memory') ? undefined : await packWriter(options, prefix, signal);
     before = await loadIndex(access);
     stored = before.size === 0 ? new Map<string, StoredObject>() : await listStored(options.backend, prefix, signal);
+    presentPacks = await packsPresent(options.backend, prefix, before, signal);
   } catch (error) {
     await writes.close();
     throw error;
@@ -114,12 +121,34 @@ export async function storeTree(options: StoreTreeOptions): Promise<TreeSummary>
       tally.seen(entry.size);
       const previous = before.get(entry.path);
       const object = stored.get(entry.path);
-      if (previous?.kind === 'file' && previous.size === entry.size && previous.mtimeMs === entry.mtimeMs && previous.mode === entry.mode && object?.size === previous.stored.size) {
+      if (
+        previous?.kind === 'file' &&
+        previous.size === entry.size &&
+        previous.mtimeMs === entry.mtimeMs &&
+        previous.mode === entry.mode &&
+        (previous.pack === undefined ? object?.size === previous.stored.size : presentPacks.has(previous.pack.name))
+      ) {
         after.set(entry.path, previous);
         tally.unchanged(entry.path, childPath(prefix, entry.path), entry.size);
         continue;
       }
       changed = true;
+      if (packs !== undefined && entry.size <= PACKED_FILE_BYTES) {
+        const path = childPath(prefix, entry.path);
+        await packs.add(join(source, ...entry.path.split('/')), path, (outcome) => {
+          if (!outcome.stored) {
+            if (signal.aborted && outcome.error.code === ErrorCode.CANCELLED) return;
+            tally.failed(entry.path, path, outcome.error);
+            if (previous !== undefined) after.set(entry.path, previous);
+            return;
+          }
+          const read = outcome.source;
+          after.set(entry.path, { kind: 'file', size: read.size, mtimeMs: read.mtimeMs, mode: read.mode, stored: { size: outcome.pack.length, modifiedAt: outcome.modifiedAt }, pack: outcome.pack });
+          tally.stored(entry.path, path, read.size, outcome.pack.length);
+          saver.due();
+        });
+        continue;
+      }
       await writes.add(entry.path, join(source, ...entry.path.split('/')), entry.size, (result) => {
         const path = childPath(prefix, entry.path);
         if (!result.success) {
@@ -137,21 +166,28 @@ export async function storeTree(options: StoreTreeOptions): Promise<TreeSummary>
         saver.due();
       });
     }
-    await writes.drain();
+    await Promise.all([writes.drain(), packs?.finish()]);
     if (options.deleteMissing === true && !signal.aborted) {
       const gone = [...stored.keys()].filter((path) => !after.has(path));
       if (gone.length > 0 || [...before.keys()].some((path) => !after.has(path))) changed = true;
+      // A packed file that is gone goes with the index entry; its pack, once no file uses it, after the index is saved.
+      for (const [path, entry] of before) if (entry.kind === 'file' && entry.pack !== undefined && !after.has(path) && !stored.has(path)) tally.deleted(path, childPath(prefix, path));
       await writes.deleteAll(gone, (path, result) => {
         if (result.success) tally.deleted(path, childPath(prefix, path));
         else tally.failed(path, childPath(prefix, path), result.error);
       });
     }
   } finally {
-    await writes.close();
+    await Promise.all([writes.close(), packs?.settle()]);
     await saver.stop();
   }
   // An unchanged tree writes nothing, not even its index.
-  if (changed) await saveIndex(access, mergedIndex(before, after, options.deleteMissing === true));
+  if (changed) {
+    const saved = mergedIndex(before, after, options.deleteMissing === true);
+    await saveIndex(access, saved);
+    // Only once the index that no longer needs them is durable: what a crash leaves is unused space, never a dangling entry.
+    await removeUnused(options.backend, prefix, before, saved, stored);
+  }
   return tally.summary(signal.aborted);
 }
 
@@ -161,6 +197,50 @@ function mergedIndex(before: ReadonlyMap<string, IndexEntry>, after: ReadonlyMap
   const merged = new Map(before);
   for (const [path, entry] of after) merged.set(path, entry);
   return merged;
+}
+
+/** The pack writer of a run in this process: each file encoded as the run's options say, with the run's keys (KEY_NOT_FOUND now, before anything is stored, when encryption has no key). */
+async function packWriter(options: StoreTreeOptions, prefix: string, signal: AbortSignal): Promise<PackWriter> {
+  const plan = encodingPlan(options.options ?? {}, prefix, { keyring: () => options.keyring }, 'tree store');
+  const encoding = plan === undefined ? undefined : await withAvailableCompression(plan);
+  return new PackWriter({
+    backend: options.backend,
+    prefix,
+    signal,
+    encoding: {
+      ...(encoding?.compression === undefined ? {} : { compression: encoding.compression }),
+      ...(encoding?.encryption === undefined ? {} : { encryption: encoding.encryption }),
+    },
+  });
+}
+
+/** The packs the index names that are stored, whole: a file in a pack that is gone or cut short is stored again. */
+async function packsPresent(backend: StorageBackend, prefix: string, index: ReadonlyMap<string, IndexEntry>, signal: AbortSignal): Promise<Set<string>> {
+  const needed = new Map<string, number>();
+  for (const entry of index.values()) {
+    if (entry.kind === 'file' && entry.pack !== undefined) needed.set(entry.pack.name, Math.max(needed.get(entry.pack.name) ?? 0, entry.pack.offset + entry.pack.length));
+  }
+  const present = new Set<string>();
+  for (const [name, end] of needed) {
+    const info = await backend.stat(childPath(prefix, name), { signal }).catch(() => undefined);
+    if (info !== undefined && info.size >= end) present.add(name);
+  }
+  return present;
+}
+
+/**
+ * Removes what the saved index no longer names: packs none of whose files
+ * it keeps, and a file's own object left at its path when the file has
+ * since gone into a pack (read there, it would give the old content).
+ */
+async function removeUnused(backend: StorageBackend, prefix: string, before: ReadonlyMap<string, IndexEntry>, saved: ReadonlyMap<string, IndexEntry>, stored: ReadonlyMap<string, StoredObject>): Promise<void> {
+  const signal = new AbortController().signal;
+  const kept = new Set<string>();
+  for (const entry of saved.values()) if (entry.kind === 'file' && entry.pack !== undefined) kept.add(entry.pack.name);
+  const unused = new Set<string>();
+  for (const entry of before.values()) if (entry.kind === 'file' && entry.pack !== undefined && !kept.has(entry.pack.name)) unused.add(entry.pack.name);
+  for (const [path, entry] of saved) if (entry.kind === 'file' && entry.pack !== undefined && stored.has(path)) unused.add(path);
+  for (const name of unused) await backend.delete(childPath(prefix, name), { signal, recursive: false }).catch(() => undefined);
 }
 
 function sameEntry(a: IndexEntry | undefined, b: IndexEntry): boolean {

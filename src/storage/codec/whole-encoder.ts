@@ -1,6 +1,7 @@
 import { containerPlan, encodeContainer, frameHeader, type EncodeOptions } from './encoder.js';
 import { encodeFrameSync } from './frame-codec.js';
 import { loadZstd } from './zstd.js';
+import { onlyChunk } from '../content.js';
 
 /**
  * Encodes bytes already in memory as one container, the same bytes
@@ -15,7 +16,7 @@ export async function encodeWhole(bytes: Buffer, options: EncodeOptions): Promis
   const algorithm = options.compression?.algorithm;
   if (algorithm === 'gzip') {
     const parts: Buffer[] = [];
-    for await (const part of encodeContainer(once(bytes), options)) parts.push(part);
+    for await (const part of encodeContainer(onlyChunk(bytes), options)) parts.push(part);
     return parts;
   }
   const zstd = algorithm === 'zstd' ? await loadZstd() : undefined;
@@ -36,7 +37,3 @@ export async function encodeWhole(bytes: Buffer, options: EncodeOptions): Promis
   return parts;
 }
 
-// eslint-disable-next-line @typescript-eslint/require-await -- an async source of one piece, as the stream encoder takes
-async function* once(bytes: Buffer): AsyncGenerator<Buffer, void, undefined> {
-  yield bytes;
-}

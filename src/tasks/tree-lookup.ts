@@ -1,0 +1,109 @@
+import { Readable } from 'node:stream';
+import { ErrorCode, TaskforgeError } from '../core/errors.js';
+import { fromSystemError } from '../core/system-errors.js';
+import type { OpenedObject, StorageBackend } from '../storage/backend.js';
+import { looksLikeContainer } from '../storage/codec/container-format.js';
+import type { Keyring } from '../storage/codec/keyring.js';
+import { collectBytes } from '../storage/content.js';
+import { childPath, ROOT_PATH } from '../storage/storage-path.js';
+import { indexPath, loadIndex, type IndexEntry, type PackRef } from './tree-index.js';
+
+/**
+ * The piece of a pack's bytes that holds one file: its own container,
+ * whole. INTEGRITY_ERROR when the index's entry cannot be it (it runs past
+ * the pack, or no container starts there: a plain piece must never be
+ * taken for the file's bytes).
+ */
+export function packPiece(pack: Buffer, ref: PackRef, path: string): Buffer {
+  if (ref.offset + ref.length > pack.byteLength) throw damagedEntry(path, ref, `it ends past the pack's ${String(pack.byteLength)} bytes`);
+  const piece = pack.subarray(ref.offset, ref.offset + ref.length);
+  if (!looksLikeContainer(piece)) throw damagedEntry(path, ref, 'no container starts there');
+  return piece;
+}
+
+export function damagedEntry(path: string, ref: PackRef, why: string): TaskforgeError {
+  return new TaskforgeError(ErrorCode.INTEGRITY_ERROR, `read of '${path}' failed: its entry in the pack '${ref.name}' (offset ${String(ref.offset)}, ${String(ref.length)} bytes) cannot be used: ${why}`, {
+    details: { path, pack: ref.name },
+  });
+}
+
+/** A pack's bytes, read whole; NOT_FOUND naming the index's claim when it is gone. */
+export async function readPack(backend: StorageBackend, prefix: string, name: string, signal: AbortSignal): Promise<{ bytes: Buffer; version: string }> {
+  const path = childPath(prefix, name);
+  try {
+    const opened = await backend.read(path, { signal });
+    return { bytes: opened.bytes ?? (await collectBytes(opened.body, signal)), version: opened.info.version };
+  } catch (error) {
+    const coded = fromSystemError(error, { operation: 'read', path });
+    if (coded.code !== ErrorCode.NOT_FOUND) throw coded;
+    throw new TaskforgeError(ErrorCode.NOT_FOUND, `the pack '${path}' that the tree index names is missing`, { details: { path } });
+  }
+}
+
+/** How a tree's index is opened: with the caller's keys, and refused unencrypted when the caller requires encryption. */
+export interface TreeAccess {
+  readonly keyring: () => Keyring | undefined;
+  readonly requireEncryption: boolean;
+  readonly signal: AbortSignal;
+}
+
+/** A stored tree: where its index is, and what it records, by path relative to `prefix`. */
+export interface FoundTree {
+  readonly prefix: string;
+  readonly index: ReadonlyMap<string, IndexEntry>;
+}
+
+/**
+ * The nearest stored tree at `path` or above it (from `path`'s parent
+ * with `above`), or undefined: one lookup of an index name per folder on
+ * the way up, and the index, read whole, of the first one found.
+ */
+export async function findTree(backend: StorageBackend, path: string, access: TreeAccess, above = false): Promise<FoundTree | undefined> {
+  for (let prefix = above ? parentOf(path) : path; prefix !== undefined; prefix = parentOf(prefix)) {
+    // (A folder on the way that is a file, or one that cannot be looked into, holds no tree; a stop is a stop.)
+    const info = await backend.stat(indexPath(prefix), { signal: access.signal }).catch((error: unknown) => {
+      if (access.signal.aborted) throw error;
+      return undefined;
+    });
+    if (info === undefined) continue;
+    const index = await loadIndex({ backend, prefix, options: { encryption: access.requireEncryption }, keyring: access.keyring(), signal: access.signal });
+    return { prefix, index };
+  }
+  return undefined;
+}
+
+/** `path` relative to the tree at `prefix` ('' for the tree itself); undefined when it is not in it. */
+export function inTree(prefix: string, path: string): string | undefined {
+  if (path === prefix) return '';
+  if (prefix === ROOT_PATH) return path.slice(1);
+  return path.startsWith(`${prefix}/`) ? path.slice(prefix.length + 1) : undefined;
+}
+
+/**
+ * A file of a stored tree that lives in a pack, opened as its own object
+ * would be (its container, decoded by the caller as any object is), or
+ * undefined when the nearest tree above `path` does not hold it in a pack.
+ * Asked only once `path` itself is not found: a file written by
+ * `write --recursive` is read at its path whether it went into a pack or
+ * not. Its pack is read whole.
+ */
+export async function openPackedFile(backend: StorageBackend, path: string, access: TreeAccess): Promise<OpenedObject | undefined> {
+  const tree = await findTree(backend, path, access, true);
+  if (tree === undefined) return undefined;
+  const entry = tree.index.get(inTree(tree.prefix, path) ?? '');
+  if (entry?.kind !== 'file' || entry.pack === undefined) return undefined;
+  const pack = await readPack(backend, tree.prefix, entry.pack.name, access.signal);
+  const piece = packPiece(pack.bytes, entry.pack, path);
+  return {
+    info: { size: piece.byteLength, modifiedAt: new Date(entry.stored.modifiedAt), version: `${pack.version}@${String(entry.pack.offset)}`, metadata: {} },
+    body: Readable.from([piece]),
+    bytes: piece,
+  };
+}
+
+/** The folder `path` is in; undefined above the root. */
+function parentOf(path: string): string | undefined {
+  if (path === ROOT_PATH) return undefined;
+  const slash = path.lastIndexOf('/');
+  return slash <= 0 ? ROOT_PATH : path.slice(0, slash);
+}

@@ -1,0 +1,189 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { restoreTree, storeTree, type FileOutcome } from '../../src/index.js';
+import type { ListEntry, StorageBackend } from '../../src/storage/backend.js';
+import { MemoryBackend } from '../../src/storage/backends/memory.js';
+import { Keyring } from '../../src/storage/codec/keyring.js';
+import { collectBytes } from '../../src/storage/content.js';
+import { readSmallFileSync } from '../../src/storage/file-source.js';
+import { StorageTask } from '../../src/tasks/storage-task.js';
+import { loadIndex, saveIndex, type IndexEntry } from '../../src/tasks/tree-index.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+const signal = new AbortController().signal;
+const keyring = new Keyring({ keys: { k1: randomBytes(32) } });
+
+async function listAll(backend: StorageBackend, path: string, recursive: boolean, limit: number, options: { keyring?: Keyring } = {}): Promise<ListEntry[]> {
+  const found: ListEntry[] = [];
+  let cursor: string | undefined;
+  do {
+    const listed = await new StorageTask(
+      { type: 'storage', metadata: { operation: 'list', path, options: { recursive, limit, ...(cursor === undefined ? {} : { cursor }) } } },
+      { backend, ...(options.keyring === undefined ? {} : { keyring: options.keyring }) },
+    ).execute();
+    if (!listed.success) throw new Error(listed.error.message);
+    found.push(...listed.data.entries);
+    cursor = listed.data.cursor;
+  } while (cursor !== undefined);
+  return found;
+}
+
+async function readAt(backend: StorageBackend, path: string, options: { keyring?: Keyring } = {}): Promise<{ success: boolean; data?: unknown; code?: string }> {
+  const result = await new StorageTask({ type: 'storage', metadata: { operation: 'read', path, options: { as: 'buffer' } } }, { backend, ...(options.keyring === undefined ? {} : { keyring: options.keyring }) }).execute();
+  return result.success ? { success: true, data: result.data } : { success: false, code: result.error.code };
+}
+
+function packNames(index: ReadonlyMap<string, IndexEntry>): string[] {
+  return [...new Set([...index.values()].flatMap((entry) => (entry.kind === 'file' && entry.pack !== undefined ? [entry.pack.name] : [])))];
+}
+
+describe('a tree in packs', () => {
+  let dir = '';
+  let remove: () => Promise<void> = () => Promise.resolve();
+  beforeEach(async () => {
+    ({ path: dir, remove } = await makeTempDir('tree-packs-'));
+    mkdirSync(join(dir, 'src', 'a', 'b'), { recursive: true });
+    mkdirSync(join(dir, 'src', 'empty'));
+    for (let index = 0; index < 12; index += 1) writeFileSync(join(dir, 'src', 'a', `${String(index)}.txt`), `file ${String(index)}\n`);
+    writeFileSync(join(dir, 'src', 'a', 'b', 'deep.txt'), 'deep\n');
+    chmodSync(join(dir, 'src', 'a', 'b', 'deep.txt'), 0o600);
+    utimesSync(join(dir, 'src', 'a', 'b', 'deep.txt'), new Date('2020-01-02T03:04:05Z'), new Date('2020-01-02T03:04:05Z'));
+    writeFileSync(join(dir, 'src', 'large.bin'), randomBytes(1024 * 1024 + 10));
+  });
+  afterEach(async () => {
+    await remove();
+  });
+
+  it('lists a tree as if each packed file were an object at its path, page by page, merged with its objects', async () => {
+    const backend = new MemoryBackend();
+    await storeTree({ source: join(dir, 'src'), prefix: '/t', backend });
+    const whole = await listAll(backend, '/t', true, 1000);
+    expect(whole.map((entry) => `${entry.type} ${entry.path}`)).toEqual([
+      'directory /t/a',
+      ...['0', '1', '10', '11', '2', '3', '4', '5', '6', '7', '8', '9'].map((name) => `file /t/a/${name}.txt`),
+      'directory /t/a/b',
+      'file /t/a/b/deep.txt',
+      'file /t/large.bin',
+    ]);
+    // In pages of 3, the same entries in the same order: the merge never skips nor repeats across a page's end.
+    expect(await listAll(backend, '/t', true, 3)).toEqual(whole);
+    expect((await listAll(backend, '/t', false, 1000)).map((entry) => entry.path)).toEqual(['/t/a', '/t/large.bin']);
+    expect((await listAll(backend, '/t/a/b', false, 1000)).map((entry) => entry.path)).toEqual(['/t/a/b/deep.txt']);
+    const listedFile = await new StorageTask({ type: 'storage', metadata: { operation: 'list', path: '/t/a/1.txt' } }, { backend }).execute();
+    expect(listedFile.error?.code).toBe('NOT_A_DIRECTORY');
+    // A folder the tree does not have is not found, as any missing folder.
+    const missing = await new StorageTask({ type: 'storage', metadata: { operation: 'list', path: '/t/nope' } }, { backend }).execute();
+    expect(missing.error?.code).toBe('NOT_FOUND');
+  });
+
+  it('an encrypted tree: its packed files are read and listed with the key; without it the listing shows its objects only, and a read says KEY_NOT_FOUND', async () => {
+    const backend = new MemoryBackend();
+    await storeTree({ source: join(dir, 'src'), prefix: '/t', backend, keyring, options: { compression: true, encryption: true } });
+    expect(await readAt(backend, '/t/a/b/deep.txt', { keyring })).toEqual({ success: true, data: Buffer.from('deep\n') });
+    expect((await listAll(backend, '/t', true, 1000, { keyring })).length).toBe(16);
+    expect((await listAll(backend, '/t', true, 1000)).map((entry) => entry.path)).toEqual(['/t/large.bin']);
+    expect(await readAt(backend, '/t/a/b/deep.txt')).toMatchObject({ success: false, code: 'KEY_NOT_FOUND' });
+    // Another key cannot open the index either.
+    expect(await readAt(backend, '/t/a/b/deep.txt', { keyring: new Keyring({ keys: { k1: randomBytes(32) } }) })).toMatchObject({ success: false });
+  });
+
+  it('a damaged pack fails the files in it with INTEGRITY_ERROR and restores the rest; a missing one fails its files NOT_FOUND, naming it', async () => {
+    const backend = new MemoryBackend();
+    await storeTree({ source: join(dir, 'src'), prefix: '/t', backend, keyring, options: { encryption: true } });
+    const access = { backend, prefix: '/t', options: { encryption: true }, keyring, signal };
+    const index = await loadIndex(access);
+    const [pack] = packNames(index);
+    const packPath = `/t/${pack ?? ''}`;
+    const original = await collectBytes((await backend.read(packPath)).body, signal);
+    const deep = index.get('a/b/deep.txt');
+    if (deep?.kind !== 'file' || deep.pack === undefined) throw new Error('deep.txt is not packed');
+    const damaged = Buffer.from(original);
+    const at = deep.pack.offset + deep.pack.length - 3;
+    damaged.writeUInt8(damaged.readUInt8(at) ^ 0xff, at);
+    await backend.write(packPath, Readable.from([damaged]), { signal, overwrite: true, metadata: {} });
+    const failures: FileOutcome[] = [];
+    const summary = await restoreTree({ prefix: '/t', destination: join(dir, 'out'), backend, keyring, onFile: (outcome) => (outcome.action === 'failed' ? failures.push(outcome) : undefined) });
+    expect(summary).toMatchObject({ files: 14, stored: 13, failed: 1 });
+    expect(failures.map((failure) => [failure.path, failure.error?.code])).toEqual([['a/b/deep.txt', 'INTEGRITY_ERROR']]);
+    expect(readFileSync(join(dir, 'out', 'a', '7.txt'), 'utf8')).toBe('file 7\n');
+    // An entry that points past its pack's end.
+    const entries = new Map(index);
+    entries.set('a/b/deep.txt', { ...deep, pack: { ...deep.pack, offset: original.byteLength } });
+    await saveIndex(access, entries);
+    await backend.write(packPath, Readable.from([original]), { signal, overwrite: true, metadata: {} });
+    const past = await readAt(backend, '/t/a/b/deep.txt', { keyring });
+    expect(past).toMatchObject({ success: false, code: 'INTEGRITY_ERROR' });
+    await saveIndex(access, index);
+    await backend.delete(packPath, { signal, recursive: false });
+    const gone: FileOutcome[] = [];
+    const withoutPack = await restoreTree({ prefix: '/t', destination: join(dir, 'out2'), backend, keyring, onFile: (outcome) => (outcome.action === 'failed' ? gone.push(outcome) : undefined) });
+    expect(withoutPack).toMatchObject({ stored: 1, failed: 13 });
+    expect(gone[0]?.error).toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining(`the pack '${packPath}' that the tree index names is missing`) as unknown });
+  });
+
+  it("a folder of a tree restores alone, from the tree's index: its files' bytes, modes and times", async () => {
+    const backend = new MemoryBackend();
+    await storeTree({ source: join(dir, 'src'), prefix: '/t', backend });
+    const summary = await restoreTree({ prefix: '/t/a/b', destination: join(dir, 'only-b'), backend });
+    expect(summary).toMatchObject({ files: 1, stored: 1, failed: 0 });
+    expect(readFileSync(join(dir, 'only-b', 'deep.txt'), 'utf8')).toBe('deep\n');
+    expect(statSync(join(dir, 'only-b', 'deep.txt'))).toMatchObject({ mode: 0o100600, mtimeMs: Date.parse('2020-01-02T03:04:05Z') });
+    await expect(restoreTree({ prefix: '/t/nope', destination: join(dir, 'nope'), backend })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('a tree stored one object per file (before packs) moves a changed file into a pack and removes its old object; the unchanged stay as they are', async () => {
+    const backend = new MemoryBackend();
+    // Stored as earlier versions did: an object per file, and an index without packs.
+    await storeTree({ source: join(dir, 'src'), prefix: '/t', backend, queue: 'memory' });
+    const access = { backend, prefix: '/t', options: {}, keyring: undefined, signal };
+    const packed = await loadIndex(access);
+    const perFile = new Map<string, IndexEntry>();
+    for (const [path, entry] of packed) {
+      if (entry.kind !== 'file' || entry.pack === undefined) {
+        perFile.set(path, entry);
+        continue;
+      }
+      const written = await new StorageTask({ type: 'storage', metadata: { operation: 'write', path: `/t/${path}`, file: join(dir, 'src', path) } }, { backend }).execute();
+      if (!written.success) throw new Error(written.error.message);
+      const { pack: _pack, ...own } = entry;
+      perFile.set(path, { ...own, stored: { size: written.data.size, modifiedAt: written.data.modifiedAt } });
+    }
+    await saveIndex(access, perFile);
+    for (const name of packNames(packed)) await backend.delete(`/t/${name}`, { signal, recursive: false });
+    writeFileSync(join(dir, 'src', 'a', '3.txt'), 'changed\n');
+    expect(await storeTree({ source: join(dir, 'src'), prefix: '/t', backend })).toMatchObject({ stored: 1, unchanged: 13 });
+    expect(await backend.stat('/t/a/3.txt')).toBeUndefined();
+    expect(await backend.stat('/t/a/4.txt')).toBeDefined();
+    expect(await readAt(backend, '/t/a/3.txt')).toEqual({ success: true, data: Buffer.from('changed\n') });
+    const after = await loadIndex(access);
+    expect(after.get('a/3.txt')).toMatchObject({ pack: { name: expect.stringMatching(/^\.taskforge-pack-[0-9a-f]{16}$/) as unknown } });
+    expect(after.get('a/4.txt')).not.toHaveProperty('pack');
+  });
+});
+
+describe('readSmallFileSync', () => {
+  let dir = '';
+  let remove: () => Promise<void> = () => Promise.resolve();
+  beforeEach(async () => {
+    ({ path: dir, remove } = await makeTempDir('small-file-'));
+  });
+  afterEach(async () => {
+    await remove();
+  });
+
+  it('reads a file whole with its facts; refuses a link (never followed), a folder and a missing file with SOURCE_ERROR', () => {
+    writeFileSync(join(dir, 'f'), 'hello');
+    chmodSync(join(dir, 'f'), 0o640);
+    const read = readSmallFileSync(join(dir, 'f'), '/x/f');
+    expect(read.bytes.toString()).toBe('hello');
+    expect(read.facts).toMatchObject({ size: 5, mode: 0o640 });
+    symlinkSync(join(dir, 'f'), join(dir, 'link'));
+    expect(() => readSmallFileSync(join(dir, 'link'), '/x/link')).toThrow(expect.objectContaining({ code: 'SOURCE_ERROR', message: expect.stringContaining('a link where a file was expected') as unknown }) as Error);
+    mkdirSync(join(dir, 'd'));
+    expect(() => readSmallFileSync(join(dir, 'd'), '/x/d')).toThrow(expect.objectContaining({ code: 'SOURCE_ERROR' }) as Error);
+    expect(() => readSmallFileSync(join(dir, 'gone'), '/x/gone')).toThrow(expect.objectContaining({ code: 'SOURCE_ERROR', message: expect.stringContaining('no such file') as unknown }) as Error);
+  });
+});
