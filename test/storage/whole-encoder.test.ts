@@ -40,6 +40,17 @@ describe('encodeWhole', () => {
     }
   }
 
+  it('gives every object a salt of its own, across the blocks salts are drawn in', async () => {
+    const active = keyring.activeKey();
+    const seen = new Set<string>();
+    for (let index = 0; index < 300; index += 1) {
+      const [header] = await encodeWhole(Buffer.from('x'), { kind: 'bytes', path: '/t/s', encryption: { keyId: active.id, key: active.key } });
+      // The salt is the header's last 32 bytes.
+      seen.add((header ?? Buffer.alloc(0)).subarray(-32).toString('hex'));
+    }
+    expect(seen.size).toBe(300);
+  });
+
   it('binds the path: bytes encoded for one path do not open as another', async () => {
     const active = keyring.activeKey();
     const whole = Buffer.concat(await encodeWhole(mixed(3000), { kind: 'bytes', path: '/t/a', encryption: { keyId: active.id, key: active.key } }));

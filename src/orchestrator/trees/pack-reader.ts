@@ -55,6 +55,20 @@ export class PackReader {
     }
   }
 
+  /** Starts reading the pack `name`, whose files come next. */
+  prefetch(name: string): void {
+    this.#pack(name);
+  }
+
+  /** An entry that will not be read (its file is already in place): its pack is let go as if it had been. */
+  skip(ref: PackRef): void {
+    const pack = this.#loaded.get(ref.name);
+    const remaining = (pack?.remaining ?? this.#uses.get(ref.name) ?? 1) - 1;
+    if (pack !== undefined) pack.remaining = remaining;
+    this.#uses.set(ref.name, remaining);
+    if (pack !== undefined && remaining <= 0) this.#loaded.delete(ref.name);
+  }
+
   #pack(name: string): LoadedPack {
     let pack = this.#loaded.get(name);
     if (pack === undefined) {

@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
 import { fromSystemError } from '../../core/system-errors.js';
 import type { StorageBackend } from '../../storage/backend.js';
-import type { EncodeOptions } from '../../storage/codec/encoder.js';
-import { encodeWhole } from '../../storage/codec/whole-encoder.js';
-import { readSmallFileSync, type SourceFileFacts } from '../../storage/file-source.js';
+import type { SourceFileFacts } from '../../storage/file-source.js';
 import { childPath } from '../../storage/storage-path.js';
 import { PACK_PREFIX, type PackRef } from '../../tasks/tree-index.js';
+import { FileEncoders, type EncodeReply, type WorkerEncoding } from './file-encoders.js';
 
 /**
  * Files up to this size go into packs; larger ones are objects of their
@@ -20,9 +18,6 @@ export const PACK_BYTES = 4 * 1024 * 1024;
 
 /** Packs written at once while the next fills. */
 const PACK_WRITES_AT_ONCE = 2;
-
-/** How long the event loop is held reading and encoding files before it is given a turn. */
-const SLICE_MS = 5;
 
 /** A fresh pack name: 16 random hex digits, never reused. */
 function newPackName(): string {
@@ -39,69 +34,106 @@ interface Member {
   readonly then: (outcome: PackOutcome) => void;
 }
 
+interface Pending {
+  readonly host: string;
+  readonly path: string;
+  readonly then: (outcome: PackOutcome) => void;
+}
+
+/** A batch goes to an encoder once it holds this many files, or this many bytes of them. */
+const BATCH_FILES = 64;
+const BATCH_BYTES = 1024 * 1024;
+
+/** Batches at the encoders at once: enough to keep them busy while replies are taken in. */
+const BATCHES_AT_ONCE = 4;
+
 /**
  * Stores a tree's small files into packs: each file is read and encoded
  * whole (a container of its own, bound to its storage path, as its own
- * object would be), appended to the pack being filled, and that pack,
- * once it holds PACK_BYTES, is written as one durable object of the
- * tree's prefix. A file's outcome is told once its pack is durable: one
- * create, one fsync and one rename for hundreds of files, where an object
- * per file made each of them once per file.
+ * object would be) by the file encoders (worker threads), appended to the
+ * pack being filled, and that pack, once it holds PACK_BYTES, is written
+ * as one durable object of the tree's prefix. A file's outcome is told
+ * once its pack is durable: one create, one fsync and one rename for
+ * hundreds of files, where an object per file made each of them once per
+ * file.
  */
 export class PackWriter {
   readonly #backend: StorageBackend;
   readonly #prefix: string;
-  readonly #encoding: Omit<EncodeOptions, 'path' | 'kind'>;
   readonly #signal: AbortSignal;
+  readonly #encoders: FileEncoders;
+  #batch: Pending[] = [];
+  #batchBytes = 0;
+  readonly #encoding = new Set<Promise<void>>();
   #parts: Buffer[] = [];
   #bytes = 0;
   #members: Member[] = [];
   readonly #writing = new Set<Promise<void>>();
-  #sliceStarted = performance.now();
 
-  constructor(options: { backend: StorageBackend; prefix: string; encoding: Omit<EncodeOptions, 'path' | 'kind'>; signal: AbortSignal }) {
+  constructor(options: { backend: StorageBackend; prefix: string; encoding: WorkerEncoding; signal: AbortSignal }) {
     this.#backend = options.backend;
     this.#prefix = options.prefix;
-    this.#encoding = options.encoding;
     this.#signal = options.signal;
+    this.#encoders = new FileEncoders(options.encoding);
   }
 
   /**
-   * Reads and encodes the file at `host` for the storage path `path`, and
-   * adds it to the pack being filled; `then` hears its outcome. A file
-   * that cannot be read, or changes while read, fails at once; the rest
-   * of the pack goes on.
+   * Hands the file at `host` (about `size` bytes) over to be read and
+   * encoded for the storage path `path` and added to a pack; `then` hears
+   * its outcome. A file that cannot be read, or changes while read, fails
+   * alone. Resolves once there is room for more.
    */
-  async add(host: string, path: string, then: (outcome: PackOutcome) => void): Promise<void> {
-    let read;
-    try {
-      read = readSmallFileSync(host, path);
-    } catch (error) {
-      then({ stored: false, error: error instanceof TaskforgeError ? error : fromSystemError(error, { operation: 'write', path }) });
-      return;
-    }
-    const parts = await encodeWhole(read.bytes, { ...this.#encoding, kind: 'bytes', path });
-    let length = 0;
-    for (const part of parts) length += part.byteLength;
-    this.#members.push({ offset: this.#bytes, length, source: read.facts, then });
-    this.#parts.push(...parts);
-    this.#bytes += length;
-    if (this.#bytes >= PACK_BYTES) await this.#seal();
-    if (performance.now() - this.#sliceStarted >= SLICE_MS) {
-      await yieldToEventLoop();
-      this.#sliceStarted = performance.now();
-    }
+  async add(host: string, path: string, size: number, then: (outcome: PackOutcome) => void): Promise<void> {
+    this.#batch.push({ host, path, then });
+    this.#batchBytes += size;
+    if (this.#batch.length >= BATCH_FILES || this.#batchBytes >= BATCH_BYTES) await this.#send();
   }
 
   /** Writes the last pack and waits for every pack: all outcomes are told when it resolves. */
   async finish(): Promise<void> {
+    if (this.#batch.length > 0 && !this.#signal.aborted) await this.#send();
+    while (this.#encoding.size > 0) await Promise.race(this.#encoding);
     if (this.#members.length > 0 && !this.#signal.aborted) await this.#seal();
     await this.settle();
   }
 
-  /** Waits for the packs being written, and writes no other: the files of the one being filled are not stored. */
+  /** Waits for the packs being written, writes no other (the files of the one being filled are not stored), and ends the encoders. */
   async settle(): Promise<void> {
     while (this.#writing.size > 0) await Promise.race(this.#writing);
+    await this.#encoders.close();
+  }
+
+  async #send(): Promise<void> {
+    while (this.#encoding.size >= BATCHES_AT_ONCE) await Promise.race(this.#encoding);
+    const batch = this.#batch;
+    this.#batch = [];
+    this.#batchBytes = 0;
+    const encoded = this.#encoders.encode(batch.map(({ host, path }) => ({ host, path }))).then(
+      async (reply) => this.#take(batch, reply),
+      (error: unknown) => {
+        const coded = error instanceof TaskforgeError ? error : new TaskforgeError(ErrorCode.IO_ERROR, String(error));
+        for (const file of batch) file.then({ stored: false, error: coded });
+      },
+    );
+    const tracked = encoded.finally(() => this.#encoding.delete(tracked));
+    this.#encoding.add(tracked);
+  }
+
+  /** Adds a batch's files to the pack being filled (the failed ones are told at once), and seals the pack once full. */
+  async #take(batch: readonly Pending[], reply: EncodeReply): Promise<void> {
+    if (this.#signal.aborted) return;
+    this.#parts.push(reply.bytes);
+    for (const [index, file] of reply.files.entries()) {
+      const pending = batch[index];
+      if (pending === undefined) continue;
+      if (!file.stored) {
+        pending.then({ stored: false, error: new TaskforgeError(file.code, file.message, { retryable: file.retryable, details: { path: pending.path } }) });
+        continue;
+      }
+      this.#members.push({ offset: this.#bytes + file.offset, length: file.length, source: file.facts, then: pending.then });
+    }
+    this.#bytes += reply.bytes.byteLength;
+    if (this.#bytes >= PACK_BYTES) await this.#seal();
   }
 
   async #seal(): Promise<void> {

@@ -135,7 +135,7 @@ export async function storeTree(options: StoreTreeOptions): Promise<TreeSummary>
       changed = true;
       if (packs !== undefined && entry.size <= PACKED_FILE_BYTES) {
         const path = childPath(prefix, entry.path);
-        await packs.add(join(source, ...entry.path.split('/')), path, (outcome) => {
+        await packs.add(join(source, ...entry.path.split('/')), path, entry.size, (outcome) => {
           if (!outcome.stored) {
             if (signal.aborted && outcome.error.code === ErrorCode.CANCELLED) return;
             tally.failed(entry.path, path, outcome.error);
