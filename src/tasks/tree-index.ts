@@ -8,14 +8,9 @@ import type { Keyring } from '../storage/codec/keyring.js';
 import { collectBytes, metadataFor, toByteSource } from '../storage/content.js';
 import { decodeStoredObject } from '../storage/object-reader.js';
 import { childPath, RESERVED_PREFIX } from '../storage/storage-path.js';
+import type { PackRef } from './pack-piece.js';
 
-/** Where in a pack (an object of the tree's prefix holding many small files) a file's container is. */
-export interface PackRef {
-  /** The pack's name in the tree's prefix. */
-  readonly name: string;
-  readonly offset: number;
-  readonly length: number;
-}
+export type { PackRef } from './pack-piece.js';
 
 /** What a tree's index records of one entry, by its path relative to the tree. */
 export type IndexEntry =

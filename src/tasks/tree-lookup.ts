@@ -2,30 +2,11 @@ import { Readable } from 'node:stream';
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import { fromSystemError } from '../core/system-errors.js';
 import type { OpenedObject, StorageBackend } from '../storage/backend.js';
-import { looksLikeContainer } from '../storage/codec/container-format.js';
 import type { Keyring } from '../storage/codec/keyring.js';
 import { collectBytes } from '../storage/content.js';
 import { childPath, ROOT_PATH } from '../storage/storage-path.js';
-import { indexPath, loadIndex, type IndexEntry, type PackRef } from './tree-index.js';
-
-/**
- * The piece of a pack's bytes that holds one file: its own container,
- * whole. INTEGRITY_ERROR when the index's entry cannot be it (it runs past
- * the pack, or no container starts there: a plain piece must never be
- * taken for the file's bytes).
- */
-export function packPiece(pack: Buffer, ref: PackRef, path: string): Buffer {
-  if (ref.offset + ref.length > pack.byteLength) throw damagedEntry(path, ref, `it ends past the pack's ${String(pack.byteLength)} bytes`);
-  const piece = pack.subarray(ref.offset, ref.offset + ref.length);
-  if (!looksLikeContainer(piece)) throw damagedEntry(path, ref, 'no container starts there');
-  return piece;
-}
-
-export function damagedEntry(path: string, ref: PackRef, why: string): TaskforgeError {
-  return new TaskforgeError(ErrorCode.INTEGRITY_ERROR, `read of '${path}' failed: its entry in the pack '${ref.name}' (offset ${String(ref.offset)}, ${String(ref.length)} bytes) cannot be used: ${why}`, {
-    details: { path, pack: ref.name },
-  });
-}
+import { indexPath, loadIndex, type IndexEntry } from './tree-index.js';
+import { packPiece } from './pack-piece.js';
 
 /** A pack's bytes, read whole; NOT_FOUND naming the index's claim when it is gone. */
 export async function readPack(backend: StorageBackend, prefix: string, name: string, signal: AbortSignal): Promise<{ bytes: Buffer; version: string }> {

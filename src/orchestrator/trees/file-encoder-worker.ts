@@ -1,10 +1,11 @@
 // A worker thread that reads and encodes a tree's small files, batch by batch, for the
 // pack writer of the thread that walks the tree (see file-encoders.ts).
-import { parentPort, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
 import { encodeWhole } from '../../storage/codec/whole-encoder.js';
 import { readSmallFileSync } from '../../storage/file-source.js';
-import type { EncodedFile, EncodeJob, EncodeReply, WorkerEncoding } from './file-encoders.js';
+import { serveJobs } from './thread-jobs.js';
+import type { EncodedFile, EncodeJob, EncodeReply, WorkerEncoding } from './tree-threads.js';
 
 const encoding = workerData as WorkerEncoding;
 const options = {
@@ -12,19 +13,10 @@ const options = {
   ...(encoding.encryption === undefined ? {} : { encryption: { keyId: encoding.encryption.keyId, key: Buffer.from(encoding.encryption.key) } }),
 };
 
-parentPort?.on('message', (job: EncodeJob) => {
-  encodeBatch(job).then(
-    (reply) => {
-      // The batch's bytes are handed over, not copied.
-      parentPort?.postMessage(reply, [reply.bytes.buffer as ArrayBuffer]);
-    },
-    (error: unknown) => {
-      // Thrown out of the thread: the encoders fail every batch with it (each file's own failures are caught above).
-      setImmediate(() => {
-        throw error;
-      });
-    },
-  );
+// The batch's bytes are handed over, not copied.
+serveJobs(async (job: EncodeJob) => {
+  const reply = await encodeBatch(job);
+  return { reply, transfer: [reply.bytes.buffer as ArrayBuffer] };
 });
 
 /** Every file of the batch read whole and encoded, one after another into one buffer; a file that fails says why. */

@@ -1,8 +1,7 @@
 import type { StorageBackend } from '../../storage/backend.js';
 import type { Keyring } from '../../storage/codec/keyring.js';
-import { collectBytes, onlyChunk } from '../../storage/content.js';
-import { decodeStoredObject } from '../../storage/object-reader.js';
-import { damagedEntry, packPiece, readPack } from '../../tasks/tree-lookup.js';
+import { decodePiece, packPiece } from '../../tasks/pack-piece.js';
+import { readPack } from '../../tasks/tree-lookup.js';
 import type { PackRef } from '../../tasks/tree-index.js';
 
 interface LoadedPack {
@@ -41,14 +40,7 @@ export class PackReader {
   async read(ref: PackRef, path: string, size: number): Promise<Buffer> {
     const pack = this.#pack(ref.name);
     try {
-      const piece = packPiece(await pack.bytes, ref, path);
-      const decoded = await decodeStoredObject(
-        { metadata: {}, body: onlyChunk(piece) },
-        { path, requireEncryption: this.#requireEncryption, keyring: () => this.#keyring, maxBytes: size },
-      );
-      const content = await collectBytes(decoded.body, this.#signal);
-      if (content.byteLength !== size) throw damagedEntry(path, ref, `it holds ${String(content.byteLength)} bytes where the index records ${String(size)}`);
-      return content;
+      return await decodePiece(packPiece(await pack.bytes, ref, path), ref, path, size, { keyring: this.#keyring, requireEncryption: this.#requireEncryption });
     } finally {
       pack.remaining -= 1;
       if (pack.remaining <= 0) this.#loaded.delete(ref.name);

@@ -5,7 +5,7 @@ import type { StorageBackend } from '../../storage/backend.js';
 import type { SourceFileFacts } from '../../storage/file-source.js';
 import { childPath } from '../../storage/storage-path.js';
 import { PACK_PREFIX, type PackRef } from '../../tasks/tree-index.js';
-import { FileEncoders, type EncodeReply, type WorkerEncoding } from './file-encoders.js';
+import { FileEncoders, type EncodeReply, type WorkerEncoding } from './tree-threads.js';
 
 /**
  * Files up to this size go into packs; larger ones are objects of their
