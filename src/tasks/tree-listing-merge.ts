@@ -16,19 +16,30 @@ import { findTree, inTree, type FoundTree, type TreeAccess } from './tree-lookup
  */
 export async function listWithTrees(backend: StorageBackend, path: string, options: ListOptions, access: TreeAccess): Promise<ListPage> {
   let tree: FoundTree | undefined;
+  let unopened: TaskforgeError | undefined;
   try {
     tree = await findTree(backend, path, access);
   } catch (error) {
     if (!(error instanceof TaskforgeError && error.code === ErrorCode.KEY_NOT_FOUND)) throw error;
+    unopened = error;
   }
-  if (tree === undefined) return backend.list(path, options);
+  if (tree === undefined) {
+    try {
+      return await backend.list(path, options);
+    } catch (error) {
+      // A folder only the tree's index knows of: without its keys, say so rather than that nothing is there.
+      if (unopened !== undefined && fromSystemError(error, { operation: 'list', path }).code === ErrorCode.NOT_FOUND) throw unopened;
+      throw error;
+    }
+  }
   const packed = packedEntries(tree, path, options.recursive);
   let page: ListPage;
   try {
     page = await backend.list(path, options);
   } catch (error) {
-    // A folder of the tree that holds only packed files is no folder of the backend's.
-    if (packed.length === 0 || fromSystemError(error, { operation: 'list', path }).code !== ErrorCode.NOT_FOUND) throw error;
+    // A folder of the tree that holds only packed files (or nothing) is no folder of the backend's.
+    const known = tree.index.get(inTree(tree.prefix, path) ?? '')?.kind === 'directory';
+    if (!known || fromSystemError(error, { operation: 'list', path }).code !== ErrorCode.NOT_FOUND) throw error;
     page = { entries: [] };
   }
   const { after } = options;
@@ -41,7 +52,7 @@ export async function listWithTrees(backend: StorageBackend, path: string, optio
   return (settled.length > options.limit || page.cursor !== undefined) && last !== undefined ? { entries, cursor: encodeCursor(last.path) } : { entries };
 }
 
-/** The tree's packed files under `path` (all, or its direct children), and the folders they are in, in path order. */
+/** The tree's packed files and its folders under `path` (all, or its direct children), in path order. */
 function packedEntries(tree: FoundTree, path: string, recursive: boolean): ListEntry[] {
   const base = inTree(tree.prefix, path) ?? '';
   const own = tree.index.get(base);
@@ -50,6 +61,14 @@ function packedEntries(tree: FoundTree, path: string, recursive: boolean): ListE
   }
   const found = new Map<string, ListEntry>();
   for (const [relative, entry] of tree.index) {
+    // A folder of the tree, empty or not, is listed as the backend would list it had it been made there.
+    if (entry.kind === 'directory') {
+      const below = base === '' ? relative : relative.startsWith(`${base}/`) ? relative.slice(base.length + 1) : undefined;
+      if (below === undefined || below === '' || (!recursive && below.includes('/'))) continue;
+      const folderPath = childPath(path, below);
+      found.set(folderPath, { name: below.slice(below.lastIndexOf('/') + 1), path: folderPath, type: 'directory', size: 0, modifiedAt: new Date(entry.mtimeMs).toISOString() });
+      continue;
+    }
     if (entry.kind !== 'file' || entry.pack === undefined) continue;
     const below = base === '' ? relative : relative.startsWith(`${base}/`) ? relative.slice(base.length + 1) : undefined;
     if (below === undefined || below === '') continue;

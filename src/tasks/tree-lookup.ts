@@ -4,6 +4,7 @@ import { fromSystemError } from '../core/system-errors.js';
 import type { OpenedObject, StorageBackend } from '../storage/backend.js';
 import type { Keyring } from '../storage/codec/keyring.js';
 import { collectBytes } from '../storage/content.js';
+import { isDirectory } from '../storage/backends/tree-errors.js';
 import { childPath, ROOT_PATH } from '../storage/storage-path.js';
 import { indexPath, loadIndex, type IndexEntry } from './tree-index.js';
 import { packPiece } from './pack-piece.js';
@@ -72,6 +73,8 @@ export async function openPackedFile(backend: StorageBackend, path: string, acce
   const tree = await findTree(backend, path, access, true);
   if (tree === undefined) return undefined;
   const entry = tree.index.get(inTree(tree.prefix, path) ?? '');
+  // A folder of the tree holding only packed files is no folder of the backend's: a read of it is told what it is, as any folder's.
+  if (entry?.kind === 'directory') throw isDirectory('read', path);
   if (entry?.kind !== 'file' || entry.pack === undefined) return undefined;
   const pack = await readPack(backend, tree.prefix, entry.pack.name, access.signal);
   const piece = packPiece(pack.bytes, entry.pack, path);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -66,11 +66,16 @@ describe('a tree in packs', () => {
       ...['0', '1', '10', '11', '2', '3', '4', '5', '6', '7', '8', '9'].map((name) => `file /t/a/${name}.txt`),
       'directory /t/a/b',
       'file /t/a/b/deep.txt',
+      'directory /t/empty',
       'file /t/large.bin',
     ]);
     // In pages of 3, the same entries in the same order: the merge never skips nor repeats across a page's end.
     expect(await listAll(backend, '/t', true, 3)).toEqual(whole);
-    expect((await listAll(backend, '/t', false, 1000)).map((entry) => entry.path)).toEqual(['/t/a', '/t/large.bin']);
+    expect((await listAll(backend, '/t', false, 1000)).map((entry) => entry.path)).toEqual(['/t/a', '/t/empty', '/t/large.bin']);
+    // A folder of the tree with nothing in it lists as empty, as a folder made on the backend would.
+    expect(await listAll(backend, '/t/empty', false, 1000)).toEqual([]);
+    // Read, a folder of the tree is what any folder is.
+    expect(await readAt(backend, '/t/a')).toMatchObject({ success: false, code: 'IS_A_DIRECTORY' });
     expect((await listAll(backend, '/t/a/b', false, 1000)).map((entry) => entry.path)).toEqual(['/t/a/b/deep.txt']);
     const listedFile = await new StorageTask({ type: 'storage', metadata: { operation: 'list', path: '/t/a/1.txt' } }, { backend }).execute();
     expect(listedFile.error?.code).toBe('NOT_A_DIRECTORY');
@@ -83,8 +88,11 @@ describe('a tree in packs', () => {
     const backend = new MemoryBackend();
     await storeTree({ source: join(dir, 'src'), prefix: '/t', backend, keyring, options: { compression: true, encryption: true } });
     expect(await readAt(backend, '/t/a/b/deep.txt', { keyring })).toEqual({ success: true, data: Buffer.from('deep\n') });
-    expect((await listAll(backend, '/t', true, 1000, { keyring })).length).toBe(16);
+    expect((await listAll(backend, '/t', true, 1000, { keyring })).length).toBe(17);
     expect((await listAll(backend, '/t', true, 1000)).map((entry) => entry.path)).toEqual(['/t/large.bin']);
+    // A folder only the index knows of: the key is what is missing, not the folder.
+    const listed = await new StorageTask({ type: 'storage', metadata: { operation: 'list', path: '/t/a' } }, { backend }).execute();
+    expect(listed.error?.code).toBe('KEY_NOT_FOUND');
     expect(await readAt(backend, '/t/a/b/deep.txt')).toMatchObject({ success: false, code: 'KEY_NOT_FOUND' });
     // Another key cannot open the index either.
     expect(await readAt(backend, '/t/a/b/deep.txt', { keyring: new Keyring({ keys: { k1: randomBytes(32) } }) })).toMatchObject({ success: false });
@@ -132,6 +140,11 @@ describe('a tree in packs', () => {
     expect(readFileSync(join(dir, 'only-b', 'deep.txt'), 'utf8')).toBe('deep\n');
     expect(statSync(join(dir, 'only-b', 'deep.txt'))).toMatchObject({ mode: 0o100600, mtimeMs: Date.parse('2020-01-02T03:04:05Z') });
     await expect(restoreTree({ prefix: '/t/nope', destination: join(dir, 'nope'), backend })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    // A file (packed or not) or a link is no folder to restore: said plainly, and nothing is made.
+    for (const prefix of ['/t/a/1.txt', '/t/large.bin']) {
+      await expect(restoreTree({ prefix, destination: join(dir, 'not-made'), backend })).rejects.toMatchObject({ code: 'NOT_A_DIRECTORY', message: expect.not.stringContaining('.taskforge-') as unknown });
+    }
+    expect(existsSync(join(dir, 'not-made'))).toBe(false);
   });
 
   it('a tree stored one object per file (before packs) moves a changed file into a pack and removes its old object; the unchanged stay as they are', async () => {
@@ -161,6 +174,41 @@ describe('a tree in packs', () => {
     const after = await loadIndex(access);
     expect(after.get('a/3.txt')).toMatchObject({ pack: { name: expect.stringMatching(/^\.taskforge-pack-[0-9a-f]{16}$/) as unknown } });
     expect(after.get('a/4.txt')).not.toHaveProperty('pack');
+  });
+});
+
+/** A memory backend whose writes take a while (a slow disk): packs queue for their turn to be written. Records what each write stored. */
+class SlowWrites extends MemoryBackend {
+  readonly written: { readonly path: string; readonly bytes: number }[] = [];
+
+  override async write(...args: Parameters<MemoryBackend['write']>): ReturnType<MemoryBackend['write']> {
+    await new Promise((done) => setTimeout(done, 40));
+    const info = await super.write(...args);
+    this.written.push({ path: args[0], bytes: info.size });
+    return info;
+  }
+}
+
+describe('packs written', () => {
+  it('every pack written is named by the index and none is empty, while packs wait for their turn to be written', async () => {
+    const { path: dir, remove } = await makeTempDir('pack-files-');
+    try {
+      for (let folder = 0; folder < 4; folder += 1) {
+        mkdirSync(join(dir, 'src', `f${String(folder)}`), { recursive: true });
+        for (let file = 0; file < 150; file += 1) writeFileSync(join(dir, 'src', `f${String(folder)}`, `${String(file)}.bin`), randomBytes(60_000));
+      }
+      const backend = new SlowWrites();
+      await storeTree({ source: join(dir, 'src'), prefix: '/t', backend });
+      const packs = backend.written.filter((write) => write.path.startsWith('/t/.taskforge-pack-'));
+      const named = packNames(await loadIndex({ backend, prefix: '/t', options: {}, keyring: undefined, signal }));
+      expect(packs.map((write) => write.path.slice('/t/'.length)).sort()).toEqual(named.sort());
+      for (const pack of packs) expect(pack.bytes).toBeGreaterThan(0);
+      // 36 MB of files that do not compress: eight or nine packs of about 4 MiB, not one per batch.
+      expect(packs.length).toBeGreaterThanOrEqual(8);
+      expect(packs.length).toBeLessThanOrEqual(10);
+    } finally {
+      await remove();
+    }
   });
 });
 

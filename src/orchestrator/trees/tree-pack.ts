@@ -137,13 +137,15 @@ export class PackWriter {
   }
 
   async #seal(): Promise<void> {
-    while (this.#writing.size >= PACK_WRITES_AT_ONCE) await Promise.race(this.#writing);
-    const name = newPackName();
+    // Taken before waiting for room: two batches coming back together must not seal the same pack twice (the second, empty).
     const parts = this.#parts;
     const members = this.#members;
     this.#parts = [];
     this.#members = [];
     this.#bytes = 0;
+    if (members.length === 0) return;
+    while (this.#writing.size >= PACK_WRITES_AT_ONCE) await Promise.race(this.#writing);
+    const name = newPackName();
     const writing = this.#write(name, parts, members);
     const tracked = writing.finally(() => this.#writing.delete(tracked));
     this.#writing.add(tracked);

@@ -339,7 +339,11 @@ async function restoreLink(path: string, link: IndexEntry & { kind: 'symlink' },
  */
 async function entriesToRestore(options: RestoreTreeOptions, prefix: string, signal: AbortSignal): Promise<{ entries: ReadonlyMap<string, IndexEntry>; packPrefix: string }> {
   const requireEncryption = options.encrypted === true;
-  const own = await loadIndex({ backend: options.backend, prefix, options: { encryption: requireEncryption }, keyring: options.keyring, signal });
+  const own = await loadIndex({ backend: options.backend, prefix, options: { encryption: requireEncryption }, keyring: options.keyring, signal }).catch((error: unknown) => {
+    // The prefix is an object: there is no folder to restore (the index's own name is not the user's business).
+    if (error instanceof TaskforgeError && error.code === ErrorCode.NOT_A_DIRECTORY) throw notAFolder(prefix, 'a file');
+    throw error;
+  });
   if (own.size > 0) return { entries: own, packPrefix: prefix };
   const tree = await findTree(options.backend, prefix, { keyring: () => options.keyring, requireEncryption, signal }, true);
   const base = tree === undefined ? undefined : inTree(tree.prefix, prefix);
@@ -349,10 +353,15 @@ async function entriesToRestore(options: RestoreTreeOptions, prefix: string, sig
       if (path === base) part.set('', entry);
       else if (path.startsWith(`${base}/`)) part.set(path.slice(base.length + 1), entry);
     }
-    // A file of the tree named as the prefix is no folder to restore into: the listing below says there is nothing.
-    if (part.size > 0 && part.get('')?.kind !== 'file') return { entries: part, packPrefix: tree.prefix };
+    const top = part.get('');
+    if (top?.kind === 'file' || top?.kind === 'symlink') throw notAFolder(prefix, top.kind === 'file' ? 'a file of the tree' : 'a link of the tree');
+    if (part.size > 0) return { entries: part, packPrefix: tree.prefix };
   }
   return { entries: await fromListing(options.backend, prefix, signal), packPrefix: prefix };
+}
+
+function notAFolder(prefix: string, what: string): TaskforgeError {
+  return new TaskforgeError(ErrorCode.NOT_A_DIRECTORY, `restore of '${prefix}' failed: it is ${what}, not a folder (read it without --recursive)`, { details: { path: prefix } });
 }
 
 /** A tree stored without an index: its objects, as files with the default mode and the time of now. */
