@@ -54,9 +54,9 @@ describe('taskforge on S3 (TASKFORGE_STORAGE=s3://...)', () => {
       symlinkSync('top.txt', join(source, 'link'));
       expect(taskforge(['write', '/t', '--file', source, '--recursive', '--compress'], storage)).toMatchObject({ code: 0, stderr: '' });
       expect(taskforge(['write', '/t', '--file', source, '--recursive'], storage).stdout).toMatch(/^stored 0 of 2 files .* 2 unchanged, 1 links/);
-      // The index is taskforge's own: not in a listing.
+      // The index and the packs are taskforge's own: not in a listing, which shows the tree's files (packed or not) and folders, its empty one too.
       const listed = taskforge(['ls', '/t', '--recursive', '--json'], storage);
-      expect(listed.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { path: string }).path)).toEqual(['/t/in', '/t/in/deep', '/t/in/deep/a.bin', '/t/top.txt']);
+      expect(listed.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { path: string }).path)).toEqual(['/t/empty', '/t/in', '/t/in/deep', '/t/in/deep/a.bin', '/t/top.txt']);
       const out = join(source, '..', `${source.split('/').at(-1) ?? 'x'}-out`);
       expect(taskforge(['read', '/t', '-o', out, '--recursive'], storage)).toMatchObject({ code: 0, stderr: '' });
       expect(readFileSync(join(out, 'in', 'deep', 'a.bin')).equals(Buffer.alloc(300_000, 7))).toBe(true);
