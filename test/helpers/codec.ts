@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { ByteReader } from '../../src/storage/codec/byte-reader.js';
 import { compressionChoice } from '../../src/storage/codec/chunk-compression.js';
 import type { CompressionAlgorithm } from '../../src/storage/codec/container-format.js';
@@ -53,4 +54,10 @@ export async function failureCode(work: Promise<unknown>): Promise<string> {
     const code = (error as { code?: unknown }).code;
     return typeof code === 'string' ? code : `UNCODED: ${String(error)}`;
   }
+}
+
+/** Half random, half text: what the benchmark calls mixed data. */
+export function mixed(size: number): Buffer {
+  const text = Buffer.from('the quick brown fox jumps over the lazy dog; '.repeat(Math.ceil(size / 90)));
+  return Buffer.concat([randomBytes(Math.floor(size / 2)), text]).subarray(0, size);
 }

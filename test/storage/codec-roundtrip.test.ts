@@ -3,18 +3,13 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Keyring } from '../../src/storage/codec/keyring.js';
-import { decodeBytes, encodeBytes, pieces } from '../helpers/codec.js';
+import { decodeBytes, encodeBytes, mixed, pieces } from '../helpers/codec.js';
 import { zstdHere } from '../helpers/zstd.js';
 
 const TSX_LOADER = join(process.cwd(), 'node_modules', 'tsx', 'dist', 'loader.mjs');
 const keyring = new Keyring({ keys: { 'key-a': randomBytes(32) } });
 const CHUNK = 1024;
 
-/** Half random, half text: what the benchmark calls mixed data. */
-function mixed(size: number): Buffer {
-  const text = Buffer.from('the quick brown fox jumps over the lazy dog; '.repeat(Math.ceil(size / 90)));
-  return Buffer.concat([randomBytes(Math.floor(size / 2)), text]).subarray(0, size);
-}
 
 describe('container round trip', () => {
   const sizes = [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK, 10 * CHUNK + 17];

@@ -3,17 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { compressionChoice } from '../../src/storage/codec/chunk-compression.js';
 import { Keyring } from '../../src/storage/codec/keyring.js';
 import { encodeWhole } from '../../src/storage/codec/whole-encoder.js';
-import { decodeBytes, encodeBytes } from '../helpers/codec.js';
+import { decodeBytes, encodeBytes, mixed } from '../helpers/codec.js';
 import { zstdHere } from '../helpers/zstd.js';
 
 const keyring = new Keyring({ keys: { 'key-a': randomBytes(32) } });
 const salt = randomBytes(32);
 const CHUNK = 1024;
 
-function mixed(size: number): Buffer {
-  const text = Buffer.from('the quick brown fox jumps over the lazy dog; '.repeat(Math.ceil(size / 90)));
-  return Buffer.concat([randomBytes(Math.floor(size / 2)), text]).subarray(0, size);
-}
 
 describe('encodeWhole', () => {
   const sizes = [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, 3 * CHUNK + 17];
