@@ -62,11 +62,13 @@ const SAVE_EVERY_MS = 2000;
 const SAVE_COST_SHARE = 0.02;
 
 /**
- * Stores every file under a local directory at `prefix`, one object per
- * file, each durable when its task completes, and records the tree in an
- * index beside them (sizes, mtimes, modes, links, folders). A file whose
- * size, mtime and mode match the index, and whose object is still there
- * with the size recorded, is not read again: a second run over an
+ * Stores every file under a local directory at `prefix`, and records the
+ * tree in an index beside them (sizes, mtimes, modes, links, folders).
+ * Files up to PACKED_FILE_BYTES go into packs (see tree-pack.ts), each
+ * reported stored once its pack is durable; larger ones (and every file on
+ * a shared queue) are objects of their own, each durable when its task
+ * completes. A file whose size, mtime and mode match the index, and whose
+ * object (or pack) is still there, is not read again: a second run over an
  * unchanged tree reads no file content and writes nothing. Symbolic links
  * are recorded as links, never followed; FIFOs, sockets, devices and names
  * taskforge reserves are skipped, each with an outcome saying so. A file
