@@ -212,6 +212,47 @@ describe('packs written', () => {
   });
 });
 
+/** A memory backend on which writing a pack fails (a full disk, say), once `failPacks` is set. */
+class FailingPacks extends MemoryBackend {
+  failPacks = false;
+
+  override async write(...args: Parameters<MemoryBackend['write']>): ReturnType<MemoryBackend['write']> {
+    if (this.failPacks && args[0].includes('/.taskforge-pack-')) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+    return super.write(...args);
+  }
+}
+
+describe('a pack that cannot be written', () => {
+  it("fails each of its files with the write's error; their old content stays what the index names and reads back", async () => {
+    const { path: dir, remove } = await makeTempDir('pack-fails-');
+    try {
+      mkdirSync(join(dir, 'src'));
+      writeFileSync(join(dir, 'src', 'a.txt'), 'old a\n');
+      writeFileSync(join(dir, 'src', 'b.txt'), 'old b\n');
+      const backend = new FailingPacks();
+      await storeTree({ source: join(dir, 'src'), prefix: '/t', backend });
+      const access = { backend, prefix: '/t', options: {}, keyring: undefined, signal };
+      const before = packNames(await loadIndex(access));
+      writeFileSync(join(dir, 'src', 'a.txt'), 'new a, longer\n');
+      writeFileSync(join(dir, 'src', 'b.txt'), 'new b, longer\n');
+      backend.failPacks = true;
+      const failures: FileOutcome[] = [];
+      const summary = await storeTree({ source: join(dir, 'src'), prefix: '/t', backend, onFile: (outcome) => (outcome.action === 'failed' ? failures.push(outcome) : undefined) });
+      expect(summary).toMatchObject({ files: 2, stored: 0, failed: 2 });
+      expect(failures.map((failure) => failure.error?.code)).toEqual(['NO_SPACE', 'NO_SPACE']);
+      expect(packNames(await loadIndex(access))).toEqual(before);
+      expect(await readAt(backend, '/t/a.txt')).toEqual({ success: true, data: Buffer.from('old a\n') });
+      expect((await listAll(backend, '/t', true, 100)).map((entry) => entry.path)).toEqual(['/t/a.txt', '/t/b.txt']);
+      // The disk has room again: the same run stores both.
+      backend.failPacks = false;
+      expect(await storeTree({ source: join(dir, 'src'), prefix: '/t', backend })).toMatchObject({ stored: 2, failed: 0 });
+      expect(await readAt(backend, '/t/b.txt')).toEqual({ success: true, data: Buffer.from('new b, longer\n') });
+    } finally {
+      await remove();
+    }
+  });
+});
+
 describe('readSmallFileSync', () => {
   let dir = '';
   let remove: () => Promise<void> = () => Promise.resolve();

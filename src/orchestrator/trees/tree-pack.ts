@@ -5,13 +5,14 @@ import type { StorageBackend } from '../../storage/backend.js';
 import type { SourceFileFacts } from '../../storage/file-source.js';
 import { childPath } from '../../storage/storage-path.js';
 import { PACK_PREFIX, type PackRef } from '../../tasks/tree-index.js';
+import { LARGE_FILE_BYTES } from './tree-limits.js';
 import { FileEncoders, type EncodeReply, type WorkerEncoding } from './tree-threads.js';
 
 /**
- * Files up to this size go into packs; larger ones are objects of their
- * own, streamed. A pack entry is read and encoded whole, in memory.
+ * Files up to this size go into packs: those a tree reads whole; larger
+ * ones are objects of their own, streamed.
  */
-export const PACKED_FILE_BYTES = 1024 * 1024;
+export const PACKED_FILE_BYTES = LARGE_FILE_BYTES;
 
 /** A pack is sealed and written once its entries reach this many bytes. */
 export const PACK_BYTES = 4 * 1024 * 1024;

@@ -159,9 +159,7 @@ async function restoreFile(path: string, entry: FileEntry, context: RestoreConte
   const parent = parentOf(path);
   try {
     const fresh = await folders.make(parent);
-    const present = fresh ? undefined : await lstat(host).catch(() => undefined);
-    // (Times are compared to the millisecond: setting one through utimes keeps less than the nanoseconds a file system records.)
-    if (present?.isFile() === true && present.size === entry.size && Math.abs(present.mtimeMs - entry.mtimeMs) < 1 && (present.mode & 0o7777) === entry.mode) {
+    if (!fresh && isInPlace(host, entry)) {
       tally.unchanged(path, storagePath, entry.size);
       return;
     }
@@ -196,7 +194,7 @@ async function restoreFile(path: string, entry: FileEntry, context: RestoreConte
     tally.stored(path, storagePath, bytes, entry.stored.size, 'restored');
   } catch (error) {
     if (signal.aborted) return;
-    tally.failed(path, storagePath, { code: error instanceof TaskforgeError ? error.code : ErrorCode.IO_ERROR, message: `restore of '${storagePath}' failed: ${error instanceof Error ? error.message : String(error)}` });
+    tally.failed(path, storagePath, restoreFailure(storagePath, error));
   }
 }
 
@@ -254,9 +252,14 @@ async function restorePackedFile(path: string, entry: PackedEntry, packs: PackRe
     placeWholeSync(join(destination, ...parent.split('/').filter(Boolean), temporaryName()), host, bytes, entry);
     tally.stored(path, storagePath, bytes.byteLength, entry.stored.size, 'restored');
   } catch (error) {
-    if (!signal.aborted) tally.failed(path, storagePath, { code: error instanceof TaskforgeError ? error.code : ErrorCode.IO_ERROR, message: `restore of '${storagePath}' failed: ${error instanceof Error ? error.message : String(error)}` });
+    if (!signal.aborted) tally.failed(path, storagePath, restoreFailure(storagePath, error));
   }
   return true;
+}
+
+/** Why the restore of `storagePath` failed, coded. */
+function restoreFailure(storagePath: string, error: unknown): { code: ErrorCode; message: string } {
+  return { code: error instanceof TaskforgeError ? error.code : ErrorCode.IO_ERROR, message: `restore of '${storagePath}' failed: ${error instanceof Error ? error.message : String(error)}` };
 }
 
 /** Whether a file with the entry's size, mtime (to the millisecond: utimes keeps less than a file system records) and mode is at `host`. */
