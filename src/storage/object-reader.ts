@@ -56,9 +56,12 @@ async function* limited(source: AsyncIterable<Buffer>, maxBytes: number, path: s
   let total = 0;
   for await (const chunk of source) {
     total += chunk.byteLength;
-    if (total > maxBytes) {
-      throw new TaskforgeError(ErrorCode.LIMIT_EXCEEDED, `read of '${path}' failed: it is larger than the ${maxBytes}-byte limit (maxBytes)`, { details: { path, maxBytes } });
-    }
+    if (total > maxBytes) throw limitExceeded(path, maxBytes);
     yield chunk;
   }
+}
+
+/** The LIMIT_EXCEEDED of a read of `path` whose decoded bytes passed `maxBytes`. */
+export function limitExceeded(path: string, maxBytes: number): TaskforgeError {
+  return new TaskforgeError(ErrorCode.LIMIT_EXCEEDED, `read of '${path}' failed: it is larger than the ${maxBytes}-byte limit (maxBytes)`, { details: { path, maxBytes } });
 }

@@ -1,8 +1,8 @@
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import { looksLikeContainer } from '../storage/codec/container-format.js';
 import type { Keyring } from '../storage/codec/keyring.js';
-import { collectBytes, onlyChunk } from '../storage/content.js';
-import { decodeStoredObject } from '../storage/object-reader.js';
+import { decodeWhole } from '../storage/codec/whole-decoder.js';
+import { limitExceeded } from '../storage/object-reader.js';
 
 /** Where in a pack (an object of the tree's prefix holding many small files) a file's container is. */
 export interface PackRef {
@@ -32,9 +32,6 @@ export function damagedEntry(path: string, ref: PackRef, why: string): Taskforge
 }
 
 
-/** The decode of a piece already in memory has nothing to wait on that a stop could cut short (one signal made per file was 2% of a restore). */
-const NEVER_ABORTED = new AbortController().signal;
-
 /**
  * A packed file's bytes from its container, checked as an object is
  * (decrypted and authenticated against its storage path, so an entry
@@ -42,8 +39,7 @@ const NEVER_ABORTED = new AbortController().signal;
  * against the index.
  */
 export async function decodePiece(piece: Buffer, ref: PackRef, path: string, size: number, access: { readonly keyring: Keyring | undefined; readonly requireEncryption: boolean }): Promise<Buffer> {
-  const decoded = await decodeStoredObject({ metadata: {}, body: onlyChunk(piece) }, { path, requireEncryption: access.requireEncryption, keyring: () => access.keyring, maxBytes: size });
-  const content = await collectBytes(decoded.body, NEVER_ABORTED);
+  const content = await decodeWhole(piece, { path, requireEncryption: access.requireEncryption, keyring: () => access.keyring }, { maxBytes: size, tooLarge: () => limitExceeded(path, size) });
   if (content.byteLength !== size) throw damagedEntry(path, ref, `it holds ${String(content.byteLength)} bytes where the index records ${String(size)}`);
   return content;
 }

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { runBin, startBin, until, type Ran } from '../helpers/bin.js';
+import { BIN, cleanEnv, runBin, startBin, until, type Ran } from '../helpers/bin.js';
 import { useCaseDirectories } from '../helpers/case-dirs.js';
 
 const KEY = Buffer.alloc(32, 9).toString('base64');
@@ -231,6 +231,43 @@ describe('taskforge write --recursive and read --recursive (the real bin)', () =
     expect(finished.summary['unchanged']).toBeGreaterThanOrEqual(200);
     expect(snapshot(out)).toEqual(snapshot(source));
   }, 120_000);
+
+  it('a restore whose file cannot be written whole (the file-size limit) fails that file, leaves no part of it and no temporary file, and keeps the old content of a file it was replacing', () => {
+    mkdirSync(join(cwd, 'src', 'sub'), { recursive: true });
+    writeFileSync(join(cwd, 'src', 'small.txt'), 'small\n');
+    writeFileSync(join(cwd, 'src', 'sub', 'packed.bin'), Buffer.alloc(100_000, 3));
+    writeFileSync(join(cwd, 'src', 'own.bin'), Buffer.alloc(2 * 1024 * 1024, 4));
+    expect(taskforge(['write', '/t', '--file', 'src', '--recursive']).code).toBe(0);
+    // Files past 40 KiB fail with EFBIG (Node ignores SIGXFSZ) after the first 40 KiB are written.
+    const limited = (out: string): Ran => {
+      const ran = spawnSync('bash', ['-c', 'ulimit -f 40; exec "$0" "$@"', process.execPath, BIN, 'read', '/t', '-o', out, '--recursive', '--json'], { cwd, env: cleanEnv(), encoding: 'utf8', timeout: 60_000 });
+      return { code: ran.status, stdout: ran.stdout, stderr: ran.stderr };
+    };
+    const everyName = (root: string): string[] => readdirSync(root, { recursive: true }).map(String).sort();
+    // Into a fresh folder (files written in place).
+    const fresh = limited('fresh');
+    expect(fresh.code).toBe(1);
+    expect(outcomes(fresh).summary).toMatchObject({ files: 3, stored: 1, failed: 2 });
+    expect(outcomes(fresh).lines.filter((line) => line['action'] === 'failed').map((line) => [line['path'], (line['error'] as { code: string }).code, (line['error'] as { message: string }).message]).sort()).toEqual([
+      ['own.bin', 'IO_ERROR', "restore of '/t/own.bin' failed: EFBIG: file too large, write"],
+      ['sub/packed.bin', 'IO_ERROR', "restore of '/t/sub/packed.bin' failed: EFBIG: file too large, write"],
+    ]);
+    expect(everyName(join(cwd, 'fresh'))).toEqual(['small.txt', 'sub']);
+    expect(readFileSync(join(cwd, 'fresh', 'small.txt'), 'utf8')).toBe('small\n');
+    // Over an older restore (files written beside and renamed): the old files stay whole.
+    mkdirSync(join(cwd, 'over', 'sub'), { recursive: true });
+    writeFileSync(join(cwd, 'over', 'own.bin'), 'old own\n');
+    writeFileSync(join(cwd, 'over', 'sub', 'packed.bin'), 'old packed\n');
+    const over = limited('over');
+    expect(over.code).toBe(1);
+    expect(outcomes(over).summary).toMatchObject({ files: 3, stored: 1, failed: 2 });
+    expect(everyName(join(cwd, 'over'))).toEqual(['own.bin', 'small.txt', 'sub', 'sub/packed.bin']);
+    expect(readFileSync(join(cwd, 'over', 'own.bin'), 'utf8')).toBe('old own\n');
+    expect(readFileSync(join(cwd, 'over', 'sub', 'packed.bin'), 'utf8')).toBe('old packed\n');
+    // Without the limit, the same command puts the rest in place.
+    expect(outcomes(taskforge(['read', '/t', '-o', 'fresh', '--recursive', '--json'])).summary).toMatchObject({ stored: 2, unchanged: 1, failed: 0 });
+    expect(snapshot(join(cwd, 'fresh'))).toEqual(snapshot(join(cwd, 'src')));
+  });
 
   it('holds open at most a few descriptors per file being stored or restored, however many files the tree has', async () => {
     const source = join(cwd, 'many');

@@ -46,10 +46,11 @@ const SLICE_MS = 5;
  * Puts a stored tree back into a local directory: every file's content,
  * mode and mtime, every folder (empty ones too) with its mode and mtime,
  * and every link as a link with its target, never followed. A file already
- * there with the recorded size, mtime and mode is left alone. Each file is
- * written to a temporary file beside it and renamed into place, so a file
- * is never half-restored; nothing is written through a link: a folder on
- * the way that is a link is refused. A tree stored without an index (by
+ * there with the recorded size, mtime and mode is left alone. A file that
+ * replaces one is written to a temporary file beside it and renamed into
+ * place, so the old one is never half-replaced; in a folder this run made,
+ * a file from a pack is written in place at once (see writeNewSync). Nothing is
+ * written through a link: a folder on the way that is a link is refused. A tree stored without an index (by
  * single writes) is restored from a listing, its files with default modes.
  */
 export async function restoreTree(options: RestoreTreeOptions): Promise<TreeSummary> {
@@ -249,7 +250,8 @@ async function restorePackedFile(path: string, entry: PackedEntry, packs: PackRe
       return false;
     }
     const bytes = await packs.read(entry.pack, storagePath, entry.size);
-    placeWholeSync(join(destination, ...parent.split('/').filter(Boolean), temporaryName()), host, bytes, entry);
+    if (fresh) writeNewSync(host, bytes, entry);
+    else placeWholeSync(join(destination, ...parent.split('/').filter(Boolean), temporaryName()), host, bytes, entry);
     tally.stored(path, storagePath, bytes.byteLength, entry.stored.size, 'restored');
   } catch (error) {
     if (!signal.aborted) tally.failed(path, storagePath, restoreFailure(storagePath, error));
@@ -275,8 +277,28 @@ function isInPlace(host: string, entry: FileEntry): boolean {
 
 /** Writes `bytes` to a new temporary file with the entry's mode and mtime, and renames it to `host`: never half a file at `host`. */
 function placeWholeSync(temporary: string, host: string, bytes: Buffer, entry: FileEntry): void {
+  writeNewSync(temporary, bytes, entry);
   try {
-    const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+    renameSync(temporary, host);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw error;
+  }
+}
+
+/**
+ * A new file at `host` (never one that was there: O_EXCL, and never through
+ * a link) holding `bytes`, with the entry's mode and mtime; removed again
+ * when a call fails. In a folder the restore made itself this is the whole
+ * write: there is nothing there a half-written file could stand for, and a
+ * temporary name and a rename cost a tenth of a restore of small files. The
+ * calls are made at once, so a stop (Ctrl-C) comes before or after a file,
+ * never in it; a killed process can leave the file it was writing short,
+ * with the time of the kill, which the next restore replaces.
+ */
+function writeNewSync(host: string, bytes: Buffer, entry: FileEntry): void {
+  const fd = openSync(host, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
     try {
       for (let done = 0; done < bytes.byteLength; ) done += writeSync(fd, bytes, done, bytes.byteLength - done);
       fchmodSync(fd, entry.mode);
@@ -284,9 +306,8 @@ function placeWholeSync(temporary: string, host: string, bytes: Buffer, entry: F
     } finally {
       closeSync(fd);
     }
-    renameSync(temporary, host);
   } catch (error) {
-    rmSync(temporary, { force: true });
+    rmSync(host, { force: true });
     throw error;
   }
 }

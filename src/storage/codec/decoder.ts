@@ -71,32 +71,16 @@ async function readHeader(reader: ByteReader, options: DecodeOptions): Promise<O
   const fixed = await reader.read(FIXED_HEADER_BYTES);
   if (fixed.byteLength < FIXED_HEADER_BYTES) throw truncated(path);
   const { header: base, encrypted } = parseFixedHeader(fixed, path);
-  if (!encrypted && options.requireEncryption) {
-    throw new TaskforgeError(ErrorCode.ENCRYPTION_REQUIRED, `read of '${path}' failed: encryption was required and the object is not encrypted`, { details: { path } });
-  }
-  let header: ContainerHeader = base;
-  let secrets: ObjectSecrets | undefined;
-  let key: KeyBinding | undefined;
-  if (encrypted) {
+  let unlocked: UnlockedHeader = { header: base };
+  if (!encrypted) refusePlain(options);
+  else {
     const prefix = await reader.read(2);
     const { keyIdLength } = parseCipherPrefix(prefix, path);
     const rest = await reader.read(keyIdLength + SALT_BYTES);
     if (rest.byteLength < keyIdLength + SALT_BYTES) throw truncated(path);
-    const keyId = rest.subarray(0, keyIdLength).toString('latin1');
-    const salt = Buffer.from(rest.subarray(keyIdLength));
-    const headerBytes = Buffer.concat([fixed, prefix, rest]);
-    const keyring = options.keyring?.();
-    if (keyring === undefined) {
-      throw new TaskforgeError(ErrorCode.KEY_NOT_FOUND, `read of '${path}' failed: it is encrypted under key '${printable(keyId)}' and no keyring is configured (set TASKFORGE_ENCRYPTION_KEY or TASKFORGE_KEYRING)`, {
-        details: { path, keyId: printable(keyId) },
-      });
-    }
-    const id = printable(keyId);
-    const masterKey = keyring.key(id, path);
-    key = { id, fingerprint: keyring.fingerprintOf(id) ?? '' };
-    header = { ...base, encryption: { keyId, salt } };
-    secrets = objectSecrets(masterKey, salt, headerBytes, path);
+    unlocked = unlockHeader(base, [fixed, prefix, rest], options);
   }
+  const { header, secrets, key } = unlocked;
   const processor = new FrameProcessor(
     { algorithm: header.compression, level: 0, chunkSize: header.chunkSize, ...(secrets === undefined ? {} : { secrets }) },
     path,
@@ -106,17 +90,49 @@ async function readHeader(reader: ByteReader, options: DecodeOptions): Promise<O
   return key === undefined ? { header, body } : { header, body, key };
 }
 
+/** A header read and, for an encrypted object, its key found and its secrets derived. */
+export interface UnlockedHeader {
+  readonly header: ContainerHeader;
+  readonly secrets?: ObjectSecrets;
+  readonly key?: KeyBinding;
+}
+
+/** ENCRYPTION_REQUIRED for a plain container when encryption is required. */
+export function refusePlain(options: Pick<DecodeOptions, 'path' | 'requireEncryption'>): void {
+  if (!options.requireEncryption) return;
+  const { path } = options;
+  throw new TaskforgeError(ErrorCode.ENCRYPTION_REQUIRED, `read of '${path}' failed: encryption was required and the object is not encrypted`, { details: { path } });
+}
+
+/**
+ * The key of an encrypted container's header, from its three parts (the
+ * fixed part, the cipher prefix, then the key id and salt), and the
+ * object's secrets; KEY_NOT_FOUND when the keyring does not hold the key.
+ */
+export function unlockHeader(base: ContainerHeader, parts: readonly [Buffer, Buffer, Buffer], options: DecodeOptions): Required<UnlockedHeader> {
+  const { path } = options;
+  const [, prefix, rest] = parts;
+  const keyIdLength = prefix.readUInt8(1);
+  const keyId = rest.subarray(0, keyIdLength).toString('latin1');
+  const salt = Buffer.from(rest.subarray(keyIdLength));
+  const keyring = options.keyring?.();
+  if (keyring === undefined) {
+    throw new TaskforgeError(ErrorCode.KEY_NOT_FOUND, `read of '${path}' failed: it is encrypted under key '${printable(keyId)}' and no keyring is configured (set TASKFORGE_ENCRYPTION_KEY or TASKFORGE_KEYRING)`, {
+      details: { path, keyId: printable(keyId) },
+    });
+  }
+  const id = printable(keyId);
+  const masterKey = keyring.key(id, path);
+  const key = { id, fingerprint: keyring.fingerprintOf(id) ?? '' };
+  const header = { ...base, encryption: { keyId, salt } };
+  return { header, secrets: objectSecrets(masterKey, salt, Buffer.concat(parts), path), key };
+}
+
 /** Reads frames in order, checking their framing; stops at the final one, which must end the stream. */
 async function* readFrames(reader: ByteReader, header: ContainerHeader, encrypted: boolean, path: string): AsyncGenerator<Frame, void, undefined> {
   try {
     for (let index = 0; ; index += 1) {
-      const frameHeader = await reader.read(FRAME_HEADER_BYTES);
-      if (frameHeader.byteLength < FRAME_HEADER_BYTES) throw truncated(path);
-      const flags = frameHeader.readUInt8(0);
-      if ((flags & ~(FRAME_FINAL | FRAME_STORED)) !== 0) throw malformed(path, `chunk ${index} has unknown flags 0x${flags.toString(16)}`);
-      const length = frameHeader.readUInt32BE(1);
-      // A payload is never larger than a chunk: a chunk that does not shrink is stored as it is.
-      if (length > header.chunkSize) throw malformed(path, `chunk ${index} claims ${length} bytes, more than the chunk size ${header.chunkSize}`);
+      const { flags, length } = parseFrameHeader(await reader.read(FRAME_HEADER_BYTES), index, header, path);
       const tagBytes = encrypted ? TAG_BYTES : 0;
       const body = await reader.read(length + tagBytes);
       if (body.byteLength < length + tagBytes) throw truncated(path);
@@ -140,11 +156,25 @@ async function* decodeFrames(frames: AsyncIterable<Frame>, header: ContainerHead
     return { frame, bytes: await processor.decode(frame.index, frame.flags, frame.payload, frame.tag) };
   };
   for await (const { frame, bytes } of orderedMap(frames, decode, options.parallelism ?? processor.parallelism)) {
-    const final = (frame.flags & FRAME_FINAL) !== 0;
-    // Every chunk but the last is full: anything else means frames were cut or joined.
-    if (!final && bytes.byteLength !== header.chunkSize) throw malformed(path, `chunk ${frame.index} holds ${bytes.byteLength} bytes instead of ${header.chunkSize}`);
+    checkChunkLength(frame.index, frame.flags, bytes, header, path);
     if (bytes.byteLength > 0) yield bytes;
   }
+}
+
+/** A frame's header (flags, payload length), checked; INTEGRITY_ERROR when it is cut short or cannot be one. */
+export function parseFrameHeader(bytes: Buffer, index: number, header: ContainerHeader, path: string): { readonly flags: number; readonly length: number } {
+  if (bytes.byteLength < FRAME_HEADER_BYTES) throw truncated(path);
+  const flags = bytes.readUInt8(0);
+  if ((flags & ~(FRAME_FINAL | FRAME_STORED)) !== 0) throw malformed(path, `chunk ${index} has unknown flags 0x${flags.toString(16)}`);
+  const length = bytes.readUInt32BE(1);
+  // A payload is never larger than a chunk: a chunk that does not shrink is stored as it is.
+  if (length > header.chunkSize) throw malformed(path, `chunk ${index} claims ${length} bytes, more than the chunk size ${header.chunkSize}`);
+  return { flags, length };
+}
+
+/** Every chunk but the last is full: anything else means frames were cut or joined. */
+export function checkChunkLength(index: number, flags: number, bytes: Buffer, header: ContainerHeader, path: string): void {
+  if ((flags & FRAME_FINAL) === 0 && bytes.byteLength !== header.chunkSize) throw malformed(path, `chunk ${index} holds ${bytes.byteLength} bytes instead of ${header.chunkSize}`);
 }
 
 /** Key ids from a header are shown in messages only as printable ASCII. */

@@ -63,7 +63,7 @@ export class FrameProcessor {
       await this.#prepareInline();
       result = decodeFrameSync(this.#settings, this.#zstd, index, flags, payload, tag);
     }
-    if (typeof result === 'string') throw this.#failure(index, result);
+    if (typeof result === 'string') throw frameError(this.#path, this.#settings, index, result);
     return result;
   }
 
@@ -72,15 +72,16 @@ export class FrameProcessor {
     // Keep other tasks' I/O flowing between frames of a large object.
     await yieldToEventLoop();
   }
+}
 
-  #failure(index: number, failure: FrameFailure): Error {
-    switch (failure) {
-      case 'authentication':
-        return malformed(this.#path, `chunk ${index} failed authentication (wrong key, or the bytes, their order, the header or the path changed)`);
-      case 'too-large':
-        return malformed(this.#path, `a ${this.#settings.algorithm} chunk inflates past its ${this.#settings.chunkSize}-byte chunk size`);
-      case 'corrupt':
-        return malformed(this.#path, `a ${this.#settings.algorithm} chunk does not decompress`);
-    }
+/** The INTEGRITY_ERROR for a frame of `path` that did not decode, naming the frame. */
+export function frameError(path: string, settings: Pick<FrameSettings, 'algorithm' | 'chunkSize'>, index: number, failure: FrameFailure): Error {
+  switch (failure) {
+    case 'authentication':
+      return malformed(path, `chunk ${index} failed authentication (wrong key, or the bytes, their order, the header or the path changed)`);
+    case 'too-large':
+      return malformed(path, `a ${settings.algorithm} chunk inflates past its ${settings.chunkSize}-byte chunk size`);
+    case 'corrupt':
+      return malformed(path, `a ${settings.algorithm} chunk does not decompress`);
   }
 }
