@@ -104,8 +104,13 @@ export interface StorageBackend {
    * not make one): read it, do not copy `options`.
    */
   isCurrent?(path: string, version: string, options: { readonly signal: AbortSignal }): Promise<boolean>;
-  /** Opens a file for reading. NOT_FOUND when missing, IS_A_DIRECTORY for a directory. */
-  read(path: string, options: { readonly signal: AbortSignal }): Promise<OpenedObject>;
+  /**
+   * Opens a file for reading. NOT_FOUND when missing, IS_A_DIRECTORY for a
+   * directory. `options.whole`: the caller takes the whole object into
+   * memory (a tree's pack), so a backend that can read it in one piece gives
+   * `bytes` whatever its size.
+   */
+  read(path: string, options: { readonly signal: AbortSignal; readonly whole?: boolean }): Promise<OpenedObject>;
   /**
    * Stores `body` at `path`, creating parent directories. Atomic: readers see
    * the old object or the new one, and a failed or aborted write leaves the

@@ -13,7 +13,7 @@ import { packPiece } from './pack-piece.js';
 export async function readPack(backend: StorageBackend, prefix: string, name: string, signal: AbortSignal): Promise<{ bytes: Buffer; version: string }> {
   const path = childPath(prefix, name);
   try {
-    const opened = await backend.read(path, { signal });
+    const opened = await backend.read(path, { signal, whole: true });
     return { bytes: opened.bytes ?? (await collectBytes(opened.body, signal)), version: opened.info.version };
   } catch (error) {
     const coded = fromSystemError(error, { operation: 'read', path });

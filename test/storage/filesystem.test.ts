@@ -49,6 +49,16 @@ describe('filesystem backend: small objects are read whole', () => {
     }
   });
 
+  it('reads an object of any size whole when the caller asks (a tree\'s pack), and its body gives the same bytes', async () => {
+    for (const size of [256 * 1024 + 1, 5 * 1024 * 1024 + 3]) {
+      const data = randomBytes(size);
+      await fixture.backend.write(`/w/${String(size)}`, Readable.from([data]), { overwrite: true, metadata: {}, signal });
+      const opened = await fixture.backend.read(`/w/${String(size)}`, { whole: true });
+      expect([size, opened.bytes?.equals(data)]).toEqual([size, true]);
+      expect((await bytesOf(opened.body)).equals(data), `size ${String(size)}`).toBe(true);
+    }
+  });
+
   it('holds no descriptor once a small object is opened, even if its body is never read', async () => {
     for (let index = 0; index < 20; index += 1) await fixture.backend.write(`/f/${String(index)}`, Readable.from([Buffer.from('x')]), { overwrite: true, metadata: {}, signal });
     const before = (await readdir('/proc/self/fd')).length;

@@ -149,7 +149,7 @@ export class FileSystemBackend implements StorageBackend {
     );
   }
 
-  async read(path: string): Promise<OpenedObject> {
+  async read(path: string, options?: { readonly whole?: boolean }): Promise<OpenedObject> {
     const { fd, hostPath } = await this.#openForRead(path);
     let handedOver = false;
     try {
@@ -159,7 +159,8 @@ export class FileSystemBackend implements StorageBackend {
       // A FIFO, socket or device is no object (a listing leaves it out too).
       if (!stats.isFile()) throw notFound('read', path);
       const info = infoOf(stats, await this.#metadataOf(hostPath, stats, fd));
-      if (info.size <= WHOLE_READ_BYTES) {
+      // (A pack of a tree, read whole, is one read into a buffer of its size: a stream's pieces joined were a copy of every pack.)
+      if (info.size <= WHOLE_READ_BYTES || options?.whole === true) {
         const bytes = await readWhole(fd, info.size);
         // The stream is made only for a caller that asks for it: most take the bytes.
         return {
