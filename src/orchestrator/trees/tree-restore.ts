@@ -71,11 +71,18 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<TreeSumm
     else if (entry.kind === 'symlink') links.push([path, entry]);
     else directories.push([path, entry]);
   }
-  // All at once: each waits only for the folder above it (a trip each through the thread pool, one after another, left the event loop idle).
-  await Promise.all(directories.map(async ([path]) => folders.make(path)));
   for (const [, entry] of files) tally.seen(entry.size);
-  const packed = files.filter((item): item is [string, PackedEntry] => item[1].pack !== undefined);
+  const packed = inPackOrder(files.filter((item): item is [string, PackedEntry] => item[1].pack !== undefined));
   const own = files.filter(([, entry]) => entry.pack === undefined);
+  const packs = new PackReader({ backend: options.backend, prefix: packPrefix, keyring: options.keyring, requireEncryption: options.encrypted === true, signal, refs: packed.map(([, entry]) => entry.pack) });
+  // The first pack is asked for before the folders, whose calls would go to the thread pool ahead of its read.
+  const [first] = packed;
+  if (first !== undefined) packs.prefetch(first[1].pack.name);
+  // Every folder at once, each waiting only for the one above it, while files are written (each file waits for its own
+  // folder): making a thousand folders took a tenth of a restore, the event loop idle. A folder that cannot be made
+  // fails the files in it, and then the restore.
+  const foldersMade = Promise.all(directories.map(async ([path]) => folders.make(path)));
+  foldersMade.catch(() => undefined);
   const context: RestoreContext = { options, prefix, destination, folders, tally, signal, stops: new Stops(signal) };
   const largeFiles = new Gate(LARGE_FILES_AT_ONCE);
   let next = 0;
@@ -94,8 +101,8 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<TreeSumm
       }
     }
   };
-  const packs = new PackReader({ backend: options.backend, prefix: packPrefix, keyring: options.keyring, requireEncryption: options.encrypted === true, signal, refs: packed.map(([, entry]) => entry.pack) });
   await Promise.all([restorePacked(packed, packs, context), ...Array.from({ length: Math.max(1, options.concurrency ?? DEFAULT_TREE_CONCURRENCY) }, worker)]);
+  await foldersMade;
   if (!signal.aborted) {
     await Promise.all(links.map(async ([path, link]) => restoreLink(path, link, { prefix, destination, folders, tally })));
     // Deepest first, a level at a time: a folder made unreadable by its mode must not stop the times of those below it being set.
@@ -220,8 +227,7 @@ function byDepthDeepestFirst<T>(entries: readonly (readonly [string, T])[]): (re
  * trip cost this thread 60-110 µs of its own (a wake-up of a pool thread
  * on a machine of two cores) where the calls themselves cost less.
  */
-async function restorePacked(packed: [string, PackedEntry][], packs: PackReader, context: RestoreContext): Promise<void> {
-  packed.sort(([, a], [, b]) => (a.pack.name !== b.pack.name ? (a.pack.name < b.pack.name ? -1 : 1) : a.pack.offset - b.pack.offset));
+async function restorePacked(packed: readonly [string, PackedEntry][], packs: PackReader, context: RestoreContext): Promise<void> {
   let sliceStarted = performance.now();
   for (const [index, [path, entry]] of packed.entries()) {
     if (context.signal.aborted) return;
@@ -234,6 +240,11 @@ async function restorePacked(packed: [string, PackedEntry][], packs: PackReader,
       sliceStarted = performance.now();
     }
   }
+}
+
+/** Packed files by pack, and in a pack by their place in it. */
+function inPackOrder(packed: [string, PackedEntry][]): [string, PackedEntry][] {
+  return packed.sort(([, a], [, b]) => (a.pack.name !== b.pack.name ? (a.pack.name < b.pack.name ? -1 : 1) : a.pack.offset - b.pack.offset));
 }
 
 /** Restores one packed file; true when it read its pack for it. */
