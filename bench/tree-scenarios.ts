@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { syncTree, treeBytes } from './peer-scenarios.js';
 import type { Measurement } from './scenarios.js';
+import { checkSameTree } from './tree-check.js';
 
 /** What to run. */
 export interface TreeSpec {
@@ -30,7 +31,10 @@ export async function treeTaskforge(directory: string, spec: TreeSpec): Promise<
   const started = performance.now();
   if (spec.phase === 'restore') execFileSync(process.execPath, [BIN, 'read', '/tree', '-o', join(directory, 'restored'), '--recursive', '--root', root], { env, stdio: 'ignore' });
   else store();
-  return measured(spec, performance.now() - started);
+  const elapsedMs = performance.now() - started;
+  // Off the clock: every byte, mode, mtime and link of the restore checked against the source (throws on the first difference).
+  if (spec.phase === 'restore') await checkSameTree(spec.source, join(directory, 'restored'));
+  return measured(spec, elapsedMs);
 }
 
 /** restic's side; its repository is fsynced after a backup, as taskforge makes every object durable. */
