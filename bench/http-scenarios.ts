@@ -27,6 +27,9 @@ export async function httpSubmit(directory: string, spec: HttpSpec): Promise<Mea
   const server = await startServer(spec.kind, root);
   const agent = new Agent({ keepAlive: true, maxSockets: spec.concurrency });
   const latencies: number[] = [];
+  // The server's event-loop delay, from its /metrics: p99 over each time between scrapes (each scrape starts a new one), the worst kept.
+  const loop = { worstP99Ms: 0 };
+  if (spec.kind === 'taskforge') await get(server.url, '/metrics', agent);
   let next = 0;
   const started = performance.now();
   try {
@@ -44,10 +47,18 @@ export async function httpSubmit(directory: string, spec: HttpSpec): Promise<Mea
       }),
     );
     const elapsedMs = performance.now() - started;
-    if (spec.kind === 'taskforge') await checkEveryTask(server.url, root, spec.count, agent);
+    if (spec.kind === 'taskforge') await checkEveryTask(server.url, root, spec.count, agent, loop);
     latencies.sort((a, b) => a - b);
     const at = (fraction: number): number => latencies[Math.min(latencies.length - 1, Math.floor(fraction * latencies.length))] ?? 0;
-    return { perSecond: spec.count / (elapsedMs / 1000), unit: 'ops/s', elapsedMs, latencyP50Ms: at(0.5), latencyP99Ms: at(0.99), workerPeakRssMiB: await server.stop() };
+    return {
+      perSecond: spec.count / (elapsedMs / 1000),
+      unit: 'ops/s',
+      elapsedMs,
+      latencyP50Ms: at(0.5),
+      latencyP99Ms: at(0.99),
+      workerPeakRssMiB: await server.stop(),
+      ...(spec.kind === 'taskforge' ? { loopP99Ms: loop.worstP99Ms } : {}),
+    };
   } finally {
     agent.destroy();
     server.child.kill('SIGKILL');
@@ -55,10 +66,11 @@ export async function httpSubmit(directory: string, spec: HttpSpec): Promise<Mea
 }
 
 /** Waits until the server's metrics count every task completed (none failed), then reads every object back. */
-async function checkEveryTask(url: string, root: string, count: number, agent: Agent): Promise<void> {
+async function checkEveryTask(url: string, root: string, count: number, agent: Agent, loop: { worstP99Ms: number }): Promise<void> {
   const deadline = Date.now() + 300_000;
   for (;;) {
     const metrics = (await get(url, '/metrics', agent)).text;
+    loop.worstP99Ms = Math.max(loop.worstP99Ms, Number(/^nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(metrics)?.[1] ?? Number.NaN) * 1000);
     const completed = Number(/taskforge_tasks_finished_total\{type="storage",status="completed",code=""\} (\d+)/.exec(metrics)?.[1] ?? 0);
     const failed = [...metrics.matchAll(/taskforge_tasks_finished_total\{type="storage",status="failed",code="[A-Z_]*"\} (\d+)/g)].reduce((sum, match) => sum + Number(match[1]), 0);
     if (failed > 0) throw new Error(`${String(failed)} tasks failed`);

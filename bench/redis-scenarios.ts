@@ -89,7 +89,7 @@ export async function redisNoop(_directory: string, spec: RedisSpec): Promise<Me
   await events?.close();
   await bull.obliterate({ force: true });
   await bull.close();
-  return { perSecond: spec.count / (elapsedMs / 1000), unit: 'ops/s', elapsedMs, workerPeakRssMiB: Math.max(...rss), workerCpuMs: stopped.reduce((sum, worker) => sum + worker.cpuMs, 0), submitterCpuMs: (cpu.user + cpu.system) / 1000, redisCpuMs: redisCpu };
+  return { perSecond: spec.count / (elapsedMs / 1000), unit: 'ops/s', elapsedMs, workerPeakRssMiB: Math.max(...rss), workerCpuMs: stopped.reduce((sum, worker) => sum + worker.cpuMs, 0), submitterCpuMs: (cpu.user + cpu.system) / 1000, redisCpuMs: redisCpu, loopP99Ms: Math.max(...stopped.map((worker) => worker.loopP99Ms)) };
 }
 
 /** The CPU time the Redis server has used, in ms (user and system). */
@@ -113,7 +113,7 @@ function bareJob(kind: RedisSpec['kind'], queue: string, index: number): { name:
 
 interface BenchWorker {
   /** Stops it: its peak RSS and the CPU time it used, whole life. */
-  stop(): Promise<{ peakRssMiB: number; cpuMs: number }>;
+  stop(): Promise<{ peakRssMiB: number; cpuMs: number; loopP99Ms: number }>;
 }
 
 function startWorker(spec: RedisSpec, name: string): Promise<BenchWorker> {
@@ -135,8 +135,8 @@ function startWorker(spec: RedisSpec, name: string): Promise<BenchWorker> {
             child.kill('SIGTERM');
             await exited;
             const last = stdout.trim().split('\n').at(-1) ?? '{}';
-            const printed = JSON.parse(last.startsWith('{') ? last : '{}') as { peakRssMiB?: number; cpuMs?: number };
-            return { peakRssMiB: printed.peakRssMiB ?? 0, cpuMs: printed.cpuMs ?? 0 };
+            const printed = JSON.parse(last.startsWith('{') ? last : '{}') as { peakRssMiB?: number; cpuMs?: number; loopP99Ms?: number };
+            return { peakRssMiB: printed.peakRssMiB ?? 0, cpuMs: printed.cpuMs ?? 0, loopP99Ms: printed.loopP99Ms ?? Number.NaN };
           },
         });
       } else if (child.exitCode !== null) {

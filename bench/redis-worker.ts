@@ -1,7 +1,8 @@
 // A worker process of the Redis benchmark: a taskforge Orchestrator (a worker) or a bare
 // BullMQ Worker with an empty processor, on the same Redis. Prints `ready`,
-// runs until SIGTERM, then prints its peak RSS as JSON.
+// runs until SIGTERM, then prints its peak RSS, CPU time and event-loop p99 as JSON.
 // Usage: redis-worker taskforge|bullmq|bullmq-same-job URL QUEUE CONCURRENCY
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker, type Job } from 'bullmq';
 import { Orchestrator } from '../src/orchestrator/orchestrator.js';
 import { NoopTask } from './noop-task.js';
@@ -21,10 +22,14 @@ if (kind === 'taskforge') {
   const worker = new Worker(name, processor, { connection: { host: parsed.hostname, port: Number(parsed.port), maxRetriesPerRequest: null }, concurrency });
   stop = () => worker.close();
 }
+// The event loop's delay, sampled every millisecond from ready to SIGTERM.
+const loop = monitorEventLoopDelay({ resolution: 1 });
+loop.enable();
 process.once('SIGTERM', () => {
+  loop.disable();
   void stop().then(() => {
     const cpu = process.cpuUsage();
-    process.stdout.write(`${JSON.stringify({ peakRssMiB: process.resourceUsage().maxRSS / 1024, cpuMs: (cpu.user + cpu.system) / 1000 })}\n`);
+    process.stdout.write(`${JSON.stringify({ peakRssMiB: process.resourceUsage().maxRSS / 1024, cpuMs: (cpu.user + cpu.system) / 1000, loopP99Ms: loop.percentile(99) / 1e6 })}\n`);
     process.exit(0);
   });
 });

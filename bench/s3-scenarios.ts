@@ -1,5 +1,6 @@
 // S3 scenarios: a StorageTask write to an S3-protocol server against a bare
 // @aws-sdk/lib-storage upload of the same bytes to the same server.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -34,26 +35,32 @@ function source(sizeMiB: number): Readable {
 export async function s3TaskWrite(directory: string, spec: S3Spec): Promise<Measurement> {
   const s3 = client(spec);
   const backend = new S3Backend({ bucket: spec.bucket, prefix: `task-${String(process.pid)}`, client: s3, partSize: PART });
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
   const started = performance.now();
   for (let index = 0; index < spec.count; index += 1) {
     const result = await new StorageTask({ type: 'storage', metadata: { operation: 'write', path: `/${directory.split('/').at(-1) ?? 'x'}/${String(index)}.bin`, data: source(spec.sizeMiB) } }, { backend }).execute();
     if (!result.success) throw new Error(`write failed: ${result.error.message}`);
   }
   const elapsedMs = performance.now() - started;
+  loop.disable();
   s3.destroy();
-  return { perSecond: (spec.count * spec.sizeMiB * MIB) / 1e6 / (elapsedMs / 1000), unit: 'MB/s', elapsedMs };
+  return { perSecond: (spec.count * spec.sizeMiB * MIB) / 1e6 / (elapsedMs / 1000), unit: 'MB/s', elapsedMs, loopP99Ms: loop.percentile(99) / 1e6 };
 }
 
 /** The same bytes through a bare lib-storage Upload, part size and queue as the backend uses. */
 export async function bareS3Upload(directory: string, spec: S3Spec): Promise<Measurement> {
   const s3 = client(spec);
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
   const started = performance.now();
   for (let index = 0; index < spec.count; index += 1) {
     await new Upload({ client: s3, params: { Bucket: spec.bucket, Key: `bare-${String(process.pid)}/${directory.split('/').at(-1) ?? 'x'}/${String(index)}.bin`, Body: source(spec.sizeMiB) }, partSize: PART, queueSize: 2 }).done();
   }
   const elapsedMs = performance.now() - started;
+  loop.disable();
   s3.destroy();
-  return { perSecond: (spec.count * spec.sizeMiB * MIB) / 1e6 / (elapsedMs / 1000), unit: 'MB/s', elapsedMs };
+  return { perSecond: (spec.count * spec.sizeMiB * MIB) / 1e6 / (elapsedMs / 1000), unit: 'MB/s', elapsedMs, loopP99Ms: loop.percentile(99) / 1e6 };
 }
 
 export const s3Scenarios = { s3TaskWrite, bareS3Upload } as const;

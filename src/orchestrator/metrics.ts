@@ -18,6 +18,15 @@ export interface OrchestratorMetricsOptions {
   readonly registry?: Registry;
   /** Name prefix. Default `taskforge_`. */
   readonly prefix?: string;
+  /**
+   * Also Node's process metrics, under their usual names: CPU time,
+   * memory, open descriptors, collections, and the event loop's delay
+   * (`nodejs_eventloop_lag_p99_seconds` and the like, sampled every
+   * millisecond, over the time since the last scrape). For a process that
+   * is mostly this orchestrator (`taskforge serve` turns it on); a program
+   * that collects them already would count them twice. Default false.
+   */
+  readonly process?: boolean;
 }
 
 /** Duration buckets, in seconds: 1 ms to 5 minutes. */
@@ -50,8 +59,9 @@ export class OrchestratorMetrics {
 
   /** @throws UNSUPPORTED_OPTION when the prom-client package is not installed. */
   constructor(options: OrchestratorMetricsOptions = {}) {
-    const { Counter, Gauge, Histogram, Registry } = loadPromClient();
+    const { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } = loadPromClient();
     this.registry = options.registry ?? new Registry();
+    if (options.process === true) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1 });
     const prefix = options.prefix ?? 'taskforge_';
     const registers = [this.registry];
     this.#submitted = new Counter({ name: `${prefix}tasks_submitted_total`, help: 'Tasks accepted by submit(), by type.', labelNames: ['type'], registers });

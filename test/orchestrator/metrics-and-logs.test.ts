@@ -56,6 +56,24 @@ describe('Prometheus metrics', () => {
   });
 });
 
+describe('process metrics', () => {
+  it("with process: true, Node's own: CPU, memory, and the event loop's delay since the last scrape; without, none", async () => {
+    const metrics = new OrchestratorMetrics({ process: true });
+    // (The monitor's first sample only starts its clock.)
+    await delay(5);
+    // Hold the event loop for 40 ms: the loop's delay monitor, sampling every millisecond, sees it late by about that much.
+    const until = Date.now() + 40;
+    while (Date.now() < until);
+    await delay(5);
+    const text = await metrics.text();
+    expect(sample(text, 'nodejs_eventloop_lag_max_seconds')).toBeGreaterThan(0.03);
+    expect(sample(text, 'nodejs_eventloop_lag_p99_seconds')).toBeGreaterThan(0);
+    expect(sample(text, 'process_cpu_seconds_total')).toBeGreaterThan(0);
+    expect(sample(text, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect(await new OrchestratorMetrics().text()).not.toMatch(/nodejs_|process_/);
+  });
+});
+
 describe('structured logs', () => {
   it('name the task in every line about one, and never carry a payload or a key', async () => {
     const lines: Record<string, unknown>[] = [];

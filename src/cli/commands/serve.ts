@@ -30,7 +30,8 @@ export async function serveCommand(options: ServeCommandOptions, streams: CliStr
   await loadServerPackages();
   const backend = backendFor(options, streams.env);
   const token = streams.env['TASKFORGE_TOKEN'];
-  const metrics = new OrchestratorMetrics();
+  // The server is the process: its CPU, memory and event-loop delay belong in its /metrics.
+  const metrics = new OrchestratorMetrics({ process: true });
   const taskTypes = options.tasks === undefined ? {} : await loadTaskModule(options.tasks, process.cwd());
   const orchestrator = await orchestratorFor(options, backend, metrics, taskTypes);
   let server: TaskforgeServer;
