@@ -46,6 +46,11 @@ const DESCRIPTION_BY_CODE: Partial<Record<ErrorCode, string>> = {
   [ErrorCode.IO_ERROR]: 'an I/O error occurred',
 };
 
+/** The code of a system error's errno (ENOSPC: NO_SPACE), if taskforge maps it. */
+export function codeOfErrno(errno: string | undefined): ErrorCode | undefined {
+  return errno === undefined ? undefined : CODE_BY_ERRNO[errno];
+}
+
 /** The errno string of a Node system error, if `error` is one. */
 export function errnoOf(error: unknown): string | undefined {
   if (error instanceof Error) {

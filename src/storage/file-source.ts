@@ -1,8 +1,9 @@
-import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import { errnoOf } from '../core/system-errors.js';
 import { openFd, readFd } from './backends/fd-calls.js';
 import type { ByteSource } from './content.js';
+import { mtimeOf } from './file-times.js';
 
 /** The most a read of a source file asks for at once; a small file is read in one call of its own size. */
 const READ_BYTES = 1024 * 1024;
@@ -33,25 +34,27 @@ export function fileByteSource(file: string, path: string): ByteSource {
       try {
         // fstat and close synchronously: they touch only the open file's inode,
         // and a trip through the thread pool costs more than they do. The reads go through the pool.
-        const before = fstatSync(fd);
+        // (Exact stats: the facts recorded are the mtime to the microsecond, see file-times.ts.)
+        const before = fstatSync(fd, { bigint: true });
         if (!before.isFile()) throw new TaskforgeError(ErrorCode.SOURCE_ERROR, `write of '${path}' failed: its source '${file}' is not a regular file`, { retryable: false, details: { path, file } });
+        const size = Number(before.size);
         let done = 0;
         for (;;) {
           // One byte more than the size expected, so that a file that grew is noticed by this read, not only by the stat after it.
-          const want = Math.min(READ_BYTES, Math.max(before.size - done + 1, 1));
+          const want = Math.min(READ_BYTES, Math.max(size - done + 1, 1));
           const chunk = Buffer.allocUnsafe(want);
           const { bytesRead } = await readFd(fd, chunk, 0, want, null);
           if (bytesRead === 0) break;
           done += bytesRead;
           // Longer than when it was opened: it is growing (a log being written). Stop now, rather than chase its end.
-          if (done > before.size) throw changedWhileRead(path, file, `it grew past its ${String(before.size)} bytes while it was read`);
+          if (done > size) throw changedWhileRead(path, file, `it grew past its ${String(size)} bytes while it was read`);
           yield bytesRead === want ? chunk : chunk.subarray(0, bytesRead);
           // Fewer bytes than asked of a regular file: its end was reached, and a read more would return none.
           if (bytesRead < want) break;
         }
-        const after = fstatSync(fd);
-        if (done !== before.size || moved(before, after)) throw changedWhileRead(path, file, describeMove(before, after, done));
-        facts = { size: after.size, mtimeMs: after.mtimeMs, mode: after.mode & 0o7777 };
+        const after = fstatSync(fd, { bigint: true });
+        if (done !== size || moved(before, after)) throw changedWhileRead(path, file, describeMove(before, after, done));
+        facts = factsOf(after);
       } finally {
         closeSync(fd);
       }
@@ -77,20 +80,21 @@ export function readSmallFileSync(file: string, path: string): { readonly bytes:
     throw unreadable(error, file, path);
   }
   try {
-    const before = fstatSync(fd);
+    const before = fstatSync(fd, { bigint: true });
     if (!before.isFile()) throw new TaskforgeError(ErrorCode.SOURCE_ERROR, `write of '${path}' failed: its source '${file}' is not a regular file`, { retryable: false, details: { path, file } });
+    const size = Number(before.size);
     // One byte more than its size, so that a file that grew is noticed by this read.
-    const bytes = Buffer.allocUnsafe(before.size + 1);
+    const bytes = Buffer.allocUnsafe(size + 1);
     let done = 0;
     for (;;) {
       const read = readSync(fd, bytes, done, bytes.byteLength - done, null);
       if (read === 0) break;
       done += read;
-      if (done > before.size) throw changedWhileRead(path, file, `it grew past its ${String(before.size)} bytes while it was read`);
+      if (done > size) throw changedWhileRead(path, file, `it grew past its ${String(size)} bytes while it was read`);
     }
-    const after = fstatSync(fd);
-    if (done !== before.size || moved(before, after)) throw changedWhileRead(path, file, describeMove(before, after, done));
-    return { bytes: bytes.subarray(0, done), facts: { size: after.size, mtimeMs: after.mtimeMs, mode: after.mode & 0o7777 } };
+    const after = fstatSync(fd, { bigint: true });
+    if (done !== size || moved(before, after)) throw changedWhileRead(path, file, describeMove(before, after, done));
+    return { bytes: bytes.subarray(0, done), facts: factsOf(after) };
   } finally {
     closeSync(fd);
   }
@@ -103,12 +107,17 @@ function changedWhileRead(path: string, file: string, how: string): TaskforgeErr
   });
 }
 
-function moved(before: Stats, after: Stats): boolean {
-  return before.size !== after.size || before.mtimeMs !== after.mtimeMs || before.ino !== after.ino;
+/** The facts a tree's index records of a file read: its size, mtime (to the microsecond) and mode. */
+function factsOf(stats: BigIntStats): SourceFileFacts {
+  return { size: Number(stats.size), mtimeMs: mtimeOf(stats), mode: Number(stats.mode) & 0o7777 };
 }
 
-function describeMove(before: Stats, after: Stats, read: number): string {
-  if (before.size !== after.size || read !== before.size) return `size ${String(before.size)} when opened, ${String(read)} bytes read, ${String(after.size)} at the end`;
+function moved(before: BigIntStats, after: BigIntStats): boolean {
+  return before.size !== after.size || before.mtimeNs !== after.mtimeNs || before.ino !== after.ino;
+}
+
+function describeMove(before: BigIntStats, after: BigIntStats, read: number): string {
+  if (before.size !== after.size || BigInt(read) !== before.size) return `size ${String(before.size)} when opened, ${String(read)} bytes read, ${String(after.size)} at the end`;
   return 'its modification time moved';
 }
 

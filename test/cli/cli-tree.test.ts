@@ -249,8 +249,8 @@ describe('taskforge write --recursive and read --recursive (the real bin)', () =
     expect(fresh.code).toBe(1);
     expect(outcomes(fresh).summary).toMatchObject({ files: 3, stored: 1, failed: 2 });
     expect(outcomes(fresh).lines.filter((line) => line['action'] === 'failed').map((line) => [line['path'], (line['error'] as { code: string }).code, (line['error'] as { message: string }).message]).sort()).toEqual([
-      ['own.bin', 'IO_ERROR', "restore of '/t/own.bin' failed: EFBIG: file too large, write"],
-      ['sub/packed.bin', 'IO_ERROR', "restore of '/t/sub/packed.bin' failed: EFBIG: file too large, write"],
+      ['own.bin', 'NO_SPACE', "restore of '/t/own.bin' failed: EFBIG: file too large, write"],
+      ['sub/packed.bin', 'NO_SPACE', "restore of '/t/sub/packed.bin' failed: EFBIG: file too large, write"],
     ]);
     expect(everyName(join(cwd, 'fresh'))).toEqual(['small.txt', 'sub']);
     expect(readFileSync(join(cwd, 'fresh', 'small.txt'), 'utf8')).toBe('small\n');
@@ -267,6 +267,36 @@ describe('taskforge write --recursive and read --recursive (the real bin)', () =
     // Without the limit, the same command puts the rest in place.
     expect(outcomes(taskforge(['read', '/t', '-o', 'fresh', '--recursive', '--json'])).summary).toMatchObject({ stored: 2, unchanged: 1, failed: 0 });
     expect(snapshot(join(cwd, 'fresh'))).toEqual(snapshot(join(cwd, 'src')));
+  });
+
+  it('a restore over what is in the way fails those entries and finishes the rest with its summary; a destination that is a file is refused, exit 2', () => {
+    makeTree(join(cwd, 'src'));
+    expect(taskforge(['write', '/t', '--file', 'src', '--recursive']).code).toBe(0);
+    mkdirSync(join(cwd, 'out'));
+    // A file where a folder belongs, a folder where a file belongs, a folder where a link belongs.
+    writeFileSync(join(cwd, 'out', 'docs'), 'in the way\n');
+    mkdirSync(join(cwd, 'out', 'empty.txt'));
+    mkdirSync(join(cwd, 'out', 'link-outside'));
+    const ran = taskforge(['read', '/t', '-o', 'out', '--recursive', '--json']);
+    expect(ran.code).toBe(1);
+    const { lines, summary } = outcomes(ran);
+    const failed = Object.fromEntries(lines.filter((line) => line['action'] === 'failed').map((line): [string, string] => [String(line['path']), (line['error'] as { code: string }).code]));
+    expect(failed).toEqual({
+      docs: 'NOT_A_DIRECTORY',
+      'docs/readme.txt': 'NOT_A_DIRECTORY',
+      'docs/deep/deeper/data.bin': 'NOT_A_DIRECTORY',
+      'docs/link-inside': 'NOT_A_DIRECTORY',
+      'empty.txt': 'IS_A_DIRECTORY',
+      'link-outside': 'IS_A_DIRECTORY',
+    });
+    expect(summary).toMatchObject({ interrupted: false });
+    // What was not in the way is restored: files, the empty folder with its mode, nothing removed.
+    expect(readFileSync(join(cwd, 'out', 'naïve ünïcode', 'file with spaces.md'), 'utf8')).toBe('# ünïcode\n');
+    expect(statSync(join(cwd, 'out', 'empty folder')).mode & 0o7777).toBe(0o750);
+    expect(readFileSync(join(cwd, 'out', 'docs'), 'utf8')).toBe('in the way\n');
+    // A destination that is a file: nothing to restore into, said with its name, exit 2.
+    writeFileSync(join(cwd, 'a-file'), 'x');
+    expect(taskforge(['read', '/t', '-o', 'a-file', '--recursive'])).toMatchObject({ code: 2, stdout: '', stderr: 'taskforge: NOT_A_DIRECTORY: -o a-file is a file: a tree is restored into a folder (one that is missing is made); nothing was written\n' });
   });
 
   it('holds open at most a few descriptors per file being stored or restored, however many files the tree has', async () => {

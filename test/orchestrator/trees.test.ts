@@ -1,3 +1,4 @@
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -5,6 +6,7 @@ import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { restoreTree, storeTree, type FileOutcome, type TreeProgress } from '../../src/index.js';
 import { MemoryBackend } from '../../src/storage/backends/memory.js';
+import { temporaryName } from '../../src/storage/backends/temporary-file.js';
 import { StorageTask } from '../../src/tasks/storage-task.js';
 import { saveIndex } from '../../src/tasks/tree-index.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -40,6 +42,45 @@ describe('storeTree and restoreTree (the library the CLI uses)', () => {
     expect(await restoreTree({ prefix: '/t', destination: join(dir, 'out'), backend })).toMatchObject({ stored: 0, unchanged: 21 });
   });
 
+  it('puts times back to the microsecond the source had, never the one before; a store of the restored copy finds it unchanged', async () => {
+    const times = ['1985-01-01 00:00:00.001000000', '2024-05-06 07:08:09.999999999', '2024-05-06 07:08:09.123456789', '2001-01-01 00:00:00.000000000', '2030-12-31 23:59:59.000999500'];
+    const source = join(dir, 'timed');
+    mkdirSync(join(source, 'folder'), { recursive: true });
+    times.forEach((time, index) => {
+      writeFileSync(join(source, 'folder', `${String(index)}.txt`), `time ${time}`);
+      // touch sets the nanoseconds as given (Node's utimes keeps microseconds at most).
+      execFileSync('touch', ['-h', '-d', time, join(source, 'folder', `${String(index)}.txt`)]);
+    });
+    symlinkSync('0.txt', join(source, 'folder', 'link'));
+    execFileSync('touch', ['-h', '-d', times[1] ?? '', join(source, 'folder', 'link')]);
+    execFileSync('touch', ['-d', times[0] ?? '', join(source, 'folder')]);
+    const backend = new MemoryBackend();
+    await storeTree({ source, prefix: '/timed', backend });
+    const out = join(dir, 'timed-out');
+    await restoreTree({ prefix: '/timed', destination: out, backend });
+    for (const name of ['folder', ...times.map((_, index) => `folder/${String(index)}.txt`), 'folder/link']) {
+      const wanted = lstatSync(join(source, name), { bigint: true }).mtimeNs;
+      expect([name, lstatSync(join(out, name), { bigint: true }).mtimeNs]).toEqual([name, (wanted / 1000n) * 1000n]);
+    }
+    // The restored copy stored where the source was: nothing to store again.
+    expect(await storeTree({ source: out, prefix: '/timed', backend })).toMatchObject({ files: times.length, stored: 0, unchanged: times.length });
+  });
+
+  it('a restore again over one that was killed removes the temporary files that killed one left; those of running writers stay', async () => {
+    const backend = new MemoryBackend();
+    await storeTree({ source: join(dir, 'src'), prefix: '/t', backend });
+    await restoreTree({ prefix: '/t', destination: join(dir, 'out'), backend });
+    // A temporary name of this process, then the same name as a process that has exited would have had it.
+    const ours = temporaryName();
+    const exited = spawnSync(process.execPath, ['-e', '0']).pid;
+    const dead = ours.replace(`-${String(process.pid)}-`, `-${String(exited)}-`);
+    writeFileSync(join(dir, 'out', 'a', dead), 'half a file');
+    writeFileSync(join(dir, 'out', 'a', ours), 'a write under way');
+    expect(await restoreTree({ prefix: '/t', destination: join(dir, 'out'), backend })).toMatchObject({ stored: 0, unchanged: 21, failed: 0 });
+    expect(existsSync(join(dir, 'out', 'a', dead))).toBe(false);
+    expect(existsSync(join(dir, 'out', 'a', ours))).toBe(true);
+  });
+
   it('a tampered index cannot make a restore write outside its destination, nor through a link in it', async () => {
     const backend = new MemoryBackend();
     await storeTree({ source: join(dir, 'src'), prefix: '/t', backend });
@@ -52,8 +93,19 @@ describe('storeTree and restoreTree (the library the CLI uses)', () => {
     mkdirSync(join(dir, 'elsewhere'));
     mkdirSync(join(dir, 'dest'));
     symlinkSync(join(dir, 'elsewhere'), join(dir, 'dest', 'a'));
-    await expect(restoreTree({ prefix: '/u', destination: join(dir, 'dest'), backend })).rejects.toMatchObject({ code: 'NOT_A_DIRECTORY', message: "restore into 'a' refused: it is a link, and nothing is written through one" });
+    const failures: FileOutcome[] = [];
+    const summary = await restoreTree({ prefix: '/u', destination: join(dir, 'dest'), backend, onFile: (outcome) => { if (outcome.action === 'failed') failures.push(outcome); } });
     expect(existsSync(join(dir, 'elsewhere', '7.txt'))).toBe(false);
+    expect(readdirSync(join(dir, 'elsewhere'))).toEqual([]);
+    // The folder is failed, and each of its files; the rest of the tree is restored, and the run ends with its summary.
+    expect(summary).toMatchObject({ files: 21, stored: 1, failed: 21, interrupted: false });
+    expect(failures.find((outcome) => outcome.path === 'a')?.error).toEqual({ code: 'NOT_A_DIRECTORY', message: "restore of '/u/a' failed: restore into 'a' refused: it is a link, and nothing is written through one" });
+    expect(new Set(failures.map((outcome) => outcome.error?.code))).toEqual(new Set(['NOT_A_DIRECTORY']));
+    expect(readFileSync(join(dir, 'dest', 'top.bin'))).toEqual(Buffer.alloc(10_000, 3));
+    // The destination itself a link, or a file: nothing can be restored, said at once.
+    symlinkSync(join(dir, 'elsewhere'), join(dir, 'dest-link'));
+    await expect(restoreTree({ prefix: '/u', destination: join(dir, 'dest-link'), backend })).rejects.toMatchObject({ code: 'NOT_A_DIRECTORY', message: `restore into '${join(dir, 'dest-link')}' refused: it is a link, and nothing is written through one` });
+    expect(readdirSync(join(dir, 'elsewhere'))).toEqual([]);
   });
 
   it('a damaged index is an error, not a guess: INTEGRITY_ERROR', async () => {

@@ -1,3 +1,4 @@
+import { lstat } from 'node:fs/promises';
 import { isTaskforgeError } from '../../core/errors.js';
 import { restoreTree } from '../../orchestrator/trees/tree-restore.js';
 import { storeTree } from '../../orchestrator/trees/tree-store.js';
@@ -46,6 +47,10 @@ export async function writeTreeCommand(prefix: string, directory: string, storag
 /** `taskforge read PREFIX -o DIR --recursive`: restores the tree stored at PREFIX into DIR. */
 export async function readTreeCommand(prefix: string, directory: string, options: TreeCommandOptions, streams: CliStreams): Promise<ExitCode> {
   const keyring = keysFor(false);
+  const present = await lstat(directory).catch(() => undefined);
+  if (present !== undefined && !present.isDirectory()) {
+    throw new UsageError(`NOT_A_DIRECTORY: -o ${directory} is ${present.isSymbolicLink() ? 'a link' : 'a file'}: a tree is restored into a folder (one that is missing is made); nothing was written`);
+  }
   const view = new TreeView(streams, options.json === true);
   return withInterruption(streams, 'restored', view, (signal) =>
     restoreTree({

@@ -5,8 +5,10 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
+import { codeOfErrno, errnoOf } from '../../core/system-errors.js';
 import type { StorageBackend } from '../../storage/backend.js';
 import { writeAll } from '../../storage/backends/durable-file.js';
+import { removeDeadWritersFiles } from '../../storage/backends/filesystem-sweep.js';
 import { openFd } from '../../storage/backends/fd-calls.js';
 import { temporaryName } from '../../storage/backends/temporary-file.js';
 import type { Keyring } from '../../storage/codec/keyring.js';
@@ -14,6 +16,7 @@ import { childPath, parseStoragePath } from '../../storage/storage-path.js';
 import { StorageTask } from '../../tasks/storage-task.js';
 import { loadIndex, type IndexEntry, type PackRef } from '../../tasks/tree-index.js';
 import { findTree, inTree } from '../../tasks/tree-lookup.js';
+import { sameTime, timeToSet } from '../../storage/file-times.js';
 import { DEFAULT_TREE_CONCURRENCY, Gate, LARGE_FILE_BYTES, LARGE_FILES_AT_ONCE } from './tree-limits.js';
 import { listStored } from './tree-listing.js';
 import { PackReader } from './pack-reader.js';
@@ -80,9 +83,20 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<TreeSumm
   if (first !== undefined) packs.prefetch(first[1].pack.name);
   // Every folder at once, each waiting only for the one above it, while files are written (each file waits for its own
   // folder): making a thousand folders took a tenth of a restore, the event loop idle. A folder that cannot be made
-  // fails the files in it, and then the restore.
-  const foldersMade = Promise.all(directories.map(async ([path]) => folders.make(path)));
-  foldersMade.catch(() => undefined);
+  // (a file or a link in its place) is failed, and so is each entry in it; the rest of the tree is restored.
+  const made = new Set<string>();
+  const foldersMade = Promise.all(
+    directories.map(async ([path]) => {
+      try {
+        await folders.make(path);
+        made.add(path);
+      } catch (error) {
+        // (A folder below one that failed fails with the same error: it is told once, at the folder that failed.)
+        const failedAt = error instanceof TaskforgeError ? error.details?.['path'] : undefined;
+        if (failedAt === undefined || failedAt === path) tally.failed(path, childPath(prefix, path), restoreFailure(childPath(prefix, path), error));
+      }
+    }),
+  );
   const context: RestoreContext = { options, prefix, destination, folders, tally, signal, stops: new Stops(signal) };
   const largeFiles = new Gate(LARGE_FILES_AT_ONCE);
   let next = 0;
@@ -107,12 +121,12 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<TreeSumm
     await Promise.all(links.map(async ([path, link]) => restoreLink(path, link, { prefix, destination, folders, tally })));
     // Deepest first, a level at a time: a folder made unreadable by its mode must not stop the times of those below it being set.
     // (Setting a folder's mode or time changes nothing in the folder above it.)
-    for (const level of byDepthDeepestFirst(directories)) {
+    for (const level of byDepthDeepestFirst(directories.filter(([path]) => made.has(path)))) {
       await Promise.all(
         level.map(async ([path, entry]) => {
           const host = join(destination, ...path.split('/'));
           await chmod(host, entry.mode);
-          await utimes(host, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
+          await utimes(host, timeToSet(entry.mtimeMs), timeToSet(entry.mtimeMs));
         }),
       );
     }
@@ -192,7 +206,7 @@ async function restoreFile(path: string, entry: FileEntry, context: RestoreConte
         body.on('data', (chunk: Buffer) => (bytes += chunk.length));
         await context.stops.run((stop) => pipeline(body, createWriteStream(temporary, { flags: 'wx', mode: 0o600 }), { signal: stop }));
         await chmod(temporary, entry.mode);
-        await utimes(temporary, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
+        await utimes(temporary, timeToSet(entry.mtimeMs), timeToSet(entry.mtimeMs));
       }
       await rename(temporary, host);
     } catch (error) {
@@ -270,12 +284,13 @@ async function restorePackedFile(path: string, entry: PackedEntry, packs: PackRe
   return true;
 }
 
-/** Why the restore of `storagePath` failed, coded. */
-function restoreFailure(storagePath: string, error: unknown): { code: ErrorCode; message: string } {
-  return { code: error instanceof TaskforgeError ? error.code : ErrorCode.IO_ERROR, message: `restore of '${storagePath}' failed: ${error instanceof Error ? error.message : String(error)}` };
+/** Why the restore of `storagePath` failed, coded (a system error by its errno: EISDIR is IS_A_DIRECTORY, ENOSPC NO_SPACE). */
+function restoreFailure(storagePath: string, error: unknown, what = ''): { code: ErrorCode; message: string } {
+  const code = error instanceof TaskforgeError ? error.code : (codeOfErrno(errnoOf(error)) ?? ErrorCode.IO_ERROR);
+  return { code, message: `restore of ${what}'${storagePath}' failed: ${error instanceof Error ? error.message : String(error)}` };
 }
 
-/** Whether a file with the entry's size, mtime (to the millisecond: utimes keeps less than a file system records) and mode is at `host`. */
+/** Whether a file with the entry's size, mtime (as far as a restore can set one) and mode is at `host`. */
 function isInPlace(host: string, entry: FileEntry): boolean {
   let present;
   try {
@@ -283,7 +298,7 @@ function isInPlace(host: string, entry: FileEntry): boolean {
   } catch {
     return false;
   }
-  return present.isFile() && present.size === entry.size && Math.abs(present.mtimeMs - entry.mtimeMs) < 1 && (present.mode & 0o7777) === entry.mode;
+  return present.isFile() && present.size === entry.size && sameTime(present.mtimeMs, entry.mtimeMs) && (present.mode & 0o7777) === entry.mode;
 }
 
 /** Writes `bytes` to a new temporary file with the entry's mode and mtime, and renames it to `host`: never half a file at `host`. */
@@ -313,7 +328,7 @@ function writeNewSync(host: string, bytes: Buffer, entry: FileEntry): void {
     try {
       for (let done = 0; done < bytes.byteLength; ) done += writeSync(fd, bytes, done, bytes.byteLength - done);
       fchmodSync(fd, entry.mode);
-      futimesSync(fd, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
+      futimesSync(fd, timeToSet(entry.mtimeMs), timeToSet(entry.mtimeMs));
     } finally {
       closeSync(fd);
     }
@@ -337,7 +352,7 @@ async function writeWhole(temporary: string, bytes: Buffer, entry: FileEntry): P
   try {
     await writeAll(fd, [bytes]);
     fchmodSync(fd, entry.mode);
-    futimesSync(fd, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
+    futimesSync(fd, timeToSet(entry.mtimeMs), timeToSet(entry.mtimeMs));
   } finally {
     closeSync(fd);
   }
@@ -352,18 +367,18 @@ async function restoreLink(path: string, link: IndexEntry & { kind: 'symlink' },
     await folders.make(parentOf(path));
     const present = await lstat(host).catch(() => undefined);
     if (present?.isSymbolicLink() === true && (await readlink(host)) === target) {
-      if (link.mtimeMs !== undefined && Math.abs(present.mtimeMs - link.mtimeMs) >= 1) await lutimes(host, link.mtimeMs / 1000, link.mtimeMs / 1000);
+      if (link.mtimeMs !== undefined && !sameTime(present.mtimeMs, link.mtimeMs)) await lutimes(host, timeToSet(link.mtimeMs), timeToSet(link.mtimeMs));
       tally.linked(path, storagePath, target);
       return;
     }
-    if (present?.isDirectory() === true) throw new Error('a folder is in its place');
+    if (present?.isDirectory() === true) throw new TaskforgeError(ErrorCode.IS_A_DIRECTORY, 'a folder is in its place (a restore removes no folder)', { details: { path } });
     if (present !== undefined) await rm(host);
     await symlink(target, host);
     // The link's own time, never its target's (lutimes does not follow it).
-    if (link.mtimeMs !== undefined) await lutimes(host, link.mtimeMs / 1000, link.mtimeMs / 1000);
+    if (link.mtimeMs !== undefined) await lutimes(host, timeToSet(link.mtimeMs), timeToSet(link.mtimeMs));
     tally.linked(path, storagePath, target);
   } catch (error) {
-    tally.failed(path, storagePath, { code: ErrorCode.IO_ERROR, message: `restore of the link '${storagePath}' failed: ${error instanceof Error ? error.message : String(error)}` });
+    tally.failed(path, storagePath, restoreFailure(storagePath, error, 'the link '));
   }
 }
 
@@ -455,7 +470,9 @@ class SafeFolders {
     );
     if (created) return true;
     const stats = await lstat(host);
-    if (!stats.isDirectory()) throw new TaskforgeError(ErrorCode.NOT_A_DIRECTORY, `restore into '${path === '' ? '.' : path}' refused: it is ${stats.isSymbolicLink() ? 'a link' : 'not a folder'}, and nothing is written through one`, { details: { path } });
+    if (!stats.isDirectory()) throw new TaskforgeError(ErrorCode.NOT_A_DIRECTORY, `restore into '${path === '' ? this.#root : path}' refused: it is ${stats.isSymbolicLink() ? 'a link' : 'not a folder'}, and nothing is written through one`, { details: { path } });
+    // A restore killed while it replaced files here left their temporary files: gone with it, they are removed now.
+    await removeDeadWritersFiles(host);
     return false;
   }
 }

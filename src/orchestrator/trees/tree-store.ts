@@ -15,6 +15,7 @@ import { loadIndex, saveIndex, type IndexAccess, type IndexEntry } from '../../t
 import { listStored, type StoredObject } from './tree-listing.js';
 import { TreeTally, type FileOutcome, type TreeProgress, type TreeSummary } from './tree-tally.js';
 import { DEFAULT_TREE_CONCURRENCY, Gate, LARGE_FILE_BYTES, LARGE_FILES_AT_ONCE } from './tree-limits.js';
+import { mtimeOf, sameOptionalTime, sameTime } from '../../storage/file-times.js';
 import { walkTree } from './tree-walk.js';
 import { PACKED_FILE_BYTES, PackWriter } from './tree-pack.js';
 import { encodingPlan, withAvailableCompression } from '../../tasks/storage-task-prepare.js';
@@ -126,7 +127,7 @@ export async function storeTree(options: StoreTreeOptions): Promise<TreeSummary>
       if (
         previous?.kind === 'file' &&
         previous.size === entry.size &&
-        previous.mtimeMs === entry.mtimeMs &&
+        sameTime(previous.mtimeMs, entry.mtimeMs) &&
         previous.mode === entry.mode &&
         (previous.pack === undefined ? object?.size === previous.stored.size : presentPacks.has(previous.pack.name))
       ) {
@@ -247,20 +248,20 @@ async function removeUnused(backend: StorageBackend, prefix: string, before: Rea
 
 function sameEntry(a: IndexEntry | undefined, b: IndexEntry): boolean {
   if (a?.kind !== b.kind) return false;
-  if (a.kind === 'symlink' || b.kind === 'symlink') return a.kind === 'symlink' && b.kind === 'symlink' && a.target === b.target && a.mtimeMs === b.mtimeMs;
-  return a.mtimeMs === b.mtimeMs && a.mode === b.mode;
+  if (a.kind === 'symlink' || b.kind === 'symlink') return a.kind === 'symlink' && b.kind === 'symlink' && a.target === b.target && sameOptionalTime(a.mtimeMs, b.mtimeMs);
+  return sameTime(a.mtimeMs, b.mtimeMs) && a.mode === b.mode;
 }
 
 /** The source folder as the index records a folder; VALIDATION_ERROR when it is missing or not a folder. */
 async function sourceDirectory(source: string): Promise<IndexEntry> {
   let stats;
   try {
-    stats = await stat(source);
+    stats = await stat(source, { bigint: true });
   } catch {
     throw new TaskforgeError(ErrorCode.VALIDATION_ERROR, `source: no such directory '${source}'`, { details: { field: 'source', value: source } });
   }
   if (!stats.isDirectory()) throw new TaskforgeError(ErrorCode.VALIDATION_ERROR, `source: '${source}' is not a directory`, { details: { field: 'source', value: source } });
-  return { kind: 'directory', mtimeMs: stats.mtimeMs, mode: stats.mode & 0o7777 };
+  return { kind: 'directory', mtimeMs: mtimeOf(stats), mode: Number(stats.mode) & 0o7777 };
 }
 
 /**

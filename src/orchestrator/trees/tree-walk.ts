@@ -2,6 +2,7 @@ import { lstatSync, readdirSync, readlinkSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { errnoOf } from '../../core/system-errors.js';
+import { mtimeOf } from '../../storage/file-times.js';
 import { RESERVED_PREFIX } from '../../storage/storage-path.js';
 
 /** One thing found under a local directory, named by its path relative to it (`a/b.txt`, `/`-separated). */
@@ -61,15 +62,16 @@ function describe(hostDirectory: string, relative: string, name: string): LocalE
   if (name.startsWith(RESERVED_PREFIX)) return { kind: 'skipped', path, reason: `names starting with '${RESERVED_PREFIX}' are reserved for taskforge` };
   let stats;
   try {
-    stats = lstatSync(host);
+    stats = lstatSync(host, { bigint: true });
   } catch (error) {
     return { kind: 'skipped', path, reason: `vanished or cannot be read (${errnoOf(error) ?? String(error)})` };
   }
-  if (stats.isFile()) return { kind: 'file', path, size: stats.size, mtimeMs: stats.mtimeMs, mode: stats.mode & 0o7777 };
-  if (stats.isDirectory()) return { kind: 'directory', path, mtimeMs: stats.mtimeMs, mode: stats.mode & 0o7777 };
+  const mode = Number(stats.mode) & 0o7777;
+  if (stats.isFile()) return { kind: 'file', path, size: Number(stats.size), mtimeMs: mtimeOf(stats), mode };
+  if (stats.isDirectory()) return { kind: 'directory', path, mtimeMs: mtimeOf(stats), mode };
   if (stats.isSymbolicLink()) {
     try {
-      return { kind: 'symlink', path, target: readlinkSync(host), mtimeMs: stats.mtimeMs };
+      return { kind: 'symlink', path, target: readlinkSync(host), mtimeMs: mtimeOf(stats) };
     } catch (error) {
       return { kind: 'skipped', path, reason: `a link that cannot be read (${errnoOf(error) ?? String(error)})` };
     }

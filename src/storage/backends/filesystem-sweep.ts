@@ -1,4 +1,4 @@
-import { lstat, opendir, unlink } from 'node:fs/promises';
+import { lstat, opendir, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoOf } from '../../core/system-errors.js';
 import { RESERVED_PREFIX } from '../storage-path.js';
@@ -83,4 +83,19 @@ async function removeIfOlder(hostPath: string, cutoff: number): Promise<number |
     if (errnoOf(error) === 'ENOENT') return undefined; // another sweep or the writer got there first
     throw error;
   }
+}
+
+/**
+ * Removes, in `directory` only (not below it), the temporary files of
+ * writers of this machine that no longer run: what a killed restore left
+ * beside the files it was replacing. Those of running writers and of other
+ * machines stay (a sweep with an age settles those).
+ */
+export async function removeDeadWritersFiles(directory: string): Promise<number> {
+  let removed = 0;
+  for (const name of await readdir(directory)) {
+    if (!name.startsWith(TEMPORARY_PREFIX) || ownerOf(name) !== 'gone') continue;
+    if ((await removeIfOlder(join(directory, name), Number.POSITIVE_INFINITY)) !== undefined) removed += 1;
+  }
+  return removed;
 }
