@@ -282,7 +282,7 @@ export class RedisConsumption implements Consumption {
           }
         }
         // Kept for the next sweep; should this process die first, their jobs are run again elsewhere once their locks run out.
-        this.#unrecorded.push(...ends);
+        for (const end of ends) this.#unrecorded.push(end);
         this.#logger.error({ worker: this.id, tasks: ends.length }, 'task ends could not be recorded now; the next sweep tries again');
       },
     );
@@ -361,7 +361,7 @@ export class RedisConsumption implements Consumption {
         const ends = this.#unrecorded;
         this.#unrecorded = [];
         await this.#store.settleMany(ends).catch((error: unknown) => {
-          this.#unrecorded.push(...ends);
+          for (const end of ends) this.#unrecorded.push(end);
           throw error;
         });
       }

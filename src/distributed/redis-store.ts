@@ -266,7 +266,10 @@ export class RedisStore {
     for (const { id, result } of ends) args.push(id, JSON.stringify(retainedResult(result)), result.success ? '1' : '0', result.error?.code ?? '');
     const jobs: string[] = [];
     for (const { job } of ends) if (job !== undefined) jobs.push(job.id, job.token);
-    if (jobs.length > 0) args.push(this.#jobKeyPrefix, String(jobs.length / 2), ...jobs);
+    if (jobs.length > 0) {
+      args.push(this.#jobKeyPrefix, String(jobs.length / 2));
+      for (const value of jobs) args.push(value);
+    }
     const now = Date.now();
     const [fresh, released] = (await this.#run('tfFinish', args, via, now)) as [number[], string[]];
     await this.handOver(released, now);
@@ -339,10 +342,11 @@ export class RedisStore {
   async #run(command: ScriptCommand, args: readonly string[], via: Redis = this.#redis, now = Date.now()): Promise<unknown> {
     this.#assertOpen();
     const common = [this.#prefix, String(now), isoTime(now), String(this.#maxFinished), String(this.#maxAgeMs), String(EVENTS_MAX_LEN)];
-    const call = (via as unknown as Record<string, (...values: string[]) => Promise<unknown>>)[command];
+    const call = (via as unknown as Record<string, (values: readonly string[]) => Promise<unknown>>)[command];
     if (call === undefined) throw new Error(`script ${command} is not defined on this connection`);
     try {
-      return await call.call(via, ...this.#keys, ...common, ...args);
+      // One array, not spread: a batch of 20,000 tasks is 80,000 arguments, past what a call's stack holds (ioredis flattens it).
+      return await call.call(via, [...this.#keys, ...common, ...args]);
     } catch (error) {
       throw new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `the Redis queue ${this.name} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }

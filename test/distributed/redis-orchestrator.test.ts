@@ -95,6 +95,18 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     expect(journal.startOrder).toEqual(expected);
   });
 
+  it("takes a batch of 25,000 tasks in one submit, all or none (80,000 script arguments: past what a call's stack holds if spread)", async () => {
+    const orchestrator = await client();
+    const configs = Array.from({ length: 25_000 }, (_, index) => probe(`big${String(index)}`, index % 5));
+    const handles = await orchestrator.submitAll(configs);
+    expect(handles).toHaveLength(25_000);
+    expect((await orchestrator.counts()).waiting).toBe(25_000);
+    // The same batch again with one duplicate at its end: nothing of it is stored.
+    const again = [...Array.from({ length: 24_999 }, (_, index) => probe(`more${String(index)}`, 0)), probe('big7', 0)];
+    await expect(orchestrator.submitAll(again)).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
+    expect((await orchestrator.counts()).waiting).toBe(25_000);
+  }, 60_000);
+
   it("a worker's onIdle resolves once the tasks it ran have ended (it reads no ends it does not wait for)", async () => {
     const orchestrator = await client();
     const running = await worker(2);

@@ -166,6 +166,19 @@ describe('Orchestrator: dependencies', () => {
     expect(await (await run.submit(probe('late', 0, {}, { dependsOn: ['root'] }))).result).toMatchObject({ error: { code: 'DEPENDENCY_FAILED' } });
   });
 
+  it("fails 200,000 dependents of a failed task's dependent (more than a call's stack holds as arguments)", async () => {
+    const run = orchestrator(new Journal(), { concurrency: 1 });
+    const handles = await run.submitAll([
+      probe('root', 0, { ms: 20, fail: 'NOT_FOUND' }),
+      probe('child', 0, {}, { dependsOn: ['root'] }),
+      ...Array.from({ length: 200_000 }, (_, index) => probe(`grandchild-${String(index)}`, 0, {}, { dependsOn: ['child'] })),
+    ]);
+    const last = await handles.at(-1)?.result;
+    expect(last).toMatchObject({ status: 'failed', error: { code: 'DEPENDENCY_FAILED', details: { dependency: 'child' } } });
+    await run.onIdle();
+    expect((await run.counts()).waiting).toBe(0);
+  }, 60_000);
+
   it('refuses unknown ids and self-dependency at submit with VALIDATION_ERROR', async () => {
     const run = orchestrator(new Journal());
     await expect(run.submit(probe('x', 0, {}, { dependsOn: ['ghost'] }))).rejects.toThrow(

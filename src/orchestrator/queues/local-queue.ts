@@ -383,7 +383,8 @@ export class LocalQueue implements TaskQueue {
     const work = [...failed];
     for (let item = work.pop(); item !== undefined; item = work.pop()) {
       const more = this.#end(item[0], item[1]);
-      if (more !== undefined) work.push(...more);
+      // (One by one: a task with a hundred thousand dependents, spread into push, would overflow the stack.)
+      if (more !== undefined) for (const next of more) work.push(next);
     }
     return recorded;
   }
