@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join, relative } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { BIN, cleanEnv, runBin, startBin, until, type Ran } from '../helpers/bin.js';
@@ -298,6 +299,32 @@ describe('taskforge write --recursive and read --recursive (the real bin)', () =
     writeFileSync(join(cwd, 'a-file'), 'x');
     expect(taskforge(['read', '/t', '-o', 'a-file', '--recursive'])).toMatchObject({ code: 2, stdout: '', stderr: 'taskforge: NOT_A_DIRECTORY: -o a-file is a file: a tree is restored into a folder (one that is missing is made); nothing was written\n' });
   });
+
+  it('Ctrl-C while the tree is still being looked up (storage that does not answer) ends with the summary of nothing done, exit 1', async () => {
+    // An S3 endpoint that takes connections and never answers: the restore waits on its first request.
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    try {
+      const reader = startBin(cwd, ['read', '/t', '-o', 'out', '--recursive', '--json'], {
+        TASKFORGE_STORAGE: `s3://bucket?endpoint=http://127.0.0.1:${String(port)}&region=us-east-1`,
+        AWS_ACCESS_KEY_ID: 'x',
+        AWS_SECRET_ACCESS_KEY: 'y',
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      });
+      await until(() => sockets.length > 0);
+      reader.child.kill('SIGINT');
+      const { code, stdout, stderr } = await reader.exited;
+      expect(code).toBe(1);
+      expect(JSON.parse(stdout.trim())).toMatchObject({ summary: { files: 0, stored: 0, failed: 0, interrupted: true } });
+      expect(stderr).toBe('taskforge: interrupted by SIGINT: 0 files were restored whole, none half; the same command again does the rest\n');
+      expect(existsSync(join(cwd, 'out'))).toBe(false);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  }, 30_000);
 
   it('holds open at most a few descriptors per file being stored or restored, however many files the tree has', async () => {
     const source = join(cwd, 'many');

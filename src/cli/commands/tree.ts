@@ -1,8 +1,8 @@
 import { lstat } from 'node:fs/promises';
-import { isTaskforgeError } from '../../core/errors.js';
+import { ErrorCode, isTaskforgeError } from '../../core/errors.js';
 import { restoreTree } from '../../orchestrator/trees/tree-restore.js';
 import { storeTree } from '../../orchestrator/trees/tree-store.js';
-import type { TreeSummary } from '../../orchestrator/trees/tree-tally.js';
+import { TreeTally, type TreeSummary } from '../../orchestrator/trees/tree-tally.js';
 import { defaultKeyring } from '../../storage/codec/default-keyring.js';
 import { wantsEncryption, type StorageOptions } from '../../tasks/storage-task-config.js';
 import { backendFor, type CliStreams, type CommonOptions } from '../cli-context.js';
@@ -70,12 +70,17 @@ export async function readTreeCommand(prefix: string, directory: string, options
 async function withInterruption(streams: CliStreams, verb: 'stored' | 'restored', view: TreeView, run: (signal: AbortSignal) => Promise<TreeSummary>): Promise<ExitCode> {
   const interruption = Interruption.watch(streams);
   let summary: TreeSummary;
+  const started = new TreeTally(undefined, undefined);
   try {
     summary = await run(interruption.signal);
   } catch (error) {
     if (!isTaskforgeError(error)) throw error;
-    streams.stderr.write(`taskforge: ${error.code}: ${error.message}\n`);
-    return exitCodeOfError(error.code);
+    // Stopped before any file (while the index or the listing was read): nothing was done, and the summary says so.
+    if (error.code === ErrorCode.CANCELLED && interruption.signal.aborted) summary = started.summary(true);
+    else {
+      streams.stderr.write(`taskforge: ${error.code}: ${error.message}\n`);
+      return exitCodeOfError(error.code);
+    }
   } finally {
     interruption.stop();
   }
