@@ -58,13 +58,18 @@ export interface IndexAccess {
 
 /** The tree's index, or an empty one when the tree has none yet. A damaged one, or one the keys cannot open, is an error: guessing would store or restore the wrong thing. */
 export async function loadIndex(access: IndexAccess): Promise<Map<string, IndexEntry>> {
+  return (await readIndex(access)).entries;
+}
+
+/** The tree's index, and whether it is stored encrypted (false when there is none). */
+export async function readIndex(access: IndexAccess): Promise<{ readonly entries: Map<string, IndexEntry>; readonly encrypted: boolean }> {
   const path = indexPath(access.prefix);
   let opened;
   try {
     opened = await access.backend.read(path, { signal: access.signal });
   } catch (error) {
     const coded = fromSystemError(error, { operation: 'read', path });
-    if (coded.code === ErrorCode.NOT_FOUND) return new Map();
+    if (coded.code === ErrorCode.NOT_FOUND) return { entries: new Map(), encrypted: false };
     throw coded;
   }
   const decoded = await decodeStoredObject({ metadata: opened.info.metadata, body: opened.body }, { path, requireEncryption: wantsEncryption(access.options), keyring: () => access.keyring });
@@ -76,7 +81,7 @@ export async function loadIndex(access: IndexAccess): Promise<Map<string, IndexE
     throw damaged(path, 'it is not JSON', error);
   }
   if (!isIndexFile(parsed)) throw damaged(path, 'it is not a version 1 tree index');
-  return new Map(Object.entries(parsed.entries));
+  return { entries: new Map(Object.entries(parsed.entries)), encrypted: decoded.encrypted };
 }
 
 /** Stores the index whole, atomically, encoded as the tree's objects are. */

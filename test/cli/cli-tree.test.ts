@@ -326,6 +326,22 @@ describe('taskforge write --recursive and read --recursive (the real bin)', () =
     }
   }, 30_000);
 
+  it('a name that is not UTF-8 (a file, or a folder and all in it) fails the run with a line saying why; the rest is stored', () => {
+    mkdirSync(join(cwd, 'src'));
+    writeFileSync(join(cwd, 'src', 'fine.txt'), 'fine\n');
+    const raw = (name: number[]): Buffer => Buffer.concat([Buffer.from(`${join(cwd, 'src')}/`), Buffer.from(name)]);
+    writeFileSync(raw([0x62, 0x61, 0x64, 0xff]), 'bad name\n');
+    mkdirSync(raw([0x64, 0xfe]));
+    writeFileSync(Buffer.concat([raw([0x64, 0xfe]), Buffer.from('/inside.txt')]), 'in a bad folder\n');
+    const ran = taskforge(['write', '/u', '--file', 'src', '--recursive', '--json']);
+    expect(ran.code).toBe(1);
+    const { lines, summary } = outcomes(ran);
+    expect(lines.filter((line) => line['action'] === 'failed').map((line) => (line['error'] as { code: string; message: string }).code)).toEqual(['SOURCE_ERROR', 'SOURCE_ERROR']);
+    expect((lines.find((line) => line['action'] === 'failed')?.['error'] as { message: string }).message).toMatch(/cannot be stored: its name is not valid UTF-8/);
+    expect(summary).toMatchObject({ stored: 1, failed: 2 });
+    expect(taskforge(['read', '/u/fine.txt']).stdout).toBe('fine\n');
+  });
+
   it('holds open at most a few descriptors per file being stored or restored, however many files the tree has', async () => {
     const source = join(cwd, 'many');
     for (let folder = 0; folder < 20; folder += 1) {

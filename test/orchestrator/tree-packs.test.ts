@@ -84,6 +84,31 @@ describe('a tree in packs', () => {
     expect(missing.error?.code).toBe('NOT_FOUND');
   });
 
+  it("an object written at a packed file's path (without any key) is removed by the next store of the tree, even when nothing changed", async () => {
+    const backend = new MemoryBackend();
+    await storeTree({ source: join(dir, 'src'), prefix: '/t', backend, keyring, options: { encryption: true } });
+    const forged = await new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/t/a/1.txt', data: 'FORGED' } }, { backend }).execute();
+    expect(forged.success).toBe(true);
+    // Read at its path, the loose object is what a reader gets until the tree is stored again.
+    expect(await readAt(backend, '/t/a/1.txt', { keyring })).toEqual({ success: true, data: Buffer.from('FORGED') });
+    expect(await storeTree({ source: join(dir, 'src'), prefix: '/t', backend, keyring, options: { encryption: true } })).toMatchObject({ stored: 0, failed: 0 });
+    expect(await readAt(backend, '/t/a/1.txt', { keyring })).toEqual({ success: true, data: readFileSync(join(dir, 'src', 'a', '1.txt')) });
+  });
+
+  it('an encrypted tree stays encrypted: a run without encryption is refused (ENCRYPTION_REQUIRED) and stores nothing', async () => {
+    const backend = new MemoryBackend();
+    await storeTree({ source: join(dir, 'src'), prefix: '/t', backend, keyring, options: { compression: true, encryption: true } });
+    const index = async (): Promise<Buffer> => (await backend.read('/t/.taskforge-tree')).body.read() as Buffer;
+    const before = await index();
+    writeFileSync(join(dir, 'src', 'a', '1.txt'), 'changed\n');
+    await expect(storeTree({ source: join(dir, 'src'), prefix: '/t', backend, keyring, options: { compression: true } })).rejects.toMatchObject({ code: 'ENCRYPTION_REQUIRED', message: expect.stringContaining("store of the tree '/t' refused: it is stored encrypted") as unknown });
+    expect((await index()).equals(before)).toBe(true);
+    expect(await readAt(backend, '/t/a/1.txt', { keyring })).toMatchObject({ success: true });
+    expect((await readAt(backend, '/t/a/1.txt', { keyring })).data).not.toEqual(Buffer.from('changed\n'));
+    // With encryption it goes on as before.
+    expect(await storeTree({ source: join(dir, 'src'), prefix: '/t', backend, keyring, options: { compression: true, encryption: true } })).toMatchObject({ stored: 1 });
+  });
+
   it('an encrypted tree: its packed files are read and listed with the key; without it the listing shows its objects only, and a read says KEY_NOT_FOUND', async () => {
     const backend = new MemoryBackend();
     await storeTree({ source: join(dir, 'src'), prefix: '/t', backend, keyring, options: { compression: true, encryption: true } });

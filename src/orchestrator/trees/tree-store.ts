@@ -11,7 +11,8 @@ import type { TaskResult } from '../../tasks/task-result.js';
 import type { StorageBackend } from '../../storage/backend.js';
 import type { Keyring } from '../../storage/codec/keyring.js';
 import { childPath, parseStoragePath } from '../../storage/storage-path.js';
-import { loadIndex, saveIndex, type IndexAccess, type IndexEntry } from '../../tasks/tree-index.js';
+import { readIndex, saveIndex, type IndexAccess, type IndexEntry } from '../../tasks/tree-index.js';
+import { wantsEncryption } from '../../tasks/storage-task-config.js';
 import { listStored, type StoredObject } from './tree-listing.js';
 import { TreeTally, type FileOutcome, type TreeProgress, type TreeSummary } from './tree-tally.js';
 import { DEFAULT_TREE_CONCURRENCY, Gate, LARGE_FILE_BYTES, LARGE_FILES_AT_ONCE } from './tree-limits.js';
@@ -95,7 +96,10 @@ export async function storeTree(options: StoreTreeOptions): Promise<TreeSummary>
     top = await sourceDirectory(source);
     // On a shared queue the workers store each file; packs are filled here, by this process.
     packs = isSharedQueue(options.queue ?? 'memory') ? undefined : await packWriter(options, prefix, signal);
-    before = await loadIndex(access);
+    const index = await readIndex(access);
+    // Once encrypted, a tree stays so: a run that forgot --encrypt would rewrite its index, names and all, and its changed files in the clear.
+    if (index.encrypted && !wantsEncryption(storageOptions)) throw storedEncrypted(prefix);
+    before = index.entries;
     stored = before.size === 0 ? new Map<string, StoredObject>() : await listStored(options.backend, prefix, signal);
     presentPacks = await packsPresent(options.backend, prefix, before, signal);
   } catch (error) {
@@ -112,6 +116,10 @@ export async function storeTree(options: StoreTreeOptions): Promise<TreeSummary>
       if (signal.aborted) break;
       if (entry.kind === 'skipped') {
         tally.skipped(entry.path, childPath(prefix, entry.path), entry.reason);
+        continue;
+      }
+      if (entry.kind === 'failed') {
+        tally.failed(entry.path, childPath(prefix, entry.path), entry);
         continue;
       }
       if (entry.kind !== 'file') {
@@ -185,12 +193,14 @@ export async function storeTree(options: StoreTreeOptions): Promise<TreeSummary>
     await saver.stop();
   }
   // An unchanged tree writes nothing, not even its index.
+  let saved = before;
   if (changed) {
-    const saved = mergedIndex(before, after, options.deleteMissing === true);
+    saved = mergedIndex(before, after, options.deleteMissing === true);
     await saveIndex(access, saved);
-    // Only once the index that no longer needs them is durable: what a crash leaves is unused space, never a dangling entry.
-    await removeUnused(options.backend, prefix, before, saved, stored);
   }
+  // Only once the index that no longer needs them is durable: what a crash leaves is unused space, never a dangling entry.
+  // (Unchanged too: an object written at a packed file's path since, which a read would give in its place, goes.)
+  await removeUnused(options.backend, prefix, before, saved, stored);
   return tally.summary(signal.aborted);
 }
 
@@ -233,8 +243,9 @@ async function packsPresent(backend: StorageBackend, prefix: string, index: Read
 
 /**
  * Removes what the saved index no longer names: packs none of whose files
- * it keeps, and a file's own object left at its path when the file has
- * since gone into a pack (read there, it would give the old content).
+ * it keeps, and any object at a packed file's path (its own object from
+ * before it went into a pack, or one written there since by anyone): read
+ * at that path, it would be given in place of the tree's file.
  */
 async function removeUnused(backend: StorageBackend, prefix: string, before: ReadonlyMap<string, IndexEntry>, saved: ReadonlyMap<string, IndexEntry>, stored: ReadonlyMap<string, StoredObject>): Promise<void> {
   const signal = new AbortController().signal;
@@ -415,4 +426,12 @@ class PeriodicSave {
   async stop(): Promise<void> {
     await this.#saving;
   }
+}
+
+function storedEncrypted(prefix: string): TaskforgeError {
+  return new TaskforgeError(
+    ErrorCode.ENCRYPTION_REQUIRED,
+    `store of the tree '${prefix}' refused: it is stored encrypted, and this run would store it in the clear (its index, with every name, and its changed files); store it with encryption (--encrypt), or delete it first to store it plain; nothing was stored`,
+    { details: { path: prefix } },
+  );
 }

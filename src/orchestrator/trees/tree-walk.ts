@@ -1,6 +1,7 @@
 import { lstatSync, readdirSync, readlinkSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { ErrorCode } from '../../core/errors.js';
 import { errnoOf } from '../../core/system-errors.js';
 import { mtimeOf } from '../../storage/file-times.js';
 import { RESERVED_PREFIX } from '../../storage/storage-path.js';
@@ -11,7 +12,9 @@ export type LocalEntry =
   | { readonly kind: 'directory'; readonly path: string; readonly mtimeMs: number; readonly mode: number }
   | { readonly kind: 'symlink'; readonly path: string; readonly target: string; readonly mtimeMs: number }
   /** Not stored, with why: a FIFO, socket or device; a name taskforge reserves; one that vanished or could not be read. */
-  | { readonly kind: 'skipped'; readonly path: string; readonly reason: string };
+  | { readonly kind: 'skipped'; readonly path: string; readonly reason: string }
+  /** An entry that cannot be stored (its name is not UTF-8): a failure of the run, not a skip. */
+  | { readonly kind: 'failed'; readonly path: string; readonly code: ErrorCode; readonly message: string };
 
 /** How long the walk holds the event loop before it gives it a turn. */
 const SLICE_MS = 5;
@@ -64,6 +67,10 @@ function describe(hostDirectory: string, relative: string, name: string): LocalE
   try {
     stats = lstatSync(host, { bigint: true });
   } catch (error) {
+    // A name that is not UTF-8 comes out of readdir with U+FFFD in place of its bytes, a name nothing has: no storage path can hold it.
+    if (errnoOf(error) === 'ENOENT' && name.includes('\uFFFD')) {
+      return { kind: 'failed', path, code: ErrorCode.SOURCE_ERROR, message: `'${path}' cannot be stored: its name is not valid UTF-8 (storage paths are UTF-8); rename it to store it` };
+    }
     return { kind: 'skipped', path, reason: `vanished or cannot be read (${errnoOf(error) ?? String(error)})` };
   }
   const mode = Number(stats.mode) & 0o7777;
