@@ -295,6 +295,11 @@ describe('taskforge write --recursive and read --recursive (the real bin)', () =
     expect(readFileSync(join(cwd, 'out', 'naïve ünïcode', 'file with spaces.md'), 'utf8')).toBe('# ünïcode\n');
     expect(statSync(join(cwd, 'out', 'empty folder')).mode & 0o7777).toBe(0o750);
     expect(readFileSync(join(cwd, 'out', 'docs'), 'utf8')).toBe('in the way\n');
+    // The folder in a file's place is said plainly, before anything is written out for it.
+    expect(lines.find((line) => line['path'] === 'empty.txt')?.['error']).toEqual({ code: 'IS_A_DIRECTORY', message: `restore of '/t/empty.txt' failed: a folder is in its place at '${join(cwd, 'out', 'empty.txt')}' (a restore removes no folder)` });
+    expect(readdirSync(join(cwd, 'out')).filter((name) => name.startsWith('.taskforge-'))).toEqual([]);
+    // A link of the tree is no folder to restore: it comes back with its folder.
+    expect(taskforge(['read', '/t/docs/link-inside', '-o', 'one-link', '--recursive'])).toMatchObject({ code: 1, stderr: "taskforge: NOT_A_DIRECTORY: restore of '/t/docs/link-inside' failed: it is a link of the tree, not a folder (restore the folder it is in)\n" });
     // A destination that is a file: nothing to restore into, said with its name, exit 2.
     writeFileSync(join(cwd, 'a-file'), 'x');
     expect(taskforge(['read', '/t', '-o', 'a-file', '--recursive'])).toMatchObject({ code: 2, stdout: '', stderr: 'taskforge: NOT_A_DIRECTORY: -o a-file is a file: a tree is restored into a folder (one that is missing is made); nothing was written\n' });

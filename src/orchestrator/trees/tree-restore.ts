@@ -290,7 +290,12 @@ function restoreFailure(storagePath: string, error: unknown, what = ''): { code:
   return { code, message: `restore of ${what}'${storagePath}' failed: ${error instanceof Error ? error.message : String(error)}` };
 }
 
-/** Whether a file with the entry's size, mtime (as far as a restore can set one) and mode is at `host`. */
+/**
+ * Whether a file with the entry's size, mtime (as far as a restore can set
+ * one) and mode is at `host`; IS_A_DIRECTORY when a folder is there (a
+ * restore removes no folder: said before the file is written out, not by
+ * the rename after).
+ */
 function isInPlace(host: string, entry: FileEntry): boolean {
   let present;
   try {
@@ -298,6 +303,7 @@ function isInPlace(host: string, entry: FileEntry): boolean {
   } catch {
     return false;
   }
+  if (present.isDirectory()) throw folderInPlace(host);
   return present.isFile() && present.size === entry.size && sameTime(present.mtimeMs, entry.mtimeMs) && (present.mode & 0o7777) === entry.mode;
 }
 
@@ -371,7 +377,7 @@ async function restoreLink(path: string, link: IndexEntry & { kind: 'symlink' },
       tally.linked(path, storagePath, target);
       return;
     }
-    if (present?.isDirectory() === true) throw new TaskforgeError(ErrorCode.IS_A_DIRECTORY, 'a folder is in its place (a restore removes no folder)', { details: { path } });
+    if (present?.isDirectory() === true) throw folderInPlace(host);
     if (present !== undefined) await rm(host);
     await symlink(target, host);
     // The link's own time, never its target's (lutimes does not follow it).
@@ -410,8 +416,14 @@ async function entriesToRestore(options: RestoreTreeOptions, prefix: string, sig
   return { entries: await fromListing(options.backend, prefix, signal), packPrefix: prefix };
 }
 
-function notAFolder(prefix: string, what: string): TaskforgeError {
-  return new TaskforgeError(ErrorCode.NOT_A_DIRECTORY, `restore of '${prefix}' failed: it is ${what}, not a folder (read it without --recursive)`, { details: { path: prefix } });
+function notAFolder(prefix: string, what: 'a file' | 'a file of the tree' | 'a link of the tree'): TaskforgeError {
+  // (A tree's link is no object: it comes back with a restore of the folder it is in.)
+  const instead = what === 'a link of the tree' ? 'restore the folder it is in' : 'read it without --recursive';
+  return new TaskforgeError(ErrorCode.NOT_A_DIRECTORY, `restore of '${prefix}' failed: it is ${what}, not a folder (${instead})`, { details: { path: prefix } });
+}
+
+function folderInPlace(host: string): TaskforgeError {
+  return new TaskforgeError(ErrorCode.IS_A_DIRECTORY, `a folder is in its place at '${host}' (a restore removes no folder)`);
 }
 
 /** A tree stored without an index: its objects, as files with the default mode and the time of now. */
