@@ -195,6 +195,7 @@ async function restoreFile(path: string, entry: FileEntry, context: RestoreConte
       tally.failed(path, storagePath, read.error);
       return;
     }
+    if (!fresh) await folders.sweep(parent);
     const temporary = join(destination, ...parent.split('/').filter(Boolean), temporaryName());
     let bytes = 0;
     try {
@@ -276,7 +277,10 @@ async function restorePackedFile(path: string, entry: PackedEntry, packs: PackRe
     }
     const bytes = await packs.read(entry.pack, storagePath, entry.size);
     if (fresh) writeNewSync(host, bytes, entry);
-    else placeWholeSync(join(destination, ...parent.split('/').filter(Boolean), temporaryName()), host, bytes, entry);
+    else {
+      await folders.sweep(parent);
+      placeWholeSync(join(destination, ...parent.split('/').filter(Boolean), temporaryName()), host, bytes, entry);
+    }
     tally.stored(path, storagePath, bytes.byteLength, entry.stored.size, 'restored');
   } catch (error) {
     if (!signal.aborted) tally.failed(path, storagePath, restoreFailure(storagePath, error));
@@ -450,9 +454,25 @@ function checkRelative(path: string): void {
 class SafeFolders {
   readonly #root: string;
   readonly #made = new Map<string, Promise<boolean>>();
+  readonly #swept = new Map<string, Promise<void>>();
 
   constructor(root: string) {
     this.#root = root;
+  }
+
+  /**
+   * Removes, once per run, the temporary files that a killed restore left
+   * in a folder that was there before this run: called before a file is
+   * written into it (a killed restore was writing files that are therefore
+   * not in place now), so a run that writes nothing there reads no folder.
+   */
+  sweep(path: string): Promise<void> {
+    let swept = this.#swept.get(path);
+    if (swept === undefined) {
+      swept = removeDeadWritersFiles(path === '' ? this.#root : join(this.#root, ...path.split('/'))).then(() => undefined);
+      this.#swept.set(path, swept);
+    }
+    return swept;
   }
 
   /**
@@ -483,8 +503,6 @@ class SafeFolders {
     if (created) return true;
     const stats = await lstat(host);
     if (!stats.isDirectory()) throw new TaskforgeError(ErrorCode.NOT_A_DIRECTORY, `restore into '${path === '' ? this.#root : path}' refused: it is ${stats.isSymbolicLink() ? 'a link' : 'not a folder'}, and nothing is written through one`, { details: { path } });
-    // A restore killed while it replaced files here left their temporary files: gone with it, they are removed now.
-    await removeDeadWritersFiles(host);
     return false;
   }
 }
