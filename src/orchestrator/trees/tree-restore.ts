@@ -52,9 +52,11 @@ const SLICE_MS = 5;
  * there with the recorded size, mtime and mode is left alone. A file that
  * replaces one is written to a temporary file beside it and renamed into
  * place, so the old one is never half-replaced; in a folder this run made,
- * a file from a pack is written in place at once (see writeNewSync). Nothing is
- * written through a link: a folder on the way that is a link is refused. A tree stored without an index (by
- * single writes) is restored from a listing, its files with default modes.
+ * a file from a pack is written in place at once (see writeNewSync).
+ * Nothing is written through a link and no folder is removed: a folder of
+ * the destination that is a link or a file fails with each entry under it,
+ * and the rest is restored. A tree stored without an index (by single
+ * writes) is restored from a listing, its files with default modes.
  */
 export async function restoreTree(options: RestoreTreeOptions): Promise<TreeSummary> {
   const prefix = parseStoragePath(options.prefix);
@@ -469,7 +471,11 @@ class SafeFolders {
   sweep(path: string): Promise<void> {
     let swept = this.#swept.get(path);
     if (swept === undefined) {
-      swept = removeDeadWritersFiles(path === '' ? this.#root : join(this.#root, ...path.split('/'))).then(() => undefined);
+      // (Housekeeping: a folder that cannot be read for it fails nothing; the write that follows says what is wrong, if anything.)
+      swept = removeDeadWritersFiles(path === '' ? this.#root : join(this.#root, ...path.split('/'))).then(
+        () => undefined,
+        () => undefined,
+      );
       this.#swept.set(path, swept);
     }
     return swept;
