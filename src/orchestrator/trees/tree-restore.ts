@@ -177,10 +177,8 @@ class Stops {
 }
 
 async function restoreFile(path: string, entry: FileEntry, context: RestoreContext): Promise<void> {
-  const { options, prefix, destination, folders, tally, signal } = context;
-  const storagePath = childPath(prefix, path);
-  const host = join(destination, ...path.split('/'));
-  const parent = parentOf(path);
+  const { options, folders, tally, signal } = context;
+  const { storagePath, host, parent, temporary: temporaryBeside } = placeOf(path, context);
   try {
     const fresh = await folders.make(parent);
     if (!fresh && isInPlace(host, entry)) {
@@ -198,7 +196,7 @@ async function restoreFile(path: string, entry: FileEntry, context: RestoreConte
       return;
     }
     if (!fresh) await folders.sweep(parent);
-    const temporary = join(destination, ...parent.split('/').filter(Boolean), temporaryName());
+    const temporary = temporaryBeside();
     let bytes = 0;
     try {
       if (read.data instanceof Buffer) {
@@ -221,6 +219,17 @@ async function restoreFile(path: string, entry: FileEntry, context: RestoreConte
     if (signal.aborted) return;
     tally.failed(path, storagePath, restoreFailure(storagePath, error));
   }
+}
+
+/** Where an entry of the tree goes: its storage path, its path on this host, its folder, and a new temporary name beside it. */
+function placeOf(path: string, context: Pick<RestoreContext, 'prefix' | 'destination'>): { storagePath: string; host: string; parent: string; temporary: () => string } {
+  const parent = parentOf(path);
+  return {
+    storagePath: childPath(context.prefix, path),
+    host: join(context.destination, ...path.split('/')),
+    parent,
+    temporary: () => join(context.destination, ...parent.split('/').filter(Boolean), temporaryName()),
+  };
 }
 
 /** Entries grouped by how deep they are, the deepest group first. */
@@ -266,10 +275,8 @@ function inPackOrder(packed: [string, PackedEntry][]): [string, PackedEntry][] {
 
 /** Restores one packed file; true when it read its pack for it. */
 async function restorePackedFile(path: string, entry: PackedEntry, packs: PackReader, context: RestoreContext): Promise<boolean> {
-  const { prefix, destination, folders, tally, signal } = context;
-  const storagePath = childPath(prefix, path);
-  const host = join(destination, ...path.split('/'));
-  const parent = parentOf(path);
+  const { folders, tally, signal } = context;
+  const { storagePath, host, parent, temporary } = placeOf(path, context);
   try {
     const fresh = await folders.make(parent);
     if (!fresh && isInPlace(host, entry)) {
@@ -281,7 +288,7 @@ async function restorePackedFile(path: string, entry: PackedEntry, packs: PackRe
     if (fresh) writeNewSync(host, bytes, entry);
     else {
       await folders.sweep(parent);
-      placeWholeSync(join(destination, ...parent.split('/').filter(Boolean), temporaryName()), host, bytes, entry);
+      placeWholeSync(temporary(), host, bytes, entry);
     }
     tally.stored(path, storagePath, bytes.byteLength, entry.stored.size, 'restored');
   } catch (error) {
@@ -371,10 +378,9 @@ async function writeWhole(temporary: string, bytes: Buffer, entry: FileEntry): P
 }
 
 async function restoreLink(path: string, link: IndexEntry & { kind: 'symlink' }, context: Pick<RestoreContext, 'prefix' | 'destination' | 'folders' | 'tally'>): Promise<void> {
-  const { prefix, destination, folders, tally } = context;
+  const { folders, tally } = context;
   const { target } = link;
-  const storagePath = childPath(prefix, path);
-  const host = join(destination, ...path.split('/'));
+  const { storagePath, host } = placeOf(path, context);
   try {
     await folders.make(parentOf(path));
     const present = await lstat(host).catch(() => undefined);
