@@ -146,7 +146,7 @@ describe('a consumer installing the packed tarball', () => {
     const install = (names: string[]) => `npm install ${names.map((name) => `${name}@${OPTIONAL_PACKAGES[name as keyof typeof OPTIONAL_PACKAGES]}`).join(' ')}`;
     const told = (names: string[]) => ({ code: 'UNSUPPORTED_OPTION', packages: names, install: install(names) });
     expect(JSON.parse(ran.stdout)).toEqual({
-      s3: told(['@aws-sdk/client-s3', '@aws-sdk/lib-storage']),
+      s3: told(['@aws-sdk/client-s3']),
       metrics: told(['prom-client']),
       server: told(['fastify', 'prom-client']),
       redis: told(['bullmq', 'ioredis']),
@@ -159,7 +159,7 @@ describe('a consumer installing the packed tarball', () => {
 
   it("after the command the S3 error gave, shows the AWS SDK's Node-version notice once, only below Node 22 and only once S3 is used; its own switch silences it (README, Backends)", async () => {
     // What the error above told to run, with this install's flags (no native builds).
-    const added = await runCommand('npm', ['install', '--no-audit', '--no-fund', '--omit=optional', '@aws-sdk/client-s3@3.1175.0', '@aws-sdk/lib-storage@3.1175.0'], {
+    const added = await runCommand('npm', ['install', '--no-audit', '--no-fund', '--omit=optional', '@aws-sdk/client-s3@3.1175.0'], {
       cwd: app,
       env: consumerEnv(),
       timeoutMs: 170_000,

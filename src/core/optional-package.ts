@@ -9,7 +9,6 @@ import { ErrorCode, TaskforgeError } from './errors.js';
  */
 export const OPTIONAL_PACKAGES = {
   '@aws-sdk/client-s3': '3.1175.0',
-  '@aws-sdk/lib-storage': '3.1175.0',
   bullmq: '6.7.0',
   ioredis: '5.9.2',
   fastify: '5.12.8',

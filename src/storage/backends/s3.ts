@@ -1,7 +1,6 @@
 import { Readable } from 'node:stream';
 import type * as S3Sdk from '@aws-sdk/client-s3';
-import type * as S3Storage from '@aws-sdk/lib-storage';
-import { abortable, abortError, throwIfAborted } from '../../core/abort.js';
+import { abortable, throwIfAborted } from '../../core/abort.js';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
 import { KeyedMutex } from '../../core/keyed-mutex.js';
 import { requireOptional } from '../../core/optional-package.js';
@@ -12,6 +11,7 @@ import { s3Error, statusOf } from './s3-errors.js';
 import { entriesOfKey } from './s3-keys.js';
 import { alreadyExists, isDirectory, notADirectory, notFound } from './tree-errors.js';
 import { s3Location } from './s3-location.js';
+import { UploadNotStopped, uploadObject } from './s3-upload.js';
 
 /** Options of {@link S3Backend}. */
 export interface S3BackendOptions {
@@ -30,13 +30,13 @@ export interface S3BackendOptions {
 
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 
-let sdk: { readonly s3: typeof S3Sdk; readonly storage: typeof S3Storage } | undefined;
+let sdk: { readonly s3: typeof S3Sdk } | undefined;
 
 /** The AWS SDK, loaded when the first S3 backend is made: a program that never uses S3 never pays for it. */
-function awsSdk(): { readonly s3: typeof S3Sdk; readonly storage: typeof S3Storage } {
+function awsSdk(): { readonly s3: typeof S3Sdk } {
   if (sdk === undefined) {
-    const loaded = requireOptional('the S3 backend', ['@aws-sdk/client-s3', '@aws-sdk/lib-storage']);
-    sdk = { s3: loaded['@aws-sdk/client-s3'] as typeof S3Sdk, storage: loaded['@aws-sdk/lib-storage'] as typeof S3Storage };
+    const loaded = requireOptional('the S3 backend', ['@aws-sdk/client-s3']);
+    sdk = { s3: loaded['@aws-sdk/client-s3'] as typeof S3Sdk };
   }
   return sdk;
 }
@@ -64,7 +64,7 @@ export class S3Backend implements StorageBackend {
   /** overwrite: false is a check then a PUT: one at a time per path in this process. */
   readonly #pathLocks = new KeyedMutex();
 
-  /** @throws UNSUPPORTED_OPTION when @aws-sdk/client-s3 or @aws-sdk/lib-storage is not installed. */
+  /** @throws UNSUPPORTED_OPTION when @aws-sdk/client-s3 is not installed. */
   constructor(options: S3BackendOptions) {
     this.#bucket = options.bucket;
     const prefix = options.prefix ?? '';
@@ -209,23 +209,20 @@ export class S3Backend implements StorageBackend {
       if (beforeCommit !== undefined) await beforeCommit().catch(refuse);
     };
     const signal = AbortSignal.any([options.signal, refused.signal]);
-    const upload = new this.#sdk.storage.Upload({
+    const target = {
       client: this.#client,
-      params: {
-        Bucket: this.#bucket,
-        Key: this.#key(path),
-        Body: Readable.from(abortable(endingWithCheck(body, check), signal)),
-        Metadata: { ...options.metadata },
-        // S3 refuses the PUT (or the multipart completion) when the key exists: the check
-        // above is then not the only guard, and another process cannot slip in between.
-        ...(options.overwrite ? {} : { IfNoneMatch: '*' }),
-      },
+      sdk: this.#sdk.s3,
+      bucket: this.#bucket,
+      key: this.#key(path),
+      metadata: { ...options.metadata },
+      // S3 refuses the PUT (or the multipart completion) when the key exists: the check
+      // above is then not the only guard, and another process cannot slip in between.
+      ifNoneMatch: !options.overwrite,
       partSize: this.#partSize,
       queueSize: 2,
-      leavePartsOnError: false,
-    });
+    };
     try {
-      await runUpload(upload, path, signal);
+      await uploadObject(target, abortable(endingWithCheck(body, check), signal), signal, path);
     } catch (error) {
       if (error instanceof UploadNotStopped) throw error.coded;
       throwIfAborted(options.signal);
@@ -317,40 +314,6 @@ export class S3Backend implements StorageBackend {
 
   #pathOf(key: string): string {
     return `/${key.slice(this.#prefix.length)}`;
-  }
-}
-
-/** An aborted upload whose abort() itself failed: the write's error says so. */
-class UploadNotStopped extends Error {
-  constructor(readonly coded: TaskforgeError) {
-    super(coded.message);
-  }
-}
-
-/**
- * Runs `upload` to its end; `signal` aborts it. abort() only asks the upload
- * to stop (done() then rejects, and with leavePartsOnError false removes the
- * parts sent), but its promise is awaited all the same, so that its failure
- * is told rather than lost: the write fails with the abort's code and says
- * that stopping the upload failed.
- */
-async function runUpload(upload: S3Storage.Upload, path: string, signal: AbortSignal): Promise<void> {
-  let stopping: Promise<void> | undefined;
-  const stop = (): void => {
-    stopping = upload.abort();
-  };
-  signal.addEventListener('abort', stop, { once: true });
-  try {
-    await upload.done();
-  } finally {
-    signal.removeEventListener('abort', stop);
-    if (stopping !== undefined) {
-      await stopping.catch((error: unknown) => {
-        const reason = abortError(signal);
-        const message = error instanceof Error ? error.message : String(error);
-        throw new UploadNotStopped(new TaskforgeError(reason.code, `write of '${path}' failed: ${reason.message}, and stopping its upload failed (${message})`, { cause: error, retryable: reason.retryable, details: { path } }));
-      });
-    }
   }
 }
 

@@ -1,0 +1,135 @@
+import { createHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { describe, expect, it } from 'vitest';
+import { S3Backend } from '../../src/storage/backends/s3.js';
+import { StorageTask } from '../../src/tasks/storage-task.js';
+import { S3RVER_CREDENTIALS } from '../helpers/s3-server.js';
+import { useS3Server } from '../helpers/use-s3-server.js';
+
+// Writes upload their own parts, with the SHA-256 (the signature's payload
+// hash) and CRC32 (S3's checksum) taken as the body arrives: what is sent
+// must be what S3 would compute, part by part, whatever the chunks' sizes.
+
+const s3 = useS3Server('uploads');
+const PART = 5 * 1024 * 1024;
+
+/** What each PUT of a body carried, seen as the server gets it. */
+interface Sent {
+  readonly query: Record<string, unknown>;
+  readonly sha256: string | undefined;
+  readonly crc32: string | undefined;
+  readonly body: Buffer | undefined;
+}
+
+/** A client for the server that records every request with a body after it is signed. */
+function recordingClient(endpoint: string): { client: S3Client; sent: Sent[] } {
+  const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3RVER_CREDENTIALS });
+  const sent: Sent[] = [];
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { method: string; query: Record<string, unknown>; headers: Record<string, string>; body: unknown };
+      if (request.method === 'PUT') {
+        sent.push({ query: { ...request.query }, sha256: request.headers['x-amz-content-sha256'], crc32: request.headers['x-amz-checksum-crc32'], body: Buffer.isBuffer(request.body) ? request.body : undefined });
+      }
+      return next(args);
+    },
+    { step: 'finalizeRequest', priority: 'low', name: 'recordSent' },
+  );
+  return { client, sent };
+}
+
+/** `size` bytes that differ from part to part, in chunks of `chunk` bytes. */
+function bytesOf(size: number): Buffer {
+  const bytes = Buffer.alloc(size);
+  for (let index = 0; index < size; index += 1) bytes[index] = (index * 2_654_435_761) >>> 24;
+  return bytes;
+}
+
+async function* chunked(bytes: Buffer, chunk: number): AsyncGenerator<Buffer> {
+  for (let offset = 0; offset < bytes.byteLength; offset += chunk) {
+    await Promise.resolve();
+    yield bytes.subarray(offset, offset + chunk);
+  }
+}
+
+function expectedCrc32(bytes: Buffer): string {
+  const checksum = Buffer.alloc(4);
+  checksum.writeUInt32BE(crc32(bytes) >>> 0);
+  return checksum.toString('base64');
+}
+
+describe('S3 writes send their own parts, hashed as the body arrives', () => {
+  it.each([
+    ['empty', 0, 1000, 1],
+    ['one byte', 1, 1000, 1],
+    ['a byte short of a part', PART - 1, 777_777, 1],
+    ['exactly a part: one PUT', PART, 777_777, 1],
+    ['a part and a byte', PART + 1, 777_777, 2],
+    ['two parts and three bytes, in one chunk', 2 * PART + 3, 2 * PART + 3, 3],
+  ])('%s: the bytes read back, in the parts expected, each with the hashes of its own bytes', async (_name, size, chunk, parts) => {
+    const { server } = s3();
+    const { client, sent } = recordingClient(server.endpoint);
+    try {
+      const backend = new S3Backend({ bucket: server.bucket, prefix: `up-${String(process.pid)}`, client, partSize: PART });
+      const bytes = bytesOf(size);
+      const path = `/sizes/${String(size)}.bin`;
+      const result = await new StorageTask({ type: 'storage', metadata: { operation: 'write', path, data: chunked(bytes, chunk) } }, { backend }).execute();
+      expect(result.error).toBeUndefined();
+      const key = `up-${String(process.pid)}${path}`;
+      const stored = await client.send(new GetObjectCommand({ Bucket: server.bucket, Key: key }));
+      // (equals, not toEqual: a deep comparison of MiBs takes the test's whole time)
+      expect(Buffer.from((await stored.Body?.transformToByteArray()) ?? []).equals(bytes)).toBe(true);
+      const bodies = sent.filter((request) => request.body !== undefined);
+      expect(bodies).toHaveLength(parts);
+      // One PUT of the object, or parts numbered from 1 of one upload.
+      expect(bodies.map((request) => request.query['partNumber']).sort()).toEqual(parts === 1 ? [undefined] : Array.from({ length: parts }, (_, index) => String(index + 1)).sort());
+      let offset = 0;
+      for (const request of [...bodies].sort((a, b) => Number(a.query['partNumber'] ?? 0) - Number(b.query['partNumber'] ?? 0))) {
+        const part = bytes.subarray(offset, offset + (request.body?.byteLength ?? 0));
+        offset += part.byteLength;
+        expect(request.body?.equals(part)).toBe(true);
+        expect(request.sha256).toBe(createHash('sha256').update(part).digest('hex'));
+        expect(request.crc32).toBe(expectedCrc32(part));
+      }
+      expect(offset).toBe(size);
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('a body given whole in memory is hashed a MiB at a time, the event loop served between', async () => {
+    const { server, client } = s3();
+    const backend = new S3Backend({ bucket: server.bucket, prefix: `turns-${String(process.pid)}`, client, partSize: PART });
+    const bytes = bytesOf(12 * 1024 * 1024);
+    let turns = 0;
+    const ticker = setInterval(() => (turns += 1), 0);
+    try {
+      // One 12 MiB chunk, read at once: without turns the hashing would never let the interval run.
+      const result = await new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/whole.bin', data: chunked(bytes, bytes.byteLength) } }, { backend }).execute();
+      expect(result.error).toBeUndefined();
+    } finally {
+      clearInterval(ticker);
+    }
+    expect(turns).toBeGreaterThan(0);
+    const stored = await client.send(new GetObjectCommand({ Bucket: server.bucket, Key: `turns-${String(process.pid)}/whole.bin` }));
+    expect(Buffer.from((await stored.Body?.transformToByteArray()) ?? []).equals(bytes)).toBe(true);
+  });
+
+  it('a source that fails after parts were sent stores nothing at the key, and says the source failed', async () => {
+    const { server, client } = s3();
+    const backend = new S3Backend({ bucket: server.bucket, prefix: `fails-${String(process.pid)}`, client, partSize: PART });
+    async function* failing(): AsyncGenerator<Buffer> {
+      for (let index = 0; index < 12; index += 1) {
+        await Promise.resolve();
+        yield Buffer.alloc(1024 * 1024, index);
+      }
+      throw new Error('disk gone');
+    }
+    const result = await new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/broken.bin', data: failing() } }, { backend }).execute();
+    expect(result.error?.code).toBe('SOURCE_ERROR');
+    expect(result.error?.message).toContain('disk gone');
+    const head = await client.send(new HeadObjectCommand({ Bucket: server.bucket, Key: `fails-${String(process.pid)}/broken.bin` })).catch((error: unknown) => error);
+    expect((head as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode).toBe(404);
+  });
+});
