@@ -21,7 +21,11 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
  */
 export async function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (signal === undefined) return promise;
-  throwIfAborted(signal);
+  if (signal.aborted) {
+    // Nobody will wait for it: its failure, should it fail later, is not an unhandled rejection (which ends the process).
+    promise.catch(() => undefined);
+    throw abortError(signal);
+  }
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
     onAbort = () => {
