@@ -378,7 +378,11 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
   }
 
   #classify(thrown: unknown): TaskforgeError {
-    if (this.#cancelReason !== undefined) return this.#cancelReason;
+    const cancelled = this.#cancelReason;
+    if (cancelled !== undefined) {
+      // The work's own account of how it stopped where it adds to the cancel's (an upload whose parts the store would not remove), else the cancel's.
+      return thrown instanceof TaskforgeError && thrown !== cancelled && thrown.code === cancelled.code && thrown.message.includes(cancelled.message) ? thrown : cancelled;
+    }
     return this.toTaskError(thrown);
   }
 

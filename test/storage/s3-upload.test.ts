@@ -132,4 +132,97 @@ describe('S3 writes send their own parts, hashed as the body arrives', () => {
     const head = await client.send(new HeadObjectCommand({ Bucket: server.bucket, Key: `fails-${String(process.pid)}/broken.bin` })).catch((error: unknown) => error);
     expect((head as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode).toBe(404);
   });
+
+  it.each([
+    ['one PUT, cancelled as it is sent', 3 * 1024 * 1024, 'sent'],
+    ['one PUT, cancelled once the server answered', 3 * 1024 * 1024, 'answered'],
+    ['a multipart completion, cancelled as it is sent', 11 * 1024 * 1024, 'sent'],
+    ['a multipart completion, cancelled once the server answered', 11 * 1024 * 1024, 'answered'],
+  ] as const)('%s: the commit is not cut off, and the task says what happened: COMPLETED, the new object in place', async (_name, size, when) => {
+    const { server } = s3();
+    const client = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3RVER_CREDENTIALS });
+    let onCommit: () => void = () => undefined;
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        const request = args.request as { method: string; query: Record<string, unknown> };
+        // The commit: a PUT of the whole object (no part number), or the POST that completes an upload.
+        const commit = (request.method === 'PUT' && request.query['partNumber'] === undefined) || (request.method === 'POST' && request.query['uploadId'] !== undefined);
+        if (commit && when === 'sent') onCommit();
+        const answer = await next(args);
+        if (commit && when === 'answered') onCommit();
+        return answer;
+      },
+      { step: 'finalizeRequest', priority: 'low', name: 'cancelAtCommit' },
+    );
+    try {
+      const backend = new S3Backend({ bucket: server.bucket, prefix: `commit-${String(process.pid)}`, client, partSize: PART });
+      const path = `/${when}-${String(size)}.bin`;
+      await new StorageTask({ type: 'storage', metadata: { operation: 'write', path, data: 'old' } }, { backend }).execute();
+      const bytes = bytesOf(size);
+      const task = new StorageTask({ type: 'storage', metadata: { operation: 'write', path, data: chunked(bytes, 1024 * 1024) } }, { backend });
+      let cancelled: Promise<void> | undefined;
+      onCommit = () => {
+        cancelled = task.cancel('too late');
+      };
+      const result = await task.execute();
+      await cancelled;
+      expect(cancelled).toBeDefined();
+      expect(result.error).toBeUndefined();
+      expect(result.status).toBe('completed');
+      const stored = await client.send(new GetObjectCommand({ Bucket: server.bucket, Key: `commit-${String(process.pid)}${path}` }));
+      expect(Buffer.from((await stored.Body?.transformToByteArray()) ?? []).equals(bytes)).toBe(true);
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('a cancel before the body has ended stops the write: CANCELLED, and the object that was there is unchanged', async () => {
+    const { server, client } = s3();
+    const backend = new S3Backend({ bucket: server.bucket, prefix: `early-${String(process.pid)}`, client, partSize: PART });
+    await new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/kept.bin', data: 'old' } }, { backend }).execute();
+    async function* body(): AsyncGenerator<Buffer> {
+      for (let index = 0; index < 12; index += 1) {
+        await Promise.resolve();
+        if (index === 7) void task.cancel('early');
+        yield Buffer.alloc(1024 * 1024, index);
+      }
+    }
+    const task = new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/kept.bin', data: body() } }, { backend });
+    const result = await task.execute();
+    expect(result.error?.code).toBe('CANCELLED');
+    const stored = await client.send(new GetObjectCommand({ Bucket: server.bucket, Key: `early-${String(process.pid)}/kept.bin` }));
+    expect(await stored.Body?.transformToString()).toBe('old');
+  });
+
+  it('a write stopped after parts were sent, on a server that refuses to remove them (s3rver answers 405), says so: CANCELLED with partsLeft', async () => {
+    const { server, client } = s3();
+    const backend = new S3Backend({ bucket: server.bucket, prefix: `left-${String(process.pid)}`, client, partSize: PART });
+    async function* body(): AsyncGenerator<Buffer> {
+      for (let index = 0; index < 40; index += 1) {
+        // Slow enough that the first parts are sent before the cancel below.
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        yield Buffer.alloc(1024 * 1024, index);
+      }
+    }
+    const task = new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/left.bin', data: body() } }, { backend });
+    const sent = new Promise<void>((resolve) => {
+      client.middlewareStack.add(
+        (next) => async (args) => {
+          const answer = await next(args);
+          if ((args.request as { query: Record<string, unknown> }).query['partNumber'] === '1') resolve();
+          return answer;
+        },
+        { step: 'finalizeRequest', priority: 'low', name: 'firstPartSent' },
+      );
+    });
+    const running = task.execute();
+    await sent;
+    await task.cancel('stop');
+    const result = await running;
+    expect(result.error?.code).toBe('CANCELLED');
+    expect(result.error?.details?.['partsLeft']).toBe(true);
+    expect(result.error?.message).toContain('stopping its upload failed');
+    // The cancel's own words are in it.
+    expect(result.error?.message).toContain('was cancelled: stop');
+  });
 });

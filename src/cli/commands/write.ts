@@ -48,8 +48,10 @@ export async function writeCommand(path: string, options: WriteCommandOptions, s
   }
   const { result, exitCode } = ran;
   if (ran.interrupted) {
-    // The write never renamed its temporary file into place: it removed it, and whatever was at the path is as it was.
-    streams.stderr.write(`taskforge: interrupted by ${interruption.by ?? 'a signal'}: nothing was stored at ${path} (what was there before is unchanged; the partial copy is removed)\n`);
+    // The write never committed: whatever was at the path is as it was, and its partial copy is removed, unless the store refused that (an S3 upload's parts).
+    const partsLeft = result.error?.details?.['partsLeft'] === true;
+    const removed = partsLeft ? `but the parts already sent could not be removed from the store: ${result.error.message}` : 'the partial copy is removed';
+    streams.stderr.write(`taskforge: interrupted by ${interruption.by ?? 'a signal'}: nothing was stored at ${path} (what was there before is unchanged; ${removed})\n`);
   }
   if (result.success) {
     const written = result.data;

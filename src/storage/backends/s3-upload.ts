@@ -56,13 +56,20 @@ export class UploadNotStopped extends Error {
  * aborted is removed (its parts are not left to be billed); if removing it
  * fails after an abort, UploadNotStopped says so. Nothing is visible at the
  * key until the PUT or the completion succeeds.
+ *
+ * `signal` stops the body and the parts, not the commit (the PUT of a body
+ * of one part, or the completion): once that is sent the server may apply
+ * it whatever the client does, so an abort then would say "nothing stored"
+ * of a write that took place. The commit runs to its answer, and the write
+ * ends as it did (a cancelled task that had committed ends COMPLETED).
  */
 export async function uploadObject(target: UploadTarget, body: AsyncIterable<Uint8Array>, signal: AbortSignal, path: string): Promise<void> {
   const parts = partsOf(body, target.partSize)[Symbol.asyncIterator]();
   const first = await parts.next();
   if (first.done === true) throw new Error('a body gave no part');
   if (first.value.last) {
-    await send<S3Sdk.PutObjectCommandOutput>(target, new target.sdk.PutObjectCommand({ ...common(target), Body: first.value.bytes, ContentLength: first.value.bytes.byteLength, ChecksumCRC32: first.value.crc32, ...commitCondition(target) }), first.value.sha256, signal);
+    // The commit: sent once the body has ended and passed its checks, and not cut off by a later abort (see uploadObject).
+    await send<S3Sdk.PutObjectCommandOutput>(target, new target.sdk.PutObjectCommand({ ...common(target), Body: first.value.bytes, ContentLength: first.value.bytes.byteLength, ChecksumCRC32: first.value.crc32, ...commitCondition(target) }), first.value.sha256, undefined);
     return;
   }
   const { UploadId } = await target.client.send(new target.sdk.CreateMultipartUploadCommand({ ...common(target), ChecksumAlgorithm: 'CRC32' }), { abortSignal: signal });
@@ -103,13 +110,15 @@ export async function uploadObject(target: UploadTarget, body: AsyncIterable<Uin
       throw error;
     });
     done.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
-    await target.client.send(new target.sdk.CompleteMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId, MultipartUpload: { Parts: done }, ...commitCondition(target) }), { abortSignal: signal });
+    // The commit (see uploadObject): no abort signal.
+    await target.client.send(new target.sdk.CompleteMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId, MultipartUpload: { Parts: done }, ...commitCondition(target) }));
   } catch (error) {
     await target.client.send(new target.sdk.AbortMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId })).catch((stopError: unknown) => {
       if (!signal.aborted) return;
       const reason = abortError(signal);
       const message = stopError instanceof Error ? stopError.message : String(stopError);
-      throw new UploadNotStopped(new TaskforgeError(reason.code, `write of '${path}' failed: ${reason.message}, and stopping its upload failed (${message})`, { cause: stopError, retryable: reason.retryable, details: { path } }));
+      // partsLeft: what was sent stays on the server (billed) until a lifecycle rule for incomplete uploads removes it.
+      throw new UploadNotStopped(new TaskforgeError(reason.code, `write of '${path}' failed: ${reason.message}, and stopping its upload failed (${message})`, { cause: stopError, retryable: reason.retryable, details: { path, partsLeft: true } }));
     });
     throw error;
   }
@@ -124,7 +133,7 @@ function commitCondition(target: UploadTarget): { IfNoneMatch?: string } {
 }
 
 /** Sends a command whose body's SHA-256 is known: the signer takes it from the header instead of hashing the body again. */
-function send<Output>(target: UploadTarget, command: S3Sdk.PutObjectCommand | S3Sdk.UploadPartCommand, sha256: string, signal: AbortSignal): Promise<Output> {
+function send<Output>(target: UploadTarget, command: S3Sdk.PutObjectCommand | S3Sdk.UploadPartCommand, sha256: string, signal: AbortSignal | undefined): Promise<Output> {
   (command.middlewareStack as { add: (middleware: unknown, options: object) => void }).add(
     (next: (args: { request: unknown }) => Promise<unknown>) => async (args: { request: unknown }) => {
       const request = args.request as { headers?: Record<string, string> };
@@ -133,7 +142,7 @@ function send<Output>(target: UploadTarget, command: S3Sdk.PutObjectCommand | S3
     },
     { step: 'build', name: 'taskforgePayloadHash' },
   );
-  return target.client.send(command as never, { abortSignal: signal }) as Promise<Output>;
+  return target.client.send(command as never, signal === undefined ? {} : { abortSignal: signal }) as Promise<Output>;
 }
 
 /**

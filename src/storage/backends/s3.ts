@@ -42,6 +42,8 @@ function awsSdk(): { readonly s3: typeof S3Sdk } {
 }
 /** Keys one ListObjectsV2 call returns at most. */
 const LIST_BATCH = 1000;
+/** The signal of what follows a write's commit: never aborted. */
+const COMMITTED = new AbortController().signal;
 
 /**
  * Objects in an S3 bucket (any S3-compatible server), with the tree
@@ -230,7 +232,8 @@ export class S3Backend implements StorageBackend {
       if (statusOf(error) === 412) throw alreadyExists(path);
       throw s3Error('write', path, error);
     }
-    const info = await this.#head(path, options.signal, 'write');
+    // Committed: what was stored is asked for even if the write's signal fires now (the write took place, and says so).
+    const info = await this.#head(path, COMMITTED, 'write');
     if (info === undefined) throw new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `write of '${path}' failed: the object was not there after its upload`);
     return info;
   }
