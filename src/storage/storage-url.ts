@@ -22,6 +22,7 @@ export function backendFromUrl(text: string, variable = 'TASKFORGE_STORAGE'): St
   if (bucket === '') throw invalid(variable, text, 'it names no bucket');
   const prefix = decodeURIComponent(url.pathname.replace(/^\/+/, ''));
   const endpoint = url.searchParams.get('endpoint') ?? undefined;
+  if (endpoint !== undefined) checkEndpoint(variable, text, endpoint);
   const region = url.searchParams.get('region') ?? process.env['AWS_REGION'] ?? 'us-east-1';
   const pathStyle = url.searchParams.get('forcePathStyle');
   const forcePathStyle = pathStyle === null ? endpoint !== undefined : pathStyle === 'true';
@@ -29,6 +30,19 @@ export function backendFromUrl(text: string, variable = 'TASKFORGE_STORAGE'): St
     if (!['endpoint', 'region', 'forcePathStyle'].includes(key)) throw invalid(variable, text, `unknown parameter '${key}' (known: endpoint, region, forcePathStyle)`);
   }
   return new S3Backend({ bucket, prefix, clientConfig: { region, forcePathStyle, ...(endpoint === undefined ? {} : { endpoint }) } });
+}
+
+/** An endpoint is an http(s) URL: anything else would fail only at the first request, as an internal or a passing error. */
+function checkEndpoint(variable: string, text: string, endpoint: string): void {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(endpoint);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    throw invalid(variable, text, `endpoint must be an http:// or https:// URL such as http://127.0.0.1:9000 (got '${endpoint}')`);
+  }
 }
 
 function invalid(variable: string, value: string, message: string): TaskforgeError {

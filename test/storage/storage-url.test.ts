@@ -50,5 +50,10 @@ describe('TASKFORGE_STORAGE', () => {
     expect(() => backendFromUrl('s3:///prefix')).toThrow(/TASKFORGE_STORAGE: it names no bucket/);
     expect(() => backendFromUrl('s3://b?colour=blue')).toThrow(/unknown parameter 'colour' \(known: endpoint, region, forcePathStyle\)/);
     expect(() => backendFromUrl('not a url')).toThrow(/TASKFORGE_STORAGE: expected a URL such as s3:\/\/bucket\/prefix/);
+    // An endpoint that is no http(s) URL is refused here, not as INTERNAL or a retryable BACKEND_UNAVAILABLE at the first request.
+    for (const endpoint of ['notaurl', '127.0.0.1:9777', 'ftp://127.0.0.1:21']) {
+      expect(() => backendFromUrl(`s3://b?endpoint=${encodeURIComponent(endpoint)}`), endpoint).toThrow(new RegExp(`endpoint must be an http:// or https:// URL .*got '${endpoint.replace(/[.]/g, '\\.')}'`));
+      expect(() => backendFromUrl(`s3://b?endpoint=${encodeURIComponent(endpoint)}`)).toThrow(expect.objectContaining({ code: 'VALIDATION_ERROR' }) as Error);
+    }
   });
 });
