@@ -29,6 +29,16 @@ describe('S3Backend errors', () => {
     expect(await expectCode(backend, { operation: 'read', path: '/a.txt' })).toBe('BACKEND_UNAVAILABLE');
   });
 
+  it('no credentials in the SDK\'s chain is PERMISSION_DENIED, not retryable (no server to wait for), saying how to give them', async () => {
+    if (server === undefined) throw new Error('no server');
+    const noCredentials = (): Promise<never> => Promise.reject(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }));
+    const backend = new S3Backend({ bucket: 'errors', client: new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: noCredentials, maxAttempts: 1 }) });
+    const result = await new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/a.txt', data: 'x' } }, { backend }).execute();
+    expect(result.error?.code).toBe('PERMISSION_DENIED');
+    expect(result.error?.retryable).toBe(false);
+    expect(result.error?.message).toContain('no AWS credentials were found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY');
+  });
+
   it('a bucket that does not exist is NOT_FOUND, naming the path', async () => {
     if (server === undefined) throw new Error('no server');
     const backend = backendAt(server.endpoint, 'no-such-bucket');
