@@ -21,7 +21,13 @@ export interface CliStreams {
 
 /** The storage root: `--root`, else `TASKFORGE_STORAGE_ROOT`, else `./taskforge-data`. */
 export function storageRoot(options: CommonOptions, env: NodeJS.ProcessEnv): string {
-  return resolve(options.root ?? env['TASKFORGE_STORAGE_ROOT'] ?? DEFAULT_STORAGE_ROOT);
+  const root = options.root ?? env['TASKFORGE_STORAGE_ROOT'] ?? DEFAULT_STORAGE_ROOT;
+  // A URL given as a folder would make a folder named after it (./s3:/bucket/...) and store there without a word.
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(root)) {
+    const name = options.root === undefined ? 'TASKFORGE_STORAGE_ROOT' : '--root';
+    throw new UsageError(`${name} takes a folder, not a URL (got '${root}'): for S3, set TASKFORGE_STORAGE=s3://BUCKET/PREFIX?endpoint=URL and give no --root`);
+  }
+  return resolve(root);
 }
 
 /**

@@ -93,6 +93,17 @@ describe('taskforge write / read', () => {
     expect(stored('x', join(cwd, 'from-flag')).toString()).toBe('flag');
   });
 
+  it('a URL given as --root or TASKFORGE_STORAGE_ROOT is a usage error (exit 2) that says where S3 goes, and no folder is made', () => {
+    const url = 's3://bucket/trial?endpoint=http://127.0.0.1:9777';
+    const flag = taskforge(['write', '/r.txt', '--data', 'hi', '--root', url]);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toContain(`--root takes a folder, not a URL (got '${url}'): for S3, set TASKFORGE_STORAGE=s3://`);
+    const variable = taskforge(['ls', '/'], { env: { TASKFORGE_STORAGE_ROOT: url } });
+    expect(variable.code).toBe(2);
+    expect(variable.stderr).toContain('TASKFORGE_STORAGE_ROOT takes a folder, not a URL');
+    expect(existsSync(join(cwd, 's3:'))).toBe(false);
+  });
+
   it('--compress and --encrypt store a container with no plaintext; read decodes it; --json prints the result', () => {
     const env = { TASKFORGE_ENCRYPTION_KEY: KEY };
     const wrote = taskforge(['write', '/secret.txt', '--data', 'the plaintext secret', '--compress=gzip', '--encrypt', '--json'], { env });
