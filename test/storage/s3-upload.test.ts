@@ -225,4 +225,22 @@ describe('S3 writes send their own parts, hashed as the body arrives', () => {
     // The cancel's own words are in it.
     expect(result.error?.message).toContain('was cancelled: stop');
   });
+
+  it('a write that fails before its body is read to the end lets the source go (its finally runs): a bucket that is not there', async () => {
+    const { client } = s3();
+    const backend = new S3Backend({ bucket: 'no-such-bucket', client, partSize: PART });
+    let released = false;
+    async function* body(): AsyncGenerator<Buffer> {
+      try {
+        for (let index = 0; index < 40; index += 1) {
+          await Promise.resolve();
+          yield Buffer.alloc(1024 * 1024, index);
+        }
+      } finally {
+        released = true;
+      }
+    }
+    await expect(backend.write('/x.bin', body(), { signal: new AbortController().signal, metadata: {}, overwrite: true })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(released).toBe(true);
+  });
 });

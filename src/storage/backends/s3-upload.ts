@@ -64,7 +64,16 @@ export class UploadNotStopped extends Error {
  * ends as it did (a cancelled task that had committed ends COMPLETED).
  */
 export async function uploadObject(target: UploadTarget, body: AsyncIterable<Uint8Array>, signal: AbortSignal, path: string): Promise<void> {
-  const parts = partsOf(body, target.partSize)[Symbol.asyncIterator]();
+  const parts = partsOf(body, target.partSize);
+  try {
+    await upload(target, parts, signal, path);
+  } finally {
+    // However it ended (a refused or failed request before the body was read to its end): the body's source is let go.
+    await parts.return(undefined).catch(() => undefined);
+  }
+}
+
+async function upload(target: UploadTarget, parts: AsyncGenerator<Part>, signal: AbortSignal, path: string): Promise<void> {
   const first = await parts.next();
   if (first.done === true) throw new Error('a body gave no part');
   if (first.value.last) {
