@@ -89,20 +89,15 @@ async function upload(target: UploadTarget, parts: AsyncGenerator<Part>, signal:
   try {
     const done: S3Sdk.CompletedPart[] = [];
     let pending: Part | undefined = first.value;
-    // The next part, for one sender at a time (each asks when it is free).
-    let reading: Promise<unknown> = Promise.resolve();
-    const nextPart = (): Promise<Part | undefined> => {
-      const turn = reading.then(async () => {
-        if (pending !== undefined) {
-          const part = pending;
-          pending = undefined;
-          return part;
-        }
-        const next = await parts.next();
-        return next.done === true ? undefined : next.value;
-      });
-      reading = turn.catch(() => undefined);
-      return turn;
+    // The next part for a sender that is free (the generator itself takes one request at a time, in order).
+    const nextPart = async (): Promise<Part | undefined> => {
+      if (pending !== undefined) {
+        const part = pending;
+        pending = undefined;
+        return part;
+      }
+      const next = await parts.next();
+      return next.done === true ? undefined : next.value;
     };
     const sender = async (): Promise<void> => {
       for (let part = await nextPart(); part !== undefined; part = await nextPart()) {
