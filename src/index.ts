@@ -68,7 +68,7 @@ export { DEFAULT_COMPRESSION } from './tasks/storage-task-prepare.js';
 export type { CompressionAlgorithm } from './storage/codec/container-format.js';
 
 export { Orchestrator, DEFAULT_CONCURRENCY, DEFAULT_SHUTDOWN_TIMEOUT_MS, DEFAULT_MAX_INTERRUPTIONS } from './orchestrator/orchestrator.js';
-export type { OrchestratorOptions, TaskView, ShutdownOptions, AnyOrchestrator, ResultFormOf } from './orchestrator/orchestrator.js';
+export type { OrchestratorOptions, TaskView, ShutdownOptions, ShutdownReport, AnyOrchestrator, ResultFormOf } from './orchestrator/orchestrator.js';
 export { TaskHandle } from './orchestrator/task-handle.js';
 export type { ResultForm, HandleResult } from './orchestrator/task-handle.js';
 export type { OrchestratorEvents, TaskSubmitEvent } from './orchestrator/orchestrator-events.js';

@@ -1,6 +1,8 @@
+import type { ShutdownReport } from '../orchestrator/orchestrator-options.js';
 import { STOP_GRACE_MS } from '../orchestrator/task-queue.js';
 import type { CliStreams } from './cli-context.js';
 import { ExitCode } from './exit-codes.js';
+import { plural } from './cli-words.js';
 import { Interruption } from './interruption.js';
 
 /** Beyond the running tasks' own time, what closing the queue and the server may take (a Redis that is gone never answers). */
@@ -10,12 +12,14 @@ const CLOSE_GRACE_MS = 3000;
  * How a long-running command (`worker`, `serve`) stops: it runs until SIGTERM
  * or Ctrl-C, then `stop` runs with a hard bound: running tasks get
  * `shutdownTimeoutMs`, a task that ignores its cancel STOP_GRACE_MS more,
- * and closing the queue CLOSE_GRACE_MS more. Past that, or at a second
- * signal, the process ends at once with exit 1, saying so: a queue whose
+ * and closing the queue CLOSE_GRACE_MS more. Past that, at a second signal,
+ * or when a task was given up (its work would hold the process until it
+ * ends), the process ends at once with exit 1, saying so: a queue whose
  * server is gone must not hold it for ever (its tasks go back to the queue
- * when their locks lapse).
+ * when their locks lapse). Otherwise a line says what the stop cut off and
+ * left waiting.
  */
-export async function runUntilStopped(streams: CliStreams, name: string, shutdownTimeoutMs: number, stop: (signal: string) => Promise<void>): Promise<void> {
+export async function runUntilStopped(streams: CliStreams, name: string, shutdownTimeoutMs: number, stop: (signal: string) => Promise<StopOutcome>): Promise<void> {
   const interruption = Interruption.watch(streams);
   await new Promise((resolve) => {
     interruption.signal.addEventListener('abort', resolve, { once: true });
@@ -25,10 +29,35 @@ export async function runUntilStopped(streams: CliStreams, name: string, shutdow
     streams.stderr.write(`taskforge ${name}: not stopped after ${String(limitMs)} ms (is the queue's server reachable?); exiting now: tasks it held go back to the queue when their locks lapse\n`);
     process.exit(ExitCode.TASK_FAILED);
   }, limitMs);
+  let outcome: StopOutcome;
   try {
-    await stop(interruption.by ?? 'SIGTERM');
+    outcome = await stop(interruption.by ?? 'SIGTERM');
   } finally {
     clearTimeout(overdue);
     interruption.stop();
   }
+  const { report, kept } = outcome;
+  if (report === undefined) return;
+  if (report.abandoned.length > 0) {
+    streams.stderr.write(`taskforge ${name}: ${plural(report.abandoned.length, 'task')} ignored ${report.abandoned.length === 1 ? 'its' : 'their'} cancellation for ${String(STOP_GRACE_MS)} ms and ${report.abandoned.length === 1 ? 'was' : 'were'} given up (${listed(report.abandoned)}); exiting now${kept ? ': the queue runs them again' : ''}\n`);
+    process.exit(ExitCode.TASK_FAILED);
+  }
+  const parts = [
+    ...(report.cutOff.length > 0 ? [`${plural(report.cutOff.length, 'running task')} cut off at the timeout ${kept ? '(kept in the queue: run again)' : '(cancelled)'}`] : []),
+    ...(report.waiting > 0 ? [`${plural(report.waiting, 'waiting task')} ${kept ? 'kept in the queue' : 'cancelled'}`] : []),
+  ];
+  if (parts.length > 0) streams.stderr.write(`taskforge ${name}: ${parts.join('; ')}\n`);
+}
+
+/** What a stop did, and whether the queue keeps what it cut off or left waiting (a durable or shared queue). */
+export interface StopOutcome {
+  /** The orchestrator's shutdownReport (undefined: nothing to say). */
+  readonly report: ShutdownReport | undefined;
+  readonly kept: boolean;
+}
+
+/** Up to five ids, then a count. */
+function listed(ids: readonly string[]): string {
+  const shown = ids.slice(0, 5).join(', ');
+  return ids.length > 5 ? `${shown} and ${String(ids.length - 5)} more` : shown;
 }

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { failedWithoutRunning } from '../orchestrator/task-ends.js';
-import type { Consumption, QueueConsumer, QueuedTask, TakenTask } from '../orchestrator/task-queue.js';
+import type { Consumption, ConsumptionStopped, QueueConsumer, QueuedTask, TakenTask } from '../orchestrator/task-queue.js';
 import { STOP_GRACE_MS } from '../orchestrator/task-queue.js';
 import type { TaskResult } from '../tasks/task-result.js';
 import type { RedisStore } from './redis-store.js';
@@ -75,7 +75,7 @@ export class RedisConsumption implements Consumption {
   readonly #listenerCheck: NodeJS.Timeout;
   /** A client wants every task's events (refreshed every LISTENER_CHECK_MS). */
   #anyoneListening = false;
-  #stopping: Promise<{ abandoned: readonly string[] }> | undefined;
+  #stopping: Promise<ConsumptionStopped> | undefined;
   /** stop() gave up on the tasks still running: whatever they do later, this process records and moves nothing more. */
   #gaveUp = false;
 
@@ -136,20 +136,22 @@ export class RedisConsumption implements Consumption {
    * do not stop within STOP_GRACE_MS more (their locks lapse, and BullMQ
    * hands them on).
    */
-  stop(timeoutMs: number): Promise<{ abandoned: readonly string[] }> {
+  stop(timeoutMs: number): Promise<ConsumptionStopped> {
     this.#stopping ??= this.#stop(timeoutMs);
     return this.#stopping;
   }
 
-  async #stop(timeoutMs: number): Promise<{ abandoned: readonly string[] }> {
+  async #stop(timeoutMs: number): Promise<ConsumptionStopped> {
     this.#logger.info({ worker: this.id, running: this.#held.size, timeoutMs }, 'Redis worker shutting down');
     clearInterval(this.#sweeper);
     clearInterval(this.#listenerCheck);
+    const cutOff: string[] = [];
     const handBack = setTimeout(() => {
       for (const [id, held] of this.#held) {
         // A task that has ended (cleaning up) keeps its end: it is recorded, not handed back.
         if (held.ended) continue;
         held.handingBack = true;
+        cutOff.push(id);
         this.#consumer.cancel(id, 'the worker is shutting down; the task goes back to the queue');
       }
     }, timeoutMs);
@@ -174,7 +176,7 @@ export class RedisConsumption implements Consumption {
     await this.#store.settleMany(this.#unrecorded).catch(() => undefined);
     this.#subscriber.disconnect();
     this.#logger.info({ worker: this.id }, 'Redis worker stopped');
-    return { abandoned };
+    return { cutOff, abandoned };
   }
 
   /** Runs one job's task to its end and queues the end (with the job's removal) for the next batch. */

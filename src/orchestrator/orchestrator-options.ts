@@ -50,6 +50,25 @@ export interface ShutdownOptions {
   readonly timeoutMs?: number;
 }
 
+/** What {@link Orchestrator.shutdown} did with the work in hand. */
+export interface ShutdownReport {
+  /**
+   * Running tasks the timeout cut off (cancelled). A durable queue (SQLite)
+   * or a shared one (Redis) keeps them, to run again with the cut-off attempt
+   * counted as an interruption; the memory queue records them CANCELLED.
+   */
+  readonly cutOff: readonly string[];
+  /** Those of `cutOff` that ignored their cancellation and were given up: their work may go on until the process exits. */
+  readonly abandoned: readonly string[];
+  /**
+   * Tasks waiting in this process's queue that did not start: a durable
+   * queue keeps them for the next orchestrator opened on it, the memory
+   * queue ends them CANCELLED. 0 on a shared queue (Redis), whose waiting
+   * tasks are not this process's.
+   */
+  readonly waiting: number;
+}
+
 /** The options that have defaults, with them filled in. */
 export interface DefaultedOptions {
   readonly queue: TaskQueue | string;

@@ -13,7 +13,7 @@ import { IdleWaiters } from './idle-waiters.js';
 import type { OrchestratorMetrics } from './metrics.js';
 import type { OrchestratorEvents } from './orchestrator-events.js';
 import { openQueue } from './open-queue.js';
-import { DEFAULT_SHUTDOWN_TIMEOUT_MS, defaultedOptions, type OrchestratorOptions, type ShutdownOptions } from './orchestrator-options.js';
+import { DEFAULT_SHUTDOWN_TIMEOUT_MS, defaultedOptions, type OrchestratorOptions, type ShutdownOptions, type ShutdownReport } from './orchestrator-options.js';
 import { LocalQueue } from './queues/local-queue.js';
 import { Shutdown } from './shutdown.js';
 import type { KnownFieldsOnly, SubmitOptions, SubmittedData } from './submission.js';
@@ -26,7 +26,7 @@ import { taskView, type TaskView } from './task-view.js';
 export type { TaskView } from './task-view.js';
 export { TaskHandle } from './task-handle.js';
 export { DEFAULT_CONCURRENCY, DEFAULT_SHUTDOWN_TIMEOUT_MS, DEFAULT_MAX_INTERRUPTIONS } from './orchestrator-options.js';
-export type { OrchestratorOptions, ShutdownOptions } from './orchestrator-options.js';
+export type { OrchestratorOptions, ShutdownOptions, ShutdownReport } from './orchestrator-options.js';
 
 /** How often cancel() asks a shared queue again while a running task has not ended (its worker may have missed the first request). */
 const CANCEL_RETRY_MS = 1000;
@@ -232,6 +232,20 @@ export class Orchestrator<TQueue extends TaskQueue | string = 'memory'> {
   }
 
   /**
+   * The tasks waiting or running in the queue, oldest first, up to `limit`
+   * (default 10,000): on the memory and SQLite queues, whichever process
+   * submitted them (a SQLite queue's include those an earlier process left).
+   * Empty on Redis, whose tasks are listed by BullMQ's own tools.
+   */
+  async unfinished(limit = 10_000): Promise<TaskView[]> {
+    const queue = this.#queue ?? (await this.#opening);
+    const states = (await queue.unfinished?.(limit)) ?? [];
+    const views: TaskView[] = [];
+    for (const state of states) if (state.status !== 'finished') views.push(taskView(state.task, state.status, state.task.attempts));
+    return views;
+  }
+
+  /**
    * The result of a task, once it has ended, whichever process submitted it
    * (a durable queue's tasks outlive their submitter): at once for a task
    * that has finished, while the queue keeps it. NOT_FOUND for an id the
@@ -334,10 +348,17 @@ export class Orchestrator<TQueue extends TaskQueue | string = 'memory'> {
    * FAILED with INTERRUPTED (`details.abandoned: true`), and a durable queue
    * runs it again when next opened. Waiting tasks do not start: on the
    * memory queue they end FAILED with CANCELLED; a durable queue keeps them
-   * (their handles here resolve FAILED with CANCELLED and `details.requeued: true`).
+   * (their handles here resolve FAILED with CANCELLED and `details.requeued: true`),
+   * and so does a running task the timeout cut off. {@link shutdownReport}
+   * then says what it cut off, gave up and left waiting.
    */
-  shutdown(options: ShutdownOptions = {}): Promise<void> {
-    return this.#shutdown.run(this.#opening, options.timeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS);
+  async shutdown(options: ShutdownOptions = {}): Promise<void> {
+    await this.#shutdown.run(this.#opening, options.timeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS);
+  }
+
+  /** What shutdown() did with the work in hand, once it has ended; undefined before. */
+  get shutdownReport(): ShutdownReport | undefined {
+    return this.#shutdown.report;
   }
 
   /** Nothing to wait for: no task watched or running here and, on a queue of this process until shutdown, none waiting in it. */

@@ -1,6 +1,7 @@
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Admission } from './admission.js';
+import type { ShutdownReport } from './orchestrator-options.js';
 import type { HandleBook } from './handle-book.js';
 import type { IdleWaiters } from './idle-waiters.js';
 import { LocalQueue } from './queues/local-queue.js';
@@ -34,7 +35,8 @@ export class Shutdown {
   #runner: TaskRunner | undefined;
   #consumption: Consumption | undefined;
   #unsubscribe: (() => void) | undefined;
-  #stopped: Promise<void> | undefined;
+  #stopped: Promise<ShutdownReport> | undefined;
+  #report: ShutdownReport | undefined;
 
   constructor(parts: ShutdownParts) {
     this.#admission = parts.admission;
@@ -50,28 +52,36 @@ export class Shutdown {
     this.#unsubscribe = unsubscribe;
   }
 
+  /** What the shutdown did, once it has ended. */
+  get report(): ShutdownReport | undefined {
+    return this.#report;
+  }
+
   /** Whether shutdown has begun. */
   get started(): boolean {
     return this.#stopped !== undefined;
   }
 
   /** Shuts down (the first call; later calls get the same promise) the queue `opening` opens. */
-  run(opening: Promise<TaskQueue>, timeoutMs: number): Promise<void> {
+  run(opening: Promise<TaskQueue>, timeoutMs: number): Promise<ShutdownReport> {
     this.#stopped ??= this.#stop(opening, timeoutMs);
     return this.#stopped;
   }
 
-  async #stop(opening: Promise<TaskQueue>, timeoutMs: number): Promise<void> {
+  async #stop(opening: Promise<TaskQueue>, timeoutMs: number): Promise<ShutdownReport> {
     this.#admission.close();
     let queue: TaskQueue;
     try {
       queue = await opening;
     } catch {
-      return;
+      this.#report = { cutOff: [], abandoned: [], waiting: 0 };
+      return this.#report;
     }
     this.#logger.info({ queue: queue.name, running: this.#runner?.running ?? 0, timeoutMs }, 'orchestrator shutting down');
-    if (queue instanceof LocalQueue && !queue.durable) queue.cancelWaiting('the orchestrator shut down');
-    const stopped = (await this.#consumption?.stop(timeoutMs)) ?? { abandoned: [] };
+    const cancelledWaiting = queue instanceof LocalQueue && !queue.durable ? queue.cancelWaiting('the orchestrator shut down') : 0;
+    // Counted before the stop: nothing starts during it, and what it cuts off is told apart.
+    const waiting = queue instanceof LocalQueue ? cancelledWaiting + queue.waitingCount : 0;
+    const stopped = (await this.#consumption?.stop(timeoutMs)) ?? { cutOff: [], abandoned: [] };
     for (const id of stopped.abandoned) {
       this.#logger.error({ taskId: id, queue: queue.name }, 'a task ignored its cancellation at shutdown and was given up');
       const tag = queue instanceof LocalQueue ? queue.tagOf(id) : undefined;
@@ -97,6 +107,8 @@ export class Shutdown {
       handle.settle({ ...failedWithoutRunning({ id: handle.id, type: 'unknown' }, 0, error), details: { requeued: true } });
     }
     this.#idle.resolve();
-    this.#logger.info({ queue: queue.name }, 'orchestrator stopped');
+    this.#logger.info({ queue: queue.name, cutOff: stopped.cutOff.length, abandoned: stopped.abandoned.length, waiting }, 'orchestrator stopped');
+    this.#report = { cutOff: stopped.cutOff, abandoned: stopped.abandoned, waiting };
+    return this.#report;
   }
 }

@@ -151,9 +151,21 @@ export interface Consumption {
    * rather than recording their cancellation); those still running
    * STOP_GRACE_MS later are given up: their ends are no longer waited for or
    * recorded here, and a durable queue runs them again (an interruption
-   * counted). `abandoned` lists them.
+   * counted).
    */
-  stop(timeoutMs: number): Promise<{ readonly abandoned: readonly string[] }>;
+  stop(timeoutMs: number): Promise<ConsumptionStopped>;
+}
+
+/** How a consumption's stop went: which running tasks it cut off, and which of those it gave up. */
+export interface ConsumptionStopped {
+  /**
+   * Running tasks cancelled at the deadline. A durable or shared queue keeps
+   * them (to run again, the cut-off attempt counted as an interruption); the
+   * memory queue records them CANCELLED.
+   */
+  readonly cutOff: readonly string[];
+  /** Those of `cutOff` that ignored their cancellation for STOP_GRACE_MS and were given up. */
+  readonly abandoned: readonly string[];
 }
 
 /** Task events other than ends, as they travel through a queue (from the process that runs the task to those that listen). */
@@ -223,6 +235,8 @@ export interface TaskQueue {
   cancel(id: string, reason?: string): Promise<CancelOutcome>;
   /** Where a task is; undefined for an id the queue does not know (or no longer keeps). */
   state(id: string): Promise<TaskState | undefined>;
+  /** The tasks not yet ended, oldest first, up to `limit`; a queue that cannot list them (a shared one) has no such method. */
+  unfinished?(limit: number): Promise<TaskState[]>;
   /** Tasks waiting (ready or blocked) and running, anywhere. */
   counts(): Promise<{ readonly waiting: number; readonly running: number }>;
   /** Adds a listener of ends and events; returns the function that removes it. */

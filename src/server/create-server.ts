@@ -3,6 +3,7 @@ import { ErrorCode, isTaskforgeError } from '../core/errors.js';
 import { getDefaultLogger, type Logger } from '../core/logger.js';
 import { OrchestratorMetrics } from '../orchestrator/metrics.js';
 import type { OrchestratorEvents } from '../orchestrator/orchestrator-events.js';
+import type { TaskView } from '../orchestrator/task-view.js';
 import type { StorageTaskContext } from '../tasks/storage-task.js';
 import { AccessRule } from './access-rule.js';
 import { ConfigStore } from './config-store.js';
@@ -61,9 +62,18 @@ export interface TaskforgeServer {
   /** Where it listens, e.g. http://127.0.0.1:8080. */
   readonly url: string;
   readonly app: FastifyInstance;
-  /** Stops listening (open /events streams are ended) and detaches from the orchestrator; the orchestrator itself is the caller's. */
-  close(): Promise<void>;
+  /**
+   * Stops listening and detaches from the orchestrator (the orchestrator
+   * itself is the caller's): open /events streams and idle connections end
+   * at once, a request in flight (an object's upload or download) gets
+   * `timeoutMs` (default 30 s) to finish; past it, its connection is cut
+   * (an upload cut stores nothing).
+   */
+  close(options?: { readonly timeoutMs?: number }): Promise<void>;
 }
+
+/** How long close() lets requests in flight finish, by default: as long as Orchestrator.shutdown gives running tasks. */
+const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
 const DEFAULT_MAX_OBJECT_BYTES = 5 * 1024 ** 3;
@@ -88,6 +98,7 @@ export async function startServer(options: ServerOptions): Promise<TaskforgeServ
   const eventLog = new TaskEventLog(keepTasks);
   const configs = new ConfigStore({ ...keepTasks, ...(options.keepConfigBytes === undefined ? {} : { maxBytes: options.keepConfigBytes }) });
   const feed = new TaskFeed(options.orchestrator, table, [history, eventLog, configs]);
+  await listUnfinished(options.orchestrator, table, logger);
   const metrics = options.metrics ?? new OrchestratorMetrics();
   const stopRecording = options.metricsFromEvents === true ? recordMetrics(options.orchestrator, metrics) : () => undefined;
   const deps: RouteDeps = {
@@ -113,8 +124,8 @@ export async function startServer(options: ServerOptions): Promise<TaskforgeServ
     requestTimeout: 0,
     connectionTimeout: 0,
     keepAliveTimeout: 5000,
-    // close() ends /events streams and idle keep-alive connections instead of waiting for them.
-    forceCloseConnections: true,
+    // close() ends idle keep-alive connections instead of waiting for them, and lets requests in flight finish (see close).
+    forceCloseConnections: 'idle',
     return503OnClosing: true,
     // A URL that cannot be decoded, or a bad content type, is refused before routing: in the same shape as every other error.
     frameworkErrors: (error, _request, reply) => {
@@ -166,12 +177,45 @@ export async function startServer(options: ServerOptions): Promise<TaskforgeServ
   return {
     url: address,
     app,
-    close: async () => {
+    close: async (closeOptions = {}) => {
       stopRecording();
+      // Ends the /events streams, which never finish by themselves.
       feed.close();
-      await app.close();
+      const cut = setTimeout(() => {
+        app.server.closeAllConnections();
+      }, closeOptions.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
+      // A keep-alive connection whose request finishes during the close turns idle; Node reaps idle ones only as the close begins.
+      const reap = setInterval(() => {
+        app.server.closeIdleConnections();
+      }, 50);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(cut);
+        clearInterval(reap);
+      }
     },
   };
+}
+
+/**
+ * Puts the queue's unfinished tasks in the table, as they are now: those a
+ * SQLite queue kept from an earlier process (and those it started before
+ * this server listened) are listed with their own submission time, not first
+ * seen at their next event. Events heard since the feed attached win.
+ */
+async function listUnfinished(orchestrator: ServedOrchestrator, table: TaskTable, logger: Logger): Promise<void> {
+  let views: readonly TaskView[];
+  try {
+    views = (await orchestrator.unfinished?.(table.keepFinished)) ?? [];
+  } catch (error) {
+    logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'the queue could not list its unfinished tasks: the task list starts empty');
+    return;
+  }
+  for (const view of views) {
+    if (table.get(view.id) !== undefined) continue;
+    table.add({ id: view.id, type: view.type, priority: view.priority, status: view.status, attempts: view.attempts, submittedAt: view.submittedAt });
+  }
 }
 
 /** Errors fastify raises before a route runs (a body that is not JSON, too large, a bad header), as 4xx with a code. */

@@ -16,6 +16,8 @@ export interface ServedOrchestrator extends EventSource {
   submit(config: TaskConfig): { readonly id: string } | Promise<{ readonly id: string }>;
   submitAll(configs: readonly TaskConfig[]): readonly { readonly id: string }[] | Promise<readonly { readonly id: string }[]>;
   get(id: string): TaskView | undefined | Promise<TaskView | undefined>;
+  /** The queue's tasks waiting or running, oldest first (listed at start: a durable queue's from before a restart). */
+  unfinished?(limit: number): Promise<readonly TaskView[]>;
   cancel(id: string, reason?: string): Promise<RetainedTaskResult>;
 }
 

@@ -34,6 +34,7 @@ export class TaskFeed {
   readonly #table: TaskTable;
   readonly #observers: readonly FeedObserver[];
   readonly #listeners = new Set<FeedListener>();
+  readonly #closers = new Map<FeedListener, () => void>();
   readonly #detach: (() => void)[] = [];
   /** Retries this server is submitting: the id of each, and the task it retries, until its row is made. */
   readonly #retryOf = new Map<string, string>();
@@ -51,9 +52,13 @@ export class TaskFeed {
   }
 
   /** Calls `listener` with every event from now on; returns how to stop. */
-  subscribe(listener: FeedListener): () => void {
+  subscribe(listener: FeedListener, onClose?: () => void): () => void {
     this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    if (onClose !== undefined) this.#closers.set(listener, onClose);
+    return () => {
+      this.#listeners.delete(listener);
+      this.#closers.delete(listener);
+    };
   }
 
   get subscribers(): number {
@@ -83,9 +88,13 @@ export class TaskFeed {
     for (const listener of this.#listeners) listener(event);
   }
 
+  /** Detaches from the orchestrator and ends every subscription (each subscriber's onClose is called). */
   close(): void {
     for (const detach of this.#detach.splice(0)) detach();
+    const closers = [...this.#closers.values()];
     this.#listeners.clear();
+    this.#closers.clear();
+    for (const onClose of closers) onClose();
   }
 
   #apply(name: keyof OrchestratorEvents, payload: OrchestratorEvents[keyof OrchestratorEvents]): TaskRow | undefined {
@@ -163,5 +172,6 @@ function finish(row: TaskRow, result: TaskResult): void {
 /** What a row says of a task's end, read from its result. */
 export function endFields(result: Pick<TaskResult, 'status' | 'attempts' | 'startedAt' | 'finishedAt' | 'durationMs' | 'error'>): Pick<TaskRow, 'status' | 'attempts' | 'startedAt' | 'finishedAt' | 'durationMs' | 'error'> {
   const { status, attempts, startedAt, finishedAt, durationMs, error } = result;
-  return { status, attempts, startedAt, finishedAt, durationMs, ...(error === undefined ? {} : { error: { code: error.code, message: error.message } }) };
+  // A task that never ran (cancelled while waiting, its dependency failed) has a result whose start is its end: no start to show.
+  return { status, attempts, ...(attempts === 0 ? {} : { startedAt }), finishedAt, durationMs, ...(error === undefined ? {} : { error: { code: error.code, message: error.message } }) };
 }

@@ -50,12 +50,13 @@ interface Entry {
  */
 export class TaskTable {
   readonly #entries = new Map<string, Entry>();
-  readonly #keepFinished: number;
+  /** How many finished rows it keeps. */
+  readonly keepFinished: number;
   #seq = 0;
   #finished = 0;
 
   constructor(keepFinished = 10_000) {
-    this.#keepFinished = keepFinished;
+    this.keepFinished = keepFinished;
   }
 
   get size(): number {
@@ -110,7 +111,7 @@ export class TaskTable {
 
   #countFinished(): void {
     this.#finished += 1;
-    if (this.#finished <= this.#keepFinished) return;
+    if (this.#finished <= this.keepFinished) return;
     for (const [id, entry] of this.#entries) {
       if (isFinished(entry.row.status)) {
         this.#entries.delete(id);

@@ -298,4 +298,55 @@ describe('taskforge serve --tasks', () => {
     running.child.kill('SIGTERM');
     expect((await running.exited).code).toBe(0);
   }, 30_000);
+
+  /** A serve over `queue` with a task type whose work takes `ms` and ignores its cancellation or not; its URL once it listens. */
+  async function serveSlow(name: string, args: readonly string[], ignoreCancel: boolean): Promise<{ running: RunningBin; url: string }> {
+    const cwd = join(project, name);
+    mkdirSync(cwd);
+    const work = ignoreCancel ? 'await new Promise((done) => setTimeout(done, 20_000))' : 'await new Promise((done, fail) => { const t = setTimeout(done, 20_000); signal.addEventListener("abort", () => { clearTimeout(t); fail(signal.reason); }); })';
+    writeFileSync(join(cwd, 'slow.js'), `import { BaseTask } from 'taskforge';\nclass Slow extends BaseTask { async executeTask(signal) { ${work}; return 1; } }\nexport default { slow: Slow };\n`);
+    const running = startBin(cwd, ['serve', '--port', '0', '--tasks', './slow.js', ...args]);
+    server = running;
+    await until(() => /http:\/\/127\.0\.0\.1:\d+/.test(running.output.stderr) || running.child.exitCode !== null);
+    const url = /http:\/\/127\.0\.0\.1:\d+/.exec(running.output.stderr)?.[0] ?? '';
+    expect(url).not.toBe('');
+    return { running, url };
+  }
+
+  async function submitAndWaitRunning(url: string, ids: readonly string[]): Promise<void> {
+    const body = JSON.stringify(ids.map((id) => ({ id, type: 'slow' })));
+    expect((await fetch(`${url}/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).status).toBe(202);
+    let status = '';
+    while (status !== 'running') status = ((await (await fetch(`${url}/tasks/${ids[0] ?? ''}`)).json()) as { status: string }).status;
+  }
+
+  it('a task that ignores its cancellation does not hold the stop: given up STOP_GRACE_MS past --shutdown-timeout, the process exits 1 saying so', async () => {
+    const { running, url } = await serveSlow('serve-stuck', ['--shutdown-timeout', '200'], true);
+    await submitAndWaitRunning(url, ['stuck']);
+    const stoppedAt = Date.now();
+    running.child.kill('SIGTERM');
+    expect((await running.exited).code).toBe(1);
+    // Not the task's 20 s: the bound is the timeout, the 2 s grace and a close.
+    expect(Date.now() - stoppedAt).toBeLessThan(10_000);
+    expect(running.output.stderr).toContain('taskforge serve: 1 task ignored its cancellation for 2000 ms and was given up (stuck); exiting now\n');
+  }, 30_000);
+
+  it('on a SQLite queue the stop keeps what its timeout cut off and what waits, says so, and the next serve runs them', async () => {
+    const { running, url } = await serveSlow('serve-kept', ['--shutdown-timeout', '100', '--queue', 'sqlite:q.db', '--concurrency', '1'], false);
+    await submitAndWaitRunning(url, ['first', 'second']);
+    running.child.kill('SIGTERM');
+    expect((await running.exited).code).toBe(0);
+    expect(running.output.stderr).toContain('taskforge serve: 1 running task cut off at the timeout (kept in the queue: run again); 1 waiting task kept in the queue\n');
+    const restartedAt = new Date().toISOString();
+    const again = await serveSlow('serve-kept-again', ['--queue', `sqlite:${join(project, 'serve-kept', 'q.db')}`, '--concurrency', '1', '--shutdown-timeout', '100'], false);
+    const first = (await (await fetch(`${again.url}/tasks/first`)).json()) as { status: string; attempts: number };
+    // The attempt under way is counted: the cut-off one was the first.
+    expect(first).toMatchObject({ status: 'running', attempts: 2 });
+    // Listed from the start (not first seen at their next event), with the time they were submitted, before this restart.
+    const listed = ((await (await fetch(`${again.url}/tasks`)).json()) as { tasks: { id: string; status: string; submittedAt: string }[] }).tasks;
+    expect(listed.map((row) => [row.id, row.status]).sort()).toEqual([['first', 'running'], ['second', 'pending']]);
+    for (const row of listed) expect(row.submittedAt < restartedAt).toBe(true);
+    again.running.child.kill('SIGTERM');
+    expect((await again.running.exited).code).toBe(0);
+  }, 30_000);
 });

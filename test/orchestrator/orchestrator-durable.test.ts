@@ -94,6 +94,38 @@ describe('Orchestrator on a SQLite queue', () => {
     expect(journal.startOrder).toEqual(['running', 'waiting', 'blocked']);
   });
 
+  it('a running task the shutdown timeout cuts off stays in the store, as after a crash, and the next orchestrator runs it again', async () => {
+    const file = join(dir, 'q.db');
+    const journal = new Journal();
+    const first = open(file, journal);
+    const cut = await first.submit(probe('cut', 0, { ms: 400 }));
+    const waiting = await first.submit(probe('waiting'));
+    while (journal.running === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await first.shutdown({ timeoutMs: 10 });
+    expect(first.shutdownReport).toEqual({ cutOff: ['cut'], abandoned: [], waiting: 1 });
+    expect(await cut.result).toMatchObject({ status: 'failed', error: { code: 'CANCELLED', details: { requeued: true } } });
+    expect((await waiting.result).error).toMatchObject({ code: 'CANCELLED', details: { requeued: true } });
+    const second = open(file, journal);
+    expect((await second.get('cut'))?.status).toBe('pending');
+    await second.onIdle();
+    // Run again to its end: the cut-off attempt counted (as an interruption), not recorded as its end.
+    expect(await second.get('cut')).toMatchObject({ status: 'completed', attempts: 2, result: { data: 'done:cut' } });
+    expect((await second.get('waiting'))?.status).toBe('completed');
+  });
+
+  it('on the memory queue the shutdown timeout ends a running task CANCELLED, and waiting ones too: the report counts them', async () => {
+    const journal = new Journal();
+    const orchestrator = new Orchestrator({ concurrency: 1, taskTypes: { probe: ProbeTask }, context: { journal } });
+    const cut = await orchestrator.submit(probe('cut', 0, { ms: 400 }));
+    const waiting = await orchestrator.submit(probe('waiting'));
+    while (journal.running === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(orchestrator.shutdownReport).toBeUndefined();
+    await orchestrator.shutdown({ timeoutMs: 10 });
+    expect(orchestrator.shutdownReport).toEqual({ cutOff: ['cut'], abandoned: [], waiting: 1 });
+    expect((await cut.result).error).toMatchObject({ code: 'CANCELLED' });
+    expect((await waiting.result).error).toMatchObject({ code: 'CANCELLED', details: { requeued: false } });
+  });
+
   it('a task cut off by crashes more than maxInterruptions times ends INTERRUPTED', async () => {
     const file = join(dir, 'q.db');
     const first = open(file, new Journal());

@@ -259,11 +259,31 @@ describe.each(kinds)('queue contract: $name', (kind) => {
     await consumer.handedOut(2);
     const stopping = consumption.stop(100);
     consumer.finish('quick');
-    expect(await stopping).toEqual({ abandoned: ['stuck'] });
+    expect(await stopping).toEqual({ cutOff: ['stuck'], abandoned: ['stuck'] });
     expect(consumer.cancels.map(([id]) => id)).toEqual(['stuck']);
     await delay(20);
     expect(consumer.ids).toEqual(['quick', 'stuck']);
   }, 10_000);
+
+  it.runIf(kind.durable)('stop() keeps a task its deadline cut off that then stops: its cancellation is not its end, and it runs again', async () => {
+    const queue = await kind.open();
+    await queue.submit([queued('cut', 1)]);
+    const consumer = new HandConsumer(1);
+    const consumption = queue.consume(consumer);
+    await consumer.handedOut(1);
+    const stopping = consumption.stop(50);
+    await expect.poll(() => consumer.cancels.map(([id]) => id)).toEqual(['cut']);
+    consumer.finish('cut', failed('cut', 'CANCELLED'));
+    expect(await stopping).toEqual({ cutOff: ['cut'], abandoned: [] });
+    expect((await queue.state('cut'))?.status).not.toBe('finished');
+    const next = await (kind.crash as (queue: TaskQueue) => Promise<TaskQueue>)(queue);
+    const after = new HandConsumer(1);
+    next.consume(after);
+    await after.handedOut(1);
+    expect(after.ids).toEqual(['cut']);
+    after.finish('cut');
+    await expect.poll(async () => (await next.state('cut'))?.status).toBe('finished');
+  }, 15_000);
 
   it.runIf(kind.durable)('after a crash, waiting tasks wait again and running ones run again, the cut-off attempt and interruption counted', async () => {
     const queue = await kind.open();

@@ -54,9 +54,10 @@ export async function serveCommand(options: ServeCommandOptions, streams: CliStr
   }
   streams.stderr.write(`taskforge serve: ${server.url} (${token === undefined || token === '' ? 'no token: loopback only' : 'bearer token required'}), storage ${backend.name}, queue ${options.queue}; SIGTERM or Ctrl-C stops\n`);
   await runUntilStopped(streams, 'serve', options.shutdownTimeout, async (signal) => {
-    streams.stderr.write(`taskforge serve: ${signal}: stopping (running tasks get up to ${String(options.shutdownTimeout)} ms)\n`);
-    await server.close();
-    await orchestrator.shutdown({ timeoutMs: options.shutdownTimeout });
+    streams.stderr.write(`taskforge serve: ${signal}: stopping (running tasks and transfers get up to ${String(options.shutdownTimeout)} ms)\n`);
+    // Side by side: an object's transfer in flight and the queue's running tasks share the one timeout.
+    await Promise.all([server.close({ timeoutMs: options.shutdownTimeout }), orchestrator.shutdown({ timeoutMs: options.shutdownTimeout })]);
+    return { report: orchestrator.shutdownReport, kept: options.queue !== 'memory' };
   });
   streams.stderr.write('taskforge serve: stopped\n');
   return ExitCode.OK;

@@ -47,6 +47,7 @@ export async function workerCommand(options: WorkerCommandOptions, streams: CliS
   await runUntilStopped(streams, `worker ${worker.id}`, options.shutdownTimeout, async (signal) => {
     streams.stderr.write(`taskforge worker ${worker.id}: ${signal}: finishing ${plural(worker.orchestrator.running, 'running task')} (up to ${String(options.shutdownTimeout)} ms), then stopping\n`);
     await worker.orchestrator.shutdown({ timeoutMs: options.shutdownTimeout });
+    return { report: worker.orchestrator.shutdownReport, kept: true };
   });
   streams.stderr.write(`taskforge worker ${worker.id}: stopped\n`);
   return ExitCode.OK;

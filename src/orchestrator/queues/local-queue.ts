@@ -5,7 +5,7 @@ import { TaskStatus } from '../../tasks/task-status.js';
 import { invalid } from '../submission.js';
 import { dependencyFailed, endNotStored, failedWithoutRunning } from '../task-ends.js';
 import { STOP_GRACE_MS } from '../task-queue.js';
-import type { CancelOutcome, Consumption, QueueConsumer, QueueListener, QueueSubmitOptions, QueueTaskEvents, QueuedTask, SubmitOutcome, TakenTask, TaskMeta, TaskQueue, TaskState } from '../task-queue.js';
+import type { CancelOutcome, Consumption, ConsumptionStopped, QueueConsumer, QueueListener, QueueSubmitOptions, QueueTaskEvents, QueuedTask, SubmitOutcome, TakenTask, TaskMeta, TaskQueue, TaskState } from '../task-queue.js';
 import type { TaskStore, UnfinishedTask } from '../task-store.js';
 import { serialOf } from '../../core/ids.js';
 import { EntryIndex } from './entry-index.js';
@@ -83,6 +83,8 @@ export class LocalQueue implements TaskQueue {
   #pumping = false;
   #sliceStartedAt = Number.NEGATIVE_INFINITY;
   readonly #abandoned = new Set<string>();
+  /** Tasks a durable queue's stop cut off: their cancellations are not recorded, so they run again. */
+  readonly #handingBack = new Set<string>();
   /** The end #end last recorded (not a tuple returned per task: this is the path every task takes). */
   #lastRecorded: TaskResult | undefined;
   #stopWaiters: (() => void)[] = [];
@@ -220,12 +222,22 @@ export class LocalQueue implements TaskQueue {
   }
 
   /** Ends every task waiting (not running) FAILED with CANCELLED: a queue that is not durable, whose orchestrator shuts down. */
-  cancelWaiting(why: string): void {
+  cancelWaiting(why: string): number {
+    let cancelled = 0;
     for (const entry of [...this.#entries.values()]) {
       if (entry.status !== TaskStatus.PENDING || entry.ended) continue;
       const error = new TaskforgeError(ErrorCode.CANCELLED, `task '${entry.id}' did not run: ${why}`, { details: { requeued: false } });
       this.#endAll(entry, failedWithoutRunning(entry, entry.attempts, error));
+      cancelled += 1;
     }
+    return cancelled;
+  }
+
+  /** How many tasks wait (not running, not ended), whether or not this process submitted them. */
+  get waitingCount(): number {
+    let waiting = 0;
+    for (const entry of this.#entries.values()) if (entry.status === TaskStatus.PENDING && !entry.ended) waiting += 1;
+    return waiting;
   }
 
   state(id: string): Promise<TaskState | undefined> {
@@ -235,9 +247,19 @@ export class LocalQueue implements TaskQueue {
   /** state(), answered at once. */
   stateNow(id: string): TaskState | undefined {
     const entry = this.#entries.get(id);
-    if (entry !== undefined) return { status: entry.status, task: metaOf(entry) };
+    if (entry !== undefined) return stateOf(entry);
     const finished = this.#closed ? undefined : this.#store.finished(id);
     return finished === undefined ? undefined : { status: 'finished', finished };
+  }
+
+  /** The tasks not yet ended (waiting, blocked or running), oldest first, up to `limit`. */
+  unfinished(limit: number): Promise<TaskState[]> {
+    const states: TaskState[] = [];
+    for (const entry of this.#entries.values()) {
+      if (states.length >= limit) break;
+      if (!entry.ended) states.push(stateOf(entry));
+    }
+    return Promise.resolve(states);
   }
 
   counts(): Promise<{ waiting: number; running: number }> {
@@ -363,7 +385,11 @@ export class LocalQueue implements TaskQueue {
   #done(entry: LocalEntry, result: TaskResult): void {
     if (this.#abandoned.delete(entry.id)) return;
     this.#running -= 1;
-    if (!this.#closed) this.#endAll(entry, result);
+    if (this.#handingBack.delete(entry.id) && result.error?.code === ErrorCode.CANCELLED) {
+      // Not recorded: the store holds it as running, and the queue next opened on it runs it again (the cut-off
+      // attempt counted as an interruption). Here it waits again, so its handle is let go with the waiting ones.
+      entry.status = TaskStatus.PENDING;
+    } else if (!this.#closed) this.#endAll(entry, result);
     if (this.#stopping) {
       if (this.#running === 0) this.#resolveStopped();
       return;
@@ -455,25 +481,30 @@ export class LocalQueue implements TaskQueue {
     }
   }
 
-  #stop(timeoutMs: number): Promise<{ abandoned: readonly string[] }> {
+  #stop(timeoutMs: number): Promise<ConsumptionStopped> {
     this.#stopping = true;
-    if (this.#running === 0) return Promise.resolve({ abandoned: [] });
+    if (this.#running === 0) return Promise.resolve({ cutOff: [], abandoned: [] });
     return new Promise((resolve) => {
       const running = (): LocalEntry[] => [...this.#entries.values()].filter((entry) => entry.status === TaskStatus.RUNNING && !entry.ended);
+      let cutOff: string[] = [];
       const cancel = setTimeout(() => {
-        for (const entry of running()) this.#consumer?.cancel(entry.id, 'the orchestrator shut down');
+        cutOff = running().map((entry) => entry.id);
+        // A durable queue keeps what the deadline cut off, as a crash would have left it: run again when next opened.
+        if (this.durable) for (const id of cutOff) this.#handingBack.add(id);
+        const reason = this.durable ? 'the orchestrator shut down; the task stays in the queue and runs again when it is next opened' : 'the orchestrator shut down';
+        for (const id of cutOff) this.#consumer?.cancel(id, reason);
       }, timeoutMs);
       const giveUp = setTimeout(() => {
         const abandoned = running().map((entry) => entry.id);
         for (const id of abandoned) this.#abandoned.add(id);
         this.#running = 0;
         this.#stopWaiters = [];
-        resolve({ abandoned });
+        resolve({ cutOff, abandoned });
       }, timeoutMs + STOP_GRACE_MS);
       this.#stopWaiters.push(() => {
         clearTimeout(cancel);
         clearTimeout(giveUp);
-        resolve({ abandoned: [] });
+        resolve({ cutOff, abandoned: [] });
       });
     });
   }
@@ -492,6 +523,12 @@ export class LocalQueue implements TaskQueue {
   #assertOpen(): void {
     if (this.#closed) throw new TaskforgeError(ErrorCode.INVALID_STATE, `the queue ${this.name} is closed`);
   }
+}
+
+/** A task's state; a running one counts the attempt under way (its attempts are those made before). */
+function stateOf(entry: LocalEntry): TaskState {
+  const task = metaOf(entry);
+  return { status: entry.status, task: entry.status === TaskStatus.RUNNING ? { ...task, attempts: task.attempts + 1 } : task };
 }
 
 function metaOf(entry: LocalEntry): TaskMeta {

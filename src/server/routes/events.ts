@@ -37,7 +37,8 @@ export function eventRoutes(app: FastifyInstance, deps: RouteDeps): void {
       }
       response.write(`event: ${event.event}\ndata: ${JSON.stringify(event.data)}\n\n`);
     };
-    stop = deps.feed.subscribe(send);
+    // The server's close ends the stream: it would otherwise hold the close until the client left.
+    stop = deps.feed.subscribe(send, end);
     const heartbeat = setInterval(() => response.write(': ping\n\n'), HEARTBEAT_MS);
     heartbeat.unref();
     // The response closes when the client goes away (the request's own 'close' may come as soon as its empty body is read).

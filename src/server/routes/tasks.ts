@@ -65,8 +65,10 @@ export function taskRoutes(app: FastifyInstance, deps: RouteDeps): void {
     const task = view === undefined ? undefined : { ...view, ...(view.result === undefined ? {} : { result: retainedResult(view.result) }) };
     // Its end as the queue recorded it: this server's row may not have heard it yet (a worker's end comes through the queue's events).
     const ended = view?.result === undefined ? {} : endFields(view.result);
+    // A running task's retries within its run are heard here as events; the queue counts only the attempt under way.
+    const attempts = view !== undefined && view.result === undefined && row !== undefined ? { attempts: Math.max(row.attempts, view.attempts) } : {};
     // The config without its data, and the retry lineage, when this server submitted the task.
-    return { ...row, ...ended, ...task, ...deps.configs.facts(id) };
+    return { ...row, ...ended, ...task, ...attempts, ...deps.configs.facts(id) };
   });
 
   app.post('/tasks/:id/cancel', async (request, reply) => {
