@@ -7,6 +7,8 @@ import { Interruption } from './interruption.js';
 
 /** Beyond the running tasks' own time, what closing the queue and the server may take (a Redis that is gone never answers). */
 const CLOSE_GRACE_MS = 3000;
+/** How long the process may stay once stopped, held by what it could not close, before it exits with the command's code. */
+const LINGER_MS = 2000;
 
 /**
  * How a long-running command (`worker`, `serve`) stops: it runs until SIGTERM
@@ -34,8 +36,11 @@ export async function runUntilStopped(streams: CliStreams, name: string, shutdow
     outcome = await stop(interruption.by ?? 'SIGTERM');
   } finally {
     clearTimeout(overdue);
-    interruption.stop();
   }
+  // The signal handlers stay: a signal while the process ends (a connection still closing) ends it at once with
+  // exit 1, saying so, rather than killing it by the signal. And whatever still holds it once the command has
+  // returned (a client reconnecting to a server that is gone) is not waited for.
+  setTimeout(() => process.exit(), LINGER_MS).unref();
   const { report, kept } = outcome;
   if (report === undefined) return;
   if (report.abandoned.length > 0) {

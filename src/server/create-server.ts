@@ -6,6 +6,7 @@ import type { OrchestratorEvents } from '../orchestrator/orchestrator-events.js'
 import type { TaskView } from '../orchestrator/task-view.js';
 import type { StorageTaskContext } from '../tasks/storage-task.js';
 import { AccessRule } from './access-rule.js';
+import { clientErrorHandler } from './client-errors.js';
 import { ConfigStore } from './config-store.js';
 import { EndHistory } from './end-history.js';
 import { errorBody, replyFor, ServerErrorCode } from './http-errors.js';
@@ -117,7 +118,9 @@ export async function startServer(options: ServerOptions): Promise<TaskforgeServ
   const app = Fastify({
     logger: false,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
-    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    // A request without Host is refused by the guard below (403 HOST_NOT_ALLOWED, in the shape of every error), not by Node (an empty 400).
+    http: { maxHeaderSize: MAX_HEADER_BYTES, requireHostHeader: false },
+    clientErrorHandler: clientErrorHandler(MAX_HEADER_BYTES),
     // A task id may be 256 characters, and percent-encoding triples them.
     routerOptions: { maxParamLength: 3 * 256 },
     // An upload may take long; an idle connection may not.

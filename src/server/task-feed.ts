@@ -1,6 +1,7 @@
 import type { Listener } from '../core/typed-emitter.js';
 import type { OrchestratorEvents } from '../orchestrator/orchestrator-events.js';
 import type { TaskResult } from '../tasks/task-result.js';
+import { parseStoragePath } from '../storage/storage-path.js';
 import { TaskStatus } from '../tasks/task-status.js';
 import { FEED_EVENTS, fieldsOf } from './event-fields.js';
 import type { TaskRow, TaskTable } from './task-table.js';
@@ -101,7 +102,8 @@ export class TaskFeed {
     const table = this.#table;
     if (name === 'submit') {
       const submitted = payload as OrchestratorEvents['submit'];
-      const { operation, path } = submitted;
+      const { operation } = submitted;
+      const path = shownPath(submitted.path);
       // A queue's worker may start a task before its submitter's own submit event is told: the row made from that start learns the rest now.
       if (table.get(submitted.id) !== undefined) {
         return table.update(submitted.id, (row) => {
@@ -162,6 +164,16 @@ export class TaskFeed {
     if (retryOf === undefined) return {};
     this.#retryOf.delete(id);
     return { retryOf };
+  }
+}
+
+/** A storage path as the task will use it (`x.txt` is `/x.txt`): the row and the result name one place; one the task will refuse is shown as given. */
+function shownPath(path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return parseStoragePath(path);
+  } catch {
+    return path;
   }
 }
 

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -76,6 +76,9 @@ describe('taskforge serve', () => {
     expect(run(['--host', '0.0.0.0', '--port', '0'])).toEqual({ code: 2, stderr: 'taskforge: --host 0.0.0.0: listening beyond loopback needs a bearer token in TASKFORGE_TOKEN; refusing to start without one\n' });
     expect(run(['--port', '0'], { TASKFORGE_TOKEN: 'short' })).toEqual({ code: 2, stderr: "taskforge: TASKFORGE_TOKEN: expected at least 16 characters (got 5); 'openssl rand -hex 32' makes one\n" });
     expect(run(['--port', '0', '--queue', 'postgres://x'])).toEqual({ code: 2, stderr: "taskforge: --queue: expected 'memory', 'sqlite:FILE' or 'redis://HOST:PORT' (got 'postgres://x')\n" });
+    // A queue file under a regular file: said in words, nothing served.
+    writeFileSync(join(dir, 'plain'), 'a file');
+    expect(run(['--port', '0', '--queue', `sqlite:${join(dir, 'plain', 'q.db')}`])).toEqual({ code: 2, stderr: `taskforge: --queue: cannot open the SQLite queue '${join(dir, 'plain', 'q.db')}': a part of its folder ${join(dir, 'plain')} is a file, not a folder\n` });
     // Nothing listens on port 1: the queue is named, and nothing is served.
     const unreachable = run(['--port', '0', '--queue', 'redis://127.0.0.1:1']);
     expect(unreachable.code).toBe(2);

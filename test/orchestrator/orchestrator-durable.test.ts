@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -156,6 +157,15 @@ describe('Orchestrator on a SQLite queue', () => {
     expect((await again.result).status).toBe('completed');
     await orchestrator.onIdle();
     expect((await orchestrator.counts()).waiting).toBe(0);
+  });
+
+  it('a queue file whose folder is a file is refused with BACKEND_UNAVAILABLE saying so; missing folders are made', async () => {
+    const blocker = join(dir, 'blocker');
+    await writeFile(blocker, 'a file');
+    expect(() => new SqliteQueue(join(blocker, 'q.db'))).toThrow(expect.objectContaining({ code: 'BACKEND_UNAVAILABLE', message: `cannot open the SQLite queue '${join(blocker, 'q.db')}': a part of its folder ${blocker} is a file, not a folder` }));
+    expect(() => new SqliteQueue(join(blocker, 'deeper', 'q.db'))).toThrow(expect.objectContaining({ code: 'BACKEND_UNAVAILABLE' }));
+    const made = new SqliteQueue(join(dir, 'new', 'folder', 'q.db'));
+    await made.close();
   });
 
   it('refuses what it cannot store as JSON, naming the field, and task objects', async () => {

@@ -131,7 +131,11 @@ describe('the HTTP API', () => {
     expect(await json(await post('"text"'))).toMatchObject({ error: { code: 'VALIDATION_ERROR', message: 'request body: expected a task config (an object with a type)' } });
     const escape = await post(JSON.stringify({ type: 'storage', metadata: { operation: 'write', path: '/a/../../etc/passwd', data: 'x' } }));
     expect(escape.status).toBe(400);
-    expect(await json(escape)).toMatchObject({ error: { code: 'PATH_OUTSIDE_ROOT' } });
+    expect(await json(escape)).toMatchObject({ error: { code: 'PATH_OUTSIDE_ROOT', fields: [{ field: 'metadata.path' }] } });
+    // In a batch: the item is named, in the message and the field.
+    const escapeInBatch = await json(await post(JSON.stringify([probe('fine0'), { type: 'storage', metadata: { operation: 'write', path: '/a/../../x', data: 'x' } }])));
+    expect(escapeInBatch).toMatchObject({ error: { code: 'PATH_OUTSIDE_ROOT', fields: [{ field: '[1].metadata.path' }] } });
+    expect((escapeInBatch['error'] as { message: string }).message).toMatch(/^storage task \[1\]: path '\/a\/\.\.\/\.\.\/x'/);
     // A result that is a stream could never come back as JSON, and would hold its file open.
     const streamed = await post(JSON.stringify([probe('fine'), { type: 'storage', metadata: { operation: 'read', path: '/a.txt', options: { as: 'stream' } } }]));
     expect(streamed.status).toBe(400);
@@ -278,8 +282,10 @@ describe('the HTTP API', () => {
     const missing = await fetch(`${base}/nowhere?x=1`);
     expect(missing.status).toBe(404);
     expect(await json(missing)).toEqual({ error: { code: 'NOT_FOUND', message: 'no route GET /nowhere' } });
+    // Refused by Node before any route: still in the shape of every error.
     const hugeHeader = await rawHeaderRequest(base, 'x'.repeat(10_000));
-    expect(hugeHeader).toBe(431);
+    expect(hugeHeader.status).toBe(431);
+    expect(JSON.parse(hugeHeader.body)).toEqual({ error: { code: 'LIMIT_EXCEEDED', message: 'request: its headers are over 8192 bytes' } });
   });
 
   it('stores, reads, lists and deletes objects through streaming routes, compressed and encrypted on request', async () => {
@@ -453,12 +459,15 @@ describe('the token rule', () => {
 });
 
 /** Sends a request with one oversized header; returns the status. */
-function rawHeaderRequest(url: string, value: string): Promise<number> {
+function rawHeaderRequest(url: string, value: string): Promise<{ status: number; body: string }> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const request = httpRequest({ host: hostname, port, method: 'GET', path: '/healthz', headers: { 'x-big': value } }, (response) => {
-      response.resume();
-      resolve(response.statusCode ?? 0);
+      let body = '';
+      response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      response.on('end', () => {
+        resolve({ status: response.statusCode ?? 0, body });
+      });
     });
     request.on('error', reject);
     request.end();

@@ -35,4 +35,17 @@ describe('TaskFeed', () => {
     feed.record('submit', { id: 'other', type: 'probe', priority: 0 });
     expect(table.get('other')?.retryOf).toBeUndefined();
   });
+
+  it('shows a path as the task uses it (a relative one from the root), and no start for a task that never ran', () => {
+    const table = new TaskTable();
+    const feed = new TaskFeed(silent, table);
+    feed.record('submit', { id: 'rel', type: 'storage', priority: 0, operation: 'write', path: 'notes/x.txt' });
+    expect(table.get('rel')?.path).toBe('/notes/x.txt');
+    feed.record('submit', { id: 'bad', type: 'storage', priority: 0, operation: 'write', path: '../x' });
+    expect(table.get('bad')?.path).toBe('../x');
+    const at = new Date().toISOString();
+    feed.record('error', { id: 'rel', type: 'storage', error: { code: 'CANCELLED', message: 'cancelled before it ran', retryable: false }, result: { id: 'rel', type: 'storage', status: 'failed', success: false, error: { code: 'CANCELLED', message: 'cancelled before it ran', retryable: false }, attempts: 0, startedAt: at, finishedAt: at, durationMs: 0 } });
+    expect(table.get('rel')).toMatchObject({ status: 'failed', finishedAt: at });
+    expect(table.get('rel')?.startedAt).toBeUndefined();
+  });
 });

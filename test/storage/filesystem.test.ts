@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -67,5 +67,22 @@ describe('filesystem backend: small objects are read whole', () => {
     expect((await readdir('/proc/self/fd')).length).toBeLessThanOrEqual(before);
     const [first] = opened;
     expect(first === undefined ? undefined : (await bytesOf(first.body)).toString()).toBe('x');
+  });
+});
+
+describe('filesystem backend: times', () => {
+  const fixture = useFileSystemFixture();
+  const signal = new AbortController().signal;
+
+  it('a listing gives the same modification time as a stat (and a write\'s result): cut to the millisecond, never rounded up', async () => {
+    const { root, backend } = fixture;
+    await mkdir(root, { recursive: true });
+    await writeFile(join(root, 'a.txt'), 'a');
+    // 0.7 ms past a millisecond: rounding would move it to the next one.
+    await utimes(join(root, 'a.txt'), 1_796_574_279.6377, 1_796_574_279.6377);
+    const info = await backend.stat('/a.txt');
+    const page = await backend.list('/', { signal, recursive: false, limit: 10 });
+    expect(info?.modifiedAt.toISOString()).toBe('2026-12-06T16:24:39.637Z');
+    expect(page.entries.map((entry) => entry.modifiedAt)).toEqual(['2026-12-06T16:24:39.637Z']);
   });
 });

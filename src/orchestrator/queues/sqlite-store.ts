@@ -185,14 +185,23 @@ export class SqliteStore implements TaskStore {
   }
 }
 
+/** Why a queue file could not be opened, in words: a system error by what stands in the way, else its message. */
+function openFailure(file: string, error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EEXIST' || code === 'ENOTDIR') return `a part of its folder ${dirname(file)} is a file, not a folder`;
+  if (code === 'EACCES' || code === 'EPERM') return `permission denied (${(error as Error).message})`;
+  return error instanceof Error ? error.message : String(error);
+}
+
 function openDatabase(file: string, synchronous: 'normal' | 'full'): BetterSqlite3.Database {
   const Database = loadBetterSqlite3();
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   let db: BetterSqlite3.Database;
   try {
+    // Its folder is made, as a storage root is; a file in its way is told as such.
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     db = new Database(file, { timeout: 0 });
   } catch (error) {
-    throw new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `cannot open the SQLite queue '${file}': ${error instanceof Error ? error.message : String(error)}`, { cause: error, retryable: false });
+    throw new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `cannot open the SQLite queue '${file}': ${openFailure(file, error)}`, { cause: error, retryable: false });
   }
   try {
     // Exclusive locking: one process per queue file, and no shared-memory index to keep.

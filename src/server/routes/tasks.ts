@@ -100,8 +100,8 @@ function readConfigs(body: unknown): KeptConfig[] {
     if (config.type === 'storage') {
       try {
         const valid = parseOrThrow(storageTaskConfigSchema, config, `storage task${where === '' ? '' : ` ${where}`}`);
-        // A path that leaves the root is refused now, not as a failed task later.
-        parseStoragePath(valid.metadata.path);
+        // A path that leaves the root is refused now, not as a failed task later, naming the item and field.
+        checkPath(valid.metadata.path, where);
         // A file is the server's: a client naming one would store, and read back, whatever the server can read.
         if (valid.metadata.file !== undefined) {
           throw badBody('metadata.file', "a write's data comes in the request over this API, not from a file on the server: give it as metadata.data, or PUT /objects/PATH");
@@ -116,6 +116,17 @@ function readConfigs(body: unknown): KeptConfig[] {
     }
     return config;
   });
+}
+
+/** PATH_OUTSIDE_ROOT (or the reserved names' VALIDATION_ERROR) for a path the task would refuse, with the field and the batch item named. */
+function checkPath(path: string, where: string): void {
+  try {
+    parseStoragePath(path);
+  } catch (error) {
+    if (!isTaskforgeError(error)) throw error;
+    const message = `storage task${where === '' ? '' : ` ${where}`}: ${error.message}`;
+    throw new TaskforgeError(error.code, message, { details: { ...error.details, fields: [{ field: 'metadata.path', message: error.message }] } });
+  }
 }
 
 /** The same VALIDATION_ERROR with its fields named from the request body's root: `[2].metadata.path`. */

@@ -451,10 +451,11 @@ async function describeEntries(items: readonly Candidate[], signal: AbortSignal)
     const described = await Promise.all(
       batch.map(async (item): Promise<ListEntry | undefined> => {
         try {
-          // stat follows a symlink, which the walk has checked stays inside the root.
+          // stat follows a symlink, which the walk has checked stays inside the root. The time is cut to the
+          // millisecond as a write's result and a stat's (`stats.mtime` would round it: a listing a ms ahead).
           const stats = await stat(item.hostPath);
           const type: EntryType = stats.isDirectory() ? 'directory' : 'file';
-          return { name: item.name, path: item.path, type, size: type === 'file' ? stats.size : 0, modifiedAt: stats.mtime.toISOString() };
+          return { name: item.name, path: item.path, type, size: type === 'file' ? stats.size : 0, modifiedAt: new Date(Math.trunc(stats.mtimeMs)).toISOString() };
         } catch (error) {
           if (errnoOf(error) === 'ENOENT') return undefined; // deleted since the walk saw it
           throw error;
