@@ -256,6 +256,27 @@ describe.runIf(haveRedis)('taskforge worker --tasks', () => {
   }, 60_000);
 });
 
+describe('taskforge run --queue sqlite: interrupted', () => {
+  it('Ctrl-C keeps what waits and what the 10 s cut off in the queue, says how many, and the same command again runs them', async () => {
+    const cwd = join(project, 'run-kept');
+    mkdirSync(cwd);
+    // As long as SLOW_MS says: the first run's tasks outlast its 10 s, the second run's do not.
+    writeFileSync(join(cwd, 'slow.js'), "import { BaseTask } from 'taskforge';\nclass Slow extends BaseTask { async executeTask(signal) { await new Promise((done, fail) => { const t = setTimeout(done, Number(process.env.SLOW_MS)); signal.addEventListener('abort', () => { clearTimeout(t); fail(signal.reason); }); }); return 1; } }\nexport default { slow: Slow };\n");
+    writeFileSync(join(cwd, 'batch.ndjson'), ['a', 'b', 'c'].map((id) => JSON.stringify({ id, type: 'slow' })).join('\n'));
+    const args = ['run', 'batch.ndjson', '--tasks', './slow.js', '--queue', 'sqlite:q.db', '--concurrency', '1'];
+    const first = startBin(cwd, args, { SLOW_MS: '60000' });
+    await until(() => existsSync(join(cwd, 'q.db')) || first.child.exitCode !== null);
+    await new Promise((done) => setTimeout(done, 500));
+    first.child.kill('SIGINT');
+    expect((await first.exited).code).toBe(1);
+    expect(first.output.stderr).toContain('running tasks get 10 s to finish (again to stop at once); what waits, or is cut off, stays in the queue: the same command again runs it');
+    expect(first.output.stderr).toContain(`taskforge: 3 tasks stay in sqlite:${join(cwd, 'q.db')}, unfinished: the same command again runs them\n`);
+    const again = runBin(cwd, [...args, '--json'], { env: { SLOW_MS: '10' } });
+    expect(again.code).toBe(0);
+    expect(lines(again.stdout).map((line) => [line['id'], line['status']]).sort()).toEqual([['a', 'completed'], ['b', 'completed'], ['c', 'completed']]);
+  }, 40_000);
+});
+
 describe('taskforge serve --tasks', () => {
   let server: RunningBin | undefined;
   afterEach(async () => {

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { ErrorCode, isTaskforgeError } from '../../core/errors.js';
-import { Orchestrator, type AnyOrchestrator } from '../../orchestrator/orchestrator.js';
+import { Orchestrator, type AnyOrchestrator, type ShutdownReport } from '../../orchestrator/orchestrator.js';
+import { plural } from '../cli-words.js';
 import { withId, type TaskConfig } from '../../tasks/task-config.js';
 import { TaskType } from '../../tasks/task-type.js';
 import { validateTaskConfig } from '../../tasks/validate.js';
@@ -62,9 +63,12 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
   const interruption = Interruption.watch(streams);
   interruption.signal.addEventListener('abort', () => {
     const why = interruption.outputClosed ? 'the output was closed' : `interrupted by ${interruption.by ?? 'a signal'}`;
+    const again = `${interruption.outputClosed ? 'Ctrl-C' : 'again'} to stop at once`;
     const what = shared
       ? 'the tasks go on in the queue (run the same command again to wait for them)'
-      : `waiting tasks are cancelled, running ones get 10 s to finish (${interruption.outputClosed ? 'Ctrl-C' : 'again'} to stop at once)`;
+      : queue.durable
+        ? `running tasks get 10 s to finish (${again}); what waits, or is cut off, stays in the queue: the same command again runs it`
+        : `waiting tasks are cancelled, running ones get 10 s to finish (${again})`;
     streams.stderr.write(`\ntaskforge: ${why}; ${what}\n`);
     orchestrator.shutdown({ timeoutMs: 10_000 }).catch(reportFailure(streams, 'stopping the orchestrator failed'));
   });
@@ -107,8 +111,15 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
     await orchestrator.shutdown();
     view.stop();
   }
+  const kept = queue.durable && !shared ? keptCount(orchestrator.shutdownReport) : 0;
+  if (kept > 0) streams.stderr.write(`taskforge: ${plural(kept, 'task')} ${kept === 1 ? 'stays' : 'stay'} in ${orchestrator.queueName}, unfinished: the same command again runs ${kept === 1 ? 'it' : 'them'}\n`);
   if (lost.count > 0) streams.stderr.write(`taskforge: LOST: ${String(lost.count)} tasks were lost by the queue, e.g. ${lost.example}\n`);
   return view.failed > 0 || interruption.signal.aborted || unwaited.count > 0 ? ExitCode.TASK_FAILED : ExitCode.OK;
+}
+
+/** Tasks a durable queue kept at shutdown: those waiting and those the timeout cut off (and gave up). */
+function keptCount(report: ShutdownReport | undefined): number {
+  return report === undefined ? 0 : report.waiting + report.cutOff.length;
 }
 
 /** Says how much of the batch an earlier run on the same durable queue had done already. */
