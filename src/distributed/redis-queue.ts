@@ -132,6 +132,11 @@ export class RedisQueue implements TaskQueue {
     return state.status === 'finished' ? state : { status: state.status, task: state.task };
   }
 
+  unfinished(limit: number): Promise<TaskState[]> {
+    this.#assertOpen();
+    return this.#store.unfinished(limit);
+  }
+
   counts(): Promise<{ waiting: number; running: number }> {
     return this.#store.counts();
   }

@@ -23,6 +23,8 @@ import { FinishedRecords, finishedOf, jobIdOf, jobOptionsOf, metaOf, specOf, typ
 const STRANDED_AFTER_MS = 30_000;
 /** The key prefix of everything a taskforge queue keeps. */
 const KEY_PREFIX = 'taskforge';
+/** The most task records unfinished() reads: it sorts what it read, so a queue of millions is listed from a sample. */
+const MAX_UNFINISHED_SCAN = 200_000;
 
 /** Options of {@link RedisStore.submit}. */
 export interface SubmitQueueOptions {
@@ -315,6 +317,25 @@ export class RedisStore {
     if (meta === null) return undefined;
     const jobState = await this.#bull.getJobState(jobIdOf(id));
     return { status: jobState === 'active' ? TaskStatus.RUNNING : TaskStatus.PENDING, task: JSON.parse(meta) as TaskMeta };
+  }
+
+  /**
+   * The unfinished tasks (waiting, blocked or running anywhere), oldest
+   * first, up to `limit`: a scan of the task records (at most
+   * MAX_UNFINISHED_SCAN of them are read), running as BullMQ's active list says.
+   */
+  async unfinished(limit: number): Promise<TaskState[]> {
+    this.#assertOpen();
+    const metas: TaskMeta[] = [];
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.#redis.hscan(this.#keys[0] ?? '', cursor, 'COUNT', 1000);
+      for (let at = 1; at < flat.length; at += 2) metas.push(JSON.parse(flat[at] ?? '{}') as TaskMeta);
+      cursor = next;
+    } while (cursor !== '0' && metas.length < MAX_UNFINISHED_SCAN);
+    metas.sort((a, b) => a.submittedAt - b.submittedAt);
+    const active = new Set(await this.#redis.lrange(`${this.#jobKeyPrefix}active`, 0, -1));
+    return metas.slice(0, limit).map((task) => ({ status: active.has(jobIdOf(task.id)) ? TaskStatus.RUNNING : TaskStatus.PENDING, task }));
   }
 
   /** Closes this process's connections; tasks stay in Redis. Idempotent. */

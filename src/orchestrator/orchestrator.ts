@@ -233,9 +233,9 @@ export class Orchestrator<TQueue extends TaskQueue | string = 'memory'> {
 
   /**
    * The tasks waiting or running in the queue, oldest first, up to `limit`
-   * (default 10,000): on the memory and SQLite queues, whichever process
-   * submitted them (a SQLite queue's include those an earlier process left).
-   * Empty on Redis, whose tasks are listed by BullMQ's own tools.
+   * (default 10,000), whichever process submitted them: a SQLite queue's
+   * include those an earlier process left; a Redis queue's, those waiting
+   * or running anywhere.
    */
   async unfinished(limit = 10_000): Promise<TaskView[]> {
     const queue = this.#queue ?? (await this.#opening);

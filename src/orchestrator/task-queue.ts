@@ -235,7 +235,7 @@ export interface TaskQueue {
   cancel(id: string, reason?: string): Promise<CancelOutcome>;
   /** Where a task is; undefined for an id the queue does not know (or no longer keeps). */
   state(id: string): Promise<TaskState | undefined>;
-  /** The tasks not yet ended, oldest first, up to `limit`; a queue that cannot list them (a shared one) has no such method. */
+  /** The tasks not yet ended, oldest first, up to `limit` (a queue that cannot list them has no such method). */
   unfinished?(limit: number): Promise<TaskState[]>;
   /** Tasks waiting (ready or blocked) and running, anywhere. */
   counts(): Promise<{ readonly waiting: number; readonly running: number }>;

@@ -251,6 +251,22 @@ describe.each(kinds)('queue contract: $name', (kind) => {
     unsubscribe();
   });
 
+  it('unfinished() lists the tasks waiting, blocked and running, not those that ended; at most `limit`', async () => {
+    const queue = await kind.open();
+    await queue.submit([queued('done', 9), queued('run', 5), queued('wait', 1), queued('blocked', 0, { dependsOn: ['wait'] })]);
+    const consumer = new HandConsumer(1);
+    queue.consume(consumer);
+    await consumer.handedOut(1);
+    consumer.finish('done');
+    await consumer.handedOut(2);
+    await expect.poll(async () => (await queue.state('done'))?.status).toBe('finished');
+    const listed = (await queue.unfinished?.(10)) ?? [];
+    const byId = Object.fromEntries(listed.map((state) => [state.status === 'finished' ? '' : state.task.id, state.status]));
+    expect(byId).toEqual({ run: 'running', wait: 'pending', blocked: 'pending' });
+    expect((await queue.unfinished?.(2))?.length).toBe(2);
+    consumer.finish('run');
+  });
+
   it('stop() waits for the tasks handed out, cancels those still running at its deadline, and gives up on those that do not stop', async () => {
     const queue = await kind.open();
     await queue.submit([queued('quick', 1), queued('stuck', 0), queued('never', -1)]);

@@ -35,6 +35,27 @@ describe.runIf(haveRedis)('the HTTP API over a Redis queue (tasks run in a worke
     return backend;
   };
 
+  it('a server started (or restarted) over a queue that holds tasks lists them from the start: running on a worker, and waiting', async () => {
+    const dir = await makeTempDir('taskforge-server-redis-');
+    cleanups.push(dir.remove);
+    const backend = new FileSystemBackend({ root: join(dir.path, 'root') });
+    const journal = new Journal();
+    const { orchestrator: worker } = await redisOrchestrator({ url: redis?.url ?? '', name: 'listed' }, { concurrency: 1, taskTypes: { probe: ProbeTask }, context: { backend, journal } });
+    cleanups.push(() => worker.shutdown({ timeoutMs: 0 }));
+    const { orchestrator: submitter } = await redisOrchestrator({ url: redis?.url ?? '', name: 'listed' }, { taskTypes: { probe: ProbeTask } });
+    cleanups.push(() => submitter.shutdown());
+    const submittedAt = new Date().toISOString();
+    await submitter.submitAll([probe('first', 1, { ms: 30_000 }), probe('second', 0, { ms: 30_000 })]);
+    await expect.poll(() => journal.signals.has('first')).toBe(true);
+    const { orchestrator } = await redisOrchestrator({ url: redis?.url ?? '', name: 'listed' }, { allEvents: true, taskTypes: { probe: ProbeTask } });
+    cleanups.push(() => orchestrator.shutdown());
+    const server = await startServer({ orchestrator, storage: { backend }, metricsFromEvents: true, port: 0 });
+    cleanups.push(() => server.close({ timeoutMs: 0 }));
+    const { tasks } = (await (await fetch(`${server.url}/tasks`)).json()) as { tasks: { id: string; status: string; submittedAt: string }[] };
+    expect(tasks.map((task) => [task.id, task.status]).sort()).toEqual([['first', 'running'], ['second', 'pending']]);
+    for (const task of tasks) expect(task.submittedAt >= submittedAt.slice(0, 19)).toBe(true);
+  });
+
   it('submits over HTTP, shows every task of the queue live, counts them in /metrics, and cancels on the worker', async () => {
     const dir = await makeTempDir('taskforge-server-redis-');
     cleanups.push(dir.remove);
