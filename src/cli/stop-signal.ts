@@ -38,9 +38,8 @@ export async function runUntilStopped(streams: CliStreams, name: string, shutdow
     clearTimeout(overdue);
   }
   // The signal handlers stay: a signal while the process ends (a connection still closing) ends it at once with
-  // exit 1, saying so, rather than killing it by the signal. And whatever still holds it once the command has
-  // returned (a client reconnecting to a server that is gone) is not waited for.
-  setTimeout(() => process.exit(), LINGER_MS).unref();
+  // exit 1, saying so, rather than killing it by the signal.
+  exitOnceReturned(LINGER_MS);
   const { report, kept } = outcome;
   if (report === undefined) return;
   if (report.abandoned.length > 0) {
@@ -52,6 +51,17 @@ export async function runUntilStopped(streams: CliStreams, name: string, shutdow
     ...(report.waiting > 0 ? [`${plural(report.waiting, 'waiting task')} ${kept ? 'kept in the queue' : 'cancelled'}`] : []),
   ];
   if (parts.length > 0) streams.stderr.write(`taskforge ${name}: ${parts.join('; ')}\n`);
+}
+
+/**
+ * Whatever still holds the process `delayMs` after the command has returned
+ * (work a stop gave up on, a client reconnecting to a server that is gone)
+ * is not waited for: the process exits with the command's code. (Output is
+ * written by then: stdout and stderr are synchronous on files, pipes and
+ * terminals on Linux.)
+ */
+export function exitOnceReturned(delayMs: number): void {
+  setTimeout(() => process.exit(), delayMs).unref();
 }
 
 /** What a stop did, and whether the queue keeps what it cut off or left waiting (a durable or shared queue). */

@@ -363,6 +363,8 @@ export class Orchestrator<TQueue extends TaskQueue | string = 'memory'> {
 
   /** Nothing to wait for: no task watched or running here and, on a queue of this process until shutdown, none waiting in it. */
   #isIdle(): boolean {
+    // Shut down: nothing here is waited for any more (a task given up may still be working: it is not waited for).
+    if (this.#shutdown.report !== undefined) return true;
     const stopping = this.#shutdown.started;
     if (stopping && this.#queue === undefined) return true;
     if (this.#book.size > 0 || this.running > 0) return false;

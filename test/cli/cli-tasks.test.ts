@@ -277,6 +277,23 @@ describe('taskforge run --queue sqlite: interrupted', () => {
   }, 40_000);
 });
 
+describe('taskforge run: a task that ignores its cancellation', () => {
+  it('is given up 2 s after the 10 s, named, and the process exits 1 without waiting for its work', async () => {
+    const cwd = join(project, 'run-stuck');
+    mkdirSync(cwd);
+    writeFileSync(join(cwd, 'stuck.js'), "import { BaseTask } from 'taskforge';\nclass Stuck extends BaseTask { async executeTask() { await new Promise((done) => setTimeout(done, 40_000)); return 1; } }\nexport default { stuck: Stuck };\n");
+    writeFileSync(join(cwd, 'batch.ndjson'), JSON.stringify({ id: 'X1', type: 'stuck' }));
+    const running = startBin(cwd, ['run', 'batch.ndjson', '--tasks', './stuck.js']);
+    await new Promise((done) => setTimeout(done, 1000));
+    const stoppedAt = Date.now();
+    running.child.kill('SIGTERM');
+    expect((await running.exited).code).toBe(1);
+    // The 10 s, the 2 s grace, and no more (the task's own 40 s are not waited for).
+    expect(Date.now() - stoppedAt).toBeLessThan(20_000);
+    expect(running.output.stderr).toContain('taskforge: 1 task ignored the cancellation for 2000 ms and was given up (X1): the process does not wait for its work\n');
+  }, 40_000);
+});
+
 describe('taskforge serve --tasks', () => {
   let server: RunningBin | undefined;
   afterEach(async () => {

@@ -114,6 +114,19 @@ describe('Orchestrator on a SQLite queue', () => {
     expect((await second.get('waiting'))?.status).toBe('completed');
   });
 
+  it('onIdle() called after a shutdown that gave a task up resolves: the task is not waited for', async () => {
+    const journal = new Journal();
+    const orchestrator = new Orchestrator({ concurrency: 1, taskTypes: { probe: ProbeTask }, context: { journal } });
+    const stuck = await orchestrator.submit(probe('stuck', 0, { ms: 4000, ignoreAbort: true }));
+    while (journal.running === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await orchestrator.shutdown({ timeoutMs: 10 });
+    expect(orchestrator.shutdownReport).toEqual({ cutOff: ['stuck'], abandoned: ['stuck'], waiting: 0 });
+    expect((await stuck.result).error).toMatchObject({ code: 'INTERRUPTED', details: { abandoned: true } });
+    // Its work still runs (4 s): idle all the same.
+    expect(orchestrator.running).toBe(1);
+    await orchestrator.onIdle();
+  }, 10_000);
+
   it('on the memory queue the shutdown timeout ends a running task CANCELLED, and waiting ones too: the report counts them', async () => {
     const journal = new Journal();
     const orchestrator = new Orchestrator({ concurrency: 1, taskTypes: { probe: ProbeTask }, context: { journal } });

@@ -9,6 +9,8 @@ import { validateTaskConfig } from '../../tasks/validate.js';
 import { batchIdPrefix, parseBatch } from '../batch-file.js';
 import { BatchView, type BatchTask } from '../batch-view.js';
 import { Interruption } from '../interruption.js';
+import { exitOnceReturned } from '../stop-signal.js';
+import { STOP_GRACE_MS } from '../../orchestrator/task-queue.js';
 import { chooseQueue, openCliQueue } from '../cli-queue.js';
 import { configCheckOf, runConfigCheck } from '../../orchestrator/config-check.js';
 import { loadTaskModule, type TaskTypes } from '../task-module.js';
@@ -110,6 +112,13 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
     interruption.stop();
     await orchestrator.shutdown();
     view.stop();
+  }
+  const abandoned = orchestrator.shutdownReport?.abandoned ?? [];
+  if (abandoned.length > 0) {
+    const where = queue.durable ? `${abandoned.length === 1 ? 'it stays' : 'they stay'} in ${orchestrator.queueName} and ${abandoned.length === 1 ? 'runs' : 'run'} again` : `the process does not wait for ${abandoned.length === 1 ? 'its' : 'their'} work`;
+    streams.stderr.write(`taskforge: ${plural(abandoned.length, 'task')} ignored the cancellation for ${String(STOP_GRACE_MS)} ms and ${abandoned.length === 1 ? 'was' : 'were'} given up (${abandoned.slice(0, 5).join(', ')}${abandoned.length > 5 ? ', …' : ''}): ${where}\n`);
+    // Their work would hold the process until it ends.
+    exitOnceReturned(0);
   }
   const kept = queue.durable && !shared ? keptCount(orchestrator.shutdownReport) : 0;
   if (kept > 0) streams.stderr.write(`taskforge: ${plural(kept, 'task')} ${kept === 1 ? 'stays' : 'stay'} in ${orchestrator.queueName}, unfinished: the same command again runs ${kept === 1 ? 'it' : 'them'}\n`);
