@@ -184,7 +184,7 @@ Example:
     .description('Run tasks from a Redis queue (beside any number of other workers) until SIGTERM or Ctrl-C.')
     .requiredOption('-q, --queue <url>', 'the Redis queue: redis://HOST:PORT[/DB][?name=QUEUE]')
     .option('-c, --concurrency <n>', 'tasks that run at once in this worker', positiveInteger, DEFAULT_CONCURRENCY)
-    .option('--shutdown-timeout <ms>', 'on SIGTERM, how long running tasks may finish before they go back to the queue', integer, 30_000)
+    .option('--shutdown-timeout <ms>', 'on SIGTERM, how long running tasks may finish before they go back to the queue', nonNegativeInteger, 30_000)
     .option('--lock-duration <ms>', "how long a running task's lock lasts (renewed at half that); a dead worker's tasks run again after it", positiveInteger, 30_000)
     .option(...TASKS_OPTION)
     .addHelpText(
@@ -201,11 +201,11 @@ Example:
 
   common(program.command('serve'))
     .description('Serve the HTTP API (tasks, live events, metrics, objects) over an orchestrator until SIGTERM or Ctrl-C.')
-    .option('-p, --port <n>', 'the port; 0 picks a free one', integer, 8080)
+    .option('-p, --port <n>', 'the port; 0 picks a free one', portNumber, 8080)
     .option('-H, --host <host>', 'the address to listen on; beyond loopback TASKFORGE_TOKEN is required', '127.0.0.1')
     .option('-q, --queue <queue>', "'memory'; 'sqlite:FILE'; or 'redis://HOST:PORT[?name=Q]' (tasks run by 'taskforge worker' processes)", 'memory')
     .option('-c, --concurrency <n>', 'tasks that run at once in this process (memory and sqlite queues)', positiveInteger, DEFAULT_CONCURRENCY)
-    .option('--shutdown-timeout <ms>', 'on SIGTERM, how long running tasks may finish', integer, 30_000)
+    .option('--shutdown-timeout <ms>', 'on SIGTERM, how long running tasks may finish', nonNegativeInteger, 30_000)
     .option(...TASKS_OPTION)
     .addHelpText(
       'after',
@@ -264,6 +264,12 @@ function integer(value: string): number {
 function nonNegativeInteger(value: string): number {
   const parsed = integer(value);
   if (parsed < 0) throw new InvalidArgumentError(`expected 0 or more (got '${value}')`);
+  return parsed;
+}
+
+function portNumber(value: string): number {
+  const parsed = integer(value);
+  if (parsed < 0 || parsed > 65_535) throw new InvalidArgumentError(`expected a port from 0 to 65535 (got '${value}')`);
   return parsed;
 }
 

@@ -76,6 +76,13 @@ describe('taskforge serve', () => {
     expect(run(['--host', '0.0.0.0', '--port', '0'])).toEqual({ code: 2, stderr: 'taskforge: --host 0.0.0.0: listening beyond loopback needs a bearer token in TASKFORGE_TOKEN; refusing to start without one\n' });
     expect(run(['--port', '0'], { TASKFORGE_TOKEN: 'short' })).toEqual({ code: 2, stderr: "taskforge: TASKFORGE_TOKEN: expected at least 16 characters (got 5); 'openssl rand -hex 32' makes one\n" });
     expect(run(['--port', '0', '--queue', 'postgres://x'])).toEqual({ code: 2, stderr: "taskforge: --queue: expected 'memory', 'sqlite:FILE' or 'redis://HOST:PORT' (got 'postgres://x')\n" });
+    // A port out of range, a negative timeout: named (Node would throw ERR_SOCKET_BAD_PORT).
+    const badPort = run(['--port', '99999']);
+    expect(badPort.code).toBe(2);
+    expect(badPort.stderr).toContain("option '-p, --port <n>' argument '99999' is invalid. expected a port from 0 to 65535 (got '99999')");
+    const badTimeout = run(['--port', '0', '--shutdown-timeout', '-5']);
+    expect(badTimeout.code).toBe(2);
+    expect(badTimeout.stderr).toContain("expected 0 or more (got '-5')");
     // A queue file under a regular file: said in words, nothing served.
     writeFileSync(join(dir, 'plain'), 'a file');
     expect(run(['--port', '0', '--queue', `sqlite:${join(dir, 'plain', 'q.db')}`])).toEqual({ code: 2, stderr: `taskforge: --queue: cannot open the SQLite queue '${join(dir, 'plain', 'q.db')}': a part of its folder ${join(dir, 'plain')} is a file, not a folder\n` });
