@@ -7,6 +7,7 @@ import type { TaskView } from '../orchestrator/task-view.js';
 import type { StorageTaskContext } from '../tasks/storage-task.js';
 import { AccessRule } from './access-rule.js';
 import { clientErrorHandler } from './client-errors.js';
+import { namedHost } from './host-field.js';
 import { ConfigStore } from './config-store.js';
 import { EndHistory } from './end-history.js';
 import { errorBody, replyFor, ServerErrorCode } from './http-errors.js';
@@ -118,7 +119,7 @@ export async function startServer(options: ServerOptions): Promise<TaskforgeServ
   const app = Fastify({
     logger: false,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
-    // A request without Host is refused by the guard below (403 HOST_NOT_ALLOWED, in the shape of every error), not by Node (an empty 400).
+    // A request without Host is refused below (400, in the shape of every error), not by Node (an empty 400).
     http: { maxHeaderSize: MAX_HEADER_BYTES, requireHostHeader: false },
     clientErrorHandler: clientErrorHandler(MAX_HEADER_BYTES),
     // A task id may be 256 characters, and percent-encoding triples them.
@@ -139,7 +140,10 @@ export async function startServer(options: ServerOptions): Promise<TaskforgeServ
   });
   // Before any route and any body is read: a foreign Host learns nothing (not even that a token is needed), then the token, then cross-site checks.
   app.addHook('onRequest', (request, reply, done) => {
-    const refusal = guard.hostRefusal(request.headers) ?? tokenRefusal(access, request.url, request.headers.authorization) ?? guard.crossSiteRefusal(request.method, request.headers);
+    const named = namedHost(request.raw);
+    // (A copy only for a request in absolute form, whose URL names the host.)
+    const headers = 'status' in named || named.host === request.headers.host ? request.headers : { ...request.headers, host: named.host };
+    const refusal = 'status' in named ? named : (guard.hostRefusal(headers) ?? tokenRefusal(access, request.url, request.headers.authorization) ?? guard.crossSiteRefusal(request.method, headers));
     if (refusal === undefined) {
       done();
       return;

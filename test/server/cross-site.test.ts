@@ -178,8 +178,19 @@ describe('DNS rebinding: the Host a request names', () => {
         expect(errorOf(answer).code, what).toBe('HOST_NOT_ALLOWED');
       }
     }
-    // An empty Host, and none at all (HTTP/1.0, and HTTP/1.1, where Node alone would answer an empty 400): no name of this server either.
-    for (const head of ['GET /tasks HTTP/1.1\r\nHost: \r\nConnection: close', 'GET /tasks HTTP/1.0', 'GET /tasks HTTP/1.1\r\nConnection: close']) {
+    // HTTP/1.1 without Host, or with two (RFC 9112 3.2): 400 in the shape of every error (Node alone answers an empty 400, or takes the first).
+    for (const head of ['GET /tasks HTTP/1.1\r\nConnection: close', `GET /tasks HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nHost: attacker.example\r\nConnection: close`]) {
+      const answer = await sendRaw(s.port, `${head}\r\n\r\n`);
+      expect(answer, head).toMatch(/^HTTP\/1\.1 400 /);
+      expect(answer, head).toContain('"code":"VALIDATION_ERROR"');
+    }
+    // A request in absolute form names its URL's host, whatever its Host header says.
+    const absolute = await sendRaw(s.port, `GET http://attacker.example/tasks HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`);
+    expect(absolute).toMatch(/^HTTP\/1\.1 403 /);
+    expect(absolute).toContain('"code":"HOST_NOT_ALLOWED"');
+    expect(await sendRaw(s.port, `GET http://127.0.0.1:${port}/tasks HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`)).toMatch(/^HTTP\/1\.1 200 /);
+    // An empty Host, and none at all in HTTP/1.0: no name of this server either.
+    for (const head of ['GET /tasks HTTP/1.1\r\nHost: \r\nConnection: close', 'GET /tasks HTTP/1.0']) {
       const answer = await sendRaw(s.port, `${head}\r\n\r\n`);
       expect(answer, head).toMatch(/^HTTP\/1\.[01] 403 /);
       expect(answer, head).toContain('"code":"HOST_NOT_ALLOWED"');
