@@ -42,15 +42,15 @@ export async function runUntilStopped(streams: CliStreams, name: string, shutdow
   exitOnceReturned(LINGER_MS);
   const { report, kept } = outcome;
   if (report === undefined) return;
-  if (report.abandoned.length > 0) {
-    streams.stderr.write(`taskforge ${name}: ${plural(report.abandoned.length, 'task')} ignored ${report.abandoned.length === 1 ? 'its' : 'their'} cancellation for ${String(STOP_GRACE_MS)} ms and ${report.abandoned.length === 1 ? 'was' : 'were'} given up (${listed(report.abandoned)}); exiting now${kept ? ': the queue runs them again' : ''}\n`);
-    process.exit(ExitCode.TASK_FAILED);
-  }
   const parts = [
     ...(report.cutOff.length > 0 ? [`${plural(report.cutOff.length, 'running task')} cut off at the timeout ${kept ? '(kept in the queue: run again)' : '(cancelled)'}`] : []),
     ...(report.waiting > 0 ? [`${plural(report.waiting, 'waiting task')} ${kept ? 'kept in the queue' : 'cancelled'}`] : []),
   ];
   if (parts.length > 0) streams.stderr.write(`taskforge ${name}: ${parts.join('; ')}\n`);
+  if (report.abandoned.length > 0) {
+    streams.stderr.write(`taskforge ${name}: ${plural(report.abandoned.length, 'task')} ignored ${report.abandoned.length === 1 ? 'its' : 'their'} cancellation for ${String(STOP_GRACE_MS)} ms and ${report.abandoned.length === 1 ? 'was' : 'were'} given up (${listed(report.abandoned)}); exiting now${kept ? ': the queue runs them again' : ''}\n`);
+    process.exit(ExitCode.TASK_FAILED);
+  }
 }
 
 /**

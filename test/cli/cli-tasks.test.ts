@@ -366,7 +366,7 @@ describe('taskforge serve --tasks', () => {
     expect((await running.exited).code).toBe(1);
     // Not the task's 20 s: the bound is the timeout, the 2 s grace and a close.
     expect(Date.now() - stoppedAt).toBeLessThan(10_000);
-    expect(running.output.stderr).toContain('taskforge serve: 1 task ignored its cancellation for 2000 ms and was given up (stuck); exiting now\n');
+    expect(running.output.stderr).toContain('taskforge serve: 1 running task cut off at the timeout (cancelled)\ntaskforge serve: 1 task ignored its cancellation for 2000 ms and was given up (stuck); exiting now\n');
   }, 30_000);
 
   it('on a SQLite queue the stop keeps what its timeout cut off and what waits, says so, and the next serve runs them', async () => {
