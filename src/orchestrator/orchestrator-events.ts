@@ -1,3 +1,4 @@
+import { isoTime } from '../core/clock.js';
 import type { TaskCancelEvent, TaskCleanupEvent, TaskErrorEvent, TaskEventBase, TaskProgressEvent, TaskRetryEvent, TaskStartEvent } from '../tasks/task-events.js';
 import type { TaskResult } from '../tasks/task-result.js';
 
@@ -8,10 +9,12 @@ export interface TaskSubmitEvent extends TaskEventBase {
   /** A storage task's operation and path (what a dashboard shows of it), when its config names them. */
   readonly operation?: string;
   readonly path?: string;
+  /** When the queue took it (ISO 8601): the `submittedAt` its views give. */
+  readonly submittedAt?: string;
 }
 
 /** The submit event of a task, with a storage config's operation and path. */
-export function submitEvent(task: { readonly id: string; readonly type: string; readonly priority: number; readonly dependsOn?: readonly string[] | undefined; readonly config: unknown }): TaskSubmitEvent {
+export function submitEvent(task: { readonly id: string; readonly type: string; readonly priority: number; readonly dependsOn?: readonly string[] | undefined; readonly config: unknown; readonly submittedAt: number }): TaskSubmitEvent {
   const metadata = (task.config as { metadata?: { operation?: unknown; path?: unknown } } | null | undefined)?.metadata;
   const { operation, path } = metadata ?? {};
   return {
@@ -20,6 +23,7 @@ export function submitEvent(task: { readonly id: string; readonly type: string; 
     priority: task.priority,
     ...(task.dependsOn === undefined ? {} : { dependsOn: task.dependsOn }),
     ...(typeof operation === 'string' && typeof path === 'string' ? { operation, path } : {}),
+    submittedAt: isoTime(task.submittedAt),
   };
 }
 

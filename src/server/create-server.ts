@@ -99,7 +99,7 @@ export async function startServer(options: ServerOptions): Promise<TaskforgeServ
   const keepTasks = options.keepFinished === undefined ? {} : { maxTasks: options.keepFinished };
   const eventLog = new TaskEventLog(keepTasks);
   const configs = new ConfigStore({ ...keepTasks, ...(options.keepConfigBytes === undefined ? {} : { maxBytes: options.keepConfigBytes }) });
-  const feed = new TaskFeed(options.orchestrator, table, [history, eventLog, configs]);
+  const feed = new TaskFeed(options.orchestrator, table, [history, eventLog, configs], async (id) => options.orchestrator.get(id));
   await listUnfinished(options.orchestrator, table, logger);
   const metrics = options.metrics ?? new OrchestratorMetrics();
   const stopRecording = options.metricsFromEvents === true ? recordMetrics(options.orchestrator, metrics) : () => undefined;

@@ -1,5 +1,6 @@
 import type { Listener } from '../core/typed-emitter.js';
 import type { OrchestratorEvents } from '../orchestrator/orchestrator-events.js';
+import type { TaskView } from '../orchestrator/task-view.js';
 import type { TaskResult } from '../tasks/task-result.js';
 import { parseStoragePath } from '../storage/storage-path.js';
 import { TaskStatus } from '../tasks/task-status.js';
@@ -33,6 +34,7 @@ export interface FeedObserver {
  */
 export class TaskFeed {
   readonly #table: TaskTable;
+  readonly #lookUp: ((id: string) => Promise<TaskView | undefined>) | undefined;
   readonly #observers: readonly FeedObserver[];
   readonly #listeners = new Set<FeedListener>();
   readonly #closers = new Map<FeedListener, () => void>();
@@ -40,9 +42,15 @@ export class TaskFeed {
   /** Retries this server is submitting: the id of each, and the task it retries, until its row is made. */
   readonly #retryOf = new Map<string, string>();
 
-  constructor(source: EventSource, table: TaskTable, observers: readonly FeedObserver[] = []) {
+  /**
+   * `lookUp` (the orchestrator's get) fills in what a row first seen mid-way
+   * cannot know from its event (a task another client of a shared queue
+   * submitted): its submission time and priority.
+   */
+  constructor(source: EventSource, table: TaskTable, observers: readonly FeedObserver[] = [], lookUp?: (id: string) => Promise<TaskView | undefined>) {
     this.#table = table;
     this.#observers = observers;
+    this.#lookUp = lookUp;
     for (const name of FEED_EVENTS) {
       const listener = (payload: OrchestratorEvents[typeof name]): void => {
         this.record(name, payload);
@@ -121,15 +129,19 @@ export class TaskFeed {
           priority: submitted.priority,
           status: TaskStatus.PENDING,
           attempts: 0,
-          submittedAt: new Date().toISOString(),
+          // The queue's own time: the row and the task's view agree to the millisecond.
+          submittedAt: submitted.submittedAt ?? new Date().toISOString(),
           ...(operation === undefined || path === undefined ? {} : { operation, path }),
           ...this.#lineage(submitted.id),
         })
       );
     }
     const id = (payload as { id: string }).id;
-    // A task submitted elsewhere (another client of a Redis queue) first seen mid-way.
-    if (table.get(id) === undefined) table.add({ id, type: (payload as { type: string }).type, priority: 0, status: TaskStatus.PENDING, attempts: 0, submittedAt: new Date().toISOString(), ...this.#lineage(id) });
+    // A task submitted elsewhere (another client of a Redis queue) first seen mid-way: the queue says when it was submitted.
+    if (table.get(id) === undefined) {
+      table.add({ id, type: (payload as { type: string }).type, priority: 0, status: TaskStatus.PENDING, attempts: 0, submittedAt: new Date().toISOString(), ...this.#lineage(id) });
+      this.#learn(id);
+    }
     return table.update(id, (row) => {
       switch (name) {
         case 'start':
@@ -156,6 +168,21 @@ export class TaskFeed {
           break;
       }
     });
+  }
+
+  /** Sets a row's submission time and priority from the queue's view of its task (one lookup, not awaited). */
+  #learn(id: string): void {
+    this.#lookUp?.(id).then(
+      (view) => {
+        if (view === undefined) return;
+        this.#table.update(id, (row) => {
+          row.submittedAt = view.submittedAt;
+          row.priority = view.priority;
+        });
+      },
+      // A queue that cannot answer now leaves the time it was first seen.
+      () => undefined,
+    );
   }
 
   /** `{ retryOf }` for a retry this server submitted, once: the row keeps it from then on. */

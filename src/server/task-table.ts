@@ -8,7 +8,8 @@ export interface TaskRow {
   priority: number;
   status: TaskStatus;
   attempts: number;
-  readonly submittedAt: string;
+  /** When the queue took it (or when this server first saw it, until the queue has said). */
+  submittedAt: string;
   /** A storage task's operation and path, when this server heard its submit event. */
   operation?: string;
   path?: string;

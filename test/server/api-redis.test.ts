@@ -54,6 +54,12 @@ describe.runIf(haveRedis)('the HTTP API over a Redis queue (tasks run in a worke
     const { tasks } = (await (await fetch(`${server.url}/tasks`)).json()) as { tasks: { id: string; status: string; submittedAt: string }[] };
     expect(tasks.map((task) => [task.id, task.status]).sort()).toEqual([['first', 'running'], ['second', 'pending']]);
     for (const task of tasks) expect(task.submittedAt >= submittedAt.slice(0, 19)).toBe(true);
+    // A task another client submits now is first seen at its events: its row takes the queue's submission time.
+    await submitter.submit(probe('third', 5));
+    await worker.cancel('first');
+    const detail = async (): Promise<string> => ((await (await fetch(`${server.url}/tasks/third`)).json()) as { submittedAt: string }).submittedAt;
+    const listed = async (): Promise<{ submittedAt?: string; priority?: number }> => ((await (await fetch(`${server.url}/tasks?id=third`)).json()) as { tasks: { submittedAt: string; priority: number }[] }).tasks[0] ?? {};
+    await expect.poll(listed, { timeout: 10_000 }).toMatchObject({ submittedAt: await detail(), priority: 5 });
   });
 
   it('submits over HTTP, shows every task of the queue live, counts them in /metrics, and cancels on the worker', async () => {
