@@ -69,9 +69,9 @@ export interface TaskforgeServer {
    * itself is the caller's): open /events streams and idle connections end
    * at once, a request in flight (an object's upload or download) gets
    * `timeoutMs` (default 30 s) to finish; past it, its connection is cut
-   * (an upload cut stores nothing).
+   * (an upload cut stores nothing) and `onCut` hears how many were.
    */
-  close(options?: { readonly timeoutMs?: number }): Promise<void>;
+  close(options?: { readonly timeoutMs?: number; readonly onCut?: (connections: number) => void }): Promise<void>;
 }
 
 /** How long close() lets requests in flight finish, by default: as long as Orchestrator.shutdown gives running tasks. */
@@ -188,9 +188,16 @@ export async function startServer(options: ServerOptions): Promise<TaskforgeServ
       stopRecording();
       // Ends the /events streams, which never finish by themselves.
       feed.close();
+      const timeoutMs = closeOptions.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
       const cut = setTimeout(() => {
+        // Idle ones were closed as the close began: what is left is requests in flight (a transfer, a stream).
+        app.server.getConnections((_error, count) => {
+          if (count === 0) return;
+          logger.warn({ connections: count, timeoutMs }, 'requests still in flight at the close timeout were cut (an upload cut stores nothing)');
+          closeOptions.onCut?.(count);
+        });
         app.server.closeAllConnections();
-      }, closeOptions.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
+      }, timeoutMs);
       // A keep-alive connection whose request finishes during the close turns idle; Node reaps idle ones only as the close begins.
       const reap = setInterval(() => {
         app.server.closeIdleConnections();

@@ -65,7 +65,9 @@ describe('server close', () => {
     const upload = slowPut(server.url, '/objects/cut.bin');
     upload.request.write(Buffer.alloc(64 * 1024, 1));
     while ((await readdir(root).catch(() => [])).length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
-    await server.close({ timeoutMs: 100 });
+    const cut: number[] = [];
+    await server.close({ timeoutMs: 100, onCut: (connections) => cut.push(connections) });
+    expect(cut).toEqual([1]);
     expect(await upload.answer).toBeInstanceOf(Error);
     upload.request.destroy();
     // The write was cancelled: no object, and no temporary file left behind once its cleanup ran.

@@ -8,6 +8,7 @@ import { chooseQueue, openCliQueue } from '../cli-queue.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { loadTaskModule, type TaskTypes } from '../task-module.js';
 import { runUntilStopped } from '../stop-signal.js';
+import { plural } from '../cli-words.js';
 
 /** Options of `taskforge serve`. */
 export interface ServeCommandOptions extends CommonOptions {
@@ -56,7 +57,10 @@ export async function serveCommand(options: ServeCommandOptions, streams: CliStr
   await runUntilStopped(streams, 'serve', options.shutdownTimeout, async (signal) => {
     streams.stderr.write(`taskforge serve: ${signal}: stopping (running tasks and transfers get up to ${String(options.shutdownTimeout)} ms)\n`);
     // Side by side: an object's transfer in flight and the queue's running tasks share the one timeout.
-    await Promise.all([server.close({ timeoutMs: options.shutdownTimeout }), orchestrator.shutdown({ timeoutMs: options.shutdownTimeout })]);
+    const onCut = (connections: number): void => {
+      streams.stderr.write(`taskforge serve: ${plural(connections, 'request')} still in flight at the timeout cut (an upload cut stores nothing)\n`);
+    };
+    await Promise.all([server.close({ timeoutMs: options.shutdownTimeout, onCut }), orchestrator.shutdown({ timeoutMs: options.shutdownTimeout })]);
     return { report: orchestrator.shutdownReport, kept: options.queue !== 'memory' };
   });
   streams.stderr.write('taskforge serve: stopped\n');
