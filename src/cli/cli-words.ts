@@ -27,3 +27,9 @@ export function inCliWords(message: string): string {
 export function plural(count: number, noun: string): string {
   return `${String(count)} ${noun}${count === 1 ? '' : 's'}`;
 }
+
+/** Up to five ids, then a count of the rest. */
+export function listed(ids: readonly string[]): string {
+  const shown = ids.slice(0, 5).join(', ');
+  return ids.length > 5 ? `${shown} and ${String(ids.length - 5)} more` : shown;
+}

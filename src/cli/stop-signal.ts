@@ -2,7 +2,7 @@ import type { ShutdownReport } from '../orchestrator/orchestrator-options.js';
 import { STOP_GRACE_MS } from '../orchestrator/task-queue.js';
 import type { CliStreams } from './cli-context.js';
 import { ExitCode } from './exit-codes.js';
-import { plural } from './cli-words.js';
+import { listed, plural } from './cli-words.js';
 import { Interruption } from './interruption.js';
 
 /** Beyond the running tasks' own time, what closing the queue and the server may take (a Redis that is gone never answers). */
@@ -71,8 +71,3 @@ export interface StopOutcome {
   readonly kept: boolean;
 }
 
-/** Up to five ids, then a count. */
-function listed(ids: readonly string[]): string {
-  const shown = ids.slice(0, 5).join(', ');
-  return ids.length > 5 ? `${shown} and ${String(ids.length - 5)} more` : shown;
-}

@@ -35,7 +35,7 @@ export class Shutdown {
   #runner: TaskRunner | undefined;
   #consumption: Consumption | undefined;
   #unsubscribe: (() => void) | undefined;
-  #stopped: Promise<ShutdownReport> | undefined;
+  #stopped: Promise<void> | undefined;
   #report: ShutdownReport | undefined;
 
   constructor(parts: ShutdownParts) {
@@ -63,24 +63,24 @@ export class Shutdown {
   }
 
   /** Shuts down (the first call; later calls get the same promise) the queue `opening` opens. */
-  run(opening: Promise<TaskQueue>, timeoutMs: number): Promise<ShutdownReport> {
+  run(opening: Promise<TaskQueue>, timeoutMs: number): Promise<void> {
     this.#stopped ??= this.#stop(opening, timeoutMs);
     return this.#stopped;
   }
 
-  async #stop(opening: Promise<TaskQueue>, timeoutMs: number): Promise<ShutdownReport> {
+  async #stop(opening: Promise<TaskQueue>, timeoutMs: number): Promise<void> {
     this.#admission.close();
     let queue: TaskQueue;
     try {
       queue = await opening;
     } catch {
       this.#report = { cutOff: [], abandoned: [], waiting: 0 };
-      return this.#report;
+      return;
     }
     this.#logger.info({ queue: queue.name, running: this.#runner?.running ?? 0, timeoutMs }, 'orchestrator shutting down');
     const cancelledWaiting = queue instanceof LocalQueue && !queue.durable ? queue.cancelWaiting('the orchestrator shut down') : 0;
     // Counted before the stop: nothing starts during it, and what it cuts off is told apart.
-    const waiting = queue instanceof LocalQueue ? cancelledWaiting + queue.waitingCount : 0;
+    const waiting = queue instanceof LocalQueue ? cancelledWaiting + queue.waiting : 0;
     const stopped = (await this.#consumption?.stop(timeoutMs)) ?? { cutOff: [], abandoned: [] };
     for (const id of stopped.abandoned) {
       this.#logger.error({ taskId: id, queue: queue.name }, 'a task ignored its cancellation at shutdown and was given up');
@@ -109,6 +109,5 @@ export class Shutdown {
     this.#idle.resolve();
     this.#logger.info({ queue: queue.name, cutOff: stopped.cutOff.length, abandoned: stopped.abandoned.length, waiting }, 'orchestrator stopped');
     this.#report = { cutOff: stopped.cutOff, abandoned: stopped.abandoned, waiting };
-    return this.#report;
   }
 }

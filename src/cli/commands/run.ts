@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { ErrorCode, isTaskforgeError } from '../../core/errors.js';
 import { Orchestrator, type AnyOrchestrator, type ShutdownReport } from '../../orchestrator/orchestrator.js';
-import { plural } from '../cli-words.js';
+import { listed, plural } from '../cli-words.js';
 import { withId, type TaskConfig } from '../../tasks/task-config.js';
 import { TaskType } from '../../tasks/task-type.js';
 import { validateTaskConfig } from '../../tasks/validate.js';
@@ -116,7 +116,7 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
   const abandoned = orchestrator.shutdownReport?.abandoned ?? [];
   if (abandoned.length > 0) {
     const where = queue.durable ? `${abandoned.length === 1 ? 'it stays' : 'they stay'} in ${orchestrator.queueName} and ${abandoned.length === 1 ? 'runs' : 'run'} again` : `the process does not wait for ${abandoned.length === 1 ? 'its' : 'their'} work`;
-    streams.stderr.write(`taskforge: ${plural(abandoned.length, 'task')} ignored the cancellation for ${String(STOP_GRACE_MS)} ms and ${abandoned.length === 1 ? 'was' : 'were'} given up (${abandoned.slice(0, 5).join(', ')}${abandoned.length > 5 ? ', …' : ''}): ${where}\n`);
+    streams.stderr.write(`taskforge: ${plural(abandoned.length, 'task')} ignored the cancellation for ${String(STOP_GRACE_MS)} ms and ${abandoned.length === 1 ? 'was' : 'were'} given up (${listed(abandoned)}): ${where}\n`);
     // Their work would hold the process until it ends.
     exitOnceReturned(0);
   }

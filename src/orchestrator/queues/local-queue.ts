@@ -233,13 +233,6 @@ export class LocalQueue implements TaskQueue {
     return cancelled;
   }
 
-  /** How many tasks wait (not running, not ended), whether or not this process submitted them. */
-  get waitingCount(): number {
-    let waiting = 0;
-    for (const entry of this.#entries.values()) if (entry.status === TaskStatus.PENDING && !entry.ended) waiting += 1;
-    return waiting;
-  }
-
   state(id: string): Promise<TaskState | undefined> {
     return Promise.resolve(this.stateNow(id));
   }
