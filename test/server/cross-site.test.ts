@@ -184,6 +184,10 @@ describe('DNS rebinding: the Host a request names', () => {
       expect(answer, head).toMatch(/^HTTP\/1\.1 400 /);
       expect(answer, head).toContain('"code":"VALIDATION_ERROR"');
     }
+    // Bytes that are not HTTP: Node refuses them before any route; the answer is still in the shape of every error, and the connection closed.
+    const garbage = await sendRaw(s.port, 'NOT HTTP AT ALL\r\n\r\n');
+    expect(garbage).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(garbage.slice(garbage.indexOf('\r\n\r\n') + 4))).toEqual({ error: { code: 'VALIDATION_ERROR', message: expect.stringMatching(/^request: not valid HTTP \(HPE_/) as unknown } });
     // A request in absolute form names its URL's host, whatever its Host header says.
     const absolute = await sendRaw(s.port, `GET http://attacker.example/tasks HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`);
     expect(absolute).toMatch(/^HTTP\/1\.1 403 /);
