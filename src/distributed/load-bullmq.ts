@@ -1,4 +1,4 @@
-import type { Queue, WaitingError, Worker } from 'bullmq';
+import type { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { importOptional } from '../core/optional-package.js';
 
@@ -6,7 +6,6 @@ import { importOptional } from '../core/optional-package.js';
 export interface BullMqModules {
   readonly Queue: typeof Queue;
   readonly Worker: typeof Worker;
-  readonly WaitingError: typeof WaitingError;
   readonly Redis: typeof Redis;
 }
 
@@ -20,7 +19,7 @@ export function loadBullMq(): Promise<BullMqModules> {
   loading ??= (async () => {
     try {
       const { bullmq, ioredis } = await importOptional('the Redis queue', { bullmq: () => import('bullmq'), ioredis: () => import('ioredis') });
-      return { Queue: bullmq.Queue, Worker: bullmq.Worker, WaitingError: bullmq.WaitingError, Redis: ioredis.Redis };
+      return { Queue: bullmq.Queue, Worker: bullmq.Worker, Redis: ioredis.Redis };
     } catch (error) {
       loading = undefined;
       throw error;

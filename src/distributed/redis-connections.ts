@@ -1,12 +1,26 @@
 import type { Redis } from 'ioredis';
 import type { BullMqModules } from './load-bullmq.js';
 import { CANCEL_SCRIPT, FINISH_SCRIPT, SCRIPT_KEYS, STRANDED_SCRIPT, SUBMIT_SCRIPT } from './redis-scripts.js';
+import { BULL_KEYS, EXTEND_SCRIPT, HAND_BACK_SCRIPT, TAKE_SCRIPT } from './redis-take-scripts.js';
 
 /** The queue's scripts (redis-scripts.ts), by the command name every connection runs them under. */
 export const SCRIPTS = { tfSubmit: SUBMIT_SCRIPT, tfFinish: FINISH_SCRIPT, tfCancel: CANCEL_SCRIPT, tfStranded: STRANDED_SCRIPT } as const;
 
 /** The name a connection runs one of the queue's scripts under. */
 export type ScriptCommand = keyof typeof SCRIPTS;
+
+/** The scripts on BullMQ's keys by which a worker takes and keeps jobs (redis-take-scripts.ts). */
+export const BULL_SCRIPTS = { tfTake: TAKE_SCRIPT, tfExtend: EXTEND_SCRIPT, tfHandBack: HAND_BACK_SCRIPT } as const;
+
+/** The name a connection runs one of the scripts on BullMQ's keys under. */
+export type BullScriptCommand = keyof typeof BULL_SCRIPTS;
+
+/** Runs one of the queue's scripts on a connection open() made, with one array of keys and arguments (ioredis flattens it). */
+export function runScript(via: Redis, command: ScriptCommand | BullScriptCommand, keysAndArgs: readonly string[]): Promise<unknown> {
+  const call = (via as unknown as Record<string, ((values: readonly string[]) => Promise<unknown>) | undefined>)[command];
+  if (call === undefined) return Promise.reject(new Error(`script ${command} is not defined on this connection`));
+  return call.call(via, keysAndArgs);
+}
 
 /**
  * The ioredis connections a queue and its users (workers, clients) make to
@@ -35,6 +49,7 @@ export class RedisConnections {
     });
     // Every connection can run the scripts: a worker records an end on the connection BullMQ then completes the job on, so the two stay in order.
     for (const [command, lua] of Object.entries(SCRIPTS)) connection.defineCommand(command, { numberOfKeys: SCRIPT_KEYS.length, lua });
+    for (const [command, lua] of Object.entries(BULL_SCRIPTS)) connection.defineCommand(command, { numberOfKeys: BULL_KEYS.length, lua });
     // ioredis retries on its own; the error event only needs a listener so that it is not thrown.
     connection.on('error', () => undefined);
     // BullMQ leaves a connection it was given open: disconnectAll() ends them all.

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Job, Worker } from 'bullmq';
+import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -7,6 +7,7 @@ import { failedWithoutRunning } from '../orchestrator/task-ends.js';
 import type { Consumption, ConsumptionStopped, QueueConsumer, QueuedTask, TakenTask } from '../orchestrator/task-queue.js';
 import { STOP_GRACE_MS } from '../orchestrator/task-queue.js';
 import type { TaskResult } from '../tasks/task-result.js';
+import { RedisJobTaker, type TakenJob } from './redis-job-taker.js';
 import type { RedisStore } from './redis-store.js';
 import type { JobData, TaskEnd } from './redis-records.js';
 import { countsOf, LATE_JOB_MS } from './redis-records.js';
@@ -22,10 +23,9 @@ const END_BATCH_MAX = 500;
 /** How long a cancellation heard for a task not held here is remembered (it may arrive before the task). */
 const CANCEL_MEMORY_MS = 10 * 60_000;
 
-/** A task this process holds: its job and lock token, and whether shutdown is handing it back. */
+/** A task this process holds: its job (with its lock token), and whether shutdown is handing it back. */
 interface HeldTask {
-  readonly job: Job<JobData>;
-  readonly token: string;
+  readonly job: TakenJob;
   handingBack: boolean;
   ended: boolean;
   /** A cancellation reached it (a submitter asks again while it has not ended: told once). */
@@ -33,24 +33,28 @@ interface HeldTask {
 }
 
 /**
- * A consumer's hold on a Redis queue: BullMQ's worker fetches tasks in
- * priority order and renews their locks while they run (so a long task is
- * not taken for dead), and the consumer runs them, beside any number of
- * consumers on other machines. Around that: cancellations from any process
- * reach the task here; its end is recorded (releasing its dependents)
- * together with the ends of the tasks that ended about the same time, in
- * one script call that also removes their jobs from BullMQ, so a job leaves
- * BullMQ only with its end recorded. Should this process die in between,
- * BullMQ's stalled check hands the job to another worker, which runs the
- * task again, as for a task cut off while running.
+ * A consumer's hold on a Redis queue: it takes BullMQ's jobs in priority
+ * order, as many at once as it has free slots (redis-job-taker.ts), and
+ * renews their locks while they run (so a long task is not taken for dead),
+ * and the consumer runs them, beside any number of consumers on other
+ * machines; a BullMQ Worker that processes nothing runs BullMQ's stalled
+ * check. Around that: cancellations from any process reach the task here;
+ * its end is recorded (releasing its dependents) together with the ends of
+ * the tasks that ended about the same time, in one script call that also
+ * removes their jobs from BullMQ, so a job leaves BullMQ only with its end
+ * recorded. Should this process die in between, BullMQ's stalled check
+ * hands the job to another worker, which runs the task again, as for a task
+ * cut off while running.
  */
 export class RedisConsumption implements Consumption {
   readonly id = `w${randomBytes(4).toString('hex')}`;
   readonly #store: RedisStore;
   readonly #consumer: QueueConsumer;
   readonly #logger: Logger;
-  readonly #worker: Worker<QueuedTask>;
-  /** BullMQ's connection for this worker's jobs; events and ends go on it too, so readers see a task's events before its end. */
+  readonly #taker: RedisJobTaker;
+  /** BullMQ's Worker, processing nothing: it runs the stalled check (which hands back the jobs of dead workers). */
+  readonly #stalledCheck: Worker<QueuedTask>;
+  /** The connection this worker takes jobs on; events and ends go on it too, so readers see a task's events before its end. */
   readonly client: Redis;
   readonly #subscriber: Redis;
   /** Ends sent but not yet confirmed (stop waits for them). */
@@ -59,13 +63,6 @@ export class RedisConsumption implements Consumption {
   #unrecorded: TaskEnd[] = [];
   /** Ends waiting for the next batch. */
   #ends: TaskEnd[] = [];
-  /**
-   * What #process throws once a task's end is queued: BullMQ's "the
-   * processor moved the job itself" (the batch of ends removes it), so that
-   * BullMQ fetches the next job without completing this one. One instance:
-   * an Error per task would cost a stack trace per task.
-   */
-  readonly #jobMoved: Error;
   #lastFlushAt = Number.NEGATIVE_INFINITY;
   #flushScheduled = false;
   readonly #held = new Map<string, HeldTask>();
@@ -83,27 +80,24 @@ export class RedisConsumption implements Consumption {
     this.#store = store;
     this.#consumer = consumer;
     this.#logger = logger;
-    this.#jobMoved = new store.connections.modules.WaitingError();
     this.#subscriber = this.#listenForCancels();
     this.client = store.connections.open();
-    this.#worker = new store.connections.modules.Worker<QueuedTask>(store.location.name, (job, token) => this.#process(job, token ?? ''), {
-      ...store.workerOptions(),
-      connection: this.client,
-      concurrency: consumer.concurrency,
-    });
-    this.#worker.on('error', (error) => {
+    this.#taker = new RedisJobTaker(
+      { client: this.client, blocking: store.connections.open(), jobKeyPrefix: store.jobKeyPrefix, lockDurationMs: store.locks.durationMs, workerId: this.id },
+      consumer.concurrency,
+      (job) => this.#process(job).catch((error: unknown) => this.#notProcessed(job, error)),
+      logger,
+    );
+    // BullMQ's documented way for a worker that fetches its jobs itself: a Worker with no processor that only runs the stalled check.
+    this.#stalledCheck = new store.connections.modules.Worker<QueuedTask>(store.location.name, null, { ...store.workerOptions(), connection: store.connections.open(), autorun: false });
+    this.#stalledCheck.on('error', (error) => {
       this.#logger.warn({ worker: this.id, err: error.message }, 'Redis worker error');
     });
-    this.#worker.on('stalled', (jobId) => {
+    this.#stalledCheck.on('stalled', (jobId) => {
       this.#store.restorePriority(jobId).catch(this.#logFailure("restoring a stalled task's priority failed"));
     });
-    this.#worker.on('failed', (job, error) => {
-      // Only a bug in #process gets here (a task's own failure is a result): say so, and record it.
-      if (job === undefined || error.name === 'WaitingError') return;
-      this.#logger.error({ worker: this.id, taskId: job.data.id, err: error.message }, 'a task could not be processed');
-      const failure = new TaskforgeError(ErrorCode.INTERNAL, `task '${job.data.id}' could not be processed by worker ${this.id}: ${error.message}`);
-      this.#store.settle(job.data.id, failedWithoutRunning(job.data, countsOf(job).attempts, failure)).catch(this.#logFailure('recording a task that could not be processed failed'));
-    });
+    this.#stalledCheck.startStalledCheckTimer().catch(this.#logFailure('starting the stalled check failed'));
+    this.#taker.start();
     // (#checkListeners and #sweepStranded catch their own failures; the catch here is for a bug in them.)
     const checkListeners = (): void => {
       this.#checkListeners().catch(this.#logFailure('checking for event listeners failed'));
@@ -122,6 +116,15 @@ export class RedisConsumption implements Consumption {
 
   get running(): number {
     return this.#held.size;
+  }
+
+  /** Only a bug in #process gets here (a task's own failure is a result): says so, and records it, removing its job. */
+  async #notProcessed(job: TakenJob, error: unknown): Promise<void> {
+    this.#logger.error({ worker: this.id, taskId: job.data.id, err: errorText(error) }, 'a task could not be processed');
+    const failure = new TaskforgeError(ErrorCode.INTERNAL, `task '${job.data.id}' could not be processed by worker ${this.id}: ${errorText(error)}`);
+    await this.#store
+      .settleMany([{ id: job.data.id, result: failedWithoutRunning(job.data, countsOf(job).attempts, failure), job: { id: job.id, token: job.token } }], this.client)
+      .catch(this.#logFailure('recording a task that could not be processed failed'));
   }
 
   /** Whether the task's events are wanted elsewhere: its submitter listens, or a client wants every task's. */
@@ -159,17 +162,15 @@ export class RedisConsumption implements Consumption {
     const gaveUp = new Promise<'gave up'>((resolve) => {
       giveUp = setTimeout(resolve, timeoutMs + STOP_GRACE_MS, 'gave up');
     });
-    // BullMQ's close stops fetching and waits for the jobs in hand.
-    const closed = this.#worker.close();
-    const first = await Promise.race([closed, gaveUp]);
+    this.#taker.stopTaking();
+    const first = await Promise.race([this.#taker.whenIdle(), gaveUp]);
     clearTimeout(handBack);
     clearTimeout(giveUp);
     const abandoned = first === 'gave up' ? [...this.#held.keys()] : [];
-    if (first === 'gave up') {
-      this.#gaveUp = true;
-      // Their locks lapse without renewal; BullMQ then hands them to another worker.
-      this.#worker.close(true).catch(this.#logFailure('closing the Redis worker failed'));
-    }
+    // Given up: their locks lapse without renewal; BullMQ's stalled check then hands them to another worker.
+    if (first === 'gave up') this.#gaveUp = true;
+    this.#taker.stopRenewing();
+    await this.#stalledCheck.close().catch(this.#logFailure('closing the Redis worker failed'));
     this.#flushEnds();
     await Promise.all(this.#settling);
     // Ends still unrecorded leave their jobs in BullMQ: run again elsewhere once their locks run out.
@@ -180,7 +181,7 @@ export class RedisConsumption implements Consumption {
   }
 
   /** Runs one job's task to its end and queues the end (with the job's removal) for the next batch. */
-  async #process(job: Job<JobData>, token: string): Promise<void> {
+  async #process(job: TakenJob): Promise<void> {
     // The job's data is used as it is (no copy per task): a hot path.
     const task = job.data;
     const { attempts, interruptions } = countsOf(job);
@@ -193,16 +194,19 @@ export class RedisConsumption implements Consumption {
     // Only a job started LATE_JOB_MS or more after its release, or run again, can have such a twin:
     // a fresh job costs no round trip.
     const late = task.releasedAt === undefined || Date.now() - task.releasedAt >= LATE_JOB_MS;
+    const jobHeld = { id: job.id, token: job.token };
     if ((late || restarted) && (await this.#store.finished.has(task.id))) {
       this.#logger.debug({ worker: this.id, taskId: task.id, taskType: task.type }, 'a job of a task that has ended is dropped unrun');
+      await this.#store.settleMany([], this.client, [jobHeld]);
       return;
     }
     if (this.#cancelsHeard.has(task.id) || (restarted && (await this.#store.cancelRequested(task.id)))) {
       this.#store.events.publish('cancel', task.id, { id: task.id, type: task.type, previousStatus: 'pending' }, this.client);
-      await this.#store.settle(task.id, failedWithoutRunning(task, attempts, new TaskforgeError(ErrorCode.CANCELLED, `task '${task.id}' was cancelled before it ran`)), this.client);
+      const cancelled = failedWithoutRunning(task, attempts, new TaskforgeError(ErrorCode.CANCELLED, `task '${task.id}' was cancelled before it ran`));
+      await this.#store.settleMany([{ id: task.id, result: cancelled, job: jobHeld }], this.client);
       return;
     }
-    const held: HeldTask = { job, token, handingBack: false, ended: false, cancelHeard: false };
+    const held: HeldTask = { job, handingBack: false, ended: false, cancelHeard: false };
     this.#held.set(task.id, held);
     let result: TaskResult;
     try {
@@ -216,15 +220,14 @@ export class RedisConsumption implements Consumption {
       this.#held.delete(task.id);
     }
     // Given up at stop: its connections are closing, and its lock lapses; BullMQ hands the task on.
-    if (this.#gaveUp) throw this.#jobMoved;
+    if (this.#gaveUp) return;
     if (held.handingBack) {
-      await job.moveToWait(token);
-      throw new this.#store.connections.modules.WaitingError();
+      await this.#taker.handBack(job);
+      return;
     }
     // The task is another worker's now: its end is that worker's to record, and the job that worker's to remove.
-    if (result.error?.code === ErrorCode.LOCK_LOST) throw this.#jobMoved;
-    this.#recordEnd({ id: task.id, result, job: { id: job.id ?? '', token } });
-    throw this.#jobMoved;
+    if (result.error?.code === ErrorCode.LOCK_LOST) return;
+    this.#recordEnd({ id: task.id, result, job: jobHeld });
   }
 
   /**
@@ -236,7 +239,7 @@ export class RedisConsumption implements Consumption {
   #fenceOf(taskId: string, held: HeldTask): () => Promise<void> {
     return async () => {
       try {
-        await this.#store.locks.assertHeld(taskId, held.job.id ?? '', held.token);
+        await this.#store.locks.assertHeld(taskId, held.job.id, held.job.token);
       } catch (error) {
         this.#logger.error({ worker: this.id, taskId, err: errorText(error) }, 'a write of the task was refused: this worker lost its lock on it');
         throw error;

@@ -1,4 +1,4 @@
-import type { Job, JobsOptions } from 'bullmq';
+import type { JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { FinishedTask, QueuedTask, TaskMeta } from '../orchestrator/task-queue.js';
 import type { TaskResult } from '../tasks/task-result.js';
@@ -103,7 +103,7 @@ export function jobOptionsOf(task: JobData, aging: AgingState | undefined): Jobs
 }
 
 /** Attempts made before this run (a cut-off or handed-back run counts) and times a dead worker cut the task off. */
-export function countsOf(job: Job<QueuedTask>): { attempts: number; interruptions: number } {
+export function countsOf(job: { readonly data: QueuedTask; readonly attemptsStarted: number; readonly stalledCounter: number }): { attempts: number; interruptions: number } {
   return { attempts: job.data.attempts + Math.max(1, job.attemptsStarted) - 1, interruptions: job.stalledCounter };
 }
 

@@ -12,7 +12,7 @@ import { agedBullPriority, checkAgedPriority, RedisAging } from './redis-aging.j
 import type { FinishedTask, QueuedTask, SubmitOutcome, TaskMeta, TaskState } from '../orchestrator/task-queue.js';
 import { SCRIPT_KEYS } from './redis-scripts.js';
 import { loadBullMq } from './load-bullmq.js';
-import { RedisConnections, type ScriptCommand } from './redis-connections.js';
+import { RedisConnections, runScript, type ScriptCommand } from './redis-connections.js';
 import { RedisEpoch } from './redis-epoch.js';
 import { EVENTS_MAX_LEN, RedisEventStream } from './redis-event-stream.js';
 import { RedisJobLocks } from './redis-job-locks.js';
@@ -60,8 +60,8 @@ export class RedisStore {
   readonly #bull: Queue<QueuedTask>;
   readonly #keys: readonly string[];
   readonly #prefix: string;
-  /** The key prefix of this queue's BullMQ jobs. */
-  readonly #jobKeyPrefix: string;
+  /** The key prefix of this queue's BullMQ jobs and keys, `PREFIX:NAME:`. */
+  readonly jobKeyPrefix: string;
   readonly #maxFinished: number;
   readonly #maxAgeMs: number;
   readonly #aging: RedisAging;
@@ -75,14 +75,14 @@ export class RedisStore {
     this.#maxFinished = settings.maxFinished;
     this.#maxAgeMs = settings.maxAgeMs;
     this.#prefix = `${KEY_PREFIX}:${name}`;
-    this.#jobKeyPrefix = `${KEY_PREFIX}:bull:${name}:`;
+    this.jobKeyPrefix = `${KEY_PREFIX}:bull:${name}:`;
     this.#keys = SCRIPT_KEYS.map((key) => `${this.#prefix}:${key}`);
     this.#redis = connections.open({ autoPipelining: true });
     const assertOpen = (): void => {
       this.#assertOpen();
     };
     this.events = new RedisEventStream(this.#redis, { stream: this.#keys[6] ?? '', listening: `${this.#prefix}:listening` });
-    this.locks = new RedisJobLocks(this.#redis, this.#jobKeyPrefix, settings, assertOpen);
+    this.locks = new RedisJobLocks(this.#redis, this.jobKeyPrefix, settings, assertOpen);
     this.finished = new FinishedRecords(this.#redis, { results: this.#keys[3] ?? '', tasks: this.#keys[0] ?? '' }, assertOpen);
     this.epoch = new RedisEpoch(this.#redis, `${this.#prefix}:epoch`, assertOpen);
     this.#aging = new RedisAging(this.#redis, this.#prefix, options.agingMs, options.agingTuning);
@@ -260,16 +260,18 @@ export class RedisStore {
   /**
    * Records the ends of several tasks in one script call; one flag per task
    * as settle() gives. An end with the `job` its task ran as (held with that
-   * lock token) also removes that job from BullMQ, in the same atomic step.
+   * lock token) also removes that job from BullMQ, in the same atomic step;
+   * so does each of `dropped` (jobs of tasks that had ended already).
    */
-  async settleMany(ends: readonly TaskEnd[], via?: Redis): Promise<boolean[]> {
-    if (ends.length === 0) return [];
+  async settleMany(ends: readonly TaskEnd[], via?: Redis, dropped: readonly { readonly id: string; readonly token: string }[] = []): Promise<boolean[]> {
+    if (ends.length === 0 && dropped.length === 0) return [];
     const args = [String(ends.length)];
     for (const { id, result } of ends) args.push(id, JSON.stringify(retainedResult(result)), result.success ? '1' : '0', result.error?.code ?? '');
     const jobs: string[] = [];
     for (const { job } of ends) if (job !== undefined) jobs.push(job.id, job.token);
+    for (const job of dropped) jobs.push(job.id, job.token);
     if (jobs.length > 0) {
-      args.push(this.#jobKeyPrefix, String(jobs.length / 2));
+      args.push(this.jobKeyPrefix, String(jobs.length / 2));
       for (const value of jobs) args.push(value);
     }
     const now = Date.now();
@@ -334,7 +336,7 @@ export class RedisStore {
       cursor = next;
     } while (cursor !== '0' && metas.length < MAX_UNFINISHED_SCAN);
     metas.sort((a, b) => a.submittedAt - b.submittedAt);
-    const active = new Set(await this.#redis.lrange(`${this.#jobKeyPrefix}active`, 0, -1));
+    const active = new Set(await this.#redis.lrange(`${this.jobKeyPrefix}active`, 0, -1));
     return metas.slice(0, limit).map((task) => ({ status: active.has(jobIdOf(task.id)) ? TaskStatus.RUNNING : TaskStatus.PENDING, task }));
   }
 
@@ -363,11 +365,9 @@ export class RedisStore {
   async #run(command: ScriptCommand, args: readonly string[], via: Redis = this.#redis, now = Date.now()): Promise<unknown> {
     this.#assertOpen();
     const common = [this.#prefix, String(now), isoTime(now), String(this.#maxFinished), String(this.#maxAgeMs), String(EVENTS_MAX_LEN)];
-    const call = (via as unknown as Record<string, (values: readonly string[]) => Promise<unknown>>)[command];
-    if (call === undefined) throw new Error(`script ${command} is not defined on this connection`);
     try {
       // One array, not spread: a batch of 20,000 tasks is 80,000 arguments, past what a call's stack holds (ioredis flattens it).
-      return await call.call(via, [...this.#keys, ...common, ...args]);
+      return await runScript(via, command, [...this.#keys, ...common, ...args]);
     } catch (error) {
       throw new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `the Redis queue ${this.name} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }

@@ -1,0 +1,211 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../core/logger.js';
+import { runScript } from './redis-connections.js';
+import type { JobData } from './redis-records.js';
+import { BULL_KEYS } from './redis-take-scripts.js';
+
+/** How long one wait for new jobs lasts before it looks again (BullMQ's drainDelay). */
+const WAIT_FOR_JOBS_S = 5;
+/** After a take that failed, the next one waits this long. */
+const RETRY_AFTER_MS = 1000;
+
+/** A job this worker took from the queue and holds the lock of. */
+export interface TakenJob {
+  readonly id: string;
+  readonly data: JobData;
+  /** Times a worker started it, this time included (BullMQ's `ats`). */
+  readonly attemptsStarted: number;
+  /** Times BullMQ's stalled check handed it back (BullMQ's `stc`). */
+  readonly stalledCounter: number;
+  readonly token: string;
+}
+
+/** Where the taker works: the queue's BullMQ keys and the connections it uses. */
+export interface TakerPlace {
+  /** Takes jobs and renews locks on it (a connection that runs the take scripts). */
+  readonly client: Redis;
+  /** Waits on the queue's marker (a blocking command holds its connection). */
+  readonly blocking: Redis;
+  /** The queue's BullMQ key prefix, `PREFIX:NAME:`. */
+  readonly jobKeyPrefix: string;
+  readonly lockDurationMs: number;
+  /** A name unique to this worker, the start of every lock token it sets. */
+  readonly workerId: string;
+}
+
+/**
+ * Keeps a worker's slots filled from a BullMQ queue: whenever slots are
+ * free it takes jobs for all of them in one script call (TAKE_SCRIPT), runs
+ * each, and when the queue is empty waits on the queue's marker as BullMQ's
+ * Worker does; it renews the locks of the jobs it runs at half their
+ * duration. Slots freed in one turn of the event loop are filled by one
+ * take. `run` must not reject.
+ */
+export class RedisJobTaker {
+  readonly #place: TakerPlace;
+  readonly #slots: number;
+  readonly #run: (job: TakenJob) => Promise<void>;
+  readonly #logger: Logger;
+  readonly #keys: readonly string[];
+  /** Jobs running, by id → lock token. */
+  readonly #running = new Map<string, string>();
+  readonly #renewer: NodeJS.Timeout;
+  #takes = 0;
+  #taking = false;
+  #waitingForJobs = false;
+  #pumpScheduled = false;
+  #stopped = false;
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(place: TakerPlace, slots: number, run: (job: TakenJob) => Promise<void>, logger: Logger) {
+    this.#place = place;
+    this.#slots = slots;
+    this.#run = run;
+    this.#logger = logger;
+    this.#keys = BULL_KEYS.map((key) => `${place.jobKeyPrefix}${key}`);
+    this.#renewer = setInterval(() => {
+      this.#renewLocks().catch((error: unknown) => {
+        this.#logger.warn({ worker: place.workerId, err: errorText(error) }, 'renewing the locks of running tasks failed');
+      });
+    }, place.lockDurationMs / 2);
+    this.#renewer.unref();
+  }
+
+  /** Starts taking jobs. */
+  start(): void {
+    this.#schedulePump();
+  }
+
+  /** Jobs running now. */
+  get running(): number {
+    return this.#running.size;
+  }
+
+  /** Takes no more jobs (a take in flight still runs what it brings). */
+  stopTaking(): void {
+    this.#stopped = true;
+    if (this.#waitingForJobs) this.#place.blocking.disconnect();
+  }
+
+  /** Renews no more locks: the jobs still running lose theirs when they lapse, and BullMQ's stalled check hands them on. */
+  stopRenewing(): void {
+    clearInterval(this.#renewer);
+  }
+
+  /** Resolves once nothing runs and no take is in flight. */
+  whenIdle(): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Hands a job it holds back to the queue unfinished, ahead of those of its priority; false when its lock is not this worker's any more. */
+  async handBack(job: TakenJob): Promise<boolean> {
+    const handed = (await runScript(this.#place.client, 'tfHandBack', [...this.#keys, this.#place.jobKeyPrefix, job.id, job.token])) as number;
+    return handed === 1;
+  }
+
+  #isIdle(): boolean {
+    return this.#running.size === 0 && !this.#taking;
+  }
+
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    setImmediate(this.#pump);
+  }
+
+  readonly #pump = (): void => {
+    this.#pumpScheduled = false;
+    if (this.#stopped || this.#taking || this.#waitingForJobs) return;
+    const free = this.#slots - this.#running.size;
+    if (free <= 0) return;
+    this.#taking = true;
+    this.#take(free).then(
+      (jobs) => {
+        this.#taking = false;
+        for (const job of jobs) this.#start(job);
+        // Fewer than asked for: the queue is empty (or paused): wait until a job comes.
+        if (jobs.length < free) this.#waitForJobs();
+        else this.#schedulePump();
+        this.#tellIfIdle();
+      },
+      (error: unknown) => {
+        this.#taking = false;
+        this.#tellIfIdle();
+        if (this.#stopped) return;
+        this.#logger.warn({ worker: this.#place.workerId, err: errorText(error) }, 'taking tasks from Redis failed; trying again');
+        setTimeout(() => {
+          this.#schedulePump();
+        }, RETRY_AFTER_MS).unref();
+      },
+    );
+  };
+
+  async #take(count: number): Promise<TakenJob[]> {
+    this.#takes += 1;
+    const tokenBase = `${this.#place.workerId}:${String(this.#takes)}`;
+    const reply = (await runScript(this.#place.client, 'tfTake', [...this.#keys, this.#place.jobKeyPrefix, String(Date.now()), tokenBase, String(this.#place.lockDurationMs), String(count)])) as (string | number)[];
+    const jobs: TakenJob[] = [];
+    for (let at = 0; at + 4 < reply.length; at += 5) {
+      jobs.push({
+        id: String(reply[at]),
+        data: JSON.parse(String(reply[at + 1])) as JobData,
+        attemptsStarted: Number(reply[at + 2]),
+        stalledCounter: Number(reply[at + 3]),
+        token: String(reply[at + 4]),
+      });
+    }
+    return jobs;
+  }
+
+  #start(job: TakenJob): void {
+    this.#running.set(job.id, job.token);
+    const ended = (): void => {
+      this.#running.delete(job.id);
+      this.#schedulePump();
+      this.#tellIfIdle();
+    };
+    // (run does not reject; were it to, the slot is freed all the same.)
+    this.#run(job).then(ended, ended);
+  }
+
+  /** Waits on the queue's marker (set when a job is added, or left by a take that saw more), then takes again. */
+  #waitForJobs(): void {
+    if (this.#stopped) return;
+    this.#waitingForJobs = true;
+    this.#place.blocking.bzpopmin(`${this.#place.jobKeyPrefix}marker`, WAIT_FOR_JOBS_S).then(
+      () => {
+        this.#waitingForJobs = false;
+        this.#schedulePump();
+      },
+      (error: unknown) => {
+        this.#waitingForJobs = false;
+        if (this.#stopped) return;
+        this.#logger.warn({ worker: this.#place.workerId, err: errorText(error) }, 'waiting for tasks in Redis failed; trying again');
+        setTimeout(() => {
+          this.#schedulePump();
+        }, RETRY_AFTER_MS).unref();
+      },
+    );
+  }
+
+  async #renewLocks(): Promise<void> {
+    if (this.#running.size === 0) return;
+    const pairs: string[] = [];
+    for (const [id, token] of this.#running) pairs.push(id, token);
+    const lost = (await runScript(this.#place.client, 'tfExtend', [...this.#keys, this.#place.jobKeyPrefix, String(this.#place.lockDurationMs), ...pairs])) as string[];
+    // The task's writes check the lock before they commit (fencing): said here, acted on there.
+    if (lost.length > 0) this.#logger.warn({ worker: this.#place.workerId, jobs: lost }, 'the locks of running tasks lapsed: other workers may run them now');
+  }
+
+  #tellIfIdle(): void {
+    if (!this.#isIdle() || this.#idleWaiters.length === 0) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

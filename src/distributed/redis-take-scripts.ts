@@ -1,0 +1,136 @@
+/**
+ * The Lua scripts by which a taskforge worker takes, keeps and hands back
+ * BullMQ jobs itself, several in one call, where BullMQ's Worker moves one
+ * job per call: a script call costs Redis and the worker more than the few
+ * commands it runs for a job, so a worker taking the jobs for all its free
+ * slots at once makes a fraction of the calls. Each mirrors what BullMQ
+ * 6.7's own script does to a job (its keys, fields, lock, marker and
+ * events), so that BullMQ's queue, stalled check and getters see the same
+ * state either way; what they leave out, taskforge's queues never use:
+ * rate limits, delayed jobs, job schedulers and the deprecated markers of
+ * the wait list are handled as noted.
+ *
+ * Keys, in this order, for every script: the queue's BullMQ `wait`,
+ * `active`, `prioritized`, `events`, `meta`, `pc` (priority counter),
+ * `marker` and `stalled` keys.
+ */
+export const BULL_KEYS = ['wait', 'active', 'prioritized', 'events', 'meta', 'pc', 'marker', 'stalled'] as const;
+
+const PRELUDE = `
+local rcall = redis.call
+local waitKey, activeKey, prioritizedKey, eventsKey, metaKey, pcKey, markerKey, stalledKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local prefix = ARGV[1]
+-- BullMQ's getQueueMetadata: paused, or at the queue's global concurrency.
+local function roomLeft(wanted)
+  local meta = rcall('HMGET', metaKey, 'paused', 'concurrency')
+  if meta[1] then return 0 end
+  if meta[2] then return math.max(0, math.min(wanted, tonumber(meta[2]) - rcall('LLEN', activeKey))) end
+  return wanted
+end
+`;
+
+/**
+ * Takes up to ARGV[5] jobs, in BullMQ's order (the plain wait list first,
+ * then the prioritized set), each as BullMQ's moveToActive takes one: into
+ * the active list, locked with its own token (ARGV[3] .. ':' .. its place
+ * in this call) for ARGV[4] ms, `processedOn` set to ARGV[2], `ats`
+ * (attempts started) counted, an `active` event. A job id whose job is gone
+ * (removed while it waited) is dropped from the active list. When jobs
+ * remain, the marker is set for the other workers (BullMQ sets it after
+ * every job it takes). A paused queue, or one at the global concurrency
+ * BullMQ lets a queue set (taskforge sets none), gives nothing: the worker
+ * then waits on the marker (resume sets it) or looks again within seconds.
+ * Returns, per job taken: its id, its data, its attempts started, its
+ * stalled count, its lock token.
+ */
+export const TAKE_SCRIPT = `${PRELUDE}
+local now, tokenBase, lockDuration = ARGV[2], ARGV[3], ARGV[4]
+local wanted = roomLeft(tonumber(ARGV[5]))
+local taken, count, tries = {}, 0, 0
+-- (A job id whose job is gone costs a try; at most as many such as jobs wanted.)
+while count < wanted and tries < wanted * 2 do
+  tries = tries + 1
+  local jobId = rcall('RPOPLPUSH', waitKey, activeKey)
+  -- (A marker in the wait list, deprecated since BullMQ 5: dropped, as BullMQ does.)
+  if jobId and string.sub(jobId, 1, 2) == '0:' then
+    rcall('LREM', activeKey, 1, jobId)
+    jobId = rcall('RPOPLPUSH', waitKey, activeKey)
+  end
+  if not jobId then
+    local popped = rcall('ZPOPMIN', prioritizedKey)
+    if #popped == 0 then
+      rcall('DEL', pcKey)
+      break
+    end
+    jobId = popped[1]
+    rcall('LPUSH', activeKey, jobId)
+  end
+  local jobKey = prefix .. jobId
+  local fields = rcall('HMGET', jobKey, 'data', 'stc')
+  if fields[1] then
+    local token = tokenBase .. ':' .. tries
+    rcall('SET', jobKey .. ':lock', token, 'PX', lockDuration)
+    rcall('XADD', eventsKey, '*', 'event', 'active', 'jobId', jobId, 'prev', 'waiting')
+    rcall('HSET', jobKey, 'processedOn', now)
+    local started = rcall('HINCRBY', jobKey, 'ats', 1)
+    table.insert(taken, jobId)
+    table.insert(taken, fields[1])
+    table.insert(taken, started)
+    table.insert(taken, fields[2] or '0')
+    table.insert(taken, token)
+    count = count + 1
+  else
+    rcall('LREM', activeKey, 1, jobId)
+  end
+end
+if #taken > 0 and (rcall('LLEN', waitKey) > 0 or rcall('ZCARD', prioritizedKey) > 0) then rcall('ZADD', markerKey, 0, '0') end
+return taken
+`;
+
+/**
+ * Renews the locks of the jobs this worker holds, as BullMQ's extendLocks:
+ * ARGV[2] = lock duration (ms), then job id and token pairs. A lock renewed
+ * takes its job out of the stalled set. Returns the ids whose lock is not
+ * this worker's any more (it lapsed, and another worker may hold the job).
+ */
+export const EXTEND_SCRIPT = `${PRELUDE}
+local lockDuration = ARGV[2]
+local lost = {}
+for i = 3, #ARGV, 2 do
+  local jobId, token = ARGV[i], ARGV[i + 1]
+  local lockKey = prefix .. jobId .. ':lock'
+  if rcall('GET', lockKey) == token then
+    rcall('SET', lockKey, token, 'PX', lockDuration)
+    rcall('SREM', stalledKey, jobId)
+  else
+    table.insert(lost, jobId)
+  end
+end
+return lost
+`;
+
+/**
+ * Hands a job this worker holds back to the queue unfinished, as BullMQ's
+ * moveJobFromActiveToWait: ARGV[2] = job id, ARGV[3] = its lock token. Only
+ * while the token holds its lock (else another worker holds it now). The
+ * job goes ahead of the jobs of its priority (BullMQ's pushBackJobWithPriority),
+ * or to the wait list when it has none; the marker is set (BullMQ's script
+ * leaves a worker that waits on it asleep). Returns 1 when handed back.
+ */
+export const HAND_BACK_SCRIPT = `${PRELUDE}
+local jobId, token = ARGV[2], ARGV[3]
+local jobKey = prefix .. jobId
+if rcall('GET', jobKey .. ':lock') ~= token then return 0 end
+rcall('DEL', jobKey .. ':lock')
+rcall('SREM', stalledKey, jobId)
+if rcall('LREM', activeKey, 1, jobId) == 0 then return 0 end
+local priority = tonumber(rcall('HGET', jobKey, 'priority')) or 0
+if priority > 0 then
+  rcall('ZADD', prioritizedKey, priority * 0x100000000, jobId)
+else
+  rcall('RPUSH', waitKey, jobId)
+end
+if roomLeft(1) > 0 then rcall('ZADD', markerKey, 0, '0') end
+rcall('XADD', eventsKey, '*', 'event', 'waiting', 'jobId', jobId, 'prev', 'active')
+return 1
+`;

@@ -1,0 +1,216 @@
+import { randomBytes } from 'node:crypto';
+import { Queue, Worker } from 'bullmq';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Logger } from '../../src/core/logger.js';
+import { loadBullMq } from '../../src/distributed/load-bullmq.js';
+import { RedisConnections } from '../../src/distributed/redis-connections.js';
+import { RedisJobTaker, type TakenJob } from '../../src/distributed/redis-job-taker.js';
+import type { JobData } from '../../src/distributed/redis-records.js';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { serviceAvailable } from '../helpers/services.js';
+
+const haveRedis = serviceAvailable('Redis', 'redis-server', 'apt-get install -y redis-server');
+
+/** A job's data as taskforge's queue writes it (the taker reads it back as it is). */
+function dataOf(id: string): JobData {
+  return { id, type: 'noop', priority: 0, config: { type: 'noop' }, attempts: 0, submittedAt: '2026-12-06T00:00:00.000Z' } as unknown as JobData;
+}
+
+/** Resolves after `ms`. */
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+describe.runIf(haveRedis)('RedisJobTaker: taking BullMQ jobs for all free slots in one script call', () => {
+  let server: RedisServer | undefined;
+  const cleanups: (() => Promise<void>)[] = [];
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  /** A BullMQ queue under a fresh name, and a taker on it whose runs wait until `release` is called for them. */
+  async function setUp(slots: number, lockDurationMs = 30_000): Promise<{
+    queue: Queue;
+    taker: RedisJobTaker;
+    started: TakenJob[];
+    release: (id: string) => void;
+    warnings: string[];
+    connections: RedisConnections;
+    prefix: string;
+  }> {
+    if (server === undefined) throw new Error('no server');
+    const url = `redis://127.0.0.1:${String(server.port)}`;
+    const name = `taker-${randomBytes(4).toString('hex')}`;
+    const queue = new Queue(name, { connection: { host: '127.0.0.1', port: server.port, maxRetriesPerRequest: null }, prefix: 'tt' });
+    const connections = new RedisConnections(await loadBullMq(), url);
+    const started: TakenJob[] = [];
+    const releases = new Map<string, () => void>();
+    const warnings: string[] = [];
+    const logger: Logger = { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (_fields, message) => warnings.push(message) };
+    const prefix = `tt:${name}:`;
+    const taker = new RedisJobTaker(
+      { client: connections.open(), blocking: connections.open(), jobKeyPrefix: prefix, lockDurationMs, workerId: 'w-test' },
+      slots,
+      (job) => {
+        started.push(job);
+        return new Promise((resolve) => {
+          releases.set(job.id, () => {
+            resolve();
+          });
+        });
+      },
+      logger,
+    );
+    cleanups.push(async () => {
+      taker.stopTaking();
+      for (const release of releases.values()) release();
+      await taker.whenIdle();
+      taker.stopRenewing();
+      connections.disconnectAll();
+      await queue.obliterate({ force: true });
+      await queue.close();
+    });
+    return { queue, taker, started, release: (id) => releases.get(id)?.(), warnings, connections, prefix };
+  }
+
+  /** Polls until `check` holds (no timing asserted: the test's own timeout bounds it). */
+  async function until(check: () => boolean | Promise<boolean>): Promise<void> {
+    while (!(await check())) await pause(10);
+  }
+
+  it('fills every free slot in one call, in BullMQ order, each job active, locked with its own token, its start counted', async () => {
+    const { queue, taker, started, connections, prefix } = await setUp(3);
+    const monitor = connections.open();
+    const before = Number(/cmdstat_evalsha:calls=(\d+)/.exec(await monitor.info('commandstats'))?.[1] ?? 0);
+    await queue.addBulk([
+      { name: 'noop', data: dataOf('low'), opts: { jobId: 'low', priority: 30 } },
+      { name: 'noop', data: dataOf('high'), opts: { jobId: 'high', priority: 1 } },
+      { name: 'noop', data: dataOf('mid-1'), opts: { jobId: 'mid-1', priority: 10 } },
+      { name: 'noop', data: dataOf('mid-2'), opts: { jobId: 'mid-2', priority: 10 } },
+    ]);
+    taker.start();
+    await until(() => started.length === 3);
+    await pause(50);
+    // Three slots, three jobs, the rest left waiting; BullMQ's order: smaller BullMQ priority first, FIFO among equals.
+    expect(started.map((job) => job.id)).toEqual(['high', 'mid-1', 'mid-2']);
+    expect(taker.running).toBe(3);
+    const calls = Number(/cmdstat_evalsha:calls=(\d+)/.exec(await monitor.info('commandstats'))?.[1] ?? 0) - before;
+    // One take for the three (BullMQ's addBulk adds no script calls of its own: it runs them as EVALSHA too, one per job).
+    expect(calls).toBeLessThanOrEqual(4 + 1);
+    expect(new Set(started.map((job) => job.token)).size).toBe(3);
+    for (const job of started) {
+      expect(job.data.id).toBe(job.id);
+      expect(job.attemptsStarted).toBe(1);
+      expect(job.stalledCounter).toBe(0);
+      expect(await queue.getJobState(job.id)).toBe('active');
+      expect(await monitor.get(`${prefix}${job.id}:lock`)).toBe(job.token);
+      const stored = await queue.getJob(job.id);
+      expect(stored?.attemptsStarted).toBe(1);
+      expect(stored?.processedOn).toBeGreaterThan(0);
+    }
+    expect(await queue.getJobState('low')).toBe('prioritized');
+    // A job left: the marker tells the other workers to look.
+    expect(await monitor.zcard(`${prefix}marker`)).toBe(1);
+  });
+
+  it('takes the next job as a slot frees, and waits on the marker for jobs added later', async () => {
+    const { queue, taker, started, release } = await setUp(1);
+    taker.start();
+    await pause(100);
+    expect(started).toEqual([]);
+    await queue.add('noop', dataOf('a'), { jobId: 'a', priority: 5 });
+    await queue.add('noop', dataOf('b'), { jobId: 'b', priority: 5 });
+    await until(() => started.length === 1);
+    await pause(50);
+    expect(started.map((job) => job.id)).toEqual(['a']);
+    release('a');
+    await until(() => started.length === 2);
+    expect(started.map((job) => job.id)).toEqual(['a', 'b']);
+  });
+
+  it('takes nothing from a paused queue or past its global concurrency; takes once resumed', async () => {
+    const { queue, taker, started, release, connections, prefix } = await setUp(4);
+    await queue.setGlobalConcurrency(2);
+    await queue.addBulk(['a', 'b', 'c'].map((id) => ({ name: 'noop', data: dataOf(id), opts: { jobId: id, priority: 5 } })));
+    taker.start();
+    await until(() => started.length === 2);
+    await pause(100);
+    expect(started.map((job) => job.id)).toEqual(['a', 'b']);
+    await queue.pause();
+    // 'a' ends, and leaves the active list (as the end's script removes its job).
+    release('a');
+    await connections.open().lrem(`${prefix}active`, 1, 'a');
+    await pause(200);
+    expect(started).toHaveLength(2);
+    await queue.resume();
+    await until(() => started.length === 3);
+    expect(started.map((job) => job.id)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('drops the id of a job removed while it waited, and takes the next', async () => {
+    const { queue, taker, started, connections, prefix } = await setUp(1);
+    await queue.addBulk(['gone', 'next'].map((id) => ({ name: 'noop', data: dataOf(id), opts: { jobId: id, priority: 5 } })));
+    const client = connections.open();
+    await client.del(`${prefix}gone`);
+    taker.start();
+    await until(() => started.length === 1);
+    expect(started[0]?.id).toBe('next');
+    expect(await client.lrange(`${prefix}active`, 0, -1)).toEqual(['next']);
+  });
+
+  it('hands a job back ahead of the jobs of its priority, only with its own token', async () => {
+    const { queue, taker, started, connections, prefix } = await setUp(1);
+    await queue.addBulk(['first', 'second'].map((id) => ({ name: 'noop', data: dataOf(id), opts: { jobId: id, priority: 5 } })));
+    taker.start();
+    await until(() => started.length === 1);
+    const job = started[0];
+    if (job === undefined) throw new Error('nothing taken');
+    expect(await taker.handBack({ ...job, token: 'another worker' })).toBe(false);
+    expect(await queue.getJobState(job.id)).toBe('active');
+    taker.stopTaking();
+    expect(await taker.handBack(job)).toBe(true);
+    const client = connections.open();
+    expect(await client.exists(`${prefix}${job.id}:lock`)).toBe(0);
+    expect(await queue.getJobState(job.id)).toBe('prioritized');
+    // Ahead of 'second', which waits with the same priority.
+    expect((await queue.getPrioritized()).map((waiting) => waiting.id)).toEqual(['first', 'second']);
+    // Handed back twice: the second finds no lock of its own.
+    expect(await taker.handBack(job)).toBe(false);
+  });
+
+  it('renews the locks of running jobs, and says when one was lost', async () => {
+    const { queue, taker, started, warnings, connections, prefix } = await setUp(2, 400);
+    await queue.addBulk(['kept', 'lost'].map((id) => ({ name: 'noop', data: dataOf(id), opts: { jobId: id, priority: 5 } })));
+    taker.start();
+    await until(() => started.length === 2);
+    const client = connections.open();
+    await client.del(`${prefix}lost:lock`);
+    await pause(1000);
+    // Past twice its duration, still held: renewed.
+    expect(await client.get(`${prefix}kept:lock`)).toBe(started.find((job) => job.id === 'kept')?.token);
+    expect(await client.exists(`${prefix}lost:lock`)).toBe(0);
+    expect(warnings).toContain('the locks of running tasks lapsed: other workers may run them now');
+  });
+
+  it("BullMQ's stalled check hands on a job whose lock lapsed, and the taker takes it again, its stall counted", async () => {
+    if (server === undefined) throw new Error('no server');
+    const { queue, taker, started, connections, prefix } = await setUp(2, 30_000);
+    await queue.add('noop', dataOf('stalls'), { jobId: 'stalls', priority: 5 });
+    taker.start();
+    await until(() => started.length === 1);
+    await connections.open().del(`${prefix}stalls:lock`);
+    const checker = new Worker(queue.name, null, { connection: { host: '127.0.0.1', port: server.port, maxRetriesPerRequest: null }, prefix: 'tt', autorun: false, stalledInterval: 100, maxStalledCount: 10 });
+    cleanups.push(() => checker.close());
+    await checker.startStalledCheckTimer();
+    await until(() => started.length === 2);
+    expect(started[1]?.id).toBe('stalls');
+    expect(started[1]?.attemptsStarted).toBe(2);
+    expect(started[1]?.stalledCounter).toBe(1);
+  });
+});
