@@ -89,7 +89,7 @@ export class RedisConsumption implements Consumption {
       logger,
     );
     // BullMQ's documented way for a worker that fetches its jobs itself: a Worker with no processor that only runs the stalled check.
-    this.#stalledCheck = new store.connections.modules.Worker<QueuedTask>(store.location.name, null, { ...store.workerOptions(), connection: store.connections.open(), autorun: false });
+    this.#stalledCheck = new store.connections.modules.Worker<QueuedTask>(store.location.name, null, { ...store.workerOptions(), connection: this.client, autorun: false });
     this.#stalledCheck.on('error', (error) => {
       this.#logger.warn({ worker: this.id, err: error.message }, 'Redis worker error');
     });
