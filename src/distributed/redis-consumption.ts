@@ -85,7 +85,12 @@ export class RedisConsumption implements Consumption {
     this.#taker = new RedisJobTaker(
       { client: this.client, blocking: store.connections.open(), jobKeyPrefix: store.jobKeyPrefix, lockDurationMs: store.locks.durationMs, workerId: this.id },
       consumer.concurrency,
-      (job) => this.#process(job).catch((error: unknown) => this.#notProcessed(job, error)),
+      {
+        run: (job) => this.#process(job).catch((error: unknown) => this.#notProcessed(job, error)),
+        unreadable: (job, error) => {
+          this.#dropUnreadable(job, error);
+        },
+      },
       logger,
     );
     // BullMQ's documented way for a worker that fetches its jobs itself: a Worker with no processor that only runs the stalled check.
@@ -125,6 +130,17 @@ export class RedisConsumption implements Consumption {
     await this.#store
       .settleMany([{ id: job.data.id, result: failedWithoutRunning(job.data, countsOf(job).attempts, failure), job: { id: job.id, token: job.token } }], this.client)
       .catch(this.#logFailure('recording a task that could not be processed failed'));
+  }
+
+  /**
+   * A job whose data is not JSON holds no task to run or to record an end
+   * for (taskforge writes none such: something else wrote it, or it was
+   * damaged): says so, naming it, and removes it from the queue, where it
+   * would otherwise come back after every lapse of its lock.
+   */
+  #dropUnreadable(job: { readonly id: string; readonly token: string }, error: unknown): void {
+    this.#logger.error({ worker: this.id, jobId: job.id, err: errorText(error) }, 'a job in the queue holds no readable task: removed');
+    this.#store.settleMany([], this.client, [job]).catch(this.#logFailure('removing an unreadable job failed'));
   }
 
   /** Whether the task's events are wanted elsewhere: its submitter listens, or a client wants every task's. */

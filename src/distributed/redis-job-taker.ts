@@ -45,6 +45,7 @@ export class RedisJobTaker {
   readonly #place: TakerPlace;
   readonly #slots: number;
   readonly #run: (job: TakenJob) => Promise<void>;
+  readonly #unreadable: (job: { readonly id: string; readonly token: string }, error: unknown) => void;
   readonly #logger: Logger;
   readonly #keys: readonly string[];
   /** Jobs running, by id → lock token. */
@@ -57,10 +58,21 @@ export class RedisJobTaker {
   #stopped = false;
   #idleWaiters: (() => void)[] = [];
 
-  constructor(place: TakerPlace, slots: number, run: (job: TakenJob) => Promise<void>, logger: Logger) {
+  /**
+   * `run` runs a job taken (it must not reject); `unreadable` is told of a
+   * job taken whose data is not JSON (written by something else than
+   * taskforge, or damaged): it is not run, and the taker goes on.
+   */
+  constructor(
+    place: TakerPlace,
+    slots: number,
+    handlers: { readonly run: (job: TakenJob) => Promise<void>; readonly unreadable: (job: { readonly id: string; readonly token: string }, error: unknown) => void },
+    logger: Logger,
+  ) {
     this.#place = place;
     this.#slots = slots;
-    this.#run = run;
+    this.#run = handlers.run;
+    this.#unreadable = handlers.unreadable;
     this.#logger = logger;
     this.#keys = BULL_KEYS.map((key) => `${place.jobKeyPrefix}${key}`);
     this.#renewer = setInterval(() => {
@@ -121,11 +133,11 @@ export class RedisJobTaker {
     if (free <= 0) return;
     this.#taking = true;
     this.#take(free).then(
-      (jobs) => {
+      ({ jobs, taken }) => {
         this.#taking = false;
         for (const job of jobs) this.#start(job);
         // Fewer than asked for: the queue is empty (or paused): wait until a job comes.
-        if (jobs.length < free) this.#waitForJobs();
+        if (taken < free) this.#waitForJobs();
         else this.#schedulePump();
         this.#tellIfIdle();
       },
@@ -141,21 +153,25 @@ export class RedisJobTaker {
     );
   };
 
-  async #take(count: number): Promise<TakenJob[]> {
+  /** Takes up to `count` jobs: those to run, and how many the queue gave (an unreadable one is given, not run). */
+  async #take(count: number): Promise<{ jobs: TakenJob[]; taken: number }> {
     this.#takes += 1;
     const tokenBase = `${this.#place.workerId}:${String(this.#takes)}`;
     const reply = (await runScript(this.#place.client, 'tfTake', [...this.#keys, this.#place.jobKeyPrefix, String(Date.now()), tokenBase, String(this.#place.lockDurationMs), String(count)])) as (string | number)[];
     const jobs: TakenJob[] = [];
     for (let at = 0; at + 4 < reply.length; at += 5) {
-      jobs.push({
-        id: String(reply[at]),
-        data: JSON.parse(String(reply[at + 1])) as JobData,
-        attemptsStarted: Number(reply[at + 2]),
-        stalledCounter: Number(reply[at + 3]),
-        token: String(reply[at + 4]),
-      });
+      const id = String(reply[at]);
+      const token = String(reply[at + 4]);
+      let data: JobData;
+      try {
+        data = JSON.parse(String(reply[at + 1])) as JobData;
+      } catch (error) {
+        this.#unreadable({ id, token }, error);
+        continue;
+      }
+      jobs.push({ id, data, attemptsStarted: Number(reply[at + 2]), stalledCounter: Number(reply[at + 3]), token });
     }
-    return jobs;
+    return { jobs, taken: Math.floor(reply.length / 5) };
   }
 
   #start(job: TakenJob): void {

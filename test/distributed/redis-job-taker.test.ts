@@ -43,6 +43,7 @@ describe.runIf(haveRedis)('RedisJobTaker: taking BullMQ jobs for all free slots 
     warnings: string[];
     connections: RedisConnections;
     prefix: string;
+    unreadable: string[];
   }> {
     if (server === undefined) throw new Error('no server');
     const url = `redis://127.0.0.1:${String(server.port)}`;
@@ -54,16 +55,20 @@ describe.runIf(haveRedis)('RedisJobTaker: taking BullMQ jobs for all free slots 
     const warnings: string[] = [];
     const logger: Logger = { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (_fields, message) => warnings.push(message) };
     const prefix = `tt:${name}:`;
+    const unreadable: string[] = [];
     const taker = new RedisJobTaker(
       { client: connections.open(), blocking: connections.open(), jobKeyPrefix: prefix, lockDurationMs, workerId: 'w-test' },
       slots,
-      (job) => {
-        started.push(job);
-        return new Promise((resolve) => {
-          releases.set(job.id, () => {
-            resolve();
+      {
+        run: (job) => {
+          started.push(job);
+          return new Promise((resolve) => {
+            releases.set(job.id, () => {
+              resolve();
+            });
           });
-        });
+        },
+        unreadable: (job) => unreadable.push(job.id),
       },
       logger,
     );
@@ -76,7 +81,7 @@ describe.runIf(haveRedis)('RedisJobTaker: taking BullMQ jobs for all free slots 
       await queue.obliterate({ force: true });
       await queue.close();
     });
-    return { queue, taker, started, release: (id) => releases.get(id)?.(), warnings, connections, prefix };
+    return { queue, taker, started, release: (id) => releases.get(id)?.(), warnings, connections, prefix, unreadable };
   }
 
   /** Polls until `check` holds (no timing asserted: the test's own timeout bounds it). */
@@ -162,6 +167,16 @@ describe.runIf(haveRedis)('RedisJobTaker: taking BullMQ jobs for all free slots 
     await until(() => started.length === 1);
     expect(started[0]?.id).toBe('next');
     expect(await client.lrange(`${prefix}active`, 0, -1)).toEqual(['next']);
+  });
+
+  it('tells of a job whose data is not JSON without running it, and fills the slot with the next', async () => {
+    const { queue, taker, started, connections, prefix, unreadable } = await setUp(2);
+    await queue.addBulk(['damaged', 'fine-1', 'fine-2'].map((id) => ({ name: 'noop', data: dataOf(id), opts: { jobId: id, priority: 5 } })));
+    await connections.open().hset(`${prefix}damaged`, 'data', '{"id": "damaged", not json');
+    taker.start();
+    await until(() => started.length === 2);
+    expect(unreadable).toEqual(['damaged']);
+    expect(started.map((job) => job.id)).toEqual(['fine-1', 'fine-2']);
   });
 
   it('hands a job back ahead of the jobs of its priority, only with its own token', async () => {

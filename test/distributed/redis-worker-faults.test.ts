@@ -1,4 +1,6 @@
 import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AnyOrchestrator } from '../../src/orchestrator/orchestrator.js';
 import { redisOrchestrator } from '../helpers/redis-orchestrator.js';
@@ -64,5 +66,28 @@ describe.runIf(haveRedis)('a Redis worker process under faults', () => {
     expect(outcome).toMatchObject({ id: 'next', status: 'completed' });
     expect(running.child.exitCode).toBeNull();
     expect(journalLines(journal).map((line) => line.slice(0, 2).join(' '))).toEqual(['start lingers', 'done lingers', 'cleanup lingers', 'cleaned lingers', 'start next', 'done next']);
+  }, 60_000);
+
+  it('a job in the queue whose data is not JSON (not written by taskforge) is removed unrun, and the worker goes on taking tasks', async () => {
+    const { name, journal } = nextQueue();
+    const orchestrator = await client(name);
+    const bull = new Queue(name, { connection: { host: '127.0.0.1', port: server?.port ?? 0, maxRetriesPerRequest: null }, prefix: 'taskforge:bull' });
+    const redis = new Redis(server?.url ?? '');
+    try {
+      await bull.add('journal', { id: 'damaged' }, { jobId: 'damaged', priority: 1 });
+      await redis.hset(`taskforge:bull:${name}:damaged`, 'data', '{"id": "damaged", not json');
+      const running = await worker(name, journal);
+      const next = await orchestrator.submit({ id: 'after', type: 'journal', metadata: { ms: 0 } });
+      const outcome = await Promise.race([next.result, running.exited.then((how) => ({ workerExited: how, stderr: running.output().stderr }))]);
+      expect(outcome).toMatchObject({ id: 'after', status: 'completed' });
+      // Gone from BullMQ (not left active, to come back after every lapse of its lock), and never run.
+      expect(await bull.getJob('damaged')).toBeUndefined();
+      expect(await redis.llen(`taskforge:bull:${name}:active`)).toBe(0);
+      expect(journalLines(journal).map((line) => line.slice(0, 2).join(' '))).toEqual(['start after', 'done after']);
+      expect(running.child.exitCode).toBeNull();
+    } finally {
+      redis.disconnect();
+      await bull.close();
+    }
   }, 60_000);
 });
