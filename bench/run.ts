@@ -6,7 +6,7 @@
 // --skip-gib, --queue-count N (1000000), --random-count N (200000), --sqlite-count N (50000), --cli-count N (10000), --s3-mib N (64),
 // --redis-count N (20000), --redis-workers LIST (1,2,4), --http-count N (10000), --tree-source DIR (/usr/share/doc),
 // --read-count N (20000), --list-count N (20000), --scheduler-count N (300000); suites redis, http, trees,
-// reads (small-reads, cache-hits, listings, large-reads), scheduler
+// reads (small-reads, cache-hits, listings, large-reads), scheduler, hot-paths (the rows of the hot-paths issue, in one run)
 // and writes (the small writes through `taskforge run` alone) also.
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -164,6 +164,7 @@ try {
   if (suite === 'all' || suite === 'reads' || suite === 'cache-hits') cacheHitSections();
   if (suite === 'all' || suite === 'reads' || suite === 'listings') listingSections();
   if (suite === 'all' || suite === 'reads' || suite === 'large-reads') largeReadSections();
+  if (suite === 'hot-paths') await hotPathSections();
 } finally {
   await rm(workDir, { recursive: true, force: true });
 }
@@ -241,6 +242,23 @@ function orchestratorSections(): void {
  * objects on its side at all. 300,000 at one priority, 100,000 at
  * priorities 0-9, concurrency 100, all queued up front.
  */
+/**
+ * The rows of the hot-paths issue, each beside its peer, in one run: the
+ * scheduler, the encryption-only write against rclone, the four read paths,
+ * HTTP submissions, Redis (with --redis-workers, 1 for the row) and S3.
+ */
+async function hotPathSections(): Promise<void> {
+  schedulerSections();
+  sections.push(...peerSections('encrypted only'));
+  smallReadSections();
+  cacheHitSections();
+  listingSections();
+  largeReadSections();
+  httpSections();
+  await redisSections();
+  await s3Sections();
+}
+
 function schedulerSections(): void {
   const cases: [number, QueueSpec['priorities'], string][] = [
     [Number(values['scheduler-count']), 'same', 'one priority'],
@@ -395,11 +413,11 @@ function treeSections(): void {
  * (encrypted), all reading one mixed file: StorageTask named the file (as the
  * peers are) and handed a default stream of it (64 KiB reads, one at a time).
  */
-function peerSections(): { title: string; rows: Row[] }[] {
+function peerSections(which: 'all' | 'encrypted only' = 'all'): { title: string; rows: Row[] }[] {
   const result: { title: string; rows: Row[] }[] = [];
   const compressed: PeerSpec = { sizeMiB: codecMiB, compress: true };
   const encryptedOnly: PeerSpec = { sizeMiB: codecMiB, compress: false };
-  if (hasTool('restic')) {
+  if (which === 'all' && hasTool('restic')) {
     result.push(
       compare(`${codecMiB} MiB mixed file, compressed + encrypted`, [
         { label: 'StorageTask (default compression), `file:`', run: () => runChild('storageTaskFromFile', freshDir('peer-st'), { ...compressed, source: 'file' }) },
@@ -407,7 +425,7 @@ function peerSections(): { title: string; rows: Row[] }[] {
         { label: 'restic backup --compression auto', run: () => runChild('resticBackup', freshDir('peer-restic'), compressed) },
       ]),
     );
-  } else {
+  } else if (which === 'all') {
     process.stderr.write('  skipped: StorageTask vs restic: restic is not installed (apt-get install restic)\n');
   }
   if (hasTool('rclone')) {
