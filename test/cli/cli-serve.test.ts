@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -67,7 +67,7 @@ describe('taskforge serve', () => {
     expect(stderr).toContain('taskforge serve: stopped');
   });
 
-  it('refuses with exit 2 to listen beyond loopback without a token, a short token, a port in use, or a bad queue', async () => {
+  it('refuses with exit 2 to listen beyond loopback without a token, a short token, a port in use, a host that is not this machine, or a bad queue', async () => {
     const dir = await workDir();
     const run = (args: readonly string[], extra: Record<string, string> = {}): { code: number | null; stderr: string } => {
       const ran = spawnSync(process.execPath, [BIN, 'serve', '--root', join(dir, 'data'), ...args], { cwd: dir, env: env(extra), encoding: 'utf8', timeout: 30_000 });
@@ -96,5 +96,18 @@ describe('taskforge serve', () => {
     children.push(holder);
     const port = await new Promise<string>((done) => holder.stdout.once('data', (chunk: Buffer) => { done(chunk.toString().trim()); }));
     expect(run(['--port', port])).toEqual({ code: 2, stderr: `taskforge: --port ${port}: already in use on 127.0.0.1\n` });
+    // A host that is no name, or an address this machine does not have (with a token, so that the address is what is checked).
+    const token = { TASKFORGE_TOKEN: 'abcdefghijklmnopqrstuvwxyz0123456789' };
+    expect(run(['--host', '999.1.1.1', '--port', '0'], token)).toEqual({ code: 2, stderr: 'taskforge: --host 999.1.1.1: no such host (the name does not resolve)\n' });
+    expect(run(['--host', 'no-such-host.invalid', '--port', '0'], token)).toEqual({ code: 2, stderr: 'taskforge: --host no-such-host.invalid: no such host (the name does not resolve)\n' });
+    expect(run(['--host', '192.0.2.1', '--port', '0'], token)).toEqual({ code: 2, stderr: 'taskforge: --host 192.0.2.1: not an address of this machine\n' });
+  });
+
+  // Run as nobody where the tests run as root (as here and in CI): a user without the privilege to listen under 1024.
+  it.runIf(process.getuid?.() === 0 && existsSync('/usr/bin/setpriv'))('refuses with exit 2 a port under 1024 to a user without the privilege, naming it', async () => {
+    const dir = await workDir();
+    chmodSync(dir, 0o777);
+    const ran = spawnSync('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'serve', '--root', join(dir, 'data'), '--port', '80'], { cwd: dir, env: env(), encoding: 'utf8', timeout: 30_000 });
+    expect({ code: ran.status, stderr: ran.stderr }).toEqual({ code: 2, stderr: 'taskforge: --port 80: not allowed to listen on it here (ports under 1024 need privileges)\n' });
   });
 });

@@ -50,8 +50,7 @@ export async function serveCommand(options: ServeCommandOptions, streams: CliStr
   } catch (error) {
     await orchestrator.shutdown({ timeoutMs: 0 });
     if (isTaskforgeError(error)) throw new UsageError(error.message);
-    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UsageError(`--port ${String(options.port)}: already in use on ${options.host}`);
-    throw error;
+    throw listenProblem(error, options) ?? error;
   }
   streams.stderr.write(`taskforge serve: ${server.url} (${token === undefined || token === '' ? 'no token: loopback only' : 'bearer token required'}), storage ${backend.name}, queue ${options.queue}; SIGTERM or Ctrl-C stops\n`);
   await runUntilStopped(streams, 'serve', options.shutdownTimeout, async (signal) => {
@@ -65,6 +64,24 @@ export async function serveCommand(options: ServeCommandOptions, streams: CliStr
   });
   streams.stderr.write('taskforge serve: stopped\n');
   return ExitCode.OK;
+}
+
+/** What a failed listen says of the options given: a usage error naming the one at fault, or undefined when it is not theirs. */
+function listenProblem(error: unknown, options: ServeCommandOptions): UsageError | undefined {
+  switch ((error as NodeJS.ErrnoException).code) {
+    case 'EADDRINUSE':
+      return new UsageError(`--port ${String(options.port)}: already in use on ${options.host}`);
+    case 'EACCES':
+      return new UsageError(`--port ${String(options.port)}: not allowed to listen on it here (ports under 1024 need privileges)`);
+    case 'ENOTFOUND':
+    case 'EAI_NONAME':
+    case 'EAI_FAIL':
+      return new UsageError(`--host ${options.host}: no such host (the name does not resolve)`);
+    case 'EADDRNOTAVAIL':
+      return new UsageError(`--host ${options.host}: not an address of this machine`);
+    default:
+      return undefined;
+  }
 }
 
 async function orchestratorFor(options: ServeCommandOptions, backend: ReturnType<typeof backendFor>, metrics: OrchestratorMetrics, taskTypes: TaskTypes): Promise<AnyOrchestrator> {
