@@ -73,6 +73,8 @@ export class RedisConsumption implements Consumption {
   /** A client wants every task's events (refreshed every LISTENER_CHECK_MS). */
   #anyoneListening = false;
   #stopping: Promise<ConsumptionStopped> | undefined;
+  /** Running tasks the shutdown's deadline cut off (cancelled, and not ended first with a result of their own). */
+  readonly #cutOff = new Set<string>();
   /** stop() gave up on the tasks still running: whatever they do later, this process records and moves nothing more. */
   #gaveUp = false;
 
@@ -164,13 +166,12 @@ export class RedisConsumption implements Consumption {
     this.#logger.info({ worker: this.id, running: this.#held.size, timeoutMs }, 'Redis worker shutting down');
     clearInterval(this.#sweeper);
     clearInterval(this.#listenerCheck);
-    const cutOff: string[] = [];
     const handBack = setTimeout(() => {
       for (const [id, held] of this.#held) {
         // A task that has ended (cleaning up) keeps its end: it is recorded, not handed back.
         if (held.ended) continue;
         held.handingBack = true;
-        cutOff.push(id);
+        this.#cutOff.add(id);
         this.#consumer.cancel(id, 'the worker is shutting down; the task goes back to the queue');
       }
     }, timeoutMs);
@@ -193,7 +194,7 @@ export class RedisConsumption implements Consumption {
     await this.#store.settleMany(this.#unrecorded).catch(() => undefined);
     this.#subscriber.disconnect();
     this.#logger.info({ worker: this.id }, 'Redis worker stopped');
-    return { cutOff, abandoned };
+    return { cutOff: [...this.#cutOff], abandoned };
   }
 
   /** Runs one job's task to its end and queues the end (with the job's removal) for the next batch. */
@@ -237,9 +238,14 @@ export class RedisConsumption implements Consumption {
     }
     // Given up at stop: its connections are closing, and its lock lapses; BullMQ hands the task on.
     if (this.#gaveUp) return;
+    // Handed back only when the cancellation cut it off: a task that ended first (its cleanup ran into the
+    // deadline) keeps its end, which is recorded below.
     if (held.handingBack) {
-      await this.#taker.handBack(job);
-      return;
+      if (result.error?.code === ErrorCode.CANCELLED) {
+        await this.#taker.handBack(job);
+        return;
+      }
+      this.#cutOff.delete(task.id);
     }
     // The task is another worker's now: its end is that worker's to record, and the job that worker's to remove.
     if (result.error?.code === ErrorCode.LOCK_LOST) return;

@@ -281,6 +281,28 @@ describe.each(kinds)('queue contract: $name', (kind) => {
     expect(consumer.ids).toEqual(['quick', 'stuck']);
   }, 10_000);
 
+  it('stop() keeps the end of a task that the deadline cancellation reaches after its own end (its cleanup ran past the deadline): recorded, not cut off, not run again', async () => {
+    const queue = await kind.open();
+    await queue.submit([queued('late', 1)]);
+    const consumer = new HandConsumer(1);
+    const consumption = queue.consume(consumer);
+    await consumer.handedOut(1);
+    const stopping = consumption.stop(0);
+    await expect.poll(() => consumer.cancels.map(([id]) => id)).toEqual(['late']);
+    // Its work was done: the result is its own, not the cancellation's.
+    consumer.finish('late');
+    expect(await stopping).toEqual({ cutOff: [], abandoned: [] });
+    await expect.poll(async () => (await queue.state('late'))?.status).toBe('finished');
+    if (kind.crash !== undefined) {
+      const next = await kind.crash(queue);
+      const after = new HandConsumer(1);
+      next.consume(after);
+      await delay(300);
+      expect(after.ids).toEqual([]);
+      expect((await next.state('late'))?.status).toBe('finished');
+    }
+  }, 15_000);
+
   it.runIf(kind.durable)('stop() keeps a task its deadline cut off that then stops: its cancellation is not its end, and it runs again', async () => {
     const queue = await kind.open();
     await queue.submit([queued('cut', 1)]);

@@ -85,6 +85,8 @@ export class LocalQueue implements TaskQueue {
   readonly #abandoned = new Set<string>();
   /** Tasks a durable queue's stop cut off: their cancellations are not recorded, so they run again. */
   readonly #handingBack = new Set<string>();
+  /** Running tasks the shutdown's deadline cut off (cancelled, and not ended first with a result of their own). */
+  readonly #cancelledAtDeadline = new Set<string>();
   /** The end #end last recorded (not a tuple returned per task: this is the path every task takes). */
   #lastRecorded: TaskResult | undefined;
   #stopWaiters: (() => void)[] = [];
@@ -378,6 +380,8 @@ export class LocalQueue implements TaskQueue {
   #done(entry: LocalEntry, result: TaskResult): void {
     if (this.#abandoned.delete(entry.id)) return;
     this.#running -= 1;
+    // A task the deadline's cancellation reached that ended with its own result first was not cut off: it keeps its end.
+    if (this.#cancelledAtDeadline.has(entry.id) && result.error?.code !== ErrorCode.CANCELLED) this.#cancelledAtDeadline.delete(entry.id);
     if (this.#handingBack.delete(entry.id) && result.error?.code === ErrorCode.CANCELLED) {
       // Not recorded: the store holds it as running, and the queue next opened on it runs it again (the cut-off
       // attempt counted as an interruption). Here it waits again, so its handle is let go with the waiting ones.
@@ -479,25 +483,26 @@ export class LocalQueue implements TaskQueue {
     if (this.#running === 0) return Promise.resolve({ cutOff: [], abandoned: [] });
     return new Promise((resolve) => {
       const running = (): LocalEntry[] => [...this.#entries.values()].filter((entry) => entry.status === TaskStatus.RUNNING && !entry.ended);
-      let cutOff: string[] = [];
+      const cutOff = (): string[] => [...this.#cancelledAtDeadline];
       const cancel = setTimeout(() => {
-        cutOff = running().map((entry) => entry.id);
+        const cancelled = running().map((entry) => entry.id);
+        for (const id of cancelled) this.#cancelledAtDeadline.add(id);
         // A durable queue keeps what the deadline cut off, as a crash would have left it: run again when next opened.
-        if (this.durable) for (const id of cutOff) this.#handingBack.add(id);
+        if (this.durable) for (const id of cancelled) this.#handingBack.add(id);
         const reason = this.durable ? 'the orchestrator shut down; the task stays in the queue and runs again when it is next opened' : 'the orchestrator shut down';
-        for (const id of cutOff) this.#consumer?.cancel(id, reason);
+        for (const id of cancelled) this.#consumer?.cancel(id, reason);
       }, timeoutMs);
       const giveUp = setTimeout(() => {
         const abandoned = running().map((entry) => entry.id);
         for (const id of abandoned) this.#abandoned.add(id);
         this.#running = 0;
         this.#stopWaiters = [];
-        resolve({ cutOff, abandoned });
+        resolve({ cutOff: cutOff(), abandoned });
       }, timeoutMs + STOP_GRACE_MS);
       this.#stopWaiters.push(() => {
         clearTimeout(cancel);
         clearTimeout(giveUp);
-        resolve({ cutOff, abandoned: [] });
+        resolve({ cutOff: cutOff(), abandoned: [] });
       });
     });
   }
