@@ -14,6 +14,7 @@ import type { workerCommand } from './commands/worker.js';
 import type { writeCommand } from './commands/write.js';
 import { ExitCode, exitCodeOfError, UsageError } from './exit-codes.js';
 import { DEFAULT_CONCURRENCY } from '../orchestrator/orchestrator.js';
+import { MIN_LOCK_DURATION_MS } from '../distributed/redis-options.js';
 
 const VERSION = '0.1.0';
 
@@ -185,7 +186,7 @@ Example:
     .requiredOption('-q, --queue <url>', 'the Redis queue: redis://HOST:PORT[/DB][?name=QUEUE]')
     .option('-c, --concurrency <n>', 'tasks that run at once in this worker', positiveInteger, DEFAULT_CONCURRENCY)
     .option('--shutdown-timeout <ms>', 'on SIGTERM, how long running tasks may finish before they go back to the queue', nonNegativeInteger, 30_000)
-    .option('--lock-duration <ms>', "how long a running task's lock lasts (renewed at half that); a dead worker's tasks run again after it", positiveInteger, 30_000)
+    .option('--lock-duration <ms>', "how long a running task's lock lasts (renewed at half that; 500 or more); a dead worker's tasks run again after it", lockDuration, 30_000)
     .option(...TASKS_OPTION)
     .addHelpText(
       'after',
@@ -270,6 +271,12 @@ function nonNegativeInteger(value: string): number {
 function portNumber(value: string): number {
   const parsed = integer(value);
   if (parsed < 0 || parsed > 65_535) throw new InvalidArgumentError(`expected a port from 0 to 65535 (got '${value}')`);
+  return parsed;
+}
+
+function lockDuration(value: string): number {
+  const parsed = integer(value);
+  if (parsed < MIN_LOCK_DURATION_MS) throw new InvalidArgumentError(`expected ${String(MIN_LOCK_DURATION_MS)} ms or more, so that a write can commit within its lock (got '${value}')`);
   return parsed;
 }
 

@@ -19,7 +19,7 @@ export interface RedisQueueOptions extends RetentionOptions {
   readonly url?: string;
   /** The queue's name (overrides `?name=`). Default `tasks`. */
   readonly name?: string;
-  /** How long a running task's lock lasts; workers renew it at half that. Default 30 s. */
+  /** How long a running task's lock lasts; workers renew it at half that. Default 30 s; at least 500 ms. */
   readonly lockDurationMs?: number;
   /** How often workers look for tasks whose worker died. Default: the lock duration. */
   readonly stalledIntervalMs?: number;
@@ -67,8 +67,14 @@ export function checkedPlace(options: RedisQueueOptions): RedisPlace {
 }
 
 /** Checks the lock times and retention limits, with their defaults (before the store makes its first connection). */
+/** The shortest lock a queue takes (see checkedStoreSettings). */
+export const MIN_LOCK_DURATION_MS = 500;
+
 export function checkedStoreSettings(options: RedisQueueOptions): RedisStoreSettings {
   const lockDurationMs = positive('lockDurationMs', options.lockDurationMs) ?? DEFAULT_LOCK_DURATION_MS;
+  // A write commits only while its lock holds LOCK_SAFETY_MS (100) longer, and a lock renewed at half its duration
+  // holds at least half: under about 200 ms, writes fail LOCK_LOST though nothing went wrong (500: room for a late renewal).
+  if (lockDurationMs < MIN_LOCK_DURATION_MS) throw new RangeError(`lockDurationMs must be at least ${String(MIN_LOCK_DURATION_MS)} ms, so that a write can commit within its lock (got ${String(lockDurationMs)})`);
   const stalledIntervalMs = positive('stalledIntervalMs', options.stalledIntervalMs) ?? lockDurationMs;
   const maxFinished = checkedLimit('maxFinished', options.maxFinished) ?? DEFAULT_REDIS_RETENTION;
   const maxAgeMs = checkedLimit('maxAgeMs', options.maxAgeMs) ?? DEFAULT_REDIS_RETENTION_MS;

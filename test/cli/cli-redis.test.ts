@@ -413,5 +413,6 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     expect(taskforge(['run', 'one.json', '--queue', dead])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^taskforge: --queue: cannot reach Redis for the queue redis:\/\/127\.0\.0\.1:\d+\?name=tasks: /) as string });
     expect(taskforge(['worker', '--queue', dead])).toMatchObject({ code: 2, stderr: expect.stringContaining('taskforge: --queue: cannot reach Redis') as string });
     expect(taskforge(['worker'])).toMatchObject({ code: 2, stderr: expect.stringContaining("required option '-q, --queue <url>' not specified") as string });
+    expect(taskforge(['worker', '--queue', server?.url ?? '', '--lock-duration', '100'])).toMatchObject({ code: 2, stderr: expect.stringContaining("argument '100' is invalid. expected 500 ms or more, so that a write can commit within its lock (got '100')") as string });
   }, 30_000);
 });

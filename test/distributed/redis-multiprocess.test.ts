@@ -107,7 +107,7 @@ describe.runIf(haveRedis)('workers in separate processes', () => {
     async () => {
       const { name, journal } = nextQueue();
       const orchestrator = await client(name);
-      const lockMs = 400;
+      const lockMs = 500;
       const first = await startWorker(name, journal, 1, lockMs);
       const handle = await orchestrator.submit({ id: 'long', type: 'journal', metadata: { ms: lockMs * 6 } });
       for (let waited = 0; journalLines(journal).length === 0; waited += 10) {
@@ -184,7 +184,7 @@ describe.runIf(haveRedis)('workers in separate processes', () => {
     const handle = await orchestrator.submit({ id: 'cursed', type: 'journal', metadata: { ms: 60_000 } });
     // Kill every worker that takes it: the 4th kill exceeds the default of 3.
     for (let kill = 1; kill <= 4; kill += 1) {
-      const worker = await startWorker(name, journal, 1, 300);
+      const worker = await startWorker(name, journal, 1, 500);
       for (let waited = 0; !journalLines(journal).some((line) => line[0] === 'start' && line.at(-1) === String(worker.pid)); waited += 10) {
         if (waited > 15_000) throw new Error(`kill ${String(kill)}: the task never started`);
         await delay(10);
@@ -192,7 +192,7 @@ describe.runIf(haveRedis)('workers in separate processes', () => {
       worker.child.kill('SIGKILL');
       await worker.exited;
     }
-    await startWorker(name, journal, 1, 300);
+    await startWorker(name, journal, 1, 500);
     expect(await handle.result).toMatchObject({ status: 'failed', error: { code: 'INTERRUPTED', details: { interruptions: 4 } } });
     expect(journalLines(journal).filter((line) => line[0] === 'start')).toHaveLength(4);
   }, 60_000);

@@ -457,6 +457,8 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     await queue.close();
     await expect(queue.submit([{ id: 'x', type: 'probe', priority: 0, config: probe('x'), dependsOn: undefined, attempts: 0, submittedAt: Date.now() }])).rejects.toMatchObject({ code: 'INVALID_STATE', message: expect.stringContaining('is closed') as string });
     await expect(RedisQueue.open({ url: server?.url ?? '', name, lockDurationMs: 0 })).rejects.toThrow(/lockDurationMs must be a positive whole number of ms/);
+    // A lock too short for a write to commit within it (the fence wants 100 ms left, and a lock renewed at half its duration has half left).
+    await expect(RedisQueue.open({ url: server?.url ?? '', name, lockDurationMs: 100 })).rejects.toThrow(/lockDurationMs must be at least 500 ms, so that a write can commit within its lock \(got 100\)/);
     await expect(RedisQueue.open({ url: server?.url ?? '', name, maxFinished: -1 })).rejects.toThrow(/maxFinished must be a non-negative integer/);
   });
 
