@@ -258,8 +258,10 @@ return { 'OK', outcomes, released }
  * completed job whose end is lost. ARGV[7] = count, then per task: id,
  * result JSON, '1' when it completed, its error code; then the BullMQ key
  * prefix of the queue (`PREFIX:NAME:`) and a count of jobs, then per job:
- * job id, lock token. A job is removed only while the token still holds
- * its lock (else another worker took it after a stall, and owns it now).
+ * job id, lock token, the place of its task's end among the ends (0: none).
+ * A job is removed only while the token still holds its lock (else another
+ * worker took it after a stall, and owns it now); and then that end is not
+ * recorded either: it is the new holder's to record.
  * This mirrors BullMQ 6.7's moveToFinished for a job removed on completion
  * (removeLock, LREM active, removeJobKeys), less its events, the fetch of
  * the next job, and the keys of job logs and flows. Returns {one flag per task: 1 when recorded now (0: it
@@ -272,28 +274,45 @@ for i = 1, n do
   local at = 7 + (i - 1) * 4
   items[i] = { ARGV[at + 1], ARGV[at + 2], ARGV[at + 3] == '1', ARGV[at + 4] }
 end
-local fresh = finishAll(items)
 local base = 8 + n * 4
 local jobs = tonumber(ARGV[base + 1] or '0')
-if jobs > 0 then
-  local bull = ARGV[base]
+local bull = ARGV[base]
+-- An end whose job's lock another worker holds now is not this worker's to record (that worker runs the
+-- task again and records its own end): fenced as the task's writes are. A lapsed lock no one took leaves it.
+local refused = {}
+local held = {}
+for i = 1, jobs do
+  local at = base + 3 * (i - 1)
+  local jobId, token, item = ARGV[at + 2], ARGV[at + 3], tonumber(ARGV[at + 4])
+  local holder = redis.call('GET', bull .. jobId .. ':lock')
+  if holder == token then
+    table.insert(held, jobId)
+  elseif holder and item > 0 then
+    refused[item] = true
+  end
+end
+local kept, places = {}, {}
+for i, item in ipairs(items) do
+  if not refused[i] then
+    table.insert(kept, item)
+    table.insert(places, i)
+  end
+end
+local keptFresh = finishAll(kept)
+local fresh = {}
+for i = 1, n do fresh[i] = 0 end
+for k, i in ipairs(places) do fresh[i] = keptFresh[k] end
+if #held > 0 then
   local active = bull .. 'active'
-  local keys, ids = {}, {}
-  for i = 1, jobs do
-    local jobId, token = ARGV[base + 2 * i], ARGV[base + 2 * i + 1]
-    local jobKey = bull .. jobId
-    if redis.call('GET', jobKey .. ':lock') == token then
-      redis.call('LREM', active, -1, jobId)
-      -- (BullMQ's removeJobKeys also deletes the keys of job logs and flows, which taskforge never makes; each key costs.)
-      table.insert(keys, jobKey)
-      table.insert(keys, jobKey .. ':lock')
-      table.insert(ids, jobId)
-    end
+  local keys = {}
+  for _, jobId in ipairs(held) do
+    redis.call('LREM', active, -1, jobId)
+    -- (BullMQ's removeJobKeys also deletes the keys of job logs and flows, which taskforge never makes; each key costs.)
+    table.insert(keys, bull .. jobId)
+    table.insert(keys, bull .. jobId .. ':lock')
   end
-  if #ids > 0 then
-    for first = 1, #keys, 960 do redis.call('DEL', unpack(keys, first, math.min(first + 959, #keys))) end
-    if redis.call('SCARD', bull .. 'stalled') > 0 then callChunked('SREM', bull .. 'stalled', ids) end
-  end
+  for first = 1, #keys, 960 do redis.call('DEL', unpack(keys, first, math.min(first + 959, #keys))) end
+  if redis.call('SCARD', bull .. 'stalled') > 0 then callChunked('SREM', bull .. 'stalled', held) end
 end
 return { fresh, released }
 `;

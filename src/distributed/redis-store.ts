@@ -267,11 +267,14 @@ export class RedisStore {
     if (ends.length === 0 && dropped.length === 0) return [];
     const args = [String(ends.length)];
     for (const { id, result } of ends) args.push(id, JSON.stringify(retainedResult(result)), result.success ? '1' : '0', result.error?.code ?? '');
+    // Per job: its id, the lock token it ran under, and the place of its end among the ends (0: a job dropped, no end).
     const jobs: string[] = [];
-    for (const { job } of ends) if (job !== undefined) jobs.push(job.id, job.token);
-    for (const job of dropped) jobs.push(job.id, job.token);
+    ends.forEach(({ job }, index) => {
+      if (job !== undefined) jobs.push(job.id, job.token, String(index + 1));
+    });
+    for (const job of dropped) jobs.push(job.id, job.token, '0');
     if (jobs.length > 0) {
-      args.push(this.jobKeyPrefix, String(jobs.length / 2));
+      args.push(this.jobKeyPrefix, String(jobs.length / 3));
       for (const value of jobs) args.push(value);
     }
     const now = Date.now();

@@ -346,7 +346,7 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     await unreachable.shutdown();
   });
 
-  it('removes a job from BullMQ only together with its end, and only for the holder of its lock', async () => {
+  it('records an end and removes its job only for the holder of its lock (another worker took it: that worker records its own end); a lapsed lock nobody took still lets the end be recorded', async () => {
     const orchestrator = await client();
     const handle = await orchestrator.submit(probe('atomic'));
     const { job, token, manual } = await takeJobByHand();
@@ -356,15 +356,28 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     const jobId = job.id ?? '';
     const at = new Date().toISOString();
     const result: TaskResult = { id: 'atomic', type: 'probe', status: 'completed', success: true, data: 'done', attempts: 1, startedAt: at, finishedAt: at, durationMs: 1 };
-    // An end sent with a lock token that no longer holds the job (another worker took it after a stall): recorded, the job left to its holder.
-    expect(await queue.settleMany([{ id: 'atomic', result, job: { id: jobId, token: 'a-worker-that-lost-the-lock' } }])).toEqual([true]);
-    expect(await handle.result).toEqual(result);
+    // An end sent with a lock token that no longer holds the job (another worker took it after a stall): not recorded, the job left to its holder.
+    expect(await queue.settleMany([{ id: 'atomic', result: { ...result, data: 'from the worker that lost the lock' }, job: { id: jobId, token: 'a-worker-that-lost-the-lock' } }])).toEqual([false]);
     expect(await queue.bull.getJobState(jobId)).toBe('active');
-    // The holder's end (a second one: not recorded again) removes the job, its lock and its place in the active list.
-    expect(await queue.settleMany([{ id: 'atomic', result: { ...result, data: 'again' }, job: { id: jobId, token } }])).toEqual([false]);
+    expect(await orchestrator.get('atomic')).toMatchObject({ status: 'running' });
+    // The holder's end is recorded, and removes the job, its lock and its place in the active list.
+    expect(await queue.settleMany([{ id: 'atomic', result, job: { id: jobId, token } }])).toEqual([true]);
+    expect(await handle.result).toEqual(result);
     expect(await queue.bull.getJobState(jobId)).toBe('unknown');
     expect(await queue.bull.getActiveCount()).toBe(0);
     expect(await orchestrator.get('atomic')).toMatchObject({ status: 'completed', result: { data: 'done' } });
+    // A lock that lapsed with nobody taking the job: the end is recorded (the job, left, is dropped unrun when it is taken again).
+    const second = await orchestrator.submit(probe('lapsed'));
+    const taken = await takeJobByHand();
+    cleanups.push(() => taken.manual.close());
+    const redis = new Redis(server?.url ?? '');
+    cleanups.push(() => {
+      redis.disconnect();
+      return Promise.resolve();
+    });
+    await redis.del(`${queue.jobKeyPrefix}${taken.job.id ?? ''}:lock`);
+    expect(await queue.settleMany([{ id: 'lapsed', result: { ...result, id: 'lapsed' }, job: { id: taken.job.id ?? '', token: taken.token } }])).toEqual([true]);
+    expect(await second.result).toMatchObject({ id: 'lapsed', status: 'completed' });
   });
 
   it('leaves no job in BullMQ for tasks a worker ran to their end', async () => {
