@@ -66,10 +66,10 @@ export function checkedPlace(options: RedisQueueOptions): RedisPlace {
   return { url: parsed.url, name, connectTimeoutMs };
 }
 
-/** Checks the lock times and retention limits, with their defaults (before the store makes its first connection). */
 /** The shortest lock a queue takes (see checkedStoreSettings). */
 export const MIN_LOCK_DURATION_MS = 500;
 
+/** Checks the lock times and retention limits, with their defaults (before the store makes its first connection). */
 export function checkedStoreSettings(options: RedisQueueOptions): RedisStoreSettings {
   const lockDurationMs = positive('lockDurationMs', options.lockDurationMs) ?? DEFAULT_LOCK_DURATION_MS;
   // A write commits only while its lock holds LOCK_SAFETY_MS (100) longer, and a lock renewed at half its duration
