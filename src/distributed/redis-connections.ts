@@ -23,6 +23,20 @@ export function runScript(via: Redis, command: ScriptCommand | BullScriptCommand
 }
 
 /**
+ * Ends `connection`, and says whether that settles the commands awaiting
+ * its replies (they reject). It does only when the connection was up:
+ * ioredis (5.9) leaves a command queued for a reconnection pending for
+ * ever once the connection is ended while it waits to reconnect to a
+ * server that is gone (redis/ioredis#2169, #2197), so whoever ends one
+ * must not then wait for what it was reading.
+ */
+export function endConnection(connection: Redis): { readonly settlesPending: boolean } {
+  const settlesPending = connection.status === 'ready';
+  connection.disconnect();
+  return { settlesPending };
+}
+
+/**
  * The ioredis connections a queue and its users (workers, clients) make to
  * its server, each able to run the queue's scripts, and ended together
  * when the queue closes.

@@ -7,6 +7,7 @@ import { ListenerSet } from '../orchestrator/queues/listener-set.js';
 import type { QueueListener, QueueTaskEvents } from '../orchestrator/task-queue.js';
 import type { TaskResult } from '../tasks/task-result.js';
 import { compareStreamIds } from './redis-event-stream.js';
+import { endConnection } from './redis-connections.js';
 import type { RedisStore } from './redis-store.js';
 
 /** How long one blocking read of the event stream waits. */
@@ -126,8 +127,8 @@ export class RedisEventFeed {
     this.#wake?.();
     clearInterval(this.#resultCheck);
     clearInterval(this.#announcer);
-    this.#reader.disconnect();
-    await this.#reading;
+    // A read left waiting for a Redis that is gone would never end: not waited for (it is dropped with the connection).
+    if (endConnection(this.#reader).settlesPending) await this.#reading;
   }
 
   /** Says, for as long as this feed lives, that a client here wants every task's events (workers then publish them all). */

@@ -254,10 +254,32 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     expect(readFileSync(join(dir, 'data', 'big.bin'), 'utf8')).toBe(big);
   }, 60_000);
 
-  it("a worker whose Redis server is gone still stops: past its shutdown bound it exits 1 saying why, and a second signal ends it at once", async () => {
+  it('an idle worker whose Redis server is gone stops at once and exits 0: it holds nothing to hand back', async () => {
+    const own = await startRedisServer();
+    const worker = await startWorker(`${own.url}?name=gone`, ['--shutdown-timeout', '200']);
+    await own.kill();
+    // Past the waits of its reads (250 ms, 1 s): reads are left queued for a reconnection that never comes.
+    await new Promise((done) => setTimeout(done, 1500));
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    expect(worker.output().stderr).toContain('SIGTERM: finishing 0 running tasks (up to 200 ms), then stopping\n');
+    expect(worker.output().stderr).toMatch(/taskforge worker w[0-9a-f]+: stopped\n$/);
+  }, 30_000);
+
+  it("a worker running a task whose Redis server is gone still stops: past its shutdown bound it exits 1 saying why, and a second signal ends it at once", async () => {
+    // A task that runs until it is cancelled: the worker holds it when Redis goes, and cannot hand it back.
+    writeFileSync(join(dir, 'hold.js'), "import { BaseTask } from 'taskforge';\nclass Hold extends BaseTask {\n  async executeTask(signal) {\n    await new Promise((done) => { const timer = setTimeout(done, 60_000); signal.addEventListener('abort', () => { clearTimeout(timer); done(); }); });\n    return 'held';\n  }\n}\nexport default { hold: Hold };\n");
     for (const second of [false, true]) {
       const own = await startRedisServer();
-      const worker = await startWorker(`${own.url}?name=gone`, ['--shutdown-timeout', '200']);
+      const queue = `${own.url}?name=gone`;
+      const worker = await startWorker(queue, ['--shutdown-timeout', '200', '--tasks', './hold.js'], 'debug');
+      const submitter = spawn(process.execPath, [BIN, 'run', '-', '--queue', queue, '--tasks', './hold.js'], { cwd: dir, env: env() });
+      workers.push({ child: submitter, exited: Promise.resolve(null), output: () => ({ stdout: '', stderr: '' }) });
+      submitter.stdin.end(JSON.stringify({ id: 'held', type: 'hold' }));
+      for (let waited = 0; !worker.output().stderr.includes('"msg":"task started"'); waited += 20) {
+        if (waited > 30_000) throw new Error(`the task did not start: ${worker.output().stderr}`);
+        await new Promise((done) => setTimeout(done, 20));
+      }
       await own.kill();
       worker.child.kill('SIGTERM');
       if (second) {
@@ -268,9 +290,10 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
         worker.child.kill('SIGINT');
       }
       expect(await worker.exited).toBe(1);
+      expect(worker.output().stderr).toContain('SIGTERM: finishing 1 running task (up to 200 ms), then stopping');
       expect(worker.output().stderr).toContain(second ? 'SIGINT again: stopping now' : 'not stopped after 5200 ms (is the queue\'s server reachable?); exiting now');
     }
-  }, 30_000);
+  }, 60_000);
 
   /** Starts `taskforge run` on a batch of `count` writes, and resolves once the queue holds them all. */
   async function startRun(queue: string, redisUrl: string, count: number): Promise<{ child: ChildProcess; exited: Promise<number | null>; output(): { stdout: string; stderr: string } }> {

@@ -346,6 +346,22 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     await unreachable.shutdown();
   });
 
+  it('a worker and a submitter holding nothing shut down while their Redis server is gone: reads it left waiting on a reconnection do not hold them', async () => {
+    const own = await startRedisServer();
+    const queue = `${own.url}?name=gone`;
+    const idle = new Orchestrator({ queue, concurrency: 2, taskTypes, context: { journal } });
+    const submitter = new Orchestrator({ queue, concurrency: 0, taskTypes });
+    expect(await submitter.submit(probe('before')).then((handle) => handle.result)).toMatchObject({ status: 'completed' });
+    await own.kill();
+    // Longer than the event feed's wait between reads (250 ms) and its blocking read (1 s): each client has a
+    // read queued for the reconnection, which ioredis never settles once the connection is ended.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const stopped = Promise.all([idle.shutdown({ timeoutMs: 200 }), submitter.shutdown({ timeoutMs: 200 })]).then(() => 'stopped');
+    const stillWaiting = new Promise((resolve) => setTimeout(resolve, 15_000, 'still waiting after 15 s')).then(String);
+    expect(await Promise.race([stopped, stillWaiting])).toBe('stopped');
+    expect(idle.shutdownReport).toEqual({ cutOff: [], abandoned: [], waiting: 0 });
+  }, 30_000);
+
   it('records an end and removes its job only for the holder of its lock (another worker took it: that worker records its own end); a lapsed lock nobody took still lets the end be recorded', async () => {
     const orchestrator = await client();
     const handle = await orchestrator.submit(probe('atomic'));
