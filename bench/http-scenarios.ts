@@ -1,9 +1,12 @@
 // HTTP scenarios: task submissions to `taskforge serve` (a separate process,
 // the real CLI) from a keep-alive client with a fixed number of requests in
 // flight, each a POST /tasks of one storage write; then a check that every
-// task completed and every object holds what was sent. The floor beside it:
-// the same client against a bare fastify route that answers 202 and does
-// nothing, on the same machine.
+// task completed and every object holds what was sent. Beside it, on the
+// same machine and client: the floor, a bare fastify route that answers 202
+// and does nothing; and the hand-written peer, a fastify route that answers
+// 202 and makes the same durable write itself (http-floor-server.ts).
+// Submissions per second are timed to the last answer; the writes go on
+// after it, and `completedPerSecond` times them to the last one made.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -17,8 +20,8 @@ export interface HttpSpec {
   readonly count: number;
   /** Requests in flight at once. */
   readonly concurrency: number;
-  /** `taskforge`: taskforge serve; `floor`: bare fastify answering 202. */
-  readonly kind: 'taskforge' | 'floor';
+  /** `taskforge`: taskforge serve; `floor`: bare fastify answering 202; `durable`: fastify answering 202 and making the write by hand. */
+  readonly kind: 'taskforge' | 'floor' | 'durable';
 }
 
 /** Sends `count` submissions, times them, then checks that nothing was lost. */
@@ -48,6 +51,8 @@ export async function httpSubmit(directory: string, spec: HttpSpec): Promise<Mea
     );
     const elapsedMs = performance.now() - started;
     if (spec.kind === 'taskforge') await checkEveryTask(server.url, root, spec.count, agent, loop);
+    if (spec.kind === 'durable') await checkEveryWrite(server.url, root, spec.count, agent);
+    const completedMs = performance.now() - started;
     latencies.sort((a, b) => a - b);
     const at = (fraction: number): number => latencies[Math.min(latencies.length - 1, Math.floor(fraction * latencies.length))] ?? 0;
     return {
@@ -57,12 +62,26 @@ export async function httpSubmit(directory: string, spec: HttpSpec): Promise<Mea
       latencyP50Ms: at(0.5),
       latencyP99Ms: at(0.99),
       workerPeakRssMiB: await server.stop(),
+      ...(spec.kind === 'floor' ? {} : { completedPerSecond: spec.count / (completedMs / 1000) }),
       ...(spec.kind === 'taskforge' ? { loopP99Ms: loop.worstP99Ms } : {}),
     };
   } finally {
     agent.destroy();
     server.child.kill('SIGKILL');
   }
+}
+
+/** Waits until the hand-written peer has made every write (none failed), then reads every object back. */
+async function checkEveryWrite(url: string, root: string, count: number, agent: Agent): Promise<void> {
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    const { written, failed } = JSON.parse((await get(url, '/written', agent)).text) as { written: number; failed: number };
+    if (failed > 0) throw new Error(`${String(failed)} writes failed`);
+    if (written === count) break;
+    if (Date.now() > deadline) throw new Error(`only ${String(written)} of ${String(count)} writes made in 5 minutes`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  await readEveryObject(root, count);
 }
 
 /** Waits until the server's metrics count every task completed (none failed), then reads every object back. */
@@ -78,6 +97,10 @@ async function checkEveryTask(url: string, root: string, count: number, agent: A
     if (Date.now() > deadline) throw new Error(`only ${String(completed)} of ${String(count)} tasks completed in 5 minutes`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+  await readEveryObject(root, count);
+}
+
+async function readEveryObject(root: string, count: number): Promise<void> {
   for (let index = 0; index < count; index += 1) {
     const stored = await readFile(join(root, 'load', String(index % 100), `${String(index)}.json`), 'utf8');
     if (stored !== JSON.stringify({ index })) throw new Error(`object ${String(index)} holds ${stored}`);
@@ -94,7 +117,7 @@ interface Server {
 function startServer(kind: HttpSpec['kind'], root: string): Promise<Server> {
   const script = kind === 'taskforge' ? fileURLToPath(new URL('../../dist/src/cli/bin.js', import.meta.url)) : fileURLToPath(new URL('http-floor-server.js', import.meta.url));
   if (!existsSync(script)) throw new Error(`${script} is missing: run npm run build first`);
-  const args = kind === 'taskforge' ? [script, 'serve', '--port', '0', '--root', root, '--concurrency', '16'] : [script];
+  const args = kind === 'taskforge' ? [script, 'serve', '--port', '0', '--root', root, '--concurrency', '16'] : kind === 'durable' ? [script, 'durable', root] : [script];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'], TASKFORGE_LOG_LEVEL: 'warn' } });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));

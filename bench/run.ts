@@ -106,7 +106,7 @@ function compare(title: string, contenders: readonly { label: string; run: (roun
       settleDisk();
       const sample = contender.run(round);
       samples.get(contender.label)?.push(sample);
-      const extra = `${sample.ratio === undefined ? '' : `, ratio ${sample.ratio.toFixed(3)}`}${sample.loopP99Ms === undefined ? '' : `, loop p99 ${sample.loopP99Ms.toFixed(1)} ms`}${sample.bytesPerQueuedTask === undefined ? '' : `, ${sample.bytesPerQueuedTask.toFixed(0)} B per queued task`}${sample.workerPeakRssMiB === undefined ? '' : `, workers ${sample.workerPeakRssMiB.toFixed(0)} MiB`}${sample.latencyP50Ms === undefined ? '' : `, latency p50 ${sample.latencyP50Ms.toFixed(2)} ms p99 ${(sample.latencyP99Ms ?? 0).toFixed(2)} ms`}`;
+      const extra = `${sample.ratio === undefined ? '' : `, ratio ${sample.ratio.toFixed(3)}`}${sample.loopP99Ms === undefined ? '' : `, loop p99 ${sample.loopP99Ms.toFixed(1)} ms`}${sample.bytesPerQueuedTask === undefined ? '' : `, ${sample.bytesPerQueuedTask.toFixed(0)} B per queued task`}${sample.workerPeakRssMiB === undefined ? '' : `, workers ${sample.workerPeakRssMiB.toFixed(0)} MiB`}${sample.latencyP50Ms === undefined ? '' : `, latency p50 ${sample.latencyP50Ms.toFixed(2)} ms p99 ${(sample.latencyP99Ms ?? 0).toFixed(2)} ms`}${sample.completedPerSecond === undefined ? '' : `, all written at ${sample.completedPerSecond.toFixed(0)}/s`}`;
       process.stderr.write(`  ${title} / ${contender.label} round ${round + 1}: ${sample.perSecond.toFixed(1)} ${sample.unit}, ${sample.peakRssMiB.toFixed(0)} MiB${extra}\n`);
     }
   }
@@ -123,6 +123,7 @@ function compare(title: string, contenders: readonly { label: string; run: (roun
       ...(list[0]?.bytesPerQueuedTask === undefined ? {} : { bytesPerQueuedTask: median(list.map((sample) => sample.bytesPerQueuedTask ?? 0)) }),
       ...(list[0]?.workerPeakRssMiB === undefined ? {} : { workerPeakRssMiB: median(list.map((sample) => sample.workerPeakRssMiB ?? 0)) }),
       ...(list[0]?.latencyP50Ms === undefined ? {} : { latencyP50Ms: median(list.map((sample) => sample.latencyP50Ms ?? 0)), latencyP99Ms: median(list.map((sample) => sample.latencyP99Ms ?? 0)) }),
+      ...(list[0]?.completedPerSecond === undefined ? {} : { completedPerSecond: median(list.map((sample) => sample.completedPerSecond ?? 0)) }),
     };
   });
   return { title, rows };
@@ -140,6 +141,7 @@ interface Row {
   readonly workerPeakRssMiB?: number;
   readonly latencyP50Ms?: number;
   readonly latencyP99Ms?: number;
+  readonly completedPerSecond?: number;
 }
 
 function freshDir(label: string): string {
@@ -288,8 +290,9 @@ function smallWriteSections(): void {
 
 /**
  * Task submissions over HTTP to `taskforge serve` (each checked: every task
- * completed, every object holds what was sent), beside the HTTP floor: the
- * same client against a fastify route that does nothing.
+ * completed, every object holds what was sent), beside the HTTP floor (the
+ * same client against a fastify route that does nothing) and the
+ * hand-written peer (a fastify route that makes the same durable write).
  */
 function httpSections(): void {
   const count = Number(values['http-count']);
@@ -298,6 +301,7 @@ function httpSections(): void {
     compare(`${String(count)} task submissions over HTTP, 32 in flight`, [
       { label: 'taskforge serve (POST /tasks, a write each)', run: () => runChild('httpSubmit', freshDir('http'), spec('taskforge')) },
       { label: 'bare fastify route answering 202', run: () => runChild('httpSubmit', freshDir('http-floor'), spec('floor')) },
+      { label: 'fastify route + hand-written durable write', run: () => runChild('httpSubmit', freshDir('http-durable'), spec('durable')) },
     ]),
   );
 }
@@ -484,7 +488,7 @@ for (const section of sections) {
   for (const row of section.rows) {
     // For ns/op lower is better; for the others higher is better. Ratio is always "row vs first row" in throughput terms.
     const ratio = baseline === undefined ? 1 : row.unit === 'ns/op' ? baseline.median / row.median : row.median / baseline.median;
-    const extra = `${row.ratio === undefined ? '' : `   stored/data ${row.ratio.toFixed(3)}`}${row.loopP99Ms === undefined ? '' : `   loop p99 ${row.loopP99Ms.toFixed(1)} ms`}${row.bytesPerQueuedTask === undefined ? '' : `   ${row.bytesPerQueuedTask.toFixed(0)} B/queued task`}${row.workerPeakRssMiB === undefined ? '' : `   worker peak RSS ${row.workerPeakRssMiB.toFixed(0)} MiB`}${row.latencyP50Ms === undefined ? '' : `   latency p50 ${row.latencyP50Ms.toFixed(2)} ms p99 ${(row.latencyP99Ms ?? 0).toFixed(2)} ms`}`;
+    const extra = `${row.ratio === undefined ? '' : `   stored/data ${row.ratio.toFixed(3)}`}${row.loopP99Ms === undefined ? '' : `   loop p99 ${row.loopP99Ms.toFixed(1)} ms`}${row.bytesPerQueuedTask === undefined ? '' : `   ${row.bytesPerQueuedTask.toFixed(0)} B/queued task`}${row.workerPeakRssMiB === undefined ? '' : `   worker peak RSS ${row.workerPeakRssMiB.toFixed(0)} MiB`}${row.latencyP50Ms === undefined ? '' : `   latency p50 ${row.latencyP50Ms.toFixed(2)} ms p99 ${(row.latencyP99Ms ?? 0).toFixed(2)} ms`}${row.completedPerSecond === undefined ? '' : `   all written at ${row.completedPerSecond.toFixed(0)}/s`}`;
     console.log(`  ${row.label.padEnd(36)} ${row.median.toFixed(1).padStart(10)} ${row.unit.padEnd(6)} x${ratio.toFixed(2)} speed of first row   peak RSS ${row.peakRssMiB.toFixed(0)} MiB${extra}   runs ${row.runs.join(', ')}`);
   }
   console.log('');

@@ -32,6 +32,8 @@ export interface Measurement {
   readonly submitterCpuMs?: number;
   /** CPU time the Redis server used while the scenario was timed, in ms. */
   readonly redisCpuMs?: number;
+  /** For HTTP scenarios that write: submissions per second timed to the last write made, not the last answer. */
+  readonly completedPerSecond?: number;
   /** Request latency percentiles, for HTTP scenarios. */
   readonly latencyP50Ms?: number;
   readonly latencyP99Ms?: number;
