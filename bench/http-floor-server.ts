@@ -5,8 +5,11 @@
 // submitted write (p-queue, 16 at a time, as serve's --concurrency 16),
 // made as taskforge makes it durable (a temporary file, fsync, rename,
 // fsync of its directory); GET /written says how many have been made.
+// GET /loop gives the event loop's p99 delay since the last GET /loop, as
+// serve's /metrics does, so that the two are read alike.
 import { mkdir, open, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Fastify from 'fastify';
 import PQueue from 'p-queue';
 
@@ -55,6 +58,13 @@ app.post('/tasks', (request, reply) => {
   return reply.code(202).send({ ids: [String(accepted)] });
 });
 app.get('/written', () => ({ written, failed }));
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
+app.get('/loop', () => {
+  const p99Ms = loopDelay.percentile(99) / 1e6;
+  loopDelay.reset();
+  return { p99Ms };
+});
 const url = await app.listen({ host: '127.0.0.1', port: 0 });
 process.stdout.write(`${url}\n`);
 process.once('SIGTERM', () => {

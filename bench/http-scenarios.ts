@@ -30,9 +30,17 @@ export async function httpSubmit(directory: string, spec: HttpSpec): Promise<Mea
   const server = await startServer(spec.kind, root);
   const agent = new Agent({ keepAlive: true, maxSockets: spec.concurrency });
   const latencies: number[] = [];
-  // The server's event-loop delay, from its /metrics: p99 over each time between scrapes (each scrape starts a new one), the worst kept.
+  // The server's event-loop delay, from serve's /metrics or the peers' /loop (read alike): p99 over each time
+  // between scrapes (each scrape starts a new one), the worst kept. A scrape's text is returned (serve's metrics).
   const loop = { worstP99Ms: 0 };
-  if (spec.kind === 'taskforge') await get(server.url, '/metrics', agent);
+  const scrapeLoop = async (): Promise<string> => {
+    const text = (await get(server.url, spec.kind === 'taskforge' ? '/metrics' : '/loop', agent)).text;
+    const p99Ms = spec.kind === 'taskforge' ? Number(/^nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(text)?.[1] ?? Number.NaN) * 1000 : (JSON.parse(text) as { p99Ms: number }).p99Ms;
+    loop.worstP99Ms = Math.max(loop.worstP99Ms, p99Ms);
+    return text;
+  };
+  await scrapeLoop();
+  loop.worstP99Ms = 0;
   let next = 0;
   const started = performance.now();
   try {
@@ -50,8 +58,9 @@ export async function httpSubmit(directory: string, spec: HttpSpec): Promise<Mea
       }),
     );
     const elapsedMs = performance.now() - started;
-    if (spec.kind === 'taskforge') await checkEveryTask(server.url, root, spec.count, agent, loop);
-    if (spec.kind === 'durable') await checkEveryWrite(server.url, root, spec.count, agent);
+    await scrapeLoop();
+    if (spec.kind === 'taskforge') await checkEveryTask(root, spec.count, scrapeLoop);
+    if (spec.kind === 'durable') await checkEveryWrite(server.url, root, spec.count, agent, scrapeLoop);
     const completedMs = performance.now() - started;
     latencies.sort((a, b) => a - b);
     const at = (fraction: number): number => latencies[Math.min(latencies.length - 1, Math.floor(fraction * latencies.length))] ?? 0;
@@ -63,7 +72,7 @@ export async function httpSubmit(directory: string, spec: HttpSpec): Promise<Mea
       latencyP99Ms: at(0.99),
       workerPeakRssMiB: await server.stop(),
       ...(spec.kind === 'floor' ? {} : { completedPerSecond: spec.count / (completedMs / 1000) }),
-      ...(spec.kind === 'taskforge' ? { loopP99Ms: loop.worstP99Ms } : {}),
+      loopP99Ms: loop.worstP99Ms,
     };
   } finally {
     agent.destroy();
@@ -72,9 +81,10 @@ export async function httpSubmit(directory: string, spec: HttpSpec): Promise<Mea
 }
 
 /** Waits until the hand-written peer has made every write (none failed), then reads every object back. */
-async function checkEveryWrite(url: string, root: string, count: number, agent: Agent): Promise<void> {
+async function checkEveryWrite(url: string, root: string, count: number, agent: Agent, scrapeLoop: () => Promise<unknown>): Promise<void> {
   const deadline = Date.now() + 300_000;
   for (;;) {
+    await scrapeLoop();
     const { written, failed } = JSON.parse((await get(url, '/written', agent)).text) as { written: number; failed: number };
     if (failed > 0) throw new Error(`${String(failed)} writes failed`);
     if (written === count) break;
@@ -85,11 +95,10 @@ async function checkEveryWrite(url: string, root: string, count: number, agent: 
 }
 
 /** Waits until the server's metrics count every task completed (none failed), then reads every object back. */
-async function checkEveryTask(url: string, root: string, count: number, agent: Agent, loop: { worstP99Ms: number }): Promise<void> {
+async function checkEveryTask(root: string, count: number, scrapeMetrics: () => Promise<string>): Promise<void> {
   const deadline = Date.now() + 300_000;
   for (;;) {
-    const metrics = (await get(url, '/metrics', agent)).text;
-    loop.worstP99Ms = Math.max(loop.worstP99Ms, Number(/^nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(metrics)?.[1] ?? Number.NaN) * 1000);
+    const metrics = await scrapeMetrics();
     const completed = Number(/taskforge_tasks_finished_total\{type="storage",status="completed",code=""\} (\d+)/.exec(metrics)?.[1] ?? 0);
     const failed = [...metrics.matchAll(/taskforge_tasks_finished_total\{type="storage",status="failed",code="[A-Z_]*"\} (\d+)/g)].reduce((sum, match) => sum + Number(match[1]), 0);
     if (failed > 0) throw new Error(`${String(failed)} tasks failed`);
