@@ -5,6 +5,7 @@ import type { CancelOutcome, Consumption, QueueConsumer, QueueListener, QueueSub
 import { TaskStatus } from '../tasks/task-status.js';
 import { RedisConsumption } from './redis-consumption.js';
 import { RedisEventFeed } from './redis-event-feed.js';
+import type { RedisConnectionChange } from './redis-connection-watch.js';
 import type { RedisQueueOptions } from './redis-options.js';
 import { RedisStore } from './redis-store.js';
 
@@ -55,6 +56,15 @@ export class RedisQueue implements TaskQueue {
       await store.close();
       throw error;
     }
+  }
+
+  /**
+   * Tells `listener` once when the queue's connection to Redis is lost
+   * (with why) and once when it is made again (ioredis tries again until
+   * then; calls wait meanwhile); returns how to stop.
+   */
+  watchConnection(listener: (change: RedisConnectionChange) => void): () => void {
+    return this.#store.watchConnection(listener);
   }
 
   /** Where it is: the server's URL (without a password) and the queue's name. */

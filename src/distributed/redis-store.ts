@@ -13,6 +13,7 @@ import type { FinishedTask, QueuedTask, SubmitOutcome, TaskMeta, TaskState } fro
 import { SCRIPT_KEYS } from './redis-scripts.js';
 import { loadBullMq } from './load-bullmq.js';
 import { RedisConnections, runScript, type ScriptCommand } from './redis-connections.js';
+import { watchConnection, type RedisConnectionChange } from './redis-connection-watch.js';
 import { RedisEpoch } from './redis-epoch.js';
 import { EVENTS_MAX_LEN, RedisEventStream } from './redis-event-stream.js';
 import { RedisJobLocks } from './redis-job-locks.js';
@@ -121,6 +122,11 @@ export class RedisStore {
       throw error;
     }
     return queue;
+  }
+
+  /** Tells `listener` when the queue's connection to Redis is lost (and why) and when it is made again; returns how to stop. */
+  watchConnection(listener: (change: RedisConnectionChange) => void): () => void {
+    return watchConnection(this.#redis, () => this.#closed, listener);
   }
 
   /** The BullMQ queue under this one (same Redis, same name). */

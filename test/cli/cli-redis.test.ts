@@ -266,6 +266,36 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     expect(worker.output().stderr).toMatch(/taskforge worker w[0-9a-f]+: stopped\n$/);
   }, 30_000);
 
+  it('a worker says once when it loses its Redis server and once when it is back (its logging is off), then runs what is submitted', async () => {
+    const own = await startRedisServer();
+    const queue = `${own.url}?name=away`;
+    const worker = await startWorker(queue, [], 'silent');
+    const waitFor = async (text: string): Promise<void> => {
+      for (let waited = 0; !worker.output().stderr.includes(text); waited += 20) {
+        if (waited > 20_000) throw new Error(`no '${text}' line: ${worker.output().stderr}`);
+        await new Promise((done) => setTimeout(done, 20));
+      }
+    };
+    await own.kill();
+    await waitFor('lost the connection');
+    // ioredis tries again every few hundred ms: one line said it, not one per attempt.
+    await new Promise((done) => setTimeout(done, 1500));
+    const back = await startRedisServer({ port: own.port });
+    try {
+      await waitFor('again\n');
+      const lines = worker.output().stderr.split('\n').filter((line) => line.includes('Redis') || line.includes('redis://'));
+      expect(lines.slice(1)).toEqual([
+        expect.stringMatching(/^taskforge worker w[0-9a-f]+: lost the connection to redis:\/\/127\.0\.0\.1:\d+\?name=away \(.+\); trying again until it is back$/) as string,
+        expect.stringMatching(/^taskforge worker w[0-9a-f]+: connected to redis:\/\/127\.0\.0\.1:\d+\?name=away again$/) as string,
+      ]);
+      const ran = taskforge(['run', '-', '--queue', queue, '--json'], JSON.stringify(write('after', '/after.txt', 'back')));
+      expect(ran.code).toBe(0);
+      expect(readFileSync(join(dir, 'data', 'after.txt'), 'utf8')).toBe('back');
+    } finally {
+      await back.stop();
+    }
+  }, 60_000);
+
   it("a worker running a task whose Redis server is gone still stops: past its shutdown bound it exits 1 saying why, and a second signal ends it at once", async () => {
     // A task that runs until it is cancelled: the worker holds it when Redis goes, and cannot hand it back.
     writeFileSync(join(dir, 'hold.js'), "import { BaseTask } from 'taskforge';\nclass Hold extends BaseTask {\n  async executeTask(signal) {\n    await new Promise((done) => { const timer = setTimeout(done, 60_000); signal.addEventListener('abort', () => { clearTimeout(timer); done(); }); });\n    return 'held';\n  }\n}\nexport default { hold: Hold };\n");

@@ -362,6 +362,33 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     expect(idle.shutdownReport).toEqual({ cutOff: [], abandoned: [], waiting: 0 });
   }, 30_000);
 
+  it("watchConnection tells once that the queue lost its Redis server and once that it is back; nothing when the queue closes", async () => {
+    const own = await startRedisServer();
+    const queue = await RedisQueue.open({ url: own.url, name: 'watched' });
+    const changes: unknown[] = [];
+    queue.watchConnection((change) => changes.push(change));
+    const until = async (count: number): Promise<void> => {
+      for (let waited = 0; changes.length < count; waited += 20) {
+        if (waited > 20_000) throw new Error(`only ${JSON.stringify(changes)}`);
+        await delay(20);
+      }
+    };
+    await own.kill();
+    await until(1);
+    // Several reconnection attempts fail meanwhile: still one change told.
+    await delay(1500);
+    const back = await startRedisServer({ port: own.port });
+    try {
+      await until(2);
+      expect(changes).toEqual([{ connected: false, reason: expect.any(String) as string }, { connected: true }]);
+      await queue.close();
+      await delay(200);
+      expect(changes).toHaveLength(2);
+    } finally {
+      await back.stop();
+    }
+  }, 60_000);
+
   it('records an end and removes its job only for the holder of its lock (another worker took it: that worker records its own end); a lapsed lock nobody took still lets the end be recorded', async () => {
     const orchestrator = await client();
     const handle = await orchestrator.submit(probe('atomic'));

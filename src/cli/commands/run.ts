@@ -12,6 +12,7 @@ import { Interruption } from '../interruption.js';
 import { exitOnceReturned } from '../stop-signal.js';
 import { STOP_GRACE_MS } from '../../orchestrator/task-queue.js';
 import { chooseQueue, openCliQueue } from '../cli-queue.js';
+import { tellConnectionChanges } from '../connection-lines.js';
 import { configCheckOf, runConfigCheck } from '../../orchestrator/config-check.js';
 import { loadTaskModule, type TaskTypes } from '../task-module.js';
 import { backendFor, type CliStreams, type CommonOptions } from '../cli-context.js';
@@ -54,6 +55,7 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
     throw error;
   }
   const view = new BatchView(orchestrator, batch, options, streams);
+  const stopTelling = tellConnectionChanges(queue, streams, 'taskforge');
   const lost = { count: 0, example: '' };
   orchestrator.on('error', (event) => {
     if (event.error.code !== ErrorCode.LOST) return;
@@ -110,6 +112,7 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
     await orchestrator.onIdle();
   } finally {
     interruption.stop();
+    stopTelling();
     await orchestrator.shutdown();
     view.stop();
   }

@@ -5,6 +5,7 @@ import type { TaskforgeServer } from '../../server/create-server.js';
 import { loadServerPackages, startServer } from '../../server/start-server.js';
 import { backendFor, type CliStreams, type CommonOptions } from '../cli-context.js';
 import { chooseQueue, openCliQueue } from '../cli-queue.js';
+import { tellConnectionChanges } from '../connection-lines.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { loadTaskModule, type TaskTypes } from '../task-module.js';
 import { runUntilStopped } from '../stop-signal.js';
@@ -34,7 +35,7 @@ export async function serveCommand(options: ServeCommandOptions, streams: CliStr
   // The server is the process: its CPU, memory and event-loop delay belong in its /metrics.
   const metrics = new OrchestratorMetrics({ process: true });
   const taskTypes = options.tasks === undefined ? {} : await loadTaskModule(options.tasks, process.cwd());
-  const orchestrator = await orchestratorFor(options, backend, metrics, taskTypes);
+  const orchestrator = await orchestratorFor(options, backend, metrics, taskTypes, streams);
   let server: TaskforgeServer;
   try {
     server = await startServer({
@@ -84,9 +85,10 @@ function listenProblem(error: unknown, options: ServeCommandOptions): UsageError
   }
 }
 
-async function orchestratorFor(options: ServeCommandOptions, backend: ReturnType<typeof backendFor>, metrics: OrchestratorMetrics, taskTypes: TaskTypes): Promise<AnyOrchestrator> {
+async function orchestratorFor(options: ServeCommandOptions, backend: ReturnType<typeof backendFor>, metrics: OrchestratorMetrics, taskTypes: TaskTypes, streams: CliStreams): Promise<AnyOrchestrator> {
   const choice = chooseQueue(options.queue);
   const queue = await openCliQueue(choice);
+  tellConnectionChanges(queue, streams, 'taskforge serve');
   try {
     // On Redis the workers run the tasks; allEvents: the dashboard shows every task of the queue, whoever submitted it.
     if (choice.redis !== undefined) return new Orchestrator({ concurrency: 0, queue, allEvents: true, context: { backend }, taskTypes });

@@ -3,6 +3,7 @@ import { Orchestrator } from '../../orchestrator/orchestrator.js';
 import type { TaskResult } from '../../tasks/task-result.js';
 import { backendFor, printJson, type CliStreams, type CommonOptions } from '../cli-context.js';
 import { chooseQueue, openCliQueue } from '../cli-queue.js';
+import { tellConnectionChanges } from '../connection-lines.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { loadTaskModule } from '../task-module.js';
 import { plural } from '../cli-words.js';
@@ -44,6 +45,7 @@ export async function workerCommand(options: WorkerCommandOptions, streams: CliS
     });
   }
   streams.stderr.write(`taskforge worker ${worker.id}: running tasks from ${queue.name}, ${String(options.concurrency)} at a time (SIGTERM or Ctrl-C stops)\n`);
+  tellConnectionChanges(queue, streams, `taskforge worker ${worker.id}`);
   await runUntilStopped(streams, `worker ${worker.id}`, options.shutdownTimeout, async (signal) => {
     streams.stderr.write(`taskforge worker ${worker.id}: ${signal}: finishing ${plural(worker.orchestrator.running, 'running task')} (up to ${String(options.shutdownTimeout)} ms), then stopping\n`);
     await worker.orchestrator.shutdown({ timeoutMs: options.shutdownTimeout });
