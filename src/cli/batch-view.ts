@@ -101,9 +101,11 @@ export class BatchView {
     this.#timer.unref();
   }
 
+  /** Ends the live block and prints the summary table (none for a batch the queue refused: nothing ran). */
   stop(): void {
     clearInterval(this.#timer);
     this.#live?.clear();
+    if (this.#startedAt === 0) return;
     if (this.#options.json !== true) this.#streams.stdout.write(summaryTable(this.#results, performance.now() - this.#startedAt, (result) => this.#label(result.id), this.#earlier));
   }
 

@@ -462,6 +462,13 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     const aged = await RedisStore.open({ url: server?.url ?? '', name: 'aged', agingMs: 10 });
     await aged.close();
     expect(taskforge(['run', 'one.json', '--queue', `${server?.url ?? ''}?name=aged`, '--aging', '20'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^taskforge: --aging: agingMs: this queue ages one point per 10 ms/) as string });
+    // Refused by the queue at submit: the task named by its line, as the checks before submit name it; no summary of a run that did not happen.
+    writeFileSync(join(dir, 'deps.ndjson'), `${JSON.stringify(write('first', '/first.txt', 'x'))}\n${JSON.stringify({ ...write('late', '/late.txt', 'x'), dependsOn: ['nowhere'] })}\n`);
+    expect(taskforge(['run', 'deps.ndjson', '--queue', queueUrl()])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: "taskforge: deps.ndjson:2 (id 'late'): VALIDATION_ERROR: dependsOn[0]: no task with id 'nowhere' is known (it was never submitted, or it finished longer ago than the queue keeps)\n",
+    });
     const dead = `redis://127.0.0.1:${String(await freePort())}`;
     expect(taskforge(['run', 'one.json', '--queue', dead])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^taskforge: --queue: cannot reach Redis for the queue redis:\/\/127\.0\.0\.1:\d+\?name=tasks: /) as string });
     expect(taskforge(['worker', '--queue', dead])).toMatchObject({ code: 2, stderr: expect.stringContaining('taskforge: --queue: cannot reach Redis') as string });

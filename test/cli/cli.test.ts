@@ -468,6 +468,14 @@ describe('taskforge run', () => {
       ]),
     });
     expect(cycle).toMatchObject({ code: 2, stderr: expect.stringContaining('dependsOn: a dependency cycle: p -> q -> p') as string });
+    // Refused at submit (a dependency on nothing known): named by its line, as the checks before submit name it, and no summary of a run that did not happen.
+    writeFileSync(join(cwd, 'unknown-dependency.ndjson'), `${JSON.stringify(batch[0])}\n${JSON.stringify({ id: 'late', type: 'storage', dependsOn: ['nowhere'], metadata: { operation: 'list', path: '/' } })}\n`);
+    expect(taskforge(['run', 'unknown-dependency.ndjson'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: "taskforge: unknown-dependency.ndjson:2 (id 'late'): VALIDATION_ERROR: dependsOn[0]: no task with id 'nowhere' is known (it was never submitted, or it finished longer ago than the queue keeps)\n",
+    });
+    expect(existsSync(join(cwd, 'taskforge-data', 'a.txt'))).toBe(false);
     expect(taskforge(['run', '-'], { input: '[{"type":"email","metadata":{}}]' }).stderr).toContain("stdin[0]: type: expected 'storage' (custom types come from --tasks MODULE) (got \"email\")");
     expect(taskforge(['run', 'x.json', '--queue', 'postgres://h:1']).stderr).toBe("taskforge: --queue: expected 'memory', 'sqlite:FILE' or 'redis://HOST:PORT' (got 'postgres://h:1')\n");
     expect(taskforge(['run', 'x.json', '--concurrency', '0']).stderr).toContain("option '-c, --concurrency <n>' argument '0' is invalid. expected 1 or more (got '0')");

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { ErrorCode, isTaskforgeError } from '../../core/errors.js';
+import { ErrorCode, isTaskforgeError, type TaskforgeError } from '../../core/errors.js';
 import { Orchestrator, type AnyOrchestrator, type ShutdownReport } from '../../orchestrator/orchestrator.js';
 import { listed, plural } from '../cli-words.js';
 import { withId, type TaskConfig } from '../../tasks/task-config.js';
@@ -83,7 +83,7 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
     try {
       await orchestrator.submitAll(fresh.map(({ config }) => config));
     } catch (error) {
-      if (isTaskforgeError(error)) throw new UsageError(`${source}: ${error.code}: ${error.message}`);
+      if (isTaskforgeError(error)) throw new UsageError(submitRefusal(error, fresh, source));
       throw error;
     }
     view.start(batch.length);
@@ -235,6 +235,18 @@ function checkConfig(config: unknown, from: string, check: BatchCheck, id: strin
     if (!isTaskforgeError(error)) throw error;
     throw new UsageError(`${where}: ${error.code}: ${error.message.replace(/^(invalid )?([a-z][a-z0-9._-]* )?task '[^']*': /, '')}`);
   }
+}
+
+/**
+ * What the queue's refusal of the batch says, naming the task as the checks
+ * before submit do (`batch.ndjson:3 (id 'x')`), not by its place among the
+ * tasks submitted (`[2].`: those of a resumed batch that were not known).
+ */
+function submitRefusal(error: TaskforgeError, submitted: readonly BatchTask[], source: string): string {
+  const at = /^\[(\d+)\]\.(.*)$/s.exec(error.message);
+  const task = at === null ? undefined : submitted[Number(at[1])];
+  if (at === null || task === undefined) return `${source}: ${error.code}: ${error.message}`;
+  return `${task.from}${task.idGiven ? ` (id '${task.config.id}')` : ''}: ${error.code}: ${at[2] ?? ''}`;
 }
 
 function idSuffix(config: unknown): string {
