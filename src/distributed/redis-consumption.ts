@@ -25,7 +25,10 @@ const CANCEL_MEMORY_MS = 10 * 60_000;
 
 /** A task this process holds: its job (with its lock token), and whether shutdown is handing it back. */
 interface HeldTask {
-  readonly job: TakenJob;
+  /** The job it runs under: another when its lock lapsed and this worker took the job again (see #process). */
+  job: TakenJob;
+  /** Settles when the run has ended (its end queued for recording). */
+  readonly done: Promise<void>;
   handingBack: boolean;
   ended: boolean;
   /** A cancellation reached it (a submitter asks again while it has not ended: told once). */
@@ -61,6 +64,8 @@ export class RedisConsumption implements Consumption {
   readonly #settling = new Set<Promise<void>>();
   /** Ends whose recording failed again and again (Redis away): retried at every sweep. */
   #unrecorded: TaskEnd[] = [];
+  /** Ends queued here and not yet recorded in Redis, by task id (see #process: a job that comes back after its task ended here). */
+  readonly #pendingEnds = new Map<string, TaskEnd>();
   /** Ends waiting for the next batch. */
   #ends: TaskEnd[] = [];
   #lastFlushAt = Number.NEGATIVE_INFINITY;
@@ -210,6 +215,25 @@ export class RedisConsumption implements Consumption {
     // id, and ends are recorded only with the job's lock), so nothing records its end in between.
     // Only a job started LATE_JOB_MS or more after its release, or run again, can have such a twin:
     // a fresh job costs no round trip.
+    const runningHere = this.#held.get(task.id);
+    if (runningHere !== undefined) {
+      // Its lock lapsed while it ran here (no renewal reached Redis: an outage, or this process paused,
+      // longer than the lock), BullMQ's stalled check handed the job back, and this worker took it again.
+      // The run goes on under the new lock (its writes and its end are fenced by it), rather than a second
+      // run beside it: this slot stays taken until that run ends.
+      this.#logger.warn({ worker: this.id, taskId: task.id }, 'the job of a task running here came back (its lock had lapsed); the run goes on under its new lock');
+      runningHere.job = job;
+      await runningHere.done;
+      return;
+    }
+    const endedHere = this.#pendingEnds.get(task.id);
+    if (endedHere !== undefined) {
+      // It ran to its end here, but the end has not reached Redis yet (Redis was away longer than the lock):
+      // its lock lapsed and the job came back. The end is recorded under the new lock; the task does not run again.
+      this.#logger.warn({ worker: this.id, taskId: task.id }, 'the job of a task that ended here came back before its end was recorded; its end is recorded, not run again');
+      this.#recordEnd({ ...endedHere, job: { id: job.id, token: job.token } });
+      return;
+    }
     const late = task.releasedAt === undefined || Date.now() - task.releasedAt >= LATE_JOB_MS;
     const jobHeld = { id: job.id, token: job.token };
     if ((late || restarted) && (await this.#store.finished.has(task.id))) {
@@ -223,7 +247,8 @@ export class RedisConsumption implements Consumption {
       await this.#store.settleMany([{ id: task.id, result: cancelled, job: jobHeld }], this.client);
       return;
     }
-    const held: HeldTask = { job, handingBack: false, ended: false, cancelHeard: false };
+    let runEnded = (): void => undefined;
+    const held: HeldTask = { job, done: new Promise((resolve) => (runEnded = resolve)), handingBack: false, ended: false, cancelHeard: false };
     this.#held.set(task.id, held);
     let result: TaskResult;
     try {
@@ -235,6 +260,7 @@ export class RedisConsumption implements Consumption {
     } finally {
       held.ended = true;
       this.#held.delete(task.id);
+      runEnded();
     }
     // Given up at stop: its connections are closing, and its lock lapses; BullMQ hands the task on.
     if (this.#gaveUp) return;
@@ -242,14 +268,15 @@ export class RedisConsumption implements Consumption {
     // deadline) keeps its end, which is recorded below.
     if (held.handingBack) {
       if (result.error?.code === ErrorCode.CANCELLED) {
-        await this.#taker.handBack(job);
+        await this.#taker.handBack(held.job);
         return;
       }
       this.#cutOff.delete(task.id);
     }
     // The task is another worker's now: its end is that worker's to record, and the job that worker's to remove.
     if (result.error?.code === ErrorCode.LOCK_LOST) return;
-    this.#recordEnd({ id: task.id, result, job: jobHeld });
+    // (Under the job it holds now: taken again here, it has a new lock.)
+    this.#recordEnd({ id: task.id, result, job: { id: held.job.id, token: held.job.token } });
   }
 
   /**
@@ -277,6 +304,7 @@ export class RedisConsumption implements Consumption {
    * busy queue's throughput hangs on.
    */
   #recordEnd(end: TaskEnd): void {
+    this.#pendingEnds.set(end.id, end);
     this.#ends.push(end);
     if (this.#ends.length >= END_BATCH_MAX) {
       this.#flushEnds();
@@ -297,12 +325,15 @@ export class RedisConsumption implements Consumption {
     this.#ends = [];
     this.#lastFlushAt = performance.now();
     const recording = this.#store.settleMany(ends, this.client).then(
-      () => undefined,
+      () => {
+        this.#recorded(ends);
+      },
       async (error: unknown) => {
         this.#logger.error({ worker: this.id, tasks: ends.length, err: errorText(error) }, 'recording task ends failed; retrying');
         for (let attempt = 1; attempt <= 5; attempt += 1) {
           try {
             await this.#store.settleMany(ends);
+            this.#recorded(ends);
             return;
           } catch {
             await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
@@ -318,6 +349,11 @@ export class RedisConsumption implements Consumption {
       .finally(() => this.#settling.delete(recording))
       .catch(this.#logFailure('recording task ends failed'));
   };
+
+  /** Ends that reached Redis (recorded, or refused there as another worker's): no longer pending here. */
+  #recorded(ends: readonly TaskEnd[]): void {
+    for (const end of ends) if (this.#pendingEnds.get(end.id) === end) this.#pendingEnds.delete(end.id);
+  }
 
   async #checkListeners(): Promise<void> {
     try {
@@ -391,6 +427,7 @@ export class RedisConsumption implements Consumption {
           for (const end of ends) this.#unrecorded.push(end);
           throw error;
         });
+        this.#recorded(ends);
       }
     } catch (error) {
       this.#logger.warn({ worker: this.id, err: errorText(error) }, 'sweep of stranded tasks failed');

@@ -18,6 +18,7 @@ import { Journal, probe, ProbeTask } from '../helpers/probe-task.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { serviceAvailable } from '../helpers/services.js';
 import { freePort } from '../helpers/free-port.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 const haveRedis = serviceAvailable('Redis', 'redis-server', 'apt-get install -y redis-server');
 
@@ -71,7 +72,7 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     return { job, token, manual };
   }
 
-  async function worker(concurrency = 4, options: { lockDurationMs?: number } = {}): Promise<AnyOrchestrator> {
+  async function worker(concurrency = 4, options: { lockDurationMs?: number; stalledIntervalMs?: number } = {}): Promise<AnyOrchestrator> {
     const { orchestrator: made } = await redisOrchestrator({ url: server?.url ?? '', name, ...options }, { concurrency, taskTypes, context: { journal } });
     cleanups.push(() => made.shutdown({ timeoutMs: 1000 }));
     return made;
@@ -361,6 +362,64 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     expect(await Promise.race([stopped, stillWaiting])).toBe('stopped');
     expect(idle.shutdownReport).toEqual({ cutOff: [], abandoned: [], waiting: 0 });
   }, 30_000);
+
+  it("a job that comes back to the worker still running its task (its lock lapsed, as in a Redis outage longer than the lock) is not run a second time beside it: the run goes on under the new lock, and ends once", async () => {
+    const running = await worker(2, { lockDurationMs: 500, stalledIntervalMs: 200 });
+    const orchestrator = await client();
+    const handle = await orchestrator.submit(probe('long', 0, { ms: 2500 }));
+    for (let waited = 0; !journal.lines.includes('start:long'); waited += 20) {
+      if (waited > 10_000) throw new Error('the task did not start');
+      await delay(20);
+    }
+    // The lock lapses as if no renewal had reached Redis: BullMQ's stalled check hands the job back, and this worker, with a slot free, takes it again.
+    const redis = new Redis(server?.url ?? '');
+    try {
+      await redis.del(`taskforge:bull:${name}:${jobIdOf('long')}:lock`);
+      const result = await handle.result;
+      expect(result).toMatchObject({ status: 'completed', data: 'done:long' });
+      expect(journal.startOrder).toEqual(['long']);
+      expect(journal.maxRunning).toBe(1);
+      // Its end recorded under the lock it holds now: the job is gone from BullMQ, nothing left active.
+      expect(await redis.exists(`taskforge:bull:${name}:${jobIdOf('long')}`)).toBe(0);
+      expect(await redis.llen(`taskforge:bull:${name}:active`)).toBe(0);
+      expect(running.running).toBe(0);
+    } finally {
+      redis.disconnect();
+    }
+  }, 30_000);
+
+  it("a Redis outage longer than the lock (data kept) runs a task once on its only worker: one running throughout goes on, one that ended meanwhile has its end recorded, not run again", async () => {
+    const { path: folder, remove } = await makeTempDir('redis-kept-');
+    let own = await startRedisServer({ keepIn: folder });
+    const queue = `${own.url}?name=outage`;
+    const local = new Journal();
+    const running = new Orchestrator({ queue: await RedisQueue.open({ url: own.url, name: 'outage', lockDurationMs: 500, stalledIntervalMs: 200 }), concurrency: 2, taskTypes, context: { journal: local } });
+    const submitter = new Orchestrator({ queue, concurrency: 0, taskTypes });
+    try {
+      const [throughout, endsMeanwhile] = await submitter.submitAll([probe('throughout', 0, { ms: 3000 }), probe('meanwhile', 0, { ms: 600 })]);
+      for (let waited = 0; local.startOrder.length < 2; waited += 20) {
+        if (waited > 10_000) throw new Error('the tasks did not start');
+        await delay(20);
+      }
+      await own.kill();
+      // Away for three lock durations: 'meanwhile' ends while Redis is away (its end cannot be recorded), and every lock lapses.
+      await delay(1500);
+      own = await startRedisServer({ port: own.port, keepIn: folder });
+      expect(await throughout.result).toMatchObject({ status: 'completed' });
+      expect(await endsMeanwhile.result).toMatchObject({ status: 'completed' });
+      expect(local.startOrder.sort()).toEqual(['meanwhile', 'throughout']);
+      expect(local.maxRunning).toBe(2);
+      // Nothing left to run again: no job waits or runs in BullMQ.
+      await delay(1000);
+      expect(local.startOrder).toHaveLength(2);
+      expect(running.running).toBe(0);
+    } finally {
+      await submitter.shutdown();
+      await running.shutdown({ timeoutMs: 0 });
+      await own.stop();
+      await remove();
+    }
+  }, 60_000);
 
   it("watchConnection tells once that the queue lost its Redis server and once that it is back; nothing when the queue closes", async () => {
     const own = await startRedisServer();

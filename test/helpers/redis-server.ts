@@ -15,10 +15,15 @@ export interface RedisServer {
   kill(): Promise<void>;
 }
 
-/** Starts redis-server on 127.0.0.1 and a free port (or `port`: a server started again where one died); resolves once it answers PING. */
-export async function startRedisServer(options: { readonly port?: number } = {}): Promise<RedisServer> {
+/**
+ * Starts redis-server on 127.0.0.1 and a free port (or `port`: a server started again where one died);
+ * resolves once it answers PING. With `keepIn`, it keeps its data in that folder (AOF, fsync on every
+ * write): one started again on the same folder has everything the killed one acknowledged.
+ */
+export async function startRedisServer(options: { readonly port?: number; readonly keepIn?: string } = {}): Promise<RedisServer> {
   const port = options.port ?? (await freePort());
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], {
+  const persistence = options.keepIn === undefined ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', options.keepIn];
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--daemonize', 'no'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
