@@ -39,12 +39,21 @@ export class RedisQueue implements TaskQueue {
   /** Ids whose submit is under way: awaited, and not yet in the queue (never taken for lost). */
   readonly #submitting = new Set<string>();
   #closed = false;
+  /** Why Redis cannot be reached now (the connection is down), or undefined. */
+  #unreachable: string | undefined;
 
   private constructor(store: RedisStore, lastEventId: string, logger: Logger) {
     this.#store = store;
     this.name = store.name;
     this.#logger = logger;
     this.#feed = new RedisEventFeed(store, lastEventId, logger, (id) => this.#submitting.has(id));
+    store.watchConnection((change) => {
+      this.#unreachable = change.connected ? undefined : `cannot reach ${store.name}: ${change.reason}`;
+    });
+  }
+
+  get unreachable(): string | undefined {
+    return this.#unreachable;
   }
 
   /** Connects (loading bullmq and ioredis on first use); BACKEND_UNAVAILABLE when Redis does not answer. */

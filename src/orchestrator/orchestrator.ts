@@ -134,6 +134,11 @@ export class Orchestrator<TQueue extends TaskQueue | string = 'memory'> {
     return this.#queueName;
   }
 
+  /** Why the queue's server cannot be reached now (a Redis queue whose connection is down: calls wait until it is back), or undefined while it can. */
+  get queueUnreachable(): string | undefined {
+    return this.#queue?.unreachable;
+  }
+
   /** Tasks running in this process now. */
   get running(): number {
     return this.#runner?.running ?? 0;

@@ -213,6 +213,12 @@ export interface TaskQueue {
   /** Other processes take tasks from it too: only a queue of this process can say it is drained. */
   readonly shared: boolean;
   /**
+   * Why its server cannot be reached now (its connection is down; calls
+   * wait until it is back), or undefined while it can: always, on a queue
+   * of this process.
+   */
+  readonly unreachable?: string | undefined;
+  /**
    * Stores a batch, all or none, with readiness from the dependencies:
    * ALREADY_EXISTS for an id in use, VALIDATION_ERROR for a dependency the
    * queue does not know (never submitted, or finished longer ago than it keeps).

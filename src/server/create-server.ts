@@ -79,6 +79,8 @@ const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
 const DEFAULT_MAX_OBJECT_BYTES = 5 * 1024 ** 3;
+/** The routes that need the queue's server (the others answer from what this server holds). */
+const NEEDS_QUEUE = new Set(['POST /tasks', 'GET /tasks/:id', 'POST /tasks/:id/cancel', 'POST /tasks/:id/retry']);
 /** Request headers beyond this are refused with 431 (Node's default is 16 KiB; no route needs more than a few hundred bytes). */
 const MAX_HEADER_BYTES = 8 * 1024;
 
@@ -150,6 +152,16 @@ export async function startServer(options: ServerOptions): Promise<TaskforgeServ
     }
     if (refusal.status === 401) reply.header('www-authenticate', 'Bearer realm="taskforge"');
     reply.code(refusal.status).send(refusal.body);
+  });
+  // A route that needs the queue while its server cannot be reached is refused at once: left to wait, a
+  // submission would be sent when the connection comes back, after a client that gave up had sent it again.
+  app.addHook('preHandler', (request, reply, done) => {
+    const unreachable = NEEDS_QUEUE.has(`${request.method} ${request.routeOptions.url ?? ''}`) ? options.orchestrator.queueUnreachable : undefined;
+    if (unreachable === undefined) {
+      done();
+      return;
+    }
+    reply.code(503).send(errorBody(ErrorCode.BACKEND_UNAVAILABLE, `${unreachable}; nothing was done: try again once it is back`));
   });
   // An empty JSON body is no body (POST /tasks/:id/cancel takes none, yet must say application/json); the rest is fastify's own parser (which refuses __proto__ keys).
   const parseJson = app.getDefaultJsonParser('error', 'error');

@@ -131,6 +131,7 @@ export function openApiDocument(): Record<string, unknown> {
             400: failure('A bad config: the fields that are wrong'),
             409: failure('An id already in use'),
             415: failure('Not sent as application/json'),
+            503: failure("BACKEND_UNAVAILABLE: the queue's server (Redis) cannot be reached now; nothing was done"),
           },
         },
         get: {
@@ -149,7 +150,7 @@ export function openApiDocument(): Record<string, unknown> {
         get: {
           summary: 'One task: its row, its view, its result once it has one, its config without data and its retry lineage when this server submitted it',
           parameters: [idParam],
-          responses: { 200: { description: 'The task', ...json(ref('TaskDetail')) }, 404: failure('Unknown id') },
+          responses: { 200: { description: 'The task', ...json(ref('TaskDetail')) }, 404: failure('Unknown id'), 503: failure("BACKEND_UNAVAILABLE: the queue's server (Redis) cannot be reached now; nothing was done") },
         },
       },
       '/tasks/{id}/events': {
@@ -177,6 +178,7 @@ export function openApiDocument(): Record<string, unknown> {
             404: failure('Unknown id'),
             409: failure('INVALID_STATE: not failed; ALREADY_RETRIED: retried before (the message names the retry); CONFIG_NOT_KEPT: this server does not hold its config (submitted elsewhere, streamed through /objects, or let go past keepConfigBytes)'),
             415: failure('Not sent as application/json'),
+            503: failure("BACKEND_UNAVAILABLE: the queue's server (Redis) cannot be reached now; nothing was done"),
           },
         },
       },
@@ -192,6 +194,7 @@ export function openApiDocument(): Record<string, unknown> {
             404: failure('Unknown id'),
             409: failure('Already finished'),
             415: failure('Not sent as application/json'),
+            503: failure("BACKEND_UNAVAILABLE: the queue's server (Redis) cannot be reached now; nothing was done"),
           },
         },
       },
@@ -208,7 +211,16 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/events': { get: { summary: 'Server-Sent Events: every task lifecycle event, live (submit, start, retry, progress, cancel, complete, error)', responses: { 200: { description: 'text/event-stream' } } } },
       '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'text/plain; version=0.0.4' } } } },
-      '/healthz': { get: { summary: 'Liveness; needs no token', security: [], responses: { 200: { description: 'ok', ...json({ type: 'object', properties: { status: { const: 'ok' } } }) } } } },
+      '/healthz': {
+        get: {
+          summary: 'Health; needs no token',
+          security: [],
+          responses: {
+            200: { description: 'ok', ...json({ type: 'object', properties: { status: { const: 'ok' } } }) },
+            503: { description: "The queue's server (Redis) cannot be reached now: tasks cannot be taken", ...json({ type: 'object', properties: { status: { const: 'unavailable' }, queue: { type: 'string' } } }) },
+          },
+        },
+      },
       '/objects/{*}': {
         put: {
           summary: 'Store the request body at the path (atomic, streamed)',

@@ -19,6 +19,8 @@ export interface ServedOrchestrator extends EventSource {
   /** The queue's tasks waiting or running, oldest first (listed at start: a durable queue's from before a restart). */
   unfinished?(limit: number): Promise<readonly TaskView[]>;
   cancel(id: string, reason?: string): Promise<RetainedTaskResult>;
+  /** Why the queue's server cannot be reached now, or undefined while it can (see Orchestrator.queueUnreachable). */
+  readonly queueUnreachable?: string | undefined;
 }
 
 /** What every route is given. */

@@ -35,6 +35,32 @@ describe.runIf(haveRedis)('the HTTP API over a Redis queue (tasks run in a worke
     return backend;
   };
 
+  it("while the queue's Redis is away, what needs it answers 503 BACKEND_UNAVAILABLE at once (nothing submitted: a client may safely try again), /healthz says so, and what the server holds itself still answers; all as before once Redis is back", async () => {
+    let own = await startRedisServer();
+    const { orchestrator } = await redisOrchestrator({ url: own.url, name: 'away' }, { allEvents: true, taskTypes: { probe: ProbeTask } });
+    cleanups.push(() => orchestrator.shutdown({ timeoutMs: 0 }));
+    const server = await startServer({ orchestrator, metricsFromEvents: true, port: 0 });
+    cleanups.push(() => server.close({ timeoutMs: 0 }));
+    const post = (id: string): Promise<Response> => fetch(`${server.url}/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(probe(id)) });
+    expect((await post('before')).status).toBe(202);
+    await own.kill();
+    await expect.poll(async () => (await fetch(`${server.url}/healthz`)).status).toBe(503);
+    expect(await (await fetch(`${server.url}/healthz`)).json()).toEqual({ status: 'unavailable', queue: expect.stringMatching(/^cannot reach redis:\/\/127\.0\.0\.1:\d+\?name=away: .+/) as string });
+    for (const [method, path] of [['POST', '/tasks'], ['GET', '/tasks/before'], ['POST', '/tasks/before/cancel'], ['POST', '/tasks/before/retry']] as const) {
+      const refused = await fetch(`${server.url}${path}`, { method, headers: { 'content-type': 'application/json' }, ...(path === '/tasks' ? { body: JSON.stringify(probe('during')) } : {}) });
+      expect([path, refused.status]).toEqual([path, 503]);
+      expect(await refused.json()).toEqual({ error: { code: 'BACKEND_UNAVAILABLE', message: expect.stringMatching(/^cannot reach redis:\/\/127\.0\.0\.1:\d+\?name=away: .+; nothing was done: try again once it is back$/) as string } });
+    }
+    // The server's own records still answer.
+    expect((await fetch(`${server.url}/tasks`)).status).toBe(200);
+    own = await startRedisServer({ port: own.port });
+    cleanups.push(() => own.stop());
+    await expect.poll(async () => (await fetch(`${server.url}/healthz`)).status, { timeout: 10_000 }).toBe(200);
+    expect((await post('after')).status).toBe(202);
+    // The refused submission was not queued behind the outage.
+    expect(await orchestrator.get('during')).toBeUndefined();
+  }, 30_000);
+
   it('a server started (or restarted) over a queue that holds tasks lists them from the start: running on a worker, and waiting', async () => {
     const dir = await makeTempDir('taskforge-server-redis-');
     cleanups.push(dir.remove);

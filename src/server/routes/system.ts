@@ -4,7 +4,11 @@ import { openApiDocument } from '../openapi.js';
 
 /** GET /healthz (open to all), GET /metrics (Prometheus), GET /openapi.json. */
 export function systemRoutes(app: FastifyInstance, deps: RouteDeps): void {
-  app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
+  // A server whose queue cannot be reached can take no task: a balancer should send clients elsewhere.
+  app.get('/healthz', (_request, reply) => {
+    const unreachable = deps.orchestrator.queueUnreachable;
+    return unreachable === undefined ? reply.send({ status: 'ok' }) : reply.code(503).send({ status: 'unavailable', queue: unreachable });
+  });
 
   app.get('/metrics', async (_request, reply) => {
     const text = await deps.metrics.text();
