@@ -3,6 +3,11 @@ import { ExitCode } from './exit-codes.js';
 
 const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
+/** A new line at a terminal, where Ctrl-C left `^C` on the current one; nothing on a pipe or a file. */
+export function afterCaret(streams: CliStreams): string {
+  return streams.stderr.isTTY === true ? '\n' : '';
+}
+
 /** What `by` says when the reader of stdout went away (`taskforge read x | head`). */
 export const OUTPUT_CLOSED = 'EPIPE';
 
@@ -23,7 +28,7 @@ export class Interruption {
       this.#controller.abort(new Error(`interrupted by ${name}`));
       return;
     }
-    this.#streams.stderr.write(`\ntaskforge: ${name} again: stopping now; 'taskforge sweep' removes what an unfinished write left\n`);
+    this.#streams.stderr.write(`${afterCaret(this.#streams)}taskforge: ${name} again: stopping now; 'taskforge sweep' removes what an unfinished write left\n`);
     process.exit(ExitCode.TASK_FAILED);
   };
 

@@ -19,16 +19,20 @@ const LINGER_MS = 2000;
  * ends), the process ends at once with exit 1, saying so: a queue whose
  * server is gone must not hold it for ever (its tasks go back to the queue
  * when their locks lapse). Otherwise a line says what the stop cut off and
- * left waiting.
+ * left waiting. `holding` says how many tasks the process still runs (the
+ * line past the bound names them only when there are some).
  */
-export async function runUntilStopped(streams: CliStreams, name: string, shutdownTimeoutMs: number, stop: (signal: string) => Promise<StopOutcome>): Promise<void> {
+export async function runUntilStopped(streams: CliStreams, name: string, shutdownTimeoutMs: number, stop: (signal: string) => Promise<StopOutcome>, holding: () => number = () => 0): Promise<void> {
   const interruption = Interruption.watch(streams);
   await new Promise((resolve) => {
     interruption.signal.addEventListener('abort', resolve, { once: true });
   });
   const limitMs = shutdownTimeoutMs + STOP_GRACE_MS + CLOSE_GRACE_MS;
   const overdue = setTimeout(() => {
-    streams.stderr.write(`taskforge ${name}: not stopped after ${String(limitMs)} ms (is the queue's server reachable?); exiting now: tasks it held go back to the queue when their locks lapse\n`);
+    const held = holding();
+    // (Only what it still runs: nothing is said of tasks it did not hold.)
+    const what = held === 0 ? '' : held === 1 ? ': the task it ran goes back to the queue when its lock lapses' : `: the ${String(held)} tasks it ran go back to the queue when their locks lapse`;
+    streams.stderr.write(`taskforge ${name}: not stopped after ${String(limitMs)} ms (is the queue's server reachable?); exiting now${what}\n`);
     process.exit(ExitCode.TASK_FAILED);
   }, limitMs);
   let outcome: StopOutcome;

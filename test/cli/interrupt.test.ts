@@ -93,7 +93,7 @@ describe('a reader that stops reading (| head)', () => {
     writeFileSync(join(cwd, 'batch.ndjson'), batch.join('\n'));
     expect(piped('ls / --recursive')).toEqual({ code: 0, stderr: '' });
     const run = piped('run batch.ndjson --json --concurrency 2');
-    expect(run).toEqual({ code: 1, stderr: '\ntaskforge: the output was closed; waiting tasks are cancelled, running ones get 10 s to finish (Ctrl-C to stop at once)\n' });
+    expect(run).toEqual({ code: 1, stderr: 'taskforge: the output was closed; waiting tasks are cancelled, running ones get 10 s to finish (Ctrl-C to stop at once)\n' });
     expect(filesMatching(root(), TEMPORARY)).toEqual([]);
   });
 });

@@ -8,7 +8,7 @@ import { TaskType } from '../../tasks/task-type.js';
 import { validateTaskConfig } from '../../tasks/validate.js';
 import { batchIdPrefix, parseBatch } from '../batch-file.js';
 import { BatchView, type BatchTask } from '../batch-view.js';
-import { Interruption } from '../interruption.js';
+import { afterCaret, Interruption } from '../interruption.js';
 import { exitOnceReturned } from '../stop-signal.js';
 import { STOP_GRACE_MS } from '../../orchestrator/task-queue.js';
 import { chooseQueue, openCliQueue } from '../cli-queue.js';
@@ -73,7 +73,7 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
       : queue.durable
         ? `running tasks get 10 s to finish (${again}); what waits, or is cut off, stays in the queue: the same command again runs it`
         : `waiting tasks are cancelled, running ones get 10 s to finish (${again})`;
-    streams.stderr.write(`\ntaskforge: ${why}; ${what}\n`);
+    streams.stderr.write(`${interruption.outputClosed ? '' : afterCaret(streams)}taskforge: ${why}; ${what}\n`);
     orchestrator.shutdown({ timeoutMs: 10_000 }).catch(reportFailure(streams, 'stopping the orchestrator failed'));
   });
   try {

@@ -50,7 +50,7 @@ export async function workerCommand(options: WorkerCommandOptions, streams: CliS
     streams.stderr.write(`taskforge worker ${worker.id}: ${signal}: finishing ${plural(worker.orchestrator.running, 'running task')} (up to ${String(options.shutdownTimeout)} ms), then stopping\n`);
     await worker.orchestrator.shutdown({ timeoutMs: options.shutdownTimeout });
     return { report: worker.orchestrator.shutdownReport, kept: true };
-  });
+  }, () => worker.orchestrator.running);
   streams.stderr.write(`taskforge worker ${worker.id}: stopped\n`);
   return ExitCode.OK;
 }
