@@ -1,4 +1,4 @@
-import { isTaskforgeError } from '../core/errors.js';
+import { ErrorCode, isTaskforgeError } from '../core/errors.js';
 import { parseRedisUrl, type RedisLocation } from '../distributed/redis-url.js';
 import { MemoryQueue } from '../orchestrator/queues/memory-queue.js';
 import { SqliteQueue } from '../orchestrator/queues/sqlite-queue.js';
@@ -7,6 +7,8 @@ import { UsageError } from './exit-codes.js';
 
 /** How long a command waits for Redis to answer before it gives up (exit 2: nothing ran). */
 const REDIS_CONNECT_TIMEOUT_MS = 5000;
+/** How often a worker waiting for its Redis tries again. */
+const REDIS_RETRY_MS = 1000;
 
 /** What `--queue` names, checked at once (before any input is read); opened by openCliQueue once the input is good. */
 export interface QueueChoice {
@@ -28,8 +30,30 @@ export function chooseQueue(url: string): QueueChoice {
   throw new UsageError(`--queue: expected 'memory', 'sqlite:FILE' or 'redis://HOST:PORT' (got '${url}')`);
 }
 
-/** Opens the queue; a store that cannot be opened (a locked SQLite file, a Redis that does not answer) is a usage error: nothing ran. */
-export async function openCliQueue(choice: QueueChoice, options: { readonly aging?: number; readonly lockDurationMs?: number } = {}): Promise<TaskQueue> {
+/**
+ * Opens the queue; a store that cannot be opened (a locked SQLite file, a
+ * Redis that does not answer) is a usage error: nothing ran. With
+ * `waitForServer`, a Redis that cannot be reached is waited for instead
+ * (a worker started before its Redis, as machines boot): told once, tried
+ * again every REDIS_RETRY_MS until it answers (SIGTERM or Ctrl-C ends the wait).
+ */
+export async function openCliQueue(
+  choice: QueueChoice,
+  options: { readonly aging?: number; readonly lockDurationMs?: number; readonly waitForServer?: (reason: string) => void } = {},
+): Promise<TaskQueue> {
+  for (let told = false; ; told = true) {
+    try {
+      return await openOnce(choice, options);
+    } catch (error) {
+      const cause = error instanceof UsageError ? error.cause : undefined;
+      if (options.waitForServer === undefined || choice.redis === undefined || !isTaskforgeError(cause) || cause.code !== ErrorCode.BACKEND_UNAVAILABLE) throw error;
+      if (!told) options.waitForServer(cause.message);
+      await new Promise((resolve) => setTimeout(resolve, REDIS_RETRY_MS));
+    }
+  }
+}
+
+async function openOnce(choice: QueueChoice, options: { readonly aging?: number; readonly lockDurationMs?: number }): Promise<TaskQueue> {
   const aging = options.aging === undefined ? {} : { agingMs: options.aging };
   try {
     if (choice.redis !== undefined) {
@@ -48,7 +72,7 @@ export async function openCliQueue(choice: QueueChoice, options: { readonly agin
     if (isTaskforgeError(error)) {
       // A Redis queue that ages at another rate refuses --aging; anything else is the queue's.
       const flag = error.details?.['field'] === 'agingMs' ? '--aging' : '--queue';
-      throw new UsageError(`${flag}: ${error.message}`);
+      throw new UsageError(`${flag}: ${error.message}`, { cause: error });
     }
     throw error;
   }

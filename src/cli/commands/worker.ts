@@ -32,7 +32,11 @@ export async function workerCommand(options: WorkerCommandOptions, streams: CliS
   if (choice.redis === undefined) throw new UsageError(`--queue: a worker takes tasks from a Redis queue (got '${options.queue}'); 'taskforge run' runs a batch in this process`);
   const backend = backendFor(options, streams.env);
   const taskTypes = options.tasks === undefined ? {} : await loadTaskModule(options.tasks, process.cwd());
-  const queue = await openCliQueue(choice, { lockDurationMs: options.lockDuration });
+  // A worker may start before its Redis (machines boot in any order): it waits for it, saying so once.
+  const waitForServer = (reason: string): void => {
+    streams.stderr.write(`taskforge worker: ${reason}; waiting for it (SIGTERM or Ctrl-C stops)\n`);
+  };
+  const queue = await openCliQueue(choice, { lockDurationMs: options.lockDuration, waitForServer });
   // A worker is an orchestrator with nothing to submit: it runs what others queue.
   const worker = { id: `w${randomBytes(4).toString('hex')}`, orchestrator: new Orchestrator({ concurrency: options.concurrency, queue, context: { backend }, taskTypes }) };
   if (options.json === true) {
