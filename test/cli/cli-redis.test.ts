@@ -71,7 +71,7 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     const worker: WorkerProcess = { child, exited, output: () => ({ stdout, stderr }) };
     workers.push(worker);
     for (let waited = 0; !stderr.includes('running tasks from'); waited += 20) {
-      if (child.exitCode !== null || waited > 15_000) throw new Error(`the worker did not start: ${stderr}`);
+      if (child.exitCode !== null || waited > 30_000) throw new Error(`the worker did not start: ${stderr}`);
       await new Promise((done) => setTimeout(done, 20));
     }
     return worker;
