@@ -208,13 +208,6 @@ export class RedisConsumption implements Consumption {
     const task = job.data;
     const { attempts, interruptions } = countsOf(job);
     const restarted = attempts > task.attempts;
-    // A task whose end is recorded never runs again, however its job came to be: made again by a
-    // hand-over that came late (after the stranded sweep handed the task over and a worker finished
-    // it), or handed back after a worker died between recording the end and BullMQ's removal. Checked
-    // here, as the task starts: no other job of this id can be active now (BullMQ holds one job per
-    // id, and ends are recorded only with the job's lock), so nothing records its end in between.
-    // Only a job started LATE_JOB_MS or more after its release, or run again, can have such a twin:
-    // a fresh job costs no round trip.
     const runningHere = this.#held.get(task.id);
     if (runningHere !== undefined) {
       // Its lock lapsed while it ran here (no renewal reached Redis: an outage, or this process paused,
@@ -234,6 +227,13 @@ export class RedisConsumption implements Consumption {
       this.#recordEnd({ ...endedHere, job: { id: job.id, token: job.token } });
       return;
     }
+    // A task whose end is recorded never runs again, however its job came to be: made again by a
+    // hand-over that came late (after the stranded sweep handed the task over and a worker finished
+    // it), or handed back after a worker died between recording the end and BullMQ's removal. Checked
+    // here, as the task starts: no other job of this id can be active now (BullMQ holds one job per
+    // id, and ends are recorded only with the job's lock), so nothing records its end in between.
+    // Only a job started LATE_JOB_MS or more after its release, or run again, can have such a twin:
+    // a fresh job costs no round trip.
     const late = task.releasedAt === undefined || Date.now() - task.releasedAt >= LATE_JOB_MS;
     const jobHeld = { id: job.id, token: job.token };
     if ((late || restarted) && (await this.#store.finished.has(task.id))) {
