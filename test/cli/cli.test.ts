@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -83,6 +83,23 @@ describe('taskforge write / read', () => {
     expect(taskforge(['write', '/bin/from-stdin'], { input: bytes }).code).toBe(0);
     expect(stored('bin/from-file').equals(bytes)).toBe(true);
     expect(stored('bin/from-stdin').equals(bytes)).toBe(true);
+  });
+
+  it('write --file of a file that grows while it is read stores nothing, never a torn copy: SOURCE_CHANGED, exit 1', async () => {
+    const file = join(cwd, 'growing.log');
+    writeFileSync(file, Buffer.alloc(32 * 1024 * 1024, 1));
+    const child = spawn(process.execPath, [BIN, 'write', '/grow.log', '--file', 'growing.log'], { cwd, env: { PATH: process.env['PATH'], HOME: process.env['HOME'] }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+    // Another program keeps appending for as long as the write runs.
+    const appending = setInterval(() => {
+      appendFileSync(file, 'another line\n');
+    }, 1);
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    clearInterval(appending);
+    expect({ code, stderr }).toMatchObject({ code: 1, stderr: expect.stringContaining('SOURCE_CHANGED') as string });
+    expect(stderr).toContain('changed while it was read');
+    expect(readdirSync(join(cwd, 'taskforge-data')).filter((name) => name !== '.taskforge')).toEqual([]);
   });
 
   it('--root, else TASKFORGE_STORAGE_ROOT, picks the root', () => {

@@ -1,4 +1,4 @@
-import { createReadStream, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { wantsEncryption, type StorageOptions } from '../../tasks/storage-task-config.js';
 import { backendFor, formatBytes, printJson, type CliStreams, type CommonOptions } from '../cli-context.js';
@@ -37,12 +37,12 @@ export async function writeCommand(path: string, options: WriteCommandOptions, s
   if (options.recursive === true) return writeTreeCommand(path, treeSource(options), treeOptions, options, streams);
   if (options.delete === true) throw new UsageError('--delete needs --recursive');
   if (options.queue !== undefined) throw new UsageError('--queue needs --recursive (a single write goes to a queue through taskforge run)');
-  const { data, size } = dataSource(options, streams);
+  const { source, size } = dataSource(options, streams);
   const storageOptions: StorageOptions = { overwrite: options.overwrite, ...treeOptions };
   const interruption = Interruption.watch(streams);
   let ran: RanOne<WriteResultData>;
   try {
-    ran = await runOne({ type: 'storage', metadata: { operation: 'write', path, data, options: storageOptions } }, backendFor(options, streams.env), streams, `writing ${path}`, { interruption, ...(size === undefined ? {} : { totalBytes: size }) });
+    ran = await runOne({ type: 'storage', metadata: { operation: 'write', path, ...source, options: storageOptions } }, backendFor(options, streams.env), streams, `writing ${path}`, { interruption, ...(size === undefined ? {} : { totalBytes: size }) });
   } finally {
     interruption.stop();
   }
@@ -76,10 +76,14 @@ function treeSource(options: WriteCommandOptions): string {
   return options.file;
 }
 
-/** The data to store, and its size when known before reading it (a file's). */
-function dataSource(options: WriteCommandOptions, streams: CliStreams): { data: string | Readable | NodeJS.ReadableStream; size?: number } {
+/**
+ * The data to store, and its size when known before reading it (a file's).
+ * A file is named to the write (`file`), not streamed to it: a file changed
+ * while it is read then fails with SOURCE_CHANGED instead of being stored torn.
+ */
+function dataSource(options: WriteCommandOptions, streams: CliStreams): { source: { data: string | Readable | NodeJS.ReadableStream } | { file: string }; size?: number } {
   if (options.file !== undefined && options.data !== undefined) throw new UsageError('give the data once: --file or --data, not both');
-  if (options.data !== undefined) return { data: options.data };
+  if (options.data !== undefined) return { source: { data: options.data } };
   if (options.file !== undefined) {
     let stats;
     try {
@@ -88,10 +92,10 @@ function dataSource(options: WriteCommandOptions, streams: CliStreams): { data: 
       throw new UsageError(`--file: no such file '${options.file}'`);
     }
     if (!stats.isFile()) throw new UsageError(`--file: '${options.file}' is not a regular file`);
-    return { data: createReadStream(options.file), size: stats.size };
+    return { source: { file: options.file }, size: stats.size };
   }
   if (streams.stdin.isTTY === true) throw new UsageError('no data: give --file FILE, --data TEXT, or pipe the data to stdin');
-  return { data: streams.stdin };
+  return { source: { data: streams.stdin } };
 }
 
 function compressionOption(options: WriteCommandOptions): Pick<StorageOptions, 'compression'> {
