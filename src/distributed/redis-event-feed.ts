@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import { RecentSet } from '../core/recent-set.js';
 import type { Logger } from '../core/logger.js';
-import { failedWithoutRunning } from '../orchestrator/task-ends.js';
+import { failedWithoutRunning, UNKNOWN_TASK_TYPE } from '../orchestrator/task-ends.js';
 import { ListenerSet } from '../orchestrator/queues/listener-set.js';
 import type { QueueListener, QueueTaskEvents } from '../orchestrator/task-queue.js';
 import type { TaskResult } from '../tasks/task-result.js';
@@ -277,7 +277,8 @@ export class RedisEventFeed {
         const error = new TaskforgeError(ErrorCode.LOST, `task '${id}' was lost: the queue ${this.#store.name} no longer holds it (Redis restarted or failed over without its data, or the task fell out of retention unread); it will not run or end by itself`, {
           details: { taskId: id },
         });
-        this.ended(failedWithoutRunning({ id, type: 'unknown' }, 0, error));
+        // (The queue lost the task's type with it: its submitter's handle knows it, and the end is told under it.)
+        this.ended(failedWithoutRunning({ id, type: UNKNOWN_TASK_TYPE }, 0, error));
       });
     }
     if (lost > 0) this.#logger.error({ queue: this.#store.name, tasks: lost }, 'tasks lost: the queue no longer holds them');

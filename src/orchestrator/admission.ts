@@ -59,7 +59,7 @@ export class Admission {
   submitOne(queue: LocalQueue, config: TaskConfig | BaseTask, options: SubmitOptions): TaskHandle {
     this.#assertAccepting();
     const submission = this.#readOne(config, queue, '', options);
-    const handle = new TaskHandle(submission.id);
+    const handle = new TaskHandle(submission.id, submission.type);
     submission.tag = handle;
     queue.submitOneNow(submission);
     this.#submitted(submission);
@@ -71,7 +71,7 @@ export class Admission {
     this.#assertAccepting();
     const submissions = this.#read(configs, queue, where, options);
     const handles = submissions.map((submission) => {
-      const handle = new TaskHandle(submission.id);
+      const handle = new TaskHandle(submission.id, submission.type);
       submission.tag = handle;
       return handle;
     });
@@ -100,7 +100,7 @@ export class Admission {
       }
     });
     // Watched before they are stored: a fast worker's end must find them.
-    const handles = submissions.map((submission) => this.#book.add(submission.id));
+    const handles = submissions.map((submission) => this.#book.add(submission.id, submission.type));
     try {
       await queue.submit(submissions, { ...(where === undefined ? {} : { where }), events: this.#wantsTaskEvents() });
     } catch (error) {

@@ -5,7 +5,7 @@ import type { HandleBook } from './handle-book.js';
 import type { IdleWaiters } from './idle-waiters.js';
 import type { OrchestratorMetrics } from './metrics.js';
 import type { OrchestratorEvents } from './orchestrator-events.js';
-import { isEndNotStored } from './task-ends.js';
+import { isEndNotStored, UNKNOWN_TASK_TYPE } from './task-ends.js';
 import { TaskHandle } from './task-handle.js';
 import { RecentSet } from '../core/recent-set.js';
 import type { TaskQueue } from './task-queue.js';
@@ -94,9 +94,12 @@ export class EndTeller {
   }
 
   /** A task's end, as the queue tells it (once): settles its handles (the one it was submitted with, and any made since) and tells the listeners. */
-  #heard(result: TaskResult, tag?: unknown): void {
+  #heard(heard: TaskResult, tag?: unknown): void {
+    const handle = this.#book.take(heard.id);
+    const submitted = tag instanceof TaskHandle ? tag : handle;
+    // An end made without the task (its queue lost it) is told under the type it was submitted with.
+    const result = heard.type === UNKNOWN_TASK_TYPE && submitted?.type !== undefined ? { ...heard, type: submitted.type } : heard;
     if (tag instanceof TaskHandle) tag.settle(result);
-    const handle = this.#book.take(result.id);
     if (handle !== undefined) handle.settle(result);
     if (!this.#shared || handle !== undefined || (this.#allEvents && !this.#toldHere.has(result.id))) this.#tell(result);
     this.#idle.check();

@@ -30,8 +30,8 @@ export class HandleBook {
   }
 
   /** A new handle, watched at once (before its task is stored: a fast worker's end must find it). */
-  add(id: string): TaskHandle {
-    const handle = new TaskHandle(id);
+  add(id: string, type?: string): TaskHandle {
+    const handle = new TaskHandle(id, type);
     this.#watched.set(id, handle);
     return handle;
   }

@@ -5,7 +5,7 @@ import type { ShutdownReport } from './orchestrator-options.js';
 import type { HandleBook } from './handle-book.js';
 import type { IdleWaiters } from './idle-waiters.js';
 import { LocalQueue } from './queues/local-queue.js';
-import { failedWithoutRunning } from './task-ends.js';
+import { failedWithoutRunning, UNKNOWN_TASK_TYPE } from './task-ends.js';
 import { TaskHandle } from './task-handle.js';
 import { STOP_GRACE_MS, type Consumption, type TaskQueue } from './task-queue.js';
 import type { TaskRunner } from './task-runner.js';
@@ -93,7 +93,7 @@ export class Shutdown {
         `task '${id}' did not stop within ${String(STOP_GRACE_MS)} ms of its cancellation at shutdown; it was given up${queue.durable ? ' (the queue runs it again when next opened)' : ' (its work may go on until the process exits)'}`,
         { details: { abandoned: true, requeued: queue.durable } },
       );
-      handle.settle(failedWithoutRunning({ id, type: 'unknown' }, 0, error));
+      handle.settle(failedWithoutRunning({ id, type: handle.type ?? UNKNOWN_TASK_TYPE }, 0, error));
     }
     // What still waits in a queue of this process goes on with it (a durable one keeps it); its handles here are let go.
     const letGo = queue instanceof LocalQueue ? queue.waitingTags().filter((tag): tag is TaskHandle => tag instanceof TaskHandle) : [];
@@ -104,7 +104,7 @@ export class Shutdown {
       const error = new TaskforgeError(ErrorCode.CANCELLED, `task '${handle.id}' is no longer watched: the orchestrator shut down (the task stays in the queue ${queue.name})`, {
         details: { requeued: true },
       });
-      handle.settle({ ...failedWithoutRunning({ id: handle.id, type: 'unknown' }, 0, error), details: { requeued: true } });
+      handle.settle({ ...failedWithoutRunning({ id: handle.id, type: handle.type ?? UNKNOWN_TASK_TYPE }, 0, error), details: { requeued: true } });
     }
     this.#idle.resolve();
     this.#logger.info({ queue: queue.name, cutOff: stopped.cutOff.length, abandoned: stopped.abandoned.length, waiting }, 'orchestrator stopped');

@@ -3,6 +3,9 @@ import { ErrorCode, TaskforgeError, toErrorInfo } from '../core/errors.js';
 import type { TaskResult } from '../tasks/task-result.js';
 import { TaskStatus } from '../tasks/task-status.js';
 
+/** The type of an end made without its task (a queue that lost the task lost its type too), until its submitter's handle names it. */
+export const UNKNOWN_TASK_TYPE = 'unknown';
+
 /** A FAILED result for a task that ends without running (or without a result of its own), after `attempts` attempts. */
 export function failedWithoutRunning(task: { readonly id: string; readonly type: string }, attempts: number, error: TaskforgeError, now = Date.now()): TaskResult {
   const at = isoTime(now);

@@ -19,12 +19,19 @@ export type HandleResult<TData, TForm extends ResultForm> = TForm extends 'whole
  */
 export class TaskHandle<TData = unknown, TForm extends ResultForm = 'whole'> {
   readonly id: string;
+  /**
+   * The task's type, where this process submitted it (undefined for a
+   * handle made from an id alone): an end made without the task (lost by
+   * its queue, let go at shutdown) is told under it, not as 'unknown'.
+   */
+  readonly type: string | undefined;
   #outcome: TaskResult | undefined;
   #resolve: ((result: TaskResult) => void) | undefined;
   #promise: Promise<TaskResult> | undefined;
 
-  constructor(id: string) {
+  constructor(id: string, type?: string) {
     this.id = id;
+    this.type = type;
   }
 
   /**

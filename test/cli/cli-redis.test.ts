@@ -419,7 +419,7 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
       expect(ended, `run did not end; stderr:\n${run.output().stderr}\nstdout:\n${run.output().stdout}`).toBe(1);
       const lines = run.output().stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
       expect(lines).toHaveLength(30);
-      for (const line of lines) expect(line).toMatchObject({ status: 'failed', error: { code: 'LOST', message: expect.stringContaining('no longer holds it') as unknown } });
+      for (const line of lines) expect(line).toMatchObject({ type: 'storage', operation: 'write', status: 'failed', error: { code: 'LOST', message: expect.stringContaining('no longer holds it') as unknown } });
       expect(new Set(lines.map((line) => line['id']))).toEqual(new Set(Array.from({ length: 30 }, (_, index) => `t${String(index)}`)));
       expect(run.output().stderr).toContain('taskforge: LOST: 30 tasks');
     } finally {

@@ -293,7 +293,7 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
   it('a task whose queue lost its data (no reconnection: its keys and epoch vanished) ends FAILED with LOST, and the error event tells it', async () => {
     const orchestrator = await client();
     const errors: string[] = [];
-    orchestrator.on('error', (event) => errors.push(`${event.id}:${event.error.code}`));
+    orchestrator.on('error', (event) => errors.push(`${event.id}:${event.type}:${event.error.code}`));
     const [gone, kept] = await orchestrator.submitAll([probe('gone'), probe('kept')]);
     const { Redis } = await import('ioredis');
     const redis = new Redis(server?.url ?? '');
@@ -306,8 +306,9 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     const keys = [...(await redis.keys(`taskforge:${name}:*`)), ...(await redis.keys(`taskforge:bull:${name}:*`))];
     await redis.del(...keys);
     await redis.hset(`taskforge:${name}:tasks`, 'kept', keep ?? '');
-    expect(await gone.result).toMatchObject({ id: 'gone', status: 'failed', attempts: 0, error: { code: 'LOST', message: expect.stringContaining("task 'gone' was lost: the queue") as string } });
-    expect(errors).toEqual(['gone:LOST']);
+    // Its type is the one it was submitted with: the queue lost it, the submitter did not.
+    expect(await gone.result).toMatchObject({ id: 'gone', type: 'probe', status: 'failed', attempts: 0, error: { code: 'LOST', message: expect.stringContaining("task 'gone' was lost: the queue") as string } });
+    expect(errors).toEqual(['gone:probe:LOST']);
     // The task the queue still holds is still waited for.
     expect(await orchestrator.get('kept')).toMatchObject({ status: 'pending' });
     expect(await Promise.race([kept.result, delay(100).then(() => 'still waited for')])).toBe('still waited for');

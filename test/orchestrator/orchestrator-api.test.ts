@@ -281,7 +281,7 @@ describe.each(kinds)('the Orchestrator on $name', (kind) => {
     const tookMs = performance.now() - started;
     expect(tookMs).toBeLessThan(6000);
     expect(journal.signals.get('stubborn')?.aborted).toBe(true);
-    expect(await stubborn.result).toMatchObject({ status: 'failed', error: { code: 'INTERRUPTED', details: { abandoned: true, requeued: kind.durable } } });
+    expect(await stubborn.result).toMatchObject({ type: 'probe', status: 'failed', error: { code: 'INTERRUPTED', details: { abandoned: true, requeued: kind.durable } } });
   }, 15_000);
 
   it.runIf(kind.durable)('a process killed mid-run: the next orchestrator on the queue runs the task again and its dependent after it', async () => {

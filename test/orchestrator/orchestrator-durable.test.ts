@@ -86,7 +86,7 @@ describe('Orchestrator on a SQLite queue', () => {
     await first.submit(probe('blocked', 5, {}, { dependsOn: ['waiting'] }));
     await new Promise((resolve) => setTimeout(resolve, 5));
     await first.shutdown();
-    expect(await waiting.result).toMatchObject({ status: 'failed', error: { code: 'CANCELLED', details: { requeued: true } }, details: { requeued: true } });
+    expect(await waiting.result).toMatchObject({ type: 'probe', status: 'failed', error: { code: 'CANCELLED', details: { requeued: true } }, details: { requeued: true } });
     const second = open(file, journal);
     expect((await second.get('waiting'))?.status).toBe('pending');
     await second.onIdle();
