@@ -101,6 +101,9 @@ describe('taskforge serve', () => {
     expect(run(['--host', '999.1.1.1', '--port', '0'], token)).toEqual({ code: 2, stderr: 'taskforge: --host 999.1.1.1: no such host (the name does not resolve)\n' });
     expect(run(['--host', 'no-such-host.invalid', '--port', '0'], token)).toEqual({ code: 2, stderr: 'taskforge: --host no-such-host.invalid: no such host (the name does not resolve)\n' });
     expect(run(['--host', '192.0.2.1', '--port', '0'], token)).toEqual({ code: 2, stderr: 'taskforge: --host 192.0.2.1: not an address of this machine\n' });
+    // Without a token too: a host that cannot be listened on is said first, not the token it would need.
+    expect(run(['--host', '999.1.1.1', '--port', '0'])).toEqual({ code: 2, stderr: 'taskforge: --host 999.1.1.1: no such host (the name does not resolve)\n' });
+    expect(run(['--host', '192.0.2.1', '--port', '0'])).toEqual({ code: 2, stderr: 'taskforge: --host 192.0.2.1: not an address of this machine\n' });
   });
 
   // Run as nobody where the tests run as root (as here and in CI): a user without the privilege to listen under 1024.

@@ -1,3 +1,4 @@
+import { createServer as createNetServer } from 'node:net';
 import { isTaskforgeError } from '../../core/errors.js';
 import { OrchestratorMetrics } from '../../orchestrator/metrics.js';
 import { Orchestrator, type AnyOrchestrator } from '../../orchestrator/orchestrator.js';
@@ -50,7 +51,11 @@ export async function serveCommand(options: ServeCommandOptions, streams: CliStr
     });
   } catch (error) {
     await orchestrator.shutdown({ timeoutMs: 0 });
-    if (isTaskforgeError(error)) throw new UsageError(error.message);
+    if (isTaskforgeError(error)) {
+      // Refused for want of a token: a host that cannot be listened on at all is the first thing to fix.
+      if (error.details?.['field'] === 'host') throw (await hostProblem(options)) ?? new UsageError(error.message);
+      throw new UsageError(error.message);
+    }
     throw listenProblem(error, options) ?? error;
   }
   streams.stderr.write(`taskforge serve: ${server.url} (${token === undefined || token === '' ? 'no token: loopback only' : 'bearer token required'}), storage ${backend.name}, queue ${options.queue}; SIGTERM or Ctrl-C stops\n`);
@@ -65,6 +70,21 @@ export async function serveCommand(options: ServeCommandOptions, streams: CliStr
   });
   streams.stderr.write('taskforge serve: stopped\n');
   return ExitCode.OK;
+}
+
+/** What listening on --host (any free port, closed at once) says of it: a usage error when it cannot be listened on, else undefined. */
+function hostProblem(options: ServeCommandOptions): Promise<UsageError | undefined> {
+  return new Promise((resolve) => {
+    const probe = createNetServer();
+    probe.once('error', (error) => {
+      resolve(listenProblem(error, options));
+    });
+    probe.listen({ host: options.host, port: 0 }, () => {
+      probe.close(() => {
+        resolve(undefined);
+      });
+    });
+  });
 }
 
 /** What a failed listen says of the options given: a usage error naming the one at fault, or undefined when it is not theirs. */
