@@ -112,13 +112,20 @@ function factsOf(stats: BigIntStats): SourceFileFacts {
   return { size: Number(stats.size), mtimeMs: mtimeOf(stats), mode: Number(stats.mode) & 0o7777 };
 }
 
+/**
+ * Whether the file changed between the two looks. The change time counts
+ * as well as the size and modification time: a write in place whose
+ * modification time is put back after (`rsync --inplace`, `touch -r`)
+ * still moves it, and nothing but the system clock can set it back.
+ */
 function moved(before: BigIntStats, after: BigIntStats): boolean {
-  return before.size !== after.size || before.mtimeNs !== after.mtimeNs || before.ino !== after.ino;
+  return before.size !== after.size || before.mtimeNs !== after.mtimeNs || before.ctimeNs !== after.ctimeNs || before.ino !== after.ino;
 }
 
 function describeMove(before: BigIntStats, after: BigIntStats, read: number): string {
   if (before.size !== after.size || BigInt(read) !== before.size) return `size ${String(before.size)} when opened, ${String(read)} bytes read, ${String(after.size)} at the end`;
-  return 'its modification time moved';
+  if (before.mtimeNs !== after.mtimeNs) return 'its modification time moved';
+  return 'it was written to or its attributes changed';
 }
 
 function unreadable(error: unknown, file: string, path: string): TaskforgeError {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, closeSync, openSync, statSync, truncateSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -75,6 +75,27 @@ describe('a write whose data is a local file (metadata.file)', () => {
     expect(result).toMatchObject({ success: false, attempts: 1, error: { code: 'SOURCE_CHANGED', retryable: false } });
     expect(result.error?.message).toContain("write of '/log' failed: its source");
     expect(await expectData(backend, { operation: 'read', path: '/log' })).toBe('before');
+  });
+
+  it('a change in place of the same size whose modification time is put back (rsync --inplace, touch -r) fails with SOURCE_CHANGED too: the change time cannot be put back', async () => {
+    const file = join(temp.path, 'in-place.bin');
+    writeFileSync(file, randomBytes(3 * 1024 * 1024));
+    // A whole second, which utimes puts back exactly.
+    const wholeSecond = new Date('2024-05-06T07:08:09Z');
+    utimesSync(file, wholeSecond, wholeSecond);
+    const before = statSync(file);
+    const backend = new AppendsWhileReading(file, (target) => {
+      const handle = openSync(target, 'r+');
+      writeSync(handle, Buffer.alloc(4096, 7), 0, 4096, 3 * 1024 * 1024 - 4096);
+      closeSync(handle);
+      utimesSync(target, wholeSecond, wholeSecond);
+    });
+    await expectData(backend, { operation: 'write', path: '/in-place', data: 'before' });
+    const result = await run(backend, { operation: 'write', path: '/in-place', file });
+    expect(statSync(file).mtimeMs).toBe(before.mtimeMs);
+    expect(result).toMatchObject({ success: false, error: { code: 'SOURCE_CHANGED' } });
+    expect(result.error?.message).toContain('changed while it was read (it was written to or its attributes changed)');
+    expect(await expectData(backend, { operation: 'read', path: '/in-place' })).toBe('before');
   });
 
   it('a file that shrinks while it is read fails with SOURCE_CHANGED too', async () => {
