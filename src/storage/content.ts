@@ -35,6 +35,8 @@ export interface ByteSource {
   readonly body: AsyncIterable<Uint8Array>;
   /** Total bytes, when known before writing. */
   readonly size?: number;
+  /** A local file's size as found when it was opened, once its reading began (undefined before, and for other sources). */
+  readonly openedSize?: () => number | undefined;
   /** True for a stream, which a retry cannot replay once reading began. */
   readonly oneShot: boolean;
   /** Whether a one-shot source has been read from. */

@@ -25,9 +25,11 @@ export interface SourceFileFacts {
  */
 export function fileByteSource(file: string, path: string): ByteSource {
   let facts: SourceFileFacts | undefined;
+  let openedSize: number | undefined;
   const body: AsyncIterable<Uint8Array> = {
     async *[Symbol.asyncIterator]() {
       facts = undefined;
+      openedSize = undefined;
       const fd = await openFd(file, constants.O_RDONLY).catch((error: unknown) => {
         throw unreadable(error, file, path);
       });
@@ -38,6 +40,7 @@ export function fileByteSource(file: string, path: string): ByteSource {
         const before = fstatSync(fd, { bigint: true });
         if (!before.isFile()) throw new TaskforgeError(ErrorCode.SOURCE_ERROR, `write of '${path}' failed: its source '${file}' is not a regular file`, { retryable: false, details: { path, file } });
         const size = Number(before.size);
+        openedSize = size;
         let done = 0;
         for (;;) {
           // One byte more than the size expected, so that a file that grew is noticed by this read, not only by the stat after it.
@@ -60,7 +63,7 @@ export function fileByteSource(file: string, path: string): ByteSource {
       }
     },
   };
-  return { kind: 'bytes', body, oneShot: false, started: () => false, discard: () => undefined, facts: () => facts };
+  return { kind: 'bytes', body, oneShot: false, started: () => false, discard: () => undefined, facts: () => facts, openedSize: () => openedSize };
 }
 
 /**

@@ -110,6 +110,8 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
   #result: TaskResult<TData> | undefined;
   #cleanup: Promise<void> | undefined;
   #lastProgressAt = Number.NEGATIVE_INFINITY;
+  /** The bytesDone of the last progress event told: the last count is not told twice. */
+  #lastProgressDone = -1;
   #details: Readonly<Record<string, unknown>> | undefined;
 
   /**
@@ -261,13 +263,15 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
     return attemptOptionsOf(config as ValidTaskConfig);
   }
 
-  /** Reports bytes moved; throttled to one event per 100 ms, plus the last one. */
-  protected reportProgress(bytesDone: number, bytesTotal?: number): void {
+  /** Reports bytes moved; throttled to one event per 100 ms, plus the last one (`last`: the data has ended, its total known or not), told once. */
+  protected reportProgress(bytesDone: number, bytesTotal?: number, last = false): void {
     if (this.#listenerCount('progress') === 0) return;
     const now = performance.now();
-    const finished = bytesTotal !== undefined && bytesDone >= bytesTotal;
+    const finished = last || (bytesTotal !== undefined && bytesDone >= bytesTotal);
     if (!finished && now - this.#lastProgressAt < PROGRESS_INTERVAL_MS) return;
+    if (last && bytesDone === this.#lastProgressDone) return;
     this.#lastProgressAt = now;
+    this.#lastProgressDone = bytesDone;
     this.#listeners?.emit('progress', {
       id: this.id,
       type: this.type,

@@ -140,8 +140,9 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
   async #write(prepared: PreparedStorageTask, signal: AbortSignal): Promise<WriteResultData> {
     const { path } = prepared;
     const source = prepared.source ?? writeSource(prepared.config.metadata, path);
-    const counting = counted(source.body, (done) => {
-      this.reportProgress(done, source.size);
+    const counting = counted(source.body, (done, last) => {
+      // (A file's size is known once it is opened.)
+      this.reportProgress(done, source.size ?? source.openedSize?.(), last);
     });
     // A stream or a file is read ahead while what was read is encoded and written; bytes in memory need not be.
     const data = source.size === undefined ? readAhead(counting, READ_AHEAD_BYTES, READ_AHEAD_AFTER_BYTES) : counting;
@@ -215,8 +216,8 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
     const opened = await this.#open(path, wantsEncryption(options), signal);
     const total = opened.info.size;
     this.setResultDetails(useCache ? { cache: 'miss', bytesRead: total } : { bytesRead: total });
-    const stored = counted(opened.bytes === undefined ? (opened.body as AsyncIterable<Buffer>) : onlyChunk(opened.bytes), (done) => {
-      this.reportProgress(done, total);
+    const stored = counted(opened.bytes === undefined ? (opened.body as AsyncIterable<Buffer>) : onlyChunk(opened.bytes), (done, last) => {
+      this.reportProgress(done, total, last);
     });
     const decoded = await decodeStoredObject(
       { metadata: opened.info.metadata, body: stored },
@@ -305,11 +306,13 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
 }
 
 /** Passes chunks through, telling `onBytes` the running total. */
-async function* counted<T extends Uint8Array>(source: AsyncIterable<T>, onBytes: (bytesDone: number) => void): AsyncGenerator<T, void, undefined> {
+async function* counted<T extends Uint8Array>(source: AsyncIterable<T>, onBytes: (bytesDone: number, last: boolean) => void): AsyncGenerator<T, void, undefined> {
   let bytesDone = 0;
   for await (const chunk of source) {
     bytesDone += chunk.byteLength;
-    onBytes(bytesDone);
+    onBytes(bytesDone, false);
     yield chunk;
   }
+  // The last count is told whatever the interval: a stream's total is known only now.
+  onBytes(bytesDone, true);
 }

@@ -240,6 +240,7 @@ export function describeBackendConformance(name: string, makeFixture: () => Prom
         expect((await task.execute()).success).toBe(true);
         expect(seen.length).toBeGreaterThan(0);
         expect(seen.at(-1)).toMatchObject({ bytesDone: 8 * 1024 * 1024, bytesTotal: 8 * 1024 * 1024 });
+        expect(seen.filter((event) => event.bytesDone === 8 * 1024 * 1024)).toHaveLength(1);
       });
     });
 
@@ -265,6 +266,8 @@ export function describeBackendConformance(name: string, makeFixture: () => Prom
         task.on('progress', (event) => seen.push(event));
         await task.execute();
         expect(seen.at(-1)).toEqual({ id: task.id, type: 'storage', bytesDone: 3 * 1024 * 1024, bytesTotal: 3 * 1024 * 1024 });
+        // The last count is told once.
+        expect(seen.filter((event) => event.bytesDone === 3 * 1024 * 1024)).toHaveLength(1);
       });
     });
 

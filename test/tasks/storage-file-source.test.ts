@@ -98,6 +98,18 @@ describe('a write whose data is a local file (metadata.file)', () => {
     expect(await expectData(backend, { operation: 'read', path: '/in-place' })).toBe('before');
   });
 
+  it("progress of a file's write gives the file's size as the total, and its last event says all of it was read", async () => {
+    const file = join(temp.path, 'progress.bin');
+    const size = 5 * 1024 * 1024 + 3;
+    writeFileSync(file, randomBytes(size));
+    const task = new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/progress.bin', file, options: { compression: true } } }, { backend: new MemoryBackend() });
+    const events: { bytesDone: number; bytesTotal?: number }[] = [];
+    task.on('progress', (event) => events.push(event));
+    expect((await task.execute()).success).toBe(true);
+    expect(events.at(-1)).toEqual({ id: task.id, type: 'storage', bytesDone: size, bytesTotal: size });
+    for (const event of events) expect(event.bytesTotal).toBe(size);
+  });
+
   it('a file that shrinks while it is read fails with SOURCE_CHANGED too', async () => {
     const file = join(temp.path, 'shrinking.bin');
     writeFileSync(file, randomBytes(3 * 1024 * 1024));

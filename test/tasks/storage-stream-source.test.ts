@@ -87,6 +87,21 @@ describe('a stream handed to a write', () => {
     expect(stored.equals(Buffer.concat(Array.from({ length: 300 }, (_, index) => piece(index))))).toBe(true);
   });
 
+  it("progress of a stream's write ends with an event for all of it (the total is not known before the end)", async () => {
+    const size = 3 * MiB + 5;
+    async function* slowly(): AsyncGenerator<Buffer> {
+      for (let sent = 0; sent < size; sent += 64 * 1024) {
+        yield Buffer.alloc(Math.min(64 * 1024, size - sent), 1);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+    const task = new StorageTask({ type: TaskType.STORAGE, metadata: { operation: 'write', path: '/slow.bin', data: slowly() } }, { backend: fixture.backend });
+    const events: { bytesDone: number; bytesTotal?: number }[] = [];
+    task.on('progress', (event) => events.push(event));
+    expect((await task.execute()).success).toBe(true);
+    expect(events.at(-1)).toEqual({ id: task.id, type: 'storage', bytesDone: size });
+  });
+
   it('a stream that already holds data when the write starts gives it first', async () => {
     const early = new PassThrough();
     early.write(Buffer.alloc(2 * MiB, 7)); // buffered past its highWaterMark before anyone reads
