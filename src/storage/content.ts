@@ -154,6 +154,13 @@ function fromStream(stream: AsyncIterable<unknown>, path: string): ByteSource {
       started = true;
       const early = stream instanceof Readable ? dataStreamError(stream) : undefined;
       if (early !== undefined) throw sourceError(early, path);
+      // Ended before this read began: its bytes went elsewhere, and storing none would replace the object with nothing.
+      if (stream instanceof Readable && stream.readableEnded) {
+        throw new TaskforgeError(ErrorCode.SOURCE_ERROR, `write of '${path}' failed: its data stream had already ended before the write read it (was it read elsewhere?); nothing was stored`, {
+          retryable: false,
+          details: { path },
+        });
+      }
       const chunks = stream instanceof Readable ? inLargeReads(stream) : stream[Symbol.asyncIterator]();
       for (;;) {
         let next: IteratorResult<unknown>;
@@ -168,8 +175,10 @@ function fromStream(stream: AsyncIterable<unknown>, path: string): ByteSource {
         else if (typeof chunk === 'string') yield Buffer.from(chunk, 'utf8');
         else {
           await chunks.return?.();
-          throw new TaskforgeError(ErrorCode.VALIDATION_ERROR, `invalid storage task: metadata.data: the stream yielded a ${typeof chunk}, expected bytes or strings`, {
+          const problem = `the stream yielded ${withArticle(chunk === null ? 'null' : typeof chunk)}, expected bytes or strings`;
+          throw new TaskforgeError(ErrorCode.VALIDATION_ERROR, `invalid storage task: metadata.data: ${problem}`, {
             retryable: false,
+            details: { fields: [{ field: 'metadata.data', message: problem }] },
           });
         }
       }
@@ -212,6 +221,12 @@ function inLargeReads(stream: Readable): AsyncIterator<unknown> {
     },
     return: (value?: unknown) => chunks.return?.(value) ?? Promise.resolve({ done: true, value: undefined }),
   };
+}
+
+/** 'a number', 'an object'; 'null' as it is. */
+function withArticle(what: string): string {
+  if (what === 'null') return what;
+  return `${/^[aeiou]/.test(what) ? 'an' : 'a'} ${what}`;
 }
 
 /** The data stream's own failure, named as such: the object was not the problem, and nothing was stored. */

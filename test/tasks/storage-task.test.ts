@@ -1,4 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -94,13 +95,30 @@ describe('StorageTask on the filesystem', () => {
     }
   });
 
-  it('a stream yielding something other than bytes fails with VALIDATION_ERROR', async () => {
-    const result = await new StorageTask(
-      { type: TaskType.STORAGE, metadata: { operation: 'write', path: '/s/odd', data: Readable.from([1, 2, 3]) } },
-      { backend: fixture.backend },
-    ).execute();
-    expect(result.error).toMatchObject({ code: 'VALIDATION_ERROR' });
+  it('a stream yielding something other than bytes fails with VALIDATION_ERROR, naming the field', async () => {
+    for (const [data, what] of [
+      [Readable.from([1, 2, 3]), 'a number'],
+      [Readable.from([{ a: 1 }]), 'an object'],
+    ] as const) {
+      const result = await new StorageTask({ type: TaskType.STORAGE, metadata: { operation: 'write', path: '/s/odd', data } }, { backend: fixture.backend }).execute();
+      expect(result.error).toMatchObject({
+        code: 'VALIDATION_ERROR',
+        message: `invalid storage task: metadata.data: the stream yielded ${what}, expected bytes or strings`,
+        details: { fields: [{ field: 'metadata.data', message: `the stream yielded ${what}, expected bytes or strings` }] },
+      });
+    }
     expect(await allNames(join(fixture.root, 's'))).toEqual([]);
+  });
+
+  it('a stream that has already ended (read elsewhere) fails with SOURCE_ERROR instead of storing nothing as the object', async () => {
+    await expectData(fixture.backend, { operation: 'write', path: '/s/read-before', data: 'old content' });
+    const consumed = Readable.from([Buffer.from('read by someone else')]);
+    consumed.resume();
+    await once(consumed, 'end');
+    const result = await new StorageTask({ type: TaskType.STORAGE, metadata: { operation: 'write', path: '/s/read-before', data: consumed } }, { backend: fixture.backend }).execute();
+    expect(result.error).toMatchObject({ code: 'SOURCE_ERROR', retryable: false });
+    expect(result.error?.message).toContain('its data stream had already ended before the write read it');
+    expect(await readFile(join(fixture.root, 's', 'read-before'), 'utf8')).toBe('old content');
   });
 
   it('plain objects are stored as their exact bytes, usable by any tool', async () => {
