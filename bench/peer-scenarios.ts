@@ -19,7 +19,7 @@ export interface PeerSpec {
   /**
    * How StorageTask is given the file: `file` names it (`metadata.file`, read
    * 1 MiB at a time, as the peers read it), `stream` hands it a default
-   * `fs.createReadStream` (64 KiB a read). Default `stream`.
+   * `fs.createReadStream` (made for 64 KiB reads; StorageTask asks it for 1 MiB at a time). Default `stream`.
    */
   readonly source?: 'file' | 'stream';
 }

@@ -415,7 +415,7 @@ function treeSections(): void {
 /**
  * StorageTask against restic (compressed + encrypted) and rclone crypt
  * (encrypted), all reading one mixed file: StorageTask named the file (as the
- * peers are) and handed a default stream of it (64 KiB reads, one at a time).
+ * peers are) and handed a default stream of it (made for 64 KiB reads; StorageTask asks it for 1 MiB at a time).
  */
 function peerSections(which: 'all' | 'encrypted only' = 'all'): { title: string; rows: Row[] }[] {
   const result: { title: string; rows: Row[] }[] = [];
