@@ -73,6 +73,8 @@ export interface OpenedObject {
    * gives the same bytes.
    */
   readonly bytes?: Buffer;
+  /** Its container must be encrypted whatever the read asks (a file of an encrypted tree): a plain one is refused. */
+  readonly mustBeEncrypted?: boolean;
 }
 
 /**

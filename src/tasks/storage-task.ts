@@ -224,7 +224,7 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
       {
         path,
         keyring: this.#keyring,
-        requireEncryption: wantsEncryption(options),
+        requireEncryption: wantsEncryption(options) || opened.mustBeEncrypted === true,
         ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
       },
     );

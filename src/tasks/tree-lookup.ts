@@ -6,7 +6,7 @@ import type { Keyring } from '../storage/codec/keyring.js';
 import { collectBytes } from '../storage/content.js';
 import { isDirectory } from '../storage/backends/tree-errors.js';
 import { childPath, ROOT_PATH } from '../storage/storage-path.js';
-import { indexPath, loadIndex, type IndexEntry } from './tree-index.js';
+import { indexPath, readIndex, type IndexEntry } from './tree-index.js';
 import { packPiece } from './pack-piece.js';
 
 /** A pack's bytes, read whole; NOT_FOUND naming the index's claim when it is gone. */
@@ -33,6 +33,8 @@ export interface TreeAccess {
 export interface FoundTree {
   readonly prefix: string;
   readonly index: ReadonlyMap<string, IndexEntry>;
+  /** Its index is stored encrypted: so must every object and pack of it be (a plain one put in place is a downgrade). */
+  readonly encrypted: boolean;
 }
 
 /**
@@ -48,8 +50,8 @@ export async function findTree(backend: StorageBackend, path: string, access: Tr
       return undefined;
     });
     if (info === undefined) continue;
-    const index = await loadIndex({ backend, prefix, options: { encryption: access.requireEncryption }, keyring: access.keyring(), signal: access.signal });
-    return { prefix, index };
+    const { entries, encrypted } = await readIndex({ backend, prefix, options: { encryption: access.requireEncryption }, keyring: access.keyring(), signal: access.signal });
+    return { prefix, index: entries, encrypted };
   }
   return undefined;
 }
@@ -82,6 +84,7 @@ export async function openPackedFile(backend: StorageBackend, path: string, acce
     info: { size: piece.byteLength, modifiedAt: new Date(entry.stored.modifiedAt), version: `${pack.version}@${String(entry.pack.offset)}`, metadata: {} },
     body: Readable.from([piece]),
     bytes: piece,
+    ...(tree.encrypted ? { mustBeEncrypted: true } : {}),
   };
 }
 

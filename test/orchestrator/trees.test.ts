@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { restoreTree, storeTree, type FileOutcome, type TreeProgress } from '../../src/index.js';
 import { MemoryBackend } from '../../src/storage/backends/memory.js';
+import { Keyring } from '../../src/storage/codec/keyring.js';
 import { temporaryName } from '../../src/storage/backends/temporary-file.js';
 import { StorageTask } from '../../src/tasks/storage-task.js';
 import { saveIndex } from '../../src/tasks/tree-index.js';
@@ -109,6 +110,24 @@ describe('storeTree and restoreTree (the library the CLI uses)', () => {
     symlinkSync(join(dir, 'elsewhere'), join(dir, 'dest-link'));
     await expect(restoreTree({ prefix: '/u', destination: join(dir, 'dest-link'), backend })).rejects.toMatchObject({ code: 'NOT_A_DIRECTORY', message: `restore into '${join(dir, 'dest-link')}' refused: it is a link, and nothing is written through one` });
     expect(readdirSync(join(dir, 'elsewhere'))).toEqual([]);
+  });
+
+  it('an encrypted tree refuses a plain object put in place of one of its files (a downgrade), also when the restore does not ask for encryption', async () => {
+    const backend = new MemoryBackend();
+    const keyring = Keyring.fromKey(randomBytes(32));
+    writeFileSync(join(dir, 'src', 'big.bin'), randomBytes(3 * 1024 * 1024));
+    await storeTree({ source: join(dir, 'src'), prefix: '/t', backend, keyring, options: { encryption: true } });
+    // Someone who can write to the store but holds no key puts plain bytes where the file's object is.
+    const planted = await new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/t/big.bin', data: Buffer.alloc(3 * 1024 * 1024, 0x45) } }, { backend }).execute();
+    expect(planted.success).toBe(true);
+    const failures: FileOutcome[] = [];
+    const restored = await restoreTree({ prefix: '/t', destination: join(dir, 'out'), backend, keyring, onFile: (outcome) => {
+      if (outcome.action === 'failed') failures.push(outcome);
+    } });
+    expect(restored).toMatchObject({ failed: 1 });
+    expect(failures.map((outcome) => [outcome.path, outcome.error?.code])).toEqual([['big.bin', 'ENCRYPTION_REQUIRED']]);
+    expect(existsSync(join(dir, 'out', 'big.bin'))).toBe(false);
+    expect(readFileSync(join(dir, 'out', 'a', '7.txt'), 'utf8')).toBe('file 7');
   });
 
   it('a damaged index is an error, not a guess: INTEGRITY_ERROR', async () => {

@@ -14,7 +14,7 @@ import { temporaryName } from '../../storage/backends/temporary-file.js';
 import type { Keyring } from '../../storage/codec/keyring.js';
 import { childPath, parseStoragePath } from '../../storage/storage-path.js';
 import { StorageTask } from '../../tasks/storage-task.js';
-import { loadIndex, type IndexEntry, type PackRef } from '../../tasks/tree-index.js';
+import { readIndex, type IndexEntry, type PackRef } from '../../tasks/tree-index.js';
 import { findTree, inTree } from '../../tasks/tree-lookup.js';
 import { sameTime, timeToSet } from '../../storage/file-times.js';
 import { DEFAULT_TREE_CONCURRENCY, Gate, LARGE_FILE_BYTES, LARGE_FILES_AT_ONCE } from './tree-limits.js';
@@ -63,7 +63,9 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<TreeSumm
   const destination = resolve(options.destination);
   const signal = options.signal ?? new AbortController().signal;
   const tally = new TreeTally(options.onFile, options.onProgress);
-  const { entries, packPrefix } = await entriesToRestore(options, prefix, signal);
+  const { entries, packPrefix, encrypted } = await entriesToRestore(options, prefix, signal);
+  // A tree whose index is encrypted has every object and pack encrypted: a plain one put in place is refused, asked or not.
+  const requireEncryption = options.encrypted === true || encrypted;
   if (entries.size === 0) throw new TaskforgeError(ErrorCode.NOT_FOUND, `restore of '${prefix}' failed: nothing is stored there`, { details: { path: prefix } });
   const folders = new SafeFolders(destination);
   await folders.make('');
@@ -79,7 +81,7 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<TreeSumm
   for (const [, entry] of files) tally.seen(entry.size);
   const packed = inPackOrder(files.filter((item): item is [string, PackedEntry] => item[1].pack !== undefined));
   const own = files.filter(([, entry]) => entry.pack === undefined);
-  const packs = new PackReader({ backend: options.backend, prefix: packPrefix, keyring: options.keyring, requireEncryption: options.encrypted === true, signal, refs: packed.map(([, entry]) => entry.pack) });
+  const packs = new PackReader({ backend: options.backend, prefix: packPrefix, keyring: options.keyring, requireEncryption, signal, refs: packed.map(([, entry]) => entry.pack) });
   // The first pack is asked for before the folders, whose calls would go to the thread pool ahead of its read.
   const [first] = packed;
   if (first !== undefined) packs.prefetch(first[1].pack.name);
@@ -99,7 +101,7 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<TreeSumm
       }
     }),
   );
-  const context: RestoreContext = { options, prefix, destination, folders, tally, signal, stops: new Stops(signal) };
+  const context: RestoreContext = { options, prefix, destination, folders, tally, signal, stops: new Stops(signal), requireEncryption };
   const largeFiles = new Gate(LARGE_FILES_AT_ONCE);
   let next = 0;
   // Files stored as objects of their own: `concurrency` at once, each read and written through the thread pool.
@@ -144,6 +146,8 @@ interface RestoreContext {
   readonly tally: TreeTally;
   readonly signal: AbortSignal;
   readonly stops: Stops;
+  /** Asked for (`encrypted`), or the tree's index is encrypted. */
+  readonly requireEncryption: boolean;
 }
 
 /**
@@ -188,7 +192,7 @@ async function restoreFile(path: string, entry: FileEntry, context: RestoreConte
     // Small files are read whole and written with one call; larger ones stream (a stream's machinery costs more than a small file's bytes).
     const small = entry.size <= LARGE_FILE_BYTES;
     const read = await new StorageTask(
-      { type: 'storage', metadata: { operation: 'read', path: storagePath, options: { as: small ? 'buffer' : 'stream', ...(options.encrypted === true ? { encryption: true } : {}) } } },
+      { type: 'storage', metadata: { operation: 'read', path: storagePath, options: { as: small ? 'buffer' : 'stream', ...(context.requireEncryption ? { encryption: true } : {}) } } },
       { backend: options.backend, ...(options.keyring === undefined ? {} : { keyring: options.keyring }) },
     ).execute();
     if (!read.success) {
@@ -405,14 +409,14 @@ async function restoreLink(path: string, link: IndexEntry & { kind: 'symlink' },
  * `prefix` of a tree stored above it (a folder of it: its packs are the
  * tree's); else, stored without an index, the objects under `prefix`.
  */
-async function entriesToRestore(options: RestoreTreeOptions, prefix: string, signal: AbortSignal): Promise<{ entries: ReadonlyMap<string, IndexEntry>; packPrefix: string }> {
+async function entriesToRestore(options: RestoreTreeOptions, prefix: string, signal: AbortSignal): Promise<{ entries: ReadonlyMap<string, IndexEntry>; packPrefix: string; encrypted: boolean }> {
   const requireEncryption = options.encrypted === true;
-  const own = await loadIndex({ backend: options.backend, prefix, options: { encryption: requireEncryption }, keyring: options.keyring, signal }).catch((error: unknown) => {
+  const own = await readIndex({ backend: options.backend, prefix, options: { encryption: requireEncryption }, keyring: options.keyring, signal }).catch((error: unknown) => {
     // The prefix is an object: there is no folder to restore (the index's own name is not the user's business).
     if (error instanceof TaskforgeError && error.code === ErrorCode.NOT_A_DIRECTORY) throw notAFolder(prefix, 'a file');
     throw error;
   });
-  if (own.size > 0) return { entries: own, packPrefix: prefix };
+  if (own.entries.size > 0) return { entries: own.entries, packPrefix: prefix, encrypted: own.encrypted };
   const tree = await findTree(options.backend, prefix, { keyring: () => options.keyring, requireEncryption, signal }, true);
   const base = tree === undefined ? undefined : inTree(tree.prefix, prefix);
   if (tree !== undefined && base !== undefined) {
@@ -423,9 +427,9 @@ async function entriesToRestore(options: RestoreTreeOptions, prefix: string, sig
     }
     const top = part.get('');
     if (top?.kind === 'file' || top?.kind === 'symlink') throw notAFolder(prefix, top.kind === 'file' ? 'a file of the tree' : 'a link of the tree');
-    if (part.size > 0) return { entries: part, packPrefix: tree.prefix };
+    if (part.size > 0) return { entries: part, packPrefix: tree.prefix, encrypted: tree.encrypted };
   }
-  return { entries: await fromListing(options.backend, prefix, signal), packPrefix: prefix };
+  return { entries: await fromListing(options.backend, prefix, signal), packPrefix: prefix, encrypted: false };
 }
 
 function notAFolder(prefix: string, what: 'a file' | 'a file of the tree' | 'a link of the tree'): TaskforgeError {
