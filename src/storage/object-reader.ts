@@ -1,9 +1,9 @@
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import type { ObjectMetadata } from './backend.js';
 import { ByteReader } from './codec/byte-reader.js';
-import { CONTAINER_MAGIC, looksLikeContainer } from './codec/container-format.js';
+import { CONTAINER_MAGIC, looksLikeContainer, looksLikeDamagedContainer, malformed } from './codec/container-format.js';
 import { openContainer, type DecodeOptions, type KeyBinding } from './codec/decoder.js';
-import { kindOf, type ContentKind } from './content.js';
+import { CONTENT_KIND_KEY, kindOf, type ContentKind } from './content.js';
 
 /** How to read one object: a container's decode options (`requireEncryption` refuses plain objects too), and a size limit. */
 export interface ReadPlan extends Omit<DecodeOptions, 'parallelism'> {
@@ -38,6 +38,11 @@ export async function decodeStoredObject(opened: { readonly metadata: ObjectMeta
     // The limit counts decoded bytes: a small "zip bomb" object stops here, not in memory.
     const decoded = { kind: container.header.kind, body: limit(container.body, plan), encrypted: container.header.encryption !== undefined };
     return container.key === undefined ? decoded : { ...decoded, key: container.key };
+  }
+  // (A plain object taskforge wrote as text or JSON says so; one of bytes, or another program's file, does not.)
+  if (opened.metadata[CONTENT_KIND_KEY] === undefined && looksLikeDamagedContainer(head)) {
+    await reader.close();
+    throw malformed(plan.path, head.byteLength < CONTAINER_MAGIC.length ? 'it is cut short within its first bytes' : 'its first bytes, which mark a taskforge container, are changed');
   }
   if (plan.requireEncryption) {
     await reader.close();

@@ -46,6 +46,34 @@ describe('StorageTask with encryption and compression', () => {
     }
   });
 
+  it('a container whose first bytes are damaged or cut short is refused (INTEGRITY_ERROR), not read as a plain file of those bytes', async () => {
+    const written = await run(fixture.backend, keyringA, { operation: 'write', path: '/m/secret.bin', data: randomBytes(5000), options: { encryption: true } });
+    expect(written.success).toBe(true);
+    const file = join(fixture.root, 'm', 'secret.bin');
+    const stored = await readFile(file);
+    const outcomes: string[] = [];
+    for (let offset = 0; offset < CONTAINER_MAGIC.length; offset += 1) {
+      for (const bit of [0x01, 0x80]) {
+        const damaged = Buffer.from(stored);
+        damaged[offset] = (damaged[offset] ?? 0) ^ bit;
+        await writeFile(file, damaged);
+        const read = await run(fixture.backend, keyringA, { operation: 'read', path: '/m/secret.bin' });
+        outcomes.push(`${String(offset)}:${String(bit)}:${read.error?.code ?? 'read'}`);
+      }
+    }
+    expect(outcomes.filter((outcome) => !outcome.endsWith(':INTEGRITY_ERROR'))).toEqual([]);
+    for (let length = 1; length < CONTAINER_MAGIC.length; length += 1) {
+      await writeFile(file, stored.subarray(0, length));
+      expect((await run(fixture.backend, keyringA, { operation: 'read', path: '/m/secret.bin' })).error?.code, `cut to ${String(length)} bytes`).toBe('INTEGRITY_ERROR');
+    }
+    // Cut to nothing it is an empty file, as another program could leave: only a read that requires encryption refuses it.
+    await writeFile(file, Buffer.alloc(0));
+    expect((await run(fixture.backend, keyringA, { operation: 'read', path: '/m/secret.bin', options: { encryption: true } })).error?.code).toBe('ENCRYPTION_REQUIRED');
+    // A file of another program that only begins with a few of those bytes is still its bytes.
+    await writeFile(file, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]));
+    expect((await run(fixture.backend, keyringA, { operation: 'read', path: '/m/secret.bin' })).data).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]));
+  });
+
   it('compression alone shrinks text and reads back transparently', async () => {
     const text = 'a line of a log file that repeats\n'.repeat(10_000);
     const choices = [true, { algorithm: 'gzip', level: 6 }, { algorithm: 'brotli', level: 4 }, ...(zstdHere ? [{ algorithm: 'zstd', level: 3 } as const] : [])] as const;

@@ -58,6 +58,22 @@ export function looksLikeContainer(bytes: Buffer): boolean {
   return bytes.byteLength >= CONTAINER_MAGIC.length && bytes.subarray(0, CONTAINER_MAGIC.length).equals(CONTAINER_MAGIC);
 }
 
+/**
+ * Whether `head` (an object's first bytes, fewer only when the object is
+ * that short) is a container's start damaged or cut short: all but one or
+ * two of the magic bytes, or a whole object that is a part of them. Read
+ * as a plain file of another program, it would hand back the container's
+ * bytes as a success. Other files stay theirs: a PNG's signature shares
+ * five of the eight.
+ */
+export function looksLikeDamagedContainer(head: Buffer): boolean {
+  if (head.byteLength === 0) return false;
+  if (head.byteLength < CONTAINER_MAGIC.length) return head.equals(CONTAINER_MAGIC.subarray(0, head.byteLength));
+  let matching = 0;
+  for (let index = 0; index < CONTAINER_MAGIC.length; index += 1) if (head[index] === CONTAINER_MAGIC[index]) matching += 1;
+  return matching >= CONTAINER_MAGIC.length - 2 && matching < CONTAINER_MAGIC.length;
+}
+
 /** Bytes of the fixed part of the header, and of the encryption part that follows it when flagged. */
 export const FIXED_HEADER_BYTES = CONTAINER_MAGIC.length + 8;
 
