@@ -74,6 +74,16 @@ describe('StorageTask with encryption and compression', () => {
     expect((await run(fixture.backend, keyringA, { operation: 'read', path: '/m/secret.bin' })).data).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]));
   });
 
+  it("an object written under one key (named by its fingerprint) reads with a keyring that holds that key under a name of its own, as in a rotation", async () => {
+    const single = Keyring.fromKey(keyA);
+    expect((await run(fixture.backend, single, { operation: 'write', path: '/r/old.txt', data: 'written before the rotation', options: { encryption: true } })).success).toBe(true);
+    const rotated = new Keyring({ keys: { '2026-11': keyB, '2026-01': keyA }, active: '2026-11' });
+    expect(await run(fixture.backend, rotated, { operation: 'read', path: '/r/old.txt', options: { encryption: true } })).toMatchObject({ success: true, data: 'written before the rotation' });
+    // Named by its fingerprint, a key is found only by its bytes: a keyring without them still refuses.
+    const other = new Keyring({ keys: { '2026-11': keyB }, active: '2026-11' });
+    expect((await run(fixture.backend, other, { operation: 'read', path: '/r/old.txt' })).error).toMatchObject({ code: 'KEY_NOT_FOUND' });
+  });
+
   it('compression alone shrinks text and reads back transparently', async () => {
     const text = 'a line of a log file that repeats\n'.repeat(10_000);
     const choices = [true, { algorithm: 'gzip', level: 6 }, { algorithm: 'brotli', level: 4 }, ...(zstdHere ? [{ algorithm: 'zstd', level: 3 } as const] : [])] as const;

@@ -88,7 +88,7 @@ export class Keyring {
 
   /** The key with this id; KEY_NOT_FOUND when the keyring does not hold it. */
   key(id: string, path: string): Buffer {
-    const key = this.#keys.get(id);
+    const key = this.#held(id);
     if (key === undefined) {
       throw new TaskforgeError(ErrorCode.KEY_NOT_FOUND, `read of '${path}' failed: it is encrypted under key '${id}', which the keyring does not hold (it holds ${this.keyIds.map((keyId) => `'${keyId}'`).join(', ')})`, {
         details: { path, keyId: id },
@@ -106,12 +106,25 @@ export class Keyring {
   fingerprintOf(id: string): string | undefined {
     let known = this.#fingerprints.get(id);
     if (known === undefined) {
-      const key = this.#keys.get(id);
+      const key = this.#held(id);
       if (key === undefined) return undefined;
       known = fingerprint(key);
       this.#fingerprints.set(id, known);
     }
     return known;
+  }
+
+  /**
+   * The key held under `id`; for a fingerprint id (`k-…`, what a single key
+   * from TASKFORGE_ENCRYPTION_KEY or `fromKey` writes under), also a key held
+   * under another name whose fingerprint it is: a keyring made for a
+   * rotation, naming its keys by date, still reads what that key wrote.
+   */
+  #held(id: string): Buffer | undefined {
+    const named = this.#keys.get(id);
+    if (named !== undefined || !id.startsWith('k-')) return named;
+    for (const key of this.#keys.values()) if (fingerprint(key) === id) return key;
+    return undefined;
   }
 
   toJSON(): { activeKeyId: string; keyIds: string[] } {
