@@ -130,6 +130,15 @@ describe('storeTree and restoreTree (the library the CLI uses)', () => {
     expect(readFileSync(join(dir, 'out', 'a', '7.txt'), 'utf8')).toBe('file 7');
   });
 
+  it('a destination that cannot be made fails with a coded error naming it, at once (a file above it, a place no folder can be made)', async () => {
+    const backend = new MemoryBackend();
+    await storeTree({ source: join(dir, 'src'), prefix: '/t', backend });
+    const underFile = join(dir, 'src', 'top.bin', 'out');
+    await expect(restoreTree({ prefix: '/t', destination: underFile, backend })).rejects.toMatchObject({ code: 'NOT_A_DIRECTORY', message: expect.stringContaining(underFile) as string });
+    // Node's own recursive mkdir never returns here (mkdir answers ENOENT under a folder that exists).
+    await expect(restoreTree({ prefix: '/t', destination: '/proc/taskforge-restore-here', backend })).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('/proc/taskforge-restore-here') as string });
+  });
+
   it('a damaged index is an error, not a guess: INTEGRITY_ERROR', async () => {
     const backend = new MemoryBackend();
     await storeTree({ source: join(dir, 'src'), prefix: '/t', backend });

@@ -1,11 +1,11 @@
 import { closeSync, constants, createWriteStream, fchmodSync, futimesSync, lstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { chmod, lstat, lutimes, mkdir, readlink, rename, rm, symlink, utimes } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
-import { codeOfErrno, errnoOf } from '../../core/system-errors.js';
+import { codeOfErrno, errnoOf, fromSystemError } from '../../core/system-errors.js';
 import type { StorageBackend } from '../../storage/backend.js';
 import { writeAll } from '../../storage/backends/durable-file.js';
 import { removeDeadWritersFiles } from '../../storage/backends/filesystem-sweep.js';
@@ -508,19 +508,51 @@ class SafeFolders {
   async #make(path: string): Promise<boolean> {
     if (path !== '') await this.make(parentOf(path));
     const host = path === '' ? this.#root : join(this.#root, ...path.split('/'));
-    // (With recursive, mkdir resolves with the first folder it made, or undefined when the folder was there.)
-    const created = await mkdir(host, { recursive: path === '' }).then(
-      (first) => path !== '' || first !== undefined,
-      (error: unknown) => {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-        return false;
-      },
-    );
+    const created =
+      path === ''
+        ? await makeDestination(host)
+        : await mkdir(host).then(
+            () => true,
+            (error: unknown) => {
+              if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+              return false;
+            },
+          );
     if (created) return true;
     const stats = await lstat(host);
     if (!stats.isDirectory()) throw new TaskforgeError(ErrorCode.NOT_A_DIRECTORY, `restore into '${path === '' ? this.#root : path}' refused: it is ${stats.isSymbolicLink() ? 'a link' : 'not a folder'}, and nothing is written through one`, { details: { path } });
     return false;
   }
+}
+
+/**
+ * Makes the destination and the folders above it that are missing, one at
+ * a time; true when it made the destination. Node's recursive mkdir never
+ * returns where mkdir answers ENOENT under a folder that exists (`/proc/x`).
+ * A failure is a coded error naming the destination.
+ */
+async function makeDestination(destination: string): Promise<boolean> {
+  const missing: string[] = [];
+  try {
+    for (let at = destination; ; at = dirname(at)) {
+      const found = await lstat(at).catch((error: unknown) => {
+        if (errnoOf(error) !== 'ENOENT') throw error;
+        return undefined;
+      });
+      if (found !== undefined || dirname(at) === at) break;
+      missing.push(at);
+    }
+    for (const folder of missing.reverse()) {
+      await mkdir(folder).catch((error: unknown) => {
+        if (errnoOf(error) !== 'EEXIST') throw error;
+      });
+    }
+  } catch (error) {
+    const coded = fromSystemError(error, { operation: 'mkdir', path: destination });
+    const reason = coded.message.slice(coded.message.indexOf(' failed: ') + ' failed: '.length);
+    throw new TaskforgeError(coded.code, `restore into '${destination}' failed: the folder cannot be made there: ${reason}`, { cause: error, details: { path: destination } });
+  }
+  return missing.length > 0;
 }
 
 /** The folder a relative path is in: '' for the tree's top. */
