@@ -102,6 +102,12 @@ describe('taskforge write / read', () => {
     expect(readdirSync(join(cwd, 'taskforge-data')).filter((name) => name !== '.taskforge')).toEqual([]);
   });
 
+  it("a root or a SQLite queue where no folder can be made (in /proc) fails at once with a coded error, never spins (Node's recursive mkdir does not return there)", () => {
+    expect(taskforge(['write', '/x', '--data', 'a', '--root', '/proc/taskforge-root'])).toMatchObject({ code: 1, stderr: expect.stringContaining('NOT_FOUND') as string });
+    writeFileSync(join(cwd, 'one.json'), JSON.stringify([{ type: 'storage', metadata: { operation: 'write', path: '/a', data: 'x' } }]));
+    expect(taskforge(['run', 'one.json', '--queue', 'sqlite:/proc/taskforge-queue/q.db'])).toMatchObject({ code: 2, stderr: expect.stringContaining("cannot open the SQLite queue '/proc/taskforge-queue/q.db'") as string });
+  });
+
   it('--root, else TASKFORGE_STORAGE_ROOT, picks the root', () => {
     const env = { TASKFORGE_STORAGE_ROOT: join(cwd, 'from-env') };
     expect(taskforge(['write', '/x', '--data', 'env'], { env }).code).toBe(0);

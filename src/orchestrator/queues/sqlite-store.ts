@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { makeFoldersSync } from '../../core/make-folders.js';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -198,7 +198,7 @@ function openDatabase(file: string, synchronous: 'normal' | 'full'): BetterSqlit
   let db: BetterSqlite3.Database;
   try {
     // Its folder is made, as a storage root is; a file in its way is told as such.
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    if (file !== ':memory:') makeFoldersSync(dirname(file));
     db = new Database(file, { timeout: 0 });
   } catch (error) {
     throw new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `cannot open the SQLite queue '${file}': ${openFailure(file, error)}`, { cause: error, retryable: false });

@@ -1,10 +1,11 @@
 import { closeSync, constants, createWriteStream, fchmodSync, futimesSync, lstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { chmod, lstat, lutimes, mkdir, readlink, rename, rm, symlink, utimes } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
+import { makeFolders } from '../../core/make-folders.js';
 import { codeOfErrno, errnoOf, fromSystemError } from '../../core/system-errors.js';
 import type { StorageBackend } from '../../storage/backend.js';
 import { writeAll } from '../../storage/backends/durable-file.js';
@@ -525,34 +526,15 @@ class SafeFolders {
   }
 }
 
-/**
- * Makes the destination and the folders above it that are missing, one at
- * a time; true when it made the destination. Node's recursive mkdir never
- * returns where mkdir answers ENOENT under a folder that exists (`/proc/x`).
- * A failure is a coded error naming the destination.
- */
+/** Makes the destination and the folders above it that are missing (see makeFolders); true when it made the destination. A failure is a coded error naming it. */
 async function makeDestination(destination: string): Promise<boolean> {
-  const missing: string[] = [];
   try {
-    for (let at = destination; ; at = dirname(at)) {
-      const found = await lstat(at).catch((error: unknown) => {
-        if (errnoOf(error) !== 'ENOENT') throw error;
-        return undefined;
-      });
-      if (found !== undefined || dirname(at) === at) break;
-      missing.push(at);
-    }
-    for (const folder of missing.reverse()) {
-      await mkdir(folder).catch((error: unknown) => {
-        if (errnoOf(error) !== 'EEXIST') throw error;
-      });
-    }
+    return await makeFolders(destination);
   } catch (error) {
     const coded = fromSystemError(error, { operation: 'mkdir', path: destination });
     const reason = coded.message.slice(coded.message.indexOf(' failed: ') + ' failed: '.length);
     throw new TaskforgeError(coded.code, `restore into '${destination}' failed: the folder cannot be made there: ${reason}`, { cause: error, details: { path: destination } });
   }
-  return missing.length > 0;
 }
 
 /** The folder a relative path is in: '' for the tree's top. */

@@ -2,6 +2,7 @@ import { closeSync, constants, readlinkSync } from 'node:fs';
 import { lstat, mkdir, readlink, realpath } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
+import { makeFolders } from '../../core/make-folders.js';
 import { errnoOf } from '../../core/system-errors.js';
 import { pathSegments } from '../storage-path.js';
 import { pathCallsFor, POOLED_CALLS, type PathCalls } from './path-calls.js';
@@ -63,7 +64,7 @@ export class FileSystemRoot {
   /** The real path of the root, creating it when `create` is set; undefined when it does not exist. */
   async real(create: boolean): Promise<string | undefined> {
     if (this.#realRoot !== undefined) return this.#realRoot;
-    if (create) await mkdir(this.directory, { recursive: true });
+    if (create) await makeFolders(this.directory);
     let realRoot: string;
     try {
       realRoot = await realpath(this.directory);
