@@ -29,10 +29,13 @@ export function sameOptionalTime(a: number | undefined, b: number | undefined): 
 
 /**
  * The seconds to hand utimes for an mtime of `mtimeMs`: its microsecond
- * plus half of one, so that libuv's truncation lands on the recorded
- * microsecond, never on the one before (which could be in the millisecond
- * before: .001 s passed as it is arrived as .000999).
+ * plus half of one (minus, before 1970: libuv truncates toward zero), so
+ * that libuv's truncation lands on the recorded microsecond, never on the
+ * one before (which could be in the millisecond before: .001 s passed as
+ * it is arrived as .000999). A time before 1970 goes as a numeric string:
+ * Node sets the current time for a negative number, not for a string.
  */
-export function timeToSet(mtimeMs: number): number {
-  return (Math.round(mtimeMs * 1000) + 0.5) / 1e6;
+export function timeToSet(mtimeMs: number): number | string {
+  if (mtimeMs >= 0) return (Math.round(mtimeMs * 1000) + 0.5) / 1e6;
+  return String((Math.round(mtimeMs * 1000) - 0.5) / 1e6);
 }

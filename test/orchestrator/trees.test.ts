@@ -44,7 +44,7 @@ describe('storeTree and restoreTree (the library the CLI uses)', () => {
   });
 
   it('puts times back to the microsecond the source had, never the one before; a store of the restored copy finds it unchanged', async () => {
-    const times = ['1985-01-01 00:00:00.001000000', '2024-05-06 07:08:09.999999999', '2024-05-06 07:08:09.123456789', '2001-01-01 00:00:00.000000000', '2030-12-31 23:59:59.000999500'];
+    const times = ['1985-01-01 00:00:00.001000000', '2024-05-06 07:08:09.999999999', '2024-05-06 07:08:09.123456789', '2001-01-01 00:00:00.000000000', '2030-12-31 23:59:59.000999500', '1960-01-01 00:00:00.000000000', '1969-12-31 23:59:59.500000000', '1969-12-31 23:59:59.123456789'];
     const source = join(dir, 'timed');
     mkdirSync(join(source, 'folder'), { recursive: true });
     times.forEach((time, index) => {
