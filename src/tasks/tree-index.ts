@@ -109,8 +109,8 @@ function isIndexFile(value: unknown): value is TreeIndexFile {
 function isIndexEntry(value: unknown): boolean {
   if (value === null || typeof value !== 'object') return false;
   const entry = value as Record<string, unknown>;
-  if (entry['kind'] === 'symlink') return typeof entry['target'] === 'string' && (entry['mtimeMs'] === undefined || typeof entry['mtimeMs'] === 'number');
-  const timed = typeof entry['mtimeMs'] === 'number' && typeof entry['mode'] === 'number';
+  if (entry['kind'] === 'symlink') return typeof entry['target'] === 'string' && (entry['mtimeMs'] === undefined || isTime(entry['mtimeMs']));
+  const timed = isTime(entry['mtimeMs']) && isMode(entry['mode']);
   if (entry['kind'] === 'directory') return timed;
   const stored = entry['stored'] as Record<string, unknown> | undefined;
   return entry['kind'] === 'file' && timed && typeof entry['size'] === 'number' && typeof stored?.['size'] === 'number' && typeof stored['modifiedAt'] === 'string' && (entry['pack'] === undefined || isPackRef(entry['pack']));
@@ -120,6 +120,15 @@ function isPackRef(value: unknown): boolean {
   if (value === null || typeof value !== 'object') return false;
   const { name, offset, length } = value as Record<string, unknown>;
   return typeof name === 'string' && name.startsWith(PACK_PREFIX) && /^[0-9a-f]+$/.test(name.slice(PACK_PREFIX.length)) && isCount(offset) && isCount(length);
+}
+
+function isTime(value: unknown): boolean {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+/** Permission bits (setuid, setgid and sticky included), never a file type's: what a restore may chmod. */
+function isMode(value: unknown): boolean {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 0o7777;
 }
 
 function isCount(value: unknown): boolean {

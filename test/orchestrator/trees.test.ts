@@ -148,6 +148,18 @@ describe('storeTree and restoreTree (the library the CLI uses)', () => {
     expect(existsSync(join(dir, 'out'))).toBe(false);
     await backend.write('/t/.taskforge-tree', Readable.from([Buffer.from('not json at all')]), { signal: new AbortController().signal, overwrite: true, metadata: {} });
     await expect(storeTree({ source: join(dir, 'src'), prefix: '/t', backend })).rejects.toMatchObject({ code: 'INTEGRITY_ERROR', message: "the tree index '/t/.taskforge-tree' cannot be used: it is not JSON" });
+    // A mode is permission bits (setuid, setgid and sticky included), never a file type's bits, and a time is a number.
+    for (const entry of [
+      { kind: 'directory', mtimeMs: 0, mode: 0o120777 },
+      { kind: 'directory', mtimeMs: 0, mode: -1 },
+      { kind: 'directory', mtimeMs: 0, mode: 0.5 },
+      { kind: 'directory', mtimeMs: Number.MAX_VALUE * 0, mode: 0o755, extra: 1 },
+    ]) {
+      const index = JSON.stringify({ version: 1, entries: { d: entry } }).replace('"mtimeMs":0,"mode":493,"extra":1', '"mtimeMs":1e400,"mode":493');
+      await backend.write('/t/.taskforge-tree', Readable.from([Buffer.from(index)]), { signal: new AbortController().signal, overwrite: true, metadata: {} });
+      await expect(restoreTree({ prefix: '/t', destination: join(dir, 'out'), backend }), index).rejects.toMatchObject({ code: 'INTEGRITY_ERROR' });
+    }
+    expect(existsSync(join(dir, 'out'))).toBe(false);
   });
 
   it('restores small files whole and large ones streamed, every byte, mode and mtime, on both sides of the size where streaming begins', async () => {
