@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join, relative } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -407,5 +408,47 @@ describe('taskforge write --recursive and read --recursive (the real bin)', () =
     expect(taskforge(['read', '/nothing-here', '-o', 'out', '--recursive'])).toMatchObject({ code: 1, stderr: expect.stringContaining('NOT_FOUND') as string });
     mkdirSync(join(cwd, 'dir'));
     expect(taskforge(['write', '/../x', '--file', 'dir', '--recursive'])).toMatchObject({ code: 2, stderr: expect.stringContaining('PATH_OUTSIDE_ROOT') as string });
+  });
+});
+
+describe('a folder the store cannot list', () => {
+  /** Runs the bin as a user without privileges (root reads every folder): as nobody through setpriv when this is root. */
+  function unprivileged(dir: string, args: readonly string[]): Ran {
+    const asRoot = process.getuid?.() === 0;
+    const command = asRoot ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args] : [process.execPath, BIN, ...args];
+    const ran = spawnSync(command[0] ?? '', command.slice(1), { cwd: dir, env: cleanEnv(), encoding: 'utf8', timeout: 60_000 });
+    return { code: ran.status, stdout: ran.stdout, stderr: ran.stderr };
+  }
+  const canDropPrivileges = process.getuid?.() !== 0 || spawnSync('setpriv', ['--version']).status === 0;
+
+  it.runIf(canDropPrivileges)('fails the run (exit 1), and --delete keeps what is stored of it: a folder that cannot be read is not a folder that is gone', () => {
+    // A folder every user can reach, outside the case folders (which only their owner may enter).
+    const dir = mkdtempSync(join(tmpdir(), 'tf-unlistable-'));
+    try {
+      chmodSync(dir, 0o777);
+      mkdirSync(join(dir, 'src', 'locked'), { recursive: true, mode: 0o777 });
+      chmodSync(join(dir, 'src'), 0o777);
+      chmodSync(join(dir, 'src', 'locked'), 0o777);
+      writeFileSync(join(dir, 'src', 'open.txt'), 'open');
+      writeFileSync(join(dir, 'src', 'locked', 'kept.txt'), 'kept');
+      chmodSync(join(dir, 'src', 'open.txt'), 0o666);
+      chmodSync(join(dir, 'src', 'locked', 'kept.txt'), 0o666);
+      expect(unprivileged(dir, ['write', '/b', '--file', 'src', '--recursive', '--root', 'store'])).toMatchObject({ code: 0 });
+      // Now nobody but its owner may list it (root, when the run is nobody's; the run's own user cannot list 0o000 either).
+      chmodSync(join(dir, 'src', 'locked'), 0o000);
+      const again = unprivileged(dir, ['write', '/b', '--file', 'src', '--recursive', '--root', 'store', '--delete', '--json']);
+      chmodSync(join(dir, 'src', 'locked'), 0o777);
+      expect(again.code, again.stderr).toBe(1);
+      const { lines, summary } = outcomes(again);
+      expect(lines.find((line) => line['path'] === 'locked')).toMatchObject({ action: 'failed', error: { code: 'PERMISSION_DENIED', message: expect.stringContaining('cannot be listed (EACCES)') as string } });
+      expect(summary).toMatchObject({ failed: 1, deleted: 0 });
+      // What was stored of it is still there, and restores.
+      const restored = unprivileged(dir, ['read', '/b', '-o', 'out', '--recursive', '--root', 'store']);
+      expect(restored.code, restored.stderr).toBe(0);
+      expect(readFileSync(join(dir, 'out', 'locked', 'kept.txt'), 'utf8')).toBe('kept');
+    } finally {
+      chmodSync(join(dir, 'src', 'locked'), 0o777);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

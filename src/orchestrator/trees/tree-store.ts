@@ -120,6 +120,7 @@ export async function storeTree(options: StoreTreeOptions): Promise<TreeSummary>
       }
       if (entry.kind === 'failed') {
         tally.failed(entry.path, childPath(prefix, entry.path), entry);
+        if (entry.keep === true) keepStored(before, after, entry.path);
         continue;
       }
       if (entry.kind !== 'file') {
@@ -205,6 +206,11 @@ export async function storeTree(options: StoreTreeOptions): Promise<TreeSummary>
 }
 
 /** The index after a run: what it found, and, unless deleting, what it did not find but is still stored (a later restore puts it back). */
+/** Keeps the old index's entries at and under `path` (a folder that could not be read: not gone). */
+function keepStored(before: ReadonlyMap<string, IndexEntry>, after: Map<string, IndexEntry>, path: string): void {
+  for (const [recorded, entry] of before) if (recorded === path || recorded.startsWith(`${path}/`)) after.set(recorded, entry);
+}
+
 function mergedIndex(before: ReadonlyMap<string, IndexEntry>, after: ReadonlyMap<string, IndexEntry>, deleteMissing: boolean): Map<string, IndexEntry> {
   if (deleteMissing) return new Map(after);
   const merged = new Map(before);

@@ -2,7 +2,7 @@ import { lstatSync, readdirSync, readlinkSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { ErrorCode } from '../../core/errors.js';
-import { errnoOf } from '../../core/system-errors.js';
+import { codeOfErrno, errnoOf } from '../../core/system-errors.js';
 import { mtimeOf } from '../../storage/file-times.js';
 import { RESERVED_PREFIX } from '../../storage/storage-path.js';
 
@@ -13,8 +13,13 @@ export type LocalEntry =
   | { readonly kind: 'symlink'; readonly path: string; readonly target: string; readonly mtimeMs: number }
   /** Not stored, with why: a FIFO, socket or device; a name taskforge reserves; one that vanished or could not be read. */
   | { readonly kind: 'skipped'; readonly path: string; readonly reason: string }
-  /** An entry that cannot be stored (its name is not UTF-8): a failure of the run, not a skip. */
-  | { readonly kind: 'failed'; readonly path: string; readonly code: ErrorCode; readonly message: string };
+  /**
+   * An entry that cannot be stored (its name is not UTF-8, a folder that
+   * cannot be listed, one that cannot be looked at): a failure of the run,
+   * not a skip. With `keep`, what the store holds at and under its path
+   * stays as it is (a --delete must not take it for gone).
+   */
+  | { readonly kind: 'failed'; readonly path: string; readonly code: ErrorCode; readonly message: string; readonly keep?: boolean };
 
 /** How long the walk holds the event loop before it gives it a turn. */
 const SLICE_MS = 5;
@@ -43,7 +48,7 @@ async function* walkDirectory(hostDirectory: string, relative: string, slice: { 
     names = readdirSync(hostDirectory, { withFileTypes: true });
   } catch (error) {
     if (relative === '') throw error;
-    yield { kind: 'skipped', path: relative, reason: `cannot be listed (${errnoOf(error) ?? String(error)})` };
+    yield unreadable(relative, 'cannot be listed', error);
     return;
   }
   names.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -71,7 +76,9 @@ function describe(hostDirectory: string, relative: string, name: string): LocalE
     if (errnoOf(error) === 'ENOENT' && name.includes('\uFFFD')) {
       return { kind: 'failed', path, code: ErrorCode.SOURCE_ERROR, message: `'${path}' cannot be stored: its name is not valid UTF-8 (storage paths are UTF-8); rename it to store it` };
     }
-    return { kind: 'skipped', path, reason: `vanished or cannot be read (${errnoOf(error) ?? String(error)})` };
+    // Gone since its folder was listed: not there, as a --delete may take it. Anything else is a failure, not a skip.
+    if (errnoOf(error) === 'ENOENT') return { kind: 'skipped', path, reason: 'vanished while the tree was read' };
+    return unreadable(path, 'cannot be looked at', error);
   }
   const mode = Number(stats.mode) & 0o7777;
   if (stats.isFile()) return { kind: 'file', path, size: Number(stats.size), mtimeMs: mtimeOf(stats), mode };
@@ -84,6 +91,12 @@ function describe(hostDirectory: string, relative: string, name: string): LocalE
     }
   }
   return { kind: 'skipped', path, reason: `a ${specialKind(stats)}, not a file, directory or link` };
+}
+
+/** A folder or entry the walk cannot read: failed, naming why, and what is stored of it kept. */
+function unreadable(path: string, what: string, error: unknown): LocalEntry {
+  const errno = errnoOf(error) ?? String(error);
+  return { kind: 'failed', path, code: codeOfErrno(errno) ?? ErrorCode.SOURCE_ERROR, message: `'${path}' ${what} (${errno}): nothing under it was stored, and what the store holds of it is kept`, keep: true };
 }
 
 function specialKind(stats: { isFIFO(): boolean; isSocket(): boolean; isBlockDevice(): boolean; isCharacterDevice(): boolean }): string {
