@@ -4,7 +4,7 @@ import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s
 import { describe, expect, it } from 'vitest';
 import { S3Backend } from '../../src/storage/backends/s3.js';
 import { StorageTask } from '../../src/tasks/storage-task.js';
-import { S3RVER_CREDENTIALS } from '../helpers/s3-server.js';
+import { S3RVER_CREDENTIALS, startS3Server } from '../helpers/s3-server.js';
 import { useS3Server } from '../helpers/use-s3-server.js';
 
 // Writes upload their own parts, with the SHA-256 (the signature's payload
@@ -243,4 +243,45 @@ describe('S3 writes send their own parts, hashed as the body arrives', () => {
     await expect(backend.write('/x.bin', body(), { signal: new AbortController().signal, metadata: {}, overwrite: true })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect(released).toBe(true);
   });
+});
+
+describe('an S3 server that stops answering mid-upload (SIGSTOP)', () => {
+  it('a write with a timeout still ends: TIMEOUT, saying its parts may be left (removing them is given up on, not waited for without end)', async () => {
+    const server = await startS3Server('frozen');
+    const client = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3RVER_CREDENTIALS });
+    try {
+      const backend = new S3Backend({ bucket: server.bucket, prefix: 'frozen', client, partSize: PART });
+      async function* body(): AsyncGenerator<Buffer> {
+        for (let index = 0; index < 40; index += 1) {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          yield Buffer.alloc(1024 * 1024, index);
+        }
+      }
+      const firstPartSent = new Promise<void>((resolve) => {
+        client.middlewareStack.add(
+          (next) => async (args) => {
+            const answer = await next(args);
+            if ((args.request as { query: Record<string, unknown> }).query['partNumber'] === '1') resolve();
+            return answer;
+          },
+          { step: 'finalizeRequest', priority: 'low', name: 'firstPartSent' },
+        );
+      });
+      const running = new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/frozen.bin', data: body(), options: { timeout: 1500 } } }, { backend }).execute();
+      await firstPartSent;
+      process.kill(server.pid, 'SIGSTOP');
+      let timer: NodeJS.Timeout | undefined;
+      const ended = await Promise.race([running, new Promise<'still running'>((resolve) => (timer = setTimeout(() => { resolve('still running'); }, 40_000)))]);
+      clearTimeout(timer);
+      expect(ended).not.toBe('still running');
+      if (ended === 'still running') return;
+      expect(ended.error?.code).toBe('TIMEOUT');
+      expect(ended.error?.details?.['partsLeft']).toBe(true);
+      expect(ended.error?.message).toContain('stopping its upload failed');
+    } finally {
+      process.kill(server.pid, 'SIGCONT');
+      client.destroy();
+      await server.stop();
+    }
+  }, 60_000);
 });

@@ -73,6 +73,9 @@ export async function uploadObject(target: UploadTarget, body: AsyncIterable<Uin
   }
 }
 
+/** How long removing an upload that failed or was stopped may take before it is given up on (its parts left, and said so). */
+const STOP_UPLOAD_MS = 10_000;
+
 async function upload(target: UploadTarget, parts: AsyncGenerator<Part>, signal: AbortSignal, path: string): Promise<void> {
   const first = await parts.next();
   if (first.done === true) throw new Error('a body gave no part');
@@ -117,7 +120,9 @@ async function upload(target: UploadTarget, parts: AsyncGenerator<Part>, signal:
     // The commit (see uploadObject): no abort signal.
     await target.client.send(new target.sdk.CompleteMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId, MultipartUpload: { Parts: done }, ...commitCondition(target) }));
   } catch (error) {
-    await target.client.send(new target.sdk.AbortMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId })).catch((stopError: unknown) => {
+    // Bounded: a server that stopped answering (the very reason a timeout stopped the parts) must not hold the write for ever.
+    const stopUpload = new target.sdk.AbortMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId });
+    await target.client.send(stopUpload, { abortSignal: AbortSignal.timeout(STOP_UPLOAD_MS) }).catch((stopError: unknown) => {
       if (!signal.aborted) return;
       const reason = abortError(signal);
       const message = stopError instanceof Error ? stopError.message : String(stopError);
