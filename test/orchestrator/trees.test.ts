@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { restoreTree, storeTree, type FileOutcome, type TreeProgress } from '../../src/index.js';
+import { FileSystemBackend } from '../../src/storage/backends/filesystem.js';
 import { MemoryBackend } from '../../src/storage/backends/memory.js';
 import { Keyring } from '../../src/storage/codec/keyring.js';
 import { temporaryName } from '../../src/storage/backends/temporary-file.js';
@@ -137,6 +138,22 @@ describe('storeTree and restoreTree (the library the CLI uses)', () => {
     await expect(restoreTree({ prefix: '/t', destination: underFile, backend })).rejects.toMatchObject({ code: 'NOT_A_DIRECTORY', message: expect.stringContaining(underFile) as string });
     // Node's own recursive mkdir never returns here (mkdir answers ENOENT under a folder that exists).
     await expect(restoreTree({ prefix: '/t', destination: '/proc/taskforge-restore-here', backend })).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('/proc/taskforge-restore-here') as string });
+  });
+
+  it("a store whose folder is inside the tree it stores leaves that folder out: a second run does not store the first one's objects", async () => {
+    mkdirSync(join(dir, 'src', 'backups'));
+    const backend = new FileSystemBackend({ root: join(dir, 'src', 'backups') });
+    const skipped: FileOutcome[] = [];
+    const onFile = (outcome: FileOutcome): void => {
+      if (outcome.action === 'skipped') skipped.push(outcome);
+    };
+    expect(await storeTree({ source: join(dir, 'src'), prefix: '/t', backend, onFile })).toMatchObject({ files: 21, failed: 0 });
+    expect(await storeTree({ source: join(dir, 'src'), prefix: '/t', backend, onFile })).toMatchObject({ files: 21, stored: 0, unchanged: 21, failed: 0 });
+    expect(existsSync(join(dir, 'src', 'backups', 't', 'backups'))).toBe(false);
+    expect(skipped.map((outcome) => [outcome.path, outcome.reason])).toEqual([
+      ['backups', "the store's own folder (the tree is stored into it)"],
+      ['backups', "the store's own folder (the tree is stored into it)"],
+    ]);
   });
 
   it('a damaged index is an error, not a guess: INTEGRITY_ERROR', async () => {

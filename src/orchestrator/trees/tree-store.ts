@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
 import { Orchestrator } from '../orchestrator.js';
 import { isSharedQueue } from '../orchestrator-options.js';
@@ -9,6 +9,7 @@ import type { StorageOptions } from '../../tasks/storage-task-config.js';
 import type { WriteResultData } from '../../tasks/storage-result.js';
 import type { TaskResult } from '../../tasks/task-result.js';
 import type { StorageBackend } from '../../storage/backend.js';
+import { FileSystemBackend } from '../../storage/backends/filesystem.js';
 import type { Keyring } from '../../storage/codec/keyring.js';
 import { childPath, parseStoragePath } from '../../storage/storage-path.js';
 import { readIndex, saveIndex, type IndexAccess, type IndexEntry } from '../../tasks/tree-index.js';
@@ -112,7 +113,7 @@ export async function storeTree(options: StoreTreeOptions): Promise<TreeSummary>
   // (A save while files are still being stored keeps every entry of the old index: deletions are for the end.)
   const saver = new PeriodicSave(async () => saveIndex(access, mergedIndex(before, after, false)));
   try {
-    for await (const entry of walkTree(source)) {
+    for await (const entry of walkTree(source, { exclude: storeInside(options.backend, source) })) {
       if (signal.aborted) break;
       if (entry.kind === 'skipped') {
         tally.skipped(entry.path, childPath(prefix, entry.path), entry.reason);
@@ -206,6 +207,13 @@ export async function storeTree(options: StoreTreeOptions): Promise<TreeSummary>
 }
 
 /** The index after a run: what it found, and, unless deleting, what it did not find but is still stored (a later restore puts it back). */
+/** The store's own folder when it is inside the tree stored: left out, or every run would store the last one's objects again, nested one level deeper. */
+function storeInside(backend: StorageBackend, source: string): ReadonlyMap<string, string> {
+  if (!(backend instanceof FileSystemBackend)) return new Map();
+  const root = backend.rootDirectory;
+  return root.startsWith(`${source}${sep}`) ? new Map([[root, "the store's own folder (the tree is stored into it)"]]) : new Map();
+}
+
 /** Keeps the old index's entries at and under `path` (a folder that could not be read: not gone). */
 function keepStored(before: ReadonlyMap<string, IndexEntry>, after: Map<string, IndexEntry>, path: string): void {
   for (const [recorded, entry] of before) if (recorded === path || recorded.startsWith(`${path}/`)) after.set(recorded, entry);

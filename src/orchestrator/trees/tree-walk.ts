@@ -37,12 +37,18 @@ const SLICE_MS = 5;
  * (a fifth of a 5,000-file store's time). A tree whose inodes are not in
  * memory waits on the disk here, one lookup at a time.
  */
-export async function* walkTree(root: string): AsyncGenerator<LocalEntry, void, undefined> {
+export async function* walkTree(root: string, options: WalkOptions = {}): AsyncGenerator<LocalEntry, void, undefined> {
   const slice = { started: performance.now() };
-  yield* walkDirectory(root, '', slice);
+  yield* walkDirectory(root, '', slice, options);
 }
 
-async function* walkDirectory(hostDirectory: string, relative: string, slice: { started: number }): AsyncGenerator<LocalEntry, void, undefined> {
+/** What a walk leaves out. */
+export interface WalkOptions {
+  /** Host folders not to go into, each with why (the store's own root, when it is inside the tree). */
+  readonly exclude?: ReadonlyMap<string, string>;
+}
+
+async function* walkDirectory(hostDirectory: string, relative: string, slice: { started: number }, options: WalkOptions): AsyncGenerator<LocalEntry, void, undefined> {
   let names: Dirent[];
   try {
     names = readdirSync(hostDirectory, { withFileTypes: true });
@@ -57,9 +63,14 @@ async function* walkDirectory(hostDirectory: string, relative: string, slice: { 
       await yieldToEventLoop();
       slice.started = performance.now();
     }
+    const excluded = options.exclude?.get(join(hostDirectory, dirent.name));
+    if (excluded !== undefined) {
+      yield { kind: 'skipped', path: relative === '' ? dirent.name : `${relative}/${dirent.name}`, reason: excluded };
+      continue;
+    }
     const entry = describe(hostDirectory, relative, dirent.name);
     yield entry;
-    if (entry.kind === 'directory') yield* walkDirectory(join(hostDirectory, dirent.name), entry.path, slice);
+    if (entry.kind === 'directory') yield* walkDirectory(join(hostDirectory, dirent.name), entry.path, slice, options);
   }
 }
 

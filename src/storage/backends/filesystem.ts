@@ -70,6 +70,11 @@ export class FileSystemBackend implements StorageBackend {
   /** Backends on one root directory see the same files. */
   readonly identity: string;
   readonly #root: FileSystemRoot;
+
+  /** The directory that holds every object (resolved, not created). */
+  get rootDirectory(): string {
+    return this.#root.directory;
+  }
   /** Writes and deletes of one path through this backend go one at a time, so their metadata stays paired. */
   readonly #pathLocks = new KeyedMutex();
   /** Directory syncs shared by writes that finish together in one directory (group commit). */
