@@ -53,6 +53,20 @@ async function* chunked(bytes: Buffer, chunk: number): AsyncGenerator<Buffer> {
   }
 }
 
+/** Resolves once the server has answered the first part of a multipart upload sent through `client`. */
+function whenFirstPartSent(client: S3Client): Promise<void> {
+  return new Promise<void>((resolve) => {
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        const answer = await next(args);
+        if ((args.request as { query: Record<string, unknown> }).query['partNumber'] === '1') resolve();
+        return answer;
+      },
+      { step: 'finalizeRequest', priority: 'low', name: 'firstPartSent' },
+    );
+  });
+}
+
 function expectedCrc32(bytes: Buffer): string {
   const checksum = Buffer.alloc(4);
   checksum.writeUInt32BE(crc32(bytes) >>> 0);
@@ -205,16 +219,7 @@ describe('S3 writes send their own parts, hashed as the body arrives', () => {
       }
     }
     const task = new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/left.bin', data: body() } }, { backend });
-    const sent = new Promise<void>((resolve) => {
-      client.middlewareStack.add(
-        (next) => async (args) => {
-          const answer = await next(args);
-          if ((args.request as { query: Record<string, unknown> }).query['partNumber'] === '1') resolve();
-          return answer;
-        },
-        { step: 'finalizeRequest', priority: 'low', name: 'firstPartSent' },
-      );
-    });
+    const sent = whenFirstPartSent(client);
     const running = task.execute();
     await sent;
     await task.cancel('stop');
@@ -257,16 +262,7 @@ describe('an S3 server that stops answering mid-upload (SIGSTOP)', () => {
           yield Buffer.alloc(1024 * 1024, index);
         }
       }
-      const firstPartSent = new Promise<void>((resolve) => {
-        client.middlewareStack.add(
-          (next) => async (args) => {
-            const answer = await next(args);
-            if ((args.request as { query: Record<string, unknown> }).query['partNumber'] === '1') resolve();
-            return answer;
-          },
-          { step: 'finalizeRequest', priority: 'low', name: 'firstPartSent' },
-        );
-      });
+      const firstPartSent = whenFirstPartSent(client);
       const running = new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/frozen.bin', data: body(), options: { timeout: 1500 } } }, { backend }).execute();
       await firstPartSent;
       process.kill(server.pid, 'SIGSTOP');
