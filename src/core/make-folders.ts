@@ -1,5 +1,5 @@
-import { lstatSync, mkdirSync } from 'node:fs';
-import { lstat, mkdir } from 'node:fs/promises';
+import { mkdirSync, statSync } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { errnoOf } from './system-errors.js';
 
@@ -8,15 +8,18 @@ import { errnoOf } from './system-errors.js';
  * resolves true when it made `folder` itself. Not Node's recursive mkdir,
  * which never returns where mkdir answers ENOENT under a folder that exists
  * (a path in /proc): a command told to store there spun for ever. A
- * failure is the system's error, for the caller to name.
+ * failure is the system's error, for the caller to name; a file where a
+ * folder must be is ENOTDIR, as mkdir says it.
  */
 export async function makeFolders(folder: string): Promise<boolean> {
   const missing: string[] = [];
   for (let at = folder; ; at = dirname(at)) {
-    const found = await lstat(at).catch((error: unknown) => {
+    // (Links followed: a folder reached through one is a folder.)
+    const found = await stat(at).catch((error: unknown) => {
       if (errnoOf(error) !== 'ENOENT') throw error;
       return undefined;
     });
+    if (found !== undefined && !found.isDirectory()) throw notAFolder(at);
     if (found !== undefined || dirname(at) === at) break;
     missing.push(at);
   }
@@ -34,7 +37,7 @@ export function makeFoldersSync(folder: string): boolean {
   for (let at = folder; ; at = dirname(at)) {
     let found = true;
     try {
-      lstatSync(at);
+      if (!statSync(at).isDirectory()) throw notAFolder(at);
     } catch (error) {
       if (errnoOf(error) !== 'ENOENT') throw error;
       found = false;
@@ -50,4 +53,9 @@ export function makeFoldersSync(folder: string): boolean {
     }
   }
   return missing.length > 0;
+}
+
+/** The error mkdir gives where a file stands in a folder's place. */
+function notAFolder(path: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${path}'`), { code: 'ENOTDIR', errno: -20, syscall: 'mkdir', path });
 }
