@@ -59,7 +59,7 @@ export class Admission {
   submitOne(queue: LocalQueue, config: TaskConfig | BaseTask, options: SubmitOptions): TaskHandle {
     this.#assertAccepting();
     const submission = this.#readOne(config, queue, '', options);
-    const handle = new TaskHandle(submission.id, submission.type);
+    const handle = new TaskHandle(submission.id);
     submission.tag = handle;
     queue.submitOneNow(submission);
     this.#submitted(submission);
@@ -71,7 +71,7 @@ export class Admission {
     this.#assertAccepting();
     const submissions = this.#read(configs, queue, where, options);
     const handles = submissions.map((submission) => {
-      const handle = new TaskHandle(submission.id, submission.type);
+      const handle = new TaskHandle(submission.id);
       submission.tag = handle;
       return handle;
     });

@@ -93,10 +93,13 @@ export class Shutdown {
         `task '${id}' did not stop within ${String(STOP_GRACE_MS)} ms of its cancellation at shutdown; it was given up${queue.durable ? ' (the queue runs it again when next opened)' : ' (its work may go on until the process exits)'}`,
         { details: { abandoned: true, requeued: queue.durable } },
       );
-      handle.settle(failedWithoutRunning({ id, type: handle.type ?? UNKNOWN_TASK_TYPE }, 0, error));
+      const type = handle.type ?? (queue instanceof LocalQueue ? queue.typeOf(id) : undefined) ?? UNKNOWN_TASK_TYPE;
+      handle.settle(failedWithoutRunning({ id, type }, 0, error));
     }
     // What still waits in a queue of this process goes on with it (a durable one keeps it); its handles here are let go.
     const letGo = queue instanceof LocalQueue ? queue.waitingTags().filter((tag): tag is TaskHandle => tag instanceof TaskHandle) : [];
+    // (Taken before the queue closes: it knows their types.)
+    const typeOf = new Map(queue instanceof LocalQueue ? letGo.map((handle) => [handle.id, queue.typeOf(handle.id)]) : []);
     this.#unsubscribe?.();
     await queue.close();
     // What is still watched goes on in a durable queue (waiting here, or running elsewhere).
@@ -104,7 +107,7 @@ export class Shutdown {
       const error = new TaskforgeError(ErrorCode.CANCELLED, `task '${handle.id}' is no longer watched: the orchestrator shut down (the task stays in the queue ${queue.name})`, {
         details: { requeued: true },
       });
-      handle.settle({ ...failedWithoutRunning({ id: handle.id, type: handle.type ?? UNKNOWN_TASK_TYPE }, 0, error), details: { requeued: true } });
+      handle.settle({ ...failedWithoutRunning({ id: handle.id, type: handle.type ?? typeOf.get(handle.id) ?? UNKNOWN_TASK_TYPE }, 0, error), details: { requeued: true } });
     }
     this.#idle.resolve();
     this.#logger.info({ queue: queue.name, cutOff: stopped.cutOff.length, abandoned: stopped.abandoned.length, waiting }, 'orchestrator stopped');

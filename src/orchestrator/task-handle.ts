@@ -20,18 +20,19 @@ export type HandleResult<TData, TForm extends ResultForm> = TForm extends 'whole
 export class TaskHandle<TData = unknown, TForm extends ResultForm = 'whole'> {
   readonly id: string;
   /**
-   * The task's type, where this process submitted it (undefined for a
-   * handle made from an id alone): an end made without the task (lost by
-   * its queue, let go at shutdown) is told under it, not as 'unknown'.
+   * The task's type, for a handle of a task submitted to a shared queue
+   * (an end the queue makes without the task, LOST, is told under it, not
+   * as 'unknown'). Absent otherwise: a queue of this process keeps the type
+   * with the task, and 300,000 queued handles need no field more.
    */
-  readonly type: string | undefined;
+  declare readonly type?: string;
   #outcome: TaskResult | undefined;
   #resolve: ((result: TaskResult) => void) | undefined;
   #promise: Promise<TaskResult> | undefined;
 
   constructor(id: string, type?: string) {
     this.id = id;
-    this.type = type;
+    if (type !== undefined) this.type = type;
   }
 
   /**

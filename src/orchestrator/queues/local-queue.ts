@@ -172,6 +172,11 @@ export class LocalQueue implements TaskQueue {
     return this.#entries.get(id)?.tag;
   }
 
+  /** The type of a task this queue holds. */
+  typeOf(id: string): string | undefined {
+    return this.#entries.get(id)?.type;
+  }
+
   /** The handles (tags) of the tasks still waiting, given up by a queue that keeps them (its orchestrator shuts down). */
   waitingTags(): unknown[] {
     const tags: unknown[] = [];
