@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { BullMqModules } from './load-bullmq.js';
 import { CANCEL_SCRIPT, FINISH_SCRIPT, SCRIPT_KEYS, STRANDED_SCRIPT, SUBMIT_SCRIPT } from './redis-scripts.js';
-import { BULL_KEYS, EXTEND_SCRIPT, HAND_BACK_SCRIPT, TAKE_SCRIPT } from './redis-take-scripts.js';
+import { BULL_KEYS, EXTEND_SCRIPT, HAND_BACK_SCRIPT, REMOVE_WAITING_SCRIPT, TAKE_SCRIPT } from './redis-take-scripts.js';
 
 /** The queue's scripts (redis-scripts.ts), by the command name every connection runs them under. */
 export const SCRIPTS = { tfSubmit: SUBMIT_SCRIPT, tfFinish: FINISH_SCRIPT, tfCancel: CANCEL_SCRIPT, tfStranded: STRANDED_SCRIPT } as const;
@@ -10,7 +10,7 @@ export const SCRIPTS = { tfSubmit: SUBMIT_SCRIPT, tfFinish: FINISH_SCRIPT, tfCan
 export type ScriptCommand = keyof typeof SCRIPTS;
 
 /** The scripts on BullMQ's keys by which a worker takes and keeps jobs (redis-take-scripts.ts). */
-export const BULL_SCRIPTS = { tfTake: TAKE_SCRIPT, tfExtend: EXTEND_SCRIPT, tfHandBack: HAND_BACK_SCRIPT } as const;
+export const BULL_SCRIPTS = { tfTake: TAKE_SCRIPT, tfExtend: EXTEND_SCRIPT, tfHandBack: HAND_BACK_SCRIPT, tfRemoveWaiting: REMOVE_WAITING_SCRIPT } as const;
 
 /** The name a connection runs one of the scripts on BullMQ's keys under. */
 export type BullScriptCommand = keyof typeof BULL_SCRIPTS;

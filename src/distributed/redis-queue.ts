@@ -135,9 +135,9 @@ export class RedisQueue implements TaskQueue {
         this.#feed.ended(result);
         return { outcome: 'ended', result };
       }
-      // Ended meanwhile some other way: its end stands.
-      const finished = await this.#store.finished.get(id);
-      return finished === undefined ? { outcome: 'signalled', task: meta } : { outcome: 'finished', finished };
+      // Ended meanwhile some other way (another cancel's): its end stands, and came after this request, so
+      // it answers this cancel too ('finished' would say the task had ended before it was asked).
+      return { outcome: 'signalled', task: meta };
     }
     // Running (its worker heard the request, and publishes the cancel event), or between states.
     return { outcome: 'signalled', task: meta };

@@ -11,6 +11,7 @@ import { toBullMqPriority } from '../orchestrator/queues/bullmq-priority.js';
 import { agedBullPriority, checkAgedPriority, RedisAging } from './redis-aging.js';
 import type { FinishedTask, QueuedTask, SubmitOutcome, TaskMeta, TaskState } from '../orchestrator/task-queue.js';
 import { SCRIPT_KEYS } from './redis-scripts.js';
+import { BULL_KEYS } from './redis-take-scripts.js';
 import { loadBullMq } from './load-bullmq.js';
 import { RedisConnections, runScript, type ScriptCommand } from './redis-connections.js';
 import { watchConnection, type RedisConnectionChange } from './redis-connection-watch.js';
@@ -60,6 +61,8 @@ export class RedisStore {
   readonly #redis: Redis;
   readonly #bull: Queue<QueuedTask>;
   readonly #keys: readonly string[];
+  /** The keys BULL_SCRIPTS take: this queue's BullMQ lists and sets. */
+  readonly #bullKeys: readonly string[];
   readonly #prefix: string;
   /** The key prefix of this queue's BullMQ jobs and keys, `PREFIX:NAME:`. */
   readonly jobKeyPrefix: string;
@@ -78,6 +81,7 @@ export class RedisStore {
     this.#prefix = `${KEY_PREFIX}:${name}`;
     this.jobKeyPrefix = `${KEY_PREFIX}:bull:${name}:`;
     this.#keys = SCRIPT_KEYS.map((key) => `${this.#prefix}:${key}`);
+    this.#bullKeys = BULL_KEYS.map((key) => `${this.jobKeyPrefix}${key}`);
     this.#redis = connections.open({ autoPipelining: true });
     const assertOpen = (): void => {
       this.#assertOpen();
@@ -308,10 +312,14 @@ export class RedisStore {
     }
   }
 
-  /** Removes a task's job while it waits in BullMQ; false when it is running (locked) or not there. */
+  /** Removes a task's job while it waits in BullMQ; false when it is running (locked) or not there (see REMOVE_WAITING_SCRIPT). */
   async removeWaiting(id: string): Promise<boolean> {
     this.#assertOpen();
-    return (await this.#bull.remove(jobIdOf(id))) === 1;
+    try {
+      return (await runScript(this.#redis, 'tfRemoveWaiting', [...this.#bullKeys, this.jobKeyPrefix, jobIdOf(id)])) === 1;
+    } catch (error) {
+      throw this.#failed(error);
+    }
   }
 
   /** Whether a cancellation of this task was asked for. */
@@ -378,8 +386,12 @@ export class RedisStore {
       // One array, not spread: a batch of 20,000 tasks is 80,000 arguments, past what a call's stack holds (ioredis flattens it).
       return await runScript(via, command, [...this.#keys, ...common, ...args]);
     } catch (error) {
-      throw new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `the Redis queue ${this.name} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw this.#failed(error);
     }
+  }
+
+  #failed(error: unknown): TaskforgeError {
+    return new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `the Redis queue ${this.name} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
 }
 

@@ -1,6 +1,6 @@
 /**
- * The Lua scripts by which a taskforge worker takes, keeps and hands back
- * BullMQ jobs itself, several in one call, where BullMQ's Worker moves one
+ * The Lua scripts by which taskforge takes, keeps, hands back and removes
+ * BullMQ jobs itself. A worker takes several in one call, where BullMQ's Worker moves one
  * job per call: a script call costs Redis and the worker more than the few
  * commands it runs for a job, so a worker taking the jobs for all its free
  * slots at once makes a fraction of the calls. Each mirrors what BullMQ
@@ -132,5 +132,32 @@ else
 end
 if roomLeft(1) > 0 then rcall('ZADD', markerKey, 0, '0') end
 rcall('XADD', eventsKey, '*', 'event', 'waiting', 'jobId', jobId, 'prev', 'active')
+return 1
+`;
+
+/**
+ * Removes a job while it waits, as BullMQ's removeJob does one that is not
+ * locked: ARGV[2] = job id. Unlike BullMQ's, it says 0 for a job that is not
+ * waiting (taken, or gone: its task ended and its worker removed it), for
+ * BullMQ's says 1 for any job id without a lock, there or not, and a cancel
+ * would take that for having ended the task itself. Taskforge's jobs have no
+ * children, logs aside no keys of their own, and are never delayed or
+ * deduplicated. Returns 1 when removed.
+ */
+export const REMOVE_WAITING_SCRIPT = `${PRELUDE}
+local jobId = ARGV[2]
+local jobKey = prefix .. jobId
+if rcall('EXISTS', jobKey .. ':lock') == 1 then return 0 end
+local prev
+if rcall('ZREM', prioritizedKey, jobId) == 1 then
+  prev = 'prioritized'
+elseif rcall('LREM', waitKey, 1, jobId) == 1 then
+  prev = 'wait'
+else
+  return 0
+end
+rcall('DEL', jobKey, jobKey .. ':logs')
+local maxEvents = tonumber(rcall('HGET', metaKey, 'opts.maxLenEvents')) or 10000
+rcall('XADD', eventsKey, 'MAXLEN', '~', maxEvents, '*', 'event', 'removed', 'jobId', jobId, 'prev', prev)
 return 1
 `;

@@ -262,6 +262,42 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     await expect(orchestrator.cancel('nobody')).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
+  it('removes a job only while it waits: not one a worker holds, nor one already gone (its task ended there: a cancel then waits for that end)', async () => {
+    const store = await RedisStore.open({ url: server?.url ?? '', name });
+    cleanups.push(() => store.close());
+    const at = Date.now();
+    const task = (id: string, priority: number): QueuedTask => ({ id, type: 'probe', priority, config: { type: 'probe' }, attempts: 0, submittedAt: at, dependsOn: undefined });
+    await store.submit([task('held', 9), task('ranked', 3)]);
+    const { job, manual } = await takeJobByHand();
+    cleanups.push(() => manual.close());
+    expect(job.id).toBe(jobIdOf('held'));
+    // Every taskforge job is prioritized; a job of BullMQ's plain wait list (BullMQ's priority 0) is removed the same way.
+    const { Queue } = await import('bullmq');
+    const port = Number(new URL(server?.url ?? '').port);
+    const bull = new Queue(name, { connection: { host: '127.0.0.1', port, maxRetriesPerRequest: null }, prefix: 'taskforge:bull' });
+    cleanups.push(() => bull.close());
+    await bull.add('probe', {}, { jobId: jobIdOf('listed') });
+    const redis = new Redis(server?.url ?? '');
+    cleanups.push(() => {
+      redis.disconnect();
+      return Promise.resolve();
+    });
+    // Waiting: removed, the job's hash with it, with BullMQ's 'removed' event.
+    expect(await store.removeWaiting('ranked')).toBe(true);
+    expect(await store.removeWaiting('listed')).toBe(true);
+    expect(await redis.exists(`${store.jobKeyPrefix}${jobIdOf('ranked')}`, `${store.jobKeyPrefix}${jobIdOf('listed')}`)).toBe(0);
+    const removed = (await redis.xrange(`${store.jobKeyPrefix}events`, '-', '+')).map(([, fields]) => fields.join(' ')).filter((fields) => fields.startsWith('event removed'));
+    expect(removed).toEqual([`event removed jobId ${jobIdOf('ranked')} prev prioritized`, `event removed jobId ${jobIdOf('listed')} prev wait`]);
+    // Held by a worker: left alone.
+    expect(await store.removeWaiting('held')).toBe(false);
+    expect(await redis.exists(`${store.jobKeyPrefix}${jobIdOf('held')}`)).toBe(1);
+    // Gone (its task ended on a worker, which removed the job): not removed. BullMQ's own remove says 1 for a job
+    // that is not there, so a cancel whose request a worker had already acted on took that end for someone else's
+    // and said the task was "already failed".
+    expect(await store.removeWaiting('ranked')).toBe(false);
+    expect(await store.removeWaiting('never-submitted')).toBe(false);
+  });
+
   it('reports a task as pending, running, then finished; and hands the result to a client that did not submit it', async () => {
     const submitter = await client();
     const observer = await client();
