@@ -30,6 +30,12 @@ const CODE_BY_ERRNO: Readonly<Record<string, ErrorCode>> = {
   ECONNRESET: ErrorCode.BACKEND_UNAVAILABLE,
   ECONNREFUSED: ErrorCode.BACKEND_UNAVAILABLE,
   EPIPE: ErrorCode.BACKEND_UNAVAILABLE,
+  ECONNABORTED: ErrorCode.BACKEND_UNAVAILABLE,
+  EHOSTUNREACH: ErrorCode.BACKEND_UNAVAILABLE,
+  ENETUNREACH: ErrorCode.BACKEND_UNAVAILABLE,
+  // A host name not found: mistyped, or the name service is down for now (a retry may help: EAI_AGAIN always, ENOTFOUND sometimes).
+  ENOTFOUND: ErrorCode.BACKEND_UNAVAILABLE,
+  EAI_AGAIN: ErrorCode.BACKEND_UNAVAILABLE,
   EIO: ErrorCode.IO_ERROR,
 };
 
@@ -44,6 +50,25 @@ const DESCRIPTION_BY_CODE: Partial<Record<ErrorCode, string>> = {
   [ErrorCode.PATH_OUTSIDE_ROOT]: 'too many levels of symbolic links',
   [ErrorCode.BACKEND_UNAVAILABLE]: 'the system is temporarily busy',
   [ErrorCode.IO_ERROR]: 'an I/O error occurred',
+};
+
+/** Errnos that share a code but not a cause: each told as what happened (a refused connection is not a busy system). */
+const DESCRIPTION_BY_ERRNO: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'the connection was refused (is the server running, on that port?)',
+  ECONNRESET: 'the connection was reset',
+  EPIPE: 'the connection was closed by the other end',
+  ETIMEDOUT: 'the operation timed out',
+  ECONNABORTED: 'the connection was aborted',
+  EHOSTUNREACH: 'the host is unreachable',
+  ENETUNREACH: 'the network is unreachable',
+  ENOTFOUND: 'the host name was not found (is it spelt right?)',
+  EAI_AGAIN: 'the host name could not be looked up for now',
+  EMFILE: 'too many open files in this process',
+  ENFILE: 'too many open files on the system',
+  EROFS: 'the file system is read-only',
+  ENOTEMPTY: 'it is a directory that is not empty',
+  EFBIG: 'the file is too large for the file system',
+  EDQUOT: 'the disk quota is exhausted',
 };
 
 /** The code of a system error's errno (ENOSPC: NO_SPACE), if taskforge maps it. */
@@ -75,7 +100,7 @@ export function fromSystemError(error: unknown, context: SystemErrorContext): Ta
       cause: error,
     });
   }
-  const reason = DESCRIPTION_BY_CODE[code] ?? errno;
+  const reason = DESCRIPTION_BY_ERRNO[errno] ?? DESCRIPTION_BY_CODE[code] ?? errno;
   return new TaskforgeError(code, `${context.operation} of '${context.path}' failed: ${reason} (${errno})`, {
     cause: error,
     details: { path: context.path, errno },

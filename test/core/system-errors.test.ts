@@ -26,12 +26,34 @@ describe('system errors become coded errors', () => {
     ['ENFILE', 'BACKEND_UNAVAILABLE', true],
     ['ECONNRESET', 'BACKEND_UNAVAILABLE', true],
     ['ETIMEDOUT', 'BACKEND_UNAVAILABLE', true],
+    ['ECONNREFUSED', 'BACKEND_UNAVAILABLE', true],
+    ['EHOSTUNREACH', 'BACKEND_UNAVAILABLE', true],
+    ['ENOTFOUND', 'BACKEND_UNAVAILABLE', true],
+    ['EAI_AGAIN', 'BACKEND_UNAVAILABLE', true],
   ])('%s gives %s (retryable: %s)', (code, expected, retryable) => {
     const error = fromSystemError(errno(code), { operation: 'write', path: '/data/x' });
     expect(error).toMatchObject({ code: expected, retryable, details: { path: '/data/x', errno: code } });
     expect(error.message).toContain("write of '/data/x' failed");
     // The storage path is named; the host path stays in the cause only.
     expect(error.message).not.toContain('/host/path');
+  });
+
+  it.each([
+    ['ECONNREFUSED', 'the connection was refused (is the server running, on that port?)'],
+    ['ECONNRESET', 'the connection was reset'],
+    ['EPIPE', 'the connection was closed by the other end'],
+    ['ETIMEDOUT', 'the operation timed out'],
+    ['EMFILE', 'too many open files in this process'],
+    ['ENFILE', 'too many open files on the system'],
+    ['EAGAIN', 'the system is temporarily busy'],
+    ['EROFS', 'the file system is read-only'],
+    ['ENOTEMPTY', 'it is a directory that is not empty'],
+    ['EFBIG', 'the file is too large for the file system'],
+    ['EDQUOT', 'the disk quota is exhausted'],
+    ['ENOTFOUND', 'the host name was not found (is it spelt right?)'],
+    ['EHOSTUNREACH', 'the host is unreachable'],
+  ])('%s is told in its own words, not its code\'s', (code, words) => {
+    expect(fromSystemError(errno(code), { operation: 'read', path: '/a' }).message).toBe(`read of '/a' failed: ${words} (${code})`);
   });
 
   it('an errno taskforge does not know, or no errno at all, gives INTERNAL with the cause kept', () => {
