@@ -85,6 +85,18 @@ export function errnoOf(error: unknown): string | undefined {
   return undefined;
 }
 
+/** What a system error says happened, in words and its errno (`no such object or directory (ENOENT)`); its message when it has no errno taskforge maps. */
+export function systemErrorReason(error: unknown): string {
+  const errno = errnoOf(error);
+  const code = codeOfErrno(errno);
+  if (errno === undefined || code === undefined) return error instanceof Error ? error.message : String(error);
+  return reasonOf(errno, code);
+}
+
+function reasonOf(errno: string, code: ErrorCode): string {
+  return `${DESCRIPTION_BY_ERRNO[errno] ?? DESCRIPTION_BY_CODE[code] ?? errno} (${errno})`;
+}
+
 /**
  * Maps a Node system error to a coded {@link TaskforgeError}, naming the
  * operation and the storage path (never the host path, which would leak the
@@ -100,8 +112,7 @@ export function fromSystemError(error: unknown, context: SystemErrorContext): Ta
       cause: error,
     });
   }
-  const reason = DESCRIPTION_BY_ERRNO[errno] ?? DESCRIPTION_BY_CODE[code] ?? errno;
-  return new TaskforgeError(code, `${context.operation} of '${context.path}' failed: ${reason} (${errno})`, {
+  return new TaskforgeError(code, `${context.operation} of '${context.path}' failed: ${reasonOf(errno, code)}`, {
     cause: error,
     details: { path: context.path, errno },
   });

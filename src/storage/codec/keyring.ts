@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
+import { systemErrorReason } from '../../core/system-errors.js';
 import { KEY_ID_PATTERN } from './container-format.js';
 
 /** Master keys are 256 bits. */
@@ -51,11 +52,17 @@ export class Keyring {
    * Reads a keyring file: JSON `{ "active": "id", "keys": { "id": "base64", ... } }`.
    */
   static fromFile(path: string): Keyring {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (error) {
+      throw keyringError(`the keyring file ${path} cannot be read: ${systemErrorReason(error)}`, error);
+    }
     let parsed: unknown;
     try {
-      parsed = JSON.parse(readFileSync(path, 'utf8'));
+      parsed = JSON.parse(text);
     } catch (error) {
-      throw keyringError(`the keyring file ${path} could not be read as JSON`, error);
+      throw keyringError(`the keyring file ${path} is not JSON: ${error instanceof Error ? error.message : String(error)}`, error);
     }
     if (parsed === null || typeof parsed !== 'object' || typeof (parsed as { keys?: unknown }).keys !== 'object') {
       throw keyringError(`the keyring file ${path} must hold { "active": "id", "keys": { "id": "base64 key" } }`);
