@@ -85,6 +85,19 @@ export function errnoOf(error: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * A system error of a call made on the way to the operation asked for (the
+ * storage root's folder made before a write): the same errno, and `within`
+ * says what failed, so that fromSystemError tells it ("write of '/x' failed:
+ * the storage root cannot be made: permission denied (EACCES)") and not as
+ * the object's own failure.
+ */
+export function systemErrorWithin(error: unknown, within: string): unknown {
+  const errno = errnoOf(error);
+  if (errno === undefined) return error;
+  return Object.assign(new Error(`${within}: ${error instanceof Error ? error.message : String(error)}`, { cause: error }), { code: errno, within });
+}
+
 /** What a system error says happened, in words and its errno (`no such object or directory (ENOENT)`); its message when it has no errno taskforge maps. */
 export function systemErrorReason(error: unknown): string {
   const errno = errnoOf(error);
@@ -112,7 +125,9 @@ export function fromSystemError(error: unknown, context: SystemErrorContext): Ta
       cause: error,
     });
   }
-  return new TaskforgeError(code, `${context.operation} of '${context.path}' failed: ${reasonOf(errno, code)}`, {
+  const within = (error as { within?: unknown }).within;
+  const reason = typeof within === 'string' ? `${within}: ${reasonOf(errno, code)}` : reasonOf(errno, code);
+  return new TaskforgeError(code, `${context.operation} of '${context.path}' failed: ${reason}`, {
     cause: error,
     details: { path: context.path, errno },
   });

@@ -4,6 +4,8 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { FileSystemBackend } from '../../src/storage/backends/filesystem.js';
+import { StorageTask } from '../../src/tasks/storage-task.js';
+import type { TaskResult } from '../../src/tasks/task-result.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { useFileSystemFixture } from '../helpers/fs-fixture.js';
 import { describeBackendConformance } from './conformance.js';
@@ -84,5 +86,26 @@ describe('filesystem backend: times', () => {
     const page = await backend.list('/', { signal, recursive: false, limit: 10 });
     expect(info?.modifiedAt.toISOString()).toBe('2026-12-06T16:24:39.637Z');
     expect(page.entries.map((entry) => entry.modifiedAt)).toEqual(['2026-12-06T16:24:39.637Z']);
+  });
+});
+
+describe('filesystem backend: a root that cannot be made', () => {
+  it('fails the first write with a coded error that says the storage root is the problem (not the object), and leaks no host path', async () => {
+    const { path: dir, remove } = await makeTempDir('fs-root-');
+    const write = (root: string): Promise<TaskResult> => new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/x.txt', data: 'data' } }, { backend: new FileSystemBackend({ root }) }).execute();
+    try {
+      await writeFile(join(dir, 'a-file'), 'x');
+      expect((await write(join(dir, 'a-file', 'store'))).error).toMatchObject({
+        code: 'NOT_A_DIRECTORY',
+        message: "write of '/x.txt' failed: the storage root cannot be made: a parent of it is a file, not a directory (ENOTDIR)",
+      });
+      // Where no folder can be made at all (Node's own recursive mkdir spins for ever there).
+      expect((await write('/proc/taskforge-none/store')).error).toMatchObject({
+        code: 'NOT_FOUND',
+        message: "write of '/x.txt' failed: the storage root cannot be made: no such object or directory (ENOENT)",
+      });
+    } finally {
+      await remove();
+    }
   });
 });

@@ -3,7 +3,7 @@ import { lstat, mkdir, readlink, realpath } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
 import { makeFolders } from '../../core/make-folders.js';
-import { errnoOf } from '../../core/system-errors.js';
+import { errnoOf, systemErrorWithin } from '../../core/system-errors.js';
 import { pathSegments } from '../storage-path.js';
 import { pathCallsFor, POOLED_CALLS, type PathCalls } from './path-calls.js';
 
@@ -64,7 +64,11 @@ export class FileSystemRoot {
   /** The real path of the root, creating it when `create` is set; undefined when it does not exist. */
   async real(create: boolean): Promise<string | undefined> {
     if (this.#realRoot !== undefined) return this.#realRoot;
-    if (create) await makeFolders(this.directory);
+    if (create) {
+      await makeFolders(this.directory).catch((error: unknown) => {
+        throw systemErrorWithin(error, 'the storage root cannot be made');
+      });
+    }
     let realRoot: string;
     try {
       realRoot = await realpath(this.directory);
