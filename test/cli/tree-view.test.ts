@@ -22,7 +22,7 @@ describe('the progress and summary of write/read --recursive', () => {
     expect(err()).toBe(line);
     view.file({ path: 'odd', storagePath: '/t/odd', action: 'skipped', reason: 'a FIFO' });
     expect(err()).toBe(`${line}\r${' '.repeat(line.length)}\rtaskforge: odd: skipped: a FIFO\n`);
-    view.summary({ files: 10, stored: 9, unchanged: 0, links: 0, skipped: 1, failed: 0, deleted: 0, bytesRead: 10 * 1024 * 1024, bytesStored: 5 * 1024 * 1024, elapsedMs: 2000, interrupted: false }, 'stored');
+    view.summary({ files: 10, stored: 9, unchanged: 0, links: 0, skipped: 1, failed: 0, deleted: 0, bytesRead: 10 * 1024 * 1024, bytesStored: 5 * 1024 * 1024, elapsedMs: 2000, interrupted: false, uploadsLeft: [] }, 'stored');
     expect(out()).toBe('stored 9 of 10 files (10.0 MiB read, 5.0 MiB stored) in 2.0 s, 5.0 MiB/s, 0 unchanged, 0 links, 1 skipped, 0 failed\n');
   });
 
@@ -34,7 +34,7 @@ describe('the progress and summary of write/read --recursive', () => {
     const view = new TreeView(json.streams, true);
     view.progress({ files: 1, bytes: 1, filesDone: 1, bytesDone: 1, elapsedMs: 1 });
     view.file({ path: 'a', storagePath: '/t/a', action: 'stored', bytes: 1, storedBytes: 1 });
-    view.summary({ files: 1, stored: 1, unchanged: 0, links: 0, skipped: 0, failed: 0, deleted: 0, bytesRead: 1, bytesStored: 1, elapsedMs: 1, interrupted: false }, 'stored');
+    view.summary({ files: 1, stored: 1, unchanged: 0, links: 0, skipped: 0, failed: 0, deleted: 0, bytesRead: 1, bytesStored: 1, elapsedMs: 1, interrupted: false, uploadsLeft: [] }, 'stored');
     expect(json.err()).toBe('');
     expect(json.out().trim().split('\n').map((line) => JSON.parse(line) as unknown)).toEqual([{ path: 'a', storagePath: '/t/a', action: 'stored', bytes: 1, storedBytes: 1 }, { summary: expect.objectContaining({ stored: 1 }) as unknown }]);
   });

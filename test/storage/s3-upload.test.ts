@@ -1,9 +1,13 @@
 import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { S3Backend } from '../../src/storage/backends/s3.js';
 import { StorageTask } from '../../src/tasks/storage-task.js';
+import { storeTree } from '../../src/orchestrator/trees/tree-store.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 import { S3RVER_CREDENTIALS, startS3Server } from '../helpers/s3-server.js';
 import { useS3Server } from '../helpers/use-s3-server.js';
 
@@ -229,6 +233,26 @@ describe('S3 writes send their own parts, hashed as the body arrives', () => {
     expect(result.error?.message).toContain('stopping its upload failed');
     // The cancel's own words are in it.
     expect(result.error?.message).toContain('was cancelled: stop');
+  });
+
+  it('a tree store interrupted while a large file is uploaded, on a server that refuses to remove its parts, names the file in uploadsLeft (not silent)', async () => {
+    const { server, client } = s3();
+    const { path: source, remove } = await makeTempDir('tree-left-');
+    try {
+      await writeFile(join(source, 'big.bin'), bytesOf(80 * 1024 * 1024));
+      await writeFile(join(source, 'small.txt'), 'small');
+      const backend = new S3Backend({ bucket: server.bucket, prefix: `tree-left-${String(process.pid)}`, client, partSize: PART });
+      const interrupt = new AbortController();
+      void whenFirstPartSent(client).then(() => {
+        interrupt.abort(new Error('interrupted by SIGINT'));
+      });
+      const summary = await storeTree({ source, prefix: '/t', backend, signal: interrupt.signal });
+      expect(summary).toMatchObject({ interrupted: true, failed: 0, uploadsLeft: ['/t/big.bin'] });
+      // Not stored: a restore finds no such file.
+      await expect(client.send(new HeadObjectCommand({ Bucket: server.bucket, Key: `tree-left-${String(process.pid)}/t/big.bin` }))).rejects.toMatchObject({ name: 'NotFound' });
+    } finally {
+      await remove();
+    }
   });
 
   it('a write that fails before its body is read to the end lets the source go (its finally runs): a bucket that is not there', async () => {

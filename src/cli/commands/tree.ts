@@ -87,9 +87,16 @@ async function withInterruption(streams: CliStreams, verb: 'stored' | 'restored'
   view.summary(summary, verb);
   if (summary.interrupted) {
     streams.stderr.write(`taskforge: interrupted by ${interruption.by ?? 'a signal'}: ${String(summary.stored)} files were ${verb} whole, none half; the same command again does the rest\n`);
+    if (summary.uploadsLeft.length > 0) streams.stderr.write(uploadsLeftLine(summary.uploadsLeft));
     return ExitCode.TASK_FAILED;
   }
   return summary.failed > 0 ? ExitCode.TASK_FAILED : ExitCode.OK;
+}
+
+/** What an interrupted store left in the store: the parts of uploads cut off that the store would not remove. */
+function uploadsLeftLine(paths: readonly string[]): string {
+  const named = paths.length <= 5 ? paths.join(', ') : `${paths.slice(0, 5).join(', ')} and ${String(paths.length - 5)} more`;
+  return `taskforge: the parts already sent of ${String(paths.length)} cut-off ${paths.length === 1 ? 'file' : 'files'} could not be removed from the store (${named}): they stay, billed, until a lifecycle rule for incomplete multipart uploads removes them\n`;
 }
 
 /** The keys from the environment; for --encrypt, a missing key is a config error before anything is stored. */

@@ -150,7 +150,10 @@ export async function storeTree(options: StoreTreeOptions): Promise<TreeSummary>
         const path = childPath(prefix, entry.path);
         await packs.add(join(source, ...entry.path.split('/')), path, entry.size, (outcome) => {
           if (!outcome.stored) {
-            if (signal.aborted && outcome.error.code === ErrorCode.CANCELLED) return;
+            if (signal.aborted && outcome.error.code === ErrorCode.CANCELLED) {
+              tally.cutOff(path, outcome.error);
+              return;
+            }
             tally.failed(entry.path, path, outcome.error);
             if (previous !== undefined) after.set(entry.path, previous);
             return;
@@ -166,7 +169,10 @@ export async function storeTree(options: StoreTreeOptions): Promise<TreeSummary>
         const path = childPath(prefix, entry.path);
         if (!result.success) {
           // Cut off by the interruption: not stored, and not a failure of the file's.
-          if (signal.aborted && result.error.code === ErrorCode.CANCELLED) return;
+          if (signal.aborted && result.error.code === ErrorCode.CANCELLED) {
+            tally.cutOff(path, result.error);
+            return;
+          }
           tally.failed(entry.path, path, result.error);
           // The write committed nothing: the old object, if any, is what the index describes.
           if (previous !== undefined) after.set(entry.path, previous);

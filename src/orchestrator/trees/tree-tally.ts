@@ -51,6 +51,13 @@ export interface TreeSummary {
   readonly elapsedMs: number;
   /** Stopped by its signal before the end: what it did is done, the rest is left for the same run again. */
   readonly interrupted: boolean;
+  /**
+   * Storage paths of files cut off mid-upload whose parts already sent the
+   * store would not remove (an S3 multipart upload left open: its parts are
+   * kept, and billed, until a lifecycle rule for incomplete uploads removes
+   * them). Nothing was stored at these paths. Empty almost always.
+   */
+  readonly uploadsLeft: readonly string[];
 }
 
 /** Counts a run's outcomes and tells them on. */
@@ -69,6 +76,7 @@ export class TreeTally {
   #failed = 0;
   #deleted = 0;
   #bytesStored = 0;
+  readonly #uploadsLeft: string[] = [];
 
   constructor(onFile: ((outcome: FileOutcome) => void) | undefined, onProgress: ((progress: TreeProgress) => void) | undefined) {
     this.#onFile = onFile;
@@ -107,6 +115,11 @@ export class TreeTally {
     this.#onFile?.({ path, storagePath, action: 'skipped', reason });
   }
 
+  /** A file cut off by the interruption: not stored, and not a failure; told when its upload's parts were left in the store. */
+  cutOff(storagePath: string, error: { readonly details?: Readonly<Record<string, unknown>> | undefined }): void {
+    if (error.details?.['partsLeft'] === true) this.#uploadsLeft.push(storagePath);
+  }
+
   deleted(path: string, storagePath: string): void {
     this.#deleted += 1;
     this.#onFile?.({ path, storagePath, action: 'deleted' });
@@ -125,6 +138,7 @@ export class TreeTally {
       bytesStored: this.#bytesStored,
       elapsedMs: performance.now() - this.#started,
       interrupted,
+      uploadsLeft: [...this.#uploadsLeft].sort(),
     };
   }
 
