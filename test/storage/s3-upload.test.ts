@@ -57,8 +57,13 @@ async function* chunked(bytes: Buffer, chunk: number): AsyncGenerator<Buffer> {
   }
 }
 
+let watchers = 0;
+
 /** Resolves once the server has answered the first part of a multipart upload sent through `client`. */
 function whenFirstPartSent(client: S3Client): Promise<void> {
+  // (A name of its own: a client takes one middleware per name, and a test may watch a shared client again.)
+  watchers += 1;
+  const name = `firstPartSent${String(watchers)}`;
   return new Promise<void>((resolve) => {
     client.middlewareStack.add(
       (next) => async (args) => {
@@ -66,7 +71,7 @@ function whenFirstPartSent(client: S3Client): Promise<void> {
         if ((args.request as { query: Record<string, unknown> }).query['partNumber'] === '1') resolve();
         return answer;
       },
-      { step: 'finalizeRequest', priority: 'low', name: 'firstPartSent' },
+      { step: 'finalizeRequest', priority: 'low', name },
     );
   });
 }
@@ -236,7 +241,9 @@ describe('S3 writes send their own parts, hashed as the body arrives', () => {
   });
 
   it('a tree store interrupted while a large file is uploaded, on a server that refuses to remove its parts, names the file in uploadsLeft (not silent)', async () => {
-    const { server, client } = s3();
+    const { server } = s3();
+    // A client of its own: the shared one's earlier watch would see this upload's first part too.
+    const client = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3RVER_CREDENTIALS });
     const { path: source, remove } = await makeTempDir('tree-left-');
     try {
       await writeFile(join(source, 'big.bin'), bytesOf(80 * 1024 * 1024));
@@ -251,6 +258,7 @@ describe('S3 writes send their own parts, hashed as the body arrives', () => {
       // Not stored: a restore finds no such file.
       await expect(client.send(new HeadObjectCommand({ Bucket: server.bucket, Key: `tree-left-${String(process.pid)}/t/big.bin` }))).rejects.toMatchObject({ name: 'NotFound' });
     } finally {
+      client.destroy();
       await remove();
     }
   });
