@@ -133,6 +133,23 @@ describe('the attempt signal', () => {
     expect(cancelled.signals[0]).toBe(timedOut.signals[0]);
   });
 
+  it('a task whose work goes on past its timeout or cancel and then returns a value ends COMPLETED (its work is done; a TIMEOUT would run it again)', async () => {
+    class ReturnsLate extends BaseTask<string> {
+      static override readonly ignoresSignal = true;
+      protected override async executeTask(): Promise<string> {
+        await new Promise((resolve) => setTimeout(resolve, 80));
+        return 'done anyway';
+      }
+    }
+    const timedOut = await new ReturnsLate({ type: 'late', metadata: { options: { timeout: 10, retries: 2 } } }).execute();
+    expect(timedOut).toMatchObject({ status: 'completed', attempts: 1, data: 'done anyway' });
+    const task = new ReturnsLate({ type: 'late' });
+    const running = task.execute();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await task.cancel('too late');
+    expect(await running).toMatchObject({ status: 'completed', data: 'done anyway' });
+  });
+
   it('a task type that declares ignoresSignal finds the attempt\'s own signal in its context: cancel and timeout fire it, each attempt has its own', async () => {
     await expectSignalFires(ReadsContextSignal);
     const retried = new ReadsContextSignal(scriptedConfig({ timeout: 20, retries: 1 }));
