@@ -5,7 +5,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AnyOrchestrator } from '../../src/orchestrator/orchestrator.js';
 import { redisOrchestrator } from '../helpers/redis-orchestrator.js';
-import { JournalTask } from '../fixtures/journal-task.js';
+import { JournalTask, StubbornJournalTask } from '../fixtures/journal-task.js';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/redis-worker-process.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { serviceAvailable } from '../helpers/services.js';
@@ -50,7 +50,7 @@ describe.runIf(haveRedis)('workers in separate processes', () => {
   }
 
   async function client(name: string): Promise<AnyOrchestrator> {
-    const { orchestrator: made } = await redisOrchestrator({ url: server?.url ?? '', name }, { taskTypes: { journal: JournalTask } });
+    const { orchestrator: made } = await redisOrchestrator({ url: server?.url ?? '', name }, { taskTypes: { journal: JournalTask, stubborn: StubbornJournalTask } });
     clients.push(made);
     return made;
   }
@@ -149,6 +149,24 @@ describe.runIf(haveRedis)('workers in separate processes', () => {
     expect(again).toMatchObject({ status: 1, stderr: "taskforge: INVALID_STATE: task 'endless' cannot be cancelled: it is already failed\n" });
     const unknown = spawnSync(process.execPath, [BIN, 'cancel', 'nobody', '--queue', `${server?.url ?? ''}?name=${name}`], { encoding: 'utf8', timeout: 30_000 });
     expect(unknown).toMatchObject({ status: 1, stderr: expect.stringContaining("taskforge: NOT_FOUND: no task with id 'nobody' is known to this orchestrator") as string });
+  }, 60_000);
+
+  it('cancel of a task whose work does not stop on its signal waits for its end and says the cancellation did not stop it: exit 1', async () => {
+    const { name, journal } = nextQueue();
+    const orchestrator = await client(name);
+    const worker = await startWorker(name, journal, 1, 30_000);
+    const handle = await orchestrator.submit({ id: 'stubborn', type: 'stubborn', metadata: { ms: 1500 } });
+    for (let waited = 0; journalLines(journal).length === 0; waited += 10) {
+      if (waited > 10_000) throw new Error('the task never started');
+      await delay(10);
+    }
+    const cancelled = spawnSync(process.execPath, [BIN, 'cancel', 'stubborn', '--queue', `${server?.url ?? ''}?name=${name}`], { encoding: 'utf8', timeout: 30_000 });
+    expect(cancelled).toMatchObject({ status: 1, stderr: '', stdout: 'stubborn: completed: the cancellation did not stop it (its work went on to its end)\n' });
+    expect(await handle.result).toMatchObject({ status: 'completed' });
+    expect(journalLines(journal)).toEqual([
+      ['start', 'stubborn', '1', String(worker.pid)],
+      ['done', 'stubborn', String(worker.pid)],
+    ]);
   }, 60_000);
 
   it('SIGTERM: a worker lets a short task finish, hands a long one back when its shutdown time is up, and exits 0; another worker completes it', async () => {

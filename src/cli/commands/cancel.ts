@@ -23,7 +23,8 @@ export async function cancelCommand(id: string, options: CancelCommandOptions, s
     const result = await orchestrator.cancel(id, options.reason);
     const cancelled = result.error?.code === 'CANCELLED';
     if (options.json === true) printJson(streams, result);
-    else streams.stdout.write(cancelled ? `${id}: cancelled\n` : `${id}: ${result.status}${result.error === undefined ? '' : ` (${result.error.code})`}: it ended before the cancellation took\n`);
+    // Not cancelled: its end came from its own work, which finished (or committed) before the signal reached it, or does not stop on one.
+    else streams.stdout.write(cancelled ? `${id}: cancelled\n` : `${id}: ${result.status}${result.error === undefined ? '' : ` (${result.error.code})`}: the cancellation did not stop it (its work went on to its end)\n`);
     return cancelled ? ExitCode.OK : ExitCode.TASK_FAILED;
   } finally {
     await orchestrator.shutdown();
