@@ -90,12 +90,13 @@ export function errnoOf(error: unknown): string | undefined {
  * storage root's folder made before a write): the same errno, and `within`
  * says what failed, so that fromSystemError tells it ("write of '/x' failed:
  * the storage root cannot be made: permission denied (EACCES)") and not as
- * the object's own failure.
+ * the object's own failure. `words`, by errno, say what happened there
+ * where the errno's usual words would not fit.
  */
-export function systemErrorWithin(error: unknown, within: string): unknown {
+export function systemErrorWithin(error: unknown, within: string, words: Readonly<Record<string, string>> = {}): unknown {
   const errno = errnoOf(error);
   if (errno === undefined) return error;
-  return Object.assign(new Error(`${within}: ${error instanceof Error ? error.message : String(error)}`, { cause: error }), { code: errno, within });
+  return Object.assign(new Error(`${within}: ${error instanceof Error ? error.message : String(error)}`, { cause: error }), { code: errno, within, words: words[errno] });
 }
 
 /** What a system error says happened, in words and its errno (`no such object or directory (ENOENT)`); its message when it has no errno taskforge maps. */
@@ -125,8 +126,9 @@ export function fromSystemError(error: unknown, context: SystemErrorContext): Ta
       cause: error,
     });
   }
-  const within = (error as { within?: unknown }).within;
-  const reason = typeof within === 'string' ? `${within}: ${reasonOf(errno, code)}` : reasonOf(errno, code);
+  const { within, words } = error as { within?: unknown; words?: unknown };
+  const own = typeof words === 'string' ? `${words} (${errno})` : reasonOf(errno, code);
+  const reason = typeof within === 'string' ? `${within}: ${own}` : own;
   return new TaskforgeError(code, `${context.operation} of '${context.path}' failed: ${reason}`, {
     cause: error,
     details: { path: context.path, errno },

@@ -97,7 +97,12 @@ describe('filesystem backend: a root that cannot be made', () => {
       await writeFile(join(dir, 'a-file'), 'x');
       expect((await write(join(dir, 'a-file', 'store'))).error).toMatchObject({
         code: 'NOT_A_DIRECTORY',
-        message: "write of '/x.txt' failed: the storage root cannot be made: a parent of it is a file, not a directory (ENOTDIR)",
+        message: "write of '/x.txt' failed: the storage root cannot be made: it, or a folder above it, is a file (ENOTDIR)",
+      });
+      // The root itself a file: not "a parent of it".
+      expect((await write(join(dir, 'a-file'))).error).toMatchObject({
+        code: 'NOT_A_DIRECTORY',
+        message: "write of '/x.txt' failed: the storage root cannot be made: it, or a folder above it, is a file (ENOTDIR)",
       });
       // Where no folder can be made at all (Node's own recursive mkdir spins for ever there).
       expect((await write('/proc/taskforge-none/store')).error).toMatchObject({

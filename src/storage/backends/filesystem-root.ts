@@ -66,7 +66,8 @@ export class FileSystemRoot {
     if (this.#realRoot !== undefined) return this.#realRoot;
     if (create) {
       await makeFolders(this.directory).catch((error: unknown) => {
-        throw systemErrorWithin(error, 'the storage root cannot be made');
+        // (ENOTDIR: the root itself may be the file, not only "a parent of it".)
+        throw systemErrorWithin(error, 'the storage root cannot be made', { ENOTDIR: 'it, or a folder above it, is a file' });
       });
     }
     let realRoot: string;
