@@ -35,11 +35,12 @@ export function chooseQueue(url: string): QueueChoice {
  * Redis that does not answer) is a usage error: nothing ran. With
  * `waitForServer`, a Redis that cannot be reached is waited for instead
  * (a worker started before its Redis, as machines boot): told once, tried
- * again every REDIS_RETRY_MS until it answers (SIGTERM or Ctrl-C ends the wait).
+ * again every REDIS_RETRY_MS until it answers, or until `signal` ends the
+ * wait (WaitEnded).
  */
 export async function openCliQueue(
   choice: QueueChoice,
-  options: { readonly aging?: number; readonly lockDurationMs?: number; readonly waitForServer?: (reason: string) => void } = {},
+  options: { readonly aging?: number; readonly lockDurationMs?: number; readonly waitForServer?: (reason: string) => void; readonly signal?: AbortSignal } = {},
 ): Promise<TaskQueue> {
   for (let told = false; ; told = true) {
     try {
@@ -48,9 +49,32 @@ export async function openCliQueue(
       const cause = error instanceof UsageError ? error.cause : undefined;
       if (options.waitForServer === undefined || choice.redis === undefined || !isTaskforgeError(cause) || cause.code !== ErrorCode.BACKEND_UNAVAILABLE) throw error;
       if (!told) options.waitForServer(cause.message);
-      await new Promise((resolve) => setTimeout(resolve, REDIS_RETRY_MS));
+      if (!(await waitUnlessAborted(REDIS_RETRY_MS, options.signal))) throw new WaitEnded();
     }
   }
+}
+
+/** What openCliQueue throws when its `signal` ends the wait for a Redis that does not answer. */
+export class WaitEnded extends Error {
+  constructor() {
+    super('the wait for the Redis server was ended');
+  }
+}
+
+/** Waits `ms`; false when `signal` aborted first (or had). */
+function waitUnlessAborted(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+  if (signal?.aborted === true) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const stop = (): void => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', stop);
+      resolve(true);
+    }, ms);
+    signal?.addEventListener('abort', stop, { once: true });
+  });
 }
 
 async function openOnce(choice: QueueChoice, options: { readonly aging?: number; readonly lockDurationMs?: number }): Promise<TaskQueue> {

@@ -2,12 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { Orchestrator } from '../../orchestrator/orchestrator.js';
 import type { TaskResult } from '../../tasks/task-result.js';
 import { backendFor, printJson, type CliStreams, type CommonOptions } from '../cli-context.js';
-import { chooseQueue, openCliQueue } from '../cli-queue.js';
+import { chooseQueue, openCliQueue, WaitEnded, type QueueChoice } from '../cli-queue.js';
+import type { TaskQueue } from '../../orchestrator/task-queue.js';
 import { tellConnectionChanges } from '../connection-lines.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { loadTaskModule } from '../task-module.js';
 import { plural } from '../cli-words.js';
 import { runUntilStopped } from '../stop-signal.js';
+
+/** The signals that stop a worker (while it waits for its Redis too). */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
 /** Options of `taskforge worker`. */
 export interface WorkerCommandOptions extends CommonOptions {
@@ -36,7 +40,8 @@ export async function workerCommand(options: WorkerCommandOptions, streams: CliS
   const waitForServer = (reason: string): void => {
     streams.stderr.write(`taskforge worker: ${reason}; waiting for it (SIGTERM or Ctrl-C stops)\n`);
   };
-  const queue = await openCliQueue(choice, { lockDurationMs: options.lockDuration, waitForServer });
+  const queue = await openWaiting(choice, options, waitForServer, streams);
+  if (queue === undefined) return ExitCode.OK;
   // A worker is an orchestrator with nothing to submit: it runs what others queue.
   const worker = { id: `w${randomBytes(4).toString('hex')}`, orchestrator: new Orchestrator({ concurrency: options.concurrency, queue, context: { backend }, taskTypes }) };
   if (options.json === true) {
@@ -57,4 +62,36 @@ export async function workerCommand(options: WorkerCommandOptions, streams: CliS
   }, () => worker.orchestrator.running);
   streams.stderr.write(`taskforge worker ${worker.id}: stopped\n`);
   return ExitCode.OK;
+}
+
+/**
+ * The queue, waited for while its Redis does not answer; undefined when
+ * SIGTERM or Ctrl-C came first: the worker held nothing, and stops as a
+ * worker stopped later does (says so, exit 0), not by the signal's default.
+ */
+async function openWaiting(choice: QueueChoice, options: WorkerCommandOptions, waitForServer: (reason: string) => void, streams: CliStreams): Promise<TaskQueue | undefined> {
+  const stop = new AbortController();
+  let by: string | undefined;
+  const onSignal = (name: NodeJS.Signals): void => {
+    by = name;
+    stop.abort();
+  };
+  for (const name of STOP_SIGNALS) process.once(name, onSignal);
+  let queue: TaskQueue;
+  try {
+    queue = await openCliQueue(choice, { lockDurationMs: options.lockDuration, waitForServer, signal: stop.signal });
+  } catch (error) {
+    if (!(error instanceof WaitEnded)) throw error;
+    streams.stderr.write(`taskforge worker: ${by ?? 'a signal'}: stopped while waiting for Redis (it had taken no task)\n`);
+    return undefined;
+  } finally {
+    for (const name of STOP_SIGNALS) process.off(name, onSignal);
+  }
+  // (A signal during the last try, which then connected: the worker stops before it takes anything.)
+  if (stop.signal.aborted) {
+    await queue.close();
+    streams.stderr.write(`taskforge worker: ${by ?? 'a signal'}: stopped before taking a task\n`);
+    return undefined;
+  }
+  return queue;
 }
