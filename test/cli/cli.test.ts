@@ -116,6 +116,15 @@ describe('taskforge write / read', () => {
     expect(stored('x', join(cwd, 'from-flag')).toString()).toBe('flag');
   });
 
+  it('ls of a storage root that does not exist says so on stderr (a mistyped --root is not an empty store), exit 0, and makes no folder; an empty root that exists says nothing', () => {
+    const missing = join(cwd, 'no-such-root');
+    expect(taskforge(['ls', '/', '--root', missing])).toEqual({ code: 0, stdout: '', stderr: `taskforge: nothing is stored: the storage root ${missing} does not exist (does --root or TASKFORGE_STORAGE_ROOT name another folder?)\n` });
+    expect(taskforge(['ls', '/', '--root', missing, '--json']).stderr).toContain('the storage root');
+    expect(existsSync(missing)).toBe(false);
+    mkdirSync(join(cwd, 'empty-root'));
+    expect(taskforge(['ls', '/', '--root', join(cwd, 'empty-root')])).toEqual({ code: 0, stdout: '', stderr: '' });
+  });
+
   it('a URL given as --root or TASKFORGE_STORAGE_ROOT is a usage error (exit 2) that says where S3 goes, and no folder is made', () => {
     const url = 's3://bucket/trial?endpoint=http://127.0.0.1:9777';
     const flag = taskforge(['write', '/r.txt', '--data', 'hi', '--root', url]);

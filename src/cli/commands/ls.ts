@@ -1,4 +1,6 @@
-import type { ListEntry } from '../../storage/backend.js';
+import { stat } from 'node:fs/promises';
+import type { ListEntry, StorageBackend } from '../../storage/backend.js';
+import { FileSystemBackend } from '../../storage/backends/filesystem.js';
 import { MAX_LIST_LIMIT } from '../../tasks/storage-task-config.js';
 import { backendFor, formatBytes, printJson, type CliStreams, type CommonOptions } from '../cli-context.js';
 import { ExitCode } from '../exit-codes.js';
@@ -19,6 +21,7 @@ export async function lsCommand(path: string, options: LsCommandOptions, streams
   const backend = backendFor(options, streams.env);
   let remaining = options.limit ?? Number.POSITIVE_INFINITY;
   let cursor: string | undefined;
+  let listed = 0;
   const interruption = Interruption.watch(streams);
   try {
     do {
@@ -28,13 +31,26 @@ export async function lsCommand(path: string, options: LsCommandOptions, streams
       if (!ran.result.success) return ran.exitCode;
       const page = ran.result.data;
       for (const entry of page.entries) print(entry, options, streams);
+      listed += page.entries.length;
       remaining -= page.entries.length;
       cursor = page.cursor;
     } while (cursor !== undefined && remaining > 0);
   } finally {
     interruption.stop();
   }
+  if (listed === 0) await sayIfRootMissing(backend, streams);
   return ExitCode.OK;
+}
+
+/** An empty listing of a folder that is not there: a mistyped --root would otherwise look like an empty store. */
+async function sayIfRootMissing(backend: StorageBackend, streams: CliStreams): Promise<void> {
+  if (!(backend instanceof FileSystemBackend)) return;
+  const root = backend.rootDirectory;
+  const there = await stat(root).then(
+    () => true,
+    () => false,
+  );
+  if (!there) streams.stderr.write(`taskforge: nothing is stored: the storage root ${root} does not exist (does --root or TASKFORGE_STORAGE_ROOT name another folder?)\n`);
 }
 
 function print(entry: ListEntry, options: LsCommandOptions, streams: CliStreams): void {
