@@ -1,3 +1,4 @@
+import { sleep } from '../core/abort.js';
 import { ErrorCode, isTaskforgeError } from '../core/errors.js';
 import { parseRedisUrl, type RedisLocation } from '../distributed/redis-url.js';
 import { MemoryQueue } from '../orchestrator/queues/memory-queue.js';
@@ -49,7 +50,12 @@ export async function openCliQueue(
       const cause = error instanceof UsageError ? error.cause : undefined;
       if (options.waitForServer === undefined || choice.redis === undefined || !isTaskforgeError(cause) || cause.code !== ErrorCode.BACKEND_UNAVAILABLE) throw error;
       if (!told) options.waitForServer(cause.message);
-      if (!(await waitUnlessAborted(REDIS_RETRY_MS, options.signal))) throw new WaitEnded();
+      // (An abort of `signal` ends the wait: the worker stops.)
+      const waited = await sleep(REDIS_RETRY_MS, options.signal).then(
+        () => true,
+        () => false,
+      );
+      if (!waited) throw new WaitEnded();
     }
   }
 }
@@ -59,22 +65,6 @@ export class WaitEnded extends Error {
   constructor() {
     super('the wait for the Redis server was ended');
   }
-}
-
-/** Waits `ms`; false when `signal` aborted first (or had). */
-function waitUnlessAborted(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
-  if (signal?.aborted === true) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const stop = (): void => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', stop);
-      resolve(true);
-    }, ms);
-    signal?.addEventListener('abort', stop, { once: true });
-  });
 }
 
 async function openOnce(choice: QueueChoice, options: { readonly aging?: number; readonly lockDurationMs?: number }): Promise<TaskQueue> {
