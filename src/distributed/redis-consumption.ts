@@ -7,7 +7,7 @@ import { failedWithoutRunning } from '../orchestrator/task-ends.js';
 import type { Consumption, ConsumptionStopped, QueueConsumer, QueuedTask, TakenTask } from '../orchestrator/task-queue.js';
 import { STOP_GRACE_MS } from '../orchestrator/task-queue.js';
 import type { TaskResult } from '../tasks/task-result.js';
-import { RedisJobTaker, type TakenJob } from './redis-job-taker.js';
+import { RedisJobTaker, type LockLoss, type TakenJob } from './redis-job-taker.js';
 import type { RedisStore } from './redis-store.js';
 import type { JobData, TaskEnd } from './redis-records.js';
 import { countsOf, LATE_JOB_MS } from './redis-records.js';
@@ -33,6 +33,8 @@ interface HeldTask {
   ended: boolean;
   /** A cancellation reached it (a submitter asks again while it has not ended: told once). */
   cancelHeard: boolean;
+  /** This worker lost its lock on the task (another took it, or Redis lost it): stopped, and its end is not this worker's to record. */
+  lockLost: boolean;
 }
 
 /**
@@ -97,6 +99,9 @@ export class RedisConsumption implements Consumption {
         unreadable: (job, error) => {
           this.#dropUnreadable(job, error);
         },
+        lost: (job, how) => {
+          this.#lockLost(job, how);
+        },
       },
       logger,
     );
@@ -148,6 +153,28 @@ export class RedisConsumption implements Consumption {
   #dropUnreadable(job: { readonly id: string; readonly token: string }, error: unknown): void {
     this.#logger.error({ worker: this.id, jobId: job.id, err: errorText(error) }, 'a job in the queue holds no readable task: removed');
     this.#store.settleMany([], this.client, [job]).catch(this.#logFailure('removing an unreadable job failed'));
+  }
+
+  /**
+   * A task running here whose lock a renewal found lost (another worker
+   * took the task, or Redis lost it: restarted empty) is stopped at once,
+   * as a cancel stops it, ending LOCK_LOST rather than working on to be
+   * refused at its commit (the fence stays: a write already committing is
+   * checked all the same). Its end is not recorded from here.
+   */
+  #lockLost(job: TakenJob, how: LockLoss): void {
+    const id = job.data.id;
+    const held = this.#held.get(id);
+    // (A run that has ended, or one taken again here under a newer lock, is not this loss's.)
+    if (held === undefined || held.ended || held.lockLost || held.job.token !== job.token) return;
+    held.lockLost = true;
+    const why = how === 'gone' ? 'its job is gone from Redis (Redis lost it, or the task ended elsewhere)' : 'another worker took the task over (this worker was paused, or Redis away, longer than the lock)';
+    this.#logger.error({ worker: this.id, taskId: id }, `a running task was stopped: this worker lost its lock on it: ${why}`);
+    const stopped = new TaskforgeError(ErrorCode.LOCK_LOST, `task '${id}' was stopped: this worker lost its lock on it (${why}); it committed nothing more here`, {
+      retryable: false,
+      details: { taskId: id },
+    });
+    this.#consumer.cancel(id, 'this worker lost its lock on the task', stopped);
   }
 
   /** Whether the task's events are wanted elsewhere: its submitter listens, or a client wants every task's. */
@@ -248,7 +275,7 @@ export class RedisConsumption implements Consumption {
       return;
     }
     let runEnded = (): void => undefined;
-    const held: HeldTask = { job, done: new Promise((resolve) => (runEnded = resolve)), handingBack: false, ended: false, cancelHeard: false };
+    const held: HeldTask = { job, done: new Promise((resolve) => (runEnded = resolve)), handingBack: false, ended: false, cancelHeard: false, lockLost: false };
     this.#held.set(task.id, held);
     let result: TaskResult;
     try {
@@ -273,8 +300,8 @@ export class RedisConsumption implements Consumption {
       }
       this.#cutOff.delete(task.id);
     }
-    // The task is another worker's now: its end is that worker's to record, and the job that worker's to remove.
-    if (result.error?.code === ErrorCode.LOCK_LOST) return;
+    // The task is another worker's now, or Redis lost it: its end, if any, is not this worker's to record.
+    if (held.lockLost || result.error?.code === ErrorCode.LOCK_LOST) return;
     // (Under the job it holds now: taken again here, it has a new lock.)
     this.#recordEnd({ id: task.id, result, job: { id: held.job.id, token: held.job.token } });
   }

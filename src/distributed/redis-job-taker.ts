@@ -20,6 +20,9 @@ export interface TakenJob {
   readonly token: string;
 }
 
+/** Why a job's lock was not renewed, when another take holds it or the job is gone (see EXTEND_SCRIPT). */
+export type LockLoss = 'gone' | 'taken';
+
 /** Where the taker works: the queue's BullMQ keys and the connections it uses. */
 export interface TakerPlace {
   /** Takes jobs and renews locks on it (a connection that runs the take scripts). */
@@ -38,18 +41,22 @@ export interface TakerPlace {
  * free it takes jobs for all of them in one script call (TAKE_SCRIPT), runs
  * each, and when the queue is empty waits on the queue's marker as BullMQ's
  * Worker does; it renews the locks of the jobs it runs at half their
- * duration. Slots freed in one turn of the event loop are filled by one
- * take. `run` must not reject.
+ * duration (and at once when its connection comes back after an outage).
+ * Slots freed in one turn of the event loop are filled by one take. `run`
+ * must not reject.
  */
 export class RedisJobTaker {
   readonly #place: TakerPlace;
   readonly #slots: number;
   readonly #run: (job: TakenJob) => Promise<void>;
   readonly #unreadable: (job: { readonly id: string; readonly token: string }, error: unknown) => void;
+  readonly #lost: (job: TakenJob, how: LockLoss) => void;
   readonly #logger: Logger;
   readonly #keys: readonly string[];
-  /** Jobs running, by id → lock token. */
-  readonly #running = new Map<string, string>();
+  /** Jobs running, by id (a job taken again while its first run goes on: the later take). */
+  readonly #running = new Map<string, TakenJob>();
+  /** What the last renewal said of a running job whose lock it did not renew ('lost' ones are not renewed again), told once per change. */
+  readonly #unrenewed = new Map<TakenJob, 'lost' | 'waiting'>();
   readonly #renewer: NodeJS.Timeout;
   #takes = 0;
   #taking = false;
@@ -61,27 +68,38 @@ export class RedisJobTaker {
   /**
    * `run` runs a job taken (it must not reject); `unreadable` is told of a
    * job taken whose data is not JSON (written by something else than
-   * taskforge, or damaged): it is not run, and the taker goes on.
+   * taskforge, or damaged): it is not run, and the taker goes on. `lost` is
+   * told of a running job whose lock a renewal found held by another take,
+   * or whose job is gone: this worker can no longer record its end.
    */
   constructor(
     place: TakerPlace,
     slots: number,
-    handlers: { readonly run: (job: TakenJob) => Promise<void>; readonly unreadable: (job: { readonly id: string; readonly token: string }, error: unknown) => void },
+    handlers: {
+      readonly run: (job: TakenJob) => Promise<void>;
+      readonly unreadable: (job: { readonly id: string; readonly token: string }, error: unknown) => void;
+      readonly lost: (job: TakenJob, how: LockLoss) => void;
+    },
     logger: Logger,
   ) {
     this.#place = place;
     this.#slots = slots;
     this.#run = handlers.run;
     this.#unreadable = handlers.unreadable;
+    this.#lost = handlers.lost;
     this.#logger = logger;
     this.#keys = BULL_KEYS.map((key) => `${place.jobKeyPrefix}${key}`);
-    this.#renewer = setInterval(() => {
-      this.#renewLocks().catch((error: unknown) => {
-        this.#logger.warn({ worker: place.workerId, err: errorText(error) }, 'renewing the locks of running tasks failed');
-      });
-    }, place.lockDurationMs / 2);
+    this.#renewer = setInterval(this.#renew, place.lockDurationMs / 2);
     this.#renewer.unref();
+    // Back after an outage: the locks may have lapsed, or Redis lost the jobs; a running task it lost should stop now, not at the next turn.
+    place.client.on('ready', this.#renew);
   }
+
+  readonly #renew = (): void => {
+    this.#renewLocks().catch((error: unknown) => {
+      this.#logger.warn({ worker: this.#place.workerId, err: errorText(error) }, 'renewing the locks of running tasks failed');
+    });
+  };
 
   /** Starts taking jobs. */
   start(): void {
@@ -102,6 +120,7 @@ export class RedisJobTaker {
   /** Renews no more locks: the jobs still running lose theirs when they lapse, and BullMQ's stalled check hands them on. */
   stopRenewing(): void {
     clearInterval(this.#renewer);
+    this.#place.client.off('ready', this.#renew);
   }
 
   /** Resolves once nothing runs and no take is in flight. */
@@ -175,9 +194,11 @@ export class RedisJobTaker {
   }
 
   #start(job: TakenJob): void {
-    this.#running.set(job.id, job.token);
+    this.#running.set(job.id, job);
     const ended = (): void => {
-      this.#running.delete(job.id);
+      // (A job taken again while this run went on is the later take's to free.)
+      if (this.#running.get(job.id) === job) this.#running.delete(job.id);
+      this.#unrenewed.delete(job);
       this.#schedulePump();
       this.#tellIfIdle();
     };
@@ -207,11 +228,29 @@ export class RedisJobTaker {
 
   async #renewLocks(): Promise<void> {
     if (this.#running.size === 0) return;
+    const jobs = [...this.#running.values()].filter((job) => this.#unrenewed.get(job) !== 'lost');
+    if (jobs.length === 0) return;
     const pairs: string[] = [];
-    for (const [id, token] of this.#running) pairs.push(id, token);
-    const lost = (await runScript(this.#place.client, 'tfExtend', [...this.#keys, this.#place.jobKeyPrefix, String(this.#place.lockDurationMs), ...pairs])) as string[];
-    // The task's writes check the lock before they commit (fencing): said here, acted on there.
-    if (lost.length > 0) this.#logger.warn({ worker: this.#place.workerId, jobs: lost }, 'the locks of running tasks lapsed: other workers may run them now');
+    for (const job of jobs) pairs.push(job.id, job.token);
+    const told = (await runScript(this.#place.client, 'tfExtend', [...this.#keys, this.#place.jobKeyPrefix, String(this.#place.lockDurationMs), ...pairs])) as string[];
+    const byId = new Map(jobs.map((job) => [job.id, job]));
+    for (let at = 0; at + 1 < told.length; at += 2) {
+      const job = byId.get(String(told[at]));
+      const how = String(told[at + 1]);
+      if (job === undefined) continue;
+      if (how === 'relocked') {
+        this.#unrenewed.delete(job);
+        this.#logger.warn({ worker: this.#place.workerId, jobId: job.id }, 'the lock of a running task had lapsed (no renewal reached Redis in time); nobody had taken the task, and this worker holds it again');
+      } else if (how === 'waiting') {
+        if (this.#unrenewed.get(job) === 'waiting') continue;
+        this.#unrenewed.set(job, 'waiting');
+        // Whoever takes it next decides: this worker (its run goes on under the new lock), or another (the next renewal says so).
+        this.#logger.warn({ worker: this.#place.workerId, jobId: job.id }, 'the lock of a running task lapsed and the task went back to the queue: another worker may run it now');
+      } else {
+        this.#unrenewed.set(job, 'lost');
+        this.#lost(job, how === 'gone' ? 'gone' : 'taken');
+      }
+    }
   }
 
   #tellIfIdle(): void {

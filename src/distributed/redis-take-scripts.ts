@@ -71,7 +71,8 @@ while count < wanted and tries < wanted * 2 do
     local token = tokenBase .. ':' .. tries
     rcall('SET', jobKey .. ':lock', token, 'PX', lockDuration)
     rcall('XADD', eventsKey, '*', 'event', 'active', 'jobId', jobId, 'prev', 'waiting')
-    rcall('HSET', jobKey, 'processedOn', now)
+    -- (tfToken: which take holds the job; a renewal that finds the lock lapsed re-takes only a job nobody took since.)
+    rcall('HSET', jobKey, 'processedOn', now, 'tfToken', token)
     local started = rcall('HINCRBY', jobKey, 'ats', 1)
     table.insert(taken, jobId)
     table.insert(taken, fields[1])
@@ -90,23 +91,47 @@ return taken
 /**
  * Renews the locks of the jobs this worker holds, as BullMQ's extendLocks:
  * ARGV[2] = lock duration (ms), then job id and token pairs. A lock renewed
- * takes its job out of the stalled set. Returns the ids whose lock is not
- * this worker's any more (it lapsed, and another worker may hold the job).
+ * takes its job out of the stalled set. A lock that lapsed (no renewal
+ * reached Redis for its duration: an outage, a paused process) is set
+ * again when its job is still active and the take that holds it is still
+ * this token's (`tfToken`): nobody else can have taken the job meanwhile,
+ * since a job leaves the active list to be taken again. Returns, for each
+ * job whose lock is not renewed, its id and why: 'gone' (no such job:
+ * its end was recorded elsewhere, or Redis lost it), 'taken' (another take
+ * holds it, or took it since), 'waiting' (BullMQ's stalled check handed
+ * it back; nobody has taken it yet); and 'relocked' for a lock set again.
  */
 export const EXTEND_SCRIPT = `${PRELUDE}
 local lockDuration = ARGV[2]
-local lost = {}
+local told = {}
 for i = 3, #ARGV, 2 do
   local jobId, token = ARGV[i], ARGV[i + 1]
-  local lockKey = prefix .. jobId .. ':lock'
-  if rcall('GET', lockKey) == token then
+  local jobKey = prefix .. jobId
+  local lockKey = jobKey .. ':lock'
+  local holder = rcall('GET', lockKey)
+  if holder == token then
     rcall('SET', lockKey, token, 'PX', lockDuration)
     rcall('SREM', stalledKey, jobId)
   else
-    table.insert(lost, jobId)
+    local how
+    if holder then
+      how = 'taken'
+    elseif rcall('EXISTS', jobKey) == 0 then
+      how = 'gone'
+    elseif rcall('HGET', jobKey, 'tfToken') ~= token then
+      how = 'taken'
+    elseif rcall('LPOS', activeKey, jobId) then
+      rcall('SET', lockKey, token, 'PX', lockDuration)
+      rcall('SREM', stalledKey, jobId)
+      how = 'relocked'
+    else
+      how = 'waiting'
+    end
+    table.insert(told, jobId)
+    table.insert(told, how)
   end
 end
-return lost
+return told
 `;
 
 /**

@@ -1,3 +1,4 @@
+import type { TaskforgeError } from '../core/errors.js';
 import type { BaseTask } from '../tasks/base-task.js';
 import type { TaskCancelEvent, TaskProgressEvent, TaskRetryEvent, TaskStartEvent } from '../tasks/task-events.js';
 import type { TaskConfig } from '../tasks/task-config.js';
@@ -134,8 +135,13 @@ export interface QueueConsumer {
    * cost is a few such allocations.)
    */
   run(task: TakenTask, done: (task: TakenTask, result: TaskResult) => void): void;
-  /** A cancellation, asked from anywhere, of a task this consumer was handed (it may have ended since). */
-  cancel(id: string, reason: string | undefined): void;
+  /**
+   * A cancellation, asked from anywhere, of a task this consumer was handed
+   * (it may have ended since). `stoppedWith`, when given, is the error the
+   * task ends with in place of CANCELLED if the cancellation is what stopped
+   * it (a shared queue's worker that lost the task: LOCK_LOST).
+   */
+  cancel(id: string, reason: string | undefined, stoppedWith?: TaskforgeError): void;
   /** The queue has nothing ready and this consumer runs nothing (a queue of one process only: a shared one cannot know). */
   drained?(): void;
 }

@@ -1,4 +1,4 @@
-import { ErrorCode, TaskforgeError } from '../core/errors.js';
+import { ErrorCode, TaskforgeError, toErrorInfo } from '../core/errors.js';
 import { logsDebug, type Logger } from '../core/logger.js';
 import type { BaseTask } from '../tasks/base-task.js';
 import type { TaskConfig } from '../tasks/task-config.js';
@@ -57,6 +57,8 @@ export class TaskRunner implements QueueConsumer {
   readonly #slots: (RunnableTask | undefined)[] = [];
   readonly #freeSlots: number[] = [];
   #runningCount = 0;
+  /** Tasks cancelled with an error of their own to end with (see cancel), by id: rare, and empty on the hot path. */
+  readonly #stoppedWith = new Map<string, TaskforgeError>();
   readonly #onEnd: ((result: TaskResult) => void) | undefined;
 
   constructor(options: TaskRunnerOptions) {
@@ -113,11 +115,12 @@ export class TaskRunner implements QueueConsumer {
     );
   }
 
-  cancel(id: string, reason: string | undefined): void {
+  cancel(id: string, reason: string | undefined, stoppedWith?: TaskforgeError): void {
     const task = this.#slots.find((running) => running?.id === id);
     // A task that has ended (its cleanup runs now) cannot be cancelled: its end is on its way.
     if (task === undefined || !isUnfinished(task)) return;
     this.#logger.info({ taskId: id, taskType: task.type }, 'task cancelled');
+    if (stoppedWith !== undefined) this.#stoppedWith.set(id, stoppedWith);
     task.cancel(reason).catch((error: unknown) => {
       this.#logger.warn({ taskId: id, taskType: task.type, err: error instanceof Error ? error.message : String(error) }, 'the task could not be cancelled');
     });
@@ -158,7 +161,8 @@ export class TaskRunner implements QueueConsumer {
   }
 
   /** The task's work has stopped: clean it up, then free its slot and hand its end to the queue. */
-  #ended(taken: TakenTask, task: RunnableTask, slot: number, taskResult: TaskResult, done: (task: TakenTask, result: TaskResult) => void): void {
+  #ended(taken: TakenTask, task: RunnableTask, slot: number, ownResult: TaskResult, done: (task: TakenTask, result: TaskResult) => void): void {
+    const taskResult = this.#stoppedWith.size === 0 ? ownResult : this.#asStopped(ownResult);
     const result = taken.attempts === 0 ? taskResult : { ...taskResult, attempts: taskResult.attempts + taken.attempts };
     if (task.status === TaskStatus.PENDING) {
       this.#finish(taken, slot, result, done);
@@ -181,6 +185,14 @@ export class TaskRunner implements QueueConsumer {
         this.#finish(taken, slot, result, done);
       },
     );
+  }
+
+  /** A task cancelled with an error of its own ends with that error, when the cancellation is what stopped it. */
+  #asStopped(result: TaskResult): TaskResult {
+    const stoppedWith = this.#stoppedWith.get(result.id);
+    if (stoppedWith === undefined) return result;
+    this.#stoppedWith.delete(result.id);
+    return result.success || result.error.code !== ErrorCode.CANCELLED ? result : { ...result, error: toErrorInfo(stoppedWith) };
   }
 
   /** Frees the task's slot and hands its end to the queue. */

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Logger } from '../../src/core/logger.js';
 import { loadBullMq } from '../../src/distributed/load-bullmq.js';
 import { RedisConnections } from '../../src/distributed/redis-connections.js';
-import { RedisJobTaker, type TakenJob } from '../../src/distributed/redis-job-taker.js';
+import { RedisJobTaker, type LockLoss, type TakenJob } from '../../src/distributed/redis-job-taker.js';
 import type { JobData } from '../../src/distributed/redis-records.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { serviceAvailable } from '../helpers/services.js';
@@ -44,6 +44,7 @@ describe.runIf(haveRedis)('RedisJobTaker: taking BullMQ jobs for all free slots 
     connections: RedisConnections;
     prefix: string;
     unreadable: string[];
+    lost: { id: string; token: string; how: LockLoss }[];
   }> {
     if (server === undefined) throw new Error('no server');
     const url = `redis://127.0.0.1:${String(server.port)}`;
@@ -56,6 +57,7 @@ describe.runIf(haveRedis)('RedisJobTaker: taking BullMQ jobs for all free slots 
     const logger: Logger = { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (_fields, message) => warnings.push(message) };
     const prefix = `tt:${name}:`;
     const unreadable: string[] = [];
+    const lost: { id: string; token: string; how: LockLoss }[] = [];
     const taker = new RedisJobTaker(
       { client: connections.open(), blocking: connections.open(), jobKeyPrefix: prefix, lockDurationMs, workerId: 'w-test' },
       slots,
@@ -69,6 +71,7 @@ describe.runIf(haveRedis)('RedisJobTaker: taking BullMQ jobs for all free slots 
           });
         },
         unreadable: (job) => unreadable.push(job.id),
+        lost: (job, how) => lost.push({ id: job.id, token: job.token, how }),
       },
       logger,
     );
@@ -81,7 +84,7 @@ describe.runIf(haveRedis)('RedisJobTaker: taking BullMQ jobs for all free slots 
       await queue.obliterate({ force: true });
       await queue.close();
     });
-    return { queue, taker, started, release: (id) => releases.get(id)?.(), warnings, connections, prefix, unreadable };
+    return { queue, taker, started, release: (id) => releases.get(id)?.(), warnings, connections, prefix, unreadable, lost };
   }
 
   /** Polls until `check` holds (no timing asserted: the test's own timeout bounds it). */
@@ -199,18 +202,44 @@ describe.runIf(haveRedis)('RedisJobTaker: taking BullMQ jobs for all free slots 
     expect(await taker.handBack(job)).toBe(false);
   });
 
-  it('renews the locks of running jobs, and says when one was lost', async () => {
-    const { queue, taker, started, warnings, connections, prefix } = await setUp(2, 400);
-    await queue.addBulk(['kept', 'lost'].map((id) => ({ name: 'noop', data: dataOf(id), opts: { jobId: id, priority: 5 } })));
+  it('renews the locks of running jobs; sets again a lapsed lock whose job nobody took since (still active, its take this one)', async () => {
+    const { queue, taker, started, warnings, connections, prefix, lost } = await setUp(2, 400);
+    await queue.addBulk(['kept', 'lapsed'].map((id) => ({ name: 'noop', data: dataOf(id), opts: { jobId: id, priority: 5 } })));
     taker.start();
     await until(() => started.length === 2);
     const client = connections.open();
-    await client.del(`${prefix}lost:lock`);
+    await client.del(`${prefix}lapsed:lock`);
     await pause(1000);
-    // Past twice its duration, still held: renewed.
-    expect(await client.get(`${prefix}kept:lock`)).toBe(started.find((job) => job.id === 'kept')?.token);
-    expect(await client.exists(`${prefix}lost:lock`)).toBe(0);
-    expect(warnings).toContain('the locks of running tasks lapsed: other workers may run them now');
+    // Past twice its duration, still held: renewed; the lapsed one held again by its own token, nothing told lost.
+    for (const id of ['kept', 'lapsed']) expect(await client.get(`${prefix}${id}:lock`)).toBe(started.find((job) => job.id === id)?.token);
+    expect(warnings).toContain('the lock of a running task had lapsed (no renewal reached Redis in time); nobody had taken the task, and this worker holds it again');
+    expect(lost).toEqual([]);
+  });
+
+  it('tells of a running job whose lock another take holds, or whose job is gone; a job handed back to wait is only warned of', async () => {
+    const { queue, taker, started, warnings, connections, prefix, lost } = await setUp(3, 400);
+    await queue.addBulk(['taken', 'gone', 'waiting'].map((id) => ({ name: 'noop', data: dataOf(id), opts: { jobId: id, priority: 5 } })));
+    taker.start();
+    await until(() => started.length === 3);
+    const client = connections.open();
+    const tokenOf = (id: string): string => started.find((job) => job.id === id)?.token ?? '';
+    // Another worker holds the lock now; Redis lost a job (as when it restarts empty); BullMQ's stalled check handed one back, its lock gone.
+    await client.set(`${prefix}taken:lock`, 'another worker', 'PX', 30_000);
+    await client.del(`${prefix}gone`, `${prefix}gone:lock`);
+    await client.multi().del(`${prefix}waiting:lock`).lrem(`${prefix}active`, 1, 'waiting').zadd(`${prefix}prioritized`, 5 * 0x100000000, 'waiting').exec();
+    await until(() => lost.length === 2);
+    expect(lost.sort((a, b) => a.id.localeCompare(b.id))).toEqual([
+      { id: 'gone', token: tokenOf('gone'), how: 'gone' },
+      { id: 'taken', token: tokenOf('taken'), how: 'taken' },
+    ]);
+    await until(() => warnings.includes('the lock of a running task lapsed and the task went back to the queue: another worker may run it now'));
+    // Not set again: the lock of a job not active stays free, for the worker that takes it next.
+    expect(await client.exists(`${prefix}waiting:lock`)).toBe(0);
+    // Taken since by another take (which set its own token on the job), its lock lapsed too: told as taken, not set again.
+    await client.multi().zrem(`${prefix}prioritized`, 'waiting').lpush(`${prefix}active`, 'waiting').hset(`${prefix}waiting`, 'tfToken', 'another take').exec();
+    await until(() => lost.some((loss) => loss.id === 'waiting'));
+    expect(lost.find((loss) => loss.id === 'waiting')).toEqual({ id: 'waiting', token: tokenOf('waiting'), how: 'taken' });
+    expect(await client.exists(`${prefix}waiting:lock`)).toBe(0);
   });
 
   it("BullMQ's stalled check hands on a job whose lock lapsed, and the taker takes it again, its stall counted", async () => {

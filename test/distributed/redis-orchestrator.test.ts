@@ -458,6 +458,44 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     }
   }, 60_000);
 
+  it('a worker whose Redis came back empty stops the task it ran for the lost job at once (LOCK_LOST in its own account), rather than working on to be refused at its commit', async () => {
+    let own = await startRedisServer();
+    const local = new Journal();
+    // A lock of a minute: its renewal every 30 s would come after this test's timeout; the renewal made on reconnecting is what finds the job gone.
+    const running = new Orchestrator({ queue: await RedisQueue.open({ url: own.url, name: 'emptied', lockDurationMs: 60_000 }), concurrency: 2, taskTypes, context: { journal: local } });
+    const ownAccount: { id: string; code: string; message: string }[] = [];
+    running.on('error', ({ id, error }) => ownAccount.push({ id, code: error.code, message: error.message }));
+    const submitter = new Orchestrator({ queue: `${own.url}?name=emptied`, concurrency: 0, taskTypes });
+    try {
+      const handle = await submitter.submit(probe('cut', 0, { ms: 120_000 }));
+      for (let waited = 0; !local.lines.includes('start:cut'); waited += 20) {
+        if (waited > 10_000) throw new Error('the task did not start');
+        await delay(20);
+      }
+      await own.kill();
+      own = await startRedisServer({ port: own.port });
+      expect(await handle.result).toMatchObject({ id: 'cut', status: 'failed', error: { code: 'LOST' } });
+      for (let waited = 0; ownAccount.length === 0; waited += 20) {
+        if (waited > 15_000) throw new Error(`the worker did not stop the task: ${JSON.stringify(local.lines)}`);
+        await delay(20);
+      }
+      expect(ownAccount).toEqual([{ id: 'cut', code: 'LOCK_LOST', message: expect.stringContaining('its job is gone from Redis') as string }]);
+      // Its work stopped (the signal aborted it) and its cleanup ran; nothing of it is left running or recorded.
+      expect(local.lines).toEqual(['start:cut', 'end:cut', 'cleanup:cut']);
+      expect(running.running).toBe(0);
+      const redis = new Redis(own.url);
+      try {
+        expect(await redis.keys('*cut*')).toEqual([]);
+      } finally {
+        redis.disconnect();
+      }
+    } finally {
+      await submitter.shutdown();
+      await running.shutdown({ timeoutMs: 0 });
+      await own.stop();
+    }
+  }, 40_000);
+
   it("watchConnection tells once that the queue lost its Redis server and once that it is back; nothing when the queue closes", async () => {
     const own = await startRedisServer();
     const queue = await RedisQueue.open({ url: own.url, name: 'watched' });
