@@ -25,6 +25,9 @@ export function summaryTable(
   const format = (cells: readonly string[]): string => cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd();
   const lines = rows.length === 0 ? [] : [format(header), ...rows.map(format)];
   if (shown.length < failed.length) lines.push(`... and ${String(failed.length - shown.length)} more failed tasks`);
+  // Why each failed: the code in the table rarely says what to fix (a path, a key id, a limit); the message does.
+  const why = shown.flatMap((result) => (result.success ? [] : [`${labelOf(result)}: ${oneLine(result.error.message)}`]));
+  if (why.length > 0) lines.push('', ...why, '');
   let stored = 0;
   let read = 0;
   let ranNow = 0;
@@ -41,4 +44,9 @@ export function summaryTable(
   const ended = `${String(results.length - failed.length)} completed · ${String(failed.length)} failed${before === 0 ? '' : ` (${String(before)} of them in an earlier run)`}`;
   lines.push(`${ended} · ${storedBytes(stored, read)} · ${seconds.toFixed(2)} s · ${String(rate)} ${rate === 1 ? 'task' : 'tasks'}/s`);
   return `${lines.join('\n')}\n`;
+}
+
+/** A message on one line of the table's notes (a message may carry a newline from a task's own error). */
+function oneLine(message: string): string {
+  return message.replace(/\s*\n\s*/g, ' ');
 }

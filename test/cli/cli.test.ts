@@ -433,6 +433,8 @@ describe('taskforge run', () => {
     const table = taskforge(['run', 'batch.json', '--queue', 'sqlite:state/q.db']);
     expect(table.code).toBe(1);
     expect(table.stdout).toMatch(/\nbatch\.json\[3\]\s+storage\s+failed\s+1\s+\d+ ms\s+NOT_FOUND\n/);
+    // And why, under the table: the code alone does not say which object is missing.
+    expect(table.stdout).toContain("\nbatch.json[3]: read of '/none' failed: no such object or directory (ENOENT)\n");
     // Their bytes were moved by the earlier runs: this one stored and read nothing.
     expect(table.stdout).toMatch(/\n4 completed · 1 failed \(5 of them in an earlier run\) · 0 B stored · 0 B read from the store · [\d.]+ s · 0 tasks\/s\n$/);
     expect(table.stdout).not.toMatch(/\bb[0-9a-f]{12}-\d/);

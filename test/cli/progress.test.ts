@@ -55,11 +55,13 @@ describe('the run view', () => {
 
   it('the summary lists every task of a small batch, only the failed ones of a large one', () => {
     const small = summaryTable([result('a', 'completed', 2048), result('b', 'failed')], 1000);
-    expect(small.split('\n')).toEqual(['task  type     status     attempts  duration  error', 'a     storage  completed  1         3 ms', 'b     storage  failed     1         3 ms      NOT_FOUND', '1 completed · 1 failed · 2.0 KiB stored · 0 B read from the store · 1.00 s · 2 tasks/s', '']);
+    // The failed tasks' messages under the table, each named as in it: the code alone rarely says what to fix.
+    expect(small.split('\n')).toEqual(['task  type     status     attempts  duration  error', 'a     storage  completed  1         3 ms', 'b     storage  failed     1         3 ms      NOT_FOUND', '', 'b: gone', '', '1 completed · 1 failed · 2.0 KiB stored · 0 B read from the store · 1.00 s · 2 tasks/s', '']);
     const many = Array.from({ length: 60 }, (_, index) => result(`t${String(index)}`, index === 7 ? 'failed' : 'completed'));
     const large = summaryTable(many, 2000).split('\n');
-    expect(large).toHaveLength(4);
+    expect(large).toHaveLength(7);
     expect(large[1]).toMatch(/^t7 /);
+    expect(large[3]).toBe('t7: gone');
   });
 
   it('on a real terminal, taskforge run redraws live progress on stderr', async () => {
