@@ -106,7 +106,7 @@ export class BatchView {
     clearInterval(this.#timer);
     this.#live?.clear();
     if (this.#startedAt === 0) return;
-    if (this.#options.json !== true) this.#streams.stdout.write(summaryTable(this.#results, performance.now() - this.#startedAt, (result) => this.#label(result.id), this.#earlier));
+    if (this.#options.json !== true) this.#streams.stdout.write(summaryTable(this.#results, performance.now() - this.#startedAt, (result) => this.#label(result.id), this.#earlier, (result) => this.#words(result.id, result.error?.message ?? '')));
   }
 
   /** Tasks of the batch counted so far. */

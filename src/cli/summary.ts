@@ -9,13 +9,15 @@ const FULL_TABLE_ROWS = 50;
  * failed task), then the totals. `labelOf` names a task as its user knows
  * it: the id they gave, else where it came from in the batch. The bytes and
  * the rate are this run's: tasks in `earlier` ended in an earlier run of the
- * batch, and are only counted as completed or failed.
+ * batch, and are only counted as completed or failed. `messageOf` words a
+ * failed task's message as its user knows the task.
  */
 export function summaryTable(
   results: readonly TaskResult[],
   elapsedMs: number,
   labelOf: (result: TaskResult) => string = (result) => result.id,
   earlier: ReadonlySet<string> = new Set(),
+  messageOf: (result: TaskResult) => string = (result) => result.error?.message ?? '',
 ): string {
   const failed = results.filter((result) => !result.success);
   const shown = results.length <= FULL_TABLE_ROWS ? results : failed.slice(0, FULL_TABLE_ROWS);
@@ -26,7 +28,7 @@ export function summaryTable(
   const lines = rows.length === 0 ? [] : [format(header), ...rows.map(format)];
   if (shown.length < failed.length) lines.push(`... and ${String(failed.length - shown.length)} more failed tasks`);
   // Why each failed: the code in the table rarely says what to fix (a path, a key id, a limit); the message does.
-  const why = shown.flatMap((result) => (result.success ? [] : [`${labelOf(result)}: ${oneLine(result.error.message)}`]));
+  const why = shown.flatMap((result) => (result.success ? [] : [`${labelOf(result)}: ${oneLine(messageOf(result))}`]));
   if (why.length > 0) lines.push('', ...why, '');
   let stored = 0;
   let read = 0;
