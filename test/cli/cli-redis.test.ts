@@ -498,6 +498,19 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     expect(await paused.exited).toBe(0);
   }, 90_000);
 
+  it('a worker whose keyring cannot be used says so once at start, runs the tasks that need no key, and fails those that encrypt naming the keyring', async () => {
+    const queue = queueUrl();
+    const keyringFile = join(dir, 'missing-keyring.json');
+    const worker = await startWorker(queue, [], 'warn', { TASKFORGE_KEYRING: keyringFile });
+    expect(worker.output().stderr).toMatch(new RegExp(`^taskforge worker w[0-9a-f]{8}: warning: invalid keyring: the keyring file ${keyringFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} cannot be read: no such object or directory \\(ENOENT\\); the tasks that encrypt, or read encrypted objects, fail until it is mended \\(the others run\\)\n`));
+    const ran = taskforge(['run', '-', '--queue', queue, '--json'], [write('plain', '/k/plain.txt', 'x'), { id: 'secret', type: 'storage', metadata: { operation: 'write', path: '/k/secret.txt', data: 'x', options: { encryption: true } } }].map((task) => JSON.stringify(task)).join('\n'));
+    const ends = ran.stdout.trim().split('\n').map((line) => JSON.parse(line) as { id: string; status: string; error?: { code: string; message: string } });
+    expect(ends.find((end) => end.id === 'plain')).toMatchObject({ status: 'completed' });
+    expect(ends.find((end) => end.id === 'secret')).toMatchObject({ status: 'failed', error: { code: 'VALIDATION_ERROR', message: expect.stringContaining('missing-keyring.json cannot be read') as string } });
+    // Said once, not per task.
+    expect(worker.output().stderr.split('warning:').length).toBe(2);
+  }, 60_000);
+
   it('refuses a bad or unreachable queue with exit 2, naming it', async () => {
     writeFileSync(join(dir, 'one.json'), JSON.stringify([write('one', '/one.txt', 'x')]));
     expect(taskforge(['run', 'one.json', '--queue', 'redis://'])).toMatchObject({ code: 2, stderr: expect.stringContaining("taskforge: --queue: 'redis://' is not a Redis queue URL") as string });

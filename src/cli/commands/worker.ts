@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Orchestrator } from '../../orchestrator/orchestrator.js';
 import type { TaskResult } from '../../tasks/task-result.js';
+import { defaultKeyring } from '../../storage/codec/default-keyring.js';
 import { backendFor, printJson, type CliStreams, type CommonOptions } from '../cli-context.js';
 import { chooseQueue, openCliQueue, WaitEnded, type QueueChoice } from '../cli-queue.js';
 import type { TaskQueue } from '../../orchestrator/task-queue.js';
@@ -53,6 +54,7 @@ export async function workerCommand(options: WorkerCommandOptions, streams: CliS
       line(event.result);
     });
   }
+  warnOfUnusableKeyring(streams, `taskforge worker ${worker.id}`);
   streams.stderr.write(`taskforge worker ${worker.id}: running tasks from ${queue.name}, ${String(options.concurrency)} at a time (SIGTERM or Ctrl-C stops)\n`);
   tellConnectionChanges(queue, streams, `taskforge worker ${worker.id}`);
   await runUntilStopped(streams, `worker ${worker.id}`, options.shutdownTimeout, async (signal) => {
@@ -62,6 +64,24 @@ export async function workerCommand(options: WorkerCommandOptions, streams: CliS
   }, () => worker.orchestrator.running);
   streams.stderr.write(`taskforge worker ${worker.id}: stopped\n`);
   return ExitCode.OK;
+}
+
+/**
+ * A worker runs what others submit, for as long as it lives: a keyring set
+ * in its environment that cannot be used (a file missing or not JSON, a
+ * short key) would fail every task that encrypts or reads encrypted data,
+ * each with the same VALIDATION_ERROR, while the worker looked healthy. Said
+ * once at start; the worker still runs the tasks that need no key (as
+ * `write` without --encrypt does), and reads the keyring again for each
+ * task, so mending the file mends the worker.
+ */
+function warnOfUnusableKeyring(streams: CliStreams, who: string): void {
+  try {
+    defaultKeyring();
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    streams.stderr.write(`${who}: warning: ${why}; the tasks that encrypt, or read encrypted objects, fail until it is mended (the others run)\n`);
+  }
 }
 
 /**
