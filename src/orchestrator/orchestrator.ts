@@ -321,8 +321,10 @@ export class Orchestrator<TQueue extends TaskQueue | string = 'memory'> {
           if (submittedHere !== undefined || handle.settled) return handle.result;
           letGo();
           if (asked > 0) return cancelled.finished.result;
-          const { status } = cancelled.finished;
-          throw new TaskforgeError(ErrorCode.INVALID_STATE, `task '${id}' cannot be cancelled: it is already ${status}`, { details: { taskId: id, status } });
+          const { status, result } = cancelled.finished;
+          // (The code says how: 'already failed' alone reads the same for a task cancelled before and one that failed.)
+          const how = result.error === undefined ? '' : ` (${result.error.code})`;
+          throw new TaskforgeError(ErrorCode.INVALID_STATE, `task '${id}' cannot be cancelled: it is already ${status}${how}`, { details: { taskId: id, status, ...(result.error === undefined ? {} : { code: result.error.code }) } });
         }
         case 'ended':
           // (Told by the queue, as every end is: the handle is settled and out of the book.)

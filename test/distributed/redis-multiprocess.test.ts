@@ -146,7 +146,13 @@ describe.runIf(haveRedis)('workers in separate processes', () => {
     ]);
     // The finished task cannot be cancelled again; an unknown one is not found.
     const again = spawnSync(process.execPath, [BIN, 'cancel', 'endless', '--queue', `${server?.url ?? ''}?name=${name}`], { encoding: 'utf8', timeout: 30_000 });
-    expect(again).toMatchObject({ status: 1, stderr: "taskforge: INVALID_STATE: task 'endless' cannot be cancelled: it is already failed\n" });
+    expect(again).toMatchObject({ status: 1, stdout: '', stderr: "taskforge: INVALID_STATE: task 'endless' cannot be cancelled: it is already failed (CANCELLED)\n" });
+    // With --json, its end is printed as a cancel's would be (scripts read stdout), the refusal still on stderr.
+    const againJson = spawnSync(process.execPath, [BIN, 'cancel', 'endless', '--queue', `${server?.url ?? ''}?name=${name}`, '--json'], { encoding: 'utf8', timeout: 30_000 });
+    expect(againJson).toMatchObject({ status: 1, stderr: "taskforge: INVALID_STATE: task 'endless' cannot be cancelled: it is already failed (CANCELLED)\n" });
+    expect(JSON.parse(againJson.stdout)).toMatchObject({ id: 'endless', status: 'failed', error: { code: 'CANCELLED', message: "task 'endless' was cancelled: changed my mind" } });
+    const empty = spawnSync(process.execPath, [BIN, 'cancel', '', '--queue', `${server?.url ?? ''}?name=${name}`], { encoding: 'utf8', timeout: 30_000 });
+    expect(empty).toMatchObject({ status: 2, stderr: expect.stringContaining('taskforge: <id>: the id of the task to cancel is empty') as string });
     const unknown = spawnSync(process.execPath, [BIN, 'cancel', 'nobody', '--queue', `${server?.url ?? ''}?name=${name}`], { encoding: 'utf8', timeout: 30_000 });
     expect(unknown).toMatchObject({ status: 1, stderr: expect.stringContaining("taskforge: NOT_FOUND: no task with id 'nobody' is known to this orchestrator") as string });
   }, 60_000);

@@ -236,7 +236,7 @@ describe('the HTTP API', () => {
     expect(await json(unknown)).toMatchObject({ error: { code: 'NOT_FOUND', message: "no task with id 'ghost' is known to this orchestrator" } });
     const again = await fetch(`${base}/tasks/slow/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' } });
     expect(again.status).toBe(409);
-    expect(await json(again)).toMatchObject({ error: { code: 'INVALID_STATE', message: "task 'slow' cannot be cancelled: it is already failed" } });
+    expect(await json(again)).toMatchObject({ error: { code: 'INVALID_STATE', message: "task 'slow' cannot be cancelled: it is already failed (CANCELLED)" } });
     const badReason = await fetch(`${base}/tasks/slow/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: 42 }) });
     expect(badReason.status).toBe(400);
     expect(await json(badReason)).toMatchObject({ error: { code: 'VALIDATION_ERROR', fields: [{ field: 'reason' }] } });
