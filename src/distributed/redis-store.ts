@@ -2,6 +2,7 @@ import type { Job, Queue, WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { isoTime } from '../core/clock.js';
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
+import { errnoOf, systemErrorReason } from '../core/system-errors.js';
 import { getDefaultLogger } from '../core/logger.js';
 import type { TaskResult } from '../tasks/task-result.js';
 import { TaskStatus } from '../tasks/task-status.js';
@@ -114,7 +115,9 @@ export class RedisStore {
       await Promise.race([queue.epoch.mark(), failed]);
     } catch (error) {
       queue.abandon();
-      throw new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `cannot reach Redis for the queue ${queue.name}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      // A TLS handshake with a server that speaks none gets no answer at all: the timeout, which names no cause unless told.
+      const tls = url.startsWith('rediss:') && !(error instanceof Error && errnoOf(error) !== undefined) ? ' (a rediss:// URL speaks TLS: does the server take TLS on that port?)' : '';
+      throw new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `cannot reach Redis for the queue ${queue.name}: ${systemErrorReason(error)}${tls}`, { cause: error });
     } finally {
       clearTimeout(timer);
     }
@@ -371,7 +374,8 @@ export class RedisStore {
    */
   abandon(): void {
     this.#closed = true;
-    this.#bull.disconnect().catch(logFailure('disconnecting an abandoned queue failed'));
+    // (Abandoned after an open that failed: a failure here is the connection's own, which the open has told already.)
+    this.#bull.disconnect().catch(() => undefined);
     this.connections.disconnectAll();
   }
 

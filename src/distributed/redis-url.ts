@@ -20,8 +20,10 @@ export function parseRedisUrl(text: string, field = 'queue'): RedisLocation {
   try {
     url = new URL(text);
   } catch {
-    throw invalidUrl(field, text, 'not a URL');
+    const port = /^[a-z]+:\/\/[^/?#]*:(\d+)(?:[/?#]|$)/i.exec(text)?.[1];
+    throw invalidUrl(field, text, port === undefined ? 'not a URL' : `port ${port} is not 1 to 65535`);
   }
+  if (url.port === '0') throw invalidUrl(field, text, 'port 0 is not 1 to 65535');
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw invalidUrl(field, text, 'expected redis:// or rediss://');
   if (url.hostname === '') throw invalidUrl(field, text, 'no host');
   if (url.pathname !== '' && url.pathname !== '/' && !/^\/\d{1,2}$/.test(url.pathname)) throw invalidUrl(field, text, 'the path, if any, is a database number such as /0');

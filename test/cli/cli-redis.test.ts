@@ -527,7 +527,9 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
       stderr: "taskforge: deps.ndjson:2 (id 'late'): VALIDATION_ERROR: dependsOn[0]: no task with id 'nowhere' is known (it was never submitted, or it finished longer ago than the queue keeps)\n",
     });
     const dead = `redis://127.0.0.1:${String(await freePort())}`;
-    expect(taskforge(['run', 'one.json', '--queue', dead])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^taskforge: --queue: cannot reach Redis for the queue redis:\/\/127\.0\.0\.1:\d+\?name=tasks: /) as string });
+    expect(taskforge(['run', 'one.json', '--queue', dead])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^taskforge: --queue: cannot reach Redis for the queue redis:\/\/127\.0\.0\.1:\d+\?name=tasks: the connection was refused \(is the server running, on that port\?\) \(ECONNREFUSED\)\n$/) as string });
+    // TLS asked of a server that speaks none: no answer comes, and the timeout says what to check.
+    expect(taskforge(['run', 'one.json', '--queue', (server?.url ?? '').replace('redis:', 'rediss:')])).toMatchObject({ code: 2, stderr: expect.stringMatching(/: no answer within 5000 ms \(a rediss:\/\/ URL speaks TLS: does the server take TLS on that port\?\)\n$/) as string });
     expect(taskforge(['worker'])).toMatchObject({ code: 2, stderr: expect.stringContaining("required option '-q, --queue <url>' not specified") as string });
     expect(taskforge(['worker', '--queue', server?.url ?? '', '--lock-duration', '100'])).toMatchObject({ code: 2, stderr: expect.stringContaining("argument '100' is invalid. expected 500 ms or more, so that a write can commit within its lock (got '100')") as string });
   }, 30_000);

@@ -14,6 +14,8 @@ describe('parseRedisUrl', () => {
     ['redis://', 'no host'],
     ['redis://h:1/queue', 'the path, if any, is a database number such as /0'],
     ['redis://h:1?nme=x', "unknown parameter 'nme' (known: name)"],
+    ['redis://127.0.0.1:99999', 'port 99999 is not 1 to 65535'],
+    ['redis://127.0.0.1:0', 'port 0 is not 1 to 65535'],
   ])('refuses %s with VALIDATION_ERROR naming the field: %s', (text, why) => {
     expect(() => parseRedisUrl(text, '--queue')).toThrow(expect.objectContaining({ code: 'VALIDATION_ERROR', message: expect.stringContaining(`--queue: '${text}' is not a Redis queue URL (${why})`) as string }));
   });
