@@ -406,10 +406,3 @@ export function alreadyExists(id: string, at: string): TaskforgeError {
   });
 }
 
-
-/** A rejection handler that logs (the queue has no logger of its own: the process's default one). */
-function logFailure(what: string): (error: unknown) => void {
-  return (error) => {
-    getDefaultLogger().warn({ err: error instanceof Error ? error.message : String(error) }, what);
-  };
-}
