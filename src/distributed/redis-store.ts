@@ -405,4 +405,3 @@ export function alreadyExists(id: string, at: string): TaskforgeError {
     details: { field: `${at}id`, taskId: id },
   });
 }
-
