@@ -34,6 +34,8 @@ export interface Measurement {
   readonly redisCpuMs?: number;
   /** For HTTP scenarios that write: submissions per second timed to the last write made, not the last answer. */
   readonly completedPerSecond?: number;
+  /** For HTTP scenarios: the server process's CPU time (user + system, all its threads) per request, from the first request to the last write made (or answer, for the floor), in µs. */
+  readonly serverCpuUsPerOp?: number;
   /** Request latency percentiles, for HTTP scenarios. */
   readonly latencyP50Ms?: number;
   readonly latencyP99Ms?: number;
