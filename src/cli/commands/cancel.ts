@@ -14,30 +14,41 @@ export interface CancelCommandOptions extends CommonOptions {
 
 /**
  * Cancels a task in a Redis queue, wherever it runs, and waits for its end.
- * Exit 0 when it ended cancelled; 1 when it had finished, finished anyway
- * (its work committed first), or is unknown.
+ * Exit 0 when it ended cancelled (by this command or an earlier cancel); 1
+ * when it had finished otherwise, finished anyway (its work committed
+ * first), or is unknown.
  */
 export async function cancelCommand(id: string, options: CancelCommandOptions, streams: CliStreams): Promise<ExitCode> {
   if (id.trim() === '') throw new UsageError('<id>: the id of the task to cancel is empty');
   const choice = chooseQueue(options.queue);
   if (choice.redis === undefined) throw new UsageError(`--queue: cancel reaches tasks in a Redis queue (got '${options.queue}'); in one process, Ctrl-C cancels`);
-  const orchestrator = new Orchestrator({ concurrency: 0, queue: await openCliQueue(choice) });
+  const queue = await openCliQueue(choice);
+  const orchestrator = new Orchestrator({ concurrency: 0, queue });
   try {
     let result: RetainedTaskResult;
+    let already = false;
     try {
       result = await orchestrator.cancel(id, options.reason);
     } catch (error) {
-      // With --json, a task that had already ended is told as its end, as a cancelled one is (the error still goes to stderr).
-      if (options.json === true && error instanceof TaskforgeError && error.code === ErrorCode.INVALID_STATE) {
-        const ended = (await orchestrator.get(id))?.result;
-        if (ended !== undefined) printJson(streams, ended);
+      if (!(error instanceof TaskforgeError)) throw error;
+      if (error.code === ErrorCode.NOT_FOUND) {
+        throw new TaskforgeError(ErrorCode.NOT_FOUND, `no task with id '${id}' is known to the queue ${queue.name} (it was never submitted there, or it ended longer ago than the queue keeps results)`, { details: { taskId: id } });
       }
-      throw error;
+      const ended = error.code === ErrorCode.INVALID_STATE ? (await orchestrator.get(id))?.result : undefined;
+      // Cancelled before: what was asked holds, so the same command twice succeeds twice (a script may retry it).
+      if (ended?.error?.code !== ErrorCode.CANCELLED) {
+        // With --json, a task that had already ended is told as its end, as a cancelled one is (the refusal goes to stderr).
+        if (options.json === true && ended !== undefined) printJson(streams, ended);
+        throw error;
+      }
+      result = ended;
+      already = true;
     }
-    const cancelled = result.error?.code === 'CANCELLED';
+    const cancelled = result.error?.code === ErrorCode.CANCELLED;
     if (options.json === true) printJson(streams, result);
+    else if (cancelled) streams.stdout.write(already ? `${id}: already cancelled\n` : `${id}: cancelled\n`);
     // Not cancelled: its end came from its own work, which finished (or committed) before the signal reached it, or does not stop on one.
-    else streams.stdout.write(cancelled ? `${id}: cancelled\n` : `${id}: ${result.status}${result.error === undefined ? '' : ` (${result.error.code})`}: the cancellation did not stop it (its work went on to its end)\n`);
+    else streams.stdout.write(`${id}: ${result.status}${result.error === undefined ? '' : ` (${result.error.code})`}: the cancellation did not stop it (its work went on to its end)\n`);
     return cancelled ? ExitCode.OK : ExitCode.TASK_FAILED;
   } finally {
     await orchestrator.shutdown();
