@@ -53,6 +53,8 @@ export class BatchView {
   #live: LiveBlock | undefined;
   #timer: NodeJS.Timeout | undefined;
   #startedAt = 0;
+  /** A task of the batch was heard to start or end (see heardOfAny). */
+  #heardOfAny = false;
 
   constructor(orchestrator: BatchEvents, tasks: readonly BatchTask[], options: CommonOptions, streams: CliStreams) {
     this.#orchestrator = orchestrator;
@@ -70,6 +72,7 @@ export class BatchView {
     }
     orchestrator.on('start', (event) => {
       if (!this.#meta.has(event.id)) return;
+      this.#heardOfAny = true;
       this.#started.add(event.id);
       this.#counts.pending -= 1;
       this.#counts.running += 1;
@@ -106,7 +109,15 @@ export class BatchView {
     clearInterval(this.#timer);
     this.#live?.clear();
     if (this.#startedAt === 0) return;
-    if (this.#options.json !== true) this.#streams.stdout.write(summaryTable(this.#results, performance.now() - this.#startedAt, (result) => this.#label(result.id), this.#earlier, (result) => this.#words(result.id, result.error?.message ?? '')));
+    // The table in the batch's order (a person finds a task where they wrote it); --json lines stay in finishing order.
+    const order = new Map([...this.#meta.keys()].map((id, index) => [id, index]));
+    const results = [...this.#results].sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
+    if (this.#options.json !== true) this.#streams.stdout.write(summaryTable(results, performance.now() - this.#startedAt, (result) => this.#label(result.id), this.#earlier, (result) => this.#words(result.id, result.error?.message ?? '')));
+  }
+
+  /** Whether any task of the batch has been heard to start or end (on a shared queue: whether a worker has taken one). */
+  get heardOfAny(): boolean {
+    return this.#heardOfAny;
   }
 
   /** Tasks of the batch counted so far. */
@@ -121,6 +132,7 @@ export class BatchView {
   record(result: TaskResult, earlier = false): void {
     if (!this.#meta.has(result.id) || this.#recorded.has(result.id)) return;
     this.#recorded.add(result.id);
+    this.#heardOfAny = true;
     if (earlier) this.#earlier.add(result.id);
     this.#results.push(result);
     this.#transfers.delete(result.id);

@@ -498,6 +498,27 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     expect(await paused.exited).toBe(0);
   }, 90_000);
 
+  it('run on a queue no worker takes from says so once after 5 s, and goes on waiting: a worker started then runs the batch', async () => {
+    const queue = queueUrl();
+    const submitter = spawn(process.execPath, [BIN, 'run', '-', '--queue', queue], { cwd: dir, env: env() });
+    workers.push({ child: submitter, exited: Promise.resolve(null), output: () => ({ stdout: '', stderr: '' }) });
+    let stdout = '';
+    let stderr = '';
+    submitter.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    submitter.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((done) => submitter.once('exit', (code) => { done(code); }));
+    submitter.stdin.end(JSON.stringify(write('unattended', '/u/1.txt', 'x')));
+    for (let waited = 0; !stderr.includes('no task of this batch'); waited += 50) {
+      if (submitter.exitCode !== null || waited > 30_000) throw new Error(`no hint came: ${stderr}`);
+      await new Promise((done) => setTimeout(done, 50));
+    }
+    expect(stderr).toBe(`taskforge: no task of this batch has started in 5 s: the queue's workers are busy, or none runs (start one: taskforge worker --queue ${queue}); waiting\n`);
+    await startWorker(queue);
+    expect(await exited, stderr).toBe(0);
+    expect(stdout).toMatch(/^task\s+type\s+status/);
+    expect(stdout).toMatch(/\nunattended\s+storage\s+completed/);
+  }, 60_000);
+
   it('a worker whose keyring cannot be used says so once at start, runs the tasks that need no key, and fails those that encrypt naming the keyring', async () => {
     const queue = queueUrl();
     const keyringFile = join(dir, 'missing-keyring.json');

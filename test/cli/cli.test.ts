@@ -407,6 +407,8 @@ describe('taskforge run', () => {
     expect(ran.code).toBe(0);
     expect(ran.stdout).toMatch(/^task\s+type\s+status\s+attempts\s+duration\s+error\n/);
     expect(ran.stdout).toMatch(/\nr1\s+storage\s+completed\s+1\s+\d+ ms\n/);
+    // In the batch's order, whatever order they finished in (w2, of higher priority, runs before w1).
+    expect(ran.stdout.split('\n').slice(1, 4).map((line) => line.split(/\s+/)[0])).toEqual(['w1', 'w2', 'r1']);
     expect(ran.stdout).toMatch(/\n3 completed · 0 failed · \d+ B stored · \d+ B read from the store · [\d.]+ s · \d+ tasks?\/s\n$/);
   });
 

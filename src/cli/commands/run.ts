@@ -18,6 +18,9 @@ import { loadTaskModule, type TaskTypes } from '../task-module.js';
 import { backendFor, type CliStreams, type CommonOptions } from '../cli-context.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 
+/** On a shared queue, how long run waits for a worker to start a task of its batch before it says none has. */
+const NO_WORKER_HINT_MS = 5000;
+
 /** Options of `taskforge run`. */
 export interface RunCommandOptions extends CommonOptions {
   readonly concurrency: number;
@@ -65,6 +68,7 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
   /** Tasks of an earlier run that could not be waited for. */
   const unwaited = { count: 0 };
   const interruption = Interruption.watch(streams);
+  let hint: NodeJS.Timeout | undefined;
   interruption.signal.addEventListener('abort', () => {
     const why = interruption.outputClosed ? 'the output was closed' : `interrupted by ${interruption.by ?? 'a signal'}`;
     const again = `${interruption.outputClosed ? 'Ctrl-C' : 'again'} to stop at once`;
@@ -108,11 +112,13 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
       );
     }
     sayResumed(streams, orchestrator.queueName, batch.length, fresh.length, view.recorded);
+    if (shared) hint = hintWhenNoWorker(view, streams, orchestrator.queueName);
     await Promise.all(waits);
     await orchestrator.onIdle();
   } finally {
     interruption.stop();
     stopTelling();
+    clearTimeout(hint);
     await orchestrator.shutdown();
     view.stop();
   }
@@ -252,4 +258,19 @@ function submitRefusal(error: TaskforgeError, submitted: readonly BatchTask[], s
 function idSuffix(config: unknown): string {
   const id = config !== null && typeof config === 'object' ? (config as { id?: unknown }).id : undefined;
   return typeof id === 'string' ? ` (id '${id}')` : '';
+}
+
+/**
+ * On a shared queue nothing runs here: a batch nobody takes waits in
+ * silence (stdout is the results', and only a terminal gets live
+ * progress). Said once when no task of the batch has started or ended
+ * within NO_WORKER_HINT_MS.
+ */
+function hintWhenNoWorker(view: BatchView, streams: CliStreams, queueName: string): NodeJS.Timeout {
+  const timer = setTimeout(() => {
+    if (view.heardOfAny) return;
+    streams.stderr.write(`taskforge: no task of this batch has started in ${String(NO_WORKER_HINT_MS / 1000)} s: the queue's workers are busy, or none runs (start one: taskforge worker --queue ${queueName}); waiting\n`);
+  }, NO_WORKER_HINT_MS);
+  timer.unref();
+  return timer;
 }
