@@ -513,6 +513,29 @@ describe('taskforge run', () => {
     });
     expect(existsSync(join(cwd, 'taskforge-data', 'a.txt'))).toBe(false);
     expect(taskforge(['run', '-'], { input: '[{"type":"email","metadata":{}}]' }).stderr).toContain("stdin[0]: type: expected 'storage' (custom types come from --tasks MODULE) (got \"email\")");
+    // Every refused task named in one go (a batch with three mistakes is mended in one round), and how many, with nothing run.
+    const three = [
+      { id: 'up', type: 'storage', metadata: { operation: 'read', path: '/../x' } },
+      batch[0],
+      { type: 'storage', metadata: { operation: 'write', path: '/empty' } },
+      { type: 'email' },
+    ];
+    expect(taskforge(['run', '-'], { input: three.map((config) => JSON.stringify(config)).join('\n') })).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: [
+        "taskforge: stdin:1 (id 'up'): PATH_OUTSIDE_ROOT: path '/../x' is refused: it has a '..' segment",
+        'taskforge: stdin:3: VALIDATION_ERROR: metadata.data: a write needs data (or a file) (got nothing)',
+        "taskforge: stdin:4: type: expected 'storage' (custom types come from --tasks MODULE) (got \"email\")",
+        "taskforge: 3 of the batch's 4 tasks are refused; nothing ran",
+        '',
+      ].join('\n'),
+    });
+    expect(existsSync(join(cwd, 'taskforge-data', 'a.txt'))).toBe(false);
+    const many = Array.from({ length: 25 }, (_, index) => ({ type: 'storage', metadata: { operation: 'read', path: `/../${String(index)}` } }));
+    const manyRefused = taskforge(['run', '-'], { input: JSON.stringify(many) }).stderr.split('\n');
+    expect(manyRefused.slice(-3)).toEqual(['taskforge: … and 5 more', "taskforge: 25 of the batch's 25 tasks are refused; nothing ran", '']);
+    expect(manyRefused).toHaveLength(23);
     expect(taskforge(['run', 'x.json', '--queue', 'postgres://h:1']).stderr).toBe("taskforge: --queue: expected 'memory', 'sqlite:FILE' or 'redis://HOST:PORT' (got 'postgres://h:1')\n");
     expect(taskforge(['run', 'x.json', '--concurrency', '0']).stderr).toContain("option '-c, --concurrency <n>' argument '0' is invalid. expected 1 or more (got '0')");
   });

@@ -20,6 +20,8 @@ import { ExitCode, UsageError } from '../exit-codes.js';
 
 /** On a shared queue, how long run waits for a worker to start a task of its batch before it says none has. */
 const NO_WORKER_HINT_MS = 5000;
+/** A batch's refused tasks named at most (the rest counted). */
+const MAX_REFUSALS_SHOWN = 20;
 
 /** Options of `taskforge run`. */
 export interface RunCommandOptions extends CommonOptions {
@@ -165,13 +167,29 @@ interface BatchCheck {
 
 /**
  * The batch's tasks, checked (nothing runs unless every one is good), each
- * with an id and where it came from.
+ * with an id and where it came from. Every refused task is named at once
+ * (up to MAX_REFUSALS_SHOWN of them), not only the first: a batch with three
+ * mistakes is mended in one round, not three.
  */
 function batchTasks(bytes: Buffer, source: string, check: BatchCheck): BatchTask[] {
   const entries = parseBatch(bytes, source);
   const prefix = batchIdPrefix(bytes);
+  const refusals: string[] = [];
+  for (const [index, { config, from }] of entries.entries()) {
+    try {
+      checkConfig(config, from, check, `${prefix}-${String(index + 1)}`);
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      refusals.push(error.message);
+    }
+  }
+  if (refusals.length === 1) throw new UsageError(refusals[0] ?? '');
+  if (refusals.length > 1) {
+    const shown = refusals.slice(0, MAX_REFUSALS_SHOWN);
+    const more = refusals.length > shown.length ? `\ntaskforge: … and ${String(refusals.length - shown.length)} more` : '';
+    throw new UsageError(`${shown.join('\ntaskforge: ')}${more}\ntaskforge: ${String(refusals.length)} of the batch's ${String(entries.length)} tasks are refused; nothing ran`);
+  }
   return entries.map(({ config, from }, index) => {
-    checkConfig(config, from, check, `${prefix}-${String(index + 1)}`);
     const located = withAbsoluteFile(config as TaskConfig);
     const given = located.id;
     return given === undefined
