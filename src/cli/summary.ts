@@ -41,7 +41,9 @@ export function summaryTable(
     read += bytes.read;
   }
   const seconds = elapsedMs / 1000;
-  const rate = seconds > 0 ? Math.round(ranNow / seconds) : ranNow;
+  const exact = seconds > 0 ? ranNow / seconds : ranNow;
+  // Two significant digits below 10/s: a long run of big tasks (0.04 tasks/s) is not '0 tasks/s'.
+  const rate = exact >= 10 || exact === 0 ? Math.round(exact) : Number(exact.toPrecision(2));
   const before = results.length - ranNow;
   const ended = `${String(results.length - failed.length)} completed · ${String(failed.length)} failed${before === 0 ? '' : ` (${String(before)} of them in an earlier run)`}`;
   lines.push(`${ended} · ${storedBytes(stored, read)} · ${seconds.toFixed(2)} s · ${String(rate)} ${rate === 1 ? 'task' : 'tasks'}/s`);

@@ -99,13 +99,22 @@ export function systemErrorWithin(error: unknown, within: string, words: Readonl
   return Object.assign(new Error(`${within}: ${error instanceof Error ? error.message : String(error)}`, { cause: error }), { code: errno, within, words: words[errno] });
 }
 
-/** What a system error says happened, in words and its errno (`no such object or directory (ENOENT)`); its message when it has no errno taskforge maps. */
-export function systemErrorReason(error: unknown): string {
+/**
+ * What a system error says happened, in words and its errno (`no such
+ * object or directory (ENOENT)`); its message when it has no errno taskforge
+ * maps. `words`, by errno, where the usual ones (said of stored objects)
+ * would not fit: a local file is a file.
+ */
+export function systemErrorReason(error: unknown, words: Readonly<Record<string, string>> = {}): string {
   const errno = errnoOf(error);
   const code = codeOfErrno(errno);
   if (errno === undefined || code === undefined) return error instanceof Error ? error.message : String(error);
-  return reasonOf(errno, code);
+  const own = words[errno];
+  return own === undefined ? reasonOf(errno, code) : `${own} (${errno})`;
 }
+
+/** The words for a local file's errors, where the storage's would say 'object'. */
+export const LOCAL_FILE_WORDS: Readonly<Record<string, string>> = { ENOENT: 'no such file or directory' };
 
 function reasonOf(errno: string, code: ErrorCode): string {
   return `${DESCRIPTION_BY_ERRNO[errno] ?? DESCRIPTION_BY_CODE[code] ?? errno} (${errno})`;

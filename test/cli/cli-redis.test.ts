@@ -523,7 +523,7 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     const queue = queueUrl();
     const keyringFile = join(dir, 'missing-keyring.json');
     const worker = await startWorker(queue, [], 'warn', { TASKFORGE_KEYRING: keyringFile });
-    expect(worker.output().stderr).toMatch(new RegExp(`^taskforge worker w[0-9a-f]{8}: warning: invalid keyring: the keyring file ${keyringFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} cannot be read: no such object or directory \\(ENOENT\\); the tasks that encrypt, or read encrypted objects, fail until it is mended \\(the others run\\)\n`));
+    expect(worker.output().stderr).toMatch(new RegExp(`^taskforge worker w[0-9a-f]{8}: warning: invalid keyring: the keyring file ${keyringFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} cannot be read: no such file or directory \\(ENOENT\\); the tasks that encrypt, or read encrypted objects, fail until it is mended \\(the others run\\)\n`));
     const ran = taskforge(['run', '-', '--queue', queue, '--json'], [write('plain', '/k/plain.txt', 'x'), { id: 'secret', type: 'storage', metadata: { operation: 'write', path: '/k/secret.txt', data: 'x', options: { encryption: true } } }].map((task) => JSON.stringify(task)).join('\n'));
     const ends = ran.stdout.trim().split('\n').map((line) => JSON.parse(line) as { id: string; status: string; error?: { code: string; message: string } });
     expect(ends.find((end) => end.id === 'plain')).toMatchObject({ status: 'completed' });

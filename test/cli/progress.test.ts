@@ -36,6 +36,9 @@ describe('the run view', () => {
 
   it('says 1 task/s, never 1 tasks/s', () => {
     expect(summaryTable([result('a', 'completed')], 1000)).toContain(' · 1 task/s\n');
+    // A long run of big tasks is not '0 tasks/s'.
+    expect(summaryTable([result('a', 'completed'), result('b', 'completed')], 50_000)).toContain(' · 0.04 tasks/s\n');
+    expect(summaryTable([result('a', 'completed')], 800)).toContain(' · 1.3 tasks/s\n');
   });
 
   it('redraws its block in place', () => {

@@ -27,7 +27,7 @@ describe('a keyring file (TASKFORGE_KEYRING)', () => {
 
   it('that cannot be read is told as such, with why (not as a file that is not JSON)', async () => {
     const missing = join(dir, 'missing.json');
-    expect(() => Keyring.fromFile(missing)).toThrow(expect.objectContaining({ code: 'VALIDATION_ERROR', message: `invalid keyring: the keyring file ${missing} cannot be read: no such object or directory (ENOENT)` }));
+    expect(() => Keyring.fromFile(missing)).toThrow(expect.objectContaining({ code: 'VALIDATION_ERROR', message: `invalid keyring: the keyring file ${missing} cannot be read: no such file or directory (ENOENT)` }));
     const folder = join(dir, 'a-folder');
     await mkdir(folder);
     expect(() => Keyring.fromFile(folder)).toThrow(expect.objectContaining({ code: 'VALIDATION_ERROR', message: `invalid keyring: the keyring file ${folder} cannot be read: it is a directory (EISDIR)` }));

@@ -280,6 +280,11 @@ describe('the keyring from the environment', () => {
       expect(encrypted.error?.code).toBe('VALIDATION_ERROR');
       expect(encrypted.error?.message).toContain('must be 32 bytes');
       expect(encrypted.error?.message).not.toContain('dG9vIHNob3J0');
+      // A passphrase pasted in place of a key (Node's decoder would skip its spaces and '!', and call it short): named as not base64, not echoed.
+      process.env['TASKFORGE_ENCRYPTION_KEY'] = 'not base64 at all!!';
+      const passphrase = await new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/z', data: 'z', options: { encryption: true } } }, { backend }).execute();
+      expect(passphrase.error).toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringContaining("key 'TASKFORGE_ENCRYPTION_KEY' is not base64") as string });
+      expect(passphrase.error?.message).not.toContain('at all');
       const plain = await new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/y', data: 'y' } }, { backend }).execute();
       expect(plain.success).toBe(true);
     } finally {

@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
 import { makeFolders } from '../../core/make-folders.js';
-import { codeOfErrno, errnoOf, fromSystemError, systemErrorReason } from '../../core/system-errors.js';
+import { codeOfErrno, errnoOf, fromSystemError, LOCAL_FILE_WORDS, systemErrorReason } from '../../core/system-errors.js';
 import type { StorageBackend } from '../../storage/backend.js';
 import { writeAll } from '../../storage/backends/durable-file.js';
 import { removeDeadWritersFiles } from '../../storage/backends/filesystem-sweep.js';
@@ -532,7 +532,7 @@ async function makeDestination(destination: string): Promise<boolean> {
     return await makeFolders(destination);
   } catch (error) {
     const { code } = fromSystemError(error, { operation: 'mkdir', path: destination });
-    throw new TaskforgeError(code, `restore into '${destination}' failed: the folder cannot be made there: ${systemErrorReason(error)}`, { cause: error, details: { path: destination } });
+    throw new TaskforgeError(code, `restore into '${destination}' failed: the folder cannot be made there: ${systemErrorReason(error, LOCAL_FILE_WORDS)}`, { cause: error, details: { path: destination } });
   }
 }
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
-import { systemErrorReason } from '../../core/system-errors.js';
+import { LOCAL_FILE_WORDS, systemErrorReason } from '../../core/system-errors.js';
 import { KEY_ID_PATTERN } from './container-format.js';
 
 /** Master keys are 256 bits. */
@@ -56,7 +56,7 @@ export class Keyring {
     try {
       text = readFileSync(path, 'utf8');
     } catch (error) {
-      throw keyringError(`the keyring file ${path} cannot be read: ${systemErrorReason(error)}`, error);
+      throw keyringError(`the keyring file ${path} cannot be read: ${systemErrorReason(error, LOCAL_FILE_WORDS)}`, error);
     }
     let parsed: unknown;
     try {
@@ -153,6 +153,10 @@ export function fingerprint(key: Uint8Array): string {
 }
 
 function decodeKey(value: Uint8Array | string, id: string): Buffer {
+  // Node's base64 decoder skips what is not base64: checked first, so that a pasted passphrase is named as such, not as too short.
+  if (typeof value === 'string' && !/^[A-Za-z0-9+/\-_]*={0,2}$/.test(value.trim())) {
+    throw keyringError(`key '${id}' is not base64 (a key is base64 of 32 random bytes, e.g. from \`taskforge keygen\` or \`openssl rand -base64 32\`)`);
+  }
   const bytes = typeof value === 'string' ? Buffer.from(value.trim(), 'base64') : Buffer.from(value);
   if (bytes.byteLength !== KEY_BYTES) {
     throw keyringError(`key '${id}' must be ${KEY_BYTES} bytes (base64 of 32 random bytes, e.g. from \`taskforge keygen\` or \`openssl rand -base64 32\`); it is ${bytes.byteLength} bytes`);
