@@ -207,6 +207,8 @@ Example:
     .option('-q, --queue <queue>', "'memory'; 'sqlite:FILE'; or 'redis://HOST:PORT[?name=Q]' (tasks run by 'taskforge worker' processes)", 'memory')
     .option('-c, --concurrency <n>', 'tasks that run at once in this process (memory and sqlite queues)', positiveInteger, DEFAULT_CONCURRENCY)
     .option('--shutdown-timeout <ms>', 'on SIGTERM, how long running tasks may finish', nonNegativeInteger, 30_000)
+    .option('--max-backlog <tasks>', 'tasks taken and not ended the server holds at most; past it POST /tasks answers 503 BACKLOG_FULL with Retry-After', positiveInteger, 100_000)
+    .option('--max-backlog-bytes <bytes>', 'bytes of the requests those tasks came in, at most (the same 503)', positiveInteger, 256 * 1024 * 1024)
     .option(...TASKS_OPTION)
     .addHelpText(
       'after',

@@ -8,6 +8,7 @@ import type { StorageTaskContext } from '../tasks/storage-task.js';
 import { AccessRule } from './access-rule.js';
 import { clientErrorHandler } from './client-errors.js';
 import { namedHost } from './host-field.js';
+import { Backlog } from './backlog.js';
 import { ConfigStore } from './config-store.js';
 import { EndHistory } from './end-history.js';
 import { errorBody, replyFor, ServerErrorCode } from './http-errors.js';
@@ -57,6 +58,10 @@ export interface ServerOptions {
   readonly keepFinished?: number;
   /** Bytes (as JSON) of the whole configs of unfinished and failed tasks kept for POST /tasks/:id/retry; the oldest go first. Default 64 MiB. */
   readonly keepConfigBytes?: number;
+  /** Tasks taken (POST /tasks, retries) and not ended that the server holds at most; past it, 503 BACKLOG_FULL. Default 100,000. */
+  readonly maxBacklog?: number;
+  /** Bytes of the requests those tasks came in, at most; past it, 503 BACKLOG_FULL. Default 256 MiB. */
+  readonly maxBacklogBytes?: number;
 }
 
 /** A running server. */
@@ -101,7 +106,8 @@ export async function startServer(options: ServerOptions): Promise<TaskforgeServ
   const keepTasks = options.keepFinished === undefined ? {} : { maxTasks: options.keepFinished };
   const eventLog = new TaskEventLog(keepTasks);
   const configs = new ConfigStore({ ...keepTasks, ...(options.keepConfigBytes === undefined ? {} : { maxBytes: options.keepConfigBytes }) });
-  const feed = new TaskFeed(options.orchestrator, table, [history, eventLog, configs], async (id) => options.orchestrator.get(id));
+  const backlog = new Backlog({ ...(options.maxBacklog === undefined ? {} : { maxTasks: options.maxBacklog }), ...(options.maxBacklogBytes === undefined ? {} : { maxBytes: options.maxBacklogBytes }) });
+  const feed = new TaskFeed(options.orchestrator, table, [history, eventLog, configs, backlog], async (id) => options.orchestrator.get(id));
   await listUnfinished(options.orchestrator, table, logger);
   const metrics = options.metrics ?? new OrchestratorMetrics();
   const stopRecording = options.metricsFromEvents === true ? recordMetrics(options.orchestrator, metrics) : () => undefined;
@@ -112,6 +118,7 @@ export async function startServer(options: ServerOptions): Promise<TaskforgeServ
     history,
     eventLog,
     configs,
+    backlog,
     access,
     metrics,
     storage: options.storage ?? {},

@@ -42,6 +42,8 @@ export const ServerErrorCode = {
   CONFIG_NOT_KEPT: 'CONFIG_NOT_KEPT',
   /** 409: a retry of a task that was retried already; the message names the retry. */
   ALREADY_RETRIED: 'ALREADY_RETRIED',
+  /** 503, with Retry-After: the server holds as many unended tasks (or bytes of them) as it may; nothing of the request was queued. */
+  BACKLOG_FULL: 'BACKLOG_FULL',
 } as const;
 
 /** The body of every error reply: the stable code, a message naming what was wrong, and the bad fields when there are any. */

@@ -131,7 +131,7 @@ export function openApiDocument(): Record<string, unknown> {
             400: failure('A bad config: the fields that are wrong'),
             409: failure('An id already in use'),
             415: failure('Not sent as application/json'),
-            503: failure("BACKEND_UNAVAILABLE: the queue's server (Redis) cannot be reached now; nothing was done"),
+            503: failure("BACKEND_UNAVAILABLE: the queue's server (Redis) cannot be reached now; or BACKLOG_FULL (with Retry-After): the server holds as many tasks that have not ended as it may (--max-backlog, --max-backlog-bytes). Nothing was done"),
           },
         },
         get: {
@@ -178,7 +178,7 @@ export function openApiDocument(): Record<string, unknown> {
             404: failure('Unknown id'),
             409: failure('INVALID_STATE: not failed; ALREADY_RETRIED: retried before (the message names the retry); CONFIG_NOT_KEPT: this server does not hold its config (submitted elsewhere, streamed through /objects, or let go past keepConfigBytes)'),
             415: failure('Not sent as application/json'),
-            503: failure("BACKEND_UNAVAILABLE: the queue's server (Redis) cannot be reached now; nothing was done"),
+            503: failure("BACKEND_UNAVAILABLE: the queue's server (Redis) cannot be reached now; or BACKLOG_FULL (with Retry-After): the server holds as many tasks that have not ended as it may. Nothing was done"),
           },
         },
       },

@@ -5,6 +5,7 @@ import type { StorageTaskContext } from '../tasks/storage-task.js';
 import type { TaskConfig } from '../tasks/task-config.js';
 import type { RetainedTaskResult } from '../tasks/task-result.js';
 import type { AccessRule } from './access-rule.js';
+import type { Backlog } from './backlog.js';
 import type { ConfigStore } from './config-store.js';
 import type { EndHistory } from './end-history.js';
 import type { TaskEventLog } from './task-event-log.js';
@@ -34,6 +35,8 @@ export interface RouteDeps {
   readonly eventLog: TaskEventLog;
   /** The configs this server submitted: their views, and whole ones for retries. */
   readonly configs: ConfigStore;
+  /** The tasks this server took that have not ended: a request past its bounds is refused. */
+  readonly backlog: Backlog;
   readonly access: AccessRule;
   readonly metrics: OrchestratorMetrics;
   /** The storage the object routes use, with its keyring and cache. */

@@ -19,6 +19,10 @@ export interface ServeCommandOptions extends CommonOptions {
   readonly queue: string;
   readonly concurrency: number;
   readonly shutdownTimeout: number;
+  /** Tasks taken and not ended the server holds at most (POST /tasks past it: 503 BACKLOG_FULL). */
+  readonly maxBacklog: number;
+  /** Bytes of the requests those tasks came in, at most. */
+  readonly maxBacklogBytes: number;
   /** A module whose default export maps custom task type names to task classes. */
   readonly tasks?: string;
 }
@@ -47,6 +51,8 @@ export async function serveCommand(options: ServeCommandOptions, streams: CliStr
       metricsFromEvents: orchestrator.concurrency === 0,
       host: options.host,
       port: options.port,
+      maxBacklog: options.maxBacklog,
+      maxBacklogBytes: options.maxBacklogBytes,
       ...(token === undefined || token === '' ? {} : { token }),
     });
   } catch (error) {

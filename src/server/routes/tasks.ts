@@ -8,7 +8,8 @@ import { storageTaskConfigSchema } from '../../tasks/storage-task-config.js';
 import { withId, type TaskConfig } from '../../tasks/task-config.js';
 import { TaskStatus } from '../../tasks/task-status.js';
 import type { KeptConfig } from '../config-store.js';
-import { errorBody } from '../http-errors.js';
+import { BACKLOG_RETRY_AFTER_S } from '../backlog.js';
+import { errorBody, ServerErrorCode } from '../http-errors.js';
 import { badQuery, listParam, optionalString, taskType, wholeNumber } from '../query-params.js';
 import type { RouteDeps } from '../served.js';
 import { endFields } from '../task-feed.js';
@@ -31,9 +32,19 @@ export function taskRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.post('/tasks', async (request, reply) => {
     const many = Array.isArray(request.body);
     const configs = readConfigs(request.body);
+    const bytes = Number(request.headers['content-length'] ?? 0) || 0;
+    const refusal = deps.backlog.refusal(configs.length, bytes);
+    if (refusal !== undefined) return reply.code(503).header('retry-after', String(BACKLOG_RETRY_AFTER_S)).send(errorBody(ServerErrorCode.BACKLOG_FULL, refusal));
+    const counted = deps.backlog.take(configs.map((config) => config.id), bytes);
     // One config goes through submit(), so that its errors name its fields from the root, not as `[0].`.
     const [first] = configs;
-    const handles = many || first === undefined ? await deps.orchestrator.submitAll(configs) : [await deps.orchestrator.submit(first)];
+    let handles: readonly { readonly id: string }[];
+    try {
+      handles = many || first === undefined ? await deps.orchestrator.submitAll(configs) : [await deps.orchestrator.submit(first)];
+    } catch (error) {
+      deps.backlog.release(counted);
+      throw error;
+    }
     // Kept once accepted (a refused one, say a duplicate id, must not replace the config of the task that has it): its detail shows it, a retry takes it.
     for (const config of configs) deps.configs.keep(config);
     return reply.code(202).send({ ids: handles.map((handle) => handle.id) });

@@ -1,0 +1,90 @@
+import type { OrchestratorEvents } from '../orchestrator/orchestrator-events.js';
+import type { FeedObserver } from './task-feed.js';
+
+/** Options of {@link Backlog}. */
+export interface BacklogOptions {
+  /** Tasks this server took that have not ended, at most. Default 100,000. */
+  readonly maxTasks?: number;
+  /** Bytes of the request bodies those tasks came in, at most. Default 256 MiB. */
+  readonly maxBytes?: number;
+}
+
+/** How long a client is told to wait before it sends a refused request again. */
+export const BACKLOG_RETRY_AFTER_S = 1;
+
+/**
+ * The tasks this server took (POST /tasks, retries) and that have not
+ * ended, with the bytes of the bodies they came in: a client that submits
+ * faster than the tasks run would otherwise grow the server's memory (a
+ * memory queue holds every waiting task's config and data) until it dies.
+ * Past either bound a request is refused whole, 503 BACKLOG_FULL with
+ * Retry-After, and nothing of it is queued; room comes back as tasks end.
+ * Checked before a submit and counted after it: requests in flight at the
+ * same moment may pass the bound by what they carry (each at most 1,000
+ * tasks and the body limit).
+ */
+export class Backlog implements FeedObserver {
+  readonly maxTasks: number;
+  readonly maxBytes: number;
+  /** Tasks taken and not ended, by id → the bytes counted for it. */
+  readonly #held = new Map<string, number>();
+  #bytes = 0;
+
+  constructor(options: BacklogOptions = {}) {
+    this.maxTasks = options.maxTasks ?? 100_000;
+    this.maxBytes = options.maxBytes ?? 256 * 1024 * 1024;
+  }
+
+  /** Tasks held now. */
+  get tasks(): number {
+    return this.#held.size;
+  }
+
+  /** Bytes held now. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Why a request of `count` tasks in `bytes` of body cannot be taken now (the route answers 503 BACKLOG_FULL), or undefined. */
+  refusal(count: number, bytes: number): string | undefined {
+    if (this.#held.size + count <= this.maxTasks && this.#bytes + bytes <= this.maxBytes) return undefined;
+    const held = `this server holds ${String(this.#held.size)} tasks that have not ended (${String(this.#bytes)} bytes of their requests)`;
+    return `${held}, at most ${String(this.maxTasks)} tasks and ${String(this.maxBytes)} bytes (--max-backlog, --max-backlog-bytes): nothing of this request was queued; send it again in a moment`;
+  }
+
+  /**
+   * Counts the tasks of a request about to be queued (before: one may end
+   * while its submit is under way), its body's bytes shared among them;
+   * returns the ids it counted, for {@link release} should the submit be
+   * refused. An id held already (a duplicate the submit will refuse) is
+   * not counted again.
+   */
+  take(ids: readonly string[], bytes: number): string[] {
+    const each = ids.length === 0 ? 0 : Math.ceil(bytes / ids.length);
+    const counted: string[] = [];
+    for (const id of ids) {
+      if (this.#held.has(id)) continue;
+      this.#held.set(id, each);
+      this.#bytes += each;
+      counted.push(id);
+    }
+    return counted;
+  }
+
+  /** Uncounts tasks whose submit was refused. */
+  release(ids: readonly string[]): void {
+    for (const id of ids) this.#forget(id);
+  }
+
+  observe(name: keyof OrchestratorEvents, payload: OrchestratorEvents[keyof OrchestratorEvents]): void {
+    if (name !== 'complete' && name !== 'error') return;
+    this.#forget((payload as { id: string }).id);
+  }
+
+  #forget(id: string): void {
+    const bytes = this.#held.get(id);
+    if (bytes === undefined) return;
+    this.#held.delete(id);
+    this.#bytes -= bytes;
+  }
+}

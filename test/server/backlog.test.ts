@@ -1,0 +1,69 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Backlog } from '../../src/server/backlog.js';
+import { apiFixture, ended, postJson, type ApiFixture } from '../helpers/api-fixture.js';
+
+/** A probe that works until it is cancelled (or for a minute). */
+function slow(id: string): Record<string, unknown> {
+  return { id, type: 'probe', metadata: { ms: 60_000 } };
+}
+
+describe('the backlog bound of POST /tasks', () => {
+  let fixture: ApiFixture | undefined;
+  afterEach(async () => {
+    await fixture?.close();
+    fixture = undefined;
+  });
+
+  it('refuses a request whose tasks would pass the bound: 503 BACKLOG_FULL with Retry-After, nothing of it queued; room comes back as tasks end', async () => {
+    fixture = await apiFixture({ maxBacklog: 3 });
+    const { base, orchestrator } = fixture;
+    expect((await postJson(base, '/tasks', [slow('a'), slow('b')])).status).toBe(202);
+    // Two more would make four: the whole request is refused, neither queued.
+    const response = await fetch(`${base}/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([slow('c'), slow('d')]) });
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBe('1');
+    expect(await response.json()).toEqual({
+      error: {
+        code: 'BACKLOG_FULL',
+        message: expect.stringMatching(/^this server holds 2 tasks that have not ended \(\d+ bytes of their requests\), at most 3 tasks and 268435456 bytes \(--max-backlog, --max-backlog-bytes\): nothing of this request was queued; send it again in a moment$/) as string,
+      },
+    });
+    expect(await orchestrator.get('c')).toBeUndefined();
+    expect(await orchestrator.get('d')).toBeUndefined();
+    // One fits.
+    expect((await postJson(base, '/tasks', slow('c'))).status).toBe(202);
+    expect((await postJson(base, '/tasks', slow('d'))).status).toBe(503);
+    // A task that ends (here cancelled) makes room; a refused submit (a duplicate id) takes none and gives none back.
+    expect((await postJson(base, '/tasks/a/cancel')).status).toBe(200);
+    expect(await ended(base, 'a')).toMatchObject({ status: 'failed' });
+    expect((await postJson(base, '/tasks', slow('b'))).status).toBe(409);
+    expect((await postJson(base, '/tasks', slow('d'))).status).toBe(202);
+    expect((await postJson(base, '/tasks', slow('e'))).status).toBe(503);
+  });
+
+  it('counts the bytes of the requests too: a body that would pass the byte bound is refused', async () => {
+    fixture = await apiFixture({ maxBacklogBytes: 1000 });
+    const { base } = fixture;
+    expect((await postJson(base, '/tasks', slow('small'))).status).toBe(202);
+    const big = { ...slow('big'), metadata: { ms: 60_000, padding: 'x'.repeat(1000) } };
+    const refused = await postJson(base, '/tasks', big);
+    expect(refused).toMatchObject({ status: 503, body: { error: { code: 'BACKLOG_FULL' } } });
+  });
+
+  it('a task that ends while its submit is under way is not held for ever (counted before the submit, uncounted at its end)', () => {
+    const backlog = new Backlog({ maxTasks: 2, maxBytes: 100 });
+    expect(backlog.take(['x', 'y'], 10)).toEqual(['x', 'y']);
+    backlog.observe('error', { id: 'x' } as never);
+    expect(backlog.tasks).toBe(1);
+    expect(backlog.bytes).toBe(5);
+    // Held already (a duplicate): not counted twice, and its release is not this request's to make.
+    expect(backlog.take(['y', 'z'], 10)).toEqual(['z']);
+    backlog.release(['z']);
+    expect(backlog.tasks).toBe(1);
+    expect(backlog.refusal(1, 95)).toBeUndefined();
+    expect(backlog.refusal(2, 0)).toContain('at most 2 tasks');
+    expect(backlog.refusal(1, 96)).toContain('100 bytes');
+    backlog.observe('complete', { id: 'y' } as never);
+    expect([backlog.tasks, backlog.bytes]).toEqual([0, 0]);
+  });
+});
