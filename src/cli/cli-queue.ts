@@ -47,6 +47,8 @@ export async function openCliQueue(
     try {
       return await openOnce(choice, options);
     } catch (error) {
+      // (Stopped while a try was under way: the try was dropped.)
+      if (options.signal?.aborted === true) throw new WaitEnded();
       const cause = error instanceof UsageError ? error.cause : undefined;
       if (options.waitForServer === undefined || choice.redis === undefined || !isTaskforgeError(cause) || cause.code !== ErrorCode.BACKEND_UNAVAILABLE) throw error;
       if (!told) options.waitForServer(cause.message);
@@ -67,7 +69,7 @@ export class WaitEnded extends Error {
   }
 }
 
-async function openOnce(choice: QueueChoice, options: { readonly aging?: number; readonly lockDurationMs?: number }): Promise<TaskQueue> {
+async function openOnce(choice: QueueChoice, options: { readonly aging?: number; readonly lockDurationMs?: number; readonly signal?: AbortSignal }): Promise<TaskQueue> {
   const aging = options.aging === undefined ? {} : { agingMs: options.aging };
   try {
     if (choice.redis !== undefined) {
@@ -79,6 +81,7 @@ async function openOnce(choice: QueueChoice, options: { readonly aging?: number;
         connectTimeoutMs: REDIS_CONNECT_TIMEOUT_MS,
         ...aging,
         ...(options.lockDurationMs === undefined ? {} : { lockDurationMs: options.lockDurationMs }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
       });
     }
     return choice.url === 'memory' ? new MemoryQueue(aging) : new SqliteQueue(choice.url.slice('sqlite:'.length), aging);

@@ -25,6 +25,8 @@ export interface RedisQueueOptions extends RetentionOptions {
   readonly stalledIntervalMs?: number;
   /** How long open() waits for Redis to answer. Default 10 s. */
   readonly connectTimeoutMs?: number;
+  /** Ends open()'s wait for Redis at once when it aborts (a process told to stop while it connects): open() then rejects with the signal's reason, and the connection it was making is dropped. */
+  readonly signal?: AbortSignal;
   /**
    * Aging against starvation: a waiting task gains one priority point per
    * `agingMs` waited (see redis-aging.ts). A setting of the queue, stored in

@@ -103,6 +103,7 @@ export class RedisStore {
     const { url, name, connectTimeoutMs } = checkedPlace(options);
     const queue = new RedisStore(new RedisConnections(await loadBullMq(), url), url, name, options);
     let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
     try {
       // ioredis retries a refused connection for ever (as BullMQ wants): the
       // first contact fails on its first error, or after connectTimeoutMs.
@@ -111,15 +112,23 @@ export class RedisStore {
           reject(new Error(`no answer within ${String(connectTimeoutMs)} ms`));
         }, connectTimeoutMs);
         queue.#redis.once('error', reject);
+        onAbort = () => {
+          reject(new OpenAborted(options.signal?.reason));
+        };
+        options.signal?.addEventListener('abort', onAbort, { once: true });
+        if (options.signal?.aborted === true) onAbort();
       });
       await Promise.race([queue.epoch.mark(), failed]);
     } catch (error) {
       queue.abandon();
+      if (error instanceof OpenAborted) throw error.reason;
       // A TLS handshake with a server that speaks none gets no answer at all: the timeout, which names no cause unless told.
       const tls = url.startsWith('rediss:') && !(error instanceof Error && errnoOf(error) !== undefined) ? ' (a rediss:// URL speaks TLS: does the server take TLS on that port?)' : '';
       throw new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `cannot reach Redis for the queue ${queue.name}: ${systemErrorReason(error)}${tls}`, { cause: error });
     } finally {
       clearTimeout(timer);
+      // (A worker waiting for its Redis opens again and again with one signal: no listener is left on it.)
+      if (onAbort !== undefined) options.signal?.removeEventListener('abort', onAbort);
     }
     try {
       // Refused here, not at the first submit, when this process wants another aging than the queue's.
@@ -404,4 +413,11 @@ export function alreadyExists(id: string, at: string): TaskforgeError {
   return new TaskforgeError(ErrorCode.ALREADY_EXISTS, `a task with id '${id}' already exists${at === '' ? '' : ` (${at.slice(0, -1)})`}`, {
     details: { field: `${at}id`, taskId: id },
   });
+}
+
+/** The abort of open()'s `signal`: its reason is what open() rejects with. */
+class OpenAborted extends Error {
+  constructor(readonly reason: unknown) {
+    super('the open was aborted');
+  }
 }

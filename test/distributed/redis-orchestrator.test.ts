@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -382,6 +383,19 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     const unreachable = new Orchestrator({ queue: `redis://127.0.0.1:${String(deadPort)}`, concurrency: 0 });
     await expect(unreachable.submit(probe('nowhere'))).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
     await unreachable.shutdown();
+    // A signal ends the wait for a server that never answers (TLS asked of a plain Redis: no reply ever comes): open() rejects with its reason, not at the timeout.
+    const stop = new AbortController();
+    const opening = RedisQueue.open({ url: (server?.url ?? '').replace('redis:', 'rediss:'), connectTimeoutMs: 60_000, signal: stop.signal });
+    setTimeout(() => {
+      stop.abort(new Error('told to stop'));
+    }, 200);
+    await expect(opening).rejects.toThrow('told to stop');
+    await expect(RedisQueue.open({ url: server?.url ?? '', signal: AbortSignal.abort(new Error('stopped before')) })).rejects.toThrow('stopped before');
+    // Opened under a signal that never fires: no listener is left on it.
+    const kept = new AbortController();
+    const opened = await RedisQueue.open({ url: server?.url ?? '', signal: kept.signal });
+    await opened.close();
+    expect(getEventListeners(kept.signal, 'abort')).toEqual([]);
   });
 
   it('a worker and a submitter holding nothing shut down while their Redis server is gone: reads it left waiting on a reconnection do not hold them', async () => {
