@@ -60,6 +60,23 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /**
+ * Waits for `promise` (its failure ignored) for at most `ms`: true when it
+ * settled in time. Its timer is cleared either way, so it holds no process
+ * open. For a close that may wait on a server that is gone.
+ */
+export async function settledWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(resolve, ms, false);
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * Iterates `source`, but gives up at once when `signal` fires, even while the
  * source is stalled waiting for its next chunk; the source is then closed
  * (a Readable is destroyed) so that nothing keeps running in the background.

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { settledWithin } from '../core/abort.js';
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { failedWithoutRunning } from '../orchestrator/task-ends.js';
@@ -8,7 +9,7 @@ import type { Consumption, ConsumptionStopped, QueueConsumer, QueuedTask, TakenT
 import { STOP_GRACE_MS } from '../orchestrator/task-queue.js';
 import type { TaskResult } from '../tasks/task-result.js';
 import { RedisJobTaker, type LockLoss, type TakenJob } from './redis-job-taker.js';
-import type { RedisStore } from './redis-store.js';
+import { BULL_CLOSE_WAIT_MS, type RedisStore } from './redis-store.js';
 import type { JobData, TaskEnd } from './redis-records.js';
 import { countsOf, LATE_JOB_MS } from './redis-records.js';
 
@@ -219,7 +220,8 @@ export class RedisConsumption implements Consumption {
     // Given up: their locks lapse without renewal; BullMQ's stalled check then hands them to another worker.
     if (first === 'gave up') this.#gaveUp = true;
     this.#taker.stopRenewing();
-    await this.#stalledCheck.close().catch(this.#logFailure('closing the Redis worker failed'));
+    // (Bounded: with Redis gone it may wait on a command queued for a reconnection; the store's close then ends the connections.)
+    if (!(await settledWithin(this.#stalledCheck.close(), BULL_CLOSE_WAIT_MS))) this.#logger.warn({ worker: this.id }, "BullMQ's worker did not close in time (Redis gone?); its connections are ended");
     this.#flushEnds();
     await Promise.all(this.#settling);
     // Ends still unrecorded leave their jobs in BullMQ: run again elsewhere once their locks run out.

@@ -2,6 +2,7 @@ import type { Job, Queue, WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { isoTime } from '../core/clock.js';
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
+import { settledWithin } from '../core/abort.js';
 import { errnoOf, systemErrorReason } from '../core/system-errors.js';
 import { getDefaultLogger } from '../core/logger.js';
 import type { TaskResult } from '../tasks/task-result.js';
@@ -22,6 +23,8 @@ import { RedisJobLocks } from './redis-job-locks.js';
 import { checkedPlace, checkedStoreSettings, type RedisQueueOptions } from './redis-options.js';
 import { FinishedRecords, finishedOf, jobIdOf, jobOptionsOf, metaOf, specOf, type JobData, type TaskEnd } from './redis-records.js';
 
+/** How long a close waits for BullMQ's own close before it ends the connections (see close). */
+export const BULL_CLOSE_WAIT_MS = 2000;
 /** Ready tasks not handed to BullMQ after this long are handed again (their releaser died). */
 const STRANDED_AFTER_MS = 30_000;
 /** The key prefix of everything a taskforge queue keeps. */
@@ -373,7 +376,9 @@ export class RedisStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.allSettled([this.#bull.close()]);
+    // BullMQ's close may wait for commands queued for a reconnection that never comes (Redis gone): bounded,
+    // then every connection is ended, which fails what was queued on it.
+    await settledWithin(this.#bull.close(), BULL_CLOSE_WAIT_MS);
     this.connections.disconnectAll();
   }
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { abortable, raceAbort } from '../../src/core/abort.js';
+import { abortable, raceAbort, settledWithin } from '../../src/core/abort.js';
 
 // A promise left behind by an abort may still fail later (a body whose check
 // refuses the write, after the refusal aborted the upload): that failure must
@@ -27,6 +27,14 @@ function later(): { promise: Promise<never>; fail: (error: Error) => void } {
 async function settle(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 20));
 }
+
+describe('settledWithin', () => {
+  it('says whether a promise settled (a failure counts) before the bound, and gives up on one that never does', async () => {
+    expect(await settledWithin(Promise.resolve(1), 1000)).toBe(true);
+    expect(await settledWithin(Promise.reject(new Error('failed')), 1000)).toBe(true);
+    expect(await settledWithin(new Promise(() => undefined), 20)).toBe(false);
+  });
+});
 
 describe('raceAbort', () => {
   it('given a signal already aborted, rejects with the abort, and the promise it was given failing later is no unhandled rejection', async () => {
