@@ -32,7 +32,8 @@ export function taskRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.post('/tasks', async (request, reply) => {
     const many = Array.isArray(request.body);
     const configs = readConfigs(request.body);
-    const bytes = Number(request.headers['content-length'] ?? 0) || 0;
+    // (A chunked body has no length: its JSON's, near enough.)
+    const bytes = Number(request.headers['content-length'] ?? 0) || Buffer.byteLength(JSON.stringify(request.body));
     const refusal = deps.backlog.refusal(configs.length, bytes);
     if (refusal !== undefined) return reply.code(503).header('retry-after', String(BACKLOG_RETRY_AFTER_S)).send(errorBody(ServerErrorCode.BACKLOG_FULL, refusal));
     const counted = deps.backlog.take(configs.map((config) => config.id), bytes);
