@@ -1,4 +1,7 @@
+import type { FastifyReply } from 'fastify';
+import { ErrorCode } from '../core/errors.js';
 import type { OrchestratorEvents } from '../orchestrator/orchestrator-events.js';
+import { errorBody, ServerErrorCode } from './http-errors.js';
 import type { FeedObserver } from './task-feed.js';
 
 /** Options of {@link Backlog}. */
@@ -45,11 +48,26 @@ export class Backlog implements FeedObserver {
     return this.#bytes;
   }
 
-  /** Why a request of `count` tasks in `bytes` of body cannot be taken now (the route answers 503 BACKLOG_FULL), or undefined. */
-  refusal(count: number, bytes: number): string | undefined {
+  /**
+   * Why a request of `count` tasks in `bytes` cannot be taken, or undefined:
+   * `never` when it is bigger than a bound by itself (413: sent again, it
+   * would be refused again, for ever), `now` when the backlog is too full
+   * for it (503 with Retry-After: room comes back as tasks end).
+   */
+  refusal(count: number, bytes: number): { readonly when: 'never' | 'now'; readonly message: string } | undefined {
+    const bounds = `at most ${String(this.maxTasks)} tasks and ${String(this.maxBytes)} bytes (--max-backlog, --max-backlog-bytes)`;
+    if (count > this.maxTasks || bytes > this.maxBytes) {
+      return { when: 'never', message: `this request's ${String(count)} tasks in ${String(bytes)} bytes can never fit this server's backlog, ${bounds}: send fewer or smaller tasks per request` };
+    }
     if (this.#held.size + count <= this.maxTasks && this.#bytes + bytes <= this.maxBytes) return undefined;
     const held = `this server holds ${String(this.#held.size)} tasks that have not ended (${String(this.#bytes)} bytes of their requests)`;
-    return `${held}, at most ${String(this.maxTasks)} tasks and ${String(this.maxBytes)} bytes (--max-backlog, --max-backlog-bytes): nothing of this request was queued; send it again in a moment`;
+    return { when: 'now', message: `${held}, ${bounds}: nothing of this request was queued; send it again in a moment` };
+  }
+
+  /** The reply to a request refused (see refusal): 413 LIMIT_EXCEEDED, or 503 BACKLOG_FULL with Retry-After. */
+  static reply(reply: FastifyReply, refused: { readonly when: 'never' | 'now'; readonly message: string }): FastifyReply {
+    if (refused.when === 'never') return reply.code(413).send(errorBody(ErrorCode.LIMIT_EXCEEDED, refused.message));
+    return reply.code(503).header('retry-after', String(BACKLOG_RETRY_AFTER_S)).send(errorBody(ServerErrorCode.BACKLOG_FULL, refused.message));
   }
 
   /**

@@ -130,6 +130,7 @@ export function openApiDocument(): Record<string, unknown> {
             202: { description: 'Queued', ...json({ type: 'object', properties: { ids: { type: 'array', items: { type: 'string' } } } }) },
             400: failure('A bad config: the fields that are wrong'),
             409: failure('An id already in use'),
+            413: failure('LIMIT_EXCEEDED: the body is over the limit, or the request is bigger by itself than the backlog bounds (--max-backlog, --max-backlog-bytes)'),
             415: failure('Not sent as application/json'),
             503: failure("BACKEND_UNAVAILABLE: the queue's server (Redis) cannot be reached now; or BACKLOG_FULL (with Retry-After): the server holds as many tasks that have not ended as it may (--max-backlog, --max-backlog-bytes). Nothing was done"),
           },

@@ -41,11 +41,37 @@ describe('the backlog bound of POST /tasks', () => {
     expect((await postJson(base, '/tasks', slow('e'))).status).toBe(503);
   });
 
+  it('a request bigger than a bound by itself is 413 LIMIT_EXCEEDED (sent again it would be refused for ever), not 503', async () => {
+    fixture = await apiFixture({ maxBacklog: 3, maxBacklogBytes: 5000 });
+    const { base } = fixture;
+    const many = await fetch(`${base}/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([slow('m1'), slow('m2'), slow('m3'), slow('m4')]) });
+    expect(many.status).toBe(413);
+    expect(many.headers.get('retry-after')).toBeNull();
+    expect(await many.json()).toEqual({ error: { code: 'LIMIT_EXCEEDED', message: expect.stringMatching(/^this request's 4 tasks in \d+ bytes can never fit this server's backlog, at most 3 tasks and 5000 bytes/) as string } });
+    const big = await postJson(base, '/tasks', { ...slow('big'), metadata: { ms: 60_000, padding: 'x'.repeat(6000) } });
+    expect(big).toMatchObject({ status: 413, body: { error: { code: 'LIMIT_EXCEEDED' } } });
+  });
+
+  it('a retry is counted by its config: one that would pass the byte bound is refused 503 and may be retried later', async () => {
+    fixture = await apiFixture({ maxBacklogBytes: 2500 });
+    const { base } = fixture;
+    const failing = { id: 'failing', type: 'probe', metadata: { fail: 'NOT_FOUND', padding: 'x'.repeat(1500) } };
+    expect((await postJson(base, '/tasks', failing)).status).toBe(202);
+    expect(await ended(base, 'failing')).toMatchObject({ status: 'failed' });
+    expect((await postJson(base, '/tasks', { ...slow('filler'), metadata: { ms: 60_000, padding: 'x'.repeat(1000) } })).status).toBe(202);
+    const refused = await fetch(`${base}/tasks/failing/retry`, { method: 'POST', headers: { 'content-type': 'application/json' } });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect((await postJson(base, '/tasks/filler/cancel')).status).toBe(200);
+    expect(await postJson(base, '/tasks/failing/retry')).toMatchObject({ status: 202, body: { retryOf: 'failing' } });
+  });
+
   it('counts the bytes of the requests too: a body that would pass the byte bound is refused', async () => {
     fixture = await apiFixture({ maxBacklogBytes: 1000 });
     const { base } = fixture;
     expect((await postJson(base, '/tasks', slow('small'))).status).toBe(202);
-    const big = { ...slow('big'), metadata: { ms: 60_000, padding: 'x'.repeat(1000) } };
+    // (Alone it would fit: beside the first, it does not.)
+    const big = { ...slow('big'), metadata: { ms: 60_000, padding: 'x'.repeat(900) } };
     const refused = await postJson(base, '/tasks', big);
     expect(refused).toMatchObject({ status: 503, body: { error: { code: 'BACKLOG_FULL' } } });
   });
@@ -61,8 +87,11 @@ describe('the backlog bound of POST /tasks', () => {
     backlog.release(['z']);
     expect(backlog.tasks).toBe(1);
     expect(backlog.refusal(1, 95)).toBeUndefined();
-    expect(backlog.refusal(2, 0)).toContain('at most 2 tasks');
-    expect(backlog.refusal(1, 96)).toContain('100 bytes');
+    expect(backlog.refusal(2, 0)).toEqual({ when: 'now', message: expect.stringContaining('at most 2 tasks') as string });
+    expect(backlog.refusal(1, 96)).toEqual({ when: 'now', message: expect.stringContaining('100 bytes') as string });
+    // Bigger than a bound by itself: never, however long it waits.
+    expect(backlog.refusal(3, 0)?.when).toBe('never');
+    expect(backlog.refusal(1, 101)?.when).toBe('never');
     backlog.observe('complete', { id: 'y' } as never);
     expect([backlog.tasks, backlog.bytes]).toEqual([0, 0]);
   });

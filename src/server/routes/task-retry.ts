@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ErrorCode } from '../../core/errors.js';
 import { newTaskId } from '../../core/ids.js';
 import type { RetryRefusal } from '../config-store.js';
-import { BACKLOG_RETRY_AFTER_S } from '../backlog.js';
+import { Backlog } from '../backlog.js';
 import { errorBody, ServerErrorCode } from '../http-errors.js';
 import type { RouteDeps } from '../served.js';
 import { badBody } from './tasks.js';
@@ -24,15 +24,19 @@ export function taskRetryRoutes(app: FastifyInstance, deps: RouteDeps): void {
     if (status === undefined) return reply.code(404).send(errorBody(ErrorCode.NOT_FOUND, `no task with id '${id}' is known`));
     if (status !== 'failed') return reply.code(409).send(errorBody(ErrorCode.INVALID_STATE, `task '${id}' is ${status}: only a failed or cancelled task can be retried`));
     const retryId = newTaskId();
-    const full = deps.backlog.refusal(1, 0);
-    if (full !== undefined) return reply.code(503).header('retry-after', String(BACKLOG_RETRY_AFTER_S)).send(errorBody(ServerErrorCode.BACKLOG_FULL, full));
     const claimed = deps.configs.claim(id, retryId);
     if (!('config' in claimed)) return refuse(reply, id, claimed);
     const config = { ...claimed.config, id: retryId };
+    // The retry's data is the config kept, not this request's: counted by its size as JSON. Refused, the task may be retried later.
+    const bytes = Buffer.byteLength(JSON.stringify(config));
+    const refused = deps.backlog.refusal(1, bytes);
+    if (refused !== undefined) {
+      deps.configs.release(id, retryId);
+      return Backlog.reply(reply, refused);
+    }
     deps.configs.keep(config, id);
     const unexpect = deps.feed.expectRetry(retryId, id);
-    // (The retry's data is the config kept, not this request's: counted by its size as JSON.)
-    const counted = deps.backlog.take([retryId], Buffer.byteLength(JSON.stringify(config)));
+    const counted = deps.backlog.take([retryId], bytes);
     try {
       await deps.orchestrator.submit(config);
     } catch (error) {

@@ -8,8 +8,8 @@ import { storageTaskConfigSchema } from '../../tasks/storage-task-config.js';
 import { withId, type TaskConfig } from '../../tasks/task-config.js';
 import { TaskStatus } from '../../tasks/task-status.js';
 import type { KeptConfig } from '../config-store.js';
-import { BACKLOG_RETRY_AFTER_S } from '../backlog.js';
-import { errorBody, ServerErrorCode } from '../http-errors.js';
+import { Backlog } from '../backlog.js';
+import { errorBody } from '../http-errors.js';
 import { badQuery, listParam, optionalString, taskType, wholeNumber } from '../query-params.js';
 import type { RouteDeps } from '../served.js';
 import { endFields } from '../task-feed.js';
@@ -34,8 +34,8 @@ export function taskRoutes(app: FastifyInstance, deps: RouteDeps): void {
     const configs = readConfigs(request.body);
     // (A chunked body has no length: its JSON's, near enough.)
     const bytes = Number(request.headers['content-length'] ?? 0) || Buffer.byteLength(JSON.stringify(request.body));
-    const refusal = deps.backlog.refusal(configs.length, bytes);
-    if (refusal !== undefined) return reply.code(503).header('retry-after', String(BACKLOG_RETRY_AFTER_S)).send(errorBody(ServerErrorCode.BACKLOG_FULL, refusal));
+    const refused = deps.backlog.refusal(configs.length, bytes);
+    if (refused !== undefined) return Backlog.reply(reply, refused);
     const counted = deps.backlog.take(configs.map((config) => config.id), bytes);
     // One config goes through submit(), so that its errors name its fields from the root, not as `[0].`.
     const [first] = configs;
