@@ -35,7 +35,7 @@ const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 1
 let promClient: typeof PromClient | undefined;
 
 /** prom-client, loaded when the first metrics are made: a program without metrics never loads it. */
-function loadPromClient(): typeof PromClient {
+export function loadPromClient(): typeof PromClient {
   promClient ??= requireOptional('Prometheus metrics (OrchestratorMetrics)', ['prom-client'])['prom-client'] as typeof PromClient;
   return promClient;
 }

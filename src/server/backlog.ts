@@ -29,6 +29,8 @@ export const BACKLOG_RETRY_AFTER_S = 1;
 export class Backlog implements FeedObserver {
   readonly maxTasks: number;
   readonly maxBytes: number;
+  /** Told of each request refused (the /metrics counter). */
+  onRefused: (reason: 'full' | 'too_big') => void = () => undefined;
   /** Tasks taken and not ended, by id → the bytes counted for it. */
   readonly #held = new Map<string, number>();
   #bytes = 0;
@@ -57,10 +59,12 @@ export class Backlog implements FeedObserver {
   refusal(count: number, bytes: number): { readonly when: 'never' | 'now'; readonly message: string } | undefined {
     const bounds = `at most ${String(this.maxTasks)} tasks and ${String(this.maxBytes)} bytes (--max-backlog, --max-backlog-bytes)`;
     if (count > this.maxTasks || bytes > this.maxBytes) {
+      this.onRefused('too_big');
       return { when: 'never', message: `this request's ${String(count)} tasks in ${String(bytes)} bytes can never fit this server's backlog, ${bounds}: send fewer or smaller tasks per request` };
     }
     if (this.#held.size + count <= this.maxTasks && this.#bytes + bytes <= this.maxBytes) return undefined;
     const held = `this server holds ${String(this.#held.size)} tasks that have not ended (${String(this.#bytes)} bytes of their requests)`;
+    this.onRefused('full');
     return { when: 'now', message: `${held}, ${bounds}: nothing of this request was queued; send it again in a moment` };
   }
 

@@ -9,6 +9,7 @@ import { AccessRule } from './access-rule.js';
 import { clientErrorHandler } from './client-errors.js';
 import { namedHost } from './host-field.js';
 import { Backlog } from './backlog.js';
+import { backlogMetrics } from './backlog-metrics.js';
 import { ConfigStore } from './config-store.js';
 import { EndHistory } from './end-history.js';
 import { errorBody, replyFor, ServerErrorCode } from './http-errors.js';
@@ -110,6 +111,7 @@ export async function startServer(options: ServerOptions): Promise<TaskforgeServ
   const feed = new TaskFeed(options.orchestrator, table, [history, eventLog, configs, backlog], async (id) => options.orchestrator.get(id));
   await listUnfinished(options.orchestrator, table, logger);
   const metrics = options.metrics ?? new OrchestratorMetrics();
+  backlog.onRefused = backlogMetrics(metrics.registry, backlog);
   const stopRecording = options.metricsFromEvents === true ? recordMetrics(options.orchestrator, metrics) : () => undefined;
   const deps: RouteDeps = {
     orchestrator: options.orchestrator,

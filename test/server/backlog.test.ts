@@ -39,6 +39,12 @@ describe('the backlog bound of POST /tasks', () => {
     expect((await postJson(base, '/tasks', slow('b'))).status).toBe(409);
     expect((await postJson(base, '/tasks', slow('d'))).status).toBe(202);
     expect((await postJson(base, '/tasks', slow('e'))).status).toBe(503);
+    // An operator sees it too: what is held, and the refusals by reason.
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/^taskforge_http_backlog_tasks 3$/m);
+    expect(metrics).toMatch(/^taskforge_http_backlog_bytes \d+$/m);
+    expect(metrics).toMatch(/^taskforge_http_backlog_refusals_total\{reason="full"\} 3$/m);
+    expect(metrics).toMatch(/^taskforge_http_backlog_refusals_total\{reason="too_big"\} 0$/m);
   });
 
   it('a request bigger than a bound by itself is 413 LIMIT_EXCEEDED (sent again it would be refused for ever), not 503', async () => {
