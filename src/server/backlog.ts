@@ -12,6 +12,9 @@ export interface BacklogOptions {
   readonly maxBytes?: number;
 }
 
+/** Why a request was refused by the backlog bound: the backlog was full (503), or the request alone passes a bound (413). */
+export type BacklogRefusal = 'full' | 'too_big';
+
 /** How long a client is told to wait before it sends a refused request again. */
 export const BACKLOG_RETRY_AFTER_S = 1;
 
@@ -30,7 +33,7 @@ export class Backlog implements FeedObserver {
   readonly maxTasks: number;
   readonly maxBytes: number;
   /** Told of each request refused (the /metrics counter). */
-  onRefused: (reason: 'full' | 'too_big') => void = () => undefined;
+  onRefused: (reason: BacklogRefusal) => void = () => undefined;
   /** Tasks taken and not ended, by id → the bytes counted for it. */
   readonly #held = new Map<string, number>();
   #bytes = 0;
