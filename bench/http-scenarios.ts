@@ -43,6 +43,7 @@ export async function httpSubmit(directory: string, spec: HttpSpec): Promise<Mea
   loop.worstP99Ms = 0;
   const cpuBefore = await cpuMsOf(server.child.pid ?? 0);
   let next = 0;
+  const clientCpu = process.cpuUsage();
   const started = performance.now();
   try {
     await Promise.all(
@@ -59,6 +60,8 @@ export async function httpSubmit(directory: string, spec: HttpSpec): Promise<Mea
       }),
     );
     const elapsedMs = performance.now() - started;
+    const clientCpuUs = process.cpuUsage(clientCpu);
+    const serverCpuAtAnswerMs = (await cpuMsOf(server.child.pid ?? 0)) - cpuBefore;
     await scrapeLoop();
     if (spec.kind === 'taskforge') await checkEveryTask(root, spec.count, scrapeLoop);
     if (spec.kind === 'durable') await checkEveryWrite(server.url, root, spec.count, agent, scrapeLoop);
@@ -77,6 +80,8 @@ export async function httpSubmit(directory: string, spec: HttpSpec): Promise<Mea
       loopP99Ms: loop.worstP99Ms,
       // (The scrapes of the loop's delay while waiting for the writes count too: a few ms in all.)
       serverCpuUsPerOp: (serverCpuMs * 1000) / spec.count,
+      serverCpuUsPerAnswer: (serverCpuAtAnswerMs * 1000) / spec.count,
+      clientCpuUsPerOp: (clientCpuUs.user + clientCpuUs.system) / spec.count,
     };
   } finally {
     agent.destroy();

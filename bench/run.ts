@@ -106,7 +106,7 @@ function compare(title: string, contenders: readonly { label: string; run: (roun
       settleDisk();
       const sample = contender.run(round);
       samples.get(contender.label)?.push(sample);
-      const extra = `${sample.ratio === undefined ? '' : `, ratio ${sample.ratio.toFixed(3)}`}${sample.loopP99Ms === undefined ? '' : `, loop p99 ${sample.loopP99Ms.toFixed(1)} ms`}${sample.bytesPerQueuedTask === undefined ? '' : `, ${sample.bytesPerQueuedTask.toFixed(0)} B per queued task`}${sample.workerPeakRssMiB === undefined ? '' : `, workers ${sample.workerPeakRssMiB.toFixed(0)} MiB`}${sample.latencyP50Ms === undefined ? '' : `, latency p50 ${sample.latencyP50Ms.toFixed(2)} ms p99 ${(sample.latencyP99Ms ?? 0).toFixed(2)} ms`}${sample.completedPerSecond === undefined ? '' : `, all written at ${sample.completedPerSecond.toFixed(0)}/s`}${sample.serverCpuUsPerOp === undefined ? '' : `, server CPU ${sample.serverCpuUsPerOp.toFixed(0)} µs/request`}`;
+      const extra = `${sample.ratio === undefined ? '' : `, ratio ${sample.ratio.toFixed(3)}`}${sample.loopP99Ms === undefined ? '' : `, loop p99 ${sample.loopP99Ms.toFixed(1)} ms`}${sample.bytesPerQueuedTask === undefined ? '' : `, ${sample.bytesPerQueuedTask.toFixed(0)} B per queued task`}${sample.workerPeakRssMiB === undefined ? '' : `, workers ${sample.workerPeakRssMiB.toFixed(0)} MiB`}${sample.latencyP50Ms === undefined ? '' : `, latency p50 ${sample.latencyP50Ms.toFixed(2)} ms p99 ${(sample.latencyP99Ms ?? 0).toFixed(2)} ms`}${sample.completedPerSecond === undefined ? '' : `, all written at ${sample.completedPerSecond.toFixed(0)}/s`}${sample.serverCpuUsPerOp === undefined ? '' : `, server CPU ${sample.serverCpuUsPerOp.toFixed(0)} µs/request (${(sample.serverCpuUsPerAnswer ?? 0).toFixed(0)} to the last answer), client CPU ${(sample.clientCpuUsPerOp ?? 0).toFixed(0)} µs/request`}`;
       process.stderr.write(`  ${title} / ${contender.label} round ${round + 1}: ${sample.perSecond.toFixed(1)} ${sample.unit}, ${sample.peakRssMiB.toFixed(0)} MiB${extra}\n`);
     }
   }
@@ -125,6 +125,8 @@ function compare(title: string, contenders: readonly { label: string; run: (roun
       ...(list[0]?.latencyP50Ms === undefined ? {} : { latencyP50Ms: median(list.map((sample) => sample.latencyP50Ms ?? 0)), latencyP99Ms: median(list.map((sample) => sample.latencyP99Ms ?? 0)) }),
       ...(list[0]?.completedPerSecond === undefined ? {} : { completedPerSecond: median(list.map((sample) => sample.completedPerSecond ?? 0)) }),
       ...(list[0]?.serverCpuUsPerOp === undefined ? {} : { serverCpuUsPerOp: median(list.map((sample) => sample.serverCpuUsPerOp ?? 0)) }),
+      ...(list[0]?.serverCpuUsPerAnswer === undefined ? {} : { serverCpuUsPerAnswer: median(list.map((sample) => sample.serverCpuUsPerAnswer ?? 0)) }),
+      ...(list[0]?.clientCpuUsPerOp === undefined ? {} : { clientCpuUsPerOp: median(list.map((sample) => sample.clientCpuUsPerOp ?? 0)) }),
     };
   });
   return { title, rows };
@@ -144,6 +146,8 @@ interface Row {
   readonly latencyP99Ms?: number;
   readonly completedPerSecond?: number;
   readonly serverCpuUsPerOp?: number;
+  readonly serverCpuUsPerAnswer?: number;
+  readonly clientCpuUsPerOp?: number;
 }
 
 function freshDir(label: string): string {
@@ -490,7 +494,7 @@ for (const section of sections) {
   for (const row of section.rows) {
     // For ns/op lower is better; for the others higher is better. Ratio is always "row vs first row" in throughput terms.
     const ratio = baseline === undefined ? 1 : row.unit === 'ns/op' ? baseline.median / row.median : row.median / baseline.median;
-    const extra = `${row.ratio === undefined ? '' : `   stored/data ${row.ratio.toFixed(3)}`}${row.loopP99Ms === undefined ? '' : `   loop p99 ${row.loopP99Ms.toFixed(1)} ms`}${row.bytesPerQueuedTask === undefined ? '' : `   ${row.bytesPerQueuedTask.toFixed(0)} B/queued task`}${row.workerPeakRssMiB === undefined ? '' : `   worker peak RSS ${row.workerPeakRssMiB.toFixed(0)} MiB`}${row.latencyP50Ms === undefined ? '' : `   latency p50 ${row.latencyP50Ms.toFixed(2)} ms p99 ${(row.latencyP99Ms ?? 0).toFixed(2)} ms`}${row.completedPerSecond === undefined ? '' : `   all written at ${row.completedPerSecond.toFixed(0)}/s`}${row.serverCpuUsPerOp === undefined ? '' : `   server CPU ${row.serverCpuUsPerOp.toFixed(0)} µs/request`}`;
+    const extra = `${row.ratio === undefined ? '' : `   stored/data ${row.ratio.toFixed(3)}`}${row.loopP99Ms === undefined ? '' : `   loop p99 ${row.loopP99Ms.toFixed(1)} ms`}${row.bytesPerQueuedTask === undefined ? '' : `   ${row.bytesPerQueuedTask.toFixed(0)} B/queued task`}${row.workerPeakRssMiB === undefined ? '' : `   worker peak RSS ${row.workerPeakRssMiB.toFixed(0)} MiB`}${row.latencyP50Ms === undefined ? '' : `   latency p50 ${row.latencyP50Ms.toFixed(2)} ms p99 ${(row.latencyP99Ms ?? 0).toFixed(2)} ms`}${row.completedPerSecond === undefined ? '' : `   all written at ${row.completedPerSecond.toFixed(0)}/s`}${row.serverCpuUsPerOp === undefined ? '' : `   server CPU ${row.serverCpuUsPerOp.toFixed(0)} µs/request (${(row.serverCpuUsPerAnswer ?? 0).toFixed(0)} to the last answer)   client CPU ${(row.clientCpuUsPerOp ?? 0).toFixed(0)} µs/request`}`;
     console.log(`  ${row.label.padEnd(36)} ${row.median.toFixed(1).padStart(10)} ${row.unit.padEnd(6)} x${ratio.toFixed(2)} speed of first row   peak RSS ${row.peakRssMiB.toFixed(0)} MiB${extra}   runs ${row.runs.join(', ')}`);
   }
   console.log('');

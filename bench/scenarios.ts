@@ -36,6 +36,10 @@ export interface Measurement {
   readonly completedPerSecond?: number;
   /** For HTTP scenarios: the server process's CPU time (user + system, all its threads) per request, from the first request to the last write made (or answer, for the floor), in µs. */
   readonly serverCpuUsPerOp?: number;
+  /** For HTTP scenarios: the server's CPU time per request up to the last answer only (the writes made by then included), in µs. */
+  readonly serverCpuUsPerAnswer?: number;
+  /** For HTTP scenarios: the client's CPU time per request while it sent them, in µs (it shares the machine's cores with the server). */
+  readonly clientCpuUsPerOp?: number;
   /** Request latency percentiles, for HTTP scenarios. */
   readonly latencyP50Ms?: number;
   readonly latencyP99Ms?: number;
