@@ -15,6 +15,12 @@ export interface BacklogOptions {
 /** Why a request was refused by the backlog bound: the backlog was full (503), or the request alone passes a bound (413). */
 export type BacklogRefusal = 'full' | 'too_big';
 
+/** A refusal: `never` when the request is bigger than a bound by itself (413), `now` when the backlog is too full for it (503). */
+export interface BacklogAnswer {
+  readonly when: 'never' | 'now';
+  readonly message: string;
+}
+
 /** How long a client is told to wait before it sends a refused request again. */
 export const BACKLOG_RETRY_AFTER_S = 1;
 
@@ -59,11 +65,25 @@ export class Backlog implements FeedObserver {
    * would be refused again, for ever), `now` when the backlog is too full
    * for it (503 with Retry-After: room comes back as tasks end).
    */
-  refusal(count: number, bytes: number): { readonly when: 'never' | 'now'; readonly message: string } | undefined {
+  refusal(count: number, bytes: number): BacklogAnswer | undefined {
+    return this.#refusal(count, bytes, `this request's ${String(count)} tasks in ${String(bytes)} bytes`);
+  }
+
+  /**
+   * {@link refusal} of a request whose body has not been read: by the
+   * Content-Length it announces, and as if it carried one task (it carries
+   * at least one). A request refused here is refused before its body is
+   * read, or, with Expect: 100-continue, sent.
+   */
+  refusalBeforeBody(contentLength: number): BacklogAnswer | undefined {
+    return this.#refusal(1, contentLength, `this request's ${String(contentLength)} bytes`);
+  }
+
+  #refusal(count: number, bytes: number, request: string): BacklogAnswer | undefined {
     const bounds = `at most ${String(this.maxTasks)} tasks and ${String(this.maxBytes)} bytes (--max-backlog, --max-backlog-bytes)`;
     if (count > this.maxTasks || bytes > this.maxBytes) {
       this.onRefused('too_big');
-      return { when: 'never', message: `this request's ${String(count)} tasks in ${String(bytes)} bytes can never fit this server's backlog, ${bounds}: send fewer or smaller tasks per request` };
+      return { when: 'never', message: `${request} can never fit this server's backlog, ${bounds}: send fewer or smaller tasks per request` };
     }
     if (this.#held.size + count <= this.maxTasks && this.#bytes + bytes <= this.maxBytes) return undefined;
     const held = `this server holds ${String(this.#held.size)} tasks that have not ended (${String(this.#bytes)} bytes of their requests)`;
@@ -72,7 +92,7 @@ export class Backlog implements FeedObserver {
   }
 
   /** The reply to a request refused (see refusal): 413 LIMIT_EXCEEDED, or 503 BACKLOG_FULL with Retry-After. */
-  static reply(reply: FastifyReply, refused: { readonly when: 'never' | 'now'; readonly message: string }): FastifyReply {
+  static reply(reply: FastifyReply, refused: BacklogAnswer): FastifyReply {
     if (refused.when === 'never') return reply.code(413).send(errorBody(ErrorCode.LIMIT_EXCEEDED, refused.message));
     return reply.code(503).header('retry-after', String(BACKLOG_RETRY_AFTER_S)).send(errorBody(ServerErrorCode.BACKLOG_FULL, refused.message));
   }

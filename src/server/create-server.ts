@@ -12,6 +12,7 @@ import { Backlog } from './backlog.js';
 import { backlogMetrics } from './backlog-metrics.js';
 import { ConfigStore } from './config-store.js';
 import { EndHistory } from './end-history.js';
+import { continueAfterChecks } from './expect-continue.js';
 import { errorBody, replyFor, ServerErrorCode } from './http-errors.js';
 import { dashboardRoutes, isDashboardFile } from './routes/dashboard.js';
 import { eventRoutes } from './routes/events.js';
@@ -99,6 +100,7 @@ const MAX_HEADER_BYTES = 8 * 1024;
  */
 export async function startServer(options: ServerOptions): Promise<TaskforgeServer> {
   const host = options.host ?? '127.0.0.1';
+  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const access = AccessRule.for(host, options.token);
   const guard = SiteGuard.for(host);
   const logger = options.logger ?? getDefaultLogger();
@@ -129,7 +131,7 @@ export async function startServer(options: ServerOptions): Promise<TaskforgeServ
   };
   const app = Fastify({
     logger: false,
-    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    bodyLimit,
     // A request without Host is refused below (400, in the shape of every error), not by Node (an empty 400).
     http: { maxHeaderSize: MAX_HEADER_BYTES, requireHostHeader: false },
     clientErrorHandler: clientErrorHandler(MAX_HEADER_BYTES),
@@ -144,7 +146,7 @@ export async function startServer(options: ServerOptions): Promise<TaskforgeServ
     return503OnClosing: true,
     // A URL that cannot be decoded, or a bad content type, is refused before routing: in the same shape as every other error.
     frameworkErrors: (error, _request, reply) => {
-      const { status, body } = frameworkError(error);
+      const { status, body } = frameworkError(error, bodyLimit);
       // send() answers at once and returns the reply (a thenable only for those who await the response's end): nothing here can reject.
       (reply as FastifyReply).code(status).send(body);
     },
@@ -162,6 +164,7 @@ export async function startServer(options: ServerOptions): Promise<TaskforgeServ
     if (refusal.status === 401) reply.header('www-authenticate', 'Bearer realm="taskforge"');
     reply.code(refusal.status).send(refusal.body);
   });
+  continueAfterChecks(app, bodyLimit);
   // A route that needs the queue while its server cannot be reached is refused at once: left to wait, a
   // submission would be sent when the connection comes back, after a client that gave up had sent it again.
   app.addHook('preHandler', (request, reply, done) => {
@@ -185,7 +188,7 @@ export async function startServer(options: ServerOptions): Promise<TaskforgeServ
     return parseJson(request, text, done);
   });
   app.setErrorHandler((error, request, reply) => {
-    const { status, body } = isTaskforgeError(error) ? replyFor(error) : frameworkError(error);
+    const { status, body } = isTaskforgeError(error) ? replyFor(error) : frameworkError(error, bodyLimit);
     if (status >= 500) logger.error({ method: request.method, url: request.url, err: error instanceof Error ? error.message : String(error) }, 'request failed');
     reply.code(status).send(body);
   });
@@ -254,8 +257,13 @@ async function listUnfinished(orchestrator: ServedOrchestrator, table: TaskTable
 }
 
 /** Errors fastify raises before a route runs (a body that is not JSON, too large, a bad header), as 4xx with a code. */
-function frameworkError(error: unknown): { status: number; body: ReturnType<typeof errorBody> } {
+function frameworkError(error: unknown, bodyLimit: number): { status: number; body: ReturnType<typeof errorBody> } {
   const status = error instanceof Error ? (error as FastifyError).statusCode : undefined;
+  if (error instanceof Error && (error as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    // Fastify's own words name no bound: a client must learn it, and that a large object has its own route.
+    const mib = bodyLimit % (1024 * 1024) === 0 ? `${String(bodyLimit / (1024 * 1024))} MiB (${String(bodyLimit)} bytes)` : `${String(bodyLimit)} bytes`;
+    return { status: 413, body: errorBody(ErrorCode.LIMIT_EXCEEDED, `request: its body is over ${mib}, the most this server takes in one JSON request; store a large object with PUT /objects/PATH, or send fewer tasks per request`) };
+  }
   if (status !== undefined && status >= 400 && status < 500) {
     const code = status === 413 ? ErrorCode.LIMIT_EXCEEDED : status === 415 ? ServerErrorCode.UNSUPPORTED_MEDIA_TYPE : ErrorCode.VALIDATION_ERROR;
     return { status, body: errorBody(code, `request: ${(error as Error).message}`) };

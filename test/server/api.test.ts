@@ -9,6 +9,7 @@ import { FileSystemBackend } from '../../src/storage/backends/filesystem.js';
 import { Keyring } from '../../src/storage/codec/keyring.js';
 import { ReadCache } from '../../src/storage/read-cache.js';
 import { startServer, type TaskforgeServer } from '../../src/server/create-server.js';
+import { headFirst } from '../helpers/head-first.js';
 import { Journal, probe, ProbeTask } from '../helpers/probe-task.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
@@ -150,7 +151,11 @@ describe('the HTTP API', () => {
     expect(await json(duplicate)).toMatchObject({ error: { code: 'ALREADY_EXISTS' } });
     const tooLarge = await post(JSON.stringify({ type: 'storage', metadata: { operation: 'write', path: '/big', data: 'x'.repeat(2 * 1024 * 1024) } }));
     expect(tooLarge.status).toBe(413);
-    expect(await json(tooLarge)).toMatchObject({ error: { code: 'LIMIT_EXCEEDED' } });
+    // It names the bound, and the way to send more.
+    expect(await json(tooLarge)).toMatchObject({ error: { code: 'LIMIT_EXCEEDED', message: expect.stringMatching(/over 1 MiB \(1048576 bytes\).*PUT \/objects\/PATH/) as unknown } });
+    // Declared over it to a client that waits for 100 Continue: refused before a byte of it is sent.
+    const declaredOver = await headFirst(base, 'POST /tasks', { expect: '100-continue', 'content-length': String(2 * 1024 * 1024) }, '');
+    expect(declaredOver).toMatch(/^HTTP\/1\.1 413 [^]*connection: close[^]*over 1 MiB/i);
     const wrongType = await post('a=b', 'application/x-www-form-urlencoded');
     expect(wrongType.status).toBe(415);
     // A file on the server is not a client's to store (and then read back).
@@ -395,6 +400,14 @@ describe('the HTTP API', () => {
     });
     expect(streamed.status).toBe(413);
     expect(await readdir(f.root).catch(() => [])).not.toContain('big.bin');
+    // A client that waits for 100 Continue (curl, for a large body) is refused before it sends a byte, by its length or a bad option; else asked for the body.
+    const over = await headFirst(base, 'PUT /objects/big.bin', { expect: '100-continue', 'content-type': 'application/octet-stream', 'content-length': '200000' }, '');
+    expect(over).toMatch(/^HTTP\/1\.1 413 [^]*"code":"LIMIT_EXCEEDED"/);
+    const badOption = await headFirst(base, 'PUT /objects/small.bin?compress=zip', { expect: '100-continue', 'content-type': 'application/octet-stream' }, 'hello');
+    expect(badOption).toMatch(/^HTTP\/1\.1 400 /);
+    const fine = await headFirst(base, 'PUT /objects/small.bin', { expect: '100-continue', 'content-type': 'application/octet-stream' }, 'hello');
+    expect(fine).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 201 /);
+    expect(await readFile(join(f.root, 'small.bin'), 'utf8')).toBe('hello');
   });
 });
 

@@ -1,6 +1,8 @@
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Backlog } from '../../src/server/backlog.js';
 import { apiFixture, ended, postJson, type ApiFixture } from '../helpers/api-fixture.js';
+import { headFirst } from '../helpers/head-first.js';
 
 /** A probe that works until it is cancelled (or for a minute). */
 function slow(id: string): Record<string, unknown> {
@@ -100,5 +102,60 @@ describe('the backlog bound of POST /tasks', () => {
     expect(backlog.refusal(1, 101)?.when).toBe('never');
     backlog.observe('complete', { id: 'y' } as never);
     expect([backlog.tasks, backlog.bytes]).toEqual([0, 0]);
+  });
+
+  it('refuses before the body is sent: with Expect: 100-continue a refused client is never asked for its body; an accepted one is', async () => {
+    fixture = await apiFixture({ maxBacklog: 1, maxBacklogBytes: 4000, token: 'sesame-sesame-sesame' });
+    const { base } = fixture;
+    const auth = { authorization: 'Bearer sesame-sesame-sesame', expect: '100-continue' };
+    // Room: 100 Continue, then the body, then 202.
+    const taken = await headFirst(base, 'POST /tasks', auth, JSON.stringify(slow('first')));
+    expect(taken).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 202 /);
+    // Full: 503 at once, no 100, and the connection is not kept (the body it announced never comes).
+    const full = await headFirst(base, 'POST /tasks', auth, JSON.stringify(slow('second')));
+    expect(full).toMatch(/^HTTP\/1\.1 503 /);
+    expect(full).toMatch(/^retry-after: 1\r$/im);
+    expect(full).toMatch(/^connection: close\r$/im);
+    expect(full).toContain('"code":"BACKLOG_FULL"');
+    // Bigger than the byte bound by its Content-Length alone: 413, before a byte of it.
+    const huge = await headFirst(base, 'POST /tasks', { ...auth, 'content-length': '5000' }, '');
+    expect(huge).toMatch(/^HTTP\/1\.1 413 /);
+    expect(huge).toContain('"code":"LIMIT_EXCEEDED"');
+    // Who may not submit learns nothing of the backlog: the token is checked first.
+    const stranger = await headFirst(base, 'POST /tasks', { expect: '100-continue' }, JSON.stringify(slow('third')));
+    expect(stranger).toMatch(/^HTTP\/1\.1 401 /);
+    expect(await fixture.orchestrator.get('second')).toBeUndefined();
+  });
+
+  it('refuses a full backlog before reading the body without Expect too, and the same connection serves the next request', async () => {
+    fixture = await apiFixture({ maxBacklog: 1 });
+    const { base } = fixture;
+    expect((await postJson(base, '/tasks', slow('first'))).status).toBe(202);
+    // The head alone is answered: the body (announced, never sent) is not waited for.
+    const early = await headFirst(base, 'POST /tasks', {}, JSON.stringify(slow('second')));
+    expect(early).toMatch(/^HTTP\/1\.1 503 /);
+    // A client that sends its body whole is answered alike, and its keep-alive connection goes on.
+    const { hostname, port } = new URL(base);
+    const socket = connect(Number(port), hostname);
+    const body = JSON.stringify(slow('third'));
+    const request = `POST /tasks HTTP/1.1\r\nhost: ${hostname}:${port}\r\ncontent-type: application/json\r\ncontent-length: ${String(Buffer.byteLength(body))}\r\n\r\n${body}`;
+    const answers = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      socket.on('error', reject);
+      socket.setTimeout(5000, () => {
+        socket.destroy();
+        reject(new Error(`no two answers in 5 s; heard: ${JSON.stringify(text)}`));
+      });
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+        if ((text.match(/HTTP\/1\.1 \d{3} /g) ?? []).length === 2 && text.trimEnd().endsWith('}')) {
+          socket.destroy();
+          resolve(text);
+        }
+      });
+      socket.write(request + request.replace('third', 'fourth').replace(/content-length: \d+/, `content-length: ${String(Buffer.byteLength(body.replace('third', 'fourth')))}`));
+    });
+    // (Each answer's body runs straight into the next answer's status line.)
+    expect(answers.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 503', 'HTTP/1.1 503']);
   });
 });

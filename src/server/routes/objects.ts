@@ -5,6 +5,7 @@ import { ErrorCode, TaskforgeError } from '../../core/errors.js';
 import { MAX_LIST_LIMIT } from '../../tasks/storage-task-config.js';
 import type { StorageMetadata, StorageOptions } from '../../tasks/storage-task-config.js';
 import type { TaskResult } from '../../tasks/task-result.js';
+import { CONTINUE_IN_HANDLER, sendContinue } from '../expect-continue.js';
 import { httpError } from '../http-errors.js';
 import { runLocalStorageTask } from '../local-storage-task.js';
 import type { RouteDeps } from '../served.js';
@@ -28,7 +29,7 @@ export async function objectRoutes(app: FastifyInstance, deps: RouteDeps): Promi
       parsed(null, payload);
     });
 
-    scope.put('/objects/*', async (request, reply) => {
+    scope.put('/objects/*', { config: CONTINUE_IN_HANDLER }, async (request, reply) => {
       const path = pathOf(request);
       const query = request.query as Record<string, unknown>;
       const declared = Number(request.headers['content-length'] ?? Number.NaN);
@@ -40,6 +41,7 @@ export async function objectRoutes(app: FastifyInstance, deps: RouteDeps): Promi
         ...(query['overwrite'] === undefined ? {} : { overwrite: flag(query['overwrite'], 'overwrite') }),
         ...attemptOptions(query),
       };
+      sendContinue(request, reply);
       const body = (request.body ?? request.raw) as Readable;
       const data = body.pipe(limited(deps.maxObjectBytes));
       body.once('error', (error) => data.destroy(error));

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode, TaskforgeError, isTaskforgeError } from '../../core/errors.js';
 import { newTaskId } from '../../core/ids.js';
 import { parseOrThrow } from '../../core/validation.js';
@@ -29,7 +29,14 @@ const STATUSES = new Set<string>(Object.values(TaskStatus));
 
 /** POST /tasks, GET /tasks, GET /tasks/:id, POST /tasks/:id/cancel. */
 export function taskRoutes(app: FastifyInstance, deps: RouteDeps): void {
-  app.post('/tasks', async (request, reply) => {
+  // A full backlog refuses by the Content-Length, before the body is read (or, with Expect: 100-continue, sent: see
+  // create-server.ts). Such a client's body is not asked for; any other's is read and dropped, its connection kept.
+  const refuseBeforeBody = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+    const length = Number(request.headers['content-length']);
+    const refused = Number.isSafeInteger(length) && length > 0 ? deps.backlog.refusalBeforeBody(length) : undefined;
+    return refused === undefined ? undefined : Backlog.reply(reply, refused);
+  };
+  app.post('/tasks', { onRequest: refuseBeforeBody }, async (request, reply) => {
     const many = Array.isArray(request.body);
     const configs = readConfigs(request.body);
     // (A chunked body has no length: its JSON's, near enough.)
