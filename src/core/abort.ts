@@ -77,6 +77,31 @@ export async function settledWithin(promise: Promise<unknown>, ms: number): Prom
 }
 
 /**
+ * A signal that fires `graceMs` after `signal` does (with its reason): for
+ * what must not be cut the moment a task is stopped (a commit that may be
+ * applied whatever the client does) yet must not be waited for without end.
+ * `dispose` lets go of the listener and the timer once that work is done.
+ */
+export function graceAfter(signal: AbortSignal, graceMs: number): { readonly signal: AbortSignal; dispose(): void } {
+  const late = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const onAbort = (): void => {
+    timer = setTimeout(() => {
+      late.abort(signal.reason);
+    }, graceMs);
+  };
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: late.signal,
+    dispose: () => {
+      signal.removeEventListener('abort', onAbort);
+      clearTimeout(timer);
+    },
+  };
+}
+
+/**
  * Iterates `source`, but gives up at once when `signal` fires, even while the
  * source is stalled waiting for its next chunk; the source is then closed
  * (a Readable is destroyed) so that nothing keeps running in the background.

@@ -282,7 +282,80 @@ describe('S3 writes send their own parts, hashed as the body arrives', () => {
   });
 });
 
+/** Stops the server (SIGSTOP) as the first request `matches` is about to be sent: it is sent to a server that no longer answers. */
+function freezeAtFirst(client: S3Client, pid: number, matches: (request: { method: string; query: Record<string, unknown> }) => boolean): void {
+  watchers += 1;
+  let frozen = false;
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      if (!frozen && matches(args.request as { method: string; query: Record<string, unknown> })) {
+        frozen = true;
+        process.kill(pid, 'SIGSTOP');
+      }
+      return next(args);
+    },
+    { step: 'finalizeRequest', priority: 'low', name: `freeze${String(watchers)}` },
+  );
+}
+
+describe('an S3 server that stops answering mid-read (SIGSTOP)', () => {
+  it('a stream read handed over (its task long ended) fails BACKEND_UNAVAILABLE once nothing comes for the idle timeout, instead of hanging for ever', async () => {
+    const server = await startS3Server('frozenread');
+    const clientConfig = { endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3RVER_CREDENTIALS, maxAttempts: 1 };
+    // A client of its own (made from clientConfig): the backend sets its idle timeout.
+    const backend = new S3Backend({ bucket: server.bucket, clientConfig, idleTimeoutMs: 1000 });
+    try {
+      const size = 48 * 1024 * 1024;
+      await new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/big.bin', data: Buffer.alloc(size, 3) } }, { backend }).execute();
+      const read = await new StorageTask({ type: 'storage', metadata: { operation: 'read', path: '/big.bin', options: { as: 'stream' } } }, { backend }).execute();
+      expect(read.status).toBe('completed');
+      const stream = read.data as AsyncIterable<Buffer>;
+      let received = 0;
+      const consumed = (async () => {
+        for await (const chunk of stream) {
+          received += chunk.byteLength;
+          if (received > 0 && received - chunk.byteLength === 0) process.kill(server.pid, 'SIGSTOP');
+        }
+        return 'ended';
+      })().catch((error: unknown) => error);
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([consumed, new Promise<'still waiting'>((resolve) => (timer = setTimeout(() => { resolve('still waiting'); }, 30_000)))]);
+      clearTimeout(timer);
+      expect(received).toBeLessThan(size);
+      expect(outcome).toMatchObject({ code: 'BACKEND_UNAVAILABLE', message: expect.stringMatching(/^read of '\/big\.bin' failed: the S3 server is unavailable \(TimeoutError: .*1000 ms of inactivity/) as unknown, retryable: true });
+    } finally {
+      process.kill(server.pid, 'SIGCONT');
+      await server.stop();
+    }
+  }, 60_000);
+});
+
 describe('an S3 server that stops answering mid-upload (SIGSTOP)', () => {
+  it.each([
+    ['one PUT', 1024 * 1024, (request: { method: string; query: Record<string, unknown> }) => request.method === 'PUT'],
+    ['a multipart completion', 12 * 1024 * 1024, (request: { method: string; query: Record<string, unknown> }) => request.method === 'POST' && request.query['uploadId'] !== undefined],
+  ])('a write whose commit (%s) gets no answer still ends after its timeout and a grace, saying whether it was stored is not known', async (_kind, size, isCommit) => {
+    const server = await startS3Server('frozencommit');
+    const client = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3RVER_CREDENTIALS });
+    try {
+      const backend = new S3Backend({ bucket: server.bucket, client, partSize: PART, commitGraceMs: 1000 });
+      freezeAtFirst(client, server.pid, isCommit);
+      const running = new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/commit.bin', data: Buffer.alloc(size, 7), options: { timeout: 1500 } } }, { backend }).execute();
+      let timer: NodeJS.Timeout | undefined;
+      const ended = await Promise.race([running, new Promise<'still running'>((resolve) => (timer = setTimeout(() => { resolve('still running'); }, 20_000)))]);
+      clearTimeout(timer);
+      expect(ended).not.toBe('still running');
+      if (ended === 'still running') return;
+      expect(ended.error).toMatchObject({ code: 'TIMEOUT', details: { path: '/commit.bin', outcome: 'unknown' } });
+      expect(ended.error?.message).toMatch(/its commit was sent and had no answer within 1000 ms of the timeout: whether '\/commit\.bin' was stored is not known \(read or stat it to find out\)/);
+    } finally {
+      process.kill(server.pid, 'SIGCONT');
+      client.destroy();
+      await server.stop();
+    }
+  }, 60_000);
+
+
   it('a write with a timeout still ends: TIMEOUT, saying its parts may be left (removing them is given up on, not waited for without end)', async () => {
     const server = await startS3Server('frozen');
     const client = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3RVER_CREDENTIALS });

@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { crc32 } from 'node:zlib';
 import type * as S3Sdk from '@aws-sdk/client-s3';
-import { abortError } from '../../core/abort.js';
+import { abortError, graceAfter } from '../../core/abort.js';
 import { TaskforgeError } from '../../core/errors.js';
 
 // Why not @aws-sdk/lib-storage's Upload: it joins each part and then, when
@@ -31,6 +31,8 @@ export interface UploadTarget {
   readonly partSize: number;
   /** Parts sent at once. */
   readonly queueSize: number;
+  /** How long a commit sent before the write's signal fired may go on after it (see uploadObject). */
+  readonly commitGraceMs: number;
 }
 
 /** A part, read whole: its bytes and both hashes. */
@@ -50,6 +52,13 @@ export class UploadNotStopped extends Error {
   }
 }
 
+/** A commit that had no answer within its grace after the write's signal fired: whether it was applied is not known; the write's error says so. */
+export class CommitUnanswered extends Error {
+  constructor(readonly coded: TaskforgeError) {
+    super(coded.message);
+  }
+}
+
 /**
  * Uploads `body` as one PUT when it fits in a part, else as a multipart
  * upload, `queueSize` parts in flight. A multipart upload that fails or is
@@ -61,13 +70,18 @@ export class UploadNotStopped extends Error {
  * of one part, or the completion): once that is sent the server may apply
  * it whatever the client does, so an abort then would say "nothing stored"
  * of a write that took place. The commit runs to its answer, and the write
- * ends as it did (a cancelled task that had committed ends COMPLETED).
+ * ends as it did (a cancelled task that had committed ends COMPLETED); but
+ * no longer than `commitGraceMs` after the signal: a server that stopped
+ * answering would hold the write, and its task, for ever. Cut then, the
+ * write fails with CommitUnanswered: stored or not, nobody can say.
  */
 export async function uploadObject(target: UploadTarget, body: AsyncIterable<Uint8Array>, signal: AbortSignal, path: string): Promise<void> {
   const parts = partsOf(body, target.partSize);
+  const commit = graceAfter(signal, target.commitGraceMs);
   try {
-    await upload(target, parts, signal, path);
+    await upload(target, parts, signal, path, commit.signal);
   } finally {
+    commit.dispose();
     // However it ended (a refused or failed request before the body was read to its end): the body's source is let go.
     await parts.return(undefined).catch(() => undefined);
   }
@@ -76,12 +90,28 @@ export async function uploadObject(target: UploadTarget, body: AsyncIterable<Uin
 /** How long removing an upload that failed or was stopped may take before it is given up on (its parts left, and said so). */
 const STOP_UPLOAD_MS = 10_000;
 
-async function upload(target: UploadTarget, parts: AsyncGenerator<Part>, signal: AbortSignal, path: string): Promise<void> {
+async function upload(target: UploadTarget, parts: AsyncGenerator<Part>, signal: AbortSignal, path: string, commitSignal: AbortSignal): Promise<void> {
+  // A commit is sent once the body has ended and passed its checks, and cut off only a grace after an abort (see uploadObject).
+  const committed = async (sending: Promise<unknown>): Promise<void> => {
+    try {
+      await sending;
+    } catch (error) {
+      if (!commitSignal.aborted) throw error;
+      const reason = abortError(signal);
+      const after = reason.code === 'TIMEOUT' ? 'the timeout' : 'its cancel';
+      throw new CommitUnanswered(
+        new TaskforgeError(reason.code, `write of '${path}' failed: ${reason.message}; its commit was sent and had no answer within ${String(target.commitGraceMs)} ms of ${after}: whether '${path}' was stored is not known (read or stat it to find out)`, {
+          cause: error,
+          retryable: reason.retryable,
+          details: { path, outcome: 'unknown' },
+        }),
+      );
+    }
+  };
   const first = await parts.next();
   if (first.done === true) throw new Error('a body gave no part');
   if (first.value.last) {
-    // The commit: sent once the body has ended and passed its checks, and not cut off by a later abort (see uploadObject).
-    await send<S3Sdk.PutObjectCommandOutput>(target, new target.sdk.PutObjectCommand({ ...common(target), Body: first.value.bytes, ContentLength: first.value.bytes.byteLength, ChecksumCRC32: first.value.crc32, ...commitCondition(target) }), first.value.sha256, undefined);
+    await committed(send<S3Sdk.PutObjectCommandOutput>(target, new target.sdk.PutObjectCommand({ ...common(target), Body: first.value.bytes, ContentLength: first.value.bytes.byteLength, ChecksumCRC32: first.value.crc32, ...commitCondition(target) }), first.value.sha256, commitSignal));
     return;
   }
   const { UploadId } = await target.client.send(new target.sdk.CreateMultipartUploadCommand({ ...common(target), ChecksumAlgorithm: 'CRC32' }), { abortSignal: signal });
@@ -117,9 +147,10 @@ async function upload(target: UploadTarget, parts: AsyncGenerator<Part>, signal:
       throw error;
     });
     done.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
-    // The commit (see uploadObject): no abort signal.
-    await target.client.send(new target.sdk.CompleteMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId, MultipartUpload: { Parts: done }, ...commitCondition(target) }));
+    await committed(target.client.send(new target.sdk.CompleteMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId, MultipartUpload: { Parts: done }, ...commitCondition(target) }), { abortSignal: commitSignal }));
   } catch (error) {
+    // Applied or not, nobody can say: removing the upload could race its completion, and the server is not answering anyway.
+    if (error instanceof CommitUnanswered) throw error;
     // Bounded: a server that stopped answering (the very reason a timeout stopped the parts) must not hold the write for ever.
     const stopUpload = new target.sdk.AbortMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId });
     await target.client.send(stopUpload, { abortSignal: AbortSignal.timeout(STOP_UPLOAD_MS) }).catch((stopError: unknown) => {

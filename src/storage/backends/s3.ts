@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type * as S3Sdk from '@aws-sdk/client-s3';
-import { abortable, throwIfAborted } from '../../core/abort.js';
+import { abortable, abortError, graceAfter, throwIfAborted } from '../../core/abort.js';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
 import { KeyedMutex } from '../../core/keyed-mutex.js';
 import { requireOptional } from '../../core/optional-package.js';
@@ -11,7 +11,7 @@ import { s3Error, statusOf } from './s3-errors.js';
 import { entriesOfKey } from './s3-keys.js';
 import { alreadyExists, isDirectory, notADirectory, notFound } from './tree-errors.js';
 import { s3Location } from './s3-location.js';
-import { UploadNotStopped, uploadObject } from './s3-upload.js';
+import { CommitUnanswered, UploadNotStopped, uploadObject } from './s3-upload.js';
 
 /** Options of {@link S3Backend}. */
 export interface S3BackendOptions {
@@ -26,7 +26,27 @@ export interface S3BackendOptions {
   readonly partSize?: number;
   /** Keys one ListObjectsV2 call asks for. Default 1,000 (S3's most). */
   readonly listBatch?: number;
+  /**
+   * How long a write's commit (its PUT, or its multipart completion), sent
+   * before the write was stopped (a timeout, a cancel), may still take: the
+   * server may apply it whatever the client does, so it is not cut at once.
+   * Past this the write fails saying whether it was stored is not known.
+   * Default 10,000 ms.
+   */
+  readonly commitGraceMs?: number;
+  /**
+   * For the client made here (not one of your own, nor one whose
+   * `clientConfig.requestHandler` you set): a request, or a read's body
+   * handed over as a stream, that receives nothing for this long fails
+   * BACKEND_UNAVAILABLE (the SDK's default is to wait for ever). Default
+   * 60,000 ms, the AWS CLI's.
+   */
+  readonly idleTimeoutMs?: number;
 }
+
+const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+
+const DEFAULT_COMMIT_GRACE_MS = 10_000;
 
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 
@@ -42,8 +62,6 @@ function awsSdk(): { readonly s3: typeof S3Sdk } {
 }
 /** Keys one ListObjectsV2 call returns at most. */
 const LIST_BATCH = 1000;
-/** The signal of what follows a write's commit: never aborted. */
-const COMMITTED = new AbortController().signal;
 
 /**
  * Objects in an S3 bucket (any S3-compatible server), with the tree
@@ -63,6 +81,7 @@ export class S3Backend implements StorageBackend {
   readonly #prefix: string;
   readonly #partSize: number;
   readonly #listBatch: number;
+  readonly #commitGraceMs: number;
   /** overwrite: false is a check then a PUT: one at a time per path in this process. */
   readonly #pathLocks = new KeyedMutex();
 
@@ -71,9 +90,10 @@ export class S3Backend implements StorageBackend {
     this.#bucket = options.bucket;
     const prefix = options.prefix ?? '';
     this.#prefix = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
-    this.#client = options.client ?? new this.#sdk.s3.S3Client(options.clientConfig ?? {});
+    this.#client = options.client ?? new this.#sdk.s3.S3Client(withIdleTimeout(options.clientConfig ?? {}, options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS));
     this.#partSize = options.partSize ?? DEFAULT_PART_SIZE;
     this.#listBatch = options.listBatch ?? LIST_BATCH;
+    this.#commitGraceMs = options.commitGraceMs ?? DEFAULT_COMMIT_GRACE_MS;
     this.name = `s3:${this.#bucket}/${this.#prefix}`;
     this.identity = `s3:${s3Location(options)}|${this.#bucket}/${this.#prefix}`;
   }
@@ -90,8 +110,10 @@ export class S3Backend implements StorageBackend {
     if (path === ROOT_PATH) throw isDirectory('read', path);
     try {
       const response = await this.#client.send(new this.#sdk.s3.GetObjectCommand({ Bucket: this.#bucket, Key: this.#key(path) }), { abortSignal: options.signal });
-      const body = response.Body;
-      if (!(body instanceof Readable)) throw new TaskforgeError(ErrorCode.INTERNAL, `read of '${path}' failed: the S3 client gave no stream`);
+      const raw = response.Body;
+      if (!(raw instanceof Readable)) throw new TaskforgeError(ErrorCode.INTERNAL, `read of '${path}' failed: the S3 client gave no stream`);
+      // Its failures as they come (a reset, an idle timeout, long after the read's task ended for a stream), coded as the request's would be.
+      const body = Readable.from(failingAs(raw, (error) => s3Error('read', path, error)), { objectMode: false });
       return {
         info: {
           size: response.ContentLength ?? 0,
@@ -222,18 +244,29 @@ export class S3Backend implements StorageBackend {
       ifNoneMatch: !options.overwrite,
       partSize: this.#partSize,
       queueSize: 2,
+      commitGraceMs: this.#commitGraceMs,
     };
     try {
       await uploadObject(target, abortable(endingWithCheck(body, check), signal), signal, path);
     } catch (error) {
-      if (error instanceof UploadNotStopped) throw error.coded;
+      if (error instanceof UploadNotStopped || error instanceof CommitUnanswered) throw error.coded;
       throwIfAborted(options.signal);
       if (refusal !== undefined) throw refusal;
       if (statusOf(error) === 412) throw alreadyExists(path);
       throw s3Error('write', path, error);
     }
-    // Committed: what was stored is asked for even if the write's signal fires now (the write took place, and says so).
-    const info = await this.#head(path, COMMITTED, 'write');
+    // Committed: what was stored is asked for even if the write's signal has fired (the write took place, and says so), within the grace.
+    const late = graceAfter(options.signal, this.#commitGraceMs);
+    let info: ObjectInfo | undefined;
+    try {
+      info = await this.#head(path, late.signal, 'write');
+    } catch (error) {
+      if (!late.signal.aborted) throw error;
+      const reason = abortError(options.signal);
+      throw new TaskforgeError(reason.code, `write of '${path}' failed: ${reason.message}; '${path}' was stored, but asking for what was stored had no answer within ${String(this.#commitGraceMs)} ms`, { cause: error, retryable: reason.retryable, details: { path, outcome: 'stored' } });
+    } finally {
+      late.dispose();
+    }
     if (info === undefined) throw new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `write of '${path}' failed: the object was not there after its upload`);
     return info;
   }
@@ -346,4 +379,18 @@ function directoryEntry(path: string): ListEntry {
 async function* endingWithCheck(body: AsyncIterable<Uint8Array>, beforeCommit: () => Promise<void>): AsyncIterable<Uint8Array> {
   yield* body;
   await beforeCommit();
+}
+
+/** A client config with an idle (socket inactivity) timeout, unless it brings a request handler of its own. */
+function withIdleTimeout(config: S3Sdk.S3ClientConfig, idleTimeoutMs: number): S3Sdk.S3ClientConfig {
+  return config.requestHandler === undefined ? { ...config, requestHandler: { socketTimeout: idleTimeoutMs } } : config;
+}
+
+/** `source`'s chunks; its failure is thrown as `coded` makes it. */
+async function* failingAs(source: AsyncIterable<Buffer>, coded: (error: unknown) => Error): AsyncGenerator<Buffer, void, undefined> {
+  try {
+    yield* source;
+  } catch (error) {
+    throw coded(error);
+  }
 }
