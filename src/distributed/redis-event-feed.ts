@@ -1,8 +1,10 @@
 import type { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import { RecentSet } from '../core/recent-set.js';
 import type { Logger } from '../core/logger.js';
 import { failedWithoutRunning, UNKNOWN_TASK_TYPE } from '../orchestrator/task-ends.js';
+import { isoTime } from '../core/clock.js';
 import { ListenerSet } from '../orchestrator/queues/listener-set.js';
 import type { QueueListener, QueueTaskEvents } from '../orchestrator/task-queue.js';
 import type { TaskResult } from '../tasks/task-result.js';
@@ -38,6 +40,7 @@ const LISTENER_TTL_MS = 15_000;
 const FOLLOW_TAIL_MS = 250;
 /** Ends told, remembered so that a second copy (a reply and the stream) is not told again. */
 const ENDS_REMEMBERED = 10_000;
+const STARTS_REMEMBERED = 100_000;
 
 /**
  * What this process hears of a Redis queue: every task's end and the
@@ -53,6 +56,8 @@ export class RedisEventFeed {
   readonly #listeners = new ListenerSet();
   readonly #reader: Redis;
   readonly #told = new RecentSet<string>(ENDS_REMEMBERED);
+  /** When each task heard of starting last started (ms, from its stream entry's id: Redis's clock), until its end: a LOST end says how long it had run. */
+  readonly #started = new LRUCache<string, number>({ max: STARTS_REMEMBERED });
   #lastEventId: string;
   #reading: Promise<void>;
   /** The reader reconnected since the last check (Redis may have restarted, or failed over, without its data). */
@@ -111,6 +116,7 @@ export class RedisEventFeed {
 
   /** An end this process learnt of without the stream (a reply): told now, and not again when the stream brings it. */
   ended(result: TaskResult): void {
+    this.#started.delete(result.id);
     if (this.#told.has(result.id)) return;
     this.#told.add(result.id);
     this.#listeners.ended(result);
@@ -162,7 +168,7 @@ export class RedisEventFeed {
         read += entries.length;
         for (const [entryId, fields] of entries) {
           this.#lastEventId = entryId;
-          this.#dispatch(fields);
+          this.#dispatch(entryId, fields);
         }
       }
       if (read > 0 && read < READ_COUNT) await new Promise((resolve) => setTimeout(resolve, READ_GATHER_MS));
@@ -203,9 +209,11 @@ export class RedisEventFeed {
     return listeners.awaitsAny() || listeners.wants('start') || listeners.wants('retry') || listeners.wants('progress') || listeners.wants('cancel');
   }
 
-  #dispatch(fields: readonly string[]): void {
+  #dispatch(entryId: string, fields: readonly string[]): void {
     const kind = fields[1] ?? '';
     const body = fields[5] ?? '{}';
+    // (The entry's id is the time Redis added it: no body need be parsed for it.)
+    if (kind === 'start' && this.#listeners.awaitsAny()) this.#started.set(fields[3] ?? '', Number.parseInt(entryId, 10));
     if (kind === 'ends') {
       // A worker that submitted nothing hears every other worker's ends: unread, they cost it nothing.
       if (!this.#listeners.awaitsAny()) return;
@@ -219,6 +227,17 @@ export class RedisEventFeed {
       if (kind === 'cancel' && this.#told.has(`cancel:${payload.id}`)) return;
       this.#listeners.event(kind, payload);
     }
+  }
+
+  /** A lost task's end: it ran, at least once, from its last start heard of, when one was; else it never started as far as this process knows. */
+  #lostEnd(id: string, error: TaskforgeError): TaskResult {
+    const now = Date.now();
+    const never = failedWithoutRunning({ id, type: UNKNOWN_TASK_TYPE }, 0, error, now);
+    const startedMs = this.#started.get(id);
+    if (startedMs === undefined) return never;
+    // (Redis's clock and this one may disagree by a little: never a negative run.)
+    const from = Math.min(startedMs, now);
+    return { ...never, attempts: 1, startedAt: isoTime(from), durationMs: now - from };
   }
 
   #isOpen(): boolean {
@@ -278,7 +297,7 @@ export class RedisEventFeed {
           details: { taskId: id },
         });
         // (The queue lost the task's type with it: its submitter's handle knows it, and the end is told under it.)
-        this.ended(failedWithoutRunning({ id, type: UNKNOWN_TASK_TYPE }, 0, error));
+        this.ended(this.#lostEnd(id, error));
       });
     }
     if (lost > 0) this.#logger.error({ queue: this.#store.name, tasks: lost }, 'tasks lost: the queue no longer holds them');

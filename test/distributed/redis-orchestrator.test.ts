@@ -481,14 +481,21 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     running.on('error', ({ id, error }) => ownAccount.push({ id, code: error.code, message: error.message }));
     const submitter = new Orchestrator({ queue: `${own.url}?name=emptied`, concurrency: 0, taskTypes });
     try {
+      const heard = { start: false };
+      submitter.on('start', () => (heard.start = true));
       const handle = await submitter.submit(probe('cut', 0, { ms: 120_000 }));
-      for (let waited = 0; !local.lines.includes('start:cut'); waited += 20) {
+      for (let waited = 0; !local.lines.includes('start:cut') || !heard.start; waited += 20) {
         if (waited > 10_000) throw new Error('the task did not start');
         await delay(20);
       }
       await own.kill();
       own = await startRedisServer({ port: own.port });
-      expect(await handle.result).toMatchObject({ id: 'cut', status: 'failed', error: { code: 'LOST' } });
+      const lost = await handle.result;
+      expect(lost).toMatchObject({ id: 'cut', status: 'failed', error: { code: 'LOST' } });
+      // It had run (its start was heard): at least one attempt, from its start to now; not "0 attempts in 0 ms".
+      expect(lost.attempts).toBe(1);
+      expect(lost.durationMs).toBeGreaterThan(0);
+      expect(Date.parse(lost.startedAt)).toBeLessThan(Date.parse(lost.finishedAt));
       for (let waited = 0; ownAccount.length === 0; waited += 20) {
         if (waited > 15_000) throw new Error(`the worker did not stop the task: ${JSON.stringify(local.lines)}`);
         await delay(20);
