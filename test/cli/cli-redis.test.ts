@@ -61,8 +61,8 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
   }
 
   /** Starts `taskforge worker` and resolves once it says it runs. */
-  async function startWorker(queue: string, extra: readonly string[] = [], logLevel = 'warn', extraEnv: Record<string, string> = {}): Promise<WorkerProcess> {
-    const child = spawn(process.execPath, [BIN, 'worker', '--queue', queue, '--root', join(dir, 'data'), '--json', ...extra], { cwd: dir, env: { ...env(logLevel), ...extraEnv } });
+  async function startWorker(queue: string, extra: readonly string[] = [], logLevel = 'warn', extraEnv: Record<string, string> = {}, json = true): Promise<WorkerProcess> {
+    const child = spawn(process.execPath, [BIN, 'worker', '--queue', queue, '--root', join(dir, 'data'), ...(json ? ['--json'] : []), ...extra], { cwd: dir, env: { ...env(logLevel), ...extraEnv } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -263,7 +263,7 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
     expect(worker.output().stderr).toContain('SIGTERM: finishing 0 running tasks (up to 200 ms), then stopping\n');
-    expect(worker.output().stderr).toMatch(/taskforge worker w[0-9a-f]+: stopped\n$/);
+    expect(worker.output().stderr).toMatch(/taskforge worker w[0-9a-f]+: stopped: it ended no task\n$/);
   }, 30_000);
 
   it('a worker started before its Redis server waits for it, saying so once, then runs what is submitted; SIGTERM ends the wait', async () => {
@@ -530,6 +530,21 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     expect(ends.find((end) => end.id === 'secret')).toMatchObject({ status: 'failed', error: { code: 'VALIDATION_ERROR', message: expect.stringContaining('missing-keyring.json cannot be read') as string } });
     // Said once, not per task.
     expect(worker.output().stderr.split('warning:').length).toBe(2);
+  }, 60_000);
+
+  it('a worker without --json says each task that failed on stderr, and what it ended when it stops; stdout stays empty', async () => {
+    const queue = queueUrl();
+    const worker = await startWorker(queue, [], 'warn', {}, false);
+    const ran = taskforge(['run', '-', '--queue', queue, '--json'], [write('fine', '/q/fine.txt', 'x'), { id: 'absent', type: 'storage', metadata: { operation: 'read', path: '/q/none.txt' } }, write('also-fine', '/q/also.txt', 'y')].map((task) => JSON.stringify(task)).join('\n'));
+    expect(ran.code).toBe(1);
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    const { stdout, stderr } = worker.output();
+    expect(stdout).toBe('');
+    // (Beside the pino log lines of its TASKFORGE_LOG_LEVEL, here warn; by default there are none.)
+    const failures = stderr.split('\n').filter((line) => line.startsWith('taskforge worker') && line.includes(' failed: '));
+    expect(failures).toEqual([expect.stringMatching(/^taskforge worker w[0-9a-f]{8}: absent \(storage\) failed: NOT_FOUND: read of '\/q\/none\.txt' failed/) as unknown]);
+    expect(stderr).toMatch(/taskforge worker w[0-9a-f]{8}: stopped: it ended 3 tasks \(2 completed, 1 failed\)\n$/);
   }, 60_000);
 
   it('refuses a bad or unreachable queue with exit 2, naming it', async () => {

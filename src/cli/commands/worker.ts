@@ -30,7 +30,9 @@ export interface WorkerCommandOptions extends CommonOptions {
  * Runs storage tasks, and the custom types of --tasks, from a Redis queue
  * until SIGTERM or SIGINT, then lets the running ones finish (for up to
  * --shutdown-timeout ms; the rest go back to the queue for another worker)
- * and exits 0. With --json, one line per task this worker ended.
+ * and exits 0. With --json, one line per task this worker ended on stdout;
+ * without, a line per failed task on stderr. Either way it says at its stop
+ * how many tasks it ended.
  */
 export async function workerCommand(options: WorkerCommandOptions, streams: CliStreams): Promise<ExitCode> {
   const choice = chooseQueue(options.queue);
@@ -45,15 +47,21 @@ export async function workerCommand(options: WorkerCommandOptions, streams: CliS
   if (queue === undefined) return ExitCode.OK;
   // A worker is an orchestrator with nothing to submit: it runs what others queue.
   const worker = { id: `w${randomBytes(4).toString('hex')}`, orchestrator: new Orchestrator({ concurrency: options.concurrency, queue, context: { backend }, taskTypes }) };
-  if (options.json === true) {
-    const line = (result: TaskResult): void => {
+  // With --json a line per task on stdout; without, each failure on stderr (an operator must see those; a line per success would drown them).
+  const ended = { completed: 0, failed: 0 };
+  const told = (result: TaskResult): void => {
+    if (result.status === 'completed') ended.completed += 1;
+    else ended.failed += 1;
+    if (options.json === true) {
       printJson(streams, { id: result.id, type: result.type, status: result.status, attempts: result.attempts, durationMs: result.durationMs, worker: worker.id, ...(result.error === undefined ? {} : { error: { code: result.error.code, message: result.error.message } }) });
-    };
-    worker.orchestrator.on('complete', line);
-    worker.orchestrator.on('error', (event) => {
-      line(event.result);
-    });
-  }
+    } else if (result.error !== undefined) {
+      streams.stderr.write(`taskforge worker ${worker.id}: ${result.id} (${result.type}) failed: ${result.error.code}: ${result.error.message}\n`);
+    }
+  };
+  worker.orchestrator.on('complete', told);
+  worker.orchestrator.on('error', (event) => {
+    told(event.result);
+  });
   warnOfUnusableKeyring(streams, `taskforge worker ${worker.id}`);
   streams.stderr.write(`taskforge worker ${worker.id}: running tasks from ${queue.name}, ${String(options.concurrency)} at a time (SIGTERM or Ctrl-C stops)\n`);
   tellConnectionChanges(queue, streams, `taskforge worker ${worker.id}`);
@@ -62,7 +70,8 @@ export async function workerCommand(options: WorkerCommandOptions, streams: CliS
     await worker.orchestrator.shutdown({ timeoutMs: options.shutdownTimeout });
     return { report: worker.orchestrator.shutdownReport, kept: true };
   }, () => worker.orchestrator.running);
-  streams.stderr.write(`taskforge worker ${worker.id}: stopped\n`);
+  const total = ended.completed + ended.failed;
+  streams.stderr.write(`taskforge worker ${worker.id}: stopped: it ended ${total === 0 ? 'no task' : `${plural(total, 'task')} (${String(ended.completed)} completed, ${String(ended.failed)} failed)`}\n`);
   return ExitCode.OK;
 }
 
