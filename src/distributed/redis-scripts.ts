@@ -48,6 +48,13 @@ local function failedWithoutRunning(id, code, message, details)
     attempts = meta and meta.attempts or 0, startedAt = nowIso, finishedAt = nowIso, durationMs = 0 })
 end
 
+-- The end of a task that did not run because its dependency did not complete (as task-ends.ts words it).
+local function dependencyFailed(id, dep, code, root, rootCode)
+  local message = "task '" .. id .. "' did not run: its dependency '" .. dep .. "' did not complete (" .. code .. ")"
+  if root ~= dep then message = message .. ": the chain failed first at '" .. root .. "' (" .. rootCode .. ")" end
+  return failedWithoutRunning(id, 'DEPENDENCY_FAILED', message, { dependency = dep, dependencyCode = code, root = root, rootCode = rootCode })
+end
+
 local function release(id)
   local spec = redis.call('HGET', K.blocked, id)
   if not spec then return end
@@ -83,7 +90,8 @@ end
 -- Records the ends of a batch of tasks, each once (an end of a task that
 -- ended already, or that is unknown, is ignored), and releases their
 -- dependents, or fails them, transitively, when a task did not complete.
--- items: { {id, result JSON, completed, error code}, ... }. The commands
+-- items: { {id, result JSON, completed, error code[, root, root code]}, ... }
+-- (a DEPENDENCY_FAILED end names the task where its chain failed first). The commands
 -- are one per batch, not one per task: a script's calls into Redis cost
 -- more than the work they do. Every end goes to the stream in one entry,
 -- "ends", whose body is the JSON array of the results. Returns one flag
@@ -135,6 +143,7 @@ local function finishAll(items)
       if waiting > 0 then
         for i, item in ipairs(outcomes) do
           local tid, ok, tcode = item[1], item[3], item[4]
+          local root, rootCode = item[5] or tid, item[6] or tcode
           local children = redis.call('SMEMBERS', depsKeys[i])
           if #children > 0 then
             redis.call('DEL', depsKeys[i])
@@ -145,9 +154,8 @@ local function finishAll(items)
               if ok then
                 if redis.call('HINCRBY', K.unmet, child, -1) <= 0 then release(child) end
               else
-                local message = "task '" .. child .. "' did not run: its dependency '" .. tid .. "' did not complete (" .. tcode .. ")"
-                local failed = failedWithoutRunning(child, 'DEPENDENCY_FAILED', message, { dependency = tid, dependencyCode = tcode })
-                table.insert(nextWave, { child, failed, false, 'DEPENDENCY_FAILED' })
+                local failed = dependencyFailed(child, tid, tcode, root, rootCode)
+                table.insert(nextWave, { child, failed, false, 'DEPENDENCY_FAILED', root, rootCode })
               end
             end
           end
@@ -216,13 +224,19 @@ for i = 1, n do
       outcomes[i] = 'blocked'
     end
   else
-    local unmet, failedDep, failedCode = 0, nil, nil
+    local unmet, failedDep, failedCode, root, rootCode = 0, nil, nil, nil, nil
     for _, dep in ipairs(dependsOn[i]) do
       local record = redis.call('HGET', K.results, dep)
       if record then
         local result = cjson.decode(record).result
         if result.status ~= 'completed' then
           failedDep, failedCode = dep, (type(result.error) == 'table' and result.error.code) or 'FAILED'
+          local details = type(result.error) == 'table' and result.error.details
+          if failedCode == 'DEPENDENCY_FAILED' and type(details) == 'table' and type(details.root) == 'string' and type(details.rootCode) == 'string' then
+            root, rootCode = details.root, details.rootCode
+          else
+            root, rootCode = failedDep, failedCode
+          end
           break
         end
       else
@@ -232,9 +246,8 @@ for i = 1, n do
       end
     end
     if failedDep then
-      local message = "task '" .. id .. "' did not run: its dependency '" .. failedDep .. "' did not complete (" .. failedCode .. ")"
-      local failed = failedWithoutRunning(id, 'DEPENDENCY_FAILED', message, { dependency = failedDep, dependencyCode = failedCode })
-      finishAll({ { id, failed, false, 'DEPENDENCY_FAILED' } })
+      local failed = dependencyFailed(id, failedDep, failedCode, root, rootCode)
+      finishAll({ { id, failed, false, 'DEPENDENCY_FAILED', root, rootCode } })
       outcomes[i] = failed
     elseif unmet > 0 then
       redis.call('HSET', K.blocked, id, specs[i])

@@ -22,11 +22,30 @@ export function failedWithoutRunning(task: { readonly id: string; readonly type:
   };
 }
 
+/** A dependency that did not complete: its id and code, and the task where its chain failed first (itself, unless it ended DEPENDENCY_FAILED). */
+export interface FailedDependency {
+  readonly id: string;
+  readonly code: string;
+  readonly root: string;
+  readonly rootCode: string;
+}
+
+/** The dependency `id` that ended with `error` (undefined: it is no longer known), with the root of its chain. */
+export function failedDependency(id: string, error: { readonly code: string; readonly details?: Readonly<Record<string, unknown>> } | undefined): FailedDependency {
+  const code = error?.code ?? 'UNKNOWN';
+  const root = error?.details?.['root'];
+  const rootCode = error?.details?.['rootCode'];
+  // (One that ended DEPENDENCY_FAILED names its own root; an older end that names none is its own.)
+  if (code === ErrorCode.DEPENDENCY_FAILED && typeof root === 'string' && typeof rootCode === 'string') return { id, code, root, rootCode };
+  return { id, code, root: id, rootCode: code };
+}
+
 /** The error of a task that did not run because a task it depends on did not complete (`code` UNKNOWN: it is no longer known). */
-export function dependencyFailed(id: string, dependency: { readonly id: string; readonly code: string }): TaskforgeError {
+export function dependencyFailed(id: string, dependency: FailedDependency): TaskforgeError {
   const how = dependency.code === 'UNKNOWN' ? 'is no longer known' : `did not complete (${dependency.code})`;
-  return new TaskforgeError(ErrorCode.DEPENDENCY_FAILED, `task '${id}' did not run: its dependency '${dependency.id}' ${how}`, {
-    details: { dependency: dependency.id, dependencyCode: dependency.code },
+  const root = dependency.root === dependency.id ? '' : `: the chain failed first at '${dependency.root}' (${dependency.rootCode})`;
+  return new TaskforgeError(ErrorCode.DEPENDENCY_FAILED, `task '${id}' did not run: its dependency '${dependency.id}' ${how}${root}`, {
+    details: { dependency: dependency.id, dependencyCode: dependency.code, root: dependency.root, rootCode: dependency.rootCode },
   });
 }
 

@@ -131,7 +131,7 @@ describe.each(kinds)('queue contract: $name', (kind) => {
     const ends = new EndRecorder();
     queue.subscribe(ends);
     expect(await queue.submit([queued('parent'), queued('child', 9, { dependsOn: ['parent'] })])).toEqual(['ready', 'blocked']);
-    expect(await queue.submit([queued('grandchild', 0, { dependsOn: ['child'] })])).toEqual(['blocked']);
+    expect(await queue.submit([queued('grandchild', 0, { dependsOn: ['child'] }), queued('great', 0, { dependsOn: ['grandchild'] })])).toEqual(['blocked', 'blocked']);
     expect((await queue.state('child'))?.status).toBe('pending');
     const consumer = new HandConsumer(1);
     queue.consume(consumer);
@@ -142,12 +142,21 @@ describe.each(kinds)('queue contract: $name', (kind) => {
     expect(consumer.ids).toEqual(['parent', 'child']);
     consumer.finish('child', failed('child', 'NOT_FOUND'));
     const grandchild = await ends.endOf('grandchild');
-    expect(grandchild).toMatchObject({ status: 'failed', attempts: 0, error: { code: 'DEPENDENCY_FAILED', details: { dependency: 'child', dependencyCode: 'NOT_FOUND' } } });
+    expect(grandchild).toMatchObject({
+      status: 'failed',
+      attempts: 0,
+      error: { code: 'DEPENDENCY_FAILED', message: "task 'grandchild' did not run: its dependency 'child' did not complete (NOT_FOUND)", details: { dependency: 'child', dependencyCode: 'NOT_FOUND', root: 'child', rootCode: 'NOT_FOUND' } },
+    });
+    // Further down the chain, the task where it failed first is named too, not only the direct dependency.
+    const rootNamed = { code: 'DEPENDENCY_FAILED', message: "task 'great' did not run: its dependency 'grandchild' did not complete (DEPENDENCY_FAILED): the chain failed first at 'child' (NOT_FOUND)", details: { dependency: 'grandchild', dependencyCode: 'DEPENDENCY_FAILED', root: 'child', rootCode: 'NOT_FOUND' } };
+    expect((await ends.endOf('great')).error).toMatchObject(rootNamed);
     await delay(50);
     expect(consumer.ids).toEqual(['parent', 'child']);
     // A dependency that failed before the submit: the task ends at once, and submit says so.
     const [late] = await queue.submit([queued('late', 0, { dependsOn: ['child'] })]);
     expect(late).toMatchObject({ id: 'late', status: 'failed', error: { code: 'DEPENDENCY_FAILED' } });
+    const [later] = await queue.submit([queued('later', 0, { dependsOn: ['great'] })]);
+    expect(later).toMatchObject({ error: { details: { dependency: 'great', root: 'child', rootCode: 'NOT_FOUND' }, message: expect.stringMatching(/first at 'child' \(NOT_FOUND\)$/) as unknown } });
     expect(await queue.submit([queued('after-parent', 0, { dependsOn: ['parent'] })])).toEqual(['ready']);
   });
 

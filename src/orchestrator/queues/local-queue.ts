@@ -3,7 +3,7 @@ import { releaseDataStream } from '../../storage/data-stream.js';
 import type { TaskResult } from '../../tasks/task-result.js';
 import { TaskStatus } from '../../tasks/task-status.js';
 import { invalid } from '../submission.js';
-import { dependencyFailed, endNotStored, failedWithoutRunning } from '../task-ends.js';
+import { dependencyFailed, endNotStored, failedDependency, failedWithoutRunning, type FailedDependency } from '../task-ends.js';
 import { STOP_GRACE_MS } from '../task-queue.js';
 import type { CancelOutcome, Consumption, ConsumptionStopped, QueueConsumer, QueueListener, QueueSubmitOptions, QueueTaskEvents, QueuedTask, SubmitOutcome, TakenTask, TaskMeta, TaskQueue, TaskState } from '../task-queue.js';
 import type { TaskStore, UnfinishedTask } from '../task-store.js';
@@ -126,7 +126,7 @@ export class LocalQueue implements TaskQueue {
     const entries = tasks.map((task) => new LocalEntry(task, 0));
     // Indexed first, so that tasks of the batch can name later ones.
     for (const entry of entries) this.#entries.set(entry);
-    const failures: ({ id: string; code: string } | undefined)[] = [];
+    const failures: (FailedDependency | undefined)[] = [];
     try {
       this.#inTransaction(() => {
         for (const entry of entries) {
@@ -307,7 +307,7 @@ export class LocalQueue implements TaskQueue {
   }
 
   /** Counts unmet dependencies and registers as their dependent; returns the first failed one. */
-  #link(entry: LocalEntry): { id: string; code: string } | undefined {
+  #link(entry: LocalEntry): FailedDependency | undefined {
     for (const dependency of entry.dependsOn ?? []) {
       const parent = this.#entries.get(dependency);
       if (parent !== undefined && !parent.ended) {
@@ -316,8 +316,8 @@ export class LocalQueue implements TaskQueue {
         continue;
       }
       const result = this.#store.finished(dependency)?.result;
-      if (result === undefined) return { id: dependency, code: 'UNKNOWN' };
-      if (result.status !== TaskStatus.COMPLETED) return { id: dependency, code: result.error.code };
+      if (result === undefined) return failedDependency(dependency, undefined);
+      if (result.status !== TaskStatus.COMPLETED) return failedDependency(dependency, result.error);
     }
     return undefined;
   }
@@ -444,7 +444,7 @@ export class LocalQueue implements TaskQueue {
           this.#schedulePump();
         }
       } else {
-        const error = dependencyFailed(dependent.id, { id: entry.id, code: result.error.code });
+        const error = dependencyFailed(dependent.id, failedDependency(entry.id, result.error));
         (failed ??= []).push([dependent, failedWithoutRunning(dependent, dependent.attempts, error)]);
       }
     }
