@@ -7,6 +7,7 @@ import { RedisConsumption } from './redis-consumption.js';
 import { RedisEventFeed } from './redis-event-feed.js';
 import type { RedisConnectionChange } from './redis-connection-watch.js';
 import type { RedisQueueOptions } from './redis-options.js';
+import type { RedisWorkerRoster } from './redis-worker-roster.js';
 import { RedisStore } from './redis-store.js';
 
 export type { RedisQueueOptions } from './redis-options.js';
@@ -65,6 +66,11 @@ export class RedisQueue implements TaskQueue {
       await store.close();
       throw error;
     }
+  }
+
+  /** The workers that take from this queue, as each describes itself (see RedisWorkerRoster). */
+  get workers(): RedisWorkerRoster {
+    return this.#store.workers;
   }
 
   /**

@@ -18,6 +18,7 @@ import { loadBullMq } from './load-bullmq.js';
 import { RedisConnections, runScript, type ScriptCommand } from './redis-connections.js';
 import { watchConnection, type RedisConnectionChange } from './redis-connection-watch.js';
 import { RedisEpoch } from './redis-epoch.js';
+import { RedisWorkerRoster } from './redis-worker-roster.js';
 import { EVENTS_MAX_LEN, RedisEventStream } from './redis-event-stream.js';
 import { RedisJobLocks } from './redis-job-locks.js';
 import { checkedPlace, checkedStoreSettings, type RedisQueueOptions } from './redis-options.js';
@@ -62,6 +63,8 @@ export class RedisStore {
   readonly finished: FinishedRecords;
   /** Whether the queue's data may have been lost since this process first saw it. */
   readonly epoch: RedisEpoch;
+  /** The workers that take from this queue, as each describes itself. */
+  readonly workers: RedisWorkerRoster;
   readonly #redis: Redis;
   readonly #bull: Queue<QueuedTask>;
   readonly #keys: readonly string[];
@@ -94,6 +97,7 @@ export class RedisStore {
     this.locks = new RedisJobLocks(this.#redis, this.jobKeyPrefix, settings, assertOpen);
     this.finished = new FinishedRecords(this.#redis, { results: this.#keys[3] ?? '', tasks: this.#keys[0] ?? '' }, assertOpen);
     this.epoch = new RedisEpoch(this.#redis, `${this.#prefix}:epoch`, assertOpen);
+    this.workers = new RedisWorkerRoster(this.#redis, `${this.#prefix}:workers`);
     this.#aging = new RedisAging(this.#redis, this.#prefix, options.agingMs, options.agingTuning);
     this.#bull = new connections.modules.Queue<QueuedTask>(name, { connection: connections.open(), prefix: `${KEY_PREFIX}:bull` });
     // Connection errors surface as failed calls; the event needs a listener so that it is not thrown.

@@ -93,6 +93,8 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     const ran = taskforge(['run', 'batch.json', '--queue', queue, '--json']);
     expect(ran.stderr).toBe('');
     expect(ran.code).toBe(0);
+    // Alike, the two workers have nothing to warn of each other.
+    expect(first.output().stderr + second.output().stderr).not.toContain('warning');
     const lines = ran.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines).toHaveLength(21);
     expect(lines.at(-1)).toMatchObject({ id: 'list', operation: 'list', path: '/r', status: 'completed' });
@@ -545,6 +547,26 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     const failures = stderr.split('\n').filter((line) => line.startsWith('taskforge worker') && line.includes(' failed: '));
     expect(failures).toEqual([expect.stringMatching(/^taskforge worker w[0-9a-f]{8}: absent \(storage\) failed: NOT_FOUND: read of '\/q\/none\.txt' failed/) as unknown]);
     expect(stderr).toMatch(/taskforge worker w[0-9a-f]{8}: stopped: it ended 3 tasks \(2 completed, 1 failed\)\n$/);
+  }, 60_000);
+
+  it('two workers of one queue that would store differently (another root, another key) each warn of the other: two teams sharing a queue name by mistake', async () => {
+    const queue = queueUrl();
+    const teamA = await startWorker(queue);
+    const teamB = await startWorker(queue, ['--root', join(dir, 'data-b')], 'warn', { TASKFORGE_ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64') });
+    const warning = (worker: WorkerProcess): string => worker.output().stderr.split('\n').find((line) => line.includes('warning: worker')) ?? '';
+    for (let waited = 0; warning(teamB) === '' || warning(teamA) === ''; waited += 50) {
+      if (waited > 15_000) throw new Error(`no warning: ${teamA.output().stderr} / ${teamB.output().stderr}`);
+      await new Promise((done) => setTimeout(done, 50));
+    }
+    const idOf = (worker: WorkerProcess): string => /taskforge worker (w[0-9a-f]{8}): running/.exec(worker.output().stderr)?.[1] ?? '?';
+    expect(warning(teamB)).toMatch(
+      new RegExp(`^taskforge worker ${idOf(teamB)}: warning: worker ${idOf(teamA)} \\(.+, pid \\d+\\) takes from this queue too, but stores to fs:${join(dir, 'data')} \\(this one: fs:${join(dir, 'data-b')}\\); encrypts with no key \\(this one: key k-[0-9a-f]+\\): each task lands with whichever worker takes it; give each team, or each storage, its own queue \\(\\?name=\\)$`),
+    );
+    // The one that was there first hears of the newcomer at its next look (every 5 s).
+    expect(warning(teamA)).toContain(`warning: worker ${idOf(teamB)} `);
+    // Said once each, not at every look.
+    await new Promise((done) => setTimeout(done, 5500));
+    expect(teamB.output().stderr.split('warning: worker').length).toBe(2);
   }, 60_000);
 
   it('refuses a bad or unreachable queue with exit 2, naming it', async () => {

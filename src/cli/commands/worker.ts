@@ -6,6 +6,7 @@ import { backendFor, printJson, type CliStreams, type CommonOptions } from '../c
 import { chooseQueue, openCliQueue, WaitEnded, type QueueChoice } from '../cli-queue.js';
 import type { TaskQueue } from '../../orchestrator/task-queue.js';
 import { tellConnectionChanges } from '../connection-lines.js';
+import { watchFellowWorkers } from '../fellow-workers.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { loadTaskModule } from '../task-module.js';
 import { plural } from '../cli-words.js';
@@ -65,11 +66,13 @@ export async function workerCommand(options: WorkerCommandOptions, streams: CliS
   warnOfUnusableKeyring(streams, `taskforge worker ${worker.id}`);
   streams.stderr.write(`taskforge worker ${worker.id}: running tasks from ${queue.name}, ${String(options.concurrency)} at a time (SIGTERM or Ctrl-C stops)\n`);
   tellConnectionChanges(queue, streams, `taskforge worker ${worker.id}`);
+  const leaveRoster = watchFellowWorkers(queue, { id: worker.id, backend, types: Object.keys(taskTypes) }, streams, `taskforge worker ${worker.id}`);
   await runUntilStopped(streams, `worker ${worker.id}`, options.shutdownTimeout, async (signal) => {
     streams.stderr.write(`taskforge worker ${worker.id}: ${signal}: finishing ${plural(worker.orchestrator.running, 'running task')} (up to ${String(options.shutdownTimeout)} ms), then stopping\n`);
     await worker.orchestrator.shutdown({ timeoutMs: options.shutdownTimeout });
     return { report: worker.orchestrator.shutdownReport, kept: true };
   }, () => worker.orchestrator.running);
+  await leaveRoster();
   const total = ended.completed + ended.failed;
   streams.stderr.write(`taskforge worker ${worker.id}: stopped: it ended ${total === 0 ? 'no task' : `${plural(total, 'task')} (${String(ended.completed)} completed, ${String(ended.failed)} failed)`}\n`);
   return ExitCode.OK;

@@ -1,0 +1,64 @@
+import { hostname } from 'node:os';
+import { settledWithin } from '../core/abort.js';
+import { differences, ROSTER_REFRESH_MS, type RedisWorkerRoster, type WorkerFacts } from '../distributed/redis-worker-roster.js';
+import type { TaskQueue } from '../orchestrator/task-queue.js';
+import type { StorageBackend } from '../storage/backend.js';
+import { defaultKeyring } from '../storage/codec/default-keyring.js';
+import type { CliStreams } from './cli-context.js';
+
+/** What a worker of this process is, as its fellows on the queue see it. */
+export interface WorkerSelf {
+  readonly id: string;
+  readonly backend: StorageBackend;
+  readonly types: readonly string[];
+}
+
+/**
+ * Puts this worker on its Redis queue's roster, every few seconds, and says
+ * once on stderr of each other worker there that would make a task end
+ * differently (another storage, another key, task types this one lacks):
+ * workers of one queue are interchangeable, so such a pair is two teams
+ * sharing a queue name by mistake, whose tasks land with either. A queue
+ * of another kind has no roster. Returns how to stop (it leaves the roster).
+ */
+export function watchFellowWorkers(queue: TaskQueue, self: WorkerSelf, streams: CliStreams, who: string): () => Promise<void> {
+  const roster = (queue as { workers?: RedisWorkerRoster }).workers;
+  if (roster === undefined) return () => Promise.resolve();
+  const told = new Set<string>();
+  const look = async (): Promise<void> => {
+    const facts = factsOf(self);
+    // (Redis away: the next look tries again; the connection lines say so.)
+    const others = await roster.announce(facts).catch(() => [] as WorkerFacts[]);
+    for (const other of others) {
+      const found = differences(facts, other);
+      const said = `${other.id}\0${found.join('\0')}`;
+      if (found.length === 0 || told.has(said)) continue;
+      told.add(said);
+      streams.stderr.write(
+        `${who}: warning: worker ${other.id} (${other.host}, pid ${String(other.pid)}) takes from this queue too, but ${found.join('; ')}: each task lands with whichever worker takes it; give each team, or each storage, its own queue (?name=)\n`,
+      );
+    }
+  };
+  const looking = look();
+  const timer = setInterval(() => {
+    look().catch(() => undefined);
+  }, ROSTER_REFRESH_MS);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await looking;
+    // Bounded: a Redis that is gone must not hold the stop (its entry then lapses by itself).
+    await settledWithin(roster.leave(self.id), 1000);
+  };
+}
+
+function factsOf(self: WorkerSelf): WorkerFacts {
+  let key: string | undefined;
+  try {
+    key = defaultKeyring()?.activeKeyId;
+  } catch {
+    // An unusable keyring (said at start): no key to encrypt with.
+    key = undefined;
+  }
+  return { id: self.id, host: hostname(), pid: process.pid, storage: self.backend.identity ?? self.backend.name, key, types: [...self.types].sort() };
+}
