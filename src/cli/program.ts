@@ -1,7 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { TaskforgeError } from '../core/errors.js';
 import { logLevelProblem } from '../core/logger.js';
-import { flushOutput, type CliStreams } from './cli-context.js';
+import { flushOutput, printJson, type CliStreams } from './cli-context.js';
 import type { cancelCommand } from './commands/cancel.js';
 import type { keygenCommand } from './commands/keygen.js';
 import type { lsCommand } from './commands/ls.js';
@@ -44,12 +44,16 @@ export async function main(argv: readonly string[], streams: CliStreams): Promis
     return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
+    // With --json a script reading stdout is told too, in the shape of a failed task's line.
+    const json = argv.includes('--json');
     if (error instanceof UsageError) {
       streams.stderr.write(`taskforge: ${error.message}\n`);
+      if (json) printJson(streams, { error: { code: 'USAGE', message: error.message } });
       return ExitCode.USAGE;
     }
     if (error instanceof TaskforgeError) {
       streams.stderr.write(`taskforge: ${error.code}: ${error.message}\n`);
+      if (json) printJson(streams, { error: { code: error.code, message: error.message } });
       return exitCodeOfError(error.code);
     }
     throw error;

@@ -4,7 +4,7 @@ import type { StorageResultData, StorageTaskConfigFor } from '../tasks/storage-r
 import type { ReadForm, StorageOperation } from '../tasks/storage-task-config.js';
 import { StorageTask } from '../tasks/storage-task.js';
 import type { TaskResult } from '../tasks/task-result.js';
-import type { CliStreams } from './cli-context.js';
+import { printJson, type CliStreams } from './cli-context.js';
 import type { ExitCode } from './exit-codes.js';
 import { exitCodeOf } from './exit-codes.js';
 import type { Interruption } from './interruption.js';
@@ -25,6 +25,8 @@ export interface RunOneOptions {
   readonly interruption?: Interruption;
   /** The size of what is written, when the command knows it and the task cannot (a file given as a stream). */
   readonly totalBytes?: number;
+  /** --json: a failure is also a JSON line on stdout, `{ path, error: { code, message } }`. */
+  readonly json?: boolean;
 }
 
 /**
@@ -57,7 +59,10 @@ export async function runOne<TOperation extends StorageOperation, TForm extends 
     bar?.clear();
   }
   const interrupted = interruption?.signal.aborted === true && result.error?.code === ErrorCode.CANCELLED;
-  if (!result.success && !interrupted) reportFailure(streams, result);
+  if (!result.success && !interrupted) {
+    reportFailure(streams, result);
+    if (options.json === true) printJson(streams, { path: config.metadata.path, error: { code: result.error.code, message: result.error.message } });
+  }
   return { result, exitCode: exitCodeOf(result), interrupted };
 }
 

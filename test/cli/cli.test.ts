@@ -155,6 +155,20 @@ describe('taskforge write / read', () => {
     expect(readFileSync(join(cwd, 'out.txt'), 'utf8')).toBe('to a file');
   });
 
+  it('with --json a failure is a JSON line on stdout too (a script parsing stdout is told why), beside the words on stderr', () => {
+    const read = taskforge(['read', '/nope.txt', '--json']);
+    expect(read.code).toBe(1);
+    expect(read.stderr).toMatch(/^taskforge: NOT_FOUND: read of '\/nope\.txt' failed/);
+    expect(JSON.parse(read.stdout)).toEqual({ path: '/nope.txt', error: { code: 'NOT_FOUND', message: expect.stringMatching(/^read of '\/nope\.txt' failed/) as unknown } });
+    const listed = taskforge(['write', '/f.txt', '--data', 'x']).code === 0 ? taskforge(['ls', '/f.txt/below', '--json']) : undefined;
+    expect(listed?.code).toBe(1);
+    expect(JSON.parse(listed?.stdout ?? '')).toMatchObject({ path: '/f.txt/below', error: { code: 'NOT_A_DIRECTORY' } });
+    // A refusal before any task runs (a key that cannot be used): the same, with its exit code.
+    const badKey = taskforge(['write', '/k.txt', '--data', 'x', '--encrypt', '--json'], { env: { TASKFORGE_ENCRYPTION_KEY: 'c2hvcnQ=' } });
+    expect(badKey.code).toBe(2);
+    expect(JSON.parse(badKey.stdout)).toMatchObject({ error: { code: 'VALIDATION_ERROR', message: expect.stringContaining('TASKFORGE_ENCRYPTION_KEY') as unknown } });
+  });
+
   it('a missing object is a task failure: exit 1, NOT_FOUND on stderr, and -o leaves no file', () => {
     const ran = taskforge(['read', '/nope.txt', '-o', 'out.txt']);
     expect(ran.code).toBe(1);
@@ -204,14 +218,18 @@ describe('taskforge write / read', () => {
     expect(line).toMatchObject({ code: 0, stderr: '' });
     expect(line.stdout.split('\n')).toHaveLength(2);
     expect(JSON.parse(line.stdout)).toEqual({ path: '/b.bin', kind: 'bytes', bytes: 4, base64: bytes.toString('base64') });
-    expect(taskforge(['read', '/b.bin', '--json', '--max-bytes', '3'])).toMatchObject({ code: 1, stdout: '', stderr: expect.stringContaining('LIMIT_EXCEEDED') as string });
+    const limited = taskforge(['read', '/b.bin', '--json', '--max-bytes', '3']);
+    expect(limited).toMatchObject({ code: 1, stderr: expect.stringContaining('LIMIT_EXCEEDED') as string });
+    // No object line: the failure's.
+    expect(JSON.parse(limited.stdout)).toMatchObject({ path: '/b.bin', error: { code: 'LIMIT_EXCEEDED' } });
   });
 
   it('read --json says plainly when an object is too big for one line: -o or --max-bytes', () => {
     writeFileSync(join(cwd, 'big'), Buffer.alloc(64 * 1024 * 1024 + 1));
     expect(taskforge(['write', '/big', '--file', 'big', '--compress']).code).toBe(0);
     const ran = taskforge(['read', '/big', '--json']);
-    expect(ran).toMatchObject({ code: 1, stdout: '' });
+    expect(ran.code).toBe(1);
+    expect(JSON.parse(ran.stdout)).toMatchObject({ path: '/big', error: { code: 'LIMIT_EXCEEDED' } });
     expect(ran.stderr).toContain('taskforge: read --json prints the object in one line and holds at most 64.0 MiB: give -o FILE, or --max-bytes N to allow more\n');
   });
 });

@@ -26,7 +26,7 @@ export async function lsCommand(path: string, options: LsCommandOptions, streams
   try {
     do {
       const listOptions = { recursive: options.recursive === true, limit: Math.min(remaining, MAX_LIST_LIMIT), ...(cursor === undefined ? {} : { cursor }) };
-      const ran = await runOne({ type: 'storage', metadata: { operation: 'list', path, options: listOptions } }, backend, streams, `listing ${path}`, { interruption });
+      const ran = await runOne({ type: 'storage', metadata: { operation: 'list', path, options: listOptions } }, backend, streams, `listing ${path}`, { interruption, json: options.json === true });
       if (interruption.signal.aborted) return interruption.outputClosed ? ExitCode.OK : ExitCode.TASK_FAILED;
       if (!ran.result.success) return ran.exitCode;
       const page = ran.result.data;

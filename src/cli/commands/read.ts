@@ -50,7 +50,7 @@ export async function readCommand(path: string, options: ReadCommandOptions, str
 }
 
 async function readBytes(path: string, options: ReadCommandOptions, streams: CliStreams, interruption: Interruption): Promise<ExitCode> {
-  const ran = await runOne(readConfig(path, options, 'stream'), backendFor(options, streams.env), streams, `reading ${path}`, { interruption });
+  const ran = await runOne(readConfig(path, options, 'stream'), backendFor(options, streams.env), streams, `reading ${path}`, { interruption, json: options.json === true });
   if (ran.interrupted) return stoppedBefore(path, options, streams, interruption, 0);
   if (!ran.result.success) return ran.exitCode;
   let body = ran.result.data as Readable;
@@ -85,7 +85,7 @@ async function readBytes(path: string, options: ReadCommandOptions, streams: Cli
 /** `{"path","kind","value"}` for text and JSON, `{"path","kind":"bytes","base64"}` for bytes: the object in one line. */
 async function readAsJsonLine(path: string, options: ReadCommandOptions, streams: CliStreams, interruption: Interruption): Promise<ExitCode> {
   const limited = { ...options, maxBytes: options.maxBytes ?? JSON_LINE_MAX_BYTES };
-  const ran = await runOne(readConfig(path, limited, undefined), backendFor(options, streams.env), streams, `reading ${path}`, { interruption });
+  const ran = await runOne(readConfig(path, limited, undefined), backendFor(options, streams.env), streams, `reading ${path}`, { interruption, json: true });
   if (ran.interrupted) return stoppedBefore(path, options, streams, interruption, 0);
   const { result } = ran;
   if (!result.success) {

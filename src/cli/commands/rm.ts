@@ -14,6 +14,7 @@ export async function rmCommand(path: string, options: RmCommandOptions, streams
     backendFor(options, streams.env),
     streams,
     `deleting ${path}`,
+    { json: options.json === true },
   );
   if (result.success) {
     const deleted = result.data;

@@ -42,7 +42,7 @@ export async function writeCommand(path: string, options: WriteCommandOptions, s
   const interruption = Interruption.watch(streams);
   let ran: RanOne<WriteResultData>;
   try {
-    ran = await runOne({ type: 'storage', metadata: { operation: 'write', path, ...source, options: storageOptions } }, backendFor(options, streams.env), streams, `writing ${path}`, { interruption, ...(size === undefined ? {} : { totalBytes: size }) });
+    ran = await runOne({ type: 'storage', metadata: { operation: 'write', path, ...source, options: storageOptions } }, backendFor(options, streams.env), streams, `writing ${path}`, { interruption, json: options.json === true, ...(size === undefined ? {} : { totalBytes: size }) });
   } finally {
     interruption.stop();
   }
