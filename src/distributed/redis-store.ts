@@ -129,6 +129,8 @@ export class RedisStore {
     } catch (error) {
       queue.abandon();
       if (error instanceof OpenAborted) throw error.reason;
+      const refused = refusalOf(error, name);
+      if (refused !== undefined) throw new TaskforgeError(ErrorCode.PERMISSION_DENIED, `Redis refused the queue ${queue.name}: ${refused}`, { cause: error });
       // A TLS handshake with a server that speaks none gets no answer at all: the timeout, which names no cause unless told.
       const tls = url.startsWith('rediss:') && !(error instanceof Error && errnoOf(error) !== undefined) ? ' (a rediss:// URL speaks TLS: does the server take TLS on that port?)' : '';
       throw new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `cannot reach Redis for the queue ${queue.name}: ${systemErrorReason(error)}${tls}`, { cause: error });
@@ -429,4 +431,17 @@ class OpenAborted extends Error {
   constructor(readonly reason: unknown) {
     super('the open was aborted');
   }
+}
+
+/**
+ * Why Redis refused this client, in words, when it did (it answered: no
+ * waiting for it helps): a password it wants, a wrong one, or an ACL user
+ * without the queue's keys or commands. Undefined for any other failure.
+ */
+function refusalOf(error: unknown, name: string): string | undefined {
+  const message = error instanceof Error ? error.message : '';
+  if (message.startsWith('NOAUTH')) return `${message} (the server wants a password: redis://:PASSWORD@HOST:PORT, or USER:PASSWORD@)`;
+  if (message.startsWith('WRONGPASS')) return `${message} (the URL's user name or password is wrong)`;
+  if (message.startsWith('NOPERM')) return `${message} (the URL's user may use only some keys or commands: a queue needs the keys ${KEY_PREFIX}:${name}:* and ${KEY_PREFIX}:bull:${name}:*, and the commands of BullMQ's scripts)`;
+  return undefined;
 }

@@ -370,6 +370,24 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     expect(await orchestrator.get('once')).toMatchObject({ status: 'completed', attempts: 1 });
   });
 
+  it('says when Redis refuses the URL\'s user (a password needed or wrong, a user without the queue\'s keys): PERMISSION_DENIED, not "cannot reach"', async () => {
+    const own = await startRedisServer();
+    const admin = new Redis(own.url);
+    try {
+      await admin.call('ACL', 'SETUSER', 'limited', 'on', '>limitedpw', '~other:*', '+@all');
+      await admin.config('SET', 'requirepass', 'adminpw');
+      const at = own.url.replace('redis://', '');
+      await expect(RedisQueue.open({ url: own.url, connectTimeoutMs: 2000 })).rejects.toMatchObject({ code: 'PERMISSION_DENIED', message: expect.stringMatching(/^Redis refused the queue redis:\/\/127\.0\.0\.1:\d+\?name=tasks: NOAUTH .*\(the server wants a password: redis:\/\/:PASSWORD@HOST:PORT, or USER:PASSWORD@\)$/) as unknown });
+      await expect(RedisQueue.open({ url: `redis://default:wrong@${at}`, connectTimeoutMs: 2000 })).rejects.toMatchObject({ code: 'PERMISSION_DENIED', message: expect.stringMatching(/WRONGPASS .*\(the URL's user name or password is wrong\)$/) as unknown });
+      const noKeys = RedisQueue.open({ url: `redis://limited:limitedpw@${at}`, name: 'team', connectTimeoutMs: 2000 });
+      await expect(noKeys).rejects.toMatchObject({ code: 'PERMISSION_DENIED', message: expect.stringMatching(/^Redis refused the queue redis:\/\/\*\*\*@127\.0\.0\.1:\d+\?name=team: NOPERM .*the keys taskforge:team:\* and taskforge:bull:team:\*/) as unknown });
+      await expect(noKeys).rejects.toMatchObject({ message: expect.not.stringContaining('limitedpw') as unknown });
+    } finally {
+      admin.disconnect();
+      await own.kill();
+    }
+  });
+
   it('refuses a bad URL or queue name, and says when Redis does not answer', async () => {
     expect(() => new Orchestrator({ queue: 'http://localhost:6379' })).toThrow(expect.objectContaining({ code: 'VALIDATION_ERROR', message: expect.stringContaining("expected 'memory', 'sqlite:FILE' or 'redis://") as string }));
     expect(() => new Orchestrator({ queue: 'redis://u:secret@localhost:6379/x' })).toThrow(expect.objectContaining({ message: expect.not.stringContaining('secret') as string }));
