@@ -285,6 +285,11 @@ describe('the keyring from the environment', () => {
       const passphrase = await new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/z', data: 'z', options: { encryption: true } } }, { backend }).execute();
       expect(passphrase.error).toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringContaining("key 'TASKFORGE_ENCRYPTION_KEY' is not base64") as string });
       expect(passphrase.error?.message).not.toContain('at all');
+      // A key given in hex (openssl rand -hex 32) decodes as 48 bytes of base64: it is said to look like hex, and how to turn it into base64.
+      process.env['TASKFORGE_ENCRYPTION_KEY'] = 'ab'.repeat(32);
+      const hex = await new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/h', data: 'h', options: { encryption: true } } }, { backend }).execute();
+      expect(hex.error?.message).toMatch(/it is 48 bytes; it looks like hex \(openssl rand -hex 32\): give it in base64, e\.g\. `echo HEX \| xxd -r -p \| base64`$/);
+      expect(hex.error?.message).not.toContain('abab');
       const plain = await new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/y', data: 'y' } }, { backend }).execute();
       expect(plain.success).toBe(true);
     } finally {

@@ -159,7 +159,9 @@ function decodeKey(value: Uint8Array | string, id: string): Buffer {
   }
   const bytes = typeof value === 'string' ? Buffer.from(value.trim(), 'base64') : Buffer.from(value);
   if (bytes.byteLength !== KEY_BYTES) {
-    throw keyringError(`key '${id}' must be ${KEY_BYTES} bytes (base64 of 32 random bytes, e.g. from \`taskforge keygen\` or \`openssl rand -base64 32\`); it is ${bytes.byteLength} bytes`);
+    // 64 hex digits are also base64 (of 48 bytes): the likely mistake is named.
+    const hex = typeof value === 'string' && /^[0-9a-fA-F]{64}$/.test(value.trim()) ? '; it looks like hex (openssl rand -hex 32): give it in base64, e.g. `echo HEX | xxd -r -p | base64`' : '';
+    throw keyringError(`key '${id}' must be ${KEY_BYTES} bytes (base64 of 32 random bytes, e.g. from \`taskforge keygen\` or \`openssl rand -base64 32\`); it is ${bytes.byteLength} bytes${hex}`);
   }
   return bytes;
 }
