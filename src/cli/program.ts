@@ -3,6 +3,7 @@ import { TaskforgeError } from '../core/errors.js';
 import { logLevelProblem } from '../core/logger.js';
 import { flushOutput, printJson, type CliStreams } from './cli-context.js';
 import type { cancelCommand } from './commands/cancel.js';
+import type { statusCommand } from './commands/status.js';
 import type { keygenCommand } from './commands/keygen.js';
 import type { lsCommand } from './commands/ls.js';
 import type { readCommand } from './commands/read.js';
@@ -237,6 +238,18 @@ Example:
     .addHelpText('after', example('taskforge cancel nightly-backup --queue redis://127.0.0.1:6379 --reason "disk full"'))
     .action(async (id: string, options: Parameters<typeof cancelCommand>[1]) => {
       exit(await (await import('./commands/cancel.js')).cancelCommand(id, options, streams));
+    });
+
+  program
+    .command('status')
+    .description('Say what a Redis queue holds: each task asked for (its end once it has one), or how many wait and run, and the unfinished ones.')
+    .argument('[ids...]', 'task ids (none: the queue as a whole)')
+    .requiredOption('-q, --queue <url>', 'the Redis queue: redis://HOST:PORT[/DB][?name=QUEUE]')
+    .option('--limit <n>', 'unfinished tasks to list, without ids', positiveInteger, 20)
+    .option('--json', 'one JSON object per task (without ids: {queue, waiting, running, unfinished})')
+    .addHelpText('after', example('taskforge status --queue redis://127.0.0.1:6379', 'taskforge status nightly-backup --queue redis://127.0.0.1:6379 --json'))
+    .action(async (ids: string[], options: Parameters<typeof statusCommand>[1]) => {
+      exit(await (await import('./commands/status.js')).statusCommand(ids, options, streams));
     });
 
   program

@@ -569,6 +569,35 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     expect(teamB.output().stderr.split('warning: worker').length).toBe(2);
   }, 60_000);
 
+  it('status says what the queue holds: the unfinished tasks and counts, each task asked for (its end once it has one); an unknown id is exit 1', async () => {
+    const queue = queueUrl();
+    // Queued with no worker yet: run is stopped (its tasks stay in the queue), then status looks.
+    const submitter = spawn(process.execPath, [BIN, 'run', '-', '--queue', queue], { cwd: dir, env: env() });
+    workers.push({ child: submitter, exited: Promise.resolve(null), output: () => ({ stdout: '', stderr: '' }) });
+    submitter.stdin.end([write('s1', '/s/1.txt', 'a', { priority: 1 }), write('s2', '/s/2.txt', 'b', { priority: 7 })].map((task) => JSON.stringify(task)).join('\n'));
+    for (let waited = 0; !taskforge(['status', '--queue', queue]).stdout.includes('2 waiting'); waited += 100) {
+      if (waited > 20_000) throw new Error('the batch was not queued');
+      await new Promise((done) => setTimeout(done, 100));
+    }
+    const whole = taskforge(['status', '--queue', queue]);
+    expect(whole.code).toBe(0);
+    // Highest priority first.
+    expect(whole.stdout).toMatch(/^redis:\/\/127\.0\.0\.1:\d+\?name=cli-\d+: 2 waiting, 0 running\ns2 {2}pending {2}storage {2}priority 7 {2}attempts 0 {2}submitted \S+\ns1 {2}pending {2}storage {2}priority 1 /);
+    expect(JSON.parse(taskforge(['status', '--queue', queue, '--json', '--limit', '1']).stdout)).toMatchObject({ waiting: 2, running: 0, unfinished: [{ id: 's2', status: 'pending' }] });
+    await startWorker(queue);
+    for (let waited = 0; !taskforge(['status', 's1', 's2', '--queue', queue]).stdout.includes('s2  completed'); waited += 100) {
+      if (waited > 20_000) throw new Error('the batch did not run');
+      await new Promise((done) => setTimeout(done, 100));
+    }
+    const asked = taskforge(['status', 's1', 'ghost', '--queue', queue, '--json']);
+    expect(asked.code).toBe(1);
+    const [first, second] = asked.stdout.trim().split('\n').map((text) => JSON.parse(text) as Record<string, unknown>);
+    expect(first).toMatchObject({ id: 's1', status: 'completed', result: { status: 'completed' } });
+    expect(second).toMatchObject({ id: 'ghost', error: { code: 'NOT_FOUND' } });
+    expect(asked.stderr).toContain("taskforge: NOT_FOUND: no task with id 'ghost' is known to the queue");
+    expect(taskforge(['status', '--queue', 'memory'])).toMatchObject({ code: 2, stderr: expect.stringContaining('status reads a Redis queue') as unknown });
+  }, 60_000);
+
   it('refuses a bad or unreachable queue with exit 2, naming it', async () => {
     writeFileSync(join(dir, 'one.json'), JSON.stringify([write('one', '/one.txt', 'x')]));
     expect(taskforge(['run', 'one.json', '--queue', 'redis://'])).toMatchObject({ code: 2, stderr: expect.stringContaining("taskforge: --queue: 'redis://' is not a Redis queue URL") as string });
