@@ -2,7 +2,9 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RedisQueue } from '../../src/distributed/redis-queue.js';
 import type { AnyOrchestrator } from '../../src/orchestrator/orchestrator.js';
+import { EndRecorder, queued } from '../helpers/queue-probe.js';
 import { redisOrchestrator } from '../helpers/redis-orchestrator.js';
 import { JournalTask, LingeringJournalTask } from '../fixtures/journal-task.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
@@ -50,6 +52,30 @@ describe.runIf(haveRedis)('a Redis worker process under faults', () => {
     clients.push(made);
     return made;
   }
+
+  it('a consumer that throws instead of running a task (a bug) ends that task FAILED INTERNAL, naming the worker, and its job leaves the queue', async () => {
+    const { name } = nextQueue();
+    const queue = await RedisQueue.open({ url: server?.url ?? '', name });
+    const ends = new EndRecorder();
+    queue.subscribe(ends);
+    const consumption = queue.consume({
+      concurrency: 1,
+      run: () => {
+        throw new Error('a bug in the consumer');
+      },
+      cancel: () => undefined,
+    });
+    try {
+      await queue.submit([queued('buggy')]);
+      expect(await ends.endOf('buggy')).toMatchObject({ status: 'failed', error: { code: 'INTERNAL', message: expect.stringMatching(/^task 'buggy' could not be processed by worker \S+: a bug in the consumer$/) as unknown } });
+      // Recorded, not left to come back after every lapse of its lock.
+      expect(await queue.counts()).toEqual({ waiting: 0, running: 0 });
+      expect((await queue.state('buggy'))?.status).toBe('finished');
+    } finally {
+      await consumption.stop(1000);
+      await queue.close();
+    }
+  });
 
   it('a cancel that reaches a worker while a finished task cleans up changes nothing: the task stays COMPLETED and the worker goes on taking tasks', async () => {
     const { name, journal } = nextQueue();
