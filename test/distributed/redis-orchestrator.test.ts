@@ -206,7 +206,7 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     expect(await queue.settleMany([{ id: 'root', result: result('root', false) }])).toEqual([true]);
     const ended = await queue.finished.getMany(children.map((child) => child.id));
     expect(ended.every((finished) => finished?.result.error?.code === 'DEPENDENCY_FAILED')).toBe(true);
-    expect(ended[2499]?.result.error?.details).toEqual({ dependency: 'root', dependencyCode: 'IO_ERROR' });
+    expect(ended[2499]?.result.error?.details).toEqual({ dependency: 'root', dependencyCode: 'IO_ERROR', root: 'root', rootCode: 'IO_ERROR' });
     // No child is left blocked; only the two jobs handed to BullMQ wait (settleMany records ends, it takes no job).
     expect((await queue.counts()).waiting).toBe(2);
   });

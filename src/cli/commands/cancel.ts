@@ -37,8 +37,12 @@ export async function cancelCommand(id: string, options: CancelCommandOptions, s
       const ended = error.code === ErrorCode.INVALID_STATE ? (await orchestrator.get(id))?.result : undefined;
       // Cancelled before: what was asked holds, so the same command twice succeeds twice (a script may retry it).
       if (ended?.error?.code !== ErrorCode.CANCELLED) {
-        // With --json, a task that had already ended is told as its end, as a cancelled one is (the refusal goes to stderr).
-        if (options.json === true && ended !== undefined) printJson(streams, ended);
+        // With --json, a task that had already ended is told as its end, as a cancelled one is (the refusal goes to stderr): that line, not an error line too.
+        if (options.json === true && ended !== undefined) {
+          printJson(streams, ended);
+          streams.stderr.write(`taskforge: ${error.code}: ${error.message}\n`);
+          return ExitCode.TASK_FAILED;
+        }
         throw error;
       }
       result = ended;
