@@ -22,11 +22,11 @@ export function sendContinue(request: FastifyRequest, reply: FastifyReply): void
 /**
  * Answers Expect: 100-continue only once a request has passed every check
  * made before its body (the host, the token, a full backlog, a declared
- * size over the body limit or a route's own): Node would answer 100 at once, and a client refused anyway would
- * have sent its body for nothing (curl sends a large body only after the
- * 100). A request answered without its 100 closes its connection: the
- * body it announced never comes, so the connection cannot carry another
- * request.
+ * size over the body limit or a route's own): Node would answer 100 at
+ * once, and a client refused anyway would have sent its body for nothing
+ * (curl sends a large body only after the 100). A request answered
+ * without its 100 closes its connection: the body it announced never
+ * comes, so the connection cannot carry another request.
  */
 export function continueAfterChecks(app: FastifyInstance, bodyLimit: number): void {
   // With a listener here, Node leaves the 100 to us and hands the request on as any other.

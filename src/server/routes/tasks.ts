@@ -30,7 +30,7 @@ const STATUSES = new Set<string>(Object.values(TaskStatus));
 /** POST /tasks, GET /tasks, GET /tasks/:id, POST /tasks/:id/cancel. */
 export function taskRoutes(app: FastifyInstance, deps: RouteDeps): void {
   // A full backlog refuses by the Content-Length, before the body is read (or, with Expect: 100-continue, sent: see
-  // create-server.ts). Such a client's body is not asked for; any other's is read and dropped, its connection kept.
+  // expect-continue.ts). Such a client's body is not asked for; any other's is read and dropped, its connection kept.
   const refuseBeforeBody = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
     const length = Number(request.headers['content-length']);
     const refused = Number.isSafeInteger(length) && length > 0 ? deps.backlog.refusalBeforeBody(length) : undefined;
