@@ -134,6 +134,9 @@ describe('the backlog bound of POST /tasks', () => {
     // The head alone is answered: the body (announced, never sent) is not waited for.
     const early = await headFirst(base, 'POST /tasks', {}, JSON.stringify(slow('second')));
     expect(early).toMatch(/^HTTP\/1\.1 503 /);
+    // One over the body limit could never be taken, full backlog or not: 413, not a 503 to retry for ever.
+    const overLimit = await headFirst(base, 'POST /tasks', { expect: '100-continue', 'content-length': String(2 * 1024 * 1024) }, '');
+    expect(overLimit).toMatch(/^HTTP\/1\.1 413 [^]*over 1 MiB/);
     // A client that sends its body whole is answered alike, and its keep-alive connection goes on.
     const { hostname, port } = new URL(base);
     const socket = connect(Number(port), hostname);

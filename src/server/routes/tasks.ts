@@ -33,7 +33,8 @@ export function taskRoutes(app: FastifyInstance, deps: RouteDeps): void {
   // expect-continue.ts). Such a client's body is not asked for; any other's is read and dropped, its connection kept.
   const refuseBeforeBody = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
     const length = Number(request.headers['content-length']);
-    const refused = Number.isSafeInteger(length) && length > 0 ? deps.backlog.refusalBeforeBody(length) : undefined;
+    // (Over the body limit it could never be taken: the parser's 413 says so, not a 503 that a client would retry for ever.)
+    const refused = Number.isSafeInteger(length) && length > 0 && length <= request.routeOptions.bodyLimit ? deps.backlog.refusalBeforeBody(length) : undefined;
     return refused === undefined ? undefined : Backlog.reply(reply, refused);
   };
   app.post('/tasks', { onRequest: refuseBeforeBody }, async (request, reply) => {
