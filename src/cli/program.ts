@@ -44,9 +44,14 @@ export async function main(argv: readonly string[], streams: CliStreams): Promis
     await program.parseAsync([...argv], { from: 'user' });
     return exitCode;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
     // With --json a script reading stdout is told too, in the shape of a failed task's line.
     const json = argv.includes('--json');
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return ExitCode.OK;
+      // (Commander has said it on stderr: `error: required option '-q, --queue <url>' not specified`.)
+      if (json) printJson(streams, { error: { code: 'USAGE', message: error.message.replace(/^error: /, '') } });
+      return ExitCode.USAGE;
+    }
     if (error instanceof UsageError) {
       streams.stderr.write(`taskforge: ${error.message}\n`);
       if (json) printJson(streams, { error: { code: 'USAGE', message: error.message } });

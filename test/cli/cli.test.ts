@@ -167,6 +167,11 @@ describe('taskforge write / read', () => {
     const badKey = taskforge(['write', '/k.txt', '--data', 'x', '--encrypt', '--json'], { env: { TASKFORGE_ENCRYPTION_KEY: 'c2hvcnQ=' } });
     expect(badKey.code).toBe(2);
     expect(JSON.parse(badKey.stdout)).toMatchObject({ error: { code: 'VALIDATION_ERROR', message: expect.stringContaining('TASKFORGE_ENCRYPTION_KEY') as unknown } });
+    // A usage error the argument parser finds (a required option missing, a bad number), too.
+    const noQueue = taskforge(['status', '--json']);
+    expect(noQueue.code).toBe(2);
+    expect(JSON.parse(noQueue.stdout)).toEqual({ error: { code: 'USAGE', message: "required option '-q, --queue <url>' not specified" } });
+    expect(JSON.parse(taskforge(['run', 'x.ndjson', '--json', '--concurrency', 'abc']).stdout)).toMatchObject({ error: { code: 'USAGE' } });
   });
 
   it('a missing object is a task failure: exit 1, NOT_FOUND on stderr, and -o leaves no file', () => {
