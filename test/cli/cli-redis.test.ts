@@ -567,6 +567,16 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     // Said once each, not at every look.
     await new Promise((done) => setTimeout(done, 5500));
     expect(teamB.output().stderr.split('warning: worker').length).toBe(2);
+    // A worker that stopped leaves the roster at once: one started after it is not told of it.
+    teamB.child.kill('SIGTERM');
+    expect(await teamB.exited).toBe(0);
+    const teamC = await startWorker(queue, ['--root', join(dir, 'data-b')], 'warn', { TASKFORGE_ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64') });
+    for (let waited = 0; warning(teamC) === ''; waited += 50) {
+      if (waited > 5000) throw new Error(`no warning: ${teamC.output().stderr}`);
+      await new Promise((done) => setTimeout(done, 50));
+    }
+    expect(teamC.output().stderr).toContain(`warning: worker ${idOf(teamA)} `);
+    expect(teamC.output().stderr).not.toContain(idOf(teamB));
   }, 60_000);
 
   it('status says what the queue holds: the unfinished tasks and counts, each task asked for (its end once it has one); an unknown id is exit 1', async () => {

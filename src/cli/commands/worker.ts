@@ -69,10 +69,11 @@ export async function workerCommand(options: WorkerCommandOptions, streams: CliS
   const leaveRoster = watchFellowWorkers(queue, { id: worker.id, backend, types: Object.keys(taskTypes) }, streams, `taskforge worker ${worker.id}`);
   await runUntilStopped(streams, `worker ${worker.id}`, options.shutdownTimeout, async (signal) => {
     streams.stderr.write(`taskforge worker ${worker.id}: ${signal}: finishing ${plural(worker.orchestrator.running, 'running task')} (up to ${String(options.shutdownTimeout)} ms), then stopping\n`);
+    // Off the roster while its connection is open (a worker started meanwhile must not warn of this one); it takes no more tasks.
+    await leaveRoster();
     await worker.orchestrator.shutdown({ timeoutMs: options.shutdownTimeout });
     return { report: worker.orchestrator.shutdownReport, kept: true };
   }, () => worker.orchestrator.running);
-  await leaveRoster();
   const total = ended.completed + ended.failed;
   streams.stderr.write(`taskforge worker ${worker.id}: stopped: it ended ${total === 0 ? 'no task' : `${plural(total, 'task')} (${String(ended.completed)} completed, ${String(ended.failed)} failed)`}\n`);
   return ExitCode.OK;
