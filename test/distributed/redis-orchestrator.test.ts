@@ -382,6 +382,22 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
       const noKeys = RedisQueue.open({ url: `redis://limited:limitedpw@${at}`, name: 'team', connectTimeoutMs: 2000 });
       await expect(noKeys).rejects.toMatchObject({ code: 'PERMISSION_DENIED', message: expect.stringMatching(/^Redis refused the queue redis:\/\/\*\*\*@127\.0\.0\.1:\d+\?name=team: NOPERM .*the keys taskforge:team:\* and taskforge:bull:team:\*/) as unknown });
       await expect(noKeys).rejects.toMatchObject({ message: expect.not.stringContaining('limitedpw') as unknown });
+      // The README's recipe for a team's user (its queue's keys and channels) runs and cancels that queue's tasks.
+      await admin.call('ACL', 'SETUSER', 'team', 'on', '>teampw', '~taskforge:team:*', '~taskforge:bull:team:*', '&taskforge:team:*', '+@all');
+      const teamUrl = `redis://team:teampw@${at}?name=team`;
+      const teamWorker = new Orchestrator({ queue: teamUrl, concurrency: 1, taskTypes, context: { journal: new Journal() } });
+      const teamClient = new Orchestrator({ queue: teamUrl, concurrency: 0, taskTypes });
+      try {
+        const done = await teamClient.submit(probe('fine', 0, {}));
+        expect(await done.result).toMatchObject({ status: 'completed' });
+        const long = await teamClient.submit(probe('long', 0, { ms: 60_000 }));
+        await expect.poll(async () => (await teamClient.get('long'))?.status, { timeout: 10_000 }).toBe('running');
+        expect(await teamClient.cancel('long')).toMatchObject({ status: 'failed', error: { code: 'CANCELLED' } });
+        expect(await long.result).toMatchObject({ error: { code: 'CANCELLED' } });
+      } finally {
+        await teamClient.shutdown();
+        await teamWorker.shutdown({ timeoutMs: 1000 });
+      }
     } finally {
       admin.disconnect();
       await own.kill();
