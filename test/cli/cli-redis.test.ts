@@ -608,6 +608,28 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     expect(taskforge(['status', '--queue', 'memory'])).toMatchObject({ code: 2, stderr: expect.stringContaining('status reads a Redis queue') as unknown });
   }, 60_000);
 
+  it('the same batch run twice at the same moment (two cron jobs): both wait for it, and it runs once', async () => {
+    const queue = queueUrl();
+    await startWorker(queue, ['--concurrency', '4']);
+    writeFileSync(join(dir, 'twice.ndjson'), Array.from({ length: 60 }, (_, index) => JSON.stringify(write(`t${String(index)}`, `/twice/${String(index)}.txt`, `v${String(index)}`))).join('\n'));
+    const runs = [0, 1].map(() => {
+      const child = spawn(process.execPath, [BIN, 'run', 'twice.ndjson', '--queue', queue, '--json'], { cwd: dir, env: env() });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      workers.push({ child, exited: Promise.resolve(null), output: () => ({ stdout, stderr }) });
+      return new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => child.once('exit', (code) => { done({ code, stdout, stderr }); }));
+    });
+    for (const ran of await Promise.all(runs)) {
+      expect(ran.stderr).not.toContain('ALREADY_EXISTS');
+      expect(ran.code).toBe(0);
+      const lines = ran.stdout.trim().split('\n').map((line) => JSON.parse(line) as { id: string; status: string; attempts: number });
+      expect(lines).toHaveLength(60);
+      expect(lines.every((line) => line.status === 'completed' && line.attempts === 1)).toBe(true);
+    }
+  }, 60_000);
+
   it('refuses a bad or unreachable queue with exit 2, naming it', async () => {
     writeFileSync(join(dir, 'one.json'), JSON.stringify([write('one', '/one.txt', 'x')]));
     expect(taskforge(['run', 'one.json', '--queue', 'redis://'])).toMatchObject({ code: 2, stderr: expect.stringContaining("taskforge: --queue: 'redis://' is not a Redis queue URL") as string });

@@ -11,6 +11,7 @@ import { BatchView, type BatchTask } from '../batch-view.js';
 import { afterCaret, Interruption } from '../interruption.js';
 import { exitOnceReturned } from '../stop-signal.js';
 import { STOP_GRACE_MS } from '../../orchestrator/task-queue.js';
+import type { TaskView } from '../../orchestrator/task-view.js';
 import { chooseQueue, openCliQueue } from '../cli-queue.js';
 import { tellConnectionChanges } from '../connection-lines.js';
 import { configCheckOf, runConfigCheck } from '../../orchestrator/config-check.js';
@@ -22,6 +23,8 @@ import { ExitCode, UsageError } from '../exit-codes.js';
 const NO_WORKER_HINT_MS = 5000;
 /** A batch's refused tasks named at most (the rest counted). */
 const MAX_REFUSALS_SHOWN = 20;
+/** Looks and submits of a batch that another run of it submits at the same moment (see runCommand). */
+const SUBMIT_TRIES = 3;
 
 /** Options of `taskforge run`. */
 export interface RunCommandOptions extends CommonOptions {
@@ -84,13 +87,21 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
   });
   try {
     // A durable queue may hold this batch from an earlier run: what it knows is not submitted again, and is reported.
-    const known = queue.durable ? await Promise.all(batch.map(({ config }) => orchestrator.get(config.id))) : batch.map(() => undefined);
-    const fresh = batch.filter((_task, index) => known[index] === undefined);
-    try {
-      await orchestrator.submitAll(fresh.map(({ config }) => config));
-    } catch (error) {
-      if (isTaskforgeError(error)) throw new UsageError(submitRefusal(error, fresh, source));
-      throw error;
+    // The same batch run at the same moment elsewhere (two cron jobs) may submit some of it between the look and the
+    // submit, which is refused whole (ALREADY_EXISTS): looked at again, what it submitted is then awaited as known.
+    let known: (TaskView | undefined)[] = [];
+    let fresh: typeof batch = [];
+    for (let tries = 1; ; tries += 1) {
+      known = queue.durable ? await Promise.all(batch.map(({ config }) => orchestrator.get(config.id))) : batch.map(() => undefined);
+      fresh = batch.filter((_task, index) => known[index] === undefined);
+      try {
+        await orchestrator.submitAll(fresh.map(({ config }) => config));
+        break;
+      } catch (error) {
+        if (isTaskforgeError(error) && error.code === ErrorCode.ALREADY_EXISTS && queue.durable && tries < SUBMIT_TRIES) continue;
+        if (isTaskforgeError(error)) throw new UsageError(submitRefusal(error, fresh, source));
+        throw error;
+      }
     }
     view.start(batch.length);
     const waits: Promise<void>[] = [];
@@ -105,7 +116,10 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
       // Awaited (not only onIdle): on a shared queue this process watches the task only once result() has looked it up.
       waits.push(
         orchestrator.result(config.id).then(
-          () => undefined,
+          // (Its end is told as an event too; one that came between the look and the wait is told only here. Recorded once either way.)
+          (result) => {
+            view.record(result);
+          },
           (error: unknown) => {
             unwaited.count += 1;
             streams.stderr.write(`taskforge: cannot wait for task ${idGiven ? `'${config.id}'` : `at ${from}`}: ${error instanceof Error ? error.message : String(error)}\n`);
