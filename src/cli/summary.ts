@@ -26,9 +26,11 @@ export function summaryTable(
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
   const format = (cells: readonly string[]): string => cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd();
   const lines = rows.length === 0 ? [] : [format(header), ...rows.map(format)];
-  if (shown.length < failed.length) lines.push(`... and ${String(failed.length - shown.length)} more failed tasks`);
+  const unshown = failed.length - shown.filter((result) => !result.success).length;
+  if (unshown > 0) lines.push(`... and ${String(unshown)} more failed tasks (--json prints every task)`);
   // Why each failed: the code in the table rarely says what to fix (a path, a key id, a limit); the message does.
   const why = shown.flatMap((result) => (result.success ? [] : [`${labelOf(result)}: ${oneLine(messageOf(result))}`]));
+  if (unshown > 0) why.push(`(the messages of ${String(unshown)} more failed tasks are not shown: --json prints every task)`);
   if (why.length > 0) lines.push('', ...why, '');
   let stored = 0;
   let read = 0;

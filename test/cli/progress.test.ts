@@ -65,6 +65,11 @@ describe('the run view', () => {
     expect(large).toHaveLength(7);
     expect(large[1]).toMatch(/^t7 /);
     expect(large[3]).toBe('t7: gone');
+    // More failures than rows: the cut is said under the table and under the messages, with where to see them all.
+    const failing = summaryTable(Array.from({ length: 53 }, (_, index) => result(`f${String(index)}`, 'failed')), 1000).split('\n');
+    expect(failing[51]).toBe('... and 3 more failed tasks (--json prints every task)');
+    expect(failing.filter((line) => line.endsWith(': gone'))).toHaveLength(50);
+    expect(failing).toContain('(the messages of 3 more failed tasks are not shown: --json prints every task)');
   });
 
   it('on a real terminal, taskforge run redraws live progress on stderr', async () => {

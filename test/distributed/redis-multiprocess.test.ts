@@ -152,6 +152,10 @@ describe.runIf(haveRedis)('workers in separate processes', () => {
     expect(JSON.parse(againJson.stdout)).toMatchObject({ id: 'endless', status: 'failed', error: { code: 'CANCELLED', message: "task 'endless' was cancelled: changed my mind" } });
     const unknown = spawnSync(process.execPath, [BIN, 'cancel', 'nobody', '--queue', `${server?.url ?? ''}?name=${name}`], { encoding: 'utf8', timeout: 30_000 });
     expect(unknown).toMatchObject({ status: 1, stdout: '', stderr: `taskforge: NOT_FOUND: no task with id 'nobody' is known to the queue ${server?.url ?? ''}?name=${name} (it was never submitted there, or it ended longer ago than the queue keeps results)\n` });
+    // With --json, the unknown id is named in its line, as status names one.
+    const unknownJson = spawnSync(process.execPath, [BIN, 'cancel', 'nobody', '--queue', `${server?.url ?? ''}?name=${name}`, '--json'], { encoding: 'utf8', timeout: 30_000 });
+    expect(unknownJson.status).toBe(1);
+    expect(JSON.parse(unknownJson.stdout)).toMatchObject({ id: 'nobody', error: { code: 'NOT_FOUND' } });
     const empty = spawnSync(process.execPath, [BIN, 'cancel', '', '--queue', `${server?.url ?? ''}?name=${name}`], { encoding: 'utf8', timeout: 30_000 });
     expect(empty).toMatchObject({ status: 2, stderr: expect.stringContaining('taskforge: <id>: the id of the task to cancel is empty') as string });
   }, 60_000);

@@ -32,7 +32,14 @@ export async function cancelCommand(id: string, options: CancelCommandOptions, s
     } catch (error) {
       if (!(error instanceof TaskforgeError)) throw error;
       if (error.code === ErrorCode.NOT_FOUND) {
-        throw new TaskforgeError(ErrorCode.NOT_FOUND, `no task with id '${id}' is known to the queue ${queue.name} (it was never submitted there, or it ended longer ago than the queue keeps results)`, { details: { taskId: id } });
+        const message = `no task with id '${id}' is known to the queue ${queue.name} (it was never submitted there, or it ended longer ago than the queue keeps results)`;
+        // With --json, named by its id as `status` names one (a script may cancel many).
+        if (options.json === true) {
+          printJson(streams, { id, error: { code: ErrorCode.NOT_FOUND, message } });
+          streams.stderr.write(`taskforge: ${ErrorCode.NOT_FOUND}: ${message}\n`);
+          return ExitCode.TASK_FAILED;
+        }
+        throw new TaskforgeError(ErrorCode.NOT_FOUND, message, { details: { taskId: id } });
       }
       const ended = error.code === ErrorCode.INVALID_STATE ? (await orchestrator.get(id))?.result : undefined;
       // Cancelled before: what was asked holds, so the same command twice succeeds twice (a script may retry it).
