@@ -16,14 +16,14 @@ export async function* pieces(bytes: Buffer, pieceSize = 7_000): AsyncGenerator<
 /** Encodes `bytes` into a whole container in memory. */
 export async function encodeBytes(
   bytes: Buffer,
-  options: { path?: string; kind?: ContentKind; compression?: CompressionAlgorithm; keyring?: Keyring; salt?: Buffer; chunkSize?: number } = {},
+  options: { path?: string; kind?: ContentKind; compression?: CompressionAlgorithm; level?: number; keyring?: Keyring; salt?: Buffer; chunkSize?: number } = {},
 ): Promise<Buffer> {
   const parts: Buffer[] = [];
   const active = options.keyring?.activeKey();
   for await (const part of encodeContainer(pieces(bytes), {
     kind: options.kind ?? 'bytes',
     path: options.path ?? '/object',
-    ...(options.compression === undefined ? {} : { compression: compressionChoice(options.compression) }),
+    ...(options.compression === undefined ? {} : { compression: compressionChoice(options.compression, options.level) }),
     ...(active === undefined ? {} : { encryption: { keyId: active.id, key: active.key, ...(options.salt === undefined ? {} : { salt: options.salt }) } }),
     ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize }),
   })) {

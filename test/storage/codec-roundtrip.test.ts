@@ -26,6 +26,14 @@ describe('container round trip', () => {
     }
   }
 
+  it('brotli at a slow level (compressed on the thread pool, several chunks at once) comes back byte for byte, its frames in order', async () => {
+    for (const encrypted of [false, true]) {
+      const data = mixed(40 * CHUNK + 5);
+      const stored = await encodeBytes(data, { chunkSize: CHUNK, compression: 'brotli', level: 11, ...(encrypted ? { keyring } : {}) });
+      expect((await decodeBytes(stored, { keyring })).bytes.equals(data)).toBe(true);
+    }
+  });
+
   it.skipIf(!zstdHere)('a small zstd object decodes into memory of its size, not of a whole chunk', async () => {
     const data = mixed(10_000);
     const stored = await encodeBytes(data, { compression: 'zstd', keyring });

@@ -1,5 +1,5 @@
 import { promisify } from 'node:util';
-import { brotliCompressSync, brotliDecompressSync, constants, gunzip, gzip, type BrotliOptions } from 'node:zlib';
+import { brotliCompress, brotliCompressSync, brotliDecompressSync, constants, gunzip, gzip, type BrotliOptions } from 'node:zlib';
 import { FRAME_FINAL, FRAME_STORED, type CompressionAlgorithm } from './container-format.js';
 import { openPayload, sealPayload, type ObjectSecrets } from './frame-cipher.js';
 import type { ZstdContexts } from './zstd.js';
@@ -8,6 +8,7 @@ import type { ZstdContexts } from './zstd.js';
 let scratch = Buffer.alloc(0);
 
 const gzipAsync = promisify(gzip);
+const brotliAsync = promisify<Buffer, BrotliOptions, Buffer>(brotliCompress);
 const gunzipAsync = promisify(gunzip);
 
 /** How the frames of one object are encoded; the same for every frame. */
@@ -41,9 +42,10 @@ export function encodeFrameSync(settings: FrameSettings, zstd: ZstdContexts | un
   return sealFrame(settings, index, final, chunk, compressed);
 }
 
-/** The same as {@link encodeFrameSync} for gzip, compressing on libuv's thread pool. */
+/** The same as {@link encodeFrameSync} for gzip (and brotli's slow levels), compressing on libuv's thread pool. */
 export async function encodeFrameOnThreadPool(settings: FrameSettings, index: number, final: boolean, chunk: Buffer): Promise<EncodedFrame> {
-  return sealFrame(settings, index, final, chunk, await gzipAsync(chunk, { level: settings.level }));
+  const compressed = settings.algorithm === 'brotli' ? await brotliAsync(chunk, brotliOptions(settings, chunk.byteLength)) : await gzipAsync(chunk, { level: settings.level });
+  return sealFrame(settings, index, final, chunk, compressed);
 }
 
 /** The same as {@link decodeFrameSync} for gzip, inflating on libuv's thread pool after the tag checked out. */

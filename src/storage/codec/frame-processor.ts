@@ -12,6 +12,9 @@ import {
 } from './frame-codec.js';
 import { loadZstd, type ZstdContexts } from './zstd.js';
 
+/** The brotli level from which a chunk is compressed on the thread pool (see #encodesOnThreadPool). */
+const BROTLI_POOL_LEVEL = 6;
+
 /**
  * Encodes and decodes the frames of one object. gzip, slow per byte,
  * compresses and inflates on libuv's thread pool (every core busy, the event
@@ -40,16 +43,26 @@ export class FrameProcessor {
     // brotli takes a few ms a chunk on this thread: one chunk at a time keeps
     // the event loop's p99 delay near 6 ms (two gave 12 ms) and its memory
     // at the others' level.
-    if (this.#settings.algorithm === 'brotli') return 1;
-    return this.#onThreadPool ? Math.max(2, Math.min(4, availableParallelism())) : 2;
+    if (this.#settings.algorithm === 'brotli' && !this.#encodesOnThreadPool) return 1;
+    return this.#encodesOnThreadPool ? Math.max(2, Math.min(4, availableParallelism())) : 2;
   }
 
   get #onThreadPool(): boolean {
     return this.#settings.algorithm === 'gzip';
   }
 
+  /**
+   * gzip, and brotli from level 6: brotli-11 takes 50-200 ms a chunk, a
+   * stall of the event loop (a server's every request waits) where the
+   * thread pool's hand-off costs little beside it. Its decoding is as fast
+   * at every level, and stays on this thread.
+   */
+  get #encodesOnThreadPool(): boolean {
+    return this.#onThreadPool || (this.#settings.algorithm === 'brotli' && this.#settings.level >= BROTLI_POOL_LEVEL);
+  }
+
   async encode(index: number, final: boolean, chunk: Buffer): Promise<EncodedFrame> {
-    if (this.#onThreadPool) return encodeFrameOnThreadPool(this.#settings, index, final, chunk);
+    if (this.#encodesOnThreadPool) return encodeFrameOnThreadPool(this.#settings, index, final, chunk);
     await this.#prepareInline();
     return encodeFrameSync(this.#settings, this.#zstd, index, final, chunk);
   }
