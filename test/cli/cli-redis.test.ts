@@ -256,6 +256,26 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     expect(readFileSync(join(dir, 'data', 'big.bin'), 'utf8')).toBe(big);
   }, 60_000);
 
+  it('a task the stop cuts off goes back to the queue: the worker neither says it failed nor counts it', async () => {
+    const queue = queueUrl();
+    const worker = await startWorker(queue, ['--concurrency', '1', '--shutdown-timeout', '200'], 'debug', {}, false);
+    // brotli-11 of 12 MB of text takes seconds: it is running when the signal comes, and past the 200 ms.
+    const text = Array.from({ length: 400_000 }, (_, index) => `line ${String(index)} ${String((index * 2_654_435_761) % 1_000_003)}`).join('\n');
+    const submitter = spawn(process.execPath, [BIN, 'run', '-', '--queue', queue, '--json'], { cwd: dir, env: env() });
+    workers.push({ child: submitter, exited: Promise.resolve(null), output: () => ({ stdout: '', stderr: '' }) });
+    submitter.stdin.end(JSON.stringify(write('slow', '/slow.txt', text, { metadata: { operation: 'write', path: '/slow.txt', data: text, options: { compression: { algorithm: 'brotli', level: 11 } } } })));
+    for (let waited = 0; !worker.output().stderr.includes('"msg":"task started"'); waited += 10) {
+      if (waited > 30_000) throw new Error(`the task did not start: ${worker.output().stderr}`);
+      await new Promise((done) => setTimeout(done, 10));
+    }
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    const own = worker.output().stderr.split('\n').filter((line) => line.startsWith('taskforge worker'));
+    expect(own.filter((line) => line.includes(' failed: '))).toEqual([]);
+    expect(own).toContain(`taskforge worker ${/taskforge worker (w[0-9a-f]{8})/.exec(own[0] ?? '')?.[1] ?? '?'}: 1 running task cut off at the timeout (kept in the queue: run again)`);
+    expect(own.at(-1)).toMatch(/: stopped: it ended no task$/);
+  }, 60_000);
+
   it('an idle worker whose Redis server is gone stops at once and exits 0: it holds nothing to hand back', async () => {
     const own = await startRedisServer();
     const worker = await startWorker(`${own.url}?name=gone`, ['--shutdown-timeout', '200']);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { ErrorCode } from '../../core/errors.js';
 import { Orchestrator } from '../../orchestrator/orchestrator.js';
 import type { TaskResult } from '../../tasks/task-result.js';
 import { defaultKeyring } from '../../storage/codec/default-keyring.js';
@@ -50,7 +51,14 @@ export async function workerCommand(options: WorkerCommandOptions, streams: CliS
   const worker = { id: `w${randomBytes(4).toString('hex')}`, orchestrator: new Orchestrator({ concurrency: options.concurrency, queue, context: { backend }, taskTypes }) };
   // With --json a line per task on stdout; without, each failure on stderr (an operator must see those; a line per success would drown them).
   const ended = { completed: 0, failed: 0 };
+  // A task the stop's timeout cuts off ends CANCELLED here but goes back to the queue, to run elsewhere: not an end
+  // of this worker's to tell or count. Held until the stop says which were cut off (a cancel asked meanwhile is one).
+  const stopping = { now: false, cancelled: new Map<string, TaskResult>() };
   const told = (result: TaskResult): void => {
+    if (stopping.now && result.error?.code === ErrorCode.CANCELLED) {
+      stopping.cancelled.set(result.id, result);
+      return;
+    }
     if (result.status === 'completed') ended.completed += 1;
     else ended.failed += 1;
     if (options.json === true) {
@@ -71,8 +79,12 @@ export async function workerCommand(options: WorkerCommandOptions, streams: CliS
     streams.stderr.write(`taskforge worker ${worker.id}: ${signal}: finishing ${plural(worker.orchestrator.running, 'running task')} (up to ${String(options.shutdownTimeout)} ms), then stopping\n`);
     // Off the roster while its connection is open (a worker started meanwhile must not warn of this one); it takes no more tasks.
     await leaveRoster();
+    stopping.now = true;
     await worker.orchestrator.shutdown({ timeoutMs: options.shutdownTimeout });
-    return { report: worker.orchestrator.shutdownReport, kept: true };
+    const report = worker.orchestrator.shutdownReport;
+    stopping.now = false;
+    for (const [id, result] of stopping.cancelled) if (report?.cutOff.includes(id) !== true) told(result);
+    return { report, kept: true };
   }, () => worker.orchestrator.running);
   const total = ended.completed + ended.failed;
   streams.stderr.write(`taskforge worker ${worker.id}: stopped: it ended ${total === 0 ? 'no task' : `${plural(total, 'task')} (${String(ended.completed)} completed, ${String(ended.failed)} failed)`}\n`);
