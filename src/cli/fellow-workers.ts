@@ -62,3 +62,36 @@ function factsOf(self: WorkerSelf): WorkerFacts {
   }
   return { id: self.id, host: hostname(), pid: process.pid, storage: self.backend.identity ?? self.backend.name, key, types: [...self.types].sort() };
 }
+
+/**
+ * For a process that submits to a Redis queue and reads objects itself
+ * (`serve`: its /objects routes): says once on stderr of each of the
+ * queue's workers that stores elsewhere than `storage`, every few seconds
+ * (workers start in any order), since a task's objects are where its worker
+ * stored them. Returns how to stop.
+ */
+export function watchQueueWorkers(queue: TaskQueue, storage: StorageBackend, streams: CliStreams, who: string): () => void {
+  const roster = (queue as { workers?: RedisWorkerRoster }).workers;
+  if (roster === undefined) return () => undefined;
+  const own = storage.identity ?? storage.name;
+  const told = new Set<string>();
+  const look = async (): Promise<void> => {
+    const workers = await roster.list().catch(() => [] as WorkerFacts[]);
+    for (const worker of workers) {
+      const said = `${worker.id}\0${worker.storage}`;
+      if (worker.storage === own || told.has(said)) continue;
+      told.add(said);
+      streams.stderr.write(
+        `${who}: warning: worker ${worker.id} (${worker.host}, pid ${String(worker.pid)}) of this queue stores to ${worker.storage}, but this server's /objects routes read and write ${own}: a task's objects are where its worker stored them (give this server the workers' storage)\n`,
+      );
+    }
+  };
+  look().catch(() => undefined);
+  const timer = setInterval(() => {
+    look().catch(() => undefined);
+  }, ROSTER_REFRESH_MS);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+  };
+}

@@ -58,6 +58,14 @@ export class RedisWorkerRoster {
     return others;
   }
 
+  /** The workers heard from lately, as a process that is none of them sees them (it says nothing of itself). */
+  async list(now = Date.now()): Promise<WorkerFacts[]> {
+    const fields = await this.#redis.hgetall(this.#key);
+    return Object.values(fields)
+      .map(parsed)
+      .filter((entry): entry is Entry => entry !== undefined && now - entry.seenAt <= GONE_AFTER_MS);
+  }
+
   /** Removes this worker from the roster (it stops). */
   async leave(id: string): Promise<void> {
     await this.#redis.hdel(this.#key, id);

@@ -650,6 +650,20 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     }
   }, 60_000);
 
+  it('serve on a Redis queue says when the queue\'s workers store elsewhere than its /objects routes read', async () => {
+    const queue = queueUrl();
+    await startWorker(queue);
+    const serve = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--queue', queue, '--root', join(dir, 'serve-root')], { cwd: dir, env: env() });
+    let stderr = '';
+    serve.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    workers.push({ child: serve, exited: Promise.resolve(null), output: () => ({ stdout: '', stderr }) });
+    for (let waited = 0; !stderr.includes('warning: worker'); waited += 50) {
+      if (waited > 10_000) throw new Error(`no warning: ${stderr}`);
+      await new Promise((done) => setTimeout(done, 50));
+    }
+    expect(stderr).toMatch(new RegExp(`taskforge serve: warning: worker w[0-9a-f]{8} \\(.+, pid \\d+\\) of this queue stores to fs:${join(dir, 'data')}, but this server's /objects routes read and write fs:${join(dir, 'serve-root')}: `));
+  }, 30_000);
+
   it('refuses a bad or unreachable queue with exit 2, naming it', async () => {
     writeFileSync(join(dir, 'one.json'), JSON.stringify([write('one', '/one.txt', 'x')]));
     expect(taskforge(['run', 'one.json', '--queue', 'redis://'])).toMatchObject({ code: 2, stderr: expect.stringContaining("taskforge: --queue: 'redis://' is not a Redis queue URL") as string });

@@ -7,6 +7,7 @@ import { loadServerPackages, startServer } from '../../server/start-server.js';
 import { backendFor, type CliStreams, type CommonOptions } from '../cli-context.js';
 import { chooseQueue, openCliQueue } from '../cli-queue.js';
 import { tellConnectionChanges } from '../connection-lines.js';
+import { watchQueueWorkers } from '../fellow-workers.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { loadTaskModule, type TaskTypes } from '../task-module.js';
 import { runUntilStopped } from '../stop-signal.js';
@@ -115,6 +116,7 @@ async function orchestratorFor(options: ServeCommandOptions, backend: ReturnType
   const choice = chooseQueue(options.queue);
   const queue = await openCliQueue(choice);
   tellConnectionChanges(queue, streams, 'taskforge serve');
+  watchQueueWorkers(queue, backend, streams, 'taskforge serve');
   try {
     // On Redis the workers run the tasks; allEvents: the dashboard shows every task of the queue, whoever submitted it.
     if (choice.redis !== undefined) return new Orchestrator({ concurrency: 0, queue, allEvents: true, context: { backend }, taskTypes });
