@@ -68,6 +68,11 @@ export class RedisQueue implements TaskQueue {
     }
   }
 
+  /** Why this process could not hear cancellations on this queue (see RedisStore.cancelsRefused), or undefined. */
+  cancelsRefused(): Promise<string | undefined> {
+    return this.#store.cancelsRefused();
+  }
+
   /** The workers that take from this queue, as each describes itself (see RedisWorkerRoster). */
   get workers(): RedisWorkerRoster {
     return this.#store.workers;

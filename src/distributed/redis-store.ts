@@ -15,7 +15,7 @@ import type { FinishedTask, QueuedTask, SubmitOutcome, TaskMeta, TaskState } fro
 import { SCRIPT_KEYS } from './redis-scripts.js';
 import { BULL_KEYS } from './redis-take-scripts.js';
 import { loadBullMq } from './load-bullmq.js';
-import { RedisConnections, runScript, type ScriptCommand } from './redis-connections.js';
+import { endConnection, RedisConnections, runScript, type ScriptCommand } from './redis-connections.js';
 import { watchConnection, type RedisConnectionChange } from './redis-connection-watch.js';
 import { RedisEpoch } from './redis-epoch.js';
 import { RedisWorkerRoster } from './redis-worker-roster.js';
@@ -162,6 +162,26 @@ export class RedisStore {
   /** The channel cancellations are published on (the workers listen). */
   get cancelChannel(): string {
     return `${this.#prefix}:cancel`;
+  }
+
+  /**
+   * Why this client could not hear cancellations (Redis refused it the
+   * channel: an ACL user without `&PREFIX:NAME:*`), or undefined when it can:
+   * a worker that cannot would run every cancelled task to its end.
+   */
+  async cancelsRefused(): Promise<string | undefined> {
+    const probe = this.connections.open();
+    const subscribing = probe.subscribe(this.cancelChannel);
+    // (Not answered in 2 s: not known to be refused. Its later failure, once the probe is ended, is nobody's.)
+    subscribing.catch(() => undefined);
+    try {
+      await Promise.race([subscribing, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+      return undefined;
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
+    } finally {
+      endConnection(probe);
+    }
   }
 
   /** Tasks waiting (blocked by dependencies, or ready in BullMQ) and running, on every worker. */

@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
 import { RedisStore } from '../../src/distributed/redis-store.js';
 import { freePort } from '../helpers/free-port.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
@@ -662,6 +663,23 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
       await new Promise((done) => setTimeout(done, 50));
     }
     expect(stderr).toMatch(new RegExp(`taskforge serve: warning: worker w[0-9a-f]{8} \\(.+, pid \\d+\\) of this queue stores to fs:${join(dir, 'data')}, but this server's /objects routes read and write fs:${join(dir, 'serve-root')}: `));
+  }, 30_000);
+
+  it('a worker whose Redis user may not use the queue\'s channels says at start that it cannot hear cancellations', async () => {
+    const queue = queueUrl();
+    const name = /name=(.+)$/.exec(queue)?.[1] ?? '';
+    const admin = new Redis(server?.url ?? '');
+    try {
+      await admin.call('ACL', 'SETUSER', `deaf-${name}`, 'on', '>deafpw', `~taskforge:${name}:*`, `~taskforge:bull:${name}:*`, 'resetchannels', '+@all');
+    } finally {
+      admin.disconnect();
+    }
+    const worker = await startWorker(queue.replace('redis://', `redis://deaf-${name}:deafpw@`));
+    for (let waited = 0; !worker.output().stderr.includes('cannot hear'); waited += 50) {
+      if (waited > 5000) throw new Error(`no warning: ${worker.output().stderr}`);
+      await new Promise((done) => setTimeout(done, 50));
+    }
+    expect(worker.output().stderr).toMatch(/taskforge worker w[0-9a-f]{8}: warning: this worker cannot hear cancellations \(NOPERM[^)]*\): a cancelled task it runs goes on to its end; give the URL's user the queue's channels \(ACL: &taskforge:NAME:\*\)\n/);
   }, 30_000);
 
   it('refuses a bad or unreachable queue with exit 2, naming it', async () => {

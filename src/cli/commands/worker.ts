@@ -74,6 +74,8 @@ export async function workerCommand(options: WorkerCommandOptions, streams: CliS
   warnOfUnusableKeyring(streams, `taskforge worker ${worker.id}`);
   streams.stderr.write(`taskforge worker ${worker.id}: running tasks from ${queue.name}, ${String(options.concurrency)} at a time (SIGTERM or Ctrl-C stops)\n`);
   tellConnectionChanges(queue, streams, `taskforge worker ${worker.id}`);
+  // (Not awaited: a signal must find the worker's stop in place, whatever Redis does meanwhile.)
+  warnIfDeafToCancels(queue, streams, `taskforge worker ${worker.id}`).catch(() => undefined);
   const leaveRoster = watchFellowWorkers(queue, { id: worker.id, backend, types: Object.keys(taskTypes) }, streams, `taskforge worker ${worker.id}`);
   await runUntilStopped(streams, `worker ${worker.id}`, options.shutdownTimeout, async (signal) => {
     streams.stderr.write(`taskforge worker ${worker.id}: ${signal}: finishing ${plural(worker.orchestrator.running, 'running task')} (up to ${String(options.shutdownTimeout)} ms), then stopping\n`);
@@ -139,4 +141,13 @@ async function openWaiting(choice: QueueChoice, options: WorkerCommandOptions, w
     return undefined;
   }
   return queue;
+}
+
+/** A worker that Redis refuses the cancel channel would run every cancelled task to its end: said once at start. */
+async function warnIfDeafToCancels(queue: TaskQueue, streams: CliStreams, who: string): Promise<void> {
+  const { cancelsRefused } = queue as { cancelsRefused?: () => Promise<string | undefined> };
+  if (typeof cancelsRefused !== 'function') return;
+  const why = await cancelsRefused.call(queue).catch(() => undefined);
+  if (why === undefined) return;
+  streams.stderr.write(`${who}: warning: this worker cannot hear cancellations (${why}): a cancelled task it runs goes on to its end; give the URL's user the queue's channels (ACL: &taskforge:NAME:*)\n`);
 }
