@@ -62,6 +62,11 @@ export async function openCliQueue(
   }
 }
 
+/** What cancel and status say of an id the queue does not know. */
+export function unknownTaskMessage(id: string, queueName: string): string {
+  return `no task with id '${id}' is known to the queue ${queueName} (it was never submitted there, or it ended longer ago than the queue keeps results)`;
+}
+
 /** What openCliQueue throws when its `signal` ends the wait for a Redis that does not answer. */
 export class WaitEnded extends Error {
   constructor() {

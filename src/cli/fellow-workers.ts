@@ -22,7 +22,7 @@ export interface WorkerSelf {
  * of another kind has no roster. Returns how to stop (it leaves the roster).
  */
 export function watchFellowWorkers(queue: TaskQueue, self: WorkerSelf, streams: CliStreams, who: string): () => Promise<void> {
-  const roster = (queue as { workers?: RedisWorkerRoster }).workers;
+  const roster = rosterOf(queue);
   if (roster === undefined) return () => Promise.resolve();
   const told = new Set<string>();
   const look = async (): Promise<void> => {
@@ -39,14 +39,10 @@ export function watchFellowWorkers(queue: TaskQueue, self: WorkerSelf, streams: 
       );
     }
   };
-  const looking = look();
-  const timer = setInterval(() => {
-    look().catch(() => undefined);
-  }, ROSTER_REFRESH_MS);
-  timer.unref();
+  const { first, stop } = lookEveryRefresh(look);
   return async () => {
-    clearInterval(timer);
-    await looking;
+    stop();
+    await first;
     // Bounded: a Redis that is gone must not hold the stop (its entry then lapses by itself).
     await settledWithin(roster.leave(self.id), 1000);
   };
@@ -71,7 +67,7 @@ function factsOf(self: WorkerSelf): WorkerFacts {
  * stored them. Returns how to stop.
  */
 export function watchQueueWorkers(queue: TaskQueue, storage: StorageBackend, streams: CliStreams, who: string): () => void {
-  const roster = (queue as { workers?: RedisWorkerRoster }).workers;
+  const roster = rosterOf(queue);
   if (roster === undefined) return () => undefined;
   const own = storage.identity ?? storage.name;
   const told = new Set<string>();
@@ -86,12 +82,23 @@ export function watchQueueWorkers(queue: TaskQueue, storage: StorageBackend, str
       );
     }
   };
-  look().catch(() => undefined);
+  return lookEveryRefresh(look).stop;
+}
+
+/** The queue's roster of workers: a Redis queue has one, a queue of another kind none. */
+function rosterOf(queue: TaskQueue): RedisWorkerRoster | undefined {
+  return (queue as { workers?: RedisWorkerRoster }).workers;
+}
+
+/** Looks now and then again every roster refresh (not holding the process); a failed look waits for the next. */
+function lookEveryRefresh(look: () => Promise<void>): { readonly first: Promise<void>; readonly stop: () => void } {
+  const first = look().catch(() => undefined);
   const timer = setInterval(() => {
     look().catch(() => undefined);
   }, ROSTER_REFRESH_MS);
   timer.unref();
-  return () => {
+  const stop = (): void => {
     clearInterval(timer);
   };
+  return { first, stop };
 }

@@ -54,7 +54,8 @@ export async function main(argv: readonly string[], streams: CliStreams): Promis
     }
     if (error instanceof UsageError) {
       streams.stderr.write(`taskforge: ${error.message}\n`);
-      if (json) printJson(streams, { error: { code: 'USAGE', message: error.message } });
+      // Nothing ran (exit 2), but a refusal keeps its own code: a script can tell a Redis that is down from a mistyped flag.
+      if (json) printJson(streams, { error: { code: error.cause instanceof TaskforgeError ? error.cause.code : 'USAGE', message: error.message } });
       return ExitCode.USAGE;
     }
     if (error instanceof TaskforgeError) {

@@ -376,7 +376,7 @@ export class RedisStore {
     if (record !== null) return { status: 'finished', finished: finishedOf(record) };
     if (meta === null) return undefined;
     const jobState = await this.#bull.getJobState(jobIdOf(id));
-    return { status: jobState === 'active' ? TaskStatus.RUNNING : TaskStatus.PENDING, task: JSON.parse(meta) as TaskMeta };
+    return unfinishedState(JSON.parse(meta) as TaskMeta, jobState === 'active');
   }
 
   /**
@@ -395,7 +395,7 @@ export class RedisStore {
     } while (cursor !== '0' && metas.length < MAX_UNFINISHED_SCAN);
     metas.sort((a, b) => a.submittedAt - b.submittedAt);
     const active = new Set(await this.#redis.lrange(`${this.jobKeyPrefix}active`, 0, -1));
-    return metas.slice(0, limit).map((task) => ({ status: active.has(jobIdOf(task.id)) ? TaskStatus.RUNNING : TaskStatus.PENDING, task }));
+    return metas.slice(0, limit).map((task) => unfinishedState(task, active.has(jobIdOf(task.id))));
   }
 
   /** Closes this process's connections; tasks stay in Redis. Idempotent. */
@@ -435,8 +435,21 @@ export class RedisStore {
   }
 
   #failed(error: unknown): TaskforgeError {
+    // Refused, not failed: waiting or trying again does not help, and the message says which grant is missing.
+    const refused = refusalOf(error, this.location.name);
+    if (refused !== undefined) return new TaskforgeError(ErrorCode.PERMISSION_DENIED, `Redis refused the queue ${this.name}: ${refused}`, { cause: error });
     return new TaskforgeError(ErrorCode.BACKEND_UNAVAILABLE, `the Redis queue ${this.name} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
+}
+
+/**
+ * A waiting or running task's state. The record counts the attempts made
+ * before its current run; a running task's view counts the one under way too,
+ * as in one process and on SQLite (retries within that run are counted once
+ * it ends: its worker does not tell the record of each).
+ */
+function unfinishedState(task: TaskMeta, running: boolean): TaskState {
+  return running ? { status: TaskStatus.RUNNING, task: { ...task, attempts: task.attempts + 1 } } : { status: TaskStatus.PENDING, task };
 }
 
 /** The error of a submit whose task id is in use; `at` is where in the batch (`[1].`, or '' for a single task). */
@@ -462,6 +475,9 @@ function refusalOf(error: unknown, name: string): string | undefined {
   const message = error instanceof Error ? error.message : '';
   if (message.startsWith('NOAUTH')) return `${message} (the server wants a password: redis://:PASSWORD@HOST:PORT, or USER:PASSWORD@)`;
   if (message.startsWith('WRONGPASS')) return `${message} (the URL's user name or password is wrong)`;
-  if (message.startsWith('NOPERM')) return `${message} (the URL's user may use only some keys or commands: a queue needs the keys ${KEY_PREFIX}:${name}:* and ${KEY_PREFIX}:bull:${name}:*, and the commands of BullMQ's scripts)`;
+  // A refusal inside a Lua script reads "ERR The user executing the script can't publish to the channel …" (Redis 7.0).
+  const refusal = message.startsWith('NOPERM') || message.startsWith("ERR The user executing the script can't ");
+  if (refusal && /\bchannels?\b/.test(message)) return `${message} (the URL's user may not use the queue's channels: give it &${KEY_PREFIX}:${name}:*)`;
+  if (refusal) return `${message} (the URL's user may use only some keys or commands: a queue needs the keys ${KEY_PREFIX}:${name}:* and ${KEY_PREFIX}:bull:${name}:*, and the commands of BullMQ's scripts)`;
   return undefined;
 }

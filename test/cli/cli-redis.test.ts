@@ -699,6 +699,19 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     });
     const dead = `redis://127.0.0.1:${String(await freePort())}`;
     expect(taskforge(['run', 'one.json', '--queue', dead])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^taskforge: --queue: cannot reach Redis for the queue redis:\/\/127\.0\.0\.1:\d+\?name=tasks: the connection was refused \(is the server running, on that port\?\) \(ECONNREFUSED\)\n$/) as string });
+    // With --json a script is told the refusal's own code (exit 2 still: nothing ran), not USAGE.
+    const deadJson = taskforge(['run', 'one.json', '--json', '--queue', dead]);
+    expect(deadJson.code).toBe(2);
+    expect(JSON.parse(deadJson.stdout)).toEqual({ error: { code: 'BACKEND_UNAVAILABLE', message: expect.stringMatching(/^--queue: cannot reach Redis for the queue /) as string } });
+    const admin = new Redis(server?.url ?? '');
+    try {
+      await admin.call('ACL', 'SETUSER', 'keyless', 'on', '>keylesspw', '~other:*', '+@all');
+    } finally {
+      admin.disconnect();
+    }
+    const refusedJson = taskforge(['status', '--json', '--queue', (server?.url ?? '').replace('redis://', 'redis://keyless:keylesspw@')]);
+    expect(refusedJson.code).toBe(2);
+    expect(JSON.parse(refusedJson.stdout)).toEqual({ error: { code: 'PERMISSION_DENIED', message: expect.stringMatching(/^--queue: Redis refused the queue redis:\/\/\*\*\*@127\.0\.0\.1:\d+\?name=tasks: NOPERM /) as string } });
     // TLS asked of a server that speaks none: no answer comes, and the timeout says what to check.
     expect(taskforge(['run', 'one.json', '--queue', (server?.url ?? '').replace('redis:', 'rediss:')])).toMatchObject({ code: 2, stderr: expect.stringMatching(/: no answer within 5000 ms \(a rediss:\/\/ URL speaks TLS: does the server take TLS on that port\?\)\n$/) as string });
     expect(taskforge(['worker'])).toMatchObject({ code: 2, stderr: expect.stringContaining("required option '-q, --queue <url>' not specified") as string });

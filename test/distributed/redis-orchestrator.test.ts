@@ -392,6 +392,20 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
         expect(await done.result).toMatchObject({ status: 'completed' });
         const long = await teamClient.submit(probe('long', 0, { ms: 60_000 }));
         await expect.poll(async () => (await teamClient.get('long'))?.status, { timeout: 10_000 }).toBe('running');
+        // A submitter whose user lacks the queue's channels is refused its cancel, and told which grant it needs (not "Redis failed").
+        await admin.call('ACL', 'SETUSER', 'deaf', 'on', '>deafpw', '~taskforge:team:*', '~taskforge:bull:team:*', 'resetchannels', '+@all');
+        const deafClient = new Orchestrator({ queue: `redis://deaf:deafpw@${at}?name=team`, concurrency: 0, taskTypes });
+        try {
+          await expect(deafClient.cancel('long')).rejects.toMatchObject({
+            code: 'PERMISSION_DENIED',
+            message: expect.stringMatching(/^Redis refused the queue redis:\/\/\*\*\*@127\.0\.0\.1:\d+\?name=team: .*channel.*\(the URL's user may not use the queue's channels: give it &taskforge:team:\*\)$/) as unknown,
+          });
+        } finally {
+          await deafClient.shutdown();
+        }
+        // The attempt under way is counted, as in one process and on SQLite.
+        expect(await teamClient.get('long')).toMatchObject({ status: 'running', attempts: 1 });
+        expect(await teamClient.unfinished()).toMatchObject([{ id: 'long', status: 'running', attempts: 1 }]);
         expect(await teamClient.cancel('long')).toMatchObject({ status: 'failed', error: { code: 'CANCELLED' } });
         expect(await long.result).toMatchObject({ error: { code: 'CANCELLED' } });
       } finally {

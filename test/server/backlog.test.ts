@@ -1,8 +1,7 @@
-import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Backlog } from '../../src/server/backlog.js';
 import { apiFixture, ended, postJson, type ApiFixture } from '../helpers/api-fixture.js';
-import { headFirst } from '../helpers/head-first.js';
+import { headFirst, rawExchange } from '../helpers/head-first.js';
 
 /** A probe that works until it is cancelled (or for a minute). */
 function slow(id: string): Record<string, unknown> {
@@ -139,25 +138,10 @@ describe('the backlog bound of POST /tasks', () => {
     expect(overLimit).toMatch(/^HTTP\/1\.1 413 [^]*over 1 MiB/);
     // A client that sends its body whole is answered alike, and its keep-alive connection goes on.
     const { hostname, port } = new URL(base);
-    const socket = connect(Number(port), hostname);
     const body = JSON.stringify(slow('third'));
     const request = `POST /tasks HTTP/1.1\r\nhost: ${hostname}:${port}\r\ncontent-type: application/json\r\ncontent-length: ${String(Buffer.byteLength(body))}\r\n\r\n${body}`;
-    const answers = await new Promise<string>((resolve, reject) => {
-      let text = '';
-      socket.on('error', reject);
-      socket.setTimeout(5000, () => {
-        socket.destroy();
-        reject(new Error(`no two answers in 5 s; heard: ${JSON.stringify(text)}`));
-      });
-      socket.on('data', (chunk: Buffer) => {
-        text += chunk.toString();
-        if ((text.match(/HTTP\/1\.1 \d{3} /g) ?? []).length === 2 && text.trimEnd().endsWith('}')) {
-          socket.destroy();
-          resolve(text);
-        }
-      });
-      socket.write(request + request.replace('third', 'fourth').replace(/content-length: \d+/, `content-length: ${String(Buffer.byteLength(body.replace('third', 'fourth')))}`));
-    });
+    const second = request.replace('third', 'fourth').replace(/content-length: \d+/, `content-length: ${String(Buffer.byteLength(body.replace('third', 'fourth')))}`);
+    const answers = await rawExchange(base, request + second, (text) => (text.match(/HTTP\/1\.1 \d{3} /g) ?? []).length === 2 && text.trimEnd().endsWith('}'));
     // (Each answer's body runs straight into the next answer's status line.)
     expect(answers.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 503', 'HTTP/1.1 503']);
   });

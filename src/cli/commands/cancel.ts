@@ -3,7 +3,7 @@ import type { RetainedTaskResult } from '../../tasks/task-result.js';
 import { printJson, type CliStreams, type CommonOptions } from '../cli-context.js';
 import { ExitCode } from '../exit-codes.js';
 import { Orchestrator } from '../../orchestrator/orchestrator.js';
-import { chooseQueue, openCliQueue } from '../cli-queue.js';
+import { chooseQueue, openCliQueue, unknownTaskMessage } from '../cli-queue.js';
 import { UsageError } from '../exit-codes.js';
 
 /** Options of `taskforge cancel`. */
@@ -32,7 +32,7 @@ export async function cancelCommand(id: string, options: CancelCommandOptions, s
     } catch (error) {
       if (!(error instanceof TaskforgeError)) throw error;
       if (error.code === ErrorCode.NOT_FOUND) {
-        const message = `no task with id '${id}' is known to the queue ${queue.name} (it was never submitted there, or it ended longer ago than the queue keeps results)`;
+        const message = unknownTaskMessage(id, queue.name);
         // With --json, named by its id as `status` names one (a script may cancel many).
         if (options.json === true) {
           printJson(streams, { id, error: { code: ErrorCode.NOT_FOUND, message } });

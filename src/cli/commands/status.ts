@@ -2,7 +2,7 @@ import { Orchestrator } from '../../orchestrator/orchestrator.js';
 import type { TaskQueue } from '../../orchestrator/task-queue.js';
 import type { TaskView } from '../../orchestrator/task-view.js';
 import { printJson, type CliStreams, type CommonOptions } from '../cli-context.js';
-import { chooseQueue, openCliQueue } from '../cli-queue.js';
+import { chooseQueue, openCliQueue, unknownTaskMessage } from '../cli-queue.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 
 /** Unfinished tasks read to pick the first --limit of. */
@@ -52,7 +52,7 @@ async function tellTasks(orchestrator: Orchestrator<TaskQueue>, ids: readonly st
     const task = await orchestrator.get(id);
     if (task === undefined) {
       unknown += 1;
-      const message = `no task with id '${id}' is known to the queue ${orchestrator.queueName} (it was never submitted there, or it ended longer ago than the queue keeps results)`;
+      const message = unknownTaskMessage(id, orchestrator.queueName);
       if (options.json === true) printJson(streams, { id, error: { code: 'NOT_FOUND', message } });
       streams.stderr.write(`taskforge: NOT_FOUND: ${message}\n`);
       continue;
