@@ -4,8 +4,8 @@ import { workerData } from 'node:worker_threads';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
 import { encodeWhole } from '../../storage/codec/whole-encoder.js';
 import { readSmallFileSync } from '../../storage/file-source.js';
-import { serveJobs } from './thread-jobs.js';
-import type { EncodedFile, EncodeJob, EncodeReply, WorkerEncoding } from './tree-threads.js';
+import { serveJobs } from '../../core/worker-jobs.js';
+import type { EncodedFile, EncodeJob, EncodeReply, WorkerEncoding } from './file-encoders.js';
 
 const encoding = workerData as WorkerEncoding;
 const options = {

@@ -6,7 +6,7 @@ import type { SourceFileFacts } from '../../storage/file-source.js';
 import { childPath } from '../../storage/storage-path.js';
 import { PACK_PREFIX, type PackRef } from '../../tasks/tree-index.js';
 import { LARGE_FILE_BYTES } from './tree-limits.js';
-import { FileEncoders, type EncodeReply, type WorkerEncoding } from './tree-threads.js';
+import { FileEncoders, type EncodeReply, type WorkerEncoding } from './file-encoders.js';
 
 /**
  * Files up to this size go into packs: those a tree reads whole; larger

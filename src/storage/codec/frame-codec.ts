@@ -3,6 +3,7 @@ import { brotliCompress, brotliCompressSync, brotliDecompressSync, constants, gu
 import { FRAME_FINAL, FRAME_STORED, type CompressionAlgorithm } from './container-format.js';
 import { openPayload, sealPayload, type ObjectSecrets } from './frame-cipher.js';
 import type { ZstdContexts } from './zstd.js';
+import { compressOnZstdThread } from './zstd-threads.js';
 
 /** Reused by zstd compression, which is synchronous: one chunk at a time on this thread. */
 let scratch = Buffer.alloc(0);
@@ -45,6 +46,13 @@ export function encodeFrameSync(settings: FrameSettings, zstd: ZstdContexts | un
 /** The same as {@link encodeFrameSync} for gzip (and brotli's slow levels), compressing on libuv's thread pool. */
 export async function encodeFrameOnThreadPool(settings: FrameSettings, index: number, final: boolean, chunk: Buffer): Promise<EncodedFrame> {
   const compressed = settings.algorithm === 'brotli' ? await brotliAsync(chunk, brotliOptions(settings, chunk.byteLength)) : await gzipAsync(chunk, { level: settings.level });
+  return sealFrame(settings, index, final, chunk, compressed);
+}
+
+/** The same as {@link encodeFrameSync} for zstd's slow levels, compressing on a worker thread (see zstd-threads.ts). */
+export async function encodeFrameOnZstdThread(settings: FrameSettings, index: number, final: boolean, chunk: Buffer): Promise<EncodedFrame> {
+  // Not shrunk: the chunk itself, which sealFrame flags as stored.
+  const compressed = (await compressOnZstdThread(chunk, settings.level)) ?? chunk;
   return sealFrame(settings, index, final, chunk, compressed);
 }
 

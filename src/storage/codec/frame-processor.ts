@@ -5,12 +5,14 @@ import {
   decodeFrameOnThreadPool,
   decodeFrameSync,
   encodeFrameOnThreadPool,
+  encodeFrameOnZstdThread,
   encodeFrameSync,
   type EncodedFrame,
   type FrameFailure,
   type FrameSettings,
 } from './frame-codec.js';
 import { loadZstd, type ZstdContexts } from './zstd.js';
+import { ZSTD_THREAD_LEVEL } from './zstd-threads.js';
 
 /** The brotli level from which a chunk is compressed on the thread pool (see #encodesOnThreadPool). */
 const BROTLI_POOL_LEVEL = 6;
@@ -22,7 +24,9 @@ const BROTLI_POOL_LEVEL = 6;
  * faster than any hand-off (zstd-1 with AES-GCM about 250 MB/s, brotli-4
  * about 110 MB/s against 75 on the thread pool), yielding to the event loop
  * between frames (a few ms of work at most). Worker threads were tried too:
- * 30% more gzip throughput for 80 MiB more memory, and slower zstd.
+ * 30% more gzip throughput for 80 MiB more memory, and slower zstd at its
+ * fast levels; its slow levels, tens of ms a chunk, do go to worker threads
+ * (zstd-threads.ts), as brotli's go to the pool.
  */
 export class FrameProcessor {
   readonly #settings: FrameSettings;
@@ -35,9 +39,9 @@ export class FrameProcessor {
   }
 
   /**
-   * Frames worth having in flight: for gzip, one per core (at most the
-   * thread pool's four threads; more only holds more memory), two (to
-   * overlap I/O) otherwise.
+   * Frames worth having in flight: encoded off this thread, one per core
+   * (at most the thread pool's four threads; more only holds more memory),
+   * two (to overlap I/O) otherwise.
    */
   get parallelism(): number {
     // brotli takes a few ms a chunk on this thread: one chunk at a time keeps
@@ -52,16 +56,27 @@ export class FrameProcessor {
   }
 
   /**
-   * gzip, and brotli from level 6: brotli-11 takes 50-200 ms a chunk, a
-   * stall of the event loop (a server's every request waits) where the
-   * thread pool's hand-off costs little beside it. Its decoding is as fast
-   * at every level, and stays on this thread.
+   * gzip, brotli from level 6 and zstd from level 8 compress off this
+   * thread: brotli-11 takes 50-200 ms a chunk and zstd-19 about 76, a stall
+   * of the event loop (a server's every request waits) where a hand-off
+   * costs little beside it. Their decoding is as fast at every level, and
+   * stays on this thread.
    */
   get #encodesOnThreadPool(): boolean {
-    return this.#onThreadPool || (this.#settings.algorithm === 'brotli' && this.#settings.level >= BROTLI_POOL_LEVEL);
+    return this.#onThreadPool || (this.#settings.algorithm === 'brotli' && this.#settings.level >= BROTLI_POOL_LEVEL) || this.#encodesOnZstdThread;
+  }
+
+  /** zstd's slow levels, on worker threads (zstd-napi has no call that runs on libuv's pool). */
+  get #encodesOnZstdThread(): boolean {
+    return this.#settings.algorithm === 'zstd' && this.#settings.level >= ZSTD_THREAD_LEVEL;
   }
 
   async encode(index: number, final: boolean, chunk: Buffer): Promise<EncodedFrame> {
+    if (this.#encodesOnZstdThread) {
+      // Loaded here too: a missing zstd-napi is UNSUPPORTED_OPTION, as at the fast levels.
+      this.#zstd ??= await loadZstd();
+      return encodeFrameOnZstdThread(this.#settings, index, final, chunk);
+    }
     if (this.#encodesOnThreadPool) return encodeFrameOnThreadPool(this.#settings, index, final, chunk);
     await this.#prepareInline();
     return encodeFrameSync(this.#settings, this.#zstd, index, final, chunk);

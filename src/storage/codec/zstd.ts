@@ -1,7 +1,7 @@
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
 
 /** The part of zstd-napi's native binding taskforge uses. */
-interface ZstdBinding {
+export interface ZstdBinding {
   compressBound(size: number): number;
   /** The size a frame's header records (null when it records none); throws when the header does not parse. */
   getFrameContentSize(frame: Uint8Array): number | null;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FileEncoders, TreeThreads } from '../../src/orchestrator/trees/tree-threads.js';
+import { WorkerThreads } from '../../src/core/worker-threads.js';
+import { FileEncoders } from '../../src/orchestrator/trees/file-encoders.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,7 +8,7 @@ import { decodeBytes } from '../helpers/codec.js';
 
 describe('the worker threads of a tree store', () => {
   it('a worker module that cannot start fails the job it was given and every job after, with IO_ERROR naming it', async () => {
-    const threads = new TreeThreads<{ readonly files: readonly string[] }, { readonly id: number }>('no-such-worker', undefined, 1);
+    const threads = new WorkerThreads<{ readonly files: readonly string[] }, { readonly id: number }>(new URL('./no-such-worker', import.meta.url), undefined, 1);
     await expect(threads.run({ files: [] })).rejects.toMatchObject({ code: 'IO_ERROR', message: expect.stringContaining('no-such-worker') as unknown });
     await expect(threads.run({ files: [] })).rejects.toMatchObject({ code: 'IO_ERROR' });
     await threads.close();

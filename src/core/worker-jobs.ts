@@ -1,7 +1,7 @@
 import { parentPort } from 'node:worker_threads';
 
 /**
- * Inside a worker thread of {@link TreeThreads}: answers each job posted
+ * Inside a worker thread of {@link WorkerThreads} (worker-threads.ts): answers each job posted
  * to it with `handle`'s reply (its `transfer` buffers handed over, not
  * copied). A job that throws is thrown out of the thread, which fails
  * every job of it on the other side: a handler tells each item's own
