@@ -50,7 +50,9 @@ export interface QueuedTask {
 /**
  * How long a consumption's stop() waits, after its deadline cancelled the
  * tasks still running, for their work to stop; a task that ignores its
- * signal longer is given up (see Consumption.stop).
+ * signal longer is given up (see Consumption.stop). Shorter than a task's
+ * own grace after an abort (GIVE_UP_AFTER_ABORT_MS), so that at a stop the
+ * stop's account of the task is the one given.
  */
 export const STOP_GRACE_MS = 2000;
 

@@ -1,6 +1,6 @@
 import { ErrorCode, TaskforgeError, toErrorInfo } from '../core/errors.js';
 import { logsDebug, type Logger } from '../core/logger.js';
-import type { BaseTask } from '../tasks/base-task.js';
+import { workStillGoing, type BaseTask } from '../tasks/base-task.js';
 import type { TaskConfig } from '../tasks/task-config.js';
 import type { TaskResult } from '../tasks/task-result.js';
 import { TaskStatus } from '../tasks/task-status.js';
@@ -168,21 +168,42 @@ export class TaskRunner implements QueueConsumer {
       this.#finish(taken, slot, result, done);
       return;
     }
+    const going = workStillGoing(task);
+    if (going !== undefined) {
+      // Its work ignored its timeout or cancel and was given up: its end is told and its slot freed now (held,
+      // a few such tasks would stop the orchestrator for good); its cleanup waits for that work to stop.
+      this.#finish(taken, slot, result, done);
+      // (It never rejects: the work's outcome is ignored.)
+      going.then(
+        () => {
+          this.#cleanUp(taken, task, () => undefined);
+        },
+        () => undefined,
+      );
+      return;
+    }
+    this.#cleanUp(taken, task, () => {
+      this.#finish(taken, slot, result, done);
+    });
+  }
+
+  /** Cleans the task up (a failure is logged), then calls `then`. */
+  #cleanUp(taken: TakenTask, task: RunnableTask, then: () => void): void {
     if (!hasCleanupHook(task)) {
       // Nothing to wait for: cleanup() only marks the task and emits its event (it cannot fail; a failure would be logged).
       task.cleanup().catch(this.#logCleanupFailure(taken));
       this.#onCleanup?.(taken);
-      this.#finish(taken, slot, result, done);
+      then();
       return;
     }
     task.cleanup().then(
       () => {
         this.#onCleanup?.(taken);
-        this.#finish(taken, slot, result, done);
+        then();
       },
       (error: unknown) => {
         this.#logCleanupFailure(taken)(error);
-        this.#finish(taken, slot, result, done);
+        then();
       },
     );
   }

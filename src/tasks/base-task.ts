@@ -58,6 +58,33 @@ const CLEANED: Promise<void> = Promise.resolve();
 /** The fewest milliseconds between two `progress` events of one task. */
 const PROGRESS_INTERVAL_MS = 100;
 
+/**
+ * How long an attempt's work may go on after its timeout or cancel before
+ * the task gives it up: it ends with that error (noting that its work did
+ * not stop), and its work is left to run: in an orchestrator, outside the
+ * concurrency limit, its cleanup waiting for it (see {@link workStillGoing}).
+ * Longer than a shutdown's grace for the tasks it cancels (STOP_GRACE_MS,
+ * 2 s), which gives such a task up first, with its own account (INTERRUPTED,
+ * or handed back to a durable queue).
+ */
+export const GIVE_UP_AFTER_ABORT_MS = 2500;
+
+/** Work of tasks that gave it up, until it settles. */
+const abandonedWork = new WeakMap<object, Promise<void>>();
+
+/**
+ * The work of `task` that it gave up, still going (it settles when that work
+ * does), or undefined when the task's work stopped before its end, as it
+ * should. An orchestrator cleans the task up only once it has stopped.
+ */
+export function workStillGoing(task: object): Promise<void> | undefined {
+  return abandonedWork.get(task);
+}
+
+function ignore(): void {
+  // The outcome of work given up is nobody's.
+}
+
 /** What the attempts of a task type that declares {@link BaseTask.ignoresSignal} are given: it never fires. */
 const UNREAD_SIGNAL = new AbortController().signal;
 
@@ -105,6 +132,10 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
    * AbortController and an addEventListener link cost microseconds a task.
    */
   #inFlight: AbortController | undefined;
+  /** The attempt under way: its work, and how to stop waiting for it (see #giveUpUnlessStopped). */
+  #work: Promise<TData> | undefined;
+  #giveUp: ((error: TaskforgeError) => void) | undefined;
+  #giveUpTimer: NodeJS.Timeout | undefined;
   #status: TaskStatus = TaskStatus.PENDING;
   #execution: Promise<TaskResult<TData>> | undefined;
   #result: TaskResult<TData> | undefined;
@@ -186,6 +217,7 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
       const error = new TaskforgeError(ErrorCode.CANCELLED, `task '${this.id}' was cancelled${because}`);
       this.#cancelReason = error;
       this.#inFlight?.abort(error);
+      this.#giveUpUnlessStopped();
       this.#listeners?.emit('cancel', { id: this.id, type: this.type, previousStatus, ...(reason === undefined ? {} : { reason }) });
       if (previousStatus === TaskStatus.PENDING) {
         this.#execution = Promise.resolve(this.#fail(Date.now(), 0, error));
@@ -315,7 +347,7 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
         try {
           // Awaited to the end even after an abort: the next attempt or the
           // task's end must not overlap work that is still running.
-          data = await this.executeTask(this.#signalOf(controller), new Attempt(attempts, config, controller));
+          data = await this.#heeded(this.executeTask(this.#signalOf(controller), new Attempt(attempts, config, controller)));
         } catch (thrown) {
           this.#attemptEnded(timer);
           const error = this.#classify(controller.signal.aborted ? stoppedBy(controller.signal, thrown) : thrown);
@@ -337,12 +369,57 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
     return setTimeout(() => {
       const message = `attempt ${attempt} of task '${this.id}' timed out after ${timeoutMs} ms`;
       controller.abort(new TaskforgeError(ErrorCode.TIMEOUT, message, { details: { taskId: this.id, timeoutMs, attempt } }));
+      this.#giveUpUnlessStopped();
     }, timeoutMs);
+  }
+
+  /** The attempt's work, as awaited: it settles with the work, or with the error it was given up with. */
+  #heeded(work: Promise<TData>): Promise<TData> {
+    this.#work = work;
+    return new Promise<TData>((resolve, reject) => {
+      this.#giveUp = reject;
+      work.then(resolve, reject);
+    });
+  }
+
+  /**
+   * The attempt was aborted (timeout, cancel): work that has not stopped
+   * GIVE_UP_AFTER_ABORT_MS later is given up. Its end must not wait for ever
+   * on work that ignores its signal (a caller, a cancel, a shutdown would);
+   * the end says that its work was left running, so its outcome is not known.
+   */
+  #giveUpUnlessStopped(): void {
+    const giveUp = this.#giveUp;
+    const work = this.#work;
+    const aborted = this.#inFlight;
+    if (giveUp === undefined || work === undefined || aborted === undefined || this.#giveUpTimer !== undefined) return;
+    this.#giveUpTimer = setTimeout(() => {
+      const reason = abortError(aborted.signal);
+      this.logger.error({ taskId: this.id, taskType: this.type, code: reason.code }, `the task's work did not stop within ${String(GIVE_UP_AFTER_ABORT_MS)} ms of its abort: given up, and left running`);
+      abandonedWork.set(
+        this,
+        work.then(ignore, ignore).then(() => {
+          abandonedWork.delete(this);
+        }),
+      );
+      giveUp(
+        new TaskforgeError(reason.code, `${reason.message}; its work did not stop within ${String(GIVE_UP_AFTER_ABORT_MS)} ms of that and was given up (it may still be running: what it did is not known)`, {
+          details: { ...reason.details, abandoned: true, outcome: 'unknown' },
+          retryable: false,
+        }),
+      );
+    }, GIVE_UP_AFTER_ABORT_MS);
   }
 
   #attemptEnded(timer: NodeJS.Timeout | undefined): void {
     if (timer !== undefined) clearTimeout(timer);
+    if (this.#giveUpTimer !== undefined) {
+      clearTimeout(this.#giveUpTimer);
+      this.#giveUpTimer = undefined;
+    }
     this.#inFlight = undefined;
+    this.#work = undefined;
+    this.#giveUp = undefined;
   }
 
   async #waitBeforeRetry(attempt: number, error: TaskforgeError): Promise<void> {

@@ -127,3 +127,29 @@ describe('an end the queue cannot store', () => {
     await orchestrator.shutdown();
   });
 });
+
+describe('a task whose work ignores its abort', () => {
+  it('ends at its timeout and the grace after it, and frees its slot: the next task runs; its cleanup waits for its work to stop', async () => {
+    const orchestrator = new Orchestrator({ concurrency: 1 });
+    const events: string[] = [];
+    let finish: () => void = () => undefined;
+    class Deaf extends ScriptedTask {
+      protected override cleanupTask(): void {
+        events.push('cleanup');
+      }
+    }
+    try {
+      const deaf = await orchestrator.submit(
+        new Deaf({ type: 'scripted', id: 'deaf', metadata: { options: { timeout: 50 } } }, () => new Promise<void>((resolve) => (finish = resolve))),
+      );
+      const next = await orchestrator.submit(new ScriptedTask({ type: 'scripted', id: 'next' }, () => Promise.resolve('ran')));
+      expect(await deaf.result).toMatchObject({ status: 'failed', error: { code: 'TIMEOUT', details: { abandoned: true, outcome: 'unknown' } } });
+      expect(await next.result).toMatchObject({ status: 'completed', data: 'ran' });
+      expect(events).toEqual([]);
+      finish();
+      await expect.poll(() => events).toEqual(['cleanup']);
+    } finally {
+      await orchestrator.shutdown();
+    }
+  });
+});

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backoffDelay, DEFAULT_RETRY_POLICY } from '../../src/core/backoff.js';
 import { TaskforgeError } from '../../src/core/errors.js';
+import { GIVE_UP_AFTER_ABORT_MS, workStillGoing } from '../../src/tasks/base-task.js';
 import { ScriptedTask, scriptedConfig, NO_WAIT, systemError, workFor } from '../helpers/scripted-task.js';
 
 describe('timeout', () => {
@@ -72,6 +73,60 @@ describe('timeout', () => {
     await task.execute();
     expect(overlapped).toBe(false);
     expect(running).toBe(0);
+  });
+});
+
+describe('work that ignores its abort', () => {
+  const never = (): Promise<unknown> => new Promise(() => undefined);
+
+  it(`is given up ${String(GIVE_UP_AFTER_ABORT_MS)} ms after its timeout: the task ends TIMEOUT, saying its work may still run, and is not retried`, async () => {
+    let attempts = 0;
+    const task = new ScriptedTask(
+      scriptedConfig({ timeout: 50, retries: 2 }),
+      () => {
+        attempts += 1;
+        return never();
+      },
+      NO_WAIT,
+    );
+    const result = await task.execute();
+    expect(result).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'TIMEOUT', retryable: false, details: { timeoutMs: 50, abandoned: true, outcome: 'unknown' } } });
+    expect(result.error?.message).toMatch(/timed out after 50 ms; its work did not stop within 2500 ms of that and was given up \(it may still be running: what it did is not known\)$/);
+    // A retry would overlap the work given up.
+    expect(attempts).toBe(1);
+    expect(workStillGoing(task)).toBeInstanceOf(Promise);
+  });
+
+  it('is given up after a cancel too: cancel() resolves, and the task ends CANCELLED', async () => {
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const task = new ScriptedTask(scriptedConfig(), () => {
+      started();
+      return never();
+    });
+    const execution = task.execute();
+    await running;
+    await task.cancel('enough');
+    expect(await execution).toMatchObject({ status: 'failed', error: { code: 'CANCELLED', details: { abandoned: true } } });
+    expect((await execution).error?.message).toMatch(/^task 'scripted-1' was cancelled: enough; its work did not stop within/);
+  });
+
+  it('that stops after all, late, leaves nothing going; work that stops within the grace is not given up', async () => {
+    let finish!: () => void;
+    const late = new ScriptedTask(scriptedConfig({ timeout: 20 }), () => new Promise<void>((resolve) => (finish = resolve)));
+    expect((await late.execute()).error?.details).toMatchObject({ abandoned: true });
+    const going = workStillGoing(late);
+    finish();
+    await going;
+    expect(workStillGoing(late)).toBeUndefined();
+    const slow = new ScriptedTask(scriptedConfig({ timeout: 20 }), async (signal) => {
+      await workFor(10_000, signal).catch(() => new Promise((resolve) => setTimeout(resolve, 100)));
+      throw new Error('stopped');
+    });
+    const result = await slow.execute();
+    expect(result.error).toMatchObject({ code: 'TIMEOUT' });
+    expect(result.error?.details?.['abandoned']).toBeUndefined();
+    expect(workStillGoing(slow)).toBeUndefined();
   });
 });
 
