@@ -1,4 +1,4 @@
-import { ErrorCode, TaskforgeError } from '../core/errors.js';
+import { ErrorCode, isTaskforgeError, TaskforgeError } from '../core/errors.js';
 import { parseRedisUrl } from '../distributed/redis-url.js';
 import type { Logger } from '../core/logger.js';
 import { MemoryQueue } from './queues/memory-queue.js';
@@ -28,7 +28,16 @@ export function openQueue(queue: TaskQueue | string, options: QueueUrlOptions = 
   if (typeof queue !== 'string') return { name: queue.name, queue };
   const aging = options.agingMs === undefined ? {} : { agingMs: options.agingMs };
   if (queue === 'memory') return opened(new MemoryQueue(aging));
-  if (queue.startsWith('sqlite:') && queue.length > 'sqlite:'.length) return opened(new SqliteQueue(queue.slice('sqlite:'.length), aging));
+  if (queue.startsWith('sqlite:') && queue.length > 'sqlite:'.length) {
+    try {
+      return opened(new SqliteQueue(queue.slice('sqlite:'.length), aging));
+    } catch (error) {
+      // (A file another process holds, a folder that cannot be made, no better-sqlite3.) Told where a Redis
+      // queue's failed open is: by ready() and every call that needs the queue, not by a constructor that throws.
+      if (!isTaskforgeError(error) || error.code === ErrorCode.VALIDATION_ERROR) throw error;
+      return { name: queue, opening: Promise.reject(error) };
+    }
+  }
   if (queue.startsWith('redis://') || queue.startsWith('rediss://')) {
     const location = parseRedisUrl(queue, 'queue');
     const name = `${location.url.replace(/\/\/[^@/]*@/, '//***@').replace(/\/$/, '')}?name=${location.name}`;

@@ -1,3 +1,4 @@
+import { constants } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { abortable } from '../core/abort.js';
 import { ErrorCode, TaskforgeError, withoutHostPaths } from '../core/errors.js';
@@ -111,7 +112,7 @@ export function bytesToForm(bytes: Buffer, kind: ContentKind, path: string, form
   const chosen = chosenForm(kind, form);
   if (chosen === 'buffer') return bytes;
   if (chosen === 'stream') return Readable.from([bytes], { objectMode: false });
-  const text = decodeUtf8(bytes, path);
+  const text = decodeUtf8(bytes, path, chosen);
   if (chosen === 'text') return text;
   try {
     return JSON.parse(text) as unknown;
@@ -120,11 +121,19 @@ export function bytesToForm(bytes: Buffer, kind: ContentKind, path: string, form
   }
 }
 
-function decodeUtf8(bytes: Buffer, path: string): string {
+function decodeUtf8(bytes: Buffer, path: string, form: 'text' | 'json'): string {
   try {
     return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch (error) {
-    throw new TaskforgeError(ErrorCode.INVALID_CONTENT, `read of '${path}' as text failed: the object is not valid UTF-8`, { cause: error, details: { path } });
+    if ((error as NodeJS.ErrnoException).code === 'ERR_STRING_TOO_LONG') {
+      const limit = constants.MAX_STRING_LENGTH;
+      throw new TaskforgeError(
+        ErrorCode.LIMIT_EXCEEDED,
+        `read of '${path}' as ${form} failed: its ${String(bytes.byteLength)} bytes make a longer string than Node allows (${String(limit)} characters); read it as a buffer or a stream`,
+        { cause: error, details: { path, size: bytes.byteLength, limit } },
+      );
+    }
+    throw new TaskforgeError(ErrorCode.INVALID_CONTENT, `read of '${path}' as ${form} failed: the object is not valid UTF-8`, { cause: error, details: { path } });
   }
 }
 

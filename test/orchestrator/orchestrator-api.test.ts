@@ -318,6 +318,12 @@ describe('the Orchestrator: one queue, named or given', () => {
       await byObject.shutdown();
       const byUrl = new Orchestrator({ queue: `sqlite:${join(path, 'a.db')}`, taskTypes: { probe: ProbeTask } });
       expect(byUrl.queueName).toBe(`sqlite:${join(path, 'a.db')}`);
+      // A file another holds: refused where a Redis queue that cannot be opened is (ready(), and every call that
+      // needs the queue), not thrown from the constructor.
+      const second = new Orchestrator({ queue: `sqlite:${join(path, 'a.db')}`, taskTypes: { probe: ProbeTask } });
+      await expect(second.ready()).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE', message: expect.stringContaining('is in use by another process') as unknown });
+      await expect(second.submit(probe('refused'))).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+      await second.shutdown();
       await byUrl.shutdown();
       expect(() => new Orchestrator({ queue: 'postgres://x' })).toThrow(expect.objectContaining({ code: 'VALIDATION_ERROR', message: expect.stringContaining("expected 'memory', 'sqlite:FILE' or 'redis://") as string }));
       expect(() => new Orchestrator({ queue: 'memory', concurrency: 0 })).toThrow(/concurrency: expected a whole number of 1 or more/);
