@@ -1,10 +1,11 @@
+import { inspect } from 'node:util';
 import { abortError, sleep } from '../core/abort.js';
 import { backoffDelay, DEFAULT_RETRY_POLICY, type RetryPolicy } from '../core/backoff.js';
 import { isoTime } from '../core/clock.js';
 import { ErrorCode, TaskforgeError, toErrorInfo, type TaskErrorInfo } from '../core/errors.js';
 import { newTaskId } from '../core/ids.js';
 import { getDefaultLogger, type Logger } from '../core/logger.js';
-import { fromSystemError } from '../core/system-errors.js';
+import { codeOfErrno, errnoOf, fromSystemError } from '../core/system-errors.js';
 import { TypedEmitter, type Listener } from '../core/typed-emitter.js';
 import { attemptOptionsOf, type AttemptOptions, type TaskConfig, type ValidTaskConfig } from './task-config.js';
 import { validTaskConfig } from './task-config-check.js';
@@ -113,6 +114,15 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
    * a signal of its own that fires on its timeout and on cancel.
    */
   static readonly ignoresSignal: boolean = false;
+
+  /**
+   * How long an attempt's work may go on after its timeout or cancel before
+   * the task gives it up (see GIVE_UP_AFTER_ABORT_MS, the default). A type
+   * whose own work waits, bounded, after an abort (an upload's commit, its
+   * removal) sets it above those bounds, so that its own account of how it
+   * stopped is the one given.
+   */
+  static readonly abortGraceMs: number = GIVE_UP_AFTER_ABORT_MS;
 
   readonly id: string;
   readonly type: string;
@@ -315,11 +325,9 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
   /** Turns anything an attempt threw into a coded error. Task types may refine it. */
   protected toTaskError(error: unknown): TaskforgeError {
     if (error instanceof TaskforgeError) return error;
-    if (error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string') {
-      return fromSystemError(error, { operation: `task ${this.type}`, path: this.id });
-    }
-    const message = error instanceof Error ? error.message : String(error);
-    return new TaskforgeError(ErrorCode.TASK_FAILED, `task '${this.id}' failed: ${message}`, { cause: error, retryable: false });
+    const system = systemErrorIn(error);
+    if (system !== undefined) return fromSystemError(system, { operation: `task ${this.type}`, path: this.id });
+    return new TaskforgeError(ErrorCode.TASK_FAILED, `task '${this.id}' failed: ${messageOf(error)}`, { cause: error, retryable: false });
   }
 
   async #run(): Promise<TaskResult<TData>> {
@@ -384,7 +392,7 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
 
   /**
    * The attempt was aborted (timeout, cancel): work that has not stopped
-   * GIVE_UP_AFTER_ABORT_MS later is given up. Its end must not wait for ever
+   * its type's abortGraceMs later is given up. Its end must not wait for ever
    * on work that ignores its signal (a caller, a cancel, a shutdown would);
    * the end says that its work was left running, so its outcome is not known.
    */
@@ -393,9 +401,10 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
     const work = this.#work;
     const aborted = this.#inFlight;
     if (giveUp === undefined || work === undefined || aborted === undefined || this.#giveUpTimer !== undefined) return;
+    const graceMs = (this.constructor as typeof BaseTask).abortGraceMs;
     this.#giveUpTimer = setTimeout(() => {
       const reason = abortError(aborted.signal);
-      this.logger.error({ taskId: this.id, taskType: this.type, code: reason.code }, `the task's work did not stop within ${String(GIVE_UP_AFTER_ABORT_MS)} ms of its abort: given up, and left running`);
+      this.logger.error({ taskId: this.id, taskType: this.type, code: reason.code }, `the task's work did not stop within ${String(graceMs)} ms of its abort: given up, and left running`);
       abandonedWork.set(
         this,
         work.then(ignore, ignore).then(() => {
@@ -403,12 +412,12 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
         }),
       );
       giveUp(
-        new TaskforgeError(reason.code, `${reason.message}; its work did not stop within ${String(GIVE_UP_AFTER_ABORT_MS)} ms of that and was given up (it may still be running: what it did is not known)`, {
+        new TaskforgeError(reason.code, `${reason.message}; its work did not stop within ${String(graceMs)} ms of that and was given up (it may still be running: what it did is not known)`, {
           details: { ...reason.details, abandoned: true, outcome: 'unknown' },
           retryable: false,
         }),
       );
-    }, GIVE_UP_AFTER_ABORT_MS);
+    }, graceMs);
   }
 
   #attemptEnded(timer: NodeJS.Timeout | undefined): void {
@@ -532,6 +541,29 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
 function stoppedBy(signal: AbortSignal, thrown: unknown): unknown {
   const reason = abortError(signal);
   return thrown instanceof TaskforgeError && thrown.code === reason.code ? thrown : reason;
+}
+
+/**
+ * The system error taskforge maps (ECONNREFUSED, ENOSPC…) that `error` is,
+ * or that caused it, a few causes deep: libraries wrap them (fetch rejects
+ * with "fetch failed", its cause the ECONNREFUSED), and the errno decides
+ * the code and whether a retry may help.
+ */
+function systemErrorIn(error: unknown): Error | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current instanceof Error; depth += 1) {
+    if (codeOfErrno(errnoOf(current)) !== undefined) return current;
+    current = current.cause;
+  }
+  return undefined;
+}
+
+/** What a thrown value says: an Error's message, a thrown object's `message`, else the value shown. */
+function messageOf(thrown: unknown): string {
+  if (thrown instanceof Error) return thrown.message;
+  const message = typeof thrown === 'object' && thrown !== null ? (thrown as { message?: unknown }).message : undefined;
+  if (typeof message === 'string') return message;
+  return typeof thrown === 'string' ? thrown : inspect(thrown, { depth: 2, breakLength: Infinity }).slice(0, 500);
 }
 
 function describeError(error: unknown): string {

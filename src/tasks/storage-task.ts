@@ -60,6 +60,15 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
 > {
   // Each operation reads the attempt's signal from its context, a read only once it goes to the backend.
   static override readonly ignoresSignal: boolean = true;
+  /**
+   * Its work stops on its own bounds after an abort: an S3 commit already
+   * sent is waited for 10 s (commitGraceMs), an upload stopped is removed
+   * within 10 s, the S3 client gives up on a silent server after 60 s. Given
+   * up only past those, its account of how it stopped (stored or not, parts
+   * left) is the one given; a backend of the user's that ignores its signal
+   * is still bounded.
+   */
+  static override readonly abortGraceMs: number = 75_000;
 
   readonly #backend: StorageBackend;
   readonly #keyring: () => Keyring | undefined;

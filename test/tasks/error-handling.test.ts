@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Logger } from '../../src/core/logger.js';
 import { TaskforgeError } from '../../src/core/errors.js';
-import { ScriptedTask, scriptedConfig, systemError } from '../helpers/scripted-task.js';
+import { freePort } from '../helpers/free-port.js';
+import { NO_WAIT, ScriptedTask, scriptedConfig, systemError } from '../helpers/scripted-task.js';
 
 /** A logger that records each call with the task status at that moment. */
 function statusLogger(statusOf: () => string): { logger: Logger; lines: { level: string; message: string; status: string; fields: Record<string, unknown> }[] } {
@@ -58,6 +59,32 @@ describe('error handling (the spec error diagram)', () => {
     const result = await task.execute();
     expect(result.error).toMatchObject({ code: 'TASK_FAILED' });
     expect(result.error?.message).toContain('a bare string');
+  });
+
+  it('a network failure wrapped by its library (fetch: "fetch failed", its cause ECONNREFUSED) is BACKEND_UNAVAILABLE, and retried', async () => {
+    let attempts = 0;
+    const task = new ScriptedTask(
+      scriptedConfig({ retries: 2 }),
+      async () => {
+        attempts += 1;
+        await fetch(`http://127.0.0.1:${String(await freePort())}/`);
+      },
+      NO_WAIT,
+    );
+    const result = await task.execute();
+    expect(attempts).toBe(3);
+    expect(result).toMatchObject({ attempts: 3, error: { code: 'BACKEND_UNAVAILABLE', retryable: true, message: expect.stringContaining('the connection was refused') as unknown } });
+  });
+
+  it("an error of the task's own with a code taskforge does not know is TASK_FAILED with its message, not INTERNAL; a thrown object's message is told", async () => {
+    const own = Object.assign(new Error('quota of the remote API used up'), { code: 'E_QUOTA' });
+    expect((await new ScriptedTask(scriptedConfig(), () => Promise.reject(own)).execute()).error).toMatchObject({ code: 'TASK_FAILED', message: "task 'scripted-1' failed: quota of the remote API used up" });
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the point of the test
+    const thrownObject = new ScriptedTask(scriptedConfig(), () => Promise.reject({ code: 'EBUSY', message: 'object with code' }));
+    expect((await thrownObject.execute()).error).toMatchObject({ code: 'TASK_FAILED', message: "task 'scripted-1' failed: object with code" });
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the point of the test
+    const plainObject = new ScriptedTask(scriptedConfig(), () => Promise.reject({ reason: 'no message' }));
+    expect((await plainObject.execute()).error?.message).toBe("task 'scripted-1' failed: { reason: 'no message' }");
   });
 
   it('a task whose work throws synchronously fails the same way', async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { backoffDelay, DEFAULT_RETRY_POLICY } from '../../src/core/backoff.js';
 import { TaskforgeError } from '../../src/core/errors.js';
 import { GIVE_UP_AFTER_ABORT_MS, workStillGoing } from '../../src/tasks/base-task.js';
+import { StorageTask } from '../../src/tasks/storage-task.js';
 import { ScriptedTask, scriptedConfig, NO_WAIT, systemError, workFor } from '../helpers/scripted-task.js';
 
 describe('timeout', () => {
@@ -109,6 +110,15 @@ describe('work that ignores its abort', () => {
     await task.cancel('enough');
     expect(await execution).toMatchObject({ status: 'failed', error: { code: 'CANCELLED', details: { abandoned: true } } });
     expect((await execution).error?.message).toMatch(/^task 'scripted-1' was cancelled: enough; its work did not stop within/);
+  });
+
+  it("waits its type's abortGraceMs: a type whose own stop takes longer sets more, one that wants less sets less", async () => {
+    class Impatient extends ScriptedTask {
+      static override readonly abortGraceMs: number = 100;
+    }
+    const task = new Impatient(scriptedConfig({ timeout: 20 }), () => never());
+    expect((await task.execute()).error?.message).toMatch(/its work did not stop within 100 ms of that and was given up/);
+    expect(StorageTask.abortGraceMs).toBeGreaterThan(60_000);
   });
 
   it('that stops after all, late, leaves nothing going; work that stops within the grace is not given up', async () => {
