@@ -85,11 +85,20 @@ export interface DefaultedOptions {
  * and what it accepts read together.
  */
 export function defaultedOptions(options: OrchestratorOptions): DefaultedOptions {
+  for (const key of Object.keys(options)) {
+    // (A plain-JavaScript caller's misspelt option would otherwise be ignored, its default used.)
+    if (!OPTION_NAMES.includes(key)) invalid('', key, `not an option of the Orchestrator (its options: ${OPTION_NAMES.join(', ')})`);
+  }
   const queue: TaskQueue | string = options.queue ?? 'memory';
   const shared = isSharedQueue(queue);
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < (shared ? 0 : 1)) {
     invalid('', 'concurrency', `expected a whole number of ${shared ? '0 (submit only)' : '1'} or more (got ${String(concurrency)})`, concurrency);
+  }
+  const { agingMs, maxInterruptions } = options;
+  if (agingMs !== undefined && !(typeof agingMs === 'number' && Number.isFinite(agingMs) && agingMs > 0)) invalid('', 'agingMs', `expected a positive number of ms (got ${String(agingMs)})`, agingMs);
+  if (maxInterruptions !== undefined && !(Number.isInteger(maxInterruptions) && maxInterruptions >= 0)) {
+    invalid('', 'maxInterruptions', `expected a whole number of 0 or more (got ${String(maxInterruptions)})`, maxInterruptions);
   }
   if (typeof queue !== 'string' && options.agingMs !== undefined) {
     invalid('', 'agingMs', `applies to a queue given by URL; give it to the queue instead (new SqliteQueue(file, { agingMs: ${String(options.agingMs)} }))`);
@@ -102,6 +111,9 @@ export function defaultedOptions(options: OrchestratorOptions): DefaultedOptions
     logger: options.logger ?? getDefaultLogger(),
   };
 }
+
+/** Every option's name, in the order {@link OrchestratorOptions} gives them. */
+const OPTION_NAMES: readonly string[] = ['concurrency', 'queue', 'agingMs', 'taskTypes', 'context', 'logger', 'metrics', 'maxInterruptions', 'allEvents'] satisfies readonly (keyof OrchestratorOptions)[];
 
 /** Whether tasks on `queue` (an object or a URL) may be run by other processes: Redis, not memory or SQLite. */
 export function isSharedQueue(queue: TaskQueue | string): boolean {

@@ -338,7 +338,7 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
     }
     let attempts = 0;
     try {
-      const config = this.validateConfig(this.rawConfig);
+      const config = this.#validated();
       const immediate = this.completeSynchronously(config);
       if (immediate !== undefined) return this.#complete(startedAt, 1, immediate.data);
       const { timeout, retries = 0 } = this.attemptOptions(config);
@@ -368,6 +368,21 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
       }
     } catch (thrown) {
       return this.#fail(startedAt, attempts, this.#classify(thrown));
+    }
+  }
+
+  /**
+   * The config, validated by the type's own check: whatever that check
+   * throws is a VALIDATION_ERROR (a plain Error from a hand-written check
+   * too), as an orchestrator's submit refuses it.
+   */
+  #validated(): TConfig {
+    try {
+      return this.validateConfig(this.rawConfig);
+    } catch (error) {
+      if (error instanceof TaskforgeError) throw error;
+      const message = messageOf(error);
+      throw new TaskforgeError(ErrorCode.VALIDATION_ERROR, `invalid ${this.type} task '${this.id}': ${message}`, { cause: error, details: { fields: [{ field: '(config)', message, received: '' }] } });
     }
   }
 

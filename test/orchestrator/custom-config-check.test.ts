@@ -90,6 +90,25 @@ describe('Orchestrator: a custom config is checked by its class at submit', () =
     expect(made.shout).toBe(before);
   });
 
+  it('a task run on its own whose instance check throws a plain Error ends FAILED with the same VALIDATION_ERROR a submit refuses with', async () => {
+    class Picky extends BaseTask<string> {
+      protected override validateConfig(raw: unknown): ValidTaskConfig {
+        const config = super.validateConfig(raw);
+        if (config.metadata?.['text'] === undefined) throw new Error('metadata.text: expected text');
+        return config;
+      }
+
+      protected override executeTask(): Promise<string> {
+        return Promise.resolve('ran');
+      }
+    }
+    const result = await new Picky({ id: 'p1', type: 'picky', metadata: {} }).execute();
+    expect(result).toMatchObject({ status: 'failed', attempts: 0, error: { code: 'VALIDATION_ERROR', message: "invalid picky task 'p1': metadata.text: expected text", details: { fields: [{ field: '(config)' }] } } });
+    const refused = orchestrator();
+    refused.register('picky', Picky);
+    await expect(refused.submit({ id: 'p2', type: 'picky', metadata: {} })).rejects.toMatchObject({ code: 'VALIDATION_ERROR', message: "invalid picky task 'p2': metadata.text: expected text" });
+  });
+
   it("checks a class without a check of its own against BaseTask's: an unknown field is refused at submit", async () => {
     const run = orchestrator();
     await expect(run.submit({ id: 'p0', type: 'plain', priorty: 3 } as TaskConfig)).rejects.toThrow(

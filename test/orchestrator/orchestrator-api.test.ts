@@ -327,6 +327,11 @@ describe('the Orchestrator: one queue, named or given', () => {
       await byUrl.shutdown();
       expect(() => new Orchestrator({ queue: 'postgres://x' })).toThrow(expect.objectContaining({ code: 'VALIDATION_ERROR', message: expect.stringContaining("expected 'memory', 'sqlite:FILE' or 'redis://") as string }));
       expect(() => new Orchestrator({ queue: 'memory', concurrency: 0 })).toThrow(/concurrency: expected a whole number of 1 or more/);
+      // Every option is checked in the constructor, as VALIDATION_ERROR naming it: a misspelt one is not ignored.
+      const typo = { concurency: 4 } as unknown as OrchestratorOptions;
+      expect(() => new Orchestrator(typo)).toThrow(expect.objectContaining({ code: 'VALIDATION_ERROR', message: expect.stringMatching(/^concurency: not an option of the Orchestrator \(its options: concurrency, queue, /) as unknown }));
+      expect(() => new Orchestrator({ agingMs: -5 })).toThrow(expect.objectContaining({ code: 'VALIDATION_ERROR', message: 'agingMs: expected a positive number of ms (got -5)' }));
+      expect(() => new Orchestrator({ maxInterruptions: -1 })).toThrow(expect.objectContaining({ code: 'VALIDATION_ERROR', message: 'maxInterruptions: expected a whole number of 0 or more (got -1)' }));
     } finally {
       await remove();
     }

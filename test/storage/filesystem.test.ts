@@ -90,6 +90,10 @@ describe('filesystem backend: times', () => {
 });
 
 describe('filesystem backend: a root that cannot be made', () => {
+  it('refuses an empty root at once (it would be the working directory): VALIDATION_ERROR naming it', () => {
+    expect(() => new FileSystemBackend({ root: '' })).toThrow(expect.objectContaining({ code: 'VALIDATION_ERROR', message: "root: expected a folder (got ''; '.' is the working directory)" }));
+  });
+
   it('fails the first write with a coded error that says the storage root is the problem (not the object), and leaks no host path', async () => {
     const { path: dir, remove } = await makeTempDir('fs-root-');
     const write = (root: string): Promise<TaskResult> => new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/x.txt', data: 'data' } }, { backend: new FileSystemBackend({ root }) }).execute();

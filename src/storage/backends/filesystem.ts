@@ -84,6 +84,8 @@ export class FileSystemBackend implements StorageBackend {
   readonly #snapshots = new DirectorySnapshots();
 
   constructor(options: FileSystemBackendOptions) {
+    // (An empty root would be the working directory, unasked: a setting read from an unset variable, most likely.)
+    if (options.root === '') throw new TaskforgeError(ErrorCode.VALIDATION_ERROR, "root: expected a folder (got ''; '.' is the working directory)", { details: { field: 'root' } });
     this.#root = new FileSystemRoot(options.root);
     this.#attributes = options.metadataIn === 'sidecars' ? new MetadataAttributes(() => Promise.resolve(undefined)) : new MetadataAttributes();
     this.name = `fs:${this.#root.directory}`;
