@@ -1,3 +1,4 @@
+import { isoTime } from '../core/clock.js';
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Admission } from './admission.js';
@@ -94,7 +95,11 @@ export class Shutdown {
         { details: { abandoned: true, requeued: queue.durable } },
       );
       const type = handle.type ?? (queue instanceof LocalQueue ? queue.typeOf(id) : undefined) ?? UNKNOWN_TASK_TYPE;
-      handle.settle(failedWithoutRunning({ id, type }, 0, error));
+      // What ran, as far as this process saw it: its attempts, and its time from its start to now.
+      const progress = this.#runner?.progressOf(id);
+      const now = Date.now();
+      const ended = failedWithoutRunning({ id, type }, progress?.attempts ?? 0, error, now);
+      handle.settle(progress === undefined ? ended : { ...ended, startedAt: isoTime(progress.startedAt), durationMs: now - progress.startedAt });
     }
     // What still waits in a queue of this process goes on with it (a durable one keeps it); its handles here are let go.
     const letGo = queue instanceof LocalQueue ? queue.waitingTags().filter((tag): tag is TaskHandle => tag instanceof TaskHandle) : [];

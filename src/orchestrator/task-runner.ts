@@ -56,6 +56,9 @@ export class TaskRunner implements QueueConsumer {
    */
   readonly #slots: (RunnableTask | undefined)[] = [];
   readonly #freeSlots: number[] = [];
+  /** Beside #slots: when each slot's task started here (ms), and the queue's record of it. */
+  readonly #startedAt: number[] = [];
+  readonly #taken: (TakenTask | undefined)[] = [];
   #runningCount = 0;
   /** Tasks cancelled with an error of their own to end with (see cancel), by id: rare, and empty on the hot path. */
   readonly #stoppedWith = new Map<string, TaskforgeError>();
@@ -100,6 +103,8 @@ export class TaskRunner implements QueueConsumer {
     }
     const slot = this.#freeSlots.pop() ?? this.#slots.length;
     this.#slots[slot] = task;
+    this.#startedAt[slot] = Date.now();
+    this.#taken[slot] = taken;
     this.#runningCount += 1;
     this.#publishEvents(task);
     this.#metrics?.started(taken.type);
@@ -124,6 +129,14 @@ export class TaskRunner implements QueueConsumer {
     task.cancel(reason).catch((error: unknown) => {
       this.#logger.warn({ taskId: id, taskType: task.type, err: error instanceof Error ? error.message : String(error) }, 'the task could not be cancelled');
     });
+  }
+
+  /** When the task `id` running here started, and its attempts so far (those before this run, and this one); undefined when it does not run here. */
+  progressOf(id: string): { readonly startedAt: number; readonly attempts: number } | undefined {
+    const slot = this.#slots.findIndex((running) => running?.id === id);
+    const taken = this.#taken[slot];
+    const startedAt = this.#startedAt[slot];
+    return taken === undefined || startedAt === undefined ? undefined : { startedAt, attempts: taken.attempts + 1 };
   }
 
   /** Whether the task runs here now. */
@@ -219,6 +232,7 @@ export class TaskRunner implements QueueConsumer {
   /** Frees the task's slot and hands its end to the queue. */
   #finish(taken: TakenTask, slot: number, result: TaskResult, done: (task: TakenTask, result: TaskResult) => void): void {
     this.#slots[slot] = undefined;
+    this.#taken[slot] = undefined;
     this.#freeSlots.push(slot);
     this.#runningCount -= 1;
     this.#onEnd?.(result);

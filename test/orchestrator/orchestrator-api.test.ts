@@ -281,7 +281,13 @@ describe.each(kinds)('the Orchestrator on $name', (kind) => {
     const tookMs = performance.now() - started;
     expect(tookMs).toBeLessThan(6000);
     expect(journal.signals.get('stubborn')?.aborted).toBe(true);
-    expect(await stubborn.result).toMatchObject({ type: 'probe', status: 'failed', error: { code: 'INTERRUPTED', details: { abandoned: true, requeued: kind.durable } } });
+    const given = await stubborn.result;
+    expect(given).toMatchObject({ type: 'probe', status: 'failed', error: { code: 'INTERRUPTED', details: { abandoned: true, requeued: kind.durable } } });
+    // Its end says what ran: one attempt, from when it started to when it was given up.
+    expect(given.attempts).toBe(1);
+    expect(Date.parse(given.startedAt)).toBeLessThan(Date.parse(given.finishedAt));
+    expect(given.durationMs).toBe(Date.parse(given.finishedAt) - Date.parse(given.startedAt));
+    expect(given.durationMs).toBeGreaterThan(0);
   }, 15_000);
 
   it.runIf(kind.durable)('a process killed mid-run: the next orchestrator on the queue runs the task again and its dependent after it', async () => {
