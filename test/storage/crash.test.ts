@@ -1,4 +1,7 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { once } from 'node:events';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -84,5 +87,24 @@ describe('crash safety', () => {
     expect(await fixture.backend.sweepLeftovers()).toMatchObject({ temporaryFiles: 0, kept: 2 });
     expect(await fixture.backend.sweepLeftovers({ olderThanMs: 0 })).toEqual({ temporaryFiles: 1, orphanedMetadata: 0, bytesFreed: 10, kept: 1 });
     expect(await readdir(directory)).toEqual([basename(live)]);
+  });
+
+  it.runIf(process.platform === 'linux')('a killed writer not yet reaped by its parent (a zombie) is gone: its temporary file goes at once', async () => {
+    // sh starts a writer in the background, then becomes a process that never waits for it: killed, the writer stays a zombie.
+    const parent = spawn('sh', ['-c', 'sleep 60 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const writerPid = Number((await once(parent.stdout, 'data'))[0]);
+      process.kill(writerPid, 'SIGKILL');
+      await expect.poll(() => readFileSync(`/proc/${String(writerPid)}/stat`, 'utf8').split(') ')[1]?.[0]).toBe('Z');
+      const directory = join(fixture.root, 'zombie');
+      await mkdir(directory, { recursive: true });
+      const name = temporaryName().replace(`-${String(process.pid)}-`, `-${String(writerPid)}-`);
+      await writeFile(join(directory, name), 'cut off');
+      // A root of its own: the other tests' leftovers are not this sweep's.
+      expect(await new FileSystemBackend({ root: directory }).sweepLeftovers()).toMatchObject({ temporaryFiles: 1, kept: 0 });
+      expect(await readdir(directory)).toEqual([]);
+    } finally {
+      parent.kill('SIGKILL');
+    }
   });
 });

@@ -50,10 +50,26 @@ export function ownerOf(name: string): TemporaryOwner {
   if (pid === process.pid) return 'running';
   try {
     process.kill(pid, 0);
-    return 'running';
   } catch (error) {
     // EPERM: the process exists but belongs to someone else.
     return (error as NodeJS.ErrnoException).code === 'ESRCH' ? 'gone' : 'running';
+  }
+  return isZombie(pid) ? 'gone' : 'running';
+}
+
+/**
+ * Whether `pid` has died and only waits for its parent to collect it (a
+ * killed writer whose parent has not yet: it still answers a signal check,
+ * but can write nothing more). Linux's /proc says so; elsewhere, not known.
+ */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8');
+    // "PID (COMMAND) STATE …": the command may hold spaces and parentheses, so the state follows the last ')'.
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'Z' || state === 'X';
+  } catch {
+    return false;
   }
 }
 
