@@ -23,6 +23,8 @@ const END_BATCH_MS = 10;
 const END_BATCH_MAX = 500;
 /** How long a cancellation heard for a task not held here is remembered (it may arrive before the task). */
 const CANCEL_MEMORY_MS = 10 * 60_000;
+/** How long a stop waits for the last ends to be recorded (a failed recording retries for about 3 s). */
+const ENDS_RECORD_WAIT_MS = 4000;
 
 /** A task this process holds: its job (with its lock token), and whether shutdown is handing it back. */
 interface HeldTask {
@@ -220,15 +222,28 @@ export class RedisConsumption implements Consumption {
     // Given up: their locks lapse without renewal; BullMQ's stalled check then hands them to another worker.
     if (first === 'gave up') this.#gaveUp = true;
     this.#taker.stopRenewing();
-    // (Bounded: with Redis gone it may wait on a command queued for a reconnection; the store's close then ends the connections.)
-    if (!(await settledWithin(this.#stalledCheck.close(), BULL_CLOSE_WAIT_MS))) this.#logger.warn({ worker: this.id }, "BullMQ's worker did not close in time (Redis gone?); its connections are ended");
     this.#flushEnds();
-    await Promise.all(this.#settling);
-    // Ends still unrecorded leave their jobs in BullMQ: run again elsewhere once their locks run out.
-    await this.#store.settleMany(this.#unrecorded).catch(() => undefined);
+    // Both bounded: with Redis gone each may wait on commands queued for a reconnection that never comes (ioredis
+    // keeps them); the store's close then ends the connections. Ends still unrecorded leave their jobs in BullMQ:
+    // run again elsewhere once their locks run out.
+    const [closed, recorded] = await Promise.all([settledWithin(this.#stalledCheck.close(), BULL_CLOSE_WAIT_MS), settledWithin(this.#recordLastEnds(), ENDS_RECORD_WAIT_MS)]);
+    if (!closed) this.#logger.warn({ worker: this.id }, "BullMQ's worker did not close in time (Redis gone?); its connections are ended");
+    if (!recorded) {
+      this.#logger.warn({ worker: this.id, tasks: [...this.#pendingEnds.keys()] }, 'the ends of these tasks could not be recorded in time (Redis gone?); they run again once their locks lapse');
+    }
     this.#subscriber.disconnect();
     this.#logger.info({ worker: this.id }, 'Redis worker stopped');
     return { cutOff: [...this.#cutOff], abandoned };
+  }
+
+  /** Waits for the recordings under way, then records what they could not. */
+  async #recordLastEnds(): Promise<void> {
+    await Promise.all(this.#settling);
+    const ends = this.#unrecorded;
+    this.#unrecorded = [];
+    await this.#store.settleMany(ends).then(() => {
+      this.#recorded(ends);
+    }, () => undefined);
   }
 
   /** Runs one job's task to its end and queues the end (with the job's removal) for the next batch. */

@@ -462,6 +462,45 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     expect(idle.shutdownReport).toEqual({ cutOff: [], abandoned: [], waiting: 0 });
   }, 30_000);
 
+  it('a worker whose task ended while its Redis server was gone shuts down all the same (the end it could not record is not waited for without end), and the task runs again once Redis is back: not lost', async () => {
+    const { path: folder, remove } = await makeTempDir('redis-end-unrecorded-');
+    let own = await startRedisServer({ keepIn: folder });
+    const queue = `${own.url}?name=unrecorded`;
+    const first = new Journal();
+    const worker = new Orchestrator({ queue: await RedisQueue.open({ url: own.url, name: 'unrecorded', lockDurationMs: 500, stalledIntervalMs: 200 }), concurrency: 2, taskTypes, context: { journal: first } });
+    const submitter = new Orchestrator({ queue, concurrency: 0, taskTypes });
+    const second = new Journal();
+    let after: AnyOrchestrator | undefined;
+    try {
+      const handle = await submitter.submit(probe('ends-meanwhile', 0, { ms: 600 }));
+      for (let waited = 0; !first.lines.includes('start:ends-meanwhile'); waited += 20) {
+        if (waited > 10_000) throw new Error('the task did not start');
+        await delay(20);
+      }
+      await own.kill();
+      // The task ends while Redis is away: its end's recording waits on a reconnection.
+      for (let waited = 0; !first.lines.includes('end:ends-meanwhile'); waited += 20) {
+        if (waited > 10_000) throw new Error('the task did not end');
+        await delay(20);
+      }
+      await delay(300);
+      const stopped = worker.shutdown({ timeoutMs: 200 }).then(() => 'stopped');
+      const stillWaiting = new Promise((resolve) => setTimeout(resolve, 15_000, 'still waiting after 15 s')).then(String);
+      expect(await Promise.race([stopped, stillWaiting])).toBe('stopped');
+      expect(worker.shutdownReport).toMatchObject({ abandoned: [] });
+      // Back with its data: the end never reached it, so the job's lock lapses and another worker runs the task again.
+      own = await startRedisServer({ port: own.port, keepIn: folder });
+      after = new Orchestrator({ queue: await RedisQueue.open({ url: own.url, name: 'unrecorded', lockDurationMs: 500, stalledIntervalMs: 200 }), concurrency: 2, taskTypes, context: { journal: second } });
+      expect(await handle.result).toMatchObject({ status: 'completed', data: 'done:ends-meanwhile' });
+      expect(second.startOrder).toEqual(['ends-meanwhile']);
+    } finally {
+      await submitter.shutdown();
+      await after?.shutdown({ timeoutMs: 0 });
+      await own.stop();
+      await remove();
+    }
+  }, 60_000);
+
   it("a job that comes back to the worker still running its task (its lock lapsed, as in a Redis outage longer than the lock) is not run a second time beside it: the run goes on under the new lock, and ends once", async () => {
     const running = await worker(2, { lockDurationMs: 500, stalledIntervalMs: 200 });
     const orchestrator = await client();
