@@ -7,4 +7,13 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   if (error.code !== 'EPIPE') throw error;
 });
 
+// taskforge's own warnings (tasks a queue holds that this process cannot run) read as the CLI's other lines; the
+// rest keep Node's form.
+const nodeWarningListeners = process.listeners('warning');
+process.removeAllListeners('warning');
+process.on('warning', (warning) => {
+  if (warning.name === 'TaskforgeWarning') process.stderr.write(`taskforge: ${warning.message}\n`);
+  else for (const listener of nodeWarningListeners) listener(warning);
+});
+
 process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env });

@@ -109,6 +109,10 @@ export class Orchestrator<TQueue extends TaskQueue | string = 'memory'> {
               onEnd: (result) => {
                 this.#teller.ranHere(result);
               },
+              // (Tasks held back for a type this process lacks are not waited for: nothing else may end to say so.)
+              onDrained: () => {
+                this.#idle.check();
+              },
             })
           : undefined;
       this.#runner = runner;
@@ -162,6 +166,7 @@ export class Orchestrator<TQueue extends TaskQueue | string = 'memory'> {
   /** Adds a task type: configs with this `type` are run by `taskClass` (a subclass of BaseTask). */
   register(type: string, taskClass: TaskClass): this {
     this.#registry.register(type, taskClass);
+    if (this.#queue instanceof LocalQueue) this.#queue.typesChanged();
     return this;
   }
 
@@ -376,7 +381,7 @@ export class Orchestrator<TQueue extends TaskQueue | string = 'memory'> {
     if (stopping && this.#queue === undefined) return true;
     if (this.#book.size > 0 || this.running > 0) return false;
     const queue = this.#queue;
-    return !(queue instanceof LocalQueue) || stopping || queue.waiting === 0;
+    return !(queue instanceof LocalQueue) || stopping || queue.waitingToRun === 0;
   }
 }
 

@@ -146,6 +146,8 @@ export interface QueueConsumer {
   cancel(id: string, reason: string | undefined, stoppedWith?: TaskforgeError): void;
   /** The queue has nothing ready and this consumer runs nothing (a queue of one process only: a shared one cannot know). */
   drained?(): void;
+  /** Whether it can run tasks of `type`; a durable queue of one process leaves the tasks of a type it cannot run waiting. */
+  runs?(type: string): boolean;
 }
 
 /** A consumer's hold on a queue, from consume(). */

@@ -24,6 +24,8 @@ export interface TaskRunnerOptions {
   readonly onCleanup?: (task: { readonly id: string; readonly type: string }) => void;
   /** Told a task's end as this process saw it, before the queue records it. */
   readonly onEnd?: (result: TaskResult) => void;
+  /** The queue has nothing this runner can start, and it runs nothing. */
+  readonly onDrained?: () => void;
 }
 
 /**
@@ -63,6 +65,7 @@ export class TaskRunner implements QueueConsumer {
   /** Tasks cancelled with an error of their own to end with (see cancel), by id: rare, and empty on the hot path. */
   readonly #stoppedWith = new Map<string, TaskforgeError>();
   readonly #onEnd: ((result: TaskResult) => void) | undefined;
+  readonly #onDrained: (() => void) | undefined;
 
   constructor(options: TaskRunnerOptions) {
     this.concurrency = options.concurrency;
@@ -76,6 +79,7 @@ export class TaskRunner implements QueueConsumer {
     this.#maxInterruptions = options.maxInterruptions;
     this.#onCleanup = options.onCleanup;
     this.#onEnd = options.onEnd;
+    this.#onDrained = options.onDrained;
     // Asked once: a silent logger then costs no field objects per task.
     this.#debug = logsDebug(this.#logger);
   }
@@ -83,6 +87,14 @@ export class TaskRunner implements QueueConsumer {
   /** Tasks running here now. */
   get running(): number {
     return this.#runningCount;
+  }
+
+  runs(type: string): boolean {
+    return this.#registry.has(type);
+  }
+
+  drained(): void {
+    this.#onDrained?.();
   }
 
   run(taken: TakenTask, done: (task: TakenTask, result: TaskResult) => void): void {

@@ -32,6 +32,8 @@ export interface TaskStore {
   release(id: string): void;
   /** The next ready task in priority order, marked running; undefined when none is ready. */
   take(): QueuedTask | undefined;
+  /** From now on take() passes over the tasks of these types: they stay waiting (the consumer cannot run them). Optional: for a store that recovers tasks. */
+  holdBack?(types: ReadonlySet<string>): void;
   /**
    * Records how a task (as it was added) ended, whether it ran or not: a
    * waiting task that ends without running (cancelled, a dependency

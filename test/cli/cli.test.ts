@@ -477,12 +477,45 @@ describe('taskforge run', () => {
     expect(await exited).toBe('SIGKILL');
     const rerun = taskforge(['run', 'crash.ndjson', '--json', '--concurrency', '4', '--queue', 'sqlite:q.db']);
     expect(rerun.code, rerun.stderr).toBe(0);
-    expect(rerun.stderr).toMatch(/^taskforge: this batch is already in sqlite:\S+: \d+ of its 400 tasks have ended \(reported below\), \d+ are unfinished and awaited\n$/);
+    expect(rerun.stderr).toMatch(/^taskforge: this batch is already in sqlite:\S+: \d+ of its 400 tasks have ended \(reported below\), \d+ (is|are) unfinished and awaited\n$/);
     const reported = rerun.stdout.trim().split('\n').map((line) => JSON.parse(line) as { from: string; status: string });
     expect(reported).toHaveLength(400);
     expect(new Set(reported.map((line) => line.from)).size).toBe(400);
     expect(reported.every((line) => line.status === 'completed')).toBe(true);
     expect(readdirSync(join(cwd, 'taskforge-data', 'c')).filter((name) => !name.startsWith('.'))).toHaveLength(400);
+  });
+
+  it('a run on a SQLite queue holding tasks of a type it is not given (--tasks) leaves them waiting and says so; a run given the type runs them', () => {
+    const module = `import { BaseTask } from ${JSON.stringify(resolve('dist/src/index.js'))};\nclass Resize extends BaseTask {\n  async executeTask() {\n    return 'resized';\n  }\n}\nexport default { resize: Resize };\n`;
+    writeFileSync(join(cwd, 'resize.mjs'), module);
+    // The queue as a process that had the type left it: tasks submitted, none run.
+    const onQueue = (code: string): string => {
+      const script = `import { SqliteQueue } from ${JSON.stringify(resolve('dist/src/orchestrator/queues/sqlite-queue.js'))};\nconst queue = new SqliteQueue('held.db');\n${code}\nawait queue.close();\n`;
+      const ran = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd, encoding: 'utf8' });
+      expect(ran.status, ran.stderr).toBe(0);
+      return ran.stdout;
+    };
+    onQueue(`const task = (id, config, dependsOn) => ({ id, type: config.type, priority: 0, config: { id, ...config, ...(dependsOn ? { dependsOn } : {}) }, dependsOn, attempts: 0, submittedAt: Date.now() });
+const resize = { type: 'resize' };
+queue.submitNow([task('r1', resize), task('r2', resize), task('r3', { type: 'storage', metadata: { operation: 'write', path: '/held/r3.txt', data: 'after r1' } }, ['r1'])]);`);
+    const states = (): string => onQueue(`console.log(['r1', 'r2', 'r3'].map((id) => queue.stateNow(id)?.status ?? 'gone').join(' '));`).trim();
+    const other = taskforge(['run', '-', '--queue', 'sqlite:held.db'], { input: '{"id":"w1","type":"storage","metadata":{"operation":"write","path":"/held/w1.txt","data":"x"}}' });
+    expect(other.code, other.stderr).toBe(0);
+    expect(other.stdout).toMatch(/\nw1\s+storage\s+completed/);
+    expect(other.stderr).toContain("taskforge: 2 tasks of type 'resize' wait in the queue sqlite:");
+    expect(other.stderr).toContain('no such task type is registered in this process: they stay waiting, with 1 task that waits on them, until a process that registers the type opens the queue');
+    expect(other.stderr).toContain('taskforge: 3 tasks stay in sqlite:');
+    expect(other.stderr).toContain('held.db, waiting on a task type this run does not register: a run given it (--tasks) runs them\n');
+    // Node's own form of a warning is not what the CLI prints.
+    expect(other.stderr).not.toContain('(node:');
+    expect(other.stderr).not.toContain('the same command again');
+    expect(states()).toBe('pending pending pending');
+    const able = taskforge(['run', '-', '--queue', 'sqlite:held.db', '--tasks', './resize.mjs', '--json'], { input: '{"id":"w2","type":"storage","metadata":{"operation":"write","path":"/held/w2.txt","data":"x"}}' });
+    expect(able.code, able.stderr).toBe(0);
+    expect(able.stderr).toBe('');
+    expect(stored('/held/w2.txt').toString()).toBe('x');
+    expect(states()).toBe('finished finished finished');
+    expect(stored('/held/r3.txt').toString()).toBe('after r1');
   });
 
   it.each(['SIGINT', 'SIGTERM'] as const)('%s cancels the waiting tasks, lets the running ones finish, prints their results and exits 1', async (signal) => {

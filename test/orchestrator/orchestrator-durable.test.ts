@@ -95,6 +95,69 @@ describe('Orchestrator on a SQLite queue', () => {
     expect(journal.startOrder).toEqual(['running', 'waiting', 'blocked']);
   });
 
+  it('a queue reopened by a process that lacks one of its task types leaves those tasks (and what waits on them) waiting, says so once, and is idle; a process with the type runs them', async () => {
+    const file = join(dir, 'q.db');
+    const journal = new Journal();
+    const both = { probe: ProbeTask, resize: ProbeTask };
+    // Written by a process that had both types (nothing consumed it).
+    const filled = new SqliteQueue(file);
+    const queued = (id: string, type: string, priority = 0, dependsOn?: string[]): QueuedTask => ({ id, type, priority, config: { ...probe(id, priority), type, dependsOn }, dependsOn, attempts: 0, submittedAt: Date.now() });
+    filled.submitNow([queued('image-1', 'resize'), queued('image-2', 'resize', 5), queued('after-image', 'probe', 9, ['image-1']), queued('plain', 'probe', 1)]);
+    await filled.close();
+    const warnings: string[] = [];
+    const heard = (warning: Error): void => {
+      if (warning.name === 'TaskforgeWarning') warnings.push(warning.message);
+    };
+    process.on('warning', heard);
+    try {
+      const lacking = open(file, journal, { concurrency: 2 });
+      await lacking.onIdle();
+      expect(journal.startOrder).toEqual(['plain']);
+      for (const id of ['image-1', 'image-2', 'after-image']) expect((await lacking.get(id))?.status).toBe('pending');
+      expect(await lacking.counts()).toEqual({ waiting: 3, running: 0 });
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain("2 tasks of type 'resize'");
+      expect(warnings[0]).toContain('no such task type is registered');
+      expect(warnings[0]).toContain('with 1 task that waits on them');
+      // A cancel still reaches a task held back, and what waits on it fails with it.
+      expect(await lacking.cancel('image-2')).toMatchObject({ status: 'failed', error: { code: 'CANCELLED' } });
+      await lacking.shutdown();
+      expect(lacking.shutdownReport).toEqual({ cutOff: [], abandoned: [], waiting: 2 });
+    } finally {
+      process.off('warning', heard);
+    }
+    const able = new Orchestrator({ concurrency: 2, queue: new SqliteQueue(file), taskTypes: both, context: { journal } });
+    running.push(able);
+    await able.onIdle();
+    expect(journal.startOrder).toEqual(['plain', 'image-1', 'after-image']);
+    expect(await able.get('after-image')).toMatchObject({ status: 'completed', attempts: 1 });
+    expect(await able.get('image-2')).toMatchObject({ status: 'failed', result: { error: { code: 'CANCELLED' } } });
+  });
+
+  it('tasks held back for a type this process lacks run once it registers the type; onIdle() does not wait on them meanwhile', async () => {
+    const file = join(dir, 'q.db');
+    const filled = new SqliteQueue(file);
+    filled.submitNow([1, 2, 3].map((n) => ({ id: `image-${String(n)}`, type: 'resize', priority: n, config: { ...probe(`image-${String(n)}`, n), type: 'resize' }, dependsOn: undefined, attempts: 0, submittedAt: Date.now() })));
+    await filled.close();
+    const journal = new Journal();
+    const heard = (): void => undefined;
+    process.on('warning', heard);
+    try {
+      const lacking = open(file, journal, { concurrency: 2 });
+      // Nothing it can run, so no task ends here to wake onIdle(): the queue's finding that nothing is left to start does.
+      const idle = await Promise.race([lacking.onIdle().then(() => 'idle'), new Promise((resolve) => setTimeout(resolve, 5000, 'still waiting'))]);
+      expect(idle).toBe('idle');
+      expect(journal.startOrder).toEqual([]);
+      lacking.register('resize', ProbeTask);
+      await lacking.onIdle();
+      expect(journal.startOrder).toEqual(['image-3', 'image-2', 'image-1']);
+      expect(await lacking.counts()).toEqual({ waiting: 0, running: 0 });
+    } finally {
+      process.off('warning', heard);
+    }
+  });
+
   it('a running task the shutdown timeout cuts off stays in the store, as after a crash, and the next orchestrator runs it again', async () => {
     const file = join(dir, 'q.db');
     const journal = new Journal();

@@ -13,6 +13,7 @@ import { exitOnceReturned } from '../stop-signal.js';
 import { STOP_GRACE_MS } from '../../orchestrator/task-queue.js';
 import type { TaskView } from '../../orchestrator/task-view.js';
 import { chooseQueue, openCliQueue } from '../cli-queue.js';
+import { LocalQueue } from '../../orchestrator/queues/local-queue.js';
 import { tellConnectionChanges } from '../connection-lines.js';
 import { configCheckOf, runConfigCheck } from '../../orchestrator/config-check.js';
 import { loadTaskModule, type TaskTypes } from '../task-module.js';
@@ -70,6 +71,8 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
     lost.count += 1;
     if (lost.count === 1) lost.example = event.error.message;
   });
+  /** Tasks the queue holds of a type not registered here (see LocalQueue.waitingToRun): they stay waiting. */
+  let heldBack: number;
   /** Tasks of an earlier run that could not be waited for. */
   const unwaited = { count: 0 };
   const interruption = Interruption.watch(streams);
@@ -135,6 +138,8 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
     interruption.stop();
     stopTelling();
     clearTimeout(hint);
+    // (Counted before the shutdown closes the queue.)
+    heldBack = queue instanceof LocalQueue ? queue.waiting - queue.waitingToRun : 0;
     await orchestrator.shutdown();
     view.stop();
   }
@@ -145,8 +150,11 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
     // Their work would hold the process until it ends.
     exitOnceReturned(0);
   }
-  const kept = queue.durable && !shared ? keptCount(orchestrator.shutdownReport) : 0;
+  const kept = queue.durable && !shared ? keptCount(orchestrator.shutdownReport) - heldBack : 0;
   if (kept > 0) streams.stderr.write(`taskforge: ${plural(kept, 'task')} ${kept === 1 ? 'stays' : 'stay'} in ${orchestrator.queueName}, unfinished: the same command again runs ${kept === 1 ? 'it' : 'them'}\n`);
+  if (heldBack > 0) {
+    streams.stderr.write(`taskforge: ${plural(heldBack, 'task')} ${heldBack === 1 ? 'stays' : 'stay'} in ${orchestrator.queueName}, waiting on a task type this run does not register: a run given it (--tasks) runs ${heldBack === 1 ? 'it' : 'them'}\n`);
+  }
   if (lost.count > 0) streams.stderr.write(`taskforge: LOST: ${String(lost.count)} tasks were lost by the queue, e.g. ${lost.example}\n`);
   return view.failed > 0 || interruption.signal.aborted || unwaited.count > 0 ? ExitCode.TASK_FAILED : ExitCode.OK;
 }
@@ -161,7 +169,7 @@ function sayResumed(streams: CliStreams, queueName: string, total: number, submi
   if (submitted === total) return;
   const unfinished = total - submitted - ended;
   const parts = [`${String(ended)} of its ${String(total)} tasks ${ended === 1 ? 'has' : 'have'} ended (reported below)`];
-  if (unfinished > 0) parts.push(`${String(unfinished)} are unfinished and awaited`);
+  if (unfinished > 0) parts.push(`${String(unfinished)} ${unfinished === 1 ? 'is' : 'are'} unfinished and awaited`);
   if (submitted > 0) parts.push(`${String(submitted)} submitted now`);
   const afresh = ended === total ? '; to run it afresh, give its tasks new ids or use another queue' : '';
   streams.stderr.write(`taskforge: this batch is already in ${queueName}: ${parts.join(', ')}${afresh}\n`);

@@ -9,6 +9,7 @@ import type { CancelOutcome, Consumption, ConsumptionStopped, QueueConsumer, Que
 import type { TaskStore, UnfinishedTask } from '../task-store.js';
 import { serialOf } from '../../core/ids.js';
 import { EntryIndex } from './entry-index.js';
+import { HeldBack } from './held-back.js';
 import { ListenerSet } from './listener-set.js';
 
 /**
@@ -90,6 +91,10 @@ export class LocalQueue implements TaskQueue {
   /** The end #end last recorded (not a tuple returned per task: this is the path every task takes). */
   #lastRecorded: TaskResult | undefined;
   #stopWaiters: (() => void)[] = [];
+  /** Recovered tasks whose types the consumer has not yet been asked about (at its first hand-out). */
+  #recovered: LocalEntry[] | undefined;
+  /** Waiting tasks the consumer cannot run (a type it lacks), and those that wait on them. */
+  readonly #heldBack = new HeldBack();
 
   protected constructor(store: TaskStore) {
     this.#store = store;
@@ -271,6 +276,22 @@ export class LocalQueue implements TaskQueue {
     return this.#closed ? 0 : this.#store.waiting;
   }
 
+  /** Tasks waiting that this process's consumer can run: not held back for a type it lacks (see HeldBack). */
+  get waitingToRun(): number {
+    return this.waiting - this.#heldBack.size;
+  }
+
+  /**
+   * The consumer may run more types now (one was registered since): tasks
+   * held back for lacking it are handed out.
+   */
+  typesChanged(): void {
+    const consumer = this.#consumer;
+    if (consumer?.runs === undefined || this.#closed || !this.#heldBack.release((type) => consumer.runs?.(type) ?? true)) return;
+    this.#store.holdBack?.(this.#heldBack.types);
+    this.#schedulePump();
+  }
+
   subscribe(listener: QueueListener): () => void {
     return this.#listeners.add(listener);
   }
@@ -313,6 +334,7 @@ export class LocalQueue implements TaskQueue {
       if (parent !== undefined && !parent.ended) {
         entry.unmet += 1;
         (parent.dependents ??= []).push(entry);
+        if (this.#heldBack.size > 0 && this.#heldBack.has(parent.id)) this.#heldBack.add(entry.id);
         continue;
       }
       const result = this.#store.finished(dependency)?.result;
@@ -358,11 +380,16 @@ export class LocalQueue implements TaskQueue {
   #pump(): void {
     const consumer = this.#consumer;
     if (consumer === undefined || this.#stopping || this.#closed) return;
+    if (this.#recovered !== undefined) this.#holdBackUnrunnable(consumer);
     this.#pumping = true;
+    let exhausted = false;
     try {
       while (this.#running < consumer.concurrency) {
         const next = this.#store.take();
-        if (next === undefined) break;
+        if (next === undefined) {
+          exhausted = true;
+          break;
+        }
         // The memory store hands back the object it was given; the SQLite store, a copy.
         const entry = next instanceof LocalEntry ? next : this.#entries.get(next.id);
         if (entry === undefined || entry.ended) continue;
@@ -373,7 +400,30 @@ export class LocalQueue implements TaskQueue {
     } finally {
       this.#pumping = false;
     }
-    if (this.#running === 0 && this.#store.waiting === 0) consumer.drained?.();
+    if (this.#running === 0 && (exhausted || this.#store.waiting === 0)) consumer.drained?.();
+  }
+
+  /**
+   * Asked once, at the first hand-out (so that types registered right after
+   * the queue opened count): recovered tasks of a type the consumer cannot
+   * run stay waiting, with what waits on them, and the process is told once.
+   */
+  #holdBackUnrunnable(consumer: QueueConsumer): void {
+    const recovered = this.#recovered ?? [];
+    this.#recovered = undefined;
+    if (consumer.runs === undefined || this.#store.holdBack === undefined) return;
+    const held = this.#heldBack.hold(recovered, (type) => consumer.runs?.(type) ?? true);
+    if (held.size === 0) return;
+    this.#store.holdBack(this.#heldBack.types);
+    const roots = [...held.values()].reduce((sum, count) => sum + count, 0);
+    const counts = [...held].map(([type, count]) => `${String(count)} ${count === 1 ? 'task' : 'tasks'} of type '${type}'`).join(', ');
+    const dependents = this.#heldBack.size - roots;
+    const behind = dependents > 0 ? `, with ${String(dependents)} ${dependents === 1 ? 'task that waits' : 'tasks that wait'} on ${roots === 1 ? 'it' : 'them'},` : '';
+    const types = held.size === 1 ? 'type' : 'types';
+    process.emitWarning(
+      `${counts} ${roots === 1 ? 'waits' : 'wait'} in the queue ${this.name}, and no such task type is registered in this process: ${roots === 1 ? 'it stays' : 'they stay'} waiting${behind} until a process that registers the ${types} opens the queue`,
+      'TaskforgeWarning',
+    );
   }
 
   readonly #doneWith = (task: TakenTask, result: TaskResult): void => {
@@ -423,6 +473,7 @@ export class LocalQueue implements TaskQueue {
     if (entry.ended) return undefined;
     entry.ended = true;
     this.#entries.delete(entry);
+    if (this.#heldBack.size > 0) this.#heldBack.ended(entry.id);
     // A task that never ran leaves its data stream unread: close it.
     if (entry.status === TaskStatus.PENDING && typeof (entry.config as { execute?: unknown }).execute !== 'function') {
       releaseDataStream((entry.config as { metadata?: { data?: unknown } }).metadata?.data);
@@ -471,6 +522,7 @@ export class LocalQueue implements TaskQueue {
     const unfinished = this.#store.recover();
     if (unfinished.length === 0) return;
     const entries = unfinished.map((task: UnfinishedTask) => new LocalEntry(task, task.interruptions));
+    this.#recovered = entries;
     for (const entry of entries) this.#entries.set(entry);
     for (const entry of entries) {
       if (entry.ended) continue;

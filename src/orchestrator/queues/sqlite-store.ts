@@ -63,6 +63,8 @@ export class SqliteStore implements TaskStore {
   readonly #waiting = new Set<string>();
   readonly #statements: ReturnType<typeof prepare>;
   #finishesSincePrune = 0;
+  /** The types take() passes over, as a JSON array (see holdBack), or undefined. */
+  #heldTypes: string | undefined;
   #closed = false;
 
   constructor(file: string, options: SqliteStoreOptions = {}) {
@@ -108,10 +110,14 @@ export class SqliteStore implements TaskStore {
   }
 
   take(): QueuedTask | undefined {
-    const row = this.#statements.take.get() as TaskRow | undefined;
+    const row = (this.#heldTypes === undefined ? this.#statements.take.get() : this.#statements.takeOtherTypes.get({ held: this.#heldTypes })) as TaskRow | undefined;
     if (row === undefined) return undefined;
     this.#waiting.delete(row.id);
     return toQueuedTask(row);
+  }
+
+  holdBack(types: ReadonlySet<string>): void {
+    this.#heldTypes = types.size === 0 ? undefined : JSON.stringify([...types]);
   }
 
   finish(task: QueuedTask, result: TaskResult): void {
@@ -249,6 +255,12 @@ function prepare(db: BetterSqlite3.Database) {
     take: db.prepare(
       `UPDATE tasks SET state = 'running'
        WHERE seq = (SELECT seq FROM tasks WHERE state = 'ready' ORDER BY rank DESC, seq LIMIT 1)
+       RETURNING id, type, priority, state, config, depends_on, attempts, interruptions, submitted_at, NULL AS result`,
+    ),
+    // (Only while some types are held back: it walks past their ready rows.)
+    takeOtherTypes: db.prepare(
+      `UPDATE tasks SET state = 'running'
+       WHERE seq = (SELECT seq FROM tasks WHERE state = 'ready' AND type NOT IN (SELECT value FROM json_each(@held)) ORDER BY rank DESC, seq LIMIT 1)
        RETURNING id, type, priority, state, config, depends_on, attempts, interruptions, submitted_at, NULL AS result`,
     ),
     finish: db.prepare(`UPDATE tasks SET state = @state, attempts = @attempts, finished_at = @finished_at, result = @result WHERE id = @id`),
