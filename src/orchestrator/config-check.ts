@@ -1,6 +1,6 @@
-import { ErrorCode, TaskforgeError } from '../core/errors.js';
-import type { FieldProblem } from '../core/validation.js';
+import { TaskforgeError } from '../core/errors.js';
 import { BaseTask } from '../tasks/base-task.js';
+import { configRefusal } from '../tasks/config-refusal.js';
 import type { TaskConfig } from '../tasks/task-config.js';
 import { validTaskConfig } from '../tasks/task-config-check.js';
 
@@ -58,12 +58,7 @@ export function runConfigCheck(check: ConfigCheck, type: string, config: TaskCon
 }
 
 function refusal(error: unknown, type: string, id: string, where: string): TaskforgeError {
-  if (!(error instanceof TaskforgeError)) {
-    const message = error instanceof Error ? error.message : String(error);
-    const problem: FieldProblem = { field: `${where}(config)`, message, received: '' };
-    const prefix = where === '' ? '' : `${where.slice(0, -1)}: `;
-    return new TaskforgeError(ErrorCode.VALIDATION_ERROR, `${prefix}invalid ${type} task '${id}': ${message}`, { cause: error, details: { fields: [problem] } });
-  }
+  if (!(error instanceof TaskforgeError)) return configRefusal(error, type, id, where);
   if (where === '') return error;
   const fields = error.details?.['fields'];
   const named = Array.isArray(fields) ? { fields: fields.map((problem: unknown) => fromRoot(problem, where)) } : {};

@@ -112,8 +112,9 @@ export function defaultedOptions(options: OrchestratorOptions): DefaultedOptions
   };
 }
 
-/** Every option's name, in the order {@link OrchestratorOptions} gives them. */
-const OPTION_NAMES: readonly string[] = ['concurrency', 'queue', 'agingMs', 'taskTypes', 'context', 'logger', 'metrics', 'maxInterruptions', 'allEvents'] satisfies readonly (keyof OrchestratorOptions)[];
+/** Every option of {@link OrchestratorOptions}, in its order: a record, so that an option added there and not here does not compile. */
+const OPTIONS: Record<keyof OrchestratorOptions, true> = { concurrency: true, queue: true, agingMs: true, taskTypes: true, context: true, logger: true, metrics: true, maxInterruptions: true, allEvents: true };
+const OPTION_NAMES: readonly string[] = Object.keys(OPTIONS);
 
 /** Whether tasks on `queue` (an object or a URL) may be run by other processes: Redis, not memory or SQLite. */
 export function isSharedQueue(queue: TaskQueue | string): boolean {

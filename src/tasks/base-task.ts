@@ -1,4 +1,3 @@
-import { inspect } from 'node:util';
 import { abortError, sleep } from '../core/abort.js';
 import { backoffDelay, DEFAULT_RETRY_POLICY, type RetryPolicy } from '../core/backoff.js';
 import { isoTime } from '../core/clock.js';
@@ -6,7 +5,9 @@ import { ErrorCode, TaskforgeError, toErrorInfo, type TaskErrorInfo } from '../c
 import { newTaskId } from '../core/ids.js';
 import { getDefaultLogger, type Logger } from '../core/logger.js';
 import { codeOfErrno, errnoOf, fromSystemError } from '../core/system-errors.js';
+import { messageOf } from '../core/thrown-message.js';
 import { TypedEmitter, type Listener } from '../core/typed-emitter.js';
+import { configRefusal } from './config-refusal.js';
 import { attemptOptionsOf, type AttemptOptions, type TaskConfig, type ValidTaskConfig } from './task-config.js';
 import { validTaskConfig } from './task-config-check.js';
 import type { TaskEvents } from './task-events.js';
@@ -380,9 +381,7 @@ export abstract class BaseTask<TData = unknown, TConfig extends object = ValidTa
     try {
       return this.validateConfig(this.rawConfig);
     } catch (error) {
-      if (error instanceof TaskforgeError) throw error;
-      const message = messageOf(error);
-      throw new TaskforgeError(ErrorCode.VALIDATION_ERROR, `invalid ${this.type} task '${this.id}': ${message}`, { cause: error, details: { fields: [{ field: '(config)', message, received: '' }] } });
+      throw error instanceof TaskforgeError ? error : configRefusal(error, this.type, this.id);
     }
   }
 
@@ -574,13 +573,6 @@ function systemErrorIn(error: unknown): Error | undefined {
 }
 
 /** What a thrown value says: an Error's message, a thrown object's `message`, else the value shown. */
-function messageOf(thrown: unknown): string {
-  if (thrown instanceof Error) return thrown.message;
-  const message = typeof thrown === 'object' && thrown !== null ? (thrown as { message?: unknown }).message : undefined;
-  if (typeof message === 'string') return message;
-  return typeof thrown === 'string' ? thrown : inspect(thrown, { depth: 2, breakLength: Infinity }).slice(0, 500);
-}
-
 function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
