@@ -19,10 +19,12 @@ const LINGER_MS = 2000;
  * ends), the process ends at once with exit 1, saying so: a queue whose
  * server is gone must not hold it for ever (its tasks go back to the queue
  * when their locks lapse). Otherwise a line says what the stop cut off and
- * left waiting. `holding` says how many tasks the process still runs (the
- * line past the bound names them only when there are some).
+ * left waiting, and the command's code is returned: 1 when ends of tasks
+ * that ran here could not be recorded (they run again). `holding` says how
+ * many tasks the process still runs (the line past the bound names them only
+ * when there are some).
  */
-export async function runUntilStopped(streams: CliStreams, name: string, shutdownTimeoutMs: number, stop: (signal: string) => Promise<StopOutcome>, holding: () => number = () => 0): Promise<void> {
+export async function runUntilStopped(streams: CliStreams, name: string, shutdownTimeoutMs: number, stop: (signal: string) => Promise<StopOutcome>, holding: () => number = () => 0): Promise<ExitCode> {
   const interruption = Interruption.watch(streams);
   await new Promise((resolve) => {
     interruption.signal.addEventListener('abort', resolve, { once: true });
@@ -45,16 +47,22 @@ export async function runUntilStopped(streams: CliStreams, name: string, shutdow
   // exit 1, saying so, rather than killing it by the signal.
   exitOnceReturned(LINGER_MS);
   const { report, kept } = outcome;
-  if (report === undefined) return;
+  if (report === undefined) return ExitCode.OK;
   const parts = [
     ...(report.cutOff.length > 0 ? [`${plural(report.cutOff.length, 'running task')} cut off at the timeout ${kept ? '(kept in the queue: run again)' : '(cancelled)'}`] : []),
     ...(report.waiting > 0 ? [`${plural(report.waiting, 'waiting task')} ${kept ? 'kept in the queue' : 'cancelled'}`] : []),
   ];
   if (parts.length > 0) streams.stderr.write(`taskforge ${name}: ${parts.join('; ')}\n`);
+  const unrecorded = report.unrecorded ?? [];
+  if (unrecorded.length > 0) {
+    const them = unrecorded.length === 1 ? 'it runs' : 'they run';
+    streams.stderr.write(`taskforge ${name}: the ${unrecorded.length === 1 ? 'end' : 'ends'} of ${plural(unrecorded.length, 'task')} that ran here could not be recorded (${listed(unrecorded)}): the queue's server is unreachable; ${them} again once it is back and ${unrecorded.length === 1 ? 'its lock lapses' : 'their locks lapse'}\n`);
+  }
   if (report.abandoned.length > 0) {
     streams.stderr.write(`taskforge ${name}: ${plural(report.abandoned.length, 'task')} ignored ${report.abandoned.length === 1 ? 'its' : 'their'} cancellation for ${String(STOP_GRACE_MS)} ms and ${report.abandoned.length === 1 ? 'was' : 'were'} given up (${listed(report.abandoned)}); exiting now${kept ? ': the queue runs them again' : ''}\n`);
     process.exit(ExitCode.TASK_FAILED);
   }
+  return unrecorded.length > 0 ? ExitCode.TASK_FAILED : ExitCode.OK;
 }
 
 /**

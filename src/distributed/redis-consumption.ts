@@ -228,12 +228,11 @@ export class RedisConsumption implements Consumption {
     // run again elsewhere once their locks run out.
     const [closed, recorded] = await Promise.all([settledWithin(this.#stalledCheck.close(), BULL_CLOSE_WAIT_MS), settledWithin(this.#recordLastEnds(), ENDS_RECORD_WAIT_MS)]);
     if (!closed) this.#logger.warn({ worker: this.id }, "BullMQ's worker did not close in time (Redis gone?); its connections are ended");
-    if (!recorded) {
-      this.#logger.warn({ worker: this.id, tasks: [...this.#pendingEnds.keys()] }, 'the ends of these tasks could not be recorded in time (Redis gone?); they run again once their locks lapse');
-    }
+    const unrecorded = recorded ? [] : [...this.#pendingEnds.keys()];
+    if (unrecorded.length > 0) this.#logger.warn({ worker: this.id, tasks: unrecorded }, 'the ends of these tasks could not be recorded in time (Redis gone?); they run again once their locks lapse');
     this.#subscriber.disconnect();
     this.#logger.info({ worker: this.id }, 'Redis worker stopped');
-    return { cutOff: [...this.#cutOff], abandoned };
+    return { cutOff: [...this.#cutOff], abandoned, ...(unrecorded.length > 0 ? { unrecorded } : {}) };
   }
 
   /** Waits for the recordings under way, then records what they could not. */

@@ -61,6 +61,13 @@ export interface ShutdownReport {
   /** Those of `cutOff` that ignored their cancellation and were given up: their work may go on until the process exits. */
   readonly abandoned: readonly string[];
   /**
+   * Tasks that ran to their end here but whose ends could not be recorded
+   * before the stop's bound (Redis unreachable): the queue still holds them,
+   * and runs them again once their locks lapse. Present only when there are
+   * some.
+   */
+  readonly unrecorded?: readonly string[];
+  /**
    * Tasks waiting in this process's queue that did not start: a durable
    * queue keeps them for the next orchestrator opened on it, the memory
    * queue ends them CANCELLED. 0 on a shared queue (Redis), whose waiting

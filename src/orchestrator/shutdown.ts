@@ -116,6 +116,6 @@ export class Shutdown {
     }
     this.#idle.resolve();
     this.#logger.info({ queue: queue.name, cutOff: stopped.cutOff.length, abandoned: stopped.abandoned.length, waiting }, 'orchestrator stopped');
-    this.#report = { cutOff: stopped.cutOff, abandoned: stopped.abandoned, waiting };
+    this.#report = { cutOff: stopped.cutOff, abandoned: stopped.abandoned, waiting, ...(stopped.unrecorded === undefined ? {} : { unrecorded: stopped.unrecorded }) };
   }
 }

@@ -176,6 +176,12 @@ export interface ConsumptionStopped {
   readonly cutOff: readonly string[];
   /** Those of `cutOff` that ignored their cancellation for STOP_GRACE_MS and were given up. */
   readonly abandoned: readonly string[];
+  /**
+   * Tasks that ended here whose ends the stop could not record (a shared
+   * queue whose server is unreachable): the queue runs them again once their
+   * locks lapse. Absent when there are none.
+   */
+  readonly unrecorded?: readonly string[];
 }
 
 /** Task events other than ends, as they travel through a queue (from the process that runs the task to those that listen). */

@@ -391,6 +391,27 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     }
   }, 60_000);
 
+  it("a worker whose task ended while its Redis server was gone says at its stop that the end could not be recorded (the task runs again), and exits 1", async () => {
+    writeFileSync(join(dir, 'brief.js'), "import { BaseTask } from 'taskforge';\nclass Brief extends BaseTask {\n  async executeTask() {\n    await new Promise((done) => setTimeout(done, 800));\n    return 'brief';\n  }\n}\nexport default { brief: Brief };\n");
+    const own = await startRedisServer();
+    const queue = `${own.url}?name=unrecorded`;
+    const worker = await startWorker(queue, ['--tasks', './brief.js'], 'debug');
+    const submitter = spawn(process.execPath, [BIN, 'run', '-', '--queue', queue, '--tasks', './brief.js'], { cwd: dir, env: env() });
+    workers.push({ child: submitter, exited: Promise.resolve(null), output: () => ({ stdout: '', stderr: '' }) });
+    submitter.stdin.end(JSON.stringify({ id: 'ended-away', type: 'brief' }));
+    for (let waited = 0; !worker.output().stderr.includes('"msg":"task started"'); waited += 20) {
+      if (waited > 30_000) throw new Error(`the task did not start: ${worker.output().stderr}`);
+      await new Promise((done) => setTimeout(done, 20));
+    }
+    await own.kill();
+    // The task ends while Redis is away: its end cannot be recorded.
+    await new Promise((done) => setTimeout(done, 1500));
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(1);
+    expect(worker.output().stderr).toContain("could not be recorded (ended-away): the queue's server is unreachable; it runs again once it is back and its lock lapses\n");
+    expect(worker.output().stderr).toContain('stopped: it ended 1 task (1 completed, 0 failed)');
+  }, 60_000);
+
   /** Starts `taskforge run` on a batch of `count` writes, and resolves once the queue holds them all. */
   async function startRun(queue: string, redisUrl: string, count: number): Promise<{ child: ChildProcess; exited: Promise<number | null>; output(): { stdout: string; stderr: string } }> {
     const batch = Array.from({ length: count }, (_, index) => write(`t${String(index)}`, `/t/${String(index)}.txt`, 'x'));

@@ -8,7 +8,8 @@ import { backendFor, type CliStreams, type CommonOptions } from '../cli-context.
 import { chooseQueue, openCliQueue } from '../cli-queue.js';
 import { tellConnectionChanges } from '../connection-lines.js';
 import { watchQueueWorkers } from '../fellow-workers.js';
-import { ExitCode, UsageError } from '../exit-codes.js';
+import type { ExitCode } from '../exit-codes.js';
+import { UsageError } from '../exit-codes.js';
 import { loadTaskModule, type TaskTypes } from '../task-module.js';
 import { runUntilStopped } from '../stop-signal.js';
 import { plural } from '../cli-words.js';
@@ -66,7 +67,7 @@ export async function serveCommand(options: ServeCommandOptions, streams: CliStr
     throw listenProblem(error, options) ?? error;
   }
   streams.stderr.write(`taskforge serve: ${server.url} (${token === undefined || token === '' ? 'no token: loopback only' : 'bearer token required'}), storage ${backend.name}, queue ${options.queue}; SIGTERM or Ctrl-C stops\n`);
-  await runUntilStopped(streams, 'serve', options.shutdownTimeout, async (signal) => {
+  const code = await runUntilStopped(streams, 'serve', options.shutdownTimeout, async (signal) => {
     streams.stderr.write(`taskforge serve: ${signal}: stopping (running tasks and transfers get up to ${String(options.shutdownTimeout)} ms)\n`);
     // Side by side: an object's transfer in flight and the queue's running tasks share the one timeout.
     const onCut = (connections: number): void => {
@@ -76,7 +77,7 @@ export async function serveCommand(options: ServeCommandOptions, streams: CliStr
     return { report: orchestrator.shutdownReport, kept: options.queue !== 'memory' };
   });
   streams.stderr.write('taskforge serve: stopped\n');
-  return ExitCode.OK;
+  return code;
 }
 
 /** What listening on --host (any free port, closed at once) says of it: a usage error when it cannot be listened on, else undefined. */

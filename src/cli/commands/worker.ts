@@ -77,7 +77,7 @@ export async function workerCommand(options: WorkerCommandOptions, streams: CliS
   // (Not awaited: a signal must find the worker's stop in place, whatever Redis does meanwhile.)
   warnIfDeafToCancels(queue, streams, `taskforge worker ${worker.id}`).catch(() => undefined);
   const leaveRoster = watchFellowWorkers(queue, { id: worker.id, backend, types: Object.keys(taskTypes) }, streams, `taskforge worker ${worker.id}`);
-  await runUntilStopped(streams, `worker ${worker.id}`, options.shutdownTimeout, async (signal) => {
+  const code = await runUntilStopped(streams, `worker ${worker.id}`, options.shutdownTimeout, async (signal) => {
     streams.stderr.write(`taskforge worker ${worker.id}: ${signal}: finishing ${plural(worker.orchestrator.running, 'running task')} (up to ${String(options.shutdownTimeout)} ms), then stopping\n`);
     // Off the roster while its connection is open (a worker started meanwhile must not warn of this one); it takes no more tasks.
     await leaveRoster();
@@ -90,7 +90,7 @@ export async function workerCommand(options: WorkerCommandOptions, streams: CliS
   }, () => worker.orchestrator.running);
   const total = ended.completed + ended.failed;
   streams.stderr.write(`taskforge worker ${worker.id}: stopped: it ended ${total === 0 ? 'no task' : `${plural(total, 'task')} (${String(ended.completed)} completed, ${String(ended.failed)} failed)`}\n`);
-  return ExitCode.OK;
+  return code;
 }
 
 /**
