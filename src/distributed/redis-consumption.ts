@@ -23,6 +23,8 @@ const END_BATCH_MS = 10;
 const END_BATCH_MAX = 500;
 /** How long a cancellation heard for a task not held here is remembered (it may arrive before the task). */
 const CANCEL_MEMORY_MS = 10 * 60_000;
+/** How long the same error of BullMQ's worker goes unlogged once logged (a Redis away repeats it at every reconnection attempt). */
+const REPEATED_ERROR_QUIET_MS = 60_000;
 /** How long a stop waits for the last ends to be recorded (a failed recording retries for about 3 s). */
 const ENDS_RECORD_WAIT_MS = 4000;
 
@@ -110,8 +112,14 @@ export class RedisConsumption implements Consumption {
     );
     // BullMQ's documented way for a worker that fetches its jobs itself: a Worker with no processor that only runs the stalled check.
     this.#stalledCheck = new store.connections.modules.Worker<QueuedTask>(store.location.name, null, { ...store.workerOptions(), connection: this.client, autorun: false });
+    // While Redis is away every reconnection attempt fails with the same error (the loss itself is told once, by
+    // watchConnection): the same message is logged again only after a quiet minute.
+    let lastError = { message: '', at: Number.NEGATIVE_INFINITY };
     this.#stalledCheck.on('error', (error) => {
-      this.#logger.warn({ worker: this.id, err: error.message }, 'Redis worker error');
+      const now = performance.now();
+      const repeated = error.message === lastError.message && now - lastError.at < REPEATED_ERROR_QUIET_MS;
+      lastError = { message: error.message, at: now };
+      if (!repeated) this.#logger.warn({ worker: this.id, err: error.message }, 'Redis worker error');
     });
     this.#stalledCheck.on('stalled', (jobId) => {
       this.#store.restorePriority(jobId).catch(this.#logFailure("restoring a stalled task's priority failed"));

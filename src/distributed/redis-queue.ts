@@ -73,6 +73,11 @@ export class RedisQueue implements TaskQueue {
     return this.#store.cancelsRefused();
   }
 
+  /** The id this process's worker goes by (in its logs, its roster entry and its task lines), once it consumes; else undefined. */
+  get workerId(): string | undefined {
+    return this.#consumption?.id;
+  }
+
   /** The workers that take from this queue, as each describes itself (see RedisWorkerRoster). */
   get workers(): RedisWorkerRoster {
     return this.#store.workers;

@@ -48,7 +48,10 @@ export async function workerCommand(options: WorkerCommandOptions, streams: CliS
   const queue = await openWaiting(choice, options, waitForServer, streams);
   if (queue === undefined) return ExitCode.OK;
   // A worker is an orchestrator with nothing to submit: it runs what others queue.
-  const worker = { id: `w${randomBytes(4).toString('hex')}`, orchestrator: new Orchestrator({ concurrency: options.concurrency, queue, context: { backend }, taskTypes }) };
+  const orchestrator = new Orchestrator({ concurrency: options.concurrency, queue, context: { backend }, taskTypes });
+  // One id for this worker, in its lines and its logs alike: the queue's consumer's.
+  const consumerId = (queue as { readonly workerId?: string }).workerId;
+  const worker = { id: consumerId ?? `w${randomBytes(4).toString('hex')}`, orchestrator };
   // With --json a line per task on stdout; without, each failure on stderr (an operator must see those; a line per success would drown them).
   const ended = { completed: 0, failed: 0 };
   // A task the stop's timeout cuts off ends CANCELLED here but goes back to the queue, to run elsewhere: not an end
