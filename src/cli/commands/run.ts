@@ -12,6 +12,7 @@ import { afterCaret, Interruption } from '../interruption.js';
 import { exitOnceReturned } from '../stop-signal.js';
 import { STOP_GRACE_MS } from '../../orchestrator/task-queue.js';
 import type { TaskView } from '../../orchestrator/task-view.js';
+import type { TaskQueue } from '../../orchestrator/task-queue.js';
 import { chooseQueue, openCliQueue } from '../cli-queue.js';
 import { LocalQueue } from '../../orchestrator/queues/local-queue.js';
 import { tellConnectionChanges } from '../connection-lines.js';
@@ -96,6 +97,7 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
     let fresh: typeof batch = [];
     for (let tries = 1; ; tries += 1) {
       known = queue.durable ? await Promise.all(batch.map(({ config }) => orchestrator.get(config.id))) : batch.map(() => undefined);
+      if (tries === 1) await sayOthersRun(queue, known, streams);
       fresh = batch.filter((_task, index) => known[index] === undefined);
       try {
         await orchestrator.submitAll(fresh.map(({ config }) => config));
@@ -162,6 +164,20 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
 /** Tasks a durable queue kept at shutdown: those waiting and those the timeout cut off (and gave up). */
 function keptCount(report: ShutdownReport | undefined): number {
   return report === undefined ? 0 : report.waiting + report.cutOff.length;
+}
+
+/**
+ * A SQLite queue may hold unfinished tasks of other batches (an earlier run
+ * stopped): this run runs them too, and waits for them, though its table
+ * shows only its own batch. Said, so that its time is not a mystery.
+ */
+async function sayOthersRun(queue: TaskQueue, known: readonly (TaskView | undefined)[], streams: CliStreams): Promise<void> {
+  if (!(queue instanceof LocalQueue) || !queue.durable) return;
+  const { waiting, running } = await queue.counts();
+  const ours = known.filter((task) => task !== undefined && task.result === undefined).length;
+  const others = waiting + running - ours - (queue.waiting - queue.waitingToRun);
+  if (others <= 0) return;
+  streams.stderr.write(`taskforge: ${queue.name} also holds ${plural(others, 'unfinished task')} of other batches: ${others === 1 ? 'it runs' : 'they run'} now too, and this run waits for ${others === 1 ? 'it' : 'them'} (${others === 1 ? 'it is' : 'they are'} not in its table)\n`);
 }
 
 /** Says how much of the batch an earlier run on the same durable queue had done already. */

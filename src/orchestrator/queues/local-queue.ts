@@ -278,6 +278,8 @@ export class LocalQueue implements TaskQueue {
 
   /** Tasks waiting that this process's consumer can run: not held back for a type it lacks (see HeldBack). */
   get waitingToRun(): number {
+    // (Asked before the first hand-out: the consumer is asked about the recovered tasks' types now.)
+    if (this.#recovered !== undefined && this.#consumer !== undefined && !this.#closed) this.#holdBackUnrunnable(this.#consumer);
     return this.waiting - this.#heldBack.size;
   }
 
