@@ -1,5 +1,6 @@
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import type { TypedEmitter } from '../core/typed-emitter.js';
+import { releaseDataStream } from '../storage/data-stream.js';
 import type { BaseTask } from '../tasks/base-task.js';
 import type { TaskConfig } from '../tasks/task-config.js';
 import type { HandleBook } from './handle-book.js';
@@ -57,31 +58,59 @@ export class Admission {
 
   /** One task to a queue of this process, at once: no promise, no array (the 300,000-task loop is this path). */
   submitOne(queue: LocalQueue, config: TaskConfig | BaseTask, options: SubmitOptions): TaskHandle {
-    this.#assertAccepting();
-    const submission = this.#readOne(config, queue, '', options);
-    const handle = new TaskHandle(submission.id);
-    submission.tag = handle;
-    queue.submitOneNow(submission);
+    let submission: Submission;
+    let handle: TaskHandle;
+    try {
+      this.#assertAccepting();
+      submission = this.#readOne(config, queue, '', options);
+      handle = new TaskHandle(submission.id);
+      submission.tag = handle;
+      queue.submitOneNow(submission);
+    } catch (error) {
+      releaseStreamsOf([config]);
+      throw error;
+    }
     this.#submitted(submission);
     return handle;
   }
 
   /** Submits to a queue of this process, at once; each handle goes with its task (the queue gives it back with the end). */
   submitLocal(queue: LocalQueue, configs: readonly (TaskConfig | BaseTask)[], where: ((index: number) => string) | undefined, options: SubmitOptions): TaskHandle[] {
-    this.#assertAccepting();
-    const submissions = this.#read(configs, queue, where, options);
-    const handles = submissions.map((submission) => {
-      const handle = new TaskHandle(submission.id);
-      submission.tag = handle;
-      return handle;
-    });
-    queue.submitNow(submissions, where === undefined ? {} : { where });
+    let submissions: Submission[];
+    let handles: TaskHandle[];
+    try {
+      this.#assertAccepting();
+      submissions = this.#read(configs, queue, where, options);
+      handles = submissions.map((submission) => {
+        const handle = new TaskHandle(submission.id);
+        submission.tag = handle;
+        return handle;
+      });
+      queue.submitNow(submissions, where === undefined ? {} : { where });
+    } catch (error) {
+      releaseStreamsOf(configs);
+      throw error;
+    }
     for (const submission of submissions) this.#submitted(submission);
     return handles;
   }
 
   /** Submits to a shared queue (once `opening` has it), over the network. */
   async submitShared(
+    opening: Promise<TaskQueue>,
+    configs: readonly (TaskConfig | BaseTask)[],
+    where: ((index: number) => string) | undefined,
+    options: SubmitOptions,
+  ): Promise<TaskHandle[]> {
+    try {
+      return await this.#submitShared(opening, configs, where, options);
+    } catch (error) {
+      releaseStreamsOf(configs);
+      throw error;
+    }
+  }
+
+  async #submitShared(
     opening: Promise<TaskQueue>,
     configs: readonly (TaskConfig | BaseTask)[],
     where: ((index: number) => string) | undefined,
@@ -151,5 +180,17 @@ export class Admission {
 
   #assertAccepting(): void {
     if (!this.#accepting) throw new TaskforgeError(ErrorCode.INVALID_STATE, 'the orchestrator is shutting down and takes no more tasks');
+  }
+}
+
+/**
+ * Closes the data streams of configs a submit refused (all of a batch: it is
+ * queued whole or not at all): no task will read them, and an open file
+ * would stay open.
+ */
+function releaseStreamsOf(configs: readonly (TaskConfig | BaseTask)[]): void {
+  // (A refusal may be of something that is no config at all: a plain-JavaScript caller's null.)
+  for (const config of configs as readonly unknown[]) {
+    if (typeof config === 'object' && config !== null && !isTaskObject(config as TaskConfig)) releaseDataStream((config as TaskConfig).metadata?.['data']);
   }
 }

@@ -6,6 +6,7 @@ import { withId, type TaskConfig } from '../tasks/task-config.js';
 import type { TaskResult } from '../tasks/task-result.js';
 import type { TaskStatus } from '../tasks/task-status.js';
 import { StorageTask } from '../tasks/storage-task.js';
+import { checkStorageConfig } from '../tasks/storage-task-prepare.js';
 import { TASK_TYPE_PATTERN, TaskType } from '../tasks/task-type.js';
 import { configCheckOf, runConfigCheck, type ConfigCheck } from './config-check.js';
 
@@ -27,8 +28,8 @@ export type TaskClass = new (config: never, context: never) => RunnableTask;
 /** Task types by name; `storage` is there from the start. */
 export class TaskRegistry {
   readonly #classes = new Map<string, TaskClass>([[TaskType.STORAGE, StorageTask]]);
-  /** How each custom type checks its configs at submit (storage configs are checked by the task when it runs). */
-  readonly #checks = new Map<string, ConfigCheck>();
+  /** How each type checks its configs at submit (a storage config: its fields and path; its keys are the running process's). */
+  readonly #checks = new Map<string, ConfigCheck>([[TaskType.STORAGE, checkStorageAtSubmit]]);
 
   register(type: string, taskClass: TaskClass): void {
     if (typeof type !== 'string' || !TASK_TYPE_PATTERN.test(type)) {
@@ -47,10 +48,10 @@ export class TaskRegistry {
   }
 
   /**
-   * Checks a config of a custom type as its task will check it (see
-   * {@link configCheckOf}) before it is queued; throws that check's
-   * VALIDATION_ERROR, its fields named from `where`. Nothing for a storage
-   * config, which its task checks when it runs.
+   * Checks a config as its task will check it (see {@link configCheckOf})
+   * before it is queued; throws that check's VALIDATION_ERROR, its fields
+   * named from `where`. A storage config's keys are checked only when it
+   * runs, by the process that runs it.
    */
   checkConfig(type: string, config: TaskConfig, id: string, where: string, context: unknown): void {
     const check = this.#checks.get(type);
@@ -84,3 +85,8 @@ export function hasCleanupHook(task: RunnableTask): boolean {
 }
 
 const BASE_CLEANUP: unknown = (BaseTask.prototype as unknown as { cleanupTask: unknown }).cleanupTask;
+
+/** A storage config's check at submit: what its task will check, but its keys. */
+function checkStorageAtSubmit(config: TaskConfig, id: string): void {
+  checkStorageConfig(config.id === undefined ? withId(config, id) : config, id);
+}

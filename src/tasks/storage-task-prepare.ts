@@ -65,15 +65,8 @@ export function prepareStorageTask(raw: unknown, taskId: string, context: Prepar
 
 /** What prepareStorageTask checks, without turning write data into bytes (a check before submitting needs no copy of it). */
 export function checkStorageTask(raw: unknown, taskId: string, context: PrepareContext = {}): Omit<PreparedStorageTask, 'source'> {
-  const config = isPlainlyValidStorageConfig(raw) ? raw : parseOrThrow(storageTaskConfigSchema, raw, `storage task '${taskId}'`);
+  const { config, path } = checkStorageConfig(raw, taskId);
   const { operation, options = {} } = config.metadata;
-  const path = parseStoragePath(config.metadata.path);
-  if (operation === 'delete' && path === ROOT_PATH) {
-    const field = { field: 'metadata.path', message: 'refusing to delete the storage root', received: `string ${JSON.stringify(config.metadata.path)}` };
-    throw new TaskforgeError(ErrorCode.VALIDATION_ERROR, `invalid storage task '${taskId}': ${field.field}: ${field.message} (got ${field.received})`, {
-      details: { fields: [field] },
-    });
-  }
   const encoding = operation === 'write' ? encodingPlan(options, path, context, taskId) : undefined;
   return {
     config,
@@ -81,6 +74,23 @@ export function checkStorageTask(raw: unknown, taskId: string, context: PrepareC
     ...(options.cursor === undefined ? {} : { after: decodeCursor(options.cursor) }),
     ...(encoding === undefined ? {} : { encoding }),
   };
+}
+
+/**
+ * The config's fields and its path, checked as its task will check them,
+ * but not its keys (those are the process's that runs it: a submitter may
+ * hold none): what an orchestrator checks of a storage config at submit.
+ */
+export function checkStorageConfig(raw: unknown, taskId: string): { readonly config: ValidStorageTaskConfig; readonly path: string } {
+  const config = isPlainlyValidStorageConfig(raw) ? raw : parseOrThrow(storageTaskConfigSchema, raw, `storage task '${taskId}'`);
+  const path = parseStoragePath(config.metadata.path);
+  if (config.metadata.operation === 'delete' && path === ROOT_PATH) {
+    const field = { field: 'metadata.path', message: 'refusing to delete the storage root', received: `string ${JSON.stringify(config.metadata.path)}` };
+    throw new TaskforgeError(ErrorCode.VALIDATION_ERROR, `invalid storage task '${taskId}': ${field.field}: ${field.message} (got ${field.received})`, {
+      details: { fields: [field] },
+    });
+  }
+  return { config, path };
 }
 
 /** A write's data as bytes: its `file`, read when the write runs, or its `data`. */

@@ -124,7 +124,7 @@ describe('Orchestrator: a custom config is checked by its class at submit', () =
     expect(await run.get('ok')).toBeUndefined();
   });
 
-  it('runs the configs it accepts; a storage config is still left to its task (FAILED when it runs)', async () => {
+  it('runs the configs it accepts; a bad storage config is refused at submit too', async () => {
     const run = orchestrator();
     const [resize, shout, plain] = await run.submitAll([
       { type: 'resize', metadata: { width: 3 } },
@@ -132,8 +132,7 @@ describe('Orchestrator: a custom config is checked by its class at submit', () =
       { type: 'plain' },
     ]);
     expect(await Promise.all([resize.result, shout.result, plain.result])).toMatchObject([{ success: true, data: 1 }, { success: true, data: 'HI' }, { success: true, data: 'plain' }]);
-    const storage = await (await run.submit({ type: 'storage', metadata: { operation: 'copy', path: '/x' } } as never)).result;
-    expect(storage).toMatchObject({ status: 'failed', error: { code: 'VALIDATION_ERROR' }, attempts: 0 });
+    await expect(run.submit({ type: 'storage', metadata: { operation: 'copy', path: '/x' } } as never)).rejects.toThrow(expect.objectContaining({ code: 'VALIDATION_ERROR' }));
   });
 });
 

@@ -51,25 +51,26 @@ describe('a data stream that breaks before its task runs', () => {
     expect(await task.execute()).toMatchObject({ status: 'failed', error: { code: 'SOURCE_ERROR' } });
   });
 
-  it('a stream whose task ends without reading it is closed: cancelled while waiting, a failed dependency, a bad config', async () => {
+  it('a stream whose task ends without reading it is closed: cancelled while waiting, a failed dependency; and one of a config refused at submit', async () => {
     await import('node:fs/promises').then(({ writeFile }) => writeFile(join(dir, 'data.bin'), 'payload'));
     const orchestrator = new Orchestrator({ concurrency: 1, context: { backend: new MemoryBackend() }, taskTypes: { probe: ProbeTask } });
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
     await orchestrator.submit(new ScriptedTask({ type: 'scripted' }, () => gate));
-    const streams = [0, 1, 2].map(() => createReadStream(join(dir, 'data.bin')));
-    const [cancelled, orphaned, invalid] = streams;
+    const streams = [0, 1, 2, 3].map(() => createReadStream(join(dir, 'data.bin')));
+    const [cancelled, orphaned, invalid, batchedWithInvalid] = streams;
     const waiting = await orchestrator.submit({ id: 'cancel-me', type: 'storage', metadata: { operation: 'write', path: '/a', data: cancelled } });
     await orchestrator.submit(probe('parent', 0, { fail: 'VALIDATION_ERROR' }));
     const dependent = await orchestrator.submit({ type: 'storage', dependsOn: ['parent'], metadata: { operation: 'write', path: '/b', data: orphaned } });
-    const bad = await orchestrator.submit({ type: 'storage', metadata: { operation: 'write', path: '/../c', data: invalid } });
+    await expect(orchestrator.submit({ type: 'storage', metadata: { operation: 'write', path: '/../c', data: invalid } })).rejects.toThrow(expect.objectContaining({ code: 'PATH_OUTSIDE_ROOT' }));
+    // A batch is refused whole: the good config's stream is closed with it.
+    await expect(orchestrator.submitAll([{ type: 'storage', metadata: { operation: 'write', path: '/d', data: batchedWithInvalid } }, { type: 'nope' }])).rejects.toThrow(/\[1\]\.type/);
     await orchestrator.cancel('cancel-me');
     release();
     expect((await waiting.result).error?.code).toBe('CANCELLED');
     expect((await dependent.result).error?.code).toBe('DEPENDENCY_FAILED');
-    expect((await bad.result).error?.code).toBe('PATH_OUTSIDE_ROOT');
     await orchestrator.shutdown();
-    expect(streams.map((stream) => stream.destroyed)).toEqual([true, true, true]);
+    expect(streams.map((stream) => stream.destroyed)).toEqual([true, true, true, true]);
   });
 });
 

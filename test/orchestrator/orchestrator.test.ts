@@ -102,11 +102,19 @@ describe('Orchestrator: validation at submit', () => {
     await expect(run.submit(probe('twice'))).rejects.toThrow(expect.objectContaining({ code: 'ALREADY_EXISTS' }));
   });
 
-  it('a config that is wrong for its type ends FAILED with VALIDATION_ERROR when it runs', async () => {
+  it('a storage config that is wrong for its type is refused at submit, naming the field; a misspelt field too, and a path out of the root', async () => {
     const run = new Orchestrator({ context: { backend: new MemoryBackend() } });
     opened.push(run);
-    const result = await (await run.submit({ type: 'storage', metadata: { operation: 'copy', path: '/x' } })).result;
-    expect(result).toMatchObject({ status: 'failed', error: { code: 'VALIDATION_ERROR' }, attempts: 0 });
+    await expect(run.submit({ type: 'storage', metadata: { operation: 'copy', path: '/x' } } as never)).rejects.toThrow(
+      expect.objectContaining({ code: 'VALIDATION_ERROR', details: { fields: [expect.objectContaining({ field: 'metadata.operation' })] } }),
+    );
+    await expect(run.submit({ type: 'storage', dependOn: ['a'], metadata: { operation: 'write', path: '/x', data: 'x' } } as never)).rejects.toThrow(/dependOn: unknown field/);
+    await expect(run.submitAll([{ type: 'storage', metadata: { operation: 'read', path: '/x' } }, { type: 'storage', metadata: { operation: 'write', path: '/x', data: 'x', compresion: 'gzip' } } as never])).rejects.toThrow(
+      /^\[1\]: invalid storage task '[^']+': metadata\.compresion: unknown field/,
+    );
+    await expect(run.submit({ type: 'storage', metadata: { operation: 'delete', path: '/../etc' } })).rejects.toThrow(expect.objectContaining({ code: 'PATH_OUTSIDE_ROOT' }));
+    // Nothing of a refused batch was queued.
+    expect(await run.counts()).toEqual({ waiting: 0, running: 0 });
   });
 
   it('register refuses a class that is not a task, a bad type name and a second registration', () => {
