@@ -48,14 +48,15 @@ export async function main(argv: readonly string[], streams: CliStreams): Promis
     const json = argv.includes('--json');
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return ExitCode.OK;
-      // (Commander has said it on stderr: `error: required option '-q, --queue <url>' not specified`.)
+      // (Commander has said it on stderr: `taskforge: required option '-q, --queue <url>' not specified`.)
       if (json) printJson(streams, { error: { code: 'USAGE', message: error.message.replace(/^error: /, '') } });
       return ExitCode.USAGE;
     }
     if (error instanceof UsageError) {
       streams.stderr.write(`taskforge: ${error.message}\n`);
       // Nothing ran (exit 2), but a refusal keeps its own code: a script can tell a Redis that is down from a mistyped flag.
-      if (json) printJson(streams, { error: { code: error.cause instanceof TaskforgeError ? error.cause.code : 'USAGE', message: error.message } });
+      // (A message of several lines, a batch's refusals, has each line prefixed for stderr: not in JSON.)
+      if (json) printJson(streams, { error: { code: error.cause instanceof TaskforgeError ? error.cause.code : 'USAGE', message: error.message.replaceAll('\ntaskforge: ', '\n') } });
       return ExitCode.USAGE;
     }
     if (error instanceof TaskforgeError) {
@@ -83,7 +84,8 @@ function buildProgram(streams: CliStreams, exit: (code: ExitCode) => void): Comm
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({
       writeOut: (text) => streams.stdout.write(text),
-      writeErr: (text) => streams.stderr.write(text),
+      // Commander's own refusals (an unknown option) read as the command's other lines do: `taskforge: …`.
+      writeErr: (text) => streams.stderr.write(text.startsWith('error: ') ? `taskforge: ${text.slice('error: '.length)}` : text),
     })
     .addHelpText(
       'after',
