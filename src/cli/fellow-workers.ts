@@ -42,9 +42,9 @@ export function watchFellowWorkers(queue: TaskQueue, self: WorkerSelf, streams: 
   const { first, stop } = lookEveryRefresh(look);
   return async () => {
     stop();
-    await first;
-    // Bounded: a Redis that is gone must not hold the stop (its entry then lapses by itself).
-    await settledWithin(roster.leave(self.id), 1000);
+    // Bounded, the first look included: its announce may be queued for a Redis that went before it answered,
+    // and a Redis that is gone must not hold the stop (the entry then lapses by itself).
+    await settledWithin(first.then(() => roster.leave(self.id)), 1000);
   };
 }
 

@@ -9,7 +9,7 @@ import type { Consumption, ConsumptionStopped, QueueConsumer, QueuedTask, TakenT
 import { STOP_GRACE_MS } from '../orchestrator/task-queue.js';
 import type { TaskResult } from '../tasks/task-result.js';
 import { RedisJobTaker, type LockLoss, type TakenJob } from './redis-job-taker.js';
-import { BULL_CLOSE_WAIT_MS, type RedisStore } from './redis-store.js';
+import type { RedisStore } from './redis-store.js';
 import type { JobData, TaskEnd } from './redis-records.js';
 import { countsOf, LATE_JOB_MS } from './redis-records.js';
 
@@ -234,8 +234,9 @@ export class RedisConsumption implements Consumption {
     // Both bounded: with Redis gone each may wait on commands queued for a reconnection that never comes (ioredis
     // keeps them); the store's close then ends the connections. Ends still unrecorded leave their jobs in BullMQ:
     // run again elsewhere once their locks run out.
-    const [closed, recorded] = await Promise.all([settledWithin(this.#stalledCheck.close(), BULL_CLOSE_WAIT_MS), settledWithin(this.#recordLastEnds(), ENDS_RECORD_WAIT_MS)]);
-    if (!closed) this.#logger.warn({ worker: this.id }, "BullMQ's worker did not close in time (Redis gone?); its connections are ended");
+    const closeWaitMs = this.#store.closeWaitMs();
+    const [closed, recorded] = await Promise.all([settledWithin(this.#stalledCheck.close(), closeWaitMs), settledWithin(this.#recordLastEnds(), ENDS_RECORD_WAIT_MS)]);
+    if (!closed && closeWaitMs > 0) this.#logger.warn({ worker: this.id }, "BullMQ's worker did not close in time (Redis gone?); its connections are ended");
     const unrecorded = recorded ? [] : [...this.#pendingEnds.keys()];
     if (unrecorded.length > 0) this.#logger.warn({ worker: this.id, tasks: unrecorded }, 'the ends of these tasks could not be recorded in time (Redis gone?); they run again once their locks lapse');
     this.#subscriber.disconnect();

@@ -402,10 +402,15 @@ export class RedisStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    // BullMQ's close may wait for commands queued for a reconnection that never comes (Redis gone): bounded,
-    // then every connection is ended, which fails what was queued on it.
-    await settledWithin(this.#bull.close(), BULL_CLOSE_WAIT_MS);
+    // BullMQ's close may wait for commands queued for a reconnection that never comes (Redis gone): bounded
+    // (not waited for at all while the connection is down), then every connection is ended.
+    await settledWithin(this.#bull.close(), this.closeWaitMs());
     this.connections.disconnectAll();
+  }
+
+  /** How long a close waits for BullMQ's: BULL_CLOSE_WAIT_MS while connected; nothing while Redis is away, whose close could only time out. */
+  closeWaitMs(): number {
+    return this.#redis.status === 'ready' ? BULL_CLOSE_WAIT_MS : 0;
   }
 
   /**
