@@ -78,6 +78,8 @@ export class RedisConsumption implements Consumption {
   #lastFlushAt = Number.NEGATIVE_INFINITY;
   #flushScheduled = false;
   readonly #held = new Map<string, HeldTask>();
+  /** Types of tasks this worker looked past (it does not run them), told once each. */
+  readonly #passedTypes = new Set<string>();
   /** Cancellations heard for tasks not (yet) held here, by id → when. */
   readonly #cancelsHeard = new Map<string, number>();
   readonly #sweeper: NodeJS.Timeout;
@@ -106,6 +108,10 @@ export class RedisConsumption implements Consumption {
         },
         lost: (job, how) => {
           this.#lockLost(job, how);
+        },
+        types: () => consumer.types?.(),
+        passed: (types) => {
+          this.#tellPassed(types);
         },
       },
       logger,
@@ -173,6 +179,19 @@ export class RedisConsumption implements Consumption {
    * refused at its commit (the fence stays: a write already committing is
    * checked all the same). Its end is not recorded from here.
    */
+  /** Says once per type that tasks of a type this worker does not run wait in the queue (left for a worker that runs it). */
+  #tellPassed(types: readonly string[]): void {
+    for (const type of types) {
+      if (this.#passedTypes.has(type)) continue;
+      this.#passedTypes.add(type);
+      // As a SQLite queue tells of the tasks it holds back (the CLI prints it as a `taskforge:` line).
+      process.emitWarning(
+        `tasks of type '${type}' wait in the queue ${this.#store.name}, and no such task type is registered in this worker (${this.id}): it leaves them to a worker that registers the type`,
+        'TaskforgeWarning',
+      );
+    }
+  }
+
   #lockLost(job: TakenJob, how: LockLoss): void {
     const id = job.data.id;
     const held = this.#held.get(id);

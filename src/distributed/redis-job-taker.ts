@@ -8,6 +8,13 @@ import { BULL_KEYS } from './redis-take-scripts.js';
 const WAIT_FOR_JOBS_S = 5;
 /** After a take that failed, the next one waits this long. */
 const RETRY_AFTER_MS = 1000;
+/**
+ * After a take that looked past jobs of types this worker does not run (and
+ * left the marker set for the workers that do), this one waits this long
+ * before it waits on the marker again: workers that cannot run what waits
+ * would otherwise hand the marker to one another without end.
+ */
+const REST_AFTER_PASSING_MS = 500;
 
 /** A job this worker took from the queue and holds the lock of. */
 export interface TakenJob {
@@ -51,6 +58,8 @@ export class RedisJobTaker {
   readonly #run: (job: TakenJob) => Promise<void>;
   readonly #unreadable: (job: { readonly id: string; readonly token: string }, error: unknown) => void;
   readonly #lost: (job: TakenJob, how: LockLoss) => void;
+  readonly #types: (() => readonly string[] | undefined) | undefined;
+  readonly #passed: ((types: readonly string[]) => void) | undefined;
   readonly #logger: Logger;
   readonly #keys: readonly string[];
   /** Jobs running, by id (a job taken again while its first run goes on: the later take). */
@@ -61,6 +70,8 @@ export class RedisJobTaker {
   #takes = 0;
   #taking = false;
   #waitingForJobs = false;
+  /** Set while the taker rests after looking past other types' jobs (see REST_AFTER_PASSING_MS). */
+  #resting: NodeJS.Timeout | undefined;
   #pumpScheduled = false;
   #stopped = false;
   #idleWaiters: (() => void)[] = [];
@@ -71,6 +82,10 @@ export class RedisJobTaker {
    * taskforge, or damaged): it is not run, and the taker goes on. `lost` is
    * told of a running job whose lock a renewal found held by another take,
    * or whose job is gone: this worker can no longer record its end.
+   * `types`, when given, names the task types the worker runs (asked at
+   * every take, as types may be registered later): jobs of other types are
+   * left waiting for a worker that runs them, and `passed` is told their
+   * types at each take that looked past some.
    */
   constructor(
     place: TakerPlace,
@@ -79,6 +94,8 @@ export class RedisJobTaker {
       readonly run: (job: TakenJob) => Promise<void>;
       readonly unreadable: (job: { readonly id: string; readonly token: string }, error: unknown) => void;
       readonly lost: (job: TakenJob, how: LockLoss) => void;
+      readonly types?: () => readonly string[] | undefined;
+      readonly passed?: (types: readonly string[]) => void;
     },
     logger: Logger,
   ) {
@@ -87,6 +104,8 @@ export class RedisJobTaker {
     this.#run = handlers.run;
     this.#unreadable = handlers.unreadable;
     this.#lost = handlers.lost;
+    this.#types = handlers.types;
+    this.#passed = handlers.passed;
     this.#logger = logger;
     this.#keys = BULL_KEYS.map((key) => `${place.jobKeyPrefix}${key}`);
     this.#renewer = setInterval(this.#renew, place.lockDurationMs / 2);
@@ -114,6 +133,7 @@ export class RedisJobTaker {
   /** Takes no more jobs (a take in flight still runs what it brings). */
   stopTaking(): void {
     this.#stopped = true;
+    clearTimeout(this.#resting);
     if (this.#waitingForJobs) this.#place.blocking.disconnect();
   }
 
@@ -150,13 +170,18 @@ export class RedisJobTaker {
     if (this.#stopped || this.#taking || this.#waitingForJobs) return;
     const free = this.#slots - this.#running.size;
     if (free <= 0) return;
+    // (A slot freed while resting: take now; the rest is over.)
+    clearTimeout(this.#resting);
+    this.#resting = undefined;
     this.#taking = true;
     this.#take(free).then(
-      ({ jobs, taken }) => {
+      ({ jobs, taken, passed }) => {
         this.#taking = false;
         for (const job of jobs) this.#start(job);
-        // Fewer than asked for: the queue is empty (or paused): wait until a job comes.
-        if (taken < free) this.#waitForJobs();
+        if (passed.length > 0) this.#passed?.(passed);
+        // Fewer than asked for: the queue has nothing more for this worker (or is paused): wait until a job comes.
+        if (taken < free && passed.length > 0) this.#rest();
+        else if (taken < free) this.#waitForJobs();
         else this.#schedulePump();
         this.#tellIfIdle();
       },
@@ -172,11 +197,17 @@ export class RedisJobTaker {
     );
   };
 
-  /** Takes up to `count` jobs: those to run, and how many the queue gave (an unreadable one is given, not run). */
-  async #take(count: number): Promise<{ jobs: TakenJob[]; taken: number }> {
+  /**
+   * Takes up to `count` jobs: those to run, how many the queue gave (an
+   * unreadable one is given, not run), and the types of the jobs it looked past.
+   */
+  async #take(count: number): Promise<{ jobs: TakenJob[]; taken: number; passed: string[] }> {
     this.#takes += 1;
     const tokenBase = `${this.#place.workerId}:${String(this.#takes)}`;
-    const reply = (await runScript(this.#place.client, 'tfTake', [...this.#keys, this.#place.jobKeyPrefix, String(Date.now()), tokenBase, String(this.#place.lockDurationMs), String(count)])) as (string | number)[];
+    const args = [...this.#keys, this.#place.jobKeyPrefix, String(Date.now()), tokenBase, String(this.#place.lockDurationMs), String(count)];
+    const types = this.#types?.();
+    if (types !== undefined) args.push(...types);
+    const [reply, passed] = (await runScript(this.#place.client, 'tfTake', args)) as [(string | number)[], string[]];
     const jobs: TakenJob[] = [];
     for (let at = 0; at + 4 < reply.length; at += 5) {
       const id = String(reply[at]);
@@ -190,7 +221,7 @@ export class RedisJobTaker {
       }
       jobs.push({ id, data, attemptsStarted: Number(reply[at + 2]), stalledCounter: Number(reply[at + 3]), token });
     }
-    return { jobs, taken: Math.floor(reply.length / 5) };
+    return { jobs, taken: Math.floor(reply.length / 5), passed: passed.map(String) };
   }
 
   #start(job: TakenJob): void {
@@ -204,6 +235,15 @@ export class RedisJobTaker {
     };
     // (run does not reject; were it to, the slot is freed all the same.)
     this.#run(job).then(ended, ended);
+  }
+
+  /** Waits on the marker after REST_AFTER_PASSING_MS, unless a freed slot makes it take first. */
+  #rest(): void {
+    this.#resting = setTimeout(() => {
+      this.#resting = undefined;
+      if (!this.#taking && !this.#waitingForJobs) this.#waitForJobs();
+    }, REST_AFTER_PASSING_MS);
+    this.#resting.unref();
   }
 
   /** Waits on the queue's marker (set when a job is added, or left by a take that saw more), then takes again. */

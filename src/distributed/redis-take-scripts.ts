@@ -29,63 +29,94 @@ local function roomLeft(wanted)
 end
 `;
 
+/** A take looks past at most this many waiting jobs of types its worker does not run (each costs Redis a few µs, twice). */
+export const MAX_PASSED_PER_TAKE = 1000;
+
 /**
  * Takes up to ARGV[5] jobs, in BullMQ's order (the plain wait list first,
  * then the prioritized set), each as BullMQ's moveToActive takes one: into
  * the active list, locked with its own token (ARGV[3] .. ':' .. its place
  * in this call) for ARGV[4] ms, `processedOn` set to ARGV[2], `ats`
- * (attempts started) counted, an `active` event. A job id whose job is gone
- * (removed while it waited) is dropped from the active list. When jobs
- * remain, the marker is set for the other workers (BullMQ sets it after
- * every job it takes). A paused queue, or one at the global concurrency
- * BullMQ lets a queue set (taskforge sets none), gives nothing: the worker
- * then waits on the marker (resume sets it) or looks again within seconds.
- * Returns, per job taken: its id, its data, its attempts started, its
- * stalled count, its lock token.
+ * (attempts started) counted, an `active` event. ARGV[6] on, when given,
+ * are the task types the worker runs: a job of another type (its BullMQ
+ * name is its task's type) is looked past and, at the end of the call, put
+ * back exactly where it was (its place in the wait list, its score), so
+ * that a worker that runs its type finds it in its turn; at most
+ * MAX_PASSED_PER_TAKE are. A job id whose job is gone (removed while it
+ * waited) is dropped. When jobs remain, the marker is set for the other
+ * workers (BullMQ sets it after every job it takes). A paused queue, or one
+ * at the global concurrency BullMQ lets a queue set (taskforge sets none),
+ * gives nothing: the worker then waits on the marker (resume sets it) or
+ * looks again within seconds. Returns the jobs taken (per job: its id, its
+ * data, its attempts started, its stalled count, its lock token) and the
+ * types of the jobs looked past.
  */
 export const TAKE_SCRIPT = `${PRELUDE}
 local now, tokenBase, lockDuration = ARGV[2], ARGV[3], ARGV[4]
 local wanted = roomLeft(tonumber(ARGV[5]))
+local runs
+if #ARGV > 5 then
+  runs = {}
+  for i = 6, #ARGV do runs[ARGV[i]] = true end
+end
 local taken, count, tries = {}, 0, 0
+-- Jobs of other types: ids from the wait list, and score and id pairs from the prioritized set, to put back.
+local passedWait, passedPrioritized, passedTypes, passedTypeSet, passed = {}, {}, {}, {}, 0
+local prioritizedEmptied = false
 -- (A job id whose job is gone costs a try; at most as many such as jobs wanted.)
-while count < wanted and tries < wanted * 2 do
-  tries = tries + 1
-  local jobId = rcall('RPOPLPUSH', waitKey, activeKey)
+while count < wanted and tries < wanted * 2 and passed < ${String(MAX_PASSED_PER_TAKE)} do
+  local jobId = rcall('RPOP', waitKey)
+  local score
   -- (A marker in the wait list, deprecated since BullMQ 5: dropped, as BullMQ does.)
-  if jobId and string.sub(jobId, 1, 2) == '0:' then
-    rcall('LREM', activeKey, 1, jobId)
-    jobId = rcall('RPOPLPUSH', waitKey, activeKey)
-  end
+  if jobId and string.sub(jobId, 1, 2) == '0:' then jobId = rcall('RPOP', waitKey) end
   if not jobId then
     local popped = rcall('ZPOPMIN', prioritizedKey)
     if #popped == 0 then
-      rcall('DEL', pcKey)
+      prioritizedEmptied = true
       break
     end
-    jobId = popped[1]
-    rcall('LPUSH', activeKey, jobId)
+    jobId, score = popped[1], popped[2]
   end
   local jobKey = prefix .. jobId
-  local fields = rcall('HMGET', jobKey, 'data', 'stc')
-  if fields[1] then
-    local token = tokenBase .. ':' .. tries
-    rcall('SET', jobKey .. ':lock', token, 'PX', lockDuration)
-    rcall('XADD', eventsKey, '*', 'event', 'active', 'jobId', jobId, 'prev', 'waiting')
-    -- (tfToken: which take holds the job; a renewal that finds the lock lapsed re-takes only a job nobody took since.)
-    rcall('HSET', jobKey, 'processedOn', now, 'tfToken', token)
-    local started = rcall('HINCRBY', jobKey, 'ats', 1)
-    table.insert(taken, jobId)
-    table.insert(taken, fields[1])
-    table.insert(taken, started)
-    table.insert(taken, fields[2] or '0')
-    table.insert(taken, token)
-    count = count + 1
+  local fields = rcall('HMGET', jobKey, 'data', 'stc', 'name')
+  if fields[1] and runs and fields[3] and not runs[fields[3]] then
+    passed = passed + 1
+    if score then
+      table.insert(passedPrioritized, score)
+      table.insert(passedPrioritized, jobId)
+    else
+      table.insert(passedWait, jobId)
+    end
+    if not passedTypeSet[fields[3]] then
+      passedTypeSet[fields[3]] = true
+      table.insert(passedTypes, fields[3])
+    end
   else
-    rcall('LREM', activeKey, 1, jobId)
+    tries = tries + 1
+    if fields[1] then
+      rcall('LPUSH', activeKey, jobId)
+      local token = tokenBase .. ':' .. tries
+      rcall('SET', jobKey .. ':lock', token, 'PX', lockDuration)
+      rcall('XADD', eventsKey, '*', 'event', 'active', 'jobId', jobId, 'prev', 'waiting')
+      -- (tfToken: which take holds the job; a renewal that finds the lock lapsed re-takes only a job nobody took since.)
+      rcall('HSET', jobKey, 'processedOn', now, 'tfToken', token)
+      local started = rcall('HINCRBY', jobKey, 'ats', 1)
+      table.insert(taken, jobId)
+      table.insert(taken, fields[1])
+      table.insert(taken, started)
+      table.insert(taken, fields[2] or '0')
+      table.insert(taken, token)
+      count = count + 1
+    end
   end
 end
-if #taken > 0 and (rcall('LLEN', waitKey) > 0 or rcall('ZCARD', prioritizedKey) > 0) then rcall('ZADD', markerKey, 0, '0') end
-return taken
+-- Put back from the last popped on: the wait list's right end is its oldest job.
+for i = #passedWait, 1, -1 do rcall('RPUSH', waitKey, passedWait[i]) end
+if #passedPrioritized > 0 then rcall('ZADD', prioritizedKey, unpack(passedPrioritized)) end
+-- (BullMQ resets the priority counter once nothing is prioritized.)
+if prioritizedEmptied and #passedPrioritized == 0 then rcall('DEL', pcKey) end
+if (#taken > 0 or passed > 0) and (rcall('LLEN', waitKey) > 0 or rcall('ZCARD', prioritizedKey) > 0) then rcall('ZADD', markerKey, 0, '0') end
+return { taken, passedTypes }
 `;
 
 /**

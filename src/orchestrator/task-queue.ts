@@ -148,6 +148,8 @@ export interface QueueConsumer {
   drained?(): void;
   /** Whether it can run tasks of `type`; a durable queue of one process leaves the tasks of a type it cannot run waiting. */
   runs?(type: string): boolean;
+  /** The task types it can run (asked again at each take: types may be registered later); a shared queue hands it only tasks of these. */
+  types?(): readonly string[];
 }
 
 /** A consumer's hold on a queue, from consume(). */

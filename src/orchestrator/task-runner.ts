@@ -93,6 +93,10 @@ export class TaskRunner implements QueueConsumer {
     return this.#registry.has(type);
   }
 
+  types(): readonly string[] {
+    return this.#registry.types;
+  }
+
   drained(): void {
     this.#onDrained?.();
   }

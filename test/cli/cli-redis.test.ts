@@ -548,6 +548,38 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     expect(await paused.exited).toBe(0);
   }, 90_000);
 
+  it('a worker without a task type leaves its tasks waiting, says so once, and runs the rest; a worker given the type (--tasks) runs them: nothing fails', async () => {
+    writeFileSync(join(dir, 'sizes.js'), "import { BaseTask } from 'taskforge';\nclass Resize extends BaseTask {\n  async executeTask(signal, { config }) {\n    return config.metadata.width;\n  }\n}\nexport default { resize: Resize };\n");
+    const queue = queueUrl();
+    const plain = await startWorker(queue);
+    const submitter = spawn(process.execPath, [BIN, 'run', '-', '--queue', queue, '--tasks', './sizes.js', '--json'], { cwd: dir, env: env() });
+    let stdout = '';
+    submitter.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const exited = new Promise<number | null>((done) => submitter.once('exit', (code) => { done(code); }));
+    workers.push({ child: submitter, exited, output: () => ({ stdout, stderr: '' }) });
+    const lines = [
+      { id: 'r1', type: 'resize', priority: 5, metadata: { width: 640 } },
+      write('w1', '/mixed/1.txt', 'one'),
+      { id: 'r2', type: 'resize', priority: 5, metadata: { width: 320 } },
+      write('w2', '/mixed/2.txt', 'two'),
+    ];
+    submitter.stdin.end(lines.map((line) => JSON.stringify(line)).join('\n'));
+    for (let waited = 0; plain.output().stdout.trim().split('\n').filter(Boolean).length < 2 || !plain.output().stderr.includes("type 'resize'"); waited += 20) {
+      if (waited > 30_000) throw new Error(`the plain worker did not run the writes: ${JSON.stringify(plain.output())}`);
+      await new Promise((done) => setTimeout(done, 20));
+    }
+    expect(plain.output().stderr).toContain(`taskforge: tasks of type 'resize' wait in the queue ${queue}, and no such task type is registered in this worker (`);
+    const sized = await startWorker(queue, ['--tasks', './sizes.js']);
+    expect(await exited).toBe(0);
+    const ended = stdout.trim().split('\n').map((line) => JSON.parse(line) as { id: string; status: string; data?: unknown });
+    expect(ended.map(({ id, status }) => `${id} ${status}`).sort()).toEqual(['r1 completed', 'r2 completed', 'w1 completed', 'w2 completed']);
+    expect(ended.find(({ id }) => id === 'r1')?.data).toBe(640);
+    const ranBy = (worker: WorkerProcess): string[] => worker.output().stdout.trim().split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { id: string }).id).sort();
+    expect(ranBy(plain)).toEqual(['w1', 'w2']);
+    expect(ranBy(sized)).toEqual(['r1', 'r2']);
+    expect(plain.output().stderr.split("type 'resize'").length - 1).toBe(1);
+  }, 60_000);
+
   it('run on a queue no worker takes from says so once after 5 s, and goes on waiting: a worker started then runs the batch', async () => {
     const queue = queueUrl();
     const submitter = spawn(process.execPath, [BIN, 'run', '-', '--queue', queue], { cwd: dir, env: env() });

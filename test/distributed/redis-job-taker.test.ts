@@ -35,7 +35,7 @@ describe.runIf(haveRedis)('RedisJobTaker: taking BullMQ jobs for all free slots 
   });
 
   /** A BullMQ queue under a fresh name, and a taker on it whose runs wait until `release` is called for them. */
-  async function setUp(slots: number, lockDurationMs = 30_000): Promise<{
+  async function setUp(slots: number, lockDurationMs = 30_000, types?: readonly string[]): Promise<{
     queue: Queue;
     taker: RedisJobTaker;
     started: TakenJob[];
@@ -45,6 +45,7 @@ describe.runIf(haveRedis)('RedisJobTaker: taking BullMQ jobs for all free slots 
     prefix: string;
     unreadable: string[];
     lost: { id: string; token: string; how: LockLoss }[];
+    passed: string[][];
   }> {
     if (server === undefined) throw new Error('no server');
     const url = `redis://127.0.0.1:${String(server.port)}`;
@@ -58,6 +59,7 @@ describe.runIf(haveRedis)('RedisJobTaker: taking BullMQ jobs for all free slots 
     const prefix = `tt:${name}:`;
     const unreadable: string[] = [];
     const lost: { id: string; token: string; how: LockLoss }[] = [];
+    const passed: string[][] = [];
     const taker = new RedisJobTaker(
       { client: connections.open(), blocking: connections.open(), jobKeyPrefix: prefix, lockDurationMs, workerId: 'w-test' },
       slots,
@@ -72,6 +74,7 @@ describe.runIf(haveRedis)('RedisJobTaker: taking BullMQ jobs for all free slots 
         },
         unreadable: (job) => unreadable.push(job.id),
         lost: (job, how) => lost.push({ id: job.id, token: job.token, how }),
+        ...(types === undefined ? {} : { types: () => types, passed: (names: readonly string[]) => passed.push([...names]) }),
       },
       logger,
     );
@@ -84,7 +87,7 @@ describe.runIf(haveRedis)('RedisJobTaker: taking BullMQ jobs for all free slots 
       await queue.obliterate({ force: true });
       await queue.close();
     });
-    return { queue, taker, started, release: (id) => releases.get(id)?.(), warnings, connections, prefix, unreadable, lost };
+    return { queue, taker, started, release: (id) => releases.get(id)?.(), warnings, connections, prefix, unreadable, lost, passed };
   }
 
   /** Polls until `check` holds (no timing asserted: the test's own timeout bounds it). */
@@ -125,6 +128,47 @@ describe.runIf(haveRedis)('RedisJobTaker: taking BullMQ jobs for all free slots 
     expect(await queue.getJobState('low')).toBe('prioritized');
     // A job left: the marker tells the other workers to look.
     expect(await monitor.zcard(`${prefix}marker`)).toBe(1);
+  });
+
+  it('takes only jobs of the types its worker runs, in BullMQ order; the others stay exactly where they were (place, score, state) for a worker that runs them', async () => {
+    const { queue, taker, started, connections, prefix, passed } = await setUp(4, 30_000, ['mine']);
+    await queue.addBulk([
+      { name: 'other', data: dataOf('o-high'), opts: { jobId: 'o-high', priority: 1 } },
+      { name: 'mine', data: dataOf('m-5'), opts: { jobId: 'm-5', priority: 5 } },
+      { name: 'other', data: dataOf('o-5'), opts: { jobId: 'o-5', priority: 5 } },
+      { name: 'mine', data: dataOf('m-10'), opts: { jobId: 'm-10', priority: 10 } },
+      { name: 'other', data: dataOf('o-plain-1'), opts: { jobId: 'o-plain-1' } },
+      { name: 'mine', data: dataOf('m-plain'), opts: { jobId: 'm-plain' } },
+      { name: 'other', data: dataOf('o-plain-2'), opts: { jobId: 'o-plain-2' } },
+    ]);
+    const client = connections.open();
+    const waitBefore = await client.lrange(`${prefix}wait`, 0, -1);
+    const prioritizedBefore = await client.zrange(`${prefix}prioritized`, 0, -1, 'WITHSCORES');
+    taker.start();
+    await until(() => started.length === 3);
+    await pause(100);
+    // BullMQ's order among its own: the plain wait list first, then smaller BullMQ priority, FIFO among equals.
+    expect(started.map((job) => job.id)).toEqual(['m-plain', 'm-5', 'm-10']);
+    expect(passed[0]).toEqual(['other']);
+    // The others were looked past and put back as they were: the same places in the wait list, the same scores.
+    expect(await client.lrange(`${prefix}wait`, 0, -1)).toEqual(waitBefore.filter((id) => id !== 'm-plain'));
+    const prioritizedAfter = await client.zrange(`${prefix}prioritized`, 0, -1, 'WITHSCORES');
+    const withoutMine: string[] = [];
+    for (let at = 0; at < prioritizedBefore.length; at += 2) {
+      const id = prioritizedBefore[at] ?? '';
+      if (!id.startsWith('m-')) withoutMine.push(id, prioritizedBefore[at + 1] ?? '');
+    }
+    expect(prioritizedAfter).toEqual(withoutMine);
+    for (const id of ['o-high', 'o-5']) expect(await queue.getJobState(id)).toBe('prioritized');
+    for (const id of ['o-plain-1', 'o-plain-2']) expect(await queue.getJobState(id)).toBe('waiting');
+    expect(await client.lrange(`${prefix}active`, 0, -1)).toEqual(['m-10', 'm-5', 'm-plain']);
+    for (const id of ['o-high', 'o-5', 'o-plain-1']) expect(await client.exists(`${prefix}${id}:lock`)).toBe(0);
+    // The others are still there: the marker is left for a worker that runs them.
+    expect(await client.zcard(`${prefix}marker`)).toBe(1);
+    // A job of its type added later is taken (the taker rests a moment after looking past others, then waits on the marker again).
+    await queue.add('mine', dataOf('m-later'), { jobId: 'm-later', priority: 1 });
+    await until(() => started.length === 4);
+    expect(started[3]?.id).toBe('m-later');
   });
 
   it('takes the next job as a slot frees, and waits on the marker for jobs added later', async () => {

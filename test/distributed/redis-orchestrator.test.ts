@@ -188,6 +188,41 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     expect((await later.result).status).toBe('completed');
   });
 
+  it('a worker runs only the task types it registers: the others wait, not failed, behind nothing of its own, until a worker that registers them comes', async () => {
+    const orchestrator = await client();
+    // A worker of one type only (flaky), as a fleet of specialised workers has.
+    const { orchestrator: flakyOnly } = await redisOrchestrator({ url: server?.url ?? '', name }, { concurrency: 2, taskTypes: { flaky: FlakyTask }, context: { journal } });
+    cleanups.push(() => flakyOnly.shutdown({ timeoutMs: 1000 }));
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => {
+      if (warning.name === 'TaskforgeWarning' && warning.message.includes(`name=${name},`)) warnings.push(warning.message);
+    };
+    process.on('warning', onWarning);
+    cleanups.push(() => {
+      process.off('warning', onWarning);
+      return Promise.resolve();
+    });
+    const probes = await orchestrator.submitAll([probe('p-1', 9), probe('p-2', 9), { ...probe('p-3', 0), dependsOn: ['p-1'] }]);
+    const flakies = await orchestrator.submitAll([0, 1, 2].map((index) => ({ id: `f-${String(index)}`, type: 'flaky', priority: index - 5 })));
+    // The flaky tasks run though the probes (of higher priority) wait ahead of them.
+    const flakyResults = await Promise.all(flakies.map((handle) => handle.result));
+    expect(flakyResults.map((result) => result.status)).toEqual(['completed', 'completed', 'completed']);
+    await delay(300);
+    expect(journal.startOrder).toEqual([]);
+    // Said once, however many takes looked past them.
+    expect(warnings).toEqual([expect.stringContaining("tasks of type 'probe' wait in the queue") as unknown]);
+    expect(await Promise.all(probes.map(async (handle) => (await orchestrator.get(handle.id))?.status))).toEqual(['pending', 'pending', 'pending']);
+    // A worker that registers probe runs them, in their order.
+    await worker(1);
+    const probeResults = await Promise.all(probes.map((handle) => handle.result));
+    expect(probeResults.map((result) => [result.status, result.attempts])).toEqual([
+      ['completed', 1],
+      ['completed', 1],
+      ['completed', 1],
+    ]);
+    expect(journal.startOrder).toEqual(['p-1', 'p-2', 'p-3']);
+  });
+
   it('records a batch of ends once each, and fails thousands of dependents of one failed task (more than one script chunk)', async () => {
     const queue = await RedisStore.open({ url: server?.url ?? '', name });
     cleanups.push(() => queue.close());
