@@ -120,6 +120,11 @@ export class BatchView {
     return this.#heardOfAny;
   }
 
+  /** Whether the end of the batch's task `id` has been counted. */
+  hasEnded(id: string): boolean {
+    return this.#recorded.has(id);
+  }
+
   /** Tasks of the batch counted so far. */
   get recorded(): number {
     return this.#recorded.size;

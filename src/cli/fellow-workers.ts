@@ -16,7 +16,7 @@ export interface WorkerSelf {
 /**
  * Puts this worker on its Redis queue's roster, every few seconds, and says
  * once on stderr of each other worker there that would make a task end
- * differently (another storage, another key, task types this one lacks):
+ * differently (another storage, another key):
  * workers of one queue are interchangeable, so such a pair is two teams
  * sharing a queue name by mistake, whose tasks land with either. A queue
  * of another kind has no roster. Returns how to stop (it leaves the roster).
@@ -83,6 +83,14 @@ export function watchQueueWorkers(queue: TaskQueue, storage: StorageBackend, str
     }
   };
   return lookEveryRefresh(look).stop;
+}
+
+/**
+ * The workers on the queue's roster now: undefined for a queue without
+ * one (not Redis), or when Redis does not answer.
+ */
+export async function queueWorkers(queue: TaskQueue): Promise<WorkerFacts[] | undefined> {
+  return rosterOf(queue)?.list().catch(() => undefined);
 }
 
 /** The queue's roster of workers: a Redis queue has one, a queue of another kind none. */

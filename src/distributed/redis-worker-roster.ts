@@ -28,9 +28,9 @@ export const ROSTER_REFRESH_MS = 5000;
  * in one hash (a field per worker, rewritten every few seconds, removed as
  * it stops; one not heard from for 30 s is dropped by the next worker that
  * looks). Workers of one queue are interchangeable: a task lands with
- * whichever takes it. Two that store to different places, encrypt with
- * different keys or run different task types are a mistake a worker can
- * see here and say (two teams on one queue name).
+ * whichever takes it. Two that store to different places or encrypt with
+ * different keys are a mistake a worker can see here and say (two teams on
+ * one queue name); a submitter sees here a task type no worker runs.
  */
 export class RedisWorkerRoster {
   readonly #redis: Redis;
@@ -84,13 +84,18 @@ function parsed(text: string): Entry | undefined {
 
 /**
  * How `other` differs from `self` in what decides where a task's objects
- * land and whether it runs: the differences in words, or none.
+ * land: the differences in words, or none. Task types may differ: a worker
+ * takes only tasks of the types it registers (a specialised fleet).
  */
 export function differences(self: WorkerFacts, other: WorkerFacts): string[] {
   const found: string[] = [];
   if (other.storage !== self.storage) found.push(`stores to ${other.storage} (this one: ${self.storage})`);
   if (other.key !== self.key) found.push(`encrypts with ${other.key === undefined ? 'no key' : `key ${other.key}`} (this one: ${self.key === undefined ? 'no key' : `key ${self.key}`})`);
-  const missing = other.types.filter((type) => !self.types.includes(type));
-  if (missing.length > 0) found.push(`runs task types this one does not (${missing.join(', ')}: taken here, such a task fails)`);
   return found;
+}
+
+/** Of `types` (custom ones: every worker runs storage), those no worker in `workers` registers. */
+export function typesNoneRuns(types: Iterable<string>, workers: readonly WorkerFacts[]): string[] {
+  const run = new Set(workers.flatMap((worker) => worker.types));
+  return [...new Set(types)].filter((type) => type !== 'storage' && !run.has(type)).sort();
 }

@@ -548,15 +548,17 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     expect(await paused.exited).toBe(0);
   }, 90_000);
 
-  it('a worker without a task type leaves its tasks waiting, says so once, and runs the rest; a worker given the type (--tasks) runs them: nothing fails', async () => {
+  it('a worker without a task type leaves its tasks waiting, says so once, and runs the rest; run says after 5 s that no worker registers the type; a worker given it (--tasks) runs them: nothing fails', async () => {
     writeFileSync(join(dir, 'sizes.js'), "import { BaseTask } from 'taskforge';\nclass Resize extends BaseTask {\n  async executeTask(signal, { config }) {\n    return config.metadata.width;\n  }\n}\nexport default { resize: Resize };\n");
     const queue = queueUrl();
     const plain = await startWorker(queue);
     const submitter = spawn(process.execPath, [BIN, 'run', '-', '--queue', queue, '--tasks', './sizes.js', '--json'], { cwd: dir, env: env() });
     let stdout = '';
+    let stderr = '';
     submitter.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    submitter.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<number | null>((done) => submitter.once('exit', (code) => { done(code); }));
-    workers.push({ child: submitter, exited, output: () => ({ stdout, stderr: '' }) });
+    workers.push({ child: submitter, exited, output: () => ({ stdout, stderr }) });
     const lines = [
       { id: 'r1', type: 'resize', priority: 5, metadata: { width: 640 } },
       write('w1', '/mixed/1.txt', 'one'),
@@ -569,6 +571,11 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
       await new Promise((done) => setTimeout(done, 20));
     }
     expect(plain.output().stderr).toContain(`taskforge: tasks of type 'resize' wait in the queue ${queue}, and no such task type is registered in this worker (`);
+    for (let waited = 0; !stderr.includes('no worker of the queue registers'); waited += 50) {
+      if (submitter.exitCode !== null || waited > 30_000) throw new Error(`run said nothing of the type: ${stderr}`);
+      await new Promise((done) => setTimeout(done, 50));
+    }
+    expect(stderr).toBe(`taskforge: 2 tasks of this batch are of type 'resize', which no worker of the queue registers (1 worker takes from it): waiting for one (taskforge worker --queue ${queue} --tasks MODULE)\n`);
     const sized = await startWorker(queue, ['--tasks', './sizes.js']);
     expect(await exited).toBe(0);
     const ended = stdout.trim().split('\n').map((line) => JSON.parse(line) as { id: string; status: string; data?: unknown });

@@ -10,9 +10,10 @@ import { batchIdPrefix, parseBatch } from '../batch-file.js';
 import { BatchView, type BatchTask } from '../batch-view.js';
 import { afterCaret, Interruption } from '../interruption.js';
 import { exitOnceReturned } from '../stop-signal.js';
-import { STOP_GRACE_MS } from '../../orchestrator/task-queue.js';
+import { STOP_GRACE_MS, type TaskQueue } from '../../orchestrator/task-queue.js';
 import type { TaskView } from '../../orchestrator/task-view.js';
-import type { TaskQueue } from '../../orchestrator/task-queue.js';
+import { typesNoneRuns } from '../../distributed/redis-worker-roster.js';
+import { queueWorkers } from '../fellow-workers.js';
 import { chooseQueue, openCliQueue } from '../cli-queue.js';
 import { LocalQueue } from '../../orchestrator/queues/local-queue.js';
 import { tellConnectionChanges } from '../connection-lines.js';
@@ -77,7 +78,7 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
   /** Tasks of an earlier run that could not be waited for. */
   const unwaited = { count: 0 };
   const interruption = Interruption.watch(streams);
-  let hint: NodeJS.Timeout | undefined;
+  let stopHint: (() => void) | undefined;
   interruption.signal.addEventListener('abort', () => {
     const why = interruption.outputClosed ? 'the output was closed' : `interrupted by ${interruption.by ?? 'a signal'}`;
     const again = `${interruption.outputClosed ? 'Ctrl-C' : 'again'} to stop at once`;
@@ -133,15 +134,15 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
       );
     }
     sayResumed(streams, orchestrator.queueName, batch.length, fresh.length, view.recorded);
-    if (shared) hint = hintWhenNoWorker(view, streams, orchestrator.queueName);
+    if (shared) stopHint = hintWhenNoWorker(view, batch, queue, streams, orchestrator.queueName);
     await Promise.all(waits);
     await orchestrator.onIdle();
   } finally {
     interruption.stop();
     stopTelling();
-    clearTimeout(hint);
+    stopHint?.();
     // (Counted before the shutdown closes the queue.)
-    heldBack = queue instanceof LocalQueue ? queue.waiting - queue.waitingToRun : 0;
+    heldBack = queue instanceof LocalQueue ? queue.heldBack : 0;
     await orchestrator.shutdown();
     view.stop();
   }
@@ -175,7 +176,7 @@ async function sayOthersRun(queue: TaskQueue, known: readonly (TaskView | undefi
   if (!(queue instanceof LocalQueue) || !queue.durable) return;
   const { waiting, running } = await queue.counts();
   const ours = known.filter((task) => task !== undefined && task.result === undefined).length;
-  const others = waiting + running - ours - (queue.waiting - queue.waitingToRun);
+  const others = waiting + running - ours - queue.heldBack;
   if (others <= 0) return;
   streams.stderr.write(`taskforge: ${queue.name} also holds ${plural(others, 'unfinished task')} of other batches: ${others === 1 ? 'it runs' : 'they run'} now too, and this run waits for ${others === 1 ? 'it' : 'them'} (${others === 1 ? 'it is' : 'they are'} not in its table)\n`);
 }
@@ -319,14 +320,36 @@ function idSuffix(config: unknown): string {
 /**
  * On a shared queue nothing runs here: a batch nobody takes waits in
  * silence (stdout is the results', and only a terminal gets live
- * progress). Said once when no task of the batch has started or ended
- * within NO_WORKER_HINT_MS.
+ * progress). Said once, NO_WORKER_HINT_MS after the batch went in: of each
+ * type of its unended tasks that no worker on the queue's roster
+ * registers, that its tasks wait for one (a worker takes only the types it
+ * registers); else, when no task of the batch has started or ended, that
+ * none has. Returns how to stop it (nothing is said after).
  */
-function hintWhenNoWorker(view: BatchView, streams: CliStreams, queueName: string): NodeJS.Timeout {
+function hintWhenNoWorker(view: BatchView, batch: readonly BatchTask[], queue: TaskQueue, streams: CliStreams, queueName: string): () => void {
+  let stopped = false;
+  const say = async (): Promise<void> => {
+    const workers = await queueWorkers(queue);
+    const unended = batch.filter((task) => !view.hasEnded(task.config.id)).map((task) => task.config.type);
+    const unrun = workers === undefined || workers.length === 0 ? [] : typesNoneRuns(unended, workers);
+    if (stopped) return;
+    for (const type of unrun) {
+      const count = unended.filter((each) => each === type).length;
+      streams.stderr.write(
+        `taskforge: ${plural(count, 'task')} of this batch ${count === 1 ? 'is' : 'are'} of type '${type}', which no worker of the queue registers (${plural(workers?.length ?? 0, 'worker')} ${workers?.length === 1 ? 'takes' : 'take'} from it): waiting for one (taskforge worker --queue ${queueName} --tasks MODULE)\n`,
+      );
+    }
+    if (unrun.length === 0 && !view.heardOfAny) {
+      streams.stderr.write(`taskforge: no task of this batch has started in ${String(NO_WORKER_HINT_MS / 1000)} s: the queue's workers are busy, or none runs (start one: taskforge worker --queue ${queueName}); waiting\n`);
+    }
+  };
   const timer = setTimeout(() => {
-    if (view.heardOfAny) return;
-    streams.stderr.write(`taskforge: no task of this batch has started in ${String(NO_WORKER_HINT_MS / 1000)} s: the queue's workers are busy, or none runs (start one: taskforge worker --queue ${queueName}); waiting\n`);
+    // (A roster Redis does not answer is no roster: then only the general hint can be given.)
+    say().catch(() => undefined);
   }, NO_WORKER_HINT_MS);
   timer.unref();
-  return timer;
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
 }

@@ -278,9 +278,14 @@ export class LocalQueue implements TaskQueue {
 
   /** Tasks waiting that this process's consumer can run: not held back for a type it lacks (see HeldBack). */
   get waitingToRun(): number {
+    return this.waiting - this.heldBack;
+  }
+
+  /** Tasks waiting held back for a type this process's consumer cannot run, with those that wait on them (see HeldBack). */
+  get heldBack(): number {
     // (Asked before the first hand-out: the consumer is asked about the recovered tasks' types now.)
     if (this.#recovered !== undefined && this.#consumer !== undefined && !this.#closed) this.#holdBackUnrunnable(this.#consumer);
-    return this.waiting - this.#heldBack.size;
+    return this.#heldBack.size;
   }
 
   /**
