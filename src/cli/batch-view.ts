@@ -55,6 +55,8 @@ export class BatchView {
   #startedAt = 0;
   /** A task of the batch was heard to start or end (see heardOfAny). */
   #heardOfAny = false;
+  /** A list task of the batch completed with no entry (see listedNothing). */
+  #listedNothing = false;
 
   constructor(orchestrator: BatchEvents, tasks: readonly BatchTask[], options: CommonOptions, streams: CliStreams) {
     this.#orchestrator = orchestrator;
@@ -120,6 +122,11 @@ export class BatchView {
     return this.#heardOfAny;
   }
 
+  /** Whether a list task of the batch completed with no entry (its root may not be there: see root-missing.ts). */
+  get listedNothing(): boolean {
+    return this.#listedNothing;
+  }
+
   /** Whether the end of the batch's task `id` has been counted. */
   hasEnded(id: string): boolean {
     return this.#recorded.has(id);
@@ -143,8 +150,10 @@ export class BatchView {
     this.#transfers.delete(result.id);
     if (this.#started.delete(result.id)) this.#counts.running -= 1;
     else this.#counts.pending -= 1;
-    if (result.success) this.#counts.completed += 1;
-    else {
+    if (result.success) {
+      this.#counts.completed += 1;
+      if (this.#meta.get(result.id)?.operation === 'list' && (result.data as { entries?: unknown[] } | undefined)?.entries?.length === 0) this.#listedNothing = true;
+    } else {
       this.#counts.failed += 1;
       this.failed += 1;
     }

@@ -125,6 +125,18 @@ describe('taskforge write / read', () => {
     expect(taskforge(['ls', '/', '--root', join(cwd, 'empty-root')])).toEqual({ code: 0, stdout: '', stderr: '' });
   });
 
+  it('a list task of a run batch on a storage root that does not exist says so too, once; on a root that exists, nothing', () => {
+    const missing = join(cwd, 'no-such-run-root');
+    const batch = [{ type: 'storage', metadata: { operation: 'list', path: '/' } }, { type: 'storage', metadata: { operation: 'list', path: '/', options: { recursive: true } } }].map((line) => JSON.stringify(line)).join('\n');
+    const ran = taskforge(['run', '-', '--root', missing, '--json'], { input: batch });
+    expect(ran.code).toBe(0);
+    expect(ran.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { status: string; data: { entries: unknown[] } }).data.entries)).toEqual([[], []]);
+    expect(ran.stderr).toBe(`taskforge: nothing is stored: the storage root ${missing} does not exist (does --root or TASKFORGE_STORAGE_ROOT name another folder?)\n`);
+    expect(existsSync(missing)).toBe(false);
+    mkdirSync(join(cwd, 'empty-run-root'));
+    expect(taskforge(['run', '-', '--root', join(cwd, 'empty-run-root'), '--json'], { input: batch }).stderr).toBe('');
+  });
+
   it('a URL given as --root or TASKFORGE_STORAGE_ROOT is a usage error (exit 2) that says where S3 goes, and no folder is made', () => {
     const url = 's3://bucket/trial?endpoint=http://127.0.0.1:9777';
     const flag = taskforge(['write', '/r.txt', '--data', 'hi', '--root', url]);

@@ -1,10 +1,9 @@
-import { stat } from 'node:fs/promises';
-import type { ListEntry, StorageBackend } from '../../storage/backend.js';
-import { FileSystemBackend } from '../../storage/backends/filesystem.js';
+import type { ListEntry } from '../../storage/backend.js';
 import { MAX_LIST_LIMIT } from '../../tasks/storage-task-config.js';
 import { backendFor, formatBytes, printJson, type CliStreams, type CommonOptions } from '../cli-context.js';
 import { ExitCode } from '../exit-codes.js';
 import { Interruption } from '../interruption.js';
+import { sayIfRootMissing } from '../root-missing.js';
 import { runOne } from '../run-one.js';
 
 /** Options of `taskforge ls`. */
@@ -40,17 +39,6 @@ export async function lsCommand(path: string, options: LsCommandOptions, streams
   }
   if (listed === 0) await sayIfRootMissing(backend, streams);
   return ExitCode.OK;
-}
-
-/** An empty listing of a folder that is not there: a mistyped --root would otherwise look like an empty store. */
-async function sayIfRootMissing(backend: StorageBackend, streams: CliStreams): Promise<void> {
-  if (!(backend instanceof FileSystemBackend)) return;
-  const root = backend.rootDirectory;
-  const there = await stat(root).then(
-    () => true,
-    () => false,
-  );
-  if (!there) streams.stderr.write(`taskforge: nothing is stored: the storage root ${root} does not exist (does --root or TASKFORGE_STORAGE_ROOT name another folder?)\n`);
 }
 
 function print(entry: ListEntry, options: LsCommandOptions, streams: CliStreams): void {

@@ -14,6 +14,7 @@ import { STOP_GRACE_MS, type TaskQueue } from '../../orchestrator/task-queue.js'
 import type { TaskView } from '../../orchestrator/task-view.js';
 import { typesNoneRuns } from '../../distributed/redis-worker-roster.js';
 import { queueWorkers } from '../fellow-workers.js';
+import { sayIfRootMissing } from '../root-missing.js';
 import { chooseQueue, openCliQueue } from '../cli-queue.js';
 import { LocalQueue } from '../../orchestrator/queues/local-queue.js';
 import { tellConnectionChanges } from '../connection-lines.js';
@@ -158,6 +159,8 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
   if (heldBack > 0) {
     streams.stderr.write(`taskforge: ${plural(heldBack, 'task')} ${heldBack === 1 ? 'stays' : 'stay'} in ${orchestrator.queueName}, waiting on a task type this run does not register: a run given it (--tasks) runs ${heldBack === 1 ? 'it' : 'them'}\n`);
   }
+  // (On Redis the workers listed their own storage: not this process's to look at.)
+  if (view.listedNothing && context.backend !== undefined) await sayIfRootMissing(context.backend, streams);
   if (lost.count > 0) streams.stderr.write(`taskforge: LOST: ${String(lost.count)} tasks were lost by the queue, e.g. ${lost.example}\n`);
   return view.failed > 0 || interruption.signal.aborted || unwaited.count > 0 ? ExitCode.TASK_FAILED : ExitCode.OK;
 }
