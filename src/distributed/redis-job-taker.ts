@@ -12,9 +12,12 @@ const RETRY_AFTER_MS = 1000;
  * After a take that looked past jobs of types this worker does not run (and
  * left the marker set for the workers that do), this one waits this long
  * before it waits on the marker again: workers that cannot run what waits
- * would otherwise hand the marker to one another without end.
+ * would otherwise hand the marker to one another without end. Doubled at
+ * each such take that brought nothing, up to REST_AFTER_PASSING_MAX_MS: a
+ * backlog no worker runs costs Redis a look per worker every 2 s.
  */
 const REST_AFTER_PASSING_MS = 500;
+const REST_AFTER_PASSING_MAX_MS = 2000;
 
 /** A job this worker took from the queue and holds the lock of. */
 export interface TakenJob {
@@ -72,6 +75,8 @@ export class RedisJobTaker {
   #waitingForJobs = false;
   /** Set while the taker rests after looking past other types' jobs (see REST_AFTER_PASSING_MS). */
   #resting: NodeJS.Timeout | undefined;
+  /** The last rest's length; 0 after a take that looked past nothing. */
+  #restMs = 0;
   #pumpScheduled = false;
   #stopped = false;
   #idleWaiters: (() => void)[] = [];
@@ -180,9 +185,14 @@ export class RedisJobTaker {
         for (const job of jobs) this.#start(job);
         if (passed.length > 0) this.#passed?.(passed);
         // Fewer than asked for: the queue has nothing more for this worker (or is paused): wait until a job comes.
-        if (taken < free && passed.length > 0) this.#rest();
-        else if (taken < free) this.#waitForJobs();
-        else this.#schedulePump();
+        if (taken < free && passed.length > 0) {
+          this.#restMs = taken > 0 || this.#restMs === 0 ? REST_AFTER_PASSING_MS : Math.min(this.#restMs * 2, REST_AFTER_PASSING_MAX_MS);
+          this.#rest();
+        } else {
+          if (passed.length === 0) this.#restMs = 0;
+          if (taken < free) this.#waitForJobs();
+          else this.#schedulePump();
+        }
         this.#tellIfIdle();
       },
       (error: unknown) => {
@@ -237,12 +247,12 @@ export class RedisJobTaker {
     this.#run(job).then(ended, ended);
   }
 
-  /** Waits on the marker after REST_AFTER_PASSING_MS, unless a freed slot makes it take first. */
+  /** Waits on the marker after #restMs, unless a freed slot makes it take first. */
   #rest(): void {
     this.#resting = setTimeout(() => {
       this.#resting = undefined;
       if (!this.#taking && !this.#waitingForJobs) this.#waitForJobs();
-    }, REST_AFTER_PASSING_MS);
+    }, this.#restMs);
     this.#resting.unref();
   }
 
