@@ -298,6 +298,32 @@ function freezeAtFirst(client: S3Client, pid: number, matches: (request: { metho
   );
 }
 
+describe('an S3 server killed mid-upload (SIGKILL)', () => {
+  it('the write fails BACKEND_UNAVAILABLE and says that the parts it sent stay on the server (they could not be removed): partsLeft, not silence', async () => {
+    const server = await startS3Server('killedupload');
+    const client = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3RVER_CREDENTIALS, maxAttempts: 1 });
+    try {
+      const backend = new S3Backend({ bucket: server.bucket, client, partSize: PART });
+      async function* body(): AsyncGenerator<Buffer> {
+        for (let index = 0; index < 40; index += 1) {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          yield Buffer.alloc(1024 * 1024, index);
+        }
+      }
+      const sent = whenFirstPartSent(client);
+      const running = new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/killed.bin', data: body() } }, { backend }).execute();
+      await sent;
+      process.kill(server.pid, 'SIGKILL');
+      const result = await running;
+      expect(result.error).toMatchObject({ code: 'BACKEND_UNAVAILABLE', details: { path: '/killed.bin', partsLeft: true } });
+      expect(result.error?.message).toMatch(/^write of '\/killed\.bin' failed: the connection was refused .*\(ECONNREFUSED\); removing its multipart upload failed too \(.*ECONNREFUSED.*\): the parts sent stay on the server until a lifecycle rule for incomplete uploads removes them \(not retried: the data stream was already read\)$/);
+    } finally {
+      client.destroy();
+      await server.stop();
+    }
+  }, 60_000);
+});
+
 describe('an S3 server that stops answering mid-read (SIGSTOP)', () => {
   it('a stream read handed over (its task long ended) fails BACKEND_UNAVAILABLE once nothing comes for the idle timeout, instead of hanging for ever', async () => {
     const server = await startS3Server('frozenread');

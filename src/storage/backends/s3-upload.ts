@@ -52,6 +52,29 @@ export class UploadNotStopped extends Error {
   }
 }
 
+/**
+ * An upload that failed (not aborted) whose multipart upload could not be
+ * removed either (the server went away, or refuses the removal): the
+ * write's error, as the backend codes it, is to say that its parts stay.
+ */
+export class UploadLeft extends Error {
+  constructor(
+    readonly error: unknown,
+    readonly stopMessage: string,
+  ) {
+    super(error instanceof Error ? error.message : String(error));
+  }
+
+  /** `coded` (the write's error) saying that the parts sent stay on the server. */
+  told(coded: TaskforgeError, path: string): TaskforgeError {
+    return new TaskforgeError(coded.code, `${coded.message}; removing its multipart upload failed too (${this.stopMessage}): the parts sent stay on the server until a lifecycle rule for incomplete uploads removes them`, {
+      cause: coded,
+      retryable: coded.retryable,
+      details: { ...coded.details, path, partsLeft: true },
+    });
+  }
+}
+
 /** A commit that had no answer within its grace after the write's signal fired: whether it was applied is not known; the write's error says so. */
 export class CommitUnanswered extends Error {
   constructor(readonly coded: TaskforgeError) {
@@ -154,9 +177,9 @@ async function upload(target: UploadTarget, parts: AsyncGenerator<Part>, signal:
     // Bounded: a server that stopped answering (the very reason a timeout stopped the parts) must not hold the write for ever.
     const stopUpload = new target.sdk.AbortMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId });
     await target.client.send(stopUpload, { abortSignal: AbortSignal.timeout(STOP_UPLOAD_MS) }).catch((stopError: unknown) => {
-      if (!signal.aborted) return;
-      const reason = abortError(signal);
       const message = stopError instanceof Error ? stopError.message : String(stopError);
+      if (!signal.aborted) throw new UploadLeft(error, message);
+      const reason = abortError(signal);
       // partsLeft: what was sent stays on the server (billed) until a lifecycle rule for incomplete uploads removes it.
       throw new UploadNotStopped(new TaskforgeError(reason.code, `write of '${path}' failed: ${reason.message}, and stopping its upload failed (${message})`, { cause: stopError, retryable: reason.retryable, details: { path, partsLeft: true } }));
     });

@@ -11,7 +11,7 @@ import { s3Error, statusOf } from './s3-errors.js';
 import { entriesOfKey } from './s3-keys.js';
 import { alreadyExists, isDirectory, notADirectory, notFound } from './tree-errors.js';
 import { s3Location } from './s3-location.js';
-import { CommitUnanswered, UploadNotStopped, uploadObject } from './s3-upload.js';
+import { CommitUnanswered, UploadLeft, UploadNotStopped, uploadObject } from './s3-upload.js';
 
 /** Options of {@link S3Backend}. */
 export interface S3BackendOptions {
@@ -248,12 +248,13 @@ export class S3Backend implements StorageBackend {
     };
     try {
       await uploadObject(target, abortable(endingWithCheck(body, check), signal), signal, path);
-    } catch (error) {
-      if (error instanceof UploadNotStopped || error instanceof CommitUnanswered) throw error.coded;
+    } catch (caught) {
+      if (caught instanceof UploadNotStopped || caught instanceof CommitUnanswered) throw caught.coded;
       throwIfAborted(options.signal);
-      if (refusal !== undefined) throw refusal;
-      if (statusOf(error) === 412) throw alreadyExists(path);
-      throw s3Error('write', path, error);
+      const error = caught instanceof UploadLeft ? caught.error : caught;
+      const coded = refusal ?? (statusOf(error) === 412 ? alreadyExists(path) : s3Error('write', path, error));
+      // (A refusal is not coded here when it is not a TaskforgeError: it is thrown as it is.)
+      throw caught instanceof UploadLeft && coded instanceof TaskforgeError ? caught.told(coded, path) : coded;
     }
     // Committed: what was stored is asked for even if the write's signal has fired (the write took place, and says so), within the grace.
     const late = graceAfter(options.signal, this.#commitGraceMs);
