@@ -13,7 +13,7 @@ import { decodeStoredObject } from '../storage/object-reader.js';
 import { bytesToForm, chosenForm, collectBytes, decodeObject, metadataFor, onlyChunk, type ReadValue } from '../storage/content.js';
 import { defaultReadCache, type CachedObject, type ReadCache } from '../storage/read-cache.js';
 import { defaultBackend } from '../storage/default-backend.js';
-import { openPackedFile } from './tree-lookup.js';
+import { findTree, inTree, openPackedFile } from './tree-lookup.js';
 import { listWithTrees } from './tree-listing-merge.js';
 import { BaseTask, type AttemptContext, type TaskContext } from './base-task.js';
 import { attemptOptionsOf, type AttemptOptions } from './task-config.js';
@@ -128,6 +128,7 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
             await this.#beforeCommit?.();
             return this.#backend.delete(path, { signal, recursive });
           });
+          if (!deleted && !recursive) await this.#refuseIfPacked(path, signal);
           return { path, deleted } satisfies DeleteResultData;
         } finally {
           // Even a failed delete may have removed part of a tree.
@@ -246,6 +247,22 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
     this.#cache.set(this.#backend, path, { version: opened.info.version, kind: decoded.kind, bytes, key: decoded.key, validatedAt: Date.now() }, ticket);
     // The caller gets its own copy: changing it must not change what the next read is served.
     return bytesToForm(Buffer.from(bytes), decoded.kind, path, options.as);
+  }
+
+  /**
+   * Throws when `path`, where no object is, is a file of a stored tree that
+   * went into a pack: it is there (a read finds it), and cannot be deleted
+   * alone. A tree whose index cannot be read (no key) says nothing.
+   */
+  async #refuseIfPacked(path: string, signal: AbortSignal): Promise<void> {
+    const tree = await findTree(this.#backend, path, { keyring: this.#keyring, requireEncryption: false, signal }, true).catch(() => undefined);
+    const entry = tree?.index.get(inTree(tree.prefix, path) ?? '');
+    if (tree === undefined || entry?.kind !== 'file' || entry.pack === undefined) return;
+    throw new TaskforgeError(
+      ErrorCode.UNSUPPORTED_OPTION,
+      `delete of '${path}' failed: it is a file of the tree stored at '${tree.prefix}', packed with others in one object, and cannot be deleted alone: store the tree again without it (write --recursive --delete), or delete the whole tree`,
+      { details: { path, tree: tree.prefix } },
+    );
   }
 
   /** The object at `path`; where none is, a file of a stored tree that went into a pack, if a tree above `path` holds one there. */

@@ -84,6 +84,26 @@ describe('a tree in packs', () => {
     expect(missing.error?.code).toBe('NOT_FOUND');
   });
 
+  it('a delete of a packed file is refused (UNSUPPORTED_OPTION, naming the tree), not told "nothing there" while the file is still read; a path the tree does not hold is nothing', async () => {
+    for (const withKey of [false, true]) {
+      const backend = new MemoryBackend();
+      const keys = withKey ? { keyring } : {};
+      await storeTree({ source: join(dir, 'src'), prefix: '/t', backend, ...keys, ...(withKey ? { options: { encryption: true } } : {}) });
+      const deleted = await new StorageTask({ type: 'storage', metadata: { operation: 'delete', path: '/t/a/b/deep.txt' } }, { backend, ...keys }).execute();
+      expect(deleted.error?.code).toBe('UNSUPPORTED_OPTION');
+      expect(deleted.error?.message).toBe("delete of '/t/a/b/deep.txt' failed: it is a file of the tree stored at '/t', packed with others in one object, and cannot be deleted alone: store the tree again without it (write --recursive --delete), or delete the whole tree");
+      expect(deleted.error?.details).toEqual({ path: '/t/a/b/deep.txt', tree: '/t' });
+      expect(await readAt(backend, '/t/a/b/deep.txt', keys)).toEqual({ success: true, data: Buffer.from('deep\n') });
+      const nothing = await new StorageTask({ type: 'storage', metadata: { operation: 'delete', path: '/t/a/nope.txt' } }, { backend, ...keys }).execute();
+      expect(nothing.data).toEqual({ path: '/t/a/nope.txt', deleted: false });
+    }
+    // Without the key of an encrypted tree its index cannot be read: a delete that finds no object says nothing was there, as before.
+    const backend = new MemoryBackend();
+    await storeTree({ source: join(dir, 'src'), prefix: '/t', backend, keyring, options: { encryption: true } });
+    const keyless = await new StorageTask({ type: 'storage', metadata: { operation: 'delete', path: '/t/a/b/deep.txt' } }, { backend }).execute();
+    expect(keyless.data).toEqual({ path: '/t/a/b/deep.txt', deleted: false });
+  });
+
   it("an object written at a packed file's path (without any key) is removed by the next store of the tree, even when nothing changed", async () => {
     const backend = new MemoryBackend();
     await storeTree({ source: join(dir, 'src'), prefix: '/t', backend, keyring, options: { encryption: true } });
