@@ -587,6 +587,14 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     expect(plain.output().stderr.split("type 'resize'").length - 1).toBe(1);
   }, 60_000);
 
+  it('run --queue redis://… refuses --root (exit 2, nothing submitted): the workers store, each under its own', () => {
+    const queue = queueUrl();
+    const ran = taskforge(['run', '-', '--queue', queue, '--root', join(dir, 'elsewhere')], JSON.stringify(write('rooted', '/r/1.txt', 'x')));
+    expect(ran).toEqual({ code: 2, stdout: '', stderr: `taskforge: --root does not apply to run --queue ${queue}: the workers run the batch and store under their own --root (give it to taskforge worker)\n` });
+    const status = taskforge(['status', 'rooted', '--queue', queue]);
+    expect(status.code).toBe(1);
+  });
+
   it('run on a queue no worker takes from says so once after 5 s, and goes on waiting: a worker started then runs the batch', async () => {
     const queue = queueUrl();
     const submitter = spawn(process.execPath, [BIN, 'run', '-', '--queue', queue], { cwd: dir, env: env() });

@@ -53,6 +53,10 @@ export async function runCommand(file: string, options: RunCommandOptions, strea
   const source = file === '-' ? 'stdin' : file;
   const choice = chooseQueue(options.queue);
   const shared = choice.redis !== undefined;
+  // Silently ignored, it would read as where the batch's objects go: they go where each worker stores.
+  if (shared && options.root !== undefined) {
+    throw new UsageError(`--root does not apply to run --queue ${options.queue}: the workers run the batch and store under their own --root (give it to taskforge worker)`);
+  }
   const taskTypes = options.tasks === undefined ? {} : await loadTaskModule(options.tasks, process.cwd());
   const bytes = await readInput(file, streams);
   // The context the tasks are made with here; on Redis, the workers make them with their own.
