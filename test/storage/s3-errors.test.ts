@@ -29,6 +29,29 @@ describe('S3Backend errors', () => {
     expect(await expectCode(backend, { operation: 'read', path: '/a.txt' })).toBe('BACKEND_UNAVAILABLE');
   });
 
+  it("a write whose look at a folder above it fails is the write's error, naming the write's path (not the folder's)", async () => {
+    if (server === undefined) throw new Error('no server');
+    const client = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3RVER_CREDENTIALS, maxAttempts: 1 });
+    // The HEAD of the folder '/deep' (is it a file?) answers 503; everything else reaches the server.
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        const request = args.request as { method: string; path: string };
+        if (request.method === 'HEAD' && request.path.endsWith('/deep')) throw Object.assign(new Error('Slow Down'), { name: 'SlowDown', $metadata: { httpStatusCode: 503 } });
+        return next(args);
+      },
+      { step: 'finalizeRequest', name: 'failFolderHead' },
+    );
+    try {
+      const backend = new S3Backend({ bucket: 'errors', client });
+      const nested = await new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/deep/er/a.txt', data: 'x' } }, { backend }).execute();
+      expect(nested.error?.code).toBe('BACKEND_UNAVAILABLE');
+      expect(nested.error?.message).toMatch(/^write of '\/deep\/er\/a\.txt' failed: the S3 server is unavailable \(SlowDown/);
+      expect(nested.error?.details?.['path']).toBe('/deep/er/a.txt');
+    } finally {
+      client.destroy();
+    }
+  });
+
   it('no credentials in the SDK\'s chain is PERMISSION_DENIED, not retryable (no server to wait for), saying how to give them', async () => {
     if (server === undefined) throw new Error('no server');
     const noCredentials = (): Promise<never> => Promise.reject(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }));

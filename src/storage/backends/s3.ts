@@ -290,11 +290,11 @@ export class S3Backend implements StorageBackend {
     if ((await this.#fileAncestor(path, signal, operation)) !== undefined) throw notADirectory(operation, path);
   }
 
-  /** The first ancestor of `path` that is an object (a file), if any. */
+  /** The first ancestor of `path` that is an object (a file), if any. A failed look is the operation's on `path` (named so). */
   async #fileAncestor(path: string, signal: AbortSignal, operation: string): Promise<string | undefined> {
     const segments = pathSegments(path);
     const ancestors = segments.slice(0, -1).map((_, index) => `/${segments.slice(0, index + 1).join('/')}`);
-    const found = await Promise.all(ancestors.map((ancestor) => this.#head(ancestor, signal, operation)));
+    const found = await Promise.all(ancestors.map((ancestor) => this.#head(ancestor, signal, operation, path)));
     const index = found.findIndex((info) => info !== undefined);
     return index === -1 ? undefined : ancestors[index];
   }
@@ -307,14 +307,15 @@ export class S3Backend implements StorageBackend {
     return (response.KeyCount ?? response.Contents?.length ?? 0) > 0;
   }
 
-  async #head(path: string, signal: AbortSignal, operation: string): Promise<ObjectInfo | undefined> {
+  /** The object at `path`, or undefined; an error names `named` (the path the operation is on, when `path` is one of its ancestors). */
+  async #head(path: string, signal: AbortSignal, operation: string, named = path): Promise<ObjectInfo | undefined> {
     try {
       const response = await this.#client.send(new this.#sdk.s3.HeadObjectCommand({ Bucket: this.#bucket, Key: this.#key(path) }), { abortSignal: signal });
       return { size: response.ContentLength ?? 0, modifiedAt: response.LastModified ?? new Date(0), version: response.ETag ?? '', metadata: { ...response.Metadata } };
     } catch (error) {
       throwIfAborted(signal);
       if (statusOf(error) === 404) return undefined;
-      throw s3Error(operation, path, error);
+      throw s3Error(operation, named, error);
     }
   }
 
