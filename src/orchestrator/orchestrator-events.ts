@@ -15,16 +15,21 @@ export interface TaskSubmitEvent extends TaskEventBase {
 
 /** The submit event of a task, with a storage config's operation and path. */
 export function submitEvent(task: { readonly id: string; readonly type: string; readonly priority: number; readonly dependsOn?: readonly string[] | undefined; readonly config: unknown; readonly submittedAt: number }): TaskSubmitEvent {
-  const metadata = (task.config as { metadata?: { operation?: unknown; path?: unknown } } | null | undefined)?.metadata;
-  const { operation, path } = metadata ?? {};
   return {
     id: task.id,
     type: task.type,
     priority: task.priority,
     ...(task.dependsOn === undefined ? {} : { dependsOn: task.dependsOn }),
-    ...(typeof operation === 'string' && typeof path === 'string' ? { operation, path } : {}),
+    ...storageFacts(task.config),
     submittedAt: isoTime(task.submittedAt),
   };
+}
+
+/** A storage config's operation and path, as given (what a dashboard shows of it); nothing for any other config. */
+export function storageFacts(config: unknown): { operation?: string; path?: string } {
+  const metadata = (config as { metadata?: { operation?: unknown; path?: unknown } } | null | undefined)?.metadata;
+  const { operation, path } = metadata ?? {};
+  return typeof operation === 'string' && typeof path === 'string' ? { operation, path } : {};
 }
 
 /**

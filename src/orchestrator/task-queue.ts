@@ -88,6 +88,8 @@ export interface TaskMeta {
   readonly dependsOn?: readonly string[] | undefined;
   readonly submittedAt: number;
   readonly attempts: number;
+  /** Its config, where the queue has it at hand (a view shows a storage task's operation and path from it). */
+  readonly config?: unknown;
 }
 
 /** A task as a queue hands it to a consumer to run. */

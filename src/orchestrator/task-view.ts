@@ -1,4 +1,5 @@
 import { isoTime } from '../core/clock.js';
+import { storageFacts } from './orchestrator-events.js';
 import type { RetainedTaskResult } from '../tasks/task-result.js';
 import type { TaskStatus } from '../tasks/task-status.js';
 
@@ -12,6 +13,9 @@ export interface TaskView {
   readonly attempts: number;
   readonly dependsOn?: readonly string[];
   readonly submittedAt: string;
+  /** A storage task's operation and path, as its config gives them, while it waits or runs (a finished task's config is not kept). */
+  readonly operation?: string;
+  readonly path?: string;
   /** The result, once finished (its `data` as the queue keeps it). */
   readonly result?: RetainedTaskResult;
 }
@@ -23,6 +27,8 @@ interface TaskFacts {
   readonly priority: number;
   readonly dependsOn?: readonly string[] | undefined;
   readonly submittedAt: number;
+  /** Its config, while the queue keeps it (an unfinished task's). */
+  readonly config?: unknown;
 }
 
 /** The view of a task in `status` after `attempts`, with its result once it has one. */
@@ -35,6 +41,7 @@ export function taskView(task: TaskFacts, status: TaskStatus, attempts: number, 
     attempts,
     ...(task.dependsOn === undefined ? {} : { dependsOn: task.dependsOn }),
     submittedAt: isoTime(task.submittedAt),
+    ...storageFacts(task.config),
     ...(result === undefined ? {} : { result }),
   };
 }

@@ -25,7 +25,7 @@ import { taskRoutes } from './routes/tasks.js';
 import type { RouteDeps, ServedOrchestrator } from './served.js';
 import { SiteGuard, type Refusal } from './site-guard.js';
 import { TaskEventLog } from './task-event-log.js';
-import { TaskFeed } from './task-feed.js';
+import { shownPath, TaskFeed } from './task-feed.js';
 import { TaskTable } from './task-table.js';
 
 /** Options of {@link startServer}. */
@@ -252,7 +252,8 @@ async function listUnfinished(orchestrator: ServedOrchestrator, table: TaskTable
   }
   for (const view of views) {
     if (table.get(view.id) !== undefined) continue;
-    table.add({ id: view.id, type: view.type, priority: view.priority, status: view.status, attempts: view.attempts, submittedAt: view.submittedAt });
+    const path = shownPath(view.path);
+    table.add({ id: view.id, type: view.type, priority: view.priority, status: view.status, attempts: view.attempts, submittedAt: view.submittedAt, ...(view.operation === undefined || path === undefined ? {} : { operation: view.operation, path }) });
   }
 }
 

@@ -195,7 +195,7 @@ export class TaskFeed {
 }
 
 /** A storage path as the task will use it (`x.txt` is `/x.txt`): the row and the result name one place; one the task will refuse is shown as given. */
-function shownPath(path: string | undefined): string | undefined {
+export function shownPath(path: string | undefined): string | undefined {
   if (path === undefined) return undefined;
   try {
     return parseStoragePath(path);

@@ -594,5 +594,5 @@ function stateOf(entry: LocalEntry): TaskState {
 }
 
 function metaOf(entry: LocalEntry): TaskMeta {
-  return { id: entry.id, type: entry.type, priority: entry.priority, dependsOn: entry.dependsOn, submittedAt: entry.submittedAt, attempts: entry.attempts };
+  return { id: entry.id, type: entry.type, priority: entry.priority, dependsOn: entry.dependsOn, submittedAt: entry.submittedAt, attempts: entry.attempts, config: entry.config };
 }
