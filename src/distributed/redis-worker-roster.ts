@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { TaskType } from '../tasks/task-type.js';
 
 /** What a worker says of itself on its queue: where its tasks' objects land, and what it can run. */
 export interface WorkerFacts {
@@ -97,5 +98,5 @@ export function differences(self: WorkerFacts, other: WorkerFacts): string[] {
 /** Of `types` (custom ones: every worker runs storage), those no worker in `workers` registers. */
 export function typesNoneRuns(types: Iterable<string>, workers: readonly WorkerFacts[]): string[] {
   const run = new Set(workers.flatMap((worker) => worker.types));
-  return [...new Set(types)].filter((type) => type !== 'storage' && !run.has(type)).sort();
+  return [...new Set(types)].filter((type) => type !== TaskType.STORAGE && !run.has(type)).sort();
 }

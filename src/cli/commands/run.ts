@@ -336,14 +336,14 @@ function idSuffix(config: unknown): string {
 function hintWhenNoWorker(view: BatchView, batch: readonly BatchTask[], queue: TaskQueue, streams: CliStreams, queueName: string): () => void {
   let stopped = false;
   const say = async (): Promise<void> => {
-    const workers = await queueWorkers(queue);
+    const workers = (await queueWorkers(queue)) ?? [];
     const unended = batch.filter((task) => !view.hasEnded(task.config.id)).map((task) => task.config.type);
-    const unrun = workers === undefined || workers.length === 0 ? [] : typesNoneRuns(unended, workers);
+    const unrun = workers.length === 0 ? [] : typesNoneRuns(unended, workers);
     if (stopped) return;
     for (const type of unrun) {
       const count = unended.filter((each) => each === type).length;
       streams.stderr.write(
-        `taskforge: ${plural(count, 'task')} of this batch ${count === 1 ? 'is' : 'are'} of type '${type}', which no worker of the queue registers (${plural(workers?.length ?? 0, 'worker')} ${workers?.length === 1 ? 'takes' : 'take'} from it): waiting for one (taskforge worker --queue ${queueName} --tasks MODULE)\n`,
+        `taskforge: ${plural(count, 'task')} of this batch ${count === 1 ? 'is' : 'are'} of type '${type}', which no worker of the queue registers (${plural(workers.length, 'worker')} ${workers.length === 1 ? 'takes' : 'take'} from it): waiting for one (taskforge worker --queue ${queueName} --tasks MODULE)\n`,
       );
     }
     if (unrun.length === 0 && !view.heardOfAny) {
