@@ -353,8 +353,10 @@ if redis.call('HEXISTS', K.blocked, id) == 1 then
 end
 local meta = redis.call('HGET', K.tasks, id)
 if meta then
-  redis.call('SADD', K.cancels, id)
+  -- Published first: a user without the queue's channels is refused here, and Redis keeps a script's
+  -- writes made before a refused command, so a mark made first would outlive the refusal.
   redis.call('PUBLISH', P .. ':cancel', ARGV[9])
+  redis.call('SADD', K.cancels, id)
   return { 'signalled', meta }
 end
 return { 'unknown' }

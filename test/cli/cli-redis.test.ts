@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { RedisStore } from '../../src/distributed/redis-store.js';
+import { Orchestrator } from '../../src/orchestrator/orchestrator.js';
 import { freePort } from '../helpers/free-port.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { serviceAvailable } from '../helpers/services.js';
@@ -594,6 +595,36 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     const status = taskforge(['status', 'rooted', '--queue', queue]);
     expect(status.code).toBe(1);
   });
+
+  it('cancel refused by Redis (a user without the queue\'s channels) exits 2 and changes nothing: the task still waits, and runs when a worker comes', async () => {
+    const queue = queueUrl();
+    const name = /name=(.+)$/.exec(queue)?.[1] ?? '';
+    const admin = new Redis(server?.url ?? '');
+    try {
+      await admin.call('ACL', 'SETUSER', `mute-${name}`, 'on', '>mutepw', `~taskforge:${name}:*`, `~taskforge:bull:${name}:*`, 'resetchannels', '+@all');
+    } finally {
+      admin.disconnect();
+    }
+    const client = new Orchestrator({ queue, concurrency: 0 });
+    try {
+      await client.submit({ id: 'kept', type: 'storage', metadata: { operation: 'write', path: '/kept.txt', data: 'kept' } });
+    } finally {
+      await client.shutdown();
+    }
+    const mute = queue.replace('redis://', `redis://mute-${name}:mutepw@`);
+    const refused = taskforge(['cancel', 'kept', '--queue', mute]);
+    expect(refused).toMatchObject({ code: 2, stdout: '', stderr: expect.stringMatching(/^taskforge: --queue: Redis refused the queue redis:\/\/\*\*\*@127\.0\.0\.1:\d+\?name=cli-\d+: .*channel.*give it &taskforge:cli-\d+:\*\)\n$/) as string });
+    const refusedJson = taskforge(['cancel', 'kept', '--json', '--queue', mute]);
+    expect(refusedJson.code).toBe(2);
+    expect(JSON.parse(refusedJson.stdout)).toMatchObject({ error: { code: 'PERMISSION_DENIED' } });
+    expect(taskforge(['status', 'kept', '--queue', queue]).stdout).toContain('pending');
+    await startWorker(queue);
+    for (let waited = 0; !taskforge(['status', 'kept', '--queue', queue]).stdout.includes('completed'); waited += 100) {
+      if (waited > 20_000) throw new Error(`not completed: ${taskforge(['status', 'kept', '--queue', queue]).stdout}`);
+      await new Promise((done) => setTimeout(done, 100));
+    }
+    expect(readFileSync(join(dir, 'data', 'kept.txt'), 'utf8')).toBe('kept');
+  }, 60_000);
 
   it('run on a queue no worker takes from says so once after 5 s, and goes on waiting: a worker started then runs the batch', async () => {
     const queue = queueUrl();

@@ -16,7 +16,7 @@ export interface CancelCommandOptions extends CommonOptions {
  * Cancels a task in a Redis queue, wherever it runs, and waits for its end.
  * Exit 0 when it ended cancelled (by this command or an earlier cancel); 1
  * when it had finished otherwise, finished anyway (its work committed
- * first), or is unknown.
+ * first), or is unknown; 2 when Redis refused the request (nothing done).
  */
 export async function cancelCommand(id: string, options: CancelCommandOptions, streams: CliStreams): Promise<ExitCode> {
   if (id.trim() === '') throw new UsageError('<id>: the id of the task to cancel is empty');
@@ -31,6 +31,8 @@ export async function cancelCommand(id: string, options: CancelCommandOptions, s
       result = await orchestrator.cancel(id, options.reason);
     } catch (error) {
       if (!(error instanceof TaskforgeError)) throw error;
+      // Refused by Redis (the URL's user lacks the queue's channels): nothing was done, as a queue refused at open (exit 2).
+      if (error.code === ErrorCode.PERMISSION_DENIED) throw new UsageError(`--queue: ${error.message}`, { cause: error });
       if (error.code === ErrorCode.NOT_FOUND) {
         const message = unknownTaskMessage(id, queue.name);
         // With --json, named by its id as `status` names one (a script may cancel many).
