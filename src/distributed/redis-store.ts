@@ -30,6 +30,17 @@ export const BULL_CLOSE_WAIT_MS = 2000;
 const STRANDED_AFTER_MS = 30_000;
 /** The key prefix of everything a taskforge queue keeps. */
 const KEY_PREFIX = 'taskforge';
+/**
+ * Tasks this process has stored: a task's record keeps its number (`seq`),
+ * so that unfinished() lists the tasks of one millisecond, a batch's, in the
+ * order they were submitted (those of other processes in the same
+ * millisecond have no order among them).
+ */
+let submitted = 0;
+
+/** A task's record as stored: its meta and this process's number for it (absent from records stored before it was kept). */
+type SequencedMeta = TaskMeta & { readonly seq?: number };
+
 /** The most task records unfinished() reads: it sorts what it read, so a queue of millions is listed from a sample. */
 const MAX_UNFINISHED_SCAN = 200_000;
 
@@ -210,7 +221,8 @@ export class RedisStore {
     for (const [index, task] of tasks.entries()) {
       toBullMqPriority(task.priority);
       if (aging !== undefined) checkAgedPriority(task.priority, where(index));
-      args.push(task.id, JSON.stringify(metaOf(task)), JSON.stringify(specOf(task, events)), '0');
+      submitted += 1;
+      args.push(task.id, JSON.stringify({ ...metaOf(task), seq: submitted }), JSON.stringify(specOf(task, events)), '0');
     }
     const now = Date.now();
     const reply = (await this.#run('tfSubmit', args, this.#redis, now)) as [string, ...unknown[]];
@@ -386,14 +398,14 @@ export class RedisStore {
    */
   async unfinished(limit: number): Promise<TaskState[]> {
     this.#assertOpen();
-    const metas: TaskMeta[] = [];
+    const metas: SequencedMeta[] = [];
     let cursor = '0';
     do {
       const [next, flat] = await this.#redis.hscan(this.#keys[0] ?? '', cursor, 'COUNT', 1000);
-      for (let at = 1; at < flat.length; at += 2) metas.push(JSON.parse(flat[at] ?? '{}') as TaskMeta);
+      for (let at = 1; at < flat.length; at += 2) metas.push(JSON.parse(flat[at] ?? '{}') as SequencedMeta);
       cursor = next;
     } while (cursor !== '0' && metas.length < MAX_UNFINISHED_SCAN);
-    metas.sort((a, b) => a.submittedAt - b.submittedAt);
+    metas.sort((a, b) => a.submittedAt - b.submittedAt || (a.seq ?? 0) - (b.seq ?? 0));
     const active = new Set(await this.#redis.lrange(`${this.jobKeyPrefix}active`, 0, -1));
     return metas.slice(0, limit).map((task) => unfinishedState(task, active.has(jobIdOf(task.id))));
   }

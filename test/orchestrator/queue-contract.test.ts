@@ -276,6 +276,16 @@ describe.each(kinds)('queue contract: $name', (kind) => {
     consumer.finish('run');
   });
 
+  it('unfinished() lists the tasks of one batch in their batch order (oldest first, ties in the order submitted)', async () => {
+    const queue = await kind.open();
+    const at = Date.now();
+    const ids = Array.from({ length: 40 }, (_, index) => `b${String(index)}`);
+    await queue.submit(ids.map((id, index) => queued(id, index % 3, { submittedAt: at })));
+    await queue.submit([queued('later', 0, { submittedAt: at })]);
+    const listed = (await queue.unfinished?.(100)) ?? [];
+    expect(listed.map((state) => (state.status === 'finished' ? '' : state.task.id))).toEqual([...ids, 'later']);
+  });
+
   it('stop() waits for the tasks handed out, cancels those still running at its deadline, and gives up on those that do not stop', async () => {
     const queue = await kind.open();
     await queue.submit([queued('quick', 1), queued('stuck', 0), queued('never', -1)]);
