@@ -13,7 +13,8 @@ import { decodeStoredObject } from '../storage/object-reader.js';
 import { bytesToForm, chosenForm, collectBytes, decodeObject, metadataFor, onlyChunk, type ReadValue } from '../storage/content.js';
 import { defaultReadCache, type CachedObject, type ReadCache } from '../storage/read-cache.js';
 import { defaultBackend } from '../storage/default-backend.js';
-import { findTree, inTree, openPackedFile } from './tree-lookup.js';
+import { inTree, openPackedFile, treeFolder } from './tree-lookup.js';
+import { readIndex, type IndexEntry } from './tree-index.js';
 import { listWithTrees } from './tree-listing-merge.js';
 import { BaseTask, type AttemptContext, type TaskContext } from './base-task.js';
 import { attemptOptionsOf, type AttemptOptions } from './task-config.js';
@@ -123,12 +124,12 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
         return this.#write(prepared, signal);
       case 'delete': {
         const recursive = options.recursive ?? false;
+        await this.#refuseInTree(path, recursive, signal);
         try {
           const { deleted } = await this.#call('delete', path, async () => {
             await this.#beforeCommit?.();
             return this.#backend.delete(path, { signal, recursive });
           });
-          if (!deleted && !recursive) await this.#refuseIfPacked(path, signal);
           return { path, deleted } satisfies DeleteResultData;
         } finally {
           // Even a failed delete may have removed part of a tree.
@@ -250,18 +251,37 @@ export class StorageTask<TOperation extends StorageOperation = StorageOperation,
   }
 
   /**
-   * Throws when `path`, where no object is, is a file of a stored tree that
-   * went into a pack: it is there (a read finds it), and cannot be deleted
-   * alone. A tree whose index cannot be read (no key) says nothing.
+   * Throws, before anything is deleted, when `path` is a file or a folder
+   * of a tree stored above it (its index records it, or with `recursive`
+   * something under it): deleted alone, it would leave the index naming
+   * what is gone, and a restore would fail. An object of the tree's folder
+   * that the index does not name is deleted as any object. Where the index
+   * cannot be read (an encrypted tree, no key), nothing is deleted either.
+   * The whole tree (its own folder) is deleted as any folder.
    */
-  async #refuseIfPacked(path: string, signal: AbortSignal): Promise<void> {
-    const tree = await findTree(this.#backend, path, { keyring: this.#keyring, requireEncryption: false, signal }, true).catch(() => undefined);
-    const entry = tree?.index.get(inTree(tree.prefix, path) ?? '');
-    if (tree === undefined || entry?.kind !== 'file' || entry.pack === undefined) return;
+  async #refuseInTree(path: string, recursive: boolean, signal: AbortSignal): Promise<void> {
+    const prefix = await treeFolder(this.#backend, path, signal, true);
+    if (prefix === undefined) return;
+    let index: ReadonlyMap<string, IndexEntry>;
+    try {
+      ({ entries: index } = await readIndex({ backend: this.#backend, prefix, options: {}, keyring: this.#keyring(), signal }));
+    } catch (error) {
+      const coded = error instanceof TaskforgeError ? error : fromSystemError(error, { operation: 'read', path: prefix });
+      throw new TaskforgeError(
+        coded.code,
+        `delete of '${path}' failed: it is inside the tree stored at '${prefix}', whose index cannot be read (${coded.code}: ${coded.message}): give its key, so that no file or folder of the tree is deleted behind its index`,
+        { cause: error, details: { path, tree: prefix } },
+      );
+    }
+    const relative = inTree(prefix, path) ?? '';
+    const entry = index.get(relative);
+    const holdsBelow = recursive && [...index.keys()].some((recorded) => recorded.startsWith(`${relative}/`));
+    if (entry === undefined && !holdsBelow) return;
+    const what = entry === undefined || entry.kind === 'directory' ? 'a folder' : entry.kind === 'symlink' ? 'a link' : 'a file';
     throw new TaskforgeError(
       ErrorCode.UNSUPPORTED_OPTION,
-      `delete of '${path}' failed: it is a file of the tree stored at '${tree.prefix}', packed with others in one object, and cannot be deleted alone: store the tree again without it (write --recursive --delete), or delete the whole tree`,
-      { details: { path, tree: tree.prefix } },
+      `delete of '${path}' failed: it is ${what} of the tree stored at '${prefix}', whose index records it: deleted alone it would leave the index naming what is gone (a restore would fail). Store the tree again without it (write --recursive --delete), or delete the whole tree`,
+      { details: { path, tree: prefix } },
     );
   }
 

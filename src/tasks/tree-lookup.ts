@@ -43,17 +43,33 @@ export interface FoundTree {
  * the way up, and the index, read whole, of the first one found.
  */
 export async function findTree(backend: StorageBackend, path: string, access: TreeAccess, above = false): Promise<FoundTree | undefined> {
-  for (let prefix = above ? parentOf(path) : path; prefix !== undefined; prefix = parentOf(prefix)) {
-    // (A folder on the way that is a file, or one that cannot be looked into, holds no tree; a stop is a stop.)
-    const info = await backend.stat(indexPath(prefix), { signal: access.signal }).catch((error: unknown) => {
-      if (access.signal.aborted) throw error;
-      return undefined;
-    });
-    if (info === undefined) continue;
-    const { entries, encrypted } = await readIndex({ backend, prefix, options: { encryption: access.requireEncryption }, keyring: access.keyring(), signal: access.signal });
-    return { prefix, index: entries, encrypted };
-  }
-  return undefined;
+  const prefix = await treeFolder(backend, path, access.signal, above);
+  if (prefix === undefined) return undefined;
+  const { entries, encrypted } = await readIndex({ backend, prefix, options: { encryption: access.requireEncryption }, keyring: access.keyring(), signal: access.signal });
+  return { prefix, index: entries, encrypted };
+}
+
+/**
+ * The nearest folder at `path` or above it (from its parent with `above`)
+ * that holds a tree's index, or undefined. Every folder on the way is
+ * looked at at once, not one after another: on S3 each look is a request.
+ */
+export async function treeFolder(backend: StorageBackend, path: string, signal: AbortSignal, above = false): Promise<string | undefined> {
+  const folders: string[] = [];
+  for (let prefix = above ? parentOf(path) : path; prefix !== undefined; prefix = parentOf(prefix)) folders.push(prefix);
+  const found = await Promise.all(
+    folders.map((prefix) =>
+      // (A folder on the way that is a file, or one that cannot be looked into, holds no tree; a stop is a stop.)
+      backend.stat(indexPath(prefix), { signal }).then(
+        (info) => info !== undefined,
+        (error: unknown) => {
+          if (signal.aborted) throw error;
+          return false;
+        },
+      ),
+    ),
+  );
+  return folders[found.indexOf(true)];
 }
 
 /** `path` relative to the tree at `prefix` ('' for the tree itself); undefined when it is not in it. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -91,17 +91,61 @@ describe('a tree in packs', () => {
       await storeTree({ source: join(dir, 'src'), prefix: '/t', backend, ...keys, ...(withKey ? { options: { encryption: true } } : {}) });
       const deleted = await new StorageTask({ type: 'storage', metadata: { operation: 'delete', path: '/t/a/b/deep.txt' } }, { backend, ...keys }).execute();
       expect(deleted.error?.code).toBe('UNSUPPORTED_OPTION');
-      expect(deleted.error?.message).toBe("delete of '/t/a/b/deep.txt' failed: it is a file of the tree stored at '/t', packed with others in one object, and cannot be deleted alone: store the tree again without it (write --recursive --delete), or delete the whole tree");
+      expect(deleted.error?.message).toBe("delete of '/t/a/b/deep.txt' failed: it is a file of the tree stored at '/t', whose index records it: deleted alone it would leave the index naming what is gone (a restore would fail). Store the tree again without it (write --recursive --delete), or delete the whole tree");
       expect(deleted.error?.details).toEqual({ path: '/t/a/b/deep.txt', tree: '/t' });
       expect(await readAt(backend, '/t/a/b/deep.txt', keys)).toEqual({ success: true, data: Buffer.from('deep\n') });
       const nothing = await new StorageTask({ type: 'storage', metadata: { operation: 'delete', path: '/t/a/nope.txt' } }, { backend, ...keys }).execute();
       expect(nothing.data).toEqual({ path: '/t/a/nope.txt', deleted: false });
     }
-    // Without the key of an encrypted tree its index cannot be read: a delete that finds no object says nothing was there, as before.
+    // Without the key of an encrypted tree its index cannot be read: whether the path is the tree's cannot be told, so nothing is deleted.
     const backend = new MemoryBackend();
     await storeTree({ source: join(dir, 'src'), prefix: '/t', backend, keyring, options: { encryption: true } });
-    const keyless = await new StorageTask({ type: 'storage', metadata: { operation: 'delete', path: '/t/a/b/deep.txt' } }, { backend }).execute();
-    expect(keyless.data).toEqual({ path: '/t/a/b/deep.txt', deleted: false });
+    for (const path of ['/t/a/b/deep.txt', '/t/large.bin']) {
+      const keyless = await new StorageTask({ type: 'storage', metadata: { operation: 'delete', path } }, { backend }).execute();
+      expect(keyless.error).toMatchObject({ code: 'KEY_NOT_FOUND', message: expect.stringMatching(new RegExp(`^delete of '${path}' failed: it is inside the tree stored at '/t', whose index cannot be read \\(KEY_NOT_FOUND: `)) as string, details: { path, tree: '/t' } });
+    }
+    expect(await readAt(backend, '/t/large.bin', { keyring })).toMatchObject({ success: true });
+  });
+
+  it('a delete of any file or folder of a stored tree is refused (UNSUPPORTED_OPTION) before anything is deleted, recursive or not: the tree restores whole after; the whole tree, and an object of its folder that is not the tree\'s, are deleted', async () => {
+    const backend = new MemoryBackend();
+    await storeTree({ source: join(dir, 'src'), prefix: '/t', backend });
+    const refusals: [string, boolean, string][] = [
+      ['/t/large.bin', false, 'a file'],
+      ['/t/large.bin', true, 'a file'],
+      ['/t/a', false, 'a folder'],
+      ['/t/a', true, 'a folder'],
+      ['/t/a/b', true, 'a folder'],
+      ['/t/empty', true, 'a folder'],
+    ];
+    for (const [path, recursive, what] of refusals) {
+      const deleted = await new StorageTask({ type: 'storage', metadata: { operation: 'delete', path, options: { recursive } } }, { backend }).execute();
+      expect(deleted.error).toMatchObject({ code: 'UNSUPPORTED_OPTION', details: { path, tree: '/t' } });
+      expect(deleted.error?.message).toBe(`delete of '${path}' failed: it is ${what} of the tree stored at '/t', whose index records it: deleted alone it would leave the index naming what is gone (a restore would fail). Store the tree again without it (write --recursive --delete), or delete the whole tree`);
+    }
+    const out = join(dir, 'out');
+    expect(await restoreTree({ prefix: '/t', destination: out, backend })).toMatchObject({ failed: 0, stored: 14 });
+    expect(readFileSync(join(out, 'large.bin'))).toEqual(readFileSync(join(dir, 'src', 'large.bin')));
+    // Not the tree's: an object written into its folder by someone else is deleted as any object.
+    await new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/t/a/loose.txt', data: 'loose' } }, { backend }).execute();
+    expect((await new StorageTask({ type: 'storage', metadata: { operation: 'delete', path: '/t/a/loose.txt' } }, { backend }).execute()).data).toEqual({ path: '/t/a/loose.txt', deleted: true });
+    // The whole tree goes at once.
+    expect((await new StorageTask({ type: 'storage', metadata: { operation: 'delete', path: '/t', options: { recursive: true } } }, { backend }).execute()).data).toEqual({ path: '/t', deleted: true });
+    expect(await listAll(backend, '/', true, 1000)).toEqual([]);
+  });
+
+  it('a store with deleteMissing deletes the objects of files gone from the source (a large file, its own object) and drops them from the index', async () => {
+    const backend = new MemoryBackend();
+    await storeTree({ source: join(dir, 'src'), prefix: '/t', backend });
+    rmSync(join(dir, 'src', 'large.bin'));
+    rmSync(join(dir, 'src', 'a', '3.txt'));
+    const deleted: string[] = [];
+    const summary = await storeTree({ source: join(dir, 'src'), prefix: '/t', backend, deleteMissing: true, onFile: (outcome) => outcome.action === 'deleted' && deleted.push(outcome.path) });
+    expect(summary).toMatchObject({ deleted: 2, failed: 0 });
+    expect(deleted.sort()).toEqual(['a/3.txt', 'large.bin']);
+    expect(await readAt(backend, '/t/large.bin')).toEqual({ success: false, code: 'NOT_FOUND' });
+    expect([...(await loadIndex({ backend, prefix: '/t', options: {}, keyring: undefined, signal })).keys()]).not.toContain('large.bin');
+    expect(await restoreTree({ prefix: '/t', destination: join(dir, 'out'), backend })).toMatchObject({ failed: 0, stored: 12 });
   });
 
   it("an object written at a packed file's path (without any key) is removed by the next store of the tree, even when nothing changed", async () => {

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
+import { fromSystemError } from '../../core/system-errors.js';
 import { Orchestrator } from '../orchestrator.js';
 import { isSharedQueue } from '../orchestrator-options.js';
 import type { TaskQueue } from '../task-queue.js';
@@ -112,6 +113,7 @@ export async function storeTree(options: StoreTreeOptions): Promise<TreeSummary>
   let changed = !sameEntry(before.get(''), top);
   // (A save while files are still being stored keeps every entry of the old index: deletions are for the end.)
   const saver = new PeriodicSave(async () => saveIndex(access, mergedIndex(before, after, false)));
+  let gone: string[] = [];
   try {
     for await (const entry of walkTree(source, { exclude: storeInside(options.backend, source) })) {
       if (signal.aborted) break;
@@ -187,14 +189,10 @@ export async function storeTree(options: StoreTreeOptions): Promise<TreeSummary>
     }
     await Promise.all([writes.drain(), packs?.finish()]);
     if (options.deleteMissing === true && !signal.aborted) {
-      const gone = [...stored.keys()].filter((path) => !after.has(path));
+      gone = [...stored.keys()].filter((path) => !after.has(path));
       if (gone.length > 0 || [...before.keys()].some((path) => !after.has(path))) changed = true;
       // A packed file that is gone goes with the index entry; its pack, once no file uses it, after the index is saved.
       for (const [path, entry] of before) if (entry.kind === 'file' && entry.pack !== undefined && !after.has(path) && !stored.has(path)) tally.deleted(path, childPath(prefix, path));
-      await writes.deleteAll(gone, (path, result) => {
-        if (result.success) tally.deleted(path, childPath(prefix, path));
-        else tally.failed(path, childPath(prefix, path), result.error);
-      });
     }
   } finally {
     await Promise.all([writes.close(), packs?.settle()]);
@@ -206,10 +204,38 @@ export async function storeTree(options: StoreTreeOptions): Promise<TreeSummary>
     saved = mergedIndex(before, after, options.deleteMissing === true);
     await saveIndex(access, saved);
   }
+  // The objects of files gone from the source go only once the index that no longer names them is durable: a crash
+  // in between leaves objects no index names (the next run with deleteMissing removes them), never an index naming
+  // deleted objects. (Deleted here, not as tasks: a storage task refuses to delete what a tree's index names.)
+  await deleteGone(options.backend, prefix, gone, signal, tally);
   // Only once the index that no longer needs them is durable: what a crash leaves is unused space, never a dangling entry.
   // (Unchanged too: an object written at a packed file's path since, which a read would give in its place, goes.)
   await removeUnused(options.backend, prefix, before, saved, stored);
   return tally.summary(signal.aborted);
+}
+
+/** Objects of the gone files deleted at once, at most. */
+const DELETES_AT_ONCE = 8;
+
+/** Deletes the objects of files gone from the source (paths relative to the tree), a few at once, each told deleted or failed; an interruption stops them. */
+async function deleteGone(backend: StorageBackend, prefix: string, gone: readonly string[], signal: AbortSignal, tally: TreeTally): Promise<void> {
+  let next = 0;
+  // (A function, not the property read: an await in between may have aborted it.)
+  const stopped = (): boolean => signal.aborted;
+  const deleteNext = async (): Promise<void> => {
+    for (let path = gone[next]; path !== undefined && !stopped(); path = gone[next]) {
+      next += 1;
+      const storagePath = childPath(prefix, path);
+      try {
+        await backend.delete(storagePath, { signal, recursive: false });
+        tally.deleted(path, storagePath);
+      } catch (error) {
+        if (stopped()) return;
+        tally.failed(path, storagePath, fromSystemError(error, { operation: 'delete', path: storagePath }));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(DELETES_AT_ONCE, gone.length) }, deleteNext));
 }
 
 /** The index after a run: what it found, and, unless deleting, what it did not find but is still stored (a later restore puts it back). */
@@ -296,7 +322,7 @@ async function sourceDirectory(source: string): Promise<IndexEntry> {
 }
 
 /**
- * The writes and deletes of one run, through an orchestrator of this
+ * The writes of one run, through an orchestrator of this
  * process: at most `concurrency` at once, and at most twice that many
  * submitted and waiting, so that a tree of any size holds bounded memory
  * and descriptors.
@@ -372,16 +398,6 @@ class WriteWindow {
     const { keyring } = this.#options;
     if (!this.#shared || keyring === undefined || this.#options.options?.encryption !== true) return {};
     return { encryption: { keyId: keyring.activeKeyId } };
-  }
-
-  async deleteAll(paths: readonly string[], then: (path: string, result: TaskResult) => void): Promise<void> {
-    for (const path of paths) {
-      if (this.#signal.aborted) break;
-      await this.#submit({ type: 'storage', metadata: { operation: 'delete', path: childPath(this.#prefix, path) } }, (result) => {
-        then(path, result);
-      });
-    }
-    await this.drain();
   }
 
   async drain(): Promise<void> {
