@@ -118,12 +118,13 @@ export class RedisConsumption implements Consumption {
     );
     // BullMQ's documented way for a worker that fetches its jobs itself: a Worker with no processor that only runs the stalled check.
     this.#stalledCheck = new store.connections.modules.Worker<QueuedTask>(store.location.name, null, { ...store.workerOptions(), connection: this.client, autorun: false });
-    // While Redis is away every reconnection attempt fails with the same error (the loss itself is told once, by
-    // watchConnection): the same message is logged again only after a quiet minute.
+    // While Redis is away every reconnection attempt fails (the loss itself is told once, by watchConnection): the
+    // same message is logged again only after a quiet minute, and while the connection is down no other one either
+    // (a check that ran as the server went says "Connection is closed.", the reconnections ECONNREFUSED).
     let lastError = { message: '', at: Number.NEGATIVE_INFINITY };
     this.#stalledCheck.on('error', (error) => {
       const now = performance.now();
-      const repeated = error.message === lastError.message && now - lastError.at < REPEATED_ERROR_QUIET_MS;
+      const repeated = (error.message === lastError.message || this.client.status !== 'ready') && now - lastError.at < REPEATED_ERROR_QUIET_MS;
       lastError = { message: error.message, at: now };
       if (!repeated) this.#logger.warn({ worker: this.id, err: error.message }, 'Redis worker error');
     });

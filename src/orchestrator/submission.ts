@@ -1,3 +1,4 @@
+import { controlCharacterIn } from '../core/control-characters.js';
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import { newTaskSerial, taskIdOf } from '../core/ids.js';
 import { findJsonProblem } from '../core/json-value.js';
@@ -68,6 +69,10 @@ export function readSubmission(input: unknown, options: SubmitOptions, durable: 
   const rawId = config['id'];
   if (rawId !== undefined && (typeof rawId !== 'string' || rawId.length === 0 || rawId.length > 256)) {
     invalid(where, 'id', `expected a string of 1 to 256 characters (got ${describe(rawId)})`, rawId);
+  }
+  if (rawId !== undefined) {
+    const control = controlCharacterIn(rawId);
+    if (control !== undefined) invalid(where, 'id', `expected no control characters, which would reach terminals and logs as they are (got ${describe(rawId)}, with ${control})`, rawId);
   }
   const rawPriority = config['priority'];
   if (rawPriority !== undefined && (typeof rawPriority !== 'number' || !Number.isFinite(rawPriority))) {

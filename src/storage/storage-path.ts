@@ -1,3 +1,4 @@
+import { controlCharacterIn, printable } from '../core/control-characters.js';
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
 
 /** Segments starting with this are taskforge's own files (temporary files, metadata). */
@@ -12,7 +13,7 @@ export const ROOT_PATH = '/';
  * from the root too. Refuses, with PATH_OUTSIDE_ROOT, anything that could
  * name a place outside the root or two names for one place: `..` and `.`
  * segments, empty segments (`a//b`), NUL bytes. Refuses segments with the
- * reserved prefix with VALIDATION_ERROR.
+ * reserved prefix, and control characters, with VALIDATION_ERROR.
  */
 export function parseStoragePath(raw: string): string {
   const known = recentPaths.get(raw);
@@ -29,6 +30,12 @@ const recentPaths = new Map<string, string>();
 
 function normalise(raw: string): string {
   if (raw.includes('\0')) throw outside(raw, 'it contains a NUL byte');
+  const control = controlCharacterIn(raw);
+  if (control !== undefined) {
+    throw new TaskforgeError(ErrorCode.VALIDATION_ERROR, `path '${printable(raw)}' is refused: it contains a control character (${control}), which would reach terminals and logs as it is`, {
+      details: { path: raw },
+    });
+  }
   const trimmed = raw.startsWith('/') ? raw.slice(1) : raw;
   const body = trimmed.endsWith('/') ? trimmed.slice(0, -1) : trimmed;
   if (body === '') return ROOT_PATH;
@@ -38,7 +45,7 @@ function normalise(raw: string): string {
     if (segment === '.') throw outside(raw, "it has a '.' segment");
     if (segment === '') throw outside(raw, 'it has an empty segment');
     if (segment.startsWith(RESERVED_PREFIX)) {
-      throw new TaskforgeError(ErrorCode.VALIDATION_ERROR, `path '${raw}' is refused: names starting with '${RESERVED_PREFIX}' are reserved for taskforge`, {
+      throw new TaskforgeError(ErrorCode.VALIDATION_ERROR, `path '${printable(raw)}' is refused: names starting with '${RESERVED_PREFIX}' are reserved for taskforge`, {
         details: { path: raw },
       });
     }
@@ -62,7 +69,7 @@ export function baseName(path: string): string {
 }
 
 function outside(raw: string, reason: string): TaskforgeError {
-  return new TaskforgeError(ErrorCode.PATH_OUTSIDE_ROOT, `path '${raw.replaceAll('\0', '\\0')}' is refused: ${reason}`, {
+  return new TaskforgeError(ErrorCode.PATH_OUTSIDE_ROOT, `path '${printable(raw)}' is refused: ${reason}`, {
     details: { path: raw },
   });
 }

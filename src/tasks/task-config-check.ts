@@ -1,3 +1,4 @@
+import { controlCharacterIn } from '../core/control-characters.js';
 import { parseOrThrow } from '../core/validation.js';
 import { taskConfigSchema, type ValidTaskConfig } from './task-config.js';
 import { TASK_TYPE_PATTERN } from './task-type.js';
@@ -34,7 +35,7 @@ export function hasPlainTopFields(raw: unknown): raw is object {
   for (const key in raw) {
     const value = (raw as Record<string, unknown>)[key];
     if (key === 'id') {
-      if (value !== undefined && (typeof value !== 'string' || value.length === 0 || value.length > 256)) return false;
+      if (value !== undefined && (typeof value !== 'string' || value.length === 0 || value.length > 256 || controlCharacterIn(value) !== undefined)) return false;
     } else if (key === 'priority') {
       if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) return false;
     } else if (key !== 'type' && key !== 'metadata') {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TASK_TYPE_PATTERN } from './task-type.js';
+import { controlCharacterIn } from '../core/control-characters.js';
 
 /** Options every task type understands, under `metadata.options`. */
 export const attemptOptionsSchema = z.object({
@@ -9,19 +10,26 @@ export const attemptOptionsSchema = z.object({
   retries: z.int().min(0).max(100).optional(),
 });
 
+/** A task id: 1 to 256 characters, no control character (it is printed in terminals and logs). */
+const taskIdSchema = z
+  .string()
+  .min(1)
+  .max(256)
+  .refine((id) => controlCharacterIn(id) === undefined, 'expected no control characters, which would reach terminals and logs as they are');
+
 /**
  * The config every task has. Unknown top-level fields are refused, so a typo
  * such as `priorty` is an error rather than a silently ignored field.
  */
 export const taskConfigSchema = z.strictObject({
   /** Unique id; generated when absent. */
-  id: z.string().min(1).max(256).optional(),
+  id: taskIdSchema.optional(),
   /** The task type: `'storage'` or a registered custom type. */
   type: z.string().regex(TASK_TYPE_PATTERN, 'expected a lowercase type name such as "storage"'),
   /** Larger runs first; equal priorities run in submission order. Default 0. */
   priority: z.number().refine(Number.isFinite, 'expected a finite number').optional(),
   /** Ids of tasks that must complete before this one runs (read by the orchestrator). */
-  dependsOn: z.array(z.string().min(1).max(256)).max(10_000).optional(),
+  dependsOn: z.array(taskIdSchema).max(10_000).optional(),
   /**
    * Type-specific settings. Every type may set `options.timeout` and
    * `options.retries`; the rest is the type's own to define and check.

@@ -412,7 +412,7 @@ describe.runIf(haveRedis)('taskforge worker and run --queue redis://', () => {
     expect(worker.output().stderr).toContain("could not be recorded (ended-away): the queue's server is unreachable; it runs again once it is back and its lock lapses\n");
     expect(worker.output().stderr).toContain('stopped: it ended 1 task (1 completed, 0 failed)');
     // Each reconnection attempt fails alike: logged once, not at every attempt.
-    expect(worker.output().stderr.split('"msg":"Redis worker error"').length - 1).toBeLessThanOrEqual(1);
+    expect(worker.output().stderr.split('"msg":"Redis worker error"').length - 1, worker.output().stderr).toBeLessThanOrEqual(1);
     // One id for the worker, in its lines and in its logs.
     const id = /taskforge worker (w[0-9a-f]{8}): running tasks/.exec(worker.output().stderr)?.[1] ?? 'none';
     expect(worker.output().stderr).toContain(`"worker":"${id}"`);

@@ -97,6 +97,11 @@ describe('Orchestrator: validation at submit', () => {
     await expect(run.submit({ type: 'nope' })).rejects.toThrow(expect.objectContaining({ code: 'VALIDATION_ERROR', message: expect.stringMatching(/^type: no task type 'nope' is registered \(registered: storage, probe\)/) as string }));
     await expect(run.submit({ type: 'probe', priority: Number.NaN })).rejects.toThrow(/priority: expected a finite number/);
     await expect(run.submit({ type: 'probe', id: '' })).rejects.toThrow(/^id: expected a string of 1 to 256 characters/);
+    // An id is printed in terminals and logs: an escape sequence or a line break in it is refused, and the message shows it escaped.
+    await expect(run.submit({ type: 'probe', id: 'evil\u001b[31mRED\nFAKE LINE' })).rejects.toThrow(
+      expect.objectContaining({ code: 'VALIDATION_ERROR', message: 'id: expected no control characters, which would reach terminals and logs as they are (got "evil\\u001b[31mRED\\nFAKE LINE", with U+001B)' }),
+    );
+    await expect(new ProbeTask({ type: 'probe', id: 'line\nbreak' }, {}).execute()).resolves.toMatchObject({ success: false, error: { code: 'VALIDATION_ERROR' } });
     await expect(run.submit(null as never)).rejects.toThrow(/config: expected a task config object \(got null\)/);
     await run.submit(probe('twice'));
     await expect(run.submit(probe('twice'))).rejects.toThrow(expect.objectContaining({ code: 'ALREADY_EXISTS' }));

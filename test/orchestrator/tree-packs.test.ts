@@ -148,6 +148,15 @@ describe('a tree in packs', () => {
     expect(await restoreTree({ prefix: '/t', destination: join(dir, 'out'), backend })).toMatchObject({ failed: 0, stored: 12 });
   });
 
+  it('a source file whose name holds a control character is skipped, told by its escaped name; the rest is stored', async () => {
+    writeFileSync(join(dir, 'src', 'evil\u001b[2Jname'), 'e');
+    const skipped: FileOutcome[] = [];
+    const backend = new MemoryBackend();
+    const summary = await storeTree({ source: join(dir, 'src'), prefix: '/t', backend, onFile: (outcome) => outcome.action === 'skipped' && skipped.push(outcome) });
+    expect(summary).toMatchObject({ skipped: 1, failed: 0, stored: 14 });
+    expect(skipped).toEqual([expect.objectContaining({ path: 'evil\\u001b[2Jname', reason: 'a name with a control character (U+001B), which no storage path may hold' })]);
+  });
+
   it("an object written at a packed file's path (without any key) is removed by the next store of the tree, even when nothing changed", async () => {
     const backend = new MemoryBackend();
     await storeTree({ source: join(dir, 'src'), prefix: '/t', backend, keyring, options: { encryption: true } });

@@ -454,6 +454,16 @@ export function describeBackendConformance(name: string, makeFixture: () => Prom
         expect(await list('/')).toEqual({ entries: [] });
       });
 
+      it('names with a control character (no storage path can hold one) are hidden from every listing, as reserved names are', async (context) => {
+        if (!hasForeign()) context.skip();
+        await foreign().putFile('/c/evil\u001b[2Jname', 'e');
+        await foreign().putFile('/c/two\nlines', 'e');
+        await foreign().putFile('/c/kept.txt', 'kept');
+        expect((await list('/c')).entries.map((entry) => entry.name)).toEqual(['kept.txt']);
+        expect((await list('/', { recursive: true })).entries.map((entry) => entry.path)).toEqual(['/c', '/c/kept.txt']);
+        expect(await expectCode(backend, { operation: 'read', path: '/c/evil\u001b[2Jname' })).toBe('VALIDATION_ERROR');
+      });
+
       it('a recursive listing holds exactly what the listing of each directory holds', async (context) => {
         if (!hasForeign()) context.skip();
         await foreign().makeDirectory('/t');

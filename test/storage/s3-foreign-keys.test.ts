@@ -56,7 +56,7 @@ describe('S3 keys written by other tools', () => {
   });
 
   it('a name is listable exactly when a storage path may hold it', () => {
-    for (const name of ['a', 'file.txt', 'naïve ✓', '.hidden', '.taskforge', 'x.taskforge-y', '.taskforge-', '.taskforge-meta-x', '.', '..', '', 'nul\0']) {
+    for (const name of ['a', 'file.txt', 'naïve ✓', '.hidden', '.taskforge', 'x.taskforge-y', '.taskforge-', '.taskforge-meta-x', '.', '..', '', 'nul\0', 'esc\u001b[2J', 'line\nbreak', 'tab\t', 'del\u007f']) {
       let parses: boolean;
       try {
         parses = parseStoragePath(`/d/${name}`) === `/d/${name}`;

@@ -37,10 +37,27 @@ describe('storage paths', () => {
     ['/a//b', 'PATH_OUTSIDE_ROOT'],
     ['/a/b//', 'PATH_OUTSIDE_ROOT'],
     ['/a\0b', 'PATH_OUTSIDE_ROOT'],
+    ['/a\u001b[2Jb', 'VALIDATION_ERROR'],
+    ['/evil\nFAKE LINE', 'VALIDATION_ERROR'],
+    ['/a\rb', 'VALIDATION_ERROR'],
+    ['/a\u007fb', 'VALIDATION_ERROR'],
+    ['/a\u009bb', 'VALIDATION_ERROR'],
     ['/.taskforge-meta-x', 'VALIDATION_ERROR'],
     ['/a/.taskforge-tmp-1/b', 'VALIDATION_ERROR'],
   ])('%j is refused with %s', (raw, code) => {
     expect(codeOf(raw)).toBe(code);
+  });
+
+  it('a control character is refused, and the message shows it escaped (never the raw byte, which would reach a terminal or a log as it is)', () => {
+    try {
+      parseStoragePath('/evil\u001b[2Jname\nx');
+      expect.unreachable();
+    } catch (error) {
+      expect(isTaskforgeError(error) && error.message).toBe("path '/evil\\u001b[2Jname\\nx' is refused: it contains a control character (U+001B), which would reach terminals and logs as it is");
+    }
+    // Tabs are control characters too; a name with an accent or a symbol is not.
+    expect(codeOf('/a\tb')).toBe('VALIDATION_ERROR');
+    expect(parseStoragePath('/é ✓ \u00a0x')).toBe('/é ✓ \u00a0x');
   });
 
   it('the refusal message names the path and the reason', () => {

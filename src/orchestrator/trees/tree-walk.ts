@@ -5,6 +5,7 @@ import { ErrorCode } from '../../core/errors.js';
 import { codeOfErrno, errnoOf } from '../../core/system-errors.js';
 import { mtimeOf } from '../../storage/file-times.js';
 import { RESERVED_PREFIX } from '../../storage/storage-path.js';
+import { controlCharacterIn, printable } from '../../core/control-characters.js';
 
 /** One thing found under a local directory, named by its path relative to it (`a/b.txt`, `/`-separated). */
 export type LocalEntry =
@@ -79,6 +80,9 @@ function describe(hostDirectory: string, relative: string, name: string): LocalE
   const path = relative === '' ? name : `${relative}/${name}`;
   const host = join(hostDirectory, name);
   if (name.startsWith(RESERVED_PREFIX)) return { kind: 'skipped', path, reason: `names starting with '${RESERVED_PREFIX}' are reserved for taskforge` };
+  const control = controlCharacterIn(name);
+  // (Told by its escaped form: the name itself would reach the terminal as it is.)
+  if (control !== undefined) return { kind: 'skipped', path: printable(path), reason: `a name with a control character (${control}), which no storage path may hold` };
   let stats;
   try {
     stats = lstatSync(host, { bigint: true });

@@ -1,7 +1,7 @@
 import type { BigIntStats } from 'node:fs';
 import { opendir } from 'node:fs/promises';
 import { throwIfAborted } from '../../core/abort.js';
-import { RESERVED_PREFIX } from '../storage-path.js';
+import { isStorageName } from '../storage-name.js';
 
 /** A directory entry as a listing needs it before it is described: its name and what the directory says it is. */
 export interface SnapshotEntry {
@@ -112,7 +112,7 @@ async function readSorted(hostDirectory: string, maxNames: number, signal: Abort
   // Read in large batches: each is one trip through the thread pool.
   for await (const dirent of await opendir(hostDirectory, { bufferSize: 1024 })) {
     throwIfAborted(signal);
-    if (dirent.name.startsWith(RESERVED_PREFIX)) continue;
+    if (!isStorageName(dirent.name)) continue;
     const kind = dirent.isDirectory() ? 'directory' : dirent.isFile() ? 'file' : dirent.isSymbolicLink() ? 'symlink' : undefined;
     if (kind === undefined) continue;
     if (entries.length === maxNames) return undefined;

@@ -9,7 +9,8 @@ import { KeyedMutex } from '../../core/keyed-mutex.js';
 import { errnoOf } from '../../core/system-errors.js';
 import type { EntryType, ListEntry, ListOptions, ListPage, ObjectInfo, ObjectMetadata, OpenedObject, StorageBackend, WriteOptions } from '../backend.js';
 import { encodeCursor, PageCollector } from '../list-pager.js';
-import { childPath, RESERVED_PREFIX, ROOT_PATH } from '../storage-path.js';
+import { isStorageName } from '../storage-name.js';
+import { childPath, ROOT_PATH } from '../storage-path.js';
 import { FileSystemRoot, type Parent } from './filesystem-root.js';
 import { fileIdentity, readSidecar, removeSidecar, writeSidecar } from './filesystem-sidecar.js';
 import { alreadyExists, isDirectory, notFound } from './tree-errors.js';
@@ -380,7 +381,7 @@ export class FileSystemBackend implements StorageBackend {
     }
     for await (const dirent of directory) {
       throwIfAborted(options.signal);
-      if (dirent.name.startsWith(RESERVED_PREFIX)) continue;
+      if (!isStorageName(dirent.name)) continue;
       const path = childPath(directoryPath, dirent.name);
       const hostPath = join(hostDirectory, dirent.name);
       let type: EntryType | undefined;
