@@ -42,3 +42,29 @@ export function taskType(value: unknown, field: string): string | undefined {
   if (text !== undefined && !TASK_TYPE_PATTERN.test(text)) throw badQuery(field, `expected a lowercase type name such as "storage" (got ${JSON.stringify(text)})`);
   return text;
 }
+
+/**
+ * Refuses a parameter the route does not take, naming the one likely meant:
+ * a misspelt option ignored would do something else than asked (a PUT
+ * with `?encypt=true` would store in the clear).
+ */
+export function onlyParams(query: Record<string, unknown>, takes: readonly string[]): void {
+  for (const name of Object.keys(query)) {
+    if (takes.includes(name)) continue;
+    const meant = takes.find((known) => known.toLowerCase() === name.toLowerCase() || editDistance(known, name) <= 2);
+    throw badQuery(name, `this route takes no such parameter${meant === undefined ? '' : ` (did you mean '${meant}'?)`}; it takes ${takes.length === 0 ? 'none' : takes.join(', ')}`);
+  }
+}
+
+/** Levenshtein distance: the fewest one-character insertions, deletions or substitutions from `a` to `b`. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i += 1) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}

@@ -216,6 +216,8 @@ describe('the HTTP API', () => {
       ['limit=1001', 'limit'],
       ['limit=ten', 'limit'],
       ['cursor=abc', 'cursor'],
+      ['limt=1', 'limt'],
+      ['stauts=failed', 'stauts'],
     ] as const) {
       const response = await fetch(`${base}/tasks?${query}`);
       expect(response.status).toBe(400);
@@ -361,6 +363,24 @@ describe('the HTTP API', () => {
     expect(await json(plainRead)).toMatchObject({ error: { code: 'ENCRYPTION_REQUIRED' } });
     const noPath = await fetch(`${base}/objects/`, { method: 'PUT', body: 'x' });
     expect(noPath.status).toBe(400);
+    // A misspelt option is refused, naming it and the one meant, before anything is stored: not a secret stored in the clear.
+    const misspelt = await fetch(`${base}/objects/sec/a.txt?encypt=true&compress=zstd`, { method: 'PUT', body: 'top secret' });
+    expect(misspelt.status).toBe(400);
+    expect(await json(misspelt)).toMatchObject({
+      error: { code: 'VALIDATION_ERROR', message: "query parameter 'encypt': this route takes no such parameter (did you mean 'encrypt'?); it takes compress, level, encrypt, overwrite, timeout, retries", fields: [{ field: 'encypt' }] },
+    });
+    for (const [method, query] of [
+      ['GET', 'encryptd=true'],
+      ['GET', 'list&recursiv=true'],
+      ['GET', 'list&limt=1'],
+      ['DELETE', 'recursve=true'],
+      ['PUT', 'bogus=1'],
+    ] as const) {
+      const response = await fetch(`${base}/objects/once.txt?${query}`, { method, ...(method === 'PUT' ? { body: 'changed' } : {}) });
+      expect(response.status, `${method} ?${query}`).toBe(400);
+      expect(await json(response)).toMatchObject({ error: { code: 'VALIDATION_ERROR' } });
+    }
+    expect(await readFile(join(f.root, 'once.txt'), 'utf8')).toBe('first');
     expect(await readdir(f.root)).toEqual(['once.txt']);
   });
 

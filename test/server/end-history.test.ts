@@ -91,6 +91,7 @@ describe('GET /stats/ends', () => {
       ['window=60&step=120', 'step'],
       ['window=300&step=7', 'step'],
       ['type=NO', 'type'],
+      ['windw=60', 'windw'],
     ] as const) {
       const { status, body } = await getJson(f.base, `/stats/ends?${query}`);
       expect(status, query).toBe(400);

@@ -9,7 +9,7 @@ import { CONTINUE_IN_HANDLER, sendContinue } from '../expect-continue.js';
 import { httpError } from '../http-errors.js';
 import { runLocalStorageTask } from '../local-storage-task.js';
 import type { RouteDeps } from '../served.js';
-import { badQuery, flag, optionalString, wholeNumber } from '../query-params.js';
+import { badQuery, flag, onlyParams, optionalString, wholeNumber } from '../query-params.js';
 
 const COMPRESSIONS = new Set(['gzip', 'brotli', 'zstd']);
 
@@ -32,6 +32,7 @@ export async function objectRoutes(app: FastifyInstance, deps: RouteDeps): Promi
     scope.put('/objects/*', { config: CONTINUE_IN_HANDLER }, async (request, reply) => {
       const path = pathOf(request);
       const query = request.query as Record<string, unknown>;
+      onlyParams(query, ['compress', 'level', 'encrypt', 'overwrite', ...ATTEMPT_PARAMS]);
       const declared = Number(request.headers['content-length'] ?? Number.NaN);
       if (declared > deps.maxObjectBytes) throw tooLarge(deps.maxObjectBytes);
       // Every option is checked before the body is touched.
@@ -55,6 +56,7 @@ export async function objectRoutes(app: FastifyInstance, deps: RouteDeps): Promi
     const query = request.query as Record<string, unknown>;
     const path = pathOf(request, query['list'] !== undefined);
     if (query['list'] !== undefined) {
+      onlyParams(query, ['list', 'recursive', 'limit', 'cursor', ...ATTEMPT_PARAMS]);
       const limit = wholeNumber(query['limit'], 'limit', 1, MAX_LIST_LIMIT);
       const cursor = optionalString(query['cursor'], 'cursor');
       const options: StorageOptions = {
@@ -65,6 +67,7 @@ export async function objectRoutes(app: FastifyInstance, deps: RouteDeps): Promi
       };
       return answer(reply, await run(deps, reply, { operation: 'list', path, options }), 200);
     }
+    onlyParams(query, ['encrypted', 'maxBytes', ...ATTEMPT_PARAMS]);
     const maxBytes = wholeNumber(query['maxBytes'], 'maxBytes', 1, Number.MAX_SAFE_INTEGER);
     const options: StorageOptions = {
       as: 'stream',
@@ -80,6 +83,7 @@ export async function objectRoutes(app: FastifyInstance, deps: RouteDeps): Promi
   app.delete('/objects/*', async (request, reply) => {
     const path = pathOf(request);
     const query = request.query as Record<string, unknown>;
+    onlyParams(query, ['recursive', ...ATTEMPT_PARAMS]);
     const options: StorageOptions = {
       ...(query['recursive'] === undefined ? {} : { recursive: flag(query['recursive'], 'recursive') }),
       ...attemptOptions(query),
@@ -124,6 +128,9 @@ function compressionOf(query: Record<string, unknown>): StorageOptions {
   if (!COMPRESSIONS.has(compress)) throw badQuery('compress', `expected gzip, brotli or zstd (got ${JSON.stringify(compress)})`);
   return { compression: { algorithm: compress as 'gzip' | 'brotli' | 'zstd', ...(level === undefined ? {} : { level }) } };
 }
+
+/** The parameters every object route takes: an attempt's timeout and retries. */
+const ATTEMPT_PARAMS = ['timeout', 'retries'] as const;
 
 function attemptOptions(query: Record<string, unknown>): StorageOptions {
   const timeout = wholeNumber(query['timeout'], 'timeout', 1, 86_400_000);

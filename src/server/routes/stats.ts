@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { badQuery, taskType, wholeNumber } from '../query-params.js';
+import { badQuery, onlyParams, taskType, wholeNumber } from '../query-params.js';
 import type { RouteDeps } from '../served.js';
 
 /** The window and step GET /stats/ends answers with when not asked: 5 minutes in 10 s steps (the dashboard's chart). */
@@ -16,6 +16,7 @@ const DEFAULT_STEP_SECONDS = 10;
 export function statsRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.get('/stats/ends', (request, reply) => {
     const query = request.query as Record<string, unknown>;
+    onlyParams(query, ['window', 'step', 'type']);
     const keep = deps.history.keepSeconds;
     const windowSeconds = wholeNumber(query['window'], 'window', 1, keep) ?? Math.min(DEFAULT_WINDOW_SECONDS, keep);
     const stepSeconds = wholeNumber(query['step'], 'step', 1, keep) ?? Math.min(DEFAULT_STEP_SECONDS, windowSeconds);

@@ -10,7 +10,7 @@ import { TaskStatus } from '../../tasks/task-status.js';
 import type { KeptConfig } from '../config-store.js';
 import { Backlog } from '../backlog.js';
 import { errorBody } from '../http-errors.js';
-import { badQuery, listParam, optionalString, taskType, wholeNumber } from '../query-params.js';
+import { badQuery, listParam, onlyParams, optionalString, taskType, wholeNumber } from '../query-params.js';
 import type { RouteDeps } from '../served.js';
 import { endFields } from '../task-feed.js';
 
@@ -61,6 +61,7 @@ export function taskRoutes(app: FastifyInstance, deps: RouteDeps): void {
 
   app.get('/tasks', (request, reply) => {
     const query = request.query as Record<string, unknown>;
+    onlyParams(query, ['status', 'type', 'id', 'limit', 'cursor']);
     const statuses = listParam(query['status']).map((status) => {
       if (!STATUSES.has(status)) throw badQuery('status', `expected pending, running, completed or failed, comma-separated (got ${JSON.stringify(status)})`);
       return status as TaskStatus;
