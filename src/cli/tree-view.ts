@@ -15,6 +15,7 @@ export class TreeView {
   readonly #json: boolean;
   readonly #live: boolean;
   #drawn = 0;
+  #told = false;
   #lastDraw = 0;
 
   constructor(streams: CliStreams, json: boolean) {
@@ -23,7 +24,13 @@ export class TreeView {
     this.#live = !json && streams.stderr.isTTY === true;
   }
 
+  /** Whether any file's outcome was told: a run that failed before one was refused whole. */
+  get toldAny(): boolean {
+    return this.#told;
+  }
+
   file(outcome: FileOutcome): void {
+    this.#told = true;
     if (this.#json) {
       printJson(this.#streams, outcome);
       return;

@@ -70,6 +70,10 @@ export async function readIndex(access: IndexAccess): Promise<{ readonly entries
   } catch (error) {
     const coded = fromSystemError(error, { operation: 'read', path });
     if (coded.code === ErrorCode.NOT_FOUND) return { entries: new Map(), encrypted: false };
+    // Said of the tree's path, not of the index file under it (a name of taskforge's own the user never gave).
+    if (coded.code === ErrorCode.NOT_A_DIRECTORY) {
+      throw new TaskforgeError(ErrorCode.NOT_A_DIRECTORY, `'${access.prefix}' (or a folder above it) is a file: a tree is stored under a folder, and read from one`, { cause: error, details: { path: access.prefix } });
+    }
     throw coded;
   }
   const decoded = await decodeStoredObject({ metadata: opened.info.metadata, body: opened.body }, { path, requireEncryption: wantsEncryption(access.options), keyring: () => access.keyring });

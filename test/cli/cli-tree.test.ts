@@ -171,6 +171,9 @@ describe('taskforge write --recursive and read --recursive (the real bin)', () =
     const noKey = taskforge(['write', '/other', '--file', 'src', '--recursive', '--encrypt']);
     expect(noKey.code).toBe(2);
     expect(existsSync(join(cwd, 'taskforge-data', 'other'))).toBe(false);
+    // The encrypted tree stored again without --encrypt: refused before any file is stored, exit 2 as every such refusal.
+    const plainAgain = taskforge(['write', '/secret', '--file', 'src', '--recursive'], env);
+    expect(plainAgain).toMatchObject({ code: 2, stdout: '', stderr: expect.stringMatching(/^taskforge: ENCRYPTION_REQUIRED: /) as string });
   });
 
   it('a file that changes while it is read is reported (SOURCE_CHANGED), not stored torn; the rest are stored', async () => {
@@ -408,6 +411,9 @@ describe('taskforge write --recursive and read --recursive (the real bin)', () =
     expect(taskforge(['read', '/nothing-here', '-o', 'out', '--recursive'])).toMatchObject({ code: 1, stderr: expect.stringContaining('NOT_FOUND') as string });
     mkdirSync(join(cwd, 'dir'));
     expect(taskforge(['write', '/../x', '--file', 'dir', '--recursive'])).toMatchObject({ code: 2, stderr: expect.stringContaining('PATH_OUTSIDE_ROOT') as string });
+    // A tree stored where a file is: said of the path given, not of the index file under it; nothing stored.
+    expect(taskforge(['write', '/plain.txt', '--data', 'x']).code).toBe(0);
+    expect(taskforge(['write', '/plain.txt', '--file', 'dir', '--recursive'])).toEqual({ code: 2, stdout: '', stderr: "taskforge: NOT_A_DIRECTORY: '/plain.txt' (or a folder above it) is a file: a tree is stored under a folder, and read from one\n" });
   });
 });
 

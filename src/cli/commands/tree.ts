@@ -79,7 +79,9 @@ async function withInterruption(streams: CliStreams, verb: 'stored' | 'restored'
     if (error.code === ErrorCode.CANCELLED && interruption.signal.aborted) summary = started.summary(true);
     else {
       streams.stderr.write(`taskforge: ${error.code}: ${error.message}\n`);
-      return exitCodeOfError(error.code);
+      // A store refused before any file was done (its index, its listing, a tree stored encrypted asked to store in the clear):
+      // exit 2, as every refusal before anything is done. (A restore of nothing, or of a link, fails as a read does: 1.)
+      return verb === 'stored' && !view.toldAny ? ExitCode.USAGE : exitCodeOfError(error.code);
     }
   } finally {
     interruption.stop();
