@@ -40,7 +40,8 @@ export interface FoundTree {
 /**
  * The nearest stored tree at `path` or above it (from `path`'s parent
  * with `above`), or undefined: one lookup of an index name per folder on
- * the way up, and the index, read whole, of the first one found.
+ * the way up, all at once (see treeFolder), and the index, read whole, of
+ * the nearest one found.
  */
 export async function findTree(backend: StorageBackend, path: string, access: TreeAccess, above = false): Promise<FoundTree | undefined> {
   const prefix = await treeFolder(backend, path, access.signal, above);
