@@ -61,6 +61,13 @@ export interface ListOptions {
   readonly limit: number;
   /** The last path of the previous page (already decoded from the cursor). */
   readonly after?: string;
+  /**
+   * In a recursive listing, also list each stored tree's index
+   * (`.taskforge-tree`, hidden otherwise) as a file entry, in its place in
+   * path order: how a listing above trees finds them (and their packed
+   * files) without a look into every folder. Ignored when not recursive.
+   */
+  readonly treeIndexes?: boolean;
 }
 
 /** An opened object: its facts, and its bytes as a stream the caller must consume or destroy. */

@@ -2,6 +2,7 @@ import { LRUCache } from 'lru-cache';
 import type { StorageBackend } from './backend.js';
 import type { KeyBinding } from './codec/decoder.js';
 import type { ContentKind } from './content.js';
+import { parentPath } from './storage-path.js';
 
 /** What a cached read holds: the decoded bytes, never the stored form or a key. */
 export interface CachedObject {
@@ -149,7 +150,7 @@ export class ReadCache {
     if (ticket === this.#clock) return false;
     if ((this.#invalidatedAt.get(cacheKey) ?? 0) > ticket) return true;
     // A recursive invalidation of the path or any directory above it.
-    for (let directory = path; ; directory = parentOf(directory)) {
+    for (let directory = path; ; directory = parentPath(directory)) {
       if ((this.#invalidatedAt.get(treeKey(key(backend, directory))) ?? 0) > ticket) return true;
       if (directory === '/') return false;
     }
@@ -193,10 +194,6 @@ function treeKey(cacheKey: string): string {
   return `${cacheKey}\0tree`;
 }
 
-function parentOf(path: string): string {
-  const slash = path.lastIndexOf('/');
-  return slash <= 0 ? '/' : path.slice(0, slash);
-}
 
 /** What an entry costs the budget: its bytes plus a little bookkeeping, so that many empty objects still count. */
 function entrySize(byteLength: number): number {

@@ -1,5 +1,5 @@
 import { controlCharacterIn } from '../core/control-characters.js';
-import { RESERVED_PREFIX } from './storage-path.js';
+import { RESERVED_PREFIX, TREE_INDEX_NAME } from './storage-path.js';
 
 /**
  * Whether `name` can be one segment of a storage path: exactly the segments
@@ -11,4 +11,9 @@ import { RESERVED_PREFIX } from './storage-path.js';
  */
 export function isStorageName(name: string): boolean {
   return name !== '' && name !== '.' && name !== '..' && !name.startsWith(RESERVED_PREFIX) && controlCharacterIn(name) === undefined;
+}
+
+/** Whether a listing shows an entry named `name`: a storage name, or a tree's index when the listing asks for them (ListOptions.treeIndexes). */
+export function isListedName(name: string, treeIndexes: boolean | undefined): boolean {
+  return isStorageName(name) || (treeIndexes === true && name === TREE_INDEX_NAME);
 }

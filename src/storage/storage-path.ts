@@ -4,6 +4,9 @@ import { ErrorCode, TaskforgeError } from '../core/errors.js';
 /** Segments starting with this are taskforge's own files (temporary files, metadata). */
 export const RESERVED_PREFIX = '.taskforge-';
 
+/** The name of a stored tree's index in its folder: reserved, and listed only when a listing asks for tree indexes. */
+export const TREE_INDEX_NAME = `${RESERVED_PREFIX}tree`;
+
 /** The root of every backend. */
 export const ROOT_PATH = '/';
 
@@ -61,6 +64,12 @@ export function pathSegments(path: string): string[] {
 /** Joins a normalised directory path and a name. */
 export function childPath(directory: string, name: string): string {
   return directory === ROOT_PATH ? `/${name}` : `${directory}/${name}`;
+}
+
+/** The folder a normalised path is in; the root for the root's children (and for the root). */
+export function parentPath(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return slash <= 0 ? ROOT_PATH : path.slice(0, slash);
 }
 
 /** The last segment of a normalised path; '' for the root. */

@@ -7,7 +7,7 @@ import { encodeContainer } from '../storage/codec/encoder.js';
 import type { Keyring } from '../storage/codec/keyring.js';
 import { collectBytes, metadataFor, toByteSource } from '../storage/content.js';
 import { decodeStoredObject } from '../storage/object-reader.js';
-import { childPath, RESERVED_PREFIX } from '../storage/storage-path.js';
+import { childPath, RESERVED_PREFIX, TREE_INDEX_NAME } from '../storage/storage-path.js';
 import type { PackRef } from './pack-piece.js';
 
 export type { PackRef } from './pack-piece.js';
@@ -36,8 +36,8 @@ export interface TreeIndexFile {
   readonly entries: Readonly<Record<string, IndexEntry>>;
 }
 
-/** The index's name inside the tree's prefix: reserved, so no stored file can take it, and listings leave it out. */
-export const INDEX_NAME = `${RESERVED_PREFIX}tree`;
+/** The index's name inside the tree's prefix: reserved, so no stored file can take it, and listings leave it out (unless asked). */
+export const INDEX_NAME = TREE_INDEX_NAME;
 
 /** Names of packs in a tree's prefix: reserved too. */
 export const PACK_PREFIX = `${RESERVED_PREFIX}pack-`;

@@ -5,7 +5,7 @@ import type { OpenedObject, StorageBackend } from '../storage/backend.js';
 import type { Keyring } from '../storage/codec/keyring.js';
 import { collectBytes } from '../storage/content.js';
 import { isDirectory } from '../storage/backends/tree-errors.js';
-import { childPath, ROOT_PATH } from '../storage/storage-path.js';
+import { childPath, parentPath, ROOT_PATH } from '../storage/storage-path.js';
 import { indexPath, readIndex, type IndexEntry } from './tree-index.js';
 import { packPiece } from './pack-piece.js';
 
@@ -58,20 +58,20 @@ export async function findTree(backend: StorageBackend, path: string, access: Tr
 export async function treeFolder(backend: StorageBackend, path: string, signal: AbortSignal, above = false): Promise<string | undefined> {
   const folders: string[] = [];
   for (let prefix = above ? parentOf(path) : path; prefix !== undefined; prefix = parentOf(prefix)) folders.push(prefix);
-  const found = await Promise.all(
-    folders.map((prefix) =>
-      // (A folder on the way that is a file, or one that cannot be looked into, holds no tree; a stop is a stop.)
-      backend.stat(indexPath(prefix), { signal }).then(
-        (info) => info !== undefined,
-        (error: unknown) => {
-          if (signal.aborted) throw error;
-          return false;
-        },
-      ),
-    ),
-  );
+  const found = await Promise.all(folders.map((prefix) => holdsIndex(backend, prefix, signal)));
   return folders[found.indexOf(true)];
 }
+
+/** Whether `folder` holds a tree's index (a file, or a folder that cannot be looked into, holds none; a stop is a stop). */
+export async function holdsIndex(backend: StorageBackend, folder: string, signal: AbortSignal): Promise<boolean> {
+  try {
+    return (await backend.stat(indexPath(folder), { signal })) !== undefined;
+  } catch (error) {
+    if (signal.aborted) throw error;
+    return false;
+  }
+}
+
 
 /** `path` relative to the tree at `prefix` ('' for the tree itself); undefined when it is not in it. */
 export function inTree(prefix: string, path: string): string | undefined {
@@ -107,7 +107,5 @@ export async function openPackedFile(backend: StorageBackend, path: string, acce
 
 /** The folder `path` is in; undefined above the root. */
 function parentOf(path: string): string | undefined {
-  if (path === ROOT_PATH) return undefined;
-  const slash = path.lastIndexOf('/');
-  return slash <= 0 ? ROOT_PATH : path.slice(0, slash);
+  return path === ROOT_PATH ? undefined : parentPath(path);
 }

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { restoreTree, storeTree, type FileOutcome } from '../../src/index.js';
 import type { ListEntry, StorageBackend } from '../../src/storage/backend.js';
+import { FileSystemBackend } from '../../src/storage/backends/filesystem.js';
 import { MemoryBackend } from '../../src/storage/backends/memory.js';
 import { Keyring } from '../../src/storage/codec/keyring.js';
 import { collectBytes } from '../../src/storage/content.js';
@@ -82,6 +83,32 @@ describe('a tree in packs', () => {
     // A folder the tree does not have is not found, as any missing folder.
     const missing = await new StorageTask({ type: 'storage', metadata: { operation: 'list', path: '/t/nope' } }, { backend }).execute();
     expect(missing.error?.code).toBe('NOT_FOUND');
+  });
+
+  it('a recursive listing above trees lists their packed files too, in every page size, each path once; an encrypted one without its key shows its objects alone', async () => {
+    writeFileSync(join(dir, 'src', '-early.txt'), 'sorts before the index\n');
+    writeFileSync(join(dir, 'src', 'a', '#hash.txt'), 'sorts before the folders\n');
+    for (const backend of [new MemoryBackend(), new FileSystemBackend({ root: join(dir, 'store') })]) {
+      await storeTree({ source: join(dir, 'src'), prefix: '/top/t', backend });
+      await storeTree({ source: join(dir, 'src', 'a'), prefix: '/top/t-2', backend });
+      await storeTree({ source: join(dir, 'src', 'a', 'b'), prefix: '/top/z/secret', backend, keyring, options: { encryption: true } });
+      await new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/top/loose.txt', data: 'loose' } }, { backend }).execute();
+      const fromTree = (await listAll(backend, '/top/t', true, 1000)).map((entry) => entry.path.replace('/top/t/', ''));
+      const whole = await listAll(backend, '/', true, 1000, { keyring });
+      const paths = whole.map((entry) => entry.path);
+      // Every path of each tree, as listed from the tree itself, and the rest.
+      expect(paths.filter((path) => path.startsWith('/top/t/')).map((path) => path.replace('/top/t/', ''))).toEqual(fromTree);
+      expect(paths.filter((path) => path.startsWith('/top/t-2/'))).toEqual((await listAll(backend, '/top/t-2', true, 1000)).map((entry) => entry.path));
+      expect(paths).toEqual(expect.arrayContaining(['/top', '/top/-early.txt'.replace('/top/', '/top/t/'), '/top/loose.txt', '/top/t-2/#hash.txt', '/top/z/secret/deep.txt']));
+      expect(new Set(paths).size).toBe(paths.length);
+      expect(paths).toEqual([...paths].sort());
+      // The same entries, whatever the page size: no page skips or repeats a packed file at its ends.
+      for (const limit of [1, 2, 3, 7]) expect(await listAll(backend, '/', true, limit, { keyring })).toEqual(whole);
+      expect(await listAll(backend, '/top', true, 2, { keyring })).toEqual(whole.filter((entry) => entry.path.startsWith('/top/')));
+      // Without the key, the encrypted tree's packed file is not listed (its name is in the encrypted index); the rest is.
+      const keyless = (await listAll(backend, '/', true, 3)).map((entry) => entry.path);
+      expect(keyless).toEqual(paths.filter((path) => path !== '/top/z/secret/deep.txt'));
+    }
   });
 
   it('a delete of a packed file is refused (UNSUPPORTED_OPTION, naming the tree), not told "nothing there" while the file is still read; a path the tree does not hold is nothing', async () => {
@@ -243,6 +270,31 @@ describe('a tree in packs', () => {
       await expect(restoreTree({ prefix, destination: join(dir, 'not-made'), backend })).rejects.toMatchObject({ code: 'NOT_A_DIRECTORY', message: expect.not.stringContaining('.taskforge-') as unknown });
     }
     expect(existsSync(join(dir, 'not-made'))).toBe(false);
+  });
+
+  it('a restore of a folder above trees restores each tree whole (packed files, modes, times) and the objects beside them; a tree whose key is not given is told failed, the rest restored', async () => {
+    const backend = new MemoryBackend();
+    await storeTree({ source: join(dir, 'src'), prefix: '/top/t', backend });
+    await storeTree({ source: join(dir, 'src', 'a'), prefix: '/top/deeper/u', backend, keyring, options: { encryption: true } });
+    await new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/top/loose.txt', data: 'loose' } }, { backend }).execute();
+    const summary = await restoreTree({ prefix: '/top', destination: join(dir, 'all'), backend, keyring });
+    expect(summary).toMatchObject({ files: 14 + 13 + 1, stored: 28, failed: 0 });
+    // Each tree's folder `a` (the whole of the second tree): packed files with their bytes, modes and times.
+    for (const folderA of [join(dir, 'all', 't', 'a'), join(dir, 'all', 'deeper', 'u')]) {
+      expect(readFileSync(join(folderA, '7.txt'), 'utf8')).toBe('file 7\n');
+      expect(readFileSync(join(folderA, 'b', 'deep.txt'), 'utf8')).toBe('deep\n');
+      expect(statSync(join(folderA, 'b', 'deep.txt'))).toMatchObject({ mode: 0o100600, mtimeMs: Date.parse('2020-01-02T03:04:05Z') });
+    }
+    expect(readFileSync(join(dir, 'all', 't', 'large.bin'))).toEqual(readFileSync(join(dir, 'src', 'large.bin')));
+    expect(existsSync(join(dir, 'all', 't', 'empty'))).toBe(true);
+    expect(readFileSync(join(dir, 'all', 'loose.txt'), 'utf8')).toBe('loose');
+    // From the root, without the encrypted tree's key: that tree fails once, with the index's code, and nothing of it is made; the rest is restored.
+    const failures: FileOutcome[] = [];
+    const keyless = await restoreTree({ prefix: '/', destination: join(dir, 'keyless'), backend, onFile: (outcome) => (outcome.action === 'failed' ? failures.push(outcome) : undefined) });
+    expect(keyless).toMatchObject({ stored: 15, failed: 1 });
+    expect(failures.map((failure) => [failure.path, failure.error?.code])).toEqual([['top/deeper/u', 'KEY_NOT_FOUND']]);
+    expect(existsSync(join(dir, 'keyless', 'top', 'deeper'))).toBe(false);
+    expect(readFileSync(join(dir, 'keyless', 'top', 't', 'a', 'b', 'deep.txt'), 'utf8')).toBe('deep\n');
   });
 
   it('a tree stored one object per file (before packs) moves a changed file into a pack and removes its old object; the unchanged stay as they are', async () => {

@@ -454,6 +454,34 @@ export function describeBackendConformance(name: string, makeFixture: () => Prom
         expect(await list('/')).toEqual({ entries: [] });
       });
 
+      it("a recursive listing asked for tree indexes lists each '.taskforge-tree' file in its place, page by page; nothing else reserved, and never when not recursive", async (context) => {
+        if (!hasForeign()) context.skip();
+        await foreign().putFile('/x/-first.txt', 'sorts before the index');
+        await foreign().putFile('/x/.taskforge-tree', 'an index');
+        await foreign().putFile('/x/.taskforge-pack-1', 'a pack');
+        await foreign().putFile('/x/kept.txt', 'kept');
+        await foreign().putFile('/y/.taskforge-tree/inner', 'a folder so named is no index');
+        const signal = new AbortController().signal;
+        const paths = async (path: string, options: { recursive: boolean; limit: number }): Promise<string[]> => {
+          const found: string[] = [];
+          let after: string | undefined;
+          for (;;) {
+            const page = await backend.list(path, { signal, treeIndexes: true, ...options, ...(after === undefined ? {} : { after }) });
+            found.push(...page.entries.map((entry) => `${entry.type} ${entry.path}`));
+            if (page.cursor === undefined) return found;
+            after = page.entries.at(-1)?.path;
+          }
+        };
+        const whole = ['directory /x', 'file /x/-first.txt', 'file /x/.taskforge-tree', 'file /x/kept.txt', 'directory /y'];
+        expect(await paths('/', { recursive: true, limit: 100 })).toEqual(whole);
+        expect(await paths('/', { recursive: true, limit: 1 })).toEqual(whole);
+        expect(await paths('/x', { recursive: false, limit: 100 })).toEqual(['file /x/-first.txt', 'file /x/kept.txt']);
+        // Not asked, hidden as ever.
+        expect((await backend.list('/', { signal, recursive: true, limit: 100 })).entries.map((entry) => entry.path)).toEqual(['/x', '/x/-first.txt', '/x/kept.txt', '/y']);
+        // A listing above it reads it as a tree's index: one that is not is told, never taken for an empty tree.
+        expect(await expectCode(backend, { operation: 'list', path: '/', options: { recursive: true } })).toBe('INTEGRITY_ERROR');
+      });
+
       it('names with a control character (no storage path can hold one) are hidden from every listing, as reserved names are', async (context) => {
         if (!hasForeign()) context.skip();
         await foreign().putFile('/c/evil\u001b[2Jname', 'e');

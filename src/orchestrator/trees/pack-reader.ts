@@ -22,25 +22,28 @@ export class PackReader {
   readonly #backend: StorageBackend;
   readonly #prefix: string;
   readonly #keyring: Keyring | undefined;
-  readonly #requireEncryption: boolean;
   readonly #signal: AbortSignal;
   readonly #uses = new Map<string, number>();
   readonly #loaded = new Map<string, LoadedPack>();
 
-  constructor(options: { backend: StorageBackend; prefix: string; keyring: Keyring | undefined; requireEncryption: boolean; signal: AbortSignal; refs: Iterable<PackRef> }) {
+  /** `prefix`: the folder pack names are relative to (a tree's own, or one above the trees of a restore). */
+  constructor(options: { backend: StorageBackend; prefix: string; keyring: Keyring | undefined; signal: AbortSignal; refs: Iterable<PackRef> }) {
     this.#backend = options.backend;
     this.#prefix = options.prefix;
     this.#keyring = options.keyring;
-    this.#requireEncryption = options.requireEncryption;
     this.#signal = options.signal;
     for (const ref of options.refs) this.#uses.set(ref.name, (this.#uses.get(ref.name) ?? 0) + 1);
   }
 
-  /** The bytes of the file stored at `path` as `ref`, of `size` bytes; a coded error when its pack is missing or the entry does not check out. */
-  async read(ref: PackRef, path: string, size: number): Promise<Buffer> {
+  /**
+   * The bytes of the file stored at `path` as `ref`, of `size` bytes,
+   * refused unless encrypted with `requireEncryption`; a coded error when
+   * its pack is missing or the entry does not check out.
+   */
+  async read(ref: PackRef, path: string, size: number, requireEncryption: boolean): Promise<Buffer> {
     const pack = this.#pack(ref.name);
     try {
-      return await decodePiece(packPiece(await pack.bytes, ref, path), ref, path, size, { keyring: this.#keyring, requireEncryption: this.#requireEncryption });
+      return await decodePiece(packPiece(await pack.bytes, ref, path), ref, path, size, { keyring: this.#keyring, requireEncryption });
     } finally {
       pack.remaining -= 1;
       if (pack.remaining <= 0) this.#loaded.delete(ref.name);

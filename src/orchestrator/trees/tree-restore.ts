@@ -19,7 +19,7 @@ import { readIndex, type IndexEntry, type PackRef } from '../../tasks/tree-index
 import { findTree, inTree } from '../../tasks/tree-lookup.js';
 import { sameTime, timeToSet } from '../../storage/file-times.js';
 import { DEFAULT_TREE_CONCURRENCY, Gate, LARGE_FILE_BYTES, LARGE_FILES_AT_ONCE } from './tree-limits.js';
-import { listStored } from './tree-listing.js';
+import { listStoredAndTrees } from './tree-listing.js';
 import { PackReader } from './pack-reader.js';
 import { TreeTally, type FileOutcome, type TreeProgress, type TreeSummary } from './tree-tally.js';
 
@@ -40,7 +40,9 @@ export interface RestoreTreeOptions {
   readonly onProgress?: (progress: TreeProgress) => void;
 }
 
-type FileEntry = Extract<IndexEntry, { kind: 'file' }>;
+/** An entry to restore: as its tree's index records it, and whether that tree is encrypted (every object and pack of it must be). */
+type RestoreEntry = IndexEntry & { readonly mustBeEncrypted?: true };
+type FileEntry = Extract<RestoreEntry, { kind: 'file' }>;
 type PackedEntry = FileEntry & { readonly pack: PackRef };
 
 /** How long the restore of packed files holds the event loop before it gives it a turn. */
@@ -64,25 +66,25 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<TreeSumm
   const destination = resolve(options.destination);
   const signal = options.signal ?? new AbortController().signal;
   const tally = new TreeTally(options.onFile, options.onProgress);
-  const { entries, packPrefix, encrypted } = await entriesToRestore(options, prefix, signal);
-  // A tree whose index is encrypted has every object and pack encrypted: a plain one put in place is refused, asked or not.
-  const requireEncryption = options.encrypted === true || encrypted;
-  if (entries.size === 0) throw new TaskforgeError(ErrorCode.NOT_FOUND, `restore of '${prefix}' failed: nothing is stored there`, { details: { path: prefix } });
+  const { entries, packPrefix, unopened } = await entriesToRestore(options, prefix, signal);
+  const requireEncryption = options.encrypted === true;
+  if (entries.size === 0 && unopened.length === 0) throw new TaskforgeError(ErrorCode.NOT_FOUND, `restore of '${prefix}' failed: nothing is stored there`, { details: { path: prefix } });
   const folders = new SafeFolders(destination);
   await folders.make('');
   const files: [string, FileEntry][] = [];
-  const links: [string, IndexEntry & { kind: 'symlink' }][] = [];
-  const directories: [string, IndexEntry & { kind: 'directory' }][] = [];
+  const links: [string, RestoreEntry & { kind: 'symlink' }][] = [];
+  const directories: [string, RestoreEntry & { kind: 'directory' }][] = [];
   for (const [path, entry] of entries) {
     checkRelative(path);
     if (entry.kind === 'file') files.push([path, entry]);
     else if (entry.kind === 'symlink') links.push([path, entry]);
     else directories.push([path, entry]);
   }
-  for (const [, entry] of files) tally.seen(entry.size);
+  // (An object stored by a single write has no size recorded: its bytes are counted as they come.)
+  for (const [, entry] of files) tally.seen(Math.max(0, entry.size));
   const packed = inPackOrder(files.filter((item): item is [string, PackedEntry] => item[1].pack !== undefined));
   const own = files.filter(([, entry]) => entry.pack === undefined);
-  const packs = new PackReader({ backend: options.backend, prefix: packPrefix, keyring: options.keyring, requireEncryption, signal, refs: packed.map(([, entry]) => entry.pack) });
+  const packs = new PackReader({ backend: options.backend, prefix: packPrefix, keyring: options.keyring, signal, refs: packed.map(([, entry]) => entry.pack) });
   // The first pack is asked for before the folders, whose calls would go to the thread pool ahead of its read.
   const [first] = packed;
   if (first !== undefined) packs.prefetch(first[1].pack.name);
@@ -103,6 +105,8 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<TreeSumm
     }),
   );
   const context: RestoreContext = { options, prefix, destination, folders, tally, signal, stops: new Stops(signal), requireEncryption };
+  // A tree below whose index the keys given cannot open: none of its files is restored, and it is told once, as failed.
+  for (const [path, error] of unopened) tally.failed(path, childPath(prefix, path), error);
   const largeFiles = new Gate(LARGE_FILES_AT_ONCE);
   let next = 0;
   // Files stored as objects of their own: `concurrency` at once, each read and written through the thread pool.
@@ -111,7 +115,7 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<TreeSumm
       const item = own[next];
       next += 1;
       if (item === undefined) return;
-      const large = item[1].size > LARGE_FILE_BYTES;
+      const large = (item[1].size < 0 ? item[1].stored.size : item[1].size) > LARGE_FILE_BYTES;
       if (large) await largeFiles.enter();
       try {
         await restoreFile(item[0], item[1], context);
@@ -147,7 +151,7 @@ interface RestoreContext {
   readonly tally: TreeTally;
   readonly signal: AbortSignal;
   readonly stops: Stops;
-  /** Asked for (`encrypted`), or the tree's index is encrypted. */
+  /** Asked for (`encrypted`); an entry of an encrypted tree is required to be encrypted whatever is asked. */
   readonly requireEncryption: boolean;
 }
 
@@ -191,9 +195,9 @@ async function restoreFile(path: string, entry: FileEntry, context: RestoreConte
       return;
     }
     // Small files are read whole and written with one call; larger ones stream (a stream's machinery costs more than a small file's bytes).
-    const small = entry.size <= LARGE_FILE_BYTES;
+    const small = isSmall(entry);
     const read = await new StorageTask(
-      { type: 'storage', metadata: { operation: 'read', path: storagePath, options: { as: small ? 'buffer' : 'stream', ...(context.requireEncryption ? { encryption: true } : {}) } } },
+      { type: 'storage', metadata: { operation: 'read', path: storagePath, options: { as: small ? 'buffer' : 'stream', ...(context.requireEncryption || entry.mustBeEncrypted === true ? { encryption: true } : {}) } } },
       { backend: options.backend, ...(options.keyring === undefined ? {} : { keyring: options.keyring }) },
     ).execute();
     if (!read.success) {
@@ -224,6 +228,11 @@ async function restoreFile(path: string, entry: FileEntry, context: RestoreConte
     if (signal.aborted) return;
     tally.failed(path, storagePath, restoreFailure(storagePath, error));
   }
+}
+
+/** A file read whole: up to LARGE_FILE_BYTES as recorded. One of unknown size (an object stored by a single write) streams, however large it is. */
+function isSmall(entry: FileEntry): boolean {
+  return entry.size >= 0 && entry.size <= LARGE_FILE_BYTES;
 }
 
 /** Where an entry of the tree goes: its storage path, its path on this host, its folder, and a new temporary name beside it. */
@@ -289,7 +298,7 @@ async function restorePackedFile(path: string, entry: PackedEntry, packs: PackRe
       tally.unchanged(path, storagePath, entry.size);
       return false;
     }
-    const bytes = await packs.read(entry.pack, storagePath, entry.size);
+    const bytes = await packs.read(entry.pack, storagePath, entry.size, context.requireEncryption || entry.mustBeEncrypted === true);
     if (fresh) writeNewSync(host, bytes, entry);
     else {
       await folders.sweep(parent);
@@ -410,14 +419,14 @@ async function restoreLink(path: string, link: IndexEntry & { kind: 'symlink' },
  * `prefix` of a tree stored above it (a folder of it: its packs are the
  * tree's); else, stored without an index, the objects under `prefix`.
  */
-async function entriesToRestore(options: RestoreTreeOptions, prefix: string, signal: AbortSignal): Promise<{ entries: ReadonlyMap<string, IndexEntry>; packPrefix: string; encrypted: boolean }> {
+async function entriesToRestore(options: RestoreTreeOptions, prefix: string, signal: AbortSignal): Promise<EntriesToRestore> {
   const requireEncryption = options.encrypted === true;
   const own = await readIndex({ backend: options.backend, prefix, options: { encryption: requireEncryption }, keyring: options.keyring, signal }).catch((error: unknown) => {
     // The prefix is an object: there is no folder to restore (the index's own name is not the user's business).
     if (error instanceof TaskforgeError && error.code === ErrorCode.NOT_A_DIRECTORY) throw notAFolder(prefix, 'a file');
     throw error;
   });
-  if (own.entries.size > 0) return { entries: own.entries, packPrefix: prefix, encrypted: own.encrypted };
+  if (own.entries.size > 0) return { entries: marked(own.entries, own.encrypted), packPrefix: prefix, unopened: [] };
   const tree = await findTree(options.backend, prefix, { keyring: () => options.keyring, requireEncryption, signal }, true);
   const base = tree === undefined ? undefined : inTree(tree.prefix, prefix);
   if (tree !== undefined && base !== undefined) {
@@ -428,9 +437,22 @@ async function entriesToRestore(options: RestoreTreeOptions, prefix: string, sig
     }
     const top = part.get('');
     if (top?.kind === 'file' || top?.kind === 'symlink') throw notAFolder(prefix, top.kind === 'file' ? 'a file of the tree' : 'a link of the tree');
-    if (part.size > 0) return { entries: part, packPrefix: tree.prefix, encrypted: tree.encrypted };
+    if (part.size > 0) return { entries: marked(part, tree.encrypted), packPrefix: tree.prefix, unopened: [] };
   }
-  return { entries: await fromListing(options.backend, prefix, signal), packPrefix: prefix, encrypted: false };
+  return fromListing(options, prefix, signal);
+}
+
+/** What a restore restores: its entries by path relative to the restore's prefix, the folder their packs' names are relative to, and the trees below whose index could not be opened. */
+interface EntriesToRestore {
+  readonly entries: ReadonlyMap<string, RestoreEntry>;
+  readonly packPrefix: string;
+  readonly unopened: readonly (readonly [string, TaskforgeError])[];
+}
+
+/** A tree's entries, each marked when the tree is encrypted: its index is, so every object and pack of it must be (a plain one put in place is refused, asked or not). */
+function marked(entries: ReadonlyMap<string, IndexEntry>, encrypted: boolean): ReadonlyMap<string, RestoreEntry> {
+  if (!encrypted) return entries;
+  return new Map([...entries].map(([path, entry]) => [path, { ...entry, mustBeEncrypted: true as const }]));
 }
 
 function notAFolder(prefix: string, what: 'a file' | 'a file of the tree' | 'a link of the tree'): TaskforgeError {
@@ -443,14 +465,49 @@ function folderInPlace(host: string): TaskforgeError {
   return new TaskforgeError(ErrorCode.IS_A_DIRECTORY, `a folder is in its place at '${host}' (a restore removes no folder)`);
 }
 
-/** A tree stored without an index: its objects, as files with the default mode and the time of now. */
-async function fromListing(backend: StorageBackend, prefix: string, signal: AbortSignal): Promise<Map<string, IndexEntry>> {
-  const entries = new Map<string, IndexEntry>();
+/**
+ * What is stored under a prefix that is no tree: its objects, as files with
+ * the default mode and the time of now (a tree stored without an index, by
+ * single writes), and the trees stored below it, each as its index records
+ * it (modes, times, links, and the files in its packs, whose names become
+ * relative to `prefix`). A tree inside another is restored over it: what
+ * both name is the inner one's. A tree whose index the keys given cannot
+ * open is left out whole, and told.
+ */
+async function fromListing(options: RestoreTreeOptions, prefix: string, signal: AbortSignal): Promise<EntriesToRestore> {
+  const { backend, keyring } = options;
+  const { objects, treeFolders } = await listStoredAndTrees(backend, prefix, signal);
+  const entries = new Map<string, RestoreEntry>();
   const now = Date.now();
-  for (const [path, object] of await listStored(backend, prefix, signal)) {
+  for (const [path, object] of objects) {
     entries.set(path, { kind: 'file', size: -1, mtimeMs: now, mode: 0o644, stored: { size: object.size, modifiedAt: new Date(now).toISOString() } });
   }
-  return entries;
+  const shallowestFirst = [...treeFolders].sort((a, b) => a.split('/').length - b.split('/').length);
+  const indexes = await Promise.all(
+    shallowestFirst.map(async (folder) => {
+      try {
+        return await readIndex({ backend, prefix: childPath(prefix, folder), options: { encryption: options.encrypted === true }, keyring, signal });
+      } catch (error) {
+        if (error instanceof TaskforgeError && error.code === ErrorCode.KEY_NOT_FOUND) return error;
+        throw error;
+      }
+    }),
+  );
+  const unopened: [string, TaskforgeError][] = [];
+  shallowestFirst.forEach((folder, at) => {
+    const index = indexes[at];
+    if (index === undefined) return;
+    if (index instanceof TaskforgeError) {
+      unopened.push([folder, index]);
+      for (const path of entries.keys()) if (path.startsWith(`${folder}/`)) entries.delete(path);
+      return;
+    }
+    for (const [path, entry] of marked(index.entries, index.encrypted)) {
+      const moved = entry.kind === 'file' && entry.pack !== undefined ? { ...entry, pack: { ...entry.pack, name: `${folder}/${entry.pack.name}` } } : entry;
+      entries.set(path === '' ? folder : `${folder}/${path}`, moved);
+    }
+  });
+  return { entries, packPrefix: prefix, unopened };
 }
 
 /** A path from an index, which may have been tampered with: refused unless it is a plain relative path inside the tree. */

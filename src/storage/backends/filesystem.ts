@@ -9,7 +9,7 @@ import { KeyedMutex } from '../../core/keyed-mutex.js';
 import { errnoOf } from '../../core/system-errors.js';
 import type { EntryType, ListEntry, ListOptions, ListPage, ObjectInfo, ObjectMetadata, OpenedObject, StorageBackend, WriteOptions } from '../backend.js';
 import { encodeCursor, PageCollector } from '../list-pager.js';
-import { isStorageName } from '../storage-name.js';
+import { isListedName, isStorageName } from '../storage-name.js';
 import { childPath, ROOT_PATH } from '../storage-path.js';
 import { FileSystemRoot, type Parent } from './filesystem-root.js';
 import { fileIdentity, readSidecar, removeSidecar, writeSidecar } from './filesystem-sidecar.js';
@@ -381,7 +381,7 @@ export class FileSystemBackend implements StorageBackend {
     }
     for await (const dirent of directory) {
       throwIfAborted(options.signal);
-      if (!isStorageName(dirent.name)) continue;
+      if (!isListedName(dirent.name, options.recursive && options.treeIndexes)) continue;
       const path = childPath(directoryPath, dirent.name);
       const hostPath = join(hostDirectory, dirent.name);
       let type: EntryType | undefined;
@@ -391,7 +391,8 @@ export class FileSystemBackend implements StorageBackend {
         if (!collector.wants(path)) continue;
         type = await symlinkTargetType(root, hostPath, this.#root);
       }
-      if (type === undefined) continue;
+      // (A folder that takes a tree index's name is no index: hidden, as every reserved name.)
+      if (type === undefined || (type === 'directory' && !isStorageName(dirent.name))) continue;
       collector.add({ path, name: dirent.name, hostPath });
       // Symlinked directories are listed but not entered: a link to an
       // ancestor would otherwise loop for ever.

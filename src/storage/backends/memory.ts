@@ -1,4 +1,4 @@
-import { isStorageName } from '../storage-name.js';
+import { isListedName } from '../storage-name.js';
 import { Readable } from 'node:stream';
 import { abortable, throwIfAborted } from '../../core/abort.js';
 import { ErrorCode, TaskforgeError } from '../../core/errors.js';
@@ -118,8 +118,8 @@ export class MemoryBackend implements StorageBackend {
     const collector = new PageCollector<ListEntry>(options.limit, options.after);
     const walk = (directory: DirectoryNode, directoryPath: string): void => {
       for (const [name, child] of directory.children) {
-        // Names taskforge reserves (a tree's index and packs) are listed by no backend.
-        if (!isStorageName(name)) continue;
+        // Names taskforge reserves (a tree's index and packs) are listed by no backend, but an index when asked.
+        if (!isListedName(name, options.recursive && options.treeIndexes && child.kind === 'file')) continue;
         const entryPath = childPath(directoryPath, name);
         collector.add(entryOf(name, entryPath, child));
         if (child.kind === 'directory' && options.recursive && collector.wantsDescendantsOf(entryPath)) walk(child, entryPath);

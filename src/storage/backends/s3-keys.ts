@@ -1,4 +1,4 @@
-import { isStorageName } from '../storage-name.js';
+import { isListedName } from '../storage-name.js';
 
 /** What one key adds to the listing of the directory whose key prefix precedes it. */
 export interface KeyEntries {
@@ -14,13 +14,15 @@ export interface KeyEntries {
  * a directory, never a file with an empty name, and the marker of the listed
  * directory itself adds nothing. A name taskforge cannot address (reserved,
  * empty, `.`, `..`) hides itself and everything below it; the directories
- * above it still exist, as they would on a filesystem.
+ * above it still exist, as they would on a filesystem. With `treeIndexes`,
+ * a tree's index is a file like any other (see ListOptions.treeIndexes).
  */
-export function entriesOfKey(relativeKey: string): KeyEntries {
+export function entriesOfKey(relativeKey: string, treeIndexes = false): KeyEntries {
   const names = relativeKey.split('/');
   const marker = names.at(-1) === '';
   if (marker) names.pop();
-  const hidden = names.findIndex((name) => !isStorageName(name));
+  // (Only as the key's last name: a folder so named is no tree's index.)
+  const hidden = names.findIndex((name, index) => !isListedName(name, treeIndexes && index === names.length - 1 && !marker));
   if (hidden !== -1) return { names: names.slice(0, hidden), endsInFile: false };
   return { names, endsInFile: !marker && names.length > 0 };
 }

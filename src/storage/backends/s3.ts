@@ -161,7 +161,7 @@ export class S3Backend implements StorageBackend {
     // A recursive listing meets one directory in many keys; it is listed once.
     const emittedDirectories = new Set<string>();
     const addKey = (key: string, size: number, modifiedAt: Date): void => {
-      const { names, endsInFile } = entriesOfKey(key.slice(directoryKey.length));
+      const { names, endsInFile } = entriesOfKey(key.slice(directoryKey.length), options.recursive && options.treeIndexes === true);
       let entryPath = path;
       names.forEach((name, index) => {
         entryPath = childPath(entryPath, name);
