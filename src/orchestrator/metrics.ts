@@ -5,11 +5,13 @@ import type { TaskResult } from '../tasks/task-result.js';
 
 /** What the metrics read from an orchestrator when they are scraped. */
 export interface ObservedOrchestrator {
-  /** Tasks waiting in the queue (anywhere, for a shared one). */
-  counts(): Promise<{ readonly waiting: number }>;
+  /** Tasks waiting in the queue, and running (anywhere, for a shared one). */
+  counts(): Promise<{ readonly waiting: number; readonly running: number }>;
   /** Tasks running in this process. */
   readonly running: number;
   readonly queueName: string;
+  /** Why its queue's server cannot be reached now, or undefined while it can. */
+  readonly queueUnreachable?: string | undefined;
 }
 
 /** Options of {@link OrchestratorMetrics}. */
@@ -34,6 +36,26 @@ const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 1
 
 let promClient: typeof PromClient | undefined;
 
+/** How long a scrape waits for a queue's counts: a queue's server that has just gone is not yet known to be gone. */
+const COUNTS_WAIT_MS = 2000;
+
+/**
+ * The queue's counts, or undefined while it cannot answer (its server is
+ * gone, or does not answer in COUNTS_WAIT_MS): that queue has no sample
+ * then, and the rest of the scrape answers at once.
+ */
+async function countsOf(orchestrator: ObservedOrchestrator): Promise<{ readonly waiting: number; readonly running: number } | undefined> {
+  if (orchestrator.queueUnreachable !== undefined) return undefined;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([orchestrator.counts(), new Promise<undefined>((resolve) => (timer = setTimeout(() => { resolve(undefined); }, COUNTS_WAIT_MS)))]);
+  } catch {
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** prom-client, loaded when the first metrics are made: a program without metrics never loads it. */
 export function loadPromClient(): typeof PromClient {
   promClient ??= requireOptional('Prometheus metrics (OrchestratorMetrics)', ['prom-client'])['prom-client'] as typeof PromClient;
@@ -53,7 +75,8 @@ export class OrchestratorMetrics {
   readonly #duration: Histogram<'type' | 'status'>;
   readonly #bytes: Counter<'direction'>;
   readonly #cache: Counter<'result'>;
-  readonly #observed = new Set<ObservedOrchestrator>();
+  /** Each orchestrator observed, and whether its running tasks are the queue's (it runs none itself: a submitter over Redis). */
+  readonly #observed = new Map<ObservedOrchestrator, { readonly runningFromQueue: boolean }>();
   readonly #children = new Map<string, { inc: (value?: number) => void }>();
   readonly #durationChildren = new Map<string, { observe: (value: number) => void }>();
 
@@ -88,26 +111,38 @@ export class OrchestratorMetrics {
       registers,
       async collect() {
         // (Asked before the reset: a shared queue answers over the network, and a scrape meanwhile must not see zeros.)
-        const depths = await Promise.all([...observed].map(async (orchestrator) => [orchestrator.queueName, (await orchestrator.counts()).waiting] as const));
+        const depths = await Promise.all([...observed.keys()].map(async (orchestrator) => [orchestrator.queueName, (await countsOf(orchestrator))?.waiting] as const));
         this.reset();
-        for (const [queue, waiting] of depths) this.inc({ queue }, waiting);
+        for (const [queue, waiting] of depths) if (waiting !== undefined) this.inc({ queue }, waiting);
       },
     });
     new Gauge({
       name: `${prefix}tasks_running`,
-      help: 'Tasks running now.',
+      help: 'Tasks running now (in this process; for a server that submits to Redis, on every worker of the queue).',
       labelNames: ['queue'],
       registers,
-      collect() {
+      async collect() {
+        const running = await Promise.all(
+          [...observed].map(async ([orchestrator, how]) => [orchestrator.queueName, how.runningFromQueue ? (await countsOf(orchestrator))?.running : orchestrator.running] as const),
+        );
         this.reset();
-        for (const orchestrator of observed) this.inc({ queue: orchestrator.queueName }, orchestrator.running);
+        for (const [queue, count] of running) if (count !== undefined) this.inc({ queue }, count);
       },
     });
   }
 
-  /** Reports the orchestrator's queue depth and running tasks at every scrape. */
-  observe(orchestrator: ObservedOrchestrator): void {
-    this.#observed.add(orchestrator);
+  /**
+   * Reports the orchestrator's queue depth and running tasks at every
+   * scrape: those it runs, or with `runningFromQueue` those its queue says
+   * run anywhere (for one that runs none itself, submitting to Redis).
+   */
+  observe(orchestrator: ObservedOrchestrator, options: { readonly runningFromQueue?: boolean } = {}): void {
+    this.#observed.set(orchestrator, { runningFromQueue: options.runningFromQueue === true });
+  }
+
+  /** Stops reporting the orchestrator's gauges (it is closed). */
+  unobserve(orchestrator: ObservedOrchestrator): void {
+    this.#observed.delete(orchestrator);
   }
 
   submitted(type: string): void {

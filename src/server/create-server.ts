@@ -48,7 +48,9 @@ export interface ServerOptions {
   /**
    * Record the orchestrator's tasks into `metrics` from its events: for an
    * orchestrator that does not record them itself (one on Redis with
-   * concurrency 0, whose tasks run in workers elsewhere). Default false.
+   * concurrency 0, whose tasks run in workers elsewhere). Its queue's depth
+   * and running tasks (on every worker) are read from the queue at each
+   * scrape. Default false.
    */
   readonly metricsFromEvents?: boolean;
   readonly logger?: Logger;
@@ -296,7 +298,21 @@ function recordMetrics(orchestrator: ServedOrchestrator, metrics: OrchestratorMe
   orchestrator.on('start', started);
   orchestrator.on('complete', completed);
   orchestrator.on('error', failed);
+  // Its queue's depth and running tasks (on every worker), read from the queue at each scrape.
+  const observed =
+    orchestrator.counts === undefined || orchestrator.queueName === undefined
+      ? undefined
+      : {
+          queueName: orchestrator.queueName,
+          running: 0,
+          counts: orchestrator.counts.bind(orchestrator),
+          get queueUnreachable() {
+            return orchestrator.queueUnreachable;
+          },
+        };
+  if (observed !== undefined) metrics.observe(observed, { runningFromQueue: true });
   return () => {
+    if (observed !== undefined) metrics.unobserve(observed);
     orchestrator.off('submit', submitted);
     orchestrator.off('start', started);
     orchestrator.off('complete', completed);

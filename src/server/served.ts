@@ -20,6 +20,9 @@ export interface ServedOrchestrator extends EventSource {
   /** The queue's tasks waiting or running, oldest first (listed at start: a durable queue's from before a restart). */
   unfinished?(limit: number): Promise<readonly TaskView[]>;
   cancel(id: string, reason?: string): Promise<RetainedTaskResult>;
+  /** The queue's tasks waiting and running, wherever they run: for /metrics when the server records from events. */
+  counts?(): Promise<{ readonly waiting: number; readonly running: number }>;
+  readonly queueName?: string;
   /** Why the queue's server cannot be reached now, or undefined while it can (see Orchestrator.queueUnreachable). */
   readonly queueUnreachable?: string | undefined;
 }

@@ -51,8 +51,11 @@ describe.runIf(haveRedis)('the HTTP API over a Redis queue (tasks run in a worke
       expect([path, refused.status]).toEqual([path, 503]);
       expect(await refused.json()).toEqual({ error: { code: 'BACKEND_UNAVAILABLE', message: expect.stringMatching(/^cannot reach redis:\/\/127\.0\.0\.1:\d+\?name=away: .+; nothing was done: try again once it is back$/) as string } });
     }
-    // The server's own records still answer.
+    // The server's own records still answer, and so does /metrics (the queue's gauges have no sample while it cannot say).
     expect((await fetch(`${server.url}/tasks`)).status).toBe(200);
+    const scrape = await fetch(`${server.url}/metrics`);
+    expect(scrape.status).toBe(200);
+    expect(await scrape.text()).not.toMatch(/taskforge_queue_depth\{/);
     own = await startRedisServer({ port: own.port });
     cleanups.push(() => own.stop());
     await expect.poll(async () => (await fetch(`${server.url}/healthz`)).status, { timeout: 10_000 }).toBe(200);
@@ -120,8 +123,12 @@ describe.runIf(haveRedis)('the HTTP API over a Redis queue (tasks run in a worke
     cleanups.push(() => other.shutdown());
     await (await other.submit(probe('elsewhere'))).result;
     await expect.poll(async () => ((await (await fetch(`${base}/tasks?status=completed`)).json()) as { tasks: { id: string }[] }).tasks.map((task) => task.id)).toEqual(expect.arrayContaining(['w1', 'elsewhere']));
-    // Cancel over HTTP reaches the worker running the task.
     await expect.poll(() => journal.signals.has('slow')).toBe(true);
+    // The queue's gauges are read from the queue: the task runs on the worker, not in the server's process.
+    const gauges = await (await fetch(`${base}/metrics`)).text();
+    expect(gauges).toMatch(/taskforge_tasks_running\{queue="redis:\/\/127\.0\.0\.1:\d+\?name=served"\} 1\n/);
+    expect(gauges).toMatch(/taskforge_queue_depth\{queue="redis:\/\/127\.0\.0\.1:\d+\?name=served"\} 0\n/);
+    // Cancel over HTTP reaches the worker running the task.
     const cancelled = await fetch(`${base}/tasks/slow/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' } });
     expect(cancelled.status).toBe(200);
     expect(await cancelled.json()).toMatchObject({ id: 'slow', status: 'failed', error: { code: 'CANCELLED' } });
