@@ -26,4 +26,10 @@ export class RecentSet<T> {
       this.#newer = new Set();
     }
   }
+
+  /** Forgets `key`; true when it was remembered. */
+  delete(key: T): boolean {
+    const newer = this.#newer.delete(key);
+    return this.#older.delete(key) || newer;
+  }
 }

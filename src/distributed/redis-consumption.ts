@@ -10,7 +10,7 @@ import { STOP_GRACE_MS } from '../orchestrator/task-queue.js';
 import type { TaskResult } from '../tasks/task-result.js';
 import { RedisJobTaker, type LockLoss, type TakenJob } from './redis-job-taker.js';
 import type { RedisStore } from './redis-store.js';
-import type { JobData, TaskEnd } from './redis-records.js';
+import type { JobData, RunningJob, TaskEnd } from './redis-records.js';
 import { countsOf, LATE_JOB_MS } from './redis-records.js';
 
 /** How often a worker repairs what a dead process left half done (at most: half the lock duration when that is shorter). */
@@ -158,7 +158,7 @@ export class RedisConsumption implements Consumption {
     this.#logger.error({ worker: this.id, taskId: job.data.id, err: errorText(error) }, 'a task could not be processed');
     const failure = new TaskforgeError(ErrorCode.INTERNAL, `task '${job.data.id}' could not be processed by worker ${this.id}: ${errorText(error)}`);
     await this.#store
-      .settleMany([{ id: job.data.id, result: failedWithoutRunning(job.data, countsOf(job).attempts, failure), job: { id: job.id, token: job.token } }], this.client)
+      .settleMany([{ id: job.data.id, result: failedWithoutRunning(job.data, countsOf(job).attempts, failure), job: runningJob(job) }], this.client)
       .catch(this.#logFailure('recording a task that could not be processed failed'));
   }
 
@@ -296,7 +296,7 @@ export class RedisConsumption implements Consumption {
       // It ran to its end here, but the end has not reached Redis yet (Redis was away longer than the lock):
       // its lock lapsed and the job came back. The end is recorded under the new lock; the task does not run again.
       this.#logger.warn({ worker: this.id, taskId: task.id }, 'the job of a task that ended here came back before its end was recorded; its end is recorded, not run again');
-      this.#recordEnd({ ...endedHere, job: { id: job.id, token: job.token } });
+      this.#recordEnd({ ...endedHere, job: runningJob(job) });
       return;
     }
     // A task whose end is recorded never runs again, however its job came to be: made again by a
@@ -307,7 +307,7 @@ export class RedisConsumption implements Consumption {
     // Only a job started LATE_JOB_MS or more after its release, or run again, can have such a twin:
     // a fresh job costs no round trip.
     const late = task.releasedAt === undefined || Date.now() - task.releasedAt >= LATE_JOB_MS;
-    const jobHeld = { id: job.id, token: job.token };
+    const jobHeld = runningJob(job);
     if ((late || restarted) && (await this.#store.finished.has(task.id))) {
       this.#logger.debug({ worker: this.id, taskId: task.id, taskType: task.type }, 'a job of a task that has ended is dropped unrun');
       await this.#store.settleMany([], this.client, [jobHeld]);
@@ -348,7 +348,7 @@ export class RedisConsumption implements Consumption {
     // The task is another worker's now, or Redis lost it: its end, if any, is not this worker's to record.
     if (held.lockLost || result.error?.code === ErrorCode.LOCK_LOST) return;
     // (Under the job it holds now: taken again here, it has a new lock.)
-    this.#recordEnd({ id: task.id, result, job: { id: held.job.id, token: held.job.token } });
+    this.#recordEnd({ id: task.id, result, job: runningJob(held.job) });
   }
 
   /**
@@ -514,4 +514,9 @@ function takenTask(task: JobData, attempts: number, interruptions: number, asser
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** The job a run holds, as its end is recorded with it. */
+function runningJob(job: TakenJob): RunningJob {
+  return { id: job.id, token: job.token, takenAt: job.takenAt };
 }

@@ -114,11 +114,17 @@ export class RedisEventFeed {
     this.#wake?.();
   }
 
-  /** An end this process learnt of without the stream (a reply): told now, and not again when the stream brings it. */
+  /**
+   * An end this process learnt of without the stream (a reply): told now,
+   * and not again when the stream brings it. Known by its id and its time:
+   * a task submitted again under the id (the queue lost the first, or let
+   * it go past its retention) ends another time, and that end is told too.
+   */
   ended(result: TaskResult): void {
     this.#started.delete(result.id);
-    if (this.#told.has(result.id)) return;
-    this.#told.add(result.id);
+    const end = `${result.id}\u0000${result.finishedAt}`;
+    if (this.#told.has(end)) return;
+    this.#told.add(end);
     this.#listeners.ended(result);
   }
 

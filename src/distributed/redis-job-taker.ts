@@ -28,6 +28,8 @@ export interface TakenJob {
   /** Times BullMQ's stalled check handed it back (BullMQ's `stc`). */
   readonly stalledCounter: number;
   readonly token: string;
+  /** When this take took it (the job's `processedOn` it set): which run of the job this is, once its lock is gone. */
+  readonly takenAt: number;
 }
 
 /** Why a job's lock was not renewed, when another take holds it or the job is gone (see EXTEND_SCRIPT). */
@@ -214,7 +216,8 @@ export class RedisJobTaker {
   async #take(count: number): Promise<{ jobs: TakenJob[]; taken: number; passed: string[] }> {
     this.#takes += 1;
     const tokenBase = `${this.#place.workerId}:${String(this.#takes)}`;
-    const args = [...this.#keys, this.#place.jobKeyPrefix, String(Date.now()), tokenBase, String(this.#place.lockDurationMs), String(count)];
+    const takenAt = Date.now();
+    const args = [...this.#keys, this.#place.jobKeyPrefix, String(takenAt), tokenBase, String(this.#place.lockDurationMs), String(count)];
     const types = this.#types?.();
     if (types !== undefined) args.push(...types);
     const [reply, passed] = (await runScript(this.#place.client, 'tfTake', args)) as [(string | number)[], string[]];
@@ -229,7 +232,7 @@ export class RedisJobTaker {
         this.#unreadable({ id, token }, error);
         continue;
       }
-      jobs.push({ id, data, attemptsStarted: Number(reply[at + 2]), stalledCounter: Number(reply[at + 3]), token });
+      jobs.push({ id, data, attemptsStarted: Number(reply[at + 2]), stalledCounter: Number(reply[at + 3]), token, takenAt });
     }
     return { jobs, taken: Math.floor(reply.length / 5), passed: passed.map(String) };
   }

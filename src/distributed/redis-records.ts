@@ -23,11 +23,18 @@ export interface JobData extends QueuedTask {
   readonly releasedAt?: number;
 }
 
+/** A BullMQ job as a worker runs it: its id, the lock token it holds, and when it took it (see TakenJob.takenAt). */
+export interface RunningJob {
+  readonly id: string;
+  readonly token: string;
+  readonly takenAt: number;
+}
+
 /** A task's end as the store's settleMany() records it, with the BullMQ job it ran as (removed in the same step) when a worker held one. */
 export interface TaskEnd {
   readonly id: string;
   readonly result: TaskResult;
-  readonly job?: { readonly id: string; readonly token: string };
+  readonly job?: RunningJob;
 }
 
 /**

@@ -271,10 +271,13 @@ return { 'OK', outcomes, released }
  * completed job whose end is lost. ARGV[7] = count, then per task: id,
  * result JSON, '1' when it completed, its error code; then the BullMQ key
  * prefix of the queue (`PREFIX:NAME:`) and a count of jobs, then per job:
- * job id, lock token, the place of its task's end among the ends (0: none).
- * A job is removed only while the token still holds its lock (else another
- * worker took it after a stall, and owns it now); and then that end is not
- * recorded either: it is the new holder's to record.
+ * job id, lock token, the place of its task's end among the ends (0: none),
+ * when its run took it (its `processedOn`). A job is removed only while the
+ * token still holds its lock (else another worker took it after a stall,
+ * and owns it now); and then that end is not recorded either: it is the new
+ * holder's to record. Nor is the end of a run whose lock is gone and whose
+ * job is no longer the one it took (taken since, or gone: Redis lost it and
+ * the id was submitted again): the task under that id now is another.
  * This mirrors BullMQ 6.7's moveToFinished for a job removed on completion
  * (removeLock, LREM active, removeJobKeys), less its events, the fetch of
  * the next job, and the keys of job logs and flows. Returns {one flag per task: 1 when recorded now (0: it
@@ -291,16 +294,17 @@ local base = 8 + n * 4
 local jobs = tonumber(ARGV[base + 1] or '0')
 local bull = ARGV[base]
 -- An end whose job's lock another worker holds now is not this worker's to record (that worker runs the
--- task again and records its own end): fenced as the task's writes are. A lapsed lock no one took leaves it.
+-- task again and records its own end): fenced as the task's writes are. A lapsed lock no one took leaves it,
+-- while the job is still the one this run took (the lookup is made only then: never on the common path).
 local refused = {}
 local held = {}
 for i = 1, jobs do
-  local at = base + 3 * (i - 1)
-  local jobId, token, item = ARGV[at + 2], ARGV[at + 3], tonumber(ARGV[at + 4])
+  local at = base + 4 * (i - 1)
+  local jobId, token, item, takenAt = ARGV[at + 2], ARGV[at + 3], tonumber(ARGV[at + 4]), ARGV[at + 5]
   local holder = redis.call('GET', bull .. jobId .. ':lock')
   if holder == token then
     table.insert(held, jobId)
-  elseif holder and item > 0 then
+  elseif item > 0 and (holder or redis.call('HGET', bull .. jobId, 'processedOn') ~= takenAt) then
     refused[item] = true
   end
 end

@@ -330,14 +330,14 @@ export class RedisStore {
     if (ends.length === 0 && dropped.length === 0) return [];
     const args = [String(ends.length)];
     for (const { id, result } of ends) args.push(id, JSON.stringify(retainedResult(result)), result.success ? '1' : '0', result.error?.code ?? '');
-    // Per job: its id, the lock token it ran under, and the place of its end among the ends (0: a job dropped, no end).
+    // Per job: its id, the lock token it ran under, the place of its end among the ends (0: a job dropped, no end), and when it was taken.
     const jobs: string[] = [];
     ends.forEach(({ job }, index) => {
-      if (job !== undefined) jobs.push(job.id, job.token, String(index + 1));
+      if (job !== undefined) jobs.push(job.id, job.token, String(index + 1), String(job.takenAt));
     });
-    for (const job of dropped) jobs.push(job.id, job.token, '0');
+    for (const job of dropped) jobs.push(job.id, job.token, '0', '0');
     if (jobs.length > 0) {
-      args.push(this.jobKeyPrefix, String(jobs.length / 3));
+      args.push(this.jobKeyPrefix, String(jobs.length / 4));
       for (const value of jobs) args.push(value);
     }
     const now = Date.now();

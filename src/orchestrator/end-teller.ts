@@ -101,7 +101,9 @@ export class EndTeller {
     const result = heard.type === UNKNOWN_TASK_TYPE && submitted?.type !== undefined ? { ...heard, type: submitted.type } : heard;
     if (tag instanceof TaskHandle) tag.settle(result);
     if (handle !== undefined) handle.settle(result);
-    if (!this.#shared || handle !== undefined || (this.#allEvents && !this.#toldHere.has(result.id))) this.#tell(result);
+    // (The mark of an end told here is spent on the queue's copy: a task submitted again under the id ends, and is told, anew.)
+    const toldHere = this.#toldHere.delete(result.id);
+    if (!this.#shared || handle !== undefined || (this.#allEvents && !toldHere)) this.#tell(result);
     this.#idle.check();
   }
 

@@ -112,8 +112,10 @@ export class TaskFeed {
       const submitted = payload as OrchestratorEvents['submit'];
       const { operation } = submitted;
       const path = shownPath(submitted.path);
+      const known = table.get(submitted.id);
       // A queue's worker may start a task before its submitter's own submit event is told: the row made from that start learns the rest now.
-      if (table.get(submitted.id) !== undefined) {
+      // (A row that has ended is another task's, whose id the queue took again: it gives way to a new one.)
+      if (known !== undefined && known.status !== TaskStatus.COMPLETED && known.status !== TaskStatus.FAILED) {
         return table.update(submitted.id, (row) => {
           row.priority = submitted.priority;
           if (operation !== undefined && path !== undefined) {
@@ -123,7 +125,7 @@ export class TaskFeed {
         });
       }
       return (
-        table.add({
+        table.replace({
           id: submitted.id,
           type: submitted.type,
           priority: submitted.priority,

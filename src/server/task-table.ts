@@ -74,6 +74,20 @@ export class TaskTable {
     return row;
   }
 
+  /**
+   * A task submitted again under the id of one that has ended (a queue that
+   * lost it, or forgot it past its retention, takes the id again): the old
+   * row goes, and the new one is the newest.
+   */
+  replace(row: TaskRow): TaskRow {
+    const known = this.#entries.get(row.id);
+    if (known !== undefined) {
+      this.#entries.delete(row.id);
+      if (isFinished(known.row.status)) this.#finished -= 1;
+    }
+    return this.add(row);
+  }
+
   get(id: string): TaskRow | undefined {
     return this.#entries.get(id)?.row;
   }

@@ -63,12 +63,12 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
   }
 
   /** A BullMQ worker of our own takes the next job, as a taskforge worker that will "die" would. */
-  async function takeJobByHand(lockDuration = 30_000): Promise<{ job: { readonly id?: string }; token: string; manual: { close(): Promise<void> } }> {
+  async function takeJobByHand(lockDuration = 30_000): Promise<{ job: { readonly id?: string; readonly processedOn?: number }; token: string; manual: { close(): Promise<void> } }> {
     const { Worker } = await import('bullmq');
     const port = Number(new URL(server?.url ?? '').port);
     const manual = new Worker(name, null, { connection: { host: '127.0.0.1', port, maxRetriesPerRequest: null }, prefix: 'taskforge:bull', lockDuration });
     const token = 'dying-worker';
-    const job = (await manual.getNextJob(token, { block: false })) as { readonly id?: string } | undefined;
+    const job = (await manual.getNextJob(token, { block: false })) as { readonly id?: string; readonly processedOn?: number } | undefined;
     if (job === undefined) throw new Error('no job');
     return { job, token, manual };
   }
@@ -669,7 +669,7 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     }
   }, 60_000);
 
-  it('records an end and removes its job only for the holder of its lock (another worker took it: that worker records its own end); a lapsed lock nobody took still lets the end be recorded', async () => {
+  it('records an end and removes its job only for the holder of its lock (another worker took it: that worker records its own end); a lapsed lock nobody took still lets the end be recorded, while the job is the one the run took', async () => {
     const orchestrator = await client();
     const handle = await orchestrator.submit(probe('atomic'));
     const { job, token, manual } = await takeJobByHand();
@@ -680,11 +680,11 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     const at = new Date().toISOString();
     const result: TaskResult = { id: 'atomic', type: 'probe', status: 'completed', success: true, data: 'done', attempts: 1, startedAt: at, finishedAt: at, durationMs: 1 };
     // An end sent with a lock token that no longer holds the job (another worker took it after a stall): not recorded, the job left to its holder.
-    expect(await queue.settleMany([{ id: 'atomic', result: { ...result, data: 'from the worker that lost the lock' }, job: { id: jobId, token: 'a-worker-that-lost-the-lock' } }])).toEqual([false]);
+    expect(await queue.settleMany([{ id: 'atomic', result: { ...result, data: 'from the worker that lost the lock' }, job: { id: jobId, token: 'a-worker-that-lost-the-lock', takenAt: job.processedOn ?? 0 } }])).toEqual([false]);
     expect(await queue.bull.getJobState(jobId)).toBe('active');
     expect(await orchestrator.get('atomic')).toMatchObject({ status: 'running' });
     // The holder's end is recorded, and removes the job, its lock and its place in the active list.
-    expect(await queue.settleMany([{ id: 'atomic', result, job: { id: jobId, token } }])).toEqual([true]);
+    expect(await queue.settleMany([{ id: 'atomic', result, job: { id: jobId, token, takenAt: job.processedOn ?? 0 } }])).toEqual([true]);
     expect(await handle.result).toEqual(result);
     expect(await queue.bull.getJobState(jobId)).toBe('unknown');
     expect(await queue.bull.getActiveCount()).toBe(0);
@@ -699,8 +699,18 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
       return Promise.resolve();
     });
     await redis.del(`${queue.jobKeyPrefix}${taken.job.id ?? ''}:lock`);
-    expect(await queue.settleMany([{ id: 'lapsed', result: { ...result, id: 'lapsed' }, job: { id: taken.job.id ?? '', token: taken.token } }])).toEqual([true]);
+    const lapsedJob = { id: taken.job.id ?? '', token: taken.token, takenAt: taken.job.processedOn ?? 0 };
+    // Not when the job is no longer the one the run took (taken again since: another run's; gone: Redis lost it, and the id may be another task's now).
+    expect(await queue.settleMany([{ id: 'lapsed', result: { ...result, id: 'lapsed' }, job: { ...lapsedJob, takenAt: lapsedJob.takenAt - 1 } }])).toEqual([false]);
+    expect(await orchestrator.get('lapsed')).toMatchObject({ status: 'running' });
+    expect(await queue.settleMany([{ id: 'lapsed', result: { ...result, id: 'lapsed' }, job: lapsedJob }])).toEqual([true]);
     expect(await second.result).toMatchObject({ id: 'lapsed', status: 'completed' });
+    const third = await orchestrator.submit(probe('job-gone'));
+    const gone = await takeJobByHand();
+    cleanups.push(() => gone.manual.close());
+    await redis.del(`${queue.jobKeyPrefix}${gone.job.id ?? ''}:lock`, `${queue.jobKeyPrefix}${gone.job.id ?? ''}`);
+    expect(await queue.settleMany([{ id: 'job-gone', result: { ...result, id: 'job-gone' }, job: { id: gone.job.id ?? '', token: gone.token, takenAt: gone.job.processedOn ?? 0 } }])).toEqual([false]);
+    expect(await orchestrator.get(third.id)).toMatchObject({ status: 'running' });
   });
 
   it('leaves no job in BullMQ for tasks a worker ran to their end', async () => {

@@ -64,6 +64,52 @@ describe.runIf(haveRedis)('the HTTP API over a Redis queue (tasks run in a worke
     expect(await orchestrator.get('during')).toBeUndefined();
   }, 30_000);
 
+  it('a task submitted again under the id of one Redis lost (ended LOST) is a new task: its own row, its end told on /events, its backlog room given back', async () => {
+    const own = await startRedisServer();
+    cleanups.push(() => own.stop());
+    const journal = new Journal();
+    const { orchestrator: worker } = await redisOrchestrator({ url: own.url, name: 'again' }, { concurrency: 1, taskTypes: { probe: ProbeTask }, context: { journal } });
+    cleanups.push(() => worker.shutdown({ timeoutMs: 1000 }));
+    const { orchestrator } = await redisOrchestrator({ url: own.url, name: 'again' }, { allEvents: true, taskTypes: { probe: ProbeTask } });
+    cleanups.push(() => orchestrator.shutdown({ timeoutMs: 0 }));
+    const server = await startServer({ orchestrator, metricsFromEvents: true, port: 0 });
+    cleanups.push(() => server.close({ timeoutMs: 0 }));
+    const controller = new AbortController();
+    cleanups.push(() => {
+      controller.abort();
+      return Promise.resolve();
+    });
+    const stream = (await fetch(`${server.url}/events`, { signal: controller.signal })).body ?? new ReadableStream();
+    const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+    let told = '';
+    const readUntil = async (text: string): Promise<void> => {
+      while (!told.includes(text)) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        told += value;
+      }
+    };
+    const post = (ms: number): Promise<Response> => fetch(`${server.url}/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(probe('again', 0, { ms })) });
+    expect((await post(3000)).status).toBe(202);
+    await expect.poll(() => journal.signals.has('again')).toBe(true);
+    // Redis dies with everything it held and comes back empty: the task is lost, and its end says so.
+    await own.kill();
+    const back = await startRedisServer({ port: own.port });
+    cleanups.push(() => back.stop());
+    await readUntil('"code":"LOST"');
+    const row = async (): Promise<Record<string, unknown>> => (await (await fetch(`${server.url}/tasks?id=again`)).json() as { tasks: Record<string, unknown>[] }).tasks[0] ?? {};
+    expect(await row()).toMatchObject({ status: 'failed', error: { code: 'LOST' } });
+    told = '';
+    expect((await post(50)).status).toBe(202);
+    await readUntil('event: complete');
+    expect(told).toMatch(/event: complete\ndata: .*"id":"again"/);
+    expect(await row()).toEqual(expect.objectContaining({ status: 'completed', attempts: 1 }));
+    expect(await row()).not.toHaveProperty('error');
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/taskforge_http_backlog_tasks 0\n/);
+    expect(metrics).toMatch(/taskforge_tasks_finished_total\{type="probe",status="completed",code=""\} 1\n/);
+  }, 30_000);
+
   it('a server started (or restarted) over a queue that holds tasks lists them from the start: running on a worker, and waiting', async () => {
     const dir = await makeTempDir('taskforge-server-redis-');
     cleanups.push(dir.remove);
