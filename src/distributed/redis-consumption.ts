@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { settledWithin } from '../core/abort.js';
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { failedWithoutRunning } from '../orchestrator/task-ends.js';
+import { cancelledWhileWaiting, failedWithoutRunning } from '../orchestrator/task-ends.js';
 import type { Consumption, ConsumptionStopped, QueueConsumer, QueuedTask, TakenTask } from '../orchestrator/task-queue.js';
 import { STOP_GRACE_MS } from '../orchestrator/task-queue.js';
 import type { TaskResult } from '../tasks/task-result.js';
@@ -80,8 +80,8 @@ export class RedisConsumption implements Consumption {
   readonly #held = new Map<string, HeldTask>();
   /** Types of tasks this worker looked past (it does not run them), told once each. */
   readonly #passedTypes = new Set<string>();
-  /** Cancellations heard for tasks not (yet) held here, by id → when. */
-  readonly #cancelsHeard = new Map<string, number>();
+  /** Cancellations heard for tasks not (yet) held here, by id → when, and the reason given. */
+  readonly #cancelsHeard = new Map<string, { readonly at: number; readonly reason?: string }>();
   readonly #sweeper: NodeJS.Timeout;
   readonly #listenerCheck: NodeJS.Timeout;
   /** A client wants every task's events (refreshed every LISTENER_CHECK_MS). */
@@ -313,9 +313,12 @@ export class RedisConsumption implements Consumption {
       await this.#store.settleMany([], this.client, [jobHeld]);
       return;
     }
-    if (this.#cancelsHeard.has(task.id) || (restarted && (await this.#store.cancelRequested(task.id)))) {
-      this.#store.events.publish('cancel', task.id, { id: task.id, type: task.type, previousStatus: 'pending' }, this.client);
-      const cancelled = failedWithoutRunning(task, attempts, new TaskforgeError(ErrorCode.CANCELLED, `task '${task.id}' was cancelled before it ran`));
+    const cancel = this.#cancelsHeard.get(task.id) ?? (restarted ? await this.#store.cancelRequest(task.id) : undefined);
+    if (cancel !== undefined) {
+      const { reason } = cancel;
+      this.#store.events.publish('cancel', task.id, { id: task.id, type: task.type, previousStatus: 'pending', ...(reason === undefined ? {} : { reason }) }, this.client);
+      // (This run has not started: the attempts are those made before it, cut off when a worker died.)
+      const cancelled = failedWithoutRunning(task, attempts, cancelledWhileWaiting(task.id, attempts, reason));
       await this.#store.settleMany([{ id: task.id, result: cancelled, job: jobHeld }], this.client);
       return;
     }
@@ -464,15 +467,16 @@ export class RedisConsumption implements Consumption {
       return;
     }
     const now = Date.now();
-    this.#cancelsHeard.set(id, now);
+    this.#cancelsHeard.set(id, { at: now, ...(reason === undefined ? {} : { reason }) });
     if (this.#cancelsHeard.size > 1000) {
-      for (const [heardId, at] of this.#cancelsHeard) if (now - at > CANCEL_MEMORY_MS) this.#cancelsHeard.delete(heardId);
+      for (const [heardId, heard] of this.#cancelsHeard) if (now - heard.at > CANCEL_MEMORY_MS) this.#cancelsHeard.delete(heardId);
     }
   }
 
   async #recheckCancels(): Promise<void> {
     for (const id of this.#held.keys()) {
-      if (await this.#store.cancelRequested(id)) this.#cancelHeard(id, undefined);
+      const cancel = await this.#store.cancelRequest(id);
+      if (cancel !== undefined) this.#cancelHeard(id, cancel.reason);
     }
   }
 

@@ -1,6 +1,6 @@
 import { ErrorCode, TaskforgeError } from '../core/errors.js';
 import { getDefaultLogger, type Logger } from '../core/logger.js';
-import { failedWithoutRunning } from '../orchestrator/task-ends.js';
+import { cancelledWhileWaiting, failedWithoutRunning } from '../orchestrator/task-ends.js';
 import type { CancelOutcome, Consumption, QueueConsumer, QueueListener, QueueSubmitOptions, QueueTaskEvents, QueuedTask, SubmitOutcome, TaskQueue, TaskState } from '../orchestrator/task-queue.js';
 import { TaskStatus } from '../tasks/task-status.js';
 import { RedisConsumption } from './redis-consumption.js';
@@ -122,8 +122,8 @@ export class RedisQueue implements TaskQueue {
   async cancel(id: string, reason?: string): Promise<CancelOutcome> {
     this.#assertOpen();
     this.#feed.nudge();
-    const because = reason === undefined ? '' : `: ${reason}`;
-    const message = `task '${id}' was cancelled before it ran${because}`;
+    // (A task blocked by dependencies never ran.)
+    const message = cancelledWhileWaiting(id, 0, reason).message;
     const body = JSON.stringify({ id, ...(reason === undefined ? {} : { reason }) });
     const [state, value] = await this.#store.requestCancel(id, message, body);
     switch (state) {
@@ -141,12 +141,14 @@ export class RedisQueue implements TaskQueue {
         break;
     }
     const meta = value;
-    if (await this.#store.removeWaiting(id)) {
-      // It was still waiting in BullMQ: it ends here, without running.
+    const removed = await this.#store.removeWaiting(id);
+    if (removed !== undefined) {
+      // It was still waiting in BullMQ: it ends here, without running (again, when a dead worker's run of it was cut off).
       const event = { id, type: meta.type, previousStatus: TaskStatus.PENDING, ...(reason === undefined ? {} : { reason }) };
       this.#store.events.publish('cancel', id, event);
       this.#tellCancel(event);
-      const result = failedWithoutRunning(meta, meta.attempts, new TaskforgeError(ErrorCode.CANCELLED, message));
+      const attempts = meta.attempts + removed.runsStarted;
+      const result = failedWithoutRunning(meta, attempts, cancelledWhileWaiting(id, attempts, reason));
       if (await this.#store.settle(id, result)) {
         this.#feed.ended(result);
         return { outcome: 'ended', result };

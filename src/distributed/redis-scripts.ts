@@ -15,7 +15,8 @@
  * - `results`   hash id → finished record JSON; `finished` zset id → ms (retention)
  * - `events`    stream of task events (start, retry, progress, cancel; `ends`:
  *               the results of the tasks one script call ended, as a JSON array)
- * - `cancels`   set of ids whose cancellation was asked for
+ * - `cancels`   set of ids whose cancellation was asked for (and
+ *               `PREFIX:cancelReasons`, hash of the reasons given, by id)
  *
  * Every script gets the same KEYS and the first ARGV (see `commonArguments`).
  */
@@ -132,7 +133,10 @@ local function finishAll(items)
       for _, key in ipairs({ K.blocked, K.unmet, K.releasing }) do
         if redis.call('HLEN', key) > 0 then callChunked('HDEL', key, done) end
       end
-      if redis.call('SCARD', K.cancels) > 0 then callChunked('SREM', K.cancels, done) end
+      if redis.call('SCARD', K.cancels) > 0 then
+        callChunked('SREM', K.cancels, done)
+        callChunked('HDEL', P .. ':cancelReasons', done)
+      end
       local waiting = 0
       local depsKeys = {}
       -- (Each key passed to Redis costs about a microsecond: none are built when no task waits at all.)
@@ -361,6 +365,9 @@ if meta then
   -- writes made before a refused command, so a mark made first would outlive the refusal.
   redis.call('PUBLISH', P .. ':cancel', ARGV[9])
   redis.call('SADD', K.cancels, id)
+  -- (Kept for a worker that takes the task after its last one died: it ends it with the reason asked.)
+  local reason = cjson.decode(ARGV[9]).reason
+  if type(reason) == 'string' then redis.call('HSET', P .. ':cancelReasons', id, reason) end
   return { 'signalled', meta }
 end
 return { 'unknown' }

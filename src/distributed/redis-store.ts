@@ -365,20 +365,28 @@ export class RedisStore {
     }
   }
 
-  /** Removes a task's job while it waits in BullMQ; false when it is running (locked) or not there (see REMOVE_WAITING_SCRIPT). */
-  async removeWaiting(id: string): Promise<boolean> {
+  /**
+   * Removes a task's job while it waits in BullMQ: the runs of it that were
+   * started (and cut off), or undefined when it is running (locked) or not
+   * there (see REMOVE_WAITING_SCRIPT).
+   */
+  async removeWaiting(id: string): Promise<{ readonly runsStarted: number } | undefined> {
     this.#assertOpen();
     try {
-      return (await runScript(this.#redis, 'tfRemoveWaiting', [...this.#bullKeys, this.jobKeyPrefix, jobIdOf(id)])) === 1;
+      const removed = Number(await runScript(this.#redis, 'tfRemoveWaiting', [...this.#bullKeys, this.jobKeyPrefix, jobIdOf(id)]));
+      return removed > 0 ? { runsStarted: removed - 1 } : undefined;
     } catch (error) {
       throw this.#failed(error);
     }
   }
 
-  /** Whether a cancellation of this task was asked for. */
-  async cancelRequested(id: string): Promise<boolean> {
+  /** The cancellation asked for this task (with its reason, when one was given), or undefined when none was. */
+  async cancelRequest(id: string): Promise<{ readonly reason?: string } | undefined> {
     this.#assertOpen();
-    return (await this.#redis.sismember(this.#keys[7] ?? '', id)) === 1;
+    const replies = await this.#redis.multi().sismember(this.#keys[7] ?? '', id).hget(`${this.#prefix}:cancelReasons`, id).exec();
+    if (replies?.[0]?.[1] !== 1) return undefined;
+    const reason = replies[1]?.[1];
+    return typeof reason === 'string' ? { reason } : {};
   }
 
   /** A task's state: pending (blocked or waiting in BullMQ), running, or finished; undefined when unknown. */

@@ -198,7 +198,9 @@ return 1
  * BullMQ's says 1 for any job id without a lock, there or not, and a cancel
  * would take that for having ended the task itself. Taskforge's jobs have no
  * children, logs aside no keys of their own, and are never delayed or
- * deduplicated. Returns 1 when removed.
+ * deduplicated. Returns 0 when not removed, else 1 + the runs of it that
+ * were started (BullMQ's `ats`: runs a dead worker cut off, the job handed
+ * back to wait by the stalled check).
  */
 export const REMOVE_WAITING_SCRIPT = `${PRELUDE}
 local jobId = ARGV[2]
@@ -212,8 +214,9 @@ elseif rcall('LREM', waitKey, 1, jobId) == 1 then
 else
   return 0
 end
+local started = tonumber(rcall('HGET', jobKey, 'ats')) or 0
 rcall('DEL', jobKey, jobKey .. ':logs')
 local maxEvents = tonumber(rcall('HGET', metaKey, 'opts.maxLenEvents')) or 10000
 rcall('XADD', eventsKey, 'MAXLEN', '~', maxEvents, '*', 'event', 'removed', 'jobId', jobId, 'prev', prev)
-return 1
+return 1 + started
 `;

@@ -22,6 +22,17 @@ export function failedWithoutRunning(task: { readonly id: string; readonly type:
   };
 }
 
+/**
+ * The CANCELLED error of a task cancelled while it waited, after `attempts`
+ * attempts: none ("before it ran"), or runs cut off (its worker or process
+ * died, and the task waited to run again), with the reason asked, if any.
+ */
+export function cancelledWhileWaiting(id: string, attempts: number, reason: string | undefined): TaskforgeError {
+  const because = reason === undefined ? '' : `: ${reason}`;
+  const when = attempts === 0 ? 'before it ran' : 'while it waited to run again (its last run was cut off: its worker or process stopped or died)';
+  return new TaskforgeError(ErrorCode.CANCELLED, `task '${id}' was cancelled ${when}${because}`);
+}
+
 /** A dependency that did not complete: its id and code, and the task where its chain failed first (itself, unless it ended DEPENDENCY_FAILED). */
 export interface FailedDependency {
   readonly id: string;

@@ -319,19 +319,19 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
       return Promise.resolve();
     });
     // Waiting: removed, the job's hash with it, with BullMQ's 'removed' event.
-    expect(await store.removeWaiting('ranked')).toBe(true);
-    expect(await store.removeWaiting('listed')).toBe(true);
+    expect(await store.removeWaiting('ranked')).toEqual({ runsStarted: 0 });
+    expect(await store.removeWaiting('listed')).toEqual({ runsStarted: 0 });
     expect(await redis.exists(`${store.jobKeyPrefix}${jobIdOf('ranked')}`, `${store.jobKeyPrefix}${jobIdOf('listed')}`)).toBe(0);
     const removed = (await redis.xrange(`${store.jobKeyPrefix}events`, '-', '+')).map(([, fields]) => fields.join(' ')).filter((fields) => fields.startsWith('event removed'));
     expect(removed).toEqual([`event removed jobId ${jobIdOf('ranked')} prev prioritized`, `event removed jobId ${jobIdOf('listed')} prev wait`]);
     // Held by a worker: left alone.
-    expect(await store.removeWaiting('held')).toBe(false);
+    expect(await store.removeWaiting('held')).toBeUndefined();
     expect(await redis.exists(`${store.jobKeyPrefix}${jobIdOf('held')}`)).toBe(1);
     // Gone (its task ended on a worker, which removed the job): not removed. BullMQ's own remove says 1 for a job
     // that is not there, so a cancel whose request a worker had already acted on took that end for someone else's
     // and said the task was "already failed".
-    expect(await store.removeWaiting('ranked')).toBe(false);
-    expect(await store.removeWaiting('never-submitted')).toBe(false);
+    expect(await store.removeWaiting('ranked')).toBeUndefined();
+    expect(await store.removeWaiting('never-submitted')).toBeUndefined();
   });
 
   it('reports a task as pending, running, then finished; and hands the result to a client that did not submit it', async () => {
@@ -736,6 +736,58 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     const result = await handle.result;
     expect(result).toMatchObject({ id: 'cut-before-end', status: 'completed', success: true });
     expect(journal.startOrder).toEqual(['cut-before-end']);
+  });
+
+  it('a task whose worker died, cancelled before it runs again, ends saying so: with the reason given and the attempt it made', async () => {
+    const orchestrator = await client();
+    const redis = new Redis(server?.url ?? '');
+    cleanups.push(() => {
+      redis.disconnect();
+      return Promise.resolve();
+    });
+    const handle = await orchestrator.submit(probe('cut-then-cancelled', 0, { ms: 30_000 }));
+    // The dying worker took the job (its lock lasts 0.5 s, and nobody renews it) and died while the task ran.
+    const { manual } = await takeJobByHand(500);
+    await manual.close();
+    // The cancel finds it running: the workers are told (none holds it), and the request is kept with its reason.
+    const cancelled = orchestrator.cancel('cut-then-cancelled', 'no longer needed');
+    await expect.poll(() => redis.sismember(`taskforge:${name}:cancels`, 'cut-then-cancelled')).toBe(1);
+    // A worker whose stall check runs every second takes the job once its lock is gone, and ends the task unrun.
+    await worker(2, { lockDurationMs: 1000 });
+    const expected = {
+      status: 'failed',
+      attempts: 1,
+      error: { code: 'CANCELLED', message: "task 'cut-then-cancelled' was cancelled while it waited to run again (its last run was cut off: its worker or process stopped or died): no longer needed" },
+    };
+    expect(await cancelled).toMatchObject(expected);
+    expect(await handle.result).toMatchObject(expected);
+    expect(journal.startOrder).not.toContain('cut-then-cancelled');
+    // Its reason is let go with the task.
+    expect(await redis.hlen(`taskforge:${name}:cancelReasons`)).toBe(0);
+  });
+
+  it('a task whose job waits again after its worker died, cancelled there, counts the run that was cut off', async () => {
+    const orchestrator = await client();
+    const store = await RedisStore.open({ url: server?.url ?? '', name });
+    cleanups.push(() => store.close());
+    await orchestrator.submit(probe('back-in-wait'));
+    const { job, manual } = await takeJobByHand(500);
+    await manual.close();
+    // What BullMQ's stall check does to a job whose lock lapsed: back to the wait list, its runs started kept.
+    const redis = new Redis(server?.url ?? '');
+    cleanups.push(() => {
+      redis.disconnect();
+      return Promise.resolve();
+    });
+    const jobId = job.id ?? '';
+    await expect.poll(() => redis.exists(`${store.jobKeyPrefix}${jobId}:lock`), { timeout: 5000 }).toBe(0);
+    await redis.lrem(`${store.jobKeyPrefix}active`, 1, jobId);
+    await redis.lpush(`${store.jobKeyPrefix}wait`, jobId);
+    expect(await orchestrator.cancel('back-in-wait', 'changed my mind')).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      error: { code: 'CANCELLED', message: "task 'back-in-wait' was cancelled while it waited to run again (its last run was cut off: its worker or process stopped or died): changed my mind" },
+    });
   });
 
   it('tells whether the event stream dropped entries after a position (compareStreamIds orders ids)', async () => {

@@ -177,6 +177,25 @@ describe('Orchestrator on a SQLite queue', () => {
     expect((await second.get('waiting'))?.status).toBe('completed');
   });
 
+  it('a task cut off by a shutdown, cancelled before it runs again, ends saying so, with the attempt it made and the reason given', async () => {
+    const file = join(dir, 'q.db');
+    const journal = new Journal();
+    const first = open(file, journal);
+    await first.submit(probe('cut', 0, { ms: 400 }));
+    while (journal.running === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await first.shutdown({ timeoutMs: 10 });
+    // The queue opened again, with nothing running its tasks yet.
+    const queue = new SqliteQueue(file);
+    try {
+      expect(await queue.cancel('cut', 'not any more')).toMatchObject({
+        outcome: 'ended',
+        result: { status: 'failed', attempts: 1, error: { code: 'CANCELLED', message: "task 'cut' was cancelled while it waited to run again (its last run was cut off: its worker or process stopped or died): not any more" } },
+      });
+    } finally {
+      await queue.close();
+    }
+  });
+
   it('onIdle() called after a shutdown that gave a task up resolves: the task is not waited for', async () => {
     const journal = new Journal();
     const orchestrator = new Orchestrator({ concurrency: 1, taskTypes: { probe: ProbeTask }, context: { journal } });

@@ -3,7 +3,7 @@ import { releaseDataStream } from '../../storage/data-stream.js';
 import type { TaskResult } from '../../tasks/task-result.js';
 import { TaskStatus } from '../../tasks/task-status.js';
 import { invalid } from '../submission.js';
-import { dependencyFailed, endNotStored, failedDependency, failedWithoutRunning, type FailedDependency } from '../task-ends.js';
+import { cancelledWhileWaiting, dependencyFailed, endNotStored, failedDependency, failedWithoutRunning, type FailedDependency } from '../task-ends.js';
 import { STOP_GRACE_MS } from '../task-queue.js';
 import type { CancelOutcome, Consumption, ConsumptionStopped, QueueConsumer, QueueListener, QueueSubmitOptions, QueueTaskEvents, QueuedTask, SubmitOutcome, TakenTask, TaskMeta, TaskQueue, TaskState } from '../task-queue.js';
 import type { TaskStore, UnfinishedTask } from '../task-store.js';
@@ -224,8 +224,7 @@ export class LocalQueue implements TaskQueue {
     const event = { id, type: entry.type, previousStatus: entry.status, ...(reason === undefined ? {} : { reason }) };
     if (entry.status === TaskStatus.PENDING) {
       this.#listeners.event('cancel', event);
-      const because = reason === undefined ? '' : `: ${reason}`;
-      const result = failedWithoutRunning(entry, entry.attempts, new TaskforgeError(ErrorCode.CANCELLED, `task '${id}' was cancelled before it ran${because}`));
+      const result = failedWithoutRunning(entry, entry.attempts, cancelledWhileWaiting(id, entry.attempts, reason));
       return { outcome: 'ended', result: this.#endAll(entry, result) };
     }
     this.#listeners.event('cancel', event);
