@@ -46,7 +46,7 @@ const DESCRIPTION_BY_CODE: Partial<Record<ErrorCode, string>> = {
   [ErrorCode.NOT_A_DIRECTORY]: 'a parent of it is a file, not a directory',
   [ErrorCode.PERMISSION_DENIED]: 'permission denied',
   [ErrorCode.NO_SPACE]: 'no space left on the device',
-  [ErrorCode.VALIDATION_ERROR]: 'a path segment is too long',
+  [ErrorCode.VALIDATION_ERROR]: 'a name in the path, or the whole path, is too long for the file system',
   [ErrorCode.PATH_OUTSIDE_ROOT]: 'too many levels of symbolic links',
   [ErrorCode.BACKEND_UNAVAILABLE]: 'the system is temporarily busy',
   [ErrorCode.IO_ERROR]: 'an I/O error occurred',

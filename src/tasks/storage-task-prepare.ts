@@ -84,13 +84,17 @@ export function checkStorageTask(raw: unknown, taskId: string, context: PrepareC
 export function checkStorageConfig(raw: unknown, taskId: string): { readonly config: ValidStorageTaskConfig; readonly path: string } {
   const config = isPlainlyValidStorageConfig(raw) ? raw : parseOrThrow(storageTaskConfigSchema, raw, `storage task '${taskId}'`);
   const path = parseStoragePath(config.metadata.path);
-  if (config.metadata.operation === 'delete' && path === ROOT_PATH) {
-    const field = { field: 'metadata.path', message: 'refusing to delete the storage root', received: `string ${JSON.stringify(config.metadata.path)}` };
-    throw new TaskforgeError(ErrorCode.VALIDATION_ERROR, `invalid storage task '${taskId}': ${field.field}: ${field.message} (got ${field.received})`, {
-      details: { fields: [field] },
-    });
+  if (config.metadata.operation === 'delete' && path === ROOT_PATH) throw badPath(taskId, config.metadata.path, 'refusing to delete the storage root');
+  // (A path ending in '/' names a folder: stored at the path without it, the object would not be where it was asked to go.)
+  if (config.metadata.operation === 'write' && path !== ROOT_PATH && config.metadata.path.endsWith('/')) {
+    throw badPath(taskId, config.metadata.path, `a write needs the object's own name, and a path ending in '/' names a folder (give '${path}', or '${path}/NAME' to write into it)`);
   }
   return { config, path };
+}
+
+function badPath(taskId: string, raw: string, message: string): TaskforgeError {
+  const field = { field: 'metadata.path', message, received: `string ${JSON.stringify(raw)}` };
+  return new TaskforgeError(ErrorCode.VALIDATION_ERROR, `invalid storage task '${taskId}': ${field.field}: ${field.message} (got ${field.received})`, { details: { fields: [field] } });
 }
 
 /** A write's data as bytes: its `file`, read when the write runs, or its `data`. */

@@ -7,7 +7,7 @@ import type { ListPage } from '../../src/storage/backend.js';
 import { FileSystemBackend } from '../../src/storage/backends/filesystem.js';
 import { METADATA_ATTRIBUTE } from '../../src/storage/backends/filesystem-xattr.js';
 import { ReadCache } from '../../src/storage/read-cache.js';
-import { expectCode, expectData } from '../helpers/storage.js';
+import { expectCode, expectData, runStorage } from '../helpers/storage.js';
 import { useFileSystemFixture } from '../helpers/fs-fixture.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
@@ -267,7 +267,8 @@ describe("filesystem backend: taskforge's own files", () => {
   });
 
   it('a path segment too long for the filesystem fails with VALIDATION_ERROR', async () => {
-    expect(await expectCode(fixture.backend, { operation: 'write', path: `/${'x'.repeat(300)}`, data: 'x' })).toBe('VALIDATION_ERROR');
+    const tooLong = await runStorage(fixture.backend, { operation: 'write', path: `/${'x'.repeat(300)}`, data: 'x' });
+    expect(tooLong.error).toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringContaining('a name in the path, or the whole path, is too long for the file system (ENAMETOOLONG)') as unknown });
   });
 });
 

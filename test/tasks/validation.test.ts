@@ -98,6 +98,17 @@ describe('validation before anything runs', () => {
     expect(listing.data).toEqual({ entries: [] });
   });
 
+  it("a write to a path ending in '/' (a folder) is refused, naming the path to give; a read or list of one is that folder's", async () => {
+    const outcome = await runRaw({ ...valid, metadata: { ...valid.metadata, path: '/reports/' } });
+    expect(outcome.code).toBe('VALIDATION_ERROR');
+    expect(outcome.fields[0]).toMatchObject({ field: 'metadata.path', message: "a write needs the object's own name, and a path ending in '/' names a folder (give '/reports', or '/reports/NAME' to write into it)" });
+    const listing = await new StorageTask({ type: 'storage', metadata: { operation: 'list', path: '/' } }, { backend: outcome.backend }).execute();
+    expect(listing.data).toEqual({ entries: [] });
+    await new StorageTask({ type: 'storage', metadata: { operation: 'write', path: '/reports/a.txt', data: 'a' } }, { backend: outcome.backend }).execute();
+    const folder = await new StorageTask({ type: 'storage', metadata: { operation: 'list', path: '/reports/' } }, { backend: outcome.backend }).execute();
+    expect(folder.data).toEqual({ entries: [expect.objectContaining({ path: '/reports/a.txt' })] });
+  });
+
   it('a compression level outside the algorithm range names the range', async () => {
     const outcome = await runRaw({ ...valid, metadata: { ...valid.metadata, options: { compression: { algorithm: 'gzip', level: 12 } } } });
     expect(outcome.code).toBe('VALIDATION_ERROR');

@@ -275,7 +275,7 @@ export class FileSystemRoot {
   async #requireRoot(create: boolean): Promise<string> {
     const root = await this.real(create);
     if (root === undefined) {
-      throw Object.assign(new Error(`ENOENT: the storage root does not exist, open '${this.directory}'`), { code: 'ENOENT', path: this.directory });
+      throw Object.assign(new Error(`ENOENT: the storage root '${this.directory}' does not exist`), { code: 'ENOENT', path: this.directory });
     }
     return root;
   }
