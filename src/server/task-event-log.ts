@@ -70,8 +70,16 @@ export class TaskEventLog implements FeedObserver {
     if (name === 'progress' && events.at(-1)?.event === 'progress') {
       events[events.length - 1] = event;
     } else if (name === 'submit') {
-      // A queue's worker may start a task before its submitter's submit event is told: the submit still came first.
-      events.unshift(event);
+      const last = events.at(-1)?.event;
+      if (last === 'complete' || last === 'error') {
+        // A task submitted again under the id of one that ended (its queue lost it, or let it go): its events start anew.
+        events.length = 0;
+        entry.trimmed = 0;
+        events.push(event);
+      } else {
+        // A queue's worker may start a task before its submitter's submit event is told: the submit still came first.
+        events.unshift(event);
+      }
     } else {
       events.push(event);
       if (events.length > this.#maxEvents) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { OrchestratorEvents } from '../../src/orchestrator/orchestrator-events.js';
+import { ErrorCode } from '../../src/core/errors.js';
 import { TaskEventLog } from '../../src/server/task-event-log.js';
 
 const progress = (id: string, bytesDone: number): OrchestratorEvents['progress'] => ({ id, type: 'storage', bytesDone, bytesTotal: 100 });
@@ -45,5 +46,16 @@ describe('TaskEventLog: each task\'s events, bounded', () => {
     log.observe('start', { id: 'a', type: 'probe', startedAt: new Date().toISOString() });
     log.observe('submit', { id: 'a', type: 'probe', priority: 2 });
     expect(log.of('a')?.events.map((event) => event.event)).toEqual(['submit', 'start']);
+  });
+
+  it('starts the log anew for a task submitted again under the id of one that ended (its queue lost it)', () => {
+    const log = new TaskEventLog();
+    const at = new Date().toISOString();
+    log.observe('submit', { id: 'a', type: 'probe', priority: 0 });
+    log.observe('start', { id: 'a', type: 'probe', startedAt: at });
+    const result = { id: 'a', type: 'probe', status: 'failed' as const, success: false as const, error: { code: ErrorCode.LOST, message: 'lost', retryable: false }, attempts: 1, startedAt: at, finishedAt: at, durationMs: 0 };
+    log.observe('error', { id: 'a', type: 'probe', error: result.error, result });
+    log.observe('submit', { id: 'a', type: 'probe', priority: 3 });
+    expect(log.of('a')?.events).toEqual([expect.objectContaining({ event: 'submit', priority: 3 })]);
   });
 });
