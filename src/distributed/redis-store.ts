@@ -395,8 +395,8 @@ export class RedisStore {
     const [meta, record] = await Promise.all([this.#redis.hget(this.#keys[0] ?? '', id), this.#redis.hget(this.#keys[3] ?? '', id)]);
     if (record !== null) return { status: 'finished', finished: finishedOf(record) };
     if (meta === null) return undefined;
-    const jobState = await this.#bull.getJobState(jobIdOf(id));
-    return unfinishedState(JSON.parse(meta) as TaskMeta, jobState === 'active');
+    const [jobState, started] = await Promise.all([this.#bull.getJobState(jobIdOf(id)), this.#redis.hget(`${this.jobKeyPrefix}${jobIdOf(id)}`, 'ats')]);
+    return unfinishedState(JSON.parse(meta) as TaskMeta, jobState === 'active', Number(started ?? 0));
   }
 
   /**
@@ -414,8 +414,12 @@ export class RedisStore {
       cursor = next;
     } while (cursor !== '0' && metas.length < MAX_UNFINISHED_SCAN);
     metas.sort((a, b) => a.submittedAt - b.submittedAt || (a.seq ?? 0) - (b.seq ?? 0));
-    const active = new Set(await this.#redis.lrange(`${this.jobKeyPrefix}active`, 0, -1));
-    return metas.slice(0, limit).map((task) => unfinishedState(task, active.has(jobIdOf(task.id))));
+    const listed = metas.slice(0, limit);
+    const pipeline = this.#redis.pipeline().lrange(`${this.jobKeyPrefix}active`, 0, -1);
+    for (const task of listed) pipeline.hget(`${this.jobKeyPrefix}${jobIdOf(task.id)}`, 'ats');
+    const replies = (await pipeline.exec()) ?? [];
+    const active = new Set((replies[0]?.[1] ?? []) as string[]);
+    return listed.map((task, at) => unfinishedState(task, active.has(jobIdOf(task.id)), Number(replies[at + 1]?.[1] ?? 0)));
   }
 
   /** Closes this process's connections; tasks stay in Redis. Idempotent. */
@@ -473,8 +477,14 @@ export class RedisStore {
  * as in one process and on SQLite (retries within that run are counted once
  * it ends: its worker does not tell the record of each).
  */
-function unfinishedState(task: TaskMeta, running: boolean): TaskState {
-  return running ? { status: TaskStatus.RUNNING, task: { ...task, attempts: task.attempts + 1 } } : { status: TaskStatus.PENDING, task };
+/**
+ * An unfinished task's state: running or pending, its attempts counting
+ * its job's runs started (BullMQ's `ats`: a run a dead worker cut off
+ * counts; a running task's counts the one under way).
+ */
+function unfinishedState(task: TaskMeta, running: boolean, runsStarted: number): TaskState {
+  if (running) return { status: TaskStatus.RUNNING, task: { ...task, attempts: task.attempts + Math.max(1, runsStarted) } };
+  return { status: TaskStatus.PENDING, task: runsStarted === 0 ? task : { ...task, attempts: task.attempts + runsStarted } };
 }
 
 /** The error of a submit whose task id is in use; `at` is where in the batch (`[1].`, or '' for a single task). */

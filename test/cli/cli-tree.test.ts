@@ -397,7 +397,7 @@ describe('taskforge write --recursive and read --recursive (the real bin)', () =
   it('refuses what makes no sense before doing anything: exit 2', () => {
     writeFileSync(join(cwd, 'plain.txt'), 'x');
     expect(taskforge(['write', '/x', '--file', 'plain.txt', '--recursive'])).toMatchObject({ code: 2, stderr: expect.stringContaining('is not a directory') as string });
-    expect(taskforge(['write', '/x', '--file', 'nowhere', '--recursive'])).toMatchObject({ code: 2, stderr: expect.stringContaining('no such directory') as string });
+    expect(taskforge(['write', '/x', '--file', 'nowhere', '--recursive'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--file: cannot read the directory 'nowhere' \(\/.*\/nowhere\): no such file or directory \(ENOENT\)/) as string });
     expect(taskforge(['write', '/x', '--data', 'x', '--recursive'])).toMatchObject({ code: 2 });
     expect(taskforge(['write', '/x', '--file', 'plain.txt', '--delete'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--delete needs --recursive') as string });
     expect(taskforge(['read', '/x', '--recursive'])).toMatchObject({ code: 2, stderr: expect.stringContaining('-o DIR') as string });

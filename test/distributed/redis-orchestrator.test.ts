@@ -783,9 +783,18 @@ describe.runIf(haveRedis)('the orchestrator on Redis (workers in this process)',
     await expect.poll(() => redis.exists(`${store.jobKeyPrefix}${jobId}:lock`), { timeout: 5000 }).toBe(0);
     await redis.lrem(`${store.jobKeyPrefix}active`, 1, jobId);
     await redis.lpush(`${store.jobKeyPrefix}wait`, jobId);
+    // Its view counts the run that was cut off; taken again, the one under way too.
+    expect(await orchestrator.get('back-in-wait')).toMatchObject({ status: 'pending', attempts: 1 });
+    const again = await takeJobByHand(500);
+    await again.manual.close();
+    expect(await orchestrator.get('back-in-wait')).toMatchObject({ status: 'running', attempts: 2 });
+    expect((await store.unfinished(10)).map((state) => [state.status, state.status === 'finished' ? 0 : state.task.attempts])).toEqual([['running', 2]]);
+    await expect.poll(() => redis.exists(`${store.jobKeyPrefix}${jobId}:lock`), { timeout: 5000 }).toBe(0);
+    await redis.lrem(`${store.jobKeyPrefix}active`, 1, jobId);
+    await redis.lpush(`${store.jobKeyPrefix}wait`, jobId);
     expect(await orchestrator.cancel('back-in-wait', 'changed my mind')).toMatchObject({
       status: 'failed',
-      attempts: 1,
+      attempts: 2,
       error: { code: 'CANCELLED', message: "task 'back-in-wait' was cancelled while it waited to run again (its last run was cut off: its worker or process stopped or died): changed my mind" },
     });
   });

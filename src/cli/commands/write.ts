@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { wantsEncryption, type StorageOptions } from '../../tasks/storage-task-config.js';
 import { backendFor, formatBytes, printJson, type CliStreams, type CommonOptions } from '../cli-context.js';
@@ -8,6 +9,7 @@ import { Interruption } from '../interruption.js';
 import { runOne, type RanOne } from '../run-one.js';
 import { writeTreeCommand } from './tree.js';
 import type { WriteResultData } from '../../tasks/storage-result.js';
+import { LOCAL_FILE_WORDS, systemErrorReason } from '../../core/system-errors.js';
 
 /** Options of `taskforge write`. */
 export interface WriteCommandOptions extends CommonOptions {
@@ -69,8 +71,9 @@ function treeSource(options: WriteCommandOptions): string {
   let stats;
   try {
     stats = statSync(options.file);
-  } catch {
-    throw new UsageError(`--file: no such directory '${options.file}'`);
+  } catch (error) {
+    // (The path as the process sees it: a relative one is taken from the working directory.)
+    throw new UsageError(`--file: cannot read the directory '${options.file}' (${resolve(options.file)}): ${systemErrorReason(error, LOCAL_FILE_WORDS)}`);
   }
   if (!stats.isDirectory()) throw new UsageError(`--file: '${options.file}' is not a directory (without --recursive, write stores one file)`);
   return options.file;

@@ -105,8 +105,12 @@ export async function restoreTree(options: RestoreTreeOptions): Promise<TreeSumm
     }),
   );
   const context: RestoreContext = { options, prefix, destination, folders, tally, signal, stops: new Stops(signal), requireEncryption };
-  // A tree below whose index the keys given cannot open: none of its files is restored, and it is told once, as failed.
-  for (const [path, error] of unopened) tally.failed(path, childPath(prefix, path), error);
+  // A tree below whose index the keys given cannot open: none of its files is restored, and it is told once, as failed
+  // (one of the run's files: its count is in the encrypted index).
+  for (const [path, error] of unopened) {
+    tally.seen(0);
+    tally.failed(path, childPath(prefix, path), error);
+  }
   const largeFiles = new Gate(LARGE_FILES_AT_ONCE);
   let next = 0;
   // Files stored as objects of their own: `concurrency` at once, each read and written through the thread pool.
