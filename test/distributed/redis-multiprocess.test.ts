@@ -1,4 +1,4 @@
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -158,6 +158,38 @@ describe.runIf(haveRedis)('workers in separate processes', () => {
     expect(JSON.parse(unknownJson.stdout)).toMatchObject({ id: 'nobody', error: { code: 'NOT_FOUND' } });
     const empty = spawnSync(process.execPath, [BIN, 'cancel', '', '--queue', `${server?.url ?? ''}?name=${name}`], { encoding: 'utf8', timeout: 30_000 });
     expect(empty).toMatchObject({ status: 2, stderr: expect.stringContaining('taskforge: <id>: the id of the task to cancel is empty') as string });
+  }, 60_000);
+
+  it('taskforge cancel of a task whose worker was killed says that it waits, and ends it once another worker takes it over: unrun, with its reason and the attempt cut off', async () => {
+    const { name, journal } = nextQueue();
+    const orchestrator = await client(name);
+    const doomed = await startWorker(name, journal, 1, 1000);
+    const handle = await orchestrator.submit({ id: 'orphan', type: 'journal', metadata: { ms: 60_000 } });
+    for (let waited = 0; journalLines(journal).length === 0; waited += 10) {
+      if (waited > 10_000) throw new Error('the task never started');
+      await delay(10);
+    }
+    doomed.child.kill('SIGKILL');
+    expect(await doomed.exited).toBe('SIGKILL');
+    const cancel = spawn(process.execPath, [BIN, 'cancel', 'orphan', '--queue', `${server?.url ?? ''}?name=${name}`, '--reason', 'operator said stop'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(cancel);
+    let stdout = '';
+    let stderr = '';
+    cancel.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    cancel.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => cancel.once('exit', resolve));
+    await expect.poll(() => stderr, { timeout: 10_000 }).toContain("taskforge cancel: 'orphan' is asked to stop; waiting for its end");
+    expect(stdout).toBe('');
+    const survivor = await startWorker(name, journal, 1, 1000);
+    expect(await exited).toBe(0);
+    expect(stdout).toBe('orphan: cancelled\n');
+    expect(await handle.result).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      error: { code: 'CANCELLED', message: "task 'orphan' was cancelled while it waited to run again (its last run was cut off: its worker or process stopped or died): operator said stop" },
+    });
+    // Not run again.
+    expect(journalLines(journal).filter((line) => line.at(-1) === String(survivor.pid))).toEqual([]);
   }, 60_000);
 
   it('cancel of a task whose work does not stop on its signal waits for its end and says the cancellation did not stop it: exit 1', async () => {

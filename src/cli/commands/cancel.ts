@@ -6,6 +6,9 @@ import { Orchestrator } from '../../orchestrator/orchestrator.js';
 import { chooseQueue, openCliQueue, unknownTaskMessage } from '../cli-queue.js';
 import { UsageError } from '../exit-codes.js';
 
+/** How long a cancel waits for the task's end before it says that it waits (the HTTP cancel answers 202 then). */
+const CANCEL_WAIT_TOLD_MS = 5000;
+
 /** Options of `taskforge cancel`. */
 export interface CancelCommandOptions extends CommonOptions {
   readonly queue: string;
@@ -24,6 +27,12 @@ export async function cancelCommand(id: string, options: CancelCommandOptions, s
   if (choice.redis === undefined) throw new UsageError(`--queue: cancel reaches tasks in a Redis queue (got '${options.queue}'); in one process, Ctrl-C cancels`);
   const queue = await openCliQueue(choice);
   const orchestrator = new Orchestrator({ concurrency: 0, queue });
+  // A task whose worker died ends only once another worker takes it over: the wait is told, not silent.
+  const waiting = setTimeout(() => {
+    streams.stderr.write(
+      `taskforge cancel: '${id}' is asked to stop; waiting for its end (the worker running it stops it; if that worker died, the task ends when another takes it over, once its lock lapses). Ctrl-C stops the waiting: the cancel stays asked.\n`,
+    );
+  }, CANCEL_WAIT_TOLD_MS);
   try {
     let result: RetainedTaskResult;
     let already = false;
@@ -64,6 +73,7 @@ export async function cancelCommand(id: string, options: CancelCommandOptions, s
     else streams.stdout.write(`${id}: ${result.status}${result.error === undefined ? '' : ` (${result.error.code})`}: the cancellation did not stop it (its work went on to its end)\n`);
     return cancelled ? ExitCode.OK : ExitCode.TASK_FAILED;
   } finally {
+    clearTimeout(waiting);
     await orchestrator.shutdown();
   }
 }
