@@ -145,8 +145,9 @@ Example:
     .description('List the entries under PATH (default /).')
     .argument('[path]', 'storage directory', '/')
     .option('-r, --recursive', 'list the whole tree')
-    .option('--limit <n>', 'stop after this many entries', integer)
-    .addHelpText('after', example('taskforge ls /backups', 'taskforge ls / --recursive --json | jq -r .path'))
+    .option('--limit <n>', 'stop after this many entries (stderr then gives the --cursor that goes on)', integer)
+    .option('--cursor <cursor>', 'go on after the entries a listing stopped at (its --limit line says the cursor)')
+    .addHelpText('after', example('taskforge ls /backups', 'taskforge ls / --recursive --json | jq -r .path', 'taskforge ls / --recursive --limit 100'))
     .action(async (path: string, options: Parameters<typeof lsCommand>[1]) => {
       exit(await (await import('./commands/ls.js')).lsCommand(path, options, streams));
     });

@@ -308,7 +308,17 @@ describe('taskforge ls / rm', () => {
       expect.objectContaining({ path: '/docs/sub', type: 'directory' }),
       expect.objectContaining({ path: '/docs/sub/b.txt', type: 'file', size: 3 }),
     ]);
-    expect(taskforge(['ls', '/docs', '--recursive', '--limit', '2', '--json']).stdout.trim().split('\n')).toHaveLength(2);
+    const first = taskforge(['ls', '/docs', '--recursive', '--limit', '2', '--json']);
+    expect(first.stdout.trim().split('\n')).toHaveLength(2);
+    // Stopped by --limit with more to come: stderr gives the cursor that goes on, and the rest follows from it.
+    const cursor = /^taskforge ls: stopped at --limit 2; more entries follow: go on with --cursor (\S+)\n$/.exec(first.stderr)?.[1] ?? '';
+    expect(cursor).not.toBe('');
+    const rest = taskforge(['ls', '/docs', '--recursive', '--json', '--cursor', cursor]);
+    expect(rest).toMatchObject({ code: 0, stderr: '' });
+    expect(rest.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { path: string }).path)).toEqual(['/docs/sub/b.txt']);
+    // Nothing more: no cursor line.
+    expect(taskforge(['ls', '/docs', '--recursive', '--limit', '3'])).toMatchObject({ code: 0, stderr: '' });
+    expect(taskforge(['ls', '/docs', '--cursor', 'not-a-cursor'])).toMatchObject({ code: 2, stderr: expect.stringContaining('VALIDATION_ERROR') as string });
   });
 
   it('ls of a missing directory fails with NOT_FOUND (exit 1); outside the root, exit 2', () => {

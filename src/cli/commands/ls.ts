@@ -10,16 +10,19 @@ import { runOne } from '../run-one.js';
 export interface LsCommandOptions extends CommonOptions {
   readonly recursive?: boolean;
   readonly limit?: number;
+  /** Resume after the entries a listing stopped at (the cursor its --limit line gave). */
+  readonly cursor?: string;
 }
 
 /**
- * Lists the entries under `path`, every page unless --limit stops it. Ctrl-C
+ * Lists the entries under `path`, every page unless --limit stops it: then,
+ * when more follow, stderr gives the cursor that goes on (--cursor). Ctrl-C
  * stops it (exit 1); so does a reader that stops reading (`| head`, exit 0).
  */
 export async function lsCommand(path: string, options: LsCommandOptions, streams: CliStreams): Promise<ExitCode> {
   const backend = backendFor(options, streams.env);
   let remaining = options.limit ?? Number.POSITIVE_INFINITY;
-  let cursor: string | undefined;
+  let cursor = options.cursor;
   let listed = 0;
   const interruption = Interruption.watch(streams);
   try {
@@ -37,7 +40,9 @@ export async function lsCommand(path: string, options: LsCommandOptions, streams
   } finally {
     interruption.stop();
   }
-  if (listed === 0) await sayIfRootMissing(backend, streams);
+  // (On stderr: stdout holds entries alone, whatever reads it.)
+  if (cursor !== undefined) streams.stderr.write(`taskforge ls: stopped at --limit ${String(options.limit)}; more entries follow: go on with --cursor ${cursor}\n`);
+  if (listed === 0 && options.cursor === undefined) await sayIfRootMissing(backend, streams);
   return ExitCode.OK;
 }
 
