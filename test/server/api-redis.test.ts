@@ -105,6 +105,9 @@ describe.runIf(haveRedis)('the HTTP API over a Redis queue (tasks run in a worke
     expect(told).toMatch(/event: complete\ndata: .*"id":"again"/);
     expect(await row()).toEqual(expect.objectContaining({ status: 'completed', attempts: 1 }));
     expect(await row()).not.toHaveProperty('error');
+    // Its event log is its own, oldest first: the lost task's events are gone with it.
+    const logged = (await (await fetch(`${server.url}/tasks/again/events`)).json()) as { events: { event: string }[] };
+    expect(logged.events.map((event) => event.event)).toEqual(['submit', 'start', 'complete']);
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     expect(metrics).toMatch(/taskforge_http_backlog_tasks 0\n/);
     expect(metrics).toMatch(/taskforge_tasks_finished_total\{type="probe",status="completed",code=""\} 1\n/);
