@@ -90,6 +90,11 @@ export class TaskEventLog implements FeedObserver {
     }
   }
 
+  /** The task that had this id has ended, and a new one takes the id: its events go. */
+  forget(id: string): void {
+    this.#entries.delete(id);
+  }
+
   /** A task's events, or undefined when none are kept (it ran before this server listened, or fell out of the log). */
   of(id: string): TaskEvents | undefined {
     const entry = this.#entries.peek(id);

@@ -25,6 +25,8 @@ type FeedListener = (event: FeedEvent) => void;
 export interface FeedObserver {
   /** `row` is the task's row after the event. An end the feed had already heard (a second copy) is not told again. */
   observe(name: keyof OrchestratorEvents, payload: OrchestratorEvents[keyof OrchestratorEvents], row: TaskRow): void;
+  /** The task that had this id has ended, and a new one takes the id: what is kept of the old one goes. */
+  forget?(id: string): void;
 }
 
 /**
@@ -41,6 +43,8 @@ export class TaskFeed {
   readonly #detach: (() => void)[] = [];
   /** Retries this server is submitting: the id of each, and the task it retries, until its row is made. */
   readonly #retryOf = new Map<string, string>();
+  /** Ids this server is submitting, until their first event: a row of an ended task under one is another task's. */
+  readonly #submitting = new Set<string>();
 
   /**
    * `lookUp` (the orchestrator's get) fills in what a row first seen mid-way
@@ -84,9 +88,24 @@ export class TaskFeed {
     return () => this.#retryOf.delete(retryId);
   }
 
+  /**
+   * Names tasks this server is about to submit, so that a task of the same
+   * id that has ended (its queue lost it, or let it go) gives way to the new
+   * one at its first event, whichever comes first (a worker's start may
+   * come before the submit event); returns how to take that back.
+   */
+  expectSubmits(ids: readonly string[]): () => void {
+    for (const id of ids) this.#submitting.add(id);
+    return () => {
+      for (const id of ids) this.#submitting.delete(id);
+    };
+  }
+
   /** Applies one lifecycle event to the table, tells the observers, then the subscribers. */
   record<K extends keyof OrchestratorEvents>(name: K, payload: OrchestratorEvents[K]): void {
-    const before = this.#table.get((payload as { id: string }).id)?.status;
+    const id = (payload as { id: string }).id;
+    if (this.#submitting.delete(id)) this.#makeWay(id);
+    const before = this.#table.get(id)?.status;
     const row = this.#apply(name, payload);
     if (row === undefined) return;
     const repeatedEnd = (name === 'complete' || name === 'error') && (before === TaskStatus.COMPLETED || before === TaskStatus.FAILED);
@@ -104,6 +123,14 @@ export class TaskFeed {
     this.#listeners.clear();
     this.#closers.clear();
     for (const onClose of closers) onClose();
+  }
+
+  /** A new task takes the id of one that has ended: the old one's row, and what the observers keep of it, go. */
+  #makeWay(id: string): void {
+    const status = this.#table.get(id)?.status;
+    if (status !== TaskStatus.COMPLETED && status !== TaskStatus.FAILED) return;
+    this.#table.drop(id);
+    for (const observer of this.#observers) observer.forget?.(id);
   }
 
   #apply(name: keyof OrchestratorEvents, payload: OrchestratorEvents[keyof OrchestratorEvents]): TaskRow | undefined {

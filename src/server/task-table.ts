@@ -80,12 +80,16 @@ export class TaskTable {
    * row goes, and the new one is the newest.
    */
   replace(row: TaskRow): TaskRow {
-    const known = this.#entries.get(row.id);
-    if (known !== undefined) {
-      this.#entries.delete(row.id);
-      if (isFinished(known.row.status)) this.#finished -= 1;
-    }
+    this.drop(row.id);
     return this.add(row);
+  }
+
+  /** Forgets a task's row (one that has ended, whose id a new task takes). */
+  drop(id: string): void {
+    const known = this.#entries.get(id);
+    if (known === undefined) return;
+    this.#entries.delete(id);
+    if (isFinished(known.row.status)) this.#finished -= 1;
   }
 
   get(id: string): TaskRow | undefined {

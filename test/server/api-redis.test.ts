@@ -104,7 +104,8 @@ describe.runIf(haveRedis)('the HTTP API over a Redis queue (tasks run in a worke
     await readUntil('event: complete');
     expect(told).toMatch(/event: complete\ndata: .*"id":"again"/);
     expect(await row()).toEqual(expect.objectContaining({ status: 'completed', attempts: 1 }));
-    expect(await row()).not.toHaveProperty('error');
+    const ended = await row();
+    expect(ended, `the events told since the task was submitted again:\n${told}`).not.toHaveProperty('error');
     // Its event log is its own, oldest first: the lost task's events are gone with it.
     const logged = (await (await fetch(`${server.url}/tasks/again/events`)).json()) as { events: { event: string }[] };
     expect(logged.events.map((event) => event.event)).toEqual(['submit', 'start', 'complete']);

@@ -4,6 +4,8 @@ import type { TaskResult } from '../../src/tasks/task-result.js';
 import { EndHistory } from '../../src/server/end-history.js';
 import { TaskFeed, type EventSource } from '../../src/server/task-feed.js';
 import { TaskTable } from '../../src/server/task-table.js';
+import { TaskEventLog } from '../../src/server/task-event-log.js';
+import { ErrorCode } from '../../src/core/errors.js';
 
 /** Nothing to listen to: these tests tell the feed its events themselves, as the object routes do. */
 const silent = new EventEmitter() as unknown as EventSource;
@@ -47,5 +49,27 @@ describe('TaskFeed', () => {
     feed.record('error', { id: 'rel', type: 'storage', error: { code: 'CANCELLED', message: 'cancelled before it ran', retryable: false }, result: { id: 'rel', type: 'storage', status: 'failed', success: false, error: { code: 'CANCELLED', message: 'cancelled before it ran', retryable: false }, attempts: 0, startedAt: at, finishedAt: at, durationMs: 0 } });
     expect(table.get('rel')).toMatchObject({ status: 'failed', finishedAt: at });
     expect(table.get('rel')?.startedAt).toBeUndefined();
+  });
+
+  it('a task this server submits under the id of one that ended is a new one: its row and event log start anew, whether its start or its submit comes first', () => {
+    for (const order of [['start', 'submit'], ['submit', 'start']] as const) {
+      const table = new TaskTable();
+      const log = new TaskEventLog();
+      const feed = new TaskFeed(silent, table, [log]);
+      const at = new Date().toISOString();
+      const lost = { id: 'again', type: 'probe', status: 'failed' as const, success: false as const, error: { code: ErrorCode.LOST, message: 'lost', retryable: false }, attempts: 1, startedAt: at, finishedAt: at, durationMs: 0 };
+      feed.record('submit', { id: 'again', type: 'probe', priority: 0 });
+      feed.record('start', { id: 'again', type: 'probe', startedAt: at });
+      feed.record('error', { id: 'again', type: 'probe', error: lost.error, result: lost });
+      feed.expectSubmits(['again']);
+      for (const name of order) {
+        if (name === 'start') feed.record('start', { id: 'again', type: 'probe', startedAt: at });
+        else feed.record('submit', { id: 'again', type: 'probe', priority: 2 });
+      }
+      feed.record('complete', ended('again'));
+      expect(table.get('again')).toMatchObject({ status: 'completed', priority: 2 });
+      expect(table.get('again')).not.toHaveProperty('error');
+      expect(log.of('again')?.events.map((event) => event.event)).toEqual(['submit', 'start', 'complete']);
+    }
   });
 });

@@ -48,9 +48,11 @@ export function taskRoutes(app: FastifyInstance, deps: RouteDeps): void {
     // One config goes through submit(), so that its errors name its fields from the root, not as `[0].`.
     const [first] = configs;
     let handles: readonly { readonly id: string }[];
+    const unexpect = deps.feed.expectSubmits(configs.flatMap((config) => (typeof config.id === 'string' ? [config.id] : [])));
     try {
       handles = many || first === undefined ? await deps.orchestrator.submitAll(configs) : [await deps.orchestrator.submit(first)];
     } catch (error) {
+      unexpect();
       deps.backlog.release(counted);
       throw error;
     }
